@@ -1,0 +1,30 @@
+# Two commands matter: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-postgres bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	SHANZHI_ENV=dev $(BIN)/shanzhi demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# The database tests again, on PostgreSQL (needs a server; .ci/run starts one).
+test-postgres: $(STAMP)
+	SHANZHI_TEST_DATABASE_URL=$${SHANZHI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -m db
+
+bench: $(STAMP)
+	$(BIN)/python bench/journal_post.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

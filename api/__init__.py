@@ -1,0 +1,1 @@
+"""The FastAPI application, routes, authentication, error mapping and the CLI."""

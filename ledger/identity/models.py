@@ -1,0 +1,110 @@
+"""Identity tables. Roles live in the database and are re-read on every request, never trusted from a token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String
+from sqlmodel import Field, SQLModel
+
+from ledger.base import timestamp, utcnow
+
+
+class Role(StrEnum):
+    VILLAGER = "villager"
+    OFFICIAL = "official"
+    COUNTY_ADMIN = "county_admin"
+    AUDITOR = "auditor"
+
+
+class PartnerKind(StrEnum):
+    BANK = "bank"
+    MERCHANT = "merchant"
+    CLINIC = "clinic"
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. Officials, admins and auditors use a password; villagers a one-time code."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role in ('villager', 'official', 'county_admin', 'auditor')", name="role"),
+        CheckConstraint("role <> 'villager' or person_id is not null", name="villager_is_a_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(sa_type=String(16))
+    county_id: int = Field(foreign_key="county.id", index=True)
+    username: str | None = Field(default=None, max_length=64, unique=True)
+    display_name: str = Field(max_length=100)
+    password_hash: str | None = Field(default=None, max_length=200)
+    password_is_default: bool = False
+    person_id: int | None = Field(default=None, foreign_key="person.id", unique=True)
+    active: bool = True
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class OfficialScope(SQLModel, table=True):
+    """An official works in a village, or supervises a whole township."""
+
+    __tablename__ = "official_scope"
+
+    __table_args__ = (
+        CheckConstraint("(village_id is null) <> (township_id is null)", name="village_or_township"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    village_id: int | None = Field(default=None, foreign_key="village.id")
+    township_id: int | None = Field(default=None, foreign_key="township.id")
+
+
+class Partner(SQLModel, table=True):
+    __table_args__ = (CheckConstraint("kind in ('bank', 'merchant', 'clinic')", name="kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="county.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class PartnerClient(SQLModel, table=True):
+    """An OAuth2 client-credentials client of a partner. The secret is stored only as an argon2 hash."""
+
+    __tablename__ = "partner_client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    client_id: str = Field(max_length=64, unique=True)
+    secret_hash: str = Field(max_length=200)
+    scopes: str = Field(default="", max_length=400)  # space separated, as in OAuth2
+    active: bool = True
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class OtpChallenge(SQLModel, table=True):
+    """A one-time sign-in code sent to a villager's phone; only its keyed hash is kept."""
+
+    __tablename__ = "otp_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, index=True)
+    code_hash: str = Field(max_length=64)
+    attempts: int = 0
+    expires_at: datetime = timestamp()
+    consumed_at: datetime | None = timestamp(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per account and per client address within a window."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    window_started_at: datetime = timestamp(default_factory=utcnow)
+    blocked_until: datetime | None = timestamp(default=None)

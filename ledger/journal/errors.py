@@ -1,0 +1,53 @@
+"""What can go wrong when writing to the journal, each with a stable code."""
+
+from __future__ import annotations
+
+from ledger.errors import Conflict, Invalid, NotFound
+
+
+class UnbalancedTransaction(Invalid):
+    code = "unbalanced_transaction"
+
+
+class InvalidAmount(Invalid):
+    code = "invalid_amount"
+
+
+class CrossVillageTransaction(Invalid):
+    code = "cross_village_transaction"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+
+
+class TransactionNotFound(NotFound):
+    code = "transaction_not_found"
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
+class NotPending(Conflict):
+    code = "not_pending"
+
+
+class PendingAlreadyResolved(Conflict):
+    code = "pending_already_resolved"
+
+
+class PendingExpired(Conflict):
+    code = "pending_expired"
+
+
+class NotReversible(Conflict):
+    code = "not_reversible"
+
+
+class AlreadyReversed(Conflict):
+    code = "already_reversed"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_key_reused"

@@ -1,0 +1,143 @@
+"""Journal tables. Postings and transactions are written once and never updated or deleted; the only rows
+that change are the derived ones (account_balance, chain_head) and they change in the same database transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ledger.base import timestamp, utcnow
+
+
+class AccountKind(StrEnum):
+    ISSUANCE = "issuance"  # one per village: where earned points come from; the only account that may go negative
+    HOUSEHOLD = "household"  # one per household: the spendable points
+    PARTNER_CLEARING = "partner_clearing"  # one per partner and village: points spent at the partner
+    EXPIRY = "expiry"  # one per village: points that lapsed
+    PENALTY = "penalty"  # one per village: points taken as penalties
+
+
+class TxKind(StrEnum):
+    TRANSFER = "transfer"  # single phase: posted at once
+    PENDING = "pending"  # reserves; resolved exactly once by one of the next three
+    POST_PENDING = "post_pending"
+    VOID_PENDING = "void_pending"
+    EXPIRE_PENDING = "expire_pending"
+    REVERSAL = "reversal"  # mirror of a posted transaction, linked to it
+
+
+RESOLUTIONS = (TxKind.POST_PENDING, TxKind.VOID_PENDING, TxKind.EXPIRE_PENDING)
+POSTED_KINDS = (TxKind.TRANSFER, TxKind.POST_PENDING, TxKind.REVERSAL)
+
+
+class Account(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('issuance', 'household', 'partner_clearing', 'expiry', 'penalty')", name="kind"
+        ),
+        CheckConstraint("kind <> 'household' or household_id is not null", name="household_has_owner"),
+        CheckConstraint("kind <> 'partner_clearing' or partner_id is not null", name="clearing_has_partner"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    kind: str = Field(sa_type=String(20))
+    county_id: int = Field(foreign_key="county.id", index=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    household_id: int | None = Field(default=None, foreign_key="household.id", unique=True)
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class AccountBalance(SQLModel, table=True):
+    """Derived from postings, kept in the same transaction; `shanzhi verify` recomputes and compares."""
+
+    __tablename__ = "account_balance"
+
+    account_id: int = Field(sa_column=Column(ForeignKey("account.id"), primary_key=True))
+    posted: int = Field(default=0, sa_type=BigInteger)
+    pending_debit: int = Field(default=0, sa_type=BigInteger)  # reserved by unresolved pending transfers
+    pending_credit: int = Field(default=0, sa_type=BigInteger)  # on its way in, not yet spendable
+    earned: int = Field(default=0, sa_type=BigInteger)  # lifetime points earned from issuance, net of reversals
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class JournalTransaction(SQLModel, table=True):
+    __tablename__ = "journal_transaction"
+    __table_args__ = (
+        UniqueConstraint("village_id", "chain_seq", name="uq_journal_transaction_village_seq"),
+        CheckConstraint(
+            "kind in ('transfer', 'pending', 'post_pending', 'void_pending', 'expire_pending', 'reversal')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "(pending_id is not null) = (kind in ('post_pending', 'void_pending', 'expire_pending'))",
+            name="resolution_names_pending",
+        ),
+        CheckConstraint("(reverses_id is not null) = (kind = 'reversal')", name="reversal_names_original"),
+        Index("ix_journal_transaction_timeout", "kind", "timeout_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="county.id", index=True)
+    village_id: int = Field(foreign_key="village.id")
+    chain_seq: int = Field(sa_type=BigInteger)
+    kind: str = Field(sa_type=String(16))
+    # A pending transfer resolves once: the unique constraint makes a second resolution impossible.
+    pending_id: int | None = Field(default=None, foreign_key="journal_transaction.id", unique=True)
+    # A transaction is reversed once, for the same reason.
+    reverses_id: int | None = Field(default=None, foreign_key="journal_transaction.id", unique=True)
+    reason: str = Field(max_length=64, index=True)
+    actor: str = Field(max_length=64)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    effective_at: datetime = timestamp(default_factory=utcnow, index=True)
+    timeout_at: datetime | None = timestamp(default=None)
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Posting(SQLModel, table=True):
+    """One leg of a transaction: positive credits the account, negative debits it."""
+
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="nonzero"),
+        Index("ix_posting_account_transaction", "account_id", "transaction_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    transaction_id: int = Field(foreign_key="journal_transaction.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    amount: int = Field(sa_type=BigInteger)
+    county_id: int = Field(foreign_key="county.id")
+    village_id: int = Field(foreign_key="village.id")
+
+
+class ChainHead(SQLModel, table=True):
+    """The newest link of a village's hash chain. Locked for update by every write in that village."""
+
+    __tablename__ = "chain_head"
+
+    village_id: int = Field(sa_column=Column(ForeignKey("village.id"), primary_key=True))
+    county_id: int = Field(foreign_key="county.id", index=True)
+    seq: int = Field(default=0, sa_type=BigInteger)
+    hash: str = Field(max_length=64)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A client's Idempotency-Key, with a hash of the request it came with. Unique per caller."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_record_scope_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    transaction_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
+    created_at: datetime = timestamp(default_factory=utcnow)

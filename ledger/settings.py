@@ -1,0 +1,99 @@
+"""Settings from the environment (prefix SHANZHI_) or a .env file, and the production start-up checks."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Passwords that ship with the code or that everyone tries first. None may be in force outside dev mode.
+DEFAULT_PASSWORDS = frozenset(
+    {"", "admin", "password", "changeme", "change-me", "secret", "123456", "shanzhi", "shanzhi-demo"}
+)
+DEMO_PASSWORD = "shanzhi-demo"
+
+_KEY_MATERIAL = re.compile(
+    r"-----BEGIN [A-Z ]+-----|^ssh-(rsa|ed25519|dss)\s|^ecdsa-sha2-|^\s*MII[A-Za-z0-9+/]", re.MULTILINE
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHANZHI_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    database_url: str = "sqlite:///var/shanzhi.db"
+    base_url: str = "http://127.0.0.1:8000"
+    upload_dir: Path = Path("var/uploads")
+
+    # Access tokens: HS256 signed with the key named by jwt_kid; jwt_previous_keys ({kid: secret}) still verify.
+    jwt_secret: str = ""
+    jwt_kid: str = "k1"
+    jwt_previous_keys: dict[str, str] = Field(default_factory=dict)
+    jwt_issuer: str = "shanzhi"
+    jwt_audience: str = "shanzhi-api"
+    access_token_seconds: int = Field(default=900, ge=30, le=900)
+
+    # The chain head is signed with ES256 so that anyone holding the public key can check it.
+    head_signing_key_path: Path = Path("var/head-signing-key.pem")
+
+    otp_seconds: int = 300
+    otp_max_attempts: int = 5
+    sign_in_max_failures: int = 5
+    sign_in_max_failures_per_address: int = 30
+    sign_in_window_seconds: int = 900
+
+    # Optional first administrator (shanzhi create-admin reads these when flags are absent).
+    admin_password: str = ""
+
+    pending_timeout_seconds: int = 7 * 24 * 3600
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env == "dev"
+
+    def effective_jwt_secret(self) -> str:
+        """In dev mode a missing secret falls back to a fixed development secret; outside dev it never does."""
+        if self.jwt_secret or not self.dev_mode:
+            return self.jwt_secret
+        return "dev-only-secret-not-for-production-0123456789"
+
+
+class InsecureSettings(Exception):
+    """The service refuses to start: the message says which setting is unsafe."""
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why this secret cannot sign tokens, or None when it can."""
+    if not secret:
+        return "SHANZHI_JWT_SECRET is missing"
+    if len(secret.encode()) < 32:
+        return "SHANZHI_JWT_SECRET is shorter than 32 bytes"
+    if _KEY_MATERIAL.search(secret) or secret.startswith("\x30\x82"):
+        return "SHANZHI_JWT_SECRET looks like PEM/DER/SSH key material; use a random HMAC secret"
+    if secret.lower() in DEFAULT_PASSWORDS:
+        return "SHANZHI_JWT_SECRET is a default value"
+    return None
+
+
+def check_for_production(settings: Settings) -> None:
+    """Raise InsecureSettings when the service must not start. Dev mode accepts anything."""
+    if settings.dev_mode:
+        return
+    problems = []
+    for kid, secret in {settings.jwt_kid: settings.jwt_secret, **settings.jwt_previous_keys}.items():
+        problem = secret_problem(secret)
+        if problem:
+            problems.append(problem if kid == settings.jwt_kid else f"{problem} (previous key {kid!r})")
+    if settings.admin_password and settings.admin_password.lower() in DEFAULT_PASSWORDS:
+        problems.append("SHANZHI_ADMIN_PASSWORD is a default password")
+    if problems:
+        raise InsecureSettings("; ".join(problems))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Vouchers, bookings, loans and settlement on top of the ledger (later issues)."""

@@ -1,0 +1,1 @@
+"""Credit ratings built from the settled ledger (later issues)."""

@@ -1,0 +1,90 @@
+"""Test databases. SQLite by default; SHANZHI_TEST_DATABASE_URL=postgresql+psycopg://… runs the same
+database tests on PostgreSQL. Every database test starts from a freshly migrated, empty schema."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from ledger import migrations
+from ledger.db import make_engine
+
+TEST_DATABASE_URL = os.environ.get("SHANZHI_TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if ON_POSTGRES:
+        return f"database tests: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"
+    return "database tests: SQLite only (set SHANZHI_TEST_DATABASE_URL to run them on PostgreSQL as well)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()) or "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def postgres_schema_url(schema: str) -> str:
+    """The test URL with every connection's search_path set to a schema of our own."""
+    url = make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def fresh_postgres_schema(schema: str) -> str:
+    admin = make_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return postgres_schema_url(schema)
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per run: a SQLite file to copy, or a PostgreSQL schema to truncate between tests."""
+    if ON_POSTGRES:
+        url = fresh_postgres_schema(f"shanzhi_test_{os.getpid()}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield url
+    if ON_POSTGRES:
+        admin = make_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "shanzhi_test_{os.getpid()}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty, migrated database for this test alone."""
+    if not ON_POSTGRES:
+        target = tmp_path / "test.db"
+        shutil.copyfile(make_url(_template).database or "", target)
+        yield f"sqlite:///{target}"
+        return
+    yield _template
+    engine = make_engine(_template)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'")
+        ).scalars().all()
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
