@@ -1,0 +1,180 @@
+"""Proof that the journal was not quietly changed: walk every village's hash chain and recompute every balance
+from the postings. Any edited, deleted or reordered row shows up, named by the first transaction it breaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import groupby
+
+import pandas as pd
+from sqlalchemy import and_, case, exists, func, select
+from sqlmodel import Session
+
+from ledger.journal import chain
+from ledger.journal.models import (
+    POSTED_KINDS,
+    RESOLUTIONS,
+    Account,
+    AccountBalance,
+    AccountKind,
+    ChainHead,
+    JournalTransaction,
+    Posting,
+    TxKind,
+)
+
+TX = JournalTransaction.__table__
+POSTING = Posting.__table__
+ACCOUNT = Account.__table__
+BALANCE = AccountBalance.__table__
+HEAD = ChainHead.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    what: str
+    transaction_id: int | None = None
+    village_id: int | None = None
+    chain_seq: int | None = None
+    account_id: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.transaction_id is not None:
+            where.append(f"transaction {self.transaction_id} (village {self.village_id}, seq {self.chain_seq})")
+        elif self.village_id is not None:
+            where.append(f"village {self.village_id}")
+        if self.account_id is not None:
+            where.append(f"account {self.account_id}")
+        return f"{', '.join(where)}: {self.what}"
+
+
+@dataclass
+class Report:
+    transactions: int = 0
+    villages: int = 0
+    accounts: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad(self) -> Problem | None:
+        """The earliest broken transaction, or else the first other problem."""
+        with_tx = [p for p in self.problems if p.transaction_id is not None]
+        if with_tx:
+            return min(with_tx, key=lambda p: p.transaction_id or 0)
+        return self.problems[0] if self.problems else None
+
+
+def verify(session: Session) -> Report:
+    report = Report()
+    _walk_chains(session, report)
+    _check_balances(session, report)
+    return report
+
+
+def _walk_chains(session: Session, report: Report) -> None:
+    conn = session.connection()
+    heads = {row.village_id: row for row in conn.execute(select(HEAD))}
+    rows = conn.execution_options(yield_per=2000).execute(
+        select(TX, POSTING.c.account_id.label("p_account"), POSTING.c.amount.label("p_amount"))
+        .outerjoin(POSTING, POSTING.c.transaction_id == TX.c.id)
+        .order_by(TX.c.village_id, TX.c.chain_seq, TX.c.id, POSTING.c.id)
+    )
+    seen_villages: set[int] = set()
+    for village_id, village_rows in groupby(rows, key=lambda r: r.village_id):
+        seen_villages.add(village_id)
+        report.villages += 1
+        expected_seq, prev_hash, broken = 1, chain.GENESIS, False
+        for _tx_id, tx_rows in groupby(village_rows, key=lambda r: r.id):
+            legs = list(tx_rows)
+            tx = legs[0]
+            postings = [(r.p_account, r.p_amount) for r in legs if r.p_account is not None]
+            report.transactions += 1
+            found = _check_link(tx, postings, expected_seq, prev_hash)
+            if found and not broken:  # after the first break every later link disagrees too; name the first
+                report.problems.append(found)
+                broken = True
+            expected_seq, prev_hash = tx.chain_seq + 1, tx.hash
+        head = heads.get(village_id)
+        if head is None or (head.seq, head.hash) != (expected_seq - 1, prev_hash):
+            report.problems.append(
+                Problem("the chain head does not match the last transaction (rows deleted at the end?)",
+                        village_id=village_id)
+            )
+    for village_id, head in heads.items():
+        if village_id not in seen_villages and head.seq != 0:
+            report.problems.append(
+                Problem(f"the chain head is at seq {head.seq} but the village has no transactions",
+                        village_id=village_id)
+            )
+
+
+def _check_link(tx, postings: list[tuple[int, int]], expected_seq: int, prev_hash: str) -> Problem | None:  # type: ignore[no-untyped-def]
+    where = {"transaction_id": tx.id, "village_id": tx.village_id, "chain_seq": tx.chain_seq}
+    if tx.chain_seq != expected_seq:
+        return Problem(f"expected seq {expected_seq}: a transaction was deleted or reordered", **where)
+    if tx.prev_hash != prev_hash:
+        return Problem("its previous hash does not match the chain: rows were deleted or reordered", **where)
+    if len(postings) < 2 or sum(amount for _, amount in postings) != 0:
+        return Problem("its postings do not balance (a posting was edited or deleted)", **where)
+    if chain.link(prev_hash, tx._mapping, postings) != tx.hash:
+        return Problem("its hash does not match its content: the transaction or a posting was edited", **where)
+    return None
+
+
+def recomputed_balances(session: Session) -> pd.DataFrame:
+    """Every account's balances recomputed from postings alone (aggregated in SQL)."""
+    issuance_tx = exists().where(
+        POSTING.c.transaction_id == TX.c.id,
+        POSTING.c.account_id == ACCOUNT.c.id,
+        ACCOUNT.c.kind == AccountKind.ISSUANCE,
+    )
+    p = POSTING.alias("p")
+    a = ACCOUNT.alias("a")
+    posted = TX.c.kind.in_(POSTED_KINDS)
+    resolving = TX.c.kind.in_(RESOLUTIONS)
+    pending = TX.c.kind == TxKind.PENDING
+    zero = 0
+
+    def total(condition):  # type: ignore[no-untyped-def]
+        return func.coalesce(func.sum(case((condition, p.c.amount), else_=zero)), zero)
+
+    query = (
+        select(
+            p.c.account_id,
+            total(posted).label("posted"),
+            (-total(and_(pending, p.c.amount < 0)) + total(and_(resolving, p.c.amount < 0))).label("pending_debit"),
+            (total(and_(pending, p.c.amount > 0)) - total(and_(resolving, p.c.amount > 0))).label("pending_credit"),
+            total(and_(posted, a.c.kind != AccountKind.ISSUANCE, issuance_tx.correlate(TX))).label("earned"),
+        )
+        .join(TX, TX.c.id == p.c.transaction_id)
+        .join(a, a.c.id == p.c.account_id)
+        .group_by(p.c.account_id)
+    )
+    return pd.DataFrame(session.connection().execute(query).all(), columns=list(query.selected_columns.keys()))
+
+
+def _check_balances(session: Session, report: Report) -> None:
+    columns = ["posted", "pending_debit", "pending_credit", "earned"]
+    stored = pd.DataFrame(
+        session.connection().execute(select(BALANCE.c.account_id, *[BALANCE.c[c] for c in columns])).all(),
+        columns=["account_id", *columns],
+    )
+    fresh = recomputed_balances(session)
+    report.accounts = len(stored)
+    merged = stored.merge(fresh, on="account_id", how="outer", suffixes=("", "_recomputed")).fillna(0)
+    for column in columns:
+        merged[column] = merged[column].astype("int64")
+        merged[f"{column}_recomputed"] = merged[f"{column}_recomputed"].astype("int64")
+    for row in merged.itertuples(index=False):
+        for column in columns:
+            kept, recomputed = getattr(row, column), getattr(row, f"{column}_recomputed")
+            if kept != recomputed:
+                report.problems.append(
+                    Problem(f"{column} is {kept} but its postings add up to {recomputed}",
+                            account_id=int(row.account_id))
+                )
