@@ -151,19 +151,22 @@ def record(
     accounts = _accounts(conn, [leg.account_id for leg in legs])
     village_id, county_id = _one_village(accounts)
     head = _lock_head(conn, village_id, county_id)
-    return _append(
-        conn,
-        head=head,
-        accounts=accounts,
-        legs=legs,
-        kind=kind,
-        reason=reason,
-        actor=actor,
-        now=now,
-        effective_at=effective_at or now,
-        timeout_at=None if timeout is None else now + timeout,
-        meta=meta,
-        idem=idem,
+    return _counted(
+        session,
+        _append(
+            conn,
+            head=head,
+            accounts=accounts,
+            legs=legs,
+            kind=kind,
+            reason=reason,
+            actor=actor,
+            now=now,
+            effective_at=effective_at or now,
+            timeout_at=None if timeout is None else now + timeout,
+            meta=meta,
+            idem=idem,
+        ),
     )
 
 
@@ -218,20 +221,23 @@ def reverse(
     _refuse_second_reversal(conn, transaction_id)
     legs = [Leg(leg.account_id, -leg.amount) for leg in original.postings]
     now = utcnow()
-    return _append(
-        conn,
-        head=head,
-        accounts=_accounts(conn, [leg.account_id for leg in legs]),
-        legs=legs,
-        kind=TxKind.REVERSAL,
-        reason=reason,
-        actor=actor,
-        now=now,
-        effective_at=now,
-        timeout_at=None,
-        meta={"reverses_hash": original.hash},
-        idem=idem,
-        reverses_id=transaction_id,
+    return _counted(
+        session,
+        _append(
+            conn,
+            head=head,
+            accounts=_accounts(conn, [leg.account_id for leg in legs]),
+            legs=legs,
+            kind=TxKind.REVERSAL,
+            reason=reason,
+            actor=actor,
+            now=now,
+            effective_at=now,
+            timeout_at=None,
+            meta={"reverses_hash": original.hash},
+            idem=idem,
+            reverses_id=transaction_id,
+        ),
     )
 
 
@@ -266,6 +272,13 @@ def get_transaction(session: Session, transaction_id: int) -> TxRecord:
 
 
 # --- the steps of a write ------------------------------------------------------------------------------------
+
+
+def _counted(session: Session, record: TxRecord) -> TxRecord:
+    """Tell whoever watches commits (the metrics) how many postings this session wrote."""
+    if not record.replayed:
+        session.info["postings_written"] = session.info.get("postings_written", 0) + len(record.postings)
+    return record
 
 
 def _resolve(
@@ -308,20 +321,23 @@ def _resolve(
             transaction_id=pending_id,
             timeout_at=as_utc(pending.timeout_at).isoformat(),
         )
-    return _append(
-        conn,
-        head=head,
-        accounts=_accounts(conn, [leg.account_id for leg in pending.postings]),
-        legs=pending.postings,
-        kind=kind,
-        reason=reason or pending.reason,
-        actor=actor,
-        now=now,
-        effective_at=now,
-        timeout_at=None,
-        meta=None,
-        idem=idem,
-        pending_id=pending_id,
+    return _counted(
+        session,
+        _append(
+            conn,
+            head=head,
+            accounts=_accounts(conn, [leg.account_id for leg in pending.postings]),
+            legs=pending.postings,
+            kind=kind,
+            reason=reason or pending.reason,
+            actor=actor,
+            now=now,
+            effective_at=now,
+            timeout_at=None,
+            meta=None,
+            idem=idem,
+            pending_id=pending_id,
+        ),
     )
 
 

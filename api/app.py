@@ -1,0 +1,59 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, select
+
+from api import problems
+from api.observability import RequestContext
+from api.routes import auth, health, households, ledger
+from ledger.db import make_engine, unit_of_work
+from ledger.identity.models import User
+from ledger.identity.service import OtpSender
+from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
+
+
+ROUTERS = (health.router, auth.router, households.router, ledger.router)
+
+
+def refuse_default_passwords(engine: Engine) -> None:
+    """Outside dev mode, no active account may still sign in with a password that shipped with the code."""
+    with unit_of_work(engine) as session:
+        users = session.scalars(
+            select(User.username).where(User.active.is_(True), User.password_is_default.is_(True))  # type: ignore[attr-defined]
+        ).all()
+    if users:
+        raise InsecureSettings(f"accounts still have a default password: {', '.join(sorted(map(str, users)))}")
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, otp_sender: OtpSender | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    check_for_production(settings)  # refuses to build an unsafe service at all
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not settings.dev_mode:
+            refuse_default_passwords(engine)
+        yield
+
+    app = FastAPI(
+        title="Shanzhi",
+        summary="Village points-and-credit ledger",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
+    problems.install(app)
+    app.add_middleware(RequestContext)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,240 @@
+"""The `shanzhi` command."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from ledger import migrations
+from ledger.db import make_engine, unit_of_work
+from ledger.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
+
+app = typer.Typer(help="Shanzhi (善治): village points-and-credit ledger.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        check_for_production(settings)
+    except InsecureSettings as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    return settings
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_engine(settings.database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Migrate the database forward (to the newest revision by default)."""
+    engine = _engine(get_settings())
+    migrations.upgrade(engine, revision)
+    typer.echo(f"database at {migrations.current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")] = "-1") -> None:
+    """Migrate the database back (one revision by default)."""
+    engine = _engine(get_settings())
+    migrations.downgrade(engine, revision)
+    typer.echo(f"database at {migrations.current_revision(engine) or 'base'}")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from api.observability import configure_logging
+
+    configure_logging()
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first")] = True,
+) -> None:
+    """Serve the API."""
+    settings = _settings()
+    engine = _engine(settings)
+    if migrate:
+        migrations.upgrade(engine)
+    if not settings.dev_mode:
+        from api.app import refuse_default_passwords
+
+        try:
+            refuse_default_passwords(engine)
+        except InsecureSettings as exc:
+            typer.echo(f"refusing to start: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    _serve(settings, host, port, workers)
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding")] = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Seed the demo county into an empty database, then serve it."""
+    from api import demo as demo_data
+
+    settings = _settings()
+    if not settings.dev_mode:
+        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev)", err=True)
+        raise typer.Exit(2)
+    engine = _engine(settings)
+    migrations.upgrade(engine)
+    with unit_of_work(engine) as session:
+        if demo_data.is_seeded(session):
+            typer.echo("database already has a county; not seeding again")
+        else:
+            demo_data.seed(session)
+            typer.echo("seeded the demo county")
+    typer.echo(demo_data.sign_in_help(f"http://{host}:{port}"))
+    if serve_after:
+        _serve(settings, host, port, 1)
+
+
+@app.command()
+def verify() -> None:
+    """Recompute every balance from postings and walk every village's hash chain. Exits 1 on any problem."""
+    from ledger.journal.verify import verify as run
+
+    engine = _engine(get_settings())
+    with unit_of_work(engine) as session:
+        report = run(session)
+    typer.echo(f"checked {report.transactions} transactions in {report.villages} villages "
+               f"and {report.accounts} account balances")
+    if report.ok:
+        typer.echo("ledger verified: every chain links and every balance matches its postings")
+        return
+    typer.echo(f"LEDGER TAMPERED: first bad {report.first_bad}", err=True)
+    for problem in report.problems:
+        typer.echo(f"  - {problem}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def head(
+    county: Annotated[str, typer.Option(help="County code")],
+    out: Annotated[Path | None, typer.Option(help="Write the JWS here instead of stdout")] = None,
+    check: Annotated[Path | None, typer.Option(help="Check a JWS pinned earlier instead of exporting")] = None,
+) -> None:
+    """Export the county's chain head signed as a JWS, or check that a pinned one is still in the chain."""
+    from api import tokens
+    from ledger.journal import head as heads
+    from ledger.tenancy import County
+
+    settings = get_settings()
+    with unit_of_work(_engine(settings)) as session:
+        county_row = session.scalars(select(County).where(County.code == county)).first()
+        if county_row is None or county_row.id is None:
+            typer.echo(f"no county {county!r}", err=True)
+            raise typer.Exit(2)
+        if check is not None:
+            payload = tokens.read_signed_head(tokens.head_public_jwk(settings), check.read_text().strip())
+            problems = heads.still_in_chain(session, payload)
+            for problem in problems:
+                typer.echo(f"  - {problem}", err=True)
+            typer.echo("pinned head intact" if not problems else "PINNED HEAD NO LONGER IN THE CHAIN")
+            raise typer.Exit(1 if problems else 0)
+        payload = heads.county_head(session, county_row.id)
+    token = tokens.sign_head(settings, payload)
+    if out is None:
+        typer.echo(token)
+    else:
+        out.write_text(token + "\n")
+        typer.echo(f"wrote {out}: {payload['transactions']} transactions, root {payload['root']}")
+
+
+@app.command()
+def tick() -> None:
+    """Run the scheduled jobs once: expire pending transfers past their timeout."""
+    from ledger.journal import service as journal
+
+    with unit_of_work(_engine(get_settings())) as session:
+        expired = journal.expire_due(session)
+    typer.echo(f"expired {len(expired)} pending transfers")
+
+
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option()],
+    county: Annotated[str, typer.Option(help="County code; created when missing")],
+    county_name: Annotated[str | None, typer.Option(help="Name for a new county")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="SHANZHI_ADMIN_PASSWORD")] = "",
+) -> None:
+    """Create a county administrator (and the county, when it does not exist yet)."""
+    from ledger import tenancy
+    from ledger.identity.models import Role, User
+    from ledger.identity.service import set_password
+
+    settings = get_settings()
+    if len(password) < 12 or password.lower() in DEFAULT_PASSWORDS:
+        typer.echo("choose a password of at least 12 characters that is not a default one", err=True)
+        raise typer.Exit(2)
+    with unit_of_work(_engine(settings)) as session:
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            typer.echo(f"user {username!r} exists already", err=True)
+            raise typer.Exit(2)
+        county_row = session.scalars(select(tenancy.County).where(tenancy.County.code == county)).first()
+        if county_row is None:
+            county_row = tenancy.create_county(session, code=county, name=county_name or county)
+        user = User(role=Role.COUNTY_ADMIN, county_id=county_row.id, username=username,  # type: ignore[arg-type]
+                    display_name=username)
+        set_password(user, password)
+        session.add(user)
+    typer.echo(f"created county admin {username!r} for county {county!r}")
+
+
+@app.command("create-partner-client")
+def create_partner_client(
+    partner: Annotated[str, typer.Option(help="Partner code; created when missing")],
+    county: Annotated[str, typer.Option(help="County code")],
+    kind: Annotated[str, typer.Option(help="bank, merchant or clinic")] = "bank",
+    name: Annotated[str | None, typer.Option(help="Partner name for a new partner")] = None,
+    client_id: Annotated[str | None, typer.Option(help="Defaults to a random id")] = None,
+    scopes: Annotated[str, typer.Option(help="Space-separated scopes")] = "",
+) -> None:
+    """Register an OAuth2 client-credentials client for a partner. Prints the secret once; only its hash is kept."""
+    from ledger.identity.models import Partner, PartnerClient, PartnerKind
+    from ledger.identity.passwords import hash_secret
+    from ledger.tenancy import County
+
+    if kind not in {k.value for k in PartnerKind}:
+        typer.echo("kind is bank, merchant or clinic", err=True)
+        raise typer.Exit(2)
+    secret = secrets.token_urlsafe(32)
+    client_id = client_id or f"{partner}-{secrets.token_hex(4)}"
+    with unit_of_work(_engine(get_settings())) as session:
+        county_row = session.scalars(select(County).where(County.code == county)).first()
+        if county_row is None:
+            typer.echo(f"no county {county!r}", err=True)
+            raise typer.Exit(2)
+        partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
+        if partner_row is None:
+            partner_row = Partner(county_id=county_row.id, kind=kind, code=partner, name=name or partner)  # type: ignore[arg-type]
+            session.add(partner_row)
+            session.flush()
+        if session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first():
+            typer.echo(f"client {client_id!r} exists already", err=True)
+            raise typer.Exit(2)
+        session.add(PartnerClient(partner_id=partner_row.id, client_id=client_id,  # type: ignore[arg-type]
+                                  secret_hash=hash_secret(secret), scopes=scopes))
+    json.dump({"client_id": client_id, "client_secret": secret, "scopes": scopes}, sys.stdout)
+    typer.echo("")

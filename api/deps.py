@@ -1,0 +1,77 @@
+"""Request-scoped dependencies: one unit of work per request, and the access rule every route declares.
+
+Deny by default: a route either names who may call it with `allow(...)` or says `public()`. A test walks
+every route of the app and fails when one declares neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from api import tokens
+from ledger.errors import Forbidden, Unauthenticated
+from ledger.identity import principal as principals
+from ledger.identity.principal import PARTNER, Principal
+from ledger.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Services flush; the request commits once, before the response is sent (scope="function")."""
+    with Session(request.app.state.engine) as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token or /otp/verify")
+
+
+def current_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Sign in first: this route needs a bearer access token.")
+    claims = tokens.read_access_token(settings, credentials.credentials)
+    return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
+
+
+def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
+    """Who may call a route: user roles, and/or partner clients of the given kinds holding `scope`."""
+
+    def rule(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role == PARTNER:
+            if principal.partner_kind in partner_kinds and (scope is None or scope in principal.scopes):
+                return principal
+        elif principal.role in roles:
+            return principal
+        raise Forbidden("Your role may not use this route.")
+
+    rule.access_rule = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}  # type: ignore[attr-defined]
+    return Depends(rule)
+
+
+def public() -> Any:
+    """Marks a route anyone may call. Use sparingly; the route test lists every public route."""
+
+    def rule() -> None:
+        return None
+
+    rule.access_rule = "public"  # type: ignore[attr-defined]
+    return Depends(rule)
+
+
+def access_rule_of(call: Callable[..., Any]) -> Any:
+    return getattr(call, "access_rule", None)

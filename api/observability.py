@@ -1,0 +1,123 @@
+"""JSON-lines logs carrying a request id, and Prometheus metrics: requests and latencies by route, postings
+written, errors by code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter("shanzhi_http_requests", "HTTP requests by route template, method and status",
+                   ["route", "method", "status"], registry=REGISTRY)
+LATENCY = Histogram("shanzhi_http_request_duration_seconds", "HTTP request latency by route template",
+                    ["route", "method"], registry=REGISTRY,
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+POSTINGS = Counter("shanzhi_postings", "Journal postings committed", registry=REGISTRY)
+ERRORS = Counter("shanzhi_errors", "Error responses by stable code", ["code"], registry=REGISTRY)
+
+access_log = logging.getLogger("shanzhi.access")
+
+
+def request_id() -> str:
+    return _request_id.get()
+
+
+def count_error(code: str) -> None:
+    ERRORS.labels(code=code).inc()
+
+
+def metrics_text() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_postings(session: Session) -> None:
+    written = session.info.pop("postings_written", 0)
+    if written:
+        POSTINGS.inc(written)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_postings(session: Session) -> None:
+    session.info.pop("postings_written", None)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": _request_id.get(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = name != "uvicorn.access"  # our access log replaces uvicorn's
+
+
+class RequestContext:
+    """Pure ASGI middleware: assigns the request id, times the request, logs one line and counts it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        token = _request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            REQUESTS.labels(route=template, method=method, status=str(status)).inc()
+            LATENCY.labels(route=template, method=method).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={"fields": {"method": method, "path": scope.get("path"), "route": template,
+                                  "status": status, "ms": round(elapsed * 1000, 2)}},
+            )
+            _request_id.reset(token)

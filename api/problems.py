@@ -1,0 +1,111 @@
+"""The one place where errors become HTTP: RFC 9457 problem+json with a stable `code` and a plain message.
+
+Domain errors are mapped by family; a malformed request names the field; anything unexpected is a 500
+that says nothing about the inside (the log has the details, under the request id).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.observability import count_error, request_id
+from ledger.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled, Unauthenticated
+
+log = logging.getLogger("shanzhi.errors")
+
+PROBLEM = "application/problem+json"
+STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (Throttled, 429),
+]
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    count_error(code)
+    body = {"type": f"https://shanzhi.example/problems/{code}", "title": code.replace("_", " "),
+            "status": status, "code": code, "detail": detail, "request_id": request_id(), **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def status_of(error: DomainError) -> int:
+    for family, status in STATUS_BY_FAMILY:
+        if isinstance(error, family):
+            return status
+    return 400
+
+
+async def _domain(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    status = status_of(error)
+    headers = {}
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    extra = {k: v for k, v in error.detail.items() if k != "retry_after"}
+    return problem(status, error.code, error.message, headers, **extra)
+
+
+async def _validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header"))
+         or str((e.get("loc") or ["body"])[0]),
+         "problem": e.get("msg", "invalid")}
+        for e in error.errors()
+    ]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem(422, "invalid_request", f"The request is not valid: check {fields}.", errors=errors)
+
+
+async def _http(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = HTTP_CODES.get(error.status_code, "http_error")
+    detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
+    return problem(error.status_code, code, detail, dict(error.headers or {}))
+
+
+async def _integrity(_: Request, error: Exception) -> JSONResponse:
+    log.warning("integrity error mapped to 409", exc_info=error)
+    return problem(409, "conflict", "The request conflicts with the current state; reload and try again.")
+
+
+async def _unavailable(_: Request, error: Exception) -> JSONResponse:
+    log.error("database unavailable", exc_info=error)
+    return problem(503, "database_unavailable", "The database is busy or unreachable; try again shortly.",
+                   {"Retry-After": "5"})
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=error)
+    return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,125 @@
+"""What the API accepts and returns. A response model is an allow-list: only the fields named here leave."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                          pattern=r"^[a-z0-9_.:-]+$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,19}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    scope: str | None = None
+
+
+class OtpRequestIn(Strict):
+    phone: Phone
+
+
+class OtpRequestOut(BaseModel):
+    status: Literal["sent"] = "sent"
+    expires_in: int
+    dev_code: str | None = Field(default=None, description="Only in dev mode, for trying the demo.")
+
+
+class OtpVerifyIn(Strict):
+    phone: Phone
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+
+
+class BalanceOut(BaseModel):
+    household_id: int
+    posted: int = Field(description="Settled points.")
+    pending_in: int = Field(description="Points on their way in (in notice), not yet spendable.")
+    held: int = Field(description="Points reserved by pending spends.")
+    available: int = Field(description="What may be spent now: posted less held.")
+    earned: int = Field(description="Lifetime points earned, counted apart from the spendable balance.")
+
+
+class BalanceAsOfOut(BaseModel):
+    household_id: int
+    as_of: datetime
+    posted: int
+
+
+class EntryOut(BaseModel):
+    transaction_id: int
+    amount: int
+    kind: str
+    reason: str
+    status: Literal["posted", "pending", "voided", "expired"]
+    effective_at: datetime
+    created_at: datetime
+    resolved_at: datetime | None
+    reverses_id: int | None
+
+
+class StatementOut(BaseModel):
+    household_id: int
+    entries: list[EntryOut]
+    next_cursor: str | None
+
+
+class PostingOut(BaseModel):
+    account_id: int
+    amount: int
+
+
+class TransactionOut(BaseModel):
+    id: int
+    village_id: int
+    chain_seq: int
+    kind: str
+    reason: str
+    actor: str
+    created_at: datetime
+    effective_at: datetime
+    timeout_at: datetime | None
+    pending_id: int | None
+    reverses_id: int | None
+    meta: dict[str, Any] | None
+    hash: str
+    postings: list[PostingOut]
+    replayed: bool = False
+
+
+class TransferIn(Strict):
+    household_id: int = Field(gt=0)
+    points: int = Field(gt=0, le=100_000)
+    reason: Reason
+    pending: bool = False
+    timeout_seconds: int | None = Field(default=None, gt=0, le=366 * 24 * 3600)
+    memo: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ResolveIn(Strict):
+    reason: Reason | None = None
+
+
+class ReverseIn(Strict):
+    reason: Reason
+
+
+class SignedHeadOut(BaseModel):
+    jws: str = Field(description="The head below, signed ES256; check it with GET /api/v1/ledger/head/key.")
+    head: dict[str, Any]
+
+
+class VerifyPinnedIn(Strict):
+    jws: str
+
+
+class VerifyPinnedOut(BaseModel):
+    intact: bool
+    problems: list[str]

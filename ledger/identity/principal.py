@@ -1,0 +1,105 @@
+"""Who is calling, re-read from the database on every request, and what they may see.
+
+A token only names its subject; the role, the villages and the scopes come from the rows as they are now,
+so a demoted official or a disabled client loses access at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ledger.errors import Unauthenticated
+from ledger.identity.models import OfficialScope, Partner, PartnerClient, Role, User
+from ledger.tenancy import Household, Person, Village
+
+PARTNER = "partner"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # "user:<id>" or "client:<client_id>": also the actor written on journal transactions
+    role: str  # a Role, or "partner"
+    county_id: int
+    user_id: int | None = None
+    household_id: int | None = None  # villagers
+    village_ids: frozenset[int] = field(default_factory=frozenset)  # officials (a township expands to its villages)
+    partner_id: int | None = None
+    partner_kind: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor(self) -> str:
+        return self.subject
+
+    def sees_village(self, village_id: int, county_id: int) -> bool:
+        if self.role in (Role.COUNTY_ADMIN, Role.AUDITOR):
+            return county_id == self.county_id
+        if self.role == Role.OFFICIAL:
+            return village_id in self.village_ids
+        return False
+
+    def sees_household(self, household: Household) -> bool:
+        if self.role == Role.VILLAGER:
+            return household.id == self.household_id
+        return self.sees_village(household.village_id, household.county_id)
+
+    def manages_village(self, village_id: int, county_id: int) -> bool:
+        """May write in this village (auditors read only)."""
+        return self.role != Role.AUDITOR and self.role != Role.VILLAGER and self.sees_village(village_id, county_id)
+
+
+def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) -> Principal:
+    kind, _, ident = subject.partition(":")
+    if kind == "user" and ident.isdigit():
+        return _user(session, int(ident), role)
+    if kind == "client" and ident:
+        return _client(session, ident, role, scopes)
+    raise Unauthenticated("The access token names no known subject.")
+
+
+def _user(session: Session, user_id: int, role: str) -> Principal:
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.role != role:
+        raise Unauthenticated("This sign-in is no longer valid; sign in again.")
+    household_id = None
+    villages: set[int] = set()
+    if user.role == Role.VILLAGER:
+        person = session.get(Person, user.person_id)
+        if person is None:
+            raise Unauthenticated("This sign-in is no longer valid; sign in again.")
+        household_id = person.household_id
+    elif user.role == Role.OFFICIAL:
+        for scope in session.scalars(select(OfficialScope).where(OfficialScope.user_id == user_id)):
+            if scope.village_id is not None:
+                villages.add(scope.village_id)
+            else:
+                villages.update(
+                    session.scalars(select(Village.id).where(Village.township_id == scope.township_id))
+                )
+    return Principal(
+        subject=f"user:{user_id}",
+        role=user.role,
+        county_id=user.county_id,
+        user_id=user_id,
+        household_id=household_id,
+        village_ids=frozenset(villages),
+    )
+
+
+def _client(session: Session, client_id: str, role: str, scopes: tuple[str, ...]) -> Principal:
+    client = session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first()
+    partner = session.get(Partner, client.partner_id) if client else None
+    if client is None or partner is None or not client.active or role != PARTNER:
+        raise Unauthenticated("This client token is no longer valid; request a new one.")
+    granted = set(client.scopes.split())
+    return Principal(
+        subject=f"client:{client_id}",
+        role=PARTNER,
+        county_id=partner.county_id,
+        partner_id=partner.id,
+        partner_kind=partner.kind,
+        scopes=frozenset(s for s in scopes if s in granted),  # a scope removed since the token was issued is gone
+    )
