@@ -55,6 +55,19 @@ def _forget_postings(session: Session) -> None:
     session.info.pop("postings_written", None)
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Stamp each record with the request id when it is made, so any handler, even a queued one, has it."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = _request_id.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -62,7 +75,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": _request_id.get(),
+            "request_id": getattr(record, "request_id", "-"),
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:

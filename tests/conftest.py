@@ -88,3 +88,14 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2, with the cheapest parameters: the suite hashes hundreds of passwords."""
+    from argon2 import PasswordHasher
+
+    from ledger.identity import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    passwords._decoy.cache_clear()

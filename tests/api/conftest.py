@@ -1,0 +1,132 @@
+"""An app on the per-test database, a small world of places and people, and signed-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from api.app import create_app
+from ledger.db import unit_of_work
+from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
+from ledger.identity.passwords import hash_secret
+from ledger.identity.service import set_password
+from ledger.settings import Settings
+from ledger.tenancy import Person
+from tests import factories
+
+SECRET = "test-secret-0123456789-abcdefghijklmnop"
+PASSWORD = "correct horse battery"
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "dev",
+        "database_url": database_url,
+        "jwt_secret": SECRET,
+        "head_signing_key_path": tmp_path / "head.pem",
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine=engine)) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class World:
+    village_a: factories.VillageFixture
+    village_b: factories.VillageFixture  # same county and township as A
+    village_c: factories.VillageFixture  # another county
+    household_a1: int
+    household_a2: int
+    household_b1: int
+    household_c1: int
+    villager_phone: str  # head of household A1
+
+
+def _staff(session, username: str, role: Role, county_id: int, *, villages=(), township=None) -> None:  # type: ignore[no-untyped-def]
+    user = User(role=role, county_id=county_id, username=username, display_name=username)
+    set_password(user, PASSWORD)
+    session.add(user)
+    session.flush()
+    for village_id in villages:
+        session.add(OfficialScope(user_id=user.id, village_id=village_id))
+    if township is not None:
+        session.add(OfficialScope(user_id=user.id, township_id=township))
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    with unit_of_work(engine) as session:
+        a = factories.create_village(session)
+        b = factories.create_village(session, county_id=a.county_id)
+        c = factories.create_village(session)
+        # put B in A's township so a township supervisor sees both
+        from ledger.tenancy import Village
+
+        session.get(Village, b.village_id).township_id = a.township_id
+        b = factories.VillageFixture(**{**b.__dict__, "township_id": a.township_id})
+        phone = "13900000001"
+        a1, _ = factories.create_household(session, a.village_id, phone=phone)
+        a2, _ = factories.create_household(session, a.village_id, phone="13900000002")
+        b1, _ = factories.create_household(session, b.village_id, phone="13900000003")
+        c1, _ = factories.create_household(session, c.village_id, phone="13900000004")
+        session.flush()
+        for person in session.exec(select(Person).where(Person.phone.is_not(None))).all():  # type: ignore[union-attr]
+            county = a.county_id if person.household_id != c1 else c.county_id
+            session.add(User(role=Role.VILLAGER, county_id=county, display_name=person.name, person_id=person.id))
+        _staff(session, "official-a", Role.OFFICIAL, a.county_id, villages=[a.village_id])
+        _staff(session, "official-b", Role.OFFICIAL, a.county_id, villages=[b.village_id])
+        _staff(session, "supervisor", Role.OFFICIAL, a.county_id, township=a.township_id)
+        _staff(session, "admin", Role.COUNTY_ADMIN, a.county_id)
+        _staff(session, "auditor", Role.AUDITOR, a.county_id)
+        _staff(session, "admin-c", Role.COUNTY_ADMIN, c.county_id)
+        for code, kind, scopes in [("bank", PartnerKind.BANK, "credit:read ledger:head"),
+                                   ("mart", PartnerKind.MERCHANT, "vouchers:consume")]:
+            partner = Partner(county_id=a.county_id, kind=kind, code=code, name=code)
+            session.add(partner)
+            session.flush()
+            session.add(PartnerClient(partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"),
+                                      scopes=scopes))
+    return World(a, b, c, a1, a2, b1, c1, phone)
+
+
+def password_token(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    response = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
+                                                        "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def client_token(client: TestClient, client_id: str, scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": f"{client_id}-secret"}
+    if scope:
+        data["scope"] = scope
+    response = client.post("/api/v1/auth/token", data=data)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def villager_token(client: TestClient, phone: str) -> str:
+    code = client.post("/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
+    response = client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

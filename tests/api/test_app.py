@@ -1,0 +1,129 @@
+"""The service as an operator meets it: start-up refusals, health, metrics, logs, errors, and that every route
+declares who may call it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import ROUTERS, create_app
+from api.deps import access_rule_of
+from api.observability import JsonFormatter
+from ledger.db import make_engine, unit_of_work
+from ledger.identity.models import Role, User
+from ledger.identity.service import set_password
+from ledger.settings import DEMO_PASSWORD, InsecureSettings
+from tests.api.conftest import World, bearer, make_settings, password_token
+
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
+          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key"}
+
+
+def _rules(route: APIRoute) -> list[object]:
+    found, stack = [], [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if dependant.call is not None and access_rule_of(dependant.call) is not None:
+            found.append(access_rule_of(dependant.call))
+        stack.extend(dependant.dependencies)
+    return found
+
+
+def test_every_route_declares_who_may_call_it(tmp_path: Path, database_url: str) -> None:
+    app = create_app(make_settings(tmp_path, database_url))
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert {r.path for r in routes} == set(app.openapi()["paths"])  # nothing served escapes this check
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _rules(r)]
+    assert undeclared == []
+    public = {r.path for r in routes if "public" in _rules(r)}
+    assert public == PUBLIC
+
+
+@pytest.mark.parametrize("secret,why", [
+    ("", "missing"), ("short-secret", "shorter than 32 bytes"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "key material"),
+    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0aGlzaXNhbG9uZ2tleQ user@host", "key material"),
+    ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "key material"),
+])
+def test_outside_dev_a_weak_secret_refuses_to_start(tmp_path: Path, database_url: str, secret: str,
+                                                    why: str) -> None:
+    with pytest.raises(InsecureSettings, match=why):
+        create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=secret))
+
+
+def test_outside_dev_a_default_password_refuses_to_start(tmp_path: Path, database_url: str, engine: Engine,
+                                                         world: World) -> None:
+    with pytest.raises(InsecureSettings, match="default password"):
+        create_app(make_settings(tmp_path, database_url, env="prod", admin_password="changeme"))
+    with unit_of_work(engine) as session:
+        user = User(role=Role.COUNTY_ADMIN, county_id=world.village_a.county_id, username="demo-admin",
+                    display_name="x")
+        set_password(user, DEMO_PASSWORD, is_default=True)
+        session.add(user)
+    app = create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)
+    with pytest.raises(InsecureSettings, match="demo-admin"), TestClient(app):
+        pass
+
+
+def test_dev_mode_starts_without_a_secret(tmp_path: Path, database_url: str, engine: Engine) -> None:
+    with TestClient(create_app(make_settings(tmp_path, database_url, jwt_secret=""), engine=engine)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_needs_the_database_at_the_newest_migration(tmp_path: Path, client: TestClient) -> None:
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with TestClient(create_app(make_settings(tmp_path, str(empty.url)), engine=empty)) as fresh:
+        response = fresh.get("/readyz")
+    assert response.status_code == 503 and response.json()["code"] == "migrations_pending"
+
+
+def test_metrics_count_requests_postings_and_errors(client: TestClient, world: World) -> None:
+    token = password_token(client, "official-a")
+    client.post("/api/v1/ledger/transfers", json={"household_id": world.household_a1, "points": 3, "reason": "x"},
+                headers={**bearer(token), "Idempotency-Key": "m1"})
+    client.get("/api/v1/households/1/balance")
+    text = client.get("/metrics").text
+    assert 'route="/api/v1/ledger/transfers"' in text
+    assert "shanzhi_http_request_duration_seconds_bucket" in text
+    postings = [line for line in text.splitlines() if line.startswith("shanzhi_postings_total")]
+    assert postings and float(postings[0].split()[-1]) >= 2
+    assert 'shanzhi_errors_total{code="unauthenticated"}' in text
+
+
+def test_logs_are_json_lines_with_the_request_id(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="shanzhi.access"):
+        response = client.get("/healthz", headers={"X-Request-ID": "req-123"})
+    assert response.headers["X-Request-ID"] == "req-123"
+    record = next(r for r in caplog.records if r.name == "shanzhi.access")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "req-123" and line["route"] == "/healthz" and line["status"] == 200
+
+
+def test_an_unexpected_error_is_a_plain_500_without_internals(tmp_path: Path, database_url: str,
+                                                              engine: Engine) -> None:
+    app = create_app(make_settings(tmp_path, database_url), engine=engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong = client.delete("/healthz")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
