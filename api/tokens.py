@@ -105,9 +105,18 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
 # --- the signed chain head ---------------------------------------------------------------------------------
 
 
+_head_keys: dict[Path, ec.EllipticCurvePrivateKey] = {}
+
+
 def head_signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
     """The P-256 key that signs chain heads; made on first use and kept on disk (like an SSH host key)."""
-    path = Path(settings.head_signing_key_path)
+    path = Path(settings.head_signing_key_path).resolve()
+    if path not in _head_keys:
+        _head_keys[path] = _load_or_create(path)
+    return _head_keys[path]
+
+
+def _load_or_create(path: Path) -> ec.EllipticCurvePrivateKey:
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
