@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import ledger.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from ledger.db import make_engine
 from ledger.settings import get_settings
 

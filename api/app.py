@@ -16,7 +16,6 @@ from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 
-
 ROUTERS = (health.router, auth.router, households.router, ledger.router)
 
 

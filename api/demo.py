@@ -148,8 +148,8 @@ def sign_in_help(base_url: str) -> str:
         "Villagers sign in with their phone and a one-time code (dev mode returns it as dev_code):",
         f"  curl -s -H 'content-type: application/json' -d '{{\"phone\": \"{phone_of(1)}\"}}' "
         f"{base_url}/api/v1/auth/otp/request",
-        f"  curl -s -H 'content-type: application/json' -d '{{\"phone\": \"{phone_of(1)}\", \"code\": \"<dev_code>\"}}' "
-        f"{base_url}/api/v1/auth/otp/verify",
+        f"  curl -s -H 'content-type: application/json' "
+        f"-d '{{\"phone\": \"{phone_of(1)}\", \"code\": \"<dev_code>\"}}' {base_url}/api/v1/auth/otp/verify",
         f"  then: curl -s -H 'authorization: Bearer <token>' {base_url}/api/v1/households/1/balance",
         f"  (household heads use phones {phone_of(1)} … {phone_of(3 * HOUSEHOLDS_PER_VILLAGE)})",
         "",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlmodel import Session
 
 from api.deps import SessionDep, allow
 from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
@@ -14,7 +15,6 @@ from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts, queries
 from ledger.tenancy import Household
-from sqlmodel import Session
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]

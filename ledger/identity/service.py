@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
-from ledger.tenancy import Person
 from ledger.identity.passwords import check_secret, hash_secret
+from ledger.tenancy import Person
 
 OtpSender = Callable[[str, str], None]  # (phone, code): the delivery channel (SMS gateway, or the dev log)
 

@@ -34,7 +34,6 @@ from ledger.journal.errors import (
     TransactionNotFound,
 )
 from ledger.journal.models import (
-    RESOLUTIONS,
     Account,
     AccountBalance,
     AccountKind,

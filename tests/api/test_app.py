@@ -45,7 +45,7 @@ def test_every_route_declares_who_may_call_it(tmp_path: Path, database_url: str)
     assert public == PUBLIC
 
 
-@pytest.mark.parametrize("secret,why", [
+@pytest.mark.parametrize(("secret", "why"), [
     ("", "missing"), ("short-secret", "shorter than 32 bytes"),
     ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "key material"),
     ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0aGlzaXNhbG9uZ2tleQ user@host", "key material"),

@@ -57,7 +57,7 @@ def test_someone_elses_household_looks_like_a_missing_one(client: TestClient, wo
     assert foreign.json()["detail"] == missing.json()["detail"]
 
 
-@pytest.mark.parametrize("who,sees", [("official-a", {"a1", "a2"}), ("official-b", {"b1"}),
+@pytest.mark.parametrize(("who", "sees"), [("official-a", {"a1", "a2"}), ("official-b", {"b1"}),
                                       ("supervisor", {"a1", "a2", "b1"}), ("admin", {"a1", "a2", "b1"}),
                                       ("auditor", {"a1", "a2", "b1"}), ("admin-c", {"c1"})])
 def test_staff_see_exactly_their_villages(client: TestClient, world: World, who: str, sees: set[str]) -> None:
@@ -110,7 +110,7 @@ def test_balance_as_of_a_past_date(client: TestClient, world: World, engine: Eng
     assert client.get(url, params={"as_of": now.isoformat()}, headers=token).json()["posted"] == 12
 
 
-@pytest.mark.parametrize("params,field", [({"limit": 0}, "limit"), ({"limit": 1000}, "limit"),
+@pytest.mark.parametrize(("params", "field"), [({"limit": 0}, "limit"), ({"limit": 1000}, "limit"),
                                           ({"cursor": "garbage!"}, "cursor"), ({"status": "lost"}, "status"),
                                           ({"since": "yesterday"}, "since")])
 def test_bad_statement_parameters_name_the_field(client: TestClient, world: World, params: dict[str, object],

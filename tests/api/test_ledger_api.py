@@ -49,7 +49,7 @@ def test_a_write_without_idempotency_key_is_refused_and_names_it(client: TestCli
     assert count_transactions(engine) == 0
 
 
-@pytest.mark.parametrize("body,field", [
+@pytest.mark.parametrize(("body", "field"), [
     ({"household_id": 1, "points": 0, "reason": "x"}, "points"),
     ({"household_id": 1, "points": 2.5, "reason": "x"}, "points"),
     ({"household_id": 1, "points": "many", "reason": "x"}, "points"),

@@ -129,7 +129,7 @@ def test_reversal_mirrors_once_and_never_overdraws(engine: Engine, village, hous
     with unit_of_work(engine) as session:
         reversal = journal.reverse(session, transaction_id=earn.id, actor="u", reason="entered twice")
     assert reversal.reverses_id == earn.id
-    assert sorted(l.amount for l in reversal.postings) == [-6, 6]
+    assert sorted(leg.amount for leg in reversal.postings) == [-6, 6]
     assert balance(engine, household) == (0, 0, 0, 0)
     with pytest.raises(AlreadyReversed), unit_of_work(engine) as session:
         journal.reverse(session, transaction_id=earn.id, actor="u", reason="again")
