@@ -1,2 +1,3 @@
 """The journal: typed accounts, balanced transactions of append-only postings, two-phase transfers,
-idempotency keys and a hash chain per village. `service` writes, `queries` reads, `verify` proves."""
+idempotency keys and a hash chain per village. `service` writes (its SQL is in `store`), `queries` reads,
+`verify` proves."""
