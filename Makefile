@@ -23,8 +23,9 @@ test-postgres: $(STAMP)
 	SHANZHI_TEST_DATABASE_URL=$${SHANZHI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -m db
 
+# Benchmarks (docs/benchmarks.md). BENCH_DATABASE=postgresql+psycopg://… adds the PostgreSQL runs.
 bench: $(STAMP)
-	$(BIN)/python bench/journal_post.py
+	$(BIN)/python bench/journal_post.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
