@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from api.app import ROUTERS, create_app
 from api.deps import access_rule_of
@@ -20,6 +21,7 @@ from ledger.identity.models import Role, User
 from ledger.identity.service import set_password
 from ledger.settings import DEMO_PASSWORD, InsecureSettings
 from tests.api.conftest import World, bearer, make_settings, password_token
+from tests.conftest import ON_POSTGRES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
           "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key"}
@@ -127,3 +129,26 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     wrong = client.delete("/healthz")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="a server restart needs a database server (PostgreSQL)")
+def test_after_the_server_drops_its_connections_one_request_fails_cleanly_and_the_next_works(
+    tmp_path: Path, database_url: str, world: World
+) -> None:
+    url = make_url(database_url).update_query_dict({"application_name": "shanzhi-restart-test"})
+    engine = make_engine(url.render_as_string(hide_password=False))
+    with TestClient(create_app(make_settings(tmp_path, database_url), engine=engine)) as client:
+        token = password_token(client, "admin")
+        path = f"/api/v1/households/{world.household_a1}/balance"
+        assert client.get(path, headers=bearer(token)).status_code == 200
+        admin = make_engine(database_url)
+        with admin.begin() as conn:  # what a restart does to every open connection
+            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                       " WHERE application_name = 'shanzhi-restart-test'")).scalar()
+        admin.dispose()
+        assert killed >= 1
+        first = client.get(path, headers=bearer(token))
+        assert first.status_code == 503 and first.json()["code"] == "database_unavailable"
+        assert first.headers["Retry-After"]
+        assert client.get(path, headers=bearer(token)).status_code == 200
+    engine.dispose()
