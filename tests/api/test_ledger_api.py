@@ -11,6 +11,7 @@ from ledger.db import unit_of_work
 from ledger.journal.models import JournalTransaction
 from ledger.settings import Settings
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.tamper import drop_append_only_guard
 
 
 def award(client: TestClient, token: str, key: str, **body: object):  # type: ignore[no-untyped-def]
@@ -146,6 +147,7 @@ def test_signed_head_verifies_with_the_public_key_and_detects_rewrites(
     check = client.post("/api/v1/ledger/head/check", json={"jws": signed["jws"]}, headers=bank).json()
     assert check == {"intact": True, "problems": []}
     with engine.begin() as conn:
+        drop_append_only_guard(conn)
         conn.execute(text("UPDATE journal_transaction SET reason = 'rewritten' WHERE chain_seq = 3"))
         conn.execute(text("UPDATE journal_transaction SET hash = :h WHERE chain_seq = 3"), {"h": "ab" * 32})
     check = client.post("/api/v1/ledger/head/check", json={"jws": signed["jws"]}, headers=bank).json()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from ledger.db import unit_of_work
 from ledger.journal import service as journal
 from ledger.journal.verify import verify
 from tests import factories
+from tests.tamper import drop_append_only_guard
 
 
 @pytest.fixture
@@ -36,6 +38,7 @@ def test_an_untouched_journal_verifies(engine: Engine, history: list[int]) -> No
 
 def test_an_edited_amount_names_its_transaction(engine: Engine, history: list[int]) -> None:
     with engine.begin() as conn:
+        drop_append_only_guard(conn)
         conn.execute(text("UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0"),
                      {"t": history[1]})
     with unit_of_work(engine) as session:
@@ -47,6 +50,7 @@ def test_an_edited_amount_names_its_transaction(engine: Engine, history: list[in
 
 def test_a_deleted_transaction_is_found(engine: Engine, history: list[int]) -> None:
     with engine.begin() as conn:
+        drop_append_only_guard(conn)
         conn.execute(text("DELETE FROM posting WHERE transaction_id = :t"), {"t": history[2]})
         conn.execute(text("DELETE FROM journal_transaction WHERE id = :t"), {"t": history[2]})
     with unit_of_work(engine) as session:
@@ -57,9 +61,23 @@ def test_a_deleted_transaction_is_found(engine: Engine, history: list[int]) -> N
 def test_reordered_transactions_are_found(engine: Engine, history: list[int]) -> None:
     a, b = history[0], history[1]
     with engine.begin() as conn:  # swap two sequence numbers through a free one
+        drop_append_only_guard(conn)
         conn.execute(text("UPDATE journal_transaction SET chain_seq = 1000 WHERE id = :a"), {"a": a})
         conn.execute(text("UPDATE journal_transaction SET chain_seq = 1 WHERE id = :b"), {"b": b})
         conn.execute(text("UPDATE journal_transaction SET chain_seq = 2 WHERE id = :a"), {"a": a})
     with unit_of_work(engine) as session:
         report = verify(session)
     assert report.first_bad.transaction_id == b
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0",
+    "DELETE FROM posting WHERE transaction_id = :t",
+    "UPDATE journal_transaction SET reason = 'edited' WHERE id = :t",
+    "DELETE FROM journal_transaction WHERE id = :t",
+])
+def test_the_database_refuses_to_change_history(engine: Engine, history: list[int], statement: str) -> None:
+    with pytest.raises(IntegrityError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement), {"t": history[1]})
+    with unit_of_work(engine) as session:
+        assert verify(session).ok
