@@ -3,9 +3,10 @@ database tests on PostgreSQL. Every database test starts from a freshly migrated
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "engine" in getattr(item, "fixturenames", ()) or "database_url" in getattr(item, "fixturenames", ()):
+        if {"engine", "database_url", "fresh_database"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
 
 
@@ -37,12 +38,18 @@ def postgres_schema_url(schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def fresh_postgres_schema(schema: str) -> str:
+def drop_postgres_schema(schema: str, *, create_again: bool = False) -> None:
     admin = make_engine(TEST_DATABASE_URL)
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if create_again:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
+
+
+def fresh_postgres_schema(schema: str) -> str:
+    """An empty schema of this name, and the test URL that works in it."""
+    drop_postgres_schema(schema, create_again=True)
     return postgres_schema_url(schema)
 
 
@@ -58,22 +65,12 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
     engine.dispose()
     yield url
     if ON_POSTGRES:
-        admin = make_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "shanzhi_test_{os.getpid()}" CASCADE'))
-        admin.dispose()
+        drop_postgres_schema(f"shanzhi_test_{os.getpid()}")
 
 
-@pytest.fixture
-def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty, migrated database for this test alone."""
-    if not ON_POSTGRES:
-        target = tmp_path / "test.db"
-        shutil.copyfile(make_url(_template).database or "", target)
-        yield f"sqlite:///{target}"
-        return
-    yield _template
-    engine = make_engine(_template)
+def empty_postgres_schema(url: str) -> None:
+    """Empty every table of the schema (not alembic_version) and restart its sequences."""
+    engine = make_engine(url)
     with engine.begin() as conn:
         tables = conn.execute(
             text(
@@ -84,6 +81,29 @@ def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture
+def fresh_database(_template: str, tmp_path: Path) -> Callable[[], str]:
+    """Call it for the URL of an empty, migrated database: a copy of the template SQLite file, or the
+    PostgreSQL test schema emptied. Each call starts over (property tests call it once per example)."""
+    copies = itertools.count(1)
+
+    def fresh() -> str:
+        if ON_POSTGRES:
+            empty_postgres_schema(_template)
+            return _template
+        target = tmp_path / f"test-{next(copies)}.db"
+        shutil.copyfile(make_url(_template).database or "", target)
+        return f"sqlite:///{target}"
+
+    return fresh
+
+
+@pytest.fixture
+def database_url(fresh_database: Callable[[], str]) -> str:
+    """A URL of an empty, migrated database for this test alone."""
+    return fresh_database()
 
 
 @pytest.fixture
