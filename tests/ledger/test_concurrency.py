@@ -1,0 +1,154 @@
+"""Concurrent writers against a real database: threads on SQLite, separate processes on PostgreSQL.
+
+Every worker first connects, then all start together at a barrier, so the writes really contend for the same
+village, key or pending transfer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from ledger.db import make_engine, unit_of_work
+from ledger.errors import DomainError
+from ledger.journal import queries
+from ledger.journal import service as journal
+from ledger.journal.models import JournalTransaction
+from ledger.journal.verify import verify
+from tests import factories
+from tests.conftest import ON_POSTGRES
+
+pytestmark = pytest.mark.slow
+
+Work = Callable[[Engine, Any], str]
+
+
+def outcome(engine: Engine, work: Work, arg: Any) -> str:
+    try:
+        return work(engine, arg)
+    except DomainError as error:
+        return error.code
+
+
+def _in_process(url: str, work: Work, arg: Any, barrier: Any, results: Any) -> None:
+    engine = make_engine(url)
+    engine.connect().close()  # connect before the start line
+    barrier.wait()
+    results.put(outcome(engine, work, arg))
+    engine.dispose()
+
+
+def run_together(url: str, work: Work, args: list[Any]) -> list[str]:
+    """Run work(engine, arg) for every arg at once: threads sharing one engine on SQLite, one process per
+    arg with its own engine on PostgreSQL. Returns each outcome: the work's result or the error's code."""
+    if ON_POSTGRES:
+        ctx = multiprocessing.get_context("fork")
+        barrier, results = ctx.Barrier(len(args)), ctx.Queue()
+        workers = [ctx.Process(target=_in_process, args=(url, work, arg, barrier, results)) for arg in args]
+        for worker in workers:
+            worker.start()
+        found = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+        assert all(w.exitcode == 0 for w in workers)
+        return found
+    engine = make_engine(url, pool_size=len(args), max_overflow=0)
+    barrier = threading.Barrier(len(args))
+
+    def in_thread(arg: Any) -> str:
+        with engine.connect():
+            pass
+        barrier.wait()
+        return outcome(engine, work, arg)
+
+    with ThreadPoolExecutor(max_workers=len(args)) as pool:
+        found = list(pool.map(in_thread, args))
+    engine.dispose()
+    return found
+
+
+@pytest.fixture
+def village(database_url: str) -> tuple[str, factories.VillageFixture, int]:
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        village = factories.create_village(session)
+        _, account = factories.create_household(session, village.village_id)
+    engine.dispose()  # nothing of ours is open when workers fork
+    return database_url, village, account
+
+
+def balance(url: str, account: int) -> tuple[int, int, int]:
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        b = queries.balance(session, account)
+        report = verify(session)
+        transactions = session.scalar(select(func.count()).select_from(JournalTransaction))
+    engine.dispose()
+    assert report.ok, [str(p) for p in report.problems]
+    return b.posted, b.available, transactions or 0
+
+
+def test_fifty_posts_with_one_idempotency_key_credit_once(village) -> None:  # type: ignore[no-untyped-def]
+    url, v, household = village
+
+    def award(engine: Engine, _: int) -> str:
+        with unit_of_work(engine) as session:
+            tx = journal.transfer(session, debit=v.issuance, credit=household, amount=5, reason="volunteering",
+                                  actor="user:7", idempotency_key="scan-42")
+        return f"{tx.id}:{'replay' if tx.replayed else 'new'}"
+
+    results = run_together(url, award, list(range(50)))
+    assert Counter(r.split(":")[1] for r in results) == {"new": 1, "replay": 49}
+    assert len({r.split(":")[0] for r in results}) == 1  # everyone was told of the same transaction
+    assert balance(url, household) == (5, 5, 1)
+
+
+def test_fifty_debits_beyond_the_balance_never_overdraw(village) -> None:  # type: ignore[no-untyped-def]
+    url, v, household = village
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        journal.transfer(session, debit=v.issuance, credit=household, amount=100, reason="x", actor="user:1")
+    engine.dispose()
+
+    def spend(engine: Engine, n: int) -> str:
+        with unit_of_work(engine) as session:
+            journal.transfer(session, debit=household, credit=v.penalty, amount=3, reason="littering",
+                             actor="user:1", idempotency_key=f"spend-{n}")
+        return "ok"
+
+    results = run_together(url, spend, list(range(50)))  # 150 points asked of 100
+    assert Counter(results) == {"ok": 33, "insufficient_points": 17}
+    assert balance(url, household) == (1, 1, 34)
+
+
+@pytest.mark.parametrize("actions", [["post", "void"], ["post"] * 5 + ["void"] * 5])
+def test_concurrent_resolutions_of_one_pending_transfer_take_effect_once(village, actions) -> None:  # type: ignore[no-untyped-def]
+    url, v, household = village
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        journal.transfer(session, debit=v.issuance, credit=household, amount=20, reason="x", actor="user:1")
+        hold = journal.transfer(session, debit=household, credit=v.penalty, amount=15, reason="voucher",
+                                actor="user:1", pending=True)
+    engine.dispose()
+
+    def resolve(engine: Engine, action: str) -> str:
+        with unit_of_work(engine) as session:
+            (journal.post_pending if action == "post" else journal.void_pending)(
+                session, pending_id=hold.id, actor="user:2"
+            )
+        return action
+
+    results = run_together(url, resolve, actions)
+    won = [r for r in results if r in ("post", "void")]
+    assert len(won) == 1
+    assert Counter(results)["pending_already_resolved"] == len(actions) - 1
+    posted, available, transactions = balance(url, household)
+    assert (posted, available) == ((5, 5) if won == ["post"] else (20, 20))
+    assert transactions == 3
