@@ -8,10 +8,13 @@ from ledger.journal.errors import AccountNotFound
 from ledger.journal.models import Account, AccountKind
 
 
-def of_household(session: Session, household_id: int) -> Account:
-    account = session.exec(select(Account).where(Account.household_id == household_id)).first()
+def of_household(session: Session, household_id: int, kind: AccountKind = AccountKind.HOUSEHOLD) -> Account:
+    """A household's settled points account, or (kind=NOTICE) its account of points in notice."""
+    account = session.exec(
+        select(Account).where(Account.household_id == household_id, Account.kind == kind)
+    ).first()
     if account is None:
-        raise AccountNotFound("This household has no points account.", household_id=household_id)
+        raise AccountNotFound(f"This household has no {kind.value} account.", household_id=household_id)
     return account
 
 

@@ -47,7 +47,3 @@ class NotReversible(Conflict):
 
 class AlreadyReversed(Conflict):
     code = "already_reversed"
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_key_reused"

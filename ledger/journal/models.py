@@ -15,7 +15,8 @@ from ledger.base import timestamp, utcnow
 
 class AccountKind(StrEnum):
     ISSUANCE = "issuance"  # one per village: where earned points come from; the only account that may go negative
-    HOUSEHOLD = "household"  # one per household: the spendable points
+    HOUSEHOLD = "household"  # one per household: the settled, spendable points
+    NOTICE = "notice"  # one per household: approved points on the notice board, not yet settled or spendable
     PARTNER_CLEARING = "partner_clearing"  # one per partner and village: points spent at the partner
     EXPIRY = "expiry"  # one per village: points that lapsed
     PENALTY = "penalty"  # one per village: points taken as penalties
@@ -37,9 +38,10 @@ POSTED_KINDS = (TxKind.TRANSFER, TxKind.POST_PENDING, TxKind.REVERSAL)
 class Account(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
-            "kind in ('issuance', 'household', 'partner_clearing', 'expiry', 'penalty')", name="kind"
+            "kind in ('issuance', 'household', 'notice', 'partner_clearing', 'expiry', 'penalty')", name="kind"
         ),
-        CheckConstraint("kind <> 'household' or household_id is not null", name="household_has_owner"),
+        CheckConstraint("kind not in ('household', 'notice') or household_id is not null", name="household_has_owner"),
+        UniqueConstraint("household_id", "kind", name="uq_account_household_kind"),
         CheckConstraint("kind <> 'partner_clearing' or partner_id is not null", name="clearing_has_partner"),
     )
 
@@ -48,7 +50,7 @@ class Account(SQLModel, table=True):
     kind: str = Field(sa_type=String(20))
     county_id: int = Field(foreign_key="county.id", index=True)
     village_id: int = Field(foreign_key="village.id", index=True)
-    household_id: int | None = Field(default=None, foreign_key="household.id", unique=True)
+    household_id: int | None = Field(default=None, foreign_key="household.id")
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     created_at: datetime = timestamp(default_factory=utcnow)
 
@@ -140,4 +142,5 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     transaction_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # what a non-journal write made
     created_at: datetime = timestamp(default_factory=utcnow)

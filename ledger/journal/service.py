@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ledger import idempotency
 from ledger.base import as_utc, utcnow
 from ledger.errors import Invalid
 from ledger.journal import chain, rules, store
@@ -33,11 +34,13 @@ __all__ = [
     "TxKind",
     "TxRecord",
     "expire_due",
+    "expire_pending",
     "get_transaction",
     "open_account",
     "post_pending",
     "record",
     "reverse",
+    "take_available",
     "transfer",
     "void_pending",
 ]
@@ -102,7 +105,7 @@ def record(
         "meta": meta,
     }
     conn = session.connection()
-    key = store.key_for(actor, idempotency_key, request)
+    key = idempotency.key_for(actor, idempotency_key, request)
     replay = store.claim(conn, key)
     if replay is not None:
         return replay
@@ -137,6 +140,37 @@ def void_pending(
     return _resolve(session, TxKind.VOID_PENDING, pending_id, actor, reason, idempotency_key)
 
 
+def expire_pending(session: Session, *, pending_id: int, now: datetime | None = None) -> TxRecord:
+    """Expire one pending transfer now (a claim nobody decided in time)."""
+    return _resolve(session, TxKind.EXPIRE_PENDING, pending_id, "system:expiry", None, None, now=now)
+
+
+def take_available(
+    session: Session,
+    *,
+    debit: int,
+    credit: int,
+    amount: int,
+    reason: str,
+    actor: str,
+    meta: dict[str, Any] | None = None,
+) -> TxRecord | None:
+    """Move up to `amount` points: as many as the debit account has available, decided under the lock.
+    None when it has none. (A deduction takes what the balance allows and records the rest unpaid.)"""
+    rules.transfer_legs(debit=debit, credit=credit, amount=amount)  # refuses a bad amount
+    _check_text(reason=reason, actor=actor)
+    _check_meta(meta)
+    conn = session.connection()
+    locked = store.lock(conn, [debit, credit])
+    taken = min(amount, max(locked.balances[debit].available, 0))
+    if taken == 0:
+        return None
+    now = utcnow()
+    return _append(session, locked, legs=rules.transfer_legs(debit=debit, credit=credit, amount=taken),
+                   kind=TxKind.TRANSFER, reason=reason, actor=actor, now=now, effective_at=now, timeout_at=None,
+                   meta=meta, key=None)
+
+
 def expire_due(session: Session, *, now: datetime | None = None, limit: int = 1000) -> list[TxRecord]:
     """Expire every pending transfer whose timeout has passed (the scheduled job calls this)."""
     now = now or utcnow()
@@ -160,7 +194,7 @@ def reverse(
     """Undo a posted transaction with its mirror image, linked to it. A transaction is reversed at most once."""
     _check_text(reason=reason, actor=actor)
     conn = session.connection()
-    key = store.key_for(actor, idempotency_key, {"op": "reversal", "of": transaction_id, "reason": reason})
+    key = idempotency.key_for(actor, idempotency_key, {"op": "reversal", "of": transaction_id, "reason": reason})
     replay = store.claim(conn, key)
     if replay is not None:
         return replay
@@ -242,7 +276,7 @@ def _resolve(
 ) -> TxRecord:
     _check_text(reason=reason or kind.value, actor=actor)
     conn = session.connection()
-    key = store.key_for(actor, idempotency_key, {"op": kind.value, "pending": pending_id, "reason": reason})
+    key = idempotency.key_for(actor, idempotency_key, {"op": kind.value, "pending": pending_id, "reason": reason})
     replay = store.claim(conn, key)
     if replay is not None:
         return replay
@@ -296,7 +330,7 @@ def _append(
     effective_at: datetime,
     timeout_at: datetime | None,
     meta: dict[str, Any] | None,
-    key: store.Key | None,
+    key: idempotency.Key | None,
     pending_id: int | None = None,
     reverses_id: int | None = None,
 ) -> TxRecord:

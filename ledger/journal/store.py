@@ -12,8 +12,6 @@ every transaction there begins with BEGIN IMMEDIATE (ledger/db.py), one writer a
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +20,11 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ledger import idempotency
 from ledger.base import as_utc
-from ledger.errors import Invalid
+from ledger.idempotency import IdempotencyConflict, Key
 from ledger.journal import chain
-from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, IdempotencyConflict, TransactionNotFound
+from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, TransactionNotFound
 from ledger.journal.models import Account, AccountBalance, ChainHead, IdempotencyRecord, JournalTransaction, Posting
 from ledger.journal.rules import Balance, Leg
 
@@ -35,8 +34,6 @@ HEAD = ChainHead.__table__
 IDEMPOTENCY = IdempotencyRecord.__table__
 POSTING = Posting.__table__
 TX = JournalTransaction.__table__
-
-MAX_KEY_LENGTH = 200
 
 # The columns of a transaction row besides its id, hash and prev_hash, in the order TxRecord names them.
 RECORD_FIELDS = (
@@ -73,15 +70,6 @@ class TxRecord:
     hash: str
     postings: tuple[Leg, ...]
     replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """A caller's Idempotency-Key and the hash of the request it came with."""
-
-    scope: str
-    key: str
-    request_hash: str
 
 
 @dataclass(slots=True)
@@ -293,39 +281,13 @@ SELECT id FROM new_tx
 # --- idempotency keys ---------------------------------------------------------------------------------------
 
 
-def key_for(actor: str, key: str | None, request: dict[str, Any]) -> Key | None:
-    if key is None:
-        return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise Invalid(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.", field="Idempotency-Key"
-        )
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-    return Key(scope=actor, key=key, request_hash=digest)
-
-
 def claim(conn: Connection, key: Key | None) -> TxRecord | None:
-    """Claim the key for this request, or return the original result when the same request came before.
-
-    The unique constraint decides: on PostgreSQL a concurrent claim of the same key waits here until the
-    first one commits (then replays) or rolls back (then claims it itself).
-    """
-    if key is None:
+    """Reserve the key, or return the transaction the same request wrote before (marked as a replay)."""
+    earlier = idempotency.reserve(conn, key)
+    if earlier is None:
         return None
-    stmt = insert_ignoring_conflicts(
-        conn, IDEMPOTENCY, [{"scope": key.scope, "key": key.key, "request_hash": key.request_hash}]
-    ).returning(IDEMPOTENCY.c.id)
-    if conn.execute(stmt).first() is not None:
-        return None
-    earlier = conn.execute(
-        select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.transaction_id).where(
-            IDEMPOTENCY.c.scope == key.scope, IDEMPOTENCY.c.key == key.key
-        )
-    ).one()
-    if earlier.request_hash != key.request_hash or earlier.transaction_id is None:
-        raise IdempotencyConflict(
-            "This Idempotency-Key was already used with a different request.", idempotency_key=key.key
-        )
+    if earlier.transaction_id is None:
+        raise IdempotencyConflict("This Idempotency-Key was already used for another kind of request.")
     original = load(conn, earlier.transaction_id)
     return TxRecord(**{**{f: getattr(original, f) for f in TxRecord.__slots__}, "replayed": True})
 

@@ -9,12 +9,12 @@ from sqlalchemy import Engine, func, select
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
+from ledger.idempotency import IdempotencyConflict
 from ledger.journal import queries
 from ledger.journal import service as journal
 from ledger.journal.errors import (
     AlreadyReversed,
     CrossVillageTransaction,
-    IdempotencyConflict,
     InsufficientPoints,
     NotReversible,
     PendingAlreadyResolved,
