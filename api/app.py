@@ -10,13 +10,28 @@ from sqlalchemy import Engine, select
 
 from api import problems
 from api.observability import RequestContext
-from api.routes import auth, health, households, ledger
+from api.routes import (
+    activities,
+    auth,
+    catalogue,
+    claims,
+    disputes,
+    evidence,
+    health,
+    households,
+    ledger,
+    notifications,
+    villages,
+)
+from ledger import jobs
+from ledger.activities.codes import Keys
 from ledger.db import make_engine, unit_of_work
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 
-ROUTERS = (health.router, auth.router, households.router, ledger.router)
+ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
+           evidence.router, claims.router, disputes.router, villages.router, notifications.router)
 
 
 def refuse_default_passwords(engine: Engine) -> None:
@@ -40,7 +55,12 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.dev_mode:
             refuse_default_passwords(engine)
+        loop = jobs.Loop(engine, settings.tick_seconds) if settings.tick_seconds else None
+        if loop is not None:
+            loop.start()
         yield
+        if loop is not None:
+            loop.stop()
 
     app = FastAPI(
         title="Shanzhi",
@@ -51,6 +71,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
+    app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
     app.add_middleware(RequestContext)
     for router in ROUTERS:

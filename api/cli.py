@@ -163,12 +163,16 @@ def head(
 
 @app.command()
 def tick() -> None:
-    """Run the scheduled jobs once: expire pending transfers past their timeout."""
-    from ledger.journal import service as journal
+    """Run the scheduled work once: expire claims nobody decided, settle claims whose notice period is over,
+    expire other pending transfers past their timeout, deliver notifications."""
+    from ledger import jobs
 
-    with unit_of_work(_engine(get_settings())) as session:
-        expired = journal.expire_due(session)
-    typer.echo(f"expired {len(expired)} pending transfers")
+    report = jobs.tick(_engine(get_settings()))
+    typer.echo(f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
+               f"expired {report.expired_transfers} other pending transfers, delivered {report.delivered} "
+               f"notifications ({report.failed_deliveries} to retry)")
+    for step in report.skipped:
+        typer.echo(f"skipped {step}: another worker is running it")
 
 
 @app.command("create-admin")

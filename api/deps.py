@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api import tokens
+from ledger.activities.codes import Keys
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.identity import principal as principals
 from ledger.identity.principal import PARTNER, Principal
@@ -31,8 +32,29 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_code_keys(request: Request) -> Keys:
+    keys: Keys = request.app.state.code_keys
+    return keys
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeysDep = Annotated[Keys, Depends(get_code_keys)]
+IdempotencyKey = Annotated[
+    str,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="A key you generate per write; resending the same request with it never writes twice."),
+]
+REPLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A replay of an earlier request with the same Idempotency-Key"}
+}
+
+
+def created_or_replayed(response: Response, replayed: bool) -> None:
+    """201 for a new write; 200 and `Idempotency-Replayed: true` for a replay of an earlier one."""
+    response.status_code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
+    if replayed:
+        response.headers["Idempotency-Replayed"] = "true"
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token or /otp/verify")
 

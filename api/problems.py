@@ -16,7 +16,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import count_error, request_id
-from ledger.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled, Unauthenticated
+from ledger.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Throttled,
+    TooLarge,
+    Unauthenticated,
+    UnsupportedType,
+)
 
 log = logging.getLogger("shanzhi.errors")
 
@@ -27,6 +37,8 @@ STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (Invalid, 422),
+    (TooLarge, 413),
+    (UnsupportedType, 415),
     (Throttled, 429),
 ]
 HTTP_CODES = {
@@ -41,8 +53,15 @@ HTTP_CODES = {
 }
 
 
+RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id"})
+
+
 def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     count_error(code)
+    clashing = RESERVED & set(extra)
+    if clashing:  # a domain error's detail never overwrites the problem's own members
+        log.error("problem detail uses reserved names", extra={"fields": {"code": code, "names": sorted(clashing)}})
+        extra = {k: v for k, v in extra.items() if k not in RESERVED}
     body = {"type": f"https://shanzhi.example/problems/{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, "request_id": request_id(), **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)

@@ -36,10 +36,6 @@ class AccessClaims:
     expires_at: datetime
 
 
-def key_ring(settings: Settings) -> dict[str, str]:
-    return {**settings.jwt_previous_keys, settings.jwt_kid: settings.effective_jwt_secret()}
-
-
 def issue_access_token(settings: Settings, *, sub: str, role: str, scopes: tuple[str, ...] = ()) -> tuple[str, int]:
     """A signed access token and its lifetime in seconds (at most 15 minutes)."""
     now = utcnow()
@@ -68,7 +64,7 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
         raise Unauthenticated("The access token is malformed.") from exc
     if header.get("alg") != ACCESS_ALGORITHM:
         raise Unauthenticated("The access token is not signed with an accepted algorithm.")
-    secret = key_ring(settings).get(str(header.get("kid", "")))
+    secret = settings.key_ring().get(str(header.get("kid", "")))
     if not secret:
         raise Unauthenticated("The access token was signed with an unknown or retired key.")
     try:

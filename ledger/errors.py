@@ -1,5 +1,6 @@
 """Domain errors. Each carries a stable code and a plain message; api/problems.py alone maps the
-families below (NotFound, Forbidden, Conflict, Invalid, Unauthenticated, Throttled) to HTTP statuses."""
+families below (NotFound, Forbidden, Conflict, Invalid, TooLarge, UnsupportedType, Unauthenticated,
+Throttled) to HTTP statuses."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     code = "invalid"
+
+
+class TooLarge(DomainError):
+    code = "too_large"
+
+
+class UnsupportedType(DomainError):
+    code = "unsupported_type"
 
 
 class Unauthenticated(DomainError):

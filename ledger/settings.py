@@ -51,9 +51,16 @@ class Settings(BaseSettings):
 
     pending_timeout_seconds: int = 7 * 24 * 3600
 
+    # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
+    tick_seconds: int = Field(default=60, ge=0, le=3600)
+
     @property
     def dev_mode(self) -> bool:
         return self.env == "dev"
+
+    def key_ring(self) -> dict[str, str]:
+        """Every signing secret by key id: the current one and the previous ones still accepted."""
+        return {**self.jwt_previous_keys, self.jwt_kid: self.effective_jwt_secret()}
 
     def effective_jwt_secret(self) -> str:
         """In dev mode a missing secret falls back to a fixed development secret; outside dev it never does."""

@@ -1,5 +1,8 @@
 """Imports every table of the ledger package so that SQLModel.metadata is complete (Alembic reads it)."""
 
+from ledger.activities.models import Activity
+from ledger.catalogue.models import Matter
+from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
 from ledger.identity.models import OfficialScope, OtpChallenge, Partner, PartnerClient, SignInThrottle, User
 from ledger.journal.models import (
     Account,
@@ -9,16 +12,26 @@ from ledger.journal.models import (
     JournalTransaction,
     Posting,
 )
+from ledger.outbox import Notification
 from ledger.tenancy import County, Household, Person, Township, Village
 
 __all__ = [
     "Account",
     "AccountBalance",
+    "Activity",
     "ChainHead",
+    "Claim",
+    "ClaimEvidence",
     "County",
+    "Deduction",
+    "DeductionEvidence",
+    "Dispute",
+    "EvidenceFile",
     "Household",
     "IdempotencyRecord",
     "JournalTransaction",
+    "Matter",
+    "Notification",
     "OfficialScope",
     "OtpChallenge",
     "Partner",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.base import timestamp, utcnow
@@ -13,11 +15,26 @@ from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 
 
+def _setting(default: int | str, **kwargs: Any) -> Any:
+    """A county or village setting: a column with a server default, so adding one needs no backfill."""
+    server = str(default) if isinstance(default, int) else default
+    return Field(default=default, sa_column_kwargs={"server_default": server}, **kwargs)
+
+
 class County(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
     created_at: datetime = timestamp(default_factory=utcnow)
+    # The county's programme rules (the county admin sets them; see docs/claims.md).
+    timezone: str = _setting("Asia/Shanghai", max_length=40)  # days, weeks and months are counted here
+    notice_days: int = _setting(7)  # approved points stay on the notice board this long before they settle
+    review_days: int = _setting(7)  # a claim nobody decides in this many days expires
+    appeal_days: int = _setting(7)  # a household may appeal a rejection or deduction this long
+    overdue_hours: int = _setting(24)  # an undecided claim older than this is overdue
+    village_max_rewards: int = _setting(5)  # reward items a village may add of its own
+    village_max_deductions: int = _setting(5)  # deduction items a village may add of its own
+    village_max_points: int = _setting(2)  # the most points (either way) of a village's own item
 
 
 class Township(SQLModel, table=True):
@@ -27,12 +44,25 @@ class Township(SQLModel, table=True):
     name: str = Field(max_length=100)
 
 
+class NoticePrivacy(StrEnum):
+    """How the village notice board names a household."""
+
+    FULL_NAME = "full_name"  # 王建国
+    SURNAME_HOUSE = "surname_house"  # 王家 (12号)
+    ANONYMOUS = "anonymous"  # 一户村民
+
+
 class Village(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("notice_privacy in ('full_name', 'surname_house', 'anonymous')", name="notice_privacy"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     county_id: int = Field(foreign_key="county.id", index=True)
     township_id: int = Field(foreign_key="township.id", index=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
+    notice_privacy: str = _setting(NoticePrivacy.SURNAME_HOUSE.value, sa_type=String(16))
 
 
 class Household(SQLModel, table=True):
@@ -41,6 +71,7 @@ class Household(SQLModel, table=True):
     village_id: int = Field(foreign_key="village.id", index=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
+    house_number: str | None = Field(default=None, max_length=20)
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -107,21 +138,31 @@ def create_village(session: Session, *, township: Township, code: str, name: str
 
 
 def create_household(
-    session: Session, *, village: Village, code: str, name: str, head_name: str, head_phone: str | None = None
+    session: Session,
+    *,
+    village: Village,
+    code: str,
+    name: str,
+    head_name: str,
+    head_phone: str | None = None,
+    house_number: str | None = None,
 ) -> Household:
-    """A household with its head member and its points account."""
-    household = Household(county_id=village.county_id, village_id=_id(village), code=code, name=name)
+    """A household with its head member and its two accounts: settled points, and points in notice."""
+    household = Household(
+        county_id=village.county_id, village_id=_id(village), code=code, name=name, house_number=house_number
+    )
     session.add(household)
     session.flush()
     session.add(Person(household_id=_id(household), name=head_name, phone=head_phone, is_head=True))
-    journal.open_account(
-        session,
-        kind=AccountKind.HOUSEHOLD,
-        code=f"{code}:points",
-        county_id=household.county_id,
-        village_id=household.village_id,
-        household_id=_id(household),
-    )
+    for kind, suffix in ((AccountKind.HOUSEHOLD, "points"), (AccountKind.NOTICE, "notice")):
+        journal.open_account(
+            session,
+            kind=kind,
+            code=f"{code}:{suffix}",
+            county_id=household.county_id,
+            village_id=household.village_id,
+            household_id=_id(household),
+        )
     session.flush()
     return household
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Response, status
 from sqlmodel import Session
 
 from api import tokens
-from api.deps import SessionDep, SettingsDep, allow, public
+from api.deps import IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed, public
 from api.routes.households import HouseholdNotFound, visible_household
 from api.schemas import (
     PostingOut,
@@ -32,11 +32,6 @@ from ledger.journal.service import TxRecord
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
-IdempotencyKey = Annotated[
-    str,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="A key you generate per write; resending the same request with it never writes twice."),
-]
 Writer = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 HeadReader = Annotated[
@@ -46,9 +41,7 @@ HeadReader = Annotated[
 
 def transaction_out(record: TxRecord, response: Response | None = None) -> TransactionOut:
     if response is not None:
-        response.status_code = status.HTTP_200_OK if record.replayed else status.HTTP_201_CREATED
-        if record.replayed:
-            response.headers["Idempotency-Replayed"] = "true"
+        created_or_replayed(response, record.replayed)
     return TransactionOut(
         **{f: getattr(record, f) for f in TransactionOut.model_fields if f not in ("postings",)},
         postings=[PostingOut(account_id=leg.account_id, amount=leg.amount) for leg in record.postings],

@@ -40,11 +40,14 @@ class OtpVerifyIn(Strict):
 
 class BalanceOut(BaseModel):
     household_id: int
-    posted: int = Field(description="Settled points.")
-    pending_in: int = Field(description="Points on their way in (in notice), not yet spendable.")
-    held: int = Field(description="Points reserved by pending spends.")
+    posted: int = Field(description="Settled points: the household's own, spendable unless held.")
+    in_notice: int = Field(description="Approved points on the village notice board; they settle when the notice "
+                                       "period ends without an upheld objection. Not spendable.")
+    pending_in: int = Field(description="Claimed points awaiting an official's decision. Not spendable.")
+    held: int = Field(description="Settled points reserved by pending spends.")
     available: int = Field(description="What may be spent now: posted less held.")
-    earned: int = Field(description="Lifetime points earned, counted apart from the spendable balance.")
+    earned: int = Field(description="Lifetime points approved for the household (settled or in notice), net of "
+                                    "reversals; spending does not lower it.")
 
 
 class BalanceAsOfOut(BaseModel):

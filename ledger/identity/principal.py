@@ -24,7 +24,9 @@ class Principal:
     role: str  # a Role, or "partner"
     county_id: int
     user_id: int | None = None
-    household_id: int | None = None  # villagers
+    household_id: int | None = None  # a villager's household; an official's own, when they live in a village
+    home_village_id: int | None = None  # the village of that household
+    person_id: int | None = None
     village_ids: frozenset[int] = field(default_factory=frozenset)  # officials (a township expands to its villages)
     partner_id: int | None = None
     partner_kind: str | None = None
@@ -46,6 +48,10 @@ class Principal:
             return household.id == self.household_id
         return self.sees_village(household.village_id, household.county_id)
 
+    def lives_in(self, village_id: int) -> bool:
+        """A member of a household of this village (a villager, or an official who lives there)."""
+        return self.home_village_id is not None and self.home_village_id == village_id
+
     def manages_village(self, village_id: int, county_id: int) -> bool:
         """May write in this village (auditors read only)."""
         return self.role != Role.AUDITOR and self.role != Role.VILLAGER and self.sees_village(village_id, county_id)
@@ -64,14 +70,19 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
     user = session.get(User, user_id)
     if user is None or not user.active or user.role != role:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
-    household_id = None
+    household_id = home_village_id = None
     villages: set[int] = set()
-    if user.role == Role.VILLAGER:
-        person = session.get(Person, user.person_id)
-        if person is None:
-            raise Unauthenticated("This sign-in is no longer valid; sign in again.")
-        household_id = person.household_id
-    elif user.role == Role.OFFICIAL:
+    if user.person_id is not None:  # a villager, or an official who lives in a village: their own household
+        home = session.execute(
+            select(Household.id, Household.village_id)
+            .join(Person, Person.household_id == Household.id)
+            .where(Person.id == user.person_id)
+        ).first()
+        if home is not None:
+            household_id, home_village_id = home
+    if user.role == Role.VILLAGER and household_id is None:
+        raise Unauthenticated("This sign-in is no longer valid; sign in again.")
+    if user.role == Role.OFFICIAL:
         for scope in session.scalars(select(OfficialScope).where(OfficialScope.user_id == user_id)):
             if scope.village_id is not None:
                 villages.add(scope.village_id)
@@ -85,6 +96,8 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
         county_id=user.county_id,
         user_id=user_id,
         household_id=household_id,
+        home_village_id=home_village_id,
+        person_id=user.person_id,
         village_ids=frozenset(villages),
     )
 

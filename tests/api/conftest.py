@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from api.app import create_app
+from ledger.catalogue import service as catalogue
 from ledger.db import unit_of_work
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import hash_secret
@@ -30,6 +31,8 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "database_url": database_url,
         "jwt_secret": SECRET,
         "head_signing_key_path": tmp_path / "head.pem",
+        "upload_dir": tmp_path / "uploads",
+        "tick_seconds": 0,  # tests run the scheduled work themselves
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -58,8 +61,9 @@ class World:
     villager_phone: str  # head of household A1
 
 
-def _staff(session, username: str, role: Role, county_id: int, *, villages=(), township=None) -> None:  # type: ignore[no-untyped-def]
-    user = User(role=role, county_id=county_id, username=username, display_name=username)
+def _staff(session, username: str, role: Role, county_id: int, *, villages=(), township=None,  # type: ignore[no-untyped-def]
+           person_id=None) -> None:
+    user = User(role=role, county_id=county_id, username=username, display_name=username, person_id=person_id)
     set_password(user, PASSWORD)
     session.add(user)
     session.flush()
@@ -90,6 +94,12 @@ def world(engine: Engine) -> World:
             county = a.county_id if person.household_id != c1 else c.county_id
             session.add(User(role=Role.VILLAGER, county_id=county, display_name=person.name, person_id=person.id))
         _staff(session, "official-a", Role.OFFICIAL, a.county_id, villages=[a.village_id])
+        _staff(session, "official-a2", Role.OFFICIAL, a.county_id, villages=[a.village_id])
+        # an official of village A who lives there, in household A2
+        resident = Person(household_id=a2, name="Resident official")
+        session.add(resident)
+        session.flush()
+        _staff(session, "official-home", Role.OFFICIAL, a.county_id, villages=[a.village_id], person_id=resident.id)
         _staff(session, "official-b", Role.OFFICIAL, a.county_id, villages=[b.village_id])
         _staff(session, "supervisor", Role.OFFICIAL, a.county_id, township=a.township_id)
         _staff(session, "admin", Role.COUNTY_ADMIN, a.county_id)
@@ -102,6 +112,8 @@ def world(engine: Engine) -> World:
             session.flush()
             session.add(PartnerClient(partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"),
                                       scopes=scopes))
+        for county in (a.county_id, c.county_id):
+            catalogue.load_default(session, county_id=county)
     return World(a, b, c, a1, a2, b1, c1, phone)
 
 

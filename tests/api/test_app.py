@@ -24,7 +24,7 @@ from tests.api.conftest import World, bearer, make_settings, password_token
 from tests.conftest import ON_POSTGRES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
-          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key"}
+          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/c/{token}"}
 
 
 def _rules(route: APIRoute) -> list[object]:

@@ -30,8 +30,8 @@ def test_villager_sees_own_balance_with_every_part(client: TestClient, world: Wo
     response = client.get(f"/api/v1/households/{world.household_a1}/balance",
                           headers=bearer(villager_token(client, world.villager_phone)))
     assert response.status_code == 200
-    assert response.json() == {"household_id": world.household_a1, "posted": 10, "pending_in": 4, "held": 0,
-                               "available": 10, "earned": 10}
+    assert response.json() == {"household_id": world.household_a1, "posted": 10, "in_notice": 0, "pending_in": 4,
+                               "held": 0, "available": 10, "earned": 10}
 
 
 @pytest.mark.parametrize("who", ["villager", "official-b", "admin-c", "bank"])

@@ -117,7 +117,8 @@ def test_pending_award_then_post_void_and_reverse(client: TestClient, world: Wor
                         headers={**bearer(official), "Idempotency-Key": "rev-3"})
     assert again.status_code == 409 and again.json()["code"] == "already_reversed"
     assert balance(client, villager, world.household_a1) == {
-        "household_id": world.household_a1, "posted": 0, "pending_in": 0, "held": 0, "available": 0, "earned": 0}
+        "household_id": world.household_a1, "posted": 0, "in_notice": 0, "pending_in": 0, "held": 0, "available": 0,
+        "earned": 0}
 
 
 def test_villager_sees_own_transactions_only(client: TestClient, world: World) -> None:

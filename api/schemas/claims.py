@@ -1,0 +1,327 @@
+"""What the claim, activity, catalogue and notice routes accept and return (allow-lists, like every schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.schemas import Strict
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Cap = Annotated[int, Field(ge=1, le=1000)]
+EvidenceIds = Annotated[list[Annotated[int, Field(gt=0)]], Field(max_length=3)]
+
+
+class MatterIn(Strict):
+    code: Code
+    village_id: int | None = Field(default=None, gt=0, description="Set for a village's own item.")
+    name_zh: Name
+    name_en: Name
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    points: int = Field(ge=-1000, le=1000, description="Positive for good conduct, negative for a deduction.")
+    evidence: Literal["none", "photo", "witness"] = "none"
+    review: Literal["official", "auto"] = "official"
+    cap_day: Cap | None = None
+    cap_week: Cap | None = None
+    cap_month: Cap | None = None
+    cap_year: Cap | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    active: bool = True
+
+
+class MatterEdit(Strict):
+    """Only the fields to change; the edit becomes a new version."""
+
+    name_zh: Name | None = None
+    name_en: Name | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = None
+    points: int | None = Field(default=None, ge=-1000, le=1000)
+    evidence: Literal["none", "photo", "witness"] | None = None
+    review: Literal["official", "auto"] | None = None
+    cap_day: Cap | None = None
+    cap_week: Cap | None = None
+    cap_month: Cap | None = None
+    cap_year: Cap | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    active: bool | None = None
+
+
+class MatterOut(BaseModel):
+    id: int
+    code: str
+    version: int
+    village_id: int | None
+    name_zh: str
+    name_en: str
+    category: str
+    points: int
+    evidence: str
+    review: str
+    cap_day: int | None
+    cap_week: int | None
+    cap_month: int | None
+    cap_year: int | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    active: bool
+    created_at: datetime
+
+
+class ActivityIn(Strict):
+    village_id: int = Field(gt=0)
+    matter_code: Code
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    starts_at: datetime
+    ends_at: datetime
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: int | None = Field(default=None, ge=10, le=50_000)
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
+    period: Literal["once", "day", "week", "month"] = "once"
+    rotating: bool = False
+
+
+class ActivityOut(BaseModel):
+    id: int
+    village_id: int
+    matter: MatterOut
+    title: str
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+    lat: float | None
+    lon: float | None
+    radius_m: int | None
+    capacity: int | None
+    period: str
+    rotating: bool
+    active: bool
+    claim_url: str | None = Field(description="What the printed QR code encodes (none for a rotating code).")
+
+
+class LiveCodeOut(BaseModel):
+    url: str
+    token: str
+    step: int
+    expires_in: float
+    svg: str
+
+
+class CodeInfoOut(BaseModel):
+    """What a scanned code is about, before claiming."""
+
+    activity_id: int
+    title: str
+    place: str
+    village: str
+    matter_zh: str
+    matter_en: str
+    points: int
+    starts_at: datetime
+    ends_at: datetime
+    evidence: str
+    claim_with: str = "POST /api/v1/claims with this token"
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    sha256: str
+
+
+class ClaimIn(Strict):
+    token: Annotated[str, StringConstraints(min_length=8, max_length=96)]
+    evidence_ids: EvidenceIds = []
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ProxyClaimIn(Strict):
+    activity_id: int = Field(gt=0)
+    household_id: int | None = Field(default=None, gt=0)
+    household_card: Annotated[str, StringConstraints(min_length=8, max_length=300)] | None = Field(
+        default=None, description="What scanning the household card's QR code gave (its URL, or the token).")
+    person_id: int | None = Field(default=None, gt=0)
+    evidence_ids: EvidenceIds = []
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ClaimOut(BaseModel):
+    id: int
+    household_id: int
+    village_id: int
+    activity_id: int
+    matter_code: str
+    matter_zh: str
+    matter_en: str
+    points: int
+    status: str
+    proxy: bool
+    submitted_at: datetime
+    decided_at: datetime | None
+    reject_reason: str | None
+    notice_until: datetime | None
+    settled_at: datetime | None
+    evidence: list[str] = Field(description="Links to the claim's photos.")
+    replayed: bool = False
+
+
+class ClaimReviewOut(ClaimOut):
+    """A claim as the reviewing official sees it."""
+
+    entered_by: str
+    decided_by: str | None
+    age_hours: float
+    overdue: bool
+    flags: list[dict[str, Any]]
+    note: str | None
+
+
+class RejectIn(Strict):
+    reason: Text
+
+
+class BulkApproveIn(Strict):
+    claim_ids: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1, max_length=200)]
+
+
+class BulkApproveOut(BaseModel):
+    outcomes: dict[str, str] = Field(description='Per claim: "approved", or the code of why it was not.')
+    replayed: bool = False
+
+
+class DeductionIn(Strict):
+    household_id: int = Field(gt=0)
+    matter_code: Code
+    reason: Text
+    evidence_ids: EvidenceIds = []
+
+
+class DeductionOut(BaseModel):
+    id: int
+    household_id: int
+    village_id: int
+    matter_code: str
+    points: int
+    posted: int = Field(description="Taken from the spendable balance.")
+    unpaid: int = Field(description="What the balance could not cover: recorded, not collected.")
+    reason: str
+    status: str
+    recorded_at: datetime
+    evidence: list[str]
+    replayed: bool = False
+
+
+class ObjectionIn(Strict):
+    reason: Text
+
+
+class AppealIn(Strict):
+    claim_id: int | None = Field(default=None, gt=0)
+    deduction_id: int | None = Field(default=None, gt=0)
+    reason: Text
+
+
+class ResolveDisputeIn(Strict):
+    outcome: Literal["upheld", "dismissed"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class DisputeOut(BaseModel):
+    id: int
+    kind: str
+    household_id: int
+    claim_id: int | None
+    deduction_id: int | None
+    reason: str
+    status: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution_note: str | None
+    replayed: bool = False
+
+
+class NoticeEntryOut(BaseModel):
+    kind: Literal["claim", "deduction"]
+    id: int
+    name: str
+    matter_code: str
+    matter_zh: str
+    matter_en: str
+    points: int
+    decided_at: datetime
+    notice_until: datetime
+    disputed: bool
+
+
+class NoticeBoardOut(BaseModel):
+    village_id: int
+    village: str
+    entries: list[NoticeEntryOut]
+
+
+class LeaderOut(BaseModel):
+    rank: int
+    name: str
+    points: int
+    mine: bool
+
+
+class LeaderboardOut(BaseModel):
+    village_id: int
+    period: str
+    label: str
+    leaders: list[LeaderOut]
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class HouseholdCardIn(Strict):
+    token: Annotated[str, StringConstraints(min_length=8, max_length=300)] = Field(
+        description="What scanning the card's QR code gave (its URL, or the token).")
+
+
+class HouseholdCardOut(BaseModel):
+    household_id: int
+    code: str
+    name: str
+    house_number: str | None
+    members: list[dict[str, Any]]
+
+
+class VillagePolicyIn(Strict):
+    notice_privacy: Literal["full_name", "surname_house", "anonymous"]
+
+
+class CountyPolicyIn(Strict):
+    notice_days: int | None = Field(default=None, ge=1, le=60)
+    review_days: int | None = Field(default=None, ge=1, le=60)
+    appeal_days: int | None = Field(default=None, ge=1, le=60)
+    overdue_hours: int | None = Field(default=None, ge=1, le=24 * 14)
+    village_max_rewards: int | None = Field(default=None, ge=0, le=50)
+    village_max_deductions: int | None = Field(default=None, ge=0, le=50)
+    village_max_points: int | None = Field(default=None, ge=1, le=100)
+
+
+class CountyPolicyOut(BaseModel):
+    timezone: str
+    notice_days: int
+    review_days: int
+    appeal_days: int
+    overdue_hours: int
+    village_max_rewards: int
+    village_max_deductions: int
+    village_max_points: int

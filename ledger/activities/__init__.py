@@ -1,0 +1,1 @@
+"""Activities and their QR codes: what a villager scans to claim points."""

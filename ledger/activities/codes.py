@@ -1,0 +1,119 @@
+"""The signed codes behind QR codes: an activity's printed code, its rotating live code, a household's card.
+
+A JWT would make a QR code too dense to scan from a poster on a wall, so these are compact: a kind byte, the key
+id, a few fixed-width numbers and the first 12 bytes of an HMAC-SHA256, in URL-safe base64 (39 characters for a
+printed activity code). The HMAC key for each key id is derived from the server's signing key of that id, so the
+codes rotate with the access-token keys: a retired key id makes its codes unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ledger.base import as_utc
+from ledger.errors import Invalid
+from ledger.settings import Settings
+
+MAC_BYTES = 12
+STEP_SECONDS = 30  # a rotating code changes this often
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # windows are stored as minutes since this
+
+ACTIVITY, ROTATING, HOUSEHOLD = b"A", b"R", b"H"
+_FIELDS = {ACTIVITY: struct.Struct(">III"), ROTATING: struct.Struct(">II"), HOUSEHOLD: struct.Struct(">I")}
+
+
+class CodeInvalid(Invalid):
+    code = "code_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    current: str
+    ring: dict[str, bytes]  # key id -> HMAC key for codes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        ring = {kid: hmac.new(secret.encode(), b"shanzhi:qr-codes:v1", hashlib.sha256).digest()
+                for kid, secret in settings.key_ring().items() if secret}
+        return cls(current=settings.jwt_kid, ring=ring)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityCode:
+    activity_id: int
+    starts_at: datetime | None = None  # printed codes carry the activity's window
+    ends_at: datetime | None = None
+    step: int | None = None  # rotating codes carry their 30-second step
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdCard:
+    household_id: int
+
+
+def minutes(moment: datetime) -> int:
+    return int((as_utc(moment) - EPOCH).total_seconds() // 60)
+
+
+def step_of(moment: datetime) -> int:
+    return int(as_utc(moment).timestamp() // STEP_SECONDS)
+
+
+def sign_activity(keys: Keys, *, activity_id: int, starts_at: datetime, ends_at: datetime) -> str:
+    return _sign(keys, ACTIVITY, activity_id, minutes(starts_at), minutes(ends_at))
+
+
+def sign_rotating(keys: Keys, *, activity_id: int, step: int) -> str:
+    return _sign(keys, ROTATING, activity_id, step)
+
+
+def sign_household(keys: Keys, *, household_id: int) -> str:
+    return _sign(keys, HOUSEHOLD, household_id)
+
+
+def scanned(text: str) -> str:
+    """The token in what a scanner read: the code's whole URL (…/c/TOKEN or …/h/TOKEN) or the token alone."""
+    return text.strip().rstrip("/").rsplit("/", 1)[-1]
+
+
+def read(keys: Keys, token: str) -> ActivityCode | HouseholdCard:
+    """The code's content, once its signature checks out with a key id still in the ring."""
+    refused = CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
+    if not isinstance(token, str) or not 8 <= len(token) <= 96:
+        raise refused
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise refused from None
+    if len(raw) < 2 + MAC_BYTES:
+        raise refused
+    kind, kid_length = raw[:1], raw[1]
+    body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+    fields = _FIELDS.get(kind)
+    if fields is None or len(body) != 2 + kid_length + fields.size:
+        raise refused
+    key = keys.ring.get(body[2:2 + kid_length].decode("ascii", "replace"))
+    if key is None or not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES], mac):
+        raise refused
+    values = fields.unpack(body[2 + kid_length:])
+    if kind == HOUSEHOLD:
+        return HouseholdCard(household_id=values[0])
+    if kind == ROTATING:
+        return ActivityCode(activity_id=values[0], step=values[1])
+    return ActivityCode(activity_id=values[0], starts_at=EPOCH + timedelta(minutes=values[1]),
+                        ends_at=EPOCH + timedelta(minutes=values[2]))
+
+
+def _sign(keys: Keys, kind: bytes, *values: int) -> str:
+    kid = keys.current.encode("ascii")
+    if not kid or len(kid) > 16:
+        raise ValueError("the key id for codes is 1 to 16 ASCII characters")
+    body = kind + bytes([len(kid)]) + kid + _FIELDS[kind].pack(*values)
+    mac = hmac.new(keys.ring[keys.current], body, hashlib.sha256).digest()[:MAC_BYTES]
+    return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")

@@ -1,0 +1,82 @@
+"""QR codes (segno) and the printables built around them: an activity's A4 poster and a household's card.
+
+Pure functions: plain values in, bytes out. The printables are SVG, which every browser prints at the right size
+and which needs no font files on the server (the printing device supplies the CJK font).
+"""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+import segno
+
+FONT = "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
+
+
+def qr(url: str) -> segno.QRCode:
+    return segno.make(url, error="m", micro=False)
+
+
+def qr_svg(url: str) -> bytes:
+    buffer = io.BytesIO()
+    qr(url).save(buffer, kind="svg", xmldecl=False, svgns=True, omitsize=True, border=4, nl=False)
+    return buffer.getvalue()
+
+
+def qr_png(url: str, *, scale: int = 10) -> bytes:
+    buffer = io.BytesIO()
+    qr(url).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def _placed(url: str, *, x: float, y: float, size: float) -> str:
+    """The QR code as an SVG element placed in a larger drawing (units of the drawing)."""
+    inner = qr_svg(url).decode()
+    return inner.replace("<svg ", f'<svg x="{x}" y="{y}" width="{size}" height="{size}" ', 1)
+
+
+def _text(x: float, y: float, size: float, content: str, *, weight: str = "normal", anchor: str = "middle") -> str:
+    return (f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
+            f'font-family="{escape(FONT)}">{escape(content)}</text>')
+
+
+def poster_svg(*, url: str, title: str, matter_zh: str, matter_en: str, points: int, window: str, place: str,
+               village: str) -> bytes:
+    """An A4 poster (210 × 297 mm): title, matter, points, when and where, and a QR code 120 mm wide."""
+    sign = "+" if points > 0 else ""
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="297mm" viewBox="0 0 210 297">',
+        '<rect width="210" height="297" fill="#fff"/>',
+        _text(105, 24, 7, village),
+        _text(105, 42, 11, title, weight="bold"),
+        _text(105, 56, 8, f"{matter_zh} · {matter_en}"),
+        _text(105, 76, 16, f"{sign}{points} 分 points", weight="bold"),
+        _place(url),
+        _text(105, 232, 6.5, window),
+        _text(105, 243, 6.5, place) if place else "",
+        _text(105, 262, 6, "用手机扫码，为您家申报积分 · Scan with your phone to claim for your household"),
+        _text(105, 285, 3.2, url),
+        "</svg>",
+    ]
+    return "".join(parts).encode()
+
+
+def _place(url: str) -> str:
+    return _placed(url, x=45, y=92, size=120)
+
+
+def household_card_svg(*, url: str, household: str, house_number: str | None, village: str, code: str) -> bytes:
+    """A wallet card (85.6 × 54 mm) an official scans to enter a claim for a household without a smartphone."""
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" width="85.6mm" height="54mm" viewBox="0 0 85.6 54">',
+        '<rect x="0.3" y="0.3" width="85" height="53.4" rx="3" fill="#fff" stroke="#000" stroke-width="0.3"/>',
+        _text(4, 9, 4, village, anchor="start"),
+        _text(4, 19, 6, household, weight="bold", anchor="start"),
+        _text(4, 27, 3.6, f"门牌 No. {house_number}" if house_number else "", anchor="start"),
+        _text(4, 35, 3, f"户号 {code}", anchor="start"),
+        _text(4, 48, 2.6, "积分代办请出示此卡 · Show this card", anchor="start"),
+        _placed(url, x=47, y=8, size=36),
+        "</svg>",
+    ]
+    return "".join(parts).encode()

@@ -1,0 +1,1 @@
+"""The rule catalogue ("matters"): what earns or costs points, as versioned data per county with village items."""

@@ -1,0 +1,240 @@
+"""Objections and appeals, and how officials resolve them.
+
+- An objection: any villager of the village, against a claim on the notice board, while it is in notice. While an
+  objection is open the claim does not settle. Upheld: the approval is reversed (a reversal transaction) and the
+  claim is revoked. Dismissed: the claim settles when its notice period is over.
+- An appeal: the household, against a rejected claim or a deduction, within the county's appeal days. Upheld: a
+  rejected claim is approved after all (a new transfer into notice; the notice period starts then); a deduction
+  is revoked (its transaction reversed, its unpaid part dropped). Dismissed: it stays as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ledger import idempotency, outbox
+from ledger.base import as_utc, utcnow
+from ledger.catalogue.models import Matter
+from ledger.claims.deductions import DeductionNotFound
+from ledger.claims.models import (
+    Claim,
+    ClaimStatus,
+    Deduction,
+    DeductionStatus,
+    Dispute,
+    DisputeKind,
+    DisputeStatus,
+)
+from ledger.claims.review import ConflictOfInterest, ReasonRequired
+from ledger.claims.service import ClaimNotFound, approve_in_notice
+from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.identity.models import Role
+from ledger.identity.principal import Principal
+from ledger.journal import accounts
+from ledger.journal import service as journal
+from ledger.journal.models import AccountKind
+from ledger.tenancy import County
+
+
+class DisputeNotFound(NotFound):
+    code = "dispute_not_found"
+
+
+class NotInNotice(Conflict):
+    code = "not_in_notice"
+
+
+class OwnEntry(Forbidden):
+    code = "own_entry"
+
+
+class AlreadyDisputed(Conflict):
+    code = "already_disputed"
+
+
+class NotAppealable(Conflict):
+    code = "not_appealable"
+
+
+class AppealWindowClosed(Conflict):
+    code = "appeal_window_closed"
+
+
+class DisputeAlreadyResolved(Conflict):
+    code = "dispute_already_resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    dispute: Dispute
+    replayed: bool = False
+
+
+def object_to(session: Session, who: Principal, *, claim_id: int, reason: str, idempotency_key: str | None,
+              now: datetime | None = None) -> Opened:
+    """A villager objects to a claim on their village's notice board."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
+                                     request={"op": "objection", "claim": claim_id, "reason": reason})
+    if earlier is not None:
+        return Opened(_earlier(session, earlier), replayed=True)
+    if who.role != Role.VILLAGER or who.household_id is None:
+        raise Forbidden("Villagers object to entries on their village's notice board.")
+    claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+    if claim is None or not who.lives_in(claim.village_id):
+        raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
+    if claim.household_id == who.household_id:
+        raise OwnEntry("This entry is your own household's; you may not object to it.")
+    if claim.status != ClaimStatus.APPROVED or claim.notice_until is None or as_utc(claim.notice_until) <= now:
+        raise NotInNotice("This entry is not in its notice period; objections are taken only then.")
+    dispute = _open(session, DisputeKind.OBJECTION, who, claim.county_id, claim.village_id, claim.household_id,
+                    reason, now, claim_id=claim.id)
+    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="objection_raised",
+                claim_id=claim.id, dispute_id=dispute.id)
+    idempotency.record_result(session, key, {"dispute": dispute.id})
+    return Opened(dispute)
+
+
+def appeal(session: Session, who: Principal, *, claim_id: int | None = None, deduction_id: int | None = None,
+           reason: str, idempotency_key: str | None, now: datetime | None = None) -> Opened:
+    """A household appeals against a rejection of its claim or a deduction against it."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    if (claim_id is None) == (deduction_id is None):
+        raise Invalid("Appeal against one claim or one deduction.", field="claim_id")
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request={
+        "op": "appeal", "claim": claim_id, "deduction": deduction_id, "reason": reason})
+    if earlier is not None:
+        return Opened(_earlier(session, earlier), replayed=True)
+    if who.role != Role.VILLAGER or who.household_id is None:
+        raise Forbidden("A household appeals through one of its members.")
+    target: Claim | Deduction | None
+    if claim_id is not None:
+        target = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+        if target is None or target.household_id != who.household_id:
+            raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
+        if target.status != ClaimStatus.REJECTED or target.decided_at is None:
+            raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
+        since = as_utc(target.decided_at)
+    else:
+        target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
+        if target is None or target.household_id != who.household_id:
+            raise DeductionNotFound("No such deduction against your household.", deduction_id=deduction_id)
+        if target.status != DeductionStatus.IN_FORCE:
+            raise NotAppealable("This deduction was already revoked.")
+        since = as_utc(target.recorded_at)
+    county = session.get(County, target.county_id)
+    assert county is not None
+    if now > since + timedelta(days=county.appeal_days):
+        raise AppealWindowClosed(f"Appeals are taken within {county.appeal_days} days.",
+                                 closed_at=(since + timedelta(days=county.appeal_days)).isoformat())
+    dispute = _open(session, DisputeKind.APPEAL, who, target.county_id, target.village_id, target.household_id,
+                    reason, now, claim_id=claim_id, deduction_id=deduction_id)
+    idempotency.record_result(session, key, {"dispute": dispute.id})
+    return Opened(dispute)
+
+
+def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, note: str | None,
+            idempotency_key: str | None, now: datetime | None = None) -> Opened:
+    now = now or utcnow()
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request={
+        "op": "resolve", "dispute": dispute_id, "upheld": upheld, "note": note})
+    if earlier is not None:
+        return Opened(_earlier(session, earlier), replayed=True)
+    dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
+    if dispute is None or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN) or not who.manages_village(
+        dispute.village_id, dispute.county_id
+    ):
+        raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
+    if who.household_id is not None and who.household_id in (dispute.household_id, dispute.raised_by_household_id):
+        raise ConflictOfInterest("Your own household is part of this; another official resolves it.")
+    if dispute.status != DisputeStatus.OPEN:
+        raise DisputeAlreadyResolved(f"This was already resolved: {dispute.status}.", dispute_status=dispute.status)
+    if note is not None and len(note) > 500:
+        raise Invalid("note is at most 500 characters.", field="note")
+    if upheld:
+        _uphold(session, who, dispute, now)
+    dispute.status = (DisputeStatus.UPHELD if upheld else DisputeStatus.DISMISSED).value
+    dispute.resolved_at = now
+    dispute.resolved_by = who.actor
+    dispute.resolution_note = note
+    outbox.tell(session, county_id=dispute.county_id, household_id=dispute.raised_by_household_id,
+                kind=f"{dispute.kind}_{dispute.status}", dispute_id=dispute.id, note=note)
+    session.flush()
+    idempotency.record_result(session, key, {"dispute": dispute.id})
+    return Opened(dispute)
+
+
+def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -> None:
+    if dispute.deduction_id is not None:
+        deduction = session.scalars(select(Deduction).where(Deduction.id == dispute.deduction_id)
+                                    .with_for_update()).one()
+        if deduction.transaction_id is not None:
+            reversal = journal.reverse(session, transaction_id=deduction.transaction_id, actor=who.actor,
+                                       reason="appeal_upheld")
+            deduction.reversal_tx_id = reversal.id
+        deduction.status = DeductionStatus.REVOKED.value
+        deduction.revoked_at = now
+        return
+    claim = session.scalars(select(Claim).where(Claim.id == dispute.claim_id).with_for_update()).one()
+    if dispute.kind == DisputeKind.OBJECTION:
+        if claim.status != ClaimStatus.APPROVED or claim.approval_tx_id is None:
+            raise NotInNotice("This claim is no longer in notice.", claim_status=claim.status)
+        reversal = journal.reverse(session, transaction_id=claim.approval_tx_id, actor=who.actor,
+                                   reason="objection_upheld")
+        claim.status = ClaimStatus.REVOKED.value
+        claim.reversal_tx_id = reversal.id
+        outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_revoked",
+                    claim_id=claim.id, points=claim.points)
+        return
+    county = session.get(County, claim.county_id)
+    matter = session.get(Matter, claim.matter_id)
+    assert county is not None
+    assert matter is not None
+    tx = journal.transfer(
+        session,
+        debit=accounts.of_village(session, claim.village_id, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
+        credit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]
+        amount=claim.points, reason=matter.code, actor=who.actor, meta={"claim": claim.id, "appeal": dispute.id},
+    )
+    approve_in_notice(session, claim, county, tx_id=tx.id, by=who.actor, now=now)
+
+
+def _open(session: Session, kind: DisputeKind, who: Principal, county_id: int, village_id: int, household_id: int,
+          reason: str, now: datetime, *, claim_id: int | None = None, deduction_id: int | None = None) -> Dispute:
+    dispute = Dispute(kind=kind.value, county_id=county_id, village_id=village_id, household_id=household_id,
+                      claim_id=claim_id, deduction_id=deduction_id, raised_by=who.actor,
+                      raised_by_household_id=who.household_id, reason=reason, opened_at=now)  # type: ignore[arg-type]
+    try:
+        with session.begin_nested():
+            session.add(dispute)
+            session.flush()
+    except IntegrityError:
+        raise AlreadyDisputed(f"Your household has already raised an {kind.value} about this entry.") from None
+    return dispute
+
+
+def _reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise ReasonRequired("Say why (up to 500 characters).", field="reason")
+    return reason.strip()
+
+
+def _earlier(session: Session, earlier: idempotency.Earlier) -> Dispute:
+    dispute = session.get(Dispute, (earlier.result or {}).get("dispute"))
+    if dispute is None:
+        raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another request.")
+    return dispute
+
+
+def of_village(session: Session, village_id: int, *, status: str | None = None) -> list[Dispute]:
+    query = select(Dispute).where(Dispute.village_id == village_id)
+    if status is not None:
+        query = query.where(Dispute.status == status)
+    return list(session.scalars(query.order_by(Dispute.opened_at)).all())  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""The public notice (公示): approved claims and recorded deductions shown on the village's notice board; after the
+notice period, with no objection open, a claim's points settle into the household's account.
+
+"Settled" is the word the rating uses: only settled points count towards it (docs/claims.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlmodel import Session
+
+from ledger import outbox
+from ledger.base import as_utc, utcnow
+from ledger.catalogue.models import Matter
+from ledger.claims import rules
+from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeStatus
+from ledger.journal import accounts
+from ledger.journal import service as journal
+from ledger.journal.models import AccountKind
+from ledger.tenancy import County, Household, Person, Village
+
+
+def settle_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Settle every approved claim whose notice period is over and that has no open objection."""
+    now = now or utcnow()
+    open_objection = exists().where(Dispute.claim_id == Claim.id, Dispute.status == DisputeStatus.OPEN)
+    due = session.scalars(
+        select(Claim.id)
+        .where(Claim.status == ClaimStatus.APPROVED, Claim.notice_until <= now, ~open_objection)  # type: ignore[operator]
+        .order_by(Claim.village_id, Claim.id)
+        .limit(limit)
+    ).all()
+    settled = 0
+    for claim_id in due:
+        claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+        if claim.status != ClaimStatus.APPROVED or session.scalar(
+            select(exists().where(Dispute.claim_id == claim.id, Dispute.status == DisputeStatus.OPEN))
+        ):
+            continue
+        settle(session, claim, now=now)
+        settled += 1
+    return settled
+
+
+def settle(session: Session, claim: Claim, *, now: datetime) -> None:
+    matter = session.get(Matter, claim.matter_id)
+    assert matter is not None
+    tx = journal.transfer(
+        session,
+        debit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]
+        credit=accounts.of_household(session, claim.household_id).id,  # type: ignore[arg-type]
+        amount=claim.points,
+        reason=matter.code,
+        actor="system:notice",
+        meta={"claim": claim.id, "settles": claim.approval_tx_id},
+    )
+    claim.status = ClaimStatus.SETTLED.value
+    claim.settled_at = now
+    claim.settlement_tx_id = tx.id
+    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_settled",
+                claim_id=claim.id, points=claim.points)
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the notice board, as the village sees it."""
+
+    kind: str  # "claim" or "deduction"
+    id: int
+    household_id: int
+    name: str  # as the village's privacy policy allows
+    matter_code: str
+    matter_zh: str
+    matter_en: str
+    points: int  # negative for a deduction
+    decided_at: datetime
+    notice_until: datetime
+    disputed: bool  # an objection or appeal is open
+
+
+def board(session: Session, village_id: int, *, now: datetime | None = None) -> list[Entry]:
+    """Claims in notice, and deductions recorded within the notice period, newest first."""
+    now = now or utcnow()
+    village = session.get(Village, village_id)
+    county = session.get(County, village.county_id) if village else None
+    if village is None or county is None:
+        return []
+    names = household_names(session, village)
+    open_disputes = select(Dispute.claim_id, Dispute.deduction_id).where(Dispute.village_id == village_id,
+                                                                          Dispute.status == DisputeStatus.OPEN)
+    disputed_claims, disputed_deductions = set(), set()
+    for claim_id, deduction_id in session.exec(open_disputes).all():  # type: ignore[call-overload]
+        (disputed_claims if claim_id else disputed_deductions).add(claim_id or deduction_id)
+    entries = []
+    claims = session.exec(  # type: ignore[call-overload]
+        select(Claim, Matter).join(Matter, Matter.id == Claim.matter_id)
+        .where(Claim.village_id == village_id, Claim.status == ClaimStatus.APPROVED)
+    ).all()
+    for claim, matter in claims:
+        entries.append(Entry("claim", claim.id, claim.household_id, names.get(claim.household_id, "?"), matter.code,
+                             matter.name_zh, matter.name_en, claim.points, as_utc(claim.decided_at),
+                             as_utc(claim.notice_until), claim.id in disputed_claims))
+    since = now - timedelta(days=county.notice_days)
+    deductions = session.exec(  # type: ignore[call-overload]
+        select(Deduction, Matter).join(Matter, Matter.id == Deduction.matter_id)
+        .where(Deduction.village_id == village_id, Deduction.status == DeductionStatus.IN_FORCE,
+               Deduction.recorded_at >= since)
+    ).all()
+    for deduction, matter in deductions:
+        recorded = as_utc(deduction.recorded_at)
+        entries.append(Entry("deduction", deduction.id, deduction.household_id,
+                             names.get(deduction.household_id, "?"), matter.code, matter.name_zh, matter.name_en,
+                             -deduction.points, recorded, recorded + timedelta(days=county.notice_days),
+                             deduction.id in disputed_deductions))
+    return sorted(entries, key=lambda e: e.decided_at, reverse=True)
+
+
+def household_names(session: Session, village: Village) -> dict[int, str]:
+    """Each household of the village, named as the village's privacy policy allows."""
+    rows = session.exec(  # type: ignore[call-overload]
+        select(Household.id, Household.house_number, Person.name)
+        .join(Person, (Person.household_id == Household.id) & Person.is_head)  # type: ignore[arg-type]
+        .where(Household.village_id == village.id)
+    ).all()
+    return {hid: rules.notice_name(village.notice_privacy, head_name=name, house_number=number)
+            for hid, number, name in rows}

@@ -1,0 +1,330 @@
+"""Submitting a claim: a villager with the code they scanned, or an official entering it for someone without a
+smartphone (a proxy claim). One order for every claim:
+
+1. the Idempotency-Key (a replay returns the claim the first request made);
+2. the code: signature, then the activity's window or the rotating code's step;
+3. locks: the activity (capacity) and then the household (caps, one claim per period), so two claims that
+   compete for a place or a cap are decided one after the other;
+4. the household is of the activity's village, the evidence is the household's own, capacity, caps, period;
+5. fraud signals (flags, never refusals);
+6. the claim row and its journal transfer: pending in the household's notice account, or posted there at once
+   when the matter approves automatically and the code was shown live.
+
+Any refusal raises before anything is written, and the unit of work rolls back whatever was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session
+
+from ledger import idempotency, outbox
+from ledger.activities import codes
+from ledger.activities.models import Activity
+from ledger.base import as_utc, utcnow
+from ledger.catalogue import service as catalogue
+from ledger.catalogue.models import Evidence, Matter, Review
+from ledger.claims import fraud, rules
+from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile
+from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.identity.models import Role
+from ledger.identity.principal import Principal
+from ledger.journal import accounts
+from ledger.journal import service as journal
+from ledger.journal.models import AccountKind
+from ledger.tenancy import County, Household, Person
+
+MAX_PHOTOS = 3
+_WHEN = {"once": "", "day": " today", "week": " this week", "month": " this month"}
+
+
+class ActivityWithdrawn(Conflict):
+    code = "activity_withdrawn"
+
+
+class CodeExpired(Conflict):
+    code = "code_expired"
+
+
+class NotYetOpen(Conflict):
+    code = "not_yet_open"
+
+
+class OutsideVillage(Forbidden):
+    code = "outside_village"
+
+
+class AlreadyClaimed(Conflict):
+    code = "already_claimed"
+
+
+class CapacityFull(Conflict):
+    code = "capacity_full"
+
+
+class EvidenceRequired(Invalid):
+    code = "evidence_required"
+
+
+class EvidenceNotYours(Forbidden):
+    code = "evidence_not_yours"
+
+
+class TooManyPhotos(Invalid):
+    code = "too_many_photos"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+
+
+class NotAClaimant(Forbidden):
+    code = "not_a_claimant"
+
+
+class ActivityNotYours(NotFound):
+    code = "activity_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    claim: Claim
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What a claimant may add to a claim."""
+
+    evidence_ids: tuple[int, ...] = ()
+    lat: float | None = None
+    lon: float | None = None
+    note: str | None = None
+    device: str | None = None  # the client's device id, as sent; only its hash is kept
+
+
+def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token: str, details: Details,
+                   idempotency_key: str | None, now: datetime | None = None) -> Submitted:
+    """A villager's claim for their household, with the code they scanned."""
+    if who.role != Role.VILLAGER or who.household_id is None:
+        raise NotAClaimant("Only a villager claims with a code, for their own household.")
+    now = now or utcnow()
+    request = {"op": "claim", "token": token, **_details_request(details)}
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
+    if earlier is not None:
+        return Submitted(_replayed_claim(session, earlier), replayed=True)
+    code = codes.read(keys, token)
+    if not isinstance(code, codes.ActivityCode):
+        raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
+    activity = _locked_activity(session, code.activity_id)
+    live = _check_code(activity, code, now)
+    claim = _submit(session, activity, household_id=who.household_id, person_id=who.person_id,
+                    actor=who.actor, proxy=False, live=live, details=details, now=now)
+    idempotency.record_result(session, key, {"claim": claim.id})
+    return Submitted(claim)
+
+
+def submit_proxy(session: Session, who: Principal, *, activity_id: int, household_id: int, person_id: int | None,
+                 details: Details, idempotency_key: str | None, now: datetime | None = None) -> Submitted:
+    """An official enters a claim for a household of their village (picked by its card). A second official
+    approves it; it is never approved automatically."""
+    if who.role != Role.OFFICIAL:
+        raise Forbidden("Only a village official enters a claim for someone else.")
+    now = now or utcnow()
+    request = {"op": "proxy_claim", "activity": activity_id, "household": household_id, "person": person_id,
+               **_details_request(details)}
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
+    if earlier is not None:
+        return Submitted(_replayed_claim(session, earlier), replayed=True)
+    activity = _locked_activity(session, activity_id)
+    if not who.manages_village(activity.village_id, activity.county_id):
+        raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
+    _check_window(activity, now)
+    if person_id is not None:
+        person = session.get(Person, person_id)
+        if person is None or person.household_id != household_id:
+            raise Invalid("That person is not a member of this household.", field="person_id")
+    claim = _submit(session, activity, household_id=household_id, person_id=person_id, actor=who.actor, proxy=True,
+                    live=False, details=details, now=now)
+    idempotency.record_result(session, key, {"claim": claim.id})
+    return Submitted(claim)
+
+
+# --- the steps ----------------------------------------------------------------------------------------------
+
+
+def _details_request(details: Details) -> dict[str, Any]:
+    return {"evidence": sorted(details.evidence_ids), "lat": details.lat, "lon": details.lon, "note": details.note}
+
+
+def _replayed_claim(session: Session, earlier: idempotency.Earlier) -> Claim:
+    claim_id = (earlier.result or {}).get("claim")
+    claim = session.get(Claim, claim_id) if claim_id is not None else None
+    if claim is None:
+        raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another kind of request.")
+    return claim
+
+
+def _locked_activity(session: Session, activity_id: int) -> Activity:
+    activity = session.scalars(select(Activity).where(Activity.id == activity_id).with_for_update()).first()
+    if activity is None:
+        raise codes.CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
+    if not activity.active:
+        raise ActivityWithdrawn("This activity was withdrawn by the village.", activity_id=activity_id)
+    return activity
+
+
+def _check_code(activity: Activity, code: codes.ActivityCode, now: datetime) -> bool:
+    """Check the scanned code against its activity; True when it is a live (rotating) code."""
+    if activity.rotating:
+        if code.step is None:
+            raise codes.CodeInvalid("This activity's code is shown live by an official; scan the screen.",
+                                    field="token")
+        if abs(codes.step_of(now) - code.step) > 1:
+            raise CodeExpired("This code has changed since it was scanned; scan the screen again.")
+        _check_window(activity, now)
+        return True
+    if code.step is not None or code.starts_at is None or code.ends_at is None or (
+        codes.minutes(code.starts_at), codes.minutes(code.ends_at)
+    ) != (codes.minutes(activity.starts_at), codes.minutes(activity.ends_at)):
+        raise codes.CodeInvalid("This code does not belong to the activity as it stands now.", field="token")
+    _check_window(activity, now)
+    return False
+
+
+def _check_window(activity: Activity, now: datetime) -> None:
+    if now < as_utc(activity.starts_at):
+        raise NotYetOpen("This activity is not open for claims yet.",
+                         opens_at=as_utc(activity.starts_at).isoformat())
+    if now >= as_utc(activity.ends_at):
+        raise CodeExpired("This activity is over; its code no longer earns points.",
+                          ended_at=as_utc(activity.ends_at).isoformat())
+
+
+def _submit(session: Session, activity: Activity, *, household_id: int, person_id: int | None, actor: str,
+            proxy: bool, live: bool, details: Details, now: datetime) -> Claim:
+    assert activity.id is not None
+    household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+    if household is None or household.village_id != activity.village_id:
+        raise OutsideVillage("This activity is for another village's households.",
+                             village_id=activity.village_id)
+    county = session.get(County, activity.county_id)
+    matter = session.get(Matter, activity.matter_id)
+    assert county is not None
+    assert matter is not None
+    newest = catalogue.current(session, county_id=county.id, village_id=activity.village_id,  # type: ignore[arg-type]
+                               code=matter.code)
+    if not catalogue.in_force(newest, now):
+        raise catalogue.MatterInactive("This matter is not in force any more.", code=matter.code)
+    photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
+                       ids=details.evidence_ids)
+    period = rules.period_key(now, county.timezone, activity.period)
+    earlier = session.scalars(select(Claim).where(Claim.activity_id == activity.id,
+                                                  Claim.household_id == household_id,
+                                                  Claim.period_key == period)).first()
+    if earlier is not None:
+        raise AlreadyClaimed(f"Your household has already claimed this activity{_WHEN[activity.period]}.",
+                             claim_id=earlier.id, claimed_at=as_utc(earlier.submitted_at).isoformat())
+    if activity.capacity is not None:
+        taken = session.scalar(select(func.count()).select_from(Claim).where(
+            Claim.activity_id == activity.id, Claim.period_key == period,
+            Claim.status.in_(OPEN_STATUSES)))  # type: ignore[attr-defined]
+        if (taken or 0) >= activity.capacity:
+            raise CapacityFull("All places of this activity are taken.", capacity=activity.capacity)
+    rules.check_caps(_caps(matter), _claims_in_periods(session, household_id, matter, county.timezone, now))
+    device = hashlib.sha256(details.device.encode()).hexdigest() if details.device else None
+    flags = fraud.signals(session, household_id=household_id, activity=activity, device=device, lat=details.lat,
+                          lon=details.lon, photo_hashes=[p.sha256 for p in photos], now=now)
+    auto = live and not proxy and matter.review == Review.AUTO
+    claim = Claim(
+        county_id=activity.county_id, village_id=activity.village_id, household_id=household_id,
+        person_id=person_id, activity_id=activity.id, matter_id=matter.id, points=matter.points, period_key=period,
+        proxy=proxy, entered_by=actor, submitted_at=now, lat=details.lat, lon=details.lon,
+        note=details.note, device=device, flags=flags,
+    )
+    session.add(claim)
+    session.flush()
+    for photo in photos:
+        session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
+    issuance = accounts.of_village(session, activity.village_id, AccountKind.ISSUANCE).id
+    notice = accounts.of_household(session, household_id, AccountKind.NOTICE).id
+    meta = {"claim": claim.id}
+    if auto:
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points,  # type: ignore[arg-type]
+                              reason=matter.code, actor=actor, meta=meta)
+        approve_in_notice(session, claim, county, tx_id=tx.id, by="system:auto", now=now)
+    else:
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points,  # type: ignore[arg-type]
+                              reason=matter.code, actor=actor, meta=meta, pending=True,
+                              timeout=timedelta(days=county.review_days))
+        claim.pending_tx_id = tx.id
+    session.flush()
+    return claim
+
+
+def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str,
+                      now: datetime) -> None:
+    """The claim is approved: its points are posted in the notice account and it goes on the notice board."""
+    claim.status = ClaimStatus.APPROVED.value
+    claim.decided_at = now
+    claim.decided_by = by
+    claim.approval_tx_id = tx_id
+    claim.notice_until = now + timedelta(days=county.notice_days)
+    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_approved",
+                claim_id=claim.id, points=claim.points, notice_until=claim.notice_until.isoformat())
+
+
+def _evidence(session: Session, matter: Matter, *, household_id: int, actor: str, proxy: bool, live: bool,
+              ids: tuple[int, ...]) -> list[EvidenceFile]:
+    if len(ids) > MAX_PHOTOS:
+        raise TooManyPhotos(f"A claim carries at most {MAX_PHOTOS} photos.", field="evidence_ids")
+    if matter.evidence == Evidence.PHOTO and not ids:
+        raise EvidenceRequired("This matter needs a photo: take one and send it with the claim.",
+                               field="evidence_ids")
+    if matter.evidence == Evidence.WITNESS and not (live or proxy):
+        raise EvidenceRequired("This matter needs an official as witness: scan the code an official shows live.")
+    photos = list(session.scalars(select(EvidenceFile).where(EvidenceFile.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
+    by_id = {p.id: p for p in photos}
+    for evidence_id in ids:
+        photo = by_id.get(evidence_id)
+        mine = photo is not None and (photo.household_id == household_id or (proxy and photo.uploaded_by == actor))
+        if not mine:
+            raise EvidenceNotYours("A photo of this claim was not sent by your household.", evidence_id=evidence_id)
+    return photos
+
+
+def _caps(matter: Matter) -> dict[str, int | None]:
+    return {"day": matter.cap_day, "week": matter.cap_week, "month": matter.cap_month, "year": matter.cap_year}
+
+
+def _claims_in_periods(session: Session, household_id: int, matter: Matter, timezone: str,
+                       now: datetime) -> dict[str, int]:
+    """How many live claims of this matter (any version) the household has in the day, week, month and year."""
+    caps = _caps(matter)
+    units = [unit for unit in rules.UNITS if caps[unit] is not None]
+    if not units:
+        return {}
+    bounds = {unit: rules.period_bounds(now, timezone, unit) for unit in units}
+    earliest = min(start for start, _ in bounds.values())
+    columns = [func.coalesce(func.sum(case((Claim.submitted_at >= start, 1), else_=0)), 0).label(unit)
+               for unit, (start, _) in bounds.items()]
+    row = session.connection().execute(
+        select(*columns)
+        .select_from(Claim)
+        .join(Matter, Matter.id == Claim.matter_id)
+        .where(Claim.household_id == household_id, Matter.code == matter.code,
+               Claim.status.in_(OPEN_STATUSES), Claim.submitted_at >= earliest)  # type: ignore[attr-defined]
+    ).one()
+    return {unit: int(row._mapping[unit]) for unit in units}
+
+
+def get(session: Session, claim_id: int) -> Claim:
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise ClaimNotFound("No such claim.", claim_id=claim_id)
+    return claim

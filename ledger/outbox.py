@@ -1,0 +1,83 @@
+"""Notifications through an outbox: written in the same database transaction as the change they tell of, then
+delivered by the scheduled job through a sink (an SMS gateway; in dev, the log), retried with backoff until
+delivered. Delivery is at least once: a crash between sending and recording sends again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, select
+from sqlmodel import Field, Session, SQLModel
+
+from ledger.base import timestamp, utcnow
+
+log = logging.getLogger("shanzhi.notify")
+
+MAX_ATTEMPTS = 12
+
+
+class Notification(SQLModel, table=True):
+    __table_args__ = (Index("ix_notification_due", "delivered_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="county.id")
+    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    kind: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = timestamp(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = timestamp(default_factory=utcnow)
+    delivered_at: datetime | None = timestamp(default=None)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+Sink = Callable[[Notification], None]  # raises to say "not delivered, try again later"
+
+
+def tell(session: Session, *, county_id: int, household_id: int | None, kind: str, **payload: Any) -> None:
+    """Queue a notification in the caller's unit of work: it exists exactly when the change it tells of does."""
+    session.add(Notification(county_id=county_id, household_id=household_id, kind=kind, payload=payload))
+
+
+def log_sink(notification: Notification) -> None:
+    """The development sink: the notification goes to the log."""
+    log.info("notification", extra={"fields": {"household_id": notification.household_id,
+                                               "kind": notification.kind, "payload": notification.payload}})
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at 6 h."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, limit: int = 200) -> tuple[int, int]:
+    """Send what is due; returns (delivered, failed). Rows are locked (SKIP LOCKED on PostgreSQL), so two
+    deliverers never send the same notification at once."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Notification)
+        .where(Notification.delivered_at.is_(None), Notification.next_attempt_at <= now,  # type: ignore[union-attr]
+               Notification.attempts < MAX_ATTEMPTS)
+        .order_by(Notification.id)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    delivered = failed = 0
+    for notification in due:
+        notification.attempts += 1
+        try:
+            sink(notification)
+        except Exception as error:  # noqa: BLE001  (any failure of the channel means: try again later)
+            failed += 1
+            notification.last_error = f"{type(error).__name__}: {error}"[:500]
+            notification.next_attempt_at = now + backoff(notification.attempts)
+            log.warning("notification not delivered", extra={"fields": {"id": notification.id,
+                                                                        "error": notification.last_error}})
+        else:
+            delivered += 1
+            notification.delivered_at = now
+    session.flush()
+    return delivered, failed
