@@ -12,6 +12,7 @@ import typer
 from sqlalchemy import select
 
 from ledger import migrations
+from ledger.activities.codes import Keys
 from ledger.db import make_engine, unit_of_work
 from ledger.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
 
@@ -98,13 +99,17 @@ def demo(
         raise typer.Exit(2)
     engine = _engine(settings)
     migrations.upgrade(engine)
+    keys = Keys.from_settings(settings)
+    base_url = f"http://{host}:{port}"
     with unit_of_work(engine) as session:
         if demo_data.is_seeded(session):
             typer.echo("database already has a county; not seeding again")
         else:
-            demo_data.seed(session)
+            demo_data.seed(session, keys)
             typer.echo("seeded the demo county")
-    typer.echo(demo_data.sign_in_help(f"http://{host}:{port}"))
+    with unit_of_work(engine) as session:
+        activity = demo_data.first_activity(session, keys, settings.base_url.rstrip("/"))
+    typer.echo(demo_data.sign_in_help(base_url, activity))
     if serve_after:
         _serve(settings, host, port, 1)
 
@@ -162,12 +167,22 @@ def head(
 
 
 @app.command()
-def tick() -> None:
+def tick(
+    days_ahead: Annotated[float, typer.Option(help="Dev mode only: run the schedule as it will be this many days "
+                                                    "from now (to see notice periods end in a demo)")] = 0,
+) -> None:
     """Run the scheduled work once: expire claims nobody decided, settle claims whose notice period is over,
     expire other pending transfers past their timeout, deliver notifications."""
-    from ledger import jobs
+    from datetime import timedelta
 
-    report = jobs.tick(_engine(get_settings()))
+    from ledger import jobs
+    from ledger.base import utcnow
+
+    settings = get_settings()
+    if days_ahead and not settings.dev_mode:
+        typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
+        raise typer.Exit(2)
+    report = jobs.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
                f"expired {report.expired_transfers} other pending transfers, delivered {report.delivered} "
                f"notifications ({report.failed_deliveries} to retry)")

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ledger import tenancy
+from ledger.activities import codes
+from ledger.activities import service as activities
+from ledger.activities.models import Activity
 from ledger.base import utcnow
+from ledger.catalogue import service as catalogue
+from ledger.claims import review
+from ledger.claims import service as claims
+from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import hash_secret
 from ledger.identity.service import set_password
@@ -19,7 +26,7 @@ from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 from ledger.settings import DEMO_PASSWORD
-from ledger.tenancy import County, Person
+from ledger.tenancy import County, Household, Person
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["建国", "秀英", "桂兰", "志强", "丽华", "国庆", "海燕", "春生", "玉梅", "德明", "金凤", "永福"]
@@ -61,9 +68,10 @@ def phone_of(n: int) -> str:
     return f"138{n:08d}"
 
 
-def seed(session: Session) -> None:
+def seed(session: Session, keys: codes.Keys) -> None:
     rng = random.Random(20261123)
     county = tenancy.create_county(session, code="demo", name="善治县 (demo)")
+    catalogue.load_default(session, county_id=county.id)  # type: ignore[arg-type]
     villages: dict[str, tenancy.Village] = {}
     townships: dict[str, tenancy.Township] = {}
     for t_code, t_name, village_list in VILLAGES:
@@ -77,6 +85,8 @@ def seed(session: Session) -> None:
         for _ in range(HOUSEHOLDS_PER_VILLAGE):
             n += 1
             _household(session, rng, county, village, n)
+    for village in villages.values():
+        _claims(session, rng, keys, village)
 
 
 def _staff(session: Session, county: County, villages: dict, townships: dict) -> None:  # type: ignore[type-arg]
@@ -111,7 +121,7 @@ def _household(session: Session, rng: random.Random, county: County, village: te
     surname = SURNAMES[n % len(SURNAMES)]
     household = tenancy.create_household(
         session, village=village, code=f"{village.code}-{n:03d}", name=f"{surname}家",
-        head_name=surname + rng.choice(GIVEN), head_phone=phone_of(n),
+        head_name=surname + rng.choice(GIVEN), head_phone=phone_of(n), house_number=str(n),
     )
     for m in range(rng.randint(1, 3)):
         session.add(Person(household_id=household.id, name=surname + rng.choice(GIVEN),  # type: ignore[arg-type]
@@ -127,14 +137,59 @@ def _household(session: Session, rng: random.Random, county: County, village: te
         reason, points = rng.choice(MATTERS)
         journal.transfer(session, debit=issuance, credit=own, amount=points, reason=reason,  # type: ignore[arg-type]
                          actor="system:demo", effective_at=now - timedelta(days=rng.randint(1, 360)))
-    if activity > 0.5:  # a recent claim still in notice
-        reason, points = rng.choice(MATTERS)
-        journal.transfer(session, debit=issuance, credit=own, amount=points, reason=reason, actor="system:demo",  # type: ignore[arg-type]
-                         pending=True, timeout=timedelta(days=7))
 
 
-def sign_in_help(base_url: str) -> str:
+# Each village's activities: (matter, title, place, period, rotating, days open before and after now)
+ACTIVITIES = [
+    ("courtyard_hygiene", "庭院整洁月度评比", "各户庭院", "once", False, 1, 20),
+    ("volunteering", "周末河道清洁志愿活动", "村委会门口集合", "once", False, 1, 6),
+    ("garbage_sorting", "垃圾分类投放点", "村口垃圾亭", "day", False, 30, 335),
+    ("village_meeting", "村民代表大会", "村委会会议室", "once", True, 1, 1),
+]
+
+
+def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: tenancy.Village) -> None:
+    """Open activities, and claims of this week in every state: awaiting review, in notice, rejected."""
+    now = utcnow()
+    made = {}
+    for matter, title, place, period, rotating, before, after in ACTIVITIES:
+        made[matter] = activities.create(
+            session, village=village, matter_code=matter, title=title, place=place, period=period,
+            rotating=rotating, starts_at=now - timedelta(days=before), ends_at=now + timedelta(days=after),
+            actor="system:demo",
+        )
+    official = session.scalars(select(User).where(User.username == f"official-{village.code.split('-')[0]}")).first()
+    reviewer = principal.load(session, subject=f"user:{official.id}", role=Role.OFFICIAL, scopes=()) \
+        if official else None
+    villagers = session.scalars(
+        select(User).join(Person, Person.id == User.person_id).join(Household, Household.id == Person.household_id)
+        .where(Household.village_id == village.id, Person.is_head.is_(True)).order_by(Household.id)  # type: ignore[attr-defined]
+    ).all()
+    for n, user in enumerate(villagers[1:12]):  # household 1 of each village keeps a clean slate to try things
+        who = principal.load(session, subject=f"user:{user.id}", role=Role.VILLAGER, scopes=())
+        activity = made["volunteering" if n % 2 else "garbage_sorting"]
+        token = activities.printed_code(keys, activity)
+        claim = claims.submit_by_code(session, who, keys, token=token, details=claims.Details(),
+                                      idempotency_key=None, now=now - timedelta(hours=rng.randint(1, 20))).claim
+        if reviewer is None or n % 4 == 0:
+            continue  # left for an official to review
+        if n % 4 == 3:
+            review.reject(session, reviewer, claim_id=claim.id, reason="活动签到表上没有您家的名字",  # type: ignore[arg-type]
+                          idempotency_key=None)
+        else:
+            review.approve(session, reviewer, claim_id=claim.id, idempotency_key=None)  # type: ignore[arg-type]
+
+
+def first_activity(session: Session, keys: codes.Keys, base_url: str) -> tuple[str, str]:
+    """The demo's courtyard activity in the first village: its title and the URL its QR code carries."""
+    activity = session.scalars(select(Activity).where(Activity.title == ACTIVITIES[0][1]).order_by(Activity.id)).first()
+    assert activity is not None
+    return activity.title, f"{base_url}/c/{activities.printed_code(keys, activity)}"
+
+
+def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
     token = f"{base_url}/api/v1/auth/token"
+    json = "-H 'content-type: application/json'"
     lines = [
         f"Shanzhi demo county is served at {base_url}  (API docs: {base_url}/docs)",
         "",
@@ -143,18 +198,34 @@ def sign_in_help(base_url: str) -> str:
     for username, role, name, _ in STAFF:
         lines.append(f"  {role:<13} {username:<20} {name}")
     lines += [
-        f"  curl -s -d grant_type=password -d username=admin -d password={DEMO_PASSWORD} {token}",
+        f"  curl -s -d grant_type=password -d username=official-qingshan -d password={DEMO_PASSWORD} {token}",
         "",
         "Villagers sign in with their phone and a one-time code (dev mode returns it as dev_code):",
-        f"  curl -s -H 'content-type: application/json' -d '{{\"phone\": \"{phone_of(1)}\"}}' "
-        f"{base_url}/api/v1/auth/otp/request",
-        f"  curl -s -H 'content-type: application/json' "
-        f"-d '{{\"phone\": \"{phone_of(1)}\", \"code\": \"<dev_code>\"}}' {base_url}/api/v1/auth/otp/verify",
+        f"  curl -s {json} -d '{{\"phone\": \"{phone_of(1)}\"}}' {base_url}/api/v1/auth/otp/request",
+        f"  curl -s {json} -d '{{\"phone\": \"{phone_of(1)}\", \"code\": \"<dev_code>\"}}' "
+        f"{base_url}/api/v1/auth/otp/verify",
         f"  then: curl -s -H 'authorization: Bearer <token>' {base_url}/api/v1/households/1/balance",
-        f"  (household heads use phones {phone_of(1)} … {phone_of(3 * HOUSEHOLDS_PER_VILLAGE)})",
-        "",
-        "Partner clients use OAuth2 client credentials:",
+        f"  (household heads use phones {phone_of(1)} … {phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}; household 1 of "
+        "each village has no claims yet)",
     ]
+    if activity is not None:
+        title, url = activity
+        code = url.rsplit("/", 1)[-1]
+        lines += [
+            "",
+            f"A villager's QR code to scan ({title}, needs a photo):",
+            f"  {url}",
+            "  as household 1 (phone above): send a photo, then claim with the code:",
+            f"  curl -s -H 'authorization: Bearer <villager token>' -F file=@photo.jpg {base_url}/api/v1/evidence",
+            f"  curl -s -H 'authorization: Bearer <villager token>' -H 'Idempotency-Key: try-1' {json} "
+            f"-d '{{\"token\": \"{code}\", \"evidence_ids\": [<id>]}}' {base_url}/api/v1/claims",
+            "  the official of 青山村 approves it:",
+            f"  curl -s -H 'authorization: Bearer <official token>' -H 'Idempotency-Key: ok-1' -X POST "
+            f"{base_url}/api/v1/claims/<claim id>/approve",
+            "  the balance shows it in notice; it settles after the 7-day notice period (`shanzhi tick`; in the",
+            "  demo `shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
+        ]
+    lines += ["", "Partner clients use OAuth2 client credentials:"]
     for client in CLIENTS:
         lines.append(f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} "
                      f"scopes: {client.scopes}")

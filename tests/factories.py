@@ -58,3 +58,42 @@ def _account(session: Session, village_id: int, kind: AccountKind) -> int:
     account_id = accounts.of_village(session, village_id, kind).id
     assert account_id is not None
     return account_id
+
+
+def create_villager(session: Session, household_id: int, *, name: str = "Member") -> int:
+    """A member of the household who signs in (a villager user). Returns the user id."""
+    from ledger.identity.models import Role, User
+    from ledger.tenancy import Household, Person
+
+    household = session.get(Household, household_id)
+    person = Person(household_id=household_id, name=name)
+    session.add(person)
+    session.flush()
+    user = User(role=Role.VILLAGER, county_id=household.county_id, display_name=name, person_id=person.id)
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    return user.id
+
+
+def create_official(session: Session, county_id: int, village_ids: list[int], *, name: str = "Official") -> int:
+    from ledger.identity.models import OfficialScope, Role, User
+
+    n = next(_serial)
+    user = User(role=Role.OFFICIAL, county_id=county_id, username=f"official-{n}", display_name=name)
+    session.add(user)
+    session.flush()
+    for village_id in village_ids:
+        session.add(OfficialScope(user_id=user.id, village_id=village_id))
+    session.flush()
+    assert user.id is not None
+    return user.id
+
+
+def principal_of(session: Session, user_id: int):  # type: ignore[no-untyped-def]
+    """Who the user is on a request, as the API would load it."""
+    from ledger.identity import principal
+    from ledger.identity.models import User
+
+    user = session.get(User, user_id)
+    return principal.load(session, subject=f"user:{user_id}", role=user.role, scopes=())

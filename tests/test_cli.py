@@ -32,18 +32,18 @@ def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False) -> subpr
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo county, seeded once by `shanzhi demo --no-serve`."""
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo county, seeded once by `shanzhi demo --no-serve`, and what it printed."""
     home = tmp_path_factory.mktemp("demo")
     result = shanzhi("demo", "--no-serve", cwd=home, database=home / "demo.db", check=True)
     assert "seeded the demo county" in result.stdout
-    return home / "demo.db"
+    return home / "demo.db", result.stdout
 
 
 @pytest.fixture
-def demo_db(seeded: Path, tmp_path: Path) -> Path:
+def demo_db(seeded: tuple[Path, str], tmp_path: Path) -> Path:
     copy = tmp_path / "demo.db"
-    shutil.copyfile(seeded, copy)
+    shutil.copyfile(seeded[0], copy)
     return copy
 
 
@@ -110,7 +110,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{demo_db}"}
     server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=tmp_path, env=env,
@@ -126,14 +126,14 @@ def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
                 time.sleep(0.2)
         else:
             pytest.fail("the demo server did not come up")
-        yield base, ""
+        yield base, demo_db
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "Villagers sign in with their phone" in output  # the sign-in help was printed
 
 
-def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, str]) -> None:
+def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, Path]) -> None:
     base, _ = served
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
@@ -149,3 +149,35 @@ def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, 
     assert body["earned"] >= body["posted"] > 0
     other = httpx.get(f"{base}/api/v1/households/2/balance", headers={"Authorization": f"Bearer {token}"})
     assert other.status_code == 404  # another household is not this villager's to see
+
+
+def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str, Path], seeded: tuple[Path, str],
+                                                                tmp_path: Path) -> None:
+    """What the printed help says to do: sign in by code, send a photo, claim with the printed QR code, an
+    official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
+    base, database = served
+    url = next(line.strip() for line in seeded[1].splitlines() if "/c/" in line and line.strip().startswith("http"))
+    info = httpx.get(f"{base}/c/{url.rsplit('/', 1)[-1]}")  # what scanning the poster opens (on this test's port)
+    assert info.status_code == 200 and info.json()["evidence"] == "photo"
+    phone = "13800000001"
+    code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
+    villager = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/otp/verify",
+                                                         json={"phone": phone, "code": code}).json()["access_token"]}
+    photo = httpx.post(f"{base}/api/v1/evidence", headers=villager,
+                       files={"file": ("yard.jpg", b"\xff\xd8\xff\xe0" + bytes(2048), "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    claimed = httpx.post(f"{base}/api/v1/claims", headers={**villager, "Idempotency-Key": "demo-1"},
+                         json={"token": url.rsplit("/", 1)[-1], "evidence_ids": [photo.json()["id"]]})
+    assert claimed.status_code == 201 and claimed.json()["status"] == "pending", claimed.text
+    official = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/token", data={
+        "grant_type": "password", "username": "official-qingshan", "password": "shanzhi-demo"}).json()["access_token"]}
+    approved = httpx.post(f"{base}/api/v1/claims/{claimed.json()['id']}/approve",
+                          headers={**official, "Idempotency-Key": "demo-ok-1"})
+    assert approved.status_code == 201 and approved.json()["status"] == "approved", approved.text
+    balance = httpx.get(f"{base}/api/v1/households/1/balance", headers=villager).json()
+    assert balance["in_notice"] == 3
+    settled_before = balance["posted"]
+    ticked = shanzhi("tick", "--days-ahead", "8", cwd=tmp_path, database=database, check=True)
+    assert "settled" in ticked.stdout
+    after = httpx.get(f"{base}/api/v1/households/1/balance", headers=villager).json()
+    assert (after["in_notice"], after["posted"]) == (0, settled_before + 3)

@@ -6,73 +6,20 @@ village, key or pending transfer.
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.db import make_engine, unit_of_work
-from ledger.errors import DomainError
 from ledger.journal import queries
 from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction
 from ledger.journal.verify import verify
 from tests import factories
-from tests.conftest import ON_POSTGRES
+from tests.concurrently import run_together
 
 pytestmark = pytest.mark.slow
-
-Work = Callable[[Engine, Any], str]
-
-
-def outcome(engine: Engine, work: Work, arg: Any) -> str:
-    try:
-        return work(engine, arg)
-    except DomainError as error:
-        return error.code
-
-
-def _in_process(url: str, work: Work, arg: Any, barrier: Any, results: Any) -> None:
-    engine = make_engine(url)
-    engine.connect().close()  # connect before the start line
-    barrier.wait()
-    results.put(outcome(engine, work, arg))
-    engine.dispose()
-
-
-def run_together(url: str, work: Work, args: list[Any]) -> list[str]:
-    """Run work(engine, arg) for every arg at once: threads sharing one engine on SQLite, one process per
-    arg with its own engine on PostgreSQL. Returns each outcome: the work's result or the error's code."""
-    if ON_POSTGRES:
-        ctx = multiprocessing.get_context("fork")
-        barrier, results = ctx.Barrier(len(args)), ctx.Queue()
-        workers = [ctx.Process(target=_in_process, args=(url, work, arg, barrier, results)) for arg in args]
-        for worker in workers:
-            worker.start()
-        found = [results.get(timeout=120) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=30)
-        assert all(w.exitcode == 0 for w in workers)
-        return found
-    engine = make_engine(url, pool_size=len(args), max_overflow=0)
-    barrier = threading.Barrier(len(args))
-
-    def in_thread(arg: Any) -> str:
-        with engine.connect():
-            pass
-        barrier.wait()
-        return outcome(engine, work, arg)
-
-    with ThreadPoolExecutor(max_workers=len(args)) as pool:
-        found = list(pool.map(in_thread, args))
-    engine.dispose()
-    return found
-
 
 @pytest.fixture
 def village(database_url: str) -> tuple[str, factories.VillageFixture, int]:

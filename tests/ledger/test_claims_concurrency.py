@@ -1,0 +1,147 @@
+"""Claims under contention, on a real database: threads on SQLite, processes on PostgreSQL (tests/concurrently.py).
+
+Two officials approving one claim together credit it once; a capacity or a cap is never exceeded however many
+claims arrive at once; several workers running the scheduled work together settle each claim once and deliver
+each notification once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from ledger import jobs, outbox
+from ledger.activities import codes
+from ledger.activities import service as activities
+from ledger.base import utcnow
+from ledger.catalogue import service as catalogue
+from ledger.claims import review
+from ledger.claims import service as claims
+from ledger.claims.models import Claim
+from ledger.db import make_engine, unit_of_work
+from ledger.journal import accounts, queries
+from ledger.journal.models import AccountKind, JournalTransaction
+from ledger.journal.verify import verify
+from ledger.outbox import Notification
+from ledger.settings import Settings
+from ledger.tenancy import Village
+from tests import factories
+from tests.concurrently import run_together
+
+pytestmark = pytest.mark.slow
+KEYS = codes.Keys.from_settings(Settings(jwt_secret="test-secret-0123456789-abcdefghijklmnop"))
+
+
+def setup_village(url: str, households: int) -> dict[str, object]:
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        village = factories.create_village(session)
+        catalogue.load_default(session, county_id=village.county_id)
+        homes = [factories.create_household(session, village.village_id)[0] for _ in range(households)]
+        villagers = [factories.create_villager(session, h) for h in homes]
+        officials = [factories.create_official(session, village.county_id, [village.village_id]) for _ in range(2)]
+    engine.dispose()
+    return {"village": village, "homes": homes, "villagers": villagers, "officials": officials}
+
+
+def new_activity(url: str, village_id: int, matter: str, **kw: object) -> tuple[int, str]:
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        activity = activities.create(session, village=session.get(Village, village_id), matter_code=matter,
+                                     title=matter, starts_at=utcnow() - timedelta(hours=1),
+                                     ends_at=utcnow() + timedelta(days=1), actor="test", **kw)  # type: ignore[arg-type]
+        code = activities.printed_code(KEYS, activity)
+        activity_id = activity.id
+    engine.dispose()
+    return activity_id, code  # type: ignore[return-value]
+
+
+def submit(engine: Engine, user_id: int, code: str) -> str:
+    with unit_of_work(engine) as session:
+        who = factories.principal_of(session, user_id)
+        made = claims.submit_by_code(session, who, KEYS, token=code, details=claims.Details(),
+                                     idempotency_key=None)
+        return f"claimed:{made.claim.id}"
+
+
+def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str) -> None:
+    world = setup_village(database_url, 1)
+    _, code = new_activity(database_url, world["village"].village_id, "volunteering")  # type: ignore[attr-defined]
+    engine = make_engine(database_url)
+    claim_id = int(submit(engine, world["villagers"][0], code).split(":")[1])  # type: ignore[index]
+    engine.dispose()
+
+    def approve(engine: Engine, official: int) -> str:
+        with unit_of_work(engine) as session:
+            review.approve(session, factories.principal_of(session, official), claim_id=claim_id,
+                           idempotency_key=None)
+        return "approved"
+
+    results = run_together(database_url, approve, list(world["officials"]) * 3)  # type: ignore[call-overload]
+    assert Counter(results) == {"approved": 1, "claim_already_decided": 5}
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        notice = accounts.of_household(session, world["homes"][0], AccountKind.NOTICE)  # type: ignore[index]
+        assert queries.balance(session, notice.id).posted == 5  # type: ignore[arg-type]
+        assert verify(session).ok
+    engine.dispose()
+
+
+def test_a_full_activity_takes_exactly_its_capacity(database_url: str) -> None:
+    world = setup_village(database_url, 10)
+    _, code = new_activity(database_url, world["village"].village_id, "volunteering", capacity=3)  # type: ignore[attr-defined]
+    results = run_together(database_url, lambda engine, user: submit(engine, user, code).split(":")[0],
+                           list(world["villagers"]))  # type: ignore[call-overload]
+    assert Counter(results) == {"claimed": 3, "capacity_full": 7}
+
+
+def test_one_household_claiming_two_stations_at_once_stays_within_its_cap(database_url: str) -> None:
+    world = setup_village(database_url, 1)
+    village_id = world["village"].village_id  # type: ignore[attr-defined]
+    stations = [new_activity(database_url, village_id, "garbage_sorting", period="day")[1] for _ in range(4)]
+    user = world["villagers"][0]  # type: ignore[index]
+    results = run_together(database_url, lambda engine, code: submit(engine, user, code).split(":")[0], stations)
+    assert Counter(results) == {"claimed": 1, "cap_reached": 3}  # garbage sorting: once a day
+
+
+def test_workers_running_the_schedule_together_settle_and_tell_once(database_url: str, tmp_path: Path) -> None:
+    world = setup_village(database_url, 6)
+    village_id = world["village"].village_id  # type: ignore[attr-defined]
+    _, code = new_activity(database_url, village_id, "volunteering")
+    engine = make_engine(database_url)
+    for user in world["villagers"]:  # type: ignore[attr-defined]
+        claim_id = int(submit(engine, user, code).split(":")[1])
+        with unit_of_work(engine) as session:
+            review.approve(session, factories.principal_of(session, world["officials"][0]),  # type: ignore[index]
+                           claim_id=claim_id, idempotency_key=None)
+    engine.dispose()
+    sent = tmp_path / "sent.txt"
+
+    def sink(notification: outbox.Notification) -> None:
+        with open(sent, "a") as out:  # one short append: atomic between processes
+            out.write(f"{notification.id}\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    later = utcnow() + timedelta(days=8)
+    reports = run_together(database_url, lambda engine, _: repr(jobs.tick(engine, sink=sink, now=later)),
+                           list(range(4)))
+    assert len(reports) == 4
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        assert set(session.scalars(select(Claim.status)).all()) == {"settled"}
+        settlements = session.scalar(select(func.count()).select_from(JournalTransaction)
+                                     .where(JournalTransaction.actor == "system:notice"))
+        assert settlements == 6
+        for home in world["homes"]:  # type: ignore[attr-defined]
+            assert queries.balance(session, accounts.of_household(session, home).id).posted == 5  # type: ignore[arg-type]
+        notifications = session.scalar(select(func.count()).select_from(Notification))
+        assert verify(session).ok
+    engine.dispose()
+    delivered = sent.read_text().split()
+    assert len(delivered) == len(set(delivered)) == notifications == 12  # approved + settled, each once
