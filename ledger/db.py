@@ -1,10 +1,19 @@
 """Engines and sessions. SQLite runs in WAL mode and opens every transaction with BEGIN IMMEDIATE, so writers
-queue on the busy timeout instead of failing mid-transaction; PostgreSQL relies on row locks (see journal)."""
+queue instead of failing mid-transaction; PostgreSQL relies on row locks (see journal).
+
+SQLite takes one writer at a time. Threads of one process that all knock on its lock are put off by its busy
+handler, which sleeps and retries (up to 100 ms a time): under load the unlucky ones wait seconds. So within a
+process every unit of work on a SQLite file first takes that file's lock in Python, where waiters are woken the
+moment it is free; the busy timeout is left for other processes (more API workers, the CLI). It is a plain
+lock, not a re-entrant one: FastAPI may finish a request's unit of work on another thread than the one that
+began it, and a unit of work never opens another inside itself.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +58,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+_file_locks: dict[str, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def one_writer(engine: Engine) -> AbstractContextManager[Any]:
+    """The in-process lock of a SQLite file (nothing to hold for PostgreSQL or an in-memory database)."""
+    database = engine.url.database if is_sqlite(engine) else None
+    if not database or database == ":memory:":
+        return nullcontext()
+    path = str(Path(database).resolve())
+    with _file_locks_guard:
+        return _file_locks.setdefault(path, threading.Lock())
+
+
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """One database transaction: commits when the block ends, rolls back if it raises."""
-    with Session(engine) as session, session.begin():
+    with one_writer(engine), Session(engine) as session, session.begin():
         yield session
