@@ -15,24 +15,28 @@ from sqlmodel import Session
 
 from api import tokens
 from ledger.activities.codes import Keys
+from ledger.db import unit_of_work
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.identity import principal as principals
 from ledger.identity.principal import PARTNER, Principal
 from ledger.settings import Settings
 
+# Dependencies that only read app state or check values are `async def`: FastAPI runs them on the event loop
+# instead of handing each to the thread pool. Those that touch the database are plain functions.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """Services flush; the request commits once, before the response is sent (scope="function")."""
-    with Session(request.app.state.engine) as session, session.begin():
+    with unit_of_work(request.app.state.engine) as session:
         yield session
 
 
-def get_code_keys(request: Request) -> Keys:
+async def get_code_keys(request: Request) -> Keys:
     keys: Keys = request.app.state.code_keys
     return keys
 
@@ -73,7 +77,7 @@ def current_principal(
 def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
     """Who may call a route: user roles, and/or partner clients of the given kinds holding `scope`."""
 
-    def rule(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def rule(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role == PARTNER:
             if principal.partner_kind in partner_kinds and (scope is None or scope in principal.scopes):
                 return principal
@@ -88,7 +92,7 @@ def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = 
 def public() -> Any:
     """Marks a route anyone may call. Use sparingly; the route test lists every public route."""
 
-    def rule() -> None:
+    async def rule() -> None:
         return None
 
     rule.access_rule = "public"  # type: ignore[attr-defined]

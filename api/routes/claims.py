@@ -43,12 +43,16 @@ DeviceId = Annotated[str | None, Header(alias="X-Device-Id", max_length=128,
 STAFF = (Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)
 
 
-def claim_out(session: Session, claim: Claim, who: Principal, *, replayed: bool = False) -> ClaimOut:
+def claim_out(session: Session, claim: Claim, who: Principal, *, replayed: bool = False,
+              evidence: list[int] | None = None) -> ClaimOut:
+    """The claim as this caller may see it. `evidence`: the photo ids, when the caller knows them already."""
     matter = session.get(Matter, claim.matter_id)
     assert matter is not None
+    links = evidence_links(session, claim_id=claim.id) if evidence is None else [
+        f"/api/v1/evidence/{i}" for i in sorted(evidence)]
     fields = claim.model_dump(include=set(ClaimOut.model_fields)) | {
         "matter_code": matter.code, "matter_zh": matter.name_zh, "matter_en": matter.name_en,
-        "evidence": evidence_links(session, claim_id=claim.id), "replayed": replayed,
+        "evidence": links, "replayed": replayed,
     }
     if who.role not in STAFF:
         return ClaimOut(**fields)
@@ -80,7 +84,8 @@ def claim(body: ClaimIn, idempotency_key: IdempotencyKey, session: SessionDep, k
     result = claims.submit_by_code(session, who, keys, token=body.token, details=details,
                                    idempotency_key=idempotency_key)
     created_or_replayed(response, result.replayed)
-    return claim_out(session, result.claim, who, replayed=result.replayed)
+    return claim_out(session, result.claim, who, replayed=result.replayed,
+                     evidence=None if result.replayed else list(body.evidence_ids))
 
 
 @router.post("/proxy", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)

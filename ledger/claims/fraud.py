@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from ledger.activities.models import Activity
@@ -15,6 +15,12 @@ from ledger.claims.models import Claim, ClaimEvidence, EvidenceFile
 
 SHARED_DEVICE_HOUSEHOLDS = 3  # one device claiming for this many households in a day
 BURST_CLAIMS = 5  # one household claiming this often within an hour
+
+
+_DEVICE_HOUSEHOLDS = select(Claim.household_id).where(Claim.device == bindparam("device"),
+                                                     Claim.submitted_at >= bindparam("since"))
+_RECENT = select(func.count()).select_from(Claim).where(Claim.household_id == bindparam("household_id"),
+                                                        Claim.submitted_at >= bindparam("since"))
 
 
 def signals(
@@ -30,14 +36,12 @@ def signals(
 ) -> list[dict[str, Any]]:
     flags: list[dict[str, Any]] = []
     if device:
-        households = set(session.scalars(
-            select(Claim.household_id).where(Claim.device == device, Claim.submitted_at >= now - timedelta(days=1))
-        ).all()) | {household_id}
+        households = set(session.scalars(_DEVICE_HOUSEHOLDS, {"device": device,
+                                                              "since": now - timedelta(days=1)}).all()) | {household_id}
         if len(households) >= SHARED_DEVICE_HOUSEHOLDS:
             flags.append({"code": "shared_device", "households": len(households),
                           "detail": f"this device claimed for {len(households)} households in a day"})
-    recent = session.scalar(select(func.count()).select_from(Claim).where(
-        Claim.household_id == household_id, Claim.submitted_at >= now - timedelta(hours=1)))
+    recent = session.execute(_RECENT, {"household_id": household_id, "since": now - timedelta(hours=1)}).scalar()
     if (recent or 0) + 1 >= BURST_CLAIMS:
         flags.append({"code": "burst", "claims": (recent or 0) + 1,
                       "detail": f"{(recent or 0) + 1} claims from this household within an hour"})

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from ledger import idempotency, outbox
@@ -36,7 +37,6 @@ from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.journal.models import AccountKind
 from ledger.tenancy import County, Household, Person
 
 MAX_PHOTOS = 3
@@ -121,9 +121,9 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     code = codes.read(keys, token)
     if not isinstance(code, codes.ActivityCode):
         raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
-    activity = _locked_activity(session, code.activity_id)
-    live = _check_code(activity, code, now)
-    claim = _submit(session, activity, household_id=who.household_id, person_id=who.person_id,
+    place = _locked_activity(session, code.activity_id)
+    live = _check_code(place.activity, code, now)
+    claim = _submit(session, place, household_id=who.household_id, person_id=who.person_id,
                     actor=who.actor, proxy=False, live=live, details=details, now=now)
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
@@ -141,15 +141,15 @@ def submit_proxy(session: Session, who: Principal, *, activity_id: int, househol
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
-    activity = _locked_activity(session, activity_id)
-    if not who.manages_village(activity.village_id, activity.county_id):
+    place = _locked_activity(session, activity_id)
+    if not who.manages_village(place.activity.village_id, place.activity.county_id):
         raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
-    _check_window(activity, now)
+    _check_window(place.activity, now)
     if person_id is not None:
         person = session.get(Person, person_id)
         if person is None or person.household_id != household_id:
             raise Invalid("That person is not a member of this household.", field="person_id")
-    claim = _submit(session, activity, household_id=household_id, person_id=person_id, actor=who.actor, proxy=True,
+    claim = _submit(session, place, household_id=household_id, person_id=person_id, actor=who.actor, proxy=True,
                     live=False, details=details, now=now)
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
@@ -170,13 +170,53 @@ def _replayed_claim(session: Session, earlier: idempotency.Earlier) -> Claim:
     return claim
 
 
-def _locked_activity(session: Session, activity_id: int) -> Activity:
-    activity = session.scalars(select(Activity).where(Activity.id == activity_id).with_for_update()).first()
-    if activity is None:
+@dataclass(frozen=True, slots=True)
+class Place:
+    """An activity, locked for a claim, with the rule version it awards, its county, and the id of the newest
+    version of that rule in the activity's village (the same id unless the rule was edited since)."""
+
+    activity: Activity
+    matter: Matter
+    county: County
+    newest_matter_id: int
+
+
+# A claim's reads are built once: every scan runs them (see docs/benchmarks.md).
+_newer = aliased(Matter)
+_NEWEST_MATTER = (
+    select(_newer.id)
+    .where(_newer.county_id == Matter.county_id, _newer.code == Matter.code,
+           or_(_newer.village_id.is_(None), _newer.village_id == Activity.village_id))  # type: ignore[union-attr]
+    .order_by(_newer.village_id.is_(None), _newer.version.desc())  # type: ignore[union-attr, attr-defined]
+    .limit(1)
+    .correlate(Matter, Activity)
+    .scalar_subquery()
+)
+_PLACE = (
+    select(Activity, Matter, County, _NEWEST_MATTER.label("newest_matter_id"))
+    .join(Matter, Matter.id == Activity.matter_id)
+    .join(County, County.id == Activity.county_id)
+    .where(Activity.id == bindparam("activity_id"))
+    .with_for_update(of=Activity)
+)
+_HOUSEHOLD = (select(Household.village_id).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
+              .with_for_update())
+_EARLIER = select(Claim.id, Claim.submitted_at).where(
+    Claim.activity_id == bindparam("activity_id"), Claim.household_id == bindparam("household_id"),
+    Claim.period_key == bindparam("period"))
+_TAKEN = select(func.count()).select_from(Claim).where(
+    Claim.activity_id == bindparam("activity_id"), Claim.period_key == bindparam("period"),
+    Claim.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+
+
+def _locked_activity(session: Session, activity_id: int) -> Place:
+    row = session.execute(_PLACE, {"activity_id": activity_id}).first()
+    if row is None:
         raise codes.CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
-    if not activity.active:
+    place = Place(*row)
+    if not place.activity.active:
         raise ActivityWithdrawn("This activity was withdrawn by the village.", activity_id=activity_id)
-    return activity
+    return place
 
 
 def _check_code(activity: Activity, code: codes.ActivityCode, now: datetime) -> bool:
@@ -206,34 +246,27 @@ def _check_window(activity: Activity, now: datetime) -> None:
                           ended_at=as_utc(activity.ends_at).isoformat())
 
 
-def _submit(session: Session, activity: Activity, *, household_id: int, person_id: int | None, actor: str,
+def _submit(session: Session, place: Place, *, household_id: int, person_id: int | None, actor: str,
             proxy: bool, live: bool, details: Details, now: datetime) -> Claim:
+    activity, matter, county = place.activity, place.matter, place.county
     assert activity.id is not None
-    household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
-    if household is None or household.village_id != activity.village_id:
+    village_id = session.execute(_HOUSEHOLD, {"household_id": household_id}).scalar()
+    if village_id != activity.village_id:
         raise OutsideVillage("This activity is for another village's households.",
                              village_id=activity.village_id)
-    county = session.get(County, activity.county_id)
-    matter = session.get(Matter, activity.matter_id)
-    assert county is not None
-    assert matter is not None
-    newest = catalogue.current(session, county_id=county.id, village_id=activity.village_id,  # type: ignore[arg-type]
-                               code=matter.code)
-    if not catalogue.in_force(newest, now):
+    newest = matter if place.newest_matter_id == matter.id else session.get(Matter, place.newest_matter_id)
+    if newest is None or not catalogue.in_force(newest, now):
         raise catalogue.MatterInactive("This matter is not in force any more.", code=matter.code)
     photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
                        ids=details.evidence_ids)
     period = rules.period_key(now, county.timezone, activity.period)
-    earlier = session.scalars(select(Claim).where(Claim.activity_id == activity.id,
-                                                  Claim.household_id == household_id,
-                                                  Claim.period_key == period)).first()
+    earlier = session.execute(_EARLIER, {"activity_id": activity.id, "household_id": household_id,
+                                         "period": period}).first()
     if earlier is not None:
         raise AlreadyClaimed(f"Your household has already claimed this activity{_WHEN[activity.period]}.",
                              claim_id=earlier.id, claimed_at=as_utc(earlier.submitted_at).isoformat())
     if activity.capacity is not None:
-        taken = session.scalar(select(func.count()).select_from(Claim).where(
-            Claim.activity_id == activity.id, Claim.period_key == period,
-            Claim.status.in_(OPEN_STATUSES)))  # type: ignore[attr-defined]
+        taken = session.execute(_TAKEN, {"activity_id": activity.id, "period": period}).scalar()
         if (taken or 0) >= activity.capacity:
             raise CapacityFull("All places of this activity are taken.", capacity=activity.capacity)
     rules.check_caps(_caps(matter), _claims_in_periods(session, household_id, matter, county.timezone, now))
@@ -251,20 +284,19 @@ def _submit(session: Session, activity: Activity, *, household_id: int, person_i
     session.flush()
     for photo in photos:
         session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    issuance = accounts.of_village(session, activity.village_id, AccountKind.ISSUANCE).id
-    notice = accounts.of_household(session, household_id, AccountKind.NOTICE).id
+    issuance, notice = accounts.issuance_and_notice(session, village_id=activity.village_id,
+                                                    household_id=household_id)
     meta = {"claim": claim.id}
     if auto:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points,  # type: ignore[arg-type]
-                              reason=matter.code, actor=actor, meta=meta)
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points, reason=matter.code,
+                              actor=actor, meta=meta)
         approve_in_notice(session, claim, county, tx_id=tx.id, by="system:auto", now=now)
     else:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points,  # type: ignore[arg-type]
-                              reason=matter.code, actor=actor, meta=meta, pending=True,
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points, reason=matter.code,
+                              actor=actor, meta=meta, pending=True,
                               timeout=timedelta(days=county.review_days))
         claim.pending_tx_id = tx.id
-    session.flush()
-    return claim
+    return claim  # the rest is written when the unit of work flushes
 
 
 def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from ledger.errors import Unauthenticated
@@ -66,37 +66,40 @@ def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) 
     raise Unauthenticated("The access token names no known subject.")
 
 
+# Read on every request, so built once. A user, with the household and village they live in (if any).
+_USER = (
+    select(User.role, User.active, User.county_id, User.person_id, Household.id.label("household_id"),  # type: ignore[union-attr]
+           Household.village_id)
+    .select_from(User)
+    .outerjoin(Person, Person.id == User.person_id)
+    .outerjoin(Household, Household.id == Person.household_id)
+    .where(User.id == bindparam("user_id"))
+)
+_SCOPES = (
+    select(OfficialScope.village_id, Village.id.label("township_village"))  # type: ignore[union-attr]
+    .outerjoin(Village, Village.township_id == OfficialScope.township_id)
+    .where(OfficialScope.user_id == bindparam("user_id"))
+)
+
+
 def _user(session: Session, user_id: int, role: str) -> Principal:
-    user = session.get(User, user_id)
+    user = session.execute(_USER, {"user_id": user_id}).first()
     if user is None or not user.active or user.role != role:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
-    household_id = home_village_id = None
-    villages: set[int] = set()
-    if user.person_id is not None:  # a villager, or an official who lives in a village: their own household
-        home = session.execute(
-            select(Household.id, Household.village_id)
-            .join(Person, Person.household_id == Household.id)
-            .where(Person.id == user.person_id)
-        ).first()
-        if home is not None:
-            household_id, home_village_id = home
-    if user.role == Role.VILLAGER and household_id is None:
+    if user.role == Role.VILLAGER and user.household_id is None:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
-    if user.role == Role.OFFICIAL:
-        for scope in session.scalars(select(OfficialScope).where(OfficialScope.user_id == user_id)):
-            if scope.village_id is not None:
-                villages.add(scope.village_id)
-            else:
-                villages.update(
-                    session.scalars(select(Village.id).where(Village.township_id == scope.township_id))
-                )
+    villages: set[int] = set()
+    if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
+        for village_id, township_village in session.execute(_SCOPES, {"user_id": user_id}):
+            villages.add(village_id if village_id is not None else township_village)
+        villages.discard(None)  # type: ignore[arg-type]
     return Principal(
         subject=f"user:{user_id}",
         role=user.role,
         county_id=user.county_id,
         user_id=user_id,
-        household_id=household_id,
-        home_village_id=home_village_id,
+        household_id=user.household_id,
+        home_village_id=user.village_id,
         person_id=user.person_id,
         village_ids=frozenset(villages),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, select
 
 from ledger.journal.errors import AccountNotFound
@@ -25,3 +26,21 @@ def of_village(session: Session, village_id: int, kind: AccountKind) -> Account:
     if account is None:
         raise AccountNotFound(f"This village has no {kind.value} account.", village_id=village_id)
     return account
+
+
+_ISSUANCE_AND_NOTICE = select(Account.id, Account.kind).where(  # type: ignore[call-overload]
+    or_(and_(Account.village_id == bindparam("village_id"), Account.kind == AccountKind.ISSUANCE,
+             Account.partner_id.is_(None)),  # type: ignore[union-attr]
+        and_(Account.household_id == bindparam("household_id"), Account.kind == AccountKind.NOTICE))
+)
+
+
+def issuance_and_notice(session: Session, *, village_id: int, household_id: int) -> tuple[int, int]:
+    """The village's issuance account and the household's notice account: where a claim's points come from and
+    where they wait while in notice (one query; every claim asks)."""
+    found = {kind: account_id for account_id, kind in
+                 session.execute(_ISSUANCE_AND_NOTICE, {"village_id": village_id, "household_id": household_id})}
+    if AccountKind.ISSUANCE not in found or AccountKind.NOTICE not in found:
+        raise AccountNotFound("The village or the household lacks an account.", village_id=village_id,
+                              household_id=household_id)
+    return found[AccountKind.ISSUANCE], found[AccountKind.NOTICE]

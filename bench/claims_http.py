@@ -1,0 +1,207 @@
+"""Claims over HTTP: the real app under uvicorn (1 worker, a SQLite file) taking auto-approved claims from many
+households at 32 concurrent connections, beside a bare FastAPI endpoint returning constant JSON served the same
+way, measured by the same client in the same run. Then a burst: 300 households claim one activity at once; each
+must succeed exactly once.
+
+The load comes from wrk (Debian package `wrk`; .ci/run installs it), one thread holding 32 keep-alive
+connections, each sending its next request as soon as the last is answered (closed loop). Every claim is a
+different household or activity, signed in with its own access token, with its own Idempotency-Key. Client and
+server share the machine's cores.
+
+Ends with:  claims_http ratio=<ours/bare> ours=<n>/s bare=<n>/s p99_ms=<n>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api import tokens  # noqa: E402
+from ledger import migrations, tenancy  # noqa: E402
+from ledger.activities import codes  # noqa: E402
+from ledger.activities import service as activities  # noqa: E402
+from ledger.base import utcnow  # noqa: E402
+from ledger.catalogue import service as catalogue  # noqa: E402
+from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger.identity.models import Role, User  # noqa: E402
+from ledger.settings import Settings  # noqa: E402
+from ledger.tenancy import Person  # noqa: E402
+
+SECRET = "bench-secret-0123456789-abcdefghijklmnopq"
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+
+
+def seed(url: str, households: int, activity_count: int) -> tuple[list[int], list[int], int]:
+    """A village of `households` households (one signed-in member each) and auto-approving activities shown
+    live. Returns (villager user ids, activity ids, burst activity id)."""
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    with unit_of_work(engine) as session:
+        county = tenancy.create_county(session, code="bench", name="Bench")
+        township = tenancy.create_township(session, county=county, code="bench-t", name="T")
+        village = tenancy.create_village(session, township=township, code="bench-v", name="V")
+        catalogue.create(session, catalogue.Scope(county_id=county.id, village_id=None),  # type: ignore[arg-type]
+                         code="bench_meeting", actor="bench", within_village_limits=False, name_zh="会议",
+                         name_en="Meeting", category="participation", points=2, evidence="witness", review="auto")
+        users = []
+        for n in range(households):
+            household = tenancy.create_household(session, village=village, code=f"h{n}", name=f"H{n}",
+                                                 head_name=f"Head {n}")
+            person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
+            user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
+            session.add(user)
+            users.append(user)
+        session.flush()
+        now = utcnow()
+        made = [activities.create(session, village=village, matter_code="bench_meeting", title=f"Meeting {n}",
+                                  starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                                  rotating=True, actor="bench")
+                for n in range(activity_count + 1)]
+        ids = [u.id for u in users], [a.id for a in made[:-1]], made[-1].id
+    engine.dispose()
+    return ids  # type: ignore[return-value]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+               "--no-access-log", "--log-level", "warning"]
+    if factory:
+        command.append("--factory")
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit(f"{app} did not start")
+
+
+def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str) -> dict[str, int]:
+    """Run wrk over `requests` (each sent once, in order); its summary as numbers."""
+    listing = Path(tmp, "requests.tsv")
+    with listing.open("w") as out:
+        for method, path, headers, body in requests:
+            out.write(f"{method}\t{path}\t{'|'.join(f'{k}: {v}' for k, v in headers.items())}\t{body}\n")
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s",
+               "-s", str(Path(__file__).with_name("wrk_requests.lua")), base, "--", str(listing)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(row for row in output.splitlines() if row.startswith("RESULT "))
+    return {k: int(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--households", type=int, default=1000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        users, activity_ids, burst_activity = seed(url, args.households, activity_count=20)
+        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
+               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+               "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads"}
+        settings = Settings(env="dev", jwt_secret=SECRET)
+        keys = codes.Keys.from_settings(settings)
+        bearers = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}",
+                                                                           role=Role.VILLAGER)[0]}
+                   for u in users]
+
+        def claims(count: int, salt: str) -> list[tuple[str, str, dict[str, str], str]]:
+            step = codes.step_of(utcnow())  # a rotating code is good for its 30-second step and the next
+            tokens_by_activity = {a: codes.sign_rotating(keys, activity_id=a, step=step) for a in activity_ids}
+            made = []
+            for n in range(count):
+                household, activity = n % len(users), activity_ids[(n // len(users)) % len(activity_ids)]
+                made.append(("POST", "/api/v1/claims", {**bearers[household], "Content-Type": "application/json",
+                                                         "Idempotency-Key": f"{salt}-{n}"},
+                             json.dumps({"token": tokens_by_activity[activity]})))
+            return made
+
+        capacity = len(users) * len(activity_ids)
+        port = free_port()
+        server = serve("api.app:create_app", port, env, factory=True)
+        try:
+            warm = claims(capacity, "warm")[: capacity // 20]
+            wrk(f"http://127.0.0.1:{port}", 1, warm, tmp)
+            ours_run = wrk(f"http://127.0.0.1:{port}", args.seconds, claims(capacity, "run")[len(warm):], tmp)
+            burst = asyncio.run(burst_claims(f"http://127.0.0.1:{port}", keys, bearers[:300], burst_activity))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        bare_port = free_port()
+        bare = serve("bench.bare_app:app", bare_port, env, factory=False)
+        try:
+            constant = [("POST", "/bare", {"Content-Type": "application/json"}, '{"token": "x"}')]
+            wrk(f"http://127.0.0.1:{bare_port}", 1, constant, tmp)
+            bare_run = wrk(f"http://127.0.0.1:{bare_port}", args.seconds, constant, tmp)
+            constant_async = [("POST", "/bare-async", {"Content-Type": "application/json"}, '{"token": "x"}')]
+            async_run = wrk(f"http://127.0.0.1:{bare_port}", args.seconds, constant_async, tmp)
+        finally:
+            bare.terminate()
+            bare.wait(timeout=30)
+
+    ours = ours_run["requests"] / (ours_run["duration_us"] / 1e6)
+    bare_rate = bare_run["requests"] / (bare_run["duration_us"] / 1e6)
+    p50, p99 = ours_run["p50_us"] / 1000, ours_run["p99_us"] / 1000
+    print(f"claims_http: {os.cpu_count()} cores, uvicorn 1 worker, SQLite file, {CONNECTIONS} connections (wrk), "
+          f"{args.seconds:g} s a run, {args.households} households")
+    print(f"  ours  auto-approved claims  {ours:8.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+          f"refused {ours_run['non2xx']}, errors {ours_run['errors']}")
+    async_rate = async_run["requests"] / (async_run["duration_us"] / 1e6)
+    print(f"  bare  constant JSON, def    {bare_rate:8.0f}/s  p50 {bare_run['p50_us'] / 1000:6.1f} ms  "
+          f"p99 {bare_run['p99_us'] / 1000:6.1f} ms  (the reference: a thread-pool endpoint, like ours)")
+    print(f"  bare  constant JSON, async  {async_rate:8.0f}/s  p50 {async_run['p50_us'] / 1000:6.1f} ms  "
+          f"p99 {async_run['p99_us'] / 1000:6.1f} ms  (for comparison: ratio {ours / async_rate:.3f})")
+    print(f"  burst 300 households, one activity: {burst}")
+    print(f"claims_http ratio={ours / bare_rate:.3f} ours={ours:.0f}/s bare={bare_rate:.0f}/s p99_ms={p99:.0f}")
+
+
+async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]], activity: int) -> str:
+    """Every household claims the same activity at once, each sending its claim twice (a retry on a flaky
+    network): 300 claims must be made, every retry answered with the same claim."""
+    limits = httpx.Limits(max_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        token = codes.sign_rotating(keys, activity_id=activity, step=codes.step_of(utcnow()))
+
+        async def send(n: int):  # type: ignore[no-untyped-def]
+            headers = {**bearers[n // 2], "Idempotency-Key": f"burst-{n // 2}"}
+            return await client.post("/api/v1/claims", headers=headers, json={"token": token})
+
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(send(n) for n in range(2 * len(bearers))))
+        elapsed = time.perf_counter() - started
+    made = {r.json()["id"] for r in responses if r.status_code in (200, 201)}
+    created = sum(r.status_code == 201 for r in responses)
+    replayed = sum(r.status_code == 200 for r in responses)
+    ok = created == len(bearers) and replayed == len(bearers) and len(made) == len(bearers)
+    return (f"{created} created, {replayed} retries answered with the same claim, {len(made)} distinct claims in "
+            f"{elapsed:.1f} s: {'each exactly once' if ok else 'NOT EXACTLY ONCE'}")
+
+
+if __name__ == "__main__":
+    main()
