@@ -26,6 +26,7 @@ test-postgres: $(STAMP)
 # Benchmarks (docs/benchmarks.md). BENCH_DATABASE=postgresql+psycopg://… adds the PostgreSQL runs.
 bench: $(STAMP)
 	$(BIN)/python bench/journal_post.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
+	$(BIN)/python bench/claims_http.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

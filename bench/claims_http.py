@@ -149,7 +149,7 @@ def main() -> None:
             warm = claims(capacity, "warm")[: capacity // 20]
             wrk(f"http://127.0.0.1:{port}", 1, warm, tmp)
             ours_run = wrk(f"http://127.0.0.1:{port}", args.seconds, claims(capacity, "run")[len(warm):], tmp)
-            burst = asyncio.run(burst_claims(f"http://127.0.0.1:{port}", keys, bearers[:300], burst_activity))
+            burst, burst_ok = asyncio.run(burst_claims(f"http://127.0.0.1:{port}", keys, bearers[:300], burst_activity))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -179,9 +179,12 @@ def main() -> None:
           f"p99 {async_run['p99_us'] / 1000:6.1f} ms  (for comparison: ratio {ours / async_rate:.3f})")
     print(f"  burst 300 households, one activity: {burst}")
     print(f"claims_http ratio={ours / bare_rate:.3f} ours={ours:.0f}/s bare={bare_rate:.0f}/s p99_ms={p99:.0f}")
+    if not burst_ok or ours_run["non2xx"] or ours_run["errors"]:
+        raise SystemExit("claims were refused, lost or doubled: see above")
 
 
-async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]], activity: int) -> str:
+async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]],
+                       activity: int) -> tuple[str, bool]:
     """Every household claims the same activity at once, each sending its claim twice (a retry on a flaky
     network): 300 claims must be made, every retry answered with the same claim."""
     limits = httpx.Limits(max_connections=CONNECTIONS)
@@ -200,7 +203,7 @@ async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]
     replayed = sum(r.status_code == 200 for r in responses)
     ok = created == len(bearers) and replayed == len(bearers) and len(made) == len(bearers)
     return (f"{created} created, {replayed} retries answered with the same claim, {len(made)} distinct claims in "
-            f"{elapsed:.1f} s: {'each exactly once' if ok else 'NOT EXACTLY ONCE'}")
+            f"{elapsed:.1f} s: {'each exactly once' if ok else 'NOT EXACTLY ONCE'}"), ok
 
 
 if __name__ == "__main__":
