@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +23,7 @@ from ledger.errors import Conflict, Invalid
 from ledger.journal.models import IdempotencyRecord
 
 IDEMPOTENCY = IdempotencyRecord.__table__
+T = TypeVar("T")
 MAX_KEY_LENGTH = 200
 
 
@@ -96,6 +97,16 @@ def record_result(session: Session, key: Key | None, result: dict[str, Any]) -> 
         session.connection().execute(
             _RECORD_RESULT, {"k_scope": key.scope, "k_key": key.key, "k_result": result}
         )
+
+
+def replayed(session: Session, earlier: Earlier, model: type[T], name: str) -> T:
+    """The row the first request with this key made (its id recorded under `name`); a key first used for
+    another kind of request is refused."""
+    row_id = (earlier.result or {}).get(name)
+    row = session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise IdempotencyConflict("This Idempotency-Key was already used for another kind of request.")
+    return row
 
 
 def begin(session: Session, *, actor: str, key: str | None, request: dict[str, Any]) -> tuple[Key | None,

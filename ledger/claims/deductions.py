@@ -62,10 +62,7 @@ def record(session: Session, who: Principal, *, household_id: int, matter_code: 
         "op": "deduction", "household": household_id, "matter": matter_code, "reason": reason,
         "evidence": sorted(evidence_ids)})
     if earlier is not None:
-        deduction = session.get(Deduction, (earlier.result or {}).get("deduction"))
-        if deduction is None:
-            raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another request.")
-        return Recorded(deduction, replayed=True)
+        return Recorded(idempotency.replayed(session, earlier, Deduction, "deduction"), replayed=True)
     household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
     if household is None or not who.manages_village(household.village_id, household.county_id):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)

@@ -227,10 +227,7 @@ def _reason(reason: str) -> str:
 
 
 def _earlier(session: Session, earlier: idempotency.Earlier) -> Dispute:
-    dispute = session.get(Dispute, (earlier.result or {}).get("dispute"))
-    if dispute is None:
-        raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another request.")
-    return dispute
+    return idempotency.replayed(session, earlier, Dispute, "dispute")
 
 
 def of_village(session: Session, village_id: int, *, status: str | None = None) -> list[Dispute]:

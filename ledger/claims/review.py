@@ -96,10 +96,7 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
                                      request={"op": op, "claim": claim_id, "reason": reason})
     if earlier is not None:
-        claim = session.get(Claim, (earlier.result or {}).get("claim"))
-        if claim is None:
-            raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another request.")
-        return Decided(claim, replayed=True)
+        return Decided(idempotency.replayed(session, earlier, Claim, "claim"), replayed=True)
     claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
     check_may_decide(who, claim, claim_id)
     assert claim is not None

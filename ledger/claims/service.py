@@ -163,11 +163,7 @@ def _details_request(details: Details) -> dict[str, Any]:
 
 
 def _replayed_claim(session: Session, earlier: idempotency.Earlier) -> Claim:
-    claim_id = (earlier.result or {}).get("claim")
-    claim = session.get(Claim, claim_id) if claim_id is not None else None
-    if claim is None:
-        raise idempotency.IdempotencyConflict("This Idempotency-Key was already used for another kind of request.")
-    return claim
+    return idempotency.replayed(session, earlier, Claim, "claim")
 
 
 @dataclass(frozen=True, slots=True)
