@@ -50,7 +50,10 @@ def month_report(claims: pd.DataFrame, *, households: int, village_id: int, mont
     claims = claims.copy()
     for column in ("submitted_at", "decided_at", "settled_at"):
         claims[column] = pd.to_datetime(claims[column], utc=True)
-    within = lambda column: (claims[column] >= start) & (claims[column] < end)  # noqa: E731
+
+    def within(column: str) -> pd.Series:
+        return (claims[column] >= start) & (claims[column] < end)
+
     settled = claims[within("settled_at")]
     participating = int(settled["household_id"].nunique())
     decided = claims[within("decided_at") & claims["status"].isin(

@@ -97,10 +97,14 @@ class Person(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+class HouseholdNotFound(NotFound):
+    code = "household_not_found"
+
+
 def get_household(session: Session, household_id: int) -> Household:
     household = session.get(Household, household_id)
     if household is None:
-        raise NotFound("No such household.", household_id=household_id)
+        raise HouseholdNotFound("No such household.", household_id=household_id)
     return household
 
 

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, allow
+from api.routes.catalogue import VillageNotFound
 from api.schemas.claims import EvidenceOut
 from ledger.claims import evidence as photos
 from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, EvidenceFile
+from ledger.errors import Invalid
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import Village
@@ -23,7 +25,7 @@ Uploader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_
 Viewer = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 
 
-class NoVillage(photos.EvidenceNotFound):
+class VillageRequired(Invalid):
     code = "village_required"
 
 
@@ -40,9 +42,11 @@ def upload(request: Request, session: SessionDep, settings: SettingsDep, who: Up
         household_id, village = who.household_id, who.home_village_id
     else:
         household_id, village = None, village_id
-        row = session.get(Village, village_id) if village_id else None
+        if village_id is None:
+            raise VillageRequired("Say which of your villages this photo is for (village_id).", field="village_id")
+        row = session.get(Village, village_id)
         if row is None or not who.manages_village(row.id, row.county_id):  # type: ignore[arg-type]
-            raise NoVillage("Say which of your villages this photo is for (village_id).", field="village_id")
+            raise VillageNotFound("No such village among yours.", village_id=village_id)
     assert village is not None
     saved = photos.save(session, file.file, root=settings.upload_dir, county_id=who.county_id, village_id=village,
                         household_id=household_id, actor=who.actor)

@@ -12,19 +12,14 @@ from api.deps import KeysDep, SessionDep, SettingsDep, allow
 from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
 from api.schemas.claims import HouseholdCardIn, HouseholdCardOut
 from ledger.activities import codes, render
-from ledger.errors import NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts, queries
 from ledger.journal.models import AccountKind
-from ledger.tenancy import Household, Person, Village
+from ledger.tenancy import Household, HouseholdNotFound, Person, Village
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
-
-
-class HouseholdNotFound(NotFound):
-    code = "household_not_found"
 
 
 def visible_household(session: Session, principal: Principal, household_id: int) -> Household:

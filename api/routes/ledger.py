@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api import tokens
 from api.deps import IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed, public
-from api.routes.households import HouseholdNotFound, visible_household
+from api.routes.households import visible_household
 from api.schemas import (
     PostingOut,
     ResolveIn,
@@ -29,6 +29,7 @@ from ledger.journal import service as journal
 from ledger.journal.errors import TransactionNotFound
 from ledger.journal.models import AccountKind
 from ledger.journal.service import TxRecord
+from ledger.tenancy import HouseholdNotFound
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 

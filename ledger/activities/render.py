@@ -52,7 +52,7 @@ def poster_svg(*, url: str, title: str, matter_zh: str, matter_en: str, points: 
         _text(105, 42, 11, title, weight="bold"),
         _text(105, 56, 8, f"{matter_zh} · {matter_en}"),
         _text(105, 76, 16, f"{sign}{points} 分 points", weight="bold"),
-        _place(url),
+        _placed(url, x=45, y=92, size=120),
         _text(105, 232, 6.5, window),
         _text(105, 243, 6.5, place) if place else "",
         _text(105, 262, 6, "用手机扫码，为您家申报积分 · Scan with your phone to claim for your household"),
@@ -60,10 +60,6 @@ def poster_svg(*, url: str, title: str, matter_zh: str, matter_en: str, points: 
         "</svg>",
     ]
     return "".join(parts).encode()
-
-
-def _place(url: str) -> str:
-    return _placed(url, x=45, y=92, size=120)
 
 
 def household_card_svg(*, url: str, household: str, house_number: str | None, village: str, code: str) -> bytes:

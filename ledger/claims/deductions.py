@@ -28,17 +28,13 @@ from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import Household
+from ledger.tenancy import Household, HouseholdNotFound
 
 MAX_PHOTOS = 3
 
 
 class DeductionNotFound(NotFound):
     code = "deduction_not_found"
-
-
-class HouseholdNotFound(NotFound):
-    code = "household_not_found"
 
 
 class NotADeduction(Invalid):

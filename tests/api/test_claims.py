@@ -392,6 +392,8 @@ def test_photos_are_checked_by_content_and_size_and_shown_only_to_their_people(
     assert text.status_code == 415 and text.json()["code"] == "evidence_type"
     huge = upload(client, villager, b"\xff\xd8\xff" + bytes(5 * 1024 * 1024))
     assert huge.status_code == 413 and huge.json()["code"] == "evidence_too_large"
+    unplaced = upload(client, official)  # an official's photo needs a village of theirs
+    assert unplaced.status_code == 422 and unplaced.json()["code"] == "village_required"
     first, again = upload(client, villager).json(), upload(client, villager).json()
     assert first["sha256"] == again["sha256"] and first["id"] != again["id"]
     link = f"/api/v1/evidence/{first['id']}"
