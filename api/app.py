@@ -15,6 +15,7 @@ from api.routes import (
     auth,
     catalogue,
     claims,
+    credit,
     disputes,
     evidence,
     health,
@@ -31,7 +32,7 @@ from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 
 ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
-           evidence.router, claims.router, disputes.router, villages.router, notifications.router)
+           evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router)
 
 
 def refuse_default_passwords(engine: Engine) -> None:

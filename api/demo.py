@@ -46,7 +46,7 @@ class DemoClient:
 
 
 CLIENTS = [
-    DemoClient("demo-bank", "demo-bank-secret", PartnerKind.BANK, "credit:read ledger:head"),
+    DemoClient("demo-bank", "demo-bank-secret", PartnerKind.BANK, "credit:read loans:report ledger:head"),
     DemoClient("demo-mart", "demo-mart-secret", PartnerKind.MERCHANT, "vouchers:consume"),
     DemoClient("demo-clinic", "demo-clinic-secret", PartnerKind.CLINIC, "vouchers:consume bookings:manage"),
 ]

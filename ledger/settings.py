@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     pending_timeout_seconds: int = 7 * 24 * 3600
 
+    # Partner banks' rating lookups: per client a minute, and per household (per bank) a day.
+    credit_lookups_per_minute: int = Field(default=600, ge=1)
+    credit_lookups_per_household_day: int = Field(default=20, ge=1)
+
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
 

@@ -13,6 +13,7 @@ from ledger.journal.models import (
     Posting,
 )
 from ledger.outbox import Notification
+from ledger.ratelimit import RateWindow
 from ledger.tenancy import County, Household, Person, Township, Village
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "PartnerClient",
     "Person",
     "Posting",
+    "RateWindow",
     "SignInThrottle",
     "Township",
     "User",

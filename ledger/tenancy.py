@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, bindparam, text, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.base import timestamp, utcnow
@@ -73,6 +73,9 @@ class Household(SQLModel, table=True):
     name: str = Field(max_length=100)
     house_number: str | None = Field(default=None, max_length=20)
     created_at: datetime = timestamp(default_factory=utcnow)
+    # Moves on whenever something the rating reads changes (a settlement, a decision, a deduction, a dispute);
+    # a rating computed at an older value is stale.
+    record_seq: int = _setting(0)
 
 
 class Person(SQLModel, table=True):
@@ -99,6 +102,16 @@ class Person(SQLModel, table=True):
 
 class HouseholdNotFound(NotFound):
     code = "household_not_found"
+
+
+_TOUCH = (update(Household).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
+          .values(record_seq=Household.record_seq + 1))
+
+
+def touch_record(session: Session, household_id: int) -> None:
+    """Mark the household's record as changed: its rating is stale from now. Call it before the journal write of
+    the same operation, so the household row is locked before the village's chain head, as claims lock them."""
+    session.execute(_TOUCH, {"household_id": household_id})
 
 
 def get_household(session: Session, household_id: int) -> Household:

@@ -1,1 +1,2 @@
-"""Credit ratings built from the settled ledger (later issues)."""
+"""Credit ratings built from the settled ledger: features (pure pandas), versioned scorecards, immutable ratings,
+the household's consent, the partner banks' lookups and loan outcomes, calibration and validation."""

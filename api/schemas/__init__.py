@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from ledger.base import as_utc
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                           pattern=r"^[a-z0-9_.:-]+$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,19}$")]
+
+
+# Every moment in and out is UTC with its zone: SQLite hands stored timestamps back without one, PostgreSQL with
+# one, and the API answers the same either way (a moment sent without a zone is taken as UTC).
+Moment = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Strict(BaseModel):
@@ -52,7 +59,7 @@ class BalanceOut(BaseModel):
 
 class BalanceAsOfOut(BaseModel):
     household_id: int
-    as_of: datetime
+    as_of: Moment
     posted: int
 
 
@@ -62,9 +69,9 @@ class EntryOut(BaseModel):
     kind: str
     reason: str
     status: Literal["posted", "pending", "voided", "expired"]
-    effective_at: datetime
-    created_at: datetime
-    resolved_at: datetime | None
+    effective_at: Moment
+    created_at: Moment
+    resolved_at: Moment | None
     reverses_id: int | None
 
 
@@ -86,9 +93,9 @@ class TransactionOut(BaseModel):
     kind: str
     reason: str
     actor: str
-    created_at: datetime
-    effective_at: datetime
-    timeout_at: datetime | None
+    created_at: Moment
+    effective_at: Moment
+    timeout_at: Moment | None
     pending_id: int | None
     reverses_id: int | None
     meta: dict[str, Any] | None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from api.schemas import Strict
+from api.schemas import Moment, Strict
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -29,8 +28,8 @@ class MatterIn(Strict):
     cap_week: Cap | None = None
     cap_month: Cap | None = None
     cap_year: Cap | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     active: bool = True
 
 
@@ -47,8 +46,8 @@ class MatterEdit(Strict):
     cap_week: Cap | None = None
     cap_month: Cap | None = None
     cap_year: Cap | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     active: bool | None = None
 
 
@@ -67,10 +66,10 @@ class MatterOut(BaseModel):
     cap_week: int | None
     cap_month: int | None
     cap_year: int | None
-    valid_from: datetime | None
-    valid_to: datetime | None
+    valid_from: Moment | None
+    valid_to: Moment | None
     active: bool
-    created_at: datetime
+    created_at: Moment
 
 
 class ActivityIn(Strict):
@@ -78,8 +77,8 @@ class ActivityIn(Strict):
     matter_code: Code
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     place: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     radius_m: int | None = Field(default=None, ge=10, le=50_000)
@@ -94,8 +93,8 @@ class ActivityOut(BaseModel):
     matter: MatterOut
     title: str
     place: str
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     lat: float | None
     lon: float | None
     radius_m: int | None
@@ -124,8 +123,8 @@ class CodeInfoOut(BaseModel):
     matter_zh: str
     matter_en: str
     points: int
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     evidence: str
     claim_with: str = "POST /api/v1/claims with this token"
 
@@ -164,11 +163,11 @@ class ClaimOut(BaseModel):
     points: int
     status: str
     proxy: bool
-    submitted_at: datetime
-    decided_at: datetime | None
+    submitted_at: Moment
+    decided_at: Moment | None
     reject_reason: str | None
-    notice_until: datetime | None
-    settled_at: datetime | None
+    notice_until: Moment | None
+    settled_at: Moment | None
     evidence: list[str] = Field(description="Links to the claim's photos.")
     replayed: bool = False
 
@@ -214,7 +213,7 @@ class DeductionOut(BaseModel):
     unpaid: int = Field(description="What the balance could not cover: recorded, not collected.")
     reason: str
     status: str
-    recorded_at: datetime
+    recorded_at: Moment
     evidence: list[str]
     replayed: bool = False
 
@@ -242,8 +241,8 @@ class DisputeOut(BaseModel):
     deduction_id: int | None
     reason: str
     status: str
-    opened_at: datetime
-    resolved_at: datetime | None
+    opened_at: Moment
+    resolved_at: Moment | None
     resolution_note: str | None
     replayed: bool = False
 
@@ -256,8 +255,8 @@ class NoticeEntryOut(BaseModel):
     matter_zh: str
     matter_en: str
     points: int
-    decided_at: datetime
-    notice_until: datetime
+    decided_at: Moment
+    notice_until: Moment
     disputed: bool
 
 
@@ -285,8 +284,8 @@ class NotificationOut(BaseModel):
     id: int
     kind: str
     payload: dict[str, Any]
-    created_at: datetime
-    delivered_at: datetime | None
+    created_at: Moment
+    delivered_at: Moment | None
 
 
 class HouseholdCardIn(Strict):

@@ -28,7 +28,7 @@ from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import Household, HouseholdNotFound
+from ledger.tenancy import Household, HouseholdNotFound, touch_record
 
 MAX_PHOTOS = 3
 
@@ -73,6 +73,7 @@ def record(session: Session, who: Principal, *, household_id: int, matter_code: 
         raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
     photos = _evidence(session, who, household, evidence_ids, needed=matter.evidence == Evidence.PHOTO)
     points = -matter.points
+    touch_record(session, household_id)
     tx = journal.take_available(
         session,
         debit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]

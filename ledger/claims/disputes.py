@@ -38,7 +38,7 @@ from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import County
+from ledger.tenancy import County, touch_record
 
 
 class DisputeNotFound(NotFound):
@@ -172,6 +172,7 @@ def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, 
 
 
 def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -> None:
+    touch_record(session, dispute.household_id)
     if dispute.deduction_id is not None:
         deduction = session.scalars(select(Deduction).where(Deduction.id == dispute.deduction_id)
                                     .with_for_update()).one()

@@ -20,7 +20,7 @@ from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus,
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import County, Household, Person, Village
+from ledger.tenancy import County, Household, Person, Village, touch_record
 
 
 def settle_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
@@ -48,6 +48,7 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
 def settle(session: Session, claim: Claim, *, now: datetime) -> None:
     matter = session.get(Matter, claim.matter_id)
     assert matter is not None
+    touch_record(session, claim.household_id)  # settled points: the rating is stale
     tx = journal.transfer(
         session,
         debit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]

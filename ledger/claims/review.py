@@ -21,7 +21,7 @@ from ledger.identity.principal import Principal
 from ledger.journal import service as journal
 from ledger.journal.errors import PendingAlreadyResolved, PendingExpired
 from ledger.journal.models import JournalTransaction
-from ledger.tenancy import County
+from ledger.tenancy import County, touch_record
 
 MAX_BULK = 200
 
@@ -110,6 +110,7 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
         raise SecondOfficialNeeded("You entered this claim for the household; another official must decide it.")
     county = session.get(County, claim.county_id)
     assert county is not None
+    touch_record(session, claim.household_id)  # a decision changes the share of claims rejected
     try:
         if approve:
             tx = journal.post_pending(session, pending_id=claim.pending_tx_id, actor=who.actor)

@@ -105,7 +105,8 @@ def world(engine: Engine) -> World:
         _staff(session, "admin", Role.COUNTY_ADMIN, a.county_id)
         _staff(session, "auditor", Role.AUDITOR, a.county_id)
         _staff(session, "admin-c", Role.COUNTY_ADMIN, c.county_id)
-        for code, kind, scopes in [("bank", PartnerKind.BANK, "credit:read ledger:head"),
+        for code, kind, scopes in [("bank", PartnerKind.BANK, "credit:read ledger:head loans:report"),
+                                   ("bank2", PartnerKind.BANK, "credit:read loans:report"),
                                    ("mart", PartnerKind.MERCHANT, "vouchers:consume")]:
             partner = Partner(county_id=a.county_id, kind=kind, code=code, name=code)
             session.add(partner)

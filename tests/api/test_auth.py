@@ -50,7 +50,7 @@ def test_client_credentials_in_form_or_basic_with_scopes(client: TestClient, wor
                                                    "client_secret": "bank-secret", "scope": "credit:read"})
     assert form.status_code == 200 and form.json()["scope"] == "credit:read"
     basic = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=("bank", "bank-secret"))
-    assert basic.status_code == 200 and basic.json()["scope"] == "credit:read ledger:head"
+    assert basic.status_code == 200 and basic.json()["scope"] == "credit:read ledger:head loans:report"
     bad = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=("bank", "nope"))
     assert bad.status_code == 401 and bad.json()["code"] == "invalid_client"
     greedy = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": "mart",

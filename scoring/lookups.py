@@ -1,0 +1,63 @@
+"""Partner banks read ratings: only with the household's active consent, within rate limits, and every rating
+shown is written to the household's access log ("who looked at my rating, when, and why")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ledger import ratelimit
+from ledger.base import utcnow
+from ledger.errors import Forbidden
+from ledger.identity.models import Partner, PartnerKind
+from ledger.identity.principal import PARTNER, Principal
+from scoring import consent as consents
+from scoring import ratings
+from scoring.models import Consent, CreditLookup, Rating
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_client_per_minute: int = 600
+    per_subject_per_day: int = 20
+
+
+@dataclass(frozen=True)
+class Shown:
+    rating: Rating
+    consent: Consent
+    lookup_id: int
+
+
+def lookup(session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits,
+           now: datetime | None = None) -> Shown:
+    if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
+        raise Forbidden("Only partner banks read ratings.")
+    now = now or utcnow()
+    client = who.subject.partition(":")[2]
+    ratelimit.hit(session, f"credit:client:{client}", limit=limits.per_client_per_minute, seconds=60,
+                  what="rating lookups from this client", now=now)
+    consent = consents.check(session, partner_id=who.partner_id, household_id=household_id, consent_id=consent_id,
+                             now=now)
+    ratelimit.hit(session, f"credit:subject:{who.partner_id}:{household_id}", limit=limits.per_subject_per_day,
+                  seconds=86_400, what="lookups of this household today", now=now)
+    rating = ratings.current(session, household_id, now=now)
+    entry = CreditLookup(county_id=consent.county_id, household_id=household_id, partner_id=who.partner_id,
+                         client_id=client, consent_id=consent.id, purpose=consent.purpose,
+                         rating_id=rating.id, looked_at=now)  # type: ignore[arg-type]
+    session.add(entry)
+    session.flush()
+    return Shown(rating=rating, consent=consent, lookup_id=entry.id)  # type: ignore[arg-type]
+
+
+def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:
+    """Who looked at the household's rating, newest first, with the partner's name."""
+    rows = session.execute(
+        select(CreditLookup, Partner.name).join(Partner, Partner.id == CreditLookup.partner_id)
+        .where(CreditLookup.household_id == household_id)
+        .order_by(CreditLookup.id.desc()).limit(limit)  # type: ignore[union-attr]
+    ).all()
+    return [(row[0], row[1]) for row in rows]

@@ -1,0 +1,236 @@
+"""Ratings as the household, the partner banks and the officials meet them: consent first, an allow-list to
+banks, every lookup logged, always as of the latest settled ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from ledger import jobs
+from ledger.base import as_utc, utcnow
+from ledger.db import unit_of_work
+from ledger.identity.principal import load
+from ledger.journal import accounts
+from ledger.journal import service as journal
+from scoring import lookups
+from scoring.consent import ConsentRequired
+from scoring.models import Consent, CreditLookup, Rating
+from tests.api.claiming import claim, code_of, decide, new_activity
+from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+
+MATTERS = ["garbage_sorting", "volunteering", "elder_care", "village_meeting"]
+COMMON = {"household_id", "grade", "as_of", "computed_at", "scorecard_version", "data_sufficiency", "valid_until",
+          "consent_id", "purpose", "scope"}
+
+
+def give_history(engine: Engine, world: World, household: int, months: int = 14) -> None:
+    """Settled points in each of the last `months` months, in several kinds of activity."""
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        issuance = world.village_a.issuance if household in (world.household_a1, world.household_a2) \
+            else world.village_b.issuance
+        own = accounts.of_household(session, household).id
+        for month in range(months):
+            journal.transfer(session, debit=issuance, credit=own, amount=6, reason=MATTERS[month % len(MATTERS)],
+                             actor="test", effective_at=now - timedelta(days=30 * month + 1))
+
+
+@pytest.fixture
+def villager(client: TestClient, world: World, engine: Engine) -> str:
+    give_history(engine, world, world.household_a1)
+    return villager_token(client, world.villager_phone)
+
+
+def bank_id(client: TestClient, token: str, name: str = "bank") -> int:
+    banks = client.get("/api/v1/partners", params={"kind": "bank"}, headers=bearer(token)).json()
+    return next(b["id"] for b in banks if b["name"] == name)
+
+
+def consent(client: TestClient, token: str, scope: str = "score", bank: str = "bank", **extra: object) -> str:
+    response = client.post("/api/v1/consents", headers=bearer(token), json={
+        "partner_id": bank_id(client, token, bank), "purpose": "loan_preapproval", "scope": scope, **extra})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def look(client: TestClient, bank: str, household: int, consent_id: str):  # type: ignore[no-untyped-def]
+    return client.get(f"/api/v1/credit/households/{household}", params={"consent_id": consent_id},
+                      headers=bearer(bank))
+
+
+def test_a_villager_sees_grade_reasons_and_how_to_improve(client: TestClient, world: World, villager: str) -> None:
+    mine = client.get("/api/v1/credit/me", headers=bearer(villager))
+    assert mine.status_code == 200 and mine.headers["Cache-Control"] == "no-store"
+    body = mine.json()
+    assert body["grade"] in ("AAA", "AA", "A", "B", "C") and 300 <= body["score"] <= 900
+    assert body["score_range"] == [300, 900] and body["data_sufficiency"]["sufficient"] is True
+    assert 1 <= len(body["reasons"]) <= 4 and all(r["zh"] and r["en"] for r in body["reasons"])
+    assert body["improve"]["actions"] and body["improve"]["target_grade"]
+    assert "does not make it" in body["explanation"] and "person" in body["explanation"]
+    assert client.get("/api/v1/credit/me/lookups", headers=bearer(villager)).json() == []
+
+
+def test_a_bank_with_consent_reads_exactly_the_allowed_fields_and_the_villager_sees_it(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
+    bank = client_token(client, "bank")
+    expected = {"grade": COMMON, "score": COMMON | {"score", "score_range", "reasons"},
+                "summary": COMMON | {"score", "score_range", "reasons", "activity_summary"}}
+    for scope, fields in expected.items():
+        given = consent(client, villager, scope)
+        shown = look(client, bank, world.household_a1, given)
+        assert shown.status_code == 200, shown.text
+        assert set(shown.json()) == fields, scope
+        assert shown.headers["Cache-Control"] == "no-store"
+        body = shown.json()
+        assert (body["consent_id"], body["purpose"], body["scope"]) == (given, "loan_preapproval", scope)
+        text = shown.text
+        for private in ("Head", "139000", "photo", "evidence", "statement", "lat", "name"):
+            assert private not in text, private
+    assert set(shown.json()["reasons"][0]) == {"code", "zh", "en"}
+    assert set(shown.json()["activity_summary"]) == {"active_months_12", "categories_24m", "points_12m_capped",
+                                                     "deductions_24m"}
+    log = client.get("/api/v1/credit/me/lookups", headers=bearer(villager)).json()
+    assert len(log) == 3 and log[0]["partner"] == "bank" and log[0]["purpose"] == "loan_preapproval"
+
+
+def test_without_an_active_consent_the_bank_learns_nothing(client: TestClient, world: World, engine: Engine,
+                                                           villager: str) -> None:
+    bank = client_token(client, "bank")
+    mine = consent(client, villager)
+    others = consent(client, villager, bank="bank2")
+    neighbour = consent(client, villager_token(client, "13900000002"))
+    short = consent(client, villager, days=1)
+    refusals = [
+        look(client, bank, world.household_a1, "0" * 32),  # no such consent
+        look(client, bank, 999_999, mine),  # no such household
+        look(client, bank, world.household_a1, others),  # another bank's consent
+        look(client, bank, world.household_a1, neighbour),  # another household's consent
+        look(client, bank, world.household_a2, mine),  # this consent, another household
+    ]
+    with unit_of_work(engine) as session:  # a day later, the one-day consent has expired
+        later = as_utc(session.get(Consent, short).expires_at) + timedelta(seconds=1)  # type: ignore[union-attr]
+        who = load(session, subject="client:bank", role="partner", scopes=("credit:read",))
+        with pytest.raises(ConsentRequired):
+            lookups.lookup(session, who, household_id=world.household_a1, consent_id=short,
+                           limits=lookups.Limits(), now=later)
+    client.post(f"/api/v1/consents/{mine}/revoke", headers=bearer(villager))
+    refusals.append(look(client, bank, world.household_a1, mine))  # revoked
+    bodies = []
+    for response in refusals:
+        assert response.status_code == 403 and response.json()["code"] == "consent_required"
+        bodies.append({k: v for k, v in response.json().items() if k != "request_id"})
+    assert all(body == bodies[0] for body in bodies)  # the same answer whatever the reason: nothing leaks
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(CreditLookup)) == 0
+    malformed = client.get(f"/api/v1/credit/households/{world.household_a1}", params={"consent_id": "x"},
+                           headers=bearer(bank))
+    assert malformed.status_code == 422
+
+
+def test_other_roles_cannot_use_the_bank_routes(client: TestClient, world: World, villager: str) -> None:
+    given = consent(client, villager)
+    for token in (client_token(client, "mart"), villager, password_token(client, "official-a"),
+                  password_token(client, "admin")):
+        assert look(client, token, world.household_a1, given).status_code == 403
+        lookups = client.post("/api/v1/credit/lookups", headers=bearer(token),
+                              json={"items": [{"household_id": world.household_a1, "consent_id": given}]})
+        assert lookups.status_code == 403
+    limited = client_token(client, "bank", scope="ledger:head")  # a bank token without credit:read
+    assert look(client, limited, world.household_a1, given).status_code == 403
+    other = villager_token(client, "13900000002")
+    assert client.get("/api/v1/credit/me", headers=bearer(other)).json()["household_id"] != world.household_a1
+
+
+def test_many_lookups_at_once_are_answered_one_by_one(client: TestClient, world: World, engine: Engine,
+                                                      villager: str) -> None:
+    give_history(engine, world, world.household_a2, months=2)
+    mine = consent(client, villager, "grade")
+    neighbours = consent(client, villager_token(client, "13900000002"), "score")
+    response = client.post("/api/v1/credit/lookups", headers=bearer(client_token(client, "bank")), json={"items": [
+        {"household_id": world.household_a1, "consent_id": mine},
+        {"household_id": world.household_a2, "consent_id": neighbours},
+        {"household_id": world.household_b1, "consent_id": mine},
+    ]})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [200, 200, 403]
+    assert set(results[0]["rating"]) == COMMON
+    assert results[1]["rating"]["grade"] == "NR" and "score" not in results[1]["rating"]  # two months: not rated
+    assert results[2] == {"household_id": world.household_b1, "consent_id": mine, "status": 403,
+                          "code": "consent_required"}
+
+
+def test_a_settled_claim_makes_the_rating_stale_and_the_next_read_recomputes(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
+    before = client.get("/api/v1/credit/me", headers=bearer(villager)).json()
+    again = client.get("/api/v1/credit/me", headers=bearer(villager)).json()
+    assert again["computed_at"] == before["computed_at"]  # fresh: not recomputed
+    official = password_token(client, "official-a")
+    made = claim(client, villager, code_of(new_activity(client, official, world.village_a.village_id,
+                                                        "dispute_mediation"))).json()
+    decide(client, official, made["id"])
+    jobs.tick(engine, now=utcnow() + timedelta(days=8))
+    after = client.get("/api/v1/credit/me", headers=bearer(villager)).json()
+    assert after["computed_at"] != before["computed_at"]
+    assert after["features"]["categories_24m"] == before["features"]["categories_24m"] + 1  # a new kind: harmony
+    with unit_of_work(engine) as session:
+        ratings = session.scalars(select(Rating).where(Rating.household_id == world.household_a1)
+                                  .order_by(Rating.id)).all()
+        assert len(ratings) == 2 and ratings[0].record_seq < ratings[1].record_seq  # the old one is kept as it was
+
+
+def test_lookups_of_one_household_are_capped_a_day(client: TestClient, world: World, villager: str, settings,
+                                                   engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    settings.credit_lookups_per_household_day = 2
+    bank = client_token(client, "bank")
+    given = consent(client, villager)
+    assert [look(client, bank, world.household_a1, given).status_code for _ in range(2)] == [200, 200]
+    third = look(client, bank, world.household_a1, given)
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) > 3600
+    assert third.json()["code"] == "too_many_requests"
+
+
+def test_a_villager_asks_for_a_person_to_review_and_an_official_answers(client: TestClient, world: World,
+                                                                         villager: str) -> None:
+    asked = client.post("/api/v1/credit/me/review-requests", headers=bearer(villager),
+                        json={"reason": "The deduction last spring was withdrawn on appeal."})
+    assert asked.status_code == 201 and asked.json()["status"] == "open"
+    official = password_token(client, "official-a")
+    queue = client.get("/api/v1/credit/review-requests", params={"status": "open"}, headers=bearer(official)).json()
+    assert [t["id"] for t in queue] == [asked.json()["id"]] and queue[0]["rating"]["grade"]
+    other_village = client.get("/api/v1/credit/review-requests", headers=bearer(password_token(client, "official-b")))
+    assert other_village.json() == []
+    answered = client.post(f"/api/v1/credit/review-requests/{asked.json()['id']}/answer", headers=bearer(official),
+                           json={"answer": "Checked: the rating counts no withdrawn deduction."})
+    assert answered.status_code == 200 and answered.json()["status"] == "answered"
+    told = client.get("/api/v1/notifications", headers=bearer(villager)).json()
+    assert told[0]["kind"] == "rating_review_answered"
+
+
+def test_banks_report_loan_outcomes_for_loans_they_looked_up(client: TestClient, world: World,
+                                                            villager: str) -> None:
+    bank = client_token(client, "bank")
+    given = consent(client, villager)
+    event = {"loan_ref": "L-1", "household_id": world.household_a1, "consent_id": given,
+             "occurred_at": utcnow().isoformat()}
+    blind = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={**event, "event": "disbursed"})
+    assert blind.status_code == 409 and blind.json()["code"] == "no_rating_lookup"
+    look(client, bank, world.household_a1, given)
+    event["occurred_at"] = utcnow().isoformat()  # disbursed after the lookup
+    made = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={**event, "event": "disbursed",
+                                                                              "amount": 30000})
+    assert made.status_code == 201
+    again = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={**event, "event": "disbursed"})
+    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]
+    repaid = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={**event, "event": "repaid"})
+    assert repaid.status_code == 201
+    unknown = client.post("/api/v1/credit/outcomes", headers=bearer(bank),
+                          json={**event, "loan_ref": "L-2", "event": "default"})
+    assert unknown.status_code == 409 and unknown.json()["code"] == "unknown_loan"
+    assert client.post("/api/v1/credit/outcomes", headers=bearer(client_token(client, "mart")),
+                       json={**event, "event": "repaid"}).status_code == 403
