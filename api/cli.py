@@ -190,6 +190,63 @@ def tick(
         typer.echo(f"skipped {step}: another worker is running it")
 
 
+def _county(session, code: str):  # type: ignore[no-untyped-def]
+    from ledger.tenancy import County
+
+    county = session.scalars(select(County).where(County.code == code)).first()
+    if county is None:
+        typer.echo(f"no county {code!r}", err=True)
+        raise typer.Exit(2)
+    return county
+
+
+@app.command()
+def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
+    """Rate every household of a county as of now, with the county's active scorecard, and store the ratings."""
+    from scoring import ratings
+
+    with unit_of_work(_engine(get_settings())) as session:
+        done = ratings.rescore_county(session, _county(session, county).id)
+    typer.echo(f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
+               f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s")
+
+
+@app.command()
+def calibrate(
+    county: Annotated[str, typer.Option(help="County code")],
+    out: Annotated[Path, typer.Option(help="Folder for the validation report")] = Path("var/calibration"),
+    c: Annotated[float, typer.Option(help="Inverse strength of the L2 penalty of the regression")] = 1.0,
+) -> None:
+    """Fit a candidate scorecard on the county's reported loan outcomes and write its validation report. The
+    candidate is stored as a new version; a county admin activates it (POST /api/v1/scorecards/{id}/activate)."""
+    from ledger.base import utcnow
+    from ledger.errors import DomainError
+    from scoring import calibration, ratings, report
+    from scoring.card import Card
+
+    with unit_of_work(_engine(get_settings())) as session:
+        county_row = _county(session, county)
+        active = ratings.active_card(session, county_row.id)
+        loans = calibration.dataset(session, county_row.id)
+        try:
+            calibration.check_enough(loans)
+        except DomainError as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(2) from exc
+        train, test, holdout = calibration.split(loans)
+        content = calibration.fit(active, train.features, train.good, c=c,
+                                  fitted_on=calibration.fitted_on(train, utcnow()))
+        candidate = Card.from_content(content)
+        ratings.ensure_card(session, candidate, origin="calibrated", actor="cli:calibrate", parent_id=active.id)
+        validation = calibration.validate(active, candidate, test, calibration.population(session, county_row.id),
+                                          holdout=holdout)
+    files = report.write(validation, active, candidate, out)
+    typer.echo(f"candidate scorecard {candidate.id} (from {active.id}), not active")
+    typer.echo(validation.metrics.to_string(index=False))
+    typer.echo(f"PSI against the active card: {validation.psi:.4f} ({validation.psi_status})")
+    typer.echo("report: " + ", ".join(str(f) for f in files))
+
+
 @app.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Option()],

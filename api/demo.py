@@ -16,7 +16,7 @@ from ledger.activities import service as activities
 from ledger.activities.models import Activity
 from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
-from ledger.claims import review
+from ledger.claims import deductions, review
 from ledger.claims import service as claims
 from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
@@ -27,6 +27,7 @@ from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 from ledger.settings import DEMO_PASSWORD
 from ledger.tenancy import County, Household, Person
+from scoring import ratings
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["建国", "秀英", "桂兰", "志强", "丽华", "国庆", "海燕", "春生", "玉梅", "德明", "金凤", "永福"]
@@ -87,6 +88,7 @@ def seed(session: Session, keys: codes.Keys) -> None:
             _household(session, rng, county, village, n)
     for village in villages.values():
         _claims(session, rng, keys, village)
+    ratings.rescore_county(session, county.id)  # every household rated as of today, with the shipped card
 
 
 def _staff(session: Session, county: County, villages: dict, townships: dict) -> None:  # type: ignore[type-arg]
@@ -178,6 +180,13 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
                           idempotency_key=None)
         else:
             review.approve(session, reviewer, claim_id=claim.id, idempotency_key=None)  # type: ignore[arg-type]
+    for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring
+        if reviewer is None:
+            break
+        household = session.get(Person, user.person_id).household_id  # type: ignore[union-attr]
+        deductions.record(session, reviewer, household_id=household, matter_code="breaking_village_rules",
+                          reason="在公共通道堆放杂物，经劝说后已清理", evidence_ids=(), idempotency_key=None,
+                          now=now - timedelta(days=150 + 20 * n))
 
 
 def first_activity(session: Session, keys: codes.Keys, base_url: str) -> tuple[str, str]:
@@ -225,6 +234,20 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
             "  the balance shows it in notice; it settles after the 7-day notice period (`shanzhi tick`; in the",
             "  demo `shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
         ]
+    bearer = "-H 'authorization: Bearer <villager token>'"
+    lines += [
+        "",
+        "Ratings, as the villager of household 1 (every demo household is rated; see docs/credit.md):",
+        f"  curl -s {bearer} {base_url}/api/v1/credit/me                  # grade, reasons, how to improve",
+        f"  curl -s {bearer} '{base_url}/api/v1/partners?kind=bank'       # the bank to consent to",
+        f"  curl -s {bearer} {json} -d '{{\"partner_id\": <id>, \"purpose\": \"loan_preapproval\", "
+        f"\"scope\": \"score\"}}' {base_url}/api/v1/consents",
+        "  the bank, with its client-credentials token (below):",
+        f"  curl -s -H 'authorization: Bearer <bank token>' "
+        f"'{base_url}/api/v1/credit/households/1?consent_id=<consent id>'",
+        f"  curl -s {bearer} {base_url}/api/v1/credit/me/lookups          # who looked, when, why",
+        f"  curl -s {bearer} -X POST {base_url}/api/v1/consents/<consent id>/revoke   # the next lookup is 403",
+    ]
     lines += ["", "Partner clients use OAuth2 client credentials:"]
     for client in CLIENTS:
         lines.append(f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} "

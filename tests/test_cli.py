@@ -62,7 +62,8 @@ def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
 def test_every_command_explains_itself(tmp_path: Path) -> None:
     for command in (["--help"], ["serve", "--help"], ["demo", "--help"], ["db", "upgrade", "--help"],
                     ["db", "downgrade", "--help"], ["verify", "--help"], ["create-admin", "--help"],
-                    ["create-partner-client", "--help"], ["head", "--help"], ["tick", "--help"]):
+                    ["create-partner-client", "--help"], ["head", "--help"], ["tick", "--help"], ["score", "--help"],
+                    ["calibrate", "--help"]):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
@@ -181,3 +182,39 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
     assert "settled" in ticked.stdout
     after = httpx.get(f"{base}/api/v1/households/1/balance", headers=villager).json()
     assert (after["in_notice"], after["posted"]) == (0, settled_before + 3)
+
+
+def test_score_rates_a_county_and_calibrate_refuses_without_outcomes(demo_db: Path, tmp_path: Path) -> None:
+    scored = shanzhi("score", "--county", "demo", cwd=tmp_path, database=demo_db, check=True)
+    assert "of 60 households" in scored.stdout
+    refused = shanzhi("calibrate", "--county", "demo", "--out", str(tmp_path / "report"), cwd=tmp_path,
+                      database=demo_db)
+    assert refused.returncode == 2 and "at least 50 finished loans" in refused.stderr
+    unknown = shanzhi("score", "--county", "nowhere", cwd=tmp_path, database=demo_db)
+    assert unknown.returncode == 2 and "no county" in unknown.stderr
+
+
+def test_the_demo_walks_a_rating_from_consent_to_lookup_to_revocation(served: tuple[str, Path]) -> None:
+    """A villager with history sees a grade, four reasons and how to improve; grants the demo bank consent; the
+    bank's client-credentials token reads the rating; the villager sees the lookup; revoking makes it 403."""
+    base, _ = served
+    phone = "13800000001"
+    code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
+    villager = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/otp/verify",
+                                                         json={"phone": phone, "code": code}).json()["access_token"]}
+    mine = httpx.get(f"{base}/api/v1/credit/me", headers=villager).json()
+    assert mine["grade"] in ("AAA", "AA", "A", "B", "C") and len(mine["reasons"]) == 4
+    assert mine["improve"]["actions"]
+    bank_id = httpx.get(f"{base}/api/v1/partners", params={"kind": "bank"}, headers=villager).json()[0]["id"]
+    given = httpx.post(f"{base}/api/v1/consents", headers=villager,
+                       json={"partner_id": bank_id, "purpose": "loan_preapproval", "scope": "score"}).json()
+    bank_token = httpx.post(f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"),
+                            data={"grant_type": "client_credentials"}).json()["access_token"]
+    bank = {"Authorization": f"Bearer {bank_token}"}
+    shown = httpx.get(f"{base}/api/v1/credit/households/1", params={"consent_id": given["id"]}, headers=bank)
+    assert shown.status_code == 200 and shown.json()["grade"] == mine["grade"]
+    log = httpx.get(f"{base}/api/v1/credit/me/lookups", headers=villager).json()
+    assert len(log) == 1 and log[0]["purpose"] == "loan_preapproval"
+    httpx.post(f"{base}/api/v1/consents/{given['id']}/revoke", headers=villager)
+    refused = httpx.get(f"{base}/api/v1/credit/households/1", params={"consent_id": given["id"]}, headers=bank)
+    assert refused.status_code == 403 and refused.json()["code"] == "consent_required"

@@ -234,3 +234,67 @@ def test_banks_report_loan_outcomes_for_loans_they_looked_up(client: TestClient,
     assert unknown.status_code == 409 and unknown.json()["code"] == "unknown_loan"
     assert client.post("/api/v1/credit/outcomes", headers=bearer(client_token(client, "mart")),
                        json={**event, "event": "repaid"}).status_code == 403
+
+
+def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
+    client: TestClient, world: World, engine: Engine, villager: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from ledger.identity.models import Partner
+    from scoring import calibration, ratings, report
+    from scoring.card import Card
+    from scoring.models import LoanOutcome
+
+    before = client.get("/api/v1/credit/me", headers=bearer(villager)).json()
+    rng = np.random.default_rng(3)
+    now = utcnow()
+    with unit_of_work(engine) as session:  # 240 finished loans, decided on ratings of varied histories
+        county = world.village_a.county_id
+        active = ratings.active_card(session, county)
+        bank = session.scalars(select(Partner).where(Partner.code == "bank")).one()
+        for n in range(240):
+            months = int(rng.integers(0, 13))
+            features = {"tenure_months": 20, "active_months_12": months, "months_since_last_positive": 0,
+                        "points_12m_capped": 10 * months, "categories_24m": 3, "deductions_24m": int(n % 7 == 0),
+                        "months_since_last_deduction": None, "rejected_share": None, "objections_upheld_24m": 0}
+            rating = Rating(household_id=world.household_a2, county_id=county, scorecard_id=active.id, score=600,
+                            grade="A", as_of=now, record_seq=0, computed_at=now, features=features, points={},
+                            reasons=[], sufficiency={})
+            session.add(rating)
+            session.flush()
+            bad = rng.random() < (0.5 if months < 3 else 0.05)
+            for event, days in (("disbursed", 400 - n), ("default" if bad else "repaid", 200 - n // 2)):
+                session.add(LoanOutcome(county_id=county, partner_id=bank.id, household_id=world.household_a2,
+                                        loan_ref=f"L{n}", rating_id=rating.id, event=event,
+                                        occurred_at=now - timedelta(days=days), reported_by="client:bank"))
+    with unit_of_work(engine) as session:
+        loans = calibration.dataset(session, county)
+        assert len(loans.good) == 240
+        calibration.check_enough(loans)
+        train, test, holdout = calibration.split(loans)
+        assert holdout and len(train.good) == 168
+        candidate = Card.from_content(calibration.fit(active, train.features, train.good))
+        ratings.ensure_card(session, candidate, origin="calibrated", actor="test", parent_id=active.id)
+        validation = calibration.validate(active, candidate, test, calibration.population(session, county),
+                                          holdout=holdout)
+    files = report.write(validation, active, candidate, tmp_path)
+    page = files[0].read_text()
+    assert "AUC" in page and "KS" in page and "PSI" in page and page.count("data:image/png;base64,") == 3
+    assert "Gini" in files[1].read_text() and "bad_rate_candidate" in files[2].read_text()
+
+    official = client.post(f"/api/v1/scorecards/{candidate.id}/activate", json={},
+                           headers=bearer(password_token(client, "official-a")))
+    assert official.status_code == 403
+    admin = password_token(client, "admin")
+    listed = {c["id"]: c["active"] for c in client.get("/api/v1/scorecards", headers=bearer(admin)).json()}
+    assert listed == {active.id: True, candidate.id: False}
+    activated = client.post(f"/api/v1/scorecards/{candidate.id}/activate", json={"note": "fitted on 2026 loans"},
+                            headers=bearer(admin))
+    assert activated.status_code == 200 and activated.json()["active"] is True
+    after = client.get("/api/v1/credit/me", headers=bearer(villager)).json()
+    assert (before["scorecard_version"], after["scorecard_version"]) == (active.id, candidate.id)
+    with unit_of_work(engine) as session:
+        versions = [r.scorecard_id for r in session.scalars(
+            select(Rating).where(Rating.household_id == world.household_a1).order_by(Rating.id))]
+    assert versions == [active.id, candidate.id]  # the old rating keeps the version it was made with
