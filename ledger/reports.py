@@ -108,7 +108,7 @@ def village_claims(session: Session, village_id: int) -> pd.DataFrame:
         .join(Matter, Matter.id == Claim.matter_id)
         .where(Claim.village_id == village_id)
     ).all()
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    return pd.DataFrame([tuple(r) for r in rows], columns=CLAIM_COLUMNS)
 
 
 def village_month(session: Session, village: Village, month: str) -> MonthReport:

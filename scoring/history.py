@@ -4,16 +4,21 @@ category, its deductions per month, its claim decisions and the objections uphel
 Settled points are postings into the household (settled) account by awards and settlements, net of reversals of
 those (a reversal counts in the month and matter of what it reverses). Deductions come from the deduction table,
 so the unpaid part counts too. Nothing here is read from outside the household's county.
+
+Two ways in, one set of queries: `load` reads a few households (a rating computed on the spot walks from their
+accounts to their postings), `stream` reads a whole county in one ordered pass over its postings and hands it
+out household range by household range (a batch, where reading the postings in order beats looking them up).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Connection, case, func, literal_column, select
 from sqlmodel import Session
 
 from ledger.catalogue.models import Matter
@@ -26,6 +31,8 @@ ORIGINAL = TX.alias("original")
 POSTING = Posting.__table__
 ACCOUNT = Account.__table__
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED)
+RAW = ["household_id", "month", "reason", "points"]
+BATCH_CACHE_KB = 131_072  # SQLite's page cache for a batch pass (the default is 2 MB)
 
 
 @dataclass(frozen=True)
@@ -48,68 +55,163 @@ def month_start(label: str, back: int = 0) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
-def _month(session: Session, column: Any) -> Any:
-    if session.connection().dialect.name == "postgresql":
+def _month(conn: Connection, column: Any) -> Any:
+    """'YYYY-MM' of a stored moment. SQLite keeps moments as UTC text ('2026-11-25 08:00:00…'), so the month is
+    its first seven characters, much cheaper than strftime."""
+    if conn.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column)
+    return func.substr(column, literal_column("1"), literal_column("7"))
 
 
-def load(session: Session, *, county_id: int, as_of: datetime, household_ids: list[int] | None = None) -> History:
-    """The history of one county's households (or of the listed ones) up to `as_of`."""
+@dataclass(frozen=True)
+class _Queries:
+    label: str
+    first_month: str
+    awards: Any  # the large one
+    reversals: Any
+    deductions: Any
+    claims: Any
+    objections: Any
+    categories: Any
+
+
+def _queries(conn: Connection, county_id: int, as_of: datetime) -> _Queries:
     label = month_label(as_of)
+    first_month = month_label(month_start(label, NEGATIVE_HISTORY_MONTHS - 1))
     since_negative, since_24 = month_start(label, NEGATIVE_HISTORY_MONTHS - 1), month_start(label, 23)
-    since_positive = since_negative
-    when = func.coalesce(ORIGINAL.c.effective_at, TX.c.effective_at)
-    reason = func.coalesce(ORIGINAL.c.reason, TX.c.reason)
-    month = _month(session, when)
-    entries_query = (
-        select(ACCOUNT.c.household_id, month.label("month"), reason.label("reason"),
-               func.sum(POSTING.c.amount).label("points"))
+    month = _month(conn, TX.c.effective_at)
+    awards = (
+        select(ACCOUNT.c.household_id, month.label("month"), TX.c.reason, func.sum(POSTING.c.amount).label("points"))
         .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id)
-                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
-                     .outerjoin(ORIGINAL, ORIGINAL.c.id == TX.c.reverses_id))
+                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id))
         .where(ACCOUNT.c.kind == AccountKind.HOUSEHOLD, ACCOUNT.c.county_id == county_id,
-               or_(and_(TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING]), POSTING.c.amount > 0),
-                   and_(TX.c.kind == TxKind.REVERSAL, POSTING.c.amount < 0)),
-               when >= since_positive, TX.c.effective_at <= as_of)
-        .group_by(ACCOUNT.c.household_id, month, reason)
+               TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING]), POSTING.c.amount > 0,
+               # months, not moments: an expression no index serves, so the database walks from the
+               # households' accounts to their postings instead of from every transaction of the period
+               month >= first_month, month <= label)
+        .group_by(ACCOUNT.c.household_id, month, TX.c.reason)
     )
-    deductions_query = (
-        select(Deduction.household_id, _month(session, Deduction.recorded_at).label("month"),
-               Deduction.points)
+    original_month = _month(conn, ORIGINAL.c.effective_at)
+    reversals = (  # few: found from the transactions, by kind
+        select(ACCOUNT.c.household_id, original_month.label("month"), ORIGINAL.c.reason,
+               func.sum(POSTING.c.amount).label("points"))
+        .select_from(TX.join(POSTING, TX.c.id == POSTING.c.transaction_id)
+                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
+                     .join(ORIGINAL, ORIGINAL.c.id == TX.c.reverses_id))
+        .where(ACCOUNT.c.kind == AccountKind.HOUSEHOLD, ACCOUNT.c.county_id == county_id,
+               TX.c.kind == TxKind.REVERSAL, POSTING.c.amount < 0,
+               original_month >= first_month, _month(conn, TX.c.effective_at) <= label)
+        .group_by(ACCOUNT.c.household_id, original_month, ORIGINAL.c.reason)
+    )
+    deductions = (
+        select(Deduction.household_id, _month(conn, Deduction.recorded_at).label("month"), Deduction.points)
         .where(Deduction.county_id == county_id, Deduction.status == DeductionStatus.IN_FORCE,
                Deduction.recorded_at >= since_negative, Deduction.recorded_at <= as_of)
     )
-    claims_query = (
+    claims = (
         select(Claim.household_id, func.count().label("decided"),
                func.sum(case((Claim.status == ClaimStatus.REJECTED, 1), else_=0)).label("rejected"))
         .where(Claim.county_id == county_id, Claim.status.in_(DECIDED),  # type: ignore[attr-defined]
                Claim.decided_at >= since_24, Claim.decided_at <= as_of)  # type: ignore[operator]
         .group_by(Claim.household_id)
     )
-    objections_query = (
+    objections = (
         select(Dispute.household_id, func.count().label("upheld"))
         .where(Dispute.county_id == county_id, Dispute.kind == DisputeKind.OBJECTION,
                Dispute.status == DisputeStatus.UPHELD, Dispute.resolved_at >= since_24,  # type: ignore[operator]
                Dispute.resolved_at <= as_of)  # type: ignore[operator]
         .group_by(Dispute.household_id)
     )
-    if household_ids is not None:
-        entries_query = entries_query.where(ACCOUNT.c.household_id.in_(household_ids))
-        deductions_query = deductions_query.where(Deduction.household_id.in_(household_ids))  # type: ignore[attr-defined]
-        claims_query = claims_query.where(Claim.household_id.in_(household_ids))  # type: ignore[attr-defined]
-        objections_query = objections_query.where(Dispute.household_id.in_(household_ids))  # type: ignore[attr-defined]
+    categories = select(Matter.code, Matter.category).where(Matter.county_id == county_id).order_by(Matter.version)
+    return _Queries(label, first_month, awards, reversals, deductions, claims, objections, categories)
+
+
+def _frame(conn: Connection, query: Any, columns: list[str]) -> pd.DataFrame:
+    # fetched at once, as plain tuples: pandas probing SQLAlchemy rows one by one costs more than the query
+    return pd.DataFrame([tuple(row) for row in conn.execute(query).fetchall()], columns=columns)
+
+
+def _entries(raw: pd.DataFrame, categories: dict[str, str]) -> pd.DataFrame:
+    """Reasons (matter codes) to categories, summed per household, month and category."""
+    return (raw.assign(category=raw["reason"].map(categories).fillna(raw["reason"]))
+            .groupby(["household_id", "month", "category"], as_index=False)["points"].sum())[ENTRY_COLUMNS]
+
+
+def load(session: Session, *, county_id: int, as_of: datetime, household_ids: list[int]) -> History:
+    """The history of a few households of one county up to `as_of`."""
     conn = session.connection()
-    raw = pd.DataFrame(conn.execute(entries_query).all(), columns=["household_id", "month", "reason", "points"])
-    categories = dict(conn.execute(
-        select(Matter.code, Matter.category).where(Matter.county_id == county_id).order_by(Matter.version)).all())
-    entries = (raw.assign(category=raw["reason"].map(categories).fillna(raw["reason"]))
-               .groupby(["household_id", "month", "category"], as_index=False)["points"].sum())[ENTRY_COLUMNS]
+    q = _queries(conn, county_id, as_of)
+    mine = ACCOUNT.c.household_id.in_(household_ids)
+    raw = pd.concat([_frame(conn, q.awards.where(mine), RAW), _frame(conn, q.reversals.where(mine), RAW)],
+                    ignore_index=True)
     return History(
-        households=list(household_ids) if household_ids is not None else [],
-        entries=entries,
-        deductions=pd.DataFrame(conn.execute(deductions_query).all(), columns=DEDUCTION_COLUMNS),
-        claims=pd.DataFrame(conn.execute(claims_query).all(), columns=CLAIM_COLUMNS),
-        objections=pd.DataFrame(conn.execute(objections_query).all(), columns=OBJECTION_COLUMNS),
-        as_of_month=label,
+        households=list(household_ids),
+        entries=_entries(raw, dict(conn.execute(q.categories).all())),  # type: ignore[arg-type]
+        deductions=_frame(conn, q.deductions.where(Deduction.household_id.in_(household_ids)), DEDUCTION_COLUMNS),  # type: ignore[attr-defined]
+        claims=_frame(conn, q.claims.where(Claim.household_id.in_(household_ids)), CLAIM_COLUMNS),  # type: ignore[attr-defined]
+        objections=_frame(conn, q.objections.where(Dispute.household_id.in_(household_ids)), OBJECTION_COLUMNS),  # type: ignore[attr-defined]
+        as_of_month=q.label,
     )
+
+
+# The county's awards in one pass, ordered by household. On SQLite the CROSS JOINs fix the order of the walk:
+# the postings in their stored order, each one's transaction (in the same order) and account looked up by key —
+# sequential reads, where starting from the accounts would look every posting up at random. Ordering by all the
+# grouping keys lets SQLite hand the groups out in the order it made them, without sorting them again.
+_STREAM_SQL = """
+SELECT account.household_id, {month} AS month, journal_transaction.reason, SUM(posting.amount) AS points
+FROM posting {join} journal_transaction ON journal_transaction.id = posting.transaction_id
+             {join} account ON account.id = posting.account_id
+WHERE account.kind = 'household' AND account.county_id = {county}
+  AND journal_transaction.kind IN ('transfer', 'post_pending') AND posting.amount > 0
+  AND {month} >= {first_month} AND {month} <= {last_month}
+GROUP BY account.household_id, {month}, journal_transaction.reason
+ORDER BY account.household_id, {month}, journal_transaction.reason
+"""
+
+
+def stream(session: Session, *, county_id: int, as_of: datetime, households: list[int],
+           chunk: int = 50_000) -> Iterator[History]:
+    """The whole county's history, `chunk` households at a time (households in ascending id order)."""
+    conn = session.connection()
+    q = _queries(conn, county_id, as_of)
+    categories: dict[str, str] = dict(conn.execute(q.categories).all())  # type: ignore[arg-type]
+    reversed_ = _frame(conn, q.reversals, RAW)
+    deductions = _frame(conn, q.deductions, DEDUCTION_COLUMNS)
+    claims = _frame(conn, q.claims, CLAIM_COLUMNS)
+    objections = _frame(conn, q.objections, OBJECTION_COLUMNS)
+    params = {"county": county_id, "first_month": q.first_month, "last_month": q.label}
+    # Straight from the driver's cursor (a server-side one on PostgreSQL): hundreds of thousands of rows
+    # wrapped as SQLAlchemy rows would cost as much as the query.
+    driver = conn.connection.driver_connection  # type: ignore[union-attr]
+    if conn.dialect.name == "postgresql":
+        sql = _STREAM_SQL.format(month="to_char(journal_transaction.effective_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+                                 join="JOIN", **{k: f"%({k})s" for k in params})
+        cursor = driver.cursor(name=f"rescore_{county_id}")  # type: ignore[union-attr]
+    else:
+        sql = _STREAM_SQL.format(month="substr(journal_transaction.effective_at, 1, 7)", join="CROSS JOIN",
+                                 **{k: f":{k}" for k in params})
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KB}")  # the accounts and transactions it looks up
+    cursor.execute(sql, params)
+    pending: list[tuple[Any, ...]] = []
+    for start in range(0, len(households), chunk):
+        part = households[start:start + chunk]
+        low, high = part[0], part[-1]
+        taken = [row for row in pending if row[0] <= high]
+        pending = [row for row in pending if row[0] > high]
+        while not pending:
+            batch = cursor.fetchmany(chunk * 4)
+            if not batch:
+                break
+            taken.extend(row for row in batch if row[0] <= high)
+            pending = [row for row in batch if row[0] > high]
+        raw = pd.concat([pd.DataFrame(taken, columns=RAW),
+                         reversed_[reversed_["household_id"].between(low, high)]], ignore_index=True)
+
+        def within(frame: pd.DataFrame, low: int = low, high: int = high) -> pd.DataFrame:
+            return frame[frame["household_id"].between(low, high)]
+
+        yield History(households=list(part), entries=_entries(raw, categories), deductions=within(deductions),
+                      claims=within(claims), objections=within(objections), as_of_month=q.label)
+    cursor.close()

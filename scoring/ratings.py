@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
@@ -153,60 +153,103 @@ class Rescored:
 
 def rescore_county(session: Session, county_id: int, *, now: datetime | None = None,
                    chunk: int = 50_000) -> Rescored:
-    """Rate every household of a county as of now and store the ratings, in chunks of households (so memory
-    stays bounded however large the county)."""
+    """Rate every household of a county as of now and store the ratings, range of households by range (so
+    memory stays bounded however large the county). The same card arithmetic as a single rating
+    (`score_frame`), written as whole columns: JSON is made by pandas and the rows go to the driver at once."""
     import time
 
     now = now or utcnow()
     card = active_card(session, county_id)
-    ids = list(session.scalars(select(Household.id).where(Household.county_id == county_id)
-                               .order_by(Household.id)).all())
-    seqs = dict(session.execute(select(Household.id, Household.record_seq)
-                                .where(Household.county_id == county_id)).all())
-    by_code = {c.reason["code"]: c for c in card.characteristics}
+    seqs = pd.DataFrame([tuple(r) for r in session.execute(
+        select(Household.id, Household.record_seq).where(Household.county_id == county_id).order_by(Household.id))],
+        columns=["household_id", "record_seq"]).set_index("household_id")["record_seq"]
+    ids = [int(i) for i in seqs.index]
+    writer = _RatingWriter(session.connection(), card, county_id, now)
     loading = scoring = writing = 0.0
     rated = 0
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
+    chunks = history.stream(session, county_id=county_id, as_of=now, households=ids, chunk=chunk)
+    while True:
         t0 = time.perf_counter()
-        past = history.load(session, county_id=county_id, as_of=now,
-                            household_ids=part if len(ids) > chunk else None)
+        past = next(chunks, None)
+        if past is None:
+            break
         t1 = time.perf_counter()
-        frame = features(part, past.entries, past.deductions, past.claims, past.objections,
+        frame = features(past.households, past.entries, past.deductions, past.claims, past.objections,
                          as_of_month=past.as_of_month, category_month_cap=card.category_month_cap)
         scored = score_frame(card, frame)
-        rows = _rows(card, by_code, frame, scored, seqs, county_id, now)
+        rows = writer.rows(frame, scored, seqs)
         t2 = time.perf_counter()
-        session.connection().execute(insert(RATING), rows)
+        writer.write(rows)
         t3 = time.perf_counter()
         loading, scoring, writing = loading + t1 - t0, scoring + t2 - t1, writing + t3 - t2
-        rated += sum(1 for r in rows if r["grade"] != "NR")
+        rated += int((scored["grade"] != "NR").sum())
     return Rescored(len(ids), rated, loading, scoring, writing)
 
 
-def _rows(card: Card, by_code: dict[str, Any], frame: pd.DataFrame, scored: pd.DataFrame, seqs: dict[int, int],
-          county_id: int, now: datetime) -> list[dict[str, Any]]:
-    rows = []
-    names = [c.name for c in card.characteristics]
-    feature_records = frame.to_dict(orient="index")
-    scored_records = scored.to_dict(orient="index")
-    for household_id, values in feature_records.items():
-        s = scored_records[household_id]
-        clean = _clean(values)
-        points = {name: int(s[f"points_{name}"]) for name in names}
-        reasons = []
-        for rank in range(1, 5):
-            code = s.get(f"reason_{rank}")
-            if isinstance(code, str):
-                c = by_code[code]
-                reasons.append({"code": code, "characteristic": c.name, "zh": c.reason["zh"], "en": c.reason["en"],
-                                "points_below_best": c.best - points[c.name]})
-        score = None if math.isnan(s["score"]) else int(s["score"])
-        rows.append({"household_id": int(household_id), "county_id": county_id, "scorecard_id": card.id,
-                     "score": score, "grade": s["grade"], "as_of": now, "record_seq": seqs[int(household_id)],
-                     "computed_at": now, "features": clean, "points": points, "reasons": reasons,
-                     "sufficiency": sufficiency(card, clean)})
-    return rows
+_COUNTS = [name for name in FEATURES if name != "rejected_share"]
+_RATING_COLUMNS = ["household_id", "county_id", "scorecard_id", "score", "grade", "as_of", "record_seq",
+                   "computed_at", "features", "points", "reasons", "sufficiency"]
+
+
+class _RatingWriter:
+    """Rating rows for many households at once, in the stored form (JSON text, the dialect's moments)."""
+
+    def __init__(self, conn: Any, card: Card, county_id: int, now: datetime) -> None:
+        self.conn, self.card, self.county_id = conn, card, county_id
+        moment = RATING.c.as_of.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        self.now = moment(now) if moment else now
+        self.reason_head = {c.reason["code"]: json.dumps(
+            {"code": c.reason["code"], "characteristic": c.name, "zh": c.reason["zh"], "en": c.reason["en"]},
+            ensure_ascii=False)[:-1] + ', "points_below_best": ' for c in card.characteristics}
+        self.best = {c.reason["code"]: (c.name, c.best) for c in card.characteristics}
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.sql = (f"INSERT INTO rating ({', '.join(_RATING_COLUMNS)}) "
+                    f"VALUES ({', '.join([marker] * len(_RATING_COLUMNS))})")
+
+    def rows(self, frame: pd.DataFrame, scored: pd.DataFrame, seqs: pd.Series) -> list[tuple[Any, ...]]:
+        names = [c.name for c in self.card.characteristics]
+        values = frame.copy()
+        values[_COUNTS] = values[_COUNTS].round().astype("Int64")  # whole numbers as such, missing as null
+        features_json = _json_lines(values)
+        points = scored[[f"points_{n}" for n in names]].astype("int64")
+        points.columns = names
+        points_json = _json_lines(points)
+        tenure = frame["tenure_months"]
+        suff = pd.DataFrame({
+            "months_of_history": tenure.fillna(0).astype("int64"),
+            "active_months": frame["active_months_total"].astype("int64"),
+            "claims_decided_24m": frame["claims_decided_24m"].astype("int64"),
+            "sufficient": tenure.notna() & (tenure >= self.card.not_rated_below_months),
+            "needs_months": self.card.not_rated_below_months,
+        }, index=frame.index)
+        sufficiency_json = _json_lines(suff)
+        point_lookup = points.to_dict(orient="list")
+        reason_codes = scored[[f"reason_{r}" for r in range(1, 5)]].to_numpy()
+        score = scored["score"].to_numpy()
+        grade = scored["grade"].to_numpy()
+        households = frame.index.to_numpy()
+        seq = seqs.reindex(households).to_numpy()
+        rows = []
+        for i, household in enumerate(households):
+            reasons = []
+            for code in reason_codes[i]:
+                if isinstance(code, str):
+                    name, best = self.best[code]
+                    reasons.append(f"{self.reason_head[code]}{best - point_lookup[name][i]}}}")
+            rows.append((int(household), self.county_id, self.card.id,
+                         None if math.isnan(score[i]) else int(score[i]), str(grade[i]), self.now, int(seq[i]),
+                         self.now, features_json[i], points_json[i], f"[{', '.join(reasons)}]",
+                         sufficiency_json[i]))
+        return rows
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(self.sql, rows)
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object per row, made by pandas (in C)."""
+    return frame.to_json(orient="records", lines=True, force_ascii=False).splitlines()
 
 
 __all__ = ["content_id", "current", "rescore_county"]

@@ -155,13 +155,15 @@ def recomputed_balances(session: Session) -> pd.DataFrame:
         .join(a, a.c.id == p.c.account_id)
         .group_by(p.c.account_id)
     )
-    return pd.DataFrame(session.connection().execute(query).all(), columns=list(query.selected_columns.keys()))
+    return pd.DataFrame([tuple(r) for r in session.connection().execute(query)],
+                        columns=list(query.selected_columns.keys()))
 
 
 def _check_balances(session: Session, report: Report) -> None:
     columns = ["posted", "pending_debit", "pending_credit", "earned"]
     stored = pd.DataFrame(
-        session.connection().execute(select(BALANCE.c.account_id, *[BALANCE.c[c] for c in columns])).all(),
+        [tuple(r) for r in session.connection().execute(select(BALANCE.c.account_id,
+                                                                 *[BALANCE.c[c] for c in columns]))],
         columns=["account_id", *columns],
     )
     fresh = recomputed_balances(session)

@@ -15,10 +15,11 @@ from ledger.db import unit_of_work
 from ledger.identity.principal import load
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from scoring import lookups
+from ledger.tenancy import Household
+from scoring import lookups, ratings
 from scoring.consent import ConsentRequired
 from scoring.models import Consent, CreditLookup, Rating
-from tests.api.claiming import claim, code_of, decide, new_activity
+from tests.api.claiming import claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
 MATTERS = ["garbage_sorting", "volunteering", "elder_care", "village_meeting"]
@@ -30,8 +31,8 @@ def give_history(engine: Engine, world: World, household: int, months: int = 14)
     """Settled points in each of the last `months` months, in several kinds of activity."""
     now = utcnow()
     with unit_of_work(engine) as session:
-        issuance = world.village_a.issuance if household in (world.household_a1, world.household_a2) \
-            else world.village_b.issuance
+        issuance = {world.household_a1: world.village_a, world.household_a2: world.village_a,
+                    world.household_b1: world.village_b, world.household_c1: world.village_c}[household].issuance
         own = accounts.of_household(session, household).id
         for month in range(months):
             journal.transfer(session, debit=issuance, credit=own, amount=6, reason=MATTERS[month % len(MATTERS)],
@@ -298,3 +299,56 @@ def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
         versions = [r.scorecard_id for r in session.scalars(
             select(Rating).where(Rating.household_id == world.household_a1).order_by(Rating.id))]
     assert versions == [active.id, candidate.id]  # the old rating keeps the version it was made with
+
+
+def test_a_county_rescored_in_batch_matches_every_rating_computed_on_the_spot(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
+    """The batch (one ordered pass over the county's postings, range by range) and a single rating (from one
+    household's accounts) are two ways in; for every household they must give the same rating."""
+    official = password_token(client, "official-a")
+    neighbour = villager_token(client, "13900000002")
+    give_history(engine, world, world.household_a2, months=8)
+    give_history(engine, world, world.household_b1, months=2)  # too short: not rated
+    give_history(engine, world, world.household_c1, months=12)  # another county: not in this batch
+    with unit_of_work(engine) as session:  # a reversed award counts for nothing in its own month and matter
+        own = accounts.of_household(session, world.household_a2).id
+        made = journal.transfer(session, debit=world.village_a.issuance, credit=own, amount=9, reason="elder_care",
+                                actor="test", effective_at=utcnow() - timedelta(days=70))
+        journal.reverse(session, transaction_id=made.id, actor="test", reason="Entered twice.")
+    rejected = claim(client, villager, code_of(new_activity(client, official, world.village_a.village_id))).json()
+    decide(client, official, rejected["id"], "reject", reason="Not on the sign-in sheet.")
+    objected = claim(client, villager, code_of(new_activity(client, official, world.village_a.village_id,
+                                                            "garbage_sorting", period="day")))
+    assert objected.status_code == 201, objected.text
+    objected = objected.json()
+    decide(client, official, objected["id"])
+    objection = client.post(f"/api/v1/claims/{objected['id']}/objections", json={"reason": "He was not there."},
+                            headers={**bearer(neighbour), **key()}).json()
+    client.post(f"/api/v1/disputes/{objection['id']}/resolve", json={"outcome": "upheld"},
+                headers={**bearer(official), **key()})
+    evidence = photo(client, official, village_id=world.village_a.village_id)
+    deducted = client.post("/api/v1/deductions", headers={**bearer(official), **key()}, json={
+        "household_id": world.household_a2, "matter_code": "open_burning", "reason": "Burnt straw by the road.",
+        "evidence_ids": [evidence]})
+    assert deducted.status_code == 201, deducted.text
+
+    now = utcnow()
+    households = [world.household_a1, world.household_a2, world.household_b1]
+    with unit_of_work(engine) as session:
+        county = session.get(Household, world.household_a1).county_id  # type: ignore[union-attr]
+        done = ratings.rescore_county(session, county, now=now, chunk=1)  # every range boundary crossed
+    assert (done.households, done.rated) == (3, 2)
+    fields = ("score", "grade", "features", "points", "reasons", "sufficiency", "record_seq", "scorecard_id")
+    with unit_of_work(engine) as session:
+        batch = {h: ratings.latest(session, h) for h in households}
+        assert ratings.latest(session, world.household_c1) is None
+        card = ratings.active_card(session, county)
+        for h in households:
+            spot = ratings.compute(session, session.get(Household, h), card, now=now)  # type: ignore[arg-type]
+            assert {f: getattr(batch[h], f) for f in fields} == {f: getattr(spot, f) for f in fields}, h
+        a1, a2 = batch[world.household_a1], batch[world.household_a2]
+        assert a1.features["rejected_share"] == 0.5 and a1.features["objections_upheld_24m"] == 1
+        assert a2.features["deductions_24m"] == 1 and a2.features["months_since_last_deduction"] == 0
+        assert a2.features["points_12m_capped"] == 8 * 6  # the reversed award of 9 counts for nothing
+        assert batch[world.household_b1].grade == "NR"
