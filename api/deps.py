@@ -63,14 +63,23 @@ def created_or_replayed(response: Response, replayed: bool) -> None:
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token or /otp/verify")
 
 
-def current_principal(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def bearer_claims(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+                  ) -> tokens.AccessClaims:
+    """The request's bearer token, checked (once per request)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Sign in first: this route needs a bearer access token.")
-    claims = tokens.read_access_token(settings, credentials.credentials)
+    claims: tokens.AccessClaims | None = getattr(request.state, "access_claims", None)
+    if claims is None:
+        claims = request.state.access_claims = tokens.read_access_token(settings, credentials.credentials)
+    return claims
+
+
+def current_principal(request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerDep
+                      ) -> Principal:
+    claims = bearer_claims(request, settings, credentials)
     return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
@@ -21,22 +23,34 @@ class RateWindow(SQLModel, table=True):
 
 
 T = RateWindow.__table__
-_LOCK = select(T.c.started_at, T.c.count).where(T.c.key == bindparam("key")).with_for_update()
-_SET = update(T).where(T.c.key == bindparam("k")).values(started_at=bindparam("s"), count=bindparam("c"))
+_NOW, _EXPIRED = bindparam("now", type_=T.c.started_at.type), bindparam("expired", type_=T.c.started_at.type)
+_CLOSED = T.c.started_at <= _EXPIRED  # the row's window has ended: this use opens a new one
 
 
-def hit(session: Session, key: str, *, limit: int, seconds: int, what: str, now: datetime | None = None) -> None:
-    """Count one use of `key`; refuse (Throttled, with the seconds to wait) past `limit` uses in `seconds`."""
+@functools.cache
+def _count_one(dialect: str) -> Any:
+    """One statement: make the key's row or count one more use in it (a new window if the old one has ended),
+    and read back the window's start and count. Its row lock makes concurrent uses count one after another."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    uses = bindparam("uses")
+    new = insert(T).values(key=bindparam("key"), started_at=_NOW, count=uses)
+    return new.on_conflict_do_update(
+        index_elements=[T.c.key],
+        set_={"started_at": case((_CLOSED, _NOW), else_=T.c.started_at),
+              "count": case((_CLOSED, uses), else_=T.c.count + uses)},
+    ).returning(T.c.started_at, T.c.count)
+
+
+def hit(session: Session, key: str, *, limit: int, seconds: int, what: str, uses: int = 1,
+        now: datetime | None = None) -> None:
+    """Count `uses` of `key`; refuse (Throttled, with the seconds to wait) past `limit` uses in `seconds`.
+    A refused use is not counted: the refusal rolls its transaction back."""
     now = now or utcnow()
     conn = session.connection()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(T).values(key=key, started_at=now, count=0).on_conflict_do_nothing())
-    row = conn.execute(_LOCK, {"key": key}).one()
-    started, count = as_utc(row.started_at), row.count
-    if started + timedelta(seconds=seconds) <= now:
-        started, count = now, 0
-    if count >= limit:
-        wait = int((started + timedelta(seconds=seconds) - now).total_seconds()) + 1
+    window = timedelta(seconds=seconds)
+    started, count = conn.execute(_count_one(conn.dialect.name),
+                                  {"key": key, "now": now, "expired": now - window, "uses": uses}).one()
+    if count > limit:
+        wait = int((as_utc(started) + window - now).total_seconds()) + 1
         raise Throttled(f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
                         retry_after=wait, limit=limit)
-    conn.execute(_SET, {"k": key, "s": started, "c": count + 1})

@@ -13,6 +13,7 @@ speaks the same units, and 600 keeps meaning odds of 50:1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -107,7 +108,7 @@ class Card:
 
     @classmethod
     def shipped(cls) -> Card:
-        return cls.from_content(json.loads(SHIPPED.read_text()))
+        return _shipped()
 
     @property
     def score_range(self) -> tuple[int, int]:
@@ -258,3 +259,9 @@ def improve(card: Card, features: dict[str, Any], result: Result) -> dict[str, A
     return {"target_grade": target_grade, "target_score": target, "reachable": True,
             "actions": [{"characteristic": a.characteristic, "n": a.n, "points": a.gain, "zh": a.zh, "en": a.en}
                         for a in best[2]]}
+
+
+@functools.cache
+def _shipped() -> Card:
+    """The card shipped with the code, read once per process (a version never changes)."""
+    return Card.from_content(json.loads(SHIPPED.read_text()))

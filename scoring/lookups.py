@@ -6,17 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
 from ledger import ratelimit
 from ledger.base import utcnow
+from ledger.db import unit_of_work
 from ledger.errors import Forbidden
 from ledger.identity.models import Partner, PartnerKind
 from ledger.identity.principal import PARTNER, Principal
 from scoring import consent as consents
 from scoring import ratings
 from scoring.models import Consent, CreditLookup, Rating
+
+LOG = CreditLookup.__table__
 
 
 @dataclass(frozen=True)
@@ -32,25 +35,32 @@ class Shown:
     lookup_id: int
 
 
+def spend_client_budget(engine: Engine, client_id: str, *, uses: int, limits: Limits,
+                        now: datetime | None = None) -> None:
+    """A bank client's lookups per minute, counted before the lookups themselves and in a transaction of its
+    own: one client's concurrent lookups never queue on its counter row, and a lookup that then fails still
+    counts. (The per-household cap counts inside the lookup: only ratings actually shown.)"""
+    with unit_of_work(engine) as session:
+        ratelimit.hit(session, f"credit:client:{client_id}", limit=limits.per_client_per_minute, seconds=60,
+                      what="rating lookups from this client", uses=uses, now=now)
+
+
 def lookup(session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits,
            now: datetime | None = None) -> Shown:
     if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
         raise Forbidden("Only partner banks read ratings.")
     now = now or utcnow()
     client = who.subject.partition(":")[2]
-    ratelimit.hit(session, f"credit:client:{client}", limit=limits.per_client_per_minute, seconds=60,
-                  what="rating lookups from this client", now=now)
     consent = consents.check(session, partner_id=who.partner_id, household_id=household_id, consent_id=consent_id,
                              now=now)
     ratelimit.hit(session, f"credit:subject:{who.partner_id}:{household_id}", limit=limits.per_subject_per_day,
                   seconds=86_400, what="lookups of this household today", now=now)
     rating = ratings.current(session, household_id, now=now)
-    entry = CreditLookup(county_id=consent.county_id, household_id=household_id, partner_id=who.partner_id,
-                         client_id=client, consent_id=consent.id, purpose=consent.purpose,
-                         rating_id=rating.id, looked_at=now)  # type: ignore[arg-type]
-    session.add(entry)
-    session.flush()
-    return Shown(rating=rating, consent=consent, lookup_id=entry.id)  # type: ignore[arg-type]
+    logged = session.connection().execute(insert(LOG).returning(LOG.c.id), {
+        "county_id": consent.county_id, "household_id": household_id, "partner_id": who.partner_id,
+        "client_id": client, "consent_id": consent.id, "purpose": consent.purpose, "rating_id": rating.id,
+        "looked_at": now}).scalar_one()
+    return Shown(rating=rating, consent=consent, lookup_id=logged)
 
 
 def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:

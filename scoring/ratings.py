@@ -12,11 +12,10 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
@@ -34,16 +33,19 @@ class RatingNotFound(NotFound):
     code = "rating_not_found"
 
 
-@lru_cache(maxsize=32)
-def _card_of(content_json: str) -> Card:
-    return Card.from_content(json.loads(content_json))
+_CARDS: dict[str, Card] = {}  # by version id: the id is the hash of the content, so one id is one card anywhere
 
 
 def card_by_id(session: Session, scorecard_id: str) -> Card:
-    row = session.get(Scorecard, scorecard_id)
-    if row is None:
-        raise NotFound("No such scorecard version.", scorecard_id=scorecard_id)
-    return _card_of(json.dumps(row.content, sort_keys=True))
+    card = _CARDS.get(scorecard_id)
+    if card is None:
+        row = session.get(Scorecard, scorecard_id)
+        if row is None:
+            raise NotFound("No such scorecard version.", scorecard_id=scorecard_id)
+        card = Card.from_content(row.content)
+        if card.id == scorecard_id:  # a row edited behind our back is not cached
+            _CARDS[scorecard_id] = card
+    return card
 
 
 def ensure_card(session: Session, card: Card, *, origin: str, actor: str, parent_id: str | None = None) -> Scorecard:
@@ -57,14 +59,20 @@ def ensure_card(session: Session, card: Card, *, origin: str, actor: str, parent
     return row
 
 
+_ACTIVE = (select(ScorecardActivation.scorecard_id).where(ScorecardActivation.county_id == bindparam("county"))
+           .order_by(ScorecardActivation.id.desc()).limit(1))  # type: ignore[union-attr]
+
+
+def active_id(session: Session, county_id: int) -> str:
+    """The version the county rates with: the newest activation, or the card shipped with the code before any."""
+    return session.execute(_ACTIVE, {"county": county_id}).scalar() or Card.shipped().id
+
+
 def active_card(session: Session, county_id: int) -> Card:
-    """The county's card in force: the newest activation, or the card shipped with the code before any."""
-    activation = session.scalars(
-        select(ScorecardActivation).where(ScorecardActivation.county_id == county_id)
-        .order_by(ScorecardActivation.id.desc()).limit(1)  # type: ignore[union-attr]
-    ).first()
-    if activation is not None:
-        return card_by_id(session, activation.scorecard_id)
+    """The county's card in force, its database row made if it is the shipped card's first use."""
+    scorecard_id = active_id(session, county_id)
+    if scorecard_id != Card.shipped().id:
+        return card_by_id(session, scorecard_id)
     card = Card.shipped()
     ensure_card(session, card, origin="shipped", actor="system")
     return card
@@ -75,8 +83,8 @@ def valid_until(as_of: datetime) -> datetime:
     return history.month_start(history.month_label(as_of), -1)
 
 
-def is_fresh(rating: Rating, household: Household, card: Card, now: datetime) -> bool:
-    return (rating.scorecard_id == card.id and rating.record_seq == household.record_seq
+def is_fresh(rating: Rating, household: Household, scorecard_id: str, now: datetime) -> bool:
+    return (rating.scorecard_id == scorecard_id and rating.record_seq == household.record_seq
             and history.month_label(as_utc(rating.as_of)) == history.month_label(now))
 
 
@@ -91,11 +99,10 @@ def current(session: Session, household_id: int, *, now: datetime | None = None)
     household = session.get(Household, household_id)
     if household is None:
         raise RatingNotFound("No such household.", household_id=household_id)
-    card = active_card(session, household.county_id)
     found = latest(session, household_id)
-    if found is not None and is_fresh(found, household, card, now):
+    if found is not None and is_fresh(found, household, active_id(session, household.county_id), now):
         return found
-    return compute(session, household, card, now=now)
+    return compute(session, household, active_card(session, household.county_id), now=now)
 
 
 def compute(session: Session, household: Household, card: Card, *, now: datetime) -> Rating:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep, allow
+from api.deps import BearerDep, SessionDep, SettingsDep, allow, bearer_claims
 from api.problems import status_of
 from api.schemas.credit import (
     AccessLogOut,
@@ -89,11 +90,33 @@ def partner_rating(session: Session, rating: Rating, consent: Consent) -> Partne
 # --- partner banks ---------------------------------------------------------------------------------------------
 
 
+def _spend(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None,
+           uses: int) -> None:
+    claims = bearer_claims(request, settings, credentials)
+    kind, _, client = claims.sub.partition(":")
+    if kind == "client":  # anyone else is refused by the route's rule
+        lookups.spend_client_budget(request.app.state.engine, client, uses=uses, limits=limits_of(settings))
+
+
+def lookup_budget(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
+    """One lookup off the client's budget per minute, before the lookup's own transaction (429 past it)."""
+    _spend(request, settings, credentials, 1)
+
+
+def lookups_budget(body: LookupsIn, request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
+    """As many lookups off the budget as the request asks for."""
+    _spend(request, settings, credentials, len(body.items))
+
+
+LookupBudget = Annotated[None, Depends(lookup_budget)]
+LookupsBudget = Annotated[None, Depends(lookups_budget)]
+
+
 @router.get("/credit/households/{household_id}", response_model=PartnerRatingOut, response_model_exclude_none=True,
             responses={403: {"description": "No active consent of this household for you (nothing else is said)"},
                        429: {"description": "Rate limited; see Retry-After"}})
-def partner_lookup(household_id: int, consent_id: ConsentQuery, session: SessionDep, settings: SettingsDep,
-                   who: Bank, response: Response) -> PartnerRatingOut:
+def partner_lookup(household_id: int, consent_id: ConsentQuery, _: LookupBudget, session: SessionDep,
+                   settings: SettingsDep, who: Bank, response: Response) -> PartnerRatingOut:
     """A household's rating, with its consent: as the consent's scope allows. The lookup is logged for the
     household to see."""
     shown = lookups.lookup(session, who, household_id=household_id, consent_id=consent_id,
@@ -103,7 +126,7 @@ def partner_lookup(household_id: int, consent_id: ConsentQuery, session: Session
 
 
 @router.post("/credit/lookups", response_model=LookupsOut, response_model_exclude_none=True)
-def partner_lookups(body: LookupsIn, session: SessionDep, settings: SettingsDep, who: Bank,
+def partner_lookups(body: LookupsIn, _: LookupsBudget, session: SessionDep, settings: SettingsDep, who: Bank,
                     response: Response) -> LookupsOut:
     """Many households at once; each answered (or refused) on its own, as the single lookup would."""
     results = []

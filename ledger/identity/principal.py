@@ -105,17 +105,23 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
     )
 
 
+_CLIENT = (
+    select(PartnerClient.active, PartnerClient.scopes, Partner.id, Partner.county_id, Partner.kind)
+    .join(Partner, Partner.id == PartnerClient.partner_id)
+    .where(PartnerClient.client_id == bindparam("client_id"))
+)
+
+
 def _client(session: Session, client_id: str, role: str, scopes: tuple[str, ...]) -> Principal:
-    client = session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first()
-    partner = session.get(Partner, client.partner_id) if client else None
-    if client is None or partner is None or not client.active or role != PARTNER:
+    client = session.execute(_CLIENT, {"client_id": client_id}).first()
+    if client is None or not client.active or role != PARTNER:
         raise Unauthenticated("This client token is no longer valid; request a new one.")
     granted = set(client.scopes.split())
     return Principal(
         subject=f"client:{client_id}",
         role=PARTNER,
-        county_id=partner.county_id,
-        partner_id=partner.id,
-        partner_kind=partner.kind,
+        county_id=client.county_id,
+        partner_id=client.id,
+        partner_kind=client.kind,
         scopes=frozenset(s for s in scopes if s in granted),  # a scope removed since the token was issued is gone
     )

@@ -196,6 +196,26 @@ def test_lookups_of_one_household_are_capped_a_day(client: TestClient, world: Wo
     assert third.json()["code"] == "too_many_requests"
 
 
+def test_a_bank_clients_lookups_are_limited_a_minute_refused_ones_included(
+    client: TestClient, world: World, villager: str, settings  # type: ignore[no-untyped-def]
+) -> None:
+    settings.credit_lookups_per_minute = 4
+    bank = client_token(client, "bank")
+    given = consent(client, villager)
+    assert look(client, bank, world.household_a1, given).status_code == 200
+    assert look(client, bank, world.household_a2, given).status_code == 403  # no consent: still a lookup
+    many = client.post("/api/v1/credit/lookups", headers=bearer(bank), json={"items": [
+        {"household_id": world.household_a1, "consent_id": given}] * 3})
+    assert many.status_code == 429 and many.json()["code"] == "too_many_requests"  # 2 + 3 > 4: none of them
+    assert 0 < int(many.headers["Retry-After"]) <= 60
+    two = client.post("/api/v1/credit/lookups", headers=bearer(bank), json={"items": [
+        {"household_id": world.household_a1, "consent_id": given}] * 2})
+    assert [r["status"] for r in two.json()["results"]] == [200, 200]
+    assert look(client, bank, world.household_a1, given).status_code == 429
+    other_bank = client_token(client, "bank2")  # a budget per client
+    assert look(client, other_bank, world.household_a1, given).status_code == 403
+
+
 def test_a_villager_asks_for_a_person_to_review_and_an_official_answers(client: TestClient, world: World,
                                                                          villager: str) -> None:
     asked = client.post("/api/v1/credit/me/review-requests", headers=bearer(villager),
