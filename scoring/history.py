@@ -33,6 +33,7 @@ ACCOUNT = Account.__table__
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED)
 RAW = ["household_id", "month", "reason", "points"]
 BATCH_CACHE_KB = 131_072  # SQLite's page cache for a batch pass (the default is 2 MB)
+BATCH_SORT_MB = 256  # PostgreSQL's memory for the batch pass's sort (the default is 4 MB)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def _month(conn: Connection, column: Any) -> Any:
 class _Queries:
     label: str
     first_month: str
+    since: datetime  # the first moment of the first month
+    until: datetime  # the first moment after the last month
     awards: Any  # the large one
     reversals: Any
     deductions: Any
@@ -123,7 +126,8 @@ def _queries(conn: Connection, county_id: int, as_of: datetime) -> _Queries:
         .group_by(Dispute.household_id)
     )
     categories = select(Matter.code, Matter.category).where(Matter.county_id == county_id).order_by(Matter.version)
-    return _Queries(label, first_month, awards, reversals, deductions, claims, objections, categories)
+    return _Queries(label, first_month, since_negative, month_start(label, -1), awards, reversals, deductions, claims,
+                    objections, categories)
 
 
 def _frame(conn: Connection, query: Any, columns: list[str]) -> pd.DataFrame:
@@ -164,7 +168,7 @@ FROM posting {join} journal_transaction ON journal_transaction.id = posting.tran
              {join} account ON account.id = posting.account_id
 WHERE account.kind = 'household' AND account.county_id = {county}
   AND journal_transaction.kind IN ('transfer', 'post_pending') AND posting.amount > 0
-  AND {month} >= {first_month} AND {month} <= {last_month}
+  AND {period}
 GROUP BY account.household_id, {month}, journal_transaction.reason
 ORDER BY account.household_id, {month}, journal_transaction.reason
 """
@@ -180,17 +184,27 @@ def stream(session: Session, *, county_id: int, as_of: datetime, households: lis
     deductions = _frame(conn, q.deductions, DEDUCTION_COLUMNS)
     claims = _frame(conn, q.claims, CLAIM_COLUMNS)
     objections = _frame(conn, q.objections, OBJECTION_COLUMNS)
-    params = {"county": county_id, "first_month": q.first_month, "last_month": q.label}
+    params: dict[str, Any] = {"county": county_id}
     # Straight from the driver's cursor (a server-side one on PostgreSQL): hundreds of thousands of rows
     # wrapped as SQLAlchemy rows would cost as much as the query.
     driver = conn.connection.driver_connection  # type: ignore[union-attr]
     if conn.dialect.name == "postgresql":
+        # The period as moments (the planner estimates those from its statistics, and picks hash joins for the
+        # whole table; a range of computed months it guesses tiny, and walks postings one by one), planned for
+        # every row rather than the cursor's first tenth, sorted in memory.
+        params |= {"since": q.since, "until": q.until}
         sql = _STREAM_SQL.format(month="to_char(journal_transaction.effective_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-                                 join="JOIN", **{k: f"%({k})s" for k in params})
+                                 join="JOIN", county="%(county)s",
+                                 period="journal_transaction.effective_at >= %(since)s"
+                                        " AND journal_transaction.effective_at < %(until)s")
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{BATCH_SORT_MB}MB'")
         cursor = driver.cursor(name=f"rescore_{county_id}")  # type: ignore[union-attr]
     else:
-        sql = _STREAM_SQL.format(month="substr(journal_transaction.effective_at, 1, 7)", join="CROSS JOIN",
-                                 **{k: f":{k}" for k in params})
+        params |= {"first_month": q.first_month, "last_month": q.label}
+        month = "substr(journal_transaction.effective_at, 1, 7)"
+        sql = _STREAM_SQL.format(month=month, join="CROSS JOIN", county=":county",
+                                 period=f"{month} >= :first_month AND {month} <= :last_month")
         cursor = driver.cursor()  # type: ignore[union-attr]
         cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KB}")  # the accounts and transactions it looks up
     cursor.execute(sql, params)

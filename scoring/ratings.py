@@ -250,8 +250,17 @@ class _RatingWriter:
         return rows
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
+        if not rows:
+            return
+        if self.conn.dialect.name != "postgresql":
             self.conn.exec_driver_sql(self.sql, rows)
+            return
+        # PostgreSQL takes many rows fastest by COPY, in the same transaction
+        cursor = self.conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY rating ({', '.join(_RATING_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.close()
 
 
 def _json_lines(frame: pd.DataFrame) -> list[str]:
