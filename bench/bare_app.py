@@ -16,3 +16,8 @@ def bare() -> dict[str, object]:
 @app.post("/bare-async")
 async def bare_async() -> dict[str, object]:
     return ANSWER
+
+
+@app.get("/bare-get")
+def bare_get() -> dict[str, object]:
+    return ANSWER

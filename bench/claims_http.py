@@ -83,8 +83,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+               str(workers),
                "--no-access-log", "--log-level", "warning"]
     if factory:
         command.append("--factory")
