@@ -101,14 +101,17 @@ def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int 
     raise SystemExit(f"{app} did not start")
 
 
-def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str) -> dict[str, int]:
-    """Run wrk over `requests` (each sent once, in order); its summary as numbers."""
+def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str, *,
+        connections: int = CONNECTIONS, pause_ms: int | None = None) -> dict[str, int]:
+    """Run wrk over `requests` (in order, round and round); its summary as numbers. Each connection sends its
+    next request as soon as it has an answer, or `pause_ms` after it (wrk_paced.lua)."""
     listing = Path(tmp, "requests.tsv")
     with listing.open("w") as out:
         for method, path, headers, body in requests:
             out.write(f"{method}\t{path}\t{'|'.join(f'{k}: {v}' for k, v in headers.items())}\t{body}\n")
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s",
-               "-s", str(Path(__file__).with_name("wrk_requests.lua")), base, "--", str(listing)]
+    script, extra = ("wrk_requests.lua", []) if pause_ms is None else ("wrk_paced.lua", [str(pause_ms)])
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
+               "-s", str(Path(__file__).with_name(script)), base, "--", str(listing), *extra]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(row for row in output.splitlines() if row.startswith("RESULT "))
     return {k: int(v) for k, v in (pair.split("=") for pair in line.split()[1:])}

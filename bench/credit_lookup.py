@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from claims_http import free_port, serve  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from claims_http import free_port, serve, wrk  # noqa: E402
+from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
 from ledger import migrations, tenancy  # noqa: E402
@@ -83,15 +82,7 @@ def seed(url: str, households: int) -> list[tuple[int, str]]:
 
 def paced(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]],
           tmp: str) -> dict[str, int]:
-    listing = Path(tmp, "requests.tsv")
-    with listing.open("w") as out:
-        for method, path, headers, body in requests:
-            out.write(f"{method}\t{path}\t{'|'.join(f'{k}: {v}' for k, v in headers.items())}\t{body}\n")
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s",
-               "-s", str(Path(__file__).with_name("wrk_paced.lua")), base, "--", str(listing), str(PAUSE_MS)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    line = next(row for row in output.splitlines() if row.startswith("RESULT "))
-    return {k: int(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
+    return wrk(base, seconds, requests, tmp, connections=CONNECTIONS, pause_ms=PAUSE_MS)
 
 
 def main() -> None:
@@ -101,49 +92,35 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database", help="a PostgreSQL URL to serve from instead of a SQLite file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.database:
-            schema = f"lookup_{os.getpid()}"
-            admin = make_engine(args.database)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = make_url(args.database).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False)
-        else:
-            url = f"sqlite:///{tmp}/lookup.db"
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        url = (stack.enter_context(postgres_schema(args.database, f"lookup_{os.getpid()}")) if args.database
+               else f"sqlite:///{tmp}/lookup.db")
+        pairs = seed(url, args.households)
+        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
+               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+               "SHANZHI_CREDIT_LOOKUPS_PER_MINUTE": "1000000"}
+        settings = Settings(env="dev", jwt_secret=SECRET)
+        bank = tokens.issue_access_token(settings, sub="client:bench-bank", role="partner",
+                                         scopes=("credit:read",))[0]
+        lookups = [("GET", f"/api/v1/credit/households/{h}?consent_id={c}", {"Authorization": f"Bearer {bank}"},
+                    "") for h, c in pairs]
+        port = free_port()
+        server = serve("api.app:create_app", port, env, factory=True, workers=args.workers)
         try:
-            pairs = seed(url, args.households)
-            env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
-                   "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
-                   "SHANZHI_CREDIT_LOOKUPS_PER_MINUTE": "1000000"}
-            settings = Settings(env="dev", jwt_secret=SECRET)
-            bank = tokens.issue_access_token(settings, sub="client:bench-bank", role="partner",
-                                             scopes=("credit:read",))[0]
-            lookups = [("GET", f"/api/v1/credit/households/{h}?consent_id={c}", {"Authorization": f"Bearer {bank}"},
-                        "") for h, c in pairs]
-            port = free_port()
-            server = serve("api.app:create_app", port, env, factory=True, workers=args.workers)
-            try:
-                paced(f"http://127.0.0.1:{port}", 1, lookups, tmp)  # warm up
-                ours = paced(f"http://127.0.0.1:{port}", args.seconds, lookups, tmp)
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-            bare_port = free_port()
-            bare_server = serve("bench.bare_app:app", bare_port, env, factory=False)
-            try:
-                constant = [("GET", "/bare-get", {}, "")]
-                paced(f"http://127.0.0.1:{bare_port}", 1, constant, tmp)
-                bare = paced(f"http://127.0.0.1:{bare_port}", args.seconds, constant, tmp)
-            finally:
-                bare_server.terminate()
-                bare_server.wait(timeout=30)
+            paced(f"http://127.0.0.1:{port}", 1, lookups, tmp)  # warm up
+            ours = paced(f"http://127.0.0.1:{port}", args.seconds, lookups, tmp)
         finally:
-            if args.database:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                admin.dispose()
+            server.terminate()
+            server.wait(timeout=30)
+        bare_port = free_port()
+        bare_server = serve("bench.bare_app:app", bare_port, env, factory=False)
+        try:
+            constant = [("GET", "/bare-get", {}, "")]
+            paced(f"http://127.0.0.1:{bare_port}", 1, constant, tmp)
+            bare = paced(f"http://127.0.0.1:{bare_port}", args.seconds, constant, tmp)
+        finally:
+            bare_server.terminate()
+            bare_server.wait(timeout=30)
     rate = ours["requests"] / (ours["duration_us"] / 1e6)
     bare_rate = bare["requests"] / (bare["duration_us"] / 1e6)
     engine = "PostgreSQL" if args.database else "SQLite file"

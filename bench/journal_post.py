@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from scratch import postgres_schema  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from ledger import migrations, tenancy  # noqa: E402
@@ -166,13 +166,7 @@ def _writer(url: str, debit: int, credit: int, seconds: float, start: object, ou
 
 def run_postgres(url: str, writers: int, seconds: float, *, raw: bool = False) -> float:
     """Transfers per second over `writers` processes, each in a village of its own (raw: one, by psycopg)."""
-    schema = f"bench_{os.getpid()}_{writers}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    try:
+    with postgres_schema(url, f"bench_{os.getpid()}_{writers}") as scoped:
         pairs = seed(scoped, villages=writers)
         if raw:
             n, t = run_raw_postgres(scoped, *pairs[0], seconds)
@@ -186,10 +180,6 @@ def run_postgres(url: str, writers: int, seconds: float, *, raw: bool = False) -
         for p in procs:
             p.join()
         return sum(n for n, _ in results) / max(t for _, t in results)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch import postgres_schema  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from ledger import migrations, tenancy  # noqa: E402
 from ledger.catalogue import service as catalogue  # noqa: E402
@@ -177,20 +177,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ratio, seconds, rss = run(f"sqlite:///{tmp}/rescore.db", "SQLite", args.households, args.postings)
     if args.database:
-        schema = f"rescore_{os.getpid()}"
-        admin = make_engine(args.database)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        scoped = make_url(args.database).update_query_dict({"options": f"-csearch_path={schema}"})
-        try:
-            pg_ratio, pg_seconds, pg_rss = run(scoped.render_as_string(hide_password=False), "PostgreSQL",
-                                               args.households, args.postings)
-            print(f"  PostgreSQL: rescore ratio={pg_ratio:.2f} seconds={pg_seconds:.1f} peak_rss_mb={pg_rss:.0f}")
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_schema(args.database, f"rescore_{os.getpid()}") as scoped:
+            pg_ratio, pg_seconds, pg_rss = run(scoped, "PostgreSQL", args.households, args.postings)
+        print(f"  PostgreSQL: rescore ratio={pg_ratio:.2f} seconds={pg_seconds:.1f} peak_rss_mb={pg_rss:.0f}")
     print(f"rescore ratio={ratio:.2f} seconds={seconds:.1f} peak_rss_mb={rss:.0f}")
 
 

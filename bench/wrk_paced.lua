@@ -1,6 +1,8 @@
 -- wrk script for bench/credit_lookup.py: each connection sends the requests listed in a file (method, path, header
 -- lines separated by "|", body; tab-separated), in turn, waiting `delay` ms after each answer, so that
 -- connections x (1000 / (delay + latency)) requests a second arrive: a steady rate, not a flood.
+-- It is wrk_requests.lua with delay(): wrk paces every request of a script that defines delay() at all, so the
+-- unpaced benchmarks keep a script without it.
 local requests = {}
 local next_index = 1
 local pause = 0

@@ -69,8 +69,12 @@ def active_id(session: Session, county_id: int) -> str:
 
 
 def active_card(session: Session, county_id: int) -> Card:
-    """The county's card in force, its database row made if it is the shipped card's first use."""
-    scorecard_id = active_id(session, county_id)
+    """The county's card in force."""
+    return _stored_card(session, active_id(session, county_id))
+
+
+def _stored_card(session: Session, scorecard_id: str) -> Card:
+    """The card of a version id, its database row made if it is the shipped card's first use."""
     if scorecard_id != Card.shipped().id:
         return card_by_id(session, scorecard_id)
     card = Card.shipped()
@@ -100,9 +104,10 @@ def current(session: Session, household_id: int, *, now: datetime | None = None)
     if household is None:
         raise RatingNotFound("No such household.", household_id=household_id)
     found = latest(session, household_id)
-    if found is not None and is_fresh(found, household, active_id(session, household.county_id), now):
+    scorecard_id = active_id(session, household.county_id)
+    if found is not None and is_fresh(found, household, scorecard_id, now):
         return found
-    return compute(session, household, active_card(session, household.county_id), now=now)
+    return compute(session, household, _stored_card(session, scorecard_id), now=now)
 
 
 def compute(session: Session, household: Household, card: Card, *, now: datetime) -> Rating:
