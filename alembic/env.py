@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import ledger.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 import scoring.tables  # noqa: F401
+import redemption.tables  # noqa: F401
 from alembic import context
 from ledger.db import make_engine
 from ledger.settings import get_settings

@@ -21,7 +21,10 @@ from api.routes import (
     health,
     households,
     ledger,
+    loans,
     notifications,
+    partners,
+    redemption,
     villages,
 )
 from ledger import jobs
@@ -30,9 +33,11 @@ from ledger.db import make_engine, unit_of_work
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
+from redemption import schedule
 
 ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
-           evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router)
+           evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
+           partners.router, redemption.router, loans.router)
 
 
 def refuse_default_passwords(engine: Engine) -> None:
@@ -56,7 +61,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.dev_mode:
             refuse_default_passwords(engine)
-        loop = jobs.Loop(engine, settings.tick_seconds) if settings.tick_seconds else None
+        loop = jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS) if settings.tick_seconds else None
         if loop is not None:
             loop.start()
         yield

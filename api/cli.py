@@ -175,17 +175,19 @@ def tick(
     expire other pending transfers past their timeout, deliver notifications."""
     from datetime import timedelta
 
-    from ledger import jobs
     from ledger.base import utcnow
+    from redemption import schedule
 
     settings = get_settings()
     if days_ahead and not settings.dev_mode:
         typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
         raise typer.Exit(2)
-    report = jobs.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
+    report = schedule.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
                f"expired {report.expired_transfers} other pending transfers, delivered {report.delivered} "
                f"notifications ({report.failed_deliveries} to retry)")
+    for step, count in report.done.items():
+        typer.echo(f"{step}: {count}")
     for step in report.skipped:
         typer.echo(f"skipped {step}: another worker is running it")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +34,13 @@ class TickReport:
     expired_transfers: int = 0
     delivered: int = 0
     failed_deliveries: int = 0
+    done: dict[str, int] = field(default_factory=dict)  # what each step of a layer above did (see Step)
     skipped: list[str] = field(default_factory=list)  # steps another worker was running
+
+
+# A step of a layer above the ledger (redemption: expiring vouchers, delivering partner webhooks): its name, and
+# what it does in one unit of work, returning how many things it acted on.
+Step = tuple[str, Callable[[Session, datetime], int]]
 
 
 def _lock_id(step: str) -> int:
@@ -49,13 +55,17 @@ def _exclusive(session: Session, step: str) -> bool:
                                              {"id": _lock_id(step)}).scalar())
 
 
-def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None) -> TickReport:
+def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
+         more: Sequence[Step] = ()) -> TickReport:
+    """Run every step once. `more` are the steps of the layers above; they run after the ledger's own, before
+    notifications are delivered (so what they tell goes out in the same tick)."""
     now = now or utcnow()
     report = TickReport()
     steps: list[tuple[str, Callable[[Session], None]]] = [
         ("expire_claims", lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
         ("settle_notice", lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
         ("expire_transfers", lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
+        *[(name, _counted(report, name, run, now)) for name, run in more],
         ("deliver", lambda s: _deliver(s, report, sink, now)),
     ]
     for name, step in steps:
@@ -67,6 +77,14 @@ def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime |
     return report
 
 
+def _counted(report: TickReport, name: str, run: Callable[[Session, datetime], int], now: datetime
+             ) -> Callable[[Session], None]:
+    def step(session: Session) -> None:
+        report.done[name] = run(session, now)
+
+    return step
+
+
 def _deliver(session: Session, report: TickReport, sink: outbox.Sink, now: datetime) -> None:
     report.delivered, report.failed_deliveries = outbox.deliver_due(session, sink, now=now)
 
@@ -74,8 +92,9 @@ def _deliver(session: Session, report: TickReport, sink: outbox.Sink, now: datet
 class Loop:
     """Runs `tick` every `seconds` in a background thread until stopped (an API worker's scheduler)."""
 
-    def __init__(self, engine: Engine, seconds: float, sink: outbox.Sink = outbox.log_sink) -> None:
-        self.engine, self.seconds, self.sink = engine, seconds, sink
+    def __init__(self, engine: Engine, seconds: float, sink: outbox.Sink = outbox.log_sink,
+                 more: Sequence[Step] = ()) -> None:
+        self.engine, self.seconds, self.sink, self.more = engine, seconds, sink, more
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shanzhi-tick", daemon=True)
 
@@ -89,6 +108,6 @@ class Loop:
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):
             try:
-                tick(self.engine, sink=self.sink)
+                tick(self.engine, sink=self.sink, more=self.more)
             except Exception:  # noqa: BLE001  (a failed tick is logged and tried again next time)
                 log.exception("scheduled work failed")

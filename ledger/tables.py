@@ -3,7 +3,15 @@
 from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
-from ledger.identity.models import OfficialScope, OtpChallenge, Partner, PartnerClient, SignInThrottle, User
+from ledger.identity.models import (
+    OfficialScope,
+    OtpChallenge,
+    Partner,
+    PartnerClient,
+    PartnerVillage,
+    SignInThrottle,
+    User,
+)
 from ledger.journal.models import (
     Account,
     AccountBalance,
@@ -37,6 +45,7 @@ __all__ = [
     "OtpChallenge",
     "Partner",
     "PartnerClient",
+    "PartnerVillage",
     "Person",
     "Posting",
     "RateWindow",

@@ -35,6 +35,7 @@ class County(SQLModel, table=True):
     village_max_rewards: int = _setting(5)  # reward items a village may add of its own
     village_max_deductions: int = _setting(5)  # deduction items a village may add of its own
     village_max_points: int = _setting(2)  # the most points (either way) of a village's own item
+    points_expiry_months: int = _setting(0)  # settled points lapse this many months after they settle; 0: never
 
 
 class Township(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String
 from sqlmodel import Field, SQLModel
 
 from ledger.base import timestamp, utcnow
@@ -16,6 +16,7 @@ class Role(StrEnum):
     OFFICIAL = "official"
     COUNTY_ADMIN = "county_admin"
     AUDITOR = "auditor"
+    PARTNER_STAFF = "partner_staff"  # a person working for a partner (bank, merchant, clinic)
 
 
 class PartnerKind(StrEnum):
@@ -29,8 +30,9 @@ class User(SQLModel, table=True):
 
     __tablename__ = "app_user"
     __table_args__ = (
-        CheckConstraint("role in ('villager', 'official', 'county_admin', 'auditor')", name="role"),
+        CheckConstraint("role in ('villager', 'official', 'county_admin', 'auditor', 'partner_staff')", name="role"),
         CheckConstraint("role <> 'villager' or person_id is not null", name="villager_is_a_person"),
+        CheckConstraint("(role = 'partner_staff') = (partner_id is not null)", name="staff_of_a_partner"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,6 +43,7 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     password_is_default: bool = False
     person_id: int | None = Field(default=None, foreign_key="person.id", unique=True)
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)  # partner staff only
     active: bool = True
     created_at: datetime = timestamp(default_factory=utcnow)
 
@@ -69,6 +72,19 @@ class Partner(SQLModel, table=True):
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
     created_at: datetime = timestamp(default_factory=utcnow)
+    # Where partner events are delivered (redemption/webhooks.py), signed with the secret. The secret is kept as
+    # is: the service must sign with it.
+    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_secret: str | None = Field(default=None, max_length=64)
+
+
+class PartnerVillage(SQLModel, table=True):
+    """A village a partner serves. A partner with none serves its whole county."""
+
+    __tablename__ = "partner_village"
+
+    partner_id: int = Field(sa_column=Column(ForeignKey("partner.id"), primary_key=True))
+    village_id: int = Field(sa_column=Column(ForeignKey("village.id"), primary_key=True))
 
 
 class PartnerClient(SQLModel, table=True):

@@ -12,16 +12,23 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from ledger.errors import Unauthenticated
-from ledger.identity.models import OfficialScope, Partner, PartnerClient, Role, User
+from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.tenancy import Household, Person, Village
 
 PARTNER = "partner"
+
+# What a partner's staff may do, by the partner's kind. A machine client holds the scopes it was given instead.
+STAFF_SCOPES: dict[str, frozenset[str]] = {
+    PartnerKind.BANK: frozenset({"offers:manage", "loans:read", "loans:decide", "loans:report", "settlement:read"}),
+    PartnerKind.MERCHANT: frozenset({"offers:manage", "vouchers:consume", "settlement:read"}),
+    PartnerKind.CLINIC: frozenset({"offers:manage", "vouchers:consume", "bookings:manage", "settlement:read"}),
+}
 
 
 @dataclass(frozen=True)
 class Principal:
     subject: str  # "user:<id>" or "client:<client_id>": also the actor written on journal transactions
-    role: str  # a Role, or "partner"
+    role: str  # a Role, or "partner" (a partner's machine client or one of its staff)
     county_id: int
     user_id: int | None = None
     household_id: int | None = None  # a villager's household; an official's own, when they live in a village
@@ -69,8 +76,9 @@ def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) 
 # Read on every request, so built once. A user, with the household and village they live in (if any).
 _USER = (
     select(User.role, User.active, User.county_id, User.person_id, Household.id.label("household_id"),  # type: ignore[union-attr]
-           Household.village_id)
+           Household.village_id, User.partner_id, Partner.kind.label("partner_kind"))
     .select_from(User)
+    .outerjoin(Partner, Partner.id == User.partner_id)
     .outerjoin(Person, Person.id == User.person_id)
     .outerjoin(Household, Household.id == Person.household_id)
     .where(User.id == bindparam("user_id"))
@@ -88,6 +96,10 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
     if user.role == Role.VILLAGER and user.household_id is None:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
+    if user.role == Role.PARTNER_STAFF:  # staff act for their partner, as its clients do
+        return Principal(subject=f"user:{user_id}", role=PARTNER, county_id=user.county_id, user_id=user_id,
+                         partner_id=user.partner_id, partner_kind=user.partner_kind,
+                         scopes=STAFF_SCOPES.get(user.partner_kind, frozenset()))
     villages: set[int] = set()
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
         for village_id, township_village in session.execute(_SCOPES, {"user_id": user_id}):

@@ -22,6 +22,14 @@ from ledger.tenancy import Person
 from tests import factories
 
 SECRET = "test-secret-0123456789-abcdefghijklmnop"
+PARTNERS = [  # code (also the client id), kind, the client's scopes
+    ("bank", PartnerKind.BANK, "credit:read ledger:head loans:report loans:read loans:decide offers:manage "
+                               "settlement:read"),
+    ("bank2", PartnerKind.BANK, "credit:read loans:report loans:read loans:decide offers:manage"),
+    ("mart", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
+    ("mart2", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
+    ("clinic", PartnerKind.CLINIC, "vouchers:consume bookings:manage offers:manage settlement:read"),
+]
 PASSWORD = "correct horse battery"
 
 
@@ -105,14 +113,17 @@ def world(engine: Engine) -> World:
         _staff(session, "admin", Role.COUNTY_ADMIN, a.county_id)
         _staff(session, "auditor", Role.AUDITOR, a.county_id)
         _staff(session, "admin-c", Role.COUNTY_ADMIN, c.county_id)
-        for code, kind, scopes in [("bank", PartnerKind.BANK, "credit:read ledger:head loans:report"),
-                                   ("bank2", PartnerKind.BANK, "credit:read loans:report"),
-                                   ("mart", PartnerKind.MERCHANT, "vouchers:consume")]:
+        # partners of county A: each has a machine client named by its code, and a staff user "<code>-staff"
+        for code, kind, scopes in PARTNERS:
             partner = Partner(county_id=a.county_id, kind=kind, code=code, name=code)
             session.add(partner)
             session.flush()
             session.add(PartnerClient(partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"),
                                       scopes=scopes))
+            staff = User(role=Role.PARTNER_STAFF, county_id=a.county_id, username=f"{code}-staff",
+                         display_name=f"{code} staff", partner_id=partner.id)
+            set_password(staff, PASSWORD)
+            session.add(staff)
         for county in (a.county_id, c.county_id):
             catalogue.load_default(session, county_id=county)
     return World(a, b, c, a1, a2, b1, c1, phone)

@@ -1,0 +1,19 @@
+"""The scheduled work of the whole product: the ledger's steps (ledger/jobs.py) and redemption's.
+
+`shanzhi tick` and each API worker's loop run `tick` here; tests of the ledger alone may call `ledger.jobs.tick`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from ledger import jobs, outbox
+
+STEPS: list[jobs.Step] = []
+
+
+def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
+         steps: list[jobs.Step] | None = None) -> jobs.TickReport:
+    return jobs.tick(engine, sink=sink, now=now, more=STEPS if steps is None else steps)
