@@ -6,8 +6,8 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import ledger.tables  # noqa: F401  (registers every table on SQLModel.metadata)
-import scoring.tables  # noqa: F401
 import redemption.tables  # noqa: F401
+import scoring.tables  # noqa: F401
 from alembic import context
 from ledger.db import make_engine
 from ledger.settings import get_settings

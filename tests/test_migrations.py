@@ -14,8 +14,8 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import ledger.tables  # noqa: F401  (every table on the metadata)
-import scoring.tables  # noqa: F401
 import redemption.tables  # noqa: F401
+import scoring.tables  # noqa: F401
 from ledger import migrations
 from ledger.db import make_engine
 from tests.conftest import ON_POSTGRES, drop_postgres_schema, fresh_postgres_schema
