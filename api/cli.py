@@ -184,8 +184,9 @@ def tick(
         raise typer.Exit(2)
     report = schedule.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
-               f"expired {report.expired_transfers} other pending transfers, delivered {report.delivered} "
-               f"notifications ({report.failed_deliveries} to retry)")
+               f"expired {report.expired_transfers} other pending transfers, expired points of "
+               f"{report.expired_points_households} households, warned {report.expiry_warnings} households of "
+               f"points expiring, delivered {report.delivered} notifications ({report.failed_deliveries} to retry)")
     for step, count in report.done.items():
         typer.echo(f"{step}: {count}")
     for step in report.skipped:

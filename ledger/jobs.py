@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from ledger import outbox
+from ledger import expiry, outbox
 from ledger.base import utcnow
 from ledger.claims import notice, review
 from ledger.db import unit_of_work
@@ -32,6 +32,8 @@ class TickReport:
     expired_claims: int = 0
     settled_claims: int = 0
     expired_transfers: int = 0
+    expired_points_households: int = 0  # households whose settled points lapsed (ledger/expiry.py)
+    expiry_warnings: int = 0  # households told their points lapse within 30 days
     delivered: int = 0
     failed_deliveries: int = 0
     done: dict[str, int] = field(default_factory=dict)  # what each step of a layer above did (see Step)
@@ -65,6 +67,8 @@ def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime |
         ("expire_claims", lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
         ("settle_notice", lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
         ("expire_transfers", lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
+        ("expire_points", lambda s: setattr(report, "expired_points_households", expiry.expire_due(s, now=now))),
+        ("warn_points_expiry", lambda s: setattr(report, "expiry_warnings", expiry.warn_due(s, now=now))),
         *[(name, _counted(report, name, run, now)) for name, run in more],
         ("deliver", lambda s: _deliver(s, report, sink, now)),
     ]

@@ -113,7 +113,8 @@ def county_policy(session: SessionDep, who: Member) -> CountyPolicyOut:
 
 @router.patch("/api/v1/county/policy", response_model=CountyPolicyOut)
 def set_county_policy(body: CountyPolicyIn, session: SessionDep, who: Admin) -> CountyPolicyOut:
-    """Notice, review and appeal periods, when a claim is overdue, and what villages may add of their own."""
+    """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, and
+    whether settled points expire (months, 0 = never)."""
     county = session.get(County, who.county_id)
     assert county is not None
     for name, value in body.model_dump(exclude_none=True).items():

@@ -313,6 +313,9 @@ class CountyPolicyIn(Strict):
     village_max_rewards: int | None = Field(default=None, ge=0, le=50)
     village_max_deductions: int | None = Field(default=None, ge=0, le=50)
     village_max_points: int | None = Field(default=None, ge=1, le=100)
+    points_expiry_months: int | None = Field(
+        default=None, ge=0, le=120,
+        description="Settled points lapse this many months after they settle, oldest first; 0 turns it off.")
 
 
 class CountyPolicyOut(BaseModel):
@@ -324,3 +327,4 @@ class CountyPolicyOut(BaseModel):
     village_max_rewards: int
     village_max_deductions: int
     village_max_points: int
+    points_expiry_months: int
