@@ -56,7 +56,8 @@ HTTP_CODES = {
 RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id"})
 
 
-def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, /,
+            **extra: Any) -> JSONResponse:
     count_error(code)
     clashing = RESERVED & set(extra)
     if clashing:  # a domain error's detail never overwrites the problem's own members
@@ -74,8 +75,8 @@ def status_of(error: DomainError) -> int:
     return 400
 
 
-async def _domain(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DomainError)
+def of_error(error: DomainError) -> JSONResponse:
+    """The problem a domain error becomes (for a route that answers with it instead of raising)."""
     status = status_of(error)
     headers = {}
     if isinstance(error, Throttled):
@@ -84,6 +85,11 @@ async def _domain(_: Request, error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     extra = {k: v for k, v in error.detail.items() if k != "retry_after"}
     return problem(status, error.code, error.message, headers, **extra)
+
+
+async def _domain(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return of_error(error)
 
 
 async def _validation(_: Request, error: Exception) -> JSONResponse:

@@ -10,8 +10,10 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from ledger import jobs, outbox
+from redemption import vouchers, webhooks
 
-STEPS: list[jobs.Step] = []
+STEPS: list[jobs.Step] = [("expire_vouchers", lambda session, now: vouchers.expire_due(session, now))]
+STEPS.append(("deliver_webhooks", webhooks.deliver_step))
 
 
 def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,

@@ -1,17 +1,48 @@
-"""Partner webhooks: events written to `webhook_delivery` in the same transaction as the change they tell of.
-
-(Delivery, signing and retries: to be written.)
+"""Partner webhooks: events written to `webhook_delivery` in the same transaction as the change they tell of, then
+delivered by the scheduled job to the partner's URL, signed with the partner's secret, and retried with backoff
+until the partner answers 2xx. Delivery is at least once: a crash between sending and recording sends again, with
+the same delivery id, which the partner de-duplicates on. docs/webhooks.md is the partner's guide.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
 import secrets
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.base import utcnow
+from ledger.errors import Invalid, NotFound
+from ledger.identity.models import Partner
+from ledger.outbox import backoff
 from redemption.models import WebhookDelivery
+
+log = logging.getLogger("shanzhi.webhooks")
+
+MAX_ATTEMPTS = 12  # about 14.5 hours of trying (see ledger.outbox.backoff); then the delivery is left as failed
+TIMEOUT_SECONDS = 5.0  # a receiver should answer at once and do its work afterwards
+STEP_LIMIT = 20  # deliveries per scheduled run: each may hold its row lock for up to TIMEOUT_SECONDS
+TOLERANCE_SECONDS = 300
+MAX_URL_LENGTH = 500
+SIGNATURE_HEADER = "Shanzhi-Signature"
+DELIVERY_HEADER = "Shanzhi-Delivery"
+EVENT_HEADER = "Shanzhi-Event"
+
+Send = Callable[[str, dict[str, str], bytes], int]  # (url, headers, body) -> HTTP status; raises when unreachable
+
+
+class InvalidWebhookUrl(Invalid):
+    code = "invalid_webhook_url"
 
 
 def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, data: dict[str, Any]) -> str:
@@ -23,3 +54,166 @@ def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, da
                                          "data": data},
                                 created_at=now, next_attempt_at=now))
     return delivery_id
+
+
+# --- signing ---------------------------------------------------------------------------------------------------
+
+
+def body_of(payload: dict[str, Any]) -> bytes:
+    """The bytes sent, and signed: compact JSON in UTF-8."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _digest(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The value of the Shanzhi-Signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
+    return f"t={int(timestamp)},v1={_digest(secret, int(timestamp), body)}"
+
+
+def verify(secret: str, header_value: str, body: bytes, *, now: datetime | float,
+           tolerance_seconds: int = TOLERANCE_SECONDS) -> bool:
+    """True when the header signs this body with this secret, within `tolerance_seconds` of `now` (a datetime or
+    unix seconds). Any v1 in the header may match."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header_value.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        return False
+    current = now.timestamp() if isinstance(now, datetime) else float(now)
+    if abs(current - timestamp) > tolerance_seconds:
+        return False
+    expected = _digest(secret, timestamp, body)
+    return any(hmac.compare_digest(expected.encode(), s.encode("ascii", "replace")) for s in signatures)
+
+
+def headers_for(delivery: WebhookDelivery, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json", DELIVERY_HEADER: delivery.id, EVENT_HEADER: delivery.event,
+            SIGNATURE_HEADER: sign(secret, timestamp, body)}
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_hex(24)
+
+
+# --- delivery --------------------------------------------------------------------------------------------------
+
+
+def http_send(url: str, headers: dict[str, str], body: bytes) -> int:
+    """POST the body; redirects are not followed (a 3xx is a failure)."""
+    response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False)
+    return response.status_code
+
+
+def deliver_due(session: Session, now: datetime, *, send: Send | None = None, limit: int = 100) -> int:
+    """Send the deliveries that are due; returns how many were delivered (the partner answered 2xx).
+
+    A delivery of a partner without a webhook URL (or secret) is not picked: it waits, without using up its
+    attempts, until the partner sets a URL, and then goes out with everything else that waited. Rows are locked
+    (SKIP LOCKED on PostgreSQL), so two workers never send the same delivery at once. Anything but 2xx, or no
+    answer within TIMEOUT_SECONDS, is a failure, tried again after a backoff (30 s doubling, at most 6 h) until
+    MAX_ATTEMPTS. Each attempt is signed at the moment it is sent."""
+    send = send or http_send
+    due = session.execute(
+        select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
+        .join(Partner, Partner.id == WebhookDelivery.partner_id)
+        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
+               WebhookDelivery.attempts < MAX_ATTEMPTS,
+               Partner.webhook_url.is_not(None), Partner.webhook_secret.is_not(None))  # type: ignore[union-attr]
+        .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
+    ).all()
+    delivered = 0
+    for delivery, url, secret in due:
+        delivery.attempts += 1
+        body = body_of(delivery.payload)
+        try:
+            status = send(url, headers_for(delivery, secret, int(time.time()), body), body)
+        except Exception as error:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
+            delivery.last_status = None
+            delivery.last_error = f"{type(error).__name__}: {error}"[:500]
+        else:
+            delivery.last_status = status
+            if 200 <= status < 300:
+                delivery.delivered_at = now
+                delivery.last_error = None
+                delivered += 1
+                continue
+            delivery.last_error = f"HTTP {status}"
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+        log.warning("webhook not delivered", extra={"fields": {"id": delivery.id, "partner_id": delivery.partner_id,
+                                                               "attempts": delivery.attempts,
+                                                               "error": delivery.last_error}})
+    session.flush()
+    return delivered
+
+
+def deliver_step(session: Session, now: datetime) -> int:
+    """The scheduled step (redemption/schedule.py): a small batch, since each send may hold its lock a while."""
+    return deliver_due(session, now, limit=STEP_LIMIT)
+
+
+# --- the partner's settings ------------------------------------------------------------------------------------
+
+
+def check_url(url: str) -> str:
+    """An http or https URL with a host, at most 500 characters, with no credentials in it."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"The webhook URL must be 1 to {MAX_URL_LENGTH} characters long.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise InvalidWebhookUrl("The webhook URL may not contain spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number in range
+    except ValueError as error:
+        raise InvalidWebhookUrl("The webhook URL is not a valid URL.") from error
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidWebhookUrl("The webhook URL must be an http:// or https:// URL with a host.")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidWebhookUrl("Put no user name or password in the webhook URL; the signature proves the sender.")
+    return url
+
+
+def _partner(session: Session, partner_id: int) -> Partner:
+    partner = session.get(Partner, partner_id, with_for_update=True)
+    if partner is None:
+        raise NotFound("No such partner.")
+    return partner
+
+
+def set_url(session: Session, partner_id: int, url: str) -> tuple[Partner, str | None]:
+    """Deliver this partner's events to `url` from now on. Returns the partner and, when it had none, the secret
+    made for it (the only time it is shown)."""
+    partner = _partner(session, partner_id)
+    partner.webhook_url = check_url(url)
+    created = None
+    if partner.webhook_secret is None:
+        created = partner.webhook_secret = new_secret()
+    session.flush()
+    return partner, created
+
+
+def rotate_secret(session: Session, partner_id: int) -> tuple[Partner, str]:
+    """A new secret, in force at once: every later attempt, including retries, is signed with it."""
+    partner = _partner(session, partner_id)
+    partner.webhook_secret = new_secret()
+    session.flush()
+    return partner, partner.webhook_secret
+
+
+def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[WebhookDelivery]:
+    """The partner's deliveries, newest first."""
+    return session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.partner_id == partner_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    ).all()

@@ -1,6 +1,6 @@
 """The house rules that hold the code together, checked on the code itself.
 
-Imports flow one way (api → {redemption, scoring} → ledger), domain packages know nothing of the web, and only
+Imports flow one way (api → redemption → scoring → ledger), domain packages know nothing of the web, and only
 api/tokens.py imports jose: the import-linter contracts in pyproject.toml say so and this test runs them. The
 second test shows the check bites: a copy of the code with one wrong import breaks a contract.
 """

@@ -1,0 +1,338 @@
+"""Partners and their offers: who serves which village, what an offer costs and who may take it.
+
+A partner proposes an offer; the county admin approves or rejects it; the partner may withdraw it. Households see
+only approved offers, within their window, open to their village, from a partner serving their village. Every
+check a household can fail has its own error code, so the app can say plainly why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ledger.base import as_utc, utcnow
+from ledger.claims.rules import period_bounds
+from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.identity.models import Partner, PartnerKind, PartnerVillage, Role
+from ledger.identity.principal import PARTNER, Principal
+from ledger.journal import service as journal
+from ledger.journal.models import Account, AccountKind
+from ledger.tenancy import County, Household, Village
+from redemption.models import GRADES, LimitPeriod, Offer, OfferKind, OfferStatus, OfferVillage
+
+OFFER = Offer.__table__
+
+# Which partner may make which kind of offer.
+KINDS_OF: dict[str, tuple[str, ...]] = {
+    PartnerKind.MERCHANT: (OfferKind.VOUCHER,),
+    PartnerKind.CLINIC: (OfferKind.HEALTH_CHECK, OfferKind.VOUCHER),
+    PartnerKind.BANK: (OfferKind.LOAN,),
+}
+
+
+class OfferNotFound(NotFound):
+    code = "offer_not_found"
+
+
+class OfferClosed(Conflict):
+    """Not approved, withdrawn, not yet open or over."""
+
+    code = "offer_closed"
+
+
+class NotForYourVillage(Forbidden):
+    code = "offer_not_for_your_village"
+
+
+class GradeTooLow(Forbidden):
+    code = "grade_too_low"
+
+
+class HouseholdLimitReached(Conflict):
+    code = "household_limit_reached"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+
+class OfferDecided(Conflict):
+    code = "offer_already_decided"
+
+
+class VillageNotServed(Invalid):
+    code = "village_not_served"
+
+
+def grade_meets(grade: str | None, minimum: str | None) -> bool:
+    """AAA > AA > A > B > C; NR (not rated) meets no minimum."""
+    if minimum is None:
+        return True
+    return grade in GRADES and GRADES.index(grade) <= GRADES.index(minimum)
+
+
+# --- partners ----------------------------------------------------------------------------------------------
+
+
+def serves(session: Session, partner: Partner, village: Village) -> bool:
+    """A partner serves the villages listed for it, or, with none listed, its whole county."""
+    if partner.county_id != village.county_id:
+        return False
+    listed = session.scalars(select(PartnerVillage.village_id).where(PartnerVillage.partner_id == partner.id)).all()
+    return not listed or village.id in listed
+
+
+def clearing_account(session: Session, partner: Partner, village: Village) -> int:
+    """The partner's clearing account in this village (opened on first use): where points spent there go."""
+    found = _clearing(session, partner.id, village.id)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():  # two first redemptions at once: one opens it, the other finds it
+            account = journal.open_account(session, kind=AccountKind.PARTNER_CLEARING,
+                                           code=f"{village.code}:partner:{partner.code}"[:64],
+                                           county_id=village.county_id, village_id=village.id,  # type: ignore[arg-type]
+                                           partner_id=partner.id)
+            assert account.id is not None
+            return account.id
+    except IntegrityError:
+        again = _clearing(session, partner.id, village.id)
+        assert again is not None
+        return again
+
+
+def _clearing(session: Session, partner_id: int | None, village_id: int | None) -> int | None:
+    return session.scalar(select(Account.id).where(Account.partner_id == partner_id, Account.village_id == village_id,
+                                                   Account.kind == AccountKind.PARTNER_CLEARING))
+
+
+def partner_of(session: Session, who: Principal) -> Partner:
+    if who.role != PARTNER or who.partner_id is None:
+        raise Forbidden("Only a partner does this.")
+    partner = session.get(Partner, who.partner_id)
+    assert partner is not None
+    return partner
+
+
+# --- offers: the partner's and the admin's side --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """What a partner proposes. Prices are in fen and points; loan terms are checked by `check_loan_terms`."""
+
+    kind: str
+    title: str
+    valid_from: datetime
+    valid_until: datetime
+    description: str | None = None
+    value_fen: int | None = None
+    cost_points: int | None = None
+    stock: int | None = None
+    per_household_limit: int = 1
+    limit_period: str = LimitPeriod.MONTH.value
+    voucher_days: int = 30
+    min_grade: str | None = None
+    no_show_penalty_points: int = 0
+    cancel_hours: int = 24
+    loan_terms: dict[str, Any] | None = None
+    village_ids: tuple[int, ...] = ()
+
+
+def propose(session: Session, who: Principal, terms: OfferTerms) -> Offer:
+    partner = partner_of(session, who)
+    if terms.kind not in KINDS_OF.get(partner.kind, ()):
+        raise Invalid(f"A {partner.kind} may offer: {', '.join(KINDS_OF.get(partner.kind, ()))}.", field="kind")
+    if as_utc(terms.valid_until) <= as_utc(terms.valid_from):
+        raise Invalid("valid_until is after valid_from.", field="valid_until")
+    if terms.kind == OfferKind.LOAN:
+        check_loan_terms(terms.loan_terms)
+    else:
+        if not terms.value_fen or not terms.cost_points:
+            raise Invalid("A voucher or health check has a value and a cost in points.", field="cost_points")
+        if terms.loan_terms is not None:
+            raise Invalid("Only a loan product has loan terms.", field="loan_terms")
+    for village_id in terms.village_ids:
+        village = session.get(Village, village_id)
+        if village is None or not serves(session, partner, village):
+            raise VillageNotServed("That village is not one you serve.", village_id=village_id)
+    offer = Offer(county_id=partner.county_id, partner_id=partner.id, kind=terms.kind, title=terms.title,  # type: ignore[arg-type]
+                  description=terms.description, value_fen=terms.value_fen, cost_points=terms.cost_points,
+                  stock=terms.stock, per_household_limit=terms.per_household_limit, limit_period=terms.limit_period,
+                  valid_from=terms.valid_from, valid_until=terms.valid_until, voucher_days=terms.voucher_days,
+                  min_grade=terms.min_grade, no_show_penalty_points=terms.no_show_penalty_points,
+                  cancel_hours=terms.cancel_hours, loan_terms=terms.loan_terms, proposed_by=who.actor)
+    session.add(offer)
+    session.flush()
+    for village_id in sorted(set(terms.village_ids)):
+        session.add(OfferVillage(offer_id=offer.id, village_id=village_id))  # type: ignore[arg-type]
+    session.flush()
+    return offer
+
+
+def check_loan_terms(terms: dict[str, Any] | None) -> None:
+    """{"grades": {grade: {"max_amount_yuan", "rate_discount_bp", "term_months"}}, "auto_approve": null or
+    {"min_grade", "max_amount_yuan"}}: what each grade may borrow, and when the answer is given at once."""
+    if not isinstance(terms, dict) or not isinstance(terms.get("grades"), dict) or not terms["grades"]:
+        raise Invalid("A loan product names what each grade may borrow.", field="loan_terms.grades")
+    for grade, row in terms["grades"].items():
+        if grade not in GRADES or not isinstance(row, dict):
+            raise Invalid("Grades are AAA, AA, A, B or C.", field="loan_terms.grades")
+        for name, low, high in (("max_amount_yuan", 1, 10_000_000), ("rate_discount_bp", 0, 1000),
+                                ("term_months", 1, 120)):
+            value = row.get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise Invalid(f"{name} is a whole number from {low} to {high}.", field=f"loan_terms.grades.{grade}")
+        if set(row) - {"max_amount_yuan", "rate_discount_bp", "term_months"}:
+            raise Invalid("Unknown loan term.", field=f"loan_terms.grades.{grade}")
+    auto = terms.get("auto_approve")
+    if auto is not None:
+        if (not isinstance(auto, dict) or auto.get("min_grade") not in GRADES
+                or not isinstance(auto.get("max_amount_yuan"), int) or auto["max_amount_yuan"] <= 0
+                or set(auto) - {"min_grade", "max_amount_yuan"}):
+            raise Invalid("auto_approve is null or {min_grade, max_amount_yuan}.", field="loan_terms.auto_approve")
+    if set(terms) - {"grades", "auto_approve"}:
+        raise Invalid("loan_terms has grades and auto_approve only.", field="loan_terms")
+
+
+def decide(session: Session, who: Principal, offer_id: int, *, approve: bool, note: str | None) -> Offer:
+    """The county admin approves or rejects a proposed offer of the county."""
+    if who.role != Role.COUNTY_ADMIN:
+        raise Forbidden("The county admin approves offers.")
+    offer = _locked(session, offer_id)
+    if offer is None or offer.county_id != who.county_id:
+        raise OfferNotFound("No such offer in your county.", offer_id=offer_id)
+    if offer.status != OfferStatus.PROPOSED:
+        raise OfferDecided(f"This offer is already {offer.status}.", offer_id=offer_id, current_status=offer.status)
+    offer.status = OfferStatus.APPROVED if approve else OfferStatus.REJECTED
+    offer.decided_by, offer.decided_at, offer.decision_note = who.actor, utcnow(), note
+    session.flush()
+    return offer
+
+
+def withdraw(session: Session, who: Principal, offer_id: int) -> Offer:
+    """The partner stops an offer. Vouchers already issued stay good until used, cancelled or expired."""
+    offer = own_offer(session, who, offer_id, lock=True)
+    if offer.status in (OfferStatus.PROPOSED, OfferStatus.APPROVED):
+        offer.status = OfferStatus.WITHDRAWN
+        session.flush()
+    return offer
+
+
+def own_offer(session: Session, who: Principal, offer_id: int, *, lock: bool = False) -> Offer:
+    offer = _locked(session, offer_id) if lock else session.get(Offer, offer_id)
+    if offer is None or who.partner_id is None or offer.partner_id != who.partner_id:
+        raise OfferNotFound("No such offer of yours.", offer_id=offer_id)
+    return offer
+
+
+def _locked(session: Session, offer_id: int) -> Offer | None:
+    return session.scalars(select(Offer).where(Offer.id == offer_id).with_for_update()).first()
+
+
+def of_partner(session: Session, partner_id: int) -> list[Offer]:
+    return list(session.scalars(select(Offer).where(Offer.partner_id == partner_id).order_by(Offer.id.desc())))  # type: ignore[union-attr]
+
+
+def of_county(session: Session, county_id: int, status: str | None = None) -> list[Offer]:
+    query = select(Offer).where(Offer.county_id == county_id)
+    if status:
+        query = query.where(Offer.status == status)
+    return list(session.scalars(query.order_by(Offer.id.desc())))  # type: ignore[union-attr]
+
+
+def village_ids(session: Session, offer_id: int) -> list[int]:
+    return list(session.scalars(select(OfferVillage.village_id).where(OfferVillage.offer_id == offer_id)))
+
+
+# --- offers: the household's side ----------------------------------------------------------------------------
+
+
+def open_to(session: Session, household: Household, *, now: datetime | None = None) -> list[Offer]:
+    """Approved offers within their window, open to the household's village, from partners serving it."""
+    now = now or utcnow()
+    village = session.get(Village, household.village_id)
+    assert village is not None
+    found = []
+    for offer in session.scalars(select(Offer).where(Offer.county_id == household.county_id,
+                                                     Offer.status == OfferStatus.APPROVED,
+                                                     Offer.valid_from <= now, Offer.valid_until > now)
+                                 .order_by(Offer.id)):
+        partner = session.get(Partner, offer.partner_id)
+        listed = village_ids(session, offer.id)  # type: ignore[arg-type]
+        if partner is not None and serves(session, partner, village) and (not listed or village.id in listed):
+            found.append(offer)
+    return found
+
+
+def check_open(session: Session, offer: Offer, household: Household, *, now: datetime) -> tuple[Partner, Village]:
+    """Refuse, with the reason, an offer this household may not take now (grade and limits are checked apart)."""
+    if offer.county_id != household.county_id or offer.status == OfferStatus.PROPOSED \
+            or offer.status == OfferStatus.REJECTED:
+        raise OfferNotFound("No such offer.", offer_id=offer.id)
+    if offer.status != OfferStatus.APPROVED or not as_utc(offer.valid_from) <= now < as_utc(offer.valid_until):
+        raise OfferClosed("This offer is not open now.", offer_id=offer.id, valid_from=as_utc(offer.valid_from)
+                          .isoformat(), valid_until=as_utc(offer.valid_until).isoformat(), current_status=offer.status)
+    partner = session.get(Partner, offer.partner_id)
+    village = session.get(Village, household.village_id)
+    assert partner is not None
+    assert village is not None
+    listed = village_ids(session, offer.id)  # type: ignore[arg-type]
+    if not serves(session, partner, village) or (listed and village.id not in listed):
+        raise NotForYourVillage("This offer is not open to your village.", offer_id=offer.id)
+    return partner, village
+
+
+def check_grade(offer: Offer, grade: str) -> None:
+    if not grade_meets(grade, offer.min_grade):
+        raise GradeTooLow(f"This offer needs a rating of {offer.min_grade} or better; yours is {grade}.",
+                          offer_id=offer.id, min_grade=offer.min_grade, grade=grade)
+
+
+def period_of(session: Session, offer: Offer, county_id: int, now: datetime) -> tuple[datetime, datetime] | None:
+    """The limit period around `now` in county time; None for a limit over all time."""
+    if offer.limit_period == LimitPeriod.EVER:
+        return None
+    county = session.get(County, county_id)
+    assert county is not None
+    return period_bounds(now, county.timezone, offer.limit_period)
+
+
+def check_limit(offer: Offer, taken: int, quantity: int) -> None:
+    if taken + quantity > offer.per_household_limit:
+        raise HouseholdLimitReached(
+            f"Your household may take {offer.per_household_limit} of this offer per {offer.limit_period}; "
+            f"it has taken {taken}.", offer_id=offer.id, limit=offer.per_household_limit, taken=taken,
+            period=offer.limit_period)
+
+
+_TAKE_STOCK = (update(OFFER).where(OFFER.c.id == bindparam("offer"),
+                                   (OFFER.c.stock.is_(None)) | (OFFER.c.issued + bindparam("n") <= OFFER.c.stock))
+               .values(issued=OFFER.c.issued + bindparam("n")))
+_GIVE_BACK = update(OFFER).where(OFFER.c.id == bindparam("offer")).values(issued=OFFER.c.issued - bindparam("n"))
+
+
+def take_stock(session: Session, offer: Offer, quantity: int) -> None:
+    """One conditional update: two households taking the last one cannot both get it."""
+    taken = session.execute(_TAKE_STOCK, {"offer": offer.id, "n": quantity})
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise OutOfStock("This offer is out of stock.", offer_id=offer.id)
+
+
+def give_back_stock(session: Session, offer_id: int, quantity: int) -> None:
+    session.execute(_GIVE_BACK, {"offer": offer_id, "n": quantity})
+
+
+def count_in(session: Session, model: Any, *, household_id: int, offer_id: int,
+             period: tuple[datetime, datetime] | None, quantity: Any, excluded: tuple[str, ...]) -> int:
+    """How many of an offer a household took in a period (vouchers by quantity, applications by count)."""
+    query = select(func.coalesce(func.sum(quantity), 0)).where(
+        model.household_id == household_id, model.offer_id == offer_id, model.status.not_in(excluded))
+    if period is not None:
+        query = query.where(model.created_at >= period[0], model.created_at < period[1])
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,89 @@
+"""Settlement: what a partner is owed for a period, and the proof that it matches the ledger.
+
+The statement lists every use of the partner's vouchers and health checks in the period (`consumed` voucher
+events), with the value in yuan and the points. The ledger side is the sum of what was posted to the partner's
+clearing accounts (one per village) in the same period. The two are computed independently and must be equal;
+the export says whether they are.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ledger.base import as_utc
+from ledger.journal.models import POSTED_KINDS, Account, AccountKind, JournalTransaction, Posting
+from ledger.tenancy import Village
+from redemption.models import Offer, Voucher, VoucherEvent, VoucherEventKind
+
+COLUMNS = ["used_at", "voucher", "kind", "offer", "village", "value_yuan", "points", "transaction_id", "used_by"]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    partner_id: int
+    start: datetime
+    end: datetime
+    lines: pd.DataFrame  # COLUMNS, one row per use
+    value_fen: int
+    points: int
+    ledger_points: int  # posted to the partner's clearing accounts in the period
+
+    @property
+    def reconciled(self) -> bool:
+        return self.points == self.ledger_points
+
+    def summary(self) -> dict[str, object]:
+        return {"partner_id": self.partner_id, "from": self.start.isoformat(), "to": self.end.isoformat(),
+                "uses": len(self.lines), "value_yuan": f"{self.value_fen / 100:.2f}", "points": self.points,
+                "ledger_points": self.ledger_points, "reconciled": self.reconciled}
+
+
+def settle(session: Session, partner_id: int, start: datetime, end: datetime) -> Settlement:
+    rows = session.execute(
+        select(VoucherEvent.at, Voucher.code, Voucher.kind, Offer.title, Village.name, VoucherEvent.value_fen,
+               VoucherEvent.points, VoucherEvent.transaction_id, VoucherEvent.actor)
+        .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
+        .join(Offer, Offer.id == Voucher.offer_id)
+        .join(Village, Village.id == VoucherEvent.village_id)
+        .where(VoucherEvent.partner_id == partner_id, VoucherEvent.event == VoucherEventKind.CONSUMED,
+               VoucherEvent.at >= start, VoucherEvent.at < end)
+        .order_by(VoucherEvent.at, VoucherEvent.id)  # type: ignore[arg-type]
+    ).all()
+    lines = pd.DataFrame([tuple(r) for r in rows], columns=COLUMNS)
+    lines["used_at"] = [as_utc(moment).isoformat() for moment in lines["used_at"]]
+    value_fen = int(lines["value_yuan"].sum()) if len(lines) else 0
+    points = int(lines["points"].sum()) if len(lines) else 0
+    lines["value_yuan"] = [f"{fen / 100:.2f}" for fen in lines["value_yuan"]]
+    ledger_points = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount), 0))
+        .join(Account, Account.id == Posting.account_id)
+        .join(JournalTransaction, JournalTransaction.id == Posting.transaction_id)
+        .where(Account.partner_id == partner_id, Account.kind == AccountKind.PARTNER_CLEARING,
+               JournalTransaction.kind.in_(POSTED_KINDS),  # type: ignore[attr-defined]
+               JournalTransaction.created_at >= start, JournalTransaction.created_at < end)
+    )
+    return Settlement(partner_id, start, end, lines, value_fen, points, int(ledger_points or 0))
+
+
+def to_csv(settlement: Settlement) -> bytes:
+    """The lines, then the totals and the reconciliation as a last block (UTF-8 with BOM: Excel reads it)."""
+    totals = pd.DataFrame([{"used_at": "TOTAL", "voucher": len(settlement.lines), "kind": "", "offer": "",
+                            "village": "", "value_yuan": f"{settlement.value_fen / 100:.2f}",
+                            "points": settlement.points, "transaction_id": "",
+                            "used_by": f"ledger_points={settlement.ledger_points} "
+                                       f"reconciled={str(settlement.reconciled).lower()}"}])
+    return pd.concat([settlement.lines, totals]).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx(settlement: Settlement) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        settlement.lines.to_excel(writer, sheet_name="uses", index=False)
+        pd.DataFrame([settlement.summary()]).to_excel(writer, sheet_name="summary", index=False)
+    return buffer.getvalue()
