@@ -1,7 +1,63 @@
-"""(to be written)"""
+"""A partner's own settings: who it is, and where its events (webhooks) go. Banks, merchants and clinics alike;
+their staff and their machine clients both."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SessionDep, allow
+from api.schemas.partners import DeliveryOut, PartnerMeOut, WebhookIn, WebhookOut
+from ledger.errors import NotFound
+from ledger.identity.models import Partner, PartnerKind
+from ledger.identity.principal import Principal
+from redemption import webhooks
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
+KINDS = (PartnerKind.BANK, PartnerKind.MERCHANT, PartnerKind.CLINIC)
+AnyPartner = Annotated[Principal, allow(partner_kinds=KINDS)]
+PartnerManager = Annotated[Principal, allow(partner_kinds=KINDS, scope="offers:manage")]
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+def me_out(partner: Partner) -> PartnerMeOut:
+    return PartnerMeOut(id=partner.id, kind=partner.kind, code=partner.code, name=partner.name,  # type: ignore[arg-type]
+                        webhook_url=partner.webhook_url)
+
+
+@router.get("/partners/me", response_model=PartnerMeOut)
+def my_partner(session: SessionDep, who: AnyPartner) -> PartnerMeOut:
+    """The partner you act for, and where its events are delivered."""
+    partner = session.get(Partner, who.partner_id)
+    if partner is None:
+        raise NotFound("No such partner.")
+    return me_out(partner)
+
+
+@router.put("/partners/me/webhook", response_model=WebhookOut,
+            responses={422: {"description": "invalid_webhook_url: not an http(s) URL of at most 500 characters"}})
+def set_webhook(body: WebhookIn, session: SessionDep, who: PartnerManager, response: Response) -> WebhookOut:
+    """Deliver your events to this URL from now on (events that waited for a URL go out too). The first time, a
+    signing secret is made and returned: it is shown only this once."""
+    partner, secret = webhooks.set_url(session, who.partner_id, body.url)  # type: ignore[arg-type]
+    response.headers.update(PRIVATE)
+    return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
+
+
+@router.post("/partners/me/webhook/secret", response_model=WebhookOut)
+def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Response) -> WebhookOut:
+    """A new signing secret, in force at once (retries too are signed with it); shown only this once."""
+    partner, secret = webhooks.rotate_secret(session, who.partner_id)  # type: ignore[arg-type]
+    response.headers.update(PRIVATE)
+    return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
+
+
+@router.get("/partners/me/webhook/deliveries", response_model=list[DeliveryOut])
+def my_deliveries(session: SessionDep, who: AnyPartner,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[DeliveryOut]:
+    """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
+    return [DeliveryOut(id=d.id, event=d.event, created_at=d.created_at, attempts=d.attempts,
+                        next_attempt_at=None if d.delivered_at else d.next_attempt_at, delivered_at=d.delivered_at,
+                        last_status=d.last_status, last_error=d.last_error)
+            for d in webhooks.recent(session, who.partner_id, limit=limit)]  # type: ignore[arg-type]
