@@ -172,7 +172,8 @@ def tick(
                                                     "from now (to see notice periods end in a demo)")] = 0,
 ) -> None:
     """Run the scheduled work once: expire claims nobody decided, settle claims whose notice period is over,
-    expire other pending transfers past their timeout, deliver notifications."""
+    expire other pending transfers past their timeout, expire points (where the county turned it on) and warn
+    of it, expire vouchers past their time, deliver partner webhooks and notifications."""
     from datetime import timedelta
 
     from ledger.base import utcnow
