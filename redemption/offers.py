@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -69,6 +69,10 @@ class VillageNotServed(Invalid):
     code = "village_not_served"
 
 
+class PartnerNotFound(NotFound):
+    code = "partner_not_found"
+
+
 def grade_meets(grade: str | None, minimum: str | None) -> bool:
     """AAA > AA > A > B > C; NR (not rated) meets no minimum."""
     if minimum is None:
@@ -109,6 +113,31 @@ def clearing_account(session: Session, partner: Partner, village: Village) -> in
 def _clearing(session: Session, partner_id: int | None, village_id: int | None) -> int | None:
     return session.scalar(select(Account.id).where(Account.partner_id == partner_id, Account.village_id == village_id,
                                                    Account.kind == AccountKind.PARTNER_CLEARING))
+
+
+def set_villages(session: Session, who: Principal, partner_id: int, village_ids: list[int]) -> list[int]:
+    """The county admin says which villages a partner serves (none: the whole county). Offers already made keep
+    their own village lists; a household outside the partner's villages no longer sees them."""
+    if who.role != Role.COUNTY_ADMIN:
+        raise Forbidden("The county admin says which villages a partner serves.")
+    partner = session.scalars(select(Partner).where(Partner.id == partner_id).with_for_update()).first()
+    if partner is None or partner.county_id != who.county_id:
+        raise PartnerNotFound("No such partner in your county.", partner_id=partner_id)
+    wanted = sorted(set(village_ids))
+    for village_id in wanted:
+        village = session.get(Village, village_id)
+        if village is None or village.county_id != who.county_id:
+            raise VillageNotServed("That village is not in your county.", village_id=village_id)
+    session.execute(delete(PartnerVillage).where(PartnerVillage.partner_id == partner_id))  # type: ignore[arg-type]
+    for village_id in wanted:
+        session.add(PartnerVillage(partner_id=partner_id, village_id=village_id))
+    session.flush()
+    return wanted
+
+
+def villages_of(session: Session, partner_id: int) -> list[int]:
+    return list(session.scalars(select(PartnerVillage.village_id).where(PartnerVillage.partner_id == partner_id)
+                                .order_by(PartnerVillage.village_id)))
 
 
 def partner_of(session: Session, who: Principal) -> Partner:

@@ -8,16 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep, allow
-from api.schemas.partners import DeliveryOut, PartnerMeOut, WebhookIn, WebhookOut
+from api.schemas.partners import DeliveryOut, PartnerMeOut, PartnerVillagesIn, PartnerVillagesOut, WebhookIn, WebhookOut
 from ledger.errors import NotFound
-from ledger.identity.models import Partner, PartnerKind
+from ledger.identity.models import Partner, PartnerKind, Role
 from ledger.identity.principal import Principal
-from redemption import webhooks
+from redemption import offers, webhooks
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 KINDS = (PartnerKind.BANK, PartnerKind.MERCHANT, PartnerKind.CLINIC)
 AnyPartner = Annotated[Principal, allow(partner_kinds=KINDS)]
 PartnerManager = Annotated[Principal, allow(partner_kinds=KINDS, scope="offers:manage")]
+Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 PRIVATE = {"Cache-Control": "no-store"}
 
 
@@ -61,3 +62,11 @@ def my_deliveries(session: SessionDep, who: AnyPartner,
                         next_attempt_at=None if d.delivered_at else d.next_attempt_at, delivered_at=d.delivered_at,
                         last_status=d.last_status, last_error=d.last_error)
             for d in webhooks.recent(session, who.partner_id, limit=limit)]  # type: ignore[arg-type]
+
+
+@router.put("/partners/{partner_id}/villages", response_model=PartnerVillagesOut)
+def set_partner_villages(partner_id: int, body: PartnerVillagesIn, session: SessionDep, who: Admin
+                         ) -> PartnerVillagesOut:
+    """The county admin says which villages a partner serves; an empty list: the whole county."""
+    villages = offers.set_villages(session, who, partner_id, body.village_ids)
+    return PartnerVillagesOut(partner_id=partner_id, village_ids=villages, whole_county=not villages)

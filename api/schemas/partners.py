@@ -35,3 +35,13 @@ class DeliveryOut(BaseModel):
     delivered_at: Moment | None
     last_status: int | None = Field(description="The HTTP status of your last answer; null if there was none.")
     last_error: str | None
+
+
+class PartnerVillagesIn(Strict):
+    village_ids: list[int] = Field(max_length=1000, description="None: the partner serves the whole county")
+
+
+class PartnerVillagesOut(BaseModel):
+    partner_id: int
+    village_ids: list[int]
+    whole_county: bool

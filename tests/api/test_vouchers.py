@@ -270,3 +270,27 @@ def test_fifty_cashiers_at_once_use_a_voucher_exactly_once(client: TestClient, e
         assert [e.event for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())] == [
             "issued", "consumed"]
         assert verify.verify(session).ok
+
+
+def test_a_partner_serving_some_villages_offers_only_there(client: TestClient, engine: Engine,
+                                                          world: World) -> None:
+    give_points(engine, world.household_a1, 300)
+    give_points(engine, world.household_b1, 300)
+    o = offer(client)
+    admin = bearer(password_token(client, "admin"))
+    mart_id = client.get("/api/v1/partners/me", headers=bearer(client_token(client, "mart"))).json()["id"]
+    other_county = client.put(f"/api/v1/partners/{mart_id}/villages",
+                              json={"village_ids": [world.village_c.village_id]}, headers=admin)
+    assert other_county.status_code == 422 and other_county.json()["code"] == "village_not_served"
+    assert client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_b.village_id]},
+                      headers=bearer(client_token(client, "mart"))).status_code == 403
+    served = client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_b.village_id]},
+                        headers=admin)
+    assert served.json() == {"partner_id": mart_id, "village_ids": [world.village_b.village_id],
+                             "whole_county": False}
+    a1 = villager_token(client, world.villager_phone)
+    assert redeem(client, a1, o["id"]).json()["code"] == "offer_not_for_your_village"
+    assert redeem(client, villager_token(client, "13900000003"), o["id"]).status_code == 201
+    assert client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": []},
+                      headers=admin).json()["whole_county"] is True
+    assert redeem(client, a1, o["id"]).status_code == 201
