@@ -107,6 +107,7 @@ def demo(
         else:
             demo_data.seed(session, keys)
             typer.echo("seeded the demo county")
+            typer.echo(demo_data.story(session) + "\n")
     with unit_of_work(engine) as session:
         activity = demo_data.first_activity(session, keys, settings.base_url.rstrip("/"))
     typer.echo(demo_data.sign_in_help(base_url, activity))

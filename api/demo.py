@@ -1,11 +1,20 @@
 """The demo county: two townships, three villages, sixty households with a year of history, staff of every
-role and one bank, supermarket and clinic as partner clients. Deterministic, so the printed sign-ins work."""
+role and one bank, supermarket and clinic as partner clients (and one staff member each). Deterministic, so the
+printed sign-ins work.
+
+After the history, the seed plays the redemption story through the domain services, as the people in it would:
+each partner proposes an offer and the county admin approves it; a household redeems a supermarket voucher and
+the supermarket uses it with the PIN; another household's one-day voucher expires and its points come back; a
+household's health-check booking is marked attended; the best-rated household applies for the bank's loan and is
+pre-approved by the product's rule; and the villager of the printed phone holds a voucher of its own. `story`
+reads it back from the database, with the month's settlement of each partner, for `shanzhi demo` to print."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -22,11 +31,22 @@ from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import hash_secret
 from ledger.identity.service import set_password
-from ledger.journal import accounts
+from ledger.journal import accounts, queries
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
+from ledger.reports import month_bounds
 from ledger.settings import DEMO_PASSWORD
 from ledger.tenancy import County, Household, Person
+from redemption import loans, offers, settlement, vouchers
+from redemption.models import (
+    LimitPeriod,
+    LoanApplication,
+    OfferKind,
+    Voucher,
+    VoucherEvent,
+    VoucherEventKind,
+    VoucherStatus,
+)
 from scoring import ratings
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -47,9 +67,16 @@ class DemoClient:
 
 
 CLIENTS = [
-    DemoClient("demo-bank", "demo-bank-secret", PartnerKind.BANK, "credit:read loans:report ledger:head"),
-    DemoClient("demo-mart", "demo-mart-secret", PartnerKind.MERCHANT, "vouchers:consume"),
-    DemoClient("demo-clinic", "demo-clinic-secret", PartnerKind.CLINIC, "vouchers:consume bookings:manage"),
+    DemoClient("demo-bank", "demo-bank-secret", PartnerKind.BANK,
+               "credit:read loans:report loans:read loans:decide offers:manage ledger:head settlement:read"),
+    DemoClient("demo-mart", "demo-mart-secret", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
+    DemoClient("demo-clinic", "demo-clinic-secret", PartnerKind.CLINIC,
+               "vouchers:consume bookings:manage offers:manage settlement:read"),
+]
+PARTNER_STAFF = [  # username, partner code, display name: they sign in with the demo password, as other staff
+    ("bank-staff", "demo-bank", "农商银行信贷员"),
+    ("mart-staff", "demo-mart", "积分超市店员"),
+    ("clinic-staff", "demo-clinic", "卫生院护士"),
 ]
 STAFF = [  # username, role, display name, village codes or township code
     ("admin", Role.COUNTY_ADMIN, "县管理员", ()),
@@ -88,7 +115,9 @@ def seed(session: Session, keys: codes.Keys) -> None:
             _household(session, rng, county, village, n)
     for village in villages.values():
         _claims(session, rng, keys, village)
+    _steady_volunteer(session, _first_household(session))
     ratings.rescore_county(session, county.id)  # every household rated as of today, with the shipped card
+    _redemption(session, county)
 
 
 def _staff(session: Session, county: County, villages: dict, townships: dict) -> None:  # type: ignore[type-arg]
@@ -112,6 +141,12 @@ def _partners(session: Session, county: County, villages: dict) -> None:  # type
         session.flush()
         session.add(PartnerClient(partner_id=partner.id, client_id=client.client_id,  # type: ignore[arg-type]
                                   secret_hash=hash_secret(client.secret), scopes=client.scopes))
+        for username, code, name in PARTNER_STAFF:
+            if code == client.client_id:
+                user = User(role=Role.PARTNER_STAFF, county_id=county.id, username=username,  # type: ignore[arg-type]
+                            display_name=name, partner_id=partner.id)
+                set_password(user, DEMO_PASSWORD, is_default=True)
+                session.add(user)
         if client.kind != PartnerKind.BANK:
             for village in villages.values():
                 journal.open_account(session, kind=AccountKind.PARTNER_CLEARING,
@@ -189,6 +224,196 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
                           now=now - timedelta(days=150 + 20 * n))
 
 
+# --- the redemption story -------------------------------------------------------------------------------------
+
+MART_VOUCHER = "超市代金券 20元"
+MART_FLASH = "超市当日代金券 10元"
+HEALTH_CHECK = "老年人健康体检"
+LOAN = "善治贷 good-conduct loan"
+LOAN_TERMS = {
+    "grades": {"AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
+               "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
+               "A": {"max_amount_yuan": 20_000, "rate_discount_bp": 20, "term_months": 12}},
+    "auto_approve": {"min_grade": "A", "max_amount_yuan": 50_000},
+}
+LOAN_AMOUNT_YUAN = 20_000  # what every lending grade may borrow, and within the rule's 50 000: pre-approved at once
+LENDING_GRADES = ("AAA", "AA", "A")
+
+
+def _first_household(session: Session) -> Household:
+    """Household 1: its head's phone is the one the sign-in help prints."""
+    household = session.scalars(select(Household).join(Person, Person.household_id == Household.id)
+                                .where(Person.phone == phone_of(1), Person.is_head.is_(True))).one()  # type: ignore[attr-defined]
+    return household
+
+
+def _steady_volunteer(session: Session, household: Household) -> None:
+    """A volunteering morning a month for a year: household 1 has points for a voucher and a health check, so the
+    villager of the printed phone can redeem as well as look at the voucher it holds (no claims: a clean slate)."""
+    issuance = accounts.of_village(session, household.village_id, AccountKind.ISSUANCE).id
+    own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+    now = utcnow()
+    for month in range(12):
+        journal.transfer(session, debit=issuance, credit=own, amount=5, reason="volunteering",  # type: ignore[arg-type]
+                         actor="system:demo", effective_at=now - timedelta(days=15 + 30 * month))
+
+
+def _villagers(session: Session) -> dict[int, principal.Principal]:
+    """Each household's head, signed in, by household id."""
+    heads = session.execute(select(User.id, Household.id).join(Person, Person.id == User.person_id)
+                            .join(Household, Household.id == Person.household_id)
+                            .where(Person.is_head.is_(True)).order_by(Household.id)).all()  # type: ignore[attr-defined]
+    return {household_id: principal.load(session, subject=f"user:{user_id}", role=Role.VILLAGER, scopes=())
+            for user_id, household_id in heads}
+
+
+def _available(session: Session, household_id: int) -> int:
+    return queries.balance(session, accounts.of_household(session, household_id).id).available  # type: ignore[arg-type]
+
+
+def _redemption(session: Session, county: County) -> None:
+    now = utcnow()
+    admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+    admin = principal.load(session, subject=f"user:{admin_id}", role=Role.COUNTY_ADMIN, scopes=())
+    staff, client = {}, {}
+    for username, code, _ in PARTNER_STAFF:
+        user_id = session.scalars(select(User.id).where(User.username == username)).one()
+        staff[code] = principal.load(session, subject=f"user:{user_id}", role=Role.PARTNER_STAFF, scopes=())
+    for demo_client in CLIENTS:
+        client[demo_client.client_id] = principal.load(session, subject=f"client:{demo_client.client_id}",
+                                                       role=principal.PARTNER, scopes=tuple(demo_client.scopes.split()))
+
+    def approved(code: str, terms: offers.OfferTerms) -> int:
+        """Proposed by the partner's staff, approved by the county admin."""
+        offer = offers.propose(session, staff[code], terms)
+        offers.decide(session, admin, offer.id, approve=True, note="演示县：已审核")  # type: ignore[arg-type]
+        assert offer.id is not None
+        return offer.id
+
+    year = now + timedelta(days=365)
+    mart = approved("demo-mart", offers.OfferTerms(
+        kind=OfferKind.VOUCHER, title=MART_VOUCHER, description="在村口积分超市抵20元，30天内有效",
+        valid_from=now - timedelta(days=30), valid_until=year, value_fen=2000, cost_points=40, stock=200,
+        voucher_days=30))
+    flash = approved("demo-mart", offers.OfferTerms(
+        kind=OfferKind.VOUCHER, title=MART_FLASH, description="领取后1天内有效，过期积分自动退回",
+        valid_from=now - timedelta(days=30), valid_until=year, value_fen=1000, cost_points=20, stock=50,
+        voucher_days=1))
+    check = approved("demo-clinic", offers.OfferTerms(
+        kind=OfferKind.HEALTH_CHECK, title=HEALTH_CHECK, description="血压、血糖、心电图；请空腹前来",
+        valid_from=now - timedelta(days=7), valid_until=now + timedelta(days=180), value_fen=8000, cost_points=60,
+        limit_period=LimitPeriod.YEAR.value, cancel_hours=24))
+    loan = approved("demo-bank", offers.OfferTerms(
+        kind=OfferKind.LOAN, title=LOAN, description="按信用等级授信，A级及以上5万元内即时预审批",
+        valid_from=now - timedelta(days=30), valid_until=year, limit_period=LimitPeriod.YEAR.value,
+        loan_terms=LOAN_TERMS))
+    clinic = staff["demo-clinic"]
+    place = "镇卫生院体检科"
+    today = vouchers.add_slot(session, clinic, offer_id=check, starts_at=now - timedelta(hours=1),
+                              ends_at=now + timedelta(hours=2), place=place, capacity=10)
+    zone = ZoneInfo(county.timezone)
+    midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    for day in (1, 2, 3):
+        starts = (midnight + timedelta(days=day, hours=8, minutes=30)).astimezone(now.tzinfo)
+        vouchers.add_slot(session, clinic, offer_id=check, starts_at=starts, ends_at=starts + timedelta(hours=3),
+                          place=place, capacity=10)
+
+    villagers = _villagers(session)
+    first = _first_household(session).id
+    assert first is not None
+    # (d) the best-rated household (not household 1: its access log is the reader's to try) applies for the loan.
+    rated = [(ratings.current(session, household_id, now=now), household_id) for household_id in villagers
+             if household_id != first]
+    lending = [(rating.score or 0, -household_id) for rating, household_id in rated if rating.grade in LENDING_GRADES]
+    borrower = -max(lending)[1] if lending else None
+    if borrower is not None:  # with no household rated A or better the story has no loan, and `story` says so
+        loans.apply(session, villagers[borrower], offer_id=loan, amount_yuan=LOAN_AMOUNT_YUAN, term_months=12,
+                    purpose="购买种苗和化肥，扩大茶园", idempotency_key=None, now=now)
+
+    # the richest other households (most points to spend first) play the voucher and health-check parts
+    others = sorted((h for h in villagers if h not in (first, borrower)), key=lambda h: (-_available(session, h), h))
+
+    def spender(cost: int) -> int:
+        household_id = next(h for h in others if _available(session, h) >= cost)
+        others.remove(household_id)
+        return household_id
+
+    # (a) a voucher redeemed and used at the supermarket with the household's PIN
+    used, _ = vouchers.redeem(session, villagers[spender(40)], offer_id=mart)
+    vouchers.consume(session, client["demo-mart"], code=used.code, pin=used.pin)
+    # (b) a one-day voucher redeemed two days ago (redeem's `now`), expired by the scheduled step as it runs now:
+    # the points come back. Expiring with a `now` ahead of the clock instead would date the ledger's expiry in the
+    # future and expire the other vouchers due by then.
+    vouchers.redeem(session, villagers[spender(20)], offer_id=flash, now=now - timedelta(days=2))
+    vouchers.expire_due(session, now=utcnow())
+    # (c) a health check booked yesterday (redeem's `now`) for a slot that began an hour ago, and
+    # marked attended by the clinic now. `attended` checks only that the booking is still usable (up to a day
+    # after its slot ends), and `redeem` refuses a slot that has begun; booking an upcoming slot and marking it
+    # attended before it starts would record a check-up that has not happened.
+    booking, _ = vouchers.redeem(session, villagers[spender(60)], offer_id=check, slot_id=today.id,
+                                 now=now - timedelta(days=1))
+    vouchers.attended(session, client["demo-clinic"], code=booking.code)
+    # household 1 holds a supermarket voucher to look at, with points left (69 in this seed) to book a health check
+    vouchers.redeem(session, villagers[first], offer_id=mart)
+
+
+def story(session: Session, *, now: datetime | None = None) -> str:
+    """What the seed played, read back from the database, and the month's settlement of each voucher partner."""
+    partners = {p.code: p for p in session.scalars(select(Partner).order_by(Partner.id))}
+    county = session.get(County, partners["demo-mart"].county_id)
+    assert county is not None
+
+    def household_code(household_id: int) -> str:
+        household = session.get(Household, household_id)
+        return household.code if household else "?"
+
+    def first_voucher(*where: object) -> Voucher | None:
+        return session.scalars(select(Voucher).where(*where).order_by(Voucher.id)).first()  # type: ignore[arg-type]
+
+    lines = ["The redemption story, played during the seed:"]
+    used = first_voucher(Voucher.partner_id == partners["demo-mart"].id, Voucher.status == VoucherStatus.USED)
+    if used is not None:
+        lines.append(f"  voucher used: household {household_code(used.household_id)} redeemed {used.points} points "
+                     f"for {used.value_fen / 100:.2f} yuan; demo-mart used it with code {used.code} PIN {used.pin}")
+    expired = first_voucher(Voucher.status == VoucherStatus.EXPIRED)
+    if expired is not None:
+        returned = session.scalar(select(VoucherEvent.points).where(VoucherEvent.voucher_id == expired.id,
+                                                                    VoucherEvent.event == VoucherEventKind.EXPIRED))
+        held = queries.balance(session, accounts.of_household(session, expired.household_id).id).pending_debit  # type: ignore[arg-type]
+        lines.append(f"  voucher expired: household {household_code(expired.household_id)}'s voucher "
+                     f"{expired.code} expired and its {returned} points came back (held now {held})")
+    booking = first_voucher(Voucher.slot_id.is_not(None), Voucher.status == VoucherStatus.USED)  # type: ignore[union-attr]
+    if booking is not None:
+        lines.append(f"  health check attended: household {household_code(booking.household_id)}'s booking "
+                     f"{booking.code} ({booking.points} points) marked attended by demo-clinic")
+    application = session.scalars(select(LoanApplication).where(LoanApplication.partner_id == partners[
+        "demo-bank"].id).order_by(LoanApplication.id)).first()  # type: ignore[arg-type]
+    if application is None:
+        lines.append("  loan: no household is rated A or better, so nobody applied")
+    else:
+        inbox = loans.of_partner(session, partners["demo-bank"].id)  # type: ignore[arg-type]
+        lines.append(f"  loan application {application.id}: household {household_code(application.household_id)} "
+                     f"asked {application.amount_yuan} yuan: {application.status} (grade {application.grade}, "
+                     f"decided {'automatically' if application.decided_automatically else 'by the bank'}); "
+                     f"demo-bank's inbox holds {len(inbox)}")
+    first = _first_household(session)
+    mine = first_voucher(Voucher.household_id == first.id, Voucher.status == VoucherStatus.ACTIVE)
+    if mine is not None:
+        lines.append(f"  household {first.code} (phone {phone_of(1)}) holds active voucher {mine.code} "
+                     f"PIN {mine.pin} and has {_available(session, first.id)} points to spend")  # type: ignore[arg-type]
+    moment = (now or utcnow()).astimezone(ZoneInfo(county.timezone))
+    month = f"{moment:%Y-%m}"
+    start, end = month_bounds(month, county.timezone)
+    for code, partner in partners.items():
+        if partner.kind == PartnerKind.BANK:
+            continue
+        result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
+        lines.append(f"  settlement {month} {code}: uses={len(result.lines)} value={result.value_fen / 100:.2f} "
+                     f"yuan points={result.points} ledger_points={result.ledger_points} "
+                     f"reconciled={str(result.reconciled).lower()}")
+    return "\n".join(lines)
+
+
 def first_activity(session: Session, keys: codes.Keys, base_url: str) -> tuple[str, str]:
     """The demo's courtyard activity in the first village: its title and the URL its QR code carries."""
     activity = session.scalars(select(Activity).where(Activity.title == ACTIVITIES[0][1]).order_by(Activity.id)).first()
@@ -206,6 +431,8 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
     ]
     for username, role, name, _ in STAFF:
         lines.append(f"  {role:<13} {username:<20} {name}")
+    for username, code, name in PARTNER_STAFF:
+        lines.append(f"  {Role.PARTNER_STAFF:<13} {username:<20} {name} ({code})")
     lines += [
         f"  curl -s -d grant_type=password -d username=official-qingshan -d password={DEMO_PASSWORD} {token}",
         "",
@@ -247,6 +474,17 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
         f"'{base_url}/api/v1/credit/households/1?consent_id=<consent id>'",
         f"  curl -s {bearer} {base_url}/api/v1/credit/me/lookups          # who looked, when, why",
         f"  curl -s {bearer} -X POST {base_url}/api/v1/consents/<consent id>/revoke   # the next lookup is 403",
+        "",
+        "Redemption, as the villager of household 1 (it holds a supermarket voucher and has points to spend):",
+        f"  curl -s {bearer} {base_url}/api/v1/offers                     # what it may redeem, and afford",
+        f"  curl -s {bearer} {base_url}/api/v1/vouchers                   # its vouchers, with code and PIN",
+        f"  curl -s {bearer} {base_url}/api/v1/offers/<health check id>/slots",
+        f"  curl -s {bearer} -H 'Idempotency-Key: book-1' {json} -d '{{\"offer_id\": <id>, \"slot_id\": <slot>}}' "
+        f"{base_url}/api/v1/redemptions",
+        "  the supermarket uses a voucher with the PIN the household tells the cashier:",
+        f"  curl -s -H 'authorization: Bearer <mart token>' {json} -d '{{\"pin\": \"<pin>\"}}' "
+        f"{base_url}/api/v1/vouchers/<code>/consume",
+        f"  curl -s -H 'authorization: Bearer <mart token>' '{base_url}/api/v1/settlement?month=YYYY-MM&format=csv'",
     ]
     lines += ["", "Partner clients use OAuth2 client credentials:"]
     for client in CLIENTS:

@@ -218,3 +218,65 @@ def test_the_demo_walks_a_rating_from_consent_to_lookup_to_revocation(served: tu
     httpx.post(f"{base}/api/v1/consents/{given['id']}/revoke", headers=villager)
     refused = httpx.get(f"{base}/api/v1/credit/households/1", params={"consent_id": given["id"]}, headers=bank)
     assert refused.status_code == 403 and refused.json()["code"] == "consent_required"
+
+
+def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(seeded: tuple[Path, str],
+                                                                             demo_db: Path) -> None:
+    """What the product's "done when" asks of the demo: a voucher redeemed and used by code and PIN, an expired one
+    whose points came back, a health check booked and attended, an A-or-better household's loan pre-approved and
+    in the bank's inbox, and the month's settlement reconciled with the ledger, as printed and as stored."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from ledger.base import as_utc
+    from ledger.db import make_engine, unit_of_work
+    from ledger.identity.models import Partner
+    from ledger.journal import accounts, queries
+    from ledger.journal.models import JournalTransaction, TxKind
+    from ledger.reports import month_bounds
+    from ledger.tenancy import County
+    from redemption import loans, settlement, vouchers
+    from redemption.models import Voucher, VoucherStatus
+
+    printed = seeded[1].splitlines()
+    for code in ("demo-mart", "demo-clinic"):
+        [line] = [line for line in printed if line.strip().startswith("settlement") and f" {code}:" in line]
+        assert "uses=1" in line and "reconciled=true" in line, line
+    assert any("demo-mart used it with code" in line and " PIN " in line for line in printed)
+    assert any("pre_approved" in line and "demo-bank's inbox holds 1" in line for line in printed)
+
+    engine = make_engine(f"sqlite:///{demo_db}")
+    with unit_of_work(engine) as session:
+        partners = {p.code: p for p in session.scalars(select(Partner))}
+        mart, clinic, bank = partners["demo-mart"], partners["demo-clinic"], partners["demo-bank"]
+
+        [used] = vouchers.of_partner(session, mart.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
+        assert [e.event for e in vouchers.history(session, used.id)] == ["issued", "consumed"]  # type: ignore[arg-type]
+
+        [expired] = session.scalars(select(Voucher).where(Voucher.status == VoucherStatus.EXPIRED)).all()
+        assert [e.event for e in vouchers.history(session, expired.id)] == ["issued", "expired"]  # type: ignore[arg-type]
+        resolution = session.scalars(select(JournalTransaction)
+                                     .where(JournalTransaction.pending_id == expired.hold_id)).one()
+        assert resolution.kind == TxKind.EXPIRE_PENDING
+        balance = queries.balance(session, accounts.of_household(session, expired.household_id).id)  # type: ignore[arg-type]
+        assert balance.pending_debit == 0 and balance.available == balance.posted >= expired.points
+
+        [booking] = vouchers.of_partner(session, clinic.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
+        assert booking.slot_id is not None and booking.kind == "health_check"
+
+        [application] = loans.of_partner(session, bank.id)  # type: ignore[arg-type]
+        assert application.status == "pre_approved" and application.decided_automatically
+        assert application.grade in ("A", "AA", "AAA")
+
+        first = session.scalars(select(Voucher).where(Voucher.household_id == 1)).all()
+        assert [v.status for v in first] == ["active"]  # the printed villager's voucher to look at
+        assert queries.balance(session, accounts.of_household(session, 1).id).available >= 60  # type: ignore[arg-type]
+
+        county = session.scalars(select(County)).one()
+        used_at = as_utc(used.closed_at).astimezone(ZoneInfo(county.timezone))  # type: ignore[arg-type]
+        start, end = month_bounds(f"{used_at:%Y-%m}", county.timezone)  # the month the story was played in
+        for partner in partners.values():
+            result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
+            assert result.reconciled, (partner.code, result.summary())
+        assert settlement.settle(session, mart.id, start, end).points == used.points  # type: ignore[arg-type]
