@@ -49,6 +49,7 @@ QR_PREFIX = "SZV1"
 MAX_PIN_FAILURES = 5
 MAX_QUANTITY = 10
 BOOKING_GRACE = timedelta(days=1)  # a clinic has this long after the slot ends to mark attendance
+EARLY_ARRIVAL = timedelta(hours=4)  # and may mark it attended from this long before the slot starts
 
 
 class VoucherNotFound(NotFound):
@@ -221,10 +222,16 @@ def consume(session: Session, who: Principal, *, code: str, pin: str | None = No
 
 
 def attended(session: Session, who: Principal, *, code: str, now: datetime | None = None) -> Voucher:
-    """The clinic marks a booking attended: the hold is posted, as when a voucher is used."""
+    """The clinic marks a booking attended: the hold is posted, as when a voucher is used. Not before the day of
+    the slot (someone may come a little early, not a week early)."""
     voucher = _own_booking(session, who, code)
     now = now or utcnow()
     _check_usable(session, voucher, now)
+    slot = session.get(HealthSlot, voucher.slot_id)
+    assert slot is not None
+    if now < as_utc(slot.starts_at) - EARLY_ARRIVAL:
+        raise TooEarly("A booking is marked attended on the day of its slot.", code=voucher.code,
+                       starts_at=as_utc(slot.starts_at).isoformat())
     return _use(session, voucher, who.actor, None, now)
 
 

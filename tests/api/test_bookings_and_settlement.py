@@ -58,8 +58,12 @@ def test_a_booked_health_check_is_held_then_posted_when_attended(client: TestCli
     assert [b["code"] for b in listed] == [booked.json()["code"]]
     mart = bearer(client_token(client, "mart"))
     assert client.get("/api/v1/bookings", headers=mart).status_code == 403
-    attended = client.post(f"/api/v1/bookings/{booked.json()['code']}/attended", headers=clinic)
-    assert attended.status_code == 200 and attended.json()["status"] == "used"
+    early = client.post(f"/api/v1/bookings/{booked.json()['code']}/attended", headers=clinic)
+    assert early.status_code == 409 and early.json()["code"] == "booking_not_started"  # three days before
+    with unit_of_work(engine) as session:
+        attended = vouchers.attended(session, _partner(session, "clinic"), code=booked.json()["code"],
+                                     now=utcnow() + timedelta(days=3, minutes=10))
+        assert attended.status == "used"
     balance = client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()
     assert balance["posted"] == 40 and balance["held"] == 0
 
