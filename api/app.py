@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +30,7 @@ from api.routes import (
 )
 from ledger import jobs
 from ledger.activities.codes import Keys
-from ledger.db import make_engine, unit_of_work
+from ledger.db import make_engine, unit_of_work, writes_one_at_a_time
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
@@ -76,6 +77,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.write_gate = asyncio.Lock() if writes_one_at_a_time(engine) else None  # see api/deps.get_session
     app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)

@@ -6,12 +6,15 @@ every route of the app and fails when one declares neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import tokens
 from ledger.activities.codes import Keys
@@ -30,10 +33,28 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Services flush; the request commits once, before the response is sent (scope="function")."""
-    with unit_of_work(request.app.state.engine) as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Services flush; the request commits once, before the response is sent (scope="function").
+
+    On a SQLite file the requests of this process take turns here, on the event loop, before the unit of work
+    takes a thread: a request waiting for its turn holds no thread, so the one whose turn it is always has a
+    thread to finish on (ledger/db.py). On PostgreSQL there is no gate."""
+    gate: asyncio.Lock | None = request.app.state.write_gate
+    async with gate if gate is not None else _no_gate():
+        work = unit_of_work(request.app.state.engine)
+        session = await run_in_threadpool(work.__enter__)
+        try:
+            yield session
+        except BaseException as error:
+            if not await run_in_threadpool(work.__exit__, type(error), error, error.__traceback__):
+                raise
+        else:
+            await run_in_threadpool(work.__exit__, None, None, None)
+
+
+@asynccontextmanager
+async def _no_gate() -> AsyncIterator[None]:
+    yield
 
 
 async def get_code_keys(request: Request) -> Keys:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import count_error, request_id
+from ledger.db import WriterBusy
 from ledger.errors import (
     Conflict,
     DomainError,
@@ -133,4 +134,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(WriterBusy, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,6 +7,10 @@ process every unit of work on a SQLite file first takes that file's lock in Pyth
 moment it is free; the busy timeout is left for other processes (more API workers, the CLI). It is a plain
 lock, not a re-entrant one: FastAPI may finish a request's unit of work on another thread than the one that
 began it, and a unit of work never opens another inside itself.
+
+Waiting for that lock holds a thread. The API therefore queues its requests for a SQLite file before they take a
+thread (api/deps.py: get_session); should threads still pile up on the lock, a waiter gives up after the busy
+timeout with `WriterBusy` (503) instead of waiting for ever on a holder that needs a thread to finish.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class WriterBusy(Exception):
+    """No turn at a SQLite file's writer lock within the busy timeout (the service is overloaded)."""
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -62,14 +70,30 @@ _file_locks: dict[str, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
 
 
+def writes_one_at_a_time(engine: Engine) -> bool:
+    """A SQLite file: one writer at a time, and every unit of work here writes (BEGIN IMMEDIATE)."""
+    database = engine.url.database if is_sqlite(engine) else None
+    return bool(database) and database != ":memory:"
+
+
 def one_writer(engine: Engine) -> AbstractContextManager[Any]:
     """The in-process lock of a SQLite file (nothing to hold for PostgreSQL or an in-memory database)."""
-    database = engine.url.database if is_sqlite(engine) else None
-    if not database or database == ":memory:":
+    if not writes_one_at_a_time(engine):
         return nullcontext()
-    path = str(Path(database).resolve())
+    path = str(Path(engine.url.database or "").resolve())
     with _file_locks_guard:
-        return _file_locks.setdefault(path, threading.Lock())
+        lock = _file_locks.setdefault(path, threading.Lock())
+    return _held(lock)
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise WriterBusy("The database is busy; try again shortly.")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager

@@ -280,3 +280,26 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(seed
             result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
             assert result.reconciled, (partner.code, result.summary())
         assert settlement.settle(session, mart.id, start, end).points == used.points  # type: ignore[arg-type]
+
+
+def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(served: tuple[str, Path]) -> None:
+    """On SQLite every request's unit of work takes the file's writer lock. Requests must queue for it without
+    holding a worker thread each, or 40 waiters (the thread pool) starve the one holding the lock of a thread to
+    finish on, and the server stops answering."""
+    import asyncio
+
+    base, _ = served
+    phone = "13800000001"
+    code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
+    token = httpx.post(f"{base}/api/v1/auth/otp/verify", json={"phone": phone, "code": code}).json()["access_token"]
+
+    async def storm() -> list[int]:
+        limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
+            answers = await asyncio.gather(*(http.get("/api/v1/households/1/balance") for _ in range(150)),
+                                           return_exceptions=True)
+        return [a.status_code if isinstance(a, httpx.Response) else type(a).__name__ for a in answers]
+
+    statuses = asyncio.run(storm())
+    assert statuses == [200] * 150, sorted(set(map(str, statuses)))
