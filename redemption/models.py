@@ -61,7 +61,7 @@ class Offer(SQLModel, table=True):
     value_fen: int | None = None  # face value of one voucher or check-up
     cost_points: int | None = None  # points for one
     stock: int | None = None  # how many may be out (issued and not given back); None: no limit
-    issued: int = 0
+    issued: int = 0  # counted only for an offer with a stock limit
     per_household_limit: int = 1  # per limit_period, counted in county time
     limit_period: str = Field(default=LimitPeriod.MONTH.value, sa_type=String(8))
     valid_from: datetime = timestamp()

@@ -343,11 +343,15 @@ def check_limit(offer: Offer, taken: int, quantity: int) -> None:
 _TAKE_STOCK = (update(OFFER).where(OFFER.c.id == bindparam("offer"),
                                    (OFFER.c.stock.is_(None)) | (OFFER.c.issued + bindparam("n") <= OFFER.c.stock))
                .values(issued=OFFER.c.issued + bindparam("n")))
-_GIVE_BACK = update(OFFER).where(OFFER.c.id == bindparam("offer")).values(issued=OFFER.c.issued - bindparam("n"))
+_GIVE_BACK = (update(OFFER).where(OFFER.c.id == bindparam("offer"), OFFER.c.stock.is_not(None))
+              .values(issued=OFFER.c.issued - bindparam("n")))
 
 
 def take_stock(session: Session, offer: Offer, quantity: int) -> None:
-    """One conditional update: two households taking the last one cannot both get it."""
+    """One conditional update: two households taking the last one cannot both get it. An offer without a stock
+    limit is not counted: that update would lock the offer's row and make every redemption of it wait in turn."""
+    if offer.stock is None:
+        return
     taken = session.execute(_TAKE_STOCK, {"offer": offer.id, "n": quantity})
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise OutOfStock("This offer is out of stock.", offer_id=offer.id)

@@ -190,7 +190,7 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(client: TestClient, w
 
 def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, engine: Engine,
                                               villager: str) -> None:
-    offer_id = loan_product(client)
+    offer_id = loan_product(client, stock=100)  # places are counted only with a stock limit
     mine = applied(client, villager, offer_id, 25_000)  # within AA's 30 000, above the rule's 20 000
     assert (mine["status"], mine["decided_automatically"]) == ("under_review", False)
     assert steps(mine) == ["submitted", "under_review"]

@@ -1,0 +1,620 @@
+"""Vouchers under load and under a race: the real app under uvicorn (8 worker processes on PostgreSQL; 1 on a
+SQLite file) while many households redeem vouchers and a merchant's tills use them, and a group of tills races on
+the same vouchers. Beside it, in the same run, a bare FastAPI endpoint served the same way answers the same
+number of POSTs driven the same way.
+
+Seeded with the domain code: a county of `--villages` villages (1 by default: every journal write of the run then
+takes the same village's chain head), `--households` households each with one signed-in member and settled points,
+a merchant serving the county with one till (partner client, scope vouchers:consume) per racer, and a voucher
+offer (10 points for 10 yuan, no stock limit) proposed by the merchant and approved by the county admin. Access
+tokens are minted directly.
+
+1. Redeem: every household redeems one voucher, and the first `--race-vouchers` households a second one, over
+   `--connections` keep-alive connections (httpx, closed loop: each sends its next request when answered), each
+   request with its own Idempotency-Key.
+2. Consume: the first till uses every household's first voucher (with the PIN) over `--connections` connections;
+   meanwhile `--racers` tills race on the second vouchers: for each, all of them send its consume at once, each on
+   a connection of its own, half with the PIN and half with the scanned QR text (`--race-lanes` such races at a
+   time). Exactly one may win; every other must be answered 409 voucher_already_used. The figures are taken over
+   the load's time (the answers to racers within it count too); races left when the load is done run on after.
+3. Count double spends: a voucher that got more than one 200, more than one `consumed` event, or more than one
+   resolution of its hold (or a posting to the clearing account for it beyond the first); a household whose posted
+   balance is not what it was given less what was seen consumed, or whose held points are not its unused
+   vouchers'; the clearing account not holding exactly what was seen consumed; the journal's own verification.
+4. The reference: bench/bare_app.py `/bare` (a `def` endpoint returning constant JSON) under the same uvicorn
+   setup, sent the same POSTs in the same shape (the load over `--connections` connections, the bursts beside it).
+
+Client and server share the machine's cores (and PostgreSQL with them); the CPU each took is printed per phase.
+`--small` is a quick run (200 households, 40 races) for CI.
+
+Ends with:  voucher_race double_spends=<n> consumes_per_s=<n>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from claims_http import free_port  # noqa: E402
+from scratch import postgres_schema  # noqa: E402
+
+from api import tokens  # noqa: E402
+from ledger import migrations, tenancy  # noqa: E402
+from ledger.base import utcnow  # noqa: E402
+from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger.identity import principal  # noqa: E402
+from ledger.identity.models import Partner, PartnerClient, PartnerKind, Role, User  # noqa: E402
+from ledger.identity.passwords import hash_secret  # noqa: E402
+from ledger.journal import accounts, verify  # noqa: E402
+from ledger.journal import service as journal  # noqa: E402
+from ledger.journal.models import Account, AccountBalance, AccountKind, JournalTransaction, Posting, TxKind  # noqa: E402
+from ledger.settings import Settings  # noqa: E402
+from ledger.tenancy import Person  # noqa: E402
+from redemption import offers  # noqa: E402
+from redemption.models import Voucher, VoucherEvent, VoucherEventKind  # noqa: E402
+
+SECRET = "bench-secret-0123456789-abcdefghijklmnopq"
+COST, VALUE_FEN = 10, 1000  # points and fen of one voucher
+GIVEN = 100  # settled points each household starts with
+TILL_SCOPES = ("vouchers:consume",)
+
+
+# --- seeding -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: list[int]  # a villager user per household, by household index
+    households: list[int]  # household ids, same order
+    offer_id: int
+    tills: list[str]  # the merchant's client ids; the first one does the load
+
+
+def seed(url: str, households: int, villages: int, tills: int) -> World:
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        county = tenancy.create_county(session, code="bench", name="Bench")
+        township = tenancy.create_township(session, county=county, code="bench-t", name="T")
+        places = [tenancy.create_village(session, township=township, code=f"bench-v{v}", name=f"V{v}")
+                  for v in range(villages)]
+        merchant = Partner(county_id=county.id, kind=PartnerKind.MERCHANT, code="bench-mart", name="Bench mart")  # type: ignore[arg-type]
+        session.add(merchant)
+        admin = User(role=Role.COUNTY_ADMIN, county_id=county.id, username="bench-admin", display_name="Admin")  # type: ignore[arg-type]
+        session.add(admin)
+        session.flush()
+        till_ids = [f"bench-till-{n}" for n in range(tills)]
+        secret = hash_secret("x")
+        for client_id in till_ids:
+            session.add(PartnerClient(partner_id=merchant.id, client_id=client_id, secret_hash=secret,  # type: ignore[arg-type]
+                                      scopes="vouchers:consume offers:manage"))
+        issuance = {v.id: accounts.of_village(session, v.id, AccountKind.ISSUANCE).id for v in places}  # type: ignore[arg-type]
+        users, made = [], []
+        for n in range(households):
+            village = places[n % villages]
+            household = tenancy.create_household(session, village=village, code=f"h{n}", name=f"H{n}",
+                                                 head_name=f"Head {n}")
+            person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
+            user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
+            session.add(user)
+            users.append(user)
+            made.append(household)
+            own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+            journal.transfer(session, debit=issuance[village.id], credit=own, amount=GIVEN,  # type: ignore[arg-type, index]
+                             reason="bench_award", actor="bench")
+        session.flush()
+        # the merchant proposes, the county admin approves: as over the API, without the HTTP
+        till = principal.load(session, subject=f"client:{till_ids[0]}", role="partner", scopes=("offers:manage",))
+        offer = offers.propose(session, till, offers.OfferTerms(
+            kind="voucher", title="Bench voucher 10 yuan", value_fen=VALUE_FEN, cost_points=COST, stock=None,
+            per_household_limit=1000, limit_period="ever", valid_from=now - timedelta(days=1),
+            valid_until=now + timedelta(days=90)))
+        boss = principal.load(session, subject=f"user:{admin.id}", role=Role.COUNTY_ADMIN, scopes=())
+        offers.decide(session, boss, offer.id, approve=True, note="bench")  # type: ignore[arg-type]
+        world = World(users=[u.id for u in users], households=[h.id for h in made], offer_id=offer.id,  # type: ignore[misc]
+                      tills=till_ids)
+    engine.dispose()
+    return world
+
+
+# --- the client ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int  # 0: no answer (a client-side error)
+    body: dict[str, object]
+    seconds: float
+    request: str
+    sent: float = 0.0  # when it was sent
+    done: float = field(default_factory=time.perf_counter)  # when it was answered
+
+
+async def send(client: httpx.AsyncClient, path: str, headers: dict[str, str], body: dict[str, object]) -> Answer:
+    started = time.perf_counter()
+    try:
+        response = await client.post(path, headers=headers, json=body)
+    except httpx.HTTPError as error:
+        return Answer(0, {"error": repr(error)}, time.perf_counter() - started, f"POST {path}", started)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"text": response.text[:500]}
+    return Answer(response.status_code, answer if isinstance(answer, dict) else {"list": answer},
+                  time.perf_counter() - started, f"POST {path}", started)
+
+
+async def closed_loop(client: httpx.AsyncClient, jobs: Sequence[Callable[[], Awaitable[Answer]]],
+                      connections: int) -> list[Answer]:
+    """Run `jobs` in order over `connections` request loops: each sends its next as soon as it has an answer."""
+    answers: list[Answer | None] = [None] * len(jobs)
+    feed: Iterator[int] = iter(range(len(jobs)))
+
+    async def loop() -> None:
+        for n in feed:
+            answers[n] = await jobs[n]()
+
+    await asyncio.gather(*(loop() for _ in range(connections)))
+    return answers  # type: ignore[return-value]
+
+
+async def bursts(base: str, width: int, lanes: int,
+                 jobs: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]]) -> list[list[Answer]]:
+    """Each burst's `width` requests all at once, each on a client (a connection) of its own; `lanes` bursts at a
+    time, each lane sending its next burst when the last one is all answered."""
+    done: list[list[Answer]] = [[] for _ in jobs]
+
+    async def lane(first: int) -> None:
+        clients = [client_for(base, 1) for _ in range(width)]
+        try:
+            for n in range(first, len(jobs), lanes):
+                done[n] = list(await asyncio.gather(*(job(c) for job, c in zip(jobs[n], clients, strict=True))))
+        finally:
+            for c in clients:
+                await c.aclose()
+
+    await asyncio.gather(*(lane(first) for first in range(lanes)))
+    return done
+
+
+def limits(connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+
+def client_for(base: str, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, limits=limits(connections), timeout=60)
+
+
+async def warm_up(base: str, path: str, headers: dict[str, str], count: int, connections: int,
+                  method: str = "GET") -> None:
+    """Every worker process imports the app and opens its pool on its first requests: not part of the figures."""
+    async with client_for(base, connections) as client:
+        async def one() -> Answer:
+            started = time.perf_counter()
+            response = await client.request(method, path, headers=headers)
+            return Answer(response.status_code, {}, time.perf_counter() - started, path)
+
+        await closed_loop(client, [one] * count, connections)
+
+
+# --- where the cores went ------------------------------------------------------------------------------------
+
+
+class Meter:
+    """CPU seconds of this process (the client), of the server's process tree, and of the whole machine (the rest
+    is PostgreSQL and anything else running), read from /proc at each mark. Empty where there is no /proc."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid, self.marks = server_pid, []  # type: ignore[var-annotated]
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _ticks(self, pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    def _tree(self) -> list[int]:
+        parents: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                parents.setdefault(parent, []).append(int(entry.name))
+        found, todo = [], [self.server_pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(parents.get(pid, []))
+        return found
+
+    def mark(self, label: str) -> None:
+        if not Path("/proc/stat").exists():
+            return
+        cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]  # guest time is in user
+        busy = (sum(cpu) - cpu[3] - cpu[4]) / self.tick  # all but idle and iowait
+        times = os.times()
+        server = sum(self._ticks(pid) for pid in self._tree()) / self.tick
+        self.marks.append((label, time.perf_counter(), times.user + times.system, server, busy))
+
+    def between(self, first: str, last: str) -> str:
+        marks = {m[0]: m[1:] for m in self.marks}
+        if first not in marks or last not in marks:
+            return "(no /proc)"
+        (w0, c0, s0, b0), (w1, c1, s1, b1) = marks[first], marks[last]
+        wall, client, server, busy = w1 - w0, c1 - c0, s1 - s0, b1 - b0
+        cores = os.cpu_count() or 1
+        return (f"CPU of {cores} cores x {wall:.1f} s: server {server:.1f} s, client {client:.1f} s, "
+                f"the rest (PostgreSQL, others) {busy - server - client:.1f} s, idle {cores * wall - busy:.1f} s")
+
+
+# --- the phases ----------------------------------------------------------------------------------------------
+
+
+def percentile(answers: Sequence[Answer], q: float) -> float:
+    times = sorted(a.seconds for a in answers)
+    return 1000 * times[min(len(times) - 1, int(q * len(times)))] if times else 0.0
+
+
+@dataclass(frozen=True)
+class Shape:
+    connections: int  # the load's
+    racers: int  # requests in a burst, each on a connection of its own
+    lanes: int  # bursts at a time
+
+
+@dataclass
+class Consumption:
+    """The consume phase: the load over its connections, and beside it the bursts, one after another."""
+
+    load: list[Answer]
+    race: list[list[Answer]]
+    started: float
+    load_done: float  # the window of the figures: the load, with the race beside it
+    done: float  # the race may end later
+
+    def in_window(self) -> list[Answer]:
+        return self.load + [a for burst in self.race for a in burst if a.done <= self.load_done]
+
+    def per_second(self, ok: Callable[[Answer], bool] = lambda a: True) -> float:
+        return sum(ok(a) for a in self.in_window()) / (self.load_done - self.started)
+
+
+async def consume_phase(client: httpx.AsyncClient, base: str, load: Sequence[Callable[[], Awaitable[Answer]]],
+                        race: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]],
+                        shape: Shape, meter: Meter) -> Consumption:
+    meter.mark("consume")
+    started = time.perf_counter()
+    race_task = asyncio.ensure_future(bursts(base, shape.racers, shape.lanes, race))
+    load_answers = await closed_loop(client, load, shape.connections)
+    load_done = time.perf_counter()
+    meter.mark("load done")
+    race_answers = await race_task
+    meter.mark("consumed")
+    return Consumption(load_answers, race_answers, started, load_done, time.perf_counter())
+
+
+@dataclass
+class Run:
+    redeemed: list[Answer]
+    redeem_seconds: float
+    consumed: Consumption
+    vouchers: dict[str, dict[str, object]]  # code -> the voucher as its household saw it at redemption
+    owner: dict[str, int]  # code -> household index
+    load_codes: list[str]
+    race_codes: list[str]
+
+
+async def drive_ours(base: str, world: World, bearers: list[dict[str, str]], tills: list[dict[str, str]],
+                     race_vouchers: int, shape: Shape, meter: Meter) -> Run:
+    async with client_for(base, shape.connections) as client:
+        def redeem(n: int) -> Callable[[], Awaitable[Answer]]:
+            household = n % len(bearers)
+            headers = {**bearers[household], "Idempotency-Key": str(uuid.uuid4())}
+            return lambda: send(client, "/api/v1/redemptions", headers, {"offer_id": world.offer_id})
+
+        total = len(bearers) + race_vouchers
+        step(f"redeeming {total} vouchers")
+        meter.mark("redeem")
+        started = time.perf_counter()
+        redeemed = await closed_loop(client, [redeem(n) for n in range(total)], shape.connections)
+        redeem_seconds = time.perf_counter() - started
+        meter.mark("redeemed")
+        vouchers: dict[str, dict[str, object]] = {}
+        owner: dict[str, int] = {}
+        codes: list[str | None] = []
+        for n, answer in enumerate(redeemed):
+            if answer.status == 201:
+                code = str(answer.body["code"])
+                vouchers[code], owner[code] = answer.body, n % len(bearers)
+                codes.append(code)
+            else:
+                codes.append(None)
+        load_codes = [c for c in codes[:len(bearers)] if c]
+        race_codes = [c for c in codes[len(bearers):] if c]
+
+        def consume(code: str) -> Callable[[], Awaitable[Answer]]:
+            return lambda: send(client, f"/api/v1/vouchers/{code}/consume", tills[0], {"pin": vouchers[code]["pin"]})
+
+        def racer(code: str, k: int) -> Callable[[httpx.AsyncClient], Awaitable[Answer]]:
+            proof = {"pin": vouchers[code]["pin"]} if k % 2 == 0 else {"qr": vouchers[code]["qr_text"]}
+            return lambda c: send(c, f"/api/v1/vouchers/{code}/consume", tills[k], proof)
+
+        step(f"consuming {len(load_codes)} vouchers, racing on {len(race_codes)}")
+        consumed = await consume_phase(client, base, [consume(c) for c in load_codes],
+                                       [[racer(c, k) for k in range(len(tills))] for c in race_codes], shape, meter)
+    return Run(redeemed, redeem_seconds, consumed, vouchers, owner, load_codes, race_codes)
+
+
+async def drive_bare(base: str, load: int, race_vouchers: int, shape: Shape, meter: Meter) -> Consumption:
+    """The consume phase's shape against `/bare`: the load's POSTs over `connections`, the bursts beside them."""
+    async with client_for(base, shape.connections) as client:
+        def post() -> Awaitable[Answer]:
+            return send(client, "/bare", {}, {"pin": "000000"})
+
+        def burst_post(c: httpx.AsyncClient) -> Awaitable[Answer]:
+            return send(c, "/bare", {}, {"pin": "000000"})
+
+        return await consume_phase(client, base, [post] * load, [[burst_post] * shape.racers] * race_vouchers,
+                                   shape, meter)
+
+
+# --- the checks ----------------------------------------------------------------------------------------------
+
+
+def check(url: str, world: World, run: Run) -> tuple[list[str], list[str]]:
+    """(double spends, other problems): each a line saying what was found."""
+    spends: list[str] = []
+    problems: list[str] = []
+    seen_used: Counter[str] = Counter()
+    for code, answer in zip(run.load_codes, run.consumed.load, strict=True):
+        if answer.status == 200:
+            seen_used[code] += 1
+        else:
+            problems.append(f"load consume of {code}: {answer.status} {answer.body}")
+    for code, burst in zip(run.race_codes, run.consumed.race, strict=True):
+        won = [a for a in burst if a.status == 200]
+        seen_used[code] += len(won)
+        if len(won) > 1:
+            spends.append(f"race on {code}: {len(won)} tills were told 200")
+        if not won:
+            problems.append(f"race on {code}: nobody won: {[(a.status, a.body.get('code')) for a in burst]}")
+        for a in burst:
+            if a.status != 200 and (a.status != 409 or a.body.get("code") != "voucher_already_used"):
+                problems.append(f"race on {code}: a loser got {a.status} {a.body}")
+    for n, answer in enumerate(run.redeemed):
+        if answer.status != 201:
+            problems.append(f"redemption {n}: {answer.status} {answer.body}")
+
+    engine = make_engine(url)
+    try:
+        with unit_of_work(engine) as session:
+            by_code = {v.code: v for v in session.scalars(select(Voucher).where(Voucher.offer_id == world.offer_id))}
+            if set(by_code) != set(run.vouchers):
+                problems.append(f"{len(by_code)} vouchers in the database, {len(run.vouchers)} redeemed over HTTP")
+            consumed = Counter(session.scalars(select(VoucherEvent.voucher_id)
+                                               .where(VoucherEvent.event == VoucherEventKind.CONSUMED)))
+            tx = JournalTransaction.__table__
+            resolutions = Counter(session.scalars(select(tx.c.pending_id).where(tx.c.pending_id.is_not(None))))
+            clearing = session.execute(
+                select(Account.id, AccountBalance.posted, AccountBalance.pending_credit)
+                .join(AccountBalance, AccountBalance.account_id == Account.id)
+                .where(Account.kind == AccountKind.PARTNER_CLEARING)).all()
+            to_clearing: Counter[int] = Counter(dict(session.execute(
+                select(tx.c.pending_id, func.count()).select_from(Posting)
+                .join(tx, tx.c.id == Posting.transaction_id)
+                .where(Posting.account_id.in_([row.id for row in clearing]),  # type: ignore[attr-defined]
+                       tx.c.kind == TxKind.POST_PENDING)
+                .group_by(tx.c.pending_id)).all()))
+            for code, voucher in by_code.items():
+                events, resolved = consumed[voucher.id], resolutions[voucher.hold_id]
+                if events > 1:
+                    spends.append(f"{code}: {events} consumed events")
+                if resolved > 1:
+                    spends.append(f"{code}: its hold resolved {resolved} times")
+                if to_clearing[voucher.hold_id] > 1:
+                    spends.append(f"{code}: {to_clearing[voucher.hold_id]} postings to the clearing account")
+                used = voucher.status == "used"
+                if used != (seen_used[code] == 1) or events != int(used):
+                    problems.append(f"{code}: status {voucher.status}, {events} consumed events, "
+                                    f"{seen_used[code]} consumes answered 200")
+            spent = Counter(run.owner[code] for code, n in seen_used.items() if n)
+            held = Counter(run.owner[code] for code in run.vouchers if not seen_used[code])
+            own = {h: accounts.of_household(session, h).id for h in world.households}
+            balances = {row.account_id: row for row in session.scalars(
+                select(AccountBalance).where(AccountBalance.account_id.in_(own.values())))}  # type: ignore[attr-defined]
+            for n, household in enumerate(world.households):
+                row = balances[own[household]]
+                if row.posted != GIVEN - COST * spent[n]:
+                    spends.append(f"household {household}: posted {row.posted}, given {GIVEN} less "
+                                  f"{COST * spent[n]} seen spent")
+                if row.pending_debit != COST * held[n]:
+                    problems.append(f"household {household}: {row.pending_debit} held, {COST * held[n]} "
+                                    f"in unused vouchers")
+            total_used = COST * sum(1 for n in seen_used.values() if n)
+            if sum(row.posted for row in clearing) != total_used:
+                spends.append(f"the clearing accounts hold {sum(row.posted for row in clearing)}, "
+                              f"{total_used} seen consumed")
+            report = verify.verify(session)
+            if not report.ok:
+                spends.append(f"journal verification failed: {report}")
+    finally:
+        engine.dispose()
+    return spends, problems
+
+
+# --- main ----------------------------------------------------------------------------------------------------
+
+
+def step(what: str) -> None:
+    """Where the run is, on stderr as it goes (the figures come at the end, on stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", help="a PostgreSQL URL (a scratch schema is made in it); default: a SQLite file")
+    parser.add_argument("--workers", type=int, help="uvicorn worker processes (8 on PostgreSQL, 1 on SQLite)")
+    parser.add_argument("--households", type=int, default=1500)
+    parser.add_argument("--villages", type=int, default=1)
+    parser.add_argument("--race-vouchers", type=int, default=200)
+    parser.add_argument("--racers", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--race-lanes", type=int, default=2, help="bursts at a time")
+    parser.add_argument("--small", action="store_true", help="a quick run: 200 households, 40 raced vouchers")
+    args = parser.parse_args()
+    if args.small:
+        args.households, args.race_vouchers = min(args.households, 200), min(args.race_vouchers, 40)
+    args.race_vouchers = min(args.race_vouchers, args.households)
+    workers = args.workers or (8 if args.database else 1)
+    shape = Shape(args.connections, args.racers, args.race_lanes)
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        url = (stack.enter_context(postgres_schema(args.database, f"voucher_race_{os.getpid()}")) if args.database
+               else f"sqlite:///{tmp}/vouchers.db")
+        step(f"seeding {args.households} households ({'PostgreSQL' if args.database else 'SQLite'})")
+        started = time.perf_counter()
+        world = seed(url, args.households, args.villages, args.racers)
+        seeded = time.perf_counter() - started
+        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
+               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+               "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads"}
+        settings = Settings(env="dev", jwt_secret=SECRET)
+        bearers = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}",
+                                                                           role=Role.VILLAGER)[0]}
+                   for u in world.users]
+        tills = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"client:{t}", role="partner",
+                                                                         scopes=TILL_SCOPES)[0]}
+                 for t in world.tills]
+        port = free_port()
+        log = Path(tmp, "server.log")
+        step(f"serving the app with {workers} worker(s)")
+        server = serve_logged("api.app:create_app", port, env, factory=True, workers=workers, log=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(warm_up(base, "/api/v1/vouchers", bearers[0], 16 * workers, args.connections))
+            meter = Meter(server.pid)
+            run = asyncio.run(drive_ours(base, world, bearers, tills, args.race_vouchers, shape, meter))
+        finally:
+            stop(server)
+        server_errors = [line for line in log.read_text(errors="replace").splitlines()
+                         if "Traceback" in line or "ERROR" in line or "error" in line.lower()]
+        step("checking the database")
+        spends, problems = check(url, world, run)
+        step("serving the bare app")
+
+        bare_port = free_port()
+        bare = serve_logged("bench.bare_app:app", bare_port, env, factory=False, workers=workers,
+                            log=Path(tmp, "bare.log"))
+        bare_base = f"http://127.0.0.1:{bare_port}"
+        try:
+            asyncio.run(warm_up(bare_base, "/bare", {}, 16 * workers, args.connections, method="POST"))
+            bare_meter = Meter(bare.pid)
+            bare_run = asyncio.run(drive_bare(bare_base, len(run.load_codes), len(run.race_codes), shape, bare_meter))
+        finally:
+            stop(bare)
+
+    ours = run.consumed
+    window = ours.load_done - ours.started
+    race_answers = [a for burst in ours.race for a in burst]
+    bare_race = [a for burst in bare_run.race for a in burst]
+    consumes_per_s = ours.per_second(lambda a: a.status == 200)
+    answers_per_s, bare_per_s = ours.per_second(), bare_run.per_second()
+    winners = Counter(sum(a.status == 200 for a in burst) for burst in ours.race)
+    losers = Counter((a.status, str(a.body.get("code"))) for a in race_answers if a.status != 200)
+    status_5xx = [a for a in run.redeemed + ours.load + race_answers if a.status >= 500 or a.status == 0]
+    redeemed_ok = sum(a.status == 201 for a in run.redeemed)
+    engine = "PostgreSQL" if args.database else "SQLite file"
+
+    print(f"voucher_race: {os.cpu_count()} cores, uvicorn {workers} worker(s), {engine}, {args.villages} village(s), "
+          f"{args.households} households, {args.connections} connections (httpx, closed loop) + {args.racers} racing "
+          f"tills on {len(run.race_codes)} vouchers; seeded in {seeded:.1f} s")
+    if not args.database and not args.workers:
+        print("  (SQLite takes one writer at a time: 1 worker; --database postgresql+psycopg://… for the 8 workers)")
+    print(f"  redeem  {len(run.redeemed)} POSTs in {run.redeem_seconds:.1f} s: {redeemed_ok / run.redeem_seconds:.1f} "
+          f"redemptions/s  p50 {percentile(run.redeemed, 0.5):.1f} ms  p99 {percentile(run.redeemed, 0.99):.1f} ms")
+    print(f"          {meter.between('redeem', 'redeemed')}")
+    under_load = sum(bool(burst) and max(a.done for a in burst) <= ours.load_done for burst in ours.race)
+    print(f"  consume {len(ours.load)} vouchers over {args.connections} connections, {len(race_answers)} racing POSTs "
+          f"beside them ({args.race_lanes} bursts at a time); figures over the load's {window:.1f} s, in which "
+          f"{under_load} of {len(ours.race)} races were run (the rest in {ours.done - ours.load_done:.1f} s after)")
+    print("                 answers/s  consumes/s   load p50    load p99   race p50   race p99")
+    print(f"    ours       {answers_per_s:10.1f}  {consumes_per_s:10.1f}  {percentile(ours.load, 0.5):7.1f} ms  "
+          f"{percentile(ours.load, 0.99):7.1f} ms {percentile(race_answers, 0.5):7.1f} ms "
+          f"{percentile(race_answers, 0.99):7.1f} ms")
+    print(f"    bare       {bare_per_s:10.1f}           -  {percentile(bare_run.load, 0.5):7.1f} ms  "
+          f"{percentile(bare_run.load, 0.99):7.1f} ms {percentile(bare_race, 0.5):7.1f} ms "
+          f"{percentile(bare_race, 0.99):7.1f} ms   (/bare, same shape: {bare_run.load_done - bare_run.started:.1f} s)")
+    print(f"    ratio ours/bare answers/s {answers_per_s / bare_per_s:.3f}")
+    print(f"    ours  {meter.between('consume', 'load done')}")
+    print(f"    bare  {bare_meter.between('consume', 'load done')}")
+    overlapped = sum(bool(burst) and max(a.sent for a in burst) < min(a.done for a in burst) for burst in ours.race)
+    print(f"  race    winners per voucher: {dict(sorted(winners.items()))}; the others were answered: "
+          f"{dict(losers.most_common())}; in {overlapped} of {len(ours.race)} races every request was sent "
+          f"before the first answer came")
+    print(f"  checks  {len(spends)} double spends, {len(problems)} other problems, {len(status_5xx)} answers 5xx or "
+          f"none, {len(server_errors)} error lines in the server log")
+    for line in (spends + problems)[:20]:
+        print(f"    {line}")
+    for a in status_5xx[:5]:
+        print(f"    {a.request}: {a.status} {a.body}")
+    for line in server_errors[:20]:
+        print(f"    server: {line}")
+    print(f"voucher_race double_spends={len(spends)} consumes_per_s={consumes_per_s:.1f}")
+    if spends or problems or status_5xx:
+        raise SystemExit(1)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def serve_logged(app: str, port: int, env: dict[str, str], *, factory: bool, workers: int,
+                 log: Path) -> subprocess.Popen[bytes]:
+    """As claims_http.serve, with the server's output kept in `log` (searched for errors afterwards)."""
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+               str(workers), "--no-access-log", "--log-level", "warning", *(["--factory"] if factory else [])]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit(f"{app} did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+if __name__ == "__main__":
+    main()
