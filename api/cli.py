@@ -319,3 +319,35 @@ def create_partner_client(
                                   secret_hash=hash_secret(secret), scopes=scopes))
     json.dump({"client_id": client_id, "client_secret": secret, "scopes": scopes}, sys.stdout)
     typer.echo("")
+
+
+@app.command("create-partner-staff")
+def create_partner_staff(
+    username: Annotated[str, typer.Option()],
+    partner: Annotated[str, typer.Option(help="Code of an existing partner (see create-partner-client)")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the journal and the inbox")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="SHANZHI_STAFF_PASSWORD")] = "",
+) -> None:
+    """Create a sign-in for someone working at a partner (a cashier, a clinic nurse, a loan officer). They act for
+    the partner with what its kind may do (vouchers, bookings, loans, offers, settlement)."""
+    from ledger.identity.models import Partner, Role, User
+    from ledger.identity.service import set_password
+
+    if len(password) < 12 or password.lower() in DEFAULT_PASSWORDS:
+        typer.echo("choose a password of at least 12 characters that is not a default one", err=True)
+        raise typer.Exit(2)
+    with unit_of_work(_engine(get_settings())) as session:
+        partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
+        if partner_row is None:
+            typer.echo(f"no partner {partner!r}", err=True)
+            raise typer.Exit(2)
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            typer.echo(f"user {username!r} exists already", err=True)
+            raise typer.Exit(2)
+        user = User(role=Role.PARTNER_STAFF, county_id=partner_row.county_id, username=username,
+                    display_name=display_name or username, partner_id=partner_row.id)
+        set_password(user, password)
+        session.add(user)
+        kind = partner_row.kind
+    typer.echo(f"created {kind} staff {username!r} of partner {partner!r}")

@@ -62,7 +62,8 @@ def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
 def test_every_command_explains_itself(tmp_path: Path) -> None:
     for command in (["--help"], ["serve", "--help"], ["demo", "--help"], ["db", "upgrade", "--help"],
                     ["db", "downgrade", "--help"], ["verify", "--help"], ["create-admin", "--help"],
-                    ["create-partner-client", "--help"], ["head", "--help"], ["tick", "--help"], ["score", "--help"],
+                    ["create-partner-client", "--help"], ["create-partner-staff", "--help"],
+                    ["head", "--help"], ["tick", "--help"], ["score", "--help"],
                     ["calibrate", "--help"]):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
@@ -303,3 +304,23 @@ def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(serv
 
     statuses = asyncio.run(storm())
     assert statuses == [200] * 150, sorted(set(map(str, statuses)))
+
+
+def test_create_partner_staff_who_then_act_for_their_partner(demo_db: Path, tmp_path: Path) -> None:
+    from ledger.db import make_engine, unit_of_work
+    from ledger.identity import principal
+    from ledger.identity.service import check_password
+
+    missing = shanzhi("create-partner-staff", "--username", "cashier-li", "--partner", "no-such-shop",
+                      "--password", "a long passphrase 42", cwd=tmp_path, database=demo_db)
+    assert missing.returncode == 2 and "no partner" in missing.stderr
+    created = shanzhi("create-partner-staff", "--username", "cashier-li", "--partner", "demo-mart",
+                      "--password", "a long passphrase 42", cwd=tmp_path, database=demo_db, check=True)
+    assert "merchant staff 'cashier-li'" in created.stdout
+    engine = make_engine(f"sqlite:///{demo_db}")
+    with unit_of_work(engine) as session:
+        user = check_password(session, "cashier-li", "a long passphrase 42")
+        assert user is not None and user.role == "partner_staff"
+        who = principal.load(session, subject=f"user:{user.id}", role=user.role, scopes=())
+        assert (who.role, who.partner_kind) == ("partner", "merchant") and "vouchers:consume" in who.scopes
+    engine.dispose()
