@@ -62,7 +62,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.dev_mode:
             refuse_default_passwords(engine)
-        loop = jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS) if settings.tick_seconds else None
+        loop = (jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS, own=schedule.OWN_STEPS)
+                if settings.tick_seconds else None)
         if loop is not None:
             loop.start()
         yield

@@ -40,9 +40,12 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)  # steps another worker was running
 
 
-# A step of a layer above the ledger (redemption: expiring vouchers, delivering partner webhooks): its name, and
-# what it does in one unit of work, returning how many things it acted on.
+# A step of a layer above the ledger (redemption: expiring vouchers): its name, and what it does in one unit of
+# work, returning how many things it acted on.
 Step = tuple[str, Callable[[Session, datetime], int]]
+# A step that opens its own short units of work because it waits on the outside world in between (delivering
+# partner webhooks): it gets the engine, and keeps two workers apart by itself (leases).
+OwnStep = tuple[str, Callable[[Engine, datetime], int]]
 
 
 def _lock_id(step: str) -> int:
@@ -58,9 +61,10 @@ def _exclusive(session: Session, step: str) -> bool:
 
 
 def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
-         more: Sequence[Step] = ()) -> TickReport:
+         more: Sequence[Step] = (), own: Sequence[OwnStep] = ()) -> TickReport:
     """Run every step once. `more` are the steps of the layers above; they run after the ledger's own, before
-    notifications are delivered (so what they tell goes out in the same tick)."""
+    notifications are delivered (so what they tell goes out in the same tick). `own` run last, outside any unit
+    of work of this function."""
     now = now or utcnow()
     report = TickReport()
     steps: list[tuple[str, Callable[[Session], None]]] = [
@@ -78,6 +82,8 @@ def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime |
                 report.skipped.append(name)
                 continue
             step(session)
+    for name, run in own:
+        report.done[name] = run(engine, now)
     return report
 
 
@@ -97,8 +103,8 @@ class Loop:
     """Runs `tick` every `seconds` in a background thread until stopped (an API worker's scheduler)."""
 
     def __init__(self, engine: Engine, seconds: float, sink: outbox.Sink = outbox.log_sink,
-                 more: Sequence[Step] = ()) -> None:
-        self.engine, self.seconds, self.sink, self.more = engine, seconds, sink, more
+                 more: Sequence[Step] = (), own: Sequence[OwnStep] = ()) -> None:
+        self.engine, self.seconds, self.sink, self.more, self.own = engine, seconds, sink, more, own
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shanzhi-tick", daemon=True)
 
@@ -112,6 +118,6 @@ class Loop:
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):
             try:
-                tick(self.engine, sink=self.sink, more=self.more)
+                tick(self.engine, sink=self.sink, more=self.more, own=self.own)
             except Exception:  # noqa: BLE001  (a failed tick is logged and tried again next time)
                 log.exception("scheduled work failed")

@@ -13,9 +13,10 @@ from ledger import jobs, outbox
 from redemption import vouchers, webhooks
 
 STEPS: list[jobs.Step] = [("expire_vouchers", lambda session, now: vouchers.expire_due(session, now))]
-STEPS.append(("deliver_webhooks", webhooks.deliver_step))
+# Webhooks go out last, each send outside any transaction (a slow partner must not hold the database).
+OWN_STEPS: list[jobs.OwnStep] = [("deliver_webhooks", webhooks.deliver_step)]
 
 
 def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
          steps: list[jobs.Step] | None = None) -> jobs.TickReport:
-    return jobs.tick(engine, sink=sink, now=now, more=STEPS if steps is None else steps)
+    return jobs.tick(engine, sink=sink, now=now, more=STEPS if steps is None else steps, own=OWN_STEPS)

@@ -13,15 +13,16 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from ledger.base import utcnow
+from ledger.db import unit_of_work
 from ledger.errors import Invalid, NotFound
 from ledger.identity.models import Partner
 from ledger.outbox import backoff
@@ -31,7 +32,8 @@ log = logging.getLogger("shanzhi.webhooks")
 
 MAX_ATTEMPTS = 12  # about 14.5 hours of trying (see ledger.outbox.backoff); then the delivery is left as failed
 TIMEOUT_SECONDS = 5.0  # a receiver should answer at once and do its work afterwards
-STEP_LIMIT = 20  # deliveries per scheduled run: each may hold its row lock for up to TIMEOUT_SECONDS
+STEP_LIMIT = 50  # deliveries per scheduled run
+LEASE = timedelta(minutes=10)  # a leased delivery is left alone this long (more than STEP_LIMIT sends can take)
 TOLERANCE_SECONDS = 300
 MAX_URL_LENGTH = 500
 SIGNATURE_HEADER = "Shanzhi-Signature"
@@ -94,8 +96,8 @@ def verify(secret: str, header_value: str, body: bytes, *, now: datetime | float
     return any(hmac.compare_digest(expected.encode(), s.encode("ascii", "replace")) for s in signatures)
 
 
-def headers_for(delivery: WebhookDelivery, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json", DELIVERY_HEADER: delivery.id, EVENT_HEADER: delivery.event,
+def headers_for(delivery_id: str, event: str, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id, EVENT_HEADER: event,
             SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
@@ -112,53 +114,66 @@ def http_send(url: str, headers: dict[str, str], body: bytes) -> int:
     return response.status_code
 
 
-def deliver_due(session: Session, now: datetime, *, send: Send | None = None, limit: int = 100) -> int:
+def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limit: int = 100) -> int:
     """Send the deliveries that are due; returns how many were delivered (the partner answered 2xx).
 
+    No database transaction is open while a partner's endpoint is called, so a slow receiver holds up nobody's
+    writes (on SQLite, everybody's). Three steps: a short transaction leases the due rows (locked with SKIP
+    LOCKED on PostgreSQL, then put off by LEASE, so another worker passes them by); the sends; a short
+    transaction per row records the answer. A worker that dies between sending and recording leaves the lease
+    to run out, and the delivery goes again with the same id.
+
     A delivery of a partner without a webhook URL (or secret) is not picked: it waits, without using up its
-    attempts, until the partner sets a URL, and then goes out with everything else that waited. Rows are locked
-    (SKIP LOCKED on PostgreSQL), so two workers never send the same delivery at once. Anything but 2xx, or no
-    answer within TIMEOUT_SECONDS, is a failure, tried again after a backoff (30 s doubling, at most 6 h) until
-    MAX_ATTEMPTS. Each attempt is signed at the moment it is sent."""
+    attempts, until the partner sets a URL. Anything but 2xx, or no answer within TIMEOUT_SECONDS, is a failure,
+    tried again after a backoff (30 s doubling, at most 6 h) until MAX_ATTEMPTS. Each attempt is signed at the
+    moment it is sent."""
     send = send or http_send
-    due = session.execute(
-        select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
-        .join(Partner, Partner.id == WebhookDelivery.partner_id)
-        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
-               WebhookDelivery.attempts < MAX_ATTEMPTS,
-               Partner.webhook_url.is_not(None), Partner.webhook_secret.is_not(None))  # type: ignore[union-attr]
-        .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
-    ).all()
+    with unit_of_work(engine) as session:
+        rows = session.execute(
+            select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
+            .join(Partner, Partner.id == WebhookDelivery.partner_id)
+            .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
+                   WebhookDelivery.attempts < MAX_ATTEMPTS,
+                   Partner.webhook_url.is_not(None), Partner.webhook_secret.is_not(None))  # type: ignore[union-attr]
+            .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
+        ).all()
+        leased = []
+        for delivery, url, secret in rows:
+            delivery.next_attempt_at = now + LEASE
+            leased.append((delivery.id, delivery.partner_id, delivery.event, body_of(delivery.payload), url, secret))
     delivered = 0
-    for delivery, url, secret in due:
-        delivery.attempts += 1
-        body = body_of(delivery.payload)
+    for delivery_id, partner_id, event, body, url, secret in leased:
+        status: int | None = None
+        error: str | None = None
         try:
-            status = send(url, headers_for(delivery, secret, int(time.time()), body), body)
-        except Exception as error:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
-            delivery.last_status = None
-            delivery.last_error = f"{type(error).__name__}: {error}"[:500]
-        else:
-            delivery.last_status = status
-            if 200 <= status < 300:
+            status = send(url, headers_for(delivery_id, event, secret, int(time.time()), body), body)
+        except Exception as failure:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
+            error = f"{type(failure).__name__}: {failure}"[:500]
+        ok = status is not None and 200 <= status < 300
+        if status is not None and not ok:
+            error = f"HTTP {status}"
+        with unit_of_work(engine) as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            assert delivery is not None
+            delivery.attempts += 1
+            delivery.last_status, delivery.last_error = status, error
+            if ok:
                 delivery.delivered_at = now
-                delivery.last_error = None
-                delivered += 1
-                continue
-            delivery.last_error = f"HTTP {status}"
-        delivery.next_attempt_at = now + backoff(delivery.attempts)
-        log.warning("webhook not delivered", extra={"fields": {"id": delivery.id, "partner_id": delivery.partner_id,
-                                                               "attempts": delivery.attempts,
-                                                               "error": delivery.last_error}})
-    session.flush()
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+        if ok:
+            delivered += 1
+        else:
+            log.warning("webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
+                                                                   "error": error}})
     return delivered
 
 
-def deliver_step(session: Session, now: datetime) -> int:
-    """The scheduled step (redemption/schedule.py): a small batch, since each send may hold its lock a while."""
-    return deliver_due(session, now, limit=STEP_LIMIT)
+def deliver_step(engine: Engine, now: datetime) -> int:
+    """The scheduled step (redemption/schedule.py), run outside the other steps' transactions."""
+    return deliver_due(engine, now, limit=STEP_LIMIT)
 
 
 # --- the partner's settings ------------------------------------------------------------------------------------
