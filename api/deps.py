@@ -57,6 +57,14 @@ async def _no_gate() -> AsyncIterator[None]:
     yield
 
 
+async def in_turn(request: Request, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `work` (which opens a unit of work of its own) in a thread once it is this request's turn at the
+    database, as get_session does: a request waiting for its turn holds no thread."""
+    gate: asyncio.Lock | None = request.app.state.write_gate
+    async with gate if gate is not None else _no_gate():
+        return await run_in_threadpool(work, *args, **kwargs)
+
+
 async def get_code_keys(request: Request) -> Keys:
     keys: Keys = request.app.state.code_keys
     return keys

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlmodel import Session
 
-from api.deps import BearerDep, SessionDep, SettingsDep, allow, bearer_claims
+from api.deps import BearerDep, SessionDep, SettingsDep, allow, bearer_claims, in_turn
 from api.problems import status_of
 from api.schemas.credit import (
     AccessLogOut,
@@ -90,22 +90,23 @@ def partner_rating(session: Session, rating: Rating, consent: Consent) -> Partne
 # --- partner banks ---------------------------------------------------------------------------------------------
 
 
-def _spend(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None,
-           uses: int) -> None:
+async def _spend(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None,
+                 uses: int) -> None:
     claims = bearer_claims(request, settings, credentials)
     kind, _, client = claims.sub.partition(":")
     if kind == "client":  # anyone else is refused by the route's rule
-        lookups.spend_client_budget(request.app.state.engine, client, uses=uses, limits=limits_of(settings))
+        await in_turn(request, lookups.spend_client_budget, request.app.state.engine, client, uses=uses,
+                      limits=limits_of(settings))
 
 
-def lookup_budget(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
+async def lookup_budget(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
     """One lookup off the client's budget per minute, before the lookup's own transaction (429 past it)."""
-    _spend(request, settings, credentials, 1)
+    await _spend(request, settings, credentials, 1)
 
 
-def lookups_budget(body: LookupsIn, request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
+async def lookups_budget(body: LookupsIn, request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
     """As many lookups off the budget as the request asks for."""
-    _spend(request, settings, credentials, len(body.items))
+    await _spend(request, settings, credentials, len(body.items))
 
 
 LookupBudget = Annotated[None, Depends(lookup_budget)]
