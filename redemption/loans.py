@@ -107,7 +107,7 @@ class OutOfOrder(Conflict):
 
 def loan_ref_of(application_id: int) -> str:
     """The key of an application's loan in loan outcomes: unique per bank, and not one a bank would pick."""
-    return f"shanzhi-app-{application_id}"
+    return f"{outcomes.APPLICATION_REF}{application_id}"
 
 
 # --- applying --------------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ def report_status(session: Session, who: Principal, application_id: int, *, even
         amount_yuan = amount_yuan or application.amount_yuan
     _, replayed = outcomes.report(session, who, loan_ref=application.loan_ref, household_id=application.household_id,
                                   consent_id=application.consent_id, event=event, occurred_at=occurred_at,
-                                  amount=amount_yuan)
+                                  amount=amount_yuan, through_application=True)
     if replayed:  # reported by another request a moment ago
         return application, True
     application.status, application.updated_at = status, now

@@ -23,21 +23,35 @@ class UnknownLoan(Conflict):
     code = "unknown_loan"
 
 
+class ApplicationLoan(Conflict):
+    code = "report_through_the_application"
+
+
+APPLICATION_REF = "shanzhi-app-"  # the loan_ref of a loan applied for in Shanzhi (redemption/loans.py)
+
+
 class ReportedTogether(Conflict):
     code = "outcome_reported_together"
 
 
 def report(session: Session, who: Principal, *, loan_ref: str, household_id: int, consent_id: str, event: str,
-           occurred_at: datetime, amount: int | None = None) -> tuple[LoanOutcome, bool]:
+           occurred_at: datetime, amount: int | None = None,
+           through_application: bool = False) -> tuple[LoanOutcome, bool]:
     """Record one event of a loan. A loan starts with `disbursed`, which must follow a lookup of the household's
     rating by this bank under this consent (that rating is what the bank decided on). Reporting the same event of
-    the same loan again changes nothing and returns the first report (True: it was a replay)."""
+    the same loan again changes nothing and returns the first report (True: it was a replay).
+
+    A loan that came through a Shanzhi loan application is reported through the application (its status moves
+    with it: redemption/loans.py), never here directly, so the application and its outcomes cannot disagree."""
     if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
         raise Forbidden("Only partner banks report loan outcomes.")
     if event not in {e.value for e in LoanEvent}:
         raise Invalid("event is disbursed, repaid, dpd30, dpd90 or default.", field="event")
     if not loan_ref or len(loan_ref) > 64:
         raise Invalid("loan_ref is 1 to 64 characters.", field="loan_ref")
+    if loan_ref.startswith(APPLICATION_REF) and not through_application:
+        raise ApplicationLoan("This loan came through a loan application: report it with POST "
+                              "/api/v1/loan-applications/{id}/status.", loan_ref=loan_ref)
     if occurred_at > utcnow():
         raise Invalid("occurred_at is not in the future.", field="occurred_at")
     earlier = session.scalars(select(LoanOutcome).where(LoanOutcome.partner_id == who.partner_id,

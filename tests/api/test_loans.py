@@ -186,6 +186,13 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(client: TestClient, w
     assert "15000" in timeline["timeline"][2]["note"]
     assert [d.payload["data"]["event"] for d in deliveries(engine, "loan_application.status")] == [
         "disbursed", "repaid"]
+    sideways = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={
+        "loan_ref": f"shanzhi-app-{other['id']}", "household_id": world.household_a1,
+        "consent_id": "0" * 32, "event": "disbursed",
+        "occurred_at": utcnow().isoformat()})
+    assert sideways.status_code == 409 and sideways.json()["code"] == "report_through_the_application"
+    assert client.get(f"/api/v1/loan-applications/{other['id']}", headers=bearer(villager)).json()["status"] == \
+        "pre_approved"  # the application and its outcomes still agree
 
 
 def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, engine: Engine,
