@@ -252,6 +252,12 @@ def calibrate(
     typer.echo("report: " + ", ".join(str(f) for f in files))
 
 
+def _refuse_weak(password: str) -> None:
+    if len(password) < 12 or password.lower() in DEFAULT_PASSWORDS:
+        typer.echo("choose a password of at least 12 characters that is not a default one", err=True)
+        raise typer.Exit(2)
+
+
 @app.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Option()],
@@ -266,9 +272,7 @@ def create_admin(
     from ledger.identity.service import set_password
 
     settings = get_settings()
-    if len(password) < 12 or password.lower() in DEFAULT_PASSWORDS:
-        typer.echo("choose a password of at least 12 characters that is not a default one", err=True)
-        raise typer.Exit(2)
+    _refuse_weak(password)
     with unit_of_work(_engine(settings)) as session:
         if session.scalars(select(User).where(User.username == username)).first() is not None:
             typer.echo(f"user {username!r} exists already", err=True)
@@ -334,9 +338,7 @@ def create_partner_staff(
     from ledger.identity.models import Partner, Role, User
     from ledger.identity.service import set_password
 
-    if len(password) < 12 or password.lower() in DEFAULT_PASSWORDS:
-        typer.echo("choose a password of at least 12 characters that is not a default one", err=True)
-        raise typer.Exit(2)
+    _refuse_weak(password)
     with unit_of_work(_engine(get_settings())) as session:
         partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
         if partner_row is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response, status
@@ -39,8 +39,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     On a SQLite file the requests of this process take turns here, on the event loop, before the unit of work
     takes a thread: a request waiting for its turn holds no thread, so the one whose turn it is always has a
     thread to finish on (ledger/db.py). On PostgreSQL there is no gate."""
-    gate: asyncio.Lock | None = request.app.state.write_gate
-    async with gate if gate is not None else _no_gate():
+    async with _turn(request):
         work = unit_of_work(request.app.state.engine)
         session = await run_in_threadpool(work.__enter__)
         try:
@@ -52,6 +51,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(work.__exit__, None, None, None)
 
 
+def _turn(request: Request) -> AbstractAsyncContextManager[Any]:
+    """This request's turn at the database: the SQLite file's gate, or nothing to wait for."""
+    gate: asyncio.Lock | None = request.app.state.write_gate
+    return gate if gate is not None else _no_gate()
+
+
 @asynccontextmanager
 async def _no_gate() -> AsyncIterator[None]:
     yield
@@ -60,8 +65,7 @@ async def _no_gate() -> AsyncIterator[None]:
 async def in_turn(request: Request, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run `work` (which opens a unit of work of its own) in a thread once it is this request's turn at the
     database, as get_session does: a request waiting for its turn holds no thread."""
-    gate: asyncio.Lock | None = request.app.state.write_gate
-    async with gate if gate is not None else _no_gate():
+    async with _turn(request):
         return await run_in_threadpool(work, *args, **kwargs)
 
 

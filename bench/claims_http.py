@@ -83,22 +83,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1) -> subprocess.Popen[bytes]:
+def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1,
+          log: Path | None = None) -> subprocess.Popen[bytes]:
+    """uvicorn serving `app`, once it accepts connections; with `log`, its output goes there (to be searched)."""
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
-               str(workers),
-               "--no-access-log", "--log-level", "warning"]
-    if factory:
-        command.append("--factory")
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+               str(workers), "--no-access-log", "--log-level", "warning", *(["--factory"] if factory else [])]
+    if log is None:
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+    else:
+        with log.open("wb") as out:
+            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit(f"{app} did not start")
+    said = f": {log.read_text(errors='replace')[-2000:]}" if log is not None else ""
+    raise SystemExit(f"{app} did not start{said}")
 
 
 def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str, *,

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from claims_http import free_port  # noqa: E402
+from claims_http import free_port, serve  # noqa: E402
 from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
@@ -513,7 +512,7 @@ def main() -> None:
         port = free_port()
         log = Path(tmp, "server.log")
         step(f"serving the app with {workers} worker(s)")
-        server = serve_logged("api.app:create_app", port, env, factory=True, workers=workers, log=log)
+        server = serve("api.app:create_app", port, env, factory=True, workers=workers, log=log)
         base = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(warm_up(base, "/api/v1/vouchers", bearers[0], 16 * workers, args.connections))
@@ -528,7 +527,7 @@ def main() -> None:
         step("serving the bare app")
 
         bare_port = free_port()
-        bare = serve_logged("bench.bare_app:app", bare_port, env, factory=False, workers=workers,
+        bare = serve("bench.bare_app:app", bare_port, env, factory=False, workers=workers,
                             log=Path(tmp, "bare.log"))
         bare_base = f"http://127.0.0.1:{bare_port}"
         try:
@@ -596,24 +595,6 @@ def stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
-
-
-def serve_logged(app: str, port: int, env: dict[str, str], *, factory: bool, workers: int,
-                 log: Path) -> subprocess.Popen[bytes]:
-    """As claims_http.serve, with the server's output kept in `log` (searched for errors afterwards)."""
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
-               str(workers), "--no-access-log", "--log-level", "warning", *(["--factory"] if factory else [])]
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"{app} did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
 if __name__ == "__main__":

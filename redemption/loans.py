@@ -49,8 +49,8 @@ from redemption.models import (
     OfferKind,
 )
 from scoring import consent as consents
-from scoring import outcomes, ratings
-from scoring.models import Consent, CreditLookup, LoanEvent, LoanOutcome, Purpose, Rating, Scope
+from scoring import lookups, outcomes, ratings
+from scoring.models import Consent, LoanEvent, LoanOutcome, Purpose, Rating, Scope
 
 AUTO = "system:auto"
 SYSTEM = "system"
@@ -171,7 +171,10 @@ def apply(session: Session, who: Principal, *, offer_id: int, amount_yuan: int, 
     session.add(application)
     session.flush()
     application.loan_ref = loan_ref_of(application.id)  # type: ignore[arg-type]
-    _log_lookup(session, application, consent, now)
+    # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
+    # and the bank may report the loan's outcome against it
+    lookups.log_shown(session, consent=consent, client_id=f"loan-application:{application.id}",
+                      rating_id=application.rating_id, now=now)
     _event(session, application, SUBMITTED, who.actor, now,
            f"Sent to {partner.name} with your rating {rating.grade}; {partner.name} may read your rating for this "
            "application (consent given).")
@@ -206,16 +209,6 @@ def auto_approves(offer: Offer, grade: str, amount_yuan: int) -> bool:
     rule = (offer.loan_terms or {}).get("auto_approve")
     return (isinstance(rule, dict) and offers.grade_meets(grade, rule.get("min_grade"))
             and amount_yuan <= int(rule.get("max_amount_yuan") or 0))
-
-
-def _log_lookup(session: Session, application: LoanApplication, consent: Consent, now: datetime) -> None:
-    """The snapshot sent with the application is a lookup by the bank under the consent: the household sees it in
-    its access log, and the bank may report the loan's outcome against it (as `scoring.lookups.lookup` logs)."""
-    session.add(CreditLookup(county_id=consent.county_id, household_id=application.household_id,
-                             partner_id=application.partner_id, client_id=f"loan-application:{application.id}",
-                             consent_id=consent.id, purpose=consent.purpose, rating_id=application.rating_id,
-                             looked_at=now))
-    session.flush()
 
 
 # --- the bank's side -------------------------------------------------------------------------------------------

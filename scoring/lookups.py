@@ -56,11 +56,16 @@ def lookup(session: Session, who: Principal, *, household_id: int, consent_id: s
     ratelimit.hit(session, f"credit:subject:{who.partner_id}:{household_id}", limit=limits.per_subject_per_day,
                   seconds=86_400, what="lookups of this household today", now=now)
     rating = ratings.current(session, household_id, now=now)
-    logged = session.connection().execute(insert(LOG).returning(LOG.c.id), {
-        "county_id": consent.county_id, "household_id": household_id, "partner_id": who.partner_id,
-        "client_id": client, "consent_id": consent.id, "purpose": consent.purpose, "rating_id": rating.id,
-        "looked_at": now}).scalar_one()
+    logged = log_shown(session, consent=consent, client_id=client, rating_id=rating.id, now=now)  # type: ignore[arg-type]
     return Shown(rating=rating, consent=consent, lookup_id=logged)
+
+
+def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: int, now: datetime) -> int:
+    """Write the access log row of a rating shown to the consent's bank (the household reads it)."""
+    return int(session.connection().execute(insert(LOG).returning(LOG.c.id), {
+        "county_id": consent.county_id, "household_id": consent.household_id, "partner_id": consent.partner_id,
+        "client_id": client_id, "consent_id": consent.id, "purpose": consent.purpose, "rating_id": rating_id,
+        "looked_at": now}).scalar_one())
 
 
 def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:

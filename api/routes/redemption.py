@@ -61,10 +61,6 @@ SettlementReader = Annotated[Principal, allow(Role.COUNTY_ADMIN, Role.AUDITOR, p
 Code = Annotated[str, "a voucher code"]
 
 
-class OfferNotFound(NotFound):
-    code = "offer_not_found"
-
-
 # --- offers --------------------------------------------------------------------------------------------------
 
 
@@ -118,11 +114,11 @@ def list_offers(session: SessionDep, who: OfferReader, response: Response,
 def _visible_offer(session: Session, who: Principal, offer_id: int) -> Offer:
     offer = session.get(Offer, offer_id)
     if offer is None or offer.county_id != who.county_id:
-        raise OfferNotFound("No such offer.", offer_id=offer_id)
+        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
     if who.role == PARTNER and offer.partner_id != who.partner_id:
-        raise OfferNotFound("No such offer.", offer_id=offer_id)
+        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
     if who.role in (Role.VILLAGER, Role.OFFICIAL) and offer.status != "approved":
-        raise OfferNotFound("No such offer.", offer_id=offer_id)
+        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
     return offer
 
 
@@ -163,7 +159,7 @@ def list_slots(offer_id: int, session: SessionDep, who: SlotReader) -> list[Slot
     if who.role == Role.VILLAGER:
         household = session.get(Household, who.household_id)
         if household is None or offer not in offers.open_to(session, household):
-            raise OfferNotFound("No such offer.", offer_id=offer_id)
+            raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
     return [slot_out(s) for s in vouchers.slots(session, offer_id, upcoming_from=utcnow())]
 
 

@@ -8,9 +8,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
+from ledger.identity import principal
+from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
@@ -59,3 +62,9 @@ def available(client: TestClient, token: str, household_id: int) -> int:
     response = client.get(f"/api/v1/households/{household_id}/balance", headers=bearer(token))
     assert response.status_code == 200, response.text
     return int(response.json()["available"])
+
+
+def partner_principal(session: Session, code: str) -> Principal:
+    """A partner's machine client as the services see it (for calling them with a moment of our choosing)."""
+    return principal.load(session, subject=f"client:{code}", role=principal.PARTNER,
+                          scopes=("vouchers:consume", "bookings:manage"))

@@ -17,8 +17,7 @@ from ledger.db import unit_of_work
 from ledger.journal import verify
 from redemption import schedule, vouchers
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
-from tests.api.redeeming import available, give_points, offer, redeem
-from tests.api.test_vouchers import _partner
+from tests.api.redeeming import available, give_points, offer, partner_principal, redeem
 
 
 def health_check(client: TestClient, **fields: object) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
@@ -61,7 +60,7 @@ def test_a_booked_health_check_is_held_then_posted_when_attended(client: TestCli
     early = client.post(f"/api/v1/bookings/{booked.json()['code']}/attended", headers=clinic)
     assert early.status_code == 409 and early.json()["code"] == "booking_not_started"  # three days before
     with unit_of_work(engine) as session:
-        attended = vouchers.attended(session, _partner(session, "clinic"), code=booked.json()["code"],
+        attended = vouchers.attended(session, partner_principal(session, "clinic"), code=booked.json()["code"],
                                      now=utcnow() + timedelta(days=3, minutes=10))
         assert attended.status == "used"
     balance = client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()
@@ -87,7 +86,7 @@ def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_pe
     early = client.post(f"/api/v1/bookings/{second['code']}/no-show", headers=clinic)
     assert early.status_code == 409 and early.json()["code"] == "booking_not_started"
     with unit_of_work(engine) as session:
-        missed = vouchers.no_show(session, _partner(session, "clinic"), code=second["code"],
+        missed = vouchers.no_show(session, partner_principal(session, "clinic"), code=second["code"],
                                   now=utcnow() + timedelta(days=3, hours=5))
         assert missed.status == "no_show"
         assert [e.event for e in vouchers.history(session, missed.id)] == ["issued", "no_show", "penalty"]  # type: ignore[arg-type]
