@@ -30,7 +30,7 @@ from api.routes import (
 )
 from ledger import jobs
 from ledger.activities.codes import Keys
-from ledger.db import make_engine, unit_of_work, writes_one_at_a_time
+from ledger.db import connections_at_once, make_engine, unit_of_work
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
@@ -78,7 +78,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.write_gate = asyncio.Lock() if writes_one_at_a_time(engine) else None  # see api/deps.get_session
+    turns = connections_at_once(engine)
+    app.state.db_turns = asyncio.Semaphore(turns) if turns else None  # see api/deps.get_session
     app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)

@@ -36,9 +36,9 @@ async def get_settings(request: Request) -> Settings:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """Services flush; the request commits once, before the response is sent (scope="function").
 
-    On a SQLite file the requests of this process take turns here, on the event loop, before the unit of work
-    takes a thread: a request waiting for its turn holds no thread, so the one whose turn it is always has a
-    thread to finish on (ledger/db.py). On PostgreSQL there is no gate."""
+    Requests wait for a connection here, on the event loop, before the unit of work takes a thread: one at a time
+    on a SQLite file (one writer), as many as the pool holds on PostgreSQL. A request waiting for its turn holds
+    no thread, so one holding a connection always has a thread to finish on (ledger/db.py)."""
     async with _turn(request):
         work = unit_of_work(request.app.state.engine)
         session = await run_in_threadpool(work.__enter__)
@@ -52,8 +52,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _turn(request: Request) -> AbstractAsyncContextManager[Any]:
-    """This request's turn at the database: the SQLite file's gate, or nothing to wait for."""
-    gate: asyncio.Lock | None = request.app.state.write_gate
+    """This request's turn at the database: one of the process's connections (a SQLite file has one writer)."""
+    gate: asyncio.Semaphore | None = request.app.state.db_turns
     return gate if gate is not None else _no_gate()
 
 

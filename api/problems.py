@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import count_error, request_id
@@ -135,4 +136,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(WriterBusy, _unavailable)
+    app.add_exception_handler(PoolTimeout, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -76,6 +76,15 @@ def writes_one_at_a_time(engine: Engine) -> bool:
     return bool(database) and database != ":memory:"
 
 
+def connections_at_once(engine: Engine) -> int | None:
+    """How many units of work of this process can hold a connection at once: one for a SQLite file (one writer),
+    the pool's size and overflow for a server database; None when there is no such limit."""
+    if is_sqlite(engine):
+        return 1 if writes_one_at_a_time(engine) else None
+    size = getattr(engine.pool, "size", None)
+    return size() + max(getattr(engine.pool, "_max_overflow", 0), 0) if callable(size) else None
+
+
 def one_writer(engine: Engine) -> AbstractContextManager[Any]:
     """The in-process lock of a SQLite file (nothing to hold for PostgreSQL or an in-memory database)."""
     if not writes_one_at_a_time(engine):

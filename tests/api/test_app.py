@@ -152,3 +152,22 @@ def test_after_the_server_drops_its_connections_one_request_fails_cleanly_and_th
         assert first.headers["Retry-After"]
         assert client.get(path, headers=bearer(token)).status_code == 200
     engine.dispose()
+
+
+def test_more_requests_than_database_connections_wait_for_one_without_holding_a_thread(
+        tmp_path: Path, database_url: str, world: World) -> None:
+    """Requests beyond the pool's connections must wait on the event loop: waiting for a connection in a worker
+    thread, forty of them would starve the requests holding the connections of a thread to finish on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+
+    small = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    try:
+        with TestClient(create_app(make_settings(tmp_path, database_url), engine=small)) as client:
+            token = password_token(client, "admin")
+            with ThreadPoolExecutor(max_workers=60) as pool:
+                statuses = list(pool.map(lambda _: client.get("/api/v1/offers", headers=bearer(token)).status_code,
+                                         range(60)))
+    finally:
+        small.dispose()
+    assert statuses == [200] * 60
