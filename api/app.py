@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
-from api import problems
+from api import pages, problems
 from api.observability import RequestContext
 from api.routes import (
     activities,
@@ -86,4 +86,5 @@ def create_app(
     app.add_middleware(RequestContext)
     for router in ROUTERS:
         app.include_router(router)
+    pages.install(app, ROUTERS)
     return app

@@ -119,16 +119,23 @@ def current_principal(request: Request, session: SessionDep, settings: SettingsD
 def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
     """Who may call a route: user roles, and/or partner clients of the given kinds holding `scope`."""
 
+    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}
+
     async def rule(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role == PARTNER:
-            if principal.partner_kind in partner_kinds and (scope is None or scope in principal.scopes):
-                return principal
-        elif principal.role in roles:
+        if permits(access, principal):
             return principal
         raise Forbidden("Your role may not use this route.")
 
-    rule.access_rule = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}  # type: ignore[attr-defined]
+    rule.access_rule = access  # type: ignore[attr-defined]
     return Depends(rule)
+
+
+def permits(access: dict[str, Any], principal: Principal) -> bool:
+    """The one check behind `allow`, for the API and the pages alike."""
+    if principal.role == PARTNER:
+        return principal.partner_kind in access["partner_kinds"] and (
+            access["scope"] is None or access["scope"] in principal.scopes)
+    return principal.role in access["roles"]
 
 
 def public() -> Any:

@@ -11,12 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import count_error, request_id
+from api.pages.web import error_page
 from ledger.db import WriterBusy
 from ledger.errors import (
     Conflict,
@@ -89,12 +90,12 @@ def of_error(error: DomainError) -> JSONResponse:
     return problem(status, error.code, error.message, headers, **extra)
 
 
-async def _domain(_: Request, error: Exception) -> JSONResponse:
+async def _domain(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
-    return of_error(error)
+    return error_page(request, error, status_of(error)) or of_error(error)
 
 
-async def _validation(_: Request, error: Exception) -> JSONResponse:
+async def _validation(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = [
         {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header"))
@@ -103,6 +104,9 @@ async def _validation(_: Request, error: Exception) -> JSONResponse:
         for e in error.errors()
     ]
     fields = ", ".join(sorted({e["field"] for e in errors}))
+    if (page := error_page(request, Invalid(f"Check {fields}.", fields=fields), 422)) is not None:
+        count_error("invalid_request")
+        return page
     return problem(422, "invalid_request", f"The request is not valid: check {fields}.", errors=errors)
 
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     credit_lookups_per_minute: int = Field(default=600, ge=1)
     credit_lookups_per_household_day: int = Field(default=20, ge=1)
 
+    # Pages: a browser stays signed in this long (villagers sign in by SMS code, so not every day)
+    villager_session_days: int = Field(default=30, ge=1, le=365)
+    staff_session_hours: int = Field(default=12, ge=1, le=24 * 7)
+    cookie_secure: bool = True  # cookies only over HTTPS (browsers count http://localhost as secure)
+
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
 

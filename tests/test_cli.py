@@ -159,7 +159,7 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
     official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
     base, database = served
     url = next(line.strip() for line in seeded[1].splitlines() if "/c/" in line and line.strip().startswith("http"))
-    info = httpx.get(f"{base}/c/{url.rsplit('/', 1)[-1]}")  # what scanning the poster opens (on this test's port)
+    info = httpx.get(f"{base}/api/v1/codes/{url.rsplit('/', 1)[-1]}")  # what the poster's code is for (this port)
     assert info.status_code == 200 and info.json()["evidence"] == "photo"
     phone = "13800000001"
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]

@@ -140,7 +140,7 @@ def live_code(activity_id: int, session: SessionDep, keys: KeysDep, settings: Se
     return LiveCodeOut(url=url, svg=render.qr_svg(url).decode(), **code)
 
 
-@router.get("/c/{token}", response_model=CodeInfoOut, dependencies=[public()])
+@router.get("/api/v1/codes/{token}", response_model=CodeInfoOut, dependencies=[public()])
 def scanned_code(token: str, session: SessionDep, keys: KeysDep) -> CodeInfoOut:
     """What a scanned activity code is for. It says nothing a poster on the wall does not say already."""
     code = codes.read(keys, token)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlmodel import Session
 
 from api import tokens
 from api.deps import SettingsDep, public
@@ -79,19 +80,25 @@ def token(
 
 
 def _password_grant(request: Request, settings: Settings, username: str, password: str) -> TokenOut:
-    keys = _limits(settings, f"account:{username.lower()}", _address(request))
     with unit_of_work(request.app.state.engine) as session:
-        throttle.check(session, keys)
-        user = identity.check_password(session, username, password)
-        if user is None:
-            throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
-        else:
-            throttle.clear(session, f"account:{username.lower()}")
-            subject, role = f"user:{user.id}", user.role
-    if user is None:
+        found = password_sign_in(session, request, settings, username, password)
+    if found is None:  # the failure is counted (committed) before the refusal
         raise InvalidGrant("Wrong username or password.")
-    access, lifetime = tokens.issue_access_token(settings, sub=subject, role=role)
+    access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
     return TokenOut(access_token=access, expires_in=lifetime)
+
+
+def password_sign_in(session: Session, request: Request, settings: Settings, username: str, password: str
+                     ) -> tuple[str, str] | None:
+    """The subject and role of a staff sign-in, or None (the failure counted). The pages sign in with it too."""
+    keys = _limits(settings, f"account:{username.lower()}", _address(request))
+    throttle.check(session, keys)
+    user = identity.check_password(session, username, password)
+    if user is None:
+        throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
+        return None
+    throttle.clear(session, f"account:{username.lower()}")
+    return f"user:{user.id}", user.role
 
 
 def _client_grant(
@@ -125,35 +132,43 @@ def _pepper(settings: Settings) -> bytes:
              dependencies=[public()])
 def otp_request(body: OtpRequestIn, request: Request, settings: SettingsDep) -> OtpRequestOut:
     """Send a sign-in code to a villager's phone. The answer is the same whether or not the phone is known."""
-    keys = _limits(settings, f"otp-request:{body.phone}", _address(request))
     with unit_of_work(request.app.state.engine) as session:
-        throttle.check(session, keys)
-        throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)  # counts requests
-        code = identity.request_otp(
-            session, phone=body.phone, pepper=_pepper(settings), lifetime_seconds=settings.otp_seconds,
-            send=request.app.state.otp_sender,
-        )
+        code = send_code(session, request, settings, body.phone)
     return OtpRequestOut(expires_in=settings.otp_seconds, dev_code=code if settings.dev_mode else None)
+
+
+def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str | None:
+    """Send a sign-in code (counted against the phone's and the address's limits). The code is returned for
+    dev mode's demo only; None when the phone is unknown."""
+    keys = _limits(settings, f"otp-request:{phone}", _address(request))
+    throttle.check(session, keys)
+    throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)  # counts requests
+    return identity.request_otp(session, phone=phone, pepper=_pepper(settings),
+                                lifetime_seconds=settings.otp_seconds, send=request.app.state.otp_sender)
 
 
 @router.post("/otp/verify", response_model=TokenOut, dependencies=[public()])
 def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> TokenOut:
-    keys = _limits(settings, f"otp:{body.phone}", _address(request))
     with unit_of_work(request.app.state.engine) as session:
-        throttle.check(session, keys)
-        user = identity.verify_otp(
-            session, phone=body.phone, code=body.code, pepper=_pepper(settings),
-            max_attempts=settings.otp_max_attempts,
-        )
-        if user is None:
-            throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
-        else:
-            throttle.clear(session, f"otp:{body.phone}")
-            subject, role = f"user:{user.id}", user.role
-    if user is None:
+        found = code_sign_in(session, request, settings, body)
+    if found is None:  # the failure is counted (committed) before the refusal
         raise InvalidCode("The code is wrong or has expired; ask for a new one.")
-    access, lifetime = tokens.issue_access_token(settings, sub=subject, role=role)
+    access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
     return TokenOut(access_token=access, expires_in=lifetime)
+
+
+def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn
+                 ) -> tuple[str, str] | None:
+    """The subject and role of a villager signing in by code, or None (the failure counted)."""
+    keys = _limits(settings, f"otp:{body.phone}", _address(request))
+    throttle.check(session, keys)
+    user = identity.verify_otp(session, phone=body.phone, code=body.code, pepper=_pepper(settings),
+                               max_attempts=settings.otp_max_attempts)
+    if user is None:
+        throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
+        return None
+    throttle.clear(session, f"otp:{body.phone}")
+    return f"user:{user.id}", user.role
 
 
 def log_otp_sender(settings: Settings) -> identity.OtpSender:

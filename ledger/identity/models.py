@@ -46,6 +46,9 @@ class User(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)  # partner staff only
     active: bool = True
     created_at: datetime = timestamp(default_factory=utcnow)
+    # How the pages look for this person, remembered across phones: None = the county's default language
+    locale: str | None = Field(default=None, max_length=8)
+    elder_mode: bool = False  # large type, high contrast, one action per screen
 
 
 class OfficialScope(SQLModel, table=True):
@@ -113,6 +116,20 @@ class OtpChallenge(SQLModel, table=True):
     expires_at: datetime = timestamp()
     consumed_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random key; only its SHA-256 is kept, so a copy of this table
+    signs nobody in. Signing out (or an admin disabling the user) ends it at once."""
+
+    __tablename__ = "web_session"
+
+    key_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    role: str = Field(sa_type=String(16))  # the role signed in with; a changed role ends the session
+    created_at: datetime = timestamp(default_factory=utcnow)
+    expires_at: datetime = timestamp()
+    ended_at: datetime | None = timestamp(default=None)
 
 
 class SignInThrottle(SQLModel, table=True):

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from api import pages
 from api.app import ROUTERS, create_app
 from api.deps import access_rule_of
 from api.observability import JsonFormatter
@@ -24,7 +25,9 @@ from tests.api.conftest import World, bearer, make_settings, password_token
 from tests.conftest import ON_POSTGRES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
-          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/c/{token}"}
+          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/api/v1/codes/{token}"}
+# pages anyone may open: signing in, and the language switch
+PUBLIC_PAGES = {"/", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
 
 
 def _rules(route: APIRoute) -> list[object]:
@@ -45,6 +48,10 @@ def test_every_route_declares_who_may_call_it(tmp_path: Path, database_url: str)
     assert undeclared == []
     public = {r.path for r in routes if "public" in _rules(r)}
     assert public == PUBLIC
+    page_routes = [r for router in pages.ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert len(page_routes) > 10
+    assert [f"{sorted(r.methods)} {r.path}" for r in page_routes if len(_rules(r)) != 1] == []
+    assert {r.path for r in page_routes if "public" in _rules(r)} == PUBLIC_PAGES
 
 
 @pytest.mark.parametrize(("secret", "why"), [

@@ -149,7 +149,7 @@ HARMLESS: dict[tuple[str, str], Callable[[str, Any], bool]] = {
     # a villager's photo always belongs to their own household, whatever village_id they send
     ("POST", "/api/v1/evidence"): lambda who, r: who.startswith("villager") and r.status_code == 201,
 }
-PUBLIC = {("GET", "/c/{token}")}
+PUBLIC = {("GET", "/api/v1/codes/{token}")}
 OWN_COUNTY = {("PATCH", "/api/v1/county/policy")}
 
 

@@ -1,0 +1,25 @@
+"""Server-rendered pages for villagers, officials and partners (Jinja2), on the same app as the API.
+
+Each page calls the API's own route functions through `web.Page.call`, so a page and the API share one set of
+rules and one access check. See docs/pages.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.pages import account, villager
+from api.pages.web import STATIC, check_csrf, learn_api_rules
+
+ROUTERS = (account.router, villager.router)
+
+
+def install(app: FastAPI, api_routers: Iterable[APIRouter]) -> None:
+    for api_router in api_routers:
+        learn_api_rules(api_router.routes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(check_csrf)], include_in_schema=False)

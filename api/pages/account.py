@@ -1,0 +1,129 @@
+"""Signing in and out of the pages, and each person's language and elder mode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.pages import i18n
+from api.pages.web import (
+    LANG_COOKIE,
+    Anyone,
+    SignedIn,
+    end_session,
+    home_of,
+    reason,
+    safe_next,
+    start_session,
+)
+from api.routes import auth, evidence
+from api.schemas import OtpRequestIn, OtpVerifyIn
+from ledger.errors import DomainError, Invalid
+from ledger.identity import principal as principals
+from ledger.identity.models import User
+
+router = APIRouter()
+Next = Annotated[str | None, Form(max_length=500)]
+
+
+@router.get("/")
+def front(page: Anyone) -> Response:
+    if page.principal is None:
+        return page.redirect("/signin")
+    return page.redirect(home_of(page.principal))
+
+
+@router.get("/signin")
+def sign_in(page: Anyone, next: str | None = None) -> Response:  # noqa: A002 - the usual name
+    if page.principal is not None:
+        return page.redirect(safe_next(next) or home_of(page.principal))
+    return page.render("signin.html", next=safe_next(next))
+
+
+@router.post("/signin/phone")
+def send_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_length=20)], next: Next = None
+              ) -> Response:  # noqa: A002
+    try:
+        number = OtpRequestIn(phone=phone.strip()).phone
+        code = auth.send_code(page.session, request, page.settings, number)
+    except ValidationError:
+        return page.render("signin.html", status_code=422, next=safe_next(next), phone=phone,
+                           error=page._("This is not a mobile phone number."))
+    except DomainError as refused:
+        return page.render("signin.html", status_code=429, next=safe_next(next), phone=phone,
+                           error=reason(page, refused))
+    return page.render("signin.html", step="code", phone=number, next=safe_next(next),
+                       dev_code=code if page.settings.dev_mode else None)
+
+
+@router.post("/signin/code")
+def check_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_length=20)],
+               code: Annotated[str, Form(max_length=12)], next: Next = None) -> Response:  # noqa: A002
+    try:
+        found = auth.code_sign_in(page.session, request, page.settings, OtpVerifyIn(phone=phone, code=code.strip()))
+    except ValidationError:
+        found = None
+    except DomainError as refused:
+        return page.render("signin.html", status_code=429, step="code", phone=phone, next=safe_next(next),
+                           error=reason(page, refused))
+    if found is None:  # the failure is counted: this page answers without raising, so it is committed
+        return page.render("signin.html", status_code=401, step="code", phone=phone, next=safe_next(next),
+                           error=reason(page, auth.InvalidCode("")))
+    return _signed_in(page, *found, next)
+
+
+@router.post("/signin/password")
+def check_password(page: Anyone, request: Request, username: Annotated[str, Form(max_length=64)],
+                   password: Annotated[str, Form(max_length=256)], next: Next = None) -> Response:  # noqa: A002
+    try:
+        found = auth.password_sign_in(page.session, request, page.settings, username, password)
+    except DomainError as refused:
+        return page.render("signin.html", status_code=429, next=safe_next(next), staff_open=True,
+                           error=reason(page, refused))
+    if found is None:
+        return page.render("signin.html", status_code=401, next=safe_next(next), staff_open=True,
+                           error=reason(page, auth.InvalidGrant("")))
+    return _signed_in(page, *found, next)
+
+
+def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None) -> Response:
+    start_session(page, subject, role)
+    who = principals.load(page.session, subject=subject, role=role, scopes=())
+    return page.redirect(safe_next(next_path) or home_of(who))
+
+
+@router.post("/signout")
+def sign_out(page: SignedIn) -> Response:
+    end_session(page)
+    return page.redirect("/signin", done="signed_out")
+
+
+@router.post("/prefs/language")
+def choose_language(page: Anyone, locale: Annotated[str, Form(max_length=8)], next: Next = None
+                    ) -> Response:  # noqa: A002
+    if locale not in i18n.LOCALES:
+        raise Invalid("No such language.", field="locale")
+    page.locale = locale
+    page.cookies[LANG_COOKIE] = locale
+    if page.principal is not None and page.principal.user_id is not None:
+        user = page.session.get(User, page.principal.user_id)
+        if user is not None:
+            user.locale = locale
+    return page.redirect(safe_next(next) or "/")
+
+
+@router.post("/prefs/elder")
+def toggle_elder_mode(page: SignedIn, next: Next = None) -> Response:  # noqa: A002
+    user = page.session.get(User, page.principal.user_id) if page.principal and page.principal.user_id else None
+    if user is not None:
+        user.elder_mode = not user.elder_mode
+    return page.redirect(safe_next(next) or "/")
+
+
+@router.get("/photos/{evidence_id}")
+def photo(page: SignedIn, evidence_id: int) -> Response:
+    """An evidence photo for a page, under the API's rule of who may see it (the household, its officials)."""
+    return page.respond(page.call(evidence.download, evidence_id=evidence_id, settings=page.settings))

@@ -1,0 +1,367 @@
+"""What every page shares: the browser session, CSRF, language and elder mode, rendering, and calling the API.
+
+One set of rules. A page never repeats a rule of the API: it calls the API's own route function with `page.call`,
+which first applies that route's access rule (`api.deps.permits`) to the signed-in person. The object checks
+inside the function (whose household, which village) run as they do for the API.
+
+Sessions. Signing in makes a random 256-bit key, sent as the `sz_session` cookie (Secure, HttpOnly,
+SameSite=Lax, Path=/); only its SHA-256 is stored (ledger.identity.models.WebSession), with an end time.
+Signing out ends the row. The principal is re-read from the database on every request, as for tokens.
+
+CSRF. Every form carries `csrf`, an HMAC of the session key (or, before signing in, of the `sz_pre` cookie's
+random value) under the server secret. The pages' router checks it on every POST before the route runs, so a
+form cannot forget it; SameSite=Lax is the second fence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import inspect
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session, select
+
+from api.deps import SessionDep, access_rule_of, permits
+from api.pages import i18n
+from ledger.base import as_utc, utcnow
+from ledger.errors import DomainError, Forbidden, Unauthenticated
+from ledger.identity import principal as principals
+from ledger.identity.models import Role, User, WebSession
+from ledger.identity.principal import Principal
+from ledger.settings import Settings
+
+SESSION_COOKIE = "sz_session"
+PRE_COOKIE = "sz_pre"  # before signing in: what the sign-in form's CSRF token is bound to
+LANG_COOKIE = "sz_lang"  # the language chosen before signing in
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+# Pages may only load what the app serves itself; no inline script; never framed; the QR token in /c/… never
+# leaves in a Referer.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+                               "style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SignInNeeded(Unauthenticated):
+    code = "sign_in_needed"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+# --- templates ---------------------------------------------------------------------------------------------
+
+
+@cache
+def environment(locale: str) -> Environment:
+    """One Jinja environment per language, with that language's catalogue installed."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html", "svg")),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["LOCALES"] = i18n.LOCALES
+    env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
+    env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
+    env.filters["yuan"] = lambda fen: "" if fen is None else f"{fen / 100:.2f}"
+    env.filters["when"] = lambda moment: "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    env.filters["day"] = lambda moment: "" if moment is None else moment.strftime("%Y-%m-%d")
+    return env
+
+
+# --- the page context ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """Everything a page handler needs: the request, the unit of work, who is signed in and how they read."""
+
+    request: Request
+    session: Session
+    settings: Settings
+    principal: Principal | None
+    name: str | None  # the signed-in person's display name
+    locale: str
+    elder: bool
+    csrf: str
+    cookies: dict[str, str] = field(default_factory=dict)  # cookies to set on the response
+
+    # texts from page code (flash notices, error reasons) are translated here
+    def _(self, message: str, **values: Any) -> str:
+        text = i18n.translations(self.locale).gettext(message)
+        return text % values if values else text
+
+    def call(self, endpoint: Any, /, **arguments: Any) -> Any:
+        """Call an API route function as the signed-in person, under that route's own access rule."""
+        access, parameter = api_rule(endpoint)
+        if access is None:
+            raise Forbidden("This action is not open to pages.")
+        if access != "public":
+            if self.principal is None:
+                raise SignInNeeded("Sign in first.")
+            if not permits(access, self.principal):
+                raise Forbidden("Your role may not do this.")
+            if parameter is not None:
+                arguments[parameter] = self.principal
+        if "session" in inspect.signature(endpoint).parameters:
+            arguments.setdefault("session", self.session)
+        return endpoint(**arguments)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        from api.pages.messages import NOTICES
+
+        done = self.request.query_params.get("done")
+        if done in NOTICES and "notice" not in context:
+            context["notice"] = self._(NOTICES[done])
+        env = environment(self.locale)
+        html = env.get_template(template).render(page=self, principal=self.principal,
+                                                 role=_role_of(self.principal), **context)
+        return self.respond(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str, **notice: Any) -> Response:
+        """After a successful form (post/redirect/get). `notice` names a message the next page shows."""
+        if notice:
+            url += ("&" if "?" in url else "?") + urlencode(notice)
+        return self.respond(RedirectResponse(url, status_code=303))
+
+    def respond(self, response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        for name, value in self.cookies.items():
+            set_cookie(response, self.settings, name, value)
+        return response
+
+    @property
+    def html_lang(self) -> str:
+        return i18n.HTML_LANG[self.locale]
+
+    @property
+    def path(self) -> str:
+        query = self.request.url.query
+        return self.request.url.path + (f"?{query}" if query else "")
+
+
+def _role_of(principal: Principal | None) -> str | None:
+    if principal is None:
+        return None
+    if principal.role == principals.PARTNER:
+        return str(principal.partner_kind)
+    return principal.role
+
+
+def set_cookie(response: Response, settings: Settings, name: str, value: str, max_age: int | None = None) -> None:
+    if value == "":
+        response.delete_cookie(name, path="/", secure=settings.cookie_secure, httponly=True, samesite="lax")
+        return
+    response.set_cookie(name, value, max_age=max_age if max_age is not None else 400 * 24 * 3600, path="/",
+                        secure=settings.cookie_secure, httponly=True, samesite="lax")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def csrf_for(settings: Settings, bound_to: str) -> str:
+    return hmac.new(("csrf:" + settings.effective_jwt_secret()).encode(), bound_to.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _signed_in(session: Session, key: str | None) -> tuple[Principal, User] | None:
+    if not key:
+        return None
+    row = session.get(WebSession, hash_key(key))
+    if row is None or row.ended_at is not None or as_utc(row.expires_at) <= utcnow():
+        return None
+    try:
+        principal = principals.load(session, subject=f"user:{row.user_id}", role=row.role, scopes=())
+    except Unauthenticated:
+        return None
+    user = session.get(User, row.user_id)
+    return (principal, user) if user is not None else None
+
+
+def get_page(request: Request, session: SessionDep) -> Page:
+    settings: Settings = request.app.state.settings
+    key = request.cookies.get(SESSION_COOKIE)
+    found = _signed_in(session, key)
+    cookies: dict[str, str] = {}
+    if found is not None:
+        principal, user = found
+        bound_to = key
+        locale = i18n.pick(user.locale or request.cookies.get(LANG_COOKIE))
+        elder = user.elder_mode
+    else:
+        principal = user = None
+        bound_to = request.cookies.get(PRE_COOKIE)
+        if not bound_to:
+            bound_to = cookies[PRE_COOKIE] = secrets.token_urlsafe(24)
+        if key:
+            cookies[SESSION_COOKIE] = ""  # a stale session cookie goes
+        locale = i18n.pick(request.cookies.get(LANG_COOKIE))
+        elder = False
+    assert bound_to is not None
+    page = Page(request=request, session=session, settings=settings, principal=principal,
+                name=user.display_name if user is not None else None, locale=locale, elder=elder,
+                csrf=csrf_for(settings, bound_to), cookies=cookies)
+    request.state.page = page  # the error handlers render errors as pages with it
+    return page
+
+
+def page_allow(*roles: str, partner_kinds: tuple[str, ...] = ()) -> Any:
+    """Who may open a page: like `api.deps.allow`. Anyone not signed in is sent to sign in first."""
+    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": None}
+
+    def rule(page: Annotated[Page, Depends(get_page)]) -> Page:
+        if page.principal is None:
+            raise SignInNeeded("Sign in first.")
+        if not permits(access, page.principal):
+            raise Forbidden("This page is not for your role.")
+        return page
+
+    rule.access_rule = access  # type: ignore[attr-defined]
+    return Depends(rule)
+
+
+def page_public() -> Any:
+    def rule(page: Annotated[Page, Depends(get_page)]) -> Page:
+        return page
+
+    rule.access_rule = "public"  # type: ignore[attr-defined]
+    return Depends(rule)
+
+
+Anyone = Annotated[Page, page_public()]
+SignedIn = Annotated[Page, page_allow(*Role, partner_kinds=("bank", "merchant", "clinic"))]
+VillagerPage = Annotated[Page, page_allow(Role.VILLAGER)]
+OfficialPage = Annotated[Page, page_allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
+StaffPage = Annotated[Page, page_allow(Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
+MerchantPage = Annotated[Page, page_allow(partner_kinds=("merchant", "clinic"))]
+ClinicPage = Annotated[Page, page_allow(partner_kinds=("clinic",))]
+BankPage = Annotated[Page, page_allow(partner_kinds=("bank",))]
+
+
+API_RULES: dict[Any, tuple[Any, str | None]] = {}  # API route function -> (its access rule, principal parameter)
+
+
+def learn_api_rules(routes: Any) -> None:
+    """Read every API route's declared access rule, as the route test does, for `Page.call`."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            for dependency in route.dependant.dependencies:
+                rule = access_rule_of(dependency.call)
+                if rule is not None:
+                    API_RULES[route.endpoint] = (rule, dependency.name if rule != "public" else None)
+
+
+def api_rule(endpoint: Any) -> tuple[Any, str | None]:
+    return API_RULES.get(endpoint, (None, None))
+
+
+# --- CSRF, checked on every POST of the pages' router ------------------------------------------------------
+
+
+async def check_csrf(request: Request, page: Annotated[Page, Depends(get_page)]) -> None:
+    """Runs for every route of the pages' router (after `get_page`, so a refusal is shown as a page)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    form = await request.form(max_part_size=64 * 1024)
+    sent = form.get("csrf")
+    bound_to = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)
+    settings: Settings = request.app.state.settings
+    if not isinstance(sent, str) or not bound_to or not hmac.compare_digest(sent, csrf_for(settings, bound_to)):
+        raise CsrfFailed("This form has expired or did not come from Shanzhi; open the page again and resend.")
+
+
+# --- signing in and out -------------------------------------------------------------------------------------
+
+
+def start_session(page: Page, subject: str, role: str) -> None:
+    """Sign this browser in as `subject`: a new key (never the one from before signing in)."""
+    user_id = int(subject.partition(":")[2])
+    lifetime = (timedelta(days=page.settings.villager_session_days) if role == Role.VILLAGER
+                else timedelta(hours=page.settings.staff_session_hours))
+    key = secrets.token_urlsafe(32)
+    page.session.add(WebSession(key_hash=hash_key(key), user_id=user_id, role=role,
+                                expires_at=utcnow() + lifetime))
+    user = page.session.get(User, user_id)
+    if user is not None and user.locale is None and page.locale != i18n.DEFAULT:
+        user.locale = page.locale  # the language picked before signing in sticks
+    page.cookies[SESSION_COOKIE] = key
+    page.cookies[PRE_COOKIE] = ""
+
+
+def end_session(page: Page) -> None:
+    key = page.request.cookies.get(SESSION_COOKIE)
+    if key:
+        row = page.session.get(WebSession, hash_key(key))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+    page.cookies[SESSION_COOKIE] = ""
+
+
+def end_sessions_of(session: Session, user_id: int) -> int:
+    """End every browser session of a user (a lost phone)."""
+    rows = session.exec(select(WebSession).where(WebSession.user_id == user_id,
+                                                 WebSession.ended_at.is_(None))).all()  # type: ignore[union-attr]
+    for row in rows:
+        row.ended_at = utcnow()
+    return len(rows)
+
+
+def home_of(principal: Principal) -> str:
+    """Where a person lands after signing in."""
+    role = _role_of(principal)
+    return {Role.VILLAGER: "/me", Role.OFFICIAL: "/office", Role.COUNTY_ADMIN: "/office", Role.AUDITOR: "/office",
+            "merchant": "/till", "clinic": "/till", "bank": "/bank"}.get(role or "", "/")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site is followed after signing in (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def sign_in_url(next_path: str) -> str:
+    return "/signin?next=" + quote(next_path, safe="")
+
+
+# --- errors on pages ----------------------------------------------------------------------------------------
+
+
+def error_page(request: Request, error: DomainError, status_code: int) -> Response | None:
+    """A DomainError raised while serving a page, as a page: sign in, or the plain reason. None: not a page."""
+    page: Page | None = getattr(request.state, "page", None)
+    if page is None:
+        return None
+    if isinstance(error, Unauthenticated):
+        return page.respond(RedirectResponse(sign_in_url(page.path), status_code=303))
+    return page.render("error.html", status_code=status_code, error=error, reason=reason(page, error))
+
+
+def reason(page: Page, error: DomainError) -> str:
+    """The plain reason for a refusal, in the reader's language, by the error's stable code."""
+    from api.pages.messages import ERRORS
+
+    text = ERRORS.get(error.code)
+    return page._(text) if text else error.message

@@ -1,0 +1,55 @@
+"""Every text of the pages comes from the message catalogues: none is hard-coded, and each has its Chinese."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+from api.pages import i18n
+from api.pages.web import TEMPLATES
+
+PAGES = Path(i18n.__file__).parent
+METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
+LETTERS = re.compile(r"[A-Za-z\u4e00-\u9fff]")
+TAG = re.compile(r"<[^>]*>", re.S)
+TEXT_ATTRIBUTE = re.compile(r'\b(?:alt|title|placeholder|aria-label)="([^"]*)"')
+ENTITY = re.compile(r"&[a-z]+;|&#\d+;")
+TRANS_BLOCK = re.compile(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", re.S)
+JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+
+
+def msgids() -> dict[str, str]:
+    found = {}
+    for filename, _, message, _, _ in extract_from_dir(
+            PAGES, METHODS, keywords={**DEFAULT_KEYWORDS, "N_": None},
+            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+        found[message if isinstance(message, str) else message[0]] = filename
+    return found
+
+
+def test_every_text_of_the_pages_has_its_chinese() -> None:
+    chinese = i18n.catalogue("zh_CN")
+    missing = {m: where for m, where in msgids().items() if not chinese.get(m) or not chinese.get(m).string}
+    assert len(msgids()) > 50
+    assert missing == {}, "add to a .po file under api/pages/locale/zh_CN:\n" + "\n".join(
+        f'#: {where}\nmsgid "{m}"\nmsgstr ""\n' for m, where in missing.items())
+
+
+def test_no_template_hard_codes_a_text() -> None:
+    offenders = []
+    for path in TEMPLATES.rglob("*.html"):
+        source = TRANS_BLOCK.sub("§", path.read_text())  # a trans block is a catalogue text
+        source = JINJA.sub("§", source)
+        offenders += [f"{path.relative_to(TEMPLATES)}: attribute {a!r}" for a in TEXT_ATTRIBUTE.findall(source)
+                      if LETTERS.search(a)]
+        text = ENTITY.sub("", TAG.sub(" ", source))
+        offenders += [f"{path.relative_to(TEMPLATES)}: {line.strip()!r}" for line in text.splitlines()
+                      if LETTERS.search(line)]
+    assert offenders == []
+
+
+def test_the_chinese_catalogue_is_what_zh_cn_pages_show() -> None:
+    assert i18n.translations("zh_CN").gettext("Sign in") == "登录"
+    assert i18n.translations("en").gettext("Sign in") == "Sign in"
