@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, villager
+from api.pages import account, office, partner, villager
 from api.pages.web import STATIC, check_csrf, learn_api_rules
 
-ROUTERS = (account.router, villager.router)
+ROUTERS = (account.router, villager.router, office.router, partner.router)
 
 
 def install(app: FastAPI, api_routers: Iterable[APIRouter]) -> None:
