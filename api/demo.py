@@ -427,6 +427,21 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
     lines = [
         f"Shanzhi demo county is served at {base_url}  (API docs: {base_url}/docs)",
         "",
+        "In a browser (Chinese first; English is one tap away on every page):",
+    ]
+    if activity is not None:
+        lines += [
+            f"  villager: open {activity[1]}",
+            f"    (the QR code of \"{activity[0]}\"): sign in with phone {phone_of(1)}; in the demo the code is",
+            "    shown on the page. Claim with a photo, then see My household (/me), My rating and Redeem.",
+        ]
+    lines += [
+        f"  official:  {base_url}/office      as official-qingshan  (review queue, activities, dashboard)",
+        f"  merchant:  {base_url}/till        as mart-staff         (use a voucher with its code and PIN)",
+        f"  clinic:    {base_url}/till        as clinic-staff       (vouchers and health-check bookings)",
+        f"  bank:      {base_url}/bank        as bank-staff         (loan applications inbox)",
+        f"  passwords: {DEMO_PASSWORD!r};  `shanzhi tick --days-ahead 8` settles points after the notice period",
+        "",
         f"Staff sign in with a password (every demo password is {DEMO_PASSWORD!r}):",
     ]
     for username, role, name, _ in STAFF:

@@ -16,14 +16,19 @@ from sqlalchemy.engine import make_url
 from ledger import migrations
 from ledger.db import make_engine
 
+pytest_plugins = ["tests.demo_server"]  # the served demo county: `seeded`, `demo_db`, `served`
+
 TEST_DATABASE_URL = os.environ.get("SHANZHI_TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    if ON_POSTGRES:
-        return f"database tests: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"
-    return "database tests: SQLite only (set SHANZHI_TEST_DATABASE_URL to run them on PostgreSQL as well)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from tests.browser.conftest import CHROMIUM, why_not
+
+    lines = [f"database tests: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}" if ON_POSTGRES else
+             "database tests: SQLite only (set SHANZHI_TEST_DATABASE_URL to run them on PostgreSQL as well)"]
+    lines.append(why_not() or f"browser tests: Playwright with {CHROMIUM}")
+    return lines
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

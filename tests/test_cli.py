@@ -6,45 +6,14 @@ These run the installed console script in a child process on a SQLite file of th
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-SHANZHI = str(Path(sys.executable).parent / "shanzhi")
-
-
-def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{database}"}
-    result = subprocess.run([SHANZHI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-                            check=False)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The demo county, seeded once by `shanzhi demo --no-serve`, and what it printed."""
-    home = tmp_path_factory.mktemp("demo")
-    result = shanzhi("demo", "--no-serve", cwd=home, database=home / "demo.db", check=True)
-    assert "seeded the demo county" in result.stdout
-    return home / "demo.db", result.stdout
-
-
-@pytest.fixture
-def demo_db(seeded: tuple[Path, str], tmp_path: Path) -> Path:
-    copy = tmp_path / "demo.db"
-    shutil.copyfile(seeded[0], copy)
-    return copy
+from tests.demo_server import shanzhi
 
 
 def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -103,36 +72,6 @@ def test_create_admin_and_partner_client(demo_db: Path, tmp_path: Path) -> None:
         stored = conn.execute("SELECT secret_hash FROM partner_client WHERE client_id = ?",
                               (issued["client_id"],)).fetchone()[0]
     assert stored.startswith("$argon2") and issued["client_secret"] not in stored
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{demo_db}"}
-    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the demo server did not come up")
-        yield base, demo_db
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
-    assert "Villagers sign in with their phone" in output  # the sign-in help was printed
 
 
 def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, Path]) -> None:

@@ -1,0 +1,174 @@
+"""The whole villager path in a real browser, on the served demo county: scan, sign in, claim with a photo; the
+official approves; the points show in notice, settle after `shanzhi tick`, buy a voucher; the supermarket uses it;
+the villager sees it used; the village dashboard counts the household's participation."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from api.demo import MART_VOUCHER
+from tests.browser.conftest import DESK, PHONE, audit, shoot
+from tests.demo_server import shanzhi
+
+DEMO_PASSWORD = "shanzhi-demo"
+PHONE_OF_HOUSEHOLD_1 = "13800000001"
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def a_photo(folder: Path) -> Path:
+    """A real JPEG, as a phone camera would send."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 140, 60)).save(buffer, "JPEG")
+    path = folder / "yard.jpg"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def sign_in_staff(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/signin")
+    page.locator("details.staff summary").click()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(DEMO_PASSWORD)
+    page.locator("form[action='/signin/password'] button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/signin"))
+
+
+def checked(page: Any, name: str, problems: list[str]) -> None:
+    """Screenshot the page (phone and desk) and note what a user would stumble on at its current width."""
+    problems += audit(page)
+    shoot(page, name)
+
+
+def number(page: Any, selector: str, attribute: str | None = None) -> int:
+    element = page.locator(selector).first
+    value = element.get_attribute(attribute) if attribute else element.inner_text()
+    return int(str(value).strip())
+
+
+def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served: tuple[str, Path],
+                                                           seeded: tuple[Path, str], tmp_path: Path) -> None:
+    base, database = served
+    printed = re.search(r"https?://\S+/c/\S+", seeded[1]).group(0)  # type: ignore[union-attr]
+    qr_url = f"{base}/c/{printed.rsplit('/', 1)[-1]}"  # the printed URL, on this test's port
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    desk = chromium.new_context(viewport=DESK)
+    till = chromium.new_context(viewport=DESK)
+    problems: list[str] = []
+    try:
+        official = desk.new_page()
+        sign_in_staff(official, base, "official-qingshan")
+        official.goto(f"{base}/office/dashboard")
+        taking_part_before = number(official, "[data-participating-households]", "data-participating-households")
+
+        # the villager scans the poster: sign in first, then straight to the claim page
+        villager = phone.new_page()
+        villager.goto(qr_url)
+        expect(villager).to_have_url(re.compile(r"/signin\?next="))
+        expect(villager.locator("html")).to_have_attribute("lang", "zh-CN")
+        checked(villager, "signin", problems)
+        villager.locator("#phone").fill(PHONE_OF_HOUSEHOLD_1)
+        villager.locator("form[action='/signin/phone'] button[type=submit]").click()
+        villager.locator("#code").fill(villager.locator(".dev-code").inner_text())
+        villager.locator("form[action='/signin/code'] button[type=submit]").click()
+        expect(villager).to_have_url(qr_url)
+        checked(villager, "villager-claim", problems)
+        villager.locator("#photo").set_input_files(str(a_photo(tmp_path)))
+        villager.locator("form[data-once] button[type=submit]").click()
+        sent = villager.locator("#claim-sent")
+        expect(sent).to_be_visible()
+        expect(sent).to_have_attribute("data-claim-status", "pending")
+        claim_id = sent.get_attribute("data-claim-id")
+        checked(villager, "villager-claimed", problems)
+
+        # the official approves it from the review queue, with the photo in view
+        official.goto(f"{base}/office")
+        row = official.locator(f"[data-claim-id='{claim_id}']")
+        expect(row.locator("img.evidence")).to_be_visible()
+        checked(official, "office-queue", problems)
+        row.locator("[data-action=approve]").click()
+        expect(official.locator(f"[data-claim-id='{claim_id}']")).to_have_count(0)
+
+        # the villager sees the points in notice; after the notice period `shanzhi tick` settles them
+        villager.goto(f"{base}/me")
+        expect(villager.locator("[data-balance=in_notice]")).to_have_text("3")
+        settled = number(villager, "[data-balance=settled]")
+        expect(villager.locator(f"[data-claim-id='{claim_id}']")).to_have_attribute("data-claim-status", "approved")
+        checked(villager, "villager-household", problems)
+        ticked = shanzhi("tick", "--days-ahead", "8", cwd=tmp_path, database=database, check=True)
+        assert "settled" in ticked.stdout
+        villager.reload()
+        expect(villager.locator("[data-balance=in_notice]")).to_have_text("0")
+        expect(villager.locator("[data-balance=settled]")).to_have_text(str(settled + 3))
+
+        # a supermarket voucher for points
+        villager.goto(f"{base}/me/redeem")
+        codes_before = set(villager.locator("[data-voucher-code]").evaluate_all(
+            "els => els.map(e => e.dataset.voucherCode)"))
+        villager.locator("[data-offer-id]").filter(has_text=MART_VOUCHER).locator("[data-action=redeem]").click()
+        codes_after = set(villager.locator("[data-voucher-code]").evaluate_all(
+            "els => els.map(e => e.dataset.voucherCode)"))
+        (code,) = codes_after - codes_before
+        voucher = villager.locator(f"[data-voucher-code='{code}']")
+        expect(voucher).to_have_attribute("data-voucher-status", "active")
+        expect(voucher.locator("img.qr")).to_be_visible()
+        pin = voucher.locator("[data-pin]").inner_text().strip()
+        checked(villager, "villager-redeem", problems)
+
+        # the supermarket's till uses it with code and PIN
+        cashier = till.new_page()
+        sign_in_staff(cashier, base, "mart-staff")
+        cashier.goto(f"{base}/till")
+        cashier.locator("#code").fill(code)
+        cashier.locator("#pin").fill(pin)
+        cashier.locator("[data-action=consume]").click()
+        expect(cashier.locator("#till-result")).to_have_attribute("data-result", "consumed")
+        checked(cashier, "till-consumed", problems)
+
+        # the villager sees the voucher used
+        villager.goto(f"{base}/me/redeem")
+        expect(villager.locator(f"[data-voucher-code='{code}']")).to_have_attribute("data-voucher-status", "used")
+
+        # elder mode and English: remembered for this person
+        villager.goto(f"{base}/me")
+        villager.locator("form[action='/prefs/elder'] button").click()
+        expect(villager.locator("body")).to_have_class(re.compile(r"\belder\b"))
+        checked(villager, "villager-household-elder", problems)
+        villager.locator("form[action='/prefs/language'] button[value=en]").click()
+        expect(villager.locator("html")).to_have_attribute("lang", "en")
+        checked(villager, "villager-household-english", problems)
+
+        # the dashboard counts the household that took part
+        official.goto(f"{base}/office/dashboard")
+        assert number(official, "[data-participating-households]",
+                      "data-participating-households") == taking_part_before + 1
+        expect(official.locator("figure.chart img").first).to_be_visible()
+        checked(official, "office-dashboard", problems)
+        assert problems == []
+    finally:
+        for context in (phone, desk, till):
+            context.close()
+
+
+def test_the_sign_in_page_passes_the_audit_at_360_px(chromium: Any, served: tuple[str, Path]) -> None:
+    """At 360 px nothing scrolls sideways, every control has a label, targets are 44 px, contrast is AA."""
+    base, _ = served
+    context = chromium.new_context(viewport=PHONE, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/signin")
+        page.locator("details.staff summary").click()
+        assert audit(page) == []
+        page.locator("form[action='/prefs/language'] button").click()
+        assert audit(page) == []
+    finally:
+        context.close()

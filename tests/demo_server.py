@@ -1,0 +1,75 @@
+"""The demo county, seeded by `shanzhi demo --no-serve` once per module, and served by `shanzhi demo` on a free
+port: the installed console script in a child process on a SQLite file of its own, as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SHANZHI = str(Path(sys.executable).parent / "shanzhi")
+
+
+def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{database}"}
+    result = subprocess.run([SHANZHI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+                            check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo county, seeded once by `shanzhi demo --no-serve`, and what it printed."""
+    home = tmp_path_factory.mktemp("demo")
+    result = shanzhi("demo", "--no-serve", cwd=home, database=home / "demo.db", check=True)
+    assert "seeded the demo county" in result.stdout
+    return home / "demo.db", result.stdout
+
+
+@pytest.fixture
+def demo_db(seeded: tuple[Path, str], tmp_path: Path) -> Path:
+    copy = tmp_path / "demo.db"
+    shutil.copyfile(seeded[0], copy)
+    return copy
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{demo_db}"}
+    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the demo server did not come up")
+        yield base, demo_db
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "Villagers sign in with their phone" in output  # the sign-in help was printed
+
+
