@@ -208,7 +208,7 @@ def consume(session: Session, who: Principal, *, code: str, pin: str | None = No
         raise Forbidden("A merchant or clinic uses vouchers.")
     voucher = _locked(session, code)
     if voucher is None or voucher.partner_id != who.partner_id:
-        raise VoucherNotFound("No such voucher of yours.", code=code)
+        raise VoucherNotFound("No such voucher of yours.", voucher_code=code)
     _check_proof(voucher, pin=pin, qr=qr)
     now = now or utcnow()
     _check_usable(session, voucher, now)
@@ -230,7 +230,7 @@ def attended(session: Session, who: Principal, *, code: str, now: datetime | Non
     slot = session.get(HealthSlot, voucher.slot_id)
     assert slot is not None
     if now < as_utc(slot.starts_at) - EARLY_ARRIVAL:
-        raise TooEarly("A booking is marked attended on the day of its slot.", code=voucher.code,
+        raise TooEarly("A booking is marked attended on the day of its slot.", voucher_code=voucher.code,
                        starts_at=as_utc(slot.starts_at).isoformat())
     return _use(session, voucher, who.actor, None, now)
 
@@ -283,14 +283,14 @@ def _check_proof(voucher: Voucher, *, pin: str | None, qr: str | None) -> None:
         prefix, _, rest = qr.strip().partition(":")
         code, _, key = rest.partition(":")
         if prefix != QR_PREFIX or normal_code(code) != voucher.code or not hmac.compare_digest(key, voucher.qr_key):
-            raise WrongPin("This QR code is not this voucher's.", code=voucher.code)
+            raise WrongPin("This QR code is not this voucher's.", voucher_code=voucher.code)
         return
     if pin is None:
         raise ProofRequired("Enter the household's PIN or scan the voucher's QR code.", field="pin")
     if voucher.pin_failures >= MAX_PIN_FAILURES:
-        raise PinLocked("Too many wrong PINs: scan the voucher's QR code instead.", code=voucher.code)
+        raise PinLocked("Too many wrong PINs: scan the voucher's QR code instead.", voucher_code=voucher.code)
     if not hmac.compare_digest(pin.strip(), voucher.pin):
-        raise WrongPin("Wrong PIN.", code=voucher.code,
+        raise WrongPin("Wrong PIN.", voucher_code=voucher.code,
                        attempts_left=max(MAX_PIN_FAILURES - voucher.pin_failures - 1, 0))
 
 
@@ -300,14 +300,15 @@ def _check_usable(session: Session, voucher: Voucher, now: datetime) -> None:
         raise AlreadyUsed(
             f"This voucher was already used, at {partner.name if partner else 'a partner'} "
             f"on {as_utc(voucher.closed_at or now).isoformat()}.",
-            code=voucher.code, used_at=as_utc(voucher.closed_at or now).isoformat(),
+            voucher_code=voucher.code, used_at=as_utc(voucher.closed_at or now).isoformat(),
             used_where=partner.name if partner else None, used_by=voucher.closed_by)
     if voucher.status == VoucherStatus.EXPIRED or (voucher.status == VoucherStatus.ACTIVE
                                                    and as_utc(voucher.expires_at) <= now):
         raise VoucherExpired("This voucher has expired; its points went back to the household.",
-                             code=voucher.code, expired_at=as_utc(voucher.expires_at).isoformat())
+                             voucher_code=voucher.code, expired_at=as_utc(voucher.expires_at).isoformat())
     if voucher.status != VoucherStatus.ACTIVE:
-        raise VoucherClosed(f"This voucher is {voucher.status}.", code=voucher.code, current_status=voucher.status)
+        raise VoucherClosed(f"This voucher is {voucher.status}.", voucher_code=voucher.code,
+                            current_status=voucher.status)
 
 
 # --- giving points back --------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def cancel(session: Session, who: Principal, *, code: str, now: datetime | None 
     offer's cut-off before the slot."""
     voucher = _locked(session, code)
     if voucher is None or who.role != Role.VILLAGER or voucher.household_id != who.household_id:
-        raise VoucherNotFound("No such voucher of your household.", code=code)
+        raise VoucherNotFound("No such voucher of your household.", voucher_code=code)
     now = now or utcnow()
     _check_usable(session, voucher, now)
     offer = session.get(Offer, voucher.offer_id)
@@ -329,7 +330,7 @@ def cancel(session: Session, who: Principal, *, code: str, now: datetime | None 
         cutoff = as_utc(slot.starts_at) - timedelta(hours=offer.cancel_hours)
         if now >= cutoff:
             raise TooLateToCancel(f"A booking can be cancelled until {offer.cancel_hours} hours before its slot.",
-                                  code=voucher.code, cutoff=cutoff.isoformat())
+                                  voucher_code=voucher.code, cutoff=cutoff.isoformat())
         session.execute(update(SLOT).where(SLOT.c.id == slot.id).values(booked=SLOT.c.booked - 1))
     _release(session, voucher, VoucherStatus.CANCELLED, VoucherEventKind.CANCELLED, who.actor, now)
     _tell_partner(session, voucher, "booking.cancelled" if voucher.slot_id else "voucher.cancelled")
@@ -347,7 +348,7 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
     assert slot is not None
     assert offer is not None
     if now < as_utc(slot.starts_at):
-        raise TooEarly("A booking is marked missed only once its slot has begun.", code=voucher.code)
+        raise TooEarly("A booking is marked missed only once its slot has begun.", voucher_code=voucher.code)
     _release(session, voucher, VoucherStatus.NO_SHOW, VoucherEventKind.NO_SHOW, who.actor, now, give_back=False)
     if offer.no_show_penalty_points > 0:
         own = accounts.of_household(session, voucher.household_id)
@@ -411,7 +412,7 @@ def _own_booking(session: Session, who: Principal, code: str) -> Voucher:
         raise Forbidden("A clinic manages its bookings.")
     voucher = _locked(session, code)
     if voucher is None or voucher.partner_id != who.partner_id or voucher.slot_id is None:
-        raise VoucherNotFound("No such booking of yours.", code=code)
+        raise VoucherNotFound("No such booking of yours.", voucher_code=code)
     return voucher
 
 
@@ -424,7 +425,7 @@ def find(session: Session, who: Principal, code: str) -> Voucher:
             or (who.role == PARTNER and who.partner_kind in (PartnerKind.MERCHANT, PartnerKind.CLINIC)
                 and voucher.partner_id == who.partner_id)):
         return voucher
-    raise VoucherNotFound("No such voucher.", code=code)
+    raise VoucherNotFound("No such voucher.", voucher_code=code)
 
 
 def history(session: Session, voucher_id: int) -> list[VoucherEvent]:

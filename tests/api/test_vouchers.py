@@ -45,6 +45,7 @@ def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(client: TestCl
     again = client.post(f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"]}, headers=mart)
     assert again.status_code == 409 and again.json()["code"] == "voucher_already_used"
     assert again.json()["used_where"] == "mart" and again.json()["used_at"]
+    assert again.json()["voucher_code"] == voucher["code"]  # the problem's own `code` stays the error's code
     with unit_of_work(engine) as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)
                               .where(WebhookDelivery.event == "voucher.consumed")) == 1
@@ -62,7 +63,7 @@ def test_the_scanned_qr_code_stands_for_the_pin_and_wrong_pins_lock_the_pin(clie
     for left in (4, 3, 2, 1, 0):
         response = client.post(url, json={"pin": wrong}, headers=mart)
         assert response.status_code == 403 and response.json()["code"] == "wrong_pin"
-        assert response.json()["attempts_left"] == left
+        assert response.json()["attempts_left"] == left and response.json()["voucher_code"] == voucher["code"]
     locked = client.post(url, json={"pin": voucher["pin"]}, headers=mart)
     assert locked.status_code == 409 and locked.json()["code"] == "voucher_pin_locked"
     forged = client.post(url, json={"qr": f"SZV1:{voucher['code']}:not-the-key"}, headers=mart)
