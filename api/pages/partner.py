@@ -1,7 +1,210 @@
-"""The partners' pages: a merchant's or clinic's till (redeem screen, bookings, settlement) and a bank's inbox."""
+"""The partners' pages: a merchant's or clinic's till (redeem screen, bookings, settlement) and a bank's inbox.
+
+Every rule is the API's: the pages call the route functions (api/routes/redemption.py, loans.py) with
+`page.call`, so a merchant sees only its own vouchers (anyone else's look missing) and a bank only its own
+applications. The till shows a refusal on the same screen, big, since the cashier is looking at it with the
+household standing at the counter; other refusals become the shared error page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.pages.web import BankPage, ClinicPage, MerchantPage, Page
+from api.routes import loans, redemption
+from api.schemas.loans import LoanDecisionIn, LoanStatusIn
+from api.schemas.redemption import ConsumeIn
+from ledger.base import utcnow
+from ledger.errors import DomainError, Invalid
+from ledger.tenancy import County
+from redemption.vouchers import QR_PREFIX
 
 router = APIRouter()
+
+MONTH = re.compile(r"^\d{4}-\d{2}$")
+EVENTS = ("disbursed", "repaid", "dpd30", "dpd90", "default")
+# what a bank may report next, by the application's status (the API has the last word)
+NEXT_EVENTS = {"approved": ("disbursed",), "pre_approved": ("disbursed",),
+               "disbursed": ("repaid", "dpd30", "dpd90", "default"),
+               "overdue": ("repaid", "dpd30", "dpd90", "default")}
+DECIDABLE = ("under_review", "pre_approved")
+
+
+class ReasonRequired(Invalid):
+    code = "reason_required"
+
+
+# --- the till: redeem a voucher ----------------------------------------------------------------------------
+
+
+def _status_of(error: DomainError) -> int:
+    from api.problems import status_of  # late: api.problems imports the pages' package
+
+    return status_of(error)
+
+
+def _refusal(page: Page, code: str, message: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """A refusal as the till shows it: the stable code, the plain reason, and when and where for a used one."""
+    from api.pages.messages import ERRORS
+
+    text = ERRORS.get(code)
+    used_at = detail.get("used_at")
+    return {"code": code, "reason": page._(text) if text else message,
+            "used_at": datetime.fromisoformat(used_at) if isinstance(used_at, str) else None,
+            "used_where": detail.get("used_where"), "attempts_left": detail.get("attempts_left")}
+
+
+def _split(text: str) -> tuple[str, str | None]:
+    """What was typed or scanned into the code field: a plain code, or the voucher's QR text SZV1:code:key."""
+    text = text.strip()
+    if text.startswith(QR_PREFIX + ":"):
+        return text.split(":")[1], text
+    return text, None
+
+
+def _till(page: Page, status_code: int = 200, **context: Any) -> Response:
+    lookup = page.request.query_params.get("lookup", "").strip()[:200]
+    if lookup and "looked_up" not in context:
+        try:
+            context["looked_up"] = page.call(redemption.get_voucher, code=_split(lookup)[0], response=Response())
+        except DomainError as error:
+            context["lookup_refusal"] = _refusal(page, error.code, error.message, error.detail)
+    return page.render("partner/till.html", status_code=status_code, lookup=lookup, **context)
+
+
+@router.get("/till")
+def till(page: MerchantPage) -> Response:
+    """The redeem screen: type the voucher's code (or scan its QR code into the same field) and the PIN."""
+    return _till(page)
+
+
+@router.post("/till")
+def consume(page: MerchantPage, code: Annotated[str, Form(max_length=200)] = "",
+            pin: Annotated[str, Form(max_length=20)] = "",
+            amount: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Use the voucher; the result (used, or the plain refusal) is shown on the same screen, not redirected to,
+    so the cashier reads it at once. A resend refuses as already used: nothing is used twice."""
+    voucher_code, qr = _split(code)
+    typed = {"code": code.strip() if qr is None else "", "amount": amount.strip()}
+    try:
+        if not voucher_code:
+            raise Invalid("Enter the voucher's code.", field="code")
+        try:
+            used = Decimal(amount.strip()) if amount.strip() else None
+        except InvalidOperation as exc:
+            raise Invalid("The amount is written like 12.50.", field="amount") from exc
+        try:
+            body = ConsumeIn(pin=None if qr is not None else (pin.strip() or None), qr=qr, amount=used)
+        except ValidationError as exc:
+            field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "pin"
+            raise Invalid(f"Check {field}.", field=field) from exc
+        answer = page.call(redemption.consume, code=voucher_code, body=body)
+    except DomainError as error:
+        return _till(page, _status_of(error), typed=typed,
+                     refusal=_refusal(page, error.code, error.message, error.detail))
+    if isinstance(answer, Response):  # a wrong PIN is answered (and counted), not raised
+        problem = json.loads(bytes(answer.body))
+        return _till(page, answer.status_code, typed=typed,
+                     refusal=_refusal(page, problem.get("code", "forbidden"), problem.get("detail", ""), problem))
+    last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)
+    return _till(page, used=answer, used_points=last.points if last else answer.points,
+                 used_yuan=last.value_yuan if last else answer.value_yuan)
+
+
+# --- the clinic's bookings ---------------------------------------------------------------------------------
+
+
+@router.get("/till/bookings")
+def bookings(page: ClinicPage, show: Literal["active", "used", "no_show", "expired", "cancelled"] = "active"
+             ) -> Response:
+    """The clinic's bookings (the coming ones first), each to be marked attended or missed."""
+    found = page.call(redemption.list_bookings, response=Response(), slot_id=None, status=show)
+    found.sort(key=lambda v: v.slot.starts_at if v.slot else v.created_at)
+    return page.render("partner/bookings.html", bookings=found, show=show)
+
+
+@router.post("/till/bookings/{code}/attended")
+def booking_attended(page: ClinicPage, code: str) -> Response:
+    page.call(redemption.booking_attended, code=code)
+    return page.redirect("/till/bookings", done="recorded")
+
+
+@router.post("/till/bookings/{code}/missed")
+def booking_missed(page: ClinicPage, code: str) -> Response:
+    page.call(redemption.booking_missed, code=code)
+    return page.redirect("/till/bookings", done="recorded")
+
+
+# --- settlement --------------------------------------------------------------------------------------------
+
+
+def _this_month(page: Page) -> str:
+    county = page.session.get(County, page.principal.county_id) if page.principal else None
+    zone = ZoneInfo(county.timezone) if county is not None else ZoneInfo("UTC")
+    return utcnow().astimezone(zone).strftime("%Y-%m")
+
+
+@router.get("/till/settlement")
+def settlement(page: MerchantPage, month: Annotated[str, Query(max_length=7)] = "",
+               format: Literal["html", "csv", "xlsx"] = "html") -> Response:  # noqa: A002
+    """The month's uses of this shop's vouchers, reconciled with the ledger; CSV and XLSX to download."""
+    month = month if MONTH.match(month) else _this_month(page)
+    if format != "html":
+        file = page.call(redemption.settlement_report, settings=page.settings, month=month, partner_id=None,
+                         format=format)
+        return page.respond(file)
+    report = page.call(redemption.settlement_report, settings=page.settings, month=month, partner_id=None,
+                       format="json")
+    lines = [{**line, "at": datetime.fromisoformat(line["used_at"])} for line in report.lines]
+    return page.render("partner/settlement.html", month=month, report=report, lines=lines)
+
+
+# --- the bank's inbox --------------------------------------------------------------------------------------
+
+
+@router.get("/bank")
+def bank_inbox(page: BankPage, status: str = "") -> Response:
+    """The bank's loan applications, newest first, each with the grade it was made with."""
+    chosen = status if status in loans.Status.__args__ else None  # type: ignore[attr-defined]
+    found = page.call(loans.list_applications, response=Response(), status=chosen)
+    return page.render("partner/bank.html", applications=found, status=chosen or "",
+                       statuses=loans.Status.__args__)  # type: ignore[attr-defined]
+
+
+@router.get("/bank/applications/{application_id}")
+def bank_application(page: BankPage, application_id: int) -> Response:
+    """One application: the rating snapshot sent with it (only what the consent allows), the decision, the
+    loan's reported status."""
+    found = page.call(loans.get_application, application_id=application_id, response=Response())
+    return page.render("partner/application.html", application=found, decidable=found.status in DECIDABLE,
+                       events=NEXT_EVENTS.get(found.status, ()))
+
+
+@router.post("/bank/applications/{application_id}/decision")
+def bank_decide(page: BankPage, application_id: int, decision: Annotated[Literal["approve", "reject"], Form()],
+                note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    if decision == "reject" and not note.strip():
+        raise ReasonRequired("Say why the application is rejected.", field="note")
+    page.call(loans.decide, application_id=application_id, response=Response(),
+              body=LoanDecisionIn(approve=decision == "approve", note=note.strip() or None))
+    return page.redirect(f"/bank/applications/{application_id}", done="decided")
+
+
+@router.post("/bank/applications/{application_id}/status")
+def bank_report(page: BankPage, application_id: int, event: Annotated[str, Form(max_length=20)],
+                amount_yuan: Annotated[str, Form(max_length=12)] = "") -> Response:
+    try:
+        body = LoanStatusIn(event=event, amount_yuan=int(amount_yuan) if amount_yuan.strip() else None)  # type: ignore[arg-type]
+    except (ValueError, ValidationError) as exc:
+        raise Invalid("Check the event and the amount (whole yuan).", field="event") from exc
+    page.call(loans.report_status, application_id=application_id, body=body, response=Response())
+    return page.redirect(f"/bank/applications/{application_id}", done="reported")
