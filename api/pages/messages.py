@@ -32,6 +32,9 @@ ERRORS: dict[str, str] = {
     "village_item_limit": N_("The village has reached its limit for this matter."),
     "activity_withdrawn": N_("This activity was withdrawn."),
     "activity_not_found": N_("There is no such activity."),
+    "invalid_activity": N_("The activity must end after it starts, within a year."),
+    "not_rotating": N_("This activity has a printed code, not a rotating one."),
+    "village_not_found": N_("There is no such village among yours."),
     "matter_inactive": N_("This matter is no longer in use."),
     # reviewing
     "claim_already_decided": N_("This claim was already decided by someone else."),

@@ -1,7 +1,445 @@
-"""The officials' pages (desk first): review queue, activities and QR posters, households, disputes, dashboard."""
+"""The officials' pages (desk first): review queue, activities and QR posters, households, disputes, dashboard.
+
+Every action calls the API's own route function (`page.call`), so the access rules and object checks are the
+API's. Listings the API does not have (the villages and households a person sees) are read here, limited by
+`Principal.sees_village`. Auditors may open the read-only parts; the forms are for officials and county admins.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from api.pages import charts
+from api.pages.i18n import N_
+from api.pages.messages import ERRORS
+from api.pages.web import OfficialPage, Page, StaffPage
+from api.routes import activities, catalogue, claims, disputes, evidence, households
+from api.schemas.claims import (
+    ActivityIn,
+    BulkApproveIn,
+    DeductionIn,
+    ProxyClaimIn,
+    RejectIn,
+    ResolveDisputeIn,
+)
+from ledger.base import utcnow
+from ledger.claims.models import ClaimStatus, DisputeStatus
+from ledger.errors import Invalid
+from ledger.identity.models import Role
+from ledger.tenancy import County, Household, Person, Township, Village
 
 router = APIRouter()
+PAGE_SIZE = 50
+OutInt = str | None  # an optional id from a query string (empty means none)
+
+CHART_TEXTS = {
+    "participation": (N_("Participation rate by month"), N_("Households taking part (%)")),
+    "points_by_matter": (N_("Points by matter, last 12 months"), N_("Points")),
+    "on_time": (N_("Claims reviewed on time by month"), N_("Decided in time (%)")),
+    "redemption": (N_("Redemption by partner, last 12 months"), N_("Points")),
+}
+FLAG_TEXTS = {
+    "shared_device": N_("Same phone as other households"),
+    "burst": N_("Many claims in a short time"),
+    "outside_geofence": N_("Claimed far from the activity"),
+    "photo_reused": N_("Photo used before"),
+}
+
+
+def _number(value: str | None, field: str) -> int | None:
+    """An optional id from a query string or select (empty means none)."""
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit() or int(value) <= 0:
+        raise Invalid("Not a number.", field=field)
+    return int(value)
+
+
+def _build(model: Any, field: str = "form", **values: Any) -> Any:
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e.get("loc")) or field
+        raise Invalid(f"Check {fields}.", field=fields) from exc
+
+
+def _manages(page: Page) -> bool:
+    return page.principal is not None and page.principal.role in (Role.OFFICIAL, Role.COUNTY_ADMIN)
+
+
+def _keys(page: Page) -> Any:
+    return page.request.app.state.code_keys
+
+
+def _villages(page: Page) -> list[Village]:
+    assert page.principal is not None
+    return charts.visible_villages(page.session, page.principal)
+
+
+def _household_names(page: Page, ids: set[int]) -> dict[int, Household]:
+    if not ids:
+        return {}
+    rows = page.session.scalars(select(Household).where(Household.id.in_(sorted(ids)))).all()  # type: ignore[union-attr]
+    assert page.principal is not None
+    return {h.id: h for h in rows if page.principal.sees_household(h)}  # type: ignore[misc]
+
+
+def _reason_needed(page: Page) -> str:
+    code = "reason_required"
+    return page._(ERRORS[code])
+
+
+def _photo_id(link: str) -> str:
+    return link.rstrip("/").rsplit("/", 1)[-1]
+
+
+# --- the review queue ------------------------------------------------------------------------------------------
+
+
+def _queue(page: Page, village_id: int | None = None, status_code: int = 200, **context: Any) -> Response:
+    pending = page.call(claims.list_claims, status=ClaimStatus.PENDING, village_id=village_id, limit=200)
+    names = _household_names(page, {c.household_id for c in pending})
+    villages = {v.id: v.name for v in _villages(page)}
+    rows = [{"claim": c, "household": names.get(c.household_id), "village": villages.get(c.village_id, ""),
+             "photos": [_photo_id(link) for link in c.evidence],
+             "flags": [page._(FLAG_TEXTS.get(f.get("code", ""), f.get("code", ""))) for f in c.flags]}
+            for c in pending]
+    return page.render("office/queue.html", status_code=status_code, rows=rows, villages=_villages(page),
+                       village_id=village_id, manages=_manages(page), key=secrets.token_urlsafe(12), **context)
+
+
+@router.get("/office")
+def review_queue(page: StaffPage, village_id: OutInt = None) -> Response:
+    """Pending claims of my villages, oldest first, with photos, age, overdue mark and fraud flags."""
+    return _queue(page, _number(village_id, "village_id"))
+
+
+@router.post("/office/claims/{claim_id}/approve")
+def approve_claim(page: OfficialPage, claim_id: int) -> Response:
+    page.call(claims.approve, claim_id=claim_id, idempotency_key=f"page:approve:{claim_id}", response=Response())
+    return page.redirect("/office", done="approved")
+
+
+@router.post("/office/claims/{claim_id}/reject")
+def reject_claim(page: OfficialPage, claim_id: int, reason: Annotated[str, Form(max_length=500)] = "",
+                 key: Annotated[str, Form(max_length=64)] = "") -> Response:
+    if not reason.strip():
+        return _queue(page, status_code=400, refusal=_reason_needed(page), refused_claim=claim_id)
+    body = _build(RejectIn, "reason", reason=reason)
+    page.call(claims.reject, claim_id=claim_id, body=body,
+              idempotency_key=f"page:reject:{claim_id}:{key or secrets.token_urlsafe(8)}", response=Response())
+    return page.redirect("/office", done="rejected")
+
+
+@router.post("/office/claims/bulk-approve")
+def bulk_approve_claims(page: OfficialPage,
+                        claim_ids: Annotated[list[int] | None, Form()] = None) -> Response:
+    chosen = sorted(set(claim_ids or []))
+    if not chosen:
+        return _queue(page, status_code=400, refusal=page._("Tick at least one claim to approve."))
+    body = _build(BulkApproveIn, "claim_ids", claim_ids=chosen)
+    digest = hashlib.sha256(",".join(map(str, chosen)).encode()).hexdigest()[:32]
+    result = page.call(claims.bulk_approve, body=body, idempotency_key=f"page:bulk:{digest}", response=Response())
+    failed = {int(i): code for i, code in result.outcomes.items() if code != "approved"}
+    if failed:
+        lines = [f"{i}: {page._(ERRORS[code]) if code in ERRORS else code}" for i, code in sorted(failed.items())]
+        return _queue(page, status_code=200, refusal=page._("Some claims were not approved:"),
+                      refusal_lines=lines,
+                      notice=page._("%(n)s approved.", n=len(chosen) - len(failed)))
+    return page.redirect("/office", done="bulk_approved")
+
+
+# --- activities --------------------------------------------------------------------------------------------------
+
+
+def _county(page: Page) -> County:
+    assert page.principal is not None
+    county = page.session.get(County, page.principal.county_id)
+    assert county is not None
+    return county
+
+
+def _local_moment(value: str, timezone: str, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Invalid("Give a date and time.", field=field) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+@router.get("/office/activities")
+def activity_list(page: StaffPage, village_id: OutInt = None, include_ended: bool = False) -> Response:
+    villages = _villages(page)
+    chosen = _number(village_id, "village_id")
+    shown = [v for v in villages if chosen is None or v.id == chosen]
+    listed = []
+    for village in shown:
+        for activity in page.call(activities.list_activities, keys=_keys(page), settings=page.settings,
+                                  village_id=village.id, include_ended=include_ended):
+            listed.append({"activity": activity, "village": village.name})
+    first = shown[0].id if shown else None
+    matters = [m for m in page.call(catalogue.list_matters, village_id=first) if m.points > 0 and m.active] \
+        if first is not None else []
+    now = utcnow().astimezone(ZoneInfo(_county(page).timezone))
+    return page.render("office/activities.html", listed=listed, villages=villages, village_id=chosen,
+                       matters=matters, include_ended=include_ended, manages=_manages(page),
+                       start=now.strftime("%Y-%m-%dT%H:%M"),
+                       end=(now + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+
+
+@router.post("/office/activities")
+def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
+                    matter_code: Annotated[str, Form(max_length=48)], title: Annotated[str, Form(max_length=100)],
+                    starts_at: Annotated[str, Form(max_length=32)], ends_at: Annotated[str, Form(max_length=32)],
+                    place: Annotated[str, Form(max_length=100)] = "",
+                    period: Annotated[str, Form(max_length=8)] = "once",
+                    rotating: Annotated[str | None, Form(max_length=8)] = None) -> Response:
+    timezone = _county(page).timezone
+    body = _build(ActivityIn, village_id=village_id, matter_code=matter_code, title=title, place=place,
+                  starts_at=_local_moment(starts_at, timezone, "starts_at"),
+                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating))
+    page.call(activities.create_activity, body=body, keys=_keys(page), settings=page.settings)
+    return page.redirect(f"/office/activities?village_id={village_id}", done="created")
+
+
+@router.get("/office/activities/{activity_id}/poster.svg")
+def activity_poster(page: OfficialPage, activity_id: int) -> Response:
+    """The API's A4 poster (title, matter, points, when, where and the QR code), to print."""
+    return page.respond(page.call(activities.activity_poster, activity_id=activity_id, keys=_keys(page),
+                                  settings=page.settings))
+
+
+def _live(page: Page, activity_id: int) -> dict[str, Any]:
+    code = page.call(activities.live_code, activity_id=activity_id, keys=_keys(page), settings=page.settings,
+                     response=Response())
+    until = utcnow() + timedelta(seconds=code.expires_in)
+    timezone = ZoneInfo(_county(page).timezone)
+    return {**code.model_dump(), "valid_until_text": page._("Valid until %(time)s",
+                                                            time=until.astimezone(timezone).strftime("%H:%M:%S"))}
+
+
+@router.get("/office/activities/{activity_id}/live.json")
+def activity_live_code(page: OfficialPage, activity_id: int) -> Response:
+    """The rotating code for now, fetched by the screen every 30 seconds."""
+    return page.respond(JSONResponse(_live(page, activity_id)))
+
+
+@router.get("/office/activities/{activity_id}/screen")
+def activity_screen(page: OfficialPage, activity_id: int) -> Response:
+    """A wall screen for a rotating code: a big QR that renews itself every 30 seconds."""
+    activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+    code = _live(page, activity_id)
+    image = "data:image/svg+xml;base64," + base64.b64encode(code["svg"].encode()).decode()
+    return page.render("office/screen.html", activity=activity, code=code, image=image)
+
+
+@router.post("/office/activities/{activity_id}/withdraw")
+def withdraw_activity(page: OfficialPage, activity_id: int) -> Response:
+    page.call(activities.withdraw_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+    return page.redirect("/office/activities", done="saved")
+
+
+# --- households ----------------------------------------------------------------------------------------------
+
+
+@router.get("/office/households")
+def household_list(page: StaffPage, village_id: OutInt = None, page_number: int = 1) -> Response:
+    villages = _villages(page)
+    chosen = _number(village_id, "village_id")
+    ids = [v.id for v in villages if chosen is None or v.id == chosen]
+    names = {v.id: v.name for v in villages}
+    query = select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
+    total = int(page.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    page_number = max(1, page_number)
+    rows = page.session.scalars(query.order_by(Household.village_id, Household.code)
+                                .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    members: dict[int, list[Person]] = {}
+    if rows:
+        for person in page.session.scalars(select(Person).where(
+                Person.household_id.in_([h.id for h in rows])).order_by(Person.id)).all():  # type: ignore[attr-defined]
+            members.setdefault(person.household_id, []).append(person)
+    listed = [{"household": h, "village": names.get(h.village_id, ""), "members": members.get(h.id, []),  # type: ignore[arg-type]
+               "balance": page.call(households.balance, household_id=h.id)} for h in rows]
+    return page.render("office/households.html", listed=listed, villages=villages, village_id=chosen,
+                       page_number=page_number, more=total > page_number * PAGE_SIZE, total=total,
+                       manages=_manages(page))
+
+
+@router.get("/office/households/{household_id}/card")
+def household_card_page(page: OfficialPage, household_id: int) -> Response:
+    household = households.visible_household(page.session, page.principal, household_id)  # type: ignore[arg-type]
+    return page.render("office/card.html", household=household)
+
+
+@router.get("/office/households/{household_id}/card.svg")
+def household_card_svg(page: OfficialPage, household_id: int) -> Response:
+    return page.respond(page.call(households.household_card, household_id=household_id, keys=_keys(page),
+                                  settings=page.settings))
+
+
+def _proxy_form(page: Page, status_code: int = 200, **context: Any) -> Response:
+    listed = []
+    for village in _villages(page):
+        for activity in page.call(activities.list_activities, keys=_keys(page), settings=page.settings,
+                                  village_id=village.id):
+            if activity.active:
+                listed.append({"activity": activity, "village": village.name})
+    return page.render("office/proxy.html", status_code=status_code, listed=listed,
+                       key=secrets.token_urlsafe(12), **context)
+
+
+@router.get("/office/proxy")
+def proxy_claim_form(page: OfficialPage, household_id: OutInt = None) -> Response:
+    """Enter a claim for a household without a smartphone: scan its card, or give its number."""
+    return _proxy_form(page, household_id=_number(household_id, "household_id"))
+
+
+@router.post("/office/proxy")
+def send_proxy_claim(page: OfficialPage, activity_id: Annotated[int, Form(gt=0)],
+                     key: Annotated[str, Form(min_length=8, max_length=64)],
+                     household_card: Annotated[str, Form(max_length=300)] = "",
+                     household_id: Annotated[str, Form(max_length=12)] = "",
+                     note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    number = _number(household_id, "household_id")
+    card = household_card.strip() or None
+    if card is None and number is None:
+        return _proxy_form(page, status_code=400,
+                           refusal=page._("Scan the household card or give the household number."))
+    body = _build(ProxyClaimIn, activity_id=activity_id, household_id=number, household_card=card,
+                  note=note.strip() or None)
+    page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page),
+              response=Response())
+    return page.redirect("/office/proxy", done="recorded")
+
+
+# --- deductions and disputes ---------------------------------------------------------------------------------------
+
+
+def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
+    villages = _villages(page)
+    ids = [v.id for v in villages]
+    homes = page.session.scalars(select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
+                                 .order_by(Household.village_id, Household.code).limit(1000)).all()
+    deductions_matters: list[Any] = []
+    seen: set[str] = set()
+    for village in villages:
+        for matter in page.call(catalogue.list_matters, village_id=village.id):
+            if matter.points < 0 and matter.active and matter.code not in seen:
+                seen.add(matter.code)
+                deductions_matters.append(matter)
+    listed = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
+    recent = page.call(disputes.list_deductions, village_id=None)[:50]
+    names = _household_names(page, {d.household_id for d in listed} | {d.household_id for d in recent})
+    return page.render("office/disputes.html", status_code=status_code, households=homes,
+                       matters=deductions_matters, disputes=listed, deductions=recent, names=names,
+                       open_status=DisputeStatus.OPEN.value,
+                       manages=_manages(page), key=secrets.token_urlsafe(12), **context)
+
+
+@router.get("/office/disputes")
+def dispute_list(page: StaffPage) -> Response:
+    return _disputes(page)
+
+
+@router.post("/office/deductions")
+def record_deduction(page: OfficialPage, household_id: Annotated[int, Form(gt=0)],
+                     matter_code: Annotated[str, Form(max_length=48)],
+                     key: Annotated[str, Form(min_length=8, max_length=64)],
+                     reason: Annotated[str, Form(max_length=500)] = "",
+                     photo: Annotated[UploadFile | None, File()] = None) -> Response:
+    if not reason.strip():
+        return _disputes(page, status_code=400, refusal=_reason_needed(page))
+    household = households.visible_household(page.session, page.principal, household_id)  # type: ignore[arg-type]
+    photos = []
+    if photo is not None and photo.filename:
+        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
+                          village_id=household.village_id)
+        photos.append(saved.id)
+    body = _build(DeductionIn, household_id=household_id, matter_code=matter_code, reason=reason,
+                  evidence_ids=photos)
+    page.call(disputes.record_deduction, body=body, idempotency_key=f"page:deduction:{key}", response=Response())
+    return page.redirect("/office/disputes", done="recorded")
+
+
+@router.post("/office/disputes/{dispute_id}/resolve")
+def resolve_dispute(page: OfficialPage, dispute_id: int, outcome: Annotated[str, Form(max_length=16)],
+                    note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    body = _build(ResolveDisputeIn, "outcome", outcome=outcome, note=note.strip() or None)
+    page.call(disputes.resolve, dispute_id=dispute_id, body=body,
+              idempotency_key=f"page:resolve:{dispute_id}:{outcome}", response=Response())
+    return page.redirect("/office/disputes", done="decided")
+
+
+# --- the dashboard -------------------------------------------------------------------------------------------------
+
+
+def _scope(page: Page, village_id: str | None, township: str | None) -> charts.Scope:
+    assert page.principal is not None
+    return charts.scope_of(page.session, page.principal, village_id=_number(village_id, "village_id"),
+                           township_id=_number(township, "township"))
+
+
+def _chart_name(name: str) -> str:
+    if name not in charts.CHARTS:
+        raise Invalid("No such chart.", field="name")
+    return name
+
+
+@router.get("/office/dashboard")
+def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = None) -> Response:
+    scope = _scope(page, village_id, township)
+    table = charts.participation(page.session, scope)
+    query = "&".join(f"{k}={v}" for k, v in scope.query().items())
+    titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
+    villages = _villages(page)
+    townships = page.session.scalars(select(Township).where(
+        Township.id.in_(sorted({v.township_id for v in villages}))).order_by(Township.id)).all()  # type: ignore[union-attr]
+    return page.render("office/dashboard.html", scope=scope, table=table,
+                       participating=charts.participating_this_month(table),
+                       households=int(table["households"].iloc[-1]) if len(table) else 0,
+                       month=table["month"].iloc[-1] if len(table) else "", charts=charts.CHARTS, titles=titles,
+                       query=("?" + query) if query else "", villages=villages, townships=townships,
+                       village_id=scope.village_id, township=scope.township_id, timezone=scope.timezone)
+
+
+@router.get("/office/dashboard/chart/{name}.svg")
+def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, township: OutInt = None) -> Response:
+    name = _chart_name(name)
+    scope = _scope(page, village_id, township)
+    title, y = CHART_TEXTS[name]
+    labels = charts.Labels(title=page._(title), y=page._(y), empty=page._("Nothing yet"),
+                           matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en")
+    svg = charts.chart_svg(name, charts.table_of(name, page.session, scope), labels)
+    return page.respond(Response(svg, media_type="image/svg+xml"))
+
+
+def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
+    name = _chart_name(name)
+    scope = _scope(page, village_id, township)
+    table = charts.table_of(name, page.session, scope)
+    filename = f"shanzhi-{name}-{utcnow():%Y%m%d}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if fmt == "csv":
+        return page.respond(Response(charts.to_csv(table), media_type="text/csv; charset=utf-8", headers=headers))
+    return page.respond(Response(charts.to_xlsx(name, table), media_type=charts.XLSX, headers=headers))
+
+
+@router.get("/office/dashboard/data/{name}.csv")
+def dashboard_csv(page: StaffPage, name: str, village_id: OutInt = None, township: OutInt = None) -> Response:
+    return _download(page, name, village_id, township, "csv")
+
+
+@router.get("/office/dashboard/data/{name}.xlsx")
+def dashboard_xlsx(page: StaffPage, name: str, village_id: OutInt = None, township: OutInt = None) -> Response:
+    return _download(page, name, village_id, township, "xlsx")
+

@@ -1,0 +1,333 @@
+"""The officials' pages: the review queue (approve, reject with a reason, bulk approve), activities and the
+rotating-code screen, households and proxy claims, deductions and appeals, and the dashboard with its downloads."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from api.pages import i18n
+from api.pages.messages import ERRORS, NOTICES
+from ledger.activities import codes
+from ledger.base import utcnow
+from tests.api.claiming import balance, claim, code_of, new_activity, photo
+from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.pages.conftest import csrf_of, form_post, sign_in_staff
+
+ZH = i18n.translations("zh_CN")
+PHONE_A2 = "13900000002"
+
+
+def _claim(client: TestClient, phone: str, activity: dict[str, Any], **body: Any) -> dict[str, Any]:
+    sent = claim(client, villager_token(client, phone), code_of(activity), **body)
+    assert sent.status_code == 201, sent.text
+    return sent.json()  # type: ignore[no-any-return]
+
+
+def _status(client: TestClient, token: str, claim_id: int) -> str:
+    found = client.get(f"/api/v1/claims/{claim_id}", headers=bearer(token))
+    assert found.status_code == 200, found.text
+    return str(found.json()["status"])
+
+
+def _participating(html: str) -> int:
+    found = re.search(r'data-participating-households="(\d+)"', html)
+    assert found, "the dashboard shows this month's participating households"
+    return int(found.group(1))
+
+
+def test_a_claim_shows_in_the_queue_with_its_photo_and_approving_puts_its_points_in_notice(
+        browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id, title="Sweep the square")
+    picture = photo(browser, villager_token(browser, world.villager_phone))
+    sent = _claim(browser, world.villager_phone, activity, evidence_ids=[picture])
+    before = balance(browser, official, world.household_a1)
+
+    sign_in_staff(browser, "official-a")
+    queue = browser.get("/office")
+    assert queue.status_code == 200, queue.text
+    assert queue.headers["cache-control"] == "no-store"
+    assert 'data-refresh="60"' in queue.text
+    row = queue.text.split(f'data-claim-id="{sent["id"]}"')[1].split("</article>")[0]
+    assert f'<img class="evidence" src="/photos/{picture}"' in row
+    assert 'data-action="approve"' in row and 'data-action="reject"' in row
+    assert f'name="claim_ids" value="{sent["id"]}"' in row
+    assert 'data-action="bulk-approve"' in queue.text
+    assert browser.get(f"/photos/{picture}").status_code == 200
+
+    done = browser.post(f"/office/claims/{sent['id']}/approve", data={"csrf": csrf_of(queue.text)})
+    assert done.status_code == 303
+    assert done.headers["location"] == "/office?done=approved"
+    after = balance(browser, official, world.household_a1)
+    assert after["in_notice"] == before["in_notice"] + sent["points"]
+    assert _status(browser, official, sent["id"]) == "approved"
+    shown = browser.get(done.headers["location"])
+    assert ZH.gettext(NOTICES["approved"]) in shown.text
+    assert f'data-claim-id="{sent["id"]}"' not in shown.text  # no longer awaiting review
+
+
+def test_rejecting_needs_a_reason(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    sign_in_staff(browser, "official-a")
+
+    refused = form_post(browser, f"/office/claims/{sent['id']}/reject", {"reason": "   "}, from_page="/office")
+    assert refused.status_code == 400
+    assert ZH.gettext(ERRORS["reason_required"]) in refused.text
+    assert _status(browser, official, sent["id"]) == "pending"
+
+    done = form_post(browser, f"/office/claims/{sent['id']}/reject", {"reason": "Nobody saw the work done"},
+                     from_page="/office")
+    assert done.status_code == 303
+    assert done.headers["location"] == "/office?done=rejected"
+    decided = browser.get(f"/api/v1/claims/{sent['id']}", headers=bearer(official)).json()
+    assert decided["status"] == "rejected"
+    assert decided["reject_reason"] == "Nobody saw the work done"
+
+
+def test_bulk_approve_approves_exactly_the_ticked_claims(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    volunteering = new_activity(browser, official, world.village_a.village_id)
+    sorting = new_activity(browser, official, world.village_a.village_id, matter="garbage_sorting")
+    first = _claim(browser, world.villager_phone, volunteering)
+    second = _claim(browser, PHONE_A2, volunteering)
+    third = _claim(browser, world.villager_phone, sorting)
+
+    sign_in_staff(browser, "official-a")
+    queue = browser.get("/office")
+    for sent in (first, second, third):
+        assert f'data-claim-id="{sent["id"]}"' in queue.text
+    done = browser.post("/office/claims/bulk-approve",
+                        data={"csrf": csrf_of(queue.text), "claim_ids": [str(first["id"]), str(third["id"])]})
+    assert done.status_code == 303
+    assert done.headers["location"] == "/office?done=bulk_approved"
+    assert _status(browser, official, first["id"]) == "approved"
+    assert _status(browser, official, third["id"]) == "approved"
+    assert _status(browser, official, second["id"]) == "pending"
+
+    nothing = browser.post("/office/claims/bulk-approve", data={"csrf": csrf_of(queue.text)})
+    assert nothing.status_code == 400
+    assert _status(browser, official, second["id"]) == "pending"
+
+
+def test_another_villages_official_neither_sees_nor_approves_the_claims(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+
+    sign_in_staff(browser, "official-b")
+    queue = browser.get("/office")
+    assert queue.status_code == 200
+    assert f'data-claim-id="{sent["id"]}"' not in queue.text
+    refused = browser.post(f"/office/claims/{sent['id']}/approve", data={"csrf": csrf_of(queue.text)})
+    assert refused.status_code == 404
+    assert ZH.gettext(ERRORS["claim_not_found"]) in refused.text
+    bulk = browser.post("/office/claims/bulk-approve", data={"csrf": csrf_of(queue.text),
+                                                             "claim_ids": [str(sent["id"])]})
+    assert bulk.status_code == 200
+    assert 'class="refusal"' in bulk.text
+    assert _status(browser, official, sent["id"]) == "pending"
+    assert browser.get(f"/office/dashboard?village_id={world.village_a.village_id}").status_code == 404
+    assert browser.get(
+        f"/office/dashboard/data/participation.csv?village_id={world.village_a.village_id}").status_code == 404
+
+
+def test_a_post_without_csrf_is_refused_and_changes_nothing(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    sign_in_staff(browser, "official-a")
+
+    refused = browser.post(f"/office/claims/{sent['id']}/approve")
+    assert refused.status_code == 403
+    forged = browser.post("/office/claims/bulk-approve", data={"csrf": "0" * 64, "claim_ids": [str(sent["id"])]})
+    assert forged.status_code == 403
+    assert _status(browser, official, sent["id"]) == "pending"
+    assert balance(browser, official, world.household_a1)["in_notice"] == 0
+
+
+def test_a_villager_cannot_open_the_office(browser: TestClient, world: World) -> None:
+    from tests.pages.conftest import sign_in_villager
+
+    sign_in_villager(browser, world.villager_phone)
+    assert browser.get("/office").status_code == 403
+    assert browser.get("/office/dashboard").status_code == 403
+
+
+def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree(browser: TestClient,
+                                                                                  world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    sign_in_staff(browser, "official-a")
+    village = world.village_a.village_id
+
+    board = browser.get(f"/office/dashboard?village_id={village}")
+    assert board.status_code == 200, board.text
+    assert _participating(board.text) == 0
+
+    form_post(browser, f"/office/claims/{sent['id']}/approve", {}, from_page="/office")
+    board = browser.get(f"/office/dashboard?village_id={village}")
+    assert _participating(board.text) == 1
+    assert _participating(browser.get("/office/dashboard").text) == 1  # all my villages: A only
+
+    csv = browser.get(f"/office/dashboard/data/participation.csv?village_id={village}")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    table = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig")
+    assert int(table["participating"].iloc[-1]) == 1
+    assert int(table["households"].iloc[-1]) == 2  # A1 and A2
+
+    for name in ("participation", "points_by_matter", "on_time", "redemption"):
+        assert f'src="/office/dashboard/chart/{name}.svg?village_id={village}"' in board.text
+        assert f'href="/office/dashboard/data/{name}.csv?village_id={village}"' in board.text
+        assert f'href="/office/dashboard/data/{name}.xlsx?village_id={village}"' in board.text
+        chart = browser.get(f"/office/dashboard/chart/{name}.svg?village_id={village}")
+        assert chart.status_code == 200
+        assert chart.headers["content-type"].startswith("image/svg+xml")
+        assert b"<svg" in chart.content
+        xlsx = browser.get(f"/office/dashboard/data/{name}.xlsx?village_id={village}")
+        assert xlsx.status_code == 200
+        assert xlsx.headers["cache-control"] == "no-store"
+        pd.read_excel(io.BytesIO(xlsx.content))  # opens
+
+    points = pd.read_excel(io.BytesIO(browser.get(
+        f"/office/dashboard/data/points_by_matter.xlsx?village_id={village}").content))
+    assert points.loc[points["matter_code"] == "volunteering", "points"].tolist() == [sent["points"]]
+    assert browser.get("/office/dashboard/chart/nonsense.svg").status_code == 422
+
+
+def test_the_county_admin_sees_the_county_on_the_dashboard(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    assert browser.post(f"/api/v1/claims/{sent['id']}/approve",
+                        headers={**bearer(official), "Idempotency-Key": "dash-1"}).status_code == 201
+    sign_in_staff(browser, "admin")
+    board = browser.get("/office/dashboard")
+    assert _participating(board.text) == 1
+    csv = pd.read_csv(io.BytesIO(browser.get("/office/dashboard/data/participation.csv").content))
+    assert int(csv["households"].iloc[-1]) == 3  # A1, A2 and B1: county A's households
+
+
+def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClient, world: World) -> None:
+    sign_in_staff(browser, "official-a")
+    listing = browser.get("/office/activities")
+    assert listing.status_code == 200
+    created = browser.post("/office/activities", data={
+        "csrf": csrf_of(listing.text), "village_id": str(world.village_a.village_id),
+        "matter_code": "volunteering", "title": "Evening patrol", "place": "Gate",
+        "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
+        "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}", "period": "once", "rotating": "1"})
+    assert created.status_code == 303, created.text
+    listing = browser.get(created.headers["location"])
+    assert "Evening patrol" in listing.text
+    activity_id = int(re.search(r'data-activity-id="(\d+)"', listing.text).group(1))  # type: ignore[union-attr]
+
+    screen = browser.get(f"/office/activities/{activity_id}/screen")
+    assert screen.status_code == 200
+    assert f'data-live-code="/office/activities/{activity_id}/live.json"' in screen.text
+    assert 'class="qr" src="data:image/svg+xml;base64,' in screen.text
+    assert 'class="screen' in screen.text or "screen\"" in screen.text
+
+    live = browser.get(f"/office/activities/{activity_id}/live.json")
+    assert live.status_code == 200
+    code = live.json()
+    assert code["expires_in"] > 0 and code["svg"].lstrip().startswith("<")
+    scanned = browser.get(f"/api/v1/codes/{code['token']}")  # a fresh, valid code for this activity
+    assert scanned.status_code == 200
+    assert scanned.json()["activity_id"] == activity_id
+
+    printed = new_activity(browser, password_token(browser, "official-a"), world.village_a.village_id)
+    poster = browser.get(f"/office/activities/{printed['id']}/poster.svg")
+    assert poster.status_code == 200
+    assert poster.headers["content-type"].startswith("image/svg+xml")
+
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-b")
+    assert browser.get(f"/office/activities/{activity_id}/live.json").status_code == 404
+    assert browser.get(f"/office/activities/{activity_id}/screen").status_code == 404
+
+
+def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sign_in_staff(browser, "official-a")
+    listing = browser.get("/office/households")
+    assert listing.status_code == 200
+    assert f'data-household-id="{world.household_a1}"' in listing.text
+    assert f'data-household-id="{world.household_b1}"' not in listing.text
+    assert browser.get(f"/office/households/{world.household_a1}/card").status_code == 200
+    card = browser.get(f"/office/households/{world.household_a1}/card.svg")
+    assert card.status_code == 200 and card.headers["content-type"].startswith("image/svg+xml")
+    scan = "https://testserver/h/" + codes.sign_household(browser.app.state.code_keys,  # type: ignore[attr-defined]
+                                                           household_id=world.household_a1)
+
+    done = form_post(browser, "/office/proxy", {"activity_id": str(activity["id"]), "household_card": scan,
+                                                 "key": "proxy-key-1"})
+    assert done.status_code == 303, done.text
+    claims = browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
+    assert [(c["household_id"], c["proxy"]) for c in claims] == [(world.household_a1, True)]
+
+    assert browser.get(f"/office/households/{world.household_b1}/card.svg").status_code == 404
+
+
+def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    sign_in_staff(browser, "official-a")
+    page = browser.get("/office/disputes")
+    assert page.status_code == 200
+    matter = re.search(r'name="matter_code".*?<option value="([a-z_0-9]+)"', page.text, re.S)
+    assert matter, "the deduction form lists the deduction matters"
+    key = page.text.split('name="key" value="')[1].split('"')[0]
+    missing = browser.post("/office/deductions", data={"csrf": csrf_of(page.text), "key": key, "reason": "",
+                                                       "household_id": str(world.household_a1),
+                                                       "matter_code": matter.group(1)})
+    assert missing.status_code == 400
+    assert browser.get("/api/v1/deductions", headers=bearer(official)).json() == []
+
+    done = browser.post("/office/deductions", data={
+        "csrf": csrf_of(page.text), "key": key, "household_id": str(world.household_a1),
+        "matter_code": matter.group(1), "reason": "Burned straw in the field"},
+        files={"photo": ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4, "image/jpeg")})
+    assert done.status_code == 303, done.text
+    deductions = browser.get("/api/v1/deductions", headers=bearer(official)).json()
+    assert len(deductions) == 1 and len(deductions[0]["evidence"]) == 1
+
+    villager = villager_token(browser, world.villager_phone)
+    appeal = browser.post("/api/v1/appeals", json={"deduction_id": deductions[0]["id"], "reason": "Not us"},
+                          headers={**bearer(villager), "Idempotency-Key": "appeal-1"})
+    assert appeal.status_code == 201, appeal.text
+    page = browser.get("/office/disputes")
+    assert f'data-dispute-id="{appeal.json()["id"]}" data-dispute-status="open"' in page.text
+    resolved = browser.post(f"/office/disputes/{appeal.json()['id']}/resolve",
+                            data={"csrf": csrf_of(page.text), "outcome": "upheld", "note": "Checked"})
+    assert resolved.status_code == 303, resolved.text
+    after = browser.get("/api/v1/deductions", headers=bearer(official)).json()
+    assert after[0]["status"] == "revoked"
+
+
+def test_every_office_page_opens_for_staff_and_the_auditor_gets_no_forms(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    pages = ("/office", "/office/activities", "/office/households", "/office/disputes", "/office/dashboard")
+    for username in ("admin", "supervisor", "auditor"):
+        browser.cookies.clear()
+        sign_in_staff(browser, username)
+        for path in pages:
+            shown = browser.get(path)
+            assert shown.status_code == 200, (username, path, shown.text)
+        queue = browser.get("/office").text
+        assert f'data-claim-id="{sent["id"]}"' in queue
+        assert ('data-action="approve"' in queue) == (username != "auditor")
+    refused = form_post(browser, f"/office/claims/{sent['id']}/approve", {}, from_page="/office")
+    assert refused.status_code == 403  # the auditor reads; only officials decide
+    assert _status(browser, official, sent["id"]) == "pending"
