@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 
-from api.pages.web import VillagerPage
-from api.routes import activities, claims, evidence
-from api.schemas.claims import ClaimIn
+from api.pages.web import Page, VillagerPage
+from api.routes import (
+    activities,
+    catalogue,
+    claims,
+    credit,
+    disputes,
+    evidence,
+    households,
+    loans,
+    notifications,
+    redemption,
+    villages,
+)
+from api.schemas.claims import AppealIn, ClaimIn
+from api.schemas.credit import ConsentIn, ReviewRequestIn
+from api.schemas.loans import LoanApplicationIn
+from api.schemas.redemption import RedemptionIn
+from ledger.claims.deductions import DeductionNotFound
+from ledger.errors import Invalid
+from ledger.identity.models import PartnerKind
+from scoring.ratings import RatingNotFound
 
 router = APIRouter()
 
@@ -34,3 +54,173 @@ def send_claim(page: VillagerPage, token: str, key: Annotated[str, Form(min_leng
     claim = page.call(claims.claim, body=ClaimIn(token=token, evidence_ids=photos), idempotency_key=f"page:{key}",
                       keys=page.request.app.state.code_keys, response=Response(), device=None)
     return page.render("villager/claimed.html", claim=claim)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _model(model: type[BaseModel], field: str, **values: Any) -> Any:
+    """Build an API body from form values; what does not fit is a plain refusal, not a crash."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise Invalid("Some of what you entered is not valid.", field=field) from error
+
+
+def _household(page: Page) -> int:
+    assert page.principal is not None
+    assert page.principal.household_id is not None
+    return page.principal.household_id
+
+
+def _balance(page: Page) -> Any:
+    return page.call(households.balance, household_id=_household(page), as_of=None)
+
+
+def _matter_names(page: Page) -> dict[str, str]:
+    """Matter code -> its name in the reader's language (statement lines and deductions carry only the code)."""
+    names = {}
+    for matter in page.call(catalogue.list_matters, village_id=None):
+        names[matter.code] = matter.name_zh if page.locale == "zh_CN" else matter.name_en
+    return names
+
+
+Key = Annotated[str, Form(min_length=8, max_length=64)]
+Reason = Annotated[str, Form(max_length=500)]
+
+
+# --- my household -------------------------------------------------------------------------------------------
+
+
+@router.get("/me")
+def my_household(page: VillagerPage) -> Response:
+    """The balance, my claims (and what was rejected and why), deductions, the statement, what I was told, the
+    notice board and the leaderboard of my village."""
+    household_id = _household(page)
+    village_id = page.principal.home_village_id  # type: ignore[union-attr]
+    statement = page.call(households.statement, household_id=household_id, limit=20, cursor=None, since=None,
+                          until=None, reason=None, status=None)
+    my_claims = page.call(claims.list_claims, status=None, village_id=None, overdue=False, limit=50, cursor=None)
+    my_deductions = page.call(disputes.list_deductions, village_id=None)
+    my_disputes = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
+    appealed_claims = {d.claim_id for d in my_disputes if d.kind == "appeal" and d.claim_id}
+    appealed_deductions = {d.deduction_id for d in my_disputes if d.kind == "appeal" and d.deduction_id}
+    told = page.call(notifications.my_notifications, response=Response(), limit=10)
+    board = leaders = None
+    if village_id is not None:
+        board = page.call(villages.notice_board, village_id=village_id, response=Response())
+        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period="month",
+                            at=None)
+    return page.render("villager/me.html", balance=_balance(page), statement=statement.entries,
+                       claims=my_claims, deductions=my_deductions, appealed_claims=appealed_claims,
+                       appealed_deductions=appealed_deductions, notifications=told, board=board, leaders=leaders,
+                       matters=_matter_names(page))
+
+
+@router.get("/me/appeal")
+def appeal_form(page: VillagerPage, claim_id: int | None = None, deduction_id: int | None = None) -> Response:
+    """Say why a rejection or a deduction is wrong; an official answers."""
+    if (claim_id is None) == (deduction_id is None):
+        raise Invalid("Name the claim or the deduction.", field="claim_id")
+    subject: Any
+    if claim_id is not None:
+        subject = page.call(claims.get_claim, claim_id=claim_id)
+    else:
+        found = [d for d in page.call(disputes.list_deductions, village_id=None) if d.id == deduction_id]
+        if not found:
+            raise DeductionNotFound("No such deduction.", deduction_id=deduction_id)
+        subject = found[0]
+    return page.render("villager/appeal.html", claim_id=claim_id, deduction_id=deduction_id, subject=subject,
+                       matters=_matter_names(page), key=secrets.token_urlsafe(16))
+
+
+@router.post("/me/appeal")
+def send_appeal(page: VillagerPage, reason: Reason, key: Key,
+                claim_id: Annotated[int | None, Form()] = None,
+                deduction_id: Annotated[int | None, Form()] = None) -> Response:
+    body = _model(AppealIn, "reason", claim_id=claim_id, deduction_id=deduction_id, reason=reason)
+    page.call(disputes.appeal, body=body, idempotency_key=f"page:{key}", response=Response())
+    return page.redirect("/me", done="appealed")
+
+
+# --- my rating ----------------------------------------------------------------------------------------------
+
+
+@router.get("/me/rating")
+def my_rating(page: VillagerPage) -> Response:
+    """The grade, the score, the reasons and how to improve; who looked; which banks may look; ask a person."""
+    try:
+        rating = page.call(credit.my_rating, response=Response())
+    except RatingNotFound:
+        rating = None
+    return page.render("villager/rating.html", rating=rating,
+                       lookups=page.call(credit.my_access_log, response=Response()),
+                       consents=page.call(credit.my_consents),
+                       banks=page.call(credit.list_partners, kind=PartnerKind.BANK))
+
+
+@router.post("/me/consents")
+def give_consent(page: VillagerPage, partner_id: Annotated[int, Form(gt=0)],
+                 purpose: Annotated[str, Form(max_length=40)], scope: Annotated[str, Form(max_length=20)],
+                 days: Annotated[int, Form(ge=1, le=366)] = 90) -> Response:
+    body = _model(ConsentIn, "partner_id", partner_id=partner_id, purpose=purpose, scope=scope, days=days)
+    page.call(credit.give_consent, body=body)
+    return page.redirect("/me/rating", done="consent_given")
+
+
+@router.post("/me/consents/{consent_id}/revoke")
+def revoke_consent(page: VillagerPage, consent_id: str) -> Response:
+    page.call(credit.revoke_consent, consent_id=consent_id)
+    return page.redirect("/me/rating", done="consent_revoked")
+
+
+@router.post("/me/rating/review")
+def ask_for_review(page: VillagerPage, reason: Reason) -> Response:
+    page.call(credit.ask_for_review, body=_model(ReviewRequestIn, "reason", reason=reason))
+    return page.redirect("/me/rating", done="review_asked")
+
+
+# --- redeeming ----------------------------------------------------------------------------------------------
+
+
+@router.get("/me/redeem")
+def redeem_page(page: VillagerPage) -> Response:
+    """Offers open to my household (which I can afford), my vouchers with QR and PIN, health checks to book,
+    loan products to apply for and my applications."""
+    offers = page.call(redemption.list_offers, response=Response(), status=None)
+    slots = {o.id: page.call(redemption.list_slots, offer_id=o.id) for o in offers if o.kind == "health_check"}
+    return page.render("villager/redeem.html", balance=_balance(page), offers=offers, slots=slots,
+                       vouchers=page.call(redemption.list_vouchers, response=Response(), status=None),
+                       applications=page.call(loans.list_applications, response=Response(), status=None),
+                       key=secrets.token_urlsafe(16))
+
+
+@router.post("/me/redeem")
+def redeem(page: VillagerPage, offer_id: Annotated[int, Form(gt=0)], key: Key,
+           slot_id: Annotated[int | None, Form(gt=0)] = None) -> Response:
+    body = _model(RedemptionIn, "offer_id", offer_id=offer_id, slot_id=slot_id)
+    page.call(redemption.redeem, body=body, idempotency_key=f"page:{key}", response=Response())
+    return page.redirect("/me/redeem", done="booked" if slot_id else "redeemed")
+
+
+@router.get("/me/vouchers/{code}/qr.svg")
+def voucher_qr(page: VillagerPage, code: str) -> Response:
+    """The QR code of one of my vouchers (the API's route wants a bearer token; the page signs in by cookie)."""
+    return page.respond(page.call(redemption.voucher_qr, code=code))
+
+
+@router.post("/me/vouchers/{code}/cancel")
+def cancel_voucher(page: VillagerPage, code: str) -> Response:
+    page.call(redemption.cancel_voucher, code=code)
+    return page.redirect("/me/redeem", done="cancelled")
+
+
+@router.post("/me/loans")
+def apply_for_loan(page: VillagerPage, offer_id: Annotated[int, Form(gt=0)],
+                   amount_yuan: Annotated[int, Form(gt=0, le=10_000_000)],
+                   term_months: Annotated[int, Form(ge=1, le=120)], purpose: Annotated[str, Form(max_length=200)],
+                   key: Key) -> Response:
+    body = _model(LoanApplicationIn, "amount_yuan", offer_id=offer_id, amount_yuan=amount_yuan,
+                  term_months=term_months, purpose=purpose)
+    page.call(loans.apply, body=body, idempotency_key=f"page:{key}", response=Response())
+    return page.redirect("/me/redeem", done="applied")
