@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from api.demo import MART_VOUCHER
+from api.demo import MART_FLASH
 from tests.browser.conftest import DESK, PHONE, audit, shoot
 from tests.demo_server import shanzhi
 
@@ -110,11 +110,12 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
         expect(villager.locator("[data-balance=in_notice]")).to_have_text("0")
         expect(villager.locator("[data-balance=settled]")).to_have_text(str(settled + 3))
 
-        # a supermarket voucher for points
+        # a supermarket voucher for points (household 1 holds this month's 20-yuan one already: the 10-yuan one)
         villager.goto(f"{base}/me/redeem")
         codes_before = set(villager.locator("[data-voucher-code]").evaluate_all(
             "els => els.map(e => e.dataset.voucherCode)"))
-        villager.locator("[data-offer-id]").filter(has_text=MART_VOUCHER).locator("[data-action=redeem]").click()
+        villager.locator("[data-offer-id]").filter(has_text=MART_FLASH).locator("[data-action=redeem]").click()
+        expect(villager.locator(".notice")).to_be_visible()
         codes_after = set(villager.locator("[data-voucher-code]").evaluate_all(
             "els => els.map(e => e.dataset.voucherCode)"))
         (code,) = codes_after - codes_before
@@ -141,6 +142,7 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
         # elder mode and English: remembered for this person
         villager.goto(f"{base}/me")
         villager.locator("form[action='/prefs/elder'] button").click()
+        villager.wait_for_load_state()
         expect(villager.locator("body")).to_have_class(re.compile(r"\belder\b"))
         checked(villager, "villager-household-elder", problems)
         villager.locator("form[action='/prefs/language'] button[value=en]").click()
