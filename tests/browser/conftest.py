@@ -29,8 +29,10 @@ def why_not() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One headless Chromium per test module. Not per session: Playwright's sync API runs an event loop while it
+    is open, and later tests that start their own (asyncio.run) must not find one running."""
     reason = why_not()
     if reason:
         pytest.skip(reason)
