@@ -8,21 +8,31 @@ document.querySelectorAll("form[data-once]").forEach(function (form) {
   });
 });
 
-// The rotating-code screen fetches a fresh code before the current one expires.
+// The rotating-code screen fetches the next code the moment the current one's 30-second step ends, so the wall
+// never shows a code older than its step (the server takes the step before too, no more: a slow phone needs that
+// margin). When it cannot renew, it says so instead of showing a code that will be refused.
 var screen = document.querySelector("[data-live-code]");
 if (screen) {
+  var offline = screen.querySelector("[data-offline]");
   var refresh = function () {
     fetch(screen.getAttribute("data-live-code"), { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (code) {
-        if (!code) { return; }
-        var img = screen.querySelector("img");
-        img.src = "data:image/svg+xml;base64," + btoa(code.svg);
+        screen.querySelector("img").src = "data:image/svg+xml;base64," + btoa(code.svg);
         var until = screen.querySelector("[data-until]");
         if (until) { until.textContent = code.valid_until_text || ""; }
+        screen.classList.remove("stale");
+        if (offline) { offline.hidden = true; }
+        later(code.expires_in);
+      })
+      .catch(function () {
+        screen.classList.add("stale");
+        if (offline) { offline.hidden = false; }
+        later(5);
       });
   };
-  setInterval(refresh, (parseInt(screen.getAttribute("data-seconds"), 10) || 30) * 1000);
+  var later = function (seconds) { setTimeout(refresh, (Math.max(1, Number(seconds) || 30) + 0.2) * 1000); };
+  later(parseFloat(screen.getAttribute("data-expires-in")));
 }
 
 // The review queue reloads itself every minute while nothing is ticked or typed.
