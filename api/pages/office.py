@@ -331,17 +331,20 @@ def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
     homes = page.session.scalars(select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
                                  .order_by(Household.village_id, Household.code).limit(1000)).all()
     deductions_matters: list[Any] = []
-    seen: set[str] = set()
+    matter_names: dict[str, str] = {}  # a deduction names its matter by code; the page shows the name
     for village in villages:
         for matter in page.call(catalogue.list_matters, village_id=village.id):
-            if matter.points < 0 and matter.active and matter.code not in seen:
-                seen.add(matter.code)
+            if matter.code in matter_names:
+                continue
+            matter_names[matter.code] = matter.name_zh if page.locale == "zh_CN" else matter.name_en
+            if matter.points < 0 and matter.active:
                 deductions_matters.append(matter)
     listed = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
     recent = page.call(disputes.list_deductions, village_id=None)[:50]
     names = _household_names(page, {d.household_id for d in listed} | {d.household_id for d in recent})
     return page.render("office/disputes.html", status_code=status_code, households=homes,
-                       matters=deductions_matters, disputes=listed, deductions=recent, names=names,
+                       matters=deductions_matters, matter_names=matter_names, disputes=listed, deductions=recent,
+                       names=names,
                        open_status=DisputeStatus.OPEN.value,
                        manages=_manages(page), key=secrets.token_urlsafe(12), **context)
 
