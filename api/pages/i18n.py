@@ -2,8 +2,8 @@
 
 Texts in templates and page code are English msgids wrapped in `_()`; zh-CN is the default language and English
 is one tap away. Several .po files per language (common, villager, official, partner) are merged, so each area
-keeps its own. `make messages` extracts new msgids into them; tests/pages/test_i18n.py fails on any msgid that
-has no Chinese text.
+keeps its own. tests/pages/test_i18n.py extracts the msgids (Babel) and fails on any that has no Chinese text,
+printing the entries to add, and on any Chinese text that no page uses any more.
 """
 
 from __future__ import annotations

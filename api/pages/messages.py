@@ -1,5 +1,5 @@
 """Texts that page code (not a template) shows: the plain reason for each refusal, by the error's stable code,
-and the notices shown after a form succeeds. Marked with N_ so `make messages` extracts them."""
+and the notices shown after a form succeeds. Marked with N_ so that tests/pages/test_i18n.py finds them."""
 
 from __future__ import annotations
 

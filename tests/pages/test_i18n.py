@@ -37,6 +37,12 @@ def test_every_text_of_the_pages_has_its_chinese() -> None:
         f'#: {where}\nmsgid "{m}"\nmsgstr ""\n' for m, where in missing.items())
 
 
+def test_no_chinese_text_is_left_that_no_page_uses() -> None:
+    used = set(msgids())
+    unused = sorted(m.id for m in i18n.catalogue("zh_CN") if m.id and m.id not in used)
+    assert unused == [], "remove from api/pages/locale/zh_CN/*.po:\n" + "\n".join(unused)
+
+
 def test_no_template_hard_codes_a_text() -> None:
     offenders = []
     for path in TEMPLATES.rglob("*.html"):
