@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -49,11 +50,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def serving(database: Path, cwd: Path) -> Iterator[str]:
+    """`shanzhi demo` serving this database on a free port, until the block ends; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{demo_db}"}
-    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=tmp_path, env=env,
+    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{database}"}
+    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,10 +68,27 @@ def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.2)
         else:
             pytest.fail("the demo server did not come up")
-        yield base, demo_db
+        yield base
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "Villagers sign in with their phone" in output  # the sign-in help was printed
+    assert "Traceback" not in output, output  # no request ended in an unhandled error
 
 
+@pytest.fixture
+def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The demo served on a copy of the seeded database of this test's own."""
+    with serving(demo_db, tmp_path) as base:
+        yield base, demo_db
+
+
+@pytest.fixture(scope="module")
+def served_for_reading(seeded: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+                       ) -> Iterator[tuple[str, Path]]:
+    """One served copy of the demo for a whole module of tests that only look (and change nothing another test
+    of the module relies on)."""
+    home = tmp_path_factory.mktemp("served")
+    shutil.copyfile(seeded[0], home / "demo.db")
+    with serving(home / "demo.db", home) as base:
+        yield base, home / "demo.db"

@@ -7,6 +7,7 @@ Skipped, with the reason in the summary, when Playwright or Chromium is missing 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path(os.environ.get("SHANZHI_CHROMIUM", "/usr/bin/chromium"))
+DEMO_PASSWORD = "shanzhi-demo"
+PHONE_OF_HOUSEHOLD_1 = "13800000001"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"  # git-ignored
 PHONE = {"width": 360, "height": 740}
 DESK = {"width": 1280, "height": 860}
@@ -101,3 +104,28 @@ AUDIT = """() => {
 def audit(page: Any) -> list[str]:
     """Accessibility problems a user would meet on this page, at its current width (empty when none)."""
     return [f"{page.url}: {problem}" for problem in page.evaluate(AUDIT)]
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def sign_in_staff(page: Any, base: str, username: str) -> None:
+    """Sign in on the sign-in page as a demo official or partner's staff, by password."""
+    page.goto(f"{base}/signin")
+    page.locator("details.staff summary").click()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(DEMO_PASSWORD)
+    page.locator("form[action='/signin/password'] button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/signin"))
+
+
+def sign_in_villager(page: Any, phone: str) -> None:
+    """On the sign-in page (shown first by any villager page): phone, then the code the demo shows."""
+    page.locator("#phone").fill(phone)
+    page.locator("form[action='/signin/phone'] button[type=submit]").click()
+    page.locator("#code").fill(page.locator(".dev-code").inner_text())
+    page.locator("form[action='/signin/code'] button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/signin"))

@@ -12,17 +12,17 @@ from typing import Any
 from PIL import Image
 
 from api.demo import MART_FLASH
-from tests.browser.conftest import DESK, PHONE, audit, shoot
+from tests.browser.conftest import (
+    DESK,
+    PHONE,
+    PHONE_OF_HOUSEHOLD_1,
+    audit,
+    expect,
+    shoot,
+    sign_in_staff,
+    sign_in_villager,
+)
 from tests.demo_server import shanzhi
-
-DEMO_PASSWORD = "shanzhi-demo"
-PHONE_OF_HOUSEHOLD_1 = "13800000001"
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
 
 
 def a_photo(folder: Path) -> Path:
@@ -32,15 +32,6 @@ def a_photo(folder: Path) -> Path:
     path = folder / "yard.jpg"
     path.write_bytes(buffer.getvalue())
     return path
-
-
-def sign_in_staff(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/signin")
-    page.locator("details.staff summary").click()
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("form[action='/signin/password'] button[type=submit]").click()
-    expect(page).not_to_have_url(re.compile(r"/signin"))
 
 
 def checked(page: Any, name: str, problems: list[str]) -> None:
@@ -76,10 +67,7 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
         expect(villager).to_have_url(re.compile(r"/signin\?next="))
         expect(villager.locator("html")).to_have_attribute("lang", "zh-CN")
         checked(villager, "signin", problems)
-        villager.locator("#phone").fill(PHONE_OF_HOUSEHOLD_1)
-        villager.locator("form[action='/signin/phone'] button[type=submit]").click()
-        villager.locator("#code").fill(villager.locator(".dev-code").inner_text())
-        villager.locator("form[action='/signin/code'] button[type=submit]").click()
+        sign_in_villager(villager, PHONE_OF_HOUSEHOLD_1)
         expect(villager).to_have_url(qr_url)
         checked(villager, "villager-claim", problems)
         villager.locator("#photo").set_input_files(str(a_photo(tmp_path)))
