@@ -14,6 +14,7 @@ from api.routes.evidence import evidence_links
 from api.schemas.claims import (
     BulkApproveIn,
     BulkApproveOut,
+    ClaimCheckOut,
     ClaimIn,
     ClaimOut,
     ClaimReviewOut,
@@ -108,6 +109,16 @@ def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: Se
                                  person_id=body.person_id, details=details, idempotency_key=idempotency_key)
     created_or_replayed(response, result.replayed)
     return claim_out(session, result.claim, who, replayed=result.replayed)
+
+
+@router.get("/check", response_model=ClaimCheckOut)
+def check_claim(token: Annotated[str, Query(min_length=8, max_length=300)], session: SessionDep, keys: KeysDep,
+                who: Villager) -> ClaimCheckOut:
+    """Would a claim with this scanned code be taken now? 200 when it would (the photo, where the matter needs
+    one, aside); otherwise the very refusal the claim would get, e.g. 409 `already_claimed` with its claim_id.
+    Changes nothing: ask before taking the photo."""
+    claims.check(session, who, keys, token=token)
+    return ClaimCheckOut(may_claim=True)
 
 
 @router.get("", response_model=list[ClaimReviewOut] | list[ClaimOut])

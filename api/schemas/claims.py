@@ -113,6 +113,12 @@ class LiveCodeOut(BaseModel):
     svg: str
 
 
+class ClaimCheckOut(BaseModel):
+    """A claim with this code would be taken now (a refusal is answered as the claim's own error)."""
+
+    may_claim: bool
+
+
 class CodeInfoOut(BaseModel):
     """What a scanned code is about, before claiming."""
 

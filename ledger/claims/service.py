@@ -5,12 +5,15 @@ smartphone (a proxy claim). One order for every claim:
 2. the code: signature, then the activity's window or the rotating code's step;
 3. locks: the activity (capacity) and then the household (caps, one claim per period), so two claims that
    compete for a place or a cap are decided one after the other;
-4. the household is of the activity's village, the evidence is the household's own, capacity, caps, period;
+4. the household is of the activity's village, the rule is in force, one claim per period, capacity, caps
+   (`_check_household`), then the evidence is there and is the household's own;
 5. fraud signals (flags, never refusals);
 6. the claim row and its journal transfer: pending in the household's notice account, or posted there at once
    when the matter approves automatically and the code was shown live.
 
-Any refusal raises before anything is written, and the unit of work rolls back whatever was.
+Any refusal raises before anything is written, and the unit of work rolls back whatever was. `check` runs steps 2
+and 4 but the evidence without locking or writing anything, so the claim page can say before the photo is taken
+that a claim would be refused, and why.
 """
 
 from __future__ import annotations
@@ -48,7 +51,11 @@ class ActivityWithdrawn(Conflict):
 
 
 class CodeExpired(Conflict):
-    code = "code_expired"
+    code = "code_expired"  # a rotating code whose 30-second step is past: scan the screen again
+
+
+class ActivityOver(CodeExpired):
+    code = "activity_over"  # the activity's window has closed: its code earns nothing any more
 
 
 class NotYetOpen(Conflict):
@@ -121,12 +128,26 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     code = codes.read(keys, token)
     if not isinstance(code, codes.ActivityCode):
         raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
-    place = _locked_activity(session, code.activity_id)
+    place = _activity(session, code.activity_id, lock=True)
     live = _check_code(place.activity, code, now)
     claim = _submit(session, place, household_id=who.household_id, person_id=who.person_id,
                     actor=who.actor, proxy=False, live=live, details=details, now=now)
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
+
+
+def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, now: datetime | None = None) -> None:
+    """Would this villager's claim with this code be taken now? Raises the refusal the claim would get, but for
+    the evidence, which comes with the claim. Reads only and locks nothing; the claim itself checks again."""
+    if who.role != Role.VILLAGER or who.household_id is None:
+        raise NotAClaimant("Only a villager claims with a code, for their own household.")
+    now = now or utcnow()
+    code = codes.read(keys, token)
+    if not isinstance(code, codes.ActivityCode):
+        raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
+    place = _activity(session, code.activity_id, lock=False)
+    _check_code(place.activity, code, now)
+    _check_household(session, place, household_id=who.household_id, now=now, lock=False)
 
 
 def submit_proxy(session: Session, who: Principal, *, activity_id: int, household_id: int, person_id: int | None,
@@ -141,7 +162,7 @@ def submit_proxy(session: Session, who: Principal, *, activity_id: int, househol
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
-    place = _locked_activity(session, activity_id)
+    place = _activity(session, activity_id, lock=True)
     if not who.manages_village(place.activity.village_id, place.activity.county_id):
         raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
     _check_window(place.activity, now)
@@ -188,15 +209,15 @@ _NEWEST_MATTER = (
     .correlate(Matter, Activity)
     .scalar_subquery()
 )
-_PLACE = (
+_PLACE_READ = (
     select(Activity, Matter, County, _NEWEST_MATTER.label("newest_matter_id"))
     .join(Matter, Matter.id == Activity.matter_id)
     .join(County, County.id == Activity.county_id)
     .where(Activity.id == bindparam("activity_id"))
-    .with_for_update(of=Activity)
 )
-_HOUSEHOLD = (select(Household.village_id).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
-              .with_for_update())
+_PLACE = _PLACE_READ.with_for_update(of=Activity)
+_HOUSEHOLD_READ = select(Household.village_id).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
+_HOUSEHOLD = _HOUSEHOLD_READ.with_for_update()
 _EARLIER = select(Claim.id, Claim.submitted_at).where(
     Claim.activity_id == bindparam("activity_id"), Claim.household_id == bindparam("household_id"),
     Claim.period_key == bindparam("period"))
@@ -205,8 +226,8 @@ _TAKEN = select(func.count()).select_from(Claim).where(
     Claim.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
 
 
-def _locked_activity(session: Session, activity_id: int) -> Place:
-    row = session.execute(_PLACE, {"activity_id": activity_id}).first()
+def _activity(session: Session, activity_id: int, *, lock: bool) -> Place:
+    row = session.execute(_PLACE if lock else _PLACE_READ, {"activity_id": activity_id}).first()
     if row is None:
         raise codes.CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
     place = Place(*row)
@@ -238,23 +259,20 @@ def _check_window(activity: Activity, now: datetime) -> None:
         raise NotYetOpen("This activity is not open for claims yet.",
                          opens_at=as_utc(activity.starts_at).isoformat())
     if now >= as_utc(activity.ends_at):
-        raise CodeExpired("This activity is over; its code no longer earns points.",
+        raise ActivityOver("This activity is over; its code no longer earns points.",
                           ended_at=as_utc(activity.ends_at).isoformat())
 
 
-def _submit(session: Session, place: Place, *, household_id: int, person_id: int | None, actor: str,
-            proxy: bool, live: bool, details: Details, now: datetime) -> Claim:
+def _check_household(session: Session, place: Place, *, household_id: int, now: datetime, lock: bool) -> str:
+    """May this household claim at this activity now (evidence aside)? Returns the period the claim counts in."""
     activity, matter, county = place.activity, place.matter, place.county
-    assert activity.id is not None
-    village_id = session.execute(_HOUSEHOLD, {"household_id": household_id}).scalar()
+    village_id = session.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).scalar()
     if village_id != activity.village_id:
         raise OutsideVillage("This activity is for another village's households.",
                              village_id=activity.village_id)
     newest = matter if place.newest_matter_id == matter.id else session.get(Matter, place.newest_matter_id)
     if newest is None or not catalogue.in_force(newest, now):
         raise catalogue.MatterInactive("This matter is not in force any more.", code=matter.code)
-    photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
-                       ids=details.evidence_ids)
     period = rules.period_key(now, county.timezone, activity.period)
     earlier = session.execute(_EARLIER, {"activity_id": activity.id, "household_id": household_id,
                                          "period": period}).first()
@@ -266,6 +284,16 @@ def _submit(session: Session, place: Place, *, household_id: int, person_id: int
         if (taken or 0) >= activity.capacity:
             raise CapacityFull("All places of this activity are taken.", capacity=activity.capacity)
     rules.check_caps(_caps(matter), _claims_in_periods(session, household_id, matter, county.timezone, now))
+    return period
+
+
+def _submit(session: Session, place: Place, *, household_id: int, person_id: int | None, actor: str,
+            proxy: bool, live: bool, details: Details, now: datetime) -> Claim:
+    activity, matter, county = place.activity, place.matter, place.county
+    assert activity.id is not None
+    period = _check_household(session, place, household_id=household_id, now=now, lock=True)
+    photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
+                       ids=details.evidence_ids)
     device = hashlib.sha256(details.device.encode()).hexdigest() if details.device else None
     flags = fraud.signals(session, household_id=household_id, activity=activity, device=device, lat=details.lat,
                           lon=details.lon, photo_hashes=[p.sha256 for p in photos], now=now)

@@ -127,7 +127,7 @@ def test_every_refusal_has_its_own_code_and_writes_nothing(client: TestClient, w
 
     cases = [
         (tampered, {}, 422, "code_invalid"),
-        (code_of(ended), {}, 409, "code_expired"),
+        (code_of(ended), {}, 409, "activity_over"),
         (code_of(later), {}, 409, "not_yet_open"),
         (code_of(in_b), {}, 403, "outside_village"),
         (code_of(open_one), {}, 409, "already_claimed"),
@@ -143,6 +143,19 @@ def test_every_refusal_has_its_own_code_and_writes_nothing(client: TestClient, w
         assert response.json()["detail"] and "Traceback" not in response.text
     assert counts(engine) == before
     assert ledger_verifies(engine)
+
+    # asking first gives the same answer as claiming, but for the evidence, which comes with the claim
+    for token, _, status, code in cases:
+        asked = client.get("/api/v1/claims/check", params={"token": token}, headers=bearer(villager))
+        expected = (200, None) if code.startswith("evidence_") else (status, code)
+        assert (asked.status_code, asked.json().get("code")) == expected, (code, asked.text)
+    already = client.get("/api/v1/claims/check", params={"token": code_of(open_one)}, headers=bearer(villager))
+    assert already.json()["claim_id"] == client.get("/api/v1/claims", headers=bearer(villager)).json()[-1]["id"]
+    assert client.get("/api/v1/claims/check", params={"token": code_of(photo_needed)},
+                      headers=bearer(villager)).json() == {"may_claim": True}
+    assert client.get("/api/v1/claims/check", params={"token": code_of(open_one)},
+                      headers=bearer(official)).status_code == 403  # only a villager claims with a code
+    assert counts(engine) == before
 
 
 def test_a_claim_body_cannot_set_points_status_or_household(client: TestClient, world: World, engine: Engine,

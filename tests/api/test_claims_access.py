@@ -101,6 +101,7 @@ TARGETED: dict[tuple[str, str], Request] = {
     ("POST", "/api/v1/evidence"): lambda t, w: ("UPLOAD", f"/api/v1/evidence?village_id={w.village_a.village_id}",
                                                 None),
     ("POST", "/api/v1/claims"): lambda t, w: ("POST", "/api/v1/claims", {"token": t.code}),
+    ("GET", "/api/v1/claims/check"): lambda t, w: ("GET", f"/api/v1/claims/check?token={t.code}", None),
     ("POST", "/api/v1/claims/proxy"): lambda t, w: ("POST", "/api/v1/claims/proxy", {
         "activity_id": t.activity, "household_card": t.card}),
     ("GET", "/api/v1/claims/{claim_id}"): lambda t, w: ("GET", f"/api/v1/claims/{t.pending_claim}", None),
