@@ -19,8 +19,9 @@ ERRORS: dict[str, str] = {
     # claiming
     "code_invalid": N_("This QR code is not one of ours, or the activity was withdrawn."),
     "code_expired": N_("This QR code has expired. Scan the code on the screen again."),
+    "activity_over": N_("This activity is over: its QR code no longer earns points."),
     "not_yet_open": N_("This activity has not started yet."),
-    "claim_expired": N_("The time to claim for this activity is over."),
+    "claim_expired": N_("This claim waited too long for a decision and has expired."),
     "already_claimed": N_("Your household has already claimed for this activity."),
     "idempotency_key_reused": N_("This form was already sent. Your claim is under My household."),
     "outside_village": N_("This activity is for another village."),

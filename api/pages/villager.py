@@ -9,7 +9,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from api.pages.web import Page, VillagerPage
+from api.pages.web import Page, VillagerPage, reason
+from api.problems import status_of
 from api.routes import (
     activities,
     catalogue,
@@ -28,7 +29,7 @@ from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
 from ledger.claims.deductions import DeductionNotFound
-from ledger.errors import Invalid
+from ledger.errors import DomainError, Invalid
 from ledger.identity.models import PartnerKind
 from scoring.ratings import RatingNotFound
 
@@ -37,8 +38,15 @@ router = APIRouter()
 
 @router.get("/c/{token}")
 def claim_page(page: VillagerPage, token: str) -> Response:
-    """What scanning an activity's QR code opens: the activity and one button (after signing in if needed)."""
-    info = page.call(activities.scanned_code, token=token, keys=page.request.app.state.code_keys)
+    """What scanning an activity's QR code opens: the activity and one button (after signing in if needed), or,
+    when a claim would be refused (claimed already, over, another village's), the plain reason instead."""
+    keys = page.request.app.state.code_keys
+    info = page.call(activities.scanned_code, token=token, keys=keys)
+    try:  # would the claim be refused? Then say why now, before the photo is taken, and show no button
+        page.call(claims.check_claim, token=token, keys=keys)
+    except DomainError as refused:
+        return page.render("villager/claim.html", status_code=status_of(refused), info=info, token=token,
+                           refusal=refused, reason=reason(page, refused))
     return page.render("villager/claim.html", info=info, token=token, key=secrets.token_urlsafe(16))
 
 

@@ -78,6 +78,12 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
         claim_id = sent.get_attribute("data-claim-id")
         checked(villager, "villager-claimed", problems)
 
+        # scanning the poster again: the page says at once that the household has claimed, before any photo
+        villager.goto(qr_url)
+        expect(villager.locator("#claim-refused")).to_have_attribute("data-refusal", "already_claimed")
+        expect(villager.locator("#photo")).to_have_count(0)
+        checked(villager, "villager-claim-refused", problems)
+
         # the official approves it from the review queue, with the photo in view
         official.goto(f"{base}/office")
         row = official.locator(f"[data-claim-id='{claim_id}']")
