@@ -152,6 +152,12 @@ class Page:
         return response
 
     @property
+    def only(self) -> str | None:
+        """In elder mode, the one section of a page shown on its own screen (`?only=` its id)."""
+        wanted = self.request.query_params.get("only", "")
+        return wanted if 0 < len(wanted) <= 30 and wanted.replace("-", "").isalpha() else None
+
+    @property
     def html_lang(self) -> str:
         return i18n.HTML_LANG[self.locale]
 

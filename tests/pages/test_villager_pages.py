@@ -183,9 +183,13 @@ def test_elder_mode_is_remembered_across_sign_ins(browser: TestClient, world: Wo
     assert '<body class="elder' not in page.text
     toggled = browser.post("/prefs/elder", data={"csrf": csrf_of(page.text), "next": "/me"})
     assert toggled.status_code == 303
+    assert 'id="statement"' in page.text  # the statement is in place on the normal page
     elder = browser.get("/me").text
     assert '<body class="elder' in elder
-    assert 'class="card secondary"' in elder  # the secondary parts are what elder mode hides
+    # one action per screen: the statement is a button to a screen of its own, which shows it
+    assert 'id="statement"' not in elder and 'href="?only=statement"' in elder
+    alone = browser.get("/me?only=statement").text
+    assert 'id="statement"' in alone and '<body class="elder only' in alone and 'data-action="back"' in alone
 
     out = form_post(browser, "/signout", {}, from_page="/me")
     assert out.status_code == 303
