@@ -53,6 +53,8 @@ ERRORS: dict[str, str] = {
     "deduction_not_found": N_("There is no such deduction."),
     # rating and consent
     "rating_not_found": N_("Your household has no rating yet."),
+    "review_request_not_found": N_("There is no such review request among those you handle."),
+    "review_already_answered": N_("This review request was already answered."),
     "consent_not_found": N_("There is no such permission."),
     "consent_required": N_("The household has not allowed this bank to see its rating."),
     "partner_not_found": N_("There is no such partner."),
@@ -108,4 +110,5 @@ NOTICES: dict[str, str] = {
     "reported": N_("Status reported."),
     "recorded": N_("Recorded."),
     "created": N_("Created."),
+    "answered": N_("Your answer was sent to the household."),
 }

@@ -23,7 +23,7 @@ from api.pages import charts
 from api.pages.i18n import N_
 from api.pages.messages import ERRORS
 from api.pages.web import OfficialPage, Page, StaffPage
-from api.routes import activities, catalogue, claims, disputes, evidence, households
+from api.routes import activities, catalogue, claims, credit, disputes, evidence, households
 from api.schemas.claims import (
     ActivityIn,
     BulkApproveIn,
@@ -32,6 +32,7 @@ from api.schemas.claims import (
     RejectIn,
     ResolveDisputeIn,
 )
+from api.schemas.credit import ReviewAnswerIn
 from ledger.base import utcnow
 from ledger.claims.models import ClaimStatus, DisputeStatus
 from ledger.errors import Invalid
@@ -381,6 +382,28 @@ def resolve_dispute(page: OfficialPage, dispute_id: int, outcome: Annotated[str,
     page.call(disputes.resolve, dispute_id=dispute_id, body=body,
               idempotency_key=f"page:resolve:{dispute_id}:{outcome}", response=Response())
     return page.redirect("/office/disputes", done="decided")
+
+
+# --- rating reviews ------------------------------------------------------------------------------------------------
+
+
+@router.get("/office/rating-reviews")
+def rating_reviews(page: OfficialPage) -> Response:
+    """Households that asked a person to look at their rating: open ones first, each with the rating it was
+    about (grade, score, reasons), and a box for the answer the household is sent."""
+    asked = page.call(credit.review_queue, status_filter=None)
+    asked.sort(key=lambda r: (r.status != "open", r.requested_at))
+    names = _household_names(page, {r.household_id for r in asked})
+    villages = {v.id: v.name for v in _villages(page)}
+    return page.render("office/rating_reviews.html", asked=asked, names=names, villages=villages)
+
+
+@router.post("/office/rating-reviews/{request_id}/answer")
+def answer_rating_review(page: OfficialPage, request_id: int,
+                         answer: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    body = _build(ReviewAnswerIn, "answer", answer=answer)
+    page.call(credit.answer_review, request_id=request_id, body=body)
+    return page.redirect("/office/rating-reviews", done="answered")
 
 
 # --- the dashboard -------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("office-card", "follow:a[href$='/card']"),
         ("office-proxy", "/office/proxy"),
         ("office-disputes", "/office/disputes"),
+        ("office-rating-reviews", "/office/rating-reviews"),
         ("office-dashboard", "/office/dashboard"),
     ],
     "mart-staff": [

@@ -17,7 +17,7 @@ from ledger.activities import codes
 from ledger.base import utcnow
 from tests.api.claiming import balance, claim, code_of, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
-from tests.pages.conftest import csrf_of, form_post, sign_in_staff
+from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
 ZH = i18n.translations("zh_CN")
 PHONE_A2 = "13900000002"
@@ -335,3 +335,42 @@ def test_every_office_page_opens_for_staff_and_the_auditor_gets_no_forms(browser
     refused = form_post(browser, f"/office/claims/{sent['id']}/approve", {}, from_page="/office")
     assert refused.status_code == 403  # the auditor reads; only officials decide
     assert _status(browser, official, sent["id"]) == "pending"
+
+
+def test_a_rating_review_is_answered_from_the_office_and_the_household_reads_the_answer(
+        browser: TestClient, world: World) -> None:
+    villager = villager_token(browser, world.villager_phone)
+    asked = browser.post("/api/v1/credit/me/review-requests", json={"reason": "My deduction was revoked."},
+                         headers=bearer(villager))
+    assert asked.status_code == 201, asked.text
+    request_id = asked.json()["id"]
+
+    sign_in_staff(browser, "official-b")  # another village's official sees nothing of it
+    assert f'data-review-id="{request_id}"' not in browser.get("/office/rating-reviews").text
+    refused = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "x"},
+                        from_page="/office/rating-reviews")
+    assert refused.status_code == 404
+
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")
+    page = browser.get("/office/rating-reviews")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    card = page.text.split(f'data-review-id="{request_id}"')[1].split("</section>")[0]
+    assert 'data-review-status="open"' in page.text and "My deduction was revoked." in card
+    assert re.search(r"<strong>(AAA|AA|A|B|C|D|NR)</strong>", card), "the rating asked about is shown"
+    empty = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "  "},
+                      from_page="/office/rating-reviews")
+    assert empty.status_code == 422  # an empty answer is refused, and the request stays open
+    answer = "The deduction was revoked on appeal; the next rating counts it no more."
+    done = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": answer},
+                     from_page="/office/rating-reviews")
+    assert done.status_code == 303 and done.headers["location"] == "/office/rating-reviews?done=answered"
+    shown = browser.get("/office/rating-reviews").text
+    assert f'data-review-id="{request_id}" data-review-status="answered"' in shown
+    again = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "again"},
+                      from_page="/office/rating-reviews")
+    assert again.status_code == 409 and ZH.gettext(ERRORS["review_already_answered"]) in again.text
+
+    browser.cookies.clear()
+    sign_in_villager(browser, world.villager_phone)
+    assert answer in browser.get("/me").text  # the household reads the answer among its messages
