@@ -215,13 +215,13 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
                           idempotency_key=None)
         else:
             review.approve(session, reviewer, claim_id=claim.id, idempotency_key=None)  # type: ignore[arg-type]
-    for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring
-        if reviewer is None:
+    for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring; household 1
+        if reviewer is None:                    # two days ago, so its villager may still appeal (7 days)
             break
         household = session.get(Person, user.person_id).household_id  # type: ignore[union-attr]
         deductions.record(session, reviewer, household_id=household, matter_code="breaking_village_rules",
                           reason="在公共通道堆放杂物，经劝说后已清理", evidence_ids=(), idempotency_key=None,
-                          now=now - timedelta(days=150 + 20 * n))
+                          now=now - timedelta(days=2 if n == 0 else 150 + 20 * n))
 
 
 # --- the redemption story -------------------------------------------------------------------------------------

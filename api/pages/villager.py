@@ -28,6 +28,7 @@ from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
+from ledger.base import utcnow
 from ledger.claims.deductions import DeductionNotFound
 from ledger.errors import DomainError, Invalid
 from ledger.identity.models import PartnerKind
@@ -122,7 +123,7 @@ def my_household(page: VillagerPage) -> Response:
     return page.render("villager/me.html", balance=_balance(page), statement=statement.entries,
                        claims=my_claims, deductions=my_deductions, appealed_claims=appealed_claims,
                        appealed_deductions=appealed_deductions, notifications=told, board=board, leaders=leaders,
-                       matters=_matter_names(page))
+                       matters=_matter_names(page), now=utcnow())
 
 
 @router.get("/me/appeal")

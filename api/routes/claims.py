@@ -55,10 +55,11 @@ def claim_out(session: Session, claim: Claim, who: Principal, *, replayed: bool 
         "matter_code": matter.code, "matter_zh": matter.name_zh, "matter_en": matter.name_en,
         "evidence": links, "replayed": replayed,
     }
-    if who.role not in STAFF:
-        return ClaimOut(**fields)
     county = session.get(County, claim.county_id)
     assert county is not None
+    fields["appeal_until"] = disputes.appeal_deadline(county, claim)
+    if who.role not in STAFF:
+        return ClaimOut(**fields)
     now = utcnow()
     return ClaimReviewOut(**fields, entered_by=claim.entered_by, decided_by=claim.decided_by,
                           age_hours=review.age_hours(claim, now), overdue=review.is_overdue(claim, county, now),

@@ -17,6 +17,7 @@ from ledger.claims import deductions, disputes
 from ledger.claims.models import Deduction, Dispute, DisputeKind, DisputeStatus
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
+from ledger.tenancy import County
 
 router = APIRouter(prefix="/api/v1", tags=["deductions and disputes"])
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
@@ -27,7 +28,10 @@ Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_AD
 def deduction_out(session: Session, deduction: Deduction, *, replayed: bool = False) -> DeductionOut:
     matter = session.get(Matter, deduction.matter_id)
     assert matter is not None
+    county = session.get(County, deduction.county_id)
+    assert county is not None
     return DeductionOut(**deduction.model_dump(include=set(DeductionOut.model_fields)), matter_code=matter.code,
+                        appeal_until=disputes.appeal_deadline(county, deduction),
                         evidence=evidence_links(session, deduction_id=deduction.id), replayed=replayed)
 
 

@@ -172,6 +172,7 @@ class ClaimOut(BaseModel):
     submitted_at: Moment
     decided_at: Moment | None
     reject_reason: str | None
+    appeal_until: Moment | None = Field(default=None, description="A rejected claim: until when it may be appealed.")
     notice_until: Moment | None
     settled_at: Moment | None
     evidence: list[str] = Field(description="Links to the claim's photos.")
@@ -220,6 +221,7 @@ class DeductionOut(BaseModel):
     reason: str
     status: str
     recorded_at: Moment
+    appeal_until: Moment | None = Field(default=None, description="Until when the household may appeal it.")
     evidence: list[str]
     replayed: bool = False
 

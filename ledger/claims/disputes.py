@@ -101,6 +101,20 @@ def object_to(session: Session, who: Principal, *, claim_id: int, reason: str, i
     return Opened(dispute)
 
 
+def appeal_deadline(county: County, target: Claim | Deduction) -> datetime | None:
+    """Until when the household may appeal: a rejected claim, from its decision; a deduction in force, from its
+    recording; for the county's appeal days. None: there is nothing to appeal."""
+    if isinstance(target, Claim):
+        if target.status != ClaimStatus.REJECTED or target.decided_at is None:
+            return None
+        since = as_utc(target.decided_at)
+    else:
+        if target.status != DeductionStatus.IN_FORCE:
+            return None
+        since = as_utc(target.recorded_at)
+    return since + timedelta(days=county.appeal_days)
+
+
 def appeal(session: Session, who: Principal, *, claim_id: int | None = None, deduction_id: int | None = None,
            reason: str, idempotency_key: str | None, now: datetime | None = None) -> Opened:
     """A household appeals against a rejection of its claim or a deduction against it."""
@@ -121,19 +135,18 @@ def appeal(session: Session, who: Principal, *, claim_id: int | None = None, ded
             raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
         if target.status != ClaimStatus.REJECTED or target.decided_at is None:
             raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
-        since = as_utc(target.decided_at)
     else:
         target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
         if target is None or target.household_id != who.household_id:
             raise DeductionNotFound("No such deduction against your household.", deduction_id=deduction_id)
         if target.status != DeductionStatus.IN_FORCE:
             raise NotAppealable("This deduction was already revoked.")
-        since = as_utc(target.recorded_at)
     county = session.get(County, target.county_id)
     assert county is not None
-    if now > since + timedelta(days=county.appeal_days):
-        raise AppealWindowClosed(f"Appeals are taken within {county.appeal_days} days.",
-                                 closed_at=(since + timedelta(days=county.appeal_days)).isoformat())
+    closes = appeal_deadline(county, target)
+    assert closes is not None
+    if now > closes:
+        raise AppealWindowClosed(f"Appeals are taken within {county.appeal_days} days.", closed_at=closes.isoformat())
     dispute = _open(session, DisputeKind.APPEAL, who, target.county_id, target.village_id, target.household_id,
                     reason, now, claim_id=claim_id, deduction_id=deduction_id)
     idempotency.record_result(session, key, {"dispute": dispute.id})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -343,13 +343,24 @@ def test_an_upheld_appeal_approves_a_rejected_claim_after_all(client: TestClient
 def test_appeals_close_after_the_countys_appeal_days(client: TestClient, world: World, engine: Engine,
                                                      official: str, villager: str) -> None:
     made = claim(client, villager, code_of(new_activity(client, official, world.village_a.village_id))).json()
+    assert made["appeal_until"] is None  # nothing to appeal while it awaits review
     decide(client, official, made["id"], "reject", reason="no")
+    rejected = client.get(f"/api/v1/claims/{made['id']}", headers=bearer(villager)).json()
+    decided = datetime.fromisoformat(rejected["decided_at"])
+    assert datetime.fromisoformat(rejected["appeal_until"]) == decided + timedelta(days=7)  # the county's 7 days
     with unit_of_work(engine) as session:
         session.execute(update(Claim).where(Claim.id == made["id"])
                         .values(decided_at=utcnow() - timedelta(days=8)))
+    closed = client.get(f"/api/v1/claims/{made['id']}", headers=bearer(villager)).json()["appeal_until"]
     late = client.post("/api/v1/appeals", json={"claim_id": made["id"], "reason": "late"},
                        headers={**bearer(villager), **key()})
     assert late.status_code == 409 and late.json()["code"] == "appeal_window_closed"
+    assert datetime.fromisoformat(late.json()["closed_at"]) == datetime.fromisoformat(closed)  # one rule, one date
+
+    deduction = client.post("/api/v1/deductions", headers={**bearer(official), **key()}, json={
+        "household_id": world.household_a1, "matter_code": "breaking_village_rules", "reason": "x"}).json()
+    assert datetime.fromisoformat(deduction["appeal_until"]) == (
+        datetime.fromisoformat(deduction["recorded_at"]) + timedelta(days=7))
 
 
 def test_a_deduction_takes_what_the_balance_allows_and_records_the_rest(

@@ -77,6 +77,25 @@ def test_a_rejected_claim_shows_its_reason_and_can_be_appealed(browser: TestClie
     assert f'href="/me/appeal?claim_id={made["id"]}"' not in after.text  # appealed once; no second button
 
 
+def test_a_rejection_past_its_appeal_days_offers_no_appeal(browser: TestClient, world: World, engine: Engine,
+                                                           villager: str) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from ledger.base import utcnow
+    from ledger.claims.models import Claim
+    from ledger.db import unit_of_work
+
+    official = password_token(browser, "official-a")
+    made = claim(browser, villager, code_of(new_activity(browser, official, world.village_a.village_id))).json()
+    decide(browser, official, made["id"], "reject", reason="Nobody saw you at the clean-up.")
+    with unit_of_work(engine) as session:
+        session.execute(update(Claim).where(Claim.id == made["id"]).values(decided_at=utcnow() - timedelta(days=8)))
+    row = browser.get("/me").text.split(f'data-claim-id="{made["id"]}"')[1].split("</li>")[0]
+    assert 'data-action="appeal"' not in row and "data-appeal-closed" in row  # says so, instead of a dead button
+
+
 def test_consents_given_and_taken_back_on_the_page_are_what_the_api_says(browser: TestClient, world: World,
                                                                         villager: str) -> None:
     page = browser.get("/me/rating")
