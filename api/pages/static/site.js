@@ -1,10 +1,16 @@
 // Light help where it matters; every page works without it.
 "use strict";
 
-// A form marked data-once sends once: a double tap on a slow phone must not send twice.
+// A form marked data-once sends once: a double tap on a slow phone must not send twice. The buttons are greyed
+// out only after the browser has read the form, or the pressed button's own value (approve / reject) would be
+// left out of what is sent.
 document.querySelectorAll("form[data-once]").forEach(function (form) {
-  form.addEventListener("submit", function () {
-    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+  form.addEventListener("submit", function (event) {
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+    }, 0);
   });
 });
 
