@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 from PIL import Image
 
 from api.demo import MART_FLASH
@@ -23,6 +25,8 @@ from tests.browser.conftest import (
     sign_in_villager,
 )
 from tests.demo_server import shanzhi
+
+WELL_RATED = "13800000003"  # household 3 of the demo: rated AA, no loan yet
 
 
 def a_photo(folder: Path) -> Path:
@@ -168,3 +172,113 @@ def test_the_sign_in_page_passes_the_audit_at_360_px(chromium: Any, served: tupl
         assert audit(page) == []
     finally:
         context.close()
+
+
+def household_of(database: Path, phone: str) -> int:
+    with sqlite3.connect(database) as conn:
+        (household_id,) = conn.execute("SELECT household_id FROM person WHERE phone = ?", (phone,)).fetchone()
+    return int(household_id)
+
+
+def bank_lookup(base: str, household_id: int, consent_id: str) -> httpx.Response:
+    """What the bank's own system does with its client credentials: read the rating under a consent."""
+    token = httpx.post(f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"),
+                       data={"grant_type": "client_credentials"}).json()["access_token"]
+    return httpx.get(f"{base}/api/v1/credit/households/{household_id}", params={"consent_id": consent_id},
+                     headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
+        chromium: Any, served: tuple[str, Path]) -> None:
+    """In the browser, with the official and the bank at their desks: a well-rated household reads its rating,
+    lets the bank see it, sees the bank's lookup, takes the consent back (the bank is refused), asks a person to
+    check the rating and reads the answer, applies for a loan that the bank approves; household 1 appeals its
+    deduction, the official upholds it, and the points come back."""
+    base, database = served
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    desk = chromium.new_context(viewport=DESK)
+    bank_desk = chromium.new_context(viewport=DESK)
+    problems: list[str] = []
+    try:
+        villager = phone.new_page()
+        villager.goto(f"{base}/me/rating")
+        sign_in_villager(villager, WELL_RATED)
+        expect(villager.locator("[data-grade]")).to_have_attribute("data-grade", re.compile(r"^(AAA|AA|A)$"))
+        assert 1 <= villager.locator("#rating ol li").count() <= 4  # its main reasons, at most four
+
+        # consent: the bank may look; the villager sees who looked; taking it back shuts the bank out
+        villager.locator("#partner_id").select_option(index=0)
+        villager.locator("#scope").select_option("score")
+        villager.locator("[data-action=consent]").click()
+        expect(villager.locator(".notice")).to_be_visible()
+        consent_id = villager.locator("[data-consent-id]").first.get_attribute("data-consent-id")
+        household_id = household_of(database, WELL_RATED)
+        assert bank_lookup(base, household_id, str(consent_id)).status_code == 200
+        villager.reload()
+        expect(villager.locator("#lookups tbody tr")).to_have_count(1)
+        checked(villager, "villager-rating-looked-at", problems)
+        villager.locator(f"[data-consent-id='{consent_id}'] [data-action=revoke]").click()
+        expect(villager.locator(f"[data-consent-id='{consent_id}']")).to_have_count(0)
+        refused = bank_lookup(base, household_id, str(consent_id))
+        assert (refused.status_code, refused.json()["code"]) == (403, "consent_required")
+
+        # a person checks the rating: the official answers at the desk, the household reads the answer
+        villager.locator("#review-reason").fill("去年的扣分已经撤销了")
+        villager.locator("[data-action=ask-review]").click()
+        expect(villager.locator(".notice")).to_be_visible()
+        official = desk.new_page()
+        sign_in_staff(official, base, "official-qingshan")
+        official.goto(f"{base}/office/rating-reviews")
+        asked = official.locator("[data-review-status=open]").filter(has_text="去年的扣分已经撤销了")
+        asked.locator("textarea").fill("已核实：扣分已撤销，下次评级不再计入。")
+        asked.locator("[data-action=answer]").click()
+        expect(official.locator("[data-review-status=answered]")).to_have_count(1)
+        checked(official, "office-rating-reviews", problems)
+        villager.goto(f"{base}/me")
+        expect(villager.locator("#notifications")).to_contain_text("已核实：扣分已撤销")
+
+        # a good-conduct loan: applied for on the phone, approved by the bank in its inbox, followed on the phone
+        villager.goto(f"{base}/me/redeem")
+        loan = villager.locator("#loans [data-offer-id]").first
+        loan.locator("input[name=amount_yuan]").fill("10000")
+        loan.locator("input[name=purpose]").fill("买茶苗")
+        loan.locator("[data-action=apply]").click()
+        expect(villager.locator(".notice")).to_be_visible()
+        application = villager.locator("[data-application-id]").filter(has_text="10000")
+        application_id = application.get_attribute("data-application-id")
+        expect(application).to_have_attribute("data-application-status", re.compile(r"^(pre_approved|under_review)$"))
+        officer = bank_desk.new_page()
+        sign_in_staff(officer, base, "bank-staff")
+        officer.goto(f"{base}/bank/applications/{application_id}")
+        expect(officer.locator("main")).to_contain_text("10000")
+        officer.locator("[data-action=approve]").click()
+        expect(officer.locator(".notice")).to_be_visible()
+        checked(officer, "bank-application-approved", problems)
+        villager.reload()
+        expect(villager.locator(f"[data-application-id='{application_id}']")).to_have_attribute(
+            "data-application-status", "approved")
+
+        # household 1 appeals its deduction; the official upholds it; the points come back
+        villager.locator("form[action='/signout'] button").click()
+        villager.goto(f"{base}/me")
+        sign_in_villager(villager, PHONE_OF_HOUSEHOLD_1)
+        settled = number(villager, "[data-balance=settled]")
+        deduction = villager.locator("[data-deduction-status=in_force]").first
+        deduction_id = deduction.get_attribute("data-deduction-id")
+        deduction.locator("[data-action=appeal]").click()
+        villager.locator("#reason").fill("杂物是邻居家的，当天已说明")
+        villager.locator("[data-action=send-appeal]").click()
+        expect(villager.locator(".notice")).to_be_visible()
+        official.goto(f"{base}/office/disputes")
+        dispute = official.locator("[data-dispute-status=open]").filter(has_text="杂物是邻居家的")
+        dispute.locator("[data-action=uphold]").click()
+        expect(official.locator("[data-dispute-status=open]")).to_have_count(0)
+        villager.reload()
+        expect(villager.locator(f"[data-deduction-id='{deduction_id}']")).to_have_attribute(
+            "data-deduction-status", "revoked")
+        assert number(villager, "[data-balance=settled]") > settled  # what it took, given back
+        checked(villager, "villager-deduction-revoked", problems)
+        assert problems == []
+    finally:
+        for context in (phone, desk, bank_desk):
+            context.close()
