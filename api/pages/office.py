@@ -310,14 +310,22 @@ def send_proxy_claim(page: OfficialPage, activity_id: Annotated[int, Form(gt=0)]
                      key: Annotated[str, Form(min_length=8, max_length=64)],
                      household_card: Annotated[str, Form(max_length=300)] = "",
                      household_id: Annotated[str, Form(max_length=12)] = "",
-                     note: Annotated[str, Form(max_length=500)] = "") -> Response:
+                     note: Annotated[str, Form(max_length=500)] = "",
+                     photo: Annotated[UploadFile | None, File()] = None) -> Response:
     number = _number(household_id, "household_id")
     card = household_card.strip() or None
     if card is None and number is None:
         return _proxy_form(page, status_code=400,
                            refusal=page._("Scan the household card or give the household number."))
+    photos = []
+    if photo is not None and photo.filename:  # a matter that needs a photo: the official takes it
+        activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page),
+                             settings=page.settings)
+        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
+                          village_id=activity.village_id)
+        photos.append(saved.id)
     body = _build(ProxyClaimIn, activity_id=activity_id, household_id=number, household_card=card,
-                  note=note.strip() or None)
+                  note=note.strip() or None, evidence_ids=photos)
     page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page),
               response=Response())
     return page.redirect("/office/proxy", done="recorded")

@@ -278,6 +278,19 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
 
     assert browser.get(f"/office/households/{world.household_b1}/card.svg").status_code == 404
 
+    # a matter that needs a photo: without one it is refused; with the official's photo it is entered
+    hygiene = new_activity(browser, official, world.village_a.village_id, "courtyard_hygiene")
+    fields = {"activity_id": str(hygiene["id"]), "household_id": str(world.household_a2), "key": "proxy-key-2"}
+    bare = form_post(browser, "/office/proxy", fields)
+    assert bare.status_code == 422 and "evidence_required" in bare.text
+    shot = form_post(browser, "/office/proxy", {**fields, "key": "proxy-key-3"},
+                     files={"photo": ("yard.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4,
+                                      "image/jpeg")})
+    assert shot.status_code == 303, shot.text
+    entered = [c for c in browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
+               if c["activity_id"] == hygiene["id"]]
+    assert [(c["household_id"], len(c["evidence"])) for c in entered] == [(world.household_a2, 1)]
+
 
 def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestClient, world: World) -> None:
     official = password_token(browser, "official-a")
