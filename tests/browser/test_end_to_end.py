@@ -282,3 +282,91 @@ def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
     finally:
         for context in (phone, desk, bank_desk):
             context.close()
+
+
+def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(chromium: Any, served: tuple[str, Path],
+                                                                      tmp_path: Path) -> None:
+    """The office's forms as an official fills them in: a new activity (its poster opens), a rejection that needs
+    a reason, two claims approved together, a claim entered for a household without a smartphone (which its
+    enterer may not approve). The till: a wrong PIN says how many tries are left; part of a voucher is used."""
+    base, _ = served
+    desk = chromium.new_context(viewport=DESK)
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    problems: list[str] = []
+    try:
+        official = desk.new_page()
+        sign_in_staff(official, base, "official-qingshan")
+
+        official.goto(f"{base}/office/activities")
+        official.locator("#title").fill("晚间广场清扫")
+        official.locator("#place").fill("村文化广场")
+        official.locator("#period").select_option("once")
+        official.locator("form[method=post][action='/office/activities'] button[type=submit]").click()
+        expect(official.locator(".notice")).to_be_visible()
+        row = official.locator("tr").filter(has_text="晚间广场清扫")
+        poster = row.locator("a[href$='/poster.svg']").get_attribute("href")
+        shown = official.request.get(base + str(poster))
+        assert shown.status == 200 and shown.headers["content-type"].startswith("image/svg+xml")
+
+        official.goto(f"{base}/office")
+        cards = official.locator("article[data-claim-id]")
+        waiting = cards.count()
+        assert waiting >= 3, "the demo leaves claims for the official to review"
+        first = cards.nth(0)
+        first_id = first.get_attribute("data-claim-id")
+        first.locator("[data-action=reject]").click()  # no reason: refused, and the claim stays
+        expect(official.locator(".refusal")).to_be_visible()
+        expect(official.locator(f"article[data-claim-id='{first_id}']")).to_have_count(1)
+        official.locator(f"article[data-claim-id='{first_id}'] textarea").fill("签到表上没有您家")
+        official.locator(f"article[data-claim-id='{first_id}'] [data-action=reject]").click()
+        expect(official.locator(f"article[data-claim-id='{first_id}']")).to_have_count(0)
+        ticked = [cards.nth(i).get_attribute("data-claim-id") for i in range(2)]
+        for claim_id in ticked:
+            official.locator(f"#tick-{claim_id}").check()
+        official.locator("[data-action=bulk-approve]").click()
+        expect(official.locator(".notice")).to_be_visible()
+        for claim_id in ticked:
+            expect(official.locator(f"article[data-claim-id='{claim_id}']")).to_have_count(0)
+        assert official.locator("article[data-claim-id]").count() == waiting - 3
+
+        official.goto(f"{base}/office/households")
+        official.locator("a[href^='/office/proxy?household_id=']").nth(4).click()
+        new_one = official.locator("#activity_id option", has_text="晚间广场清扫").get_attribute("value")
+        official.locator("#activity_id").select_option(new_one)
+        official.locator("#photo").set_input_files(str(a_photo(tmp_path)))  # the matter asks for one
+        official.locator("#note").fill("老人没有智能手机，现场核实")
+        official.locator("form[action='/office/proxy'] button[type=submit]").click()
+        expect(official.locator(".notice")).to_be_visible()
+        official.goto(f"{base}/office")
+        entered = official.locator("article[data-claim-id]").filter(has_text="老人没有智能手机")
+        expect(entered).to_have_count(1)
+        entered.locator("[data-action=approve]").click()  # the enterer may not approve it: a second official must
+        expect(official.locator(".refusal")).to_contain_text(re.compile("second_official_needed|另一位"))
+        checked(official, "office-own-entry-refused", problems)
+
+        # the till: household 1's supermarket voucher, with a wrong PIN and then part of its value
+        villager = phone.new_page()
+        villager.goto(f"{base}/me/redeem")
+        sign_in_villager(villager, PHONE_OF_HOUSEHOLD_1)
+        held = villager.locator("[data-voucher-status=active]").filter(has_text="20").first
+        code = held.get_attribute("data-voucher-code")
+        pin = held.locator("[data-pin]").inner_text().strip()
+        cashier = desk.new_page()
+        official.locator("form[action='/signout'] button").click()
+        sign_in_staff(cashier, base, "mart-staff")
+        cashier.goto(f"{base}/till")
+        cashier.locator("#code").fill(str(code))
+        cashier.locator("#pin").fill("000000" if pin != "000000" else "111111")
+        cashier.locator("[data-action=consume]").click()
+        expect(cashier.locator("#till-result")).to_have_attribute("data-result", "wrong_pin")
+        expect(cashier.locator("#till-result")).to_contain_text(re.compile(r"\d"))  # tries left
+        cashier.locator("#pin").fill(pin)
+        cashier.locator("#amount").fill("5")
+        cashier.locator("[data-action=consume]").click()
+        expect(cashier.locator("#till-result")).to_have_attribute("data-result", "consumed")
+        expect(cashier.locator("#till-result")).to_contain_text("15.00")  # what is left on the voucher
+        checked(cashier, "till-part-used", problems)
+        assert problems == []
+    finally:
+        for context in (desk, phone):
+            context.close()
