@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
@@ -102,7 +102,7 @@ Reason = Annotated[str, Form(max_length=500)]
 
 
 @router.get("/me")
-def my_household(page: VillagerPage) -> Response:
+def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"] = "month") -> Response:
     """The balance, my claims (and what was rejected and why), deductions, the statement, what I was told, the
     notice board and the leaderboard of my village."""
     household_id = _household(page)
@@ -118,7 +118,7 @@ def my_household(page: VillagerPage) -> Response:
     board = leaders = None
     if village_id is not None:
         board = page.call(villages.notice_board, village_id=village_id, response=Response())
-        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period="month",
+        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period=period,
                             at=None)
     return page.render("villager/me.html", balance=_balance(page), statement=statement.entries,
                        claims=my_claims, deductions=my_deductions, appealed_claims=appealed_claims,

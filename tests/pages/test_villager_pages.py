@@ -52,6 +52,13 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(brow
     assert 'id="notice-board"' in page.text and 'id="leaderboard"' in page.text
     assert page.headers["cache-control"] == "no-store"
 
+    # the leaderboards: this month by default, the quarter and the year one tap away
+    year = browser.get("/me?period=year")
+    assert re.search(r'id="leaderboard-title">[^<]*· \d{4}</h2>', year.text)
+    assert 'href="?period=year#leaderboard" aria-current="true"' in year.text
+    assert re.search(r'id="leaderboard-title">[^<]*· \d{4}-Q[1-4]</h2>', browser.get("/me?period=quarter").text)
+    assert browser.get("/me?period=decade").status_code == 422  # refused plainly, not a 500
+
 
 def test_a_rejected_claim_shows_its_reason_and_can_be_appealed(browser: TestClient, world: World,
                                                               villager: str) -> None:
