@@ -165,6 +165,7 @@ def my_rating(page: VillagerPage) -> Response:
     return page.render("villager/rating.html", rating=rating,
                        lookups=page.call(credit.my_access_log, response=Response()),
                        consents=page.call(credit.my_consents),
+                       reviews=page.call(credit.my_review_requests, response=Response()),
                        banks=page.call(credit.list_partners, kind=PartnerKind.BANK))
 
 

@@ -189,6 +189,15 @@ def ask_for_review(body: ReviewRequestIn, session: SessionDep, who: Villager) ->
     return review_out(session, reviews.request(session, who, reason=body.reason), with_rating=False)
 
 
+@router.get("/credit/me/review-requests", response_model=list[ReviewRequestOut])
+def my_review_requests(session: SessionDep, who: Villager, response: Response) -> list[ReviewRequestOut]:
+    """Your household's requests for a person to look at its rating, newest first, with their answers."""
+    response.headers.update(PRIVATE)
+    asked = session.scalars(select(ReviewRequest).where(ReviewRequest.household_id == who.household_id)
+                            .order_by(ReviewRequest.id.desc())).all()  # type: ignore[union-attr]
+    return [review_out(session, task, with_rating=False) for task in asked]
+
+
 @router.get("/partners", response_model=list[PartnerOut])
 def list_partners(session: SessionDep, who: Member,
                   kind: Annotated[PartnerKind | None, Query()] = None) -> list[PartnerOut]:

@@ -231,6 +231,13 @@ def test_a_villager_asks_for_a_person_to_review_and_an_official_answers(client: 
     assert answered.status_code == 200 and answered.json()["status"] == "answered"
     told = client.get("/api/v1/notifications", headers=bearer(villager)).json()
     assert told[0]["kind"] == "rating_review_answered"
+    mine = client.get("/api/v1/credit/me/review-requests", headers=bearer(villager))
+    assert mine.headers["cache-control"] == "no-store"
+    assert [(r["id"], r["status"], r["answer"], r["rating"]) for r in mine.json()] == [
+        (asked.json()["id"], "answered", "Checked: the rating counts no withdrawn deduction.", None)]
+    neighbour = villager_token(client, "13900000002")  # another household of the village sees none of it
+    assert client.get("/api/v1/credit/me/review-requests", headers=bearer(neighbour)).json() == []
+    assert client.get("/api/v1/credit/me/review-requests", headers=bearer(official)).status_code == 403
 
 
 def test_banks_report_loan_outcomes_for_loans_they_looked_up(client: TestClient, world: World,

@@ -124,6 +124,8 @@ def test_consents_given_and_taken_back_on_the_page_are_what_the_api_says(browser
 
     asked = form_post(browser, "/me/rating/review", {"reason": "My deduction was revoked."}, from_page="/me/rating")
     assert asked.status_code == 303 and asked.headers["location"] == "/me/rating?done=review_asked"
+    following = browser.get(asked.headers["location"]).text  # the request, waiting for the village
+    assert 'data-review-status="open"' in following and "My deduction was revoked." in following
 
 
 def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(browser: TestClient, world: World,
