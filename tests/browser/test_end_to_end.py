@@ -333,6 +333,12 @@ def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(chromium: A
         official.locator("a[href^='/office/proxy?household_id=']").nth(4).click()
         new_one = official.locator("#activity_id option", has_text="晚间广场清扫").get_attribute("value")
         official.locator("#activity_id").select_option(new_one)
+        proxy_form = official.url
+        official.locator("form[action='/office/proxy'] button[type=submit]").click()  # no photo: refused
+        expect(official.locator(".refusal code")).to_have_text("evidence_required")
+        official.locator("a[data-back]").click()  # back to the form just sent, not to the front page
+        expect(official).to_have_url(proxy_form)
+        official.locator("#activity_id").select_option(new_one)
         official.locator("#photo").set_input_files(str(a_photo(tmp_path)))  # the matter asks for one
         official.locator("#note").fill("老人没有智能手机，现场核实")
         official.locator("form[action='/office/proxy'] button[type=submit]").click()

@@ -50,3 +50,10 @@ if (queue) {
     if (!busy) { window.location.reload(); }
   }, (parseInt(queue.getAttribute("data-refresh"), 10) || 60) * 1000);
 }
+
+// "Back" on a refusal returns to the page the form was sent from (without script: to the front page).
+document.querySelectorAll("a[data-back]").forEach(function (link) {
+  link.addEventListener("click", function (event) {
+    if (window.history.length > 1) { event.preventDefault(); window.history.back(); }
+  });
+});
