@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from psycopg.errors import NumericValueOutOfRange
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -128,6 +129,22 @@ async def _unavailable(_: Request, error: Exception) -> JSONResponse:
                    {"Retry-After": "5"})
 
 
+async def _unstorable(request: Request, error: Exception) -> Response:
+    """A value the database cannot hold: a number too large (an id of thirty digits in a path or a form; SQLite
+    refuses it while binding, PostgreSQL while running) or, on PostgreSQL, text with a NUL character. The
+    request's fault, so 422; any other OverflowError or DataError is ours and stays a 500."""
+    orig = getattr(error, "orig", None)
+    if isinstance(error, OverflowError):
+        unstorable = "SQLite INTEGER" in str(error)
+    else:
+        unstorable = isinstance(orig, NumericValueOutOfRange) or "cannot contain NUL" in str(orig)
+    if not unstorable:
+        return await _unexpected(request, error)
+    count_error("invalid_request")
+    detail = "A value in the request cannot be stored: a number out of range, or text with a NUL character."
+    return error_page(request, Invalid(detail, field="request"), 422) or problem(422, "invalid_request", detail)
+
+
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=error)
     return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
@@ -138,6 +155,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OverflowError, _unstorable)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(WriterBusy, _unavailable)
     app.add_exception_handler(PoolTimeout, _unavailable)

@@ -21,7 +21,7 @@ from ledger.db import make_engine, unit_of_work
 from ledger.identity.models import Role, User
 from ledger.identity.service import set_password
 from ledger.settings import DEMO_PASSWORD, InsecureSettings
-from tests.api.conftest import World, bearer, make_settings, password_token
+from tests.api.conftest import World, bearer, make_settings, password_token, villager_token
 from tests.conftest import ON_POSTGRES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
@@ -136,6 +136,27 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     wrong = client.delete("/healthz")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+
+
+def test_an_id_too_large_for_the_database_is_a_problem_not_a_500(client: TestClient, world: World) -> None:
+    """SQLite cannot even bind it (422 invalid_request); PostgreSQL compares it and finds nothing (404)."""
+    official = password_token(client, "official-a")
+    for path in ("/api/v1/claims/99999999999999999999999", "/api/v1/evidence/99999999999999999999999",
+                 "/api/v1/ledger/transactions/99999999999999999999999"):
+        answer = client.get(path, headers={"Authorization": f"Bearer {official}"})
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["code"] in ("invalid_request", "claim_not_found", "evidence_not_found",
+                                         "transaction_not_found", "not_found")
+
+
+def test_text_with_a_nul_character_is_stored_or_refused_plainly(client: TestClient, world: World) -> None:
+    """PostgreSQL cannot store NUL in text: 422 invalid_request there, and nothing written; SQLite stores it."""
+    villager = villager_token(client, world.villager_phone)
+    asked = client.post("/api/v1/credit/me/review-requests", json={"reason": "a\u0000b"}, headers=bearer(villager))
+    assert (asked.status_code, asked.json().get("code")) == ((422, "invalid_request") if ON_POSTGRES else (201, None))
+    kept = client.get("/api/v1/credit/me/review-requests", headers=bearer(villager)).json()
+    assert len(kept) == (0 if ON_POSTGRES else 1)
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="a server restart needs a database server (PostgreSQL)")
