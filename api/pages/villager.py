@@ -55,12 +55,12 @@ def claim_page(page: VillagerPage, token: str) -> Response:
 def send_claim(page: VillagerPage, token: str, key: Annotated[str, Form(min_length=8, max_length=64)],
                photo: Annotated[UploadFile | None, File()] = None) -> Response:
     """Claim with the photo just taken. The form's key makes a double tap or a resend claim once."""
-    photos = []
+    body = _model(ClaimIn, "token", token=token)  # a token no code can be is refused before a photo is stored
     if photo is not None and photo.filename:
         saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
                           village_id=None)
-        photos.append(saved.id)
-    claim = page.call(claims.claim, body=ClaimIn(token=token, evidence_ids=photos), idempotency_key=f"page:{key}",
+        body = body.model_copy(update={"evidence_ids": [saved.id]})
+    claim = page.call(claims.claim, body=body, idempotency_key=f"page:{key}",
                       keys=page.request.app.state.code_keys, response=Response(), device=None)
     return page.render("villager/claimed.html", claim=claim)
 
