@@ -37,7 +37,7 @@ from ledger.base import utcnow
 from ledger.claims.models import ClaimStatus, DisputeStatus
 from ledger.errors import Invalid
 from ledger.identity.models import Role
-from ledger.tenancy import County, Household, Person, Township, Village
+from ledger.tenancy import Household, Person, Township, Village
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -163,13 +163,6 @@ def bulk_approve_claims(page: OfficialPage,
 # --- activities --------------------------------------------------------------------------------------------------
 
 
-def _county(page: Page) -> County:
-    assert page.principal is not None
-    county = page.session.get(County, page.principal.county_id)
-    assert county is not None
-    return county
-
-
 def _local_moment(value: str, timezone: str, field: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
@@ -191,7 +184,7 @@ def activity_list(page: StaffPage, village_id: OutInt = None, include_ended: boo
     first = shown[0].id if shown else None
     matters = [m for m in page.call(catalogue.list_matters, village_id=first) if m.points > 0 and m.active] \
         if first is not None else []
-    now = utcnow().astimezone(ZoneInfo(_county(page).timezone))
+    now = utcnow().astimezone(ZoneInfo(page.timezone))
     return page.render("office/activities.html", listed=listed, villages=villages, village_id=chosen,
                        matters=matters, include_ended=include_ended, manages=_manages(page),
                        start=now.strftime("%Y-%m-%dT%H:%M"),
@@ -205,7 +198,7 @@ def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
                     place: Annotated[str, Form(max_length=100)] = "",
                     period: Annotated[str, Form(max_length=8)] = "once",
                     rotating: Annotated[str | None, Form(max_length=8)] = None) -> Response:
-    timezone = _county(page).timezone
+    timezone = page.timezone
     body = _build(ActivityIn, village_id=village_id, matter_code=matter_code, title=title, place=place,
                   starts_at=_local_moment(starts_at, timezone, "starts_at"),
                   ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating))
@@ -224,7 +217,7 @@ def _live(page: Page, activity_id: int) -> dict[str, Any]:
     code = page.call(activities.live_code, activity_id=activity_id, keys=_keys(page), settings=page.settings,
                      response=Response())
     until = utcnow() + timedelta(seconds=code.expires_in)
-    timezone = ZoneInfo(_county(page).timezone)
+    timezone = ZoneInfo(page.timezone)
     return {**code.model_dump(), "valid_until_text": page._("Valid until %(time)s",
                                                             time=until.astimezone(timezone).strftime("%H:%M:%S"))}
 

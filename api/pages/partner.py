@@ -25,7 +25,6 @@ from api.schemas.loans import LoanDecisionIn, LoanStatusIn
 from api.schemas.redemption import ConsumeIn
 from ledger.base import utcnow
 from ledger.errors import DomainError, Invalid
-from ledger.tenancy import County
 from redemption.vouchers import QR_PREFIX
 
 router = APIRouter()
@@ -148,9 +147,7 @@ def booking_missed(page: ClinicPage, code: str) -> Response:
 
 
 def _this_month(page: Page) -> str:
-    county = page.session.get(County, page.principal.county_id) if page.principal else None
-    zone = ZoneInfo(county.timezone) if county is not None else ZoneInfo("UTC")
-    return utcnow().astimezone(zone).strftime("%Y-%m")
+    return utcnow().astimezone(ZoneInfo(page.timezone)).strftime("%Y-%m")
 
 
 @router.get("/till/settlement")

@@ -20,16 +20,18 @@ import hmac
 import inspect
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import cache
+from datetime import date, datetime, timedelta
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from sqlmodel import Session, select
 
 from api.deps import SessionDep, access_rule_of, permits
@@ -40,10 +42,12 @@ from ledger.identity import principal as principals
 from ledger.identity.models import Role, User, WebSession
 from ledger.identity.principal import Principal
 from ledger.settings import Settings
+from ledger.tenancy import County
 
 SESSION_COOKIE = "sz_session"
 PRE_COOKIE = "sz_pre"  # before signing in: what the sign-in form's CSRF token is bound to
 LANG_COOKIE = "sz_lang"  # the language chosen before signing in
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # before signing in, when no county is known yet
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -85,9 +89,27 @@ def environment(locale: str) -> Environment:
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
     env.filters["yuan"] = lambda fen: "" if fen is None else f"{fen / 100:.2f}"
-    env.filters["when"] = lambda moment: "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M")
-    env.filters["day"] = lambda moment: "" if moment is None else moment.strftime("%Y-%m-%d")
+    env.filters["when"] = _when
+    env.filters["day"] = _day
     return env
+
+
+def _local(context: Context, moment: datetime | date) -> datetime | date:
+    """A moment in the reader's county time (a date stays as it is)."""
+    page = context.get("page")
+    if not isinstance(moment, datetime) or page is None:
+        return moment
+    return as_utc(moment).astimezone(ZoneInfo(page.timezone))
+
+
+@pass_context
+def _when(context: Context, moment: datetime | None) -> str:
+    return "" if moment is None else _local(context, moment).strftime("%Y-%m-%d %H:%M")
+
+
+@pass_context
+def _day(context: Context, moment: datetime | date | None) -> str:
+    return "" if moment is None else _local(context, moment).strftime("%Y-%m-%d")
 
 
 # --- the page context ---------------------------------------------------------------------------------------
@@ -150,6 +172,12 @@ class Page:
         for name, value in self.cookies.items():
             set_cookie(response, self.settings, name, value)
         return response
+
+    @cached_property
+    def timezone(self) -> str:
+        """The county's time zone: every time a page shows is in it, as the programme counts days and months."""
+        county = self.session.get(County, self.principal.county_id) if self.principal is not None else None
+        return county.timezone if county is not None else DEFAULT_TIMEZONE
 
     @property
     def only(self) -> str | None:

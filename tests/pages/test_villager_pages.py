@@ -4,6 +4,8 @@ what a page refuses changes nothing."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,6 +53,11 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(brow
     assert f'data-claim-id="{made["id"]}" data-claim-status="approved"' in page.text
     assert 'id="notice-board"' in page.text and 'id="leaderboard"' in page.text
     assert page.headers["cache-control"] == "no-store"
+
+    # times are the county's (Asia/Shanghai here), not the server's
+    sent_at = datetime.fromisoformat(made["submitted_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    row = page.text.split(f'data-claim-id="{made["id"]}"')[1].split("</li>")[0]
+    assert sent_at.strftime("%Y-%m-%d %H:%M") in row
 
     # the leaderboards: this month by default, the quarter and the year one tap away
     year = browser.get("/me?period=year")
