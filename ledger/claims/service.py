@@ -125,9 +125,7 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
-    code = codes.read(keys, token)
-    if not isinstance(code, codes.ActivityCode):
-        raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
+    code = _activity_code(keys, token)
     place = _activity(session, code.activity_id, lock=True)
     live = _check_code(place.activity, code, now)
     claim = _submit(session, place, household_id=who.household_id, person_id=who.person_id,
@@ -136,15 +134,20 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     return Submitted(claim)
 
 
+def _activity_code(keys: codes.Keys, token: str) -> codes.ActivityCode:
+    code = codes.read(keys, token)
+    if not isinstance(code, codes.ActivityCode):
+        raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
+    return code
+
+
 def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, now: datetime | None = None) -> None:
     """Would this villager's claim with this code be taken now? Raises the refusal the claim would get, but for
     the evidence, which comes with the claim. Reads only and locks nothing; the claim itself checks again."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise NotAClaimant("Only a villager claims with a code, for their own household.")
     now = now or utcnow()
-    code = codes.read(keys, token)
-    if not isinstance(code, codes.ActivityCode):
-        raise codes.CodeInvalid("This is a household card, not an activity's code.", field="token")
+    code = _activity_code(keys, token)
     place = _activity(session, code.activity_id, lock=False)
     _check_code(place.activity, code, now)
     _check_household(session, place, household_id=who.household_id, now=now, lock=False)
