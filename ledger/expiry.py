@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
-from ledger import outbox
+from ledger import failures, outbox
 from ledger.base import as_utc, utcnow
 from ledger.claims.rules import local
 from ledger.journal import service as journal
@@ -45,6 +45,7 @@ ACTOR = "system:expiry"
 REASON = "points_expired"
 EXPIRED = "points_expired"  # notification kinds
 EXPIRING = "points_expiring"
+STEP_EXPIRE, STEP_WARN = "expire_points", "warn_points_expiry"  # the names of the scheduled steps (ledger/jobs.py)
 
 ACCOUNT = Account.__table__
 EXPIRY_ACCOUNT = ACCOUNT.alias("expiry_account")
@@ -168,25 +169,34 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
         for found in due:
             touch_record(session, found.household_id)
         for found in due:
-            # Read again under the journal's lock, so a spend committed since the grouped query counts.
-            store.lock(session.connection(), [found.account_id, found.expiry_account_id])
-            fresh = _standings(session, county.id, cut=cut, ahead=cut, warning=False, account_id=found.account_id)
-            if not fresh:
-                continue
-            tx = journal.take_available(
-                session, debit=found.account_id, credit=found.expiry_account_id, amount=fresh[0].due,
-                reason=REASON, actor=ACTOR, meta={"cutoff": cut.isoformat(), "months": months},
-            )
-            if tx is None:
-                continue
-            points = sum(leg.amount for leg in tx.postings if leg.amount > 0)
-            outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRED,
-                        points=points, settled_before=local(cut, county.timezone).date().isoformat())
-            expired += 1
+            # Each household in a savepoint of its own: one that fails is skipped and recorded (ledger/failures.py).
+            with failures.item(session, step=STEP_EXPIRE, kind="household", record_id=found.household_id,
+                               county_id=county.id):
+                expired += _expire_one(session, county, found, cut)
         if expired >= limit:
             break
     session.flush()
     return expired
+
+
+def _expire_one(session: Session, county: County, found: Standing, cut: datetime) -> int:
+    # Read again under the journal's lock, so a spend committed since the grouped query counts.
+    assert county.id is not None
+    store.lock(session.connection(), [found.account_id, found.expiry_account_id])
+    fresh = _standings(session, county.id, cut=cut, ahead=cut, warning=False, account_id=found.account_id)
+    if not fresh:
+        return 0
+    tx = journal.take_available(
+        session, debit=found.account_id, credit=found.expiry_account_id, amount=fresh[0].due,
+        reason=REASON, actor=ACTOR, meta={"cutoff": cut.isoformat(), "months": county.points_expiry_months},
+    )
+    if tx is None:
+        return 0
+    points = sum(leg.amount for leg in tx.postings if leg.amount > 0)
+    outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRED,
+                points=points, settled_before=local(cut, county.timezone).date().isoformat())
+    session.flush()
+    return 1
 
 
 def warn_due(session: Session, now: datetime | None = None) -> int:
@@ -209,11 +219,14 @@ def warn_due(session: Session, now: datetime | None = None) -> int:
             newest = found.newest_lapsing
             assert newest is not None
             first = oldest.get(found.account_id, newest)
-            outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRING,
-                        points=found.coming, first_day=last_day(first, county.timezone, months).isoformat(),
-                        last_day=last_day(newest, county.timezone, months).isoformat(),
-                        settled_through=newest.isoformat())
-            told += 1
+            with failures.item(session, step=STEP_WARN, kind="household", record_id=found.household_id,
+                               county_id=county.id):
+                outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRING,
+                            points=found.coming, first_day=last_day(first, county.timezone, months).isoformat(),
+                            last_day=last_day(newest, county.timezone, months).isoformat(),
+                            settled_through=newest.isoformat())
+                session.flush()
+                told += 1
     session.flush()
     return told
 

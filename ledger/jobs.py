@@ -4,6 +4,14 @@ Each step runs in its own unit of work. On PostgreSQL a step first takes a trans
 worker that cannot take it skips the step, because another worker is doing it right now. On SQLite every unit of
 work begins with BEGIN IMMEDIATE, so steps run one at a time anyway. Every step also re-checks each row's state
 under a row lock before acting on it, so running a step twice never acts twice.
+
+One bad record never stops the schedule (ledger/failures.py): each item of a step runs in a savepoint of its own
+and a failing one is rolled back alone, skipped and recorded; a step that fails as a whole is rolled back, recorded
+in a unit of work of its own, and the next step runs.
+
+Time: `now` says what is due (`shanzhi tick --days-ahead` moves it in a demo). What a step writes takes its time
+from the journal transaction it writes, stamped by the journal's own clock (ledger.base.utcnow, the real time): a
+record never says it happened at another moment than its journal entry, and no entry is dated in the future.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from ledger import expiry, outbox
+from ledger import expiry, failures, outbox
 from ledger.base import utcnow
 from ledger.claims import notice, review
 from ledger.db import unit_of_work
@@ -38,6 +46,8 @@ class TickReport:
     failed_deliveries: int = 0
     done: dict[str, int] = field(default_factory=dict)  # what each step of a layer above did (see Step)
     skipped: list[str] = field(default_factory=list)  # steps another worker was running
+    failed_items: dict[str, int] = field(default_factory=dict)  # per step, items skipped because they failed
+    failed_steps: list[str] = field(default_factory=list)  # steps that failed as a whole (rolled back, recorded)
 
 
 # A step of a layer above the ledger (redemption: expiring vouchers): its name, and what it does in one unit of
@@ -68,23 +78,42 @@ def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime |
     now = now or utcnow()
     report = TickReport()
     steps: list[tuple[str, Callable[[Session], None]]] = [
-        ("expire_claims", lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
-        ("settle_notice", lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
-        ("expire_transfers", lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
-        ("expire_points", lambda s: setattr(report, "expired_points_households", expiry.expire_due(s, now=now))),
-        ("warn_points_expiry", lambda s: setattr(report, "expiry_warnings", expiry.warn_due(s, now=now))),
+        (review.STEP_EXPIRE, lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
+        (notice.STEP, lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
+        (journal.STEP_EXPIRE, lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
+        (expiry.STEP_EXPIRE, lambda s: setattr(report, "expired_points_households", expiry.expire_due(s, now=now))),
+        (expiry.STEP_WARN, lambda s: setattr(report, "expiry_warnings", expiry.warn_due(s, now=now))),
         *[(name, _counted(report, name, run, now)) for name, run in more],
-        ("deliver", lambda s: _deliver(s, report, sink, now)),
+        (outbox.STEP, lambda s: _deliver(s, report, sink, now)),
     ]
     for name, step in steps:
-        with unit_of_work(engine) as session:
-            if not _exclusive(session, name):
-                report.skipped.append(name)
-                continue
-            step(session)
+        try:
+            with unit_of_work(engine) as session:
+                if not _exclusive(session, name):
+                    report.skipped.append(name)
+                    continue
+                step(session)
+                if session.info.get(failures.FAILED_ITEMS):
+                    report.failed_items[name] = session.info[failures.FAILED_ITEMS]
+        except Exception as error:  # noqa: BLE001  (a step that fails as a whole must not stop the others)
+            _step_failed(engine, report, name, error)
     for name, run in own:
-        report.done[name] = run(engine, now)
+        try:
+            report.done[name] = run(engine, now)
+        except Exception as error:  # noqa: BLE001
+            _step_failed(engine, report, name, error)
     return report
+
+
+def _step_failed(engine: Engine, report: TickReport, name: str, error: Exception) -> None:
+    """A step failed as a whole (its items' own failures are caught inside it): what it did is rolled back; log,
+    count and record it, then go on with the next step."""
+    report.failed_steps.append(name)
+    try:
+        with unit_of_work(engine) as session:
+            failures.failed(session, step=name, kind=failures.STEP, record_id=None, county_id=None, error=error)
+    except Exception:  # noqa: BLE001  (the database itself is failing: the log and the counter still tell)
+        log.exception("could not record a failed step", extra={"fields": {"step": name}})
 
 
 def _counted(report: TickReport, name: str, run: Callable[[Session, datetime], int], now: datetime

@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, select
 from sqlmodel import Field, Session, SQLModel
 
+from ledger import failures
 from ledger.base import timestamp, utcnow
 
 log = logging.getLogger("shanzhi.notify")
 
 MAX_ATTEMPTS = 12
+STEP = "deliver"  # the name of the scheduled step (ledger/jobs.py)
 
 
 class Notification(SQLModel, table=True):
@@ -67,17 +69,27 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
     ).all()
     delivered = failed = 0
     for notification in due:
-        notification.attempts += 1
-        try:
-            sink(notification)
-        except Exception as error:  # noqa: BLE001  (any failure of the channel means: try again later)
-            failed += 1
-            notification.last_error = f"{type(error).__name__}: {error}"[:500]
-            notification.next_attempt_at = now + backoff(notification.attempts)
-            log.warning("notification not delivered", extra={"fields": {"id": notification.id,
-                                                                        "error": notification.last_error}})
-        else:
-            delivered += 1
-            notification.delivered_at = now
-    session.flush()
+        # A failure of the channel is a retry; anything else about one notification (it cannot be recorded) is
+        # skipped and recorded in a savepoint of its own (ledger/failures.py), and the others go out.
+        with failures.item(session, step=STEP, kind="notification", record_id=notification.id,
+                           county_id=notification.county_id):
+            if _deliver_one(notification, sink, now):
+                delivered += 1
+            else:
+                failed += 1
+            session.flush()
     return delivered, failed
+
+
+def _deliver_one(notification: Notification, sink: Sink, now: datetime) -> bool:
+    notification.attempts += 1
+    try:
+        sink(notification)
+    except Exception as error:  # noqa: BLE001  (any failure of the channel means: try again later)
+        notification.last_error = f"{type(error).__name__}: {error}".replace("\x00", "")[:500]
+        notification.next_attempt_at = now + backoff(notification.attempts)
+        log.warning("notification not delivered", extra={"fields": {"id": notification.id,
+                                                                    "error": notification.last_error}})
+        return False
+    notification.delivered_at = now
+    return True

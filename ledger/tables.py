@@ -3,6 +3,7 @@
 from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
+from ledger.failures import JobFailure
 from ledger.identity.models import (
     OfficialScope,
     OtpChallenge,
@@ -38,6 +39,7 @@ __all__ = [
     "EvidenceFile",
     "Household",
     "IdempotencyRecord",
+    "JobFailure",
     "JournalTransaction",
     "Matter",
     "Notification",

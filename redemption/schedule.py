@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from ledger import jobs, outbox
 from redemption import vouchers, webhooks
 
-STEPS: list[jobs.Step] = [("expire_vouchers", lambda session, now: vouchers.expire_due(session, now))]
+STEPS: list[jobs.Step] = [(vouchers.STEP_EXPIRE, lambda session, now: vouchers.expire_due(session, now))]
 # Webhooks go out last, each send outside any transaction (a slow partner must not hold the database).
-OWN_STEPS: list[jobs.OwnStep] = [("deliver_webhooks", webhooks.deliver_step)]
+OWN_STEPS: list[jobs.OwnStep] = [(webhooks.STEP, webhooks.deliver_step)]
 
 
 def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,

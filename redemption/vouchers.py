@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
-from ledger import idempotency, outbox
+from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, Role
@@ -50,6 +50,7 @@ MAX_PIN_FAILURES = 5
 MAX_QUANTITY = 10
 BOOKING_GRACE = timedelta(days=1)  # a clinic has this long after the slot ends to mark attendance
 EARLY_ARRIVAL = timedelta(hours=4)  # and may mark it attended from this long before the slot starts
+STEP_EXPIRE = "expire_vouchers"  # the name of the scheduled step (redemption/schedule.py)
 
 
 class VoucherNotFound(NotFound):
@@ -364,18 +365,23 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
 
 def expire_due(session: Session, now: datetime, *, limit: int = 500) -> int:
     """The scheduled step: every active voucher past its time is expired and its points go back."""
-    due = session.scalars(select(Voucher.id).where(Voucher.status == VoucherStatus.ACTIVE,
-                                                   Voucher.expires_at <= now)
+    due = session.execute(select(Voucher.id, Voucher.county_id, Voucher.slot_id)
+                          .where(Voucher.status == VoucherStatus.ACTIVE, Voucher.expires_at <= now)  # type: ignore[arg-type]
                           .order_by(Voucher.id).limit(limit)).all()  # type: ignore[arg-type]
     expired = 0
-    for voucher_id in due:
-        voucher = session.scalars(select(Voucher).where(Voucher.id == voucher_id).with_for_update()).one()
-        if voucher.status != VoucherStatus.ACTIVE or as_utc(voucher.expires_at) > now:
-            continue  # used or cancelled since the list was read
-        _release(session, voucher, VoucherStatus.EXPIRED, VoucherEventKind.EXPIRED, "system:expiry", now,
-                 give_back=voucher.slot_id is None)
-        _tell_partner(session, voucher, "voucher.expired" if voucher.slot_id is None else "booking.expired")
-        expired += 1
+    for voucher_id, county_id, slot_id in due:
+        # Each in a savepoint of its own: one whose hold was resolved by hand is skipped and recorded
+        # (ledger/failures.py), and the others expire.
+        with failures.item(session, step=STEP_EXPIRE, kind="voucher" if slot_id is None else "booking",
+                           record_id=voucher_id, county_id=county_id):
+            voucher = session.scalars(select(Voucher).where(Voucher.id == voucher_id).with_for_update()).one()
+            if voucher.status != VoucherStatus.ACTIVE or as_utc(voucher.expires_at) > now:
+                continue  # used or cancelled since the list was read
+            _release(session, voucher, VoucherStatus.EXPIRED, VoucherEventKind.EXPIRED, "system:expiry", now,
+                     give_back=voucher.slot_id is None)
+            _tell_partner(session, voucher, "voucher.expired" if voucher.slot_id is None else "booking.expired")
+            session.flush()
+            expired += 1
     return expired
 
 

@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from ledger import failures
 from ledger.base import utcnow
 from ledger.db import unit_of_work
 from ledger.errors import Invalid, NotFound
@@ -39,6 +40,7 @@ MAX_URL_LENGTH = 500
 SIGNATURE_HEADER = "Shanzhi-Signature"
 DELIVERY_HEADER = "Shanzhi-Delivery"
 EVENT_HEADER = "Shanzhi-Event"
+STEP = "deliver_webhooks"  # the name of the scheduled step (redemption/schedule.py)
 
 Send = Callable[[str, dict[str, str], bytes], int]  # (url, headers, body) -> HTTP status; raises when unreachable
 
@@ -142,33 +144,45 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
         leased = []
         for delivery, url, secret in rows:
             delivery.next_attempt_at = now + LEASE
-            leased.append((delivery.id, delivery.partner_id, delivery.event, body_of(delivery.payload), url, secret))
+            leased.append((delivery.id, delivery.partner_id, delivery.county_id, delivery.event,
+                           body_of(delivery.payload), url, secret))
     delivered = 0
-    for delivery_id, partner_id, event, body, url, secret in leased:
-        status: int | None = None
-        error: str | None = None
+    for delivery_id, partner_id, county_id, event, body, url, secret in leased:
+        # One delivery that cannot be sent or recorded is skipped and recorded (ledger/failures.py); the lease
+        # runs out and it goes again later. The others go out.
         try:
-            status = send(url, headers_for(delivery_id, event, secret, int(time.time()), body), body)
-        except Exception as failure:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
-            error = f"{type(failure).__name__}: {failure}"[:500]
-        ok = status is not None and 200 <= status < 300
-        if status is not None and not ok:
-            error = f"HTTP {status}"
-        with unit_of_work(engine) as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
-            assert delivery is not None
-            delivery.attempts += 1
-            delivery.last_status, delivery.last_error = status, error
-            if ok:
-                delivery.delivered_at = now
-            else:
-                delivery.next_attempt_at = now + backoff(delivery.attempts)
-        if ok:
-            delivered += 1
-        else:
-            log.warning("webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
-                                                                   "error": error}})
+            delivered += _deliver_one(engine, now, send, delivery_id, partner_id, event, body, url, secret)
+        except Exception as error:  # noqa: BLE001
+            with unit_of_work(engine) as session:
+                failures.failed(session, step=STEP, kind="webhook_delivery", record_id=delivery_id,
+                                county_id=county_id, error=error)
     return delivered
+
+
+def _deliver_one(engine: Engine, now: datetime, send: Send, delivery_id: str, partner_id: int, event: str,
+                 body: bytes, url: str, secret: str) -> int:
+    status: int | None = None
+    error: str | None = None
+    try:
+        status = send(url, headers_for(delivery_id, event, secret, int(time.time()), body), body)
+    except Exception as failure:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
+        error = f"{type(failure).__name__}: {failure}".replace("\x00", "")[:500]
+    ok = status is not None and 200 <= status < 300
+    if status is not None and not ok:
+        error = f"HTTP {status}"
+    with unit_of_work(engine) as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        assert delivery is not None
+        delivery.attempts += 1
+        delivery.last_status, delivery.last_error = status, error
+        if ok:
+            delivery.delivered_at = now
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+    if not ok:
+        log.warning("webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
+                                                               "error": error}})
+    return int(ok)
 
 
 def deliver_step(engine: Engine, now: datetime) -> int:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
-from ledger import outbox
+from ledger import failures, outbox
 from ledger.base import as_utc, utcnow
 from ledger.catalogue.models import Matter
 from ledger.claims import rules
@@ -23,29 +23,37 @@ from ledger.journal.models import AccountKind
 from ledger.tenancy import County, Household, Person, Village, touch_record
 
 
+STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
+
+
 def settle_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
-    """Settle every approved claim whose notice period is over and that has no open objection."""
+    """Settle every approved claim whose notice period is over and that has no open objection. Each claim in a
+    savepoint of its own: one that fails (its approval was reversed by hand) is skipped and recorded
+    (ledger/failures.py), and the others settle."""
     now = now or utcnow()
     open_objection = exists().where(Dispute.claim_id == Claim.id, Dispute.status == DisputeStatus.OPEN)
-    due = session.scalars(
-        select(Claim.id)
+    due = session.execute(
+        select(Claim.id, Claim.county_id)
         .where(Claim.status == ClaimStatus.APPROVED, Claim.notice_until <= now, ~open_objection)  # type: ignore[operator]
         .order_by(Claim.village_id, Claim.id)
         .limit(limit)
     ).all()
     settled = 0
-    for claim_id in due:
-        claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
-        if claim.status != ClaimStatus.APPROVED or session.scalar(
-            select(exists().where(Dispute.claim_id == claim.id, Dispute.status == DisputeStatus.OPEN))
-        ):
-            continue
-        settle(session, claim, now=now)
-        settled += 1
+    for claim_id, county_id in due:
+        with failures.item(session, step=STEP, kind="claim", record_id=claim_id, county_id=county_id):
+            claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+            if claim.status != ClaimStatus.APPROVED or session.scalar(
+                select(exists().where(Dispute.claim_id == claim.id, Dispute.status == DisputeStatus.OPEN))
+            ):
+                continue
+            settle(session, claim)
+            settled += 1
     return settled
 
 
-def settle(session: Session, claim: Claim, *, now: datetime) -> None:
+def settle(session: Session, claim: Claim) -> None:
+    """Move the claim's points from notice into the household's account. The claim is settled at the moment of
+    that journal entry (the journal's clock), whatever moment the schedule ran as."""
     matter = session.get(Matter, claim.matter_id)
     assert matter is not None
     touch_record(session, claim.household_id)  # settled points: the rating is stale
@@ -59,7 +67,7 @@ def settle(session: Session, claim: Claim, *, now: datetime) -> None:
         meta={"claim": claim.id, "settles": claim.approval_tx_id},
     )
     claim.status = ClaimStatus.SETTLED.value
-    claim.settled_at = now
+    claim.settled_at = tx.created_at
     claim.settlement_tx_id = tx.id
     outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_settled",
                 claim_id=claim.id, points=claim.points)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import idempotency, outbox
+from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.claims.models import Claim, ClaimStatus
 from ledger.claims.service import ClaimNotFound, approve_in_notice
@@ -145,32 +145,56 @@ def check_may_decide(who: Principal, claim: Claim | None, claim_id: int) -> None
                                  "township supervisor decides it.")
 
 
+STEP_EXPIRE = "expire_claims"  # the name of the scheduled step (ledger/jobs.py)
+
+
+class JournalDisagrees(Conflict):
+    """A claim's own state and its journal transactions disagree (a transaction was resolved by hand): the
+    scheduled work leaves the claim as it is, and records it for the auditors (`shanzhi verify` names it)."""
+
+    code = "claim_journal_mismatch"
+
+
 def expire_overdue(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
-    """Claims whose review time ran out: their pending transfer expires and the household is told."""
+    """Claims whose review time ran out: their pending transfer expires and the household is told. Each claim in a
+    savepoint of its own: one that fails is skipped and recorded (ledger/failures.py)."""
     now = now or utcnow()
     # A claim's pending transfer times out when its review time does (set when it was submitted).
-    due = session.scalars(
-        select(Claim.id)
+    due = session.execute(
+        select(Claim.id, Claim.county_id)
         .join(JournalTransaction, JournalTransaction.id == Claim.pending_tx_id)
         .where(Claim.status == ClaimStatus.PENDING, JournalTransaction.timeout_at <= now)  # type: ignore[operator]
         .order_by(Claim.village_id, Claim.id)
         .limit(limit)
     ).all()
-    for claim_id in due:
-        locked = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
-        if locked.status != ClaimStatus.PENDING:
-            continue
-        try:
-            journal.expire_pending(session, pending_id=locked.pending_tx_id, now=now)  # type: ignore[arg-type]
-        except PendingAlreadyResolved:
-            pass  # the journal's own expiry got there first; the claim follows it
-        locked.status = ClaimStatus.EXPIRED.value
-        locked.decided_at = now
-        locked.decided_by = "system:expiry"
-        outbox.tell(session, county_id=locked.county_id, household_id=locked.household_id, kind="claim_expired",
-                    claim_id=locked.id, points=locked.points)
+    expired = 0
+    for claim_id, county_id in due:
+        with failures.item(session, step=STEP_EXPIRE, kind="claim", record_id=claim_id, county_id=county_id):
+            expired += _expire(session, claim_id, now)
     session.flush()
-    return len(due)
+    return expired
+
+
+def _expire(session: Session, claim_id: int, now: datetime) -> int:
+    locked = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+    if locked.status != ClaimStatus.PENDING:
+        return 0
+    try:
+        at = journal.expire_pending(session, pending_id=locked.pending_tx_id, now=now).created_at  # type: ignore[arg-type]
+    except PendingAlreadyResolved as error:
+        if error.detail.get("resolution") != journal.TxKind.EXPIRE_PENDING:
+            raise JournalDisagrees(
+                f"Claim {claim_id} is pending but its transfer was resolved by hand "
+                f"({error.detail.get('resolution')}).", claim_id=claim_id,
+                transaction_id=locked.pending_tx_id) from error
+        at = datetime.fromisoformat(str(error.detail["resolved_at"]))  # the journal's own expiry got there first
+    locked.status = ClaimStatus.EXPIRED.value
+    locked.decided_at = at  # the journal's moment, not the schedule's `now`
+    locked.decided_by = "system:expiry"
+    outbox.tell(session, county_id=locked.county_id, household_id=locked.household_id, kind="claim_expired",
+                claim_id=locked.id, points=locked.points)
+    session.flush()
+    return 1
 
 
 def is_overdue(claim: Claim, county: County, now: datetime) -> bool:

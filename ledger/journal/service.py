@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import idempotency
+from ledger import failures, idempotency
 from ledger.base import as_utc, utcnow
 from ledger.errors import Invalid
 from ledger.journal import chain, rules, store
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 TX = JournalTransaction.__table__
+STEP_EXPIRE = "expire_transfers"  # the name of the scheduled step (ledger/jobs.py)
 
 
 def transfer(
@@ -172,20 +173,22 @@ def take_available(
 
 
 def expire_due(session: Session, *, now: datetime | None = None, limit: int = 1000) -> list[TxRecord]:
-    """Expire every pending transfer whose timeout has passed (the scheduled job calls this)."""
+    """Expire every pending transfer whose timeout has passed (the scheduled job calls this). Each in a savepoint
+    of its own: one that fails is skipped and recorded (ledger/failures.py), and the others expire."""
     now = now or utcnow()
     resolution = TX.alias("resolution")
     due = session.connection().execute(
-        select(TX.c.id)
+        select(TX.c.id, TX.c.county_id)
         .outerjoin(resolution, resolution.c.pending_id == TX.c.id)
         .where(TX.c.kind == TxKind.PENDING, TX.c.timeout_at <= now, resolution.c.id.is_(None))
         .order_by(TX.c.village_id, TX.c.id)  # one lock order for every caller
         .limit(limit)
     )
-    return [
-        _resolve(session, TxKind.EXPIRE_PENDING, pending_id, "system:expiry", None, None, now=now)
-        for pending_id in due.scalars().all()
-    ]
+    expired = []
+    for pending_id, county_id in due.all():
+        with failures.item(session, step=STEP_EXPIRE, kind="transaction", record_id=pending_id, county_id=county_id):
+            expired.append(_resolve(session, TxKind.EXPIRE_PENDING, pending_id, "system:expiry", None, None, now=now))
+    return expired
 
 
 def reverse(
@@ -295,8 +298,10 @@ def _resolve(
             resolution=done.kind,
             resolved_at=done.created_at.isoformat(),
         )
-    now = now or utcnow()
-    if kind == TxKind.POST_PENDING and pending.timeout_at is not None and as_utc(pending.timeout_at) <= now:
+    # `now` (the schedule's moment) only decides whether the transfer has timed out; the resolution is stamped
+    # with the journal's own clock, like every other entry, so that no entry is dated in the future.
+    at = utcnow()
+    if kind == TxKind.POST_PENDING and pending.timeout_at is not None and as_utc(pending.timeout_at) <= (now or at):
         raise PendingExpired(
             "This pending transfer has timed out and can no longer be posted.",
             transaction_id=pending_id,
@@ -309,8 +314,8 @@ def _resolve(
         kind=kind,
         reason=reason or pending.reason,
         actor=actor,
-        now=now,
-        effective_at=now,
+        now=at,
+        effective_at=at,
         timeout_at=None,
         meta=None,
         key=key,

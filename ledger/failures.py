@@ -1,0 +1,120 @@
+"""What the scheduled work could not do. One bad record must never stop the schedule: each item of a step runs in
+a savepoint of its own (`item`), and each step in a unit of work of its own (ledger/jobs.py). A failing item is
+rolled back alone and skipped; it is logged (step, record kind and id), counted in /metrics (`FAILURES`, by step)
+and recorded in `job_failure`, one row per (step, record) with when it was first and last seen and how often, so
+that auditors and county admins see it (GET /api/v1/jobs/failures, `shanzhi failures`). The next run tries the
+item again; when it goes through, its row is marked resolved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from prometheus_client import Counter
+from sqlalchemy import Index, UniqueConstraint, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
+
+from ledger.base import timestamp, utcnow
+
+log = logging.getLogger("shanzhi.jobs")
+
+STEP = "step"  # the record kind of a step that failed as a whole (its record id is empty)
+FAILED_ITEMS = "job_failed_items"  # session.info: how many items of this unit of work failed
+
+# Not in any registry here: api/observability.py adds it to the one /metrics shows.
+FAILURES = Counter("shanzhi_job_failures", "Scheduled items (or whole steps) that failed, by step", ["step"],
+                   registry=None)
+
+
+class JobFailure(SQLModel, table=True):
+    __tablename__ = "job_failure"
+    __table_args__ = (
+        UniqueConstraint("step", "record_kind", "record_id", name="uq_job_failure_record"),
+        Index("ix_job_failure_county_last_seen", "county_id", "last_seen"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int | None = Field(default=None, foreign_key="county.id")  # None: a whole step, every county
+    step: str = Field(max_length=40)
+    record_kind: str = Field(max_length=20)  # claim, transaction, household, voucher, booking, notification, …
+    record_id: str = Field(max_length=64)  # a number, or a webhook delivery's id; empty for a whole step
+    error_code: str = Field(max_length=60)  # the domain error's stable code, else the exception's class
+    error: str = Field(max_length=500)
+    first_seen: datetime = timestamp(default_factory=utcnow)
+    last_seen: datetime = timestamp(default_factory=utcnow)
+    times: int = 1
+    resolved_at: datetime | None = timestamp(default=None)  # the item went through at a later run
+
+
+def code_of(error: BaseException) -> str:
+    return str(getattr(error, "code", None) or type(error).__name__)[:60]
+
+
+def text_of(error: BaseException) -> str:
+    return (f"{type(error).__name__}: {error}".replace("\x00", "")[:500])
+
+
+@contextmanager
+def item(session: Session, *, step: str, kind: str, record_id: object, county_id: int | None) -> Iterator[None]:
+    """Run the block in a savepoint. If it raises, undo what it did (only that), record the failure, and carry
+    on after the block: the exception does not propagate. The caller's loop goes on to the next item."""
+    written = session.info.get("postings_written", 0)
+    savepoint = session.begin_nested()
+    try:
+        yield
+        savepoint.commit()
+    except Exception as error:  # noqa: BLE001  (any failure of one item: skip it, tell, go on)
+        if savepoint.is_active:
+            savepoint.rollback()
+        session.info["postings_written"] = written  # what the rolled-back item wrote was not written
+        failed(session, step=step, kind=kind, record_id=record_id, county_id=county_id, error=error)
+    else:
+        _resolved(session, step, kind, str(record_id))
+
+
+def failed(session: Session, *, step: str, kind: str, record_id: object, county_id: int | None,
+           error: BaseException) -> None:
+    """Log, count and record one failure in the caller's unit of work (in a savepoint of its own)."""
+    rid = "" if record_id is None else str(record_id)
+    log.error("scheduled item failed", exc_info=error,
+              extra={"fields": {"step": step, "record_kind": kind, "record_id": rid, "error": code_of(error)}})
+    FAILURES.labels(step=step).inc()
+    session.info[FAILED_ITEMS] = session.info.get(FAILED_ITEMS, 0) + 1
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            row = session.scalars(select(JobFailure).where(JobFailure.step == step, JobFailure.record_kind == kind,
+                                                           JobFailure.record_id == rid)).first()
+            if row is None:
+                session.add(JobFailure(county_id=county_id, step=step, record_kind=kind, record_id=rid,
+                                       error_code=code_of(error), error=text_of(error), first_seen=now,
+                                       last_seen=now))
+            else:
+                row.error_code, row.error, row.last_seen = code_of(error), text_of(error), now
+                row.times += 1
+                row.resolved_at = None
+    except IntegrityError:  # another worker recorded the same failure at the same moment: one row is enough
+        log.info("job failure recorded by another worker", extra={"fields": {"step": step, "record_id": rid}})
+
+
+def _resolved(session: Session, step: str, kind: str, record_id: str) -> None:
+    session.execute(update(JobFailure)
+                    .where(JobFailure.step == step, JobFailure.record_kind == kind,  # type: ignore[arg-type]
+                           JobFailure.record_id == record_id, JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
+                    .values(resolved_at=utcnow()))
+
+
+def recent(session: Session, *, county_id: int | None = None, open_only: bool = False,
+           limit: int = 200) -> Sequence[JobFailure]:
+    """Failures newest first; with a county, its own and those of whole steps (which concern every county)."""
+    query = select(JobFailure)
+    if county_id is not None:
+        query = query.where((JobFailure.county_id == county_id) | JobFailure.county_id.is_(None))  # type: ignore[union-attr]
+    if open_only:
+        query = query.where(JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
+    return session.scalars(query.order_by(JobFailure.last_seen.desc(), JobFailure.id.desc())  # type: ignore[attr-defined]
+                           .limit(limit)).all()
