@@ -21,6 +21,7 @@ from api.routes import (
     evidence,
     health,
     households,
+    jobs as job_routes,
     ledger,
     loans,
     notifications,
@@ -36,7 +37,7 @@ from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 from redemption import schedule
 
-ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
+ROUTERS = (health.router, auth.router, households.router, ledger.router, job_routes.router, catalogue.router, activities.router,
            evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
            partners.router, redemption.router, loans.router)
 

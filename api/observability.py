@@ -16,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger import failures
+
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -27,6 +29,7 @@ LATENCY = Histogram("shanzhi_http_request_duration_seconds", "HTTP request laten
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 POSTINGS = Counter("shanzhi_postings", "Journal postings committed", registry=REGISTRY)
 ERRORS = Counter("shanzhi_errors", "Error responses by stable code", ["code"], registry=REGISTRY)
+REGISTRY.register(failures.FAILURES)  # scheduled items (or whole steps) that failed, by step
 
 access_log = logging.getLogger("shanzhi.access")
 

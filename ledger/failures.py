@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from ledger.base import timestamp, utcnow
+from ledger.errors import DomainError
 
 log = logging.getLogger("shanzhi.jobs")
 
@@ -51,7 +52,8 @@ class JobFailure(SQLModel, table=True):
 
 
 def code_of(error: BaseException) -> str:
-    return str(getattr(error, "code", None) or type(error).__name__)[:60]
+    """A domain error's stable code (ledger/errors.py), else the exception's class."""
+    return (error.code if isinstance(error, DomainError) else type(error).__name__)[:60]
 
 
 def text_of(error: BaseException) -> str:

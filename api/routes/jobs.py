@@ -1,0 +1,28 @@
+"""What the scheduled work could not do (ledger/failures.py): for the county's auditors and admins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SessionDep, allow
+from api.schemas.jobs import JobFailureOut
+from ledger import failures
+from ledger.identity.models import Role
+from ledger.identity.principal import Principal
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+Overseer = Annotated[Principal, allow(Role.AUDITOR, Role.COUNTY_ADMIN)]
+
+
+@router.get("/failures", response_model=list[JobFailureOut])
+def job_failures(session: SessionDep, who: Overseer, response: Response,
+                 open_only: Annotated[bool, Query(alias="open")] = False,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[JobFailureOut]:
+    """Items of the scheduled work that failed and were skipped (their county's, and whole steps that failed),
+    newest first: step, record, error, first and last seen, how often; `open=true` leaves out those that went
+    through at a later run."""
+    rows = failures.recent(session, county_id=who.county_id, open_only=open_only, limit=limit)
+    response.headers["Cache-Control"] = "no-store"
+    return [JobFailureOut.model_validate(row, from_attributes=True) for row in rows]
