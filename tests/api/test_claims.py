@@ -468,7 +468,8 @@ def test_leaderboard_and_month_report(client: TestClient, world: World, engine: 
     board = client.get(f"/api/v1/villages/{world.village_a.village_id}/leaderboard",
                        params={"period": "year", "at": later.isoformat()}, headers=bearer(villager)).json()
     assert [(r["rank"], r["points"], r["mine"]) for r in board["leaders"]] == [(1, 5, True), (2, 0, False)]
-    month = later.strftime("%Y-%m")
+    # the claim settled when its journal entry was written (now), not at the moment the schedule ran as
+    month = client.get(f"/api/v1/claims/{made['id']}", headers=bearer(villager)).json()["settled_at"][:7]
     report = client.get(f"/api/v1/villages/{world.village_a.village_id}/report", params={"month": month},
                         headers=bearer(official))
     assert report.status_code == 200
