@@ -117,21 +117,34 @@ def demo(
 
 @app.command()
 def verify() -> None:
-    """Recompute every balance from postings and walk every village's hash chain. Exits 1 on any problem."""
+    """Recompute every balance from postings and walk every village's hash chain; then check each claim's,
+    deduction's, voucher's and booking's status against its transactions. Exits 1 on any problem."""
+    from ledger.claims import verify as claims_verify
+    from ledger.journal.verify import links
     from ledger.journal.verify import verify as run
+    from redemption import verify as redemption_verify
 
     engine = _engine(get_settings())
     with unit_of_work(engine) as session:
         report = run(session)
+        linked = links(session)
+        mismatches = [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]
     typer.echo(f"checked {report.transactions} transactions in {report.villages} villages "
                f"and {report.accounts} account balances")
     if report.ok:
         typer.echo("ledger verified: every chain links and every balance matches its postings")
-        return
-    typer.echo(f"LEDGER TAMPERED: first bad {report.first_bad}", err=True)
-    for problem in report.problems:
-        typer.echo(f"  - {problem}", err=True)
-    raise typer.Exit(1)
+    else:
+        typer.echo(f"LEDGER TAMPERED: first bad {report.first_bad}", err=True)
+        for problem in report.problems:
+            typer.echo(f"  - {problem}", err=True)
+    if mismatches:
+        typer.echo(f"RECORDS DISAGREE WITH THE JOURNAL: {len(mismatches)}", err=True)
+        for mismatch in mismatches:
+            typer.echo(f"  - {mismatch}", err=True)
+    else:
+        typer.echo("records verified: every claim, deduction, voucher and booking agrees with its transactions")
+    if not report.ok or mismatches:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -263,3 +263,37 @@ def test_create_partner_staff_who_then_act_for_their_partner(demo_db: Path, tmp_
         who = principal.load(session, subject=f"user:{user.id}", role=user.role, scopes=())
         assert (who.role, who.partner_kind) == ("partner", "merchant") and "vouchers:consume" in who.scopes
     engine.dispose()
+
+
+def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_db: Path, tmp_path: Path) -> None:
+    """A claim, deduction, voucher or booking whose transaction was posted, voided or reversed through the journal
+    service, outside the record's own operation: the journal itself is sound, but verify names the record."""
+    from ledger.db import make_engine, unit_of_work
+    from ledger.journal import service as journal
+
+    ok = shanzhi("verify", cwd=tmp_path, database=demo_db)
+    assert ok.returncode == 0 and "records verified" in ok.stdout, ok.stderr
+    with sqlite3.connect(demo_db) as conn:
+        one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+        approved = one("SELECT id, approval_tx_id FROM claim WHERE status = 'approved' ORDER BY id")
+        pending = one("SELECT id, pending_tx_id FROM claim WHERE status = 'pending' ORDER BY id")
+        deduction = one("SELECT id, transaction_id FROM deduction WHERE status = 'in_force' "
+                        "AND transaction_id IS NOT NULL ORDER BY id")
+        voucher = one("SELECT id, hold_id FROM voucher WHERE status = 'active' AND slot_id IS NULL ORDER BY id")
+        booking = one("SELECT v.id, e.transaction_id FROM voucher v JOIN voucher_event e ON e.voucher_id = v.id "
+                      "WHERE v.status = 'used' AND v.slot_id IS NOT NULL AND e.event = 'consumed' ORDER BY v.id")
+    engine = make_engine(f"sqlite:///{demo_db}")
+    with unit_of_work(engine) as session:
+        journal.reverse(session, transaction_id=approved[1], actor="user:by-hand", reason="by_hand")
+        journal.post_pending(session, pending_id=pending[1], actor="user:by-hand")
+        journal.reverse(session, transaction_id=deduction[1], actor="user:by-hand", reason="by_hand")
+        journal.void_pending(session, pending_id=voucher[1], actor="user:by-hand")
+        journal.reverse(session, transaction_id=booking[1], actor="user:by-hand", reason="by_hand")
+    engine.dispose()
+
+    bad = shanzhi("verify", cwd=tmp_path, database=demo_db)
+    assert bad.returncode == 1 and "ledger verified" in bad.stdout  # the journal itself is sound
+    named = {line.strip()[2:].split(":")[0] for line in bad.stderr.splitlines() if line.strip().startswith("- ")}
+    assert named == {f"claim {approved[0]}", f"claim {pending[0]}", f"deduction {deduction[0]}",
+                     f"voucher {voucher[0]}", f"booking {booking[0]}"}, bad.stderr
+    assert f"claim {approved[0]}: approved, but its approval transaction {approved[1]} was reversed" in bad.stderr

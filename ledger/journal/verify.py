@@ -180,3 +180,41 @@ def _check_balances(session: Session, report: Report) -> None:
                     Problem(f"{column} is {kept} but its postings add up to {recomputed}",
                             account_id=int(row.account_id))
                 )
+
+
+# --- what the records above the journal check against it ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A domain record (a claim, a voucher…) whose status disagrees with its journal transactions: one of them
+    was posted, voided or reversed by hand, outside the record's own operations."""
+
+    record_kind: str
+    record_id: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.record_kind} {self.record_id}: {self.what}"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """How each transaction was followed up: a pending one's resolution (kind, id), a posted one's reversal."""
+
+    resolutions: dict[int, tuple[str, int]]
+    reversals: dict[int, int]
+
+    def resolution(self, pending_id: int | None) -> tuple[str, int] | None:
+        return None if pending_id is None else self.resolutions.get(pending_id)
+
+    def reversal(self, transaction_id: int | None) -> int | None:
+        return None if transaction_id is None else self.reversals.get(transaction_id)
+
+
+def links(session: Session) -> Links:
+    conn = session.connection()
+    resolved = conn.execute(select(TX.c.pending_id, TX.c.kind, TX.c.id).where(TX.c.pending_id.is_not(None)))
+    reversed_ = conn.execute(select(TX.c.reverses_id, TX.c.id).where(TX.c.reverses_id.is_not(None)))
+    return Links(resolutions={int(p): (str(k), int(i)) for p, k, i in resolved},
+                 reversals={int(r): int(i) for r, i in reversed_})

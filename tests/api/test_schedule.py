@@ -16,12 +16,14 @@ from ledger.base import as_utc, utcnow
 from ledger.claims.models import Claim
 from ledger.db import unit_of_work
 from ledger.identity.models import Partner
-from ledger.journal import accounts, queries
+from ledger.claims import verify as claims_verify
+from ledger.journal import accounts, queries, verify
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind, JournalTransaction
 from ledger.outbox import Notification
 from ledger.tenancy import County, Household
 from redemption import schedule, webhooks
+from redemption import verify as redemption_verify
 from redemption.models import Voucher, WebhookDelivery
 from tests import factories
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
@@ -221,6 +223,13 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     for step in before:
         assert _sample("shanzhi_job_failures_total", step) == before[step] + 1
 
+    # `shanzhi verify` names the records whose journal state was changed by hand (and only those).
+    with unit_of_work(engine) as session:
+        linked = verify.links(session)
+        named = {(m.record_kind, m.record_id) for m in
+                 [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]}
+    assert named == {("claim", posted_by_hand), ("claim", reversed_by_hand), ("voucher", _voucher(engine, voided).id)}
+
     # The next run tries them again: still failing, counted again, one row each.
     monkeypatch.setattr(journal, "_resolve", real_resolve)  # the lock was let go: this one goes through now
     again = schedule.tick(engine, sink=sink, now=utcnow() + timedelta(days=8))
@@ -295,3 +304,20 @@ def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(client: Tes
             assert as_utc(getattr(row, moment)) == as_utc(entry.created_at) <= after
     shown = client.get(f"/api/v1/claims/{settled}", headers=bearer(villager)).json()
     assert datetime.fromisoformat(shown["settled_at"]) <= after
+
+
+def test_verify_names_a_settled_claim_whose_settlement_was_reversed_by_hand(client: TestClient, world: World,
+                                                                           engine: Engine) -> None:
+    official = password_token(client, "official-a")
+    villager = villager_token(client, world.villager_phone)
+    claim_id = _claim(client, official, villager, new_activity(client, official, world.village_a.village_id))
+    assert decide(client, official, claim_id).status_code == 201
+    assert schedule.tick(engine, now=utcnow() + timedelta(days=8)).settled_claims == 1
+    with unit_of_work(engine) as session:
+        assert claims_verify.check(session, verify.links(session)) == []
+        settlement = session.get(Claim, claim_id).settlement_tx_id  # type: ignore[union-attr]
+        undone = journal.reverse(session, transaction_id=settlement, actor="user:by-hand", reason="by_hand")  # type: ignore[arg-type]
+    with unit_of_work(engine) as session:
+        assert [str(m) for m in claims_verify.check(session, verify.links(session))] == [
+            f"claim {claim_id}: settled, but its settlement transaction {settlement} was reversed "
+            f"(transaction {undone.id})"]
