@@ -206,6 +206,34 @@ def tick(
         typer.echo(f"{step}: {count}")
     for step in report.skipped:
         typer.echo(f"skipped {step}: another worker is running it")
+    for step, count in report.failed_items.items():
+        typer.echo(f"{step}: {count} failed and skipped (see `shanzhi failures`)")
+    for step in report.failed_steps:
+        typer.echo(f"{step} failed as a whole and was rolled back (see `shanzhi failures`)")
+
+
+@app.command()
+def failures(
+    county: Annotated[str | None, typer.Option(help="Only this county's (and whole steps'); every county if "
+                                                     "left out")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also those that went through at a later run")] = False,
+) -> None:
+    """What the scheduled work could not do: each item (or whole step) that failed and was skipped, newest first,
+    with its error, when it was first and last seen and how often. Exits 1 when any is still failing."""
+    from ledger import failures as job_failures
+
+    with unit_of_work(_engine(get_settings())) as session:
+        county_id = _county(session, county).id if county else None
+        rows = job_failures.recent(session, county_id=county_id, open_only=not all_, limit=1000)
+        lines = [f"{row.step} {row.record_kind} {row.record_id or '-'}: {row.error_code} ({row.times}x, first "
+                 f"{row.first_seen:%Y-%m-%d %H:%M}, last {row.last_seen:%Y-%m-%d %H:%M}"
+                 f"{', resolved' if row.resolved_at else ''}) {row.error}" for row in rows]
+        still = sum(1 for row in rows if row.resolved_at is None)
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"{still} failing" if still else "nothing failing")
+    if still:
+        raise typer.Exit(1)
 
 
 def _county(session, code: str):  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
                     ["db", "downgrade", "--help"], ["verify", "--help"], ["create-admin", "--help"],
                     ["create-partner-client", "--help"], ["create-partner-staff", "--help"],
                     ["head", "--help"], ["tick", "--help"], ["score", "--help"],
-                    ["calibrate", "--help"]):
+                    ["calibrate", "--help"], ["failures", "--help"]):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
@@ -297,3 +297,11 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
     assert named == {f"claim {approved[0]}", f"claim {pending[0]}", f"deduction {deduction[0]}",
                      f"voucher {voucher[0]}", f"booking {booking[0]}"}, bad.stderr
     assert f"claim {approved[0]}: approved, but its approval transaction {approved[1]} was reversed" in bad.stderr
+
+    # The schedule skips what it cannot do with these records, does the rest, and `failures` lists them.
+    ticked = shanzhi("tick", "--days-ahead", "8", cwd=tmp_path, database=demo_db)
+    assert ticked.returncode == 0, ticked.stderr
+    assert "settle_notice: 1 failed and skipped" in ticked.stdout and "settled 0 claims" not in ticked.stdout
+    listed = shanzhi("failures", "--county", "demo", cwd=tmp_path, database=demo_db)
+    assert listed.returncode == 1 and f"settle_notice claim {approved[0]}: insufficient_points (1x" in listed.stdout
+    assert listed.stdout.splitlines()[-1].endswith("failing")
