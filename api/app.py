@@ -37,9 +37,9 @@ from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 from redemption import schedule
 
-ROUTERS = (health.router, auth.router, households.router, ledger.router, job_routes.router, catalogue.router, activities.router,
+ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
            evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
-           partners.router, redemption.router, loans.router)
+           partners.router, redemption.router, loans.router, job_routes.router)
 
 
 def refuse_default_passwords(engine: Engine) -> None:

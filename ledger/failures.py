@@ -25,6 +25,7 @@ log = logging.getLogger("shanzhi.jobs")
 
 STEP = "step"  # the record kind of a step that failed as a whole (its record id is empty)
 FAILED_ITEMS = "job_failed_items"  # session.info: how many items of this unit of work failed
+OPEN = "job_open_failures"  # session.info: per step, the (kind, id) of its failures not yet resolved
 
 # Not in any registry here: api/observability.py adds it to the one /metrics shows.
 FAILURES = Counter("shanzhi_job_failures", "Scheduled items (or whole steps) that failed, by step", ["step"],
@@ -75,7 +76,7 @@ def item(session: Session, *, step: str, kind: str, record_id: object, county_id
         session.info["postings_written"] = written  # what the rolled-back item wrote was not written
         failed(session, step=step, kind=kind, record_id=record_id, county_id=county_id, error=error)
     else:
-        _resolved(session, step, kind, str(record_id))
+        succeeded(session, step=step, kind=kind, record_id=record_id)
 
 
 def failed(session: Session, *, step: str, kind: str, record_id: object, county_id: int | None,
@@ -86,6 +87,8 @@ def failed(session: Session, *, step: str, kind: str, record_id: object, county_
               extra={"fields": {"step": step, "record_kind": kind, "record_id": rid, "error": code_of(error)}})
     FAILURES.labels(step=step).inc()
     session.info[FAILED_ITEMS] = session.info.get(FAILED_ITEMS, 0) + 1
+    if step in session.info.get(OPEN, {}):
+        session.info[OPEN][step].add((kind, rid))
     now = utcnow()
     try:
         with session.begin_nested():
@@ -103,11 +106,27 @@ def failed(session: Session, *, step: str, kind: str, record_id: object, county_
         log.info("job failure recorded by another worker", extra={"fields": {"step": step, "record_id": rid}})
 
 
-def _resolved(session: Session, step: str, kind: str, record_id: str) -> None:
+def succeeded(session: Session, *, step: str, kind: str, record_id: object) -> None:
+    """The item went through: if it had failed at an earlier run, its row is marked resolved. The open failures
+    of the step are read once per unit of work, so an item that never failed costs no statement."""
+    rid = "" if record_id is None else str(record_id)
+    still = _open(session, step)
+    if (kind, rid) not in still:
+        return
+    still.discard((kind, rid))
     session.execute(update(JobFailure)
                     .where(JobFailure.step == step, JobFailure.record_kind == kind,  # type: ignore[arg-type]
-                           JobFailure.record_id == record_id, JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
+                           JobFailure.record_id == rid, JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
                     .values(resolved_at=utcnow()))
+
+
+def _open(session: Session, step: str) -> set[tuple[str, str]]:
+    known: dict[str, set[tuple[str, str]]] = session.info.setdefault(OPEN, {})
+    if step not in known:
+        rows = session.execute(select(JobFailure.record_kind, JobFailure.record_id)
+                               .where(JobFailure.step == step, JobFailure.resolved_at.is_(None))).all()  # type: ignore[union-attr]
+        known[step] = {(kind, rid) for kind, rid in rows}
+    return known[step]
 
 
 def recent(session: Session, *, county_id: int | None = None, open_only: bool = False,

@@ -95,11 +95,14 @@ def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime |
                 step(session)
                 if session.info.get(failures.FAILED_ITEMS):
                     report.failed_items[name] = session.info[failures.FAILED_ITEMS]
+                failures.succeeded(session, step=name, kind=failures.STEP, record_id=None)
         except Exception as error:  # noqa: BLE001  (a step that fails as a whole must not stop the others)
             _step_failed(engine, report, name, error)
     for name, run in own:
         try:
             report.done[name] = run(engine, now)
+            with unit_of_work(engine) as session:
+                failures.succeeded(session, step=name, kind=failures.STEP, record_id=None)
         except Exception as error:  # noqa: BLE001
             _step_failed(engine, report, name, error)
     return report

@@ -179,6 +179,7 @@ def _deliver_one(engine: Engine, now: datetime, send: Send, delivery_id: str, pa
             delivery.delivered_at = now
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
+        failures.succeeded(session, step=STEP, kind="webhook_delivery", record_id=delivery_id)
     if not ok:
         log.warning("webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
                                                                "error": error}})

@@ -184,7 +184,8 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert _claim_row(engine, settling).status == "settled"
     assert _voucher(engine, kept).status == "expired" and _available(engine, a1) >= 100
     with unit_of_work(engine) as session:
-        lapsed = session.scalars(select(JournalTransaction.kind).where(JournalTransaction.pending_id == lapsing_tx)).all()
+        lapsed = session.scalars(select(JournalTransaction.kind)
+                                 .where(JournalTransaction.pending_id == lapsing_tx)).all()
     assert lapsed == ["expire_pending"]
     assert _available(engine, h4_points) == 5  # its 10 lapsed points went
     with unit_of_work(engine) as session:
@@ -235,7 +236,8 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     again = schedule.tick(engine, sink=sink, now=utcnow() + timedelta(days=8))
     assert again.expired_transfers == 1
     rows = {f["step"]: f for f in client.get("/api/v1/jobs/failures", headers=auditor).json()}
-    assert rows["settle_notice"]["times"] == 2 and rows["settle_notice"]["first_seen"] < rows["settle_notice"]["last_seen"]
+    settle = rows["settle_notice"]
+    assert settle["times"] == 2 and settle["first_seen"] < settle["last_seen"]
     assert rows["expire_transfers"]["times"] == 1 and rows["expire_transfers"]["resolved_at"] is not None
     open_only = client.get("/api/v1/jobs/failures", params={"open": "true"}, headers=auditor).json()
     assert "expire_transfers" not in {f["step"] for f in open_only} and len(open_only) == len(poisoned) - 1
@@ -275,8 +277,14 @@ def test_a_step_that_fails_as_a_whole_stops_no_other_step(client: TestClient, wo
     assert report.failed_steps == ["broken"] and report.settled_claims == 1 and report.delivered == 2
     row = _claim_row(engine, claim_id)
     assert (row.points, row.status) == (points, "settled")
-    listed = client.get("/api/v1/jobs/failures", headers=bearer(password_token(client, "auditor"))).json()
+    auditor = bearer(password_token(client, "auditor"))
+    listed = client.get("/api/v1/jobs/failures", headers=auditor).json()
     assert [(f["step"], f["record_kind"], f["error_code"]) for f in listed] == [("broken", "step", "RuntimeError")]
+    assert listed[0]["resolved_at"] is None
+
+    mended = schedule.tick(engine, now=utcnow() + timedelta(days=8), steps=[("broken", lambda session, now: 0)])
+    assert mended.failed_steps == []
+    assert client.get("/api/v1/jobs/failures", headers=auditor).json()[0]["resolved_at"] is not None
 
 
 def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(client: TestClient, world: World,
