@@ -27,7 +27,7 @@ from redemption import verify as redemption_verify
 from redemption.models import Voucher, WebhookDelivery
 from tests import factories
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
-from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import give_points, offer, redeem
 
 SECOND_PHONE = "13900000002"  # household A2 in the world fixture
@@ -58,6 +58,17 @@ def _voucher(engine: Engine, code: str) -> Voucher:
         row = session.scalars(select(Voucher).where(Voucher.code == code)).one()
         session.expunge(row)
         return row
+
+
+def _health_check(client: TestClient) -> tuple[int, int]:
+    """A clinic's health check, approved, with a slot in three days: (offer id, slot id)."""
+    made = offer(client, "clinic", kind="health_check", title="体检", value_yuan="80.00", cost_points=60)
+    start = utcnow() + timedelta(days=3)
+    slot = client.post(f"/api/v1/offers/{made['id']}/slots", headers=bearer(client_token(client, "clinic")), json={
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "place": "村卫生室",
+        "capacity": 5})
+    assert slot.status_code == 201, slot.text
+    return int(made["id"]), int(slot.json()["id"])
 
 
 def _available(engine: Engine, account_id: int) -> int:
@@ -101,15 +112,20 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
         journal.reverse(session, transaction_id=session.get(Claim, reversed_by_hand).approval_tx_id,  # type: ignore[arg-type, union-attr]
                         actor="user:by-hand", reason="by hand")
 
-    # expire_vouchers: two vouchers past their time; the second's hold was voided by hand (the finding).
-    give_points(engine, world.household_a1, 100)
-    give_points(engine, world.household_a2, 100)
+    # expire_vouchers: two vouchers past their time; the second's hold was voided by hand (the finding). And two
+    # health checks booked and missed past their time; the second's hold was posted by hand.
+    give_points(engine, world.household_a1, 160)
+    give_points(engine, world.household_a2, 160)
     voucher_offer = offer(client, voucher_days=7)
     kept = redeem(client, first, voucher_offer["id"]).json()["code"]
     voided = redeem(client, second, voucher_offer["id"]).json()["code"]
-    hold = _voucher(engine, voided).hold_id
+    check, slot = _health_check(client)
+    missed = redeem(client, first, check, slot_id=slot).json()["code"]
+    posted = redeem(client, second, check, slot_id=slot).json()["code"]
+    holds = _voucher(engine, voided).hold_id, _voucher(engine, posted).hold_id
     with unit_of_work(engine) as session:
-        journal.void_pending(session, pending_id=hold, actor="user:by-hand")  # type: ignore[arg-type]
+        journal.void_pending(session, pending_id=holds[0], actor="user:by-hand")  # type: ignore[arg-type]
+        journal.post_pending(session, pending_id=holds[1], actor="user:by-hand")  # type: ignore[arg-type]
 
     # expire_transfers: two pending transfers past their timeout; one stays locked too long.
     with unit_of_work(engine) as session:
@@ -182,7 +198,8 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     # Every other item of every step was processed.
     assert _claim_row(engine, lapsing).status == "expired"
     assert _claim_row(engine, settling).status == "settled"
-    assert _voucher(engine, kept).status == "expired" and _available(engine, a1) >= 100
+    assert _voucher(engine, kept).status == "expired" and _voucher(engine, missed).status == "expired"
+    assert _available(engine, a1) >= 100
     with unit_of_work(engine) as session:
         lapsed = session.scalars(select(JournalTransaction.kind)
                                  .where(JournalTransaction.pending_id == lapsing_tx)).all()
@@ -197,39 +214,41 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert undelivered == [h3]  # everybody else's messages went out, the expiry ones of this tick included
     assert "voucher.expired" in sent
     assert (report.expired_claims, report.settled_claims, report.expired_transfers) == (1, 1, 1)
-    assert (report.expired_points_households, report.expiry_warnings, report.done["expire_vouchers"]) == (1, 1, 1)
+    assert (report.expired_points_households, report.expiry_warnings, report.done["expire_vouchers"]) == (1, 1, 2)
     assert report.failed_steps == []
 
     # The poisoned ones were left as they were, and recorded where the auditors see them.
     assert _claim_row(engine, posted_by_hand).status == "pending"
     assert _claim_row(engine, reversed_by_hand).status == "approved"
-    assert _voucher(engine, voided).status == "active"
+    assert _voucher(engine, voided).status == "active" and _voucher(engine, posted).status == "active"
     assert _available(engine, h3_points) == 15
     with unit_of_work(engine) as session:
         assert session.get(WebhookDelivery, refused).last_error == "OSError: connection reset by peer"  # type: ignore[union-attr]
     poisoned = {("expire_claims", "claim", str(posted_by_hand)), ("settle_notice", "claim", str(reversed_by_hand)),
                 ("expire_transfers", "transaction", str(stuck_tx)), ("expire_points", "household", str(h3)),
                 ("warn_points_expiry", "household", str(h4)),
-                ("expire_vouchers", "voucher", str(_voucher(engine, voided).id))}
+                ("expire_vouchers", "voucher", str(_voucher(engine, voided).id)),
+                ("expire_vouchers", "booking", str(_voucher(engine, posted).id))}
     auditor = bearer(password_token(client, "auditor"))
     seen = client.get("/api/v1/jobs/failures", headers=auditor)
     assert seen.status_code == 200, seen.text
     assert {(f["step"], f["record_kind"], f["record_id"]) for f in seen.json()} == poisoned
-    by_step = {f["step"]: f for f in seen.json()}
+    by_step = {f["step"]: f for f in seen.json() if f["record_kind"] != "booking"}
     assert by_step["settle_notice"]["error_code"] == "insufficient_points"
     assert by_step["expire_vouchers"]["error_code"] == "pending_already_resolved"
     assert by_step["expire_claims"]["error_code"] == "claim_journal_mismatch"
     assert all(f["times"] == 1 and f["resolved_at"] is None for f in seen.json())
-    assert report.failed_items == {step: 1 for step, _, _ in poisoned}
+    assert report.failed_items == {step: 2 if step == "expire_vouchers" else 1 for step, _, _ in poisoned}
     for step in before:
-        assert _sample("shanzhi_job_failures_total", step) == before[step] + 1
+        assert _sample("shanzhi_job_failures_total", step) == before[step] + report.failed_items[step]
 
     # `shanzhi verify` names the records whose journal state was changed by hand (and only those).
     with unit_of_work(engine) as session:
         linked = verify.links(session)
         named = {(m.record_kind, m.record_id) for m in
                  [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]}
-    assert named == {("claim", posted_by_hand), ("claim", reversed_by_hand), ("voucher", _voucher(engine, voided).id)}
+    assert named == {("claim", posted_by_hand), ("claim", reversed_by_hand), ("voucher", _voucher(engine, voided).id),
+                     ("booking", _voucher(engine, posted).id)}
 
     # The next run tries them again: still failing, counted again, one row each.
     monkeypatch.setattr(journal, "_resolve", real_resolve)  # the lock was let go: this one goes through now
