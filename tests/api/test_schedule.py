@@ -116,7 +116,7 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     # health checks booked and missed past their time; the second's hold was posted by hand.
     give_points(engine, world.household_a1, 160)
     give_points(engine, world.household_a2, 160)
-    voucher_offer = offer(client, voucher_days=7)
+    voucher_offer = offer(client, voucher_days=7, stock=5)
     kept = redeem(client, first, voucher_offer["id"]).json()["code"]
     voided = redeem(client, second, voucher_offer["id"]).json()["code"]
     check, slot = _health_check(client)
@@ -221,6 +221,9 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert _claim_row(engine, posted_by_hand).status == "pending"
     assert _claim_row(engine, reversed_by_hand).status == "approved"
     assert _voucher(engine, voided).status == "active" and _voucher(engine, posted).status == "active"
+    # what the failed item wrote before it failed (its stock given back) was rolled back with it: the savepoint
+    issued = client.get(f"/api/v1/offers/{voucher_offer['id']}", headers=bearer(first)).json()["issued"]
+    assert issued == 1  # two issued, the expired one's stock came back, the poisoned one's did not
     assert _available(engine, h3_points) == 15
     with unit_of_work(engine) as session:
         assert session.get(WebhookDelivery, refused).last_error == "OSError: connection reset by peer"  # type: ignore[union-attr]
