@@ -2,7 +2,15 @@
 
 from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
-from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
+from ledger.claims.models import (
+    Claim,
+    ClaimEvidence,
+    Deduction,
+    DeductionEvidence,
+    Dispute,
+    EvidenceFile,
+    ScanTicketUse,
+)
 from ledger.identity.models import (
     OfficialScope,
     OtpChallenge,
@@ -49,6 +57,7 @@ __all__ = [
     "Person",
     "Posting",
     "RateWindow",
+    "ScanTicketUse",
     "SignInThrottle",
     "Township",
     "User",

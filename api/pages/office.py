@@ -54,6 +54,10 @@ FLAG_TEXTS = {
     "burst": N_("Many claims in a short time"),
     "outside_geofence": N_("Claimed far from the activity"),
     "photo_reused": N_("Photo used before"),
+    "no_location": N_("No location given"),
+    "no_geofence": N_("Activity has no geofence"),
+    "no_device": N_("No phone id"),
+    "device_other_household": N_("Same phone as another household, same code"),
 }
 
 
