@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 
+from ledger.base import utcnow
+from ledger.claims import service as claim_service
 from tests.api.claiming import balance, claim, code_of, live_code, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 
@@ -220,3 +223,21 @@ def test_photo_reuse_is_looked_for_within_the_county_only(client: TestClient, wo
                       evidence_ids=[photo(client, c1, shot)])
     assert elsewhere.status_code == 201, elsewhere.text
     assert "photo_reused" not in flags_of(client, admin_c, elsewhere.json()["id"])
+
+
+def test_an_app_gets_a_scan_ticket_for_a_live_code_and_claims_with_it_after_the_code_changed(
+    client: TestClient, world: World, official: str, a1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = live_code(client, official, meeting(client, official, world)["id"])
+    assert client.get(f"/api/v1/codes/{code}").json()["scan_ticket"] is None  # a ticket is for a named device
+    ticket = client.get(f"/api/v1/codes/{code}", headers=device("phone-a1")).json()["scan_ticket"]
+    assert ticket
+
+    later = utcnow() + timedelta(minutes=3)  # signing in took three minutes
+    monkeypatch.setattr(claim_service, "utcnow", lambda: later)
+    assert claim(client, a1, code, headers=device("phone-a1"), **HALL).json()["code"] == "code_expired"
+    made = claim(client, a1, code, headers=device("phone-a1"), scan_ticket=ticket, **HALL)
+    assert made.status_code == 201 and made.json()["status"] == "approved"
+
+    printed = new_activity(client, official, world.village_a.village_id, "volunteering")
+    assert client.get(f"/api/v1/codes/{code_of(printed)}", headers=device("phone-a1")).json()["scan_ticket"] is None
