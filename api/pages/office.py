@@ -70,6 +70,11 @@ def _number(value: str | None, field: str) -> int | None:
     return int(value)
 
 
+def _blank(value: str | None) -> str | None:
+    """An optional form field: empty means not given."""
+    return value.strip() if value is not None and value.strip() else None
+
+
 def _build(model: Any, field: str = "form", **values: Any) -> Any:
     try:
         return model(**values)
@@ -201,11 +206,15 @@ def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
                     starts_at: Annotated[str, Form(max_length=32)], ends_at: Annotated[str, Form(max_length=32)],
                     place: Annotated[str, Form(max_length=100)] = "",
                     period: Annotated[str, Form(max_length=8)] = "once",
-                    rotating: Annotated[str | None, Form(max_length=8)] = None) -> Response:
+                    rotating: Annotated[str | None, Form(max_length=8)] = None,
+                    lat: Annotated[str | None, Form(max_length=12)] = None,
+                    lon: Annotated[str | None, Form(max_length=12)] = None,
+                    radius_m: Annotated[str | None, Form(max_length=6)] = None) -> Response:
     timezone = page.timezone
     body = _build(ActivityIn, village_id=village_id, matter_code=matter_code, title=title, place=place,
                   starts_at=_local_moment(starts_at, timezone, "starts_at"),
-                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating))
+                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating),
+                  lat=_blank(lat), lon=_blank(lon), radius_m=_blank(radius_m))
     page.call(activities.create_activity, body=body, keys=_keys(page), settings=page.settings)
     return page.redirect(f"/office/activities?village_id={village_id}", done="created")
 
