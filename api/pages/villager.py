@@ -28,9 +28,9 @@ from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
+from ledger.activities.codes import TICKET_SECONDS
 from ledger.base import utcnow
 from ledger.claims.deductions import DeductionNotFound
-from ledger.activities.codes import TICKET_SECONDS
 from ledger.errors import DomainError, Forbidden, Invalid
 from ledger.identity.models import PartnerKind, Role
 from scoring.ratings import RatingNotFound

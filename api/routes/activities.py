@@ -15,9 +15,9 @@ from api.schemas.claims import ActivityIn, ActivityOut, CodeInfoOut, LiveCodeOut
 from ledger.activities import codes, render
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
-from ledger.claims import service as claims
 from ledger.base import as_utc
 from ledger.catalogue.models import Matter
+from ledger.claims import service as claims
 from ledger.claims.rules import local
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
