@@ -44,6 +44,7 @@ from ledger.tenancy import Person  # noqa: E402
 
 SECRET = "bench-secret-0123456789-abcdefghijklmnopq"
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+HALL = {"lat": 30.2741, "lon": 120.1551}  # where the meetings are, and where every claim says it is made
 
 
 def seed(url: str, households: int, activity_count: int) -> tuple[list[int], list[int], int]:
@@ -70,7 +71,7 @@ def seed(url: str, households: int, activity_count: int) -> tuple[list[int], lis
         now = utcnow()
         made = [activities.create(session, village=village, matter_code="bench_meeting", title=f"Meeting {n}",
                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
-                                  rotating=True, actor="bench")
+                                  rotating=True, radius_m=300, actor="bench", **HALL)
                 for n in range(activity_count + 1)]
         ids = [u.id for u in users], [a.id for a in made[:-1]], made[-1].id
     engine.dispose()
@@ -135,8 +136,10 @@ def main() -> None:
                "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads"}
         settings = Settings(env="dev", jwt_secret=SECRET)
         keys = codes.Keys.from_settings(settings)
+        # each household claims from its own phone, at the meeting's place: approved at once (ledger/claims/fraud.py)
         bearers = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}",
-                                                                           role=Role.VILLAGER)[0]}
+                                                                           role=Role.VILLAGER)[0],
+                    "X-Device-Id": f"bench-phone-{u}"}
                    for u in users]
 
         def claims(count: int, salt: str) -> list[tuple[str, str, dict[str, str], str]]:
@@ -147,7 +150,7 @@ def main() -> None:
                 household, activity = n % len(users), activity_ids[(n // len(users)) % len(activity_ids)]
                 made.append(("POST", "/api/v1/claims", {**bearers[household], "Content-Type": "application/json",
                                                          "Idempotency-Key": f"{salt}-{n}"},
-                             json.dumps({"token": tokens_by_activity[activity]})))
+                             json.dumps({"token": tokens_by_activity[activity], **HALL})))
             return made
 
         capacity = len(users) * len(activity_ids)
@@ -201,7 +204,7 @@ async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]
 
         async def send(n: int):  # type: ignore[no-untyped-def]
             headers = {**bearers[n // 2], "Idempotency-Key": f"burst-{n // 2}"}
-            return await client.post("/api/v1/claims", headers=headers, json={"token": token})
+            return await client.post("/api/v1/claims", headers=headers, json={"token": token, **HALL})
 
         started = time.perf_counter()
         responses = await asyncio.gather(*(send(n) for n in range(2 * len(bearers))))

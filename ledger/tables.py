@@ -2,7 +2,15 @@
 
 from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
-from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
+from ledger.claims.models import (
+    Claim,
+    ClaimEvidence,
+    Deduction,
+    DeductionEvidence,
+    Dispute,
+    EvidenceFile,
+    ScanTicketUse,
+)
 from ledger.failures import JobFailure
 from ledger.identity.models import (
     OfficialScope,
@@ -51,6 +59,7 @@ __all__ = [
     "Person",
     "Posting",
     "RateWindow",
+    "ScanTicketUse",
     "SignInThrottle",
     "Township",
     "User",

@@ -19,6 +19,8 @@ ERRORS: dict[str, str] = {
     # claiming
     "code_invalid": N_("This QR code is not one of ours, or the activity was withdrawn."),
     "code_expired": N_("This QR code has expired. Scan the code on the screen again."),
+    "scan_ticket_invalid": N_("This scan was made on another phone. Scan the code on the screen again."),
+    "scan_ticket_used": N_("This scan was already used for a claim. Scan the code on the screen again."),
     "activity_over": N_("This activity is over: its QR code no longer earns points."),
     "not_yet_open": N_("This activity has not started yet."),
     "claim_expired": N_("This claim waited too long for a decision and has expired."),

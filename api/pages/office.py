@@ -54,6 +54,10 @@ FLAG_TEXTS = {
     "burst": N_("Many claims in a short time"),
     "outside_geofence": N_("Claimed far from the activity"),
     "photo_reused": N_("Photo used before"),
+    "no_location": N_("No location given"),
+    "no_geofence": N_("Activity has no geofence"),
+    "no_device": N_("No phone id"),
+    "device_other_household": N_("Same phone as another household, same code"),
 }
 
 
@@ -64,6 +68,11 @@ def _number(value: str | None, field: str) -> int | None:
     if not value.strip().isdigit() or int(value) <= 0:
         raise Invalid("Not a number.", field=field)
     return int(value)
+
+
+def _blank(value: str | None) -> str | None:
+    """An optional form field: empty means not given."""
+    return value.strip() if value is not None and value.strip() else None
 
 
 def _build(model: Any, field: str = "form", **values: Any) -> Any:
@@ -197,11 +206,15 @@ def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
                     starts_at: Annotated[str, Form(max_length=32)], ends_at: Annotated[str, Form(max_length=32)],
                     place: Annotated[str, Form(max_length=100)] = "",
                     period: Annotated[str, Form(max_length=8)] = "once",
-                    rotating: Annotated[str | None, Form(max_length=8)] = None) -> Response:
+                    rotating: Annotated[str | None, Form(max_length=8)] = None,
+                    lat: Annotated[str | None, Form(max_length=12)] = None,
+                    lon: Annotated[str | None, Form(max_length=12)] = None,
+                    radius_m: Annotated[str | None, Form(max_length=6)] = None) -> Response:
     timezone = page.timezone
     body = _build(ActivityIn, village_id=village_id, matter_code=matter_code, title=title, place=place,
                   starts_at=_local_moment(starts_at, timezone, "starts_at"),
-                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating))
+                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating),
+                  lat=_blank(lat), lon=_blank(lon), radius_m=_blank(radius_m))
     page.call(activities.create_activity, body=body, keys=_keys(page), settings=page.settings)
     return page.redirect(f"/office/activities?village_id={village_id}", done="created")
 

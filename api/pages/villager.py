@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from api.pages.web import Page, VillagerPage, reason
+from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
 from api.problems import status_of
 from api.routes import (
     activities,
@@ -28,23 +28,34 @@ from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
+from ledger.activities.codes import TICKET_SECONDS
 from ledger.base import utcnow
 from ledger.claims.deductions import DeductionNotFound
-from ledger.errors import DomainError, Invalid
-from ledger.identity.models import PartnerKind
+from ledger.errors import DomainError, Forbidden, Invalid
+from ledger.identity.models import PartnerKind, Role
 from scoring.ratings import RatingNotFound
 
 router = APIRouter()
 
 
 @router.get("/c/{token}")
-def claim_page(page: VillagerPage, token: str) -> Response:
+def claim_page(page: Anyone, token: str) -> Response:
     """What scanning an activity's QR code opens: the activity and one button (after signing in if needed), or,
-    when a claim would be refused (claimed already, over, another village's), the plain reason instead."""
+    when a claim would be refused (claimed already, over, another village's), the plain reason instead.
+
+    A live rotating code gives the browser a scan ticket first, before signing in: signing in by SMS code takes
+    longer than the code lives, and the ticket proves when this browser scanned it."""
     keys = page.request.app.state.code_keys
-    info = page.call(activities.scanned_code, token=token, keys=keys)
+    info = page.call(activities.scanned_code, token=token, keys=keys, device=page.device)
+    if info.scan_ticket:
+        page.cookies[SCAN_COOKIE] = info.scan_ticket
+        page.cookie_ages[SCAN_COOKIE] = TICKET_SECONDS
+    if page.principal is None:
+        raise SignInNeeded("Sign in first.")
+    if page.principal.role != Role.VILLAGER:
+        raise Forbidden("This page is not for your role.")
     try:  # would the claim be refused? Then say why now, before the photo is taken, and show no button
-        page.call(claims.check_claim, token=token, keys=keys)
+        page.call(claims.check_claim, token=token, keys=keys, device=page.device, scan_ticket=_ticket(page, info))
     except DomainError as refused:
         return page.render("villager/claim.html", status_code=status_of(refused), info=info, token=token,
                            refusal=refused, reason=reason(page, refused))
@@ -53,15 +64,22 @@ def claim_page(page: VillagerPage, token: str) -> Response:
 
 @router.post("/c/{token}")
 def send_claim(page: VillagerPage, token: str, key: Annotated[str, Form(min_length=8, max_length=64)],
-               photo: Annotated[UploadFile | None, File()] = None) -> Response:
-    """Claim with the photo just taken. The form's key makes a double tap or a resend claim once."""
-    body = _model(ClaimIn, "token", token=token)  # a token no code can be is refused before a photo is stored
+               photo: Annotated[UploadFile | None, File()] = None,
+               lat: Annotated[str | None, Form(max_length=32)] = None,
+               lon: Annotated[str | None, Form(max_length=32)] = None) -> Response:
+    """Claim with the photo just taken, and where the phone says it is (when the villager let it say). The form's
+    key makes a double tap or a resend claim once."""
+    # a token no code can be, or an odd location, is refused before a photo is stored
+    body = _model(ClaimIn, "token", token=token, lat=_coordinate(lat, "lat"), lon=_coordinate(lon, "lon"),
+                  scan_ticket=_ticket(page))
     if photo is not None and photo.filename:
         saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
                           village_id=None)
         body = body.model_copy(update={"evidence_ids": [saved.id]})
     claim = page.call(claims.claim, body=body, idempotency_key=f"page:{key}",
-                      keys=page.request.app.state.code_keys, response=Response(), device=None)
+                      keys=page.request.app.state.code_keys, response=Response(), device=page.device)
+    if body.scan_ticket:
+        page.cookies[SCAN_COOKIE] = ""  # used
     return page.render("villager/claimed.html", claim=claim)
 
 
@@ -74,6 +92,22 @@ def _model(model: type[BaseModel], field: str, **values: Any) -> Any:
         return model(**values)
     except ValidationError as error:
         raise Invalid("Some of what you entered is not valid.", field=field) from error
+
+
+def _ticket(page: Page, info: Any = None) -> str | None:
+    """The scan ticket to send: the one just given, or the one this browser kept (a well-formed one only)."""
+    ticket = (info.scan_ticket if info is not None else None) or page.request.cookies.get(SCAN_COOKIE)
+    return ticket if ticket and 8 <= len(ticket) <= 96 else None
+
+
+def _coordinate(value: str | None, field: str) -> float | None:
+    """A latitude or longitude from the form; empty when the phone did not say where it is."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise Invalid("The location sent is not valid.", field=field) from None
 
 
 def _household(page: Page) -> int:

@@ -47,6 +47,8 @@ from ledger.tenancy import County
 SESSION_COOKIE = "sz_session"
 PRE_COOKIE = "sz_pre"  # before signing in: what the sign-in form's CSRF token is bound to
 LANG_COOKIE = "sz_lang"  # the language chosen before signing in
+DEVICE_COOKIE = "sz_device"  # a random id of this browser, kept for long: fraud signals, scan tickets
+SCAN_COOKIE = "sz_scan"  # the scan ticket of the live code this browser opened last
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # before signing in, when no county is known yet
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -128,6 +130,7 @@ class Page:
     elder: bool
     csrf: str
     cookies: dict[str, str] = field(default_factory=dict)  # cookies to set on the response
+    cookie_ages: dict[str, int] = field(default_factory=dict)  # seconds, for cookies that end sooner than usual
 
     # texts from page code (flash notices, error reasons) are translated here
     def _(self, message: str, **values: Any) -> str:
@@ -170,8 +173,13 @@ class Page:
     def respond(self, response: Response) -> Response:
         response.headers.update(SECURITY_HEADERS)
         for name, value in self.cookies.items():
-            set_cookie(response, self.settings, name, value)
+            set_cookie(response, self.settings, name, value, self.cookie_ages.get(name))
         return response
+
+    @property
+    def device(self) -> str:
+        """This browser's device id: its `sz_device` cookie, or the one this response sets."""
+        return self.cookies.get(DEVICE_COOKIE) or self.request.cookies.get(DEVICE_COOKIE, "")
 
     @cached_property
     def timezone(self) -> str:
@@ -254,11 +262,18 @@ def get_page(request: Request, session: SessionDep) -> Page:
         locale = i18n.pick(request.cookies.get(LANG_COOKIE))
         elder = False
     assert bound_to is not None
+    if not _device_id_ok(request.cookies.get(DEVICE_COOKIE)):
+        cookies[DEVICE_COOKIE] = secrets.token_urlsafe(24)
     page = Page(request=request, session=session, settings=settings, principal=principal,
                 name=user.display_name if user is not None else None, locale=locale, elder=elder,
                 csrf=csrf_for(settings, bound_to), cookies=cookies)
     request.state.page = page  # the error handlers render errors as pages with it
     return page
+
+
+def _device_id_ok(value: str | None) -> bool:
+    """A device cookie as this app makes them; anything else is replaced."""
+    return value is not None and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
 def page_allow(*roles: str, partner_kinds: tuple[str, ...] = ()) -> Any:

@@ -10,12 +10,14 @@ from sqlmodel import Session
 
 from api.deps import KeysDep, SessionDep, SettingsDep, allow, public
 from api.routes.catalogue import VillageNotFound, matter_out
+from api.routes.claims import DeviceId
 from api.schemas.claims import ActivityIn, ActivityOut, CodeInfoOut, LiveCodeOut
 from ledger.activities import codes, render
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
 from ledger.base import as_utc
 from ledger.catalogue.models import Matter
+from ledger.claims import service as claims
 from ledger.claims.rules import local
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -141,8 +143,10 @@ def live_code(activity_id: int, session: SessionDep, keys: KeysDep, settings: Se
 
 
 @router.get("/api/v1/codes/{token}", response_model=CodeInfoOut, dependencies=[public()])
-def scanned_code(token: str, session: SessionDep, keys: KeysDep) -> CodeInfoOut:
-    """What a scanned activity code is for. It says nothing a poster on the wall does not say already."""
+def scanned_code(token: str, session: SessionDep, keys: KeysDep, device: DeviceId = None) -> CodeInfoOut:
+    """What a scanned activity code is for. It says nothing a poster on the wall does not say already. For a live
+    rotating code and a caller naming its device (`X-Device-Id`), a scan ticket: proof of when this device
+    scanned, so that a claim sent after signing in still counts (once, within 10 minutes, from that device)."""
     code = codes.read(keys, token)
     activity = session.get(Activity, code.activity_id) if isinstance(code, codes.ActivityCode) else None
     if activity is None or not activity.active:
@@ -153,6 +157,8 @@ def scanned_code(token: str, session: SessionDep, keys: KeysDep) -> CodeInfoOut:
     return CodeInfoOut(activity_id=activity.id, title=activity.title, place=activity.place,  # type: ignore[arg-type]
                        village=village.name, matter_zh=matter.name_zh, matter_en=matter.name_en,
                        points=matter.points, starts_at=as_utc(activity.starts_at),
-                       ends_at=as_utc(activity.ends_at), evidence=matter.evidence)
+                       ends_at=as_utc(activity.ends_at), evidence=matter.evidence, rotating=activity.rotating,
+                       geofence=activity.radius_m is not None,
+                       scan_ticket=claims.scan_ticket(session, keys, token=token, device=device) if device else None)
 
 

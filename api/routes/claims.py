@@ -82,7 +82,7 @@ def claim(body: ClaimIn, idempotency_key: IdempotencyKey, session: SessionDep, k
     """Claim points for your household with the code you scanned. Awaits review, or is approved at once when the
     matter allows it and the code was shown live by an official."""
     details = claims.Details(evidence_ids=tuple(body.evidence_ids), lat=body.lat, lon=body.lon, note=body.note,
-                             device=device)
+                             device=device, scan_ticket=body.scan_ticket)
     result = claims.submit_by_code(session, who, keys, token=body.token, details=details,
                                    idempotency_key=idempotency_key)
     created_or_replayed(response, result.replayed)
@@ -114,11 +114,12 @@ def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: Se
 
 @router.get("/check", response_model=ClaimCheckOut)
 def check_claim(token: Annotated[str, Query(min_length=8, max_length=300)], session: SessionDep, keys: KeysDep,
-                who: Villager) -> ClaimCheckOut:
+                who: Villager, device: DeviceId = None,
+                scan_ticket: Annotated[str | None, Query(min_length=8, max_length=96)] = None) -> ClaimCheckOut:
     """Would a claim with this scanned code be taken now? 200 when it would (the photo, where the matter needs
     one, aside); otherwise the very refusal the claim would get, e.g. 409 `already_claimed` with its claim_id.
     Changes nothing: ask before taking the photo."""
-    claims.check(session, who, keys, token=token)
+    claims.check(session, who, keys, token=token, device=device, scan_ticket=scan_ticket)
     return ClaimCheckOut(may_claim=True)
 
 

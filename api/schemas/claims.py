@@ -132,6 +132,11 @@ class CodeInfoOut(BaseModel):
     starts_at: Moment
     ends_at: Moment
     evidence: str
+    rotating: bool = False  # shown live by an official: a claim needs the code of the moment, or a scan ticket
+    geofence: bool = False  # a claim's location is checked against the activity's place
+    scan_ticket: str | None = Field(
+        default=None, description="For a live rotating code and a caller that sent X-Device-Id: send it with the "
+                                  "claim (`scan_ticket`) to claim within 10 minutes although the code has changed.")
     claim_with: str = "POST /api/v1/claims with this token"
 
 
@@ -146,6 +151,10 @@ class ClaimIn(Strict):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    scan_ticket: Annotated[str, StringConstraints(min_length=8, max_length=96)] | None = Field(
+        default=None, description="The scan ticket opening a live rotating code gave this device: with it, the "
+                                  "code counts at the time it was scanned (for 10 minutes, once, with the same "
+                                  "X-Device-Id).")
 
 
 class ProxyClaimIn(Strict):

@@ -4,6 +4,11 @@ A JWT would make a QR code too dense to scan from a poster on a wall, so these a
 id, a few fixed-width numbers and the first 12 bytes of an HMAC-SHA256, in URL-safe base64 (39 characters for a
 printed activity code). The HMAC key for each key id is derived from the server's signing key of that id, so the
 codes rotate with the access-token keys: a retired key id makes its codes unreadable.
+
+A scan ticket is made the same way. Opening a live rotating code gives the browser one: the activity, the code's
+step and a random nonce, with the MAC also over the device it was given to (`bound_to`, never in the ticket
+itself), so it proves "this device opened this code at this step" and nothing more. It is read in the ledger's
+claim service, which may not import the web's JWT module; these few bytes also fit a cookie easily.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,10 +28,12 @@ from ledger.settings import Settings
 
 MAC_BYTES = 12
 STEP_SECONDS = 30  # a rotating code changes this often
+TICKET_SECONDS = 10 * 60  # a scan ticket lasts this long after its code's step: time to sign in by SMS code
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # windows are stored as minutes since this
 
-ACTIVITY, ROTATING, HOUSEHOLD = b"A", b"R", b"H"
+ACTIVITY, ROTATING, HOUSEHOLD, TICKET = b"A", b"R", b"H", b"T"
 _FIELDS = {ACTIVITY: struct.Struct(">III"), ROTATING: struct.Struct(">II"), HOUSEHOLD: struct.Struct(">I")}
+_TICKET_FIELDS = {TICKET: struct.Struct(">IIQ")}  # activity, step, nonce; read only by read_ticket
 
 
 class CodeInvalid(Invalid):
@@ -57,12 +65,29 @@ class HouseholdCard:
     household_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ScanTicket:
+    """Proof that a device opened a rotating code of this activity during this step."""
+
+    activity_id: int
+    step: int
+    nonce: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.nonce:016x}"
+
+
 def minutes(moment: datetime) -> int:
     return int((as_utc(moment) - EPOCH).total_seconds() // 60)
 
 
 def step_of(moment: datetime) -> int:
     return int(as_utc(moment).timestamp() // STEP_SECONDS)
+
+
+def start_of(step: int) -> datetime:
+    return datetime.fromtimestamp(step * STEP_SECONDS, UTC)
 
 
 def sign_activity(keys: Keys, *, activity_id: int, starts_at: datetime, ends_at: datetime) -> str:
@@ -77,6 +102,17 @@ def sign_household(keys: Keys, *, household_id: int) -> str:
     return _sign(keys, HOUSEHOLD, household_id)
 
 
+def sign_ticket(keys: Keys, *, activity_id: int, step: int, bound_to: str) -> str:
+    """A scan ticket for the device `bound_to` names (a hash of its id), with a fresh random nonce."""
+    return _sign(keys, TICKET, activity_id, step, secrets.randbits(64), bound_to=bound_to, fields=_TICKET_FIELDS)
+
+
+def read_ticket(keys: Keys, token: str, *, bound_to: str) -> ScanTicket:
+    """The ticket's content, once its MAC checks out for this device; any other device's ticket is refused."""
+    activity_id, step, nonce = _open(keys, token, _TICKET_FIELDS, bound_to=bound_to)[1]
+    return ScanTicket(activity_id=activity_id, step=step, nonce=nonce)
+
+
 def scanned(text: str) -> str:
     """The token in what a scanner read: the code's whole URL (…/c/TOKEN or …/h/TOKEN) or the token alone."""
     return text.strip().rstrip("/").rsplit("/", 1)[-1]
@@ -84,6 +120,17 @@ def scanned(text: str) -> str:
 
 def read(keys: Keys, token: str) -> ActivityCode | HouseholdCard:
     """The code's content, once its signature checks out with a key id still in the ring."""
+    kind, values = _open(keys, token, _FIELDS)
+    if kind == HOUSEHOLD:
+        return HouseholdCard(household_id=values[0])
+    if kind == ROTATING:
+        return ActivityCode(activity_id=values[0], step=values[1])
+    return ActivityCode(activity_id=values[0], starts_at=EPOCH + timedelta(minutes=values[1]),
+                        ends_at=EPOCH + timedelta(minutes=values[2]))
+
+
+def _open(keys: Keys, token: str, kinds: dict[bytes, struct.Struct], *,
+          bound_to: str = "") -> tuple[bytes, tuple[int, ...]]:
     refused = CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
     if not isinstance(token, str) or not 8 <= len(token) <= 96:
         raise refused
@@ -95,25 +142,24 @@ def read(keys: Keys, token: str) -> ActivityCode | HouseholdCard:
         raise refused
     kind, kid_length = raw[:1], raw[1]
     body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-    fields = _FIELDS.get(kind)
+    fields = kinds.get(kind)
     if fields is None or len(body) != 2 + kid_length + fields.size:
         raise refused
     key = keys.ring.get(body[2:2 + kid_length].decode("ascii", "replace"))
-    if key is None or not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES], mac):
+    if key is None or not hmac.compare_digest(_mac(key, body, bound_to), mac):
         raise refused
-    values = fields.unpack(body[2 + kid_length:])
-    if kind == HOUSEHOLD:
-        return HouseholdCard(household_id=values[0])
-    if kind == ROTATING:
-        return ActivityCode(activity_id=values[0], step=values[1])
-    return ActivityCode(activity_id=values[0], starts_at=EPOCH + timedelta(minutes=values[1]),
-                        ends_at=EPOCH + timedelta(minutes=values[2]))
+    return kind, fields.unpack(body[2 + kid_length:])
 
 
-def _sign(keys: Keys, kind: bytes, *values: int) -> str:
+def _sign(keys: Keys, kind: bytes, *values: int, bound_to: str = "",
+          fields: dict[bytes, struct.Struct] = _FIELDS) -> str:
     kid = keys.current.encode("ascii")
     if not kid or len(kid) > 16:
         raise ValueError("the key id for codes is 1 to 16 ASCII characters")
-    body = kind + bytes([len(kid)]) + kid + _FIELDS[kind].pack(*values)
-    mac = hmac.new(keys.ring[keys.current], body, hashlib.sha256).digest()[:MAC_BYTES]
-    return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+    body = kind + bytes([len(kid)]) + kid + fields[kind].pack(*values)
+    return base64.urlsafe_b64encode(body + _mac(keys.ring[keys.current], body, bound_to)).decode().rstrip("=")
+
+
+def _mac(key: bytes, body: bytes, bound_to: str) -> bytes:
+    """The body has a fixed length for its kind, so what it is bound to can follow it without a separator."""
+    return hmac.new(key, body + bound_to.encode(), hashlib.sha256).digest()[:MAC_BYTES]

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from sqlmodel import Session
 
+from ledger.claims import photohash
 from ledger.claims.models import EvidenceFile
 from ledger.errors import NotFound, TooLarge, UnsupportedType
 
@@ -78,7 +79,8 @@ def save(session: Session, source: BinaryIO, *, root: Path, county_id: int, vill
             os.unlink(temp_name)
         raise
     evidence = EvidenceFile(sha256=sha256, size=size, content_type=content_type, county_id=county_id,
-                            village_id=village_id, household_id=household_id, uploaded_by=actor)
+                            village_id=village_id, household_id=household_id, uploaded_by=actor,
+                            phash=photohash.of_file(final))
     session.add(evidence)
     session.flush()
     return evidence

@@ -36,6 +36,7 @@ class EvidenceFile(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, index=True)
+    phash: str | None = Field(default=None, max_length=16)  # perceptual hash (hex), to find a re-saved photo
     size: int
     content_type: str = Field(max_length=20)
     county_id: int = Field(foreign_key="county.id")
@@ -85,7 +86,20 @@ class Claim(SQLModel, table=True):
     lon: float | None = None
     note: str | None = Field(default=None, max_length=500)
     device: str | None = Field(default=None, max_length=64)  # a hash of the client's device id, for fraud signals
+    code_step: int | None = None  # the 30-second step of the rotating code scanned (the scan, not the claim, time)
     flags: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ScanTicketUse(SQLModel, table=True):
+    """A scan ticket that was used: its id is the primary key, so a ticket makes one claim however many are
+    sent with it at once (docs/claims.md, "Scan tickets")."""
+
+    __tablename__ = "scan_ticket_use"
+
+    ticket_id: str = Field(primary_key=True, max_length=32)  # the ticket's random nonce, in hex
+    activity_id: int = Field(foreign_key="activity.id")
+    household_id: int = Field(foreign_key="household.id")
+    used_at: datetime = timestamp(default_factory=utcnow)
 
 
 class ClaimEvidence(SQLModel, table=True):

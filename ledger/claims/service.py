@@ -2,14 +2,16 @@
 smartphone (a proxy claim). One order for every claim:
 
 1. the Idempotency-Key (a replay returns the claim the first request made);
-2. the code: signature, then the activity's window or the rotating code's step;
+2. the code: signature, then the activity's window or the rotating code's step (or, for a rotating code that has
+   changed since, the scan ticket this device got when it opened the code: it proves the scan time);
 3. locks: the activity (capacity) and then the household (caps, one claim per period), so two claims that
    compete for a place or a cap are decided one after the other;
 4. the household is of the activity's village, the rule is in force, one claim per period, capacity, caps
    (`_check_household`), then the evidence is there and is the household's own;
 5. fraud signals (flags, never refusals);
 6. the claim row and its journal transfer: pending in the household's notice account, or posted there at once
-   when the matter approves automatically and the code was shown live.
+   when the matter approves automatically, the code was shown live and the claim has no flag (for a live code:
+   a device id, a location inside the activity's geofence, no other household from that device with that code).
 
 Any refusal raises before anything is written, and the unit of work rolls back whatever was. `check` runs steps 2
 and 4 but the evidence without locking or writing anything, so the claim page can say before the photo is taken
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -34,7 +37,7 @@ from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence, Matter, Review
 from ledger.claims import fraud, rules
-from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile
+from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile, ScanTicketUse
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -56,6 +59,14 @@ class CodeExpired(Conflict):
 
 class ActivityOver(CodeExpired):
     code = "activity_over"  # the activity's window has closed: its code earns nothing any more
+
+
+class ScanTicketInvalid(Invalid):
+    code = "scan_ticket_invalid"  # not a ticket of ours, or not this device's
+
+
+class ScanTicketUsed(Conflict):
+    code = "scan_ticket_used"  # a scan ticket makes one claim
 
 
 class NotYetOpen(Conflict):
@@ -113,6 +124,15 @@ class Details:
     lon: float | None = None
     note: str | None = None
     device: str | None = None  # the client's device id, as sent; only its hash is kept
+    scan_ticket: str | None = None  # what opening a live rotating code gave this device (codes.sign_ticket)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """When the code was scanned: now, or the step a scan ticket proves. `ticket`: the ticket that proves it."""
+
+    moment: datetime
+    ticket: codes.ScanTicket | None = None
 
 
 def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token: str, details: Details,
@@ -126,10 +146,13 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
     code = _activity_code(keys, token)
+    scan = _scan(session, keys, code, details, now)
     place = _activity(session, code.activity_id, lock=True)
-    live = _check_code(place.activity, code, now)
+    live = _check_code(place.activity, code, scan.moment)
+    if scan.ticket is not None:
+        _use_ticket(session, scan.ticket, household_id=who.household_id, now=now)
     claim = _submit(session, place, household_id=who.household_id, person_id=who.person_id,
-                    actor=who.actor, proxy=False, live=live, details=details, now=now)
+                    actor=who.actor, proxy=False, live=live, details=details, now=now, code_step=code.step)
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
 
@@ -141,16 +164,41 @@ def _activity_code(keys: codes.Keys, token: str) -> codes.ActivityCode:
     return code
 
 
-def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, now: datetime | None = None) -> None:
+def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, device: str | None = None,
+          scan_ticket: str | None = None, now: datetime | None = None) -> None:
     """Would this villager's claim with this code be taken now? Raises the refusal the claim would get, but for
     the evidence, which comes with the claim. Reads only and locks nothing; the claim itself checks again."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise NotAClaimant("Only a villager claims with a code, for their own household.")
     now = now or utcnow()
     code = _activity_code(keys, token)
+    scan = _scan(session, keys, code, Details(device=device, scan_ticket=scan_ticket), now)
     place = _activity(session, code.activity_id, lock=False)
-    _check_code(place.activity, code, now)
+    _check_code(place.activity, code, scan.moment)
     _check_household(session, place, household_id=who.household_id, now=now, lock=False)
+
+
+def scan_ticket(session: Session, keys: codes.Keys, *, token: str, device: str,
+                now: datetime | None = None) -> str | None:
+    """What opening a code gives the device: a scan ticket when it is a live rotating code of an open activity,
+    else None. The ticket proves when this device scanned, so a claim sent after signing in still counts."""
+    now = now or utcnow()
+    try:
+        code = _activity_code(keys, token)
+        if code.step is None:
+            return None
+        place = _activity(session, code.activity_id, lock=False)
+        if not place.activity.rotating:
+            return None
+        _check_code(place.activity, code, now)
+    except (codes.CodeInvalid, ActivityWithdrawn, CodeExpired, NotYetOpen):
+        return None
+    return codes.sign_ticket(keys, activity_id=code.activity_id, step=code.step, bound_to=device_hash(device))
+
+
+def device_hash(device: str) -> str:
+    """Only this is kept of a device id, and a scan ticket is bound to it."""
+    return hashlib.sha256(device.encode()).hexdigest()
 
 
 def submit_proxy(session: Session, who: Principal, *, activity_id: int, household_id: int, person_id: int | None,
@@ -239,6 +287,37 @@ def _activity(session: Session, activity_id: int, *, lock: bool) -> Place:
     return place
 
 
+def _scan(session: Session, keys: codes.Keys, code: codes.ActivityCode, details: Details, now: datetime) -> Scan:
+    """When the code was scanned. A rotating code that has changed since counts at the step its scan ticket
+    proves, if this device holds one for this very code, made at most codes.TICKET_SECONDS ago, not used yet."""
+    if code.step is None or abs(codes.step_of(now) - code.step) <= 1 or not details.scan_ticket:
+        return Scan(now)
+    if not details.device:
+        raise ScanTicketInvalid("A scan ticket is good only with the device it was given to.", field="scan_ticket")
+    try:
+        ticket = codes.read_ticket(keys, details.scan_ticket, bound_to=device_hash(details.device))
+    except codes.CodeInvalid:
+        raise ScanTicketInvalid("This scan ticket was not given to this device; scan the code again.",
+                                field="scan_ticket") from None
+    if (ticket.activity_id, ticket.step) != (code.activity_id, code.step) or (
+        codes.step_of(now) - ticket.step) * codes.STEP_SECONDS > codes.TICKET_SECONDS:
+        raise CodeExpired("This code has changed since it was scanned; scan the screen again.")
+    if session.get(ScanTicketUse, ticket.id) is not None:
+        raise ScanTicketUsed("This scan was used for a claim already; scan the screen again.")
+    return Scan(codes.start_of(ticket.step), ticket)
+
+
+def _use_ticket(session: Session, ticket: codes.ScanTicket, *, household_id: int, now: datetime) -> None:
+    """Mark the ticket used; the row's key refuses a second use, also one racing this one."""
+    try:
+        with session.begin_nested():
+            session.add(ScanTicketUse(ticket_id=ticket.id, activity_id=ticket.activity_id,
+                                      household_id=household_id, used_at=now))
+            session.flush()
+    except IntegrityError:
+        raise ScanTicketUsed("This scan was used for a claim already; scan the screen again.") from None
+
+
 def _check_code(activity: Activity, code: codes.ActivityCode, now: datetime) -> bool:
     """Check the scanned code against its activity; True when it is a live (rotating) code."""
     if activity.rotating:
@@ -291,21 +370,22 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
 
 
 def _submit(session: Session, place: Place, *, household_id: int, person_id: int | None, actor: str,
-            proxy: bool, live: bool, details: Details, now: datetime) -> Claim:
+            proxy: bool, live: bool, details: Details, now: datetime, code_step: int | None = None) -> Claim:
     activity, matter, county = place.activity, place.matter, place.county
     assert activity.id is not None
     period = _check_household(session, place, household_id=household_id, now=now, lock=True)
     photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
                        ids=details.evidence_ids)
-    device = hashlib.sha256(details.device.encode()).hexdigest() if details.device else None
+    device = device_hash(details.device) if details.device else None
+    code_step = code_step if live else None
     flags = fraud.signals(session, household_id=household_id, activity=activity, device=device, lat=details.lat,
-                          lon=details.lon, photo_hashes=[p.sha256 for p in photos], now=now)
-    auto = live and not proxy and matter.review == Review.AUTO
+                          lon=details.lon, photos=photos, code_step=code_step, now=now)
+    auto = live and not proxy and matter.review == Review.AUTO and not flags
     claim = Claim(
         county_id=activity.county_id, village_id=activity.village_id, household_id=household_id,
         person_id=person_id, activity_id=activity.id, matter_id=matter.id, points=matter.points, period_key=period,
         proxy=proxy, entered_by=actor, submitted_at=now, lat=details.lat, lon=details.lon,
-        note=details.note, device=device, flags=flags,
+        note=details.note, device=device, code_step=code_step, flags=flags,
     )
     session.add(claim)
     session.flush()

@@ -27,7 +27,7 @@ from tests.conftest import ON_POSTGRES
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
           "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/api/v1/codes/{token}"}
 # pages anyone may open: signing in, and the language switch
-PUBLIC_PAGES = {"/", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
+PUBLIC_PAGES = {"/", "/c/{token}", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
 
 
 def _rules(route: APIRoute) -> list[object]:

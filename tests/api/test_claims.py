@@ -172,14 +172,17 @@ def test_a_claim_body_cannot_set_points_status_or_household(client: TestClient, 
 def test_a_live_rotating_code_approves_at_once_and_old_codes_are_refused(
     client: TestClient, world: World, engine: Engine, official: str, villager: str, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    meeting = new_activity(client, official, world.village_a.village_id, "village_meeting", rotating=True)
+    meeting = new_activity(client, official, world.village_a.village_id, "village_meeting", rotating=True,
+                           lat=30.2741, lon=120.1551, radius_m=200)
     assert meeting["claim_url"] is None
     printed = client.get(f"/api/v1/activities/{meeting['id']}/poster.svg", headers=bearer(official))
     assert printed.status_code == 409 and printed.json()["code"] == "not_rotating"
     keys = codes.Keys.from_settings(settings)
     stale = codes.sign_rotating(keys, activity_id=meeting["id"], step=codes.step_of(utcnow()) - 2)
     assert claim(client, villager, stale).json()["code"] == "code_expired"
-    made = claim(client, villager, live_code(client, official, meeting["id"]))
+    # at the meeting, from the villager's own phone (tests/api/test_claims_fraud.py: what sends it to review)
+    made = claim(client, villager, live_code(client, official, meeting["id"]), lat=30.2742, lon=120.1552,
+                 headers={"X-Device-Id": "phone-of-a1"})
     assert made.status_code == 201 and made.json()["status"] == "approved"
     assert balance(client, villager, world.household_a1)["in_notice"] == 2
     assert ledger_verifies(engine)

@@ -376,3 +376,45 @@ def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(chromium: A
     finally:
         for context in (desk, phone):
             context.close()
+
+
+def test_a_live_code_scanned_at_the_meeting_is_approved_at_once_with_the_phones_location(
+        chromium: Any, served: tuple[str, Path]) -> None:
+    """The official makes a meeting with a geofence on the office page and shows its rotating code; a villager at
+    the hall scans it, signs in, lets the page read the phone's location (the page says why) and is approved at
+    once. The scan ticket the browser got before signing in travels in its own cookie."""
+    base, _ = served
+    hall = {"latitude": 30.2741, "longitude": 120.1551}
+    desk = chromium.new_context(viewport=DESK)
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, geolocation=hall,
+                                 permissions=["geolocation"])
+    try:
+        official = desk.new_page()
+        sign_in_staff(official, base, "official-qingshan")
+        official.goto(f"{base}/office/activities")
+        form = official.locator("form.office-form[action='/office/activities']")
+        form.locator("#matter_code").select_option("village_meeting")
+        form.locator("#title").fill("Geofenced assembly")
+        form.locator("#lat").fill("30.2741")
+        form.locator("#lon").fill("120.1551")
+        form.locator("#radius_m").fill("200")
+        form.locator("#rotating").check()
+        form.locator("button[type=submit]").click()
+        activity_id = official.locator("tr[data-activity-id]", has_text="Geofenced assembly").get_attribute(
+            "data-activity-id")
+        live = official.request.get(f"{base}/office/activities/{activity_id}/live.json").json()
+        scanned = f"{base}/c/{live['token']}"
+
+        villager = phone.new_page()
+        villager.goto(scanned)
+        expect(villager).to_have_url(re.compile(r"/signin\?next="))
+        assert any(c["name"] == "sz_scan" for c in phone.cookies())
+        sign_in_villager(villager, PHONE_OF_HOUSEHOLD_1)
+        expect(villager).to_have_url(scanned)
+        expect(villager.locator("#why-location")).to_be_visible()
+        expect(villager.locator("input[name=lat]")).to_have_value("30.274100")
+        villager.locator("form[data-once] button[type=submit]").click()
+        expect(villager.locator("#claim-sent")).to_have_attribute("data-claim-status", "approved")
+    finally:
+        for context in (phone, desk):
+            context.close()

@@ -217,6 +217,25 @@ def test_the_county_admin_sees_the_county_on_the_dashboard(browser: TestClient, 
     assert int(csv["households"].iloc[-1]) == 3  # A1, A2 and B1: county A's households
 
 
+def test_an_activity_made_on_the_page_may_have_a_geofence(browser: TestClient, world: World) -> None:
+    """Without one, a rotating code's claims all wait for an official (docs/claims.md)."""
+    sign_in_staff(browser, "official-a")
+    listing = browser.get("/office/activities")
+    assert 'name="radius_m"' in listing.text
+    form = {"csrf": csrf_of(listing.text), "village_id": str(world.village_a.village_id),
+            "matter_code": "village_meeting", "title": "Village assembly", "place": "Hall",
+            "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
+            "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}", "period": "once", "rotating": "1",
+            "lat": "30.2741", "lon": "120.1551", "radius_m": "150"}
+    assert browser.post("/office/activities", data=form).status_code == 303
+    made = browser.get(f"/api/v1/activities?village_id={world.village_a.village_id}",
+                       headers=bearer(password_token(browser, "official-a"))).json()
+    assert [(a["lat"], a["lon"], a["radius_m"]) for a in made if a["title"] == "Village assembly"] == [
+        (30.2741, 120.1551, 150)]
+    odd = browser.post("/office/activities", data={**form, "title": "Odd", "lat": "north", "radius_m": ""})
+    assert odd.status_code == 422  # a plain refusal, nothing made
+
+
 def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClient, world: World) -> None:
     sign_in_staff(browser, "official-a")
     listing = browser.get("/office/activities")

@@ -14,6 +14,19 @@ document.querySelectorAll("form[data-once]").forEach(function (form) {
   });
 });
 
+// A claim form marked data-locate asks the phone where it is (the page says why): inside the activity's geofence a
+// live code's claim is approved at once. Refused or unavailable, the claim is still sent and an official checks it.
+var locating = document.querySelector("form[data-locate]");
+if (locating && navigator.geolocation) {
+  var said = locating.querySelector("[data-locate-status]");
+  var say = function (which) { if (said) { said.textContent = said.getAttribute(which) || ""; } };
+  navigator.geolocation.getCurrentPosition(function (position) {
+    locating.querySelector("input[name=lat]").value = position.coords.latitude.toFixed(6);
+    locating.querySelector("input[name=lon]").value = position.coords.longitude.toFixed(6);
+    say("data-found");
+  }, function () { say("data-missing"); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+}
+
 // The rotating-code screen fetches the next code the moment the current one's 30-second step ends, so the wall
 // never shows a code older than its step (the server takes the step before too, no more: a slow phone needs that
 // margin). When it cannot renew, it says so instead of showing a code that will be refused.

@@ -1,0 +1,101 @@
+"""Scan tickets: proof that a device opened a live rotating code at a given step, good for one claim within
+codes.TICKET_SECONDS, from that device. Run on a real database; the race with real threads (SQLite) or real
+processes (PostgreSQL), tests/concurrently.py."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from ledger.activities import codes
+from ledger.activities import service as activities
+from ledger.base import utcnow
+from ledger.claims import service as claims
+from ledger.claims.models import Claim, ScanTicketUse
+from ledger.db import make_engine, unit_of_work
+from ledger.errors import DomainError
+from ledger.tenancy import Village
+from tests import factories
+from tests.concurrently import run_together
+from tests.ledger.test_claims_concurrency import KEYS, setup_village
+
+pytestmark = pytest.mark.slow
+PHONE = "one-shared-phone"
+HALL = {"lat": 30.2741, "lon": 120.1551}
+SCANNED = utcnow() - timedelta(minutes=5)  # scanned, then signing in took five minutes: 10 codes ago
+
+
+def scanned(url: str, households: int) -> tuple[dict[str, object], str, str]:
+    """A village, a live meeting, its code of five minutes ago and the ticket this phone got for it then."""
+    world = setup_village(url, households)
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        activity = activities.create(session, village=session.get(Village, world["village"].village_id),  # type: ignore[attr-defined]
+                                     matter_code="village_meeting", title="Meeting", rotating=True, radius_m=200,
+                                     starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=2),
+                                     actor="test", **HALL)
+        activity_id = activity.id
+    engine.dispose()
+    step = codes.step_of(SCANNED)
+    code = codes.sign_rotating(KEYS, activity_id=activity_id, step=step)
+    ticket = codes.sign_ticket(KEYS, activity_id=activity_id, step=step, bound_to=claims.device_hash(PHONE))
+    return world, code, ticket
+
+
+def submit(engine: Engine, user_id: int, code: str, ticket: str | None, *, device: str = PHONE,
+           now: datetime | None = None) -> str:
+    with unit_of_work(engine) as session:
+        who = factories.principal_of(session, user_id)
+        made = claims.submit_by_code(session, who, KEYS, token=code, idempotency_key=None, now=now,
+                                     details=claims.Details(device=device, scan_ticket=ticket, **HALL))
+        return made.claim.status
+
+
+def test_with_its_ticket_a_changed_code_is_claimed_at_the_scans_time(database_url: str) -> None:
+    world, code, ticket = scanned(database_url, 1)
+    engine = make_engine(database_url)
+    assert claims_outcome(engine, world["villagers"][0], code, None) == "code_expired"  # type: ignore[index]
+    assert submit(engine, world["villagers"][0], code, ticket) == "approved"  # type: ignore[index]
+    with unit_of_work(engine) as session:
+        claim = session.scalars(select(Claim)).one()
+        assert claim.code_step == codes.step_of(SCANNED)  # the scan's step, not the claim's
+    engine.dispose()
+
+
+def test_a_ticket_is_refused_from_another_device_too_late_or_for_another_code(database_url: str) -> None:
+    world, code, ticket = scanned(database_url, 1)
+    user = world["villagers"][0]  # type: ignore[index]
+    engine = make_engine(database_url)
+    assert claims_outcome(engine, user, code, ticket, device="the-neighbours-phone") == "scan_ticket_invalid"
+    later = utcnow() + timedelta(seconds=codes.TICKET_SECONDS)
+    assert claims_outcome(engine, user, code, ticket, now=later) == "code_expired"
+    other = codes.sign_rotating(KEYS, activity_id=codes.read(KEYS, code).activity_id,  # type: ignore[union-attr]
+                                step=codes.step_of(SCANNED) - 4)
+    assert claims_outcome(engine, user, other, ticket) == "code_expired"
+    engine.dispose()
+
+
+def claims_outcome(engine: Engine, user: int, code: str, ticket: str | None, **kw: object) -> str:
+    try:
+        return submit(engine, user, code, ticket, **kw)  # type: ignore[arg-type]
+    except DomainError as error:
+        return error.code
+
+
+def test_one_ticket_sent_by_four_households_at_once_makes_one_claim(database_url: str) -> None:
+    world, code, ticket = scanned(database_url, 4)
+
+    def use(engine: Engine, user_id: int) -> str:
+        return submit(engine, user_id, code, ticket)
+
+    outcomes = Counter(run_together(database_url, use, world["villagers"]))  # type: ignore[arg-type]
+    assert outcomes.pop("scan_ticket_used") == 3
+    assert list(outcomes) in (["approved"], ["pending"])  # the one claim (flags aside)
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Claim)) == 1
+        assert session.scalar(select(func.count()).select_from(ScanTicketUse)) == 1
+    engine.dispose()
