@@ -63,7 +63,7 @@ def test_no_odd_request_to_the_api_is_a_server_error(client: TestClient, world: 
 @pytest.mark.parametrize(("body", "where"), [
     (b'{"phone": "13900000001",\n "code": }', "line 2, column 10"),
     (b'{"phone": "13900000001"', "line 1, column 24"),
-    (b"", "line 1, column 1"),
+    (b"{'phone': '13900000001'}", "line 1, column 2"),
 ])
 def test_malformed_json_is_named_as_such_with_its_position(client: TestClient, body: bytes, where: str) -> None:
     answer = client.post("/api/v1/auth/otp/request", content=body, headers={"content-type": "application/json"})
