@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ledger import migrations
@@ -22,13 +24,51 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 
 
+def _refuse(why: str) -> typer.Exit:
+    typer.echo(f"refusing to start: {why}", err=True)
+    return typer.Exit(2)
+
+
+def _read_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:  # e.g. SHANZHI_ENV=production: name the setting, no stack trace
+        raise _refuse("; ".join(f"SHANZHI_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                for e in exc.errors())) from exc
+
+
 def _settings() -> Settings:
-    settings = get_settings()
+    settings = _read_settings()
     try:
         check_for_production(settings)
     except InsecureSettings as exc:
-        typer.echo(f"refusing to start: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise _refuse(str(exc)) from exc
+    return settings
+
+
+def loopback(host: str) -> bool:
+    """True when only this machine can reach an address: localhost or a loopback IP (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to any address
+
+
+def _starting(host: str) -> Settings:
+    """What `serve` and `demo` do first: logging on, the mode as its first line, then the checks that refuse."""
+    from api.app import announce_mode
+    from api.observability import configure_logging
+
+    configure_logging()
+    settings = _read_settings()
+    announce_mode(settings)
+    settings = _settings()
+    if settings.dev_mode and not loopback(host):
+        raise _refuse(f"dev mode serves only on a loopback address (127.0.0.1, ::1, localhost), not {host!r}: its "
+                      "secrets and sign-in codes are for this machine; set SHANZHI_ENV=prod to serve others")
     return settings
 
 
@@ -55,9 +95,6 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from api.observability import configure_logging
-
-    configure_logging()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
 
 
@@ -68,8 +105,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first")] = True,
 ) -> None:
-    """Serve the API."""
-    settings = _settings()
+    """Serve the API (dev mode: on a loopback address only)."""
+    settings = _starting(host)
     engine = _engine(settings)
     if migrate:
         migrations.upgrade(engine)
@@ -79,8 +116,7 @@ def serve(
         try:
             refuse_default_passwords(engine)
         except InsecureSettings as exc:
-            typer.echo(f"refusing to start: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            raise _refuse(str(exc)) from exc
     _serve(settings, host, port, workers)
 
 
@@ -90,13 +126,14 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    """Seed the demo county into an empty database, then serve it."""
+    """Seed the demo county into an empty database, then serve it (dev mode only, on a loopback address)."""
     from api import demo as demo_data
 
-    settings = _settings()
-    if not settings.dev_mode:
-        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev)", err=True)
+    if not _read_settings().dev_mode:
+        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev): its passwords and secrets are printed "
+                   "for anyone to read", err=True)
         raise typer.Exit(2)
+    settings = _starting(host) if serve_after else _settings()
     engine = _engine(settings)
     migrations.upgrade(engine)
     keys = Keys.from_settings(settings)
@@ -110,7 +147,7 @@ def demo(
             typer.echo(demo_data.story(session) + "\n")
     with unit_of_work(engine) as session:
         activity = demo_data.first_activity(session, keys, settings.base_url.rstrip("/"))
-    typer.echo(demo_data.sign_in_help(base_url, activity))
+    typer.echo(demo_data.sign_in_help(base_url if serve_after else None, activity))
     if serve_after:
         _serve(settings, host, port, 1)
 
