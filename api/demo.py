@@ -93,8 +93,8 @@ def clients_with_demo_secrets(session: Session) -> list[str]:
     Each of the demo's client ids is checked against its own secret (one argon2 check each, so start-up stays
     quick however many clients a county has); the command line only ever issues random secrets."""
     known = {client.client_id: client.secret for client in CLIENTS}
-    rows = session.scalars(select(PartnerClient).where(PartnerClient.active.is_(True),  # type: ignore[attr-defined]
-                                                       PartnerClient.client_id.in_(known))).all()  # type: ignore[attr-defined]
+    active_demo_ids = (PartnerClient.active.is_(True), PartnerClient.client_id.in_(known))  # type: ignore[attr-defined]
+    rows = session.scalars(select(PartnerClient).where(*active_demo_ids)).all()
     return sorted(row.client_id for row in rows if check_secret(row.secret_hash, known[row.client_id]))
 
 
