@@ -79,7 +79,7 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Migrate the database forward (to the newest revision by default)."""
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     migrations.upgrade(engine, revision)
     typer.echo(f"database at {migrations.current_revision(engine)}")
 
@@ -87,7 +87,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")] = "-1") -> None:
     """Migrate the database back (one revision by default)."""
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     migrations.downgrade(engine, revision)
     typer.echo(f"database at {migrations.current_revision(engine) or 'base'}")
 
@@ -157,7 +157,7 @@ def verify() -> None:
     """Recompute every balance from postings and walk every village's hash chain. Exits 1 on any problem."""
     from ledger.journal.verify import verify as run
 
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     with unit_of_work(engine) as session:
         report = run(session)
     typer.echo(f"checked {report.transactions} transactions in {report.villages} villages "
@@ -182,7 +182,7 @@ def head(
     from ledger.journal import head as heads
     from ledger.tenancy import County
 
-    settings = get_settings()
+    settings = _read_settings()
     with unit_of_work(_engine(settings)) as session:
         county_row = session.scalars(select(County).where(County.code == county)).first()
         if county_row is None or county_row.id is None:
@@ -217,7 +217,7 @@ def tick(
     from ledger.base import utcnow
     from redemption import schedule
 
-    settings = get_settings()
+    settings = _read_settings()
     if days_ahead and not settings.dev_mode:
         typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
         raise typer.Exit(2)
@@ -247,7 +247,7 @@ def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
     """Rate every household of a county as of now, with the county's active scorecard, and store the ratings."""
     from scoring import ratings
 
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         done = ratings.rescore_county(session, _county(session, county).id)
     typer.echo(f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
                f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s")
@@ -266,7 +266,7 @@ def calibrate(
     from scoring import calibration, ratings, report
     from scoring.card import Card
 
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         county_row = _county(session, county)
         active = ratings.active_card(session, county_row.id)
         loans = calibration.dataset(session, county_row.id)
@@ -308,7 +308,7 @@ def create_admin(
     from ledger.identity.models import Role, User
     from ledger.identity.service import set_password
 
-    settings = get_settings()
+    settings = _read_settings()
     _refuse_weak(password)
     with unit_of_work(_engine(settings)) as session:
         if session.scalars(select(User).where(User.username == username)).first() is not None:
@@ -343,7 +343,7 @@ def create_partner_client(
         raise typer.Exit(2)
     secret = secrets.token_urlsafe(32)
     client_id = client_id or f"{partner}-{secrets.token_hex(4)}"
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         county_row = session.scalars(select(County).where(County.code == county)).first()
         if county_row is None:
             typer.echo(f"no county {county!r}", err=True)
@@ -376,7 +376,7 @@ def create_partner_staff(
     from ledger.identity.service import set_password
 
     _refuse_weak(password)
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
         if partner_row is None:
             typer.echo(f"no partner {partner!r}", err=True)

@@ -482,7 +482,8 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
         f"  merchant:  {base_url}/till        as mart-staff         (use a voucher with its code and PIN)",
         f"  clinic:    {base_url}/till        as clinic-staff       (vouchers and health-check bookings)",
         f"  bank:      {base_url}/bank        as bank-staff         (loan applications inbox)",
-        f"  passwords: {DEMO_PASSWORD!r};  `shanzhi tick --days-ahead 8` settles points after the notice period",
+        f"  passwords: {DEMO_PASSWORD!r};  `SHANZHI_ENV=dev shanzhi tick --days-ahead 8` settles points after the",
+        "  notice period",
         "",
         *_staff_lines(),
     ]
@@ -512,7 +513,7 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
             f"  curl -s -H 'authorization: Bearer <official token>' -H 'Idempotency-Key: ok-1' -X POST "
             f"{base_url}/api/v1/claims/<claim id>/approve",
             "  the balance shows it in notice; it settles after the 7-day notice period (`shanzhi tick`; in the",
-            "  demo `shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
+            "  demo `SHANZHI_ENV=dev shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
         ]
     bearer = "-H 'authorization: Bearer <villager token>'"
     lines += [

@@ -119,7 +119,7 @@ MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 def guessing_bits(secret: str) -> float:
     """log2 of the guesses an attacker needs, as zxcvbn estimates them: repeats, sequences, keyboard rows, dates
     and dictionary words cost little; only what is left counts as random. A random 32-byte key in hex or base64
-    comes out above 135 bits; 40 × 'a' at 9, a sentence of common words well under 128."""
+    comes out above 135 bits; 40 × 'a' at 9, a few common words with a date or a name under 128."""
     return float(zxcvbn(secret[:_ESTIMATED_CHARS], user_inputs=["shanzhi"],
                         max_length=_ESTIMATED_CHARS)["guesses_log10"]) * math.log2(10)
 
@@ -149,7 +149,8 @@ def check_for_production(settings: Settings) -> None:
     for kid, secret in {settings.jwt_kid: settings.jwt_secret, **settings.jwt_previous_keys}.items():
         problem = secret_problem(secret)
         if problem:
-            problems.append(problem if kid == settings.jwt_kid else f"{problem} (previous key {kid!r})")
+            problems.append(problem if kid == settings.jwt_kid else
+                            problem.replace("SHANZHI_JWT_SECRET", f"SHANZHI_JWT_PREVIOUS_KEYS key {kid!r}"))
     if settings.admin_password and settings.admin_password.lower() in DEFAULT_PASSWORDS:
         problems.append("SHANZHI_ADMIN_PASSWORD is a default password")
     if problems:
