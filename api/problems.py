@@ -105,6 +105,8 @@ def not_json(error: RequestValidationError) -> JSONResponse | None:
     if found is None:
         return None
     loc, body = found.get("loc", ()), error.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
     if not (len(loc) == 2 and isinstance(loc[1], int) and isinstance(body, str)):
         return problem(400, "invalid_json", "The body is not valid JSON.")
     where = json.JSONDecodeError(str((found.get("ctx") or {}).get("error", "invalid JSON")), body, loc[1])
