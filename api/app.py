@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
-from api import pages, problems
+from api import demo, pages, problems
 from api.observability import RequestContext
 from api.routes import (
     activities,
@@ -42,14 +43,33 @@ ROUTERS = (health.router, auth.router, households.router, ledger.router, catalog
            partners.router, redemption.router, loans.router, job_routes.router)
 
 
+log = logging.getLogger("shanzhi")
+
+
+def announce_mode(settings: Settings) -> None:
+    """The first line logged at start-up: which mode this is, so nobody runs real data on a dev server unaware."""
+    if settings.dev_mode:
+        log.warning("DEV MODE: not for real data (SHANZHI_ENV=dev: sign-in codes are shown, checks are off)")
+    else:
+        log.info("production mode (SHANZHI_ENV=prod): start-up checks on")
+
+
 def refuse_default_passwords(engine: Engine) -> None:
-    """Outside dev mode, no active account may still sign in with a password that shipped with the code."""
+    """Outside dev mode, no active account may still sign in with a password that shipped with the code, and no
+    active partner client with a secret the demo prints."""
     with unit_of_work(engine) as session:
         users = session.scalars(
             select(User.username).where(User.active.is_(True), User.password_is_default.is_(True))  # type: ignore[attr-defined]
         ).all()
+        clients = demo.clients_with_demo_secrets(session)
+    problems = []
     if users:
-        raise InsecureSettings(f"accounts still have a default password: {', '.join(sorted(map(str, users)))}")
+        problems.append(f"accounts still have a default password: {', '.join(sorted(map(str, users)))}")
+    if clients:
+        problems.append(f"partner clients still have the demo's secret: {', '.join(clients)} (retire them, "
+                        "and register new ones with `shanzhi create-partner-client`)")
+    if problems:
+        raise InsecureSettings("; ".join(problems))
 
 
 def create_app(
@@ -61,6 +81,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        announce_mode(settings)
         if not settings.dev_mode:
             refuse_default_passwords(engine)
         loop = (jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS, own=schedule.OWN_STEPS)

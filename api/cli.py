@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ledger import migrations
@@ -22,13 +24,51 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 
 
+def _refuse(why: str) -> typer.Exit:
+    typer.echo(f"refusing to start: {why}", err=True)
+    return typer.Exit(2)
+
+
+def _read_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:  # e.g. SHANZHI_ENV=production: name the setting, no stack trace
+        raise _refuse("; ".join(f"SHANZHI_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                for e in exc.errors())) from exc
+
+
 def _settings() -> Settings:
-    settings = get_settings()
+    settings = _read_settings()
     try:
         check_for_production(settings)
     except InsecureSettings as exc:
-        typer.echo(f"refusing to start: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise _refuse(str(exc)) from exc
+    return settings
+
+
+def loopback(host: str) -> bool:
+    """True when only this machine can reach an address: localhost or a loopback IP (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to any address
+
+
+def _starting(host: str) -> Settings:
+    """What `serve` and `demo` do first: logging on, the mode as its first line, then the checks that refuse."""
+    from api.app import announce_mode
+    from api.observability import configure_logging
+
+    configure_logging()
+    settings = _read_settings()
+    announce_mode(settings)
+    settings = _settings()
+    if settings.dev_mode and not loopback(host):
+        raise _refuse(f"dev mode serves only on a loopback address (127.0.0.1, ::1, localhost), not {host!r}: its "
+                      "secrets and sign-in codes are for this machine; set SHANZHI_ENV=prod to serve others")
     return settings
 
 
@@ -39,7 +79,7 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Migrate the database forward (to the newest revision by default)."""
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     migrations.upgrade(engine, revision)
     typer.echo(f"database at {migrations.current_revision(engine)}")
 
@@ -47,7 +87,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")] = "-1") -> None:
     """Migrate the database back (one revision by default)."""
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     migrations.downgrade(engine, revision)
     typer.echo(f"database at {migrations.current_revision(engine) or 'base'}")
 
@@ -55,9 +95,6 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from api.observability import configure_logging
-
-    configure_logging()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
 
 
@@ -68,8 +105,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first")] = True,
 ) -> None:
-    """Serve the API."""
-    settings = _settings()
+    """Serve the API (dev mode: on a loopback address only)."""
+    settings = _starting(host)
     engine = _engine(settings)
     if migrate:
         migrations.upgrade(engine)
@@ -79,8 +116,7 @@ def serve(
         try:
             refuse_default_passwords(engine)
         except InsecureSettings as exc:
-            typer.echo(f"refusing to start: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            raise _refuse(str(exc)) from exc
     _serve(settings, host, port, workers)
 
 
@@ -90,13 +126,14 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    """Seed the demo county into an empty database, then serve it."""
+    """Seed the demo county into an empty database, then serve it (dev mode only, on a loopback address)."""
     from api import demo as demo_data
 
-    settings = _settings()
-    if not settings.dev_mode:
-        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev)", err=True)
+    if not _read_settings().dev_mode:
+        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev): its passwords and secrets are printed "
+                   "for anyone to read", err=True)
         raise typer.Exit(2)
+    settings = _starting(host) if serve_after else _settings()
     engine = _engine(settings)
     migrations.upgrade(engine)
     keys = Keys.from_settings(settings)
@@ -110,7 +147,7 @@ def demo(
             typer.echo(demo_data.story(session) + "\n")
     with unit_of_work(engine) as session:
         activity = demo_data.first_activity(session, keys, settings.base_url.rstrip("/"))
-    typer.echo(demo_data.sign_in_help(base_url, activity))
+    typer.echo(demo_data.sign_in_help(base_url if serve_after else None, activity))
     if serve_after:
         _serve(settings, host, port, 1)
 
@@ -124,7 +161,7 @@ def verify() -> None:
     from ledger.journal.verify import verify as run
     from redemption import verify as redemption_verify
 
-    engine = _engine(get_settings())
+    engine = _engine(_read_settings())
     with unit_of_work(engine) as session:
         report = run(session)
         linked = links(session)
@@ -158,7 +195,7 @@ def head(
     from ledger.journal import head as heads
     from ledger.tenancy import County
 
-    settings = get_settings()
+    settings = _read_settings()
     with unit_of_work(_engine(settings)) as session:
         county_row = session.scalars(select(County).where(County.code == county)).first()
         if county_row is None or county_row.id is None:
@@ -193,7 +230,7 @@ def tick(
     from ledger.base import utcnow
     from redemption import schedule
 
-    settings = get_settings()
+    settings = _read_settings()
     if days_ahead and not settings.dev_mode:
         typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
         raise typer.Exit(2)
@@ -251,7 +288,7 @@ def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
     """Rate every household of a county as of now, with the county's active scorecard, and store the ratings."""
     from scoring import ratings
 
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         done = ratings.rescore_county(session, _county(session, county).id)
     typer.echo(f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
                f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s")
@@ -270,7 +307,7 @@ def calibrate(
     from scoring import calibration, ratings, report
     from scoring.card import Card
 
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         county_row = _county(session, county)
         active = ratings.active_card(session, county_row.id)
         loans = calibration.dataset(session, county_row.id)
@@ -312,7 +349,7 @@ def create_admin(
     from ledger.identity.models import Role, User
     from ledger.identity.service import set_password
 
-    settings = get_settings()
+    settings = _read_settings()
     _refuse_weak(password)
     with unit_of_work(_engine(settings)) as session:
         if session.scalars(select(User).where(User.username == username)).first() is not None:
@@ -347,7 +384,7 @@ def create_partner_client(
         raise typer.Exit(2)
     secret = secrets.token_urlsafe(32)
     client_id = client_id or f"{partner}-{secrets.token_hex(4)}"
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         county_row = session.scalars(select(County).where(County.code == county)).first()
         if county_row is None:
             typer.echo(f"no county {county!r}", err=True)
@@ -380,7 +417,7 @@ def create_partner_staff(
     from ledger.identity.service import set_password
 
     _refuse_weak(password)
-    with unit_of_work(_engine(get_settings())) as session:
+    with unit_of_work(_engine(_read_settings())) as session:
         partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
         if partner_row is None:
             typer.echo(f"no partner {partner!r}", err=True)

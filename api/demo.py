@@ -29,7 +29,7 @@ from ledger.claims import deductions, review
 from ledger.claims import service as claims
 from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
-from ledger.identity.passwords import hash_secret
+from ledger.identity.passwords import check_secret, hash_secret
 from ledger.identity.service import set_password
 from ledger.journal import accounts, queries
 from ledger.journal import service as journal
@@ -86,6 +86,16 @@ STAFF = [  # username, role, display name, village codes or township code
     ("official-xikou", Role.OFFICIAL, "溪口村干部", ("xikou",)),
     ("supervisor-qingshan", Role.OFFICIAL, "青山镇督导", ("township:qingshan",)),
 ]
+
+
+def clients_with_demo_secrets(session: Session) -> list[str]:
+    """Active partner clients that still sign in with the secret the demo gave them and prints for anyone to read.
+    Each of the demo's client ids is checked against its own secret (one argon2 check each, so start-up stays
+    quick however many clients a county has); the command line only ever issues random secrets."""
+    known = {client.client_id: client.secret for client in CLIENTS}
+    active_demo_ids = (PartnerClient.active.is_(True), PartnerClient.client_id.in_(known))  # type: ignore[attr-defined]
+    rows = session.scalars(select(PartnerClient).where(*active_demo_ids)).all()
+    return sorted(row.client_id for row in rows if check_secret(row.secret_hash, known[row.client_id]))
 
 
 def is_seeded(session: Session) -> bool:
@@ -421,7 +431,39 @@ def first_activity(session: Session, keys: codes.Keys, base_url: str) -> tuple[s
     return activity.title, f"{base_url}/c/{activities.printed_code(keys, activity)}"
 
 
-def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
+def _staff_lines() -> list[str]:
+    lines = [f"Staff sign in with a password (every demo password is {DEMO_PASSWORD!r}):"]
+    for username, role, name, _ in STAFF:
+        lines.append(f"  {role:<13} {username:<20} {name}")
+    for username, code, name in PARTNER_STAFF:
+        lines.append(f"  {Role.PARTNER_STAFF:<13} {username:<20} {name} ({code})")
+    return lines
+
+
+def _client_lines() -> list[str]:
+    lines = ["Partner clients use OAuth2 client credentials:"]
+    for client in CLIENTS:
+        lines.append(f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} "
+                     f"scopes: {client.scopes}")
+    return lines
+
+
+def not_served_help(activity: tuple[str, str] | None = None) -> str:
+    """What `shanzhi demo --no-serve` prints: the sign-ins, and no address, since nothing is served."""
+    lines = ["Nothing is served now: `SHANZHI_ENV=dev shanzhi demo` serves this database (it does not seed it",
+             "again) and prints where to open it, with commands to try.", "", *_staff_lines(), "",
+             f"Villagers sign in with their phone and a one-time code: household heads use phones {phone_of(1)} … "
+             f"{phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}."]
+    if activity is not None:
+        title, url = activity
+        lines.append(f"A villager's QR code ({title}, needs a photo), on the served demo: /c/{url.rsplit('/', 1)[-1]}")
+    return "\n".join([*lines, "", *_client_lines()])
+
+
+def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) -> str:
+    """What `shanzhi demo` prints before it serves at base_url (None: it will not serve)."""
+    if base_url is None:
+        return not_served_help(activity)
     token = f"{base_url}/api/v1/auth/token"
     json = "-H 'content-type: application/json'"
     lines = [
@@ -440,14 +482,11 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
         f"  merchant:  {base_url}/till        as mart-staff         (use a voucher with its code and PIN)",
         f"  clinic:    {base_url}/till        as clinic-staff       (vouchers and health-check bookings)",
         f"  bank:      {base_url}/bank        as bank-staff         (loan applications inbox)",
-        f"  passwords: {DEMO_PASSWORD!r};  `shanzhi tick --days-ahead 8` settles points after the notice period",
+        f"  passwords: {DEMO_PASSWORD!r};  `SHANZHI_ENV=dev shanzhi tick --days-ahead 8` settles points after the",
+        "  notice period",
         "",
-        f"Staff sign in with a password (every demo password is {DEMO_PASSWORD!r}):",
+        *_staff_lines(),
     ]
-    for username, role, name, _ in STAFF:
-        lines.append(f"  {role:<13} {username:<20} {name}")
-    for username, code, name in PARTNER_STAFF:
-        lines.append(f"  {Role.PARTNER_STAFF:<13} {username:<20} {name} ({code})")
     lines += [
         f"  curl -s -d grant_type=password -d username=official-qingshan -d password={DEMO_PASSWORD} {token}",
         "",
@@ -474,7 +513,7 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
             f"  curl -s -H 'authorization: Bearer <official token>' -H 'Idempotency-Key: ok-1' -X POST "
             f"{base_url}/api/v1/claims/<claim id>/approve",
             "  the balance shows it in notice; it settles after the 7-day notice period (`shanzhi tick`; in the",
-            "  demo `shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
+            "  demo `SHANZHI_ENV=dev shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days).",
         ]
     bearer = "-H 'authorization: Bearer <villager token>'"
     lines += [
@@ -501,9 +540,6 @@ def sign_in_help(base_url: str, activity: tuple[str, str] | None = None) -> str:
         f"{base_url}/api/v1/vouchers/<code>/consume",
         f"  curl -s -H 'authorization: Bearer <mart token>' '{base_url}/api/v1/settlement?month=YYYY-MM&format=csv'",
     ]
-    lines += ["", "Partner clients use OAuth2 client credentials:"]
-    for client in CLIENTS:
-        lines.append(f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} "
-                     f"scopes: {client.scopes}")
+    lines += ["", *_client_lines()]
     lines.append(f"  curl -s -u demo-bank:demo-bank-secret -d grant_type=client_credentials {token}")
     return "\n".join(lines)

@@ -1,11 +1,13 @@
 """The one place where errors become HTTP: RFC 9457 problem+json with a stable `code` and a plain message.
 
-Domain errors are mapped by family; a malformed request names the field; anything unexpected is a 500
+Domain errors are mapped by family; a malformed request names the field (a body that is not JSON at all, where
+it breaks); anything unexpected is a 500
 that says nothing about the inside (the log has the details, under the request id).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -96,8 +98,26 @@ async def _domain(request: Request, error: Exception) -> Response:
     return error_page(request, error, status_of(error)) or of_error(error)
 
 
+def not_json(error: RequestValidationError) -> JSONResponse | None:
+    """A body that does not parse as JSON: FastAPI reports it as one error whose location is the offset where
+    parsing stopped; say so, with the line and column json itself computes from the body and that offset."""
+    found = next((e for e in error.errors() if e.get("type") == "json_invalid"), None)
+    if found is None:
+        return None
+    loc, body = found.get("loc", ()), error.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not (len(loc) == 2 and isinstance(loc[1], int) and isinstance(body, str)):
+        return problem(400, "invalid_json", "The body is not valid JSON.")
+    where = json.JSONDecodeError(str((found.get("ctx") or {}).get("error", "invalid JSON")), body, loc[1])
+    return problem(400, "invalid_json", f"The body is not valid JSON: {where.msg} at line {where.lineno}, column "
+                   f"{where.colno} (character {where.pos + 1}).", line=where.lineno, column=where.colno)
+
+
 async def _validation(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
+    if (answer := not_json(error)) is not None:
+        return answer
     errors = [
         {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header"))
          or str((e.get("loc") or ["body"])[0]),

@@ -1,14 +1,21 @@
-"""Settings from the environment (prefix SHANZHI_) or a .env file, and the production start-up checks."""
+"""Settings from the environment (prefix SHANZHI_) or a .env file, and the production start-up checks.
+
+Production is the default: dev mode (SHANZHI_ENV=dev) is asked for, never fallen into."""
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from zxcvbn import zxcvbn
 
 # Passwords that ship with the code or that everyone tries first. None may be in force outside dev mode.
 DEFAULT_PASSWORDS = frozenset(
@@ -24,7 +31,7 @@ _KEY_MATERIAL = re.compile(
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHANZHI_", env_file=".env", extra="ignore")
 
-    env: Literal["dev", "prod"] = "dev"
+    env: Literal["dev", "prod"] = "prod"
     database_url: str = "sqlite:///var/shanzhi.db"
     base_url: str = "http://127.0.0.1:8000"
     upload_dir: Path = Path("var/uploads")
@@ -35,6 +42,9 @@ class Settings(BaseSettings):
     jwt_previous_keys: dict[str, str] = Field(default_factory=dict)
     jwt_issuer: str = "shanzhi"
     jwt_audience: str = "shanzhi-api"
+    # Dev mode without SHANZHI_JWT_SECRET: a random secret made on first use and kept in this file (never a
+    # constant in the source), so a restart or another command of the same folder reads the same one.
+    dev_secret_path: Path = Path("var/dev-secret")
     access_token_seconds: int = Field(default=900, ge=30, le=900)
 
     # The chain head is signed with ES256 so that anyone holding the public key can check it.
@@ -72,26 +82,62 @@ class Settings(BaseSettings):
         return {**self.jwt_previous_keys, self.jwt_kid: self.effective_jwt_secret()}
 
     def effective_jwt_secret(self) -> str:
-        """In dev mode a missing secret falls back to a fixed development secret; outside dev it never does."""
+        """In dev mode a missing secret is a random one of this machine (see dev_secret); outside dev it stays
+        missing, and the service refuses to start (check_for_production)."""
         if self.jwt_secret or not self.dev_mode:
             return self.jwt_secret
-        return "dev-only-secret-not-for-production-0123456789"
+        return dev_secret(self.dev_secret_path)
+
+
+@lru_cache
+def dev_secret(path: Path) -> str:
+    """The random secret kept in this file, made on first use (mode 0600, linked into place so that two processes
+    starting at once agree on one)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, draft = tempfile.mkstemp(dir=path.parent, prefix=".dev-secret-")
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: read theirs
+        finally:
+            os.unlink(draft)
+    return path.read_text().strip()
 
 
 class InsecureSettings(Exception):
     """The service refuses to start: the message says which setting is unsafe."""
 
 
+MIN_SECRET_BITS = 128  # what guessing a signing secret must cost at least: 2**128 guesses
+_ESTIMATED_CHARS = 128  # the estimate reads this much of a secret (its cost grows quickly with the length)
+MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def guessing_bits(secret: str) -> float:
+    """log2 of the guesses an attacker needs, as zxcvbn estimates them: repeats, sequences, keyboard rows, dates
+    and dictionary words cost little; only what is left counts as random. A random 32-byte key in hex or base64
+    comes out above 135 bits; 40 × 'a' at 9, a few common words with a date or a name under 128."""
+    return float(zxcvbn(secret[:_ESTIMATED_CHARS], user_inputs=["shanzhi"],
+                        max_length=_ESTIMATED_CHARS)["guesses_log10"]) * math.log2(10)
+
+
 def secret_problem(secret: str) -> str | None:
     """Why this secret cannot sign tokens, or None when it can."""
     if not secret:
-        return "SHANZHI_JWT_SECRET is missing"
+        return f"SHANZHI_JWT_SECRET is missing (make one with: {MAKE_A_SECRET})"
     if len(secret.encode()) < 32:
         return "SHANZHI_JWT_SECRET is shorter than 32 bytes"
     if _KEY_MATERIAL.search(secret) or secret.startswith("\x30\x82"):
         return "SHANZHI_JWT_SECRET looks like PEM/DER/SSH key material; use a random HMAC secret"
     if secret.lower() in DEFAULT_PASSWORDS:
         return "SHANZHI_JWT_SECRET is a default value"
+    bits = guessing_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        return (f"SHANZHI_JWT_SECRET is too easy to guess (about {bits:.0f} bits, at least {MIN_SECRET_BITS} "
+                f"needed: repeats, patterns and words count for little; make one with: {MAKE_A_SECRET})")
     return None
 
 
@@ -103,7 +149,8 @@ def check_for_production(settings: Settings) -> None:
     for kid, secret in {settings.jwt_kid: settings.jwt_secret, **settings.jwt_previous_keys}.items():
         problem = secret_problem(secret)
         if problem:
-            problems.append(problem if kid == settings.jwt_kid else f"{problem} (previous key {kid!r})")
+            problems.append(problem if kid == settings.jwt_kid else
+                            problem.replace("SHANZHI_JWT_SECRET", f"SHANZHI_JWT_PREVIOUS_KEYS key {kid!r}"))
     if settings.admin_password and settings.admin_password.lower() in DEFAULT_PASSWORDS:
         problems.append("SHANZHI_ADMIN_PASSWORD is a default password")
     if problems:

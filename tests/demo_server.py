@@ -17,12 +17,22 @@ import httpx
 import pytest
 
 SHANZHI = str(Path(sys.executable).parent / "shanzhi")
+# Dev mode is explicit (production is the default), and one secret for the seeding and the serving process, so
+# the QR codes the seed printed are valid on the served demo.
+DEMO_SECRET = "1hXWbYMl3sdZ7Ki8rlGvT1Vnx2uBvZ9ytd-VSZ5VgcY"
 
 
-def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{database}"}
-    result = subprocess.run([SHANZHI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-                            check=False)
+def environment(database: Path, **overrides: str | None) -> dict[str, str]:
+    """The demo's environment for a child process; an override of None removes that variable."""
+    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_JWT_SECRET": DEMO_SECRET,
+           "SHANZHI_DATABASE_URL": f"sqlite:///{database}", **overrides}
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False, timeout: float = 300,
+            **env: str | None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([SHANZHI, *args], cwd=cwd, env=environment(database, **env), capture_output=True,
+                            text=True, timeout=timeout, check=False)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -44,7 +54,7 @@ def demo_db(seeded: tuple[Path, str], tmp_path: Path) -> Path:
     return copy
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -53,9 +63,8 @@ def _free_port() -> int:
 @contextmanager
 def serving(database: Path, cwd: Path) -> Iterator[str]:
     """`shanzhi demo` serving this database on a free port, until the block ends; yields its base URL."""
-    port = _free_port()
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{database}"}
-    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=cwd, env=env,
+    port = free_port()
+    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=cwd, env=environment(database),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -6,14 +6,16 @@ These run the installed console script in a child process on a SQLite file of th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.demo_server import shanzhi
+from tests.demo_server import SHANZHI, environment, free_port, shanzhi
 
 
 def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -97,8 +99,8 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
     """What the printed help says to do: sign in by code, send a photo, claim with the printed QR code, an
     official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
     base, database = served
-    url = next(line.strip() for line in seeded[1].splitlines() if "/c/" in line and line.strip().startswith("http"))
-    info = httpx.get(f"{base}/api/v1/codes/{url.rsplit('/', 1)[-1]}")  # what the poster's code is for (this port)
+    token = re.search(r"/c/(\S+)", seeded[1]).group(1)  # type: ignore[union-attr]  # the printed QR code
+    info = httpx.get(f"{base}/api/v1/codes/{token}")  # what the poster's code is for
     assert info.status_code == 200 and info.json()["evidence"] == "photo"
     phone = "13800000001"
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
@@ -108,7 +110,7 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
                        files={"file": ("yard.jpg", b"\xff\xd8\xff\xe0" + bytes(2048), "image/jpeg")})
     assert photo.status_code == 201, photo.text
     claimed = httpx.post(f"{base}/api/v1/claims", headers={**villager, "Idempotency-Key": "demo-1"},
-                         json={"token": url.rsplit("/", 1)[-1], "evidence_ids": [photo.json()["id"]]})
+                         json={"token": token, "evidence_ids": [photo.json()["id"]]})
     assert claimed.status_code == 201 and claimed.json()["status"] == "pending", claimed.text
     official = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/token", data={
         "grant_type": "password", "username": "official-qingshan", "password": "shanzhi-demo"}).json()["access_token"]}
@@ -305,3 +307,70 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
     listed = shanzhi("failures", "--county", "demo", cwd=tmp_path, database=demo_db)
     assert listed.returncode == 1 and f"settle_notice claim {approved[0]}: insufficient_points (1x" in listed.stdout
     assert listed.stdout.splitlines()[-1].endswith("failing")
+
+
+# --- safe by default (issue 13 §3, §8) ------------------------------------------------------------------------
+
+def test_demo_no_serve_does_not_say_it_is_served(seeded: tuple[Path, str]) -> None:
+    printed = seeded[1]
+    assert "served at" not in printed and ":8000" not in printed, printed
+    assert "Nothing is served" in printed and "shanzhi demo" in printed  # it says how to serve it
+    assert "official-qingshan" in printed and "demo-bank-secret" in printed  # and the sign-ins still
+
+
+def test_a_server_started_with_no_settings_refuses_plainly(tmp_path: Path) -> None:
+    """Production is the default: without SHANZHI_ENV and a secret nothing is served, and the operator reads why."""
+    port = str(free_port())
+    refused = shanzhi("serve", "--port", port, cwd=tmp_path, database=tmp_path / "x.db", timeout=60,
+                      SHANZHI_ENV=None, SHANZHI_JWT_SECRET=None)
+    assert refused.returncode == 2, refused.stderr
+    assert "refusing to start: SHANZHI_JWT_SECRET is missing" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "production" in refused.stderr.splitlines()[0]
+    demo = shanzhi("demo", "--no-serve", cwd=tmp_path, database=tmp_path / "x.db", timeout=60, SHANZHI_ENV=None)
+    assert demo.returncode == 2 and "SHANZHI_ENV=dev" in demo.stderr and "Traceback" not in demo.stderr
+
+
+def test_production_refuses_the_demo_county_secrets_and_passwords(demo_db: Path, tmp_path: Path) -> None:
+    refused = shanzhi("serve", "--port", str(free_port()), cwd=tmp_path, database=demo_db, timeout=120,
+                      SHANZHI_ENV="prod")
+    assert refused.returncode == 2, refused.stderr
+    assert "default password: admin" in refused.stderr
+    assert "partner clients still have the demo's secret: demo-bank, demo-clinic, demo-mart" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_dev_mode_serves_only_on_a_loopback_address(tmp_path: Path) -> None:
+    for command in (["serve", "--host", "0.0.0.0"], ["serve", "--host", "::"], ["serve", "--host", "192.0.2.7"],
+                    ["demo", "--host", "0.0.0.0"], ["serve", "--host", "example.org"]):
+        refused = shanzhi(*command, "--port", str(free_port()), cwd=tmp_path, database=tmp_path / "x.db",
+                          timeout=60)
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert "dev mode serves only on a loopback address" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_loopback_addresses_are_those_of_this_machine_alone() -> None:
+    from api.cli import loopback
+
+    assert all(map(loopback, ("127.0.0.1", "127.0.0.2", "::1", "localhost", "LOCALHOST", "[::1]")))
+    assert not any(map(loopback, ("0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.org", "", "::ffff:1.2.3.4")))
+
+
+def test_serve_logs_its_mode_first(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen([SHANZHI, "serve", "--port", str(port)], cwd=tmp_path,
+                              env=environment(tmp_path / "fresh.db"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        _, logged = server.communicate(timeout=30)
+    lines = logged.splitlines()
+    assert lines and "DEV MODE: not for real data" in json.loads(lines[0])["msg"], logged[:2000]

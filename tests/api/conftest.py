@@ -21,7 +21,7 @@ from ledger.settings import Settings
 from ledger.tenancy import Person
 from tests import factories
 
-SECRET = "test-secret-0123456789-abcdefghijklmnop"
+SECRET = "OGbAlgWb1dUR54OBYQeO-Tj5s0EzKQBzY9lQzfrWAoE"  # random, as production needs
 PARTNERS = [  # code (also the client id), kind, the client's scopes
     ("bank", PartnerKind.BANK, "credit:read ledger:head loans:report loans:read loans:decide offers:manage "
                                "settlement:read"),
@@ -39,6 +39,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "database_url": database_url,
         "jwt_secret": SECRET,
         "head_signing_key_path": tmp_path / "head.pem",
+        "dev_secret_path": tmp_path / "dev-secret",
         "upload_dir": tmp_path / "uploads",
         "tick_seconds": 0,  # tests run the scheduled work themselves
         **overrides,

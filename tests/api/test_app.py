@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
 from api import pages
@@ -199,3 +199,108 @@ def test_more_requests_than_database_connections_wait_for_one_without_holding_a_
     finally:
         small.dispose()
     assert statuses == [200] * 60
+
+
+# --- safe by default (issue 13 §3) ----------------------------------------------------------------------------
+
+OLD_DEV_CONSTANT = "dev-only-secret-not-for-production-0123456789"  # the signing key main once shipped in source
+GOOD_SECRETS = {  # real random 32-byte keys, as an operator would make them
+    "hex": "6b11cc7c046b3407080c657e895aa591f7b77351791f7217ce0f42ba8720891c",
+    "base64": "RPfCI0hs/nIeNv6k1yoybEp/VYKUgoFhcRMpj2KkCQs=",
+    "urlsafe": "X1-BUbzEOTStA3cNY73ifBaY7jIhPgvOwsJ1pO_H-Uo",
+}
+
+
+def test_a_server_built_with_no_settings_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing set at all (no SHANZHI_ variables, no .env): production, and so no start without a secret."""
+    from ledger.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("SHANZHI_")]:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    try:
+        assert get_settings().env == "prod"
+        with pytest.raises(InsecureSettings, match="SHANZHI_JWT_SECRET is missing"):
+            create_app()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_token_signed_with_the_old_dev_constant_is_refused(tmp_path: Path, database_url: str, engine: Engine,
+                                                             world: World) -> None:
+    """Even in dev mode without a secret, nobody can sign a county admin's token with a key from the source."""
+    import time
+
+    from jose import jwt
+
+    with unit_of_work(engine) as session:
+        admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+    now = int(time.time())
+    forged = jwt.encode({"sub": f"user:{admin_id}", "role": "county_admin", "scope": "", "iat": now,
+                         "exp": now + 300, "aud": "shanzhi-api", "iss": "shanzhi"}, OLD_DEV_CONSTANT,
+                        algorithm="HS256", headers={"kid": "k1"})
+    with TestClient(create_app(make_settings(tmp_path, database_url, jwt_secret=""), engine=engine)) as client:
+        assert client.get("/api/v1/ledger/head", headers=bearer(forged)).status_code == 401
+        assert client.get("/api/v1/ledger/head", headers=bearer(password_token(client, "admin"))).status_code == 200
+
+
+def test_dev_mode_without_a_secret_keeps_one_random_secret_of_its_own(tmp_path: Path, database_url: str) -> None:
+    first = make_settings(tmp_path, database_url, jwt_secret="").effective_jwt_secret()
+    again = make_settings(tmp_path, database_url, jwt_secret="").effective_jwt_secret()
+    elsewhere = make_settings(tmp_path / "other", database_url, jwt_secret="").effective_jwt_secret()
+    assert first == again != elsewhere and first != OLD_DEV_CONSTANT and len(first) >= 40
+
+
+@pytest.mark.parametrize("secret", [
+    "a" * 40, "test-secret-0123456789-abcdefghijklmnop", OLD_DEV_CONSTANT, "0123456789abcdef" * 4,
+    "qwertyuiopasdfghjklzxcvbnm1234567890", "correct horse battery staple correct horse",
+    "shanzhi-county-production-key-2026-11-30", "6b11cc7c046b3407" * 4,
+], ids=["repeated", "test-pattern", "old-dev-constant", "repeated-hex", "keyboard", "words", "words-and-date",
+        "repeated-random"])
+def test_outside_dev_a_guessable_secret_refuses_to_start_however_long(tmp_path: Path, database_url: str,
+                                                                      secret: str) -> None:
+    with pytest.raises(InsecureSettings, match="SHANZHI_JWT_SECRET is too easy to guess"):
+        create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=secret))
+    with pytest.raises(InsecureSettings, match="SHANZHI_JWT_PREVIOUS_KEYS key 'k0' is too easy to guess"):
+        create_app(make_settings(tmp_path, database_url, env="prod", jwt_previous_keys={"k0": secret}))
+
+
+@pytest.mark.parametrize("form", sorted(GOOD_SECRETS))
+def test_outside_dev_a_random_32_byte_secret_starts(tmp_path: Path, database_url: str, engine: Engine,
+                                                    form: str) -> None:
+    settings = make_settings(tmp_path, database_url, env="prod", jwt_secret=GOOD_SECRETS[form],
+                             jwt_previous_keys={"k0": GOOD_SECRETS["hex"]})
+    with TestClient(create_app(settings, engine=engine)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
+        tmp_path: Path, database_url: str, engine: Engine, world: World) -> None:
+    from api.demo import CLIENTS
+    from ledger.identity.models import Partner, PartnerClient
+    from ledger.identity.passwords import hash_secret
+
+    demo = CLIENTS[1]
+    with unit_of_work(engine) as session:
+        partner = session.scalars(select(Partner).where(Partner.code == "mart")).one()
+        session.add(PartnerClient(partner_id=partner.id, client_id=demo.client_id,
+                                  secret_hash=hash_secret(demo.secret), scopes=demo.scopes))
+    app = create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)
+    with pytest.raises(InsecureSettings, match=f"partner clients still have the demo's secret: {demo.client_id}"), \
+            TestClient(app):
+        pass
+    with unit_of_work(engine) as session:  # retired: it can no longer sign in, so it is no risk
+        session.scalars(select(PartnerClient).where(PartnerClient.client_id == demo.client_id)).one().active = False
+    with TestClient(create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)) as client:
+        assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(("env", "says"), [("dev", "DEV MODE: not for real data"), ("prod", "production")])
+def test_the_first_line_the_app_logs_says_its_mode(tmp_path: Path, database_url: str, engine: Engine, env: str,
+                                                   says: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO), \
+            TestClient(create_app(make_settings(tmp_path, database_url, env=env), engine=engine)) as client:
+        client.get("/healthz")
+    assert caplog.records and says in caplog.records[0].getMessage()
+    assert all(says not in r.getMessage() for r in caplog.records[1:])

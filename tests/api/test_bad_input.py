@@ -58,3 +58,17 @@ def test_no_odd_request_to_the_api_is_a_server_error(client: TestClient, world: 
                     problems.append((method, url, str(body)[:30], answer.status_code, answer.text[:120]))
     assert problems == []
     assert journal_size(engine) == before
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    (b'{"phone": "13900000001",\n "code": }', "line 2, column 10"),
+    (b'{"phone": "13900000001"', "line 1, column 24"),
+    (b"{'phone': '13900000001'}", "line 1, column 2"),
+])
+def test_malformed_json_is_named_as_such_with_its_position(client: TestClient, body: bytes, where: str) -> None:
+    answer = client.post("/api/v1/auth/otp/request", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["code"] == "invalid_json"
+    assert "not valid JSON" in problem["detail"] and where in problem["detail"], problem["detail"]
+    assert "check" not in problem["detail"]  # no field named after a character offset

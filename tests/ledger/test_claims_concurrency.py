@@ -34,7 +34,7 @@ from tests import factories
 from tests.concurrently import run_together
 
 pytestmark = pytest.mark.slow
-KEYS = codes.Keys.from_settings(Settings(jwt_secret="test-secret-0123456789-abcdefghijklmnop"))
+KEYS = codes.Keys.from_settings(Settings(env="dev", jwt_secret="test-secret-0123456789-abcdefghijklmnop"))
 
 
 def setup_village(url: str, households: int) -> dict[str, object]:
