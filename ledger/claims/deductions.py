@@ -20,8 +20,13 @@ from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
 from ledger.claims.models import Deduction, DeductionEvidence, EvidenceFile
-from ledger.claims.review import ConflictOfInterest, ReasonRequired
-from ledger.claims.service import EvidenceNotYours, EvidenceRequired, TooManyPhotos
+from ledger.claims.service import (
+    ConflictOfInterest,
+    EvidenceNotYours,
+    EvidenceRequired,
+    ReasonRequired,
+    TooManyPhotos,
+)
 from ledger.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal

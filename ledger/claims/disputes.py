@@ -30,8 +30,7 @@ from ledger.claims.models import (
     DisputeKind,
     DisputeStatus,
 )
-from ledger.claims.review import ConflictOfInterest, ReasonRequired
-from ledger.claims.service import ClaimNotFound, approve_in_notice
+from ledger.claims.service import ClaimNotFound, ConflictOfInterest, ReasonRequired, approve_in_notice
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal

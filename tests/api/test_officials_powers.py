@@ -1,0 +1,144 @@
+"""No official moves points outside the rules: no raw transfer to a household, and a journal transaction that
+belongs to a record (a claim, a deduction, a voucher…) changes only through that record's own operation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from ledger import jobs
+from ledger.base import utcnow
+from ledger.claims.models import Claim, Deduction
+from ledger.db import unit_of_work
+from tests.api.claiming import balance, claim, code_of, decide, key, new_activity, photo
+from tests.api.conftest import World, bearer, password_token, villager_token
+
+NEIGHBOUR = "13900000002"  # the head of household A2, where official-home lives
+
+
+def test_an_official_cannot_transfer_points_to_their_own_household(client: TestClient, world: World) -> None:
+    home = password_token(client, "official-home")
+    sent = client.post("/api/v1/ledger/transfers", headers={**bearer(home), **key()},
+                       json={"household_id": world.household_a2, "points": 100_000, "reason": "volunteering"})
+    assert sent.status_code >= 400 and sent.headers["content-type"] == "application/problem+json"
+    after = balance(client, villager_token(client, NEIGHBOUR), world.household_a2)
+    assert (after["posted"], after["available"], after["earned"], after["pending_in"]) == (0, 0, 0, 0)
+
+
+def test_an_official_cannot_post_their_own_claims_pending_transaction(client: TestClient, world: World,
+                                                                       engine: Engine) -> None:
+    official = password_token(client, "official-a")
+    neighbour = villager_token(client, NEIGHBOUR)
+    made = claim(client, neighbour, code_of(new_activity(client, official, world.village_a.village_id))).json()
+    with unit_of_work(engine) as session:
+        pending_tx = session.get(Claim, made["id"]).pending_tx_id  # type: ignore[union-attr]
+    for action in ("post", "void", "reverse"):
+        tried = client.post(f"/api/v1/ledger/transactions/{pending_tx}/{action}", json={"reason": "mine"},
+                            headers={**bearer(password_token(client, "official-home")), **key()})
+        assert tried.status_code == 409, tried.text
+        assert tried.json()["code"] == "transaction_belongs_to_record"
+        assert (tried.json()["record"], tried.json()["record_id"]) == ("claim", made["id"])
+    assert balance(client, neighbour, world.household_a2)["pending_in"] == 5
+    assert balance(client, neighbour, world.household_a2)["in_notice"] == 0
+    assert client.get(f"/api/v1/claims/{made['id']}", headers=bearer(neighbour)).json()["status"] == "pending"
+
+
+def test_an_official_cannot_reverse_their_own_households_deduction(client: TestClient, world: World,
+                                                                   engine: Engine) -> None:
+    official = password_token(client, "official-a")
+    neighbour = villager_token(client, NEIGHBOUR)
+    made = claim(client, neighbour, code_of(new_activity(client, official, world.village_a.village_id))).json()
+    assert decide(client, official, made["id"]).status_code == 201
+    jobs.tick(engine, now=utcnow() + timedelta(days=8))
+    deducted = client.post("/api/v1/deductions", headers={**bearer(official), **key()}, json={
+        "household_id": world.household_a2, "matter_code": "breaking_village_rules", "reason": "Fenced the lane."})
+    assert deducted.status_code == 201, deducted.text
+    assert balance(client, neighbour, world.household_a2)["available"] == 0
+    with unit_of_work(engine) as session:
+        deduction = session.scalars(select(Deduction)).one()
+        tx_id, deduction_id = deduction.transaction_id, deduction.id
+    undo = client.post(f"/api/v1/ledger/transactions/{tx_id}/reverse", json={"reason": "mistake"},
+                       headers={**bearer(password_token(client, "official-home")), **key()})
+    assert undo.status_code == 409, undo.text
+    assert (undo.json()["code"], undo.json()["record"], undo.json()["record_id"]) == (
+        "transaction_belongs_to_record", "deduction", deduction_id)
+    assert balance(client, neighbour, world.household_a2)["available"] == 0
+    assert client.get("/api/v1/deductions", headers=bearer(neighbour)).json()[0]["status"] == "in_force"
+
+
+def award(client: TestClient, token: str, **body: object):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/claims/awards", json=body, headers={**bearer(token), **key()})
+
+
+def test_an_award_is_a_claim_on_the_notice_board_that_settles_and_counts_against_caps(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    official = password_token(client, "official-a")
+    villager = villager_token(client, world.villager_phone)
+    given = award(client, official, household_id=world.household_a1, matter_code="volunteering",
+                  reason="Cleared the snow from the school path.")
+    assert given.status_code == 201, given.text
+    body = given.json()
+    assert (body["status"], body["points"], body["activity_id"], body["proxy"]) == ("approved", 5, None, True)
+    assert body["award_reason"] == "Cleared the snow from the school path."
+    assert (balance(client, villager, world.household_a1)["in_notice"],
+            balance(client, villager, world.household_a1)["available"]) == (5, 0)  # in notice, not spendable
+    board = client.get(f"/api/v1/villages/{world.village_a.village_id}/notice-board", headers=bearer(villager))
+    assert board.status_code == 200
+    assert [(e["kind"], e["id"], e["points"]) for e in board.json()["entries"]] == [("claim", body["id"], 5)]
+    again = award(client, official, household_id=world.household_a1, matter_code="volunteering", reason="Again.")
+    assert again.status_code == 409 and again.json()["code"] == "cap_reached"  # volunteering: once a day
+    jobs.tick(engine, now=utcnow() + timedelta(days=8))
+    assert balance(client, villager, world.household_a1)["available"] == 5
+    assert client.get(f"/api/v1/claims/{body['id']}", headers=bearer(villager)).json()["status"] == "settled"
+
+
+def test_an_award_above_the_countys_threshold_needs_a_second_official(client: TestClient, world: World) -> None:
+    official = password_token(client, "official-a")
+    villager = villager_token(client, world.villager_phone)
+    no_photo = award(client, official, household_id=world.household_a1, matter_code="clearing_debris",
+                     reason="Cleared the ditch.")
+    assert no_photo.status_code == 422 and no_photo.json()["code"] == "evidence_required"
+    evidence = photo(client, official, village_id=world.village_a.village_id)
+    given = award(client, official, household_id=world.household_a1, matter_code="clearing_debris",
+                  reason="Cleared the ditch.", evidence_ids=[evidence])
+    assert given.status_code == 201 and given.json()["status"] == "pending", given.text
+    assert balance(client, villager, world.household_a1)["pending_in"] == 20
+    same = decide(client, official, given.json()["id"])
+    assert same.status_code == 403 and same.json()["code"] == "second_official_needed"
+    assert decide(client, password_token(client, "official-a2"), given.json()["id"]).status_code == 201
+    assert balance(client, villager, world.household_a1)["in_notice"] == 20
+
+
+def test_the_county_admin_sets_the_award_threshold(client: TestClient, world: World) -> None:
+    admin = password_token(client, "admin")
+    policy = client.patch("/api/v1/county/policy", json={"award_second_official_points": 0}, headers=bearer(admin))
+    assert policy.status_code == 200 and policy.json()["award_second_official_points"] == 0
+    official = password_token(client, "official-a")
+    small = award(client, official, household_id=world.household_a1, matter_code="garbage_sorting",
+                  reason="Sorted the whole lane's rubbish.")
+    assert small.status_code == 201 and small.json()["status"] == "pending"
+    refused = client.patch("/api/v1/county/policy", json={"award_second_official_points": -1},
+                           headers=bearer(admin))
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_request"
+
+
+def test_an_award_is_refused_for_the_officials_own_household_a_deduction_matter_or_another_village(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    home = password_token(client, "official-home")
+    own = award(client, home, household_id=world.household_a2, matter_code="volunteering", reason="For us.")
+    assert own.status_code == 403 and own.json()["code"] == "conflict_of_interest"
+    official = password_token(client, "official-a")
+    minus = award(client, official, household_id=world.household_a1, matter_code="littering", reason="x")
+    assert minus.status_code == 422 and minus.json()["code"] == "not_a_reward"
+    other = award(client, official, household_id=world.household_b1, matter_code="volunteering", reason="x")
+    assert other.status_code == 404 and other.json()["code"] == "household_not_found"
+    for who in ("auditor", "bank-staff"):
+        tried = award(client, password_token(client, who), household_id=world.household_a1,
+                      matter_code="volunteering", reason="x")
+        assert tried.status_code == 403
+    with unit_of_work(engine) as session:
+        assert session.scalars(select(Claim)).all() == []
