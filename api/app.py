@@ -26,6 +26,7 @@ from api.routes import (
     notifications,
     partners,
     redemption,
+    staff,
     villages,
 )
 from ledger import jobs
@@ -38,7 +39,7 @@ from redemption import schedule
 
 ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
            evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
-           partners.router, redemption.router, loans.router)
+           partners.router, redemption.router, loans.router, staff.router)
 
 
 def refuse_default_passwords(engine: Engine) -> None:

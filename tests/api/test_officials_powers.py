@@ -142,3 +142,71 @@ def test_an_award_is_refused_for_the_officials_own_household_a_deduction_matter_
         assert tried.status_code == 403
     with unit_of_work(engine) as session:
         assert session.scalars(select(Claim)).all() == []
+
+
+def link(client: TestClient, token: str, user_id: int, person_id: int | None):  # type: ignore[no-untyped-def]
+    return client.put(f"/api/v1/staff/{user_id}/person", json={"person_id": person_id}, headers=bearer(token))
+
+
+def ids(engine: Engine) -> dict[str, int]:
+    """Usernames' account ids, persons by their phone ('p:<phone>'), and one villager account."""
+    from ledger.identity.models import User
+    from ledger.tenancy import Person
+
+    with unit_of_work(engine) as session:
+        found = {u.username: u.id for u in session.scalars(select(User)) if u.username}
+        found |= {f"p:{p.phone}": p.id for p in session.scalars(select(Person)) if p.phone}
+        found["villager"] = session.scalars(select(User.id).where(User.role == "villager")).first()
+    return found  # type: ignore[return-value]
+
+
+def test_the_county_admin_links_a_staff_account_to_its_person_and_the_rule_follows(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    admin = password_token(client, "admin")
+    known = ids(engine)
+    official = password_token(client, "official-a")
+    before = award(client, official, household_id=world.household_a1, matter_code="volunteering", reason="x")
+    assert before.status_code == 201  # not linked: household A1 is not theirs
+    with unit_of_work(engine) as session:
+        from ledger.tenancy import Person
+
+        free_a1 = Person(household_id=world.household_a1, name="Official's spouse")
+        session.add(free_a1)
+        session.flush()
+        person = free_a1.id
+    linked = link(client, admin, known["official-a"], person)
+    assert linked.status_code == 200, linked.text
+    assert (linked.json()["person_id"], linked.json()["household_id"]) == (person, world.household_a1)
+    after = award(client, password_token(client, "official-a"), household_id=world.household_a1,
+                  matter_code="garbage_sorting", reason="x")
+    assert after.status_code == 403 and after.json()["code"] == "conflict_of_interest"
+    assert link(client, admin, known["official-a"], None).json()["household_id"] is None  # unlinked
+
+
+def test_linking_refuses_unknown_foreign_taken_villager_and_own_accounts(client: TestClient, world: World,
+                                                                         engine: Engine) -> None:
+    admin = password_token(client, "admin")
+    known = ids(engine)
+    cases = [
+        (known["official-a"], 10**6, 404, "person_not_found"),
+        (10**6, known["p:13900000001"], 404, "staff_not_found"),
+        (known["admin-c"], known["p:13900000001"], 404, "staff_not_found"),  # another county's account
+        (known["official-a"], known["p:13900000004"], 409, "person_of_another_county"),
+        (known["official-a"], known["p:13900000001"], 409, "person_already_linked"),  # the villager's account
+        (known["villager"], known["p:13900000002"], 409, "not_a_staff_account"),
+        (known["bank-staff"], known["p:13900000002"], 409, "not_a_staff_account"),
+        (known["admin"], known["p:13900000002"], 403, "conflict_of_interest"),  # one's own link
+    ]
+    for user_id, person_id, status, code in cases:
+        answer = link(client, admin, user_id, person_id)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), (user_id, person_id, answer.text)
+    for who in ("official-a", "auditor", "supervisor"):
+        tried = link(client, password_token(client, who), known["official-home"], None)
+        assert tried.status_code == 403
+    home = client.get(f"/api/v1/claims?village_id={world.village_a.village_id}",
+                      headers=bearer(password_token(client, "official-home")))
+    assert home.status_code == 200  # official-home still signs in, still linked to A2:
+    own = award(client, password_token(client, "official-home"), household_id=world.household_a2,
+                matter_code="volunteering", reason="x")
+    assert own.json()["code"] == "conflict_of_interest"
