@@ -376,7 +376,7 @@ def link_staff(
             typer.echo(f"no user {username!r}", err=True)
             raise typer.Exit(2)
         try:
-            user = link(session, user_id=user_id, person_id=person, county_id=None, by_user_id=None)
+            user = link(session, user_id=user_id, person_id=person, by=None)
         except DomainError as exc:
             typer.echo(f"{exc.code}: {exc.message}", err=True)
             raise typer.Exit(2) from exc

@@ -36,9 +36,9 @@ def link_person(user_id: int, body: StaffPersonIn, session: SessionDep, who: Adm
     """Link a staff account of your county to the person it belongs to (or unlink it). Refused: an unknown
     account (404 `staff_not_found`) or person (404 `person_not_found`), a person of another county (409
     `person_of_another_county`), a person with another account (409 `person_already_linked`), a villager's or
-    partner's account (409 `not_a_staff_account`), your own account (403 `conflict_of_interest`)."""
-    user = identity.link_staff(session, user_id=user_id, person_id=body.person_id, county_id=who.county_id,
-                               by_user_id=who.user_id)
+    partner's account (409 `not_a_staff_account`), your own account or that of someone of your household (403
+    `conflict_of_interest`)."""
+    user = identity.link_staff(session, user_id=user_id, person_id=body.person_id, by=who)
     person = session.get(Person, user.person_id) if user.person_id is not None else None
     return StaffPersonOut(user_id=user_id, username=user.username, role=user.role, person_id=user.person_id,
                           household_id=person.household_id if person else None)

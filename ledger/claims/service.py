@@ -98,10 +98,6 @@ class ActivityNotYours(NotFound):
     code = "activity_not_found"
 
 
-class ConflictOfInterest(Forbidden):
-    code = "conflict_of_interest"  # a staff member acting for their own household
-
-
 class SecondOfficialNeeded(Forbidden):
     code = "second_official_needed"
 
@@ -250,9 +246,7 @@ def needs_second_official(claim: Claim, county: County) -> bool:
 
 def check_not_own(who: Principal, household_id: int) -> None:
     """Conflict of interest: staff never act for the household they live in (User.person_id → its household)."""
-    if who.household_id is not None and who.household_id == household_id:
-        raise ConflictOfInterest("This is your own household: another official of the village, the township "
-                                 "supervisor or the county admin does this.")
+    who.refuse_own(household_id)
 
 
 # --- the steps ----------------------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
-from ledger.errors import Conflict, Forbidden, NotFound
+from ledger.errors import Conflict, NotFound
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
 from ledger.identity.passwords import check_secret, hash_secret
+from ledger.identity.principal import ConflictOfInterest, Principal
 from ledger.tenancy import Household, Person
 
 OtpSender = Callable[[str, str], None]  # (phone, code): the delivery channel (SMS gateway, or the dev log)
@@ -123,24 +124,24 @@ class NotAStaffAccount(Conflict):
     code = "not_a_staff_account"
 
 
-class OwnLink(Forbidden):
-    code = "conflict_of_interest"  # nobody sets their own link: unlinked, they could act for their own household
-
-
-def link_staff(session: Session, *, user_id: int, person_id: int | None, county_id: int | None,
-               by_user_id: int | None) -> User:
+def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Principal | None) -> User:
     """Say which villager (Person) a staff account belongs to, or that it belongs to none (`person_id` None).
 
     Staff never act for their own household (the conflict-of-interest rule reads User.person_id → the person's
     household, ledger/identity/principal.py), so the link must be right. Only an official's, county admin's or
     auditor's account is linked here; a villager's account *is* its person and is never moved to another; a
-    person has at most one account. `county_id`: the county the caller may act in, `by_user_id`: the caller's
-    account, who may not change their own link (both None for the CLI, run by whoever runs the server)."""
-    if by_user_id is not None and by_user_id == user_id:
-        raise OwnLink("Nobody sets their own link to a household; another county admin does.", user_id=user_id)
+    person has at most one account. `by`: the county admin doing it, within their county, who may change neither
+    their own link nor that of someone of their own household (unlinked, either could act for it); None for the
+    CLI, run by whoever runs the server."""
+    if by is not None and by.user_id == user_id:
+        raise ConflictOfInterest("Nobody sets their own link to a household; another county admin does.",
+                                 user_id=user_id)
     user = session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
-    if user is None or (county_id is not None and user.county_id != county_id):
+    if user is None or (by is not None and user.county_id != by.county_id):
         raise StaffNotFound("No such staff account in your county.", user_id=user_id)
+    if by is not None and user.person_id is not None:
+        by.refuse_own(session.scalar(select(Person.household_id).where(Person.id == user.person_id)),
+                      what="This account's holder lives in your household")
     if user.role not in STAFF_ROLES:
         raise NotAStaffAccount(
             "Only an official's, county admin's or auditor's account is linked to a person here; a villager's "
