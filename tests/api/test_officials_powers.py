@@ -210,3 +210,23 @@ def test_linking_refuses_unknown_foreign_taken_villager_and_own_accounts(client:
     own = award(client, password_token(client, "official-home"), household_id=world.household_a2,
                 matter_code="volunteering", reason="x")
     assert own.json()["code"] == "conflict_of_interest"
+
+
+def test_a_vouchers_hold_is_named_and_not_voided_by_hand(client: TestClient, world: World, engine: Engine) -> None:
+    """The record is found through the schema (voucher.hold_id), not a list of kinds someone keeps up to date."""
+    from redemption.models import Voucher
+    from tests.api.redeeming import give_points, offer, redeem
+
+    give_points(engine, world.household_a2, 150)
+    neighbour = villager_token(client, NEIGHBOUR)
+    made = redeem(client, neighbour, offer(client)["id"])
+    assert made.status_code == 201, made.text
+    with unit_of_work(engine) as session:
+        voucher = session.scalars(select(Voucher)).one()
+        hold, voucher_id = voucher.hold_id, voucher.id
+    for action in ("void", "post"):
+        tried = client.post(f"/api/v1/ledger/transactions/{hold}/{action}", json={},
+                            headers={**bearer(password_token(client, "official-home")), **key()})
+        assert tried.status_code == 409, tried.text
+        assert (tried.json()["record"], tried.json()["record_id"]) == ("voucher", voucher_id)
+    assert balance(client, neighbour, world.household_a2)["held"] == 100
