@@ -28,6 +28,7 @@ from api.routes import (
     notifications,
     partners,
     redemption,
+    staff,
     villages,
 )
 from ledger import jobs
@@ -40,7 +41,8 @@ from redemption import schedule
 
 ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
            evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
-           partners.router, redemption.router, loans.router, job_routes.router)
+           partners.router, redemption.router, loans.router, job_routes.router,
+           staff.router)
 
 
 log = logging.getLogger("shanzhi")

@@ -431,3 +431,32 @@ def create_partner_staff(
         session.add(user)
         kind = partner_row.kind
     typer.echo(f"created {kind} staff {username!r} of partner {partner!r}")
+
+
+@app.command("link-staff")
+def link_staff(
+    username: Annotated[str, typer.Option(help="The staff account (official, county admin or auditor)")],
+    person: Annotated[int | None, typer.Option(help="Id of the person (villager) the account belongs to")] = None,
+    unlink: Annotated[bool, typer.Option(help="The account belongs to nobody of the county")] = False,
+) -> None:
+    """Say which villager a staff account belongs to, so that they are never the one to decide, award or record
+    anything for their own household (the conflict-of-interest rule)."""
+    from ledger.errors import DomainError
+    from ledger.identity.models import User
+    from ledger.identity.service import link_staff as link
+
+    if (person is None) == (not unlink):
+        typer.echo("give either --person ID or --unlink", err=True)
+        raise typer.Exit(2)
+    with unit_of_work(_engine(get_settings())) as session:
+        user_id = session.scalars(select(User.id).where(User.username == username)).first()
+        if user_id is None:
+            typer.echo(f"no user {username!r}", err=True)
+            raise typer.Exit(2)
+        try:
+            user = link(session, user_id=user_id, person_id=person, by=None)
+        except DomainError as exc:
+            typer.echo(f"{exc.code}: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+        linked = user.person_id
+    typer.echo(f"{username!r} is person {linked}" if linked is not None else f"{username!r} is linked to nobody")

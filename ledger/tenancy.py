@@ -36,6 +36,8 @@ class County(SQLModel, table=True):
     village_max_deductions: int = _setting(5)  # deduction items a village may add of its own
     village_max_points: int = _setting(2)  # the most points (either way) of a village's own item
     points_expiry_months: int = _setting(0)  # settled points lapse this many months after they settle; 0: never
+    # An official's award worth more than this many points waits for a second official's approval; 0: every one
+    award_second_official_points: int = _setting(5)
 
 
 class Township(SQLModel, table=True):

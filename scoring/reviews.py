@@ -51,8 +51,7 @@ def answer(session: Session, who: Principal, *, request_id: int, text: str,
     task = session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first()
     if task is None or not who.manages_village(task.village_id, task.county_id):
         raise ReviewNotFound("No such review request among those you handle.", request_id=request_id)
-    if who.household_id == task.household_id:
-        raise Forbidden("This is your own household's rating: another official answers.")
+    who.refuse_own(task.household_id, what="This is your own household's rating")
     if task.status != "open":
         raise AlreadyAnswered("This review request was already answered.")
     task.answer = _text(text, "answer", 1000)

@@ -35,7 +35,7 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
                     ["db", "downgrade", "--help"], ["verify", "--help"], ["create-admin", "--help"],
                     ["create-partner-client", "--help"], ["create-partner-staff", "--help"],
                     ["head", "--help"], ["tick", "--help"], ["score", "--help"],
-                    ["calibrate", "--help"], ["failures", "--help"]):
+                    ["calibrate", "--help"], ["failures", "--help"], ["link-staff", "--help"]):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
@@ -374,3 +374,24 @@ def test_serve_logs_its_mode_first(tmp_path: Path) -> None:
         _, logged = server.communicate(timeout=30)
     lines = logged.splitlines()
     assert lines and "DEV MODE: not for real data" in json.loads(lines[0])["msg"], logged[:2000]
+
+
+def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo_db: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(demo_db) as conn:
+        free = conn.execute("SELECT id FROM person WHERE id NOT IN (SELECT person_id FROM app_user "
+                            "WHERE person_id IS NOT NULL) ORDER BY id LIMIT 1").fetchone()[0]
+        taken = conn.execute("SELECT person_id FROM app_user WHERE role = 'villager' LIMIT 1").fetchone()[0]
+    linked = shanzhi("link-staff", "--username", "official-qingshan", "--person", str(free), cwd=tmp_path,
+                     database=demo_db)
+    assert linked.returncode == 0 and f"is person {free}" in linked.stdout, linked.stderr
+    with sqlite3.connect(demo_db) as conn:
+        assert conn.execute("SELECT person_id FROM app_user WHERE username = 'official-qingshan'").fetchone()[0] == free
+    for args, said in ((["--username", "official-zhulin", "--person", str(taken)], "person_already_linked"),
+                       (["--username", "official-zhulin", "--person", "999999"], "person_not_found"),
+                       (["--username", "bank-staff", "--person", str(free)], "not_a_staff_account"),
+                       (["--username", "nobody", "--person", str(free)], "no user 'nobody'"),
+                       (["--username", "official-zhulin"], "--person ID or --unlink")):
+        refused = shanzhi("link-staff", *args, cwd=tmp_path, database=demo_db)
+        assert refused.returncode == 2 and said in refused.stderr, (args, refused.stderr)
+    unlinked = shanzhi("link-staff", "--username", "official-qingshan", "--unlink", cwd=tmp_path, database=demo_db)
+    assert unlinked.returncode == 0 and "linked to nobody" in unlinked.stdout

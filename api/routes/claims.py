@@ -1,5 +1,5 @@
-"""Claims: a villager claims with a scanned code; an official enters a proxy claim; officials review; anyone of
-the village may object to a claim on the notice board."""
+"""Claims: a villager claims with a scanned code; an official enters a proxy claim or awards points (a claim
+too); officials review; anyone of the village may object to a claim on the notice board."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlmodel import Session
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, KeysDep, SessionDep, allow, created_or_replayed
 from api.routes.evidence import evidence_links
 from api.schemas.claims import (
+    AwardIn,
     BulkApproveIn,
     BulkApproveOut,
     ClaimCheckOut,
@@ -108,6 +109,21 @@ def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: Se
     details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
     result = claims.submit_proxy(session, who, activity_id=body.activity_id, household_id=household_id,
                                  person_id=body.person_id, details=details, idempotency_key=idempotency_key)
+    created_or_replayed(response, result.replayed)
+    return claim_out(session, result.claim, who, replayed=result.replayed)
+
+
+@router.post("/awards", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
+def award(body: AwardIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer,
+          response: Response) -> ClaimOut:
+    """Award a household of your village the points of a catalogue matter, saying why (with the photos the
+    matter asks for). It is a claim entered by you: the matter's caps count it, it goes on the notice board and
+    settles like any claim. Worth more than the county's `award_second_official_points`, it waits for another
+    official's approval. Never for your own household (403 `conflict_of_interest`)."""
+    details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
+    result = claims.submit_award(session, who, household_id=body.household_id, matter_code=body.matter_code,
+                                 reason=body.reason, person_id=body.person_id, details=details,
+                                 idempotency_key=idempotency_key)
     created_or_replayed(response, result.replayed)
     return claim_out(session, result.claim, who, replayed=result.replayed)
 

@@ -1,35 +1,34 @@
-"""The journal over HTTP: one transaction, officials' point awards and their post / void / reverse, and the
-signed chain head that auditors and banks pin."""
+"""The journal over HTTP: one transaction, and the signed chain head that auditors and banks pin.
+
+Nobody writes to the journal here. Points are awarded by claims (an official's award is a claim too, see
+`POST /api/v1/claims/awards`), and a transaction changes only through its record's own operation, so post, void
+and reverse by hand are refused (ledger/journal/owners.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Response
 from sqlmodel import Session
 
 from api import tokens
 from api.deps import IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed, public
-from api.routes.households import visible_household
 from api.schemas import (
     PostingOut,
     ResolveIn,
     ReverseIn,
     SignedHeadOut,
     TransactionOut,
-    TransferIn,
     VerifyPinnedIn,
     VerifyPinnedOut,
 )
+from ledger.errors import DomainError
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from ledger.journal import accounts, head
+from ledger.journal import accounts, head, owners
 from ledger.journal import service as journal
 from ledger.journal.errors import TransactionNotFound
-from ledger.journal.models import AccountKind
 from ledger.journal.service import TxRecord
-from ledger.tenancy import HouseholdNotFound
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -76,61 +75,37 @@ def get_transaction(transaction_id: int, session: SessionDep, principal: Reader)
     return transaction_out(_visible_transaction(session, principal, transaction_id))
 
 
-@router.post("/transfers", response_model=TransactionOut, status_code=status.HTTP_201_CREATED,
-             responses={200: {"description": "A replay of an earlier request with the same Idempotency-Key"}})
-def award(
-    body: TransferIn, idempotency_key: IdempotencyKey, session: SessionDep, principal: Writer, response: Response
-) -> TransactionOut:
-    """Award points from the village's issuance account to a household; `pending` holds them in notice."""
-    household = visible_household(session, principal, body.household_id)
-    if not principal.manages_village(household.village_id, household.county_id):
-        raise HouseholdNotFound("No such household, or it is not yours to see.", household_id=body.household_id)
-    record = journal.transfer(
-        session,
-        debit=accounts.of_village(session, household.village_id, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
-        credit=accounts.of_household(session, body.household_id).id,  # type: ignore[arg-type]
-        amount=body.points,
-        reason=body.reason,
-        actor=principal.actor,
-        pending=body.pending,
-        timeout=timedelta(seconds=body.timeout_seconds) if body.timeout_seconds else None,
-        meta={"memo": body.memo} if body.memo else None,
-        idempotency_key=idempotency_key,
-    )
-    return transaction_out(record, response)
+def _by_hand(session: Session, principal: Principal, transaction_id: int, action: str) -> DomainError:
+    """Every transaction belongs to a record and changes only through that record's own operation (approve or
+    reject a claim, resolve a dispute, use or cancel a voucher…): refused, naming the record
+    (ledger/journal/owners.py). Someone who may not change the transaction at all is told there is none."""
+    record = _managed_transaction(session, principal, transaction_id)
+    return owners.refuse_generic_change(session, record, action)
 
 
-@router.post("/transactions/{transaction_id}/post", response_model=TransactionOut,
-             status_code=status.HTTP_201_CREATED)
+REFUSED = {409: {"description": "Always: the transaction belongs to a record (`transaction_belongs_to_record`)"}}
+
+
+@router.post("/transactions/{transaction_id}/post", response_model=TransactionOut, responses=REFUSED)
 def post(transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep,
-         principal: Writer, response: Response) -> TransactionOut:
-    """Settle a pending transfer."""
-    _managed_transaction(session, principal, transaction_id)
-    record = journal.post_pending(session, pending_id=transaction_id, actor=principal.actor, reason=body.reason,
-                                  idempotency_key=idempotency_key)
-    return transaction_out(record, response)
+         principal: Writer) -> TransactionOut:
+    """Refused: a pending transfer is posted by its record's operation (a claim's approval, a voucher's use)."""
+    raise _by_hand(session, principal, transaction_id, "post")
 
 
-@router.post("/transactions/{transaction_id}/void", response_model=TransactionOut,
-             status_code=status.HTTP_201_CREATED)
+@router.post("/transactions/{transaction_id}/void", response_model=TransactionOut, responses=REFUSED)
 def void(transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep,
-         principal: Writer, response: Response) -> TransactionOut:
-    """Cancel a pending transfer."""
-    _managed_transaction(session, principal, transaction_id)
-    record = journal.void_pending(session, pending_id=transaction_id, actor=principal.actor, reason=body.reason,
-                                  idempotency_key=idempotency_key)
-    return transaction_out(record, response)
+         principal: Writer) -> TransactionOut:
+    """Refused: a pending transfer is voided by its record's operation (a claim's rejection, a voucher's
+    cancellation)."""
+    raise _by_hand(session, principal, transaction_id, "void")
 
 
-@router.post("/transactions/{transaction_id}/reverse", response_model=TransactionOut,
-             status_code=status.HTTP_201_CREATED)
+@router.post("/transactions/{transaction_id}/reverse", response_model=TransactionOut, responses=REFUSED)
 def reverse(transaction_id: int, body: ReverseIn, idempotency_key: IdempotencyKey, session: SessionDep,
-            principal: Writer, response: Response) -> TransactionOut:
-    """Correct a posted transaction with its mirror image, linked to it. Once only."""
-    _managed_transaction(session, principal, transaction_id)
-    record = journal.reverse(session, transaction_id=transaction_id, actor=principal.actor, reason=body.reason,
-                             idempotency_key=idempotency_key)
-    return transaction_out(record, response)
+            principal: Writer) -> TransactionOut:
+    """Refused: a posted transaction is reversed by its record's operation (an upheld objection or appeal)."""
+    raise _by_hand(session, principal, transaction_id, "reversal")
 
 
 @router.get("/head", response_model=SignedHeadOut)

@@ -104,15 +104,6 @@ class TransactionOut(BaseModel):
     replayed: bool = False
 
 
-class TransferIn(Strict):
-    household_id: int = Field(gt=0)
-    points: int = Field(gt=0, le=100_000)
-    reason: Reason
-    pending: bool = False
-    timeout_seconds: int | None = Field(default=None, gt=0, le=366 * 24 * 3600)
-    memo: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-
 class ResolveIn(Strict):
     reason: Reason | None = None
 

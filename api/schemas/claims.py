@@ -167,11 +167,23 @@ class ProxyClaimIn(Strict):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+class AwardIn(Strict):
+    """An official's award: a matter of the catalogue, for a household of their village, saying why."""
+
+    household_id: int = Field(gt=0)
+    matter_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    reason: Text
+    person_id: int | None = Field(default=None, gt=0)
+    evidence_ids: EvidenceIds = []
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
 class ClaimOut(BaseModel):
     id: int
     household_id: int
     village_id: int
-    activity_id: int
+    activity_id: int | None = Field(description="None for an official's award.")
+    award_reason: str | None = Field(default=None, description="An official's award: why it was given.")
     matter_code: str
     matter_zh: str
     matter_en: str
@@ -333,6 +345,9 @@ class CountyPolicyIn(Strict):
     points_expiry_months: int | None = Field(
         default=None, ge=0, le=120,
         description="Settled points lapse this many months after they settle, oldest first; 0 turns it off.")
+    award_second_official_points: int | None = Field(
+        default=None, ge=0, le=100_000,
+        description="An official's award worth more than this waits for a second official; 0: every award does.")
 
 
 class CountyPolicyOut(BaseModel):
@@ -345,3 +360,4 @@ class CountyPolicyOut(BaseModel):
     village_max_deductions: int
     village_max_points: int
     points_expiry_months: int
+    award_second_official_points: int

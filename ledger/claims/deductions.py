@@ -20,8 +20,12 @@ from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
 from ledger.claims.models import Deduction, DeductionEvidence, EvidenceFile
-from ledger.claims.review import ConflictOfInterest, ReasonRequired
-from ledger.claims.service import EvidenceNotYours, EvidenceRequired, TooManyPhotos
+from ledger.claims.service import (
+    EvidenceNotYours,
+    EvidenceRequired,
+    ReasonRequired,
+    TooManyPhotos,
+)
 from ledger.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -62,8 +66,7 @@ def record(session: Session, who: Principal, *, household_id: int, matter_code: 
     household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
     if household is None or not who.manages_village(household.village_id, household.county_id):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
-    if who.household_id == household_id:
-        raise ConflictOfInterest("This is your own household: another official records it.")
+    who.refuse_own(household_id)
     matter = catalogue.current(session, county_id=household.county_id, village_id=household.village_id,
                                code=matter_code)
     if matter.points > 0:

@@ -30,8 +30,7 @@ from ledger.claims.models import (
     DisputeKind,
     DisputeStatus,
 )
-from ledger.claims.review import ConflictOfInterest, ReasonRequired
-from ledger.claims.service import ClaimNotFound, approve_in_notice
+from ledger.claims.service import ClaimNotFound, ReasonRequired, approve_in_notice
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -165,8 +164,8 @@ def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, 
         dispute.village_id, dispute.county_id
     ):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
-    if who.household_id is not None and who.household_id in (dispute.household_id, dispute.raised_by_household_id):
-        raise ConflictOfInterest("Your own household is part of this; another official resolves it.")
+    who.refuse_own(dispute.household_id, dispute.raised_by_household_id,
+                   what="Your own household is part of this")
     if dispute.status != DisputeStatus.OPEN:
         raise DisputeAlreadyResolved(f"This was already resolved: {dispute.status}.", dispute_status=dispute.status)
     if note is not None and len(note) > 500:

@@ -55,6 +55,8 @@ class Claim(SQLModel, table=True):
         ),
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("status <> 'rejected' or reject_reason is not null", name="rejection_has_reason"),
+        # an official's award names no activity and says why; every other claim is for an activity
+        CheckConstraint("(activity_id is null) = (award_reason is not null)", name="award_or_activity"),
         Index("ix_claim_queue", "village_id", "status", "submitted_at"),
         Index("ix_claim_household", "household_id", "submitted_at"),
         Index("ix_claim_notice", "status", "notice_until"),
@@ -65,12 +67,13 @@ class Claim(SQLModel, table=True):
     village_id: int = Field(foreign_key="village.id")
     household_id: int = Field(foreign_key="household.id")
     person_id: int | None = Field(default=None, foreign_key="person.id")  # the member it was claimed for
-    activity_id: int = Field(foreign_key="activity.id")
+    activity_id: int | None = Field(default=None, foreign_key="activity.id")  # None: an official's award
     matter_id: int = Field(foreign_key="matter.id")  # the rule version it was claimed under
     points: int
     period_key: str = Field(max_length=16)
     status: str = Field(default=ClaimStatus.PENDING.value, sa_type=String(10))
-    proxy: bool = False  # entered by an official for someone without a smartphone
+    proxy: bool = False  # entered by an official for the household (a proxy claim, or an award)
+    award_reason: str | None = Field(default=None, max_length=500)  # an award: why the official awards it
     entered_by: str = Field(max_length=64)  # the actor: the villager, or the official for a proxy claim
     submitted_at: datetime = timestamp(default_factory=utcnow)
     decided_at: datetime | None = timestamp(default=None)

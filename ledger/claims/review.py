@@ -14,8 +14,15 @@ from sqlmodel import Session
 from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.claims.models import Claim, ClaimStatus
-from ledger.claims.service import ClaimNotFound, approve_in_notice
-from ledger.errors import Conflict, DomainError, Forbidden, Invalid
+from ledger.claims.service import (
+    ClaimNotFound,
+    ReasonRequired,
+    SecondOfficialNeeded,
+    approve_in_notice,
+    check_not_own,
+    needs_second_official,
+)
+from ledger.errors import Conflict, DomainError, Invalid
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import service as journal
@@ -30,20 +37,8 @@ class ClaimAlreadyDecided(Conflict):
     code = "claim_already_decided"
 
 
-class ConflictOfInterest(Forbidden):
-    code = "conflict_of_interest"
-
-
-class SecondOfficialNeeded(Forbidden):
-    code = "second_official_needed"
-
-
 class ClaimExpired(Conflict):
     code = "claim_expired"
-
-
-class ReasonRequired(Invalid):
-    code = "reason_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +101,10 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
             decided_by=claim.decided_by,
             decided_at=as_utc(claim.decided_at).isoformat() if claim.decided_at else None,
         )
-    if claim.proxy and claim.entered_by == who.actor:
-        raise SecondOfficialNeeded("You entered this claim for the household; another official must decide it.")
     county = session.get(County, claim.county_id)
     assert county is not None
+    if claim.entered_by == who.actor and needs_second_official(claim, county):
+        raise SecondOfficialNeeded("You entered this claim for the household; another official must decide it.")
     touch_record(session, claim.household_id)  # a decision changes the share of claims rejected
     try:
         if approve:
@@ -140,9 +135,7 @@ def check_may_decide(who: Principal, claim: Claim | None, claim_id: int) -> None
         claim.village_id, claim.county_id
     ):
         raise ClaimNotFound("No such claim among those you review.", claim_id=claim_id)
-    if who.household_id is not None and who.household_id == claim.household_id:
-        raise ConflictOfInterest("This claim is your own household's: another official of the village or the "
-                                 "township supervisor decides it.")
+    check_not_own(who, claim.household_id)
 
 
 STEP_EXPIRE = "expire_claims"  # the name of the scheduled step (ledger/jobs.py)

@@ -43,7 +43,7 @@ from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.tenancy import County, Household, Person
+from ledger.tenancy import County, Household, HouseholdNotFound, Person
 
 MAX_PHOTOS = 3
 _WHEN = {"once": "", "day": " today", "week": " this week", "month": " this month"}
@@ -107,6 +107,18 @@ class NotAClaimant(Forbidden):
 
 class ActivityNotYours(NotFound):
     code = "activity_not_found"
+
+
+class SecondOfficialNeeded(Forbidden):
+    code = "second_official_needed"
+
+
+class NotAReward(Invalid):
+    code = "not_a_reward"
+
+
+class ReasonRequired(Invalid):
+    code = "reason_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +216,10 @@ def device_hash(device: str) -> str:
 def submit_proxy(session: Session, who: Principal, *, activity_id: int, household_id: int, person_id: int | None,
                  details: Details, idempotency_key: str | None, now: datetime | None = None) -> Submitted:
     """An official enters a claim for a household of their village (picked by its card). A second official
-    approves it; it is never approved automatically."""
+    approves it; it is never approved automatically. Never for the official's own household."""
     if who.role != Role.OFFICIAL:
         raise Forbidden("Only a village official enters a claim for someone else.")
+    check_not_own(who, household_id)
     now = now or utcnow()
     request = {"op": "proxy_claim", "activity": activity_id, "household": household_id, "person": person_id,
                **_details_request(details)}
@@ -217,17 +230,82 @@ def submit_proxy(session: Session, who: Principal, *, activity_id: int, househol
     if not who.manages_village(place.activity.village_id, place.activity.county_id):
         raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
     _check_window(place.activity, now)
-    if person_id is not None:
-        person = session.get(Person, person_id)
-        if person is None or person.household_id != household_id:
-            raise Invalid("That person is not a member of this household.", field="person_id")
+    _check_person(session, person_id, household_id)
     claim = _submit(session, place, household_id=household_id, person_id=person_id, actor=who.actor, proxy=True,
                     live=False, details=details, now=now)
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
 
 
+def submit_award(session: Session, who: Principal, *, household_id: int, matter_code: str, reason: str,
+                 person_id: int | None, details: Details, idempotency_key: str | None,
+                 now: datetime | None = None) -> Submitted:
+    """An official (or the county admin) awards a household of their village the points of a catalogue matter,
+    saying why. An award is a claim entered by the official, so every rule of claims holds: the matter's caps
+    count it, its evidence is what the matter asks for (photos the official sent), it waits on the notice board
+    (open to objections) and settles like any claim, and nobody awards their own household. Worth more than the
+    county's `award_second_official_points`, it stays pending until another official approves it; otherwise the
+    entering official's word approves it at once, into notice."""
+    if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
+        raise Forbidden("Only officials award points.")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise ReasonRequired("Say why the household is awarded (up to 500 characters): the village sees it.",
+                             field="reason")
+    now = now or utcnow()
+    request = {"op": "award", "household": household_id, "matter": matter_code, "reason": reason.strip(),
+               "person": person_id, **_details_request(details)}
+    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
+    if earlier is not None:
+        return Submitted(_replayed_claim(session, earlier), replayed=True)
+    household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+    if household is None or not who.manages_village(household.village_id, household.county_id):
+        raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
+    check_not_own(who, household_id)
+    _check_person(session, person_id, household_id)
+    matter = catalogue.current(session, county_id=household.county_id, village_id=household.village_id,
+                               code=matter_code)
+    if matter.points <= 0:
+        raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
+    if not catalogue.in_force(matter, now):
+        raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
+    county = session.get(County, household.county_id)
+    assert county is not None and household.id is not None
+    rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
+    photos = _evidence(session, matter, household_id=household.id, actor=who.actor, proxy=True, live=False,
+                       ids=details.evidence_ids)
+    claim = Claim(
+        county_id=household.county_id, village_id=household.village_id, household_id=household.id,
+        person_id=person_id, activity_id=None, matter_id=matter.id, points=matter.points,
+        period_key=rules.period_key(now, county.timezone, "day"), proxy=True, award_reason=reason.strip(),
+        entered_by=who.actor, submitted_at=now, note=details.note, flags=[],
+    )
+    _write(session, claim, county, matter.code, photos,
+           approve_by=None if needs_second_official(claim, county) else who.actor, now=now)
+    idempotency.record_result(session, key, {"claim": claim.id})
+    return Submitted(claim)
+
+
+def needs_second_official(claim: Claim, county: County) -> bool:
+    """A proxy claim always; an award when it is worth more than the county's threshold."""
+    if claim.award_reason is None:
+        return claim.proxy
+    return claim.points > county.award_second_official_points
+
+
+def check_not_own(who: Principal, household_id: int) -> None:
+    """Conflict of interest: staff never act for the household they live in (User.person_id → its household)."""
+    who.refuse_own(household_id)
+
+
 # --- the steps ----------------------------------------------------------------------------------------------
+
+
+def _check_person(session: Session, person_id: int | None, household_id: int) -> None:
+    if person_id is not None:
+        person = session.get(Person, person_id)
+        if person is None or person.household_id != household_id:
+            raise Invalid("That person is not a member of this household.", field="person_id")
+
 
 
 def _details_request(details: Details) -> dict[str, Any]:
@@ -387,23 +465,30 @@ def _submit(session: Session, place: Place, *, household_id: int, person_id: int
         proxy=proxy, entered_by=actor, submitted_at=now, lat=details.lat, lon=details.lon,
         note=details.note, device=device, code_step=code_step, flags=flags,
     )
+    _write(session, claim, county, matter.code, photos, approve_by="system:auto" if auto else None, now=now)
+    return claim  # the rest is written when the unit of work flushes
+
+
+def _write(session: Session, claim: Claim, county: County, matter_code: str, photos: list[EvidenceFile], *,
+           approve_by: str | None, now: datetime) -> None:
+    """The claim row, its photos and its journal transfer into the notice account: posted at once and approved
+    by `approve_by`, or pending until an official decides (timing out after the county's review days)."""
     session.add(claim)
     session.flush()
     for photo in photos:
         session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    issuance, notice = accounts.issuance_and_notice(session, village_id=activity.village_id,
-                                                    household_id=household_id)
+    issuance, notice = accounts.issuance_and_notice(session, village_id=claim.village_id,
+                                                    household_id=claim.household_id)
     meta = {"claim": claim.id}
-    if auto:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points, reason=matter.code,
-                              actor=actor, meta=meta)
-        approve_in_notice(session, claim, county, tx_id=tx.id, by="system:auto", now=now)
+    if approve_by is not None:
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=claim.points, reason=matter_code,
+                              actor=claim.entered_by, meta=meta)
+        approve_in_notice(session, claim, county, tx_id=tx.id, by=approve_by, now=now)
     else:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=matter.points, reason=matter.code,
-                              actor=actor, meta=meta, pending=True,
+        tx = journal.transfer(session, debit=issuance, credit=notice, amount=claim.points, reason=matter_code,
+                              actor=claim.entered_by, meta=meta, pending=True,
                               timeout=timedelta(days=county.review_days))
         claim.pending_tx_id = tx.id
-    return claim  # the rest is written when the unit of work flushes
 
 
 def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str,

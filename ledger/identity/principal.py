@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
-from ledger.errors import Unauthenticated
+from ledger.errors import Forbidden, Unauthenticated
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.tenancy import Household, Person, Village
 
@@ -23,6 +23,10 @@ STAFF_SCOPES: dict[str, frozenset[str]] = {
     PartnerKind.MERCHANT: frozenset({"offers:manage", "vouchers:consume", "settlement:read"}),
     PartnerKind.CLINIC: frozenset({"offers:manage", "vouchers:consume", "bookings:manage", "settlement:read"}),
 }
+
+
+class ConflictOfInterest(Forbidden):
+    code = "conflict_of_interest"  # staff acting for the household they live in
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,15 @@ class Principal:
     def lives_in(self, village_id: int) -> bool:
         """A member of a household of this village (a villager, or an official who lives there)."""
         return self.home_village_id is not None and self.home_village_id == village_id
+
+    def refuse_own(self, *household_ids: int | None, what: str = "This is your own household") -> None:
+        """Conflict of interest: staff never decide, award, record or resolve anything for the household they
+        live in (User.person_id → that person's household; set with `shanzhi link-staff` or
+        PUT /api/v1/staff/{user_id}/person). Another official of the village, the township supervisor or the
+        county admin does it."""
+        if self.role != Role.VILLAGER and self.household_id is not None and self.household_id in household_ids:
+            raise ConflictOfInterest(f"{what}: another official of the village, the township supervisor or the "
+                                     "county admin does this.")
 
     def manages_village(self, village_id: int, county_id: int) -> bool:
         """May write in this village (auditors read only)."""

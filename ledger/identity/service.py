@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
+from ledger.errors import Conflict, NotFound
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
 from ledger.identity.passwords import check_secret, hash_secret
-from ledger.tenancy import Person
+from ledger.identity.principal import ConflictOfInterest, Principal
+from ledger.tenancy import Household, Person
 
 OtpSender = Callable[[str, str], None]  # (phone, code): the delivery channel (SMS gateway, or the dev log)
 
@@ -95,3 +97,68 @@ def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes, max_at
 def set_password(user: User, password: str, *, is_default: bool = False) -> None:
     user.password_hash = hash_secret(password)
     user.password_is_default = is_default
+
+
+# --- the staff ↔ person link ---------------------------------------------------------------------------------
+
+STAFF_ROLES = (Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+
+
+class PersonNotFound(NotFound):
+    code = "person_not_found"
+
+
+class PersonOfAnotherCounty(Conflict):
+    code = "person_of_another_county"
+
+
+class PersonAlreadyLinked(Conflict):
+    code = "person_already_linked"
+
+
+class NotAStaffAccount(Conflict):
+    code = "not_a_staff_account"
+
+
+def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Principal | None) -> User:
+    """Say which villager (Person) a staff account belongs to, or that it belongs to none (`person_id` None).
+
+    Staff never act for their own household (the conflict-of-interest rule reads User.person_id → the person's
+    household, ledger/identity/principal.py), so the link must be right. Only an official's, county admin's or
+    auditor's account is linked here; a villager's account *is* its person and is never moved to another; a
+    person has at most one account. `by`: the county admin doing it, within their county, who may change neither
+    their own link nor that of someone of their own household (unlinked, either could act for it); None for the
+    CLI, run by whoever runs the server."""
+    if by is not None and by.user_id == user_id:
+        raise ConflictOfInterest("Nobody sets their own link to a household; another county admin does.",
+                                 user_id=user_id)
+    user = session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
+    if user is None or (by is not None and user.county_id != by.county_id):
+        raise StaffNotFound("No such staff account in your county.", user_id=user_id)
+    if by is not None and user.person_id is not None:
+        by.refuse_own(session.scalar(select(Person.household_id).where(Person.id == user.person_id)),
+                      what="This account's holder lives in your household")
+    if user.role not in STAFF_ROLES:
+        raise NotAStaffAccount(
+            "Only an official's, county admin's or auditor's account is linked to a person here; a villager's "
+            "account is its person and is not moved.", user_id=user_id, role=user.role)
+    if person_id is not None:
+        found = session.execute(select(Person, Household.county_id).join(Household, Household.id ==
+                                                                         Person.household_id)
+                                .where(Person.id == person_id)).first()
+        if found is None:
+            raise PersonNotFound("No such person.", person_id=person_id)
+        if found.county_id != user.county_id:
+            raise PersonOfAnotherCounty("This person lives in another county than the account works in.",
+                                        person_id=person_id)
+        other = session.scalars(select(User.id).where(User.person_id == person_id, User.id != user_id)).first()
+        if other is not None:
+            raise PersonAlreadyLinked("This person has another account already.", person_id=person_id,
+                                      user_id=other)
+    user.person_id = person_id
+    session.flush()  # the unique index on app_user.person_id stands behind the check above
+    return user

@@ -47,3 +47,7 @@ class NotReversible(Conflict):
 
 class AlreadyReversed(Conflict):
     code = "already_reversed"
+
+
+class TransactionBelongsToRecord(Conflict):
+    code = "transaction_belongs_to_record"  # changes only through its record's own operation (a claim's review…)

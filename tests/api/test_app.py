@@ -96,11 +96,12 @@ def test_readyz_needs_the_database_at_the_newest_migration(tmp_path: Path, clien
 
 def test_metrics_count_requests_postings_and_errors(client: TestClient, world: World) -> None:
     token = password_token(client, "official-a")
-    client.post("/api/v1/ledger/transfers", json={"household_id": world.household_a1, "points": 3, "reason": "x"},
+    client.post("/api/v1/claims/awards", json={"household_id": world.household_a1, "matter_code": "volunteering",
+                                                "reason": "Helped."},
                 headers={**bearer(token), "Idempotency-Key": "m1"})
     client.get("/api/v1/households/1/balance")
     text = client.get("/metrics").text
-    assert 'route="/api/v1/ledger/transfers"' in text
+    assert 'route="/api/v1/claims/awards"' in text
     assert "shanzhi_http_request_duration_seconds_bucket" in text
     postings = [line for line in text.splitlines() if line.startswith("shanzhi_postings_total")]
     assert postings and float(postings[0].split()[-1]) >= 2

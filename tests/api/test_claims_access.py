@@ -104,6 +104,8 @@ TARGETED: dict[tuple[str, str], Request] = {
     ("GET", "/api/v1/claims/check"): lambda t, w: ("GET", f"/api/v1/claims/check?token={t.code}", None),
     ("POST", "/api/v1/claims/proxy"): lambda t, w: ("POST", "/api/v1/claims/proxy", {
         "activity_id": t.activity, "household_card": t.card}),
+    ("POST", "/api/v1/claims/awards"): lambda t, w: ("POST", "/api/v1/claims/awards", {
+        "household_id": w.household_a1, "matter_code": "volunteering", "reason": "x"}),
     ("GET", "/api/v1/claims/{claim_id}"): lambda t, w: ("GET", f"/api/v1/claims/{t.pending_claim}", None),
     ("POST", "/api/v1/claims/{claim_id}/approve"): lambda t, w: (
         "POST", f"/api/v1/claims/{t.pending_claim}/approve", None),

@@ -1,4 +1,5 @@
-"""Officials award points with an Idempotency-Key; post, void and reverse; the signed chain head."""
+"""Officials award points (a claim) with an Idempotency-Key; no transaction changes by hand; the signed chain
+head."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sqlalchemy import Engine, func, select, text
 
 from api import tokens
 from ledger.db import unit_of_work
+from ledger.journal import accounts
+from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction
 from ledger.settings import Settings
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
@@ -15,7 +18,9 @@ from tests.tamper import drop_append_only_guard
 
 
 def award(client: TestClient, token: str, key: str, **body: object):  # type: ignore[no-untyped-def]
-    return client.post("/api/v1/ledger/transfers", json=body, headers={**bearer(token), "Idempotency-Key": key})
+    """An official's award: a claim entered by the official (POST /api/v1/claims/awards)."""
+    body = {"matter_code": "volunteering", "reason": "Helped at the school.", **body}
+    return client.post("/api/v1/claims/awards", json=body, headers={**bearer(token), "Idempotency-Key": key})
 
 
 def count_transactions(engine: Engine) -> int:
@@ -27,37 +32,44 @@ def balance(client: TestClient, token: str, household: int) -> dict[str, int]:
     return client.get(f"/api/v1/households/{household}/balance", headers=bearer(token)).json()  # type: ignore[no-any-return]
 
 
+def direct_transfer(engine: Engine, world: World, household: int, points: int) -> int:
+    """A transaction written by the journal service itself (as a domain operation would)."""
+    with unit_of_work(engine) as session:
+        own = accounts.of_household(session, household).id
+        return journal.transfer(session, debit=world.village_a.issuance, credit=own, amount=points,  # type: ignore[arg-type]
+                                reason="volunteering", actor="test").id
+
+
 def test_award_is_idempotent(client: TestClient, world: World, engine: Engine) -> None:
     token = password_token(client, "official-a")
-    body = {"household_id": world.household_a1, "points": 5, "reason": "volunteering"}
+    body = {"household_id": world.household_a1}
     first = award(client, token, "key-1", **body)
     assert first.status_code == 201 and first.json()["replayed"] is False
     again = award(client, token, "key-1", **body)
     assert again.status_code == 200 and again.headers["Idempotency-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and again.json()["replayed"] is True
-    changed = award(client, token, "key-1", **{**body, "points": 6})
+    changed = award(client, token, "key-1", **{**body, "matter_code": "garbage_sorting"})
     assert changed.status_code == 409 and changed.json()["code"] == "idempotency_key_reused"
-    assert balance(client, token, world.household_a1)["posted"] == 5
+    assert balance(client, token, world.household_a1)["in_notice"] == 5
     assert count_transactions(engine) == 1
 
 
 def test_a_write_without_idempotency_key_is_refused_and_names_it(client: TestClient, world: World,
                                                                   engine: Engine) -> None:
     token = password_token(client, "official-a")
-    response = client.post("/api/v1/ledger/transfers", headers=bearer(token),
-                           json={"household_id": world.household_a1, "points": 5, "reason": "volunteering"})
+    response = client.post("/api/v1/claims/awards", headers=bearer(token), json={
+        "household_id": world.household_a1, "matter_code": "volunteering", "reason": "Helped."})
     assert response.status_code == 422 and "Idempotency-Key" in response.json()["detail"]
     assert count_transactions(engine) == 0
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"household_id": 1, "points": 0, "reason": "x"}, "points"),
-    ({"household_id": 1, "points": 2.5, "reason": "x"}, "points"),
-    ({"household_id": 1, "points": "many", "reason": "x"}, "points"),
-    ({"household_id": 1, "points": 3, "reason": "Not A Code!"}, "reason"),
-    ({"household_id": 1, "points": 3}, "reason"),
-    ({"household_id": 1, "points": 3, "reason": "x", "debit_account": 5}, "debit_account"),
-    ({"household_id": 1, "points": 3, "reason": "x", "timeout_seconds": -1}, "timeout_seconds"),
+    ({"matter_code": ""}, "matter_code"),
+    ({"reason": ""}, "reason"),
+    ({"reason": "x" * 501}, "reason"),
+    ({"points": 100_000}, "points"),
+    ({"debit_account": 5}, "debit_account"),
+    ({"evidence_ids": ["many"]}, "evidence_ids"),
 ])
 def test_bad_bodies_name_the_field_and_write_nothing(client: TestClient, world: World, engine: Engine,
                                                      body: dict[str, object], field: str) -> None:
@@ -71,7 +83,7 @@ def test_bad_bodies_name_the_field_and_write_nothing(client: TestClient, world: 
 
 def test_malformed_json_is_a_clear_4xx(client: TestClient, world: World) -> None:
     token = password_token(client, "official-a")
-    response = client.post("/api/v1/ledger/transfers", content=b"{not json",
+    response = client.post("/api/v1/claims/awards", content=b"{not json",
                            headers={**bearer(token), "Idempotency-Key": "k", "content-type": "application/json"})
     assert response.status_code == 422 and response.json()["code"] == "invalid_request"
     assert "Traceback" not in response.text
@@ -82,49 +94,42 @@ def test_only_the_villages_officials_and_county_admin_may_award(client: TestClie
                                                                 who: str) -> None:
     token = {"villager": lambda: villager_token(client, world.villager_phone),
              "bank": lambda: client_token(client, "bank")}.get(who, lambda: password_token(client, who))()
-    response = award(client, token, "k", household_id=world.household_a1, points=5, reason="volunteering")
+    response = award(client, token, "k", household_id=world.household_a1)
     assert response.status_code in (403, 404)
     assert count_transactions(engine) == 0
 
 
 def test_county_admin_and_township_supervisor_may_award(client: TestClient, world: World) -> None:
-    for who in ("admin", "supervisor"):
+    for who, matter in (("admin", "village_meeting"), ("supervisor", "garbage_sorting")):
         response = award(client, password_token(client, who), f"k-{who}", household_id=world.household_b1,
-                         points=2, reason="village_meeting")
+                         matter_code=matter)
         assert response.status_code == 201, response.text
 
 
-def test_pending_award_then_post_void_and_reverse(client: TestClient, world: World) -> None:
+def test_no_transaction_is_posted_voided_or_reversed_by_hand(client: TestClient, world: World,
+                                                              engine: Engine) -> None:
+    """Not even one nobody can name a record for: deny by default."""
     official = password_token(client, "official-a")
+    unnamed = direct_transfer(engine, world, world.household_a1, 8)
+    for action in ("post", "void", "reverse"):
+        tried = client.post(f"/api/v1/ledger/transactions/{unnamed}/{action}", json={"reason": "mistake"},
+                            headers={**bearer(official), "Idempotency-Key": f"by-hand-{action}"})
+        assert tried.status_code == 409 and tried.json()["code"] == "transaction_belongs_to_record"
+        for who in ("official-b", "admin-c"):  # not theirs to change: there is no such transaction
+            hidden = client.post(f"/api/v1/ledger/transactions/{unnamed}/{action}", json={"reason": "mistake"},
+                                 headers={**bearer(password_token(client, who)), "Idempotency-Key": "x"})
+            assert hidden.status_code == 404 and hidden.json()["code"] == "transaction_not_found"
     villager = villager_token(client, world.villager_phone)
-    held = award(client, official, "p1", household_id=world.household_a1, points=8, reason="elder_care",
-                 pending=True).json()
-    assert balance(client, villager, world.household_a1)["pending_in"] == 8
-    posted = client.post(f"/api/v1/ledger/transactions/{held['id']}/post", json={},
-                         headers={**bearer(official), "Idempotency-Key": "post-1"})
-    assert posted.status_code == 201 and posted.json()["pending_id"] == held["id"]
-    twice = client.post(f"/api/v1/ledger/transactions/{held['id']}/void", json={"reason": "changed_mind"},
-                        headers={**bearer(official), "Idempotency-Key": "void-1"})
-    assert twice.status_code == 409 and twice.json()["code"] == "pending_already_resolved"
+    refused = client.post(f"/api/v1/ledger/transactions/{unnamed}/reverse", json={"reason": "mistake"},
+                          headers={**bearer(villager), "Idempotency-Key": "v"})
+    assert refused.status_code == 403
     assert balance(client, villager, world.household_a1)["posted"] == 8
-    reversal = client.post(f"/api/v1/ledger/transactions/{held['id']}/reverse", json={"reason": "mistake"},
-                           headers={**bearer(official), "Idempotency-Key": "rev-1"})
-    assert reversal.status_code == 409 and reversal.json()["code"] == "not_reversible"
-    undo = client.post(f"/api/v1/ledger/transactions/{posted.json()['id']}/reverse", json={"reason": "mistake"},
-                       headers={**bearer(official), "Idempotency-Key": "rev-2"})
-    assert undo.status_code == 201 and undo.json()["reverses_id"] == posted.json()["id"]
-    again = client.post(f"/api/v1/ledger/transactions/{posted.json()['id']}/reverse", json={"reason": "mistake"},
-                        headers={**bearer(official), "Idempotency-Key": "rev-3"})
-    assert again.status_code == 409 and again.json()["code"] == "already_reversed"
-    assert balance(client, villager, world.household_a1) == {
-        "household_id": world.household_a1, "posted": 0, "in_notice": 0, "pending_in": 0, "held": 0, "available": 0,
-        "earned": 0}
+    assert count_transactions(engine) == 1
 
 
-def test_villager_sees_own_transactions_only(client: TestClient, world: World) -> None:
-    official = password_token(client, "official-a")
-    mine = award(client, official, "a", household_id=world.household_a1, points=1, reason="x").json()["id"]
-    theirs = award(client, official, "b", household_id=world.household_a2, points=1, reason="x").json()["id"]
+def test_villager_sees_own_transactions_only(client: TestClient, world: World, engine: Engine) -> None:
+    mine = direct_transfer(engine, world, world.household_a1, 1)
+    theirs = direct_transfer(engine, world, world.household_a2, 1)
     villager = bearer(villager_token(client, world.villager_phone))
     assert client.get(f"/api/v1/ledger/transactions/{mine}", headers=villager).status_code == 200
     assert client.get(f"/api/v1/ledger/transactions/{theirs}", headers=villager).status_code == 404
@@ -133,9 +138,8 @@ def test_villager_sees_own_transactions_only(client: TestClient, world: World) -
 def test_signed_head_verifies_with_the_public_key_and_detects_rewrites(
     client: TestClient, world: World, engine: Engine, settings: Settings
 ) -> None:
-    official = password_token(client, "official-a")
     for n in range(3):
-        award(client, official, f"h{n}", household_id=world.household_a1, points=n + 1, reason="x")
+        direct_transfer(engine, world, world.household_a1, n + 1)
     bank = bearer(client_token(client, "bank"))
     signed = client.get("/api/v1/ledger/head", headers=bank).json()
     key = client.get("/api/v1/ledger/head/key").json()["keys"][0]
@@ -144,7 +148,7 @@ def test_signed_head_verifies_with_the_public_key_and_detects_rewrites(
     assert payload == signed["head"] and payload["transactions"] == 3
     heads = {v["village_id"]: v for v in payload["villages"]}
     assert heads[world.village_a.village_id]["seq"] == 3 and heads[world.village_b.village_id]["seq"] == 0
-    award(client, official, "h-later", household_id=world.household_a1, points=9, reason="x")
+    direct_transfer(engine, world, world.household_a1, 9)
     check = client.post("/api/v1/ledger/head/check", json={"jws": signed["jws"]}, headers=bank).json()
     assert check == {"intact": True, "problems": []}
     with engine.begin() as conn:

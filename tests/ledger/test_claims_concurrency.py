@@ -109,6 +109,30 @@ def test_one_household_claiming_two_stations_at_once_stays_within_its_cap(databa
     assert Counter(results) == {"claimed": 1, "cap_reached": 3}  # garbage sorting: once a day
 
 
+def test_awards_and_a_claim_of_one_matter_at_once_stay_within_its_cap(database_url: str) -> None:
+    """An award is a claim: two officials awarding, and the household claiming, at the same moment share the cap."""
+    world = setup_village(database_url, 1)
+    home, user = world["homes"][0], world["villagers"][0]  # type: ignore[index]
+    _, code = new_activity(database_url, world["village"].village_id, "garbage_sorting", period="day")  # type: ignore[attr-defined]
+
+    def award_or_claim(engine: Engine, who: int | None) -> str:
+        if who is None:
+            return submit(engine, user, code).split(":")[0]
+        with unit_of_work(engine) as session:
+            claims.submit_award(session, factories.principal_of(session, who), household_id=home,
+                                matter_code="garbage_sorting", reason="Sorted the lane.", person_id=None,
+                                details=claims.Details(), idempotency_key=None)
+        return "claimed"
+
+    results = run_together(database_url, award_or_claim, [*world["officials"], None])  # type: ignore[misc]
+    assert Counter(results) == {"claimed": 1, "cap_reached": 2}  # garbage sorting: once a day
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Claim)) == 1
+        assert verify(session).ok
+    engine.dispose()
+
+
 def test_workers_running_the_schedule_together_settle_and_tell_once(database_url: str, tmp_path: Path) -> None:
     world = setup_village(database_url, 6)
     village_id = world["village"].village_id  # type: ignore[attr-defined]

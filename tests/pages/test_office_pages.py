@@ -406,3 +406,16 @@ def test_a_rating_review_is_answered_from_the_office_and_the_household_reads_the
     browser.cookies.clear()
     sign_in_villager(browser, world.villager_phone)
     assert answer in browser.get("/me").text  # the household reads the answer among its messages
+
+
+def test_an_award_waiting_for_a_second_official_shows_why_in_the_queue(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    evidence = photo(browser, official, village_id=world.village_a.village_id)
+    given = browser.post("/api/v1/claims/awards", headers={**bearer(official), "Idempotency-Key": "award-page"},
+                         json={"household_id": world.household_a1, "matter_code": "clearing_debris",
+                               "reason": "Cleared the blocked ditch after the storm.", "evidence_ids": [evidence]})
+    assert given.status_code == 201 and given.json()["status"] == "pending", given.text
+    sign_in_staff(browser, "official-a2")
+    queue = browser.get("/office")
+    row = queue.text.split(f'data-claim-id="{given.json()["id"]}"')[1].split("</article>")[0]
+    assert "Cleared the blocked ditch after the storm." in row and ZH.gettext("Why it is awarded") in row

@@ -1,0 +1,309 @@
+"""Conflict of interest, everywhere: no write route a staff member may call (API or page) lets them act for the
+household they live in (User.person_id → that person's household).
+
+Every such route is listed here, either with the attempt to use it for one's own household (which must be
+refused, and change nothing) or with the reason it touches no household in particular. A new write route that
+staff may call fails `test_every_staff_write_route_is_classified` until it is added to one of the two lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine, select
+
+from api import pages
+from api.app import ROUTERS, create_app
+from ledger.claims.models import Claim, Deduction, Dispute
+from ledger.db import unit_of_work
+from ledger.identity import service as identity
+from ledger.identity.models import Role, User
+from ledger.journal import accounts
+from ledger.journal import service as journal
+from ledger.settings import Settings
+from ledger.tenancy import Person
+from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
+from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.api.test_app import _rules
+from tests.pages.conftest import csrf_of, sign_in_staff
+
+STAFF = {Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+NEIGHBOUR = "13900000002"  # household A2: official-home lives there; the fixture moves the supervisor and admin in
+
+
+def staff_write_routes() -> set[tuple[str, str]]:
+    """Every write route, of the API and of the pages, that a staff member may call at all."""
+    found = set()
+    for router in (*ROUTERS, *pages.ROUTERS):
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            rules = _rules(route)
+            if any(rule == "public" or STAFF & set(rule["roles"]) for rule in rules):
+                found |= {(method, route.path) for method in route.methods & WRITES}
+    return found
+
+
+# Routes that touch no household in particular, and why. Anything that could favour one household is not here.
+NO_HOUSEHOLD: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/auth/token"): "signing in",
+    ("POST", "/api/v1/auth/otp/request"): "signing in",
+    ("POST", "/api/v1/auth/otp/verify"): "signing in",
+    ("POST", "/signin/phone"): "signing in",
+    ("POST", "/signin/code"): "signing in",
+    ("POST", "/signin/password"): "signing in",
+    ("POST", "/signout"): "signing out",
+    ("POST", "/prefs/language"): "one's own page language",
+    ("POST", "/prefs/elder"): "one's own page size",
+    ("POST", "/api/v1/households/lookup-card"): "reads the household behind a scanned card; writes nothing",
+    ("POST", "/api/v1/ledger/head/check"): "reads the chain; writes nothing",
+    ("POST", "/api/v1/evidence"): "a photo is evidence only once a claim, award or deduction names it, and those "
+                                  "are refused for one's own household",
+    ("POST", "/api/v1/matters"): "a rule for every household of the village or county (village items within the "
+                                 "county's limits)",
+    ("PATCH", "/api/v1/matters/{code}"): "a new version of a rule, for every household alike",
+    ("POST", "/api/v1/activities"): "open to every household of the village; each claim is decided by the rules "
+                                    "and, when reviewed, by another official than the household's own",
+    ("POST", "/api/v1/activities/{activity_id}/withdraw"): "closes an activity for every household",
+    ("POST", "/office/activities"): "the page of POST /api/v1/activities",
+    ("POST", "/office/activities/{activity_id}/withdraw"): "the page of the API's withdraw",
+    ("PATCH", "/api/v1/villages/{village_id}"): "how the notice board names every household",
+    ("PATCH", "/api/v1/county/policy"): "the county's periods and limits, for every household",
+    ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",
+    ("PUT", "/api/v1/partners/{partner_id}/villages"): "which villages a partner serves",
+    ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
+}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Household A2's things that an official could want to change in its favour."""
+
+    pending_claim: int  # awaiting review
+    pending_tx: int
+    approval_tx: int  # of a claim in notice
+    activity: int
+    disputes: dict[str, int]  # an appeal of a rejection, of a deduction, an objection to A2, one raised by A2
+    review_request: int
+    users: dict[str, int]
+
+
+@pytest.fixture
+def targets(client: TestClient, world: World, engine: Engine) -> Targets:
+    official = password_token(client, "official-a")
+    mine, neighbour = villager_token(client, world.villager_phone), villager_token(client, NEIGHBOUR)
+    village = world.village_a.village_id
+
+    def claimed(token: str, matter: str) -> int:
+        made = claim(client, token, code_of(new_activity(client, official, village, matter)))
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
+    def disputed(token: str, body: dict[str, Any], path: str = "/api/v1/appeals") -> int:
+        opened = client.post(path, json={"reason": "Please look again.", **body}, headers={**bearer(token), **key()})
+        assert opened.status_code == 201, opened.text
+        return int(opened.json()["id"])
+
+    activity = new_activity(client, official, village, "dispute_mediation")["id"]  # no photo needed
+    pending = claimed(neighbour, "volunteering")
+    rejected = claimed(neighbour, "neighbourly_help")
+    assert decide(client, official, rejected, "reject", reason="Nobody saw it.").status_code == 201
+    in_notice = claimed(neighbour, "garbage_sorting")
+    theirs = claimed(mine, "dispute_mediation")
+    for approved in (in_notice, theirs):
+        assert decide(client, official, approved).status_code == 201
+    with unit_of_work(engine) as session:  # some settled points, so that a deduction takes something
+        journal.transfer(session, debit=world.village_a.issuance,
+                         credit=accounts.of_household(session, world.household_a2).id,  # type: ignore[arg-type]
+                         amount=4, reason="volunteering", actor="test")
+    deducted = client.post("/api/v1/deductions", headers={**bearer(official), **key()}, json={
+        "household_id": world.household_a2, "matter_code": "breaking_village_rules", "reason": "Fenced the lane."})
+    assert deducted.status_code == 201 and deducted.json()["posted"] == 4, deducted.text
+    disputes = {
+        "appeal of a rejection": disputed(neighbour, {"claim_id": rejected}),
+        "appeal of a deduction": disputed(neighbour, {"deduction_id": deducted.json()["id"]}),
+        "objection to the household's claim": disputed(mine, {}, f"/api/v1/claims/{in_notice}/objections"),
+        "objection raised by the household": disputed(neighbour, {}, f"/api/v1/claims/{theirs}/objections"),
+    }
+    asked = client.post("/api/v1/credit/me/review-requests", json={"reason": "Our grade looks wrong."},
+                        headers=bearer(neighbour))
+    assert asked.status_code == 201, asked.text
+    with unit_of_work(engine) as session:
+        found = session.get(Claim, pending)
+        approval = session.get(Claim, in_notice)
+        users = {u.username: u.id for u in session.scalars(select(User)) if u.username}
+        for username in ("supervisor", "admin"):  # they move into household A2 too
+            person = Person(household_id=world.household_a2, name=f"{username} at home")
+            session.add(person)
+            session.flush()
+            identity.link_staff(session, user_id=users[username], person_id=person.id, by=None)
+        return Targets(pending, found.pending_tx_id, approval.approval_tx_id, activity, disputes,  # type: ignore[union-attr, arg-type]
+                       int(asked.json()["id"]), users)
+
+
+Attempt = Callable[[TestClient, str, Targets, World], Response | list[Response]]
+
+
+def _api(method: str, path: Callable[[Targets, World], str],
+         body: Callable[[Targets, World], dict[str, Any] | None] = lambda t, w: None) -> Attempt:
+    def attempt(client: TestClient, token: str, t: Targets, w: World) -> Response:
+        return client.request(method, path(t, w), json=body(t, w), headers={**bearer(token), **key()})
+    return attempt
+
+
+def _resolve_every_dispute(api: bool) -> Attempt:
+    def attempt(client: TestClient, token: str, t: Targets, w: World) -> list[Response]:
+        if api:
+            return [client.post(f"/api/v1/disputes/{d}/resolve", json={"outcome": "upheld"},
+                                headers={**bearer(token), **key()}) for d in t.disputes.values()]
+        return [_page(client, f"/office/disputes/{d}/resolve", {"outcome": "upheld"}) for d in t.disputes.values()]
+    return attempt
+
+
+def _page(client: TestClient, path: str, data: dict[str, Any]) -> Response:
+    form = client.get("/office/disputes")
+    assert form.status_code == 200, form.text
+    return client.post(path, data={"csrf": csrf_of(form.text), **data})
+
+
+def _form(path: Callable[[Targets, World], str], data: Callable[[Targets, World], dict[str, Any]]) -> Attempt:
+    def attempt(client: TestClient, token: str, t: Targets, w: World) -> Response:
+        return _page(client, path(t, w), data(t, w))
+    return attempt
+
+
+# Routes that act on a household, with the attempt to act on one's own. (token: the staff member's bearer token;
+# page attempts use the client's signed-in session instead.)
+OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
+    ("POST", "/api/v1/ledger/transactions/{transaction_id}/post"): _api(
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/post", lambda t, w: {}),
+    ("POST", "/api/v1/ledger/transactions/{transaction_id}/void"): _api(
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/void", lambda t, w: {}),
+    ("POST", "/api/v1/ledger/transactions/{transaction_id}/reverse"): _api(
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.approval_tx}/reverse", lambda t, w: {"reason": "x"}),
+    ("POST", "/api/v1/claims/{claim_id}/approve"): _api(
+        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/approve"),
+    ("POST", "/api/v1/claims/{claim_id}/reject"): _api(
+        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/reject", lambda t, w: {"reason": "x"}),
+    ("POST", "/api/v1/claims/bulk-approve"): _api(
+        "POST", lambda t, w: "/api/v1/claims/bulk-approve", lambda t, w: {"claim_ids": [t.pending_claim]}),
+    ("POST", "/api/v1/claims/proxy"): _api("POST", lambda t, w: "/api/v1/claims/proxy", lambda t, w: {
+        "activity_id": t.activity, "household_id": w.household_a2}),
+    ("POST", "/api/v1/claims/awards"): _api("POST", lambda t, w: "/api/v1/claims/awards", lambda t, w: {
+        "household_id": w.household_a2, "matter_code": "volunteering", "reason": "For us."}),
+    ("POST", "/api/v1/deductions"): _api("POST", lambda t, w: "/api/v1/deductions", lambda t, w: {
+        "household_id": w.household_a2, "matter_code": "breaking_village_rules", "reason": "x"}),
+    ("POST", "/api/v1/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=True),
+    ("POST", "/api/v1/credit/review-requests/{request_id}/answer"): _api(
+        "POST", lambda t, w: f"/api/v1/credit/review-requests/{t.review_request}/answer",
+        lambda t, w: {"answer": "Fine as it is."}),
+    ("PUT", "/api/v1/staff/{user_id}/person"): lambda client, token, t, w: [  # unlinked, one could act for it
+        client.put(f"/api/v1/staff/{t.users[who]}/person", json={"person_id": None}, headers=bearer(token))
+        for who in ("admin", "supervisor", "official-home")],
+    ("POST", "/office/claims/{claim_id}/approve"): _form(lambda t, w: f"/office/claims/{t.pending_claim}/approve",
+                                                        lambda t, w: {}),
+    ("POST", "/office/claims/{claim_id}/reject"): _form(lambda t, w: f"/office/claims/{t.pending_claim}/reject",
+                                                       lambda t, w: {"reason": "x"}),
+    ("POST", "/office/claims/bulk-approve"): _form(lambda t, w: "/office/claims/bulk-approve",
+                                                   lambda t, w: {"claim_ids": [str(t.pending_claim)]}),
+    ("POST", "/office/proxy"): _form(lambda t, w: "/office/proxy", lambda t, w: {
+        "activity_id": str(t.activity), "household_id": str(w.household_a2), "key": "own-household-1"}),
+    ("POST", "/office/deductions"): _form(lambda t, w: "/office/deductions", lambda t, w: {
+        "household_id": str(w.household_a2), "matter_code": "breaking_village_rules", "reason": "x",
+        "key": "own-household-2"}),
+    ("POST", "/office/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=False),
+    ("POST", "/office/rating-reviews/{request_id}/answer"): _form(
+        lambda t, w: f"/office/rating-reviews/{t.review_request}/answer", lambda t, w: {"answer": "Fine."}),
+}
+
+
+def test_every_staff_write_route_is_classified() -> None:
+    assert staff_write_routes() == set(OWN_HOUSEHOLD) | set(NO_HOUSEHOLD)
+    assert not set(OWN_HOUSEHOLD) & set(NO_HOUSEHOLD)
+
+
+def _refused(answer: Response, route: tuple[str, str], who: str) -> str | None:
+    """None when the attempt was refused as it must be; else what went wrong."""
+    method, path = route
+    if path.endswith("bulk-approve") and path.startswith("/api/"):  # a batch: each claim refused on its own
+        ok = answer.status_code == 201 and set(answer.json()["outcomes"].values()) == {"conflict_of_interest"}
+    elif path.endswith("bulk-approve"):  # the page shows what the batch refused
+        ok = answer.status_code in (200, 303) and "approved" not in answer.headers.get("location", "")
+    elif path.startswith("/api/v1/ledger/transactions/"):
+        ok = answer.status_code == 409 and answer.json()["code"] == "transaction_belongs_to_record"
+    elif path.startswith("/api/"):
+        codes = {"conflict_of_interest"}
+        if who == "admin" and path == "/api/v1/claims/proxy":  # a proxy claim is an official's
+            codes = {"forbidden"}
+        if who != "admin" and path.startswith("/api/v1/staff/"):  # only the county admin links staff
+            codes = {"forbidden"}
+        ok = answer.status_code == 403 and answer.json()["code"] in codes
+    else:  # a page: the refusal page, 403
+        ok = answer.status_code == 403
+    return None if ok else f"{who} {method} {path}: {answer.status_code} {answer.text[:200]}"
+
+
+@dataclass(frozen=True)
+class Seen:
+    balance: dict[str, int]
+    claims: list[tuple[int, str]]
+    disputes: list[tuple[int, str]]
+    deductions: list[tuple[int, str]]
+    links: list[tuple[str | None, int | None]]
+
+
+def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> Seen:
+    points = balance(client, neighbour, world.household_a2)
+    with unit_of_work(engine) as session:
+        return Seen(
+            points,
+            [(c.id, c.status) for c in session.scalars(select(Claim).order_by(Claim.id))],  # type: ignore[misc]
+            [(d.id, d.status) for d in session.scalars(select(Dispute).order_by(Dispute.id))],  # type: ignore[misc]
+            [(d.id, d.status) for d in session.scalars(select(Deduction).order_by(Deduction.id))],  # type: ignore[misc]
+            [(u.username, u.person_id) for u in session.scalars(select(User).order_by(User.id))],
+        )
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """One client for the API and the pages: like a browser on https (Secure cookies travel, redirects are seen)."""
+    with TestClient(create_app(settings, engine=engine), base_url="https://testserver",
+                    follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("who", ["official-home", "supervisor", "admin"])
+def test_no_staff_member_acts_for_their_own_household_through_any_route(
+    client: TestClient, world: World, engine: Engine, targets: Targets, who: str,
+) -> None:
+    neighbour = password_token(client, "official-a")  # sees A2's balance
+    before = _seen(client, engine, world, neighbour)
+    token = password_token(client, who)
+    sign_in_staff(client, who)  # for the pages
+    failures = []
+    for route, attempt in OWN_HOUSEHOLD.items():
+        answers = attempt(client, token, targets, world)
+        for answer in answers if isinstance(answers, list) else [answers]:
+            failures.append(_refused(answer, route, who))
+    assert [f for f in failures if f] == []
+    assert _seen(client, engine, world, neighbour) == before  # nothing changed: no points, no decision, no link
+
+
+def test_the_same_routes_work_for_an_official_of_another_household(client: TestClient, world: World,
+                                                                   engine: Engine, targets: Targets) -> None:
+    """The refusals above are about the household, not the route: official-a2 (no household) decides."""
+    other = password_token(client, "official-a2")
+    assert decide(client, other, targets.pending_claim).status_code == 201
+    resolved = client.post(f"/api/v1/disputes/{targets.disputes['appeal of a rejection']}/resolve",
+                           json={"outcome": "upheld"}, headers={**bearer(other), **key()})
+    assert resolved.status_code == 201, resolved.text
+    answered = client.post(f"/api/v1/credit/review-requests/{targets.review_request}/answer",
+                           json={"answer": "Looked again: the grade stands."}, headers=bearer(other))
+    assert answered.status_code == 200, answered.text
