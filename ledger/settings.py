@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 7)
     cookie_secure: bool = True  # cookies only over HTTPS (browsers count http://localhost as secure)
 
+    # Request bodies, limited before routing and sign-in (api/limits.py), by the class of route:
+    upload_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)  # a route taking a photo (5 MB and its form)
+    api_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other API route (JSON)
+    form_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other page form
+
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
 
