@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Passwords that ship with the code or that everyone tries first. None may be in force outside dev mode.
@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     upload_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)  # a route taking a photo (5 MB and its form)
     api_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other API route (JSON)
     form_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other page form
+
+    # Partners' webhooks may go to these networks although they are private (CIDRs, e.g. ["10.20.0.0/16"] for a
+    # bank on the county's network); any other private, local or reserved address is refused.
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
