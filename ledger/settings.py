@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # bank on the county's network); any other private, local or reserved address is refused.
     webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
+    # Evidence photos: at most this many pixels (checked before decoding; a decompression bomb is refused).
+    evidence_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
+
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
 
