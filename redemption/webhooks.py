@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,15 +124,16 @@ def new_secret() -> str:
 # --- delivery --------------------------------------------------------------------------------------------------
 
 
-def pinned_sender(reach: Reach) -> Send:
+def pinned_sender(reach: Reach, *, verify: ssl.SSLContext | bool = True) -> Send:
     """A Send that checks the URL's address again (a name may resolve elsewhere since it was set: DNS rebinding),
     then connects to that very address, naming the host in the Host header and, over TLS, in SNI and the
-    certificate check. Redirects are not followed (a 3xx is a failure)."""
+    certificate check. Redirects are not followed (a 3xx is a failure). `verify`: the certificates trusted (the
+    system's by default)."""
 
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
         target = target_of(url, reach)
         extensions = {"sni_hostname": target.host} if target.tls else {}
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, verify=verify) as client:
             response = client.post(target.connect_to, content=body, headers={**headers, "Host": target.host_header},
                                    extensions=extensions)
         return response.status_code

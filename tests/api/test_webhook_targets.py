@@ -218,3 +218,50 @@ def test_a_partner_on_a_private_network_is_let_in_by_the_allow_list(
     for url in ("https://other.intranet/hooks", "https://127.0.0.1/hooks", "https://[::ffff:10.21.0.1]/hooks"):
         with pytest.raises(webhooks.WebhookAddressRefused):
             webhooks.check_url(url, reach)
+
+
+def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` and its key, as PEM files."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = utcnow()
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_certificate(
+        tmp_path: Path, names: Names, receiver: Receiver) -> None:
+    import ssl
+
+    cert, key = certificate(tmp_path, "hooks.partner.example")
+    seen: list[str | None] = []
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    server_side.sni_callback = lambda sock, name, ctx: seen.append(name)  # type: ignore[assignment, misc, func-returns-value]
+    receiver.server.socket = server_side.wrap_socket(receiver.server.socket, server_side=True)
+    names.answers = {"hooks.partner.example": [["127.0.0.1"]], "other.partner.example": [["127.0.0.1"]]}
+    reach = webhooks.Reach(https_only=True, allowed=(ipaddress.ip_network("127.0.0.1/32"),))
+    trusted = ssl.create_default_context(cafile=str(cert))
+    send = webhooks.pinned_sender(reach, verify=trusted)
+
+    assert send(f"https://hooks.partner.example:{receiver.port}/in", {}, b"{}") == 204
+    assert seen == ["hooks.partner.example"]
+    assert receiver.hosts == [f"hooks.partner.example:{receiver.port}"]
+    with pytest.raises(Exception, match="certificate|hostname"):  # the certificate is checked against the name
+        send(f"https://other.partner.example:{receiver.port}/in", {}, b"{}")
+    assert receiver.hosts == [f"hooks.partner.example:{receiver.port}"]
