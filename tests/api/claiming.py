@@ -17,7 +17,8 @@ from tests.api.conftest import bearer
 _keys = itertools.count(1)
 
 
-def picture(kind: str = "JPEG", colour: tuple[int, int, int] = (90, 140, 60), size: tuple[int, int] = (32, 24)) -> bytes:
+def picture(kind: str = "JPEG", colour: tuple[int, int, int] = (90, 140, 60),
+            size: tuple[int, int] = (32, 24)) -> bytes:
     """A small real photo (photos are decoded, so a few magic bytes no longer pass)."""
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, kind)

@@ -252,7 +252,11 @@ def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_cer
     seen: list[str | None] = []
     server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_side.load_cert_chain(cert, key)
-    server_side.sni_callback = lambda sock, name, ctx: seen.append(name)  # type: ignore[assignment, misc, func-returns-value]
+
+    def remember(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        seen.append(name)
+
+    server_side.sni_callback = remember  # type: ignore[assignment]
     receiver.server.socket = server_side.wrap_socket(receiver.server.socket, server_side=True)
     names.answers = {"hooks.partner.example": [["127.0.0.1"]], "other.partner.example": [["127.0.0.1"]]}
     reach = webhooks.Reach(https_only=True, allowed=(ipaddress.ip_network("127.0.0.1/32"),))
