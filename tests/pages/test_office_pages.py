@@ -59,7 +59,11 @@ def test_a_claim_shows_in_the_queue_with_its_photo_and_approving_puts_its_points
     assert 'data-action="approve"' in row and 'data-action="reject"' in row
     assert f'name="claim_ids" value="{sent["id"]}"' in row
     assert 'data-action="bulk-approve"' in queue.text
-    assert browser.get(f"/photos/{picture}").status_code == 200
+    shown = browser.get(f"/photos/{picture}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert shown.headers["content-security-policy"] == "default-src 'none'; sandbox"  # the photo's, not a page's
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    assert shown.headers["content-disposition"] == f'inline; filename="photo-{picture}.jpg"'
 
     done = browser.post(f"/office/claims/{sent['id']}/approve", data={"csrf": csrf_of(queue.text)})
     assert done.status_code == 303
