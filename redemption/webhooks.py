@@ -291,18 +291,25 @@ def target_of(url: str, reach: Reach) -> Target:
     if reach.https_only and scheme != "https":
         raise InvalidWebhookUrl("The webhook URL must be an https:// URL.")
     host = str(parts.hostname)
-    port = parts.port or (443 if scheme == "https" else 80)
-    addresses = addresses_of(host, port)
+    if literal(host) is None:
+        host = _parsed(url).raw_host.decode("ascii")  # an international name in its IDNA form, as DNS and TLS read it
+    addresses = addresses_of(host, parts.port or (443 if scheme == "https" else 80))
     if not addresses or not all(reach.permits(a) for a in addresses):
         raise WebhookAddressRefused("The webhook URL's host is an address of a private, local or reserved network; "
                                     "give a public address.")
+    parsed = _parsed(url)
     address = addresses[0]
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    connect_to = httpx.URL(url).copy_with(host=str(address))
-    name = f"[{host}]" if ":" in host else host
-    host_header = name if parts.port is None else f"{name}:{parts.port}"
-    return Target(str(connect_to), host, host_header, scheme == "https" and literal(host) is None)
+    return Target(str(parsed.copy_with(host=str(address))), host, parsed.netloc.decode("ascii"),
+                  scheme == "https" and literal(host) is None)
+
+
+def _parsed(url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError) as error:
+        raise InvalidWebhookUrl("The webhook URL is not a valid URL.") from error
 
 
 def _parts(url: str) -> SplitResult:

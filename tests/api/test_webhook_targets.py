@@ -269,3 +269,12 @@ def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_cer
     with pytest.raises(Exception, match="certificate|hostname"):  # the certificate is checked against the name
         send(f"https://other.partner.example:{receiver.port}/in", {}, b"{}")
     assert receiver.hosts == [f"hooks.partner.example:{receiver.port}"]
+
+
+def test_an_international_name_is_resolved_and_sent_in_its_idna_form(names: Names) -> None:
+    names.answers = {"xn--bcher-kva.example": [[PUBLIC]]}
+    target = webhooks.target_of("https://bücher.example:8443/in", webhooks.Reach())
+    assert (target.host, target.host_header, target.tls) == ("xn--bcher-kva.example", "xn--bcher-kva.example:8443",
+                                                             True)
+    assert target.connect_to == f"https://{PUBLIC}:8443/in"
+    assert names.asked == ["xn--bcher-kva.example"]
