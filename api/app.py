@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
 from api import demo, pages, problems
+from api.limits import BodyLimit
 from api.observability import RequestContext
 from api.routes import (
     activities,
@@ -107,8 +108,10 @@ def create_app(
     app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
-    app.add_middleware(RequestContext)
     for router in ROUTERS:
         app.include_router(router)
     pages.install(app, ROUTERS)
+    routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
+    app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in
+    app.add_middleware(RequestContext)  # outermost: a refused body is logged and counted like any answer
     return app

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.limits import CODE as BODY_TOO_LARGE
+from api.limits import BodyTooLarge
 from api.observability import count_error, request_id
 from api.pages.web import error_page
 from ledger.db import WriterBusy
@@ -138,6 +140,11 @@ async def _http(_: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, code, detail, dict(error.headers or {}))
 
 
+async def _too_large(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, BodyTooLarge)
+    return problem(413, BODY_TOO_LARGE, error.detail, {"Connection": "close"}, limit=error.limit)
+
+
 async def _integrity(_: Request, error: Exception) -> JSONResponse:
     log.warning("integrity error mapped to 409", exc_info=error)
     return problem(409, "conflict", "The request conflicts with the current state; reload and try again.")
@@ -174,6 +181,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(OverflowError, _unstorable)
     app.add_exception_handler(DataError, _unstorable)

@@ -4,7 +4,6 @@ Exports (CSV, XLSX) are pandas too."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ledger import exports
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
@@ -175,12 +175,8 @@ def to_csv(report: MonthReport) -> bytes:
     rows += [("points_by_matter", f"{r.matter}", f"{r.claims} claims, {r.points} points")
              for r in report.points_by_matter.itertuples()]
     rows += [("claims_by_status", f"{r.status}", r.claims) for r in report.claims_by_status.itertuples()]
-    return pd.DataFrame(rows, columns=["section", "key", "value"]).to_csv(index=False).encode("utf-8-sig")
+    return exports.csv_bytes(pd.DataFrame(rows, columns=["section", "key", "value"]))
 
 
 def to_xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, table in tables.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
-    return buffer.getvalue()
+    return exports.xlsx_bytes(tables)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from zxcvbn import zxcvbn
 
@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     villager_session_days: int = Field(default=30, ge=1, le=365)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 7)
     cookie_secure: bool = True  # cookies only over HTTPS (browsers count http://localhost as secure)
+
+    # Request bodies, limited before routing and sign-in (api/limits.py), by the class of route:
+    upload_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)  # a route taking a photo (5 MB and its form)
+    api_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other API route (JSON)
+    form_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other page form
+
+    # Partners' webhooks may go to these networks although they are private (CIDRs, e.g. ["10.20.0.0/16"] for a
+    # bank on the county's network); any other private, local or reserved address is refused.
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+
+    # Evidence photos: at most this many pixels (checked before decoding; a decompression bomb is refused).
+    evidence_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
 
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)

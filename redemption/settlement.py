@@ -8,7 +8,6 @@ the export says whether they are.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from ledger import exports
 from ledger.base import as_utc
 from ledger.journal.models import POSTED_KINDS, Account, AccountKind, JournalTransaction, Posting
 from ledger.tenancy import Village
@@ -78,12 +78,8 @@ def to_csv(settlement: Settlement) -> bytes:
                             "points": settlement.points, "transaction_id": "",
                             "used_by": f"ledger_points={settlement.ledger_points} "
                                        f"reconciled={str(settlement.reconciled).lower()}"}])
-    return pd.concat([settlement.lines, totals]).to_csv(index=False).encode("utf-8-sig")
+    return exports.csv_bytes(pd.concat([settlement.lines, totals]))
 
 
 def to_xlsx(settlement: Settlement) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        settlement.lines.to_excel(writer, sheet_name="uses", index=False)
-        pd.DataFrame([settlement.summary()]).to_excel(writer, sheet_name="summary", index=False)
-    return buffer.getvalue()
+    return exports.xlsx_bytes({"uses": settlement.lines, "summary": pd.DataFrame([settlement.summary()])})

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 from sqlalchemy import Engine, select
@@ -27,6 +31,7 @@ from ledger.db import unit_of_work
 from ledger.errors import Invalid, NotFound
 from ledger.identity.models import Partner
 from ledger.outbox import backoff
+from ledger.settings import Settings, get_settings
 from redemption.models import WebhookDelivery
 
 log = logging.getLogger("shanzhi.webhooks")
@@ -43,10 +48,21 @@ EVENT_HEADER = "Shanzhi-Event"
 STEP = "deliver_webhooks"  # the name of the scheduled step (redemption/schedule.py)
 
 Send = Callable[[str, dict[str, str], bytes], int]  # (url, headers, body) -> HTTP status; raises when unreachable
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What the partner reads in a delivery's last_error: never the text of a connection error, which would tell an
+# attacker which of our internal ports answer.
+COULD_NOT_CONNECT = "could not connect"
+ADDRESS_NOT_ALLOWED = "the webhook URL's address is not allowed"
 
 
 class InvalidWebhookUrl(Invalid):
     code = "invalid_webhook_url"
+
+
+class WebhookAddressRefused(InvalidWebhookUrl):
+    code = "webhook_address_not_allowed"
 
 
 def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, data: dict[str, Any]) -> str:
@@ -110,10 +126,30 @@ def new_secret() -> str:
 # --- delivery --------------------------------------------------------------------------------------------------
 
 
-def http_send(url: str, headers: dict[str, str], body: bytes) -> int:
-    """POST the body; redirects are not followed (a 3xx is a failure)."""
-    response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False)
-    return response.status_code
+def pinned_sender(reach: Reach, *, verify: ssl.SSLContext | bool = True) -> Send:
+    """A Send that checks the URL's address again (a name may resolve elsewhere since it was set: DNS rebinding),
+    then connects to that very address, naming the host in the Host header and, over TLS, in SNI and the
+    certificate check. Redirects are not followed (a 3xx is a failure). `verify`: the certificates trusted (the
+    system's by default)."""
+
+    def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        target = target_of(url, reach)
+        extensions = {"sni_hostname": target.host} if target.tls else {}
+        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, verify=verify) as client:
+            response = client.post(target.connect_to, content=body, headers={**headers, "Host": target.host_header},
+                                   extensions=extensions)
+        return response.status_code
+
+    return send
+
+
+def failure_text(failure: Exception) -> str:
+    """What the partner is told about a send that got no answer."""
+    if isinstance(failure, WebhookAddressRefused):
+        return ADDRESS_NOT_ALLOWED
+    if isinstance(failure, InvalidWebhookUrl):
+        return failure.message
+    return COULD_NOT_CONNECT
 
 
 def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limit: int = 100) -> int:
@@ -128,8 +164,9 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
     A delivery of a partner without a webhook URL (or secret) is not picked: it waits, without using up its
     attempts, until the partner sets a URL. Anything but 2xx, or no answer within TIMEOUT_SECONDS, is a failure,
     tried again after a backoff (30 s doubling, at most 6 h) until MAX_ATTEMPTS. Each attempt is signed at the
-    moment it is sent."""
-    send = send or http_send
+    moment it is sent. By default each send checks and pins the address (`pinned_sender`) as the service's
+    settings say; the partner reads only a generic error, the log has the details."""
+    send = send or pinned_sender(Reach.from_settings(get_settings()))
     with unit_of_work(engine) as session:
         rows = session.execute(
             select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
@@ -166,7 +203,9 @@ def _deliver_one(engine: Engine, now: datetime, send: Send, delivery_id: str, pa
     try:
         status = send(url, headers_for(delivery_id, event, secret, int(time.time()), body), body)
     except Exception as failure:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
-        error = f"{type(failure).__name__}: {failure}".replace("\x00", "")[:500]
+        error = failure_text(failure)
+        log.warning("webhook send failed", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
+                                                             "failure": f"{type(failure).__name__}: {failure}"}})
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
         error = f"HTTP {status}"
@@ -194,13 +233,101 @@ def deliver_step(engine: Engine, now: datetime) -> int:
 # --- the partner's settings ------------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
-    """An http or https URL with a host, at most 500 characters, with no credentials in it."""
-    url = url.strip()
-    if not url or len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhookUrl(f"The webhook URL must be 1 to {MAX_URL_LENGTH} characters long.")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise InvalidWebhookUrl("The webhook URL may not contain spaces or control characters.")
+@dataclass(frozen=True)
+class Reach:
+    """Where webhooks may go: only https outside dev mode, and never to an address of our own network (loopback,
+    private, link-local, shared, multicast, reserved, unspecified) unless the allow-list names its network."""
+    https_only: bool = True
+    allowed: tuple[Network, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Reach:
+        return cls(https_only=not settings.dev_mode,
+                   allowed=tuple(ipaddress.ip_network(str(n)) for n in settings.webhook_allowed_networks))
+
+    def permits(self, address: Address) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return all(self._permits_one(a) for a in (address, *embedded(address)))
+
+    def _permits_one(self, address: Address) -> bool:
+        if any(address.version == n.version and address in n for n in self.allowed):
+            return True
+        return address.is_global and not (address.is_multicast or address.is_reserved or address.is_private
+                                           or address.is_loopback or address.is_link_local or address.is_unspecified)
+
+
+def embedded(address: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to (6to4, Teredo, NAT64): each must be allowed too."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (address.sixtofour, *(address.teredo or ())) if a is not None]
+    if address in NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def literal(host: str) -> Address | None:
+    """The address a host names by itself, in any form a resolver would read: dotted, IPv6 (mapped too), and the
+    old decimal, octal, hexadecimal and short IPv4 forms (2130706433, 0177.0.0.1, 0x7f.1, 127.1)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def addresses_of(host: str, port: int) -> list[Address]:
+    if (address := literal(host)) is not None:
+        return [address]
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as error:
+        raise InvalidWebhookUrl("The webhook URL's host could not be resolved.") from error
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in found))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook goes: the URL with the checked address in place of the name, and the name for Host/SNI."""
+    connect_to: str
+    host: str
+    host_header: str
+    tls: bool
+
+
+def target_of(url: str, reach: Reach) -> Target:
+    """Resolve the URL's host once and check every address it resolves to; raises when any is not allowed."""
+    parts = _parts(url)
+    scheme = parts.scheme.lower()
+    if reach.https_only and scheme != "https":
+        raise InvalidWebhookUrl("The webhook URL must be an https:// URL.")
+    host = str(parts.hostname)
+    if literal(host) is None:
+        host = _parsed(url).raw_host.decode("ascii")  # an international name in its IDNA form, as DNS and TLS read it
+    addresses = addresses_of(host, parts.port or (443 if scheme == "https" else 80))
+    if not addresses or not all(reach.permits(a) for a in addresses):
+        raise WebhookAddressRefused("The webhook URL's host is an address of a private, local or reserved network; "
+                                    "give a public address.")
+    parsed = _parsed(url)
+    address = addresses[0]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return Target(str(parsed.copy_with(host=str(address))), host, parsed.netloc.decode("ascii"),
+                  scheme == "https" and literal(host) is None)
+
+
+def _parsed(url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError) as error:
+        raise InvalidWebhookUrl("The webhook URL is not a valid URL.") from error
+
+
+def _parts(url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a port that is not a number in range
@@ -208,8 +335,21 @@ def check_url(url: str) -> str:
         raise InvalidWebhookUrl("The webhook URL is not a valid URL.") from error
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidWebhookUrl("The webhook URL must be an http:// or https:// URL with a host.")
+    return parts
+
+
+def check_url(url: str, reach: Reach) -> str:
+    """An http or https URL (https only outside dev mode) with a host, at most 500 characters, with no credentials
+    in it, whose host resolves only to addresses `reach` permits."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"The webhook URL must be 1 to {MAX_URL_LENGTH} characters long.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise InvalidWebhookUrl("The webhook URL may not contain spaces or control characters.")
+    parts = _parts(url)
     if parts.username is not None or parts.password is not None:
         raise InvalidWebhookUrl("Put no user name or password in the webhook URL; the signature proves the sender.")
+    target_of(url, reach)
     return url
 
 
@@ -220,11 +360,12 @@ def _partner(session: Session, partner_id: int) -> Partner:
     return partner
 
 
-def set_url(session: Session, partner_id: int, url: str) -> tuple[Partner, str | None]:
+def set_url(session: Session, partner_id: int, url: str, reach: Reach) -> tuple[Partner, str | None]:
     """Deliver this partner's events to `url` from now on. Returns the partner and, when it had none, the secret
     made for it (the only time it is shown)."""
+    url = check_url(url, reach)
     partner = _partner(session, partner_id)
-    partner.webhook_url = check_url(url)
+    partner.webhook_url = url
     created = None
     if partner.webhook_secret is None:
         created = partner.webhook_secret = new_secret()

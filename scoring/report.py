@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ledger import exports  # noqa: E402
 from scoring.calibration import Validation  # noqa: E402
 from scoring.card import Card  # noqa: E402
 
@@ -72,8 +73,8 @@ def write(validation: Validation, active: Card, candidate: Card, out: Path) -> l
     metrics_csv, grades_csv, html = out / "metrics.csv", out / "grades.csv", out / "validation.html"
     psi = pd.DataFrame([{"metric": "PSI (candidate against active, county households now)", "active": None,
                          "candidate": round(validation.psi, 4)}])
-    pd.concat([validation.metrics, psi], ignore_index=True).to_csv(metrics_csv, index=False)
-    validation.grades.to_csv(grades_csv, index=False)
+    exports.write_csv(pd.concat([validation.metrics, psi], ignore_index=True), metrics_csv)
+    exports.write_csv(validation.grades, grades_csv)
     where = "on the newest 30 % of loans, which the fit did not see" if validation.holdout else \
         "in-sample (fewer than 200 loans: the same loans the fit used)"
     html.write_text(f"""<!doctype html><html lang="en"><meta charset="utf-8">

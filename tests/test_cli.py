@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.api.claiming import JPEG
 from tests.demo_server import SHANZHI, environment, free_port, shanzhi
 
 
@@ -107,7 +108,7 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
     villager = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/otp/verify",
                                                          json={"phone": phone, "code": code}).json()["access_token"]}
     photo = httpx.post(f"{base}/api/v1/evidence", headers=villager,
-                       files={"file": ("yard.jpg", b"\xff\xd8\xff\xe0" + bytes(2048), "image/jpeg")})
+                       files={"file": ("yard.jpg", JPEG, "image/jpeg")})
     assert photo.status_code == 201, photo.text
     claimed = httpx.post(f"{base}/api/v1/claims", headers={**villager, "Idempotency-Key": "demo-1"},
                          json={"token": token, "evidence_ids": [photo.json()["id"]]})

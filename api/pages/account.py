@@ -125,5 +125,8 @@ def toggle_elder_mode(page: SignedIn, next: Next = None) -> Response:  # noqa: A
 
 @router.get("/photos/{evidence_id}")
 def photo(page: SignedIn, evidence_id: int) -> Response:
-    """An evidence photo for a page, under the API's rule of who may see it (the household, its officials)."""
-    return page.respond(page.call(evidence.download, evidence_id=evidence_id, settings=page.settings))
+    """An evidence photo for a page, under the API's rule of who may see it (the household, its officials); served
+    as the API serves it, with its sandboxing policy rather than a page's."""
+    response = page.respond(page.call(evidence.download, evidence_id=evidence_id, settings=page.settings))
+    response.headers.update(evidence.SERVED_SAFELY)
+    return response

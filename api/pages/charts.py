@@ -29,7 +29,7 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from api.routes.catalogue import VillageNotFound  # noqa: E402
-from ledger import reports  # noqa: E402
+from ledger import exports, reports  # noqa: E402
 from ledger.base import utcnow  # noqa: E402
 from ledger.catalogue.models import Matter  # noqa: E402
 from ledger.claims.models import Claim, ClaimStatus  # noqa: E402
@@ -264,7 +264,7 @@ def chart_svg(name: str, table: pd.DataFrame, labels: Labels) -> bytes:
 
 
 def to_csv(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False).encode("utf-8-sig")  # with a BOM, so a spreadsheet reads the Chinese
+    return exports.csv_bytes(table)
 
 
 def to_xlsx(name: str, table: pd.DataFrame) -> bytes:

@@ -25,12 +25,19 @@ Uploader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_
 Viewer = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 
 
+# A photo is shown as an image and never run as anything else: the browser may not guess another type, and were
+# it opened as a document it could load nothing and run nothing.
+SERVED_SAFELY = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+
 class VillageRequired(Invalid):
     code = "village_required"
 
 
 @router.post("", response_model=EvidenceOut, status_code=status.HTTP_201_CREATED,
-             responses={413: {"description": "Larger than 5 MB"}, 415: {"description": "Not a JPEG, PNG or WebP"}})
+             responses={413: {"description": "evidence_too_large: larger than 5 MB; evidence_too_many_pixels: more "
+                                             "pixels than SHANZHI_EVIDENCE_MAX_PIXELS"},
+                        415: {"description": "Not a JPEG, PNG or WebP that decodes"}})
 def upload(request: Request, session: SessionDep, settings: SettingsDep, who: Uploader,
            file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP photo of at most 5 MB.")],
            village_id: int | None = None) -> EvidenceOut:
@@ -49,7 +56,7 @@ def upload(request: Request, session: SessionDep, settings: SettingsDep, who: Up
             raise VillageNotFound("No such village among yours.", village_id=village_id)
     assert village is not None
     saved = photos.save(session, file.file, root=settings.upload_dir, county_id=who.county_id, village_id=village,
-                        household_id=household_id, actor=who.actor)
+                        household_id=household_id, actor=who.actor, max_pixels=settings.evidence_max_pixels)
     return EvidenceOut(id=saved.id, sha256=saved.sha256)  # type: ignore[arg-type]
 
 
@@ -76,8 +83,10 @@ def download(evidence_id: int, session: SessionDep, settings: SettingsDep, who: 
     photo = session.get(EvidenceFile, evidence_id)
     if photo is None or not may_see(session, who, photo):
         raise photos.EvidenceNotFound("No such photo, or it is not yours to see.", evidence_id=evidence_id)
+    extension = photos.EXTENSIONS.get(photo.content_type, "bin")
     return FileResponse(photos.path_of(settings.upload_dir, photo.sha256), media_type=photo.content_type,
-                        headers={"Cache-Control": "private, no-store"})
+                        headers={"Cache-Control": "private, no-store", **SERVED_SAFELY,
+                                 "Content-Disposition": f'inline; filename="photo-{photo.id}.{extension}"'})
 
 
 def evidence_links(session: Session, *, claim_id: int | None = None, deduction_id: int | None = None) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import SessionDep, allow
+from api.deps import SessionDep, SettingsDep, allow
 from api.schemas.partners import DeliveryOut, PartnerMeOut, PartnerVillagesIn, PartnerVillagesOut, WebhookIn, WebhookOut
 from ledger.errors import NotFound
 from ledger.identity.models import Partner, PartnerKind, Role
@@ -37,11 +37,16 @@ def my_partner(session: SessionDep, who: AnyPartner) -> PartnerMeOut:
 
 
 @router.put("/partners/me/webhook", response_model=WebhookOut,
-            responses={422: {"description": "invalid_webhook_url: not an http(s) URL of at most 500 characters"}})
-def set_webhook(body: WebhookIn, session: SessionDep, who: PartnerManager, response: Response) -> WebhookOut:
+            responses={422: {"description": "invalid_webhook_url: not an http(s) URL of at most 500 characters (https "
+                                            "outside dev mode), or its host does not resolve; "
+                                            "webhook_address_not_allowed: the host is an address of a private, "
+                                            "local or reserved network"}})
+def set_webhook(body: WebhookIn, session: SessionDep, settings: SettingsDep, who: PartnerManager,
+                response: Response) -> WebhookOut:
     """Deliver your events to this URL from now on (events that waited for a URL go out too). The first time, a
     signing secret is made and returned: it is shown only this once."""
-    partner, secret = webhooks.set_url(session, who.partner_id, body.url)  # type: ignore[arg-type]
+    reach = webhooks.Reach.from_settings(settings)
+    partner, secret = webhooks.set_url(session, who.partner_id, body.url, reach)  # type: ignore[arg-type]
     response.headers.update(PRIVATE)
     return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
 

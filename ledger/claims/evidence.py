@@ -1,14 +1,20 @@
-"""Evidence photos: checked by their content (JPEG, PNG or WebP), at most 5 MB, stored under their SHA-256
-(`<upload dir>/ab/cd/abcd…`), so the same photo is kept once however often it is sent."""
+"""Evidence photos: at most 5 MB, decoded with Pillow (a JPEG, PNG or WebP by the decoded image, not by its name or
+first bytes; at most a set number of pixels, checked before decoding), then encoded afresh from the pixels alone,
+turned as the camera meant: no EXIF (so no GPS), XMP, comment or colour profile is kept. What is stored, and
+served, is that clean encoding, under its SHA-256 (`<upload dir>/ab/cd/abcd…`), so the same photo is kept once
+however often it is sent."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
+from PIL import Image, ImageOps
 from sqlmodel import Session
 
 from ledger.claims import photohash
@@ -16,7 +22,10 @@ from ledger.claims.models import EvidenceFile
 from ledger.errors import NotFound, TooLarge, UnsupportedType
 
 MAX_BYTES = 5 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # the default of SHANZHI_EVIDENCE_MAX_PIXELS: a 40-megapixel camera
 CHUNK = 64 * 1024
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 class EvidenceTooLarge(TooLarge):
@@ -27,47 +36,73 @@ class EvidenceType(UnsupportedType):
     code = "evidence_type"
 
 
+class EvidenceTooManyPixels(TooLarge):
+    code = "evidence_too_many_pixels"
+
+
 class EvidenceNotFound(NotFound):
     code = "evidence_not_found"
 
 
-def sniff(head: bytes) -> str | None:
-    """The image type by its first bytes, whatever the file is called or claims to be."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+def clean(source: BinaryIO, *, max_pixels: int) -> tuple[bytes, str]:
+    """The photo encoded afresh from its pixels alone, upright, and its type; refuses what is not a JPEG, PNG or
+    WebP that decodes, and a picture of more than `max_pixels` pixels before decoding it."""
+    not_a_photo = EvidenceType("Only JPEG, PNG or WebP photos are accepted.", field="file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source, formats=list(FORMATS))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise EvidenceTooManyPixels(f"A photo has at most {max_pixels} pixels.", limit=max_pixels)
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise EvidenceTooManyPixels(f"A photo has at most {max_pixels} pixels.", limit=max_pixels) from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:  # Pillow's ways of saying "not an image"
+        raise not_a_photo from error
+    kind = str(image.format)
+    if upright.mode == "P" or "transparency" in upright.info:
+        upright = upright.convert("RGBA")  # a palette's transparency lives in the metadata cleared below
+    upright.info.clear()  # EXIF, XMP, comment, ICC profile, text chunks: none is written again
+    out = io.BytesIO()
+    if kind == "JPEG":
+        upright.convert("RGB").save(out, "JPEG", quality=90)
+    elif kind == "PNG":
+        upright.save(out, "PNG")
+    else:
+        upright.save(out, "WEBP", quality=90)
+    return out.getvalue(), FORMATS[kind]
 
 
 def path_of(root: Path, sha256: str) -> Path:
     return Path(root) / sha256[:2] / sha256[2:4] / sha256
 
 
+def read_upload(source: BinaryIO) -> io.BytesIO:
+    """The upload, refused past 5 MB (read in chunks, so no more than that is ever held)."""
+    data, size = io.BytesIO(), 0
+    while chunk := source.read(CHUNK):
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise EvidenceTooLarge("A photo is at most 5 MB.", limit=MAX_BYTES)
+        data.write(chunk)
+    data.seek(0)
+    return data
+
+
 def save(session: Session, source: BinaryIO, *, root: Path, county_id: int, village_id: int,
-         household_id: int | None, actor: str) -> EvidenceFile:
-    """Copy the upload while hashing it, refuse it past 5 MB or when it is not a photo, keep it once."""
+         household_id: int | None, actor: str, max_pixels: int = MAX_PIXELS) -> EvidenceFile:
+    """Refuse the upload past 5 MB or when it is not a photo, store its clean encoding, keep it once."""
     root = Path(root)
     incoming = root / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
-    digest, size, head = hashlib.sha256(), 0, b""
+    content, content_type = clean(read_upload(source), max_pixels=max_pixels)
+    size, sha256 = len(content), hashlib.sha256(content).hexdigest()
     handle, temp_name = tempfile.mkstemp(dir=incoming)
     try:
         with os.fdopen(handle, "wb") as temp:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise EvidenceTooLarge("A photo is at most 5 MB.", limit=MAX_BYTES)
-                if len(head) < 16:
-                    head += chunk[: 16 - len(head)]
-                digest.update(chunk)
-                temp.write(chunk)
-        content_type = sniff(head)
-        if content_type is None:
-            raise EvidenceType("Only JPEG, PNG or WebP photos are accepted.", field="file")
-        sha256 = digest.hexdigest()
+            temp.write(content)
         final = path_of(root, sha256)
         if final.exists():
             os.unlink(temp_name)

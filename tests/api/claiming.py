@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+from PIL import Image
 
 from ledger.base import utcnow
 from tests.api.conftest import bearer
 
 _keys = itertools.count(1)
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4  # enough of a JPEG for a content check
+
+
+def picture(kind: str = "JPEG", colour: tuple[int, int, int] = (90, 140, 60),
+            size: tuple[int, int] = (32, 24)) -> bytes:
+    """A small real photo (photos are decoded, so a few magic bytes no longer pass)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, kind)
+    return buffer.getvalue()
+
+
+JPEG = picture()
+PNG = picture("PNG", (200, 180, 40))
 
 
 def key() -> dict[str, str]:

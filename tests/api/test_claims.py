@@ -15,7 +15,7 @@ from ledger.claims.models import Claim
 from ledger.db import unit_of_work
 from ledger.journal.models import JournalTransaction
 from ledger.journal.verify import verify
-from tests.api.claiming import balance, claim, code_of, decide, key, live_code, new_activity, photo, upload
+from tests.api.claiming import PNG, balance, claim, code_of, decide, key, live_code, new_activity, photo, upload
 from tests.api.conftest import World, bearer, password_token, villager_token
 
 
@@ -121,7 +121,7 @@ def test_every_refusal_has_its_own_code_and_writes_nothing(client: TestClient, w
     assert claim(client, villager, code_of(open_one)).status_code == 201
     assert claim(client, villager, code_of(sorting_1)).status_code == 201
     assert claim(client, neighbour, code_of(one_place), evidence_ids=[photo(client, neighbour)]).status_code == 201
-    neighbours_photo = photo(client, neighbour, b"\x89PNG\r\n\x1a\n" + bytes(64))
+    neighbours_photo = photo(client, neighbour, PNG)
     tampered = code_of(open_one)[:-3] + ("AAA" if not code_of(open_one).endswith("AAA") else "BBB")
     before = counts(engine)
 

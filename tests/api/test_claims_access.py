@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import ROUTERS
 from api.routes import activities, catalogue, claims, disputes, evidence, notifications, villages
-from tests.api.claiming import claim, code_of, decide, key, new_activity, photo
+from tests.api.claiming import JPEG, claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
 CLAIM_ROUTERS = (catalogue.router, activities.router, evidence.router, claims.router, disputes.router,
@@ -171,7 +171,7 @@ def test_every_claim_route_is_in_the_matrix() -> None:
 def send(client: TestClient, token: str, method: str, path: str, body: dict[str, Any] | None):  # type: ignore[no-untyped-def]
     headers = {**bearer(token), **key()}
     if method == "UPLOAD":
-        return client.post(path, files={"file": ("p.jpg", b"\xff\xd8\xff\xe0" + bytes(64), "image/jpeg")},
+        return client.post(path, files={"file": ("p.jpg", JPEG, "image/jpeg")},
                            headers=headers)
     return client.request(method, path, json=body, headers=headers)
 
@@ -255,7 +255,7 @@ def test_a_villagers_photo_is_their_households_whatever_village_they_name(client
                                                                            things: Things) -> None:
     b1 = things.outsiders["villager of another village"]
     sent = client.post(f"/api/v1/evidence?village_id={world.village_a.village_id}", headers=bearer(b1),
-                       files={"file": ("p.jpg", b"\xff\xd8\xff\xe0" + bytes(99), "image/jpeg")}).json()
+                       files={"file": ("p.jpg", JPEG, "image/jpeg")}).json()
     a_official = password_token(client, "official-a")
     assert client.get(f"/api/v1/evidence/{sent['id']}", headers=bearer(a_official)).status_code == 404
     assert client.get(f"/api/v1/evidence/{sent['id']}", headers=bearer(password_token(client, "official-b"))

@@ -15,7 +15,7 @@ from api.pages import i18n
 from api.pages.messages import ERRORS, NOTICES
 from ledger.activities import codes
 from ledger.base import utcnow
-from tests.api.claiming import balance, claim, code_of, new_activity, photo
+from tests.api.claiming import JPEG, balance, claim, code_of, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
@@ -59,7 +59,11 @@ def test_a_claim_shows_in_the_queue_with_its_photo_and_approving_puts_its_points
     assert 'data-action="approve"' in row and 'data-action="reject"' in row
     assert f'name="claim_ids" value="{sent["id"]}"' in row
     assert 'data-action="bulk-approve"' in queue.text
-    assert browser.get(f"/photos/{picture}").status_code == 200
+    shown = browser.get(f"/photos/{picture}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert shown.headers["content-security-policy"] == "default-src 'none'; sandbox"  # the photo's, not a page's
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    assert shown.headers["content-disposition"] == f'inline; filename="photo-{picture}.jpg"'
 
     done = browser.post(f"/office/claims/{sent['id']}/approve", data={"csrf": csrf_of(queue.text)})
     assert done.status_code == 303
@@ -303,8 +307,7 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
     bare = form_post(browser, "/office/proxy", fields)
     assert bare.status_code == 422 and "evidence_required" in bare.text
     shot = form_post(browser, "/office/proxy", {**fields, "key": "proxy-key-3"},
-                     files={"photo": ("yard.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4,
-                                      "image/jpeg")})
+                     files={"photo": ("yard.jpg", JPEG, "image/jpeg")})
     assert shot.status_code == 303, shot.text
     entered = [c for c in browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
                if c["activity_id"] == hygiene["id"]]
@@ -328,7 +331,7 @@ def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestCl
     done = browser.post("/office/deductions", data={
         "csrf": csrf_of(page.text), "key": key, "household_id": str(world.household_a1),
         "matter_code": matter.group(1), "reason": "Burned straw in the field"},
-        files={"photo": ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4, "image/jpeg")})
+        files={"photo": ("photo.jpg", JPEG, "image/jpeg")})
     assert done.status_code == 303, done.text
     deductions = browser.get("/api/v1/deductions", headers=bearer(official)).json()
     assert len(deductions) == 1 and len(deductions[0]["evidence"]) == 1

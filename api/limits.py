@@ -1,0 +1,102 @@
+"""Request bodies, limited before routing and sign-in: pure ASGI middleware.
+
+Each request falls in one class by its method and path: a route that takes a file (a photo: the evidence upload
+and the page forms with a photo), any other API route (JSON), any other page form. A body whose Content-Length
+is over its class's limit is answered 413 at once, unread; a body without one (chunked) is counted as it
+streams, and reading stops at the limit. Either way the answer is the problem `body_too_large`, naming the limit.
+The limits are settings (SHANZHI_UPLOAD_BODY_BYTES, SHANZHI_API_BODY_BYTES, SHANZHI_FORM_BODY_BYTES).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from fastapi import params
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.settings import Settings
+
+CODE = "body_too_large"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes its limit; api/problems.py answers it. An HTTPException,
+    so that FastAPI's body parsing lets it through instead of calling it a malformed body."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=describe(limit))
+        self.limit = limit
+
+
+def describe(limit: int) -> str:
+    return f"The request body is larger than this route accepts ({limit} bytes at most)."
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A route that takes a file: its methods and its path pattern."""
+    methods: frozenset[str]
+    path: re.Pattern[str]
+
+
+def body_fields(dependant: Dependant) -> Iterator[params.Body]:
+    """The body fields of a route and of everything it depends on."""
+    yield from (field.field_info for field in dependant.body_params)  # type: ignore[misc]
+    for sub in dependant.dependencies:
+        yield from body_fields(sub)
+
+
+def takes_a_file(route: APIRoute) -> bool:
+    return any(isinstance(info, params.File) for info in body_fields(route.dependant))
+
+
+def uploads_of(routes: Iterable[BaseRoute]) -> list[Upload]:
+    return [Upload(frozenset(route.methods), route.path_regex) for route in routes
+            if isinstance(route, APIRoute) and takes_a_file(route)]
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, settings: Settings, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        self.uploads = uploads_of(routes)
+        self.upload_bytes, self.api_bytes, self.form_bytes = (settings.upload_body_bytes, settings.api_body_bytes,
+                                                              settings.form_body_bytes)
+
+    def limit_for(self, method: str, path: str) -> int:
+        if any(method in upload.methods and upload.path.match(path) for upload in self.uploads):
+            return self.upload_bytes
+        return self.api_bytes if path.startswith("/api/") else self.form_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await refuse(limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def refuse(limit: int) -> ASGIApp:
+    from api.problems import problem  # late: api.problems imports this module for BodyTooLarge
+
+    return problem(413, CODE, describe(limit), {"Connection": "close"}, limit=limit)
