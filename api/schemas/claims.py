@@ -254,7 +254,8 @@ class ResolveDisputeIn(Strict):
 class DisputeOut(BaseModel):
     id: int
     kind: str
-    household_id: int
+    household_id: int | None = Field(description="The household whose entry it is; not shown to a villager who "
+                                                  "objected to another household's entry.")
     claim_id: int | None
     deduction_id: int | None
     reason: str
