@@ -70,11 +70,15 @@ def create_app(
         if loop is not None:
             loop.stop()
 
+    docs = settings.serves_api_docs  # off in production unless SHANZHI_API_DOCS=true
     app = FastAPI(
         title="Shanzhi",
         summary="Village points-and-credit ledger",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine
