@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
 from api import pages, problems
-from api.observability import RequestContext
+from api.observability import RequestContext, configure_logging
 from api.routes import (
     activities,
     auth,
@@ -92,3 +92,10 @@ def create_app(
         app.include_router(router)
     pages.install(app, ROUTERS)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app as `shanzhi serve` runs it in each worker process: JSON-lines logs first (a worker is a process of
+    its own, which does not inherit the logging set up by the command)."""
+    configure_logging()
+    return create_app()

@@ -58,7 +58,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     from api.observability import configure_logging
 
     configure_logging()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+    # uvicorn's own access log prints raw paths (voucher codes, consent ids, QR tokens): it stays off, and each
+    # worker logs our line instead, which names the route template (api/observability.py: RequestContext)
+    uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False)
 
 
 @app.command()

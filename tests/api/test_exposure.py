@@ -3,6 +3,8 @@ metrics token, or the county admin and auditors, read those)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from api.app import create_app
+from api.observability import JsonFormatter
 from api.tokens import issue_access_token
 from ledger.db import unit_of_work
 from ledger.identity.models import Role, User
@@ -70,3 +73,20 @@ def test_a_scraper_reads_production_metrics_with_the_metrics_token(tmp_path: Pat
         assert scraped.status_code == 200 and "shanzhi_http_requests" in scraped.text
         assert client.get("/metrics", headers=bearer(token[:-1] + "x")).status_code == 401
         assert client.get("/metrics", headers=bearer(password_token(client, "auditor"))).status_code == 200
+
+
+SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
+           "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b"}
+
+
+def test_access_log_lines_name_the_route_template_never_the_codes_in_the_path(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="shanzhi.access"):
+        client.get(f"/c/{SECRETS['/c/{token}']}?lang=en", follow_redirects=False)
+        client.get(f"/api/v1/vouchers/{SECRETS['/api/v1/vouchers/{code}']}")
+        client.post(f"/api/v1/consents/{SECRETS['/api/v1/consents/{consent_id}/revoke']}/revoke")
+        client.get("/no/such/page/" + "S3CR3T")
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "shanzhi.access"]
+    assert [line["route"] for line in lines] == [*SECRETS, "unmatched"]
+    logged = json.dumps(lines)
+    assert [s for s in [*SECRETS.values(), "S3CR3T", "lang=en"] if s in logged] == []
