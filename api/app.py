@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from api import demo, pages, problems
 from api.limits import BodyLimit
-from api.observability import RequestContext
+from api.observability import RequestContext, configure_logging
 from api.routes import (
     activities,
     auth,
@@ -95,11 +95,15 @@ def create_app(
         if loop is not None:
             loop.stop()
 
+    docs = settings.serves_api_docs  # off in production unless SHANZHI_API_DOCS=true
     app = FastAPI(
         title="Shanzhi",
         summary="Village points-and-credit ledger",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -115,3 +119,10 @@ def create_app(
     app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in
     app.add_middleware(RequestContext)  # outermost: a refused body is logged and counted like any answer
     return app
+
+
+def served_app() -> FastAPI:
+    """The app as `shanzhi serve` runs it in each worker process: JSON-lines logs first (a worker is a process of
+    its own, which does not inherit the logging set up by the command)."""
+    configure_logging()
+    return create_app()

@@ -95,7 +95,13 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+    from api.observability import configure_logging
+
+    configure_logging()
+    # uvicorn's own access log prints raw paths (voucher codes, consent ids, QR tokens): it stays off, and each
+    # worker logs our line instead, which names the route template (api/observability.py: RequestContext)
+    uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False)
 
 
 @app.command()

@@ -7,6 +7,7 @@ every route of the app and fails when one declares neither.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
@@ -136,6 +137,31 @@ def permits(access: dict[str, Any], principal: Principal) -> bool:
         return principal.partner_kind in access["partner_kinds"] and (
             access["scope"] is None or access["scope"] in principal.scopes)
     return principal.role in access["roles"]
+
+
+def scraper_or(*roles: str) -> Any:
+    """Who may read /metrics: anyone in dev mode; otherwise a scraper sending SHANZHI_METRICS_TOKEN as its bearer
+    token (Prometheus scrapes without cookies), or a signed-in user of `roles`."""
+    access = {"roles": roles, "partner_kinds": (), "scope": None}
+
+    async def rule(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
+        if settings.dev_mode:
+            return
+        sent = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else ""
+        if settings.metrics_token and sent and hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
+            return
+        claims = bearer_claims(request, settings, credentials)
+        principal = await in_turn(request, _principal_of, request.app.state.engine, claims)
+        if not permits(access, principal):
+            raise Forbidden("Your role may not use this route.")
+
+    rule.access_rule = access  # type: ignore[attr-defined]
+    return Depends(rule)
+
+
+def _principal_of(engine: Any, claims: tokens.AccessClaims) -> Principal:
+    with unit_of_work(engine) as session:
+        return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
 
 
 def public() -> Any:

@@ -99,7 +99,9 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 class RequestContext:
-    """Pure ASGI middleware: assigns the request id, times the request, logs one line and counts it."""
+    """Pure ASGI middleware: assigns the request id, times the request, logs one line and counts it. The line
+    names the route template (`/c/{token}`), not the path, nor its query: a path may hold a voucher code, a
+    consent id or a QR token, and logs are read by more people than the ledger is."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -131,9 +133,9 @@ class RequestContext:
             method = scope.get("method", "")
             REQUESTS.labels(route=template, method=method, status=str(status)).inc()
             LATENCY.labels(route=template, method=method).observe(elapsed)
-            access_log.info(
+            access_log.info(  # the route's template, never the path: paths carry codes, tokens and consent ids
                 "request",
-                extra={"fields": {"method": method, "path": scope.get("path"), "route": template,
-                                  "status": status, "ms": round(elapsed * 1000, 2)}},
+                extra={"fields": {"method": method, "route": template, "status": status,
+                                  "ms": round(elapsed * 1000, 2)}},
             )
             _request_id.reset(token)

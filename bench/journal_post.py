@@ -1,6 +1,6 @@
 """Journal posting throughput: our service against the same-shaped work in raw sqlite3.
 
-One transfer per database transaction, in-process, no HTTP. On a SQLite file (WAL, synchronous=NORMAL, the
+One transfer per database transaction, in-process, no HTTP. On a SQLite file (WAL, synchronous=FULL, the
 settings the service runs with) it runs
 
   ours  ledger.journal.service.transfer(...) inside ledger.db.unit_of_work, as a request would;
@@ -78,7 +78,7 @@ def run_ours(url: str, debit: int, credit: int, seconds: float) -> tuple[int, fl
 def run_raw(path: str, village_id: int, debit: int, credit: int, seconds: float) -> tuple[int, float]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("INSERT OR IGNORE INTO chain_head (village_id, county_id, seq, hash, updated_at) "

@@ -1,5 +1,6 @@
-"""Engines and sessions. SQLite runs in WAL mode and opens every transaction with BEGIN IMMEDIATE, so writers
-queue instead of failing mid-transaction; PostgreSQL relies on row locks (see journal).
+"""Engines and sessions. SQLite runs in WAL mode with synchronous=FULL (an acknowledged write is on disk) and opens
+every transaction with BEGIN IMMEDIATE, so writers queue instead of failing mid-transaction; PostgreSQL relies on
+row locks (see journal).
 
 SQLite takes one writer at a time. Threads of one process that all knock on its lock are put off by its busy
 handler, which sleeps and retries (up to 100 ms a time): under load the unlucky ones wait seconds. So within a
@@ -55,7 +56,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        # FULL: a commit is synced to disk before it is acknowledged, so a posted point survives an OS crash or a
+        # power cut (NORMAL in WAL mode may lose the last commits then). docs/benchmarks.md records the cost.
+        cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

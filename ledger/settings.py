@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
     tick_seconds: int = Field(default=60, ge=0, le=3600)
 
+    # /docs, /redoc and /openapi.json: unset, served in dev mode only; true or false decides in either mode.
+    api_docs: bool | None = None
+    # /metrics outside dev mode: a Prometheus scraper sends this as its bearer token (the county admin and
+    # auditors may read it with their access token); empty, no scraper token is accepted. Dev mode: open.
+    metrics_token: str = ""
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.dev_mode if self.api_docs is None else self.api_docs
+
     @property
     def dev_mode(self) -> bool:
         return self.env == "dev"

@@ -204,7 +204,7 @@ def consume(session: Session, who: Principal, *, code: str, pin: str | None = No
             amount_fen: int | None = None, now: datetime | None = None) -> Voucher:
     """A merchant or clinic uses a voucher of its own, proven by the household's PIN or the scanned QR code.
     Without `amount_fen` (or with the whole remaining value) the hold is posted; with less, that part is paid
-    and the rest stays held on the voucher."""
+    and the rest stays held on the voucher, usable until it is used up or expires (`rest_points`)."""
     if who.role != PARTNER or who.partner_kind not in (PartnerKind.MERCHANT, PartnerKind.CLINIC):
         raise Forbidden("A merchant or clinic uses vouchers.")
     voucher = _locked(session, code)
@@ -236,32 +236,41 @@ def attended(session: Session, who: Principal, *, code: str, now: datetime | Non
     return _use(session, voucher, who.actor, None, now)
 
 
+def rest_points(voucher: Voucher, rest_fen: int) -> int:
+    """The points that stand for `rest_fen` of a voucher's value: its points in proportion to its face value,
+    rounded half up, and at least one while any value is left, so the rest of a part-used voucher is always held
+    (and goes back to the household if it expires). Computed from the voucher's totals, not step by step, so
+    many small uses pay the partner exactly what one use of the same value would."""
+    if rest_fen <= 0:
+        return 0
+    exact = (2 * voucher.points * rest_fen + voucher.value_fen) // (2 * voucher.value_fen)
+    return min(max(1, exact), voucher.remaining_points)
+
+
 def _use(session: Session, voucher: Voucher, actor: str, amount_fen: int | None, now: datetime) -> Voucher:
     assert voucher.hold_id is not None
-    part = amount_fen is not None and amount_fen < voucher.remaining_fen
-    points = voucher.remaining_points
-    if part:
-        assert amount_fen is not None
-        points = max(1, round(voucher.remaining_points * amount_fen / voucher.remaining_fen))
-        part = points < voucher.remaining_points  # too small a rest to hold a point: the voucher is used up
     value = amount_fen if amount_fen is not None else voucher.remaining_fen
-    if not part:
+    rest_fen = voucher.remaining_fen - value
+    rest = rest_points(voucher, rest_fen)
+    points = voucher.remaining_points - rest
+    at = None
+    if rest_fen == 0:  # used up: the hold is posted
         tx = journal.post_pending(session, pending_id=voucher.hold_id, actor=actor, reason="voucher_used")
-        voucher.status, voucher.remaining_points, voucher.remaining_fen = VoucherStatus.USED, 0, 0
-        voucher.closed_at, voucher.closed_by = tx.created_at, actor
+        voucher.status, voucher.closed_at, voucher.closed_by = VoucherStatus.USED, tx.created_at, actor
+    elif points == 0:  # too small a part to move a point: the hold stands as it is, and the event names it
+        tx, at = journal.get_transaction(session, voucher.hold_id), now
     else:  # release the hold, pay the part, hold the rest again
         held = journal.get_transaction(session, voucher.hold_id)
         (debit, _), (credit, _) = sorted(((leg.account_id, leg.amount) for leg in held.postings), key=lambda x: x[1])
         journal.void_pending(session, pending_id=voucher.hold_id, actor=actor, reason="voucher_part_used")
         tx = journal.transfer(session, debit=debit, credit=credit, amount=points, reason="voucher_used", actor=actor,
                               meta={"voucher": voucher.code})
-        rest = journal.transfer(session, debit=debit, credit=credit, amount=voucher.remaining_points - points,
-                                reason="voucher_hold", actor=actor, pending=True, meta={"voucher": voucher.code})
-        voucher.hold_id = rest.id
-        voucher.remaining_points -= points
-        voucher.remaining_fen -= value
+        held_again = journal.transfer(session, debit=debit, credit=credit, amount=rest, reason="voucher_hold",
+                                      actor=actor, pending=True, meta={"voucher": voucher.code})
+        voucher.hold_id = held_again.id
+    voucher.remaining_points, voucher.remaining_fen = rest, rest_fen
     session.flush()
-    _event(session, voucher, VoucherEventKind.CONSUMED, tx, points=points, value=value, actor=actor)
+    _event(session, voucher, VoucherEventKind.CONSUMED, tx, points=points, value=value, actor=actor, at=at)
     partner = session.get(Partner, voucher.partner_id)
     outbox.tell(session, county_id=voucher.county_id, household_id=voucher.household_id, kind="voucher_used",
                 code=voucher.code, points=points, value_yuan=value / 100, where=partner.name if partner else None,
@@ -486,10 +495,12 @@ def slots(session: Session, offer_id: int, *, upcoming_from: datetime | None = N
 
 
 def _event(session: Session, voucher: Voucher, kind: VoucherEventKind, tx: journal.TxRecord, *, points: int,
-           value: int, actor: str) -> None:
+           value: int, actor: str, at: datetime | None = None) -> None:
+    """One row of the voucher's history, naming its journal transaction and, unless `at` says otherwise (a use
+    that moved no point), dated by it."""
     session.add(VoucherEvent(voucher_id=voucher.id, county_id=voucher.county_id, village_id=voucher.village_id,  # type: ignore[arg-type]
                              partner_id=voucher.partner_id, event=kind, transaction_id=tx.id, points=points,
-                             value_fen=value, actor=actor, at=tx.created_at))
+                             value_fen=value, actor=actor, at=at or tx.created_at))
     session.flush()
 
 

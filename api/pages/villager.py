@@ -49,7 +49,7 @@ def claim_page(page: Anyone, token: str) -> Response:
     info = page.call(activities.scanned_code, token=token, keys=keys, device=page.device)
     if info.scan_ticket:
         page.cookies[SCAN_COOKIE] = info.scan_ticket
-        page.cookie_ages[SCAN_COOKIE] = TICKET_SECONDS
+        page.cookie_seconds[SCAN_COOKIE] = TICKET_SECONDS
     if page.principal is None:
         raise SignInNeeded("Sign in first.")
     if page.principal.role != Role.VILLAGER:

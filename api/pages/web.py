@@ -5,7 +5,8 @@ which first applies that route's access rule (`api.deps.permits`) to the signed-
 inside the function (whose household, which village) run as they do for the API.
 
 Sessions. Signing in makes a random 256-bit key, sent as the `sz_session` cookie (Secure, HttpOnly,
-SameSite=Lax, Path=/); only its SHA-256 is stored (ledger.identity.models.WebSession), with an end time.
+SameSite=Lax, Path=/, Max-Age the session's lifetime); only its SHA-256 is stored
+(ledger.identity.models.WebSession), with an end time that lifetime away.
 Signing out ends the row. The principal is re-read from the database on every request, as for tokens.
 
 CSRF. Every form carries `csrf`, an HMAC of the session key (or, before signing in, of the `sz_pre` cookie's
@@ -130,7 +131,7 @@ class Page:
     elder: bool
     csrf: str
     cookies: dict[str, str] = field(default_factory=dict)  # cookies to set on the response
-    cookie_ages: dict[str, int] = field(default_factory=dict)  # seconds, for cookies that end sooner than usual
+    cookie_seconds: dict[str, int] = field(default_factory=dict)  # their Max-Age, where it is not the default
 
     # texts from page code (flash notices, error reasons) are translated here
     def _(self, message: str, **values: Any) -> str:
@@ -173,7 +174,7 @@ class Page:
     def respond(self, response: Response) -> Response:
         response.headers.update(SECURITY_HEADERS)
         for name, value in self.cookies.items():
-            set_cookie(response, self.settings, name, value, self.cookie_ages.get(name))
+            set_cookie(response, self.settings, name, value, self.cookie_seconds.get(name))
         return response
 
     @property
@@ -356,6 +357,7 @@ def start_session(page: Page, subject: str, role: str) -> None:
     if user is not None and user.locale is None and page.locale != i18n.DEFAULT:
         user.locale = page.locale  # the language picked before signing in sticks
     page.cookies[SESSION_COOKIE] = key
+    page.cookie_seconds[SESSION_COOKIE] = int(lifetime.total_seconds())  # the browser forgets it when the server does
     page.cookies[PRE_COOKIE] = ""
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from api.deps import KeysDep, SessionDep, SettingsDep, allow, public
 from api.routes.catalogue import VillageNotFound, matter_out
 from api.routes.claims import DeviceId
-from api.schemas.claims import ActivityIn, ActivityOut, CodeInfoOut, LiveCodeOut
+from api.schemas.claims import ActivityIn, ActivityOut, CodeInfoOut, LiveCodeOut, VillageActivityOut
 from ledger.activities import codes, render
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
@@ -58,19 +58,30 @@ def create_activity(body: ActivityIn, session: SessionDep, keys: KeysDep, settin
     return activity_out(session, keys, settings, activity)
 
 
-@router.get("/api/v1/activities", response_model=list[ActivityOut])
+def village_activity_out(session: Session, activity: Activity) -> VillageActivityOut:
+    """What a villager may see of an activity: the allow-list of VillageActivityOut, never its code."""
+    matter = session.get(Matter, activity.matter_id)
+    assert matter is not None
+    return VillageActivityOut(**activity.model_dump(include=set(VillageActivityOut.model_fields) - {"matter"}),
+                              matter=matter_out(matter))
+
+
+@router.get("/api/v1/activities", response_model=list[ActivityOut] | list[VillageActivityOut])
 def list_activities(session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Reader,
                     village_id: Annotated[int | None, Query(gt=0)] = None,
-                    include_ended: bool = False) -> list[ActivityOut]:
-    """A village's activities (a villager: their own village's), current ones unless include_ended."""
+                    include_ended: bool = False) -> list[ActivityOut] | list[VillageActivityOut]:
+    """A village's activities, current ones unless include_ended. Those who run the village's activities (its
+    officials, the county admin) see their codes; anyone else (its villagers, auditors) what, where and when."""
     if who.role == Role.VILLAGER or village_id is None:
         village_id = who.home_village_id
     village = session.get(Village, village_id) if village_id else None
     if village is None or not (who.sees_village(village.id, village.county_id)  # type: ignore[arg-type]
                                or who.lives_in(village.id)):  # type: ignore[arg-type]
         raise VillageNotFound("No such village among yours.", village_id=village_id)
-    return [activity_out(session, keys, settings, a)
-            for a in activities.of_village(session, village.id, include_ended=include_ended)]  # type: ignore[arg-type]
+    found = activities.of_village(session, village.id, include_ended=include_ended)  # type: ignore[arg-type]
+    if who.manages_village(village.id, village.county_id):  # type: ignore[arg-type]
+        return [activity_out(session, keys, settings, a) for a in found]
+    return [village_activity_out(session, a) for a in found]  # villagers (officials too, where they only live)
 
 
 @router.get("/api/v1/activities/{activity_id}", response_model=ActivityOut)

@@ -214,10 +214,15 @@ def object_to(claim_id: int, body: ObjectionIn, idempotency_key: IdempotencyKey,
     official has looked at the objection."""
     opened = disputes.object_to(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
     created_or_replayed(response, opened.replayed)
-    return dispute_out(opened.dispute, replayed=opened.replayed)
+    return dispute_out(opened.dispute, who, replayed=opened.replayed)
 
 
-def dispute_out(dispute: Dispute, *, replayed: bool = False) -> DisputeOut:
-    return DisputeOut.model_validate({**dispute.model_dump(), "replayed": replayed})
+def dispute_out(dispute: Dispute, who: Principal, *, replayed: bool = False) -> DisputeOut:
+    """A villager who objected to another household's claim is not told which household it is: the notice board
+    may name households anonymously, and an objection must not undo that."""
+    shown = dispute.model_dump()
+    if who.role == Role.VILLAGER and dispute.household_id != who.household_id:
+        shown["household_id"] = None
+    return DisputeOut.model_validate({**shown, "replayed": replayed})
 
 

@@ -77,7 +77,7 @@ def appeal(body: AppealIn, idempotency_key: IdempotencyKey, session: SessionDep,
     opened = disputes.appeal(session, who, claim_id=body.claim_id, deduction_id=body.deduction_id,
                              reason=body.reason, idempotency_key=idempotency_key)
     created_or_replayed(response, opened.replayed)
-    return dispute_out(opened.dispute, replayed=opened.replayed)
+    return dispute_out(opened.dispute, who, replayed=opened.replayed)
 
 
 @router.get("/disputes", response_model=list[DisputeOut])
@@ -96,7 +96,7 @@ def list_disputes(session: SessionDep, who: Reader, status: DisputeStatus | None
         query = query.where(Dispute.status == status)
     if kind is not None:
         query = query.where(Dispute.kind == kind)
-    return [dispute_out(d) for d in session.scalars(query.order_by(Dispute.id).limit(200)).all()]  # type: ignore[arg-type]
+    return [dispute_out(d, who) for d in session.scalars(query.order_by(Dispute.id).limit(200)).all()]  # type: ignore[arg-type]
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, status_code=201,
@@ -108,4 +108,4 @@ def resolve(dispute_id: int, body: ResolveDisputeIn, idempotency_key: Idempotenc
     resolved = disputes.resolve(session, who, dispute_id=dispute_id, upheld=body.outcome == "upheld",
                                 note=body.note, idempotency_key=idempotency_key)
     created_or_replayed(response, resolved.replayed)
-    return dispute_out(resolved.dispute, replayed=resolved.replayed)
+    return dispute_out(resolved.dispute, who, replayed=resolved.replayed)

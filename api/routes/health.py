@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import public
+from api.deps import public, scraper_or
 from api.observability import metrics_text
 from api.problems import problem
 from ledger import migrations
+from ledger.identity.models import Role
 
 router = APIRouter(tags=["health"])
 
@@ -37,7 +38,8 @@ def readyz(request: Request) -> dict[str, str] | Response:
     return {"status": "ready", "revision": head or ""}
 
 
-@router.get("/metrics", dependencies=[public()], response_class=Response)
+@router.get("/metrics", dependencies=[scraper_or(Role.COUNTY_ADMIN, Role.AUDITOR)], response_class=Response)
 def metrics() -> Response:
-    """Prometheus text format."""
+    """Prometheus text format. Outside dev mode: for a scraper with the metrics token (SHANZHI_METRICS_TOKEN, as
+    a bearer token), the county admin and auditors."""
     return Response(metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")

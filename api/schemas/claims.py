@@ -87,7 +87,7 @@ class ActivityIn(Strict):
     rotating: bool = False
 
 
-class ActivityOut(BaseModel):
+class _ActivityFields(BaseModel):
     id: int
     village_id: int
     matter: MatterOut
@@ -95,14 +95,24 @@ class ActivityOut(BaseModel):
     place: str
     starts_at: Moment
     ends_at: Moment
+    capacity: int | None
+    period: str
+    rotating: bool  # its code is shown live on an official's screen, not printed
+    active: bool
+
+
+class ActivityOut(_ActivityFields):
+    """An activity as the officials who run it see it: with its geofence and what its printed QR code says."""
+
     lat: float | None
     lon: float | None
     radius_m: int | None
-    capacity: int | None
-    period: str
-    rotating: bool
-    active: bool
     claim_url: str | None = Field(description="What the printed QR code encodes (none for a rotating code).")
+
+
+class VillageActivityOut(_ActivityFields):
+    """An activity as a villager sees it: what, where and when. No code, token or URL (a standing code claimed
+    from a list could be forwarded to anyone) and no geofence."""
 
 
 class LiveCodeOut(BaseModel):
@@ -265,7 +275,8 @@ class ResolveDisputeIn(Strict):
 class DisputeOut(BaseModel):
     id: int
     kind: str
-    household_id: int
+    household_id: int | None = Field(description="The household whose entry it is; not shown to a villager who "
+                                                  "objected to another household's entry.")
     claim_id: int | None
     deduction_id: int | None
     reason: str

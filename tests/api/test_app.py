@@ -24,7 +24,7 @@ from ledger.settings import DEMO_PASSWORD, InsecureSettings
 from tests.api.conftest import World, bearer, make_settings, password_token, villager_token
 from tests.conftest import ON_POSTGRES
 
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/otp/request",
+PUBLIC = {"/healthz", "/readyz", "/api/v1/auth/token", "/api/v1/auth/otp/request",
           "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/api/v1/codes/{token}"}
 # pages anyone may open: signing in, and the language switch
 PUBLIC_PAGES = {"/", "/c/{token}", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,6 +92,77 @@ def test_part_of_a_value_voucher_is_paid_and_the_rest_stays_held(client: TestCli
     assert rest["status"] == "used" and rest["remaining_yuan"] == "0.00"
     assert [(e["event"], e["value_yuan"], e["points"]) for e in rest["history"]] == [
         ("issued", "50.00", 100), ("consumed", "30.00", 60), ("consumed", "20.00", 40)]
+    with unit_of_work(engine) as session:
+        assert verify.verify(session).ok
+
+
+def _use_part(client: TestClient, mart: dict[str, str], voucher: dict[str, Any], amount: str) -> dict[str, Any]:
+    used = client.post(f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"], "amount": amount},
+                       headers=mart)
+    assert used.status_code == 200, used.text
+    return dict(used.json())
+
+
+def test_a_value_voucher_used_in_many_parts_stays_usable_until_its_value_is_used_up(
+        client: TestClient, engine: Engine, world: World) -> None:
+    """A 10.00 voucher for 2 points: 3.00, 3.00 and then exactly the 4.00 left, all accepted; the partner gets the
+    voucher's 2 points in all and the household keeps none of them back."""
+    give_points(engine, world.household_a1, 2)
+    token = villager_token(client, world.villager_phone)
+    voucher = redeem(client, token, offer(client, value_yuan="10.00", cost_points=2)["id"]).json()
+    mart = bearer(client_token(client, "mart"))
+    first = _use_part(client, mart, voucher, "3.00")
+    assert (first["status"], first["remaining_yuan"]) == ("active", "7.00")
+    second = _use_part(client, mart, voucher, "3.00")
+    assert (second["status"], second["remaining_yuan"]) == ("active", "4.00")
+    too_much = client.post(f"/api/v1/vouchers/{voucher['code']}/consume",
+                           json={"pin": voucher["pin"], "amount": "4.01"}, headers=mart)
+    assert too_much.status_code == 422 and too_much.json()["code"] == "amount_exceeds_value"
+    last = _use_part(client, mart, voucher, "4.00")
+    assert (last["status"], last["remaining_yuan"], last["remaining_points"]) == ("used", "0.00", 0)
+    uses = [(e["value_yuan"], e["points"]) for e in last["history"] if e["event"] == "consumed"]
+    assert [value for value, _ in uses] == ["3.00", "3.00", "4.00"] and sum(p for _, p in uses) == 2
+    balance = client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()
+    assert balance["posted"] == 0 and balance["held"] == 0
+    month = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    settled = client.get("/api/v1/settlement", params={"month": month}, headers=mart).json()
+    assert settled["value_yuan"] == "10.00" and settled["points"] == settled["ledger_points"] == 2
+    assert settled["reconciled"] is True
+    with unit_of_work(engine) as session:
+        assert verify.verify(session).ok
+
+
+def test_ten_small_uses_pay_the_partner_in_proportion_and_use_the_voucher_up_exactly(
+        client: TestClient, engine: Engine, world: World) -> None:
+    give_points(engine, world.household_a1, 3)
+    token = villager_token(client, world.villager_phone)
+    voucher = redeem(client, token, offer(client, value_yuan="10.00", cost_points=3)["id"]).json()
+    mart = bearer(client_token(client, "mart"))
+    seen = [_use_part(client, mart, voucher, "1.00") for _ in range(10)]
+    assert [s["status"] for s in seen] == ["active"] * 9 + ["used"]
+    assert [s["remaining_yuan"] for s in seen] == [f"{n}.00" for n in range(9, -1, -1)]
+    paid = [e["points"] for e in seen[-1]["history"] if e["event"] == "consumed"]
+    assert sum(paid) == 3 and all(sum(paid[:n]) <= 3 * n / 10 + 0.5 for n in range(1, 11))  # never ahead of use
+    with unit_of_work(engine) as session:
+        assert verify.verify(session).ok
+
+
+def test_the_rest_of_a_part_used_voucher_goes_back_to_the_household_when_it_expires(
+        client: TestClient, engine: Engine, world: World) -> None:
+    give_points(engine, world.household_a1, 2)
+    token = villager_token(client, world.villager_phone)
+    voucher = redeem(client, token, offer(client, value_yuan="10.00", cost_points=2, voucher_days=7)["id"]).json()
+    mart = bearer(client_token(client, "mart"))
+    _use_part(client, mart, voucher, "3.00")
+    rest = _use_part(client, mart, voucher, "3.00")
+    assert (rest["status"], rest["remaining_yuan"], rest["remaining_points"]) == ("active", "4.00", 1)
+    assert available(client, token, world.household_a1) == 0
+    report = schedule.tick(engine, now=utcnow() + timedelta(days=7, minutes=1))
+    assert report.done["expire_vouchers"] == 1
+    assert available(client, token, world.household_a1) == 1  # the rest's point is the household's again
+    seen = client.get(f"/api/v1/vouchers/{voucher['code']}", headers=bearer(token)).json()
+    assert seen["status"] == "expired"
+    assert [(e["event"], e["points"]) for e in seen["history"]][-1] == ("expired", 1)
     with unit_of_work(engine) as session:
         assert verify.verify(session).ok
 

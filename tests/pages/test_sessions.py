@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from ledger.base import utcnow
+from ledger.base import as_utc, utcnow
 from ledger.db import unit_of_work
 from ledger.identity.models import User, WebSession
 from tests.api.conftest import World
@@ -128,3 +128,31 @@ def test_an_ended_or_expired_session_or_a_disabled_user_goes_back_to_sign_in(bro
         session.exec(select(User).where(User.username == "official-a")).one().active = False
     gone = browser.get("/office")
     assert gone.status_code == 303 and gone.headers["location"].startswith("/signin")
+
+
+def _max_age(response) -> int:  # type: ignore[no-untyped-def]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("sz_session="))
+    found = re.search(r"max-age=(\d+)", cookie, re.IGNORECASE)
+    assert found, cookie
+    return int(found.group(1))
+
+
+def test_the_session_cookie_lasts_exactly_as_long_as_the_session_on_the_server(
+        browser: TestClient, world: World, engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    """A browser must not keep a session cookie the server has long ended (nor drop one it still honours)."""
+    staff = form_post(browser, "/signin/password", {"username": "official-a", "password": "correct horse battery"},
+                      from_page="/signin")
+    assert staff.status_code == 303
+    assert _max_age(staff) == settings.staff_session_hours * 3600
+    form_post(browser, "/signout", {}, from_page="/office")
+    sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": ""}, from_page="/signin")
+    code = re.search(r"<strong class=\"dev-code\">(\d{6})</strong>", sent.text).group(1)  # type: ignore[union-attr]
+    villager = browser.post("/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone,
+                                                  "code": code, "next": ""})
+    assert villager.status_code == 303
+    assert _max_age(villager) == settings.villager_session_days * 24 * 3600
+    with unit_of_work(engine) as session:
+        ends = session.exec(select(WebSession.expires_at).order_by(WebSession.created_at)).all()  # type: ignore[arg-type]
+    lifetimes = [(as_utc(end) - utcnow()).total_seconds() for end in ends]
+    assert abs(lifetimes[0] - settings.staff_session_hours * 3600) < 60
+    assert abs(lifetimes[-1] - settings.villager_session_days * 24 * 3600) < 60
