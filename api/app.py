@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import pages, problems
 from api.observability import RequestContext
@@ -31,6 +32,7 @@ from api.routes import (
 from ledger import jobs
 from ledger.activities.codes import Keys
 from ledger.db import connections_at_once, make_engine, unit_of_work
+from ledger.identity import passwords
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
@@ -84,6 +86,9 @@ def create_app(
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
     app.add_middleware(RequestContext)
+    # Outermost: the real client address behind the county's reverse proxy (api/observability.client_address)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    passwords.set_hashes_at_once(settings.hashes_at_once())
     for router in ROUTERS:
         app.include_router(router)
     pages.install(app, ROUTERS)

@@ -58,7 +58,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     from api.observability import configure_logging
 
     configure_logging()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; the app decides whom to
+    # trust itself (SHANZHI_TRUSTED_PROXIES, api/app.py)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                proxy_headers=False)
 
 
 @app.command()

@@ -31,6 +31,15 @@ ERRORS = Counter("shanzhi_errors", "Error responses by stable code", ["code"], r
 access_log = logging.getLogger("shanzhi.access")
 
 
+def client_address(scope: Scope) -> str:
+    """The one answer to "who is asking" for the whole app: sign-in limits and the access log. It is the socket
+    peer; behind a trusted proxy (SHANZHI_TRUSTED_PROXIES) the app's outermost middleware (uvicorn's
+    ProxyHeadersMiddleware, api/app.py) has already replaced it with the rightmost address of X-Forwarded-For that
+    is not a trusted proxy, so a client cannot choose its own address by sending the header."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def request_id() -> str:
     return _request_id.get()
 
@@ -131,6 +140,7 @@ class RequestContext:
             access_log.info(
                 "request",
                 extra={"fields": {"method": method, "path": scope.get("path"), "route": template,
+                                  "client": client_address(scope),
                                   "status": status, "ms": round(elapsed * 1000, 2)}},
             )
             _request_id.reset(token)
