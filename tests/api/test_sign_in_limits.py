@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from api.app import create_app
 from api.routes import auth
+from api.schemas import OtpVerifyIn
 from ledger.db import unit_of_work
 from ledger.identity import passwords
 from ledger.identity.models import OtpChallenge
@@ -299,3 +300,36 @@ def test_no_more_hashes_run_at_once_than_the_setting_allows(engine: Engine,
     for thread in threads:
         thread.join(10)
     assert counting.most == 2
+
+
+# --- guesses at the same moment --------------------------------------------------------------------------------
+
+
+def _guess_code(engine: Engine, phone: str) -> str:
+    app = SimpleNamespace(state=SimpleNamespace(otp_sender=lambda _phone, _code: None))
+    request = Request({"type": "http", "client": ("192.0.2.20", 5000), "app": app, "headers": [], "path": "/"})
+    settings = Settings(env="dev", jwt_secret="x" * 40)
+    with unit_of_work(engine) as session:
+        found = auth.code_sign_in(session, request, settings, OtpVerifyIn(phone=phone, code="000000"))
+    return "wrong" if found is None else "signed in"
+
+
+def test_guesses_at_the_same_moment_cannot_all_slip_past_the_slowing(database_url: str, world: World) -> None:
+    results = run_together(database_url, _guess_code, [world.villager_phone] * 20)
+    assert results.count("wrong") <= 3 + 1  # the free tries (3 by default), and one more that starts the delay
+    assert set(results) == {"wrong", "sign_in_slowed"}
+
+
+# --- the access log ---------------------------------------------------------------------------------------------
+
+
+def test_the_access_log_names_the_same_client_address(tmp_path: Path, database_url: str, engine: Engine,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(tmp_path, database_url, trusted_proxies=["10.0.0.0/8"])
+    proxy = from_address(create_app(settings, engine=engine), "10.1.2.3")
+    with caplog.at_level("INFO", logger="shanzhi.access"):
+        proxy.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9, 10.9.9.9"})
+        from_address(proxy.app, "198.51.100.3").get(  # type: ignore[arg-type]
+            "/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+    clients = [r.fields["client"] for r in caplog.records if r.name == "shanzhi.access"]  # type: ignore[attr-defined]
+    assert clients == ["203.0.113.9", "198.51.100.3"]
