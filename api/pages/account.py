@@ -98,7 +98,8 @@ async def check_password(request: Request, username: Annotated[str, Form(max_len
             found = await run_in_threadpool(auth.password_sign_in, request, settings, username, password)
         except Throttled as error:
             refused = error
-    return await in_turn(request, _password_answer, request, forged, found, refused, safe_next(next))  # type: ignore[no-any-return]
+    answer: Response = await in_turn(request, _password_answer, request, forged, found, refused, safe_next(next))
+    return answer
 
 
 def _password_answer(request: Request, forged: bool, found: tuple[str, str] | None, refused: Throttled | None,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from ledger.identity import passwords
 from tests.api.conftest import PASSWORD, World, bearer, password_token
 from tests.api.test_sign_in_limits import BlockingHasher
-from tests.pages.conftest import csrf_of, form_post
+from tests.pages.conftest import csrf_of, form_post, sign_in_villager
 
 
 def _ask_for_codes(browser: TestClient, phone: str, times: int):  # type: ignore[no-untyped-def]
@@ -82,3 +82,16 @@ def test_the_page_checks_a_password_outside_its_unit_of_work(browser: TestClient
         thread.join(30)
     assert signing_in == {"status": 303}
     assert hasher.connections_held == [0]
+
+
+def test_a_villager_is_told_on_their_page_when_guessing_locked_their_phone(browser: TestClient,
+                                                                           world: World) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    app = browser.app
+    for i in range(app.state.settings.account_lock_failures):  # type: ignore[attr-defined]
+        guess = TestClient(app, client=(f"198.18.5.{i + 1}", 40000)).post(
+            "/api/v1/auth/otp/verify", json={"phone": world.villager_phone, "code": "000000"})
+        assert guess.status_code == 401
+    me = browser.get("/me")
+    assert me.status_code == 200
+    assert "该手机号已被暂时锁定" in me.text
