@@ -102,7 +102,7 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
     with unit_of_work(engine) as session:
         user = identity.user_signing_in(session, stored) if matches else None
         if user is None:
-            _failed(session, settings, account, limits, username=username.lower())
+            _failed(session, settings, account, limits, username=username)
             return None
         throttle.succeeded(session, account, address)
         return f"user:{user.id}", user.role
@@ -127,11 +127,9 @@ def _client_grant(
     matches = check_secret(stored.secret_hash, secret)
     with unit_of_work(engine) as session:
         found = identity.client_signing_in(session, stored) if matches else None
-        if found is None:
-            _failed(session, settings, account, limits, client_id=client_id)
-        else:
-            throttle.succeeded(session, account, address)
-            granted = found[0].scopes.split()
+        if found is not None:  # a failure was counted for this address when admitted; no account-wide lock
+            throttle.succeeded(session, account, address)  # for a client: its secret is long and random, so
+            granted = found[0].scopes.split()  # a lock would only let anyone cut a bank off, guessing nothing
     if found is None:
         raise InvalidClient("Unknown client or wrong secret.")
     wanted = scope.split() if scope else granted

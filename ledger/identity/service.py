@@ -73,27 +73,19 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     return user_signing_in(session, stored) if check_secret(stored.secret_hash, password) else None
 
 
-def tell_locked(session: Session, *, username: str | None = None, phone: str | None = None,
-                client_id: str | None = None, until: datetime) -> None:
+def tell_locked(session: Session, *, until: datetime, username: str | None = None, phone: str | None = None) -> None:
     """Tell an account's holder that failed sign-ins have locked it, and until when (nothing if no such account)."""
-    payload = {"until": until.isoformat()}
     if phone is not None:
         villager = villager_by_phone(session, phone)
         person = session.get(Person, villager.person_id) if villager and villager.person_id else None
         if villager is not None and person is not None:
             outbox.tell(session, county_id=villager.county_id, household_id=person.household_id,
-                        kind="sign_in_locked", user_id=villager.id, **payload)
+                        kind="sign_in_locked", user_id=villager.id, until=until.isoformat())
     elif username is not None:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is not None:
             outbox.tell(session, county_id=user.county_id, household_id=None, kind="sign_in_locked",
-                        user_id=user.id, username=user.username, **payload)
-    elif client_id is not None:
-        client = session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first()
-        partner = session.get(Partner, client.partner_id) if client else None
-        if partner is not None:
-            outbox.tell(session, county_id=partner.county_id, household_id=None, kind="sign_in_locked",
-                        partner_id=partner.id, client_id=client_id, **payload)
+                        user_id=user.id, username=user.username, until=until.isoformat())
 
 
 def _code_hash(pepper: bytes, phone: str, code: str) -> str:

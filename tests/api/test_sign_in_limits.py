@@ -333,3 +333,14 @@ def test_the_access_log_names_the_same_client_address(tmp_path: Path, database_u
             "/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
     clients = [r.fields["client"] for r in caplog.records if r.name == "shanzhi.access"]  # type: ignore[attr-defined]
     assert clients == ["203.0.113.9", "198.51.100.3"]
+
+
+def test_wrong_secrets_from_everywhere_never_lock_a_banks_client(client: TestClient, world: World) -> None:
+    app: FastAPI = client.app  # type: ignore[assignment]
+    for i in range(25):  # more than the account-wide lock (20 by default)
+        wrong = from_address(app, f"198.18.7.{i + 1}").post(TOKEN, data={"grant_type": "client_credentials"},
+                                                             auth=("bank", "guess"))
+        assert wrong.status_code == 401
+    bank = from_address(app, "203.0.113.77").post(TOKEN, data={"grant_type": "client_credentials"},
+                                                   auth=("bank", "bank-secret"))
+    assert bank.status_code == 200, bank.text
