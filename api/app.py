@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import demo, pages, problems
 from api.limits import BodyLimit
@@ -35,6 +36,7 @@ from api.routes import (
 from ledger import jobs
 from ledger.activities.codes import Keys
 from ledger.db import connections_at_once, make_engine, unit_of_work
+from ledger.identity import passwords
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
@@ -112,12 +114,15 @@ def create_app(
     app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
+    passwords.set_hashes_at_once(settings.hashes_at_once())
     for router in ROUTERS:
         app.include_router(router)
     pages.install(app, ROUTERS)
     routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
     app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in
-    app.add_middleware(RequestContext)  # outermost: a refused body is logged and counted like any answer
+    app.add_middleware(RequestContext)  # a refused body is logged and counted like any answer
+    # Outermost: the real client address behind the county's reverse proxy (api/observability.client_address)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -98,10 +98,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     from api.observability import configure_logging
 
     configure_logging()
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; the app decides whom to
+    # trust itself (SHANZHI_TRUSTED_PROXIES, api/app.py).
     # uvicorn's own access log prints raw paths (voucher codes, consent ids, QR tokens): it stays off, and each
     # worker logs our line instead, which names the route template (api/observability.py: RequestContext)
     uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False)
+                access_log=False, proxy_headers=False)
 
 
 @app.command()

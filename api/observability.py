@@ -34,6 +34,15 @@ REGISTRY.register(failures.FAILURES)  # scheduled items (or whole steps) that fa
 access_log = logging.getLogger("shanzhi.access")
 
 
+def client_address(scope: Scope) -> str:
+    """The one answer to "who is asking" for the whole app: sign-in limits and the access log. It is the socket
+    peer; behind a trusted proxy (SHANZHI_TRUSTED_PROXIES) the app's outermost middleware (uvicorn's
+    ProxyHeadersMiddleware, api/app.py) has already replaced it with the rightmost address of X-Forwarded-For that
+    is not a trusted proxy, so a client cannot choose its own address by sending the header."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def request_id() -> str:
     return _request_id.get()
 
@@ -135,7 +144,7 @@ class RequestContext:
             LATENCY.labels(route=template, method=method).observe(elapsed)
             access_log.info(  # the route's template, never the path: paths carry codes, tokens and consent ids
                 "request",
-                extra={"fields": {"method": method, "route": template, "status": status,
-                                  "ms": round(elapsed * 1000, 2)}},
+                extra={"fields": {"method": method, "route": template, "client": client_address(scope),
+                                  "status": status, "ms": round(elapsed * 1000, 2)}},
             )
             _request_id.reset(token)

@@ -91,7 +91,7 @@ def of_error(error: DomainError) -> JSONResponse:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    extra = {k: v for k, v in error.detail.items() if k != "retry_after"}
+    extra = dict(error.detail)  # a Throttled's retry_after stays in the body too: when the limit lifts
     return problem(status, error.code, error.message, headers, **extra)
 
 

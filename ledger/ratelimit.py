@@ -42,9 +42,10 @@ def _count_one(dialect: str) -> Any:
 
 
 def hit(session: Session, key: str, *, limit: int, seconds: int, what: str, uses: int = 1,
-        now: datetime | None = None) -> None:
-    """Count `uses` of `key`; refuse (Throttled, with the seconds to wait) past `limit` uses in `seconds`.
-    A refused use is not counted: the refusal rolls its transaction back."""
+        now: datetime | None = None, refusal: type[Throttled] = Throttled) -> None:
+    """Count `uses` of `key`; refuse (`refusal`, a Throttled naming the limit, with the seconds to wait) past
+    `limit` uses in `seconds`. A refused use is not counted: the refusal rolls its transaction back.
+    One statement counts and reads back, so uses at the same moment never slip past the limit together."""
     now = now or utcnow()
     conn = session.connection()
     window = timedelta(seconds=seconds)
@@ -52,5 +53,5 @@ def hit(session: Session, key: str, *, limit: int, seconds: int, what: str, uses
                                   {"key": key, "now": now, "expired": now - window, "uses": uses}).one()
     if count > limit:
         wait = int((as_utc(started) + window - now).total_seconds()) + 1
-        raise Throttled(f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
+        raise refusal(f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
                         retry_after=wait, limit=limit)

@@ -4,6 +4,8 @@ Production is the default: dev mode (SHANZHI_ENV=dev) is asked for, never fallen
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import math
 import os
 import re
@@ -11,10 +13,10 @@ import secrets
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from zxcvbn import zxcvbn
 
 # Passwords that ship with the code or that everyone tries first. None may be in force outside dev mode.
@@ -51,10 +53,27 @@ class Settings(BaseSettings):
     head_signing_key_path: Path = Path("var/head-signing-key.pem")
 
     otp_seconds: int = 300
-    otp_max_attempts: int = 5
-    sign_in_max_failures: int = 5
-    sign_in_max_failures_per_address: int = 30
-    sign_in_window_seconds: int = 900
+    # Sign-in codes asked for, per window: per phone (each costs an SMS) and per client address, each on its own.
+    # Asking is not failing: neither counts towards slowing down or locking anyone.
+    code_requests_per_phone: int = Field(default=5, ge=1)
+    code_requests_per_address: int = Field(default=60, ge=1)
+    # The window those counts, and the failures of one account from one address, are kept in
+    sign_in_window_seconds: int = Field(default=900, ge=60)
+    # Wrong codes, passwords or client secrets for one account from one address: this many are free, then each
+    # next try waits 1, 2, 4 … seconds (at most sign_in_max_delay_seconds). Another address is not slowed by them.
+    sign_in_free_failures: int = Field(default=3, ge=1)
+    sign_in_max_delay_seconds: int = Field(default=900, ge=1)
+    # Failures of one account from all addresses within account_lock_window_seconds that lock it (even the right
+    # code or password) for account_lock_seconds; its holder is told.
+    account_lock_failures: int = Field(default=20, ge=5)
+    account_lock_window_seconds: int = Field(default=24 * 3600, ge=60)
+    account_lock_seconds: int = Field(default=3600, ge=60)
+    # argon2 hashes (password and client-secret checks) running at once in a process; 0 = the number of cores
+    password_hashes_at_once: int = Field(default=0, ge=0)
+    # Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For is believed: behind them the client is
+    # the rightmost address in it that is not one of them. Empty: the socket peer is the client.
+    # From the environment as a JSON list or comma separated: SHANZHI_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Optional first administrator (shanzhi create-admin reads these when flags are absent).
     admin_password: str = ""
@@ -94,6 +113,16 @@ class Settings(BaseSettings):
     @property
     def serves_api_docs(self) -> bool:
         return self.dev_mode if self.api_docs is None else self.api_docs
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
+        return [str(ipaddress.ip_network(str(v).strip(), strict=False)) for v in value]
+
+    def hashes_at_once(self) -> int:
+        return self.password_hashes_at_once or os.cpu_count() or 1
 
     @property
     def dev_mode(self) -> bool:

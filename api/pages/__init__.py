@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from api.pages import account, office, partner, villager
 from api.pages.web import STATIC, check_csrf, learn_api_rules
 
-ROUTERS = (account.router, villager.router, office.router, partner.router)
+ROUTERS = (account.router, account.signin_router, villager.router, office.router, partner.router)
+OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
 
 
 def install(app: FastAPI, api_routers: Iterable[APIRouter]) -> None:
@@ -22,4 +23,5 @@ def install(app: FastAPI, api_routers: Iterable[APIRouter]) -> None:
         learn_api_rules(api_router.routes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(check_csrf)], include_in_schema=False)
+        csrf = [] if router in OPEN_ROUTERS else [Depends(check_csrf)]
+        app.include_router(router, dependencies=csrf, include_in_schema=False)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import in_turn, public
 
 from api.pages import i18n
 from api.pages.web import (
     LANG_COOKIE,
     Anyone,
+    CsrfFailed,
+    Page,
     SignedIn,
+    csrf_matches,
     end_session,
+    get_page,
     home_of,
     reason,
     safe_next,
@@ -21,11 +28,14 @@ from api.pages.web import (
 )
 from api.routes import auth, evidence
 from api.schemas import OtpRequestIn, OtpVerifyIn
-from ledger.errors import DomainError, Invalid
+from ledger.db import unit_of_work
+from ledger.errors import Invalid, Throttled
 from ledger.identity import principal as principals
 from ledger.identity.models import User
+from ledger.settings import Settings
 
 router = APIRouter()
+signin_router = APIRouter()  # without the pages' CSRF dependency (and so without its unit of work): see below
 Next = Annotated[str | None, Form(max_length=500)]
 
 
@@ -52,9 +62,8 @@ def send_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_len
     except ValidationError:
         return page.render("signin.html", status_code=422, next=safe_next(next), phone=phone,
                            error=page._("This is not a mobile phone number."))
-    except DomainError as refused:
-        return page.render("signin.html", status_code=429, next=safe_next(next), phone=phone,
-                           error=reason(page, refused))
+    except Throttled as refused:
+        return _refused(page, refused, next=safe_next(next), phone=phone)
     return page.render("signin.html", step="code", phone=number, next=safe_next(next),
                        dev_code=code if page.settings.dev_mode else None)
 
@@ -66,27 +75,53 @@ def check_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_le
         found = auth.code_sign_in(page.session, request, page.settings, OtpVerifyIn(phone=phone, code=code.strip()))
     except ValidationError:
         found = None
-    except DomainError as refused:
-        return page.render("signin.html", status_code=429, step="code", phone=phone, next=safe_next(next),
-                           error=reason(page, refused))
+    except Throttled as refused:
+        return _refused(page, refused, step="code", phone=phone, next=safe_next(next))
     if found is None:  # the failure is counted: this page answers without raising, so it is committed
         return page.render("signin.html", status_code=401, step="code", phone=phone, next=safe_next(next),
                            error=reason(page, auth.InvalidCode("")))
     return _signed_in(page, *found, next)
 
 
-@router.post("/signin/password")
-def check_password(page: Anyone, request: Request, username: Annotated[str, Form(max_length=64)],
-                   password: Annotated[str, Form(max_length=256)], next: Next = None) -> Response:  # noqa: A002
-    try:
-        found = auth.password_sign_in(page.session, request, page.settings, username, password)
-    except DomainError as refused:
-        return page.render("signin.html", status_code=429, next=safe_next(next), staff_open=True,
-                           error=reason(page, refused))
-    if found is None:
-        return page.render("signin.html", status_code=401, next=safe_next(next), staff_open=True,
-                           error=reason(page, auth.InvalidGrant("")))
-    return _signed_in(page, *found, next)
+@signin_router.post("/signin/password", dependencies=[public()])
+async def check_password(request: Request, username: Annotated[str, Form(max_length=64)],
+                         password: Annotated[str, Form(max_length=256)],
+                         csrf: Annotated[str, Form(max_length=128)] = "", next: Next = None) -> Response:  # noqa: A002
+    """Not on the pages' router: that one holds a unit of work (on SQLite, the one writer) for the whole request,
+    and argon2 must run outside any. So the CSRF check comes first, then the sign-in (its own transactions around
+    the hash), and only then a unit of work for the page."""
+    settings: Settings = request.app.state.settings
+    forged = not csrf_matches(request, csrf)
+    found, refused = None, None
+    if not forged:
+        try:
+            found = await run_in_threadpool(auth.password_sign_in, request, settings, username, password)
+        except Throttled as error:
+            refused = error
+    answer: Response = await in_turn(request, _password_answer, request, forged, found, refused, safe_next(next))
+    return answer
+
+
+def _password_answer(request: Request, forged: bool, found: tuple[str, str] | None, refused: Throttled | None,
+                     next_path: str | None) -> Response:
+    with unit_of_work(request.app.state.engine) as session:
+        page = get_page(request, session)
+        if forged:
+            error = CsrfFailed("This form has expired or did not come from Shanzhi; open the page again and resend.")
+            return page.render("error.html", status_code=403, error=error, reason=reason(page, error))
+        if refused is not None:
+            return _refused(page, refused, next=next_path, staff_open=True)
+        if found is None:
+            return page.render("signin.html", status_code=401, next=next_path, staff_open=True,
+                               error=reason(page, auth.InvalidGrant("")))
+        return _signed_in(page, *found, next_path)
+
+
+def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
+    """A limit on signing in, on the sign-in page: which one and when it lifts (as the API's 429 says)."""
+    response = page.render("signin.html", status_code=429, error=reason(page, refused), **context)
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None) -> Response:

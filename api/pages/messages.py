@@ -12,6 +12,11 @@ ERRORS: dict[str, str] = {
     "invalid_code": N_("The code is wrong or has expired. Ask for a new code."),
     "invalid_grant": N_("Wrong username or password."),
     "too_many_requests": N_("Too many tries. Wait a few minutes and try again."),
+    "code_requests_phone_limited": N_("Too many codes were asked for this phone. Ask again in %(wait)s."),
+    "code_requests_address_limited": N_("Too many codes were asked for from this network. Ask again in %(wait)s."),
+    "sign_in_slowed": N_("Too many wrong tries. Wait %(wait)s before the next one."),
+    "account_locked": N_("This account is locked after many wrong tries. Try again in %(wait)s. "
+                         "Its holder has been told."),
     "invalid_request": N_("Some of what you entered is not valid. Check the form and send it again."),
     "invalid": N_("Some of what you entered is not valid. Check the form and send it again."),
     "forbidden": N_("This is not open to your account."),

@@ -38,7 +38,7 @@ from sqlmodel import Session, select
 from api.deps import SessionDep, access_rule_of, permits
 from api.pages import i18n
 from ledger.base import as_utc, utcnow
-from ledger.errors import DomainError, Forbidden, Unauthenticated
+from ledger.errors import DomainError, Forbidden, Throttled, Unauthenticated
 from ledger.identity import principal as principals
 from ledger.identity.models import Role, User, WebSession
 from ledger.identity.principal import Principal
@@ -335,11 +335,15 @@ async def check_csrf(request: Request, page: Annotated[Page, Depends(get_page)])
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     form = await request.form(max_part_size=64 * 1024)
-    sent = form.get("csrf")
+    if not csrf_matches(request, form.get("csrf")):
+        raise CsrfFailed("This form has expired or did not come from Shanzhi; open the page again and resend.")
+
+
+def csrf_matches(request: Request, sent: object) -> bool:
+    """Is `sent` the CSRF token of this browser's session (or, before signing in, of its `sz_pre` cookie)?"""
     bound_to = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)
     settings: Settings = request.app.state.settings
-    if not isinstance(sent, str) or not bound_to or not hmac.compare_digest(sent, csrf_for(settings, bound_to)):
-        raise CsrfFailed("This form has expired or did not come from Shanzhi; open the page again and resend.")
+    return isinstance(sent, str) and bool(bound_to) and hmac.compare_digest(sent, csrf_for(settings, bound_to or ""))
 
 
 # --- signing in and out -------------------------------------------------------------------------------------
@@ -415,4 +419,13 @@ def reason(page: Page, error: DomainError) -> str:
     from api.pages.messages import ERRORS
 
     text = ERRORS.get(error.code)
+    if text and isinstance(error, Throttled):  # a limit says when it lifts
+        return page._(text, wait=wait_text(page, error.retry_after))
     return page._(text) if text else error.message
+
+
+def wait_text(page: Page, seconds: int) -> str:
+    """A wait in the reader's language: seconds under two minutes, else whole minutes (rounded up)."""
+    if seconds < 120:
+        return page._("%(count)s seconds", count=seconds)
+    return page._("%(count)s minutes", count=-(-seconds // 60))

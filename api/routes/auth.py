@@ -1,12 +1,15 @@
 """Signing in. Password and client-credential grants at /auth/token (OAuth2 form); villagers by one-time code.
 
-Failures are counted per account and per client address and committed even though the request fails;
-the answer for an unknown account is the same, and as slow, as for a wrong password.
+Guessing is slowed per (account, client address) and an account locked only after many failures from all
+addresses (ledger/identity/throttle.py); failures are committed even though the request fails. Code requests
+are limited per phone and per address, each on its own. The answer for an unknown account is the same, and as
+slow, as for a wrong password. argon2 runs between transactions, never inside one.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
@@ -15,11 +18,15 @@ from sqlmodel import Session
 
 from api import tokens
 from api.deps import SettingsDep, public
+from api.observability import client_address
 from api.schemas import OtpRequestIn, OtpRequestOut, OtpVerifyIn, TokenOut
+from ledger import ratelimit
+from ledger.base import utcnow
 from ledger.db import unit_of_work
 from ledger.errors import Invalid, Unauthenticated
 from ledger.identity import service as identity
 from ledger.identity import throttle
+from ledger.identity.passwords import check_secret
 from ledger.identity.principal import PARTNER
 from ledger.settings import Settings
 
@@ -44,12 +51,8 @@ class InvalidCode(Unauthenticated):
     code = "invalid_code"
 
 
-def _limits(settings: Settings, account_key: str, address: str) -> dict[str, int]:
-    return {account_key: settings.sign_in_max_failures, f"address:{address}": settings.sign_in_max_failures_per_address}
-
-
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request.scope)
 
 
 @router.post("/token", response_model=TokenOut, dependencies=[public()])
@@ -80,38 +83,53 @@ def token(
 
 
 def _password_grant(request: Request, settings: Settings, username: str, password: str) -> TokenOut:
-    with unit_of_work(request.app.state.engine) as session:
-        found = password_sign_in(session, request, settings, username, password)
+    found = password_sign_in(request, settings, username, password)
     if found is None:  # the failure is counted (committed) before the refusal
         raise InvalidGrant("Wrong username or password.")
     access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
     return TokenOut(access_token=access, expires_in=lifetime)
 
 
-def password_sign_in(session: Session, request: Request, settings: Settings, username: str, password: str
-                     ) -> tuple[str, str] | None:
-    """The subject and role of a staff sign-in, or None (the failure counted). The pages sign in with it too."""
-    keys = _limits(settings, f"account:{username.lower()}", _address(request))
-    throttle.check(session, keys)
-    user = identity.check_password(session, username, password)
-    if user is None:
-        throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
-        return None
-    throttle.clear(session, f"account:{username.lower()}")
-    return f"user:{user.id}", user.role
+def password_sign_in(request: Request, settings: Settings, username: str, password: str) -> tuple[str, str] | None:
+    """The subject and role of a staff sign-in, or None (the failure counted). Three steps: admit the try and
+    read the hash (one transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
+    engine, account, address = request.app.state.engine, f"user:{username.lower()}", _address(request)
+    limits = throttle.Limits.of(settings)
+    with unit_of_work(engine) as session:
+        throttle.admit(session, account, address, limits)
+        stored = identity.password_of(session, username)
+    matches = check_secret(stored.secret_hash, password)
+    with unit_of_work(engine) as session:
+        user = identity.user_signing_in(session, stored) if matches else None
+        if user is None:
+            _failed(session, settings, account, limits, username=username)
+            return None
+        throttle.succeeded(session, account, address)
+        return f"user:{user.id}", user.role
+
+
+def _failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:
+    """Count a failure against the account; when that locks it, tell its holder."""
+    if throttle.failed(session, account, limits):
+        until = utcnow() + timedelta(seconds=settings.account_lock_seconds)
+        identity.tell_locked(session, until=until, **holder)
+        log.warning("account locked after failed sign-ins", extra={"fields": {"account": account}})
 
 
 def _client_grant(
     request: Request, settings: Settings, client_id: str, secret: str, scope: str | None
 ) -> TokenOut:
-    keys = _limits(settings, f"client:{client_id}", _address(request))
-    with unit_of_work(request.app.state.engine) as session:
-        throttle.check(session, keys)
-        found = identity.check_client(session, client_id, secret)
-        if found is None:
-            throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
-        else:
-            granted = found[0].scopes.split()
+    engine, account, address = request.app.state.engine, f"client:{client_id}", _address(request)
+    limits = throttle.Limits.of(settings)
+    with unit_of_work(engine) as session:
+        throttle.admit(session, account, address, limits)
+        stored = identity.secret_of(session, client_id)
+    matches = check_secret(stored.secret_hash, secret)
+    with unit_of_work(engine) as session:
+        found = identity.client_signing_in(session, stored) if matches else None
+        if found is not None:  # a failure was counted for this address when admitted; no account-wide lock
+            throttle.succeeded(session, account, address)  # for a client: its secret is long and random, so
+            granted = found[0].scopes.split()  # a lock would only let anyone cut a bank off, guessing nothing
     if found is None:
         raise InvalidClient("Unknown client or wrong secret.")
     wanted = scope.split() if scope else granted
@@ -137,12 +155,19 @@ def otp_request(body: OtpRequestIn, request: Request, settings: SettingsDep) -> 
     return OtpRequestOut(expires_in=settings.otp_seconds, dev_code=code if settings.dev_mode else None)
 
 
-def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str | None:
-    """Send a sign-in code (counted against the phone's and the address's limits). The code is returned for
-    dev mode's demo only; None when the phone is unknown."""
-    keys = _limits(settings, f"otp-request:{phone}", _address(request))
-    throttle.check(session, keys)
-    throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)  # counts requests
+def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str:
+    """Send a sign-in code. Refused while the phone is locked, and past the phone's or the address's limit of
+    requests, each counted on its own (asking is not failing). The code is returned for dev mode's demo only;
+    for an unknown phone it is a made-up one, so that the answers look alike."""
+    throttle.check_locked(session, f"phone:{phone}")
+    window = settings.sign_in_window_seconds
+    with session.begin_nested():  # a refusal counts nothing, even where the caller commits (the pages)
+        ratelimit.hit(session, f"code-requests:phone:{phone}", limit=settings.code_requests_per_phone,
+                      seconds=window, what="codes asked for this phone",
+                      refusal=throttle.CodeRequestsPhoneLimited)
+        ratelimit.hit(session, f"code-requests:address:{_address(request)[:64]}",
+                      limit=settings.code_requests_per_address, seconds=window,
+                      what="codes asked for from your address", refusal=throttle.CodeRequestsAddressLimited)
     return identity.request_otp(session, phone=phone, pepper=_pepper(settings),
                                 lifetime_seconds=settings.otp_seconds, send=request.app.state.otp_sender)
 
@@ -160,14 +185,14 @@ def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> To
 def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn
                  ) -> tuple[str, str] | None:
     """The subject and role of a villager signing in by code, or None (the failure counted)."""
-    keys = _limits(settings, f"otp:{body.phone}", _address(request))
-    throttle.check(session, keys)
-    user = identity.verify_otp(session, phone=body.phone, code=body.code, pepper=_pepper(settings),
-                               max_attempts=settings.otp_max_attempts)
+    account, address, limits = f"phone:{body.phone}", _address(request), throttle.Limits.of(settings)
+    with session.begin_nested():  # a refused try counts nothing, even where the caller commits (the pages)
+        throttle.admit(session, account, address, limits)
+    user = identity.verify_otp(session, phone=body.phone, code=body.code, pepper=_pepper(settings))
     if user is None:
-        throttle.record_failure(session, keys, window_seconds=settings.sign_in_window_seconds)
+        _failed(session, settings, account, limits, phone=body.phone)
         return None
-    throttle.clear(session, f"otp:{body.phone}")
+    throttle.succeeded(session, account, address)
     return f"user:{user.id}", user.role
 
 

@@ -37,7 +37,8 @@ class OtpRequestIn(Strict):
 class OtpRequestOut(BaseModel):
     status: Literal["sent"] = "sent"
     expires_in: int
-    dev_code: str | None = Field(default=None, description="Only in dev mode, for trying the demo.")
+    dev_code: str | None = Field(default=None, description="Only in dev mode, for trying the demo. An unknown "
+                                 "phone gets a made-up code of the same shape, which signs nobody in.")
 
 
 class OtpVerifyIn(Strict):

@@ -1,7 +1,9 @@
 """Signing in: passwords for officials and admins, one-time codes for villagers, client credentials for partners.
 
 These functions never say whether an account exists: a miss costs the same argon2 work as a hit and
-returns the same None.
+returns the same None. The argon2 check itself (ledger/identity/passwords.py) runs between two transactions:
+one reads what to check against (`password_of`, `secret_of`), the next acts on the answer (`user_signing_in`,
+`client_signing_in`), so no lock is held while hashing.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ledger import outbox
 from ledger.base import as_utc, utcnow
 from ledger.errors import Conflict, NotFound
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
@@ -25,21 +29,65 @@ from ledger.tenancy import Household, Person
 OtpSender = Callable[[str, str], None]  # (phone, code): the delivery channel (SMS gateway, or the dev log)
 
 
-def check_password(session: Session, username: str, password: str) -> User | None:
+@dataclass(frozen=True)
+class Stored:
+    """What a secret is checked against: the account's id and hash (None and None for no such account)."""
+
+    id: int | None
+    secret_hash: str | None
+
+
+def password_of(session: Session, username: str) -> Stored:
+    """The staff account a password sign-in names. Read in one transaction, checked outside it (argon2 is slow)."""
     user = session.scalars(select(User).where(User.username == username)).first()
-    ok = check_secret(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active or user.role == Role.VILLAGER:
+    if user is None or not user.active or user.role == Role.VILLAGER:
+        return Stored(None, None)
+    return Stored(user.id, user.password_hash)
+
+
+def user_signing_in(session: Session, stored: Stored) -> User | None:
+    """After the password matched `stored`: the user, still active and still with that password."""
+    user = session.get(User, stored.id) if stored.id is not None else None
+    if user is None or not user.active or user.role == Role.VILLAGER or user.password_hash != stored.secret_hash:
         return None
     return user
 
 
-def check_client(session: Session, client_id: str, secret: str) -> tuple[PartnerClient, Partner] | None:
+def secret_of(session: Session, client_id: str) -> Stored:
     client = session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first()
-    ok = check_secret(client.secret_hash if client else None, secret)
-    if client is None or not ok or not client.active:
+    if client is None or not client.active:
+        return Stored(None, None)
+    return Stored(client.id, client.secret_hash)
+
+
+def client_signing_in(session: Session, stored: Stored) -> tuple[PartnerClient, Partner] | None:
+    """After the secret matched `stored`: the client, still active with that secret, and its partner."""
+    client = session.get(PartnerClient, stored.id) if stored.id is not None else None
+    if client is None or not client.active or client.secret_hash != stored.secret_hash:
         return None
     partner = session.get(Partner, client.partner_id)
     return (client, partner) if partner else None
+
+
+def check_password(session: Session, username: str, password: str) -> User | None:
+    """Password check in one go, for the command line (not the API: it would hash inside the transaction)."""
+    stored = password_of(session, username)
+    return user_signing_in(session, stored) if check_secret(stored.secret_hash, password) else None
+
+
+def tell_locked(session: Session, *, until: datetime, username: str | None = None, phone: str | None = None) -> None:
+    """Tell an account's holder that failed sign-ins have locked it, and until when (nothing if no such account)."""
+    if phone is not None:
+        villager = villager_by_phone(session, phone)
+        person = session.get(Person, villager.person_id) if villager and villager.person_id else None
+        if villager is not None and person is not None:
+            outbox.tell(session, county_id=villager.county_id, household_id=person.household_id,
+                        kind="sign_in_locked", user_id=villager.id, until=until.isoformat())
+    elif username is not None:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is not None:
+            outbox.tell(session, county_id=user.county_id, household_id=None, kind="sign_in_locked",
+                        user_id=user.id, username=user.username, until=until.isoformat())
 
 
 def _code_hash(pepper: bytes, phone: str, code: str) -> str:
@@ -56,11 +104,12 @@ def villager_by_phone(session: Session, phone: str) -> User | None:
 
 def request_otp(
     session: Session, *, phone: str, pepper: bytes, lifetime_seconds: int, send: OtpSender
-) -> str | None:
-    """Send a six-digit code to a villager's phone. Returns the code (for dev mode), or None for an unknown phone."""
-    if villager_by_phone(session, phone) is None:
-        return None
+) -> str:
+    """Send a six-digit code to a villager's phone and return it (for dev mode). For an unknown phone nothing is
+    sent or kept, and a made-up code that signs nobody in is returned, so that both answers look alike."""
     code = f"{secrets.randbelow(10**6):06d}"
+    if villager_by_phone(session, phone) is None:
+        return code
     session.add(
         OtpChallenge(
             phone=phone,
@@ -73,8 +122,10 @@ def request_otp(
     return code
 
 
-def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes, max_attempts: int) -> User | None:
-    """The villager behind `phone` when `code` is their newest live code; each challenge allows few attempts."""
+def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes) -> User | None:
+    """The villager behind `phone` when `code` is their newest live code. Wrong tries do not spend the code:
+    guessing is slowed per phone and address, and the phone locked only after many (ledger/identity/throttle.py),
+    so no one can make a villager's code useless by guessing at it."""
     now = utcnow()
     challenge = session.scalars(
         select(OtpChallenge)
@@ -85,7 +136,7 @@ def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes, max_at
     ).first()
     expected = challenge.code_hash if challenge else _code_hash(pepper, phone, "decoy")
     matches = hmac.compare_digest(expected, _code_hash(pepper, phone, code))
-    if challenge is None or as_utc(challenge.expires_at) <= now or challenge.attempts >= max_attempts:
+    if challenge is None or as_utc(challenge.expires_at) <= now:
         return None
     challenge.attempts += 1
     if not matches:
