@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.demo_server import SHANZHI, _free_port
+from tests.demo_server import SHANZHI, environment, free_port
 
 SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
            "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b"}
@@ -20,9 +19,8 @@ SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouc
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_served_log_has_one_json_line_per_request_naming_its_route_not_its_codes(
         demo_db: Path, tmp_path: Path, workers: int) -> None:
-    port = _free_port()
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": f"sqlite:///{demo_db}",
-           "SHANZHI_TICK_SECONDS": "0"}
+    port = free_port()
+    env = environment(demo_db, SHANZHI_TICK_SECONDS="0")
     server = subprocess.Popen([SHANZHI, "serve", "--port", str(port), "--workers", str(workers)], cwd=tmp_path,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
