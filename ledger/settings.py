@@ -204,6 +204,10 @@ def check_for_production(settings: Settings) -> None:
                             problem.replace("SHANZHI_JWT_SECRET", f"SHANZHI_JWT_PREVIOUS_KEYS key {kid!r}"))
     if settings.admin_password and settings.admin_password.lower() in DEFAULT_PASSWORDS:
         problems.append("SHANZHI_ADMIN_PASSWORD is a default password")
+    # The scraper's bearer token opens /metrics: a guessable one is a guessable key (empty means no scraper).
+    metrics_problem = secret_problem(settings.metrics_token) if settings.metrics_token else None
+    if metrics_problem:
+        problems.append(metrics_problem.replace("SHANZHI_JWT_SECRET", "SHANZHI_METRICS_TOKEN"))
     if problems:
         raise InsecureSettings("; ".join(problems))
 

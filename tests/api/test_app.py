@@ -267,6 +267,16 @@ def test_outside_dev_a_guessable_secret_refuses_to_start_however_long(tmp_path: 
         create_app(make_settings(tmp_path, database_url, env="prod", jwt_previous_keys={"k0": secret}))
 
 
+def test_outside_dev_a_guessable_metrics_token_refuses_to_start(tmp_path: Path, database_url: str) -> None:
+    """The scraper's token opens /metrics in production: it is held to the signing key's standard."""
+    good = next(iter(GOOD_SECRETS.values()))
+    with pytest.raises(InsecureSettings, match="SHANZHI_METRICS_TOKEN is too easy to guess"):
+        create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=good, metrics_token="prometheus" * 4))
+    with pytest.raises(InsecureSettings, match="SHANZHI_METRICS_TOKEN is shorter than 32 bytes"):
+        create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=good, metrics_token="scrape"))
+    create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=good, metrics_token=good[::-1]))
+
+
 @pytest.mark.parametrize("form", sorted(GOOD_SECRETS))
 def test_outside_dev_a_random_32_byte_secret_starts(tmp_path: Path, database_url: str, engine: Engine,
                                                     form: str) -> None:
