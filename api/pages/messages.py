@@ -118,4 +118,7 @@ NOTICES: dict[str, str] = {
     "recorded": N_("Recorded."),
     "created": N_("Created."),
     "answered": N_("Your answer was sent to the household."),
+    "award_in_notice": N_("Awarded: the points are on the village notice board, and settle when its notice period "
+                          "is over."),
+    "award_waiting": N_("Entered: the award waits in the review queue until another official approves it."),
 }

@@ -23,6 +23,8 @@ from api.pages import charts
 from api.pages.i18n import N_
 from api.pages.messages import ERRORS
 from api.pages.web import OfficialPage, Page, StaffPage
+from api.pages.web import reason as refusal_reason
+from api.problems import status_of
 from api.routes import activities, catalogue, claims, credit, disputes, evidence, households
 from api.schemas.claims import (
     ActivityIn,
@@ -34,10 +36,11 @@ from api.schemas.claims import (
 )
 from api.schemas.credit import ReviewAnswerIn
 from ledger.base import utcnow
-from ledger.claims.models import ClaimStatus, DisputeStatus
-from ledger.errors import Invalid
+from ledger.claims import service as award_service
+from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
+from ledger.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
-from ledger.tenancy import Household, Person, Township, Village
+from ledger.tenancy import County, Household, Person, Township, Village
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -335,6 +338,98 @@ def send_proxy_claim(page: OfficialPage, activity_id: Annotated[int, Form(gt=0)]
     page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page),
               response=Response())
     return page.redirect("/office/proxy", done="recorded")
+
+
+# --- awards ---------------------------------------------------------------------------------------------------
+
+
+def _award_matters(page: Page, villages: list[Village]) -> list[dict[str, Any]]:
+    """Per village, the rewards of the catalogue in force there now (county matters under a village's own)."""
+    now = utcnow()
+    return [{"village": village, "matters": [
+        m for m in page.call(catalogue.list_matters, village_id=village.id) if m.points > 0 and m.active
+        and (m.valid_from is None or m.valid_from <= now) and (m.valid_to is None or now < m.valid_to)]}
+        for village in villages]
+
+
+def _recent_awards(page: Page, villages: list[Village]) -> list[Any]:
+    """The last awards given in my villages, newest first, as the review queue and the API show them."""
+    assert page.principal is not None
+    found = page.session.scalars(select(Claim).where(
+        Claim.award_reason.is_not(None),  # type: ignore[union-attr]
+        Claim.village_id.in_([v.id for v in villages]))  # type: ignore[attr-defined]
+        .order_by(Claim.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+    return [claims.claim_out(page.session, c, page.principal) for c in found]
+
+
+def _award_form(page: Page, household_id: int | None, status_code: int = 200, **context: Any) -> Response:
+    assert page.principal is not None
+    household = households.visible_household(page.session, page.principal, household_id) \
+        if household_id is not None else None
+    villages = [v for v in _villages(page) if household is None or v.id == household.village_id]
+    county = page.session.get(County, page.principal.county_id)
+    listed = _recent_awards(page, _villages(page))
+    names = _household_names(page, {a.household_id for a in listed})
+    return page.render("office/award.html", status_code=status_code, household=household,
+                       groups=_award_matters(page, villages), recent=listed, names=names,
+                       threshold=county.award_second_official_points if county is not None else 0,
+                       key=secrets.token_urlsafe(12), **context)
+
+
+@router.get("/office/awards")
+def award_form(page: OfficialPage, household_id: OutInt = None) -> Response:
+    """Award a household the points of a reward of its village's catalogue, saying why, with the photos the
+    matter asks for; and the last awards of my villages with where each stands."""
+    return _award_form(page, _number(household_id, "household_id"))
+
+
+@router.post("/office/awards")
+def send_award(page: OfficialPage, matter_code: Annotated[str, Form(max_length=64)],
+               key: Annotated[str, Form(min_length=8, max_length=64)],
+               reason: Annotated[str, Form(max_length=500)] = "",
+               household_card: Annotated[str, Form(max_length=300)] = "",
+               household_id: Annotated[str, Form(max_length=12)] = "",
+               photo: Annotated[UploadFile | None, File()] = None) -> Response:
+    number = _number(household_id, "household_id")
+    card = household_card.strip() or None
+    if card is None and number is None:
+        return _award_form(page, None, status_code=400,
+                           refusal=page._("Scan the household card or give the household number."))
+    assert page.principal is not None
+    try:
+        with page.session.begin_nested():  # a refusal writes nothing, the photo's record included
+            number = claims.household_named(_keys(page), number, card)
+            household = households.visible_household(page.session, page.principal, number)
+            photos = []
+            if photo is not None and photo.filename:  # a matter that needs a photo: the official took it
+                saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
+                                  village_id=household.village_id)
+                photos.append(saved.id)
+            given = award_service.submit_award(
+                page.session, page.principal, household_id=number, matter_code=matter_code.strip(),
+                reason=reason, person_id=None, details=award_service.Details(evidence_ids=tuple(photos)),
+                idempotency_key=f"page:award:{key}")
+    except DomainError as refused:
+        if isinstance(refused, Unauthenticated):
+            raise
+        return _award_form(page, number, status_code=status_of(refused), refusal=_award_refusal(page, refused))
+    done = "award_waiting" if given.claim.status == ClaimStatus.PENDING else "award_in_notice"
+    return page.redirect(f"/office/awards?household_id={number}", done=done)
+
+
+AWARD_REFUSALS = {  # an award's refusals, worded for the official who enters it
+    "conflict_of_interest": N_("You cannot award your own household: another official of the village, the "
+                               "township supervisor or the county admin does it."),
+    "cap_reached": N_("This household has reached the limit of points for this matter."),
+    "not_a_reward": N_("This matter takes points away: record it as a deduction instead."),
+    "evidence_required": N_("This matter needs a photo. Take one and send again."),
+    "matter_not_found": N_("This matter is not in the catalogue of the household's village."),
+}
+
+
+def _award_refusal(page: Page, error: DomainError) -> str:
+    text = AWARD_REFUSALS.get(error.code)
+    return page._(text) if text else refusal_reason(page, error)
 
 
 # --- deductions and disputes ---------------------------------------------------------------------------------------

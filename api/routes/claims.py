@@ -96,9 +96,18 @@ def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: Se
                 who: Official, response: Response) -> ClaimOut:
     """Enter a claim for a household without a smartphone: name it, or give the token of its card's QR code.
     Another official approves it."""
-    household_id = body.household_id
-    if body.household_card is not None:
-        card = codes.read(keys, codes.scanned(body.household_card))
+    household_id = household_named(keys, body.household_id, body.household_card)
+    details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
+    result = claims.submit_proxy(session, who, activity_id=body.activity_id, household_id=household_id,
+                                 person_id=body.person_id, details=details, idempotency_key=idempotency_key)
+    created_or_replayed(response, result.replayed)
+    return claim_out(session, result.claim, who, replayed=result.replayed)
+
+
+def household_named(keys: codes.Keys, household_id: int | None, household_card: str | None) -> int:
+    """The household an official names: by its number, or by the scan of its card's QR code (or both, alike)."""
+    if household_card is not None:
+        card = codes.read(keys, codes.scanned(household_card))
         if not isinstance(card, codes.HouseholdCard):
             raise codes.CodeInvalid("This is not a household card.", field="household_card")
         if household_id is not None and household_id != card.household_id:
@@ -106,11 +115,7 @@ def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: Se
         household_id = card.household_id
     if household_id is None:
         raise Invalid("Name the household (household_id) or scan its card (household_card).", field="household_id")
-    details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
-    result = claims.submit_proxy(session, who, activity_id=body.activity_id, household_id=household_id,
-                                 person_id=body.person_id, details=details, idempotency_key=idempotency_key)
-    created_or_replayed(response, result.replayed)
-    return claim_out(session, result.claim, who, replayed=result.replayed)
+    return household_id
 
 
 @router.post("/awards", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)

@@ -121,4 +121,5 @@ def test_every_route_that_takes_a_photo_has_the_upload_limit_and_only_those() ->
     from api.limits import uploads_of
 
     found = {upload.path.pattern for upload in uploads_of(r for x in (*ROUTERS, *pages.ROUTERS) for r in x.routes)}
-    assert found == {"^/api/v1/evidence$", "^/c/(?P<token>[^/]+)$", "^/office/proxy$", "^/office/deductions$"}
+    assert found == {"^/api/v1/evidence$", "^/c/(?P<token>[^/]+)$", "^/office/proxy$", "^/office/deductions$",
+                     "^/office/awards$"}

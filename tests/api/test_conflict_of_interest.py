@@ -215,6 +215,9 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
                                                    lambda t, w: {"claim_ids": [str(t.pending_claim)]}),
     ("POST", "/office/proxy"): _form(lambda t, w: "/office/proxy", lambda t, w: {
         "activity_id": str(t.activity), "household_id": str(w.household_a2), "key": "own-household-1"}),
+    ("POST", "/office/awards"): _form(lambda t, w: "/office/awards", lambda t, w: {
+        "household_id": str(w.household_a2), "matter_code": "volunteering", "reason": "For us.",
+        "key": "own-household-3"}),
     ("POST", "/office/deductions"): _form(lambda t, w: "/office/deductions", lambda t, w: {
         "household_id": str(w.household_a2), "matter_code": "breaking_village_rules", "reason": "x",
         "key": "own-household-2"}),

@@ -422,3 +422,116 @@ def test_an_award_waiting_for_a_second_official_shows_why_in_the_queue(browser: 
     queue = browser.get("/office")
     row = queue.text.split(f'data-claim-id="{given.json()["id"]}"')[1].split("</article>")[0]
     assert "Cleared the blocked ditch after the storm." in row and ZH.gettext("Why it is awarded") in row
+
+
+def _award_page(browser: TestClient, household_id: int) -> tuple[str, str]:
+    """The award form for a household: its CSRF token and its idempotency key."""
+    page = browser.get(f"/office/awards?household_id={household_id}")
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text), page.text.split('name="key" value="')[1].split('"')[0]
+
+
+def _award(browser: TestClient, household_id: int, matter: str, reason: str = "Helped at the flood bank.",
+           photo_file: bytes | None = None) -> Any:
+    csrf, key = _award_page(browser, household_id)
+    files = {"photo": ("shot.jpg", photo_file, "image/jpeg")} if photo_file is not None else None
+    return browser.post("/office/awards", data={"csrf": csrf, "key": key, "household_id": str(household_id),
+                                                "matter_code": matter, "reason": reason}, files=files)
+
+
+def _awards(browser: TestClient, token: str, household_id: int) -> list[dict[str, Any]]:
+    found = browser.get("/api/v1/claims?limit=200", headers=bearer(token)).json()
+    return [c for c in found if c["household_id"] == household_id and c["award_reason"] is not None]
+
+
+def test_an_award_under_the_threshold_goes_on_the_notice_board_and_the_balance_shows_it(
+        browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    before = balance(browser, official, world.household_a1)
+    sign_in_staff(browser, "official-a")
+    listing = browser.get("/office/households").text
+    row = listing.split(f'data-household-id="{world.household_a1}"')[1].split("</tr>")[0]
+    assert f'href="/office/awards?household_id={world.household_a1}"' in row  # the household's award form
+    form = browser.get(f"/office/awards?household_id={world.household_a1}").text
+    assert '<option value="volunteering">' in form and '<option value="breaking_village_rules">' not in form
+
+    done = _award(browser, world.household_a1, "volunteering")  # 5 points: the county's threshold, not above
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/office/awards?household_id={world.household_a1}&done=award_in_notice"
+    shown = browser.get(done.headers["location"]).text
+    assert ZH.gettext(NOTICES["award_in_notice"]) in shown
+    given = _awards(browser, official, world.household_a1)
+    assert [(c["matter_code"], c["points"], c["status"], c["award_reason"]) for c in given] == [
+        ("volunteering", 5, "approved", "Helped at the flood bank.")]
+    assert f'data-award-id="{given[0]["id"]}" data-award-status="approved"' in shown
+    after = balance(browser, official, world.household_a1)
+    assert after["in_notice"] == before["in_notice"] + 5 and after["posted"] == before["posted"]
+    row = browser.get("/office/households").text.split(f'data-household-id="{world.household_a1}"')[1]
+    assert ZH.gettext("+%(n)s in notice") % {"n": after["in_notice"]} in row.split("</tr>")[0]
+
+
+def test_an_award_above_the_threshold_waits_and_only_another_official_approves_it(browser: TestClient,
+                                                                                  world: World) -> None:
+    official = password_token(browser, "official-a")
+    sign_in_staff(browser, "official-a")
+    bare = _award(browser, world.household_a1, "clearing_debris", "Cleared the ditch.")  # 20 points, photo matter
+    assert bare.status_code == 422 and ZH.gettext(ERRORS["evidence_required"]) in bare.text
+    assert _awards(browser, official, world.household_a1) == []
+
+    done = _award(browser, world.household_a1, "clearing_debris", "Cleared the ditch.", photo_file=JPEG)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"].endswith("done=award_waiting")
+    assert ZH.gettext(NOTICES["award_waiting"]) in browser.get(done.headers["location"]).text
+    given = _awards(browser, official, world.household_a1)
+    assert [(c["status"], len(c["evidence"])) for c in given] == [("pending", 1)]
+    award_id = given[0]["id"]
+    queue = browser.get("/office")
+    assert "Cleared the ditch." in queue.text.split(f'data-claim-id="{award_id}"')[1].split("</article>")[0]
+    own = browser.post(f"/office/claims/{award_id}/approve", data={"csrf": csrf_of(queue.text)})
+    assert own.status_code == 403 and ZH.gettext(ERRORS["second_official_needed"]) in own.text  # not its author
+    assert _status(browser, official, award_id) == "pending"
+
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a2")
+    queue = browser.get("/office")
+    approved = browser.post(f"/office/claims/{award_id}/approve", data={"csrf": csrf_of(queue.text)})
+    assert approved.status_code == 303, approved.text
+    assert _status(browser, official, award_id) == "approved"
+    assert balance(browser, official, world.household_a1)["in_notice"] >= 20
+
+
+def test_award_refusals_are_said_in_words_and_write_nothing(browser: TestClient, world: World) -> None:
+    official = password_token(browser, "official-a")
+    before = balance(browser, official, world.household_a2)
+    sign_in_staff(browser, "official-home")  # lives in household A2
+    own = _award(browser, world.household_a2, "volunteering")
+    assert own.status_code == 403, own.text
+    assert 'role="alert"' in own.text and ZH.gettext(
+        "You cannot award your own household: another official of the village, the township supervisor or the "
+        "county admin does it.") in own.text
+    deduction = _award(browser, world.household_a1, "breaking_village_rules")
+    assert deduction.status_code == 422
+    assert ZH.gettext("This matter takes points away: record it as a deduction instead.") in deduction.text
+    no_reason = _award(browser, world.household_a1, "volunteering", reason="  ")
+    assert no_reason.status_code == 422 and ZH.gettext(ERRORS["reason_required"]) in no_reason.text
+    assert _awards(browser, official, world.household_a2) == [] == _awards(browser, official, world.household_a1)
+    assert balance(browser, official, world.household_a2) == before
+
+    assert _award(browser, world.household_a1, "garbage_sorting").status_code == 303  # at most once a day
+    capped = _award(browser, world.household_a1, "garbage_sorting")
+    assert capped.status_code == 409
+    assert ZH.gettext("This household has reached the limit of points for this matter.") in capped.text
+    assert len(_awards(browser, official, world.household_a1)) == 1
+
+
+def test_the_auditor_gets_no_award_form(browser: TestClient, world: World) -> None:
+    sign_in_staff(browser, "auditor")
+    listing = browser.get("/office/households")
+    assert listing.status_code == 200 and "/office/awards" not in listing.text
+    assert browser.get(f"/office/awards?household_id={world.household_a1}").status_code == 403
+    refused = browser.post("/office/awards", data={
+        "csrf": csrf_of(listing.text), "key": "auditor-award-1", "household_id": str(world.household_a1),
+        "matter_code": "volunteering", "reason": "x"})
+    assert refused.status_code == 403
+    official = password_token(browser, "official-a")
+    assert _awards(browser, official, world.household_a1) == []
