@@ -29,6 +29,7 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("office-households", "/office/households"),
         ("office-card", "follow:a[href$='/card']"),
         ("office-proxy", "/office/proxy"),
+        ("office-award", "/office/awards"),
         ("office-disputes", "/office/disputes"),
         ("office-rating-reviews", "/office/rating-reviews"),
         ("office-dashboard", "/office/dashboard"),
