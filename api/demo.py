@@ -352,8 +352,8 @@ def _redemption(session: Session, county: County) -> None:
     used, _ = vouchers.redeem(session, villagers[spender(40)], offer_id=mart)
     vouchers.consume(session, client["demo-mart"], code=used.code, pin=used.pin)
     # (b) a one-day voucher redeemed two days ago (redeem's `now`), expired by the scheduled step as it runs now:
-    # the points come back. Expiring with a `now` ahead of the clock instead would date the ledger's expiry in the
-    # future and expire the other vouchers due by then.
+    # the points come back. Expiring with a `now` ahead of the clock instead would also expire the other vouchers
+    # due by then (the journal dates every entry by its own clock, whatever `now` a step is given).
     vouchers.redeem(session, villagers[spender(20)], offer_id=flash, now=now - timedelta(days=2))
     vouchers.expire_due(session, now=utcnow())
     # (c) a health check booked yesterday (redeem's `now`) for a slot that began an hour ago, and
