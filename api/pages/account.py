@@ -114,7 +114,8 @@ def _password_answer(request: Request, forged: bool, found: tuple[str, str] | No
         if found is None:
             return page.render("signin.html", status_code=401, next=next_path, staff_open=True,
                                error=reason(page, auth.InvalidGrant("")))
-        return _signed_in(page, *found, next_path)
+        return _signed_in(page, found.subject, found.role, next_path,
+                          **({"done": "account_was_locked"} if found.locked_until else {}))
 
 
 def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
@@ -124,10 +125,10 @@ def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
     return response
 
 
-def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None) -> Response:
+def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None, **notice: str) -> Response:
     start_session(page, subject, role)
     who = principals.load(page.session, subject=subject, role=role, scopes=())
-    return page.redirect(safe_next(next_path) or home_of(who))
+    return page.redirect(safe_next(next_path) or home_of(who), **notice)
 
 
 @router.post("/signout")

@@ -99,6 +99,8 @@ ERRORS: dict[str, str] = {
 
 NOTICES: dict[str, str] = {
     "signed_out": N_("You have signed out."),
+    "account_was_locked": N_("Since you last signed in, many wrong passwords were tried for your account and it "
+                             "was locked for a while. If that was not you, tell the county office."),
     "code_sent": N_("A code was sent to your phone."),
     "approved": N_("Approved."),
     "rejected": N_("Rejected, with your reason."),

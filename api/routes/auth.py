@@ -9,7 +9,8 @@ slow, as for a wrong password. argon2 runs between transactions, never inside on
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
@@ -86,13 +87,20 @@ def _password_grant(request: Request, settings: Settings, username: str, passwor
     found = password_sign_in(request, settings, username, password)
     if found is None:  # the failure is counted (committed) before the refusal
         raise InvalidGrant("Wrong username or password.")
-    access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
+    access, lifetime = tokens.issue_access_token(settings, sub=found.subject, role=found.role)
     return TokenOut(access_token=access, expires_in=lifetime)
 
 
-def password_sign_in(request: Request, settings: Settings, username: str, password: str) -> tuple[str, str] | None:
-    """The subject and role of a staff sign-in, or None (the failure counted). Three steps: admit the try and
-    read the hash (one transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
+@dataclass(frozen=True)
+class StaffSignIn:
+    subject: str
+    role: str
+    locked_until: datetime | None  # failed sign-ins locked the account since its holder last signed in: tell them
+
+
+def password_sign_in(request: Request, settings: Settings, username: str, password: str) -> StaffSignIn | None:
+    """Who signed in, or None (the failure counted). Three steps: admit the try and read the hash (one
+    transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
     engine, account, address = request.app.state.engine, f"user:{username.lower()}", _address(request)
     limits = throttle.Limits.of(settings)
     with unit_of_work(engine) as session:
@@ -104,8 +112,8 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
         if user is None:
             _failed(session, settings, account, limits, username=username)
             return None
-        throttle.succeeded(session, account, address)
-        return f"user:{user.id}", user.role
+        locked_until = throttle.succeeded(session, account, address)
+        return StaffSignIn(f"user:{user.id}", user.role, locked_until)
 
 
 def _failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:

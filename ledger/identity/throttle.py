@@ -141,6 +141,10 @@ def failed(session: Session, account: str, limits: Limits) -> bool:
     return failures == limits.lock_failures
 
 
-def succeeded(session: Session, account: str, address: str) -> None:
-    """The holder signed in: their address's tries and the account's failures are forgotten."""
-    session.connection().execute(T.delete().where(T.c.key.in_([pair_key(account, address), account_key(account)])))
+def succeeded(session: Session, account: str, address: str) -> datetime | None:
+    """The holder signed in: their address's tries and the account's failures are forgotten. Returns until when
+    the account was locked since the holder last signed in, if it was, so that they are told when they are in."""
+    conn = session.connection()
+    locked_until = conn.execute(select(T.c.blocked_until).where(T.c.key == account_key(account))).scalar()
+    conn.execute(T.delete().where(T.c.key.in_([pair_key(account, address), account_key(account)])))
+    return as_utc(locked_until) if locked_until is not None else None

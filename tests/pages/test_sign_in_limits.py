@@ -7,9 +7,12 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
-from ledger.identity import passwords
+from ledger.base import utcnow
+from ledger.db import unit_of_work
+from ledger.identity import passwords, throttle
+from ledger.identity.models import SignInThrottle
 from tests.api.conftest import PASSWORD, World, bearer, password_token
 from tests.api.test_sign_in_limits import BlockingHasher
 from tests.pages.conftest import csrf_of, form_post, sign_in_villager
@@ -95,3 +98,27 @@ def test_a_villager_is_told_on_their_page_when_guessing_locked_their_phone(brows
     me = browser.get("/me")
     assert me.status_code == 200
     assert "该手机号已被暂时锁定" in me.text
+
+
+def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_only_then(
+        browser: TestClient, engine: Engine, world: World) -> None:
+    app = browser.app
+    for i in range(app.state.settings.account_lock_failures):  # type: ignore[attr-defined]
+        guess = TestClient(app, client=(f"198.18.6.{i + 1}", 40000)).post(
+            "/api/v1/auth/token", data={"grant_type": "password", "username": "official-a", "password": "wrong"})
+        assert guess.status_code == 401
+    with unit_of_work(engine) as session:  # the hour of the lock has passed
+        session.connection().execute(update(SignInThrottle).where(
+            SignInThrottle.key == throttle.account_key("user:official-a")).values(blocked_until=utcnow()))
+
+    def sign_in() -> str:
+        done = form_post(browser, "/signin/password", {"username": "official-a", "password": PASSWORD},
+                         from_page="/signin")
+        assert done.status_code == 303, done.text
+        return str(done.headers["location"])
+
+    landed = sign_in()
+    assert landed == "/office?done=account_was_locked"
+    assert "账号曾被暂时锁定" in browser.get(landed).text
+    assert form_post(browser, "/signout", {}, from_page="/office").status_code == 303
+    assert sign_in() == "/office"  # told once: the next sign-in lands plainly
