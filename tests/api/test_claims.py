@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -472,7 +473,9 @@ def test_leaderboard_and_month_report(client: TestClient, world: World, engine: 
                        params={"period": "year", "at": later.isoformat()}, headers=bearer(villager)).json()
     assert [(r["rank"], r["points"], r["mine"]) for r in board["leaders"]] == [(1, 5, True), (2, 0, False)]
     # the claim settled when its journal entry was written (now), not at the moment the schedule ran as
-    month = client.get(f"/api/v1/claims/{made['id']}", headers=bearer(villager)).json()["settled_at"][:7]
+    settled_at = datetime.fromisoformat(client.get(f"/api/v1/claims/{made['id']}", headers=bearer(villager)).json()
+                                        ["settled_at"])
+    month = settled_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the county's month
     report = client.get(f"/api/v1/villages/{world.village_a.village_id}/report", params={"month": month},
                         headers=bearer(official))
     assert report.status_code == 200
