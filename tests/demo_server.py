@@ -60,6 +60,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def came_up(base: str, server: subprocess.Popen[str], *, seconds: float) -> bool:
+    """Wait until the server at `base` answers /healthz: True, or False when it exited or `seconds` passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return False
+
+
 @contextmanager
 def serving(database: Path, cwd: Path) -> Iterator[str]:
     """`shanzhi demo` serving this database on a free port, until the block ends; yields its base URL."""
@@ -68,14 +80,7 @@ def serving(database: Path, cwd: Path) -> Iterator[str]:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
+        if not came_up(base, server, seconds=60):
             pytest.fail("the demo server did not come up")
         yield base
     finally:

@@ -10,13 +10,12 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.api.claiming import JPEG
-from tests.demo_server import SHANZHI, environment, free_port, shanzhi
+from tests.demo_server import SHANZHI, came_up, environment, free_port, shanzhi
 
 
 def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -363,13 +362,7 @@ def test_serve_logs_its_mode_first(tmp_path: Path) -> None:
                               env=environment(tmp_path / "fresh.db"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        came_up(f"http://127.0.0.1:{port}", server, seconds=90)  # up, or gone: the log's first line says which
     finally:
         server.terminate()
         _, logged = server.communicate(timeout=30)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.demo_server import SHANZHI, environment, free_port
+from tests.demo_server import SHANZHI, came_up, environment, free_port
 
 SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
            "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b"}
@@ -25,14 +25,7 @@ def test_the_served_log_has_one_json_line_per_request_naming_its_route_not_its_c
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
+        if not came_up(base, server, seconds=60):
             pytest.fail("the server did not come up")
         httpx.get(f"{base}/c/{SECRETS['/c/{token}']}?lang=en")
         httpx.get(f"{base}/api/v1/vouchers/{SECRETS['/api/v1/vouchers/{code}']}")

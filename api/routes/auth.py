@@ -9,12 +9,14 @@ slow, as for a wrong password. argon2 runs between transactions, never inside on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api import tokens
@@ -103,10 +105,8 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
     transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
     engine, account, address = request.app.state.engine, f"user:{username.lower()}", _address(request)
     limits = throttle.Limits.of(settings)
-    with unit_of_work(engine) as session:
-        throttle.admit(session, account, address, limits)
-        stored = identity.password_of(session, username)
-    matches = check_secret(stored.secret_hash, password)
+    stored, matches = _checked(engine, account, address, limits,
+                               lambda session: identity.password_of(session, username), password)
     with unit_of_work(engine) as session:
         user = identity.user_signing_in(session, stored) if matches else None
         if user is None:
@@ -114,6 +114,16 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
             return None
         locked_until = throttle.succeeded(session, account, address)
         return StaffSignIn(f"user:{user.id}", user.role, locked_until)
+
+
+def _checked(engine: Engine, account: str, address: str, limits: throttle.Limits,
+             read: Callable[[Session], identity.Stored], secret: str) -> tuple[identity.Stored, bool]:
+    """Admit the try and read the stored hash in one short transaction, then run argon2 with none open: a slow
+    hash never holds the database (on SQLite, its one writer)."""
+    with unit_of_work(engine) as session:
+        throttle.admit(session, account, address, limits)
+        stored = read(session)
+    return stored, check_secret(stored.secret_hash, secret)
 
 
 def _failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:
@@ -129,10 +139,8 @@ def _client_grant(
 ) -> TokenOut:
     engine, account, address = request.app.state.engine, f"client:{client_id}", _address(request)
     limits = throttle.Limits.of(settings)
-    with unit_of_work(engine) as session:
-        throttle.admit(session, account, address, limits)
-        stored = identity.secret_of(session, client_id)
-    matches = check_secret(stored.secret_hash, secret)
+    stored, matches = _checked(engine, account, address, limits,
+                               lambda session: identity.secret_of(session, client_id), secret)
     with unit_of_work(engine) as session:
         found = identity.client_signing_in(session, stored) if matches else None
         if found is not None:  # a failure was counted for this address when admitted; no account-wide lock
