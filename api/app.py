@@ -24,7 +24,6 @@ from api.routes import (
     evidence,
     health,
     households,
-    jobs as job_routes,
     ledger,
     loans,
     notifications,
@@ -32,6 +31,9 @@ from api.routes import (
     redemption,
     staff,
     villages,
+)
+from api.routes import (
+    jobs as job_routes,
 )
 from ledger import jobs
 from ledger.activities.codes import Keys

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import in_turn, public
-
 from api.pages import i18n
 from api.pages.web import (
     LANG_COOKIE,

@@ -22,7 +22,6 @@ from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 from ledger.tenancy import County, Household, Person, Village, touch_record
 
-
 STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
 
 

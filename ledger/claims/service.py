@@ -269,7 +269,8 @@ def submit_award(session: Session, who: Principal, *, household_id: int, matter_
     if not catalogue.in_force(matter, now):
         raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
     county = session.get(County, household.county_id)
-    assert county is not None and household.id is not None
+    assert county is not None
+    assert household.id is not None
     rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
     photos = _evidence(session, matter, household_id=household.id, actor=who.actor, proxy=True, live=False,
                        ids=details.evidence_ids)

@@ -13,10 +13,10 @@ from sqlalchemy.exc import OperationalError
 
 from ledger import outbox
 from ledger.base import as_utc, utcnow
+from ledger.claims import verify as claims_verify
 from ledger.claims.models import Claim
 from ledger.db import unit_of_work
 from ledger.identity.models import Partner
-from ledger.claims import verify as claims_verify
 from ledger.journal import accounts, queries, verify
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind, JournalTransaction
