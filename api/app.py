@@ -44,10 +44,25 @@ from ledger.identity.service import OtpSender
 from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 from redemption import schedule
 
-ROUTERS = (health.router, auth.router, households.router, ledger.router, catalogue.router, activities.router,
-           evidence.router, claims.router, disputes.router, villages.router, notifications.router, credit.router,
-           partners.router, redemption.router, loans.router, job_routes.router,
-           staff.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    households.router,
+    ledger.router,
+    catalogue.router,
+    activities.router,
+    evidence.router,
+    claims.router,
+    disputes.router,
+    villages.router,
+    notifications.router,
+    credit.router,
+    partners.router,
+    redemption.router,
+    loans.router,
+    job_routes.router,
+    staff.router,
+)
 
 
 log = logging.getLogger("shanzhi")
@@ -73,8 +88,10 @@ def refuse_default_passwords(engine: Engine) -> None:
     if users:
         problems.append(f"accounts still have a default password: {', '.join(sorted(map(str, users)))}")
     if clients:
-        problems.append(f"partner clients still have the demo's secret: {', '.join(clients)} (retire them, "
-                        "and register new ones with `shanzhi create-partner-client`)")
+        problems.append(
+            f"partner clients still have the demo's secret: {', '.join(clients)} (retire them, "
+            "and register new ones with `shanzhi create-partner-client`)"
+        )
     if problems:
         raise InsecureSettings("; ".join(problems))
 
@@ -91,8 +108,11 @@ def create_app(
         announce_mode(settings)
         if not settings.dev_mode:
             refuse_default_passwords(engine)
-        loop = (jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS, own=schedule.OWN_STEPS)
-                if settings.tick_seconds else None)
+        loop = (
+            jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS, own=schedule.OWN_STEPS)
+            if settings.tick_seconds
+            else None
+        )
         if loop is not None:
             loop.start()
         yield

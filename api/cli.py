@@ -18,8 +18,9 @@ from ledger.activities.codes import Keys
 from ledger.db import make_engine, unit_of_work
 from ledger.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
 
-app = typer.Typer(help="Shanzhi (善治): village points-and-credit ledger.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Shanzhi (善治): village points-and-credit ledger.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -33,8 +34,9 @@ def _read_settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:  # e.g. SHANZHI_ENV=production: name the setting, no stack trace
-        raise _refuse("; ".join(f"SHANZHI_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                                for e in exc.errors())) from exc
+        raise _refuse(
+            "; ".join(f"SHANZHI_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        ) from exc
 
 
 def _settings() -> Settings:
@@ -67,8 +69,10 @@ def _starting(host: str) -> Settings:
     announce_mode(settings)
     settings = _settings()
     if settings.dev_mode and not loopback(host):
-        raise _refuse(f"dev mode serves only on a loopback address (127.0.0.1, ::1, localhost), not {host!r}: its "
-                      "secrets and sign-in codes are for this machine; set SHANZHI_ENV=prod to serve others")
+        raise _refuse(
+            f"dev mode serves only on a loopback address (127.0.0.1, ::1, localhost), not {host!r}: its "
+            "secrets and sign-in codes are for this machine; set SHANZHI_ENV=prod to serve others"
+        )
     return settings
 
 
@@ -102,8 +106,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # trust itself (SHANZHI_TRUSTED_PROXIES, api/app.py).
     # uvicorn's own access log prints raw paths (voucher codes, consent ids, QR tokens): it stays off, and each
     # worker logs our line instead, which names the route template (api/observability.py: RequestContext)
-    uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False, proxy_headers=False)
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -138,8 +150,11 @@ def demo(
     from api import demo as demo_data
 
     if not _read_settings().dev_mode:
-        typer.echo("the demo runs only in dev mode (SHANZHI_ENV=dev): its passwords and secrets are printed "
-                   "for anyone to read", err=True)
+        typer.echo(
+            "the demo runs only in dev mode (SHANZHI_ENV=dev): its passwords and secrets are printed "
+            "for anyone to read",
+            err=True,
+        )
         raise typer.Exit(2)
     settings = _starting(host) if serve_after else _settings()
     engine = _engine(settings)
@@ -174,8 +189,10 @@ def verify() -> None:
         report = run(session)
         linked = links(session)
         mismatches = [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]
-    typer.echo(f"checked {report.transactions} transactions in {report.villages} villages "
-               f"and {report.accounts} account balances")
+    typer.echo(
+        f"checked {report.transactions} transactions in {report.villages} villages "
+        f"and {report.accounts} account balances"
+    )
     if report.ok:
         typer.echo("ledger verified: every chain links and every balance matches its postings")
     else:
@@ -227,8 +244,13 @@ def head(
 
 @app.command()
 def tick(
-    days_ahead: Annotated[float, typer.Option(help="Dev mode only: run the schedule as it will be this many days "
-                                                    "from now (to see notice periods end in a demo)")] = 0,
+    days_ahead: Annotated[
+        float,
+        typer.Option(
+            help="Dev mode only: run the schedule as it will be this many days "
+            "from now (to see notice periods end in a demo)"
+        ),
+    ] = 0,
 ) -> None:
     """Run the scheduled work once: expire claims nobody decided, settle claims whose notice period is over,
     expire other pending transfers past their timeout, expire points (where the county turned it on) and warn
@@ -243,10 +265,12 @@ def tick(
         typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
         raise typer.Exit(2)
     report = schedule.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
-    typer.echo(f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
-               f"expired {report.expired_transfers} other pending transfers, expired points of "
-               f"{report.expired_points_households} households, warned {report.expiry_warnings} households of "
-               f"points expiring, delivered {report.delivered} notifications ({report.failed_deliveries} to retry)")
+    typer.echo(
+        f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
+        f"expired {report.expired_transfers} other pending transfers, expired points of "
+        f"{report.expired_points_households} households, warned {report.expiry_warnings} households of "
+        f"points expiring, delivered {report.delivered} notifications ({report.failed_deliveries} to retry)"
+    )
     for step, count in report.done.items():
         typer.echo(f"{step}: {count}")
     for step in report.skipped:
@@ -259,8 +283,9 @@ def tick(
 
 @app.command()
 def failures(
-    county: Annotated[str | None, typer.Option(help="Only this county's (and whole steps'); every county if "
-                                                     "left out")] = None,
+    county: Annotated[
+        str | None, typer.Option(help="Only this county's (and whole steps'); every county if left out")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Also those that went through at a later run")] = False,
 ) -> None:
     """What the scheduled work could not do: each item (or whole step) that failed and was skipped, newest first,
@@ -270,9 +295,12 @@ def failures(
     with unit_of_work(_engine(get_settings())) as session:
         county_id = _county(session, county).id if county else None
         rows = job_failures.recent(session, county_id=county_id, open_only=not all_, limit=1000)
-        lines = [f"{row.step} {row.record_kind} {row.record_id or '-'}: {row.error_code} ({row.times}x, first "
-                 f"{row.first_seen:%Y-%m-%d %H:%M}, last {row.last_seen:%Y-%m-%d %H:%M}"
-                 f"{', resolved' if row.resolved_at else ''}) {row.error}" for row in rows]
+        lines = [
+            f"{row.step} {row.record_kind} {row.record_id or '-'}: {row.error_code} ({row.times}x, first "
+            f"{row.first_seen:%Y-%m-%d %H:%M}, last {row.last_seen:%Y-%m-%d %H:%M}"
+            f"{', resolved' if row.resolved_at else ''}) {row.error}"
+            for row in rows
+        ]
         still = sum(1 for row in rows if row.resolved_at is None)
     for line in lines:
         typer.echo(line)
@@ -298,8 +326,10 @@ def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
 
     with unit_of_work(_engine(_read_settings())) as session:
         done = ratings.rescore_county(session, _county(session, county).id)
-    typer.echo(f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
-               f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s")
+    typer.echo(
+        f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
+        f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s"
+    )
 
 
 @app.command()
@@ -325,12 +355,14 @@ def calibrate(
             typer.echo(exc.message, err=True)
             raise typer.Exit(2) from exc
         train, test, holdout = calibration.split(loans)
-        content = calibration.fit(active, train.features, train.good, c=c,
-                                  fitted_on=calibration.fitted_on(train, utcnow()))
+        content = calibration.fit(
+            active, train.features, train.good, c=c, fitted_on=calibration.fitted_on(train, utcnow())
+        )
         candidate = Card.from_content(content)
         ratings.ensure_card(session, candidate, origin="calibrated", actor="cli:calibrate", parent_id=active.id)
-        validation = calibration.validate(active, candidate, test, calibration.population(session, county_row.id),
-                                          holdout=holdout)
+        validation = calibration.validate(
+            active, candidate, test, calibration.population(session, county_row.id), holdout=holdout
+        )
     files = report.write(validation, active, candidate, out)
     typer.echo(f"candidate scorecard {candidate.id} (from {active.id}), not active")
     typer.echo(validation.metrics.to_string(index=False))
@@ -349,8 +381,9 @@ def create_admin(
     username: Annotated[str, typer.Option()],
     county: Annotated[str, typer.Option(help="County code; created when missing")],
     county_name: Annotated[str | None, typer.Option(help="Name for a new county")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          envvar="SHANZHI_ADMIN_PASSWORD")] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="SHANZHI_ADMIN_PASSWORD")
+    ] = "",
 ) -> None:
     """Create a county administrator (and the county, when it does not exist yet)."""
     from ledger import tenancy
@@ -366,8 +399,12 @@ def create_admin(
         county_row = session.scalars(select(tenancy.County).where(tenancy.County.code == county)).first()
         if county_row is None:
             county_row = tenancy.create_county(session, code=county, name=county_name or county)
-        user = User(role=Role.COUNTY_ADMIN, county_id=county_row.id, username=username,  # type: ignore[arg-type]
-                    display_name=username)
+        user = User(
+            role=Role.COUNTY_ADMIN,
+            county_id=county_row.id,
+            username=username,  # type: ignore[arg-type]
+            display_name=username,
+        )
         set_password(user, password)
         session.add(user)
     typer.echo(f"created county admin {username!r} for county {county!r}")
@@ -405,8 +442,14 @@ def create_partner_client(
         if session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first():
             typer.echo(f"client {client_id!r} exists already", err=True)
             raise typer.Exit(2)
-        session.add(PartnerClient(partner_id=partner_row.id, client_id=client_id,  # type: ignore[arg-type]
-                                  secret_hash=hash_secret(secret), scopes=scopes))
+        session.add(
+            PartnerClient(
+                partner_id=partner_row.id,
+                client_id=client_id,  # type: ignore[arg-type]
+                secret_hash=hash_secret(secret),
+                scopes=scopes,
+            )
+        )
     json.dump({"client_id": client_id, "client_secret": secret, "scopes": scopes}, sys.stdout)
     typer.echo("")
 
@@ -416,8 +459,9 @@ def create_partner_staff(
     username: Annotated[str, typer.Option()],
     partner: Annotated[str, typer.Option(help="Code of an existing partner (see create-partner-client)")],
     display_name: Annotated[str | None, typer.Option(help="Name shown in the journal and the inbox")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          envvar="SHANZHI_STAFF_PASSWORD")] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="SHANZHI_STAFF_PASSWORD")
+    ] = "",
 ) -> None:
     """Create a sign-in for someone working at a partner (a cashier, a clinic nurse, a loan officer). They act for
     the partner with what its kind may do (vouchers, bookings, loans, offers, settlement)."""
@@ -433,8 +477,13 @@ def create_partner_staff(
         if session.scalars(select(User).where(User.username == username)).first() is not None:
             typer.echo(f"user {username!r} exists already", err=True)
             raise typer.Exit(2)
-        user = User(role=Role.PARTNER_STAFF, county_id=partner_row.county_id, username=username,
-                    display_name=display_name or username, partner_id=partner_row.id)
+        user = User(
+            role=Role.PARTNER_STAFF,
+            county_id=partner_row.county_id,
+            username=username,
+            display_name=display_name or username,
+            partner_id=partner_row.id,
+        )
         set_password(user, password)
         session.add(user)
         kind = partner_row.kind

@@ -51,10 +51,19 @@ from scoring import ratings
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["建国", "秀英", "桂兰", "志强", "丽华", "国庆", "海燕", "春生", "玉梅", "德明", "金凤", "永福"]
-VILLAGES = [("qingshan", "青山镇", [("qingshan-cun", "青山村"), ("zhulin", "竹林村")]),
-            ("lvshui", "绿水乡", [("xikou", "溪口村")])]
-MATTERS = [("garbage_sorting", 2), ("volunteering", 5), ("elder_care", 3), ("courtyard_hygiene", 3),
-           ("village_meeting", 2), ("dispute_mediation", 5), ("neighbourly_help", 2)]
+VILLAGES = [
+    ("qingshan", "青山镇", [("qingshan-cun", "青山村"), ("zhulin", "竹林村")]),
+    ("lvshui", "绿水乡", [("xikou", "溪口村")]),
+]
+MATTERS = [
+    ("garbage_sorting", 2),
+    ("volunteering", 5),
+    ("elder_care", 3),
+    ("courtyard_hygiene", 3),
+    ("village_meeting", 2),
+    ("dispute_mediation", 5),
+    ("neighbourly_help", 2),
+]
 HOUSEHOLDS_PER_VILLAGE = 20
 
 
@@ -67,11 +76,19 @@ class DemoClient:
 
 
 CLIENTS = [
-    DemoClient("demo-bank", "demo-bank-secret", PartnerKind.BANK,
-               "credit:read loans:report loans:read loans:decide offers:manage ledger:head settlement:read"),
+    DemoClient(
+        "demo-bank",
+        "demo-bank-secret",
+        PartnerKind.BANK,
+        "credit:read loans:report loans:read loans:decide offers:manage ledger:head settlement:read",
+    ),
     DemoClient("demo-mart", "demo-mart-secret", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
-    DemoClient("demo-clinic", "demo-clinic-secret", PartnerKind.CLINIC,
-               "vouchers:consume bookings:manage offers:manage settlement:read"),
+    DemoClient(
+        "demo-clinic",
+        "demo-clinic-secret",
+        PartnerKind.CLINIC,
+        "vouchers:consume bookings:manage offers:manage settlement:read",
+    ),
 ]
 PARTNER_STAFF = [  # username, partner code, display name: they sign in with the demo password, as other staff
     ("bank-staff", "demo-bank", "农商银行信贷员"),
@@ -149,30 +166,56 @@ def _partners(session: Session, county: County, villages: dict) -> None:  # type
         partner = Partner(county_id=county.id, kind=client.kind, code=client.client_id, name=names[client.kind])  # type: ignore[arg-type]
         session.add(partner)
         session.flush()
-        session.add(PartnerClient(partner_id=partner.id, client_id=client.client_id,  # type: ignore[arg-type]
-                                  secret_hash=hash_secret(client.secret), scopes=client.scopes))
+        session.add(
+            PartnerClient(
+                partner_id=partner.id,
+                client_id=client.client_id,  # type: ignore[arg-type]
+                secret_hash=hash_secret(client.secret),
+                scopes=client.scopes,
+            )
+        )
         for username, code, name in PARTNER_STAFF:
             if code == client.client_id:
-                user = User(role=Role.PARTNER_STAFF, county_id=county.id, username=username,  # type: ignore[arg-type]
-                            display_name=name, partner_id=partner.id)
+                user = User(
+                    role=Role.PARTNER_STAFF,
+                    county_id=county.id,
+                    username=username,  # type: ignore[arg-type]
+                    display_name=name,
+                    partner_id=partner.id,
+                )
                 set_password(user, DEMO_PASSWORD, is_default=True)
                 session.add(user)
         if client.kind != PartnerKind.BANK:
             for village in villages.values():
-                journal.open_account(session, kind=AccountKind.PARTNER_CLEARING,
-                                     code=f"{village.code}:{partner.code}:clearing", county_id=county.id,  # type: ignore[arg-type]
-                                     village_id=village.id, partner_id=partner.id)
+                journal.open_account(
+                    session,
+                    kind=AccountKind.PARTNER_CLEARING,
+                    code=f"{village.code}:{partner.code}:clearing",
+                    county_id=county.id,  # type: ignore[arg-type]
+                    village_id=village.id,
+                    partner_id=partner.id,
+                )
 
 
 def _household(session: Session, rng: random.Random, county: County, village: tenancy.Village, n: int) -> None:
     surname = SURNAMES[n % len(SURNAMES)]
     household = tenancy.create_household(
-        session, village=village, code=f"{village.code}-{n:03d}", name=f"{surname}家",
-        head_name=surname + rng.choice(GIVEN), head_phone=phone_of(n), house_number=str(n),
+        session,
+        village=village,
+        code=f"{village.code}-{n:03d}",
+        name=f"{surname}家",
+        head_name=surname + rng.choice(GIVEN),
+        head_phone=phone_of(n),
+        house_number=str(n),
     )
     for m in range(rng.randint(1, 3)):
-        session.add(Person(household_id=household.id, name=surname + rng.choice(GIVEN),  # type: ignore[arg-type]
-                           phone=phone_of(1000 + n * 10 + m) if m == 0 else None))
+        session.add(
+            Person(
+                household_id=household.id,
+                name=surname + rng.choice(GIVEN),  # type: ignore[arg-type]
+                phone=phone_of(1000 + n * 10 + m) if m == 0 else None,
+            )
+        )
     session.flush()
     for person in session.scalars(select(Person).where(Person.household_id == household.id, Person.phone.is_not(None))):  # type: ignore[union-attr]
         session.add(User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id))  # type: ignore[arg-type]
@@ -182,8 +225,15 @@ def _household(session: Session, rng: random.Random, county: County, village: te
     activity = rng.random()
     for _ in range(int(activity * 24)):
         reason, points = rng.choice(MATTERS)
-        journal.transfer(session, debit=issuance, credit=own, amount=points, reason=reason,  # type: ignore[arg-type]
-                         actor="system:demo", effective_at=now - timedelta(days=rng.randint(1, 360)))
+        journal.transfer(
+            session,
+            debit=issuance,
+            credit=own,
+            amount=points,
+            reason=reason,  # type: ignore[arg-type]
+            actor="system:demo",
+            effective_at=now - timedelta(days=rng.randint(1, 360)),
+        )
 
 
 # Each village's activities: (matter, title, place, period, rotating, days open before and after now)
@@ -201,37 +251,67 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
     made = {}
     for matter, title, place, period, rotating, before, after in ACTIVITIES:
         made[matter] = activities.create(
-            session, village=village, matter_code=matter, title=title, place=place, period=period,
-            rotating=rotating, starts_at=now - timedelta(days=before), ends_at=now + timedelta(days=after),
+            session,
+            village=village,
+            matter_code=matter,
+            title=title,
+            place=place,
+            period=period,
+            rotating=rotating,
+            starts_at=now - timedelta(days=before),
+            ends_at=now + timedelta(days=after),
             actor="system:demo",
         )
     official = session.scalars(select(User).where(User.username == f"official-{village.code.split('-')[0]}")).first()
-    reviewer = principal.load(session, subject=f"user:{official.id}", role=Role.OFFICIAL, scopes=()) \
-        if official else None
+    reviewer = (
+        principal.load(session, subject=f"user:{official.id}", role=Role.OFFICIAL, scopes=()) if official else None
+    )
     villagers = session.scalars(
-        select(User).join(Person, Person.id == User.person_id).join(Household, Household.id == Person.household_id)
-        .where(Household.village_id == village.id, Person.is_head.is_(True)).order_by(Household.id)  # type: ignore[attr-defined]
+        select(User)
+        .join(Person, Person.id == User.person_id)
+        .join(Household, Household.id == Person.household_id)
+        .where(Household.village_id == village.id, Person.is_head.is_(True))
+        .order_by(Household.id)  # type: ignore[attr-defined]
     ).all()
     for n, user in enumerate(villagers[1:12]):  # household 1 of each village keeps a clean slate to try things
         who = principal.load(session, subject=f"user:{user.id}", role=Role.VILLAGER, scopes=())
         activity = made["volunteering" if n % 2 else "garbage_sorting"]
         token = activities.printed_code(keys, activity)
-        claim = claims.submit_by_code(session, who, keys, token=token, details=claims.Details(),
-                                      idempotency_key=None, now=now - timedelta(hours=rng.randint(1, 20))).claim
+        claim = claims.submit_by_code(
+            session,
+            who,
+            keys,
+            token=token,
+            details=claims.Details(),
+            idempotency_key=None,
+            now=now - timedelta(hours=rng.randint(1, 20)),
+        ).claim
         if reviewer is None or n % 4 == 0:
             continue  # left for an official to review
         if n % 4 == 3:
-            review.reject(session, reviewer, claim_id=claim.id, reason="活动签到表上没有您家的名字",  # type: ignore[arg-type]
-                          idempotency_key=None)
+            review.reject(
+                session,
+                reviewer,
+                claim_id=claim.id,
+                reason="活动签到表上没有您家的名字",  # type: ignore[arg-type]
+                idempotency_key=None,
+            )
         else:
             review.approve(session, reviewer, claim_id=claim.id, idempotency_key=None)  # type: ignore[arg-type]
     for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring; household 1
-        if reviewer is None:                    # two days ago, so its villager may still appeal (7 days)
+        if reviewer is None:  # two days ago, so its villager may still appeal (7 days)
             break
         household = session.get(Person, user.person_id).household_id  # type: ignore[union-attr]
-        deductions.record(session, reviewer, household_id=household, matter_code="breaking_village_rules",
-                          reason="在公共通道堆放杂物，经劝说后已清理", evidence_ids=(), idempotency_key=None,
-                          now=now - timedelta(days=2 if n == 0 else 150 + 20 * n))
+        deductions.record(
+            session,
+            reviewer,
+            household_id=household,
+            matter_code="breaking_village_rules",
+            reason="在公共通道堆放杂物，经劝说后已清理",
+            evidence_ids=(),
+            idempotency_key=None,
+            now=now - timedelta(days=2 if n == 0 else 150 + 20 * n),
+        )
 
 
 # --- the redemption story -------------------------------------------------------------------------------------
@@ -241,9 +321,11 @@ MART_FLASH = "超市当日代金券 10元"
 HEALTH_CHECK = "老年人健康体检"
 LOAN = "善治贷 good-conduct loan"
 LOAN_TERMS = {
-    "grades": {"AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
-               "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
-               "A": {"max_amount_yuan": 20_000, "rate_discount_bp": 20, "term_months": 12}},
+    "grades": {
+        "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
+        "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
+        "A": {"max_amount_yuan": 20_000, "rate_discount_bp": 20, "term_months": 12},
+    },
     "auto_approve": {"min_grade": "A", "max_amount_yuan": 50_000},
 }
 LOAN_AMOUNT_YUAN = 20_000  # what every lending grade may borrow, and within the rule's 50 000: pre-approved at once
@@ -252,8 +334,11 @@ LENDING_GRADES = ("AAA", "AA", "A")
 
 def _first_household(session: Session) -> Household:
     """Household 1: its head's phone is the one the sign-in help prints."""
-    household = session.scalars(select(Household).join(Person, Person.household_id == Household.id)
-                                .where(Person.phone == phone_of(1), Person.is_head.is_(True))).one()  # type: ignore[attr-defined]
+    household = session.scalars(
+        select(Household)
+        .join(Person, Person.household_id == Household.id)
+        .where(Person.phone == phone_of(1), Person.is_head.is_(True))
+    ).one()  # type: ignore[attr-defined]
     return household
 
 
@@ -264,17 +349,30 @@ def _steady_volunteer(session: Session, household: Household) -> None:
     own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
     now = utcnow()
     for month in range(12):
-        journal.transfer(session, debit=issuance, credit=own, amount=5, reason="volunteering",  # type: ignore[arg-type]
-                         actor="system:demo", effective_at=now - timedelta(days=15 + 30 * month))
+        journal.transfer(
+            session,
+            debit=issuance,
+            credit=own,
+            amount=5,
+            reason="volunteering",  # type: ignore[arg-type]
+            actor="system:demo",
+            effective_at=now - timedelta(days=15 + 30 * month),
+        )
 
 
 def _villagers(session: Session) -> dict[int, principal.Principal]:
     """Each household's head, signed in, by household id."""
-    heads = session.execute(select(User.id, Household.id).join(Person, Person.id == User.person_id)
-                            .join(Household, Household.id == Person.household_id)
-                            .where(Person.is_head.is_(True)).order_by(Household.id)).all()  # type: ignore[attr-defined]
-    return {household_id: principal.load(session, subject=f"user:{user_id}", role=Role.VILLAGER, scopes=())
-            for user_id, household_id in heads}
+    heads = session.execute(
+        select(User.id, Household.id)
+        .join(Person, Person.id == User.person_id)
+        .join(Household, Household.id == Person.household_id)
+        .where(Person.is_head.is_(True))
+        .order_by(Household.id)
+    ).all()  # type: ignore[attr-defined]
+    return {
+        household_id: principal.load(session, subject=f"user:{user_id}", role=Role.VILLAGER, scopes=())
+        for user_id, household_id in heads
+    }
 
 
 def _available(session: Session, household_id: int) -> int:
@@ -290,8 +388,12 @@ def _redemption(session: Session, county: County) -> None:
         user_id = session.scalars(select(User.id).where(User.username == username)).one()
         staff[code] = principal.load(session, subject=f"user:{user_id}", role=Role.PARTNER_STAFF, scopes=())
     for demo_client in CLIENTS:
-        client[demo_client.client_id] = principal.load(session, subject=f"client:{demo_client.client_id}",
-                                                       role=principal.PARTNER, scopes=tuple(demo_client.scopes.split()))
+        client[demo_client.client_id] = principal.load(
+            session,
+            subject=f"client:{demo_client.client_id}",
+            role=principal.PARTNER,
+            scopes=tuple(demo_client.scopes.split()),
+        )
 
     def approved(code: str, terms: offers.OfferTerms) -> int:
         """Proposed by the partner's staff, approved by the county admin."""
@@ -301,44 +403,107 @@ def _redemption(session: Session, county: County) -> None:
         return offer.id
 
     year = now + timedelta(days=365)
-    mart = approved("demo-mart", offers.OfferTerms(
-        kind=OfferKind.VOUCHER, title=MART_VOUCHER, description="在村口积分超市抵20元，30天内有效",
-        valid_from=now - timedelta(days=30), valid_until=year, value_fen=2000, cost_points=40, stock=200,
-        voucher_days=30))
-    flash = approved("demo-mart", offers.OfferTerms(
-        kind=OfferKind.VOUCHER, title=MART_FLASH, description="领取后1天内有效，过期积分自动退回",
-        valid_from=now - timedelta(days=30), valid_until=year, value_fen=1000, cost_points=20, stock=50,
-        voucher_days=1))
-    check = approved("demo-clinic", offers.OfferTerms(
-        kind=OfferKind.HEALTH_CHECK, title=HEALTH_CHECK, description="血压、血糖、心电图；请空腹前来",
-        valid_from=now - timedelta(days=7), valid_until=now + timedelta(days=180), value_fen=8000, cost_points=60,
-        limit_period=LimitPeriod.YEAR.value, cancel_hours=24))
-    loan = approved("demo-bank", offers.OfferTerms(
-        kind=OfferKind.LOAN, title=LOAN, description="按信用等级授信，A级及以上5万元内即时预审批",
-        valid_from=now - timedelta(days=30), valid_until=year, limit_period=LimitPeriod.YEAR.value,
-        loan_terms=LOAN_TERMS))
+    mart = approved(
+        "demo-mart",
+        offers.OfferTerms(
+            kind=OfferKind.VOUCHER,
+            title=MART_VOUCHER,
+            description="在村口积分超市抵20元，30天内有效",
+            valid_from=now - timedelta(days=30),
+            valid_until=year,
+            value_fen=2000,
+            cost_points=40,
+            stock=200,
+            voucher_days=30,
+        ),
+    )
+    flash = approved(
+        "demo-mart",
+        offers.OfferTerms(
+            kind=OfferKind.VOUCHER,
+            title=MART_FLASH,
+            description="领取后1天内有效，过期积分自动退回",
+            valid_from=now - timedelta(days=30),
+            valid_until=year,
+            value_fen=1000,
+            cost_points=20,
+            stock=50,
+            voucher_days=1,
+        ),
+    )
+    check = approved(
+        "demo-clinic",
+        offers.OfferTerms(
+            kind=OfferKind.HEALTH_CHECK,
+            title=HEALTH_CHECK,
+            description="血压、血糖、心电图；请空腹前来",
+            valid_from=now - timedelta(days=7),
+            valid_until=now + timedelta(days=180),
+            value_fen=8000,
+            cost_points=60,
+            limit_period=LimitPeriod.YEAR.value,
+            cancel_hours=24,
+        ),
+    )
+    loan = approved(
+        "demo-bank",
+        offers.OfferTerms(
+            kind=OfferKind.LOAN,
+            title=LOAN,
+            description="按信用等级授信，A级及以上5万元内即时预审批",
+            valid_from=now - timedelta(days=30),
+            valid_until=year,
+            limit_period=LimitPeriod.YEAR.value,
+            loan_terms=LOAN_TERMS,
+        ),
+    )
     clinic = staff["demo-clinic"]
     place = "镇卫生院体检科"
-    today = vouchers.add_slot(session, clinic, offer_id=check, starts_at=now - timedelta(hours=1),
-                              ends_at=now + timedelta(hours=2), place=place, capacity=10)
+    today = vouchers.add_slot(
+        session,
+        clinic,
+        offer_id=check,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=2),
+        place=place,
+        capacity=10,
+    )
     zone = ZoneInfo(county.timezone)
     midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     for day in (1, 2, 3):
         starts = (midnight + timedelta(days=day, hours=8, minutes=30)).astimezone(now.tzinfo)
-        vouchers.add_slot(session, clinic, offer_id=check, starts_at=starts, ends_at=starts + timedelta(hours=3),
-                          place=place, capacity=10)
+        vouchers.add_slot(
+            session,
+            clinic,
+            offer_id=check,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            place=place,
+            capacity=10,
+        )
 
     villagers = _villagers(session)
     first = _first_household(session).id
     assert first is not None
     # (d) the best-rated household (not household 1: its access log is the reader's to try) applies for the loan.
-    rated = [(ratings.current(session, household_id, now=now), household_id) for household_id in villagers
-             if household_id != first]
+    rated = [
+        (ratings.current(session, household_id, now=now), household_id)
+        for household_id in villagers
+        if household_id != first
+    ]
     lending = [(rating.score or 0, -household_id) for rating, household_id in rated if rating.grade in LENDING_GRADES]
     borrower = -max(lending)[1] if lending else None
     if borrower is not None:  # with no household rated A or better the story has no loan, and `story` says so
-        loans.apply(session, villagers[borrower], offer_id=loan, amount_yuan=LOAN_AMOUNT_YUAN, term_months=12,
-                    purpose="购买种苗和化肥，扩大茶园", idempotency_key=None, now=now)
+        loans.apply(
+            session,
+            villagers[borrower],
+            offer_id=loan,
+            amount_yuan=LOAN_AMOUNT_YUAN,
+            term_months=12,
+            purpose="购买种苗和化肥，扩大茶园",
+            idempotency_key=None,
+            now=now,
+        )
 
     # the richest other households (most points to spend first) play the voucher and health-check parts
     others = sorted((h for h in villagers if h not in (first, borrower)), key=lambda h: (-_available(session, h), h))
@@ -360,8 +525,9 @@ def _redemption(session: Session, county: County) -> None:
     # marked attended by the clinic now. `attended` checks only that the booking is still usable (up to a day
     # after its slot ends), and `redeem` refuses a slot that has begun; booking an upcoming slot and marking it
     # attended before it starts would record a check-up that has not happened.
-    booking, _ = vouchers.redeem(session, villagers[spender(60)], offer_id=check, slot_id=today.id,
-                                 now=now - timedelta(days=1))
+    booking, _ = vouchers.redeem(
+        session, villagers[spender(60)], offer_id=check, slot_id=today.id, now=now - timedelta(days=1)
+    )
     vouchers.attended(session, client["demo-clinic"], code=booking.code)
     # household 1 holds a supermarket voucher to look at, with points left (69 in this seed) to book a health check
     vouchers.redeem(session, villagers[first], offer_id=mart)
@@ -383,34 +549,50 @@ def story(session: Session, *, now: datetime | None = None) -> str:
     lines = ["The redemption story, played during the seed:"]
     used = first_voucher(Voucher.partner_id == partners["demo-mart"].id, Voucher.status == VoucherStatus.USED)
     if used is not None:
-        lines.append(f"  voucher used: household {household_code(used.household_id)} redeemed {used.points} points "
-                     f"for {used.value_fen / 100:.2f} yuan; demo-mart used it with code {used.code} PIN {used.pin}")
+        lines.append(
+            f"  voucher used: household {household_code(used.household_id)} redeemed {used.points} points "
+            f"for {used.value_fen / 100:.2f} yuan; demo-mart used it with code {used.code} PIN {used.pin}"
+        )
     expired = first_voucher(Voucher.status == VoucherStatus.EXPIRED)
     if expired is not None:
-        returned = session.scalar(select(VoucherEvent.points).where(VoucherEvent.voucher_id == expired.id,
-                                                                    VoucherEvent.event == VoucherEventKind.EXPIRED))
+        returned = session.scalar(
+            select(VoucherEvent.points).where(
+                VoucherEvent.voucher_id == expired.id, VoucherEvent.event == VoucherEventKind.EXPIRED
+            )
+        )
         held = queries.balance(session, accounts.of_household(session, expired.household_id).id).pending_debit  # type: ignore[arg-type]
-        lines.append(f"  voucher expired: household {household_code(expired.household_id)}'s voucher "
-                     f"{expired.code} expired and its {returned} points came back (held now {held})")
+        lines.append(
+            f"  voucher expired: household {household_code(expired.household_id)}'s voucher "
+            f"{expired.code} expired and its {returned} points came back (held now {held})"
+        )
     booking = first_voucher(Voucher.slot_id.is_not(None), Voucher.status == VoucherStatus.USED)  # type: ignore[union-attr]
     if booking is not None:
-        lines.append(f"  health check attended: household {household_code(booking.household_id)}'s booking "
-                     f"{booking.code} ({booking.points} points) marked attended by demo-clinic")
-    application = session.scalars(select(LoanApplication).where(LoanApplication.partner_id == partners[
-        "demo-bank"].id).order_by(LoanApplication.id)).first()  # type: ignore[arg-type]
+        lines.append(
+            f"  health check attended: household {household_code(booking.household_id)}'s booking "
+            f"{booking.code} ({booking.points} points) marked attended by demo-clinic"
+        )
+    application = session.scalars(
+        select(LoanApplication)
+        .where(LoanApplication.partner_id == partners["demo-bank"].id)
+        .order_by(LoanApplication.id)
+    ).first()  # type: ignore[arg-type]
     if application is None:
         lines.append("  loan: no household is rated A or better, so nobody applied")
     else:
         inbox = loans.of_partner(session, partners["demo-bank"].id)  # type: ignore[arg-type]
-        lines.append(f"  loan application {application.id}: household {household_code(application.household_id)} "
-                     f"asked {application.amount_yuan} yuan: {application.status} (grade {application.grade}, "
-                     f"decided {'automatically' if application.decided_automatically else 'by the bank'}); "
-                     f"demo-bank's inbox holds {len(inbox)}")
+        lines.append(
+            f"  loan application {application.id}: household {household_code(application.household_id)} "
+            f"asked {application.amount_yuan} yuan: {application.status} (grade {application.grade}, "
+            f"decided {'automatically' if application.decided_automatically else 'by the bank'}); "
+            f"demo-bank's inbox holds {len(inbox)}"
+        )
     first = _first_household(session)
     mine = first_voucher(Voucher.household_id == first.id, Voucher.status == VoucherStatus.ACTIVE)
     if mine is not None:
-        lines.append(f"  household {first.code} (phone {phone_of(1)}) holds active voucher {mine.code} "
-                     f"PIN {mine.pin} and has {_available(session, first.id)} points to spend")  # type: ignore[arg-type]
+        lines.append(
+            f"  household {first.code} (phone {phone_of(1)}) holds active voucher {mine.code} "
+            f"PIN {mine.pin} and has {_available(session, first.id)} points to spend"
+        )  # type: ignore[arg-type]
     moment = (now or utcnow()).astimezone(ZoneInfo(county.timezone))
     month = f"{moment:%Y-%m}"
     start, end = month_bounds(month, county.timezone)
@@ -418,9 +600,11 @@ def story(session: Session, *, now: datetime | None = None) -> str:
         if partner.kind == PartnerKind.BANK:
             continue
         result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
-        lines.append(f"  settlement {month} {code}: uses={len(result.lines)} value={result.value_fen / 100:.2f} "
-                     f"yuan points={result.points} ledger_points={result.ledger_points} "
-                     f"reconciled={str(result.reconciled).lower()}")
+        lines.append(
+            f"  settlement {month} {code}: uses={len(result.lines)} value={result.value_fen / 100:.2f} "
+            f"yuan points={result.points} ledger_points={result.ledger_points} "
+            f"reconciled={str(result.reconciled).lower()}"
+        )
     return "\n".join(lines)
 
 
@@ -443,17 +627,23 @@ def _staff_lines() -> list[str]:
 def _client_lines() -> list[str]:
     lines = ["Partner clients use OAuth2 client credentials:"]
     for client in CLIENTS:
-        lines.append(f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} "
-                     f"scopes: {client.scopes}")
+        lines.append(
+            f"  {client.kind:<9} client_id={client.client_id:<12} secret={client.secret:<20} scopes: {client.scopes}"
+        )
     return lines
 
 
 def not_served_help(activity: tuple[str, str] | None = None) -> str:
     """What `shanzhi demo --no-serve` prints: the sign-ins, and no address, since nothing is served."""
-    lines = ["Nothing is served now: `SHANZHI_ENV=dev shanzhi demo` serves this database (it does not seed it",
-             "again) and prints where to open it, with commands to try.", "", *_staff_lines(), "",
-             f"Villagers sign in with their phone and a one-time code: household heads use phones {phone_of(1)} … "
-             f"{phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}."]
+    lines = [
+        "Nothing is served now: `SHANZHI_ENV=dev shanzhi demo` serves this database (it does not seed it",
+        "again) and prints where to open it, with commands to try.",
+        "",
+        *_staff_lines(),
+        "",
+        f"Villagers sign in with their phone and a one-time code: household heads use phones {phone_of(1)} … "
+        f"{phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}.",
+    ]
     if activity is not None:
         title, url = activity
         lines.append(f"A villager's QR code ({title}, needs a photo), on the served demo: /c/{url.rsplit('/', 1)[-1]}")
@@ -474,7 +664,7 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
     if activity is not None:
         lines += [
             f"  villager: open {activity[1]}",
-            f"    (the QR code of \"{activity[0]}\"): sign in with phone {phone_of(1)}; in the demo the code is",
+            f'    (the QR code of "{activity[0]}"): sign in with phone {phone_of(1)}; in the demo the code is',
             "    shown on the page. Claim with a photo, then see My household (/me), My rating and Redeem.",
         ]
     lines += [
@@ -491,9 +681,8 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
         f"  curl -s -d grant_type=password -d username=official-qingshan -d password={DEMO_PASSWORD} {token}",
         "",
         "Villagers sign in with their phone and a one-time code (dev mode returns it as dev_code):",
-        f"  curl -s {json} -d '{{\"phone\": \"{phone_of(1)}\"}}' {base_url}/api/v1/auth/otp/request",
-        f"  curl -s {json} -d '{{\"phone\": \"{phone_of(1)}\", \"code\": \"<dev_code>\"}}' "
-        f"{base_url}/api/v1/auth/otp/verify",
+        f'  curl -s {json} -d \'{{"phone": "{phone_of(1)}"}}\' {base_url}/api/v1/auth/otp/request',
+        f'  curl -s {json} -d \'{{"phone": "{phone_of(1)}", "code": "<dev_code>"}}\' {base_url}/api/v1/auth/otp/verify',
         f"  then: curl -s -H 'authorization: Bearer <token>' {base_url}/api/v1/households/1/balance",
         f"  (household heads use phones {phone_of(1)} … {phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}; household 1 of "
         "each village has no claims yet)",
@@ -508,7 +697,7 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
             "  as household 1 (phone above): send a photo, then claim with the code:",
             f"  curl -s -H 'authorization: Bearer <villager token>' -F file=@photo.jpg {base_url}/api/v1/evidence",
             f"  curl -s -H 'authorization: Bearer <villager token>' -H 'Idempotency-Key: try-1' {json} "
-            f"-d '{{\"token\": \"{code}\", \"evidence_ids\": [<id>]}}' {base_url}/api/v1/claims",
+            f'-d \'{{"token": "{code}", "evidence_ids": [<id>]}}\' {base_url}/api/v1/claims',
             "  the official of 青山村 approves it:",
             f"  curl -s -H 'authorization: Bearer <official token>' -H 'Idempotency-Key: ok-1' -X POST "
             f"{base_url}/api/v1/claims/<claim id>/approve",
@@ -521,8 +710,8 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
         "Ratings, as the villager of household 1 (every demo household is rated; see docs/credit.md):",
         f"  curl -s {bearer} {base_url}/api/v1/credit/me                  # grade, reasons, how to improve",
         f"  curl -s {bearer} '{base_url}/api/v1/partners?kind=bank'       # the bank to consent to",
-        f"  curl -s {bearer} {json} -d '{{\"partner_id\": <id>, \"purpose\": \"loan_preapproval\", "
-        f"\"scope\": \"score\"}}' {base_url}/api/v1/consents",
+        f'  curl -s {bearer} {json} -d \'{{"partner_id": <id>, "purpose": "loan_preapproval", '
+        f'"scope": "score"}}\' {base_url}/api/v1/consents',
         "  the bank, with its client-credentials token (below):",
         f"  curl -s -H 'authorization: Bearer <bank token>' "
         f"'{base_url}/api/v1/credit/households/1?consent_id=<consent id>'",

@@ -80,8 +80,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[Keys, Depends(get_code_keys)]
 IdempotencyKey = Annotated[
     str,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="A key you generate per write; resending the same request with it never writes twice."),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="A key you generate per write; resending the same request with it never writes twice.",
+    ),
 ]
 REPLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A replay of an earlier request with the same Idempotency-Key"}
@@ -94,14 +98,16 @@ def created_or_replayed(response: Response, replayed: bool) -> None:
     if replayed:
         response.headers["Idempotency-Replayed"] = "true"
 
+
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token or /otp/verify")
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def bearer_claims(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
-                  ) -> tokens.AccessClaims:
+def bearer_claims(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> tokens.AccessClaims:
     """The request's bearer token, checked (once per request)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Sign in first: this route needs a bearer access token.")
@@ -111,8 +117,9 @@ def bearer_claims(request: Request, settings: Settings, credentials: HTTPAuthori
     return claims
 
 
-def current_principal(request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerDep
-                      ) -> Principal:
+def current_principal(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerDep
+) -> Principal:
     claims = bearer_claims(request, settings, credentials)
     return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
 
@@ -135,7 +142,8 @@ def permits(access: dict[str, Any], principal: Principal) -> bool:
     """The one check behind `allow`, for the API and the pages alike."""
     if principal.role == PARTNER:
         return principal.partner_kind in access["partner_kinds"] and (
-            access["scope"] is None or access["scope"] in principal.scopes)
+            access["scope"] is None or access["scope"] in principal.scopes
+        )
     return principal.role in access["roles"]
 
 

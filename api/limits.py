@@ -41,6 +41,7 @@ def describe(limit: int) -> str:
 @dataclass(frozen=True)
 class Upload:
     """A route that takes a file: its methods and its path pattern."""
+
     methods: frozenset[str]
     path: re.Pattern[str]
 
@@ -57,16 +58,22 @@ def takes_a_file(route: APIRoute) -> bool:
 
 
 def uploads_of(routes: Iterable[BaseRoute]) -> list[Upload]:
-    return [Upload(frozenset(route.methods), route.path_regex) for route in routes
-            if isinstance(route, APIRoute) and takes_a_file(route)]
+    return [
+        Upload(frozenset(route.methods), route.path_regex)
+        for route in routes
+        if isinstance(route, APIRoute) and takes_a_file(route)
+    ]
 
 
 class BodyLimit:
     def __init__(self, app: ASGIApp, *, settings: Settings, routes: Iterable[BaseRoute]) -> None:
         self.app = app
         self.uploads = uploads_of(routes)
-        self.upload_bytes, self.api_bytes, self.form_bytes = (settings.upload_body_bytes, settings.api_body_bytes,
-                                                              settings.form_body_bytes)
+        self.upload_bytes, self.api_bytes, self.form_bytes = (
+            settings.upload_body_bytes,
+            settings.api_body_bytes,
+            settings.form_body_bytes,
+        )
 
     def limit_for(self, method: str, path: str) -> int:
         if any(method in upload.methods and upload.path.match(path) for upload in self.uploads):

@@ -22,11 +22,19 @@ _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 REGISTRY = CollectorRegistry()
-REQUESTS = Counter("shanzhi_http_requests", "HTTP requests by route template, method and status",
-                   ["route", "method", "status"], registry=REGISTRY)
-LATENCY = Histogram("shanzhi_http_request_duration_seconds", "HTTP request latency by route template",
-                    ["route", "method"], registry=REGISTRY,
-                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+REQUESTS = Counter(
+    "shanzhi_http_requests",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "shanzhi_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["route", "method"],
+    registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 POSTINGS = Counter("shanzhi_postings", "Journal postings committed", registry=REGISTRY)
 ERRORS = Counter("shanzhi_errors", "Error responses by stable code", ["code"], registry=REGISTRY)
 REGISTRY.register(failures.FAILURES)  # scheduled items (or whole steps) that failed, by step
@@ -144,7 +152,14 @@ class RequestContext:
             LATENCY.labels(route=template, method=method).observe(elapsed)
             access_log.info(  # the route's template, never the path: paths carry codes, tokens and consent ids
                 "request",
-                extra={"fields": {"method": method, "route": template, "client": client_address(scope),
-                                  "status": status, "ms": round(elapsed * 1000, 2)}},
+                extra={
+                    "fields": {
+                        "method": method,
+                        "route": template,
+                        "client": client_address(scope),
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    }
+                },
             )
             _request_id.reset(token)

@@ -64,15 +64,23 @@ HTTP_CODES = {
 RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id"})
 
 
-def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, /,
-            **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, /, **extra: Any
+) -> JSONResponse:
     count_error(code)
     clashing = RESERVED & set(extra)
     if clashing:  # a domain error's detail never overwrites the problem's own members
         log.error("problem detail uses reserved names", extra={"fields": {"code": code, "names": sorted(clashing)}})
         extra = {k: v for k, v in extra.items() if k not in RESERVED}
-    body = {"type": f"https://shanzhi.example/problems/{code}", "title": code.replace("_", " "),
-            "status": status, "code": code, "detail": detail, "request_id": request_id(), **extra}
+    body = {
+        "type": f"https://shanzhi.example/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "request_id": request_id(),
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -112,8 +120,14 @@ def not_json(error: RequestValidationError) -> JSONResponse | None:
     if not (len(loc) == 2 and isinstance(loc[1], int) and isinstance(body, str)):
         return problem(400, "invalid_json", "The body is not valid JSON.")
     where = json.JSONDecodeError(str((found.get("ctx") or {}).get("error", "invalid JSON")), body, loc[1])
-    return problem(400, "invalid_json", f"The body is not valid JSON: {where.msg} at line {where.lineno}, column "
-                   f"{where.colno} (character {where.pos + 1}).", line=where.lineno, column=where.colno)
+    return problem(
+        400,
+        "invalid_json",
+        f"The body is not valid JSON: {where.msg} at line {where.lineno}, column "
+        f"{where.colno} (character {where.pos + 1}).",
+        line=where.lineno,
+        column=where.colno,
+    )
 
 
 async def _validation(request: Request, error: Exception) -> Response:
@@ -121,9 +135,11 @@ async def _validation(request: Request, error: Exception) -> Response:
     if (answer := not_json(error)) is not None:
         return answer
     errors = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header"))
-         or str((e.get("loc") or ["body"])[0]),
-         "problem": e.get("msg", "invalid")}
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header"))
+            or str((e.get("loc") or ["body"])[0]),
+            "problem": e.get("msg", "invalid"),
+        }
         for e in error.errors()
     ]
     fields = ", ".join(sorted({e["field"] for e in errors}))
@@ -152,8 +168,9 @@ async def _integrity(_: Request, error: Exception) -> JSONResponse:
 
 async def _unavailable(_: Request, error: Exception) -> JSONResponse:
     log.error("database unavailable", exc_info=error)
-    return problem(503, "database_unavailable", "The database is busy or unreachable; try again shortly.",
-                   {"Retry-After": "5"})
+    return problem(
+        503, "database_unavailable", "The database is busy or unreachable; try again shortly.", {"Retry-After": "5"}
+    )
 
 
 async def _unstorable(request: Request, error: Exception) -> Response:

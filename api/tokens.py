@@ -120,17 +120,17 @@ def _load_or_create(path: Path) -> ec.EllipticCurvePrivateKey:
         return key
     key = ec.generate_private_key(ec.SECP256R1())
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.touch(mode=0o600)
     path.write_bytes(pem)
     return key
 
 
 def head_public_jwk(settings: Settings) -> dict[str, Any]:
-    public_pem = head_signing_key(settings).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_pem = (
+        head_signing_key(settings)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     key = jwk.construct(public_pem.decode(), HEAD_ALGORITHM).to_dict()
     key.update({"use": "sig", "alg": HEAD_ALGORITHM, "kid": head_key_id(settings)})
@@ -138,8 +138,10 @@ def head_public_jwk(settings: Settings) -> dict[str, Any]:
 
 
 def head_key_id(settings: Settings) -> str:
-    public_der = head_signing_key(settings).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_der = (
+        head_signing_key(settings)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return "head-" + hashlib.sha256(public_der).hexdigest()[:16]
 

@@ -56,23 +56,45 @@ def seed(url: str, households: int, activity_count: int) -> tuple[list[int], lis
         county = tenancy.create_county(session, code="bench", name="Bench")
         township = tenancy.create_township(session, county=county, code="bench-t", name="T")
         village = tenancy.create_village(session, township=township, code="bench-v", name="V")
-        catalogue.create(session, catalogue.Scope(county_id=county.id, village_id=None),  # type: ignore[arg-type]
-                         code="bench_meeting", actor="bench", within_village_limits=False, name_zh="会议",
-                         name_en="Meeting", category="participation", points=2, evidence="witness", review="auto")
+        catalogue.create(
+            session,
+            catalogue.Scope(county_id=county.id, village_id=None),  # type: ignore[arg-type]
+            code="bench_meeting",
+            actor="bench",
+            within_village_limits=False,
+            name_zh="会议",
+            name_en="Meeting",
+            category="participation",
+            points=2,
+            evidence="witness",
+            review="auto",
+        )
         users = []
         for n in range(households):
-            household = tenancy.create_household(session, village=village, code=f"h{n}", name=f"H{n}",
-                                                 head_name=f"Head {n}")
+            household = tenancy.create_household(
+                session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
+            )
             person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
             user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
             session.add(user)
             users.append(user)
         session.flush()
         now = utcnow()
-        made = [activities.create(session, village=village, matter_code="bench_meeting", title=f"Meeting {n}",
-                                  starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
-                                  rotating=True, radius_m=300, actor="bench", **HALL)
-                for n in range(activity_count + 1)]
+        made = [
+            activities.create(
+                session,
+                village=village,
+                matter_code="bench_meeting",
+                title=f"Meeting {n}",
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(days=1),
+                rotating=True,
+                radius_m=300,
+                actor="bench",
+                **HALL,
+            )
+            for n in range(activity_count + 1)
+        ]
         ids = [u.id for u in users], [a.id for a in made[:-1]], made[-1].id
     engine.dispose()
     return ids  # type: ignore[return-value]
@@ -84,11 +106,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1,
-          log: Path | None = None) -> subprocess.Popen[bytes]:
+def serve(
+    app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1, log: Path | None = None
+) -> subprocess.Popen[bytes]:
     """uvicorn serving `app`, once it accepts connections; with `log`, its output goes there (to be searched)."""
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
-               str(workers), "--no-access-log", "--log-level", "warning", *(["--factory"] if factory else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *(["--factory"] if factory else []),
+    ]
     if log is None:
         server = subprocess.Popen(command, cwd=ROOT, env=env)
     else:
@@ -106,8 +143,15 @@ def serve(app: str, port: int, env: dict[str, str], factory: bool, workers: int 
     raise SystemExit(f"{app} did not start{said}")
 
 
-def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str, *,
-        connections: int = CONNECTIONS, pause_ms: int | None = None) -> dict[str, int]:
+def wrk(
+    base: str,
+    seconds: float,
+    requests: list[tuple[str, str, dict[str, str], str]],
+    tmp: str,
+    *,
+    connections: int = CONNECTIONS,
+    pause_ms: int | None = None,
+) -> dict[str, int]:
     """Run wrk over `requests` (in order, round and round); its summary as numbers. Each connection sends its
     next request as soon as it has an answer, or `pause_ms` after it (wrk_paced.lua)."""
     listing = Path(tmp, "requests.tsv")
@@ -115,8 +159,20 @@ def wrk(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str]
         for method, path, headers, body in requests:
             out.write(f"{method}\t{path}\t{'|'.join(f'{k}: {v}' for k, v in headers.items())}\t{body}\n")
     script, extra = ("wrk_requests.lua", []) if pause_ms is None else ("wrk_paced.lua", [str(pause_ms)])
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
-               "-s", str(Path(__file__).with_name(script)), base, "--", str(listing), *extra]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(Path(__file__).with_name(script)),
+        base,
+        "--",
+        str(listing),
+        *extra,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(row for row in output.splitlines() if row.startswith("RESULT "))
     return {k: int(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
@@ -131,16 +187,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         users, activity_ids, burst_activity = seed(url, args.households, activity_count=20)
-        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
-               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
-               "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads"}
+        env = {
+            **os.environ,
+            "SHANZHI_ENV": "dev",
+            "SHANZHI_DATABASE_URL": url,
+            "SHANZHI_JWT_SECRET": SECRET,
+            "SHANZHI_TICK_SECONDS": "0",
+            "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+            "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads",
+        }
         settings = Settings(env="dev", jwt_secret=SECRET)
         keys = codes.Keys.from_settings(settings)
         # each household claims from its own phone, at the meeting's place: approved at once (ledger/claims/fraud.py)
-        bearers = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}",
-                                                                           role=Role.VILLAGER)[0],
-                    "X-Device-Id": f"bench-phone-{u}"}
-                   for u in users]
+        bearers = [
+            {
+                "Authorization": "Bearer "
+                + tokens.issue_access_token(settings, sub=f"user:{u}", role=Role.VILLAGER)[0],
+                "X-Device-Id": f"bench-phone-{u}",
+            }
+            for u in users
+        ]
 
         def claims(count: int, salt: str) -> list[tuple[str, str, dict[str, str], str]]:
             step = codes.step_of(utcnow())  # a rotating code is good for its 30-second step and the next
@@ -148,9 +214,14 @@ def main() -> None:
             made = []
             for n in range(count):
                 household, activity = n % len(users), activity_ids[(n // len(users)) % len(activity_ids)]
-                made.append(("POST", "/api/v1/claims", {**bearers[household], "Content-Type": "application/json",
-                                                         "Idempotency-Key": f"{salt}-{n}"},
-                             json.dumps({"token": tokens_by_activity[activity], **HALL})))
+                made.append(
+                    (
+                        "POST",
+                        "/api/v1/claims",
+                        {**bearers[household], "Content-Type": "application/json", "Idempotency-Key": f"{salt}-{n}"},
+                        json.dumps({"token": tokens_by_activity[activity], **HALL}),
+                    )
+                )
             return made
 
         capacity = len(users) * len(activity_ids)
@@ -159,7 +230,7 @@ def main() -> None:
         try:
             warm = claims(capacity, "warm")[: capacity // 20]
             wrk(f"http://127.0.0.1:{port}", 1, warm, tmp)
-            ours_run = wrk(f"http://127.0.0.1:{port}", args.seconds, claims(capacity, "run")[len(warm):], tmp)
+            ours_run = wrk(f"http://127.0.0.1:{port}", args.seconds, claims(capacity, "run")[len(warm) :], tmp)
             burst, burst_ok = asyncio.run(burst_claims(f"http://127.0.0.1:{port}", keys, bearers[:300], burst_activity))
         finally:
             server.terminate()
@@ -179,23 +250,30 @@ def main() -> None:
     ours = ours_run["requests"] / (ours_run["duration_us"] / 1e6)
     bare_rate = bare_run["requests"] / (bare_run["duration_us"] / 1e6)
     p50, p99 = ours_run["p50_us"] / 1000, ours_run["p99_us"] / 1000
-    print(f"claims_http: {os.cpu_count()} cores, uvicorn 1 worker, SQLite file, {CONNECTIONS} connections (wrk), "
-          f"{args.seconds:g} s a run, {args.households} households")
-    print(f"  ours  auto-approved claims  {ours:8.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-          f"refused {ours_run['non2xx']}, errors {ours_run['errors']}")
+    print(
+        f"claims_http: {os.cpu_count()} cores, uvicorn 1 worker, SQLite file, {CONNECTIONS} connections (wrk), "
+        f"{args.seconds:g} s a run, {args.households} households"
+    )
+    print(
+        f"  ours  auto-approved claims  {ours:8.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"refused {ours_run['non2xx']}, errors {ours_run['errors']}"
+    )
     async_rate = async_run["requests"] / (async_run["duration_us"] / 1e6)
-    print(f"  bare  constant JSON, def    {bare_rate:8.0f}/s  p50 {bare_run['p50_us'] / 1000:6.1f} ms  "
-          f"p99 {bare_run['p99_us'] / 1000:6.1f} ms  (the reference: a thread-pool endpoint, like ours)")
-    print(f"  bare  constant JSON, async  {async_rate:8.0f}/s  p50 {async_run['p50_us'] / 1000:6.1f} ms  "
-          f"p99 {async_run['p99_us'] / 1000:6.1f} ms  (for comparison: ratio {ours / async_rate:.3f})")
+    print(
+        f"  bare  constant JSON, def    {bare_rate:8.0f}/s  p50 {bare_run['p50_us'] / 1000:6.1f} ms  "
+        f"p99 {bare_run['p99_us'] / 1000:6.1f} ms  (the reference: a thread-pool endpoint, like ours)"
+    )
+    print(
+        f"  bare  constant JSON, async  {async_rate:8.0f}/s  p50 {async_run['p50_us'] / 1000:6.1f} ms  "
+        f"p99 {async_run['p99_us'] / 1000:6.1f} ms  (for comparison: ratio {ours / async_rate:.3f})"
+    )
     print(f"  burst 300 households, one activity: {burst}")
     print(f"claims_http ratio={ours / bare_rate:.3f} ours={ours:.0f}/s bare={bare_rate:.0f}/s p99_ms={p99:.0f}")
     if not burst_ok or ours_run["non2xx"] or ours_run["errors"]:
         raise SystemExit("claims were refused, lost or doubled: see above")
 
 
-async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]],
-                       activity: int) -> tuple[str, bool]:
+async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]], activity: int) -> tuple[str, bool]:
     """Every household claims the same activity at once, each sending its claim twice (a retry on a flaky
     network): 300 claims must be made, every retry answered with the same claim."""
     limits = httpx.Limits(max_connections=CONNECTIONS)
@@ -213,8 +291,10 @@ async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]
     created = sum(r.status_code == 201 for r in responses)
     replayed = sum(r.status_code == 200 for r in responses)
     ok = created == len(bearers) and replayed == len(bearers) and len(made) == len(bearers)
-    return (f"{created} created, {replayed} retries answered with the same claim, {len(made)} distinct claims in "
-            f"{elapsed:.1f} s: {'each exactly once' if ok else 'NOT EXACTLY ONCE'}"), ok
+    return (
+        f"{created} created, {replayed} retries answered with the same claim, {len(made)} distinct claims in "
+        f"{elapsed:.1f} s: {'each exactly once' if ok else 'NOT EXACTLY ONCE'}"
+    ), ok
 
 
 if __name__ == "__main__":

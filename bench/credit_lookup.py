@@ -59,19 +59,41 @@ def seed(url: str, households: int) -> list[tuple[int, str]]:
         bank = Partner(county_id=county.id, kind=PartnerKind.BANK, code="bench-bank", name="Bench bank")  # type: ignore[arg-type]
         session.add(bank)
         session.flush()
-        session.add(PartnerClient(partner_id=bank.id, client_id="bench-bank", secret_hash=hash_secret("x"),  # type: ignore[arg-type]
-                                  scopes="credit:read"))
+        session.add(
+            PartnerClient(
+                partner_id=bank.id,
+                client_id="bench-bank",
+                secret_hash=hash_secret("x"),  # type: ignore[arg-type]
+                scopes="credit:read",
+            )
+        )
         issuance = accounts.of_village(session, village.id, AccountKind.ISSUANCE).id  # type: ignore[arg-type]
         for n in range(households):
-            household = tenancy.create_household(session, village=village, code=f"h{n}", name=f"H{n}",
-                                                 head_name=f"Head {n}")
+            household = tenancy.create_household(
+                session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
+            )
             own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
             for month in range(n % 12 + 1):
-                journal.transfer(session, debit=issuance, credit=own, amount=5, reason="volunteering",  # type: ignore[arg-type]
-                                 actor="bench", effective_at=now - timedelta(days=30 * month + 1))
-            consent = Consent(id=secrets.token_hex(16), county_id=county.id, household_id=household.id,  # type: ignore[arg-type]
-                              partner_id=bank.id, purpose="loan_preapproval", scope="score", granted_by="bench",  # type: ignore[arg-type]
-                              granted_at=now, expires_at=now + timedelta(days=90))
+                journal.transfer(
+                    session,
+                    debit=issuance,
+                    credit=own,
+                    amount=5,
+                    reason="volunteering",  # type: ignore[arg-type]
+                    actor="bench",
+                    effective_at=now - timedelta(days=30 * month + 1),
+                )
+            consent = Consent(
+                id=secrets.token_hex(16),
+                county_id=county.id,
+                household_id=household.id,  # type: ignore[arg-type]
+                partner_id=bank.id,
+                purpose="loan_preapproval",
+                scope="score",
+                granted_by="bench",  # type: ignore[arg-type]
+                granted_at=now,
+                expires_at=now + timedelta(days=90),
+            )
             session.add(consent)
             pairs.append((household.id, consent.id))
         session.flush()
@@ -80,8 +102,7 @@ def seed(url: str, households: int) -> list[tuple[int, str]]:
     return pairs  # type: ignore[return-value]
 
 
-def paced(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]],
-          tmp: str) -> dict[str, int]:
+def paced(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str) -> dict[str, int]:
     return wrk(base, seconds, requests, tmp, connections=CONNECTIONS, pause_ms=PAUSE_MS)
 
 
@@ -93,17 +114,27 @@ def main() -> None:
     parser.add_argument("--database", help="a PostgreSQL URL to serve from instead of a SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        url = (stack.enter_context(postgres_schema(args.database, f"lookup_{os.getpid()}")) if args.database
-               else f"sqlite:///{tmp}/lookup.db")
+        url = (
+            stack.enter_context(postgres_schema(args.database, f"lookup_{os.getpid()}"))
+            if args.database
+            else f"sqlite:///{tmp}/lookup.db"
+        )
         pairs = seed(url, args.households)
-        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
-               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
-               "SHANZHI_CREDIT_LOOKUPS_PER_MINUTE": "1000000"}
+        env = {
+            **os.environ,
+            "SHANZHI_ENV": "dev",
+            "SHANZHI_DATABASE_URL": url,
+            "SHANZHI_JWT_SECRET": SECRET,
+            "SHANZHI_TICK_SECONDS": "0",
+            "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+            "SHANZHI_CREDIT_LOOKUPS_PER_MINUTE": "1000000",
+        }
         settings = Settings(env="dev", jwt_secret=SECRET)
-        bank = tokens.issue_access_token(settings, sub="client:bench-bank", role="partner",
-                                         scopes=("credit:read",))[0]
-        lookups = [("GET", f"/api/v1/credit/households/{h}?consent_id={c}", {"Authorization": f"Bearer {bank}"},
-                    "") for h, c in pairs]
+        bank = tokens.issue_access_token(settings, sub="client:bench-bank", role="partner", scopes=("credit:read",))[0]
+        lookups = [
+            ("GET", f"/api/v1/credit/households/{h}?consent_id={c}", {"Authorization": f"Bearer {bank}"}, "")
+            for h, c in pairs
+        ]
         port = free_port()
         server = serve("api.app:create_app", port, env, factory=True, workers=args.workers)
         try:
@@ -124,12 +155,18 @@ def main() -> None:
     rate = ours["requests"] / (ours["duration_us"] / 1e6)
     bare_rate = bare["requests"] / (bare["duration_us"] / 1e6)
     engine = "PostgreSQL" if args.database else "SQLite file"
-    print(f"credit_lookup: {os.cpu_count()} cores, uvicorn {args.workers} worker(s), {engine}, {CONNECTIONS} "
-          f"connections pacing {PAUSE_MS} ms, {args.seconds:g} s, {args.households} households")
-    print(f"  ours  rating lookups    {rate:7.0f}/s  p50 {ours['p50_us'] / 1000:6.1f} ms  "
-          f"p99 {ours['p99_us'] / 1000:6.1f} ms  refused {ours['non2xx']}, errors {ours['errors']}")
-    print(f"  bare  constant JSON     {bare_rate:7.0f}/s  p50 {bare['p50_us'] / 1000:6.1f} ms  "
-          f"p99 {bare['p99_us'] / 1000:6.1f} ms")
+    print(
+        f"credit_lookup: {os.cpu_count()} cores, uvicorn {args.workers} worker(s), {engine}, {CONNECTIONS} "
+        f"connections pacing {PAUSE_MS} ms, {args.seconds:g} s, {args.households} households"
+    )
+    print(
+        f"  ours  rating lookups    {rate:7.0f}/s  p50 {ours['p50_us'] / 1000:6.1f} ms  "
+        f"p99 {ours['p99_us'] / 1000:6.1f} ms  refused {ours['non2xx']}, errors {ours['errors']}"
+    )
+    print(
+        f"  bare  constant JSON     {bare_rate:7.0f}/s  p50 {bare['p50_us'] / 1000:6.1f} ms  "
+        f"p99 {bare['p99_us'] / 1000:6.1f} ms"
+    )
     print(f"credit_lookup p99_ms={ours['p99_us'] / 1000:.1f} ours={rate:.0f}/s bare={bare_rate:.0f}/s")
     if ours["non2xx"] or ours["errors"]:
         raise SystemExit("lookups were refused or failed: see above")

@@ -53,10 +53,15 @@ def seed(url: str, villages: int = 1) -> list[tuple[int, int]]:
         township = tenancy.create_township(session, county=county, code="bench-t", name="T")
         for n in range(villages):
             village = tenancy.create_village(session, township=township, code=f"bench-v{n}", name=f"V{n}")
-            household = tenancy.create_household(session, village=village, code=f"bench-h{n}", name="H",
-                                                 head_name="Head")
-            pairs.append((accounts.of_village(session, village.id, AccountKind.ISSUANCE).id,
-                          accounts.of_household(session, household.id).id))
+            household = tenancy.create_household(
+                session, village=village, code=f"bench-h{n}", name="H", head_name="Head"
+            )
+            pairs.append(
+                (
+                    accounts.of_village(session, village.id, AccountKind.ISSUANCE).id,
+                    accounts.of_household(session, household.id).id,
+                )
+            )
     engine.dispose()
     return pairs  # type: ignore[return-value]
 
@@ -81,9 +86,11 @@ def run_raw(path: str, village_id: int, debit: int, credit: int, seconds: float)
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("INSERT OR IGNORE INTO chain_head (village_id, county_id, seq, hash, updated_at) "
-                 "SELECT id, county_id, 0, ?, ? FROM village WHERE id = ?",
-                 ("0" * 64, datetime.now(UTC).isoformat(), village_id))
+    conn.execute(
+        "INSERT OR IGNORE INTO chain_head (village_id, county_id, seq, hash, updated_at) "
+        "SELECT id, county_id, 0, ?, ? FROM village WHERE id = ?",
+        ("0" * 64, datetime.now(UTC).isoformat(), village_id),
+    )
     county_id = conn.execute("SELECT county_id FROM village WHERE id = ?", (village_id,)).fetchone()[0]
     done, started = 0, time.perf_counter()
     deadline = started + seconds
@@ -91,10 +98,10 @@ def run_raw(path: str, village_id: int, debit: int, credit: int, seconds: float)
         for _ in range(50):
             now = datetime.now(UTC).isoformat()
             conn.execute("BEGIN IMMEDIATE")
-            seq, prev = conn.execute("SELECT seq, hash FROM chain_head WHERE village_id = ?",
-                                     (village_id,)).fetchone()
-            body = json.dumps({"seq": seq + 1, "postings": [[debit, -1], [credit, 1]], "created": now},
-                              sort_keys=True).encode()
+            seq, prev = conn.execute("SELECT seq, hash FROM chain_head WHERE village_id = ?", (village_id,)).fetchone()
+            body = json.dumps(
+                {"seq": seq + 1, "postings": [[debit, -1], [credit, 1]], "created": now}, sort_keys=True
+            ).encode()
             link = hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
             tx_id = conn.execute(
                 "INSERT INTO journal_transaction (county_id, village_id, chain_seq, kind, reason, actor, created_at,"
@@ -106,10 +113,14 @@ def run_raw(path: str, village_id: int, debit: int, credit: int, seconds: float)
                 " VALUES (?, ?, ?, ?, ?)",
                 [(tx_id, debit, -1, county_id, village_id), (tx_id, credit, 1, county_id, village_id)],
             )
-            conn.executemany("UPDATE account_balance SET posted = posted + ?, updated_at = ? WHERE account_id = ?",
-                             [(-1, now, debit), (1, now, credit)])
-            conn.execute("UPDATE chain_head SET seq = ?, hash = ?, updated_at = ? WHERE village_id = ?",
-                         (seq + 1, link, now, village_id))
+            conn.executemany(
+                "UPDATE account_balance SET posted = posted + ?, updated_at = ? WHERE account_id = ?",
+                [(-1, now, debit), (1, now, credit)],
+            )
+            conn.execute(
+                "UPDATE chain_head SET seq = ?, hash = ?, updated_at = ? WHERE village_id = ?",
+                (seq + 1, link, now, village_id),
+            )
             conn.execute("COMMIT")
         done += 50
     elapsed = time.perf_counter() - started
@@ -121,39 +132,58 @@ def run_raw_postgres(url: str, debit: int, credit: int, seconds: float) -> tuple
     import psycopg
 
     u = make_url(url)
-    with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password or None,
-                         dbname=u.database, options=u.query.get("options") or None) as conn:
+    with psycopg.connect(
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password or None,
+        dbname=u.database,
+        options=u.query.get("options") or None,
+    ) as conn:
         return _raw_postgres_loop(conn, debit, credit, seconds)
 
 
 def _raw_postgres_loop(conn: Any, debit: int, credit: int, seconds: float) -> tuple[int, float]:
     village_id, county_id = conn.execute("SELECT village_id, county_id FROM account WHERE id = %s", (debit,)).fetchone()
-    conn.execute("INSERT INTO chain_head (village_id, county_id, seq, hash, updated_at) VALUES (%s, %s, 0, %s, now())"
-                 " ON CONFLICT DO NOTHING", (village_id, county_id, "0" * 64))
+    conn.execute(
+        "INSERT INTO chain_head (village_id, county_id, seq, hash, updated_at) VALUES (%s, %s, 0, %s, now())"
+        " ON CONFLICT DO NOTHING",
+        (village_id, county_id, "0" * 64),
+    )
     conn.commit()
     done, started = 0, time.perf_counter()
     deadline = started + seconds
     while time.perf_counter() < deadline:
         for _ in range(50):
             now = datetime.now(UTC)
-            seq, prev = conn.execute("SELECT seq, hash FROM chain_head WHERE village_id = %s FOR UPDATE",
-                                     (village_id,)).fetchone()
-            body = json.dumps({"seq": seq + 1, "postings": [[debit, -1], [credit, 1]], "created": now.isoformat()},
-                              sort_keys=True).encode()
+            seq, prev = conn.execute(
+                "SELECT seq, hash FROM chain_head WHERE village_id = %s FOR UPDATE", (village_id,)
+            ).fetchone()
+            body = json.dumps(
+                {"seq": seq + 1, "postings": [[debit, -1], [credit, 1]], "created": now.isoformat()}, sort_keys=True
+            ).encode()
             link = hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
             tx_id = conn.execute(
                 "INSERT INTO journal_transaction (county_id, village_id, chain_seq, kind, reason, actor, created_at,"
                 " effective_at, prev_hash, hash) VALUES (%s, %s, %s, 'transfer', 'bench', 'bench', %s, %s, %s, %s)"
-                " RETURNING id", (county_id, village_id, seq + 1, now, now, prev, link),
+                " RETURNING id",
+                (county_id, village_id, seq + 1, now, now, prev, link),
             ).fetchone()[0]
             for account, amount in ((debit, -1), (credit, 1)):
-                conn.execute("INSERT INTO posting (transaction_id, account_id, amount, county_id, village_id)"
-                             " VALUES (%s, %s, %s, %s, %s)", (tx_id, account, amount, county_id, village_id))
+                conn.execute(
+                    "INSERT INTO posting (transaction_id, account_id, amount, county_id, village_id)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (tx_id, account, amount, county_id, village_id),
+                )
             for account, amount in ((debit, -1), (credit, 1)):
-                conn.execute("UPDATE account_balance SET posted = posted + %s, updated_at = %s WHERE account_id = %s",
-                             (amount, now, account))
-            conn.execute("UPDATE chain_head SET seq = %s, hash = %s, updated_at = %s WHERE village_id = %s",
-                         (seq + 1, link, now, village_id))
+                conn.execute(
+                    "UPDATE account_balance SET posted = posted + %s, updated_at = %s WHERE account_id = %s",
+                    (amount, now, account),
+                )
+            conn.execute(
+                "UPDATE chain_head SET seq = %s, hash = %s, updated_at = %s WHERE village_id = %s",
+                (seq + 1, link, now, village_id),
+            )
             conn.commit()
         done += 50
     return done, time.perf_counter() - started
@@ -191,8 +221,8 @@ def main() -> None:
     print(f"journal_post: one transfer per database transaction, {os.cpu_count()} cores, {args.seconds:g} s a run")
     with tempfile.TemporaryDirectory() as tmp:
         ours_path, raw_path = Path(tmp, "ours.db"), Path(tmp, "raw.db")
-        (debit, credit), = seed(f"sqlite:///{ours_path}")
-        (raw_debit, raw_credit), = seed(f"sqlite:///{raw_path}")
+        ((debit, credit),) = seed(f"sqlite:///{ours_path}")
+        ((raw_debit, raw_credit),) = seed(f"sqlite:///{raw_path}")
         run_ours(f"sqlite:///{ours_path}", debit, credit, 0.5)  # warm up imports and caches
         n, t = run_ours(f"sqlite:///{ours_path}", debit, credit, args.seconds)
         ours = n / t
@@ -203,8 +233,10 @@ def main() -> None:
     if args.database:
         rates = {writers: run_postgres(args.database, writers, args.seconds) for writers in (1, 8)}
         raw_pg = run_postgres(args.database, 1, args.seconds, raw=True)
-        print(f"  PostgreSQL ours, 1 writer        {rates[1]:9.0f} transfers/s  ({2 * rates[1]:.0f} postings/s;"
-              f" target 700)")
+        print(
+            f"  PostgreSQL ours, 1 writer        {rates[1]:9.0f} transfers/s  ({2 * rates[1]:.0f} postings/s;"
+            f" target 700)"
+        )
         print(f"  PostgreSQL raw psycopg, 1 writer {raw_pg:9.0f} transfers/s  ({2 * raw_pg:.0f} postings/s)")
         print(f"  PostgreSQL ours, 8 writers       {rates[8]:9.0f} transfers/s  ({2 * rates[8]:.0f} postings/s)")
     print(f"journal_post ratio={ours / raw:.3f} ours={ours:.0f}/s raw={raw:.0f}/s")

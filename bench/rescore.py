@@ -46,15 +46,28 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
     with unit_of_work(engine) as session:
         county = tenancy.create_county(session, code="bench", name="Bench")
         township = tenancy.create_township(session, county=county, code="bench-t", name="T")
-        villages = [tenancy.create_village(session, township=township, code=f"bench-v{n}", name=f"V{n}")
-                    for n in range(VILLAGES)]
+        villages = [
+            tenancy.create_village(session, township=township, code=f"bench-v{n}", name=f"V{n}")
+            for n in range(VILLAGES)
+        ]
         catalogue.load_default(session, county_id=county.id)  # type: ignore[arg-type]
-        codes = [m.code for m in catalogue.effective(session, county_id=county.id, village_id=None)  # type: ignore[arg-type]
-                 if m.points > 0]
-        deduction_matter = catalogue.current(session, county_id=county.id, village_id=None,  # type: ignore[arg-type]
-                                             code="breaking_village_rules").id
-        issuance = {v.id: session.execute(text("SELECT id FROM account WHERE village_id = :v AND kind = 'issuance'"),
-                                          {"v": v.id}).scalar_one() for v in villages}
+        codes = [
+            m.code
+            for m in catalogue.effective(session, county_id=county.id, village_id=None)  # type: ignore[arg-type]
+            if m.points > 0
+        ]
+        deduction_matter = catalogue.current(
+            session,
+            county_id=county.id,
+            village_id=None,  # type: ignore[arg-type]
+            code="breaking_village_rules",
+        ).id
+        issuance = {
+            v.id: session.execute(
+                text("SELECT id FROM account WHERE village_id = :v AND kind = 'issuance'"), {"v": v.id}
+            ).scalar_one()
+            for v in villages
+        }
         county_id = county.id
         village_ids = [v.id for v in villages]
     now = datetime.now(UTC)
@@ -88,8 +101,11 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
         insert("household", ["id", "county_id", "village_id", "code", "name", "created_at", "record_seq"], homes)
         insert("person", ["household_id", "name", "is_head", "created_at"], people)
         insert("account", ["id", "code", "kind", "county_id", "village_id", "household_id", "created_at"], accounts)
-        insert("account_balance", ["account_id", "posted", "pending_debit", "pending_credit", "earned", "updated_at"],
-               balances)
+        insert(
+            "account_balance",
+            ["account_id", "posted", "pending_debit", "pending_credit", "earned", "updated_at"],
+            balances,
+        )
         conn.commit()
     cursor.execute("SELECT COALESCE(MAX(id), 0) FROM journal_transaction")
     next_tx = cursor.fetchone()[0] + 1
@@ -102,21 +118,77 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
             village = village_ids[n % VILLAGES]
             seq[village] += 1
             when = stamp(now - timedelta(days=rng.randrange(900), seconds=rng.randrange(86_400)))
-            txs.append((next_tx, county_id, village, seq[village], "transfer", rng.choice(codes), "bench", when, when,
-                        "0" * 64, "0" * 64))
+            txs.append(
+                (
+                    next_tx,
+                    county_id,
+                    village,
+                    seq[village],
+                    "transfer",
+                    rng.choice(codes),
+                    "bench",
+                    when,
+                    when,
+                    "0" * 64,
+                    "0" * 64,
+                )
+            )
             amount = rng.choice((2, 3, 5, 5, 10))
             legs.append((next_tx, issuance[village], -amount, county_id, village))
             legs.append((next_tx, first_account + 2 * n, amount, county_id, village))
             next_tx += 1
-        insert("journal_transaction", ["id", "county_id", "village_id", "chain_seq", "kind", "reason", "actor",
-                                       "created_at", "effective_at", "prev_hash", "hash"], txs)
+        insert(
+            "journal_transaction",
+            [
+                "id",
+                "county_id",
+                "village_id",
+                "chain_seq",
+                "kind",
+                "reason",
+                "actor",
+                "created_at",
+                "effective_at",
+                "prev_hash",
+                "hash",
+            ],
+            txs,
+        )
         insert("posting", ["transaction_id", "account_id", "amount", "county_id", "village_id"], legs)
         conn.commit()
-    deductions = [(county_id, village_ids[n % VILLAGES], first_household + n, deduction_matter, 5, 0, 5, "bench",
-                   "in_force", "bench", stamp(now - timedelta(days=rng.randrange(700))))
-                  for n in range(0, households, 20)]
-    insert("deduction", ["county_id", "village_id", "household_id", "matter_id", "points", "posted", "unpaid",
-                         "reason", "status", "recorded_by", "recorded_at"], deductions)
+    deductions = [
+        (
+            county_id,
+            village_ids[n % VILLAGES],
+            first_household + n,
+            deduction_matter,
+            5,
+            0,
+            5,
+            "bench",
+            "in_force",
+            "bench",
+            stamp(now - timedelta(days=rng.randrange(700))),
+        )
+        for n in range(0, households, 20)
+    ]
+    insert(
+        "deduction",
+        [
+            "county_id",
+            "village_id",
+            "household_id",
+            "matter_id",
+            "points",
+            "posted",
+            "unpaid",
+            "reason",
+            "status",
+            "recorded_by",
+            "recorded_at",
+        ],
+        deductions,
+    )
     conn.commit()
     cursor.execute("ANALYZE")
     conn.commit()
@@ -156,14 +228,17 @@ def measure(target, *args):  # type: ignore[no-untyped-def]
 def run(url: str, label: str, households: int, postings: int) -> tuple[float, float, float]:
     started = time.perf_counter()
     county_id = generate(url, households, postings)
-    print(f"  {label}: generated {households} households and {postings} postings in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"  {label}: generated {households} households and {postings} postings in {time.perf_counter() - started:.0f} s"
+    )
     bare_seconds, groups, bare_rss = measure(_bare, url)
     ours_seconds, done, ours_rss = measure(_ours, url, county_id)
     print(f"  {label} bare SQL GROUP BY account  {bare_seconds:8.1f} s  ({groups} accounts, peak {bare_rss:.0f} MB)")
-    print(f"  {label} ours: rescore the county  {ours_seconds:8.1f} s  ({done.households} households, {done.rated} "
-          f"rated; loading {done.seconds_loading:.1f} s, scoring {done.seconds_scoring:.1f} s, writing "
-          f"{done.seconds_writing:.1f} s; peak {ours_rss:.0f} MB)")
+    print(
+        f"  {label} ours: rescore the county  {ours_seconds:8.1f} s  ({done.households} households, {done.rated} "
+        f"rated; loading {done.seconds_loading:.1f} s, scoring {done.seconds_scoring:.1f} s, writing "
+        f"{done.seconds_writing:.1f} s; peak {ours_rss:.0f} MB)"
+    )
     return ours_seconds / bare_seconds, ours_seconds, ours_rss
 
 

@@ -96,8 +96,10 @@ def seed(url: str, households: int, villages: int, tills: int) -> World:
     with unit_of_work(engine) as session:
         county = tenancy.create_county(session, code="bench", name="Bench")
         township = tenancy.create_township(session, county=county, code="bench-t", name="T")
-        places = [tenancy.create_village(session, township=township, code=f"bench-v{v}", name=f"V{v}")
-                  for v in range(villages)]
+        places = [
+            tenancy.create_village(session, township=township, code=f"bench-v{v}", name=f"V{v}")
+            for v in range(villages)
+        ]
         merchant = Partner(county_id=county.id, kind=PartnerKind.MERCHANT, code="bench-mart", name="Bench mart")  # type: ignore[arg-type]
         session.add(merchant)
         admin = User(role=Role.COUNTY_ADMIN, county_id=county.id, username="bench-admin", display_name="Admin")  # type: ignore[arg-type]
@@ -106,33 +108,61 @@ def seed(url: str, households: int, villages: int, tills: int) -> World:
         till_ids = [f"bench-till-{n}" for n in range(tills)]
         secret = hash_secret("x")
         for client_id in till_ids:
-            session.add(PartnerClient(partner_id=merchant.id, client_id=client_id, secret_hash=secret,  # type: ignore[arg-type]
-                                      scopes="vouchers:consume offers:manage"))
+            session.add(
+                PartnerClient(
+                    partner_id=merchant.id,
+                    client_id=client_id,
+                    secret_hash=secret,  # type: ignore[arg-type]
+                    scopes="vouchers:consume offers:manage",
+                )
+            )
         issuance = {v.id: accounts.of_village(session, v.id, AccountKind.ISSUANCE).id for v in places}  # type: ignore[arg-type]
         users, made = [], []
         for n in range(households):
             village = places[n % villages]
-            household = tenancy.create_household(session, village=village, code=f"h{n}", name=f"H{n}",
-                                                 head_name=f"Head {n}")
+            household = tenancy.create_household(
+                session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
+            )
             person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
             user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
             session.add(user)
             users.append(user)
             made.append(household)
             own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
-            journal.transfer(session, debit=issuance[village.id], credit=own, amount=GIVEN,  # type: ignore[arg-type, index]
-                             reason="bench_award", actor="bench")
+            journal.transfer(
+                session,
+                debit=issuance[village.id],
+                credit=own,
+                amount=GIVEN,  # type: ignore[arg-type, index]
+                reason="bench_award",
+                actor="bench",
+            )
         session.flush()
         # the merchant proposes, the county admin approves: as over the API, without the HTTP
         till = principal.load(session, subject=f"client:{till_ids[0]}", role="partner", scopes=("offers:manage",))
-        offer = offers.propose(session, till, offers.OfferTerms(
-            kind="voucher", title="Bench voucher 10 yuan", value_fen=VALUE_FEN, cost_points=COST, stock=None,
-            per_household_limit=1000, limit_period="ever", valid_from=now - timedelta(days=1),
-            valid_until=now + timedelta(days=90)))
+        offer = offers.propose(
+            session,
+            till,
+            offers.OfferTerms(
+                kind="voucher",
+                title="Bench voucher 10 yuan",
+                value_fen=VALUE_FEN,
+                cost_points=COST,
+                stock=None,
+                per_household_limit=1000,
+                limit_period="ever",
+                valid_from=now - timedelta(days=1),
+                valid_until=now + timedelta(days=90),
+            ),
+        )
         boss = principal.load(session, subject=f"user:{admin.id}", role=Role.COUNTY_ADMIN, scopes=())
         offers.decide(session, boss, offer.id, approve=True, note="bench")  # type: ignore[arg-type]
-        world = World(users=[u.id for u in users], households=[h.id for h in made], offer_id=offer.id,  # type: ignore[misc]
-                      tills=till_ids)
+        world = World(
+            users=[u.id for u in users],
+            households=[h.id for h in made],
+            offer_id=offer.id,  # type: ignore[misc]
+            tills=till_ids,
+        )
     engine.dispose()
     return world
 
@@ -160,12 +190,18 @@ async def send(client: httpx.AsyncClient, path: str, headers: dict[str, str], bo
         answer = response.json()
     except ValueError:
         answer = {"text": response.text[:500]}
-    return Answer(response.status_code, answer if isinstance(answer, dict) else {"list": answer},
-                  time.perf_counter() - started, f"POST {path}", started)
+    return Answer(
+        response.status_code,
+        answer if isinstance(answer, dict) else {"list": answer},
+        time.perf_counter() - started,
+        f"POST {path}",
+        started,
+    )
 
 
-async def closed_loop(client: httpx.AsyncClient, jobs: Sequence[Callable[[], Awaitable[Answer]]],
-                      connections: int) -> list[Answer]:
+async def closed_loop(
+    client: httpx.AsyncClient, jobs: Sequence[Callable[[], Awaitable[Answer]]], connections: int
+) -> list[Answer]:
     """Run `jobs` in order over `connections` request loops: each sends its next as soon as it has an answer."""
     answers: list[Answer | None] = [None] * len(jobs)
     feed: Iterator[int] = iter(range(len(jobs)))
@@ -178,8 +214,9 @@ async def closed_loop(client: httpx.AsyncClient, jobs: Sequence[Callable[[], Awa
     return answers  # type: ignore[return-value]
 
 
-async def bursts(base: str, width: int, lanes: int,
-                 jobs: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]]) -> list[list[Answer]]:
+async def bursts(
+    base: str, width: int, lanes: int, jobs: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]]
+) -> list[list[Answer]]:
     """Each burst's `width` requests all at once, each on a client (a connection) of its own; `lanes` bursts at a
     time, each lane sending its next burst when the last one is all answered."""
     done: list[list[Answer]] = [[] for _ in jobs]
@@ -205,10 +242,12 @@ def client_for(base: str, connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base, limits=limits(connections), timeout=60)
 
 
-async def warm_up(base: str, path: str, headers: dict[str, str], count: int, connections: int,
-                  method: str = "GET") -> None:
+async def warm_up(
+    base: str, path: str, headers: dict[str, str], count: int, connections: int, method: str = "GET"
+) -> None:
     """Every worker process imports the app and opens its pool on its first requests: not part of the figures."""
     async with client_for(base, connections) as client:
+
         async def one() -> Answer:
             started = time.perf_counter()
             response = await client.request(method, path, headers=headers)
@@ -267,8 +306,10 @@ class Meter:
         (w0, c0, s0, b0), (w1, c1, s1, b1) = marks[first], marks[last]
         wall, client, server, busy = w1 - w0, c1 - c0, s1 - s0, b1 - b0
         cores = os.cpu_count() or 1
-        return (f"CPU of {cores} cores x {wall:.1f} s: server {server:.1f} s, client {client:.1f} s, "
-                f"the rest (PostgreSQL, others) {busy - server - client:.1f} s, idle {cores * wall - busy:.1f} s")
+        return (
+            f"CPU of {cores} cores x {wall:.1f} s: server {server:.1f} s, client {client:.1f} s, "
+            f"the rest (PostgreSQL, others) {busy - server - client:.1f} s, idle {cores * wall - busy:.1f} s"
+        )
 
 
 # --- the phases ----------------------------------------------------------------------------------------------
@@ -303,9 +344,14 @@ class Consumption:
         return sum(ok(a) for a in self.in_window()) / (self.load_done - self.started)
 
 
-async def consume_phase(client: httpx.AsyncClient, base: str, load: Sequence[Callable[[], Awaitable[Answer]]],
-                        race: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]],
-                        shape: Shape, meter: Meter) -> Consumption:
+async def consume_phase(
+    client: httpx.AsyncClient,
+    base: str,
+    load: Sequence[Callable[[], Awaitable[Answer]]],
+    race: Sequence[Sequence[Callable[[httpx.AsyncClient], Awaitable[Answer]]]],
+    shape: Shape,
+    meter: Meter,
+) -> Consumption:
     meter.mark("consume")
     started = time.perf_counter()
     race_task = asyncio.ensure_future(bursts(base, shape.racers, shape.lanes, race))
@@ -328,9 +374,17 @@ class Run:
     race_codes: list[str]
 
 
-async def drive_ours(base: str, world: World, bearers: list[dict[str, str]], tills: list[dict[str, str]],
-                     race_vouchers: int, shape: Shape, meter: Meter) -> Run:
+async def drive_ours(
+    base: str,
+    world: World,
+    bearers: list[dict[str, str]],
+    tills: list[dict[str, str]],
+    race_vouchers: int,
+    shape: Shape,
+    meter: Meter,
+) -> Run:
     async with client_for(base, shape.connections) as client:
+
         def redeem(n: int) -> Callable[[], Awaitable[Answer]]:
             household = n % len(bearers)
             headers = {**bearers[household], "Idempotency-Key": str(uuid.uuid4())}
@@ -353,8 +407,8 @@ async def drive_ours(base: str, world: World, bearers: list[dict[str, str]], til
                 codes.append(code)
             else:
                 codes.append(None)
-        load_codes = [c for c in codes[:len(bearers)] if c]
-        race_codes = [c for c in codes[len(bearers):] if c]
+        load_codes = [c for c in codes[: len(bearers)] if c]
+        race_codes = [c for c in codes[len(bearers) :] if c]
 
         def consume(code: str) -> Callable[[], Awaitable[Answer]]:
             return lambda: send(client, f"/api/v1/vouchers/{code}/consume", tills[0], {"pin": vouchers[code]["pin"]})
@@ -364,22 +418,30 @@ async def drive_ours(base: str, world: World, bearers: list[dict[str, str]], til
             return lambda c: send(c, f"/api/v1/vouchers/{code}/consume", tills[k], proof)
 
         step(f"consuming {len(load_codes)} vouchers, racing on {len(race_codes)}")
-        consumed = await consume_phase(client, base, [consume(c) for c in load_codes],
-                                       [[racer(c, k) for k in range(len(tills))] for c in race_codes], shape, meter)
+        consumed = await consume_phase(
+            client,
+            base,
+            [consume(c) for c in load_codes],
+            [[racer(c, k) for k in range(len(tills))] for c in race_codes],
+            shape,
+            meter,
+        )
     return Run(redeemed, redeem_seconds, consumed, vouchers, owner, load_codes, race_codes)
 
 
 async def drive_bare(base: str, load: int, race_vouchers: int, shape: Shape, meter: Meter) -> Consumption:
     """The consume phase's shape against `/bare`: the load's POSTs over `connections`, the bursts beside them."""
     async with client_for(base, shape.connections) as client:
+
         def post() -> Awaitable[Answer]:
             return send(client, "/bare", {}, {"pin": "000000"})
 
         def burst_post(c: httpx.AsyncClient) -> Awaitable[Answer]:
             return send(c, "/bare", {}, {"pin": "000000"})
 
-        return await consume_phase(client, base, [post] * load, [[burst_post] * shape.racers] * race_vouchers,
-                                   shape, meter)
+        return await consume_phase(
+            client, base, [post] * load, [[burst_post] * shape.racers] * race_vouchers, shape, meter
+        )
 
 
 # --- the checks ----------------------------------------------------------------------------------------------
@@ -415,20 +477,30 @@ def check(url: str, world: World, run: Run) -> tuple[list[str], list[str]]:
             by_code = {v.code: v for v in session.scalars(select(Voucher).where(Voucher.offer_id == world.offer_id))}
             if set(by_code) != set(run.vouchers):
                 problems.append(f"{len(by_code)} vouchers in the database, {len(run.vouchers)} redeemed over HTTP")
-            consumed = Counter(session.scalars(select(VoucherEvent.voucher_id)
-                                               .where(VoucherEvent.event == VoucherEventKind.CONSUMED)))
+            consumed = Counter(
+                session.scalars(select(VoucherEvent.voucher_id).where(VoucherEvent.event == VoucherEventKind.CONSUMED))
+            )
             tx = JournalTransaction.__table__
             resolutions = Counter(session.scalars(select(tx.c.pending_id).where(tx.c.pending_id.is_not(None))))
             clearing = session.execute(
                 select(Account.id, AccountBalance.posted, AccountBalance.pending_credit)
                 .join(AccountBalance, AccountBalance.account_id == Account.id)
-                .where(Account.kind == AccountKind.PARTNER_CLEARING)).all()
-            to_clearing: Counter[int] = Counter(dict(session.execute(
-                select(tx.c.pending_id, func.count()).select_from(Posting)
-                .join(tx, tx.c.id == Posting.transaction_id)
-                .where(Posting.account_id.in_([row.id for row in clearing]),  # type: ignore[attr-defined]
-                       tx.c.kind == TxKind.POST_PENDING)
-                .group_by(tx.c.pending_id)).all()))
+                .where(Account.kind == AccountKind.PARTNER_CLEARING)
+            ).all()
+            to_clearing: Counter[int] = Counter(
+                dict(
+                    session.execute(
+                        select(tx.c.pending_id, func.count())
+                        .select_from(Posting)
+                        .join(tx, tx.c.id == Posting.transaction_id)
+                        .where(
+                            Posting.account_id.in_([row.id for row in clearing]),  # type: ignore[attr-defined]
+                            tx.c.kind == TxKind.POST_PENDING,
+                        )
+                        .group_by(tx.c.pending_id)
+                    ).all()
+                )
+            )
             for code, voucher in by_code.items():
                 events, resolved = consumed[voucher.id], resolutions[voucher.hold_id]
                 if events > 1:
@@ -439,25 +511,32 @@ def check(url: str, world: World, run: Run) -> tuple[list[str], list[str]]:
                     spends.append(f"{code}: {to_clearing[voucher.hold_id]} postings to the clearing account")
                 used = voucher.status == "used"
                 if used != (seen_used[code] == 1) or events != int(used):
-                    problems.append(f"{code}: status {voucher.status}, {events} consumed events, "
-                                    f"{seen_used[code]} consumes answered 200")
+                    problems.append(
+                        f"{code}: status {voucher.status}, {events} consumed events, "
+                        f"{seen_used[code]} consumes answered 200"
+                    )
             spent = Counter(run.owner[code] for code, n in seen_used.items() if n)
             held = Counter(run.owner[code] for code in run.vouchers if not seen_used[code])
             own = {h: accounts.of_household(session, h).id for h in world.households}
-            balances = {row.account_id: row for row in session.scalars(
-                select(AccountBalance).where(AccountBalance.account_id.in_(own.values())))}  # type: ignore[attr-defined]
+            balances = {
+                row.account_id: row
+                for row in session.scalars(select(AccountBalance).where(AccountBalance.account_id.in_(own.values())))
+            }  # type: ignore[attr-defined]
             for n, household in enumerate(world.households):
                 row = balances[own[household]]
                 if row.posted != GIVEN - COST * spent[n]:
-                    spends.append(f"household {household}: posted {row.posted}, given {GIVEN} less "
-                                  f"{COST * spent[n]} seen spent")
+                    spends.append(
+                        f"household {household}: posted {row.posted}, given {GIVEN} less {COST * spent[n]} seen spent"
+                    )
                 if row.pending_debit != COST * held[n]:
-                    problems.append(f"household {household}: {row.pending_debit} held, {COST * held[n]} "
-                                    f"in unused vouchers")
+                    problems.append(
+                        f"household {household}: {row.pending_debit} held, {COST * held[n]} in unused vouchers"
+                    )
             total_used = COST * sum(1 for n in seen_used.values() if n)
             if sum(row.posted for row in clearing) != total_used:
-                spends.append(f"the clearing accounts hold {sum(row.posted for row in clearing)}, "
-                              f"{total_used} seen consumed")
+                spends.append(
+                    f"the clearing accounts hold {sum(row.posted for row in clearing)}, {total_used} seen consumed"
+                )
             report = verify.verify(session)
             if not report.ok:
                 spends.append(f"journal verification failed: {report}")
@@ -493,22 +572,36 @@ def main() -> None:
     shape = Shape(args.connections, args.racers, args.race_lanes)
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        url = (stack.enter_context(postgres_schema(args.database, f"voucher_race_{os.getpid()}")) if args.database
-               else f"sqlite:///{tmp}/vouchers.db")
+        url = (
+            stack.enter_context(postgres_schema(args.database, f"voucher_race_{os.getpid()}"))
+            if args.database
+            else f"sqlite:///{tmp}/vouchers.db"
+        )
         step(f"seeding {args.households} households ({'PostgreSQL' if args.database else 'SQLite'})")
         started = time.perf_counter()
         world = seed(url, args.households, args.villages, args.racers)
         seeded = time.perf_counter() - started
-        env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_DATABASE_URL": url, "SHANZHI_JWT_SECRET": SECRET,
-               "SHANZHI_TICK_SECONDS": "0", "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
-               "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads"}
+        env = {
+            **os.environ,
+            "SHANZHI_ENV": "dev",
+            "SHANZHI_DATABASE_URL": url,
+            "SHANZHI_JWT_SECRET": SECRET,
+            "SHANZHI_TICK_SECONDS": "0",
+            "SHANZHI_HEAD_SIGNING_KEY_PATH": f"{tmp}/head.pem",
+            "SHANZHI_UPLOAD_DIR": f"{tmp}/uploads",
+        }
         settings = Settings(env="dev", jwt_secret=SECRET)
-        bearers = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}",
-                                                                           role=Role.VILLAGER)[0]}
-                   for u in world.users]
-        tills = [{"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"client:{t}", role="partner",
-                                                                         scopes=TILL_SCOPES)[0]}
-                 for t in world.tills]
+        bearers = [
+            {"Authorization": "Bearer " + tokens.issue_access_token(settings, sub=f"user:{u}", role=Role.VILLAGER)[0]}
+            for u in world.users
+        ]
+        tills = [
+            {
+                "Authorization": "Bearer "
+                + tokens.issue_access_token(settings, sub=f"client:{t}", role="partner", scopes=TILL_SCOPES)[0]
+            }
+            for t in world.tills
+        ]
         port = free_port()
         log = Path(tmp, "server.log")
         step(f"serving the app with {workers} worker(s)")
@@ -520,15 +613,17 @@ def main() -> None:
             run = asyncio.run(drive_ours(base, world, bearers, tills, args.race_vouchers, shape, meter))
         finally:
             stop(server)
-        server_errors = [line for line in log.read_text(errors="replace").splitlines()
-                         if "Traceback" in line or "ERROR" in line or "error" in line.lower()]
+        server_errors = [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if "Traceback" in line or "ERROR" in line or "error" in line.lower()
+        ]
         step("checking the database")
         spends, problems = check(url, world, run)
         step("serving the bare app")
 
         bare_port = free_port()
-        bare = serve("bench.bare_app:app", bare_port, env, factory=False, workers=workers,
-                            log=Path(tmp, "bare.log"))
+        bare = serve("bench.bare_app:app", bare_port, env, factory=False, workers=workers, log=Path(tmp, "bare.log"))
         bare_base = f"http://127.0.0.1:{bare_port}"
         try:
             asyncio.run(warm_up(bare_base, "/bare", {}, 16 * workers, args.connections, method="POST"))
@@ -549,34 +644,48 @@ def main() -> None:
     redeemed_ok = sum(a.status == 201 for a in run.redeemed)
     engine = "PostgreSQL" if args.database else "SQLite file"
 
-    print(f"voucher_race: {os.cpu_count()} cores, uvicorn {workers} worker(s), {engine}, {args.villages} village(s), "
-          f"{args.households} households, {args.connections} connections (httpx, closed loop) + {args.racers} racing "
-          f"tills on {len(run.race_codes)} vouchers; seeded in {seeded:.1f} s")
+    print(
+        f"voucher_race: {os.cpu_count()} cores, uvicorn {workers} worker(s), {engine}, {args.villages} village(s), "
+        f"{args.households} households, {args.connections} connections (httpx, closed loop) + {args.racers} racing "
+        f"tills on {len(run.race_codes)} vouchers; seeded in {seeded:.1f} s"
+    )
     if not args.database and not args.workers:
         print("  (SQLite takes one writer at a time: 1 worker; --database postgresql+psycopg://… for the 8 workers)")
-    print(f"  redeem  {len(run.redeemed)} POSTs in {run.redeem_seconds:.1f} s: {redeemed_ok / run.redeem_seconds:.1f} "
-          f"redemptions/s  p50 {percentile(run.redeemed, 0.5):.1f} ms  p99 {percentile(run.redeemed, 0.99):.1f} ms")
+    print(
+        f"  redeem  {len(run.redeemed)} POSTs in {run.redeem_seconds:.1f} s: {redeemed_ok / run.redeem_seconds:.1f} "
+        f"redemptions/s  p50 {percentile(run.redeemed, 0.5):.1f} ms  p99 {percentile(run.redeemed, 0.99):.1f} ms"
+    )
     print(f"          {meter.between('redeem', 'redeemed')}")
     under_load = sum(bool(burst) and max(a.done for a in burst) <= ours.load_done for burst in ours.race)
-    print(f"  consume {len(ours.load)} vouchers over {args.connections} connections, {len(race_answers)} racing POSTs "
-          f"beside them ({args.race_lanes} bursts at a time); figures over the load's {window:.1f} s, in which "
-          f"{under_load} of {len(ours.race)} races were run (the rest in {ours.done - ours.load_done:.1f} s after)")
+    print(
+        f"  consume {len(ours.load)} vouchers over {args.connections} connections, {len(race_answers)} racing POSTs "
+        f"beside them ({args.race_lanes} bursts at a time); figures over the load's {window:.1f} s, in which "
+        f"{under_load} of {len(ours.race)} races were run (the rest in {ours.done - ours.load_done:.1f} s after)"
+    )
     print("                 answers/s  consumes/s   load p50    load p99   race p50   race p99")
-    print(f"    ours       {answers_per_s:10.1f}  {consumes_per_s:10.1f}  {percentile(ours.load, 0.5):7.1f} ms  "
-          f"{percentile(ours.load, 0.99):7.1f} ms {percentile(race_answers, 0.5):7.1f} ms "
-          f"{percentile(race_answers, 0.99):7.1f} ms")
-    print(f"    bare       {bare_per_s:10.1f}           -  {percentile(bare_run.load, 0.5):7.1f} ms  "
-          f"{percentile(bare_run.load, 0.99):7.1f} ms {percentile(bare_race, 0.5):7.1f} ms "
-          f"{percentile(bare_race, 0.99):7.1f} ms   (/bare, same shape: {bare_run.load_done - bare_run.started:.1f} s)")
+    print(
+        f"    ours       {answers_per_s:10.1f}  {consumes_per_s:10.1f}  {percentile(ours.load, 0.5):7.1f} ms  "
+        f"{percentile(ours.load, 0.99):7.1f} ms {percentile(race_answers, 0.5):7.1f} ms "
+        f"{percentile(race_answers, 0.99):7.1f} ms"
+    )
+    print(
+        f"    bare       {bare_per_s:10.1f}           -  {percentile(bare_run.load, 0.5):7.1f} ms  "
+        f"{percentile(bare_run.load, 0.99):7.1f} ms {percentile(bare_race, 0.5):7.1f} ms "
+        f"{percentile(bare_race, 0.99):7.1f} ms   (/bare, same shape: {bare_run.load_done - bare_run.started:.1f} s)"
+    )
     print(f"    ratio ours/bare answers/s {answers_per_s / bare_per_s:.3f}")
     print(f"    ours  {meter.between('consume', 'load done')}")
     print(f"    bare  {bare_meter.between('consume', 'load done')}")
     overlapped = sum(bool(burst) and max(a.sent for a in burst) < min(a.done for a in burst) for burst in ours.race)
-    print(f"  race    winners per voucher: {dict(sorted(winners.items()))}; the others were answered: "
-          f"{dict(losers.most_common())}; in {overlapped} of {len(ours.race)} races every request was sent "
-          f"before the first answer came")
-    print(f"  checks  {len(spends)} double spends, {len(problems)} other problems, {len(status_5xx)} answers 5xx or "
-          f"none, {len(server_errors)} error lines in the server log")
+    print(
+        f"  race    winners per voucher: {dict(sorted(winners.items()))}; the others were answered: "
+        f"{dict(losers.most_common())}; in {overlapped} of {len(ours.race)} races every request was sent "
+        f"before the first answer came"
+    )
+    print(
+        f"  checks  {len(spends)} double spends, {len(problems)} other problems, {len(status_5xx)} answers 5xx or "
+        f"none, {len(server_errors)} error lines in the server log"
+    )
     for line in (spends + problems)[:20]:
         print(f"    {line}")
     for a in status_5xx[:5]:

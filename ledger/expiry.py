@@ -106,20 +106,31 @@ class Standing:
         return max(0, self.available - self.since_ahead) - self.due
 
 
-def _standings(session: Session, county_id: int, *, cut: datetime, ahead: datetime, warning: bool,
-               account_id: int | None = None, limit: int | None = None) -> list[Standing]:
+def _standings(
+    session: Session,
+    county_id: int,
+    *,
+    cut: datetime,
+    ahead: datetime,
+    warning: bool,
+    account_id: int | None = None,
+    limit: int | None = None,
+) -> list[Standing]:
     """Household accounts of the county with points due (warning=False: lapsed by `cut`) or coming (warning=True:
     lapsing between `cut` and `ahead`), in village then account order (the order the journal locks in)."""
     mine = [ACCOUNT.c.county_id == county_id, ACCOUNT.c.kind == AccountKind.HOUSEHOLD]
     if account_id is not None:
         mine.append(ACCOUNT.c.id == account_id)
     recent = (
-        select(POSTING.c.account_id,
-               func.sum(POSTING.c.amount).label("since_cut"),
-               func.sum(case((TX.c.effective_at >= ahead, POSTING.c.amount), else_=0)).label("since_ahead"),
-               func.max(case((TX.c.effective_at < ahead, TX.c.effective_at))).label("newest_lapsing"))
-        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id)
-                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id))
+        select(
+            POSTING.c.account_id,
+            func.sum(POSTING.c.amount).label("since_cut"),
+            func.sum(case((TX.c.effective_at >= ahead, POSTING.c.amount), else_=0)).label("since_ahead"),
+            func.max(case((TX.c.effective_at < ahead, TX.c.effective_at))).label("newest_lapsing"),
+        )
+        .select_from(
+            POSTING.join(TX, TX.c.id == POSTING.c.transaction_id).join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
+        )
         .where(*mine, POSTING.c.amount > 0, TX.c.kind.in_(POSTED_KINDS), TX.c.effective_at >= cut)
         .group_by(POSTING.c.account_id)
         .subquery("recent")
@@ -128,13 +139,27 @@ def _standings(session: Session, county_id: int, *, cut: datetime, ahead: dateti
     since_cut = func.coalesce(recent.c.since_cut, 0)
     since_ahead = func.coalesce(recent.c.since_ahead, 0)
     query = (
-        select(ACCOUNT.c.id, ACCOUNT.c.household_id, EXPIRY_ACCOUNT.c.id, available, since_cut, since_ahead,
-               recent.c.newest_lapsing)
-        .select_from(ACCOUNT.join(BALANCE, BALANCE.c.account_id == ACCOUNT.c.id)
-                     .join(EXPIRY_ACCOUNT, and_(EXPIRY_ACCOUNT.c.village_id == ACCOUNT.c.village_id,
-                                                EXPIRY_ACCOUNT.c.kind == AccountKind.EXPIRY,
-                                                EXPIRY_ACCOUNT.c.partner_id.is_(None)))
-                     .outerjoin(recent, recent.c.account_id == ACCOUNT.c.id))
+        select(
+            ACCOUNT.c.id,
+            ACCOUNT.c.household_id,
+            EXPIRY_ACCOUNT.c.id,
+            available,
+            since_cut,
+            since_ahead,
+            recent.c.newest_lapsing,
+        )
+        .select_from(
+            ACCOUNT.join(BALANCE, BALANCE.c.account_id == ACCOUNT.c.id)
+            .join(
+                EXPIRY_ACCOUNT,
+                and_(
+                    EXPIRY_ACCOUNT.c.village_id == ACCOUNT.c.village_id,
+                    EXPIRY_ACCOUNT.c.kind == AccountKind.EXPIRY,
+                    EXPIRY_ACCOUNT.c.partner_id.is_(None),
+                ),
+            )
+            .outerjoin(recent, recent.c.account_id == ACCOUNT.c.id)
+        )
         .where(*mine, available > since_ahead)
         .order_by(ACCOUNT.c.village_id, ACCOUNT.c.id)
         .limit(limit)
@@ -142,13 +167,20 @@ def _standings(session: Session, county_id: int, *, cut: datetime, ahead: dateti
     if warning:
         query = query.where(since_cut > since_ahead)
     rows = session.connection().execute(query).all()
-    return [Standing(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]),
-                     None if r[6] is None else as_utc(r[6])) for r in rows]
+    return [
+        Standing(
+            int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), None if r[6] is None else as_utc(r[6])
+        )
+        for r in rows
+    ]
 
 
 def _counties(session: Session) -> Sequence[County]:
-    return session.scalars(select(County).where(County.points_expiry_months > 0)  # type: ignore[arg-type]
-                           .order_by(County.id)).all()  # type: ignore[arg-type]
+    return session.scalars(
+        select(County)
+        .where(County.points_expiry_months > 0)  # type: ignore[arg-type]
+        .order_by(County.id)
+    ).all()  # type: ignore[arg-type]
 
 
 # --- the two steps of the scheduled work ---------------------------------------------------------------------
@@ -170,8 +202,9 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
             touch_record(session, found.household_id)
         for found in due:
             # Each household in a savepoint of its own: one that fails is skipped and recorded (ledger/failures.py).
-            with failures.item(session, step=STEP_EXPIRE, kind="household", record_id=found.household_id,
-                               county_id=county.id):
+            with failures.item(
+                session, step=STEP_EXPIRE, kind="household", record_id=found.household_id, county_id=county.id
+            ):
                 expired += _expire_one(session, county, found, cut)
         if expired >= limit:
             break
@@ -187,14 +220,25 @@ def _expire_one(session: Session, county: County, found: Standing, cut: datetime
     if not fresh:
         return 0
     tx = journal.take_available(
-        session, debit=found.account_id, credit=found.expiry_account_id, amount=fresh[0].due,
-        reason=REASON, actor=ACTOR, meta={"cutoff": cut.isoformat(), "months": county.points_expiry_months},
+        session,
+        debit=found.account_id,
+        credit=found.expiry_account_id,
+        amount=fresh[0].due,
+        reason=REASON,
+        actor=ACTOR,
+        meta={"cutoff": cut.isoformat(), "months": county.points_expiry_months},
     )
     if tx is None:
         return 0
     points = sum(leg.amount for leg in tx.postings if leg.amount > 0)
-    outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRED,
-                points=points, settled_before=local(cut, county.timezone).date().isoformat())
+    outbox.tell(
+        session,
+        county_id=county.id,
+        household_id=found.household_id,
+        kind=EXPIRED,
+        points=points,
+        settled_before=local(cut, county.timezone).date().isoformat(),
+    )
     session.flush()
     return 1
 
@@ -212,19 +256,31 @@ def warn_due(session: Session, now: datetime | None = None) -> int:
         assert county.id is not None
         coming = _standings(session, county.id, cut=cut, ahead=ahead, warning=True)
         warned = _last_warned(session, county.id, [c.household_id for c in coming])
-        news = [c for c in coming if c.newest_lapsing is not None and c.coming > 0
-                and (c.household_id not in warned or warned[c.household_id] < c.newest_lapsing)]
+        news = [
+            c
+            for c in coming
+            if c.newest_lapsing is not None
+            and c.coming > 0
+            and (c.household_id not in warned or warned[c.household_id] < c.newest_lapsing)
+        ]
         oldest = _oldest_unused(session, [c.account_id for c in news], cut)
         for found in news:
             newest = found.newest_lapsing
             assert newest is not None
             first = oldest.get(found.account_id, newest)
-            with failures.item(session, step=STEP_WARN, kind="household", record_id=found.household_id,
-                               county_id=county.id):
-                outbox.tell(session, county_id=county.id, household_id=found.household_id, kind=EXPIRING,
-                            points=found.coming, first_day=last_day(first, county.timezone, months).isoformat(),
-                            last_day=last_day(newest, county.timezone, months).isoformat(),
-                            settled_through=newest.isoformat())
+            with failures.item(
+                session, step=STEP_WARN, kind="household", record_id=found.household_id, county_id=county.id
+            ):
+                outbox.tell(
+                    session,
+                    county_id=county.id,
+                    household_id=found.household_id,
+                    kind=EXPIRING,
+                    points=found.coming,
+                    first_day=last_day(first, county.timezone, months).isoformat(),
+                    last_day=last_day(newest, county.timezone, months).isoformat(),
+                    settled_through=newest.isoformat(),
+                )
                 session.flush()
                 told += 1
     session.flush()
@@ -237,20 +293,29 @@ def _oldest_unused(session: Session, account_ids: Sequence[int], cut: datetime) 
     found: dict[int, datetime] = {}
     for start in range(0, len(account_ids), 500):
         newer_and_this = func.sum(POSTING.c.amount).over(
-            partition_by=POSTING.c.account_id, order_by=(TX.c.effective_at.desc(), TX.c.id.desc()))
+            partition_by=POSTING.c.account_id, order_by=(TX.c.effective_at.desc(), TX.c.id.desc())
+        )
         credits = (
             select(POSTING.c.account_id, TX.c.effective_at, POSTING.c.amount, newer_and_this.label("newer_and_this"))
             .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
-            .where(POSTING.c.account_id.in_(account_ids[start:start + 500]), POSTING.c.amount > 0,
-                   TX.c.kind.in_(POSTED_KINDS), TX.c.effective_at >= cut)
+            .where(
+                POSTING.c.account_id.in_(account_ids[start : start + 500]),
+                POSTING.c.amount > 0,
+                TX.c.kind.in_(POSTED_KINDS),
+                TX.c.effective_at >= cut,
+            )
             .subquery("credits")
         )
-        rows = session.connection().execute(
-            select(credits.c.account_id, func.min(credits.c.effective_at))
-            .join(BALANCE, BALANCE.c.account_id == credits.c.account_id)
-            .where(credits.c.newer_and_this - credits.c.amount < BALANCE.c.posted - BALANCE.c.pending_debit)
-            .group_by(credits.c.account_id)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(credits.c.account_id, func.min(credits.c.effective_at))
+                .join(BALANCE, BALANCE.c.account_id == credits.c.account_id)
+                .where(credits.c.newer_and_this - credits.c.amount < BALANCE.c.posted - BALANCE.c.pending_debit)
+                .group_by(credits.c.account_id)
+            )
+            .all()
+        )
         found.update({int(account_id): as_utc(moment) for account_id, moment in rows})
     return found
 
@@ -260,12 +325,18 @@ def _last_warned(session: Session, county_id: int, household_ids: Iterable[int])
     ids = list(household_ids)
     warned: dict[int, datetime] = {}
     for start in range(0, len(ids), 500):
-        latest = (select(func.max(Notification.id))
-                  .where(Notification.county_id == county_id, Notification.kind == EXPIRING,  # type: ignore[arg-type]
-                         Notification.household_id.in_(ids[start:start + 500]))  # type: ignore[union-attr]
-                  .group_by(Notification.household_id))
-        rows = session.execute(select(Notification.household_id, Notification.payload)
-                               .where(Notification.id.in_(latest))).all()  # type: ignore[union-attr]
+        latest = (
+            select(func.max(Notification.id))
+            .where(
+                Notification.county_id == county_id,
+                Notification.kind == EXPIRING,  # type: ignore[arg-type]
+                Notification.household_id.in_(ids[start : start + 500]),
+            )  # type: ignore[union-attr]
+            .group_by(Notification.household_id)
+        )
+        rows = session.execute(
+            select(Notification.household_id, Notification.payload).where(Notification.id.in_(latest))
+        ).all()  # type: ignore[union-attr]
         for household_id, payload in rows:
             warned[household_id] = _moment(payload)
     return warned

@@ -28,8 +28,9 @@ FAILED_ITEMS = "job_failed_items"  # session.info: how many items of this unit o
 OPEN = "job_open_failures"  # session.info: per step, the (kind, id) of its failures not yet resolved
 
 # Not in any registry here: api/observability.py adds it to the one /metrics shows.
-FAILURES = Counter("shanzhi_job_failures", "Scheduled items (or whole steps) that failed, by step", ["step"],
-                   registry=None)
+FAILURES = Counter(
+    "shanzhi_job_failures", "Scheduled items (or whole steps) that failed, by step", ["step"], registry=None
+)
 
 
 class JobFailure(SQLModel, table=True):
@@ -58,7 +59,7 @@ def code_of(error: BaseException) -> str:
 
 
 def text_of(error: BaseException) -> str:
-    return (f"{type(error).__name__}: {error}".replace("\x00", "")[:500])
+    return f"{type(error).__name__}: {error}".replace("\x00", "")[:500]
 
 
 @contextmanager
@@ -79,12 +80,16 @@ def item(session: Session, *, step: str, kind: str, record_id: object, county_id
         succeeded(session, step=step, kind=kind, record_id=record_id)
 
 
-def failed(session: Session, *, step: str, kind: str, record_id: object, county_id: int | None,
-           error: BaseException) -> None:
+def failed(
+    session: Session, *, step: str, kind: str, record_id: object, county_id: int | None, error: BaseException
+) -> None:
     """Log, count and record one failure in the caller's unit of work (in a savepoint of its own)."""
     rid = "" if record_id is None else str(record_id)
-    log.error("scheduled item failed", exc_info=error,
-              extra={"fields": {"step": step, "record_kind": kind, "record_id": rid, "error": code_of(error)}})
+    log.error(
+        "scheduled item failed",
+        exc_info=error,
+        extra={"fields": {"step": step, "record_kind": kind, "record_id": rid, "error": code_of(error)}},
+    )
     FAILURES.labels(step=step).inc()
     session.info[FAILED_ITEMS] = session.info.get(FAILED_ITEMS, 0) + 1
     if step in session.info.get(OPEN, {}):
@@ -92,12 +97,24 @@ def failed(session: Session, *, step: str, kind: str, record_id: object, county_
     now = utcnow()
     try:
         with session.begin_nested():
-            row = session.scalars(select(JobFailure).where(JobFailure.step == step, JobFailure.record_kind == kind,
-                                                           JobFailure.record_id == rid)).first()
+            row = session.scalars(
+                select(JobFailure).where(
+                    JobFailure.step == step, JobFailure.record_kind == kind, JobFailure.record_id == rid
+                )
+            ).first()
             if row is None:
-                session.add(JobFailure(county_id=county_id, step=step, record_kind=kind, record_id=rid,
-                                       error_code=code_of(error), error=text_of(error), first_seen=now,
-                                       last_seen=now))
+                session.add(
+                    JobFailure(
+                        county_id=county_id,
+                        step=step,
+                        record_kind=kind,
+                        record_id=rid,
+                        error_code=code_of(error),
+                        error=text_of(error),
+                        first_seen=now,
+                        last_seen=now,
+                    )
+                )
             else:
                 row.error_code, row.error, row.last_seen = code_of(error), text_of(error), now
                 row.times += 1
@@ -114,28 +131,39 @@ def succeeded(session: Session, *, step: str, kind: str, record_id: object) -> N
     if (kind, rid) not in still:
         return
     still.discard((kind, rid))
-    session.execute(update(JobFailure)
-                    .where(JobFailure.step == step, JobFailure.record_kind == kind,  # type: ignore[arg-type]
-                           JobFailure.record_id == rid, JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
-                    .values(resolved_at=utcnow()))
+    session.execute(
+        update(JobFailure)
+        .where(
+            JobFailure.step == step,
+            JobFailure.record_kind == kind,  # type: ignore[arg-type]
+            JobFailure.record_id == rid,
+            JobFailure.resolved_at.is_(None),
+        )  # type: ignore[union-attr]
+        .values(resolved_at=utcnow())
+    )
 
 
 def _open(session: Session, step: str) -> set[tuple[str, str]]:
     known: dict[str, set[tuple[str, str]]] = session.info.setdefault(OPEN, {})
     if step not in known:
-        rows = session.execute(select(JobFailure.record_kind, JobFailure.record_id)
-                               .where(JobFailure.step == step, JobFailure.resolved_at.is_(None))).all()  # type: ignore[union-attr]
+        rows = session.execute(
+            select(JobFailure.record_kind, JobFailure.record_id).where(
+                JobFailure.step == step, JobFailure.resolved_at.is_(None)
+            )
+        ).all()  # type: ignore[union-attr]
         known[step] = {(kind, rid) for kind, rid in rows}
     return known[step]
 
 
-def recent(session: Session, *, county_id: int | None = None, open_only: bool = False,
-           limit: int = 200) -> Sequence[JobFailure]:
+def recent(
+    session: Session, *, county_id: int | None = None, open_only: bool = False, limit: int = 200
+) -> Sequence[JobFailure]:
     """Failures newest first; with a county, its own and those of whole steps (which concern every county)."""
     query = select(JobFailure)
     if county_id is not None:
         query = query.where((JobFailure.county_id == county_id) | JobFailure.county_id.is_(None))  # type: ignore[union-attr]
     if open_only:
         query = query.where(JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
-    return session.scalars(query.order_by(JobFailure.last_seen.desc(), JobFailure.id.desc())  # type: ignore[attr-defined]
-                           .limit(limit)).all()
+    return session.scalars(
+        query.order_by(JobFailure.last_seen.desc(), JobFailure.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    ).all()

@@ -52,9 +52,7 @@ def key_for(actor: str, key: str | None, request: dict[str, Any]) -> Key | None:
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise Invalid(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.", field="Idempotency-Key"
-        )
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.", field="Idempotency-Key")
     digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
     return Key(scope=actor, key=key, request_hash=digest)
 
@@ -94,9 +92,7 @@ _RECORD_RESULT = (
 def record_result(session: Session, key: Key | None, result: dict[str, Any]) -> None:
     """Remember what the operation produced, for the replay of its key (a small JSON object)."""
     if key is not None:
-        session.connection().execute(
-            _RECORD_RESULT, {"k_scope": key.scope, "k_key": key.key, "k_result": result}
-        )
+        session.connection().execute(_RECORD_RESULT, {"k_scope": key.scope, "k_key": key.key, "k_result": result})
 
 
 def replayed(session: Session, earlier: Earlier, model: type[T], name: str) -> T:
@@ -109,8 +105,9 @@ def replayed(session: Session, earlier: Earlier, model: type[T], name: str) -> T
     return row
 
 
-def begin(session: Session, *, actor: str, key: str | None, request: dict[str, Any]) -> tuple[Key | None,
-                                                                                         Earlier | None]:
+def begin(
+    session: Session, *, actor: str, key: str | None, request: dict[str, Any]
+) -> tuple[Key | None, Earlier | None]:
     """Key and reserve in one step: (the key, None) for a new request, (the key, Earlier) for a replay."""
     parsed = key_for(actor, key, request)
     return parsed, reserve(session.connection(), parsed)

@@ -66,12 +66,19 @@ def _exclusive(session: Session, step: str) -> bool:
     """Hold this step for the rest of the unit of work; False when another worker holds it."""
     if session.connection().dialect.name != "postgresql":
         return True
-    return bool(session.connection().execute(text("SELECT pg_try_advisory_xact_lock(:id)"),
-                                             {"id": _lock_id(step)}).scalar())
+    return bool(
+        session.connection().execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _lock_id(step)}).scalar()
+    )
 
 
-def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
-         more: Sequence[Step] = (), own: Sequence[OwnStep] = ()) -> TickReport:
+def tick(
+    engine: Engine,
+    *,
+    sink: outbox.Sink = outbox.log_sink,
+    now: datetime | None = None,
+    more: Sequence[Step] = (),
+    own: Sequence[OwnStep] = (),
+) -> TickReport:
     """Run every step once. `more` are the steps of the layers above; they run after the ledger's own, before
     notifications are delivered (so what they tell goes out in the same tick). `own` run last, outside any unit
     of work of this function."""
@@ -119,8 +126,9 @@ def _step_failed(engine: Engine, report: TickReport, name: str, error: Exception
         log.exception("could not record a failed step", extra={"fields": {"step": name}})
 
 
-def _counted(report: TickReport, name: str, run: Callable[[Session, datetime], int], now: datetime
-             ) -> Callable[[Session], None]:
+def _counted(
+    report: TickReport, name: str, run: Callable[[Session, datetime], int], now: datetime
+) -> Callable[[Session], None]:
     def step(session: Session) -> None:
         report.done[name] = run(session, now)
 
@@ -134,8 +142,14 @@ def _deliver(session: Session, report: TickReport, sink: outbox.Sink, now: datet
 class Loop:
     """Runs `tick` every `seconds` in a background thread until stopped (an API worker's scheduler)."""
 
-    def __init__(self, engine: Engine, seconds: float, sink: outbox.Sink = outbox.log_sink,
-                 more: Sequence[Step] = (), own: Sequence[OwnStep] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        seconds: float,
+        sink: outbox.Sink = outbox.log_sink,
+        more: Sequence[Step] = (),
+        own: Sequence[OwnStep] = (),
+    ) -> None:
         self.engine, self.seconds, self.sink, self.more, self.own = engine, seconds, sink, more, own
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shanzhi-tick", daemon=True)

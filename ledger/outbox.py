@@ -46,8 +46,16 @@ def tell(session: Session, *, county_id: int, household_id: int | None, kind: st
 
 def log_sink(notification: Notification) -> None:
     """The development sink: the notification goes to the log."""
-    log.info("notification", extra={"fields": {"household_id": notification.household_id,
-                                               "kind": notification.kind, "payload": notification.payload}})
+    log.info(
+        "notification",
+        extra={
+            "fields": {
+                "household_id": notification.household_id,
+                "kind": notification.kind,
+                "payload": notification.payload,
+            }
+        },
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -61,8 +69,11 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
     now = now or utcnow()
     due = session.scalars(
         select(Notification)
-        .where(Notification.delivered_at.is_(None), Notification.next_attempt_at <= now,  # type: ignore[union-attr]
-               Notification.attempts < MAX_ATTEMPTS)
+        .where(
+            Notification.delivered_at.is_(None),
+            Notification.next_attempt_at <= now,  # type: ignore[union-attr]
+            Notification.attempts < MAX_ATTEMPTS,
+        )
         .order_by(Notification.id)  # type: ignore[arg-type]
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -71,8 +82,9 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
     for notification in due:
         # A failure of the channel is a retry; anything else about one notification (it cannot be recorded) is
         # skipped and recorded in a savepoint of its own (ledger/failures.py), and the others go out.
-        with failures.item(session, step=STEP, kind="notification", record_id=notification.id,
-                           county_id=notification.county_id):
+        with failures.item(
+            session, step=STEP, kind="notification", record_id=notification.id, county_id=notification.county_id
+        ):
             if _deliver_one(notification, sink, now):
                 delivered += 1
             else:
@@ -88,8 +100,9 @@ def _deliver_one(notification: Notification, sink: Sink, now: datetime) -> bool:
     except Exception as error:  # noqa: BLE001  (any failure of the channel means: try again later)
         notification.last_error = f"{type(error).__name__}: {error}".replace("\x00", "")[:500]
         notification.next_attempt_at = now + backoff(notification.attempts)
-        log.warning("notification not delivered", extra={"fields": {"id": notification.id,
-                                                                    "error": notification.last_error}})
+        log.warning(
+            "notification not delivered", extra={"fields": {"id": notification.id, "error": notification.last_error}}
+        )
         return False
     notification.delivered_at = now
     return True

@@ -36,22 +36,37 @@ def _count_one(dialect: str) -> Any:
     new = insert(T).values(key=bindparam("key"), started_at=_NOW, count=uses)
     return new.on_conflict_do_update(
         index_elements=[T.c.key],
-        set_={"started_at": case((_CLOSED, _NOW), else_=T.c.started_at),
-              "count": case((_CLOSED, uses), else_=T.c.count + uses)},
+        set_={
+            "started_at": case((_CLOSED, _NOW), else_=T.c.started_at),
+            "count": case((_CLOSED, uses), else_=T.c.count + uses),
+        },
     ).returning(T.c.started_at, T.c.count)
 
 
-def hit(session: Session, key: str, *, limit: int, seconds: int, what: str, uses: int = 1,
-        now: datetime | None = None, refusal: type[Throttled] = Throttled) -> None:
+def hit(
+    session: Session,
+    key: str,
+    *,
+    limit: int,
+    seconds: int,
+    what: str,
+    uses: int = 1,
+    now: datetime | None = None,
+    refusal: type[Throttled] = Throttled,
+) -> None:
     """Count `uses` of `key`; refuse (`refusal`, a Throttled naming the limit, with the seconds to wait) past
     `limit` uses in `seconds`. A refused use is not counted: the refusal rolls its transaction back.
     One statement counts and reads back, so uses at the same moment never slip past the limit together."""
     now = now or utcnow()
     conn = session.connection()
     window = timedelta(seconds=seconds)
-    started, count = conn.execute(_count_one(conn.dialect.name),
-                                  {"key": key, "now": now, "expired": now - window, "uses": uses}).one()
+    started, count = conn.execute(
+        _count_one(conn.dialect.name), {"key": key, "now": now, "expired": now - window, "uses": uses}
+    ).one()
     if count > limit:
         wait = int((as_utc(started) + window - now).total_seconds()) + 1
-        raise refusal(f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
-                        retry_after=wait, limit=limit)
+        raise refusal(
+            f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
+            retry_after=wait,
+            limit=limit,
+        )

@@ -22,8 +22,7 @@ from ledger.errors import Invalid
 from ledger.tenancy import County, Household, Village
 
 ON_TIME_HOURS = 24
-CLAIM_COLUMNS = ["claim_id", "household_id", "matter", "points", "status", "submitted_at", "decided_at",
-                 "settled_at"]
+CLAIM_COLUMNS = ["claim_id", "household_id", "matter", "points", "status", "submitted_at", "decided_at", "settled_at"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +38,20 @@ class MonthReport:
     claims_by_status: pd.DataFrame  # status, claims (submitted in the month)
 
     def summary(self) -> dict[str, Any]:
-        return {"village_id": self.village_id, "month": self.month, "households": self.households,
-                "participating": self.participating, "participation_rate": self.participation_rate,
-                "on_time_rate": self.on_time_rate, "median_decision_hours": self.median_decision_hours}
+        return {
+            "village_id": self.village_id,
+            "month": self.month,
+            "households": self.households,
+            "participating": self.participating,
+            "participation_rate": self.participation_rate,
+            "on_time_rate": self.on_time_rate,
+            "median_decision_hours": self.median_decision_hours,
+        }
 
 
-def month_report(claims: pd.DataFrame, *, households: int, village_id: int, month: str, start: datetime,
-                 end: datetime) -> MonthReport:
+def month_report(
+    claims: pd.DataFrame, *, households: int, village_id: int, month: str, start: datetime, end: datetime
+) -> MonthReport:
     """The month's figures from the village's claims (columns CLAIM_COLUMNS, times in UTC)."""
     claims = claims.copy()
     for column in ("submitted_at", "decided_at", "settled_at"):
@@ -56,15 +62,23 @@ def month_report(claims: pd.DataFrame, *, households: int, village_id: int, mont
 
     settled = claims[within("settled_at")]
     participating = int(settled["household_id"].nunique())
-    decided = claims[within("decided_at") & claims["status"].isin(
-        [ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED])]
+    decided = claims[
+        within("decided_at")
+        & claims["status"].isin([ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED])
+    ]
     hours = (decided["decided_at"] - decided["submitted_at"]).dt.total_seconds() / 3600
     approved = claims[within("decided_at") & claims["status"].isin([ClaimStatus.APPROVED, ClaimStatus.SETTLED])]
-    by_matter = (approved.groupby("matter", as_index=False)
-                 .agg(claims=("claim_id", "count"), points=("points", "sum"))
-                 .sort_values(["points", "matter"], ascending=[False, True], ignore_index=True))
-    by_status = (claims[within("submitted_at")].groupby("status", as_index=False)
-                 .agg(claims=("claim_id", "count")).sort_values("status", ignore_index=True))
+    by_matter = (
+        approved.groupby("matter", as_index=False)
+        .agg(claims=("claim_id", "count"), points=("points", "sum"))
+        .sort_values(["points", "matter"], ascending=[False, True], ignore_index=True)
+    )
+    by_status = (
+        claims[within("submitted_at")]
+        .groupby("status", as_index=False)
+        .agg(claims=("claim_id", "count"))
+        .sort_values("status", ignore_index=True)
+    )
     return MonthReport(
         village_id=village_id,
         month=month,
@@ -86,8 +100,7 @@ def leaderboard(entries: pd.DataFrame, names: dict[int, str], households: list[i
     table["points"] = table["household_id"].map(totals).fillna(0).astype("int64")
     table["name"] = table["household_id"].map(names).fillna("?")
     table["rank"] = table["points"].rank(method="min", ascending=False).astype("int64")
-    return table.sort_values(["rank", "household_id"], ignore_index=True)[["rank", "household_id", "name",
-                                                                            "points"]]
+    return table.sort_values(["rank", "household_id"], ignore_index=True)[["rank", "household_id", "name", "points"]]
 
 
 # --- loading -------------------------------------------------------------------------------------------------
@@ -102,12 +115,24 @@ def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
 
 
 def village_claims(session: Session, village_id: int) -> pd.DataFrame:
-    rows = session.connection().execute(
-        select(Claim.id, Claim.household_id, Matter.code, Claim.points, Claim.status, Claim.submitted_at,
-               Claim.decided_at, Claim.settled_at)
-        .join(Matter, Matter.id == Claim.matter_id)
-        .where(Claim.village_id == village_id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                Claim.id,
+                Claim.household_id,
+                Matter.code,
+                Claim.points,
+                Claim.status,
+                Claim.submitted_at,
+                Claim.decided_at,
+                Claim.settled_at,
+            )
+            .join(Matter, Matter.id == Claim.matter_id)
+            .where(Claim.village_id == village_id)
+        )
+        .all()
+    )
     return pd.DataFrame([tuple(r) for r in rows], columns=CLAIM_COLUMNS)
 
 
@@ -117,8 +142,14 @@ def village_month(session: Session, village: Village, month: str) -> MonthReport
     assert village.id is not None
     start, end = month_bounds(month, county.timezone)
     households = len(session.scalars(select(Household.id).where(Household.village_id == village.id)).all())
-    return month_report(village_claims(session, village.id), households=households, village_id=village.id,
-                        month=month, start=start, end=end)
+    return month_report(
+        village_claims(session, village.id),
+        households=households,
+        village_id=village.id,
+        month=month,
+        start=start,
+        end=end,
+    )
 
 
 def period_of(at: datetime, timezone: str, period: str) -> tuple[str, datetime, datetime]:
@@ -144,18 +175,33 @@ def village_leaderboard(session: Session, village: Village, *, period: str, at: 
     assert county is not None
     assert village.id is not None
     label, start, end = period_of(at, county.timezone, period)
-    claims = session.connection().execute(
-        select(Claim.household_id, Claim.points).where(
-            Claim.village_id == village.id, Claim.status == ClaimStatus.SETTLED,
-            Claim.settled_at >= start, Claim.settled_at < end)  # type: ignore[operator]
-    ).all()
-    deductions = session.connection().execute(
-        select(Deduction.household_id, Deduction.points).where(
-            Deduction.village_id == village.id, Deduction.status == DeductionStatus.IN_FORCE,
-            Deduction.recorded_at >= start, Deduction.recorded_at < end)
-    ).all()
-    entries = pd.DataFrame([(h, p) for h, p in claims] + [(h, -p) for h, p in deductions],
-                           columns=["household_id", "points"])
+    claims = (
+        session.connection()
+        .execute(
+            select(Claim.household_id, Claim.points).where(
+                Claim.village_id == village.id,
+                Claim.status == ClaimStatus.SETTLED,
+                Claim.settled_at >= start,
+                Claim.settled_at < end,
+            )  # type: ignore[operator]
+        )
+        .all()
+    )
+    deductions = (
+        session.connection()
+        .execute(
+            select(Deduction.household_id, Deduction.points).where(
+                Deduction.village_id == village.id,
+                Deduction.status == DeductionStatus.IN_FORCE,
+                Deduction.recorded_at >= start,
+                Deduction.recorded_at < end,
+            )
+        )
+        .all()
+    )
+    entries = pd.DataFrame(
+        [(h, p) for h, p in claims] + [(h, -p) for h, p in deductions], columns=["household_id", "points"]
+    )
     households = list(session.scalars(select(Household.id).where(Household.village_id == village.id)).all())
     return label, leaderboard(entries, household_names(session, village), households)  # type: ignore[arg-type]
 
@@ -165,15 +211,20 @@ def village_leaderboard(session: Session, village: Village, *, period: str, at: 
 
 def report_tables(report: MonthReport) -> dict[str, pd.DataFrame]:
     summary = pd.DataFrame([report.summary()])
-    return {"summary": summary, "points_by_matter": report.points_by_matter,
-            "claims_by_status": report.claims_by_status}
+    return {
+        "summary": summary,
+        "points_by_matter": report.points_by_matter,
+        "claims_by_status": report.claims_by_status,
+    }
 
 
 def to_csv(report: MonthReport) -> bytes:
     """One long table: section, key, value (CSV has one sheet)."""
     rows = [("summary", k, v) for k, v in report.summary().items()]
-    rows += [("points_by_matter", f"{r.matter}", f"{r.claims} claims, {r.points} points")
-             for r in report.points_by_matter.itertuples()]
+    rows += [
+        ("points_by_matter", f"{r.matter}", f"{r.claims} claims, {r.points} points")
+        for r in report.points_by_matter.itertuples()
+    ]
     rows += [("claims_by_status", f"{r.status}", r.claims) for r in report.claims_by_status.itertuples()]
     return exports.csv_bytes(pd.DataFrame(rows, columns=["section", "key", "value"]))
 

@@ -171,8 +171,9 @@ def guessing_bits(secret: str) -> float:
     """log2 of the guesses an attacker needs, as zxcvbn estimates them: repeats, sequences, keyboard rows, dates
     and dictionary words cost little; only what is left counts as random. A random 32-byte key in hex or base64
     comes out above 135 bits; 40 × 'a' at 9, a few common words with a date or a name under 128."""
-    return float(zxcvbn(secret[:_ESTIMATED_CHARS], user_inputs=["shanzhi"],
-                        max_length=_ESTIMATED_CHARS)["guesses_log10"]) * math.log2(10)
+    return float(
+        zxcvbn(secret[:_ESTIMATED_CHARS], user_inputs=["shanzhi"], max_length=_ESTIMATED_CHARS)["guesses_log10"]
+    ) * math.log2(10)
 
 
 def secret_problem(secret: str) -> str | None:
@@ -187,8 +188,10 @@ def secret_problem(secret: str) -> str | None:
         return "SHANZHI_JWT_SECRET is a default value"
     bits = guessing_bits(secret)
     if bits < MIN_SECRET_BITS:
-        return (f"SHANZHI_JWT_SECRET is too easy to guess (about {bits:.0f} bits, at least {MIN_SECRET_BITS} "
-                f"needed: repeats, patterns and words count for little; make one with: {MAKE_A_SECRET})")
+        return (
+            f"SHANZHI_JWT_SECRET is too easy to guess (about {bits:.0f} bits, at least {MIN_SECRET_BITS} "
+            f"needed: repeats, patterns and words count for little; make one with: {MAKE_A_SECRET})"
+        )
     return None
 
 
@@ -200,8 +203,11 @@ def check_for_production(settings: Settings) -> None:
     for kid, secret in {settings.jwt_kid: settings.jwt_secret, **settings.jwt_previous_keys}.items():
         problem = secret_problem(secret)
         if problem:
-            problems.append(problem if kid == settings.jwt_kid else
-                            problem.replace("SHANZHI_JWT_SECRET", f"SHANZHI_JWT_PREVIOUS_KEYS key {kid!r}"))
+            problems.append(
+                problem
+                if kid == settings.jwt_kid
+                else problem.replace("SHANZHI_JWT_SECRET", f"SHANZHI_JWT_PREVIOUS_KEYS key {kid!r}")
+            )
     if settings.admin_password and settings.admin_password.lower() in DEFAULT_PASSWORDS:
         problems.append("SHANZHI_ADMIN_PASSWORD is a default password")
     # The scraper's bearer token opens /metrics: a guessable one is a guessable key (empty means no scraper).

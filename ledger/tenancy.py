@@ -107,8 +107,11 @@ class HouseholdNotFound(NotFound):
     code = "household_not_found"
 
 
-_TOUCH = (update(Household).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
-          .values(record_seq=Household.record_seq + 1))
+_TOUCH = (
+    update(Household)
+    .where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
+    .values(record_seq=Household.record_seq + 1)
+)
 
 
 def touch_record(session: Session, household_id: int) -> None:

@@ -113,15 +113,27 @@ def loan_ref_of(application_id: int) -> str:
 # --- applying --------------------------------------------------------------------------------------------------
 
 
-def apply(session: Session, who: Principal, *, offer_id: int, amount_yuan: int, term_months: int, purpose: str,
-          idempotency_key: str | None, now: datetime | None = None) -> tuple[LoanApplication, bool]:
+def apply(
+    session: Session,
+    who: Principal,
+    *,
+    offer_id: int,
+    amount_yuan: int,
+    term_months: int,
+    purpose: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> tuple[LoanApplication, bool]:
     """A member of a household applies for a loan product. (application, True) for a replay of the same key."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A member of the household applies for its loans.")
     purpose = (purpose or "").strip()
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
-                                     request={"op": "loan_apply", "offer": offer_id, "amount": amount_yuan,
-                                              "term": term_months, "purpose": purpose})
+    key, earlier = idempotency.begin(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={"op": "loan_apply", "offer": offer_id, "amount": amount_yuan, "term": term_months, "purpose": purpose},
+    )
     if earlier is not None:
         return idempotency.replayed(session, earlier, LoanApplication, "loan_application"), True
     if not isinstance(amount_yuan, int) or amount_yuan <= 0:
@@ -137,53 +149,105 @@ def apply(session: Session, who: Principal, *, offer_id: int, amount_yuan: int, 
         raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
     partner, _ = offers.check_open(session, offer, household, now=now)
     if offer.kind != OfferKind.LOAN:
-        raise NotALoanProduct("This offer is not a loan product: redeem it at /api/v1/redemptions.",
-                              field="offer_id", offer_id=offer_id)
+        raise NotALoanProduct(
+            "This offer is not a loan product: redeem it at /api/v1/redemptions.", field="offer_id", offer_id=offer_id
+        )
     rating = ratings.current(session, household.id, now=now)  # type: ignore[arg-type]
     if offer.min_grade is not None:
         offers.check_grade(offer, rating.grade)
     terms = grade_terms(offer, rating.grade)
     if amount_yuan > terms["max_amount_yuan"]:
-        raise AmountAboveLimit(f"With a rating of {rating.grade} this product lends at most "
-                               f"{terms['max_amount_yuan']} yuan.", field="amount_yuan", grade=rating.grade,
-                               max_amount_yuan=terms["max_amount_yuan"])
+        raise AmountAboveLimit(
+            f"With a rating of {rating.grade} this product lends at most {terms['max_amount_yuan']} yuan.",
+            field="amount_yuan",
+            grade=rating.grade,
+            max_amount_yuan=terms["max_amount_yuan"],
+        )
     if term_months > terms["term_months"]:
-        raise TermAboveLimit(f"With a rating of {rating.grade} this product lends for at most "
-                             f"{terms['term_months']} months.", field="term_months", grade=rating.grade,
-                             max_term_months=terms["term_months"])
-    taken = offers.count_in(session, LoanApplication, household_id=household.id, offer_id=offer.id,  # type: ignore[arg-type]
-                            period=offers.period_of(session, offer, household.county_id, now),
-                            quantity=literal_column("1"), excluded=(ApplicationStatus.WITHDRAWN,))
+        raise TermAboveLimit(
+            f"With a rating of {rating.grade} this product lends for at most {terms['term_months']} months.",
+            field="term_months",
+            grade=rating.grade,
+            max_term_months=terms["term_months"],
+        )
+    taken = offers.count_in(
+        session,
+        LoanApplication,
+        household_id=household.id,
+        offer_id=offer.id,  # type: ignore[arg-type]
+        period=offers.period_of(session, offer, household.county_id, now),
+        quantity=literal_column("1"),
+        excluded=(ApplicationStatus.WITHDRAWN,),
+    )
     offers.check_limit(offer, taken, 1)
     offers.take_stock(session, offer, 1)
-    consent = consents.grant(session, who, partner_id=partner.id, purpose=Purpose.LOAN_APPLICATION.value,  # type: ignore[arg-type]
-                             scope=Scope.SCORE.value, now=now)
+    consent = consents.grant(
+        session,
+        who,
+        partner_id=partner.id,
+        purpose=Purpose.LOAN_APPLICATION.value,  # type: ignore[arg-type]
+        scope=Scope.SCORE.value,
+        now=now,
+    )
     automatic = auto_approves(offer, rating.grade, amount_yuan)
     application = LoanApplication(
-        county_id=household.county_id, village_id=household.village_id, household_id=household.id,  # type: ignore[arg-type]
-        partner_id=partner.id, offer_id=offer.id, loan_ref=f"new-{consent.id}", amount_yuan=amount_yuan,  # type: ignore[arg-type]
-        term_months=term_months, purpose=purpose, consent_id=consent.id, rating_id=rating.id,  # type: ignore[arg-type]
-        grade=rating.grade, score=rating.score, max_amount_yuan=terms["max_amount_yuan"],
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=household.id,  # type: ignore[arg-type]
+        partner_id=partner.id,
+        offer_id=offer.id,
+        loan_ref=f"new-{consent.id}",
+        amount_yuan=amount_yuan,  # type: ignore[arg-type]
+        term_months=term_months,
+        purpose=purpose,
+        consent_id=consent.id,
+        rating_id=rating.id,  # type: ignore[arg-type]
+        grade=rating.grade,
+        score=rating.score,
+        max_amount_yuan=terms["max_amount_yuan"],
         rate_discount_bp=terms["rate_discount_bp"],
         status=ApplicationStatus.PRE_APPROVED if automatic else ApplicationStatus.UNDER_REVIEW,
-        decided_automatically=automatic, decided_by=AUTO if automatic else None, decided_at=now if automatic else None,
-        created_by=who.actor, created_at=now, updated_at=now)
+        decided_automatically=automatic,
+        decided_by=AUTO if automatic else None,
+        decided_at=now if automatic else None,
+        created_by=who.actor,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(application)
     session.flush()
     application.loan_ref = loan_ref_of(application.id)  # type: ignore[arg-type]
     # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
     # and the bank may report the loan's outcome against it
-    lookups.log_shown(session, consent=consent, client_id=f"loan-application:{application.id}",
-                      rating_id=application.rating_id, now=now)
-    _event(session, application, SUBMITTED, who.actor, now,
-           f"Sent to {partner.name} with your rating {rating.grade}; {partner.name} may read your rating for this "
-           "application (consent given).")
+    lookups.log_shown(
+        session,
+        consent=consent,
+        client_id=f"loan-application:{application.id}",
+        rating_id=application.rating_id,
+        now=now,
+    )
+    _event(
+        session,
+        application,
+        SUBMITTED,
+        who.actor,
+        now,
+        f"Sent to {partner.name} with your rating {rating.grade}; {partner.name} may read your rating for this "
+        "application (consent given).",
+    )
     if automatic:
-        _event(session, application, ApplicationStatus.PRE_APPROVED, AUTO, now,
-               "Pre-approved at once by the product's rules; the bank will contact you to sign.")
+        _event(
+            session,
+            application,
+            ApplicationStatus.PRE_APPROVED,
+            AUTO,
+            now,
+            "Pre-approved at once by the product's rules; the bank will contact you to sign.",
+        )
     else:
-        _event(session, application, ApplicationStatus.UNDER_REVIEW, SYSTEM, now,
-               "Waiting for the bank's staff to decide.")
+        _event(
+            session, application, ApplicationStatus.UNDER_REVIEW, SYSTEM, now, "Waiting for the bank's staff to decide."
+        )
     idempotency.record_result(session, key, {"loan_application": application.id})
     _tell_bank(session, application, "loan_application.created", with_rating=True)
     if automatic:
@@ -199,31 +263,48 @@ def grade_terms(offer: Offer, grade: str) -> dict[str, int]:
     if not isinstance(terms, dict):
         lent = [g for g in GRADES if g in offered]
         rated = "is not rated yet (NR)" if grade not in GRADES else f"is rated {grade}"
-        raise GradeNotOffered(f"This product lends to households rated {', '.join(lent)}; yours {rated}.",
-                              offer_id=offer.id, grade=grade, grades_offered=lent)
+        raise GradeNotOffered(
+            f"This product lends to households rated {', '.join(lent)}; yours {rated}.",
+            offer_id=offer.id,
+            grade=grade,
+            grades_offered=lent,
+        )
     return terms
 
 
 def auto_approves(offer: Offer, grade: str, amount_yuan: int) -> bool:
     """The product's rule: pre-approved at once when the grade meets its minimum and the amount its maximum."""
     rule = (offer.loan_terms or {}).get("auto_approve")
-    return (isinstance(rule, dict) and offers.grade_meets(grade, rule.get("min_grade"))
-            and amount_yuan <= int(rule.get("max_amount_yuan") or 0))
+    return (
+        isinstance(rule, dict)
+        and offers.grade_meets(grade, rule.get("min_grade"))
+        and amount_yuan <= int(rule.get("max_amount_yuan") or 0)
+    )
 
 
 # --- the bank's side -------------------------------------------------------------------------------------------
 
 
-def decide(session: Session, who: Principal, application_id: int, *, approve: bool, note: str | None,
-           now: datetime | None = None) -> LoanApplication:
+def decide(
+    session: Session,
+    who: Principal,
+    application_id: int,
+    *,
+    approve: bool,
+    note: str | None,
+    now: datetime | None = None,
+) -> LoanApplication:
     """The bank's staff approve or reject an application under review, or confirm or overturn a pre-approval."""
     _check_bank(who, "loans:decide", "decides loan applications")
     if note is not None and len(note) > MAX_NOTE:
         raise Invalid(f"The note is at most {MAX_NOTE} characters.", field="note")
     application = _own(session, who, application_id)
     if application.status not in DECIDABLE:
-        raise AlreadyDecided(f"This application is already {application.status}.", application_id=application_id,
-                             current_status=application.status)
+        raise AlreadyDecided(
+            f"This application is already {application.status}.",
+            application_id=application_id,
+            current_status=application.status,
+        )
     now = now or utcnow()
     application.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     application.decided_automatically = False
@@ -238,25 +319,40 @@ def decide(session: Session, who: Principal, application_id: int, *, approve: bo
     return application
 
 
-def report_status(session: Session, who: Principal, application_id: int, *, event: str,
-                  occurred_at: datetime | None = None, amount_yuan: int | None = None,
-                  now: datetime | None = None) -> tuple[LoanApplication, bool]:
+def report_status(
+    session: Session,
+    who: Principal,
+    application_id: int,
+    *,
+    event: str,
+    occurred_at: datetime | None = None,
+    amount_yuan: int | None = None,
+    now: datetime | None = None,
+) -> tuple[LoanApplication, bool]:
     """The bank reports what happened to the loan: disbursed, repaid, dpd30, dpd90 or default. Also a loan outcome
     for calibration. (application, True) when this event was reported before: nothing changes."""
     _check_bank(who, "loans:report", "reports on loans")
     if event not in REPORTS:
         raise Invalid("event is disbursed, repaid, dpd30, dpd90 or default.", field="event")
     application = _own(session, who, application_id)
-    earlier = session.scalars(select(LoanOutcome).where(LoanOutcome.partner_id == application.partner_id,
-                                                        LoanOutcome.loan_ref == application.loan_ref,
-                                                        LoanOutcome.event == event)).first()
+    earlier = session.scalars(
+        select(LoanOutcome).where(
+            LoanOutcome.partner_id == application.partner_id,
+            LoanOutcome.loan_ref == application.loan_ref,
+            LoanOutcome.event == event,
+        )
+    ).first()
     if earlier is not None:
         return application, True
     allowed, status = REPORTS[event]
     if application.status not in allowed:
-        raise OutOfOrder(f"An application that is {application.status} cannot be reported {event}; "
-                         f"it must be {' or '.join(allowed)}.", application_id=application_id,
-                         current_status=application.status, event=event)
+        raise OutOfOrder(
+            f"An application that is {application.status} cannot be reported {event}; "
+            f"it must be {' or '.join(allowed)}.",
+            application_id=application_id,
+            current_status=application.status,
+            event=event,
+        )
     now = now or utcnow()
     occurred_at = as_utc(occurred_at) if occurred_at is not None else now
     if occurred_at > now:
@@ -267,19 +363,36 @@ def report_status(session: Session, who: Principal, application_id: int, *, even
         raise Invalid("amount_yuan is a whole number of yuan above 0.", field="amount_yuan")
     if event == LoanEvent.DISBURSED:
         if amount_yuan is not None and amount_yuan > application.amount_yuan:
-            raise AmountAboveLimit(f"The household applied for {application.amount_yuan} yuan.",
-                                   field="amount_yuan", max_amount_yuan=application.amount_yuan)
+            raise AmountAboveLimit(
+                f"The household applied for {application.amount_yuan} yuan.",
+                field="amount_yuan",
+                max_amount_yuan=application.amount_yuan,
+            )
         amount_yuan = amount_yuan or application.amount_yuan
-    _, replayed = outcomes.report(session, who, loan_ref=application.loan_ref, household_id=application.household_id,
-                                  consent_id=application.consent_id, event=event, occurred_at=occurred_at,
-                                  amount=amount_yuan, through_application=True)
+    _, replayed = outcomes.report(
+        session,
+        who,
+        loan_ref=application.loan_ref,
+        household_id=application.household_id,
+        consent_id=application.consent_id,
+        event=event,
+        occurred_at=occurred_at,
+        amount=amount_yuan,
+        through_application=True,
+    )
     if replayed:  # reported by another request a moment ago
         return application, True
     application.status, application.updated_at = status, now
     session.flush()
     _event(session, application, status, who.actor, occurred_at, NOTES[event].format(amount=amount_yuan))
-    _tell_bank(session, application, "loan_application.status", event=event, occurred_at=occurred_at.isoformat(),
-               amount_yuan=amount_yuan)
+    _tell_bank(
+        session,
+        application,
+        "loan_application.status",
+        event=event,
+        occurred_at=occurred_at.isoformat(),
+        amount_yuan=amount_yuan,
+    )
     _tell_household(session, application)
     return application, False
 
@@ -301,8 +414,9 @@ def _check_bank(who: Principal, scope: str, what: str) -> None:
 
 
 def _own(session: Session, who: Principal, application_id: int) -> LoanApplication:
-    application = session.scalars(select(LoanApplication).where(LoanApplication.id == application_id)
-                                  .with_for_update()).first()
+    application = session.scalars(
+        select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
+    ).first()
     if application is None or application.partner_id != who.partner_id:
         raise ApplicationNotFound("No such loan application of yours.", application_id=application_id)
     return application
@@ -311,18 +425,21 @@ def _own(session: Session, who: Principal, application_id: int) -> LoanApplicati
 # --- the household's side --------------------------------------------------------------------------------------
 
 
-def withdraw(session: Session, who: Principal, application_id: int, *, now: datetime | None = None
-             ) -> LoanApplication:
+def withdraw(session: Session, who: Principal, application_id: int, *, now: datetime | None = None) -> LoanApplication:
     """The household takes its application back, before the loan is paid out. Withdrawing again changes nothing."""
-    application = session.scalars(select(LoanApplication).where(LoanApplication.id == application_id)
-                                  .with_for_update()).first()
+    application = session.scalars(
+        select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
+    ).first()
     if application is None or who.role != Role.VILLAGER or application.household_id != who.household_id:
         raise ApplicationNotFound("No such loan application of your household.", application_id=application_id)
     if application.status == ApplicationStatus.WITHDRAWN:
         return application
     if application.status not in WITHDRAWABLE:
-        raise NotWithdrawable(f"An application that is {application.status} cannot be withdrawn.",
-                              application_id=application_id, current_status=application.status)
+        raise NotWithdrawable(
+            f"An application that is {application.status} cannot be withdrawn.",
+            application_id=application_id,
+            current_status=application.status,
+        )
     now = now or utcnow()
     application.status, application.updated_at = ApplicationStatus.WITHDRAWN, now
     offers.give_back_stock(session, application.offer_id, 1)
@@ -339,9 +456,9 @@ def find(session: Session, who: Principal, application_id: int) -> LoanApplicati
     """An application as its household or its bank sees it; to anyone else it does not exist."""
     application = session.get(LoanApplication, application_id)
     if application is not None and (
-            (who.role == Role.VILLAGER and application.household_id == who.household_id)
-            or (who.role == PARTNER and who.partner_kind == PartnerKind.BANK
-                and application.partner_id == who.partner_id)):
+        (who.role == Role.VILLAGER and application.household_id == who.household_id)
+        or (who.role == PARTNER and who.partner_kind == PartnerKind.BANK and application.partner_id == who.partner_id)
+    ):
         return application
     raise ApplicationNotFound("No such loan application.", application_id=application_id)
 
@@ -353,8 +470,9 @@ def of_household(session: Session, household_id: int, *, status: str | None = No
     return list(session.scalars(query.order_by(LoanApplication.id.desc())))  # type: ignore[union-attr]
 
 
-def of_partner(session: Session, partner_id: int, *, status: str | None = None, limit: int = 200
-               ) -> list[LoanApplication]:
+def of_partner(
+    session: Session, partner_id: int, *, status: str | None = None, limit: int = 200
+) -> list[LoanApplication]:
     """A bank's inbox, newest first."""
     query = select(LoanApplication).where(LoanApplication.partner_id == partner_id)
     if status:
@@ -363,9 +481,13 @@ def of_partner(session: Session, partner_id: int, *, status: str | None = None, 
 
 
 def timeline(session: Session, application_id: int) -> list[LoanApplicationEvent]:
-    return list(session.scalars(select(LoanApplicationEvent)
-                                .where(LoanApplicationEvent.application_id == application_id)
-                                .order_by(LoanApplicationEvent.id)))  # type: ignore[arg-type]
+    return list(
+        session.scalars(
+            select(LoanApplicationEvent)
+            .where(LoanApplicationEvent.application_id == application_id)
+            .order_by(LoanApplicationEvent.id)
+        )
+    )  # type: ignore[arg-type]
 
 
 def snapshot(session: Session, application: LoanApplication) -> dict[str, Any]:
@@ -375,43 +497,69 @@ def snapshot(session: Session, application: LoanApplication) -> dict[str, Any]:
     assert rating is not None
     assert consent is not None
     card = ratings.card_by_id(session, rating.scorecard_id)
-    return {"household_id": rating.household_id, "grade": rating.grade, "score": rating.score,
-            "score_range": list(card.score_range),
-            "reasons": [{"code": r["code"], "zh": r["zh"], "en": r["en"]} for r in rating.reasons],
-            "as_of": as_utc(rating.as_of).isoformat(), "computed_at": as_utc(rating.computed_at).isoformat(),
-            "valid_until": as_utc(ratings.valid_until(as_utc(rating.as_of))).isoformat(),
-            "scorecard_version": rating.scorecard_id,
-            "data_sufficiency": {"sufficient": bool(rating.sufficiency.get("sufficient")),
-                                 "months_of_history": int(rating.sufficiency.get("months_of_history", 0))},
-            "consent_id": consent.id, "purpose": consent.purpose, "scope": consent.scope}
+    return {
+        "household_id": rating.household_id,
+        "grade": rating.grade,
+        "score": rating.score,
+        "score_range": list(card.score_range),
+        "reasons": [{"code": r["code"], "zh": r["zh"], "en": r["en"]} for r in rating.reasons],
+        "as_of": as_utc(rating.as_of).isoformat(),
+        "computed_at": as_utc(rating.computed_at).isoformat(),
+        "valid_until": as_utc(ratings.valid_until(as_utc(rating.as_of))).isoformat(),
+        "scorecard_version": rating.scorecard_id,
+        "data_sufficiency": {
+            "sufficient": bool(rating.sufficiency.get("sufficient")),
+            "months_of_history": int(rating.sufficiency.get("months_of_history", 0)),
+        },
+        "consent_id": consent.id,
+        "purpose": consent.purpose,
+        "scope": consent.scope,
+    }
 
 
 # --- steps -----------------------------------------------------------------------------------------------------
 
 
-def _event(session: Session, application: LoanApplication, status: str, actor: str, at: datetime,
-           note: str | None) -> None:
+def _event(
+    session: Session, application: LoanApplication, status: str, actor: str, at: datetime, note: str | None
+) -> None:
     session.add(LoanApplicationEvent(application_id=application.id, status=status, note=note, actor=actor, at=at))  # type: ignore[arg-type]
     session.flush()
 
 
-def _tell_bank(session: Session, application: LoanApplication, kind: str, /, *, with_rating: bool = False,
-               **extra: Any) -> None:
+def _tell_bank(
+    session: Session, application: LoanApplication, kind: str, /, *, with_rating: bool = False, **extra: Any
+) -> None:
     data: dict[str, Any] = {
-        "application_id": application.id, "offer_id": application.offer_id, "loan_ref": application.loan_ref,
-        "household_id": application.household_id, "village_id": application.village_id,
-        "amount_yuan": application.amount_yuan, "term_months": application.term_months,
-        "purpose": application.purpose, "status": application.status,
-        "decided_automatically": application.decided_automatically, "consent_id": application.consent_id,
-        "max_amount_yuan": application.max_amount_yuan, "rate_discount_bp": application.rate_discount_bp, **extra}
+        "application_id": application.id,
+        "offer_id": application.offer_id,
+        "loan_ref": application.loan_ref,
+        "household_id": application.household_id,
+        "village_id": application.village_id,
+        "amount_yuan": application.amount_yuan,
+        "term_months": application.term_months,
+        "purpose": application.purpose,
+        "status": application.status,
+        "decided_automatically": application.decided_automatically,
+        "consent_id": application.consent_id,
+        "max_amount_yuan": application.max_amount_yuan,
+        "rate_discount_bp": application.rate_discount_bp,
+        **extra,
+    }
     if with_rating:
         data["rating"] = snapshot(session, application)
-    webhooks.enqueue(session, partner_id=application.partner_id, county_id=application.county_id, event=kind,
-                     data=data)
+    webhooks.enqueue(session, partner_id=application.partner_id, county_id=application.county_id, event=kind, data=data)
 
 
 def _tell_household(session: Session, application: LoanApplication, partner: Partner | None = None) -> None:
     partner = partner or session.get(Partner, application.partner_id)
-    outbox.tell(session, county_id=application.county_id, household_id=application.household_id,
-                kind=f"loan_{application.status}", application_id=application.id, status=application.status,
-                bank=partner.name if partner else None, amount_yuan=application.amount_yuan)
+    outbox.tell(
+        session,
+        county_id=application.county_id,
+        household_id=application.household_id,
+        kind=f"loan_{application.status}",
+        application_id=application.id,
+        status=application.status,
+        bank=partner.name if partner else None,
+        amount_yuan=application.amount_yuan,
+    )

@@ -172,8 +172,7 @@ class VoucherEvent(SQLModel, table=True):
 
     __tablename__ = "voucher_event"
     __table_args__ = (
-        CheckConstraint("event in ('issued', 'consumed', 'cancelled', 'expired', 'no_show', 'penalty')",
-                        name="event"),
+        CheckConstraint("event in ('issued', 'consumed', 'cancelled', 'expired', 'no_show', 'penalty')", name="event"),
         Index("ix_voucher_event_partner_at", "partner_id", "at"),
     )
 
@@ -207,8 +206,11 @@ class LoanApplication(SQLModel, table=True):
 
     __tablename__ = "loan_application"
     __table_args__ = (
-        CheckConstraint("status in ('pre_approved', 'under_review', 'approved', 'rejected', 'withdrawn', "
-                        "'disbursed', 'repaid', 'overdue', 'defaulted')", name="status"),
+        CheckConstraint(
+            "status in ('pre_approved', 'under_review', 'approved', 'rejected', 'withdrawn', "
+            "'disbursed', 'repaid', 'overdue', 'defaulted')",
+            name="status",
+        ),
         CheckConstraint("amount_yuan > 0", name="amount"),
         UniqueConstraint("partner_id", "loan_ref", name="uq_loan_application_partner_ref"),
     )

@@ -98,10 +98,14 @@ def clearing_account(session: Session, partner: Partner, village: Village) -> in
         return found
     try:
         with session.begin_nested():  # two first redemptions at once: one opens it, the other finds it
-            account = journal.open_account(session, kind=AccountKind.PARTNER_CLEARING,
-                                           code=f"{village.code}:partner:{partner.code}"[:64],
-                                           county_id=village.county_id, village_id=village.id,  # type: ignore[arg-type]
-                                           partner_id=partner.id)
+            account = journal.open_account(
+                session,
+                kind=AccountKind.PARTNER_CLEARING,
+                code=f"{village.code}:partner:{partner.code}"[:64],
+                county_id=village.county_id,
+                village_id=village.id,  # type: ignore[arg-type]
+                partner_id=partner.id,
+            )
             assert account.id is not None
             return account.id
     except IntegrityError:
@@ -111,8 +115,13 @@ def clearing_account(session: Session, partner: Partner, village: Village) -> in
 
 
 def _clearing(session: Session, partner_id: int | None, village_id: int | None) -> int | None:
-    return session.scalar(select(Account.id).where(Account.partner_id == partner_id, Account.village_id == village_id,
-                                                   Account.kind == AccountKind.PARTNER_CLEARING))
+    return session.scalar(
+        select(Account.id).where(
+            Account.partner_id == partner_id,
+            Account.village_id == village_id,
+            Account.kind == AccountKind.PARTNER_CLEARING,
+        )
+    )
 
 
 def set_villages(session: Session, who: Principal, partner_id: int, village_ids: list[int]) -> list[int]:
@@ -136,8 +145,13 @@ def set_villages(session: Session, who: Principal, partner_id: int, village_ids:
 
 
 def villages_of(session: Session, partner_id: int) -> list[int]:
-    return list(session.scalars(select(PartnerVillage.village_id).where(PartnerVillage.partner_id == partner_id)
-                                .order_by(PartnerVillage.village_id)))
+    return list(
+        session.scalars(
+            select(PartnerVillage.village_id)
+            .where(PartnerVillage.partner_id == partner_id)
+            .order_by(PartnerVillage.village_id)
+        )
+    )
 
 
 def partner_of(session: Session, who: Principal) -> Partner:
@@ -190,12 +204,26 @@ def propose(session: Session, who: Principal, terms: OfferTerms) -> Offer:
         village = session.get(Village, village_id)
         if village is None or not serves(session, partner, village):
             raise VillageNotServed("That village is not one you serve.", village_id=village_id)
-    offer = Offer(county_id=partner.county_id, partner_id=partner.id, kind=terms.kind, title=terms.title,  # type: ignore[arg-type]
-                  description=terms.description, value_fen=terms.value_fen, cost_points=terms.cost_points,
-                  stock=terms.stock, per_household_limit=terms.per_household_limit, limit_period=terms.limit_period,
-                  valid_from=terms.valid_from, valid_until=terms.valid_until, voucher_days=terms.voucher_days,
-                  min_grade=terms.min_grade, no_show_penalty_points=terms.no_show_penalty_points,
-                  cancel_hours=terms.cancel_hours, loan_terms=terms.loan_terms, proposed_by=who.actor)
+    offer = Offer(
+        county_id=partner.county_id,
+        partner_id=partner.id,
+        kind=terms.kind,
+        title=terms.title,  # type: ignore[arg-type]
+        description=terms.description,
+        value_fen=terms.value_fen,
+        cost_points=terms.cost_points,
+        stock=terms.stock,
+        per_household_limit=terms.per_household_limit,
+        limit_period=terms.limit_period,
+        valid_from=terms.valid_from,
+        valid_until=terms.valid_until,
+        voucher_days=terms.voucher_days,
+        min_grade=terms.min_grade,
+        no_show_penalty_points=terms.no_show_penalty_points,
+        cancel_hours=terms.cancel_hours,
+        loan_terms=terms.loan_terms,
+        proposed_by=who.actor,
+    )
     session.add(offer)
     session.flush()
     for village_id in sorted(set(terms.village_ids)):
@@ -212,8 +240,11 @@ def check_loan_terms(terms: dict[str, Any] | None) -> None:
     for grade, row in terms["grades"].items():
         if grade not in GRADES or not isinstance(row, dict):
             raise Invalid("Grades are AAA, AA, A, B or C.", field="loan_terms.grades")
-        for name, low, high in (("max_amount_yuan", 1, 10_000_000), ("rate_discount_bp", 0, 1000),
-                                ("term_months", 1, 120)):
+        for name, low, high in (
+            ("max_amount_yuan", 1, 10_000_000),
+            ("rate_discount_bp", 0, 1000),
+            ("term_months", 1, 120),
+        ):
             value = row.get(name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise Invalid(f"{name} is a whole number from {low} to {high}.", field=f"loan_terms.grades.{grade}")
@@ -221,9 +252,13 @@ def check_loan_terms(terms: dict[str, Any] | None) -> None:
             raise Invalid("Unknown loan term.", field=f"loan_terms.grades.{grade}")
     auto = terms.get("auto_approve")
     if auto is not None:
-        if (not isinstance(auto, dict) or auto.get("min_grade") not in GRADES
-                or not isinstance(auto.get("max_amount_yuan"), int) or auto["max_amount_yuan"] <= 0
-                or set(auto) - {"min_grade", "max_amount_yuan"}):
+        if (
+            not isinstance(auto, dict)
+            or auto.get("min_grade") not in GRADES
+            or not isinstance(auto.get("max_amount_yuan"), int)
+            or auto["max_amount_yuan"] <= 0
+            or set(auto) - {"min_grade", "max_amount_yuan"}
+        ):
             raise Invalid("auto_approve is null or {min_grade, max_amount_yuan}.", field="loan_terms.auto_approve")
     if set(terms) - {"grades", "auto_approve"}:
         raise Invalid("loan_terms has grades and auto_approve only.", field="loan_terms")
@@ -288,10 +323,16 @@ def open_to(session: Session, household: Household, *, now: datetime | None = No
     village = session.get(Village, household.village_id)
     assert village is not None
     found = []
-    for offer in session.scalars(select(Offer).where(Offer.county_id == household.county_id,
-                                                     Offer.status == OfferStatus.APPROVED,
-                                                     Offer.valid_from <= now, Offer.valid_until > now)
-                                 .order_by(Offer.id)):
+    for offer in session.scalars(
+        select(Offer)
+        .where(
+            Offer.county_id == household.county_id,
+            Offer.status == OfferStatus.APPROVED,
+            Offer.valid_from <= now,
+            Offer.valid_until > now,
+        )
+        .order_by(Offer.id)
+    ):
         partner = session.get(Partner, offer.partner_id)
         listed = village_ids(session, offer.id)  # type: ignore[arg-type]
         if partner is not None and serves(session, partner, village) and (not listed or village.id in listed):
@@ -301,12 +342,20 @@ def open_to(session: Session, household: Household, *, now: datetime | None = No
 
 def check_open(session: Session, offer: Offer, household: Household, *, now: datetime) -> tuple[Partner, Village]:
     """Refuse, with the reason, an offer this household may not take now (grade and limits are checked apart)."""
-    if offer.county_id != household.county_id or offer.status == OfferStatus.PROPOSED \
-            or offer.status == OfferStatus.REJECTED:
+    if (
+        offer.county_id != household.county_id
+        or offer.status == OfferStatus.PROPOSED
+        or offer.status == OfferStatus.REJECTED
+    ):
         raise OfferNotFound("No such offer.", offer_id=offer.id)
     if offer.status != OfferStatus.APPROVED or not as_utc(offer.valid_from) <= now < as_utc(offer.valid_until):
-        raise OfferClosed("This offer is not open now.", offer_id=offer.id, valid_from=as_utc(offer.valid_from)
-                          .isoformat(), valid_until=as_utc(offer.valid_until).isoformat(), current_status=offer.status)
+        raise OfferClosed(
+            "This offer is not open now.",
+            offer_id=offer.id,
+            valid_from=as_utc(offer.valid_from).isoformat(),
+            valid_until=as_utc(offer.valid_until).isoformat(),
+            current_status=offer.status,
+        )
     partner = session.get(Partner, offer.partner_id)
     village = session.get(Village, household.village_id)
     assert partner is not None
@@ -319,8 +368,12 @@ def check_open(session: Session, offer: Offer, household: Household, *, now: dat
 
 def check_grade(offer: Offer, grade: str) -> None:
     if not grade_meets(grade, offer.min_grade):
-        raise GradeTooLow(f"This offer needs a rating of {offer.min_grade} or better; yours is {grade}.",
-                          offer_id=offer.id, min_grade=offer.min_grade, grade=grade)
+        raise GradeTooLow(
+            f"This offer needs a rating of {offer.min_grade} or better; yours is {grade}.",
+            offer_id=offer.id,
+            min_grade=offer.min_grade,
+            grade=grade,
+        )
 
 
 def period_of(session: Session, offer: Offer, county_id: int, now: datetime) -> tuple[datetime, datetime] | None:
@@ -336,15 +389,26 @@ def check_limit(offer: Offer, taken: int, quantity: int) -> None:
     if taken + quantity > offer.per_household_limit:
         raise HouseholdLimitReached(
             f"Your household may take {offer.per_household_limit} of this offer per {offer.limit_period}; "
-            f"it has taken {taken}.", offer_id=offer.id, limit=offer.per_household_limit, taken=taken,
-            period=offer.limit_period)
+            f"it has taken {taken}.",
+            offer_id=offer.id,
+            limit=offer.per_household_limit,
+            taken=taken,
+            period=offer.limit_period,
+        )
 
 
-_TAKE_STOCK = (update(OFFER).where(OFFER.c.id == bindparam("offer"),
-                                   (OFFER.c.stock.is_(None)) | (OFFER.c.issued + bindparam("n") <= OFFER.c.stock))
-               .values(issued=OFFER.c.issued + bindparam("n")))
-_GIVE_BACK = (update(OFFER).where(OFFER.c.id == bindparam("offer"), OFFER.c.stock.is_not(None))
-              .values(issued=OFFER.c.issued - bindparam("n")))
+_TAKE_STOCK = (
+    update(OFFER)
+    .where(
+        OFFER.c.id == bindparam("offer"), (OFFER.c.stock.is_(None)) | (OFFER.c.issued + bindparam("n") <= OFFER.c.stock)
+    )
+    .values(issued=OFFER.c.issued + bindparam("n"))
+)
+_GIVE_BACK = (
+    update(OFFER)
+    .where(OFFER.c.id == bindparam("offer"), OFFER.c.stock.is_not(None))
+    .values(issued=OFFER.c.issued - bindparam("n"))
+)
 
 
 def take_stock(session: Session, offer: Offer, quantity: int) -> None:
@@ -361,11 +425,20 @@ def give_back_stock(session: Session, offer_id: int, quantity: int) -> None:
     session.execute(_GIVE_BACK, {"offer": offer_id, "n": quantity})
 
 
-def count_in(session: Session, model: Any, *, household_id: int, offer_id: int,
-             period: tuple[datetime, datetime] | None, quantity: Any, excluded: tuple[str, ...]) -> int:
+def count_in(
+    session: Session,
+    model: Any,
+    *,
+    household_id: int,
+    offer_id: int,
+    period: tuple[datetime, datetime] | None,
+    quantity: Any,
+    excluded: tuple[str, ...],
+) -> int:
     """How many of an offer a household took in a period (vouchers by quantity, applications by count)."""
     query = select(func.coalesce(func.sum(quantity), 0)).where(
-        model.household_id == household_id, model.offer_id == offer_id, model.status.not_in(excluded))
+        model.household_id == household_id, model.offer_id == offer_id, model.status.not_in(excluded)
+    )
     if period is not None:
         query = query.where(model.created_at >= period[0], model.created_at < period[1])
     return int(session.scalar(query) or 0)

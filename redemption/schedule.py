@@ -17,6 +17,11 @@ STEPS: list[jobs.Step] = [(vouchers.STEP_EXPIRE, lambda session, now: vouchers.e
 OWN_STEPS: list[jobs.OwnStep] = [(webhooks.STEP, webhooks.deliver_step)]
 
 
-def tick(engine: Engine, *, sink: outbox.Sink = outbox.log_sink, now: datetime | None = None,
-         steps: list[jobs.Step] | None = None) -> jobs.TickReport:
+def tick(
+    engine: Engine,
+    *,
+    sink: outbox.Sink = outbox.log_sink,
+    now: datetime | None = None,
+    steps: list[jobs.Step] | None = None,
+) -> jobs.TickReport:
     return jobs.tick(engine, sink=sink, now=now, more=STEPS if steps is None else steps, own=OWN_STEPS)

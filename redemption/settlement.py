@@ -39,20 +39,40 @@ class Settlement:
         return self.points == self.ledger_points
 
     def summary(self) -> dict[str, object]:
-        return {"partner_id": self.partner_id, "from": self.start.isoformat(), "to": self.end.isoformat(),
-                "uses": len(self.lines), "value_yuan": f"{self.value_fen / 100:.2f}", "points": self.points,
-                "ledger_points": self.ledger_points, "reconciled": self.reconciled}
+        return {
+            "partner_id": self.partner_id,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "uses": len(self.lines),
+            "value_yuan": f"{self.value_fen / 100:.2f}",
+            "points": self.points,
+            "ledger_points": self.ledger_points,
+            "reconciled": self.reconciled,
+        }
 
 
 def settle(session: Session, partner_id: int, start: datetime, end: datetime) -> Settlement:
     rows = session.execute(
-        select(VoucherEvent.at, Voucher.code, Voucher.kind, Offer.title, Village.name, VoucherEvent.value_fen,
-               VoucherEvent.points, VoucherEvent.transaction_id, VoucherEvent.actor)
+        select(
+            VoucherEvent.at,
+            Voucher.code,
+            Voucher.kind,
+            Offer.title,
+            Village.name,
+            VoucherEvent.value_fen,
+            VoucherEvent.points,
+            VoucherEvent.transaction_id,
+            VoucherEvent.actor,
+        )
         .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
         .join(Offer, Offer.id == Voucher.offer_id)
         .join(Village, Village.id == VoucherEvent.village_id)
-        .where(VoucherEvent.partner_id == partner_id, VoucherEvent.event == VoucherEventKind.CONSUMED,
-               VoucherEvent.at >= start, VoucherEvent.at < end)
+        .where(
+            VoucherEvent.partner_id == partner_id,
+            VoucherEvent.event == VoucherEventKind.CONSUMED,
+            VoucherEvent.at >= start,
+            VoucherEvent.at < end,
+        )
         .order_by(VoucherEvent.at, VoucherEvent.id)  # type: ignore[arg-type]
     ).all()
     lines = pd.DataFrame([tuple(r) for r in rows], columns=COLUMNS)
@@ -64,20 +84,34 @@ def settle(session: Session, partner_id: int, start: datetime, end: datetime) ->
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(Account, Account.id == Posting.account_id)
         .join(JournalTransaction, JournalTransaction.id == Posting.transaction_id)
-        .where(Account.partner_id == partner_id, Account.kind == AccountKind.PARTNER_CLEARING,
-               JournalTransaction.kind.in_(POSTED_KINDS),  # type: ignore[attr-defined]
-               JournalTransaction.created_at >= start, JournalTransaction.created_at < end)
+        .where(
+            Account.partner_id == partner_id,
+            Account.kind == AccountKind.PARTNER_CLEARING,
+            JournalTransaction.kind.in_(POSTED_KINDS),  # type: ignore[attr-defined]
+            JournalTransaction.created_at >= start,
+            JournalTransaction.created_at < end,
+        )
     )
     return Settlement(partner_id, start, end, lines, value_fen, points, int(ledger_points or 0))
 
 
 def to_csv(settlement: Settlement) -> bytes:
     """The lines, then the totals and the reconciliation as a last block (UTF-8 with BOM: Excel reads it)."""
-    totals = pd.DataFrame([{"used_at": "TOTAL", "voucher": len(settlement.lines), "kind": "", "offer": "",
-                            "village": "", "value_yuan": f"{settlement.value_fen / 100:.2f}",
-                            "points": settlement.points, "transaction_id": "",
-                            "used_by": f"ledger_points={settlement.ledger_points} "
-                                       f"reconciled={str(settlement.reconciled).lower()}"}])
+    totals = pd.DataFrame(
+        [
+            {
+                "used_at": "TOTAL",
+                "voucher": len(settlement.lines),
+                "kind": "",
+                "offer": "",
+                "village": "",
+                "value_yuan": f"{settlement.value_fen / 100:.2f}",
+                "points": settlement.points,
+                "transaction_id": "",
+                "used_by": f"ledger_points={settlement.ledger_points} reconciled={str(settlement.reconciled).lower()}",
+            }
+        ]
+    )
     return exports.csv_bytes(pd.concat([settlement.lines, totals]))
 
 

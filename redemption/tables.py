@@ -11,5 +11,13 @@ from redemption.models import (
     WebhookDelivery,
 )
 
-__all__ = ["HealthSlot", "LoanApplication", "LoanApplicationEvent", "Offer", "OfferVillage", "Voucher",
-           "VoucherEvent", "WebhookDelivery"]
+__all__ = [
+    "HealthSlot",
+    "LoanApplication",
+    "LoanApplicationEvent",
+    "Offer",
+    "OfferVillage",
+    "Voucher",
+    "VoucherEvent",
+    "WebhookDelivery",
+]

@@ -15,15 +15,20 @@ from ledger.journal.verify import Links, Mismatch
 from redemption.models import Voucher, VoucherEvent, VoucherStatus
 
 # the resolution a voucher's (last) hold has, by the voucher's status (None: it has none yet)
-RESOLVED_AS = {VoucherStatus.ACTIVE: None, VoucherStatus.USED: TxKind.POST_PENDING,
-               VoucherStatus.EXPIRED: TxKind.EXPIRE_PENDING, VoucherStatus.CANCELLED: TxKind.VOID_PENDING,
-               VoucherStatus.NO_SHOW: TxKind.VOID_PENDING}
+RESOLVED_AS = {
+    VoucherStatus.ACTIVE: None,
+    VoucherStatus.USED: TxKind.POST_PENDING,
+    VoucherStatus.EXPIRED: TxKind.EXPIRE_PENDING,
+    VoucherStatus.CANCELLED: TxKind.VOID_PENDING,
+    VoucherStatus.NO_SHOW: TxKind.VOID_PENDING,
+}
 
 
 def check(session: Session, links: Links) -> list[Mismatch]:
     found = []
-    vouchers = session.execute(select(Voucher.id, Voucher.status, Voucher.hold_id, Voucher.slot_id)
-                               .order_by(Voucher.id)).all()  # type: ignore[arg-type]
+    vouchers = session.execute(
+        select(Voucher.id, Voucher.status, Voucher.hold_id, Voucher.slot_id).order_by(Voucher.id)
+    ).all()  # type: ignore[arg-type]
     kinds = {voucher_id: "voucher" if slot_id is None else "booking" for voucher_id, _, _, slot_id in vouchers}
     for voucher_id, status, hold, _ in vouchers:
         resolution = links.resolution(hold)
@@ -31,11 +36,17 @@ def check(session: Session, links: Links) -> list[Mismatch]:
         if now_as != RESOLVED_AS.get(VoucherStatus(status)):
             done = f"was resolved by hand ({now_as}, transaction {resolution[1]})" if resolution else "is unresolved"
             found.append(Mismatch(kinds[voucher_id], voucher_id, f"{status}, but its hold {hold} {done}"))
-    events = session.execute(select(VoucherEvent.voucher_id, VoucherEvent.event, VoucherEvent.transaction_id)
-                             .order_by(VoucherEvent.id))  # type: ignore[arg-type]
+    events = session.execute(
+        select(VoucherEvent.voucher_id, VoucherEvent.event, VoucherEvent.transaction_id).order_by(VoucherEvent.id)
+    )  # type: ignore[arg-type]
     for voucher_id, event, transaction_id in events:
         undone = links.reversal(transaction_id)
         if undone is not None:
-            found.append(Mismatch(kinds[voucher_id], voucher_id,
-                                  f"its {event} transaction {transaction_id} was reversed (transaction {undone})"))
+            found.append(
+                Mismatch(
+                    kinds[voucher_id],
+                    voucher_id,
+                    f"its {event} transaction {transaction_id} was reversed (transaction {undone})",
+                )
+            )
     return found

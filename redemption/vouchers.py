@@ -128,14 +128,25 @@ def normal_code(code: str) -> str:
 # --- redeeming -----------------------------------------------------------------------------------------------
 
 
-def redeem(session: Session, who: Principal, *, offer_id: int, quantity: int = 1, slot_id: int | None = None,
-           idempotency_key: str | None = None, now: datetime | None = None) -> tuple[Voucher, bool]:
+def redeem(
+    session: Session,
+    who: Principal,
+    *,
+    offer_id: int,
+    quantity: int = 1,
+    slot_id: int | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Voucher, bool]:
     """A member of a household redeems its points for an offer. (voucher, True) for a replay of the same key."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A member of the household redeems its points.")
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
-                                     request={"op": "redeem", "offer": offer_id, "quantity": quantity,
-                                              "slot": slot_id})
+    key, earlier = idempotency.begin(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={"op": "redeem", "offer": offer_id, "quantity": quantity, "slot": slot_id},
+    )
     if earlier is not None:
         return idempotency.replayed(session, earlier, Voucher, "voucher"), True
     now = now or utcnow()
@@ -152,9 +163,15 @@ def redeem(session: Session, who: Principal, *, offer_id: int, quantity: int = 1
     partner, village = offers.check_open(session, offer, household, now=now)
     if offer.min_grade is not None:
         offers.check_grade(offer, ratings.current(session, household.id, now=now).grade)  # type: ignore[arg-type]
-    taken = offers.count_in(session, Voucher, household_id=household.id, offer_id=offer.id,  # type: ignore[arg-type]
-                            period=offers.period_of(session, offer, household.county_id, now),
-                            quantity=Voucher.quantity, excluded=(VoucherStatus.CANCELLED,))
+    taken = offers.count_in(
+        session,
+        Voucher,
+        household_id=household.id,
+        offer_id=offer.id,  # type: ignore[arg-type]
+        period=offers.period_of(session, offer, household.county_id, now),
+        quantity=Voucher.quantity,
+        excluded=(VoucherStatus.CANCELLED,),
+    )
     offers.check_limit(offer, taken, quantity)
     offers.take_stock(session, offer, quantity)
     assert offer.cost_points is not None
@@ -166,15 +183,37 @@ def redeem(session: Session, who: Principal, *, offer_id: int, quantity: int = 1
         expires_at = min(now + timedelta(days=offer.voucher_days), as_utc(offer.valid_until))
     points, value = offer.cost_points * quantity, offer.value_fen * quantity
     own = accounts.of_household(session, household.id)  # type: ignore[arg-type]
-    hold = journal.transfer(session, debit=own.id, credit=offers.clearing_account(session, partner, village),  # type: ignore[arg-type]
-                            amount=points, reason="voucher_hold", actor=who.actor, pending=True,
-                            meta={"offer": offer.id, "slot": slot_id})
-    voucher = Voucher(code=new_code(), pin=f"{secrets.randbelow(10**6):06d}", qr_key=secrets.token_urlsafe(24)[:32],
-                      county_id=household.county_id, village_id=household.village_id, household_id=household.id,  # type: ignore[arg-type]
-                      offer_id=offer.id, partner_id=partner.id, kind=offer.kind, slot_id=slot_id,  # type: ignore[arg-type]
-                      quantity=quantity, points=points, value_fen=value, remaining_points=points,
-                      remaining_fen=value, hold_id=hold.id, expires_at=expires_at, created_at=now,
-                      created_by=who.actor)
+    hold = journal.transfer(
+        session,
+        debit=own.id,
+        credit=offers.clearing_account(session, partner, village),  # type: ignore[arg-type]
+        amount=points,
+        reason="voucher_hold",
+        actor=who.actor,
+        pending=True,
+        meta={"offer": offer.id, "slot": slot_id},
+    )
+    voucher = Voucher(
+        code=new_code(),
+        pin=f"{secrets.randbelow(10**6):06d}",
+        qr_key=secrets.token_urlsafe(24)[:32],
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=household.id,  # type: ignore[arg-type]
+        offer_id=offer.id,
+        partner_id=partner.id,
+        kind=offer.kind,
+        slot_id=slot_id,  # type: ignore[arg-type]
+        quantity=quantity,
+        points=points,
+        value_fen=value,
+        remaining_points=points,
+        remaining_fen=value,
+        hold_id=hold.id,
+        expires_at=expires_at,
+        created_at=now,
+        created_by=who.actor,
+    )
     session.add(voucher)
     session.flush()
     _event(session, voucher, VoucherEventKind.ISSUED, hold, points=points, value=value, actor=who.actor)
@@ -190,8 +229,9 @@ def _book_slot(session: Session, offer: Offer, slot_id: int, now: datetime) -> H
         raise SlotNotFound("No such slot of this health check.", slot_id=slot_id)
     if as_utc(slot.starts_at) <= now:
         raise SlotPassed("This slot has already begun.", slot_id=slot_id)
-    booked = session.execute(update(SLOT).where(SLOT.c.id == slot_id, SLOT.c.booked < SLOT.c.capacity)
-                             .values(booked=SLOT.c.booked + 1))
+    booked = session.execute(
+        update(SLOT).where(SLOT.c.id == slot_id, SLOT.c.booked < SLOT.c.capacity).values(booked=SLOT.c.booked + 1)
+    )
     if booked.rowcount != 1:  # type: ignore[attr-defined]
         raise SlotFull("This slot is fully booked.", slot_id=slot_id)
     return slot
@@ -200,8 +240,16 @@ def _book_slot(session: Session, offer: Offer, slot_id: int, now: datetime) -> H
 # --- using ---------------------------------------------------------------------------------------------------
 
 
-def consume(session: Session, who: Principal, *, code: str, pin: str | None = None, qr: str | None = None,
-            amount_fen: int | None = None, now: datetime | None = None) -> Voucher:
+def consume(
+    session: Session,
+    who: Principal,
+    *,
+    code: str,
+    pin: str | None = None,
+    qr: str | None = None,
+    amount_fen: int | None = None,
+    now: datetime | None = None,
+) -> Voucher:
     """A merchant or clinic uses a voucher of its own, proven by the household's PIN or the scanned QR code.
     Without `amount_fen` (or with the whole remaining value) the hold is posted; with less, that part is paid
     and the rest stays held on the voucher, usable until it is used up or expires (`rest_points`)."""
@@ -217,8 +265,11 @@ def consume(session: Session, who: Principal, *, code: str, pin: str | None = No
         if voucher.kind != OfferKind.VOUCHER:
             raise Invalid("A health check is used whole.", field="amount")
         if amount_fen <= 0 or amount_fen > voucher.remaining_fen:
-            raise AmountTooLarge(f"The voucher has {voucher.remaining_fen / 100:.2f} yuan left.", field="amount",
-                                 remaining=voucher.remaining_fen / 100)
+            raise AmountTooLarge(
+                f"The voucher has {voucher.remaining_fen / 100:.2f} yuan left.",
+                field="amount",
+                remaining=voucher.remaining_fen / 100,
+            )
     return _use(session, voucher, who.actor, amount_fen, now)
 
 
@@ -231,8 +282,11 @@ def attended(session: Session, who: Principal, *, code: str, now: datetime | Non
     slot = session.get(HealthSlot, voucher.slot_id)
     assert slot is not None
     if now < as_utc(slot.starts_at) - EARLY_ARRIVAL:
-        raise TooEarly("A booking is marked attended on the day of its slot.", voucher_code=voucher.code,
-                       starts_at=as_utc(slot.starts_at).isoformat())
+        raise TooEarly(
+            "A booking is marked attended on the day of its slot.",
+            voucher_code=voucher.code,
+            starts_at=as_utc(slot.starts_at).isoformat(),
+        )
     return _use(session, voucher, who.actor, None, now)
 
 
@@ -263,28 +317,60 @@ def _use(session: Session, voucher: Voucher, actor: str, amount_fen: int | None,
         held = journal.get_transaction(session, voucher.hold_id)
         (debit, _), (credit, _) = sorted(((leg.account_id, leg.amount) for leg in held.postings), key=lambda x: x[1])
         journal.void_pending(session, pending_id=voucher.hold_id, actor=actor, reason="voucher_part_used")
-        tx = journal.transfer(session, debit=debit, credit=credit, amount=points, reason="voucher_used", actor=actor,
-                              meta={"voucher": voucher.code})
-        held_again = journal.transfer(session, debit=debit, credit=credit, amount=rest, reason="voucher_hold",
-                                      actor=actor, pending=True, meta={"voucher": voucher.code})
+        tx = journal.transfer(
+            session,
+            debit=debit,
+            credit=credit,
+            amount=points,
+            reason="voucher_used",
+            actor=actor,
+            meta={"voucher": voucher.code},
+        )
+        held_again = journal.transfer(
+            session,
+            debit=debit,
+            credit=credit,
+            amount=rest,
+            reason="voucher_hold",
+            actor=actor,
+            pending=True,
+            meta={"voucher": voucher.code},
+        )
         voucher.hold_id = held_again.id
     voucher.remaining_points, voucher.remaining_fen = rest, rest_fen
     session.flush()
     _event(session, voucher, VoucherEventKind.CONSUMED, tx, points=points, value=value, actor=actor, at=at)
     partner = session.get(Partner, voucher.partner_id)
-    outbox.tell(session, county_id=voucher.county_id, household_id=voucher.household_id, kind="voucher_used",
-                code=voucher.code, points=points, value_yuan=value / 100, where=partner.name if partner else None,
-                remaining_yuan=voucher.remaining_fen / 100)
-    _tell_partner(session, voucher, "booking.attended" if voucher.kind == OfferKind.HEALTH_CHECK
-                  else "voucher.consumed", value_fen=value, points=points)
+    outbox.tell(
+        session,
+        county_id=voucher.county_id,
+        household_id=voucher.household_id,
+        kind="voucher_used",
+        code=voucher.code,
+        points=points,
+        value_yuan=value / 100,
+        where=partner.name if partner else None,
+        remaining_yuan=voucher.remaining_fen / 100,
+    )
+    _tell_partner(
+        session,
+        voucher,
+        "booking.attended" if voucher.kind == OfferKind.HEALTH_CHECK else "voucher.consumed",
+        value_fen=value,
+        points=points,
+    )
     return voucher
 
 
 def record_pin_failure(session: Session, code: str) -> int:
     """Count a wrong PIN (in its own unit of work: the failed request rolls back). Returns the failures so far."""
-    result = session.execute(update(VOUCHER).where(VOUCHER.c.code == bindparam("v_code"))
-                             .values(pin_failures=VOUCHER.c.pin_failures + 1).returning(VOUCHER.c.pin_failures),
-                             {"v_code": normal_code(code)}).scalar()
+    result = session.execute(
+        update(VOUCHER)
+        .where(VOUCHER.c.code == bindparam("v_code"))
+        .values(pin_failures=VOUCHER.c.pin_failures + 1)
+        .returning(VOUCHER.c.pin_failures),
+        {"v_code": normal_code(code)},
+    ).scalar()
     return int(result or 0)
 
 
@@ -300,8 +386,9 @@ def _check_proof(voucher: Voucher, *, pin: str | None, qr: str | None) -> None:
     if voucher.pin_failures >= MAX_PIN_FAILURES:
         raise PinLocked("Too many wrong PINs: scan the voucher's QR code instead.", voucher_code=voucher.code)
     if not hmac.compare_digest(pin.strip(), voucher.pin):
-        raise WrongPin("Wrong PIN.", voucher_code=voucher.code,
-                       attempts_left=max(MAX_PIN_FAILURES - voucher.pin_failures - 1, 0))
+        raise WrongPin(
+            "Wrong PIN.", voucher_code=voucher.code, attempts_left=max(MAX_PIN_FAILURES - voucher.pin_failures - 1, 0)
+        )
 
 
 def _check_usable(session: Session, voucher: Voucher, now: datetime) -> None:
@@ -310,15 +397,23 @@ def _check_usable(session: Session, voucher: Voucher, now: datetime) -> None:
         raise AlreadyUsed(
             f"This voucher was already used, at {partner.name if partner else 'a partner'} "
             f"on {as_utc(voucher.closed_at or now).isoformat()}.",
-            voucher_code=voucher.code, used_at=as_utc(voucher.closed_at or now).isoformat(),
-            used_where=partner.name if partner else None, used_by=voucher.closed_by)
-    if voucher.status == VoucherStatus.EXPIRED or (voucher.status == VoucherStatus.ACTIVE
-                                                   and as_utc(voucher.expires_at) <= now):
-        raise VoucherExpired("This voucher has expired; its points went back to the household.",
-                             voucher_code=voucher.code, expired_at=as_utc(voucher.expires_at).isoformat())
+            voucher_code=voucher.code,
+            used_at=as_utc(voucher.closed_at or now).isoformat(),
+            used_where=partner.name if partner else None,
+            used_by=voucher.closed_by,
+        )
+    if voucher.status == VoucherStatus.EXPIRED or (
+        voucher.status == VoucherStatus.ACTIVE and as_utc(voucher.expires_at) <= now
+    ):
+        raise VoucherExpired(
+            "This voucher has expired; its points went back to the household.",
+            voucher_code=voucher.code,
+            expired_at=as_utc(voucher.expires_at).isoformat(),
+        )
     if voucher.status != VoucherStatus.ACTIVE:
-        raise VoucherClosed(f"This voucher is {voucher.status}.", voucher_code=voucher.code,
-                            current_status=voucher.status)
+        raise VoucherClosed(
+            f"This voucher is {voucher.status}.", voucher_code=voucher.code, current_status=voucher.status
+        )
 
 
 # --- giving points back --------------------------------------------------------------------------------------
@@ -339,8 +434,11 @@ def cancel(session: Session, who: Principal, *, code: str, now: datetime | None 
         assert slot is not None
         cutoff = as_utc(slot.starts_at) - timedelta(hours=offer.cancel_hours)
         if now >= cutoff:
-            raise TooLateToCancel(f"A booking can be cancelled until {offer.cancel_hours} hours before its slot.",
-                                  voucher_code=voucher.code, cutoff=cutoff.isoformat())
+            raise TooLateToCancel(
+                f"A booking can be cancelled until {offer.cancel_hours} hours before its slot.",
+                voucher_code=voucher.code,
+                cutoff=cutoff.isoformat(),
+            )
         session.execute(update(SLOT).where(SLOT.c.id == slot.id).values(booked=SLOT.c.booked - 1))
     _release(session, voucher, VoucherStatus.CANCELLED, VoucherEventKind.CANCELLED, who.actor, now)
     _tell_partner(session, voucher, "booking.cancelled" if voucher.slot_id else "voucher.cancelled")
@@ -363,39 +461,76 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
     if offer.no_show_penalty_points > 0:
         own = accounts.of_household(session, voucher.household_id)
         penalty = accounts.of_village(session, voucher.village_id, AccountKind.PENALTY)
-        taken = journal.take_available(session, debit=own.id, credit=penalty.id, amount=offer.no_show_penalty_points,  # type: ignore[arg-type]
-                                       reason="no_show_penalty", actor=who.actor, meta={"voucher": voucher.code})
+        taken = journal.take_available(
+            session,
+            debit=own.id,
+            credit=penalty.id,
+            amount=offer.no_show_penalty_points,  # type: ignore[arg-type]
+            reason="no_show_penalty",
+            actor=who.actor,
+            meta={"voucher": voucher.code},
+        )
         if taken is not None:
-            _event(session, voucher, VoucherEventKind.PENALTY, taken, points=max(leg.amount for leg in taken.postings),
-                   value=0, actor=who.actor)
+            _event(
+                session,
+                voucher,
+                VoucherEventKind.PENALTY,
+                taken,
+                points=max(leg.amount for leg in taken.postings),
+                value=0,
+                actor=who.actor,
+            )
     _tell_partner(session, voucher, "booking.no_show")
     return voucher
 
 
 def expire_due(session: Session, now: datetime, *, limit: int = 500) -> int:
     """The scheduled step: every active voucher past its time is expired and its points go back."""
-    due = session.execute(select(Voucher.id, Voucher.county_id, Voucher.slot_id)
-                          .where(Voucher.status == VoucherStatus.ACTIVE, Voucher.expires_at <= now)  # type: ignore[arg-type]
-                          .order_by(Voucher.id).limit(limit)).all()  # type: ignore[arg-type]
+    due = session.execute(
+        select(Voucher.id, Voucher.county_id, Voucher.slot_id)
+        .where(Voucher.status == VoucherStatus.ACTIVE, Voucher.expires_at <= now)  # type: ignore[arg-type]
+        .order_by(Voucher.id)
+        .limit(limit)
+    ).all()  # type: ignore[arg-type]
     expired = 0
     for voucher_id, county_id, slot_id in due:
         # Each in a savepoint of its own: one whose hold was resolved by hand is skipped and recorded
         # (ledger/failures.py), and the others expire.
-        with failures.item(session, step=STEP_EXPIRE, kind="voucher" if slot_id is None else "booking",
-                           record_id=voucher_id, county_id=county_id):
+        with failures.item(
+            session,
+            step=STEP_EXPIRE,
+            kind="voucher" if slot_id is None else "booking",
+            record_id=voucher_id,
+            county_id=county_id,
+        ):
             voucher = session.scalars(select(Voucher).where(Voucher.id == voucher_id).with_for_update()).one()
             if voucher.status != VoucherStatus.ACTIVE or as_utc(voucher.expires_at) > now:
                 continue  # used or cancelled since the list was read
-            _release(session, voucher, VoucherStatus.EXPIRED, VoucherEventKind.EXPIRED, "system:expiry", now,
-                     give_back=voucher.slot_id is None)
+            _release(
+                session,
+                voucher,
+                VoucherStatus.EXPIRED,
+                VoucherEventKind.EXPIRED,
+                "system:expiry",
+                now,
+                give_back=voucher.slot_id is None,
+            )
             _tell_partner(session, voucher, "voucher.expired" if voucher.slot_id is None else "booking.expired")
             session.flush()
             expired += 1
     return expired
 
 
-def _release(session: Session, voucher: Voucher, status: VoucherStatus, event: VoucherEventKind, actor: str,
-             now: datetime, *, give_back: bool = True) -> None:
+def _release(
+    session: Session,
+    voucher: Voucher,
+    status: VoucherStatus,
+    event: VoucherEventKind,
+    actor: str,
+    now: datetime,
+    *,
+    give_back: bool = True,
+) -> None:
     """Void (or expire) the hold: the points held go back to the household. The stock comes back too if the
     voucher was never used in part."""
     assert voucher.hold_id is not None
@@ -409,8 +544,14 @@ def _release(session: Session, voucher: Voucher, status: VoucherStatus, event: V
     voucher.status, voucher.closed_at, voucher.closed_by = status, tx.created_at, actor
     session.flush()
     _event(session, voucher, event, tx, points=points, value=value, actor=actor)
-    outbox.tell(session, county_id=voucher.county_id, household_id=voucher.household_id, kind=f"voucher_{status}",
-                code=voucher.code, points_returned=points)
+    outbox.tell(
+        session,
+        county_id=voucher.county_id,
+        household_id=voucher.household_id,
+        kind=f"voucher_{status}",
+        code=voucher.code,
+        points_returned=points,
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -433,19 +574,27 @@ def _own_booking(session: Session, who: Principal, code: str) -> Voucher:
 
 def find(session: Session, who: Principal, code: str) -> Voucher:
     """A voucher as its household or its partner (merchant or clinic) sees it; to anyone else it does not exist."""
-    voucher = session.scalars(select(Voucher).where(Voucher.code == normal_code(code))).first() \
-        if isinstance(code, str) and len(code) <= 40 else None
+    voucher = (
+        session.scalars(select(Voucher).where(Voucher.code == normal_code(code))).first()
+        if isinstance(code, str) and len(code) <= 40
+        else None
+    )
     if voucher is not None and (
-            (who.role == Role.VILLAGER and voucher.household_id == who.household_id)
-            or (who.role == PARTNER and who.partner_kind in (PartnerKind.MERCHANT, PartnerKind.CLINIC)
-                and voucher.partner_id == who.partner_id)):
+        (who.role == Role.VILLAGER and voucher.household_id == who.household_id)
+        or (
+            who.role == PARTNER
+            and who.partner_kind in (PartnerKind.MERCHANT, PartnerKind.CLINIC)
+            and voucher.partner_id == who.partner_id
+        )
+    ):
         return voucher
     raise VoucherNotFound("No such voucher.", voucher_code=code)
 
 
 def history(session: Session, voucher_id: int) -> list[VoucherEvent]:
-    return list(session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher_id)
-                                .order_by(VoucherEvent.id)))  # type: ignore[arg-type]
+    return list(
+        session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher_id).order_by(VoucherEvent.id))
+    )  # type: ignore[arg-type]
 
 
 def of_household(session: Session, household_id: int, status: str | None = None) -> list[Voucher]:
@@ -455,8 +604,9 @@ def of_household(session: Session, household_id: int, status: str | None = None)
     return list(session.scalars(query.order_by(Voucher.id.desc())))  # type: ignore[union-attr]
 
 
-def of_partner(session: Session, partner_id: int, *, status: str | None = None, slot_id: int | None = None,
-               limit: int = 200) -> list[Voucher]:
+def of_partner(
+    session: Session, partner_id: int, *, status: str | None = None, slot_id: int | None = None, limit: int = 200
+) -> list[Voucher]:
     query = select(Voucher).where(Voucher.partner_id == partner_id)
     if status:
         query = query.where(Voucher.status == status)
@@ -468,8 +618,16 @@ def of_partner(session: Session, partner_id: int, *, status: str | None = None, 
 # --- slots ---------------------------------------------------------------------------------------------------
 
 
-def add_slot(session: Session, who: Principal, *, offer_id: int, starts_at: datetime, ends_at: datetime,
-             place: str, capacity: int) -> HealthSlot:
+def add_slot(
+    session: Session,
+    who: Principal,
+    *,
+    offer_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    place: str,
+    capacity: int,
+) -> HealthSlot:
     if who.role != PARTNER or who.partner_kind != PartnerKind.CLINIC:
         raise Forbidden("A clinic publishes its slots.")
     offer = offers.own_offer(session, who, offer_id)
@@ -477,8 +635,16 @@ def add_slot(session: Session, who: Principal, *, offer_id: int, starts_at: date
         raise WrongOfferKind("Slots belong to a health-check offer.", field="offer_id")
     if as_utc(ends_at) <= as_utc(starts_at):
         raise Invalid("A slot ends after it starts.", field="ends_at")
-    slot = HealthSlot(offer_id=offer_id, partner_id=offer.partner_id, county_id=offer.county_id, starts_at=starts_at,
-                      ends_at=ends_at, place=place, capacity=capacity, created_by=who.actor)
+    slot = HealthSlot(
+        offer_id=offer_id,
+        partner_id=offer.partner_id,
+        county_id=offer.county_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
+        capacity=capacity,
+        created_by=who.actor,
+    )
     session.add(slot)
     session.flush()
     return slot
@@ -494,18 +660,47 @@ def slots(session: Session, offer_id: int, *, upcoming_from: datetime | None = N
 # --- events --------------------------------------------------------------------------------------------------
 
 
-def _event(session: Session, voucher: Voucher, kind: VoucherEventKind, tx: journal.TxRecord, *, points: int,
-           value: int, actor: str, at: datetime | None = None) -> None:
+def _event(
+    session: Session,
+    voucher: Voucher,
+    kind: VoucherEventKind,
+    tx: journal.TxRecord,
+    *,
+    points: int,
+    value: int,
+    actor: str,
+    at: datetime | None = None,
+) -> None:
     """One row of the voucher's history, naming its journal transaction and, unless `at` says otherwise (a use
     that moved no point), dated by it."""
-    session.add(VoucherEvent(voucher_id=voucher.id, county_id=voucher.county_id, village_id=voucher.village_id,  # type: ignore[arg-type]
-                             partner_id=voucher.partner_id, event=kind, transaction_id=tx.id, points=points,
-                             value_fen=value, actor=actor, at=at or tx.created_at))
+    session.add(
+        VoucherEvent(
+            voucher_id=voucher.id,
+            county_id=voucher.county_id,
+            village_id=voucher.village_id,  # type: ignore[arg-type]
+            partner_id=voucher.partner_id,
+            event=kind,
+            transaction_id=tx.id,
+            points=points,
+            value_fen=value,
+            actor=actor,
+            at=at or tx.created_at,
+        )
+    )
     session.flush()
 
 
 def _tell_partner(session: Session, voucher: Voucher, event: str, **extra: int) -> None:
-    data = {"code": voucher.code, "kind": voucher.kind, "offer_id": voucher.offer_id, "status": voucher.status,
-            "village_id": voucher.village_id, "slot_id": voucher.slot_id, "points": voucher.points,
-            "value_fen": voucher.value_fen, "remaining_fen": voucher.remaining_fen, **extra}
+    data = {
+        "code": voucher.code,
+        "kind": voucher.kind,
+        "offer_id": voucher.offer_id,
+        "status": voucher.status,
+        "village_id": voucher.village_id,
+        "slot_id": voucher.slot_id,
+        "points": voucher.points,
+        "value_fen": voucher.value_fen,
+        "remaining_fen": voucher.remaining_fen,
+        **extra,
+    }
     webhooks.enqueue(session, partner_id=voucher.partner_id, county_id=voucher.county_id, event=event, data=data)

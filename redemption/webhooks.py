@@ -69,10 +69,17 @@ def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, da
     """Queue one event for a partner in the caller's unit of work; returns its delivery id."""
     delivery_id = secrets.token_hex(16)
     now = utcnow()
-    session.add(WebhookDelivery(id=delivery_id, partner_id=partner_id, county_id=county_id, event=event,
-                                payload={"id": delivery_id, "event": event, "created_at": now.isoformat(),
-                                         "data": data},
-                                created_at=now, next_attempt_at=now))
+    session.add(
+        WebhookDelivery(
+            id=delivery_id,
+            partner_id=partner_id,
+            county_id=county_id,
+            event=event,
+            payload={"id": delivery_id, "event": event, "created_at": now.isoformat(), "data": data},
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
     return delivery_id
 
 
@@ -93,8 +100,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={int(timestamp)},v1={_digest(secret, int(timestamp), body)}"
 
 
-def verify(secret: str, header_value: str, body: bytes, *, now: datetime | float,
-           tolerance_seconds: int = TOLERANCE_SECONDS) -> bool:
+def verify(
+    secret: str, header_value: str, body: bytes, *, now: datetime | float, tolerance_seconds: int = TOLERANCE_SECONDS
+) -> bool:
     """True when the header signs this body with this secret, within `tolerance_seconds` of `now` (a datetime or
     unix seconds). Any v1 in the header may match."""
     timestamp: int | None = None
@@ -115,8 +123,12 @@ def verify(secret: str, header_value: str, body: bytes, *, now: datetime | float
 
 
 def headers_for(delivery_id: str, event: str, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id, EVENT_HEADER: event,
-            SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    return {
+        "Content-Type": "application/json",
+        DELIVERY_HEADER: delivery_id,
+        EVENT_HEADER: event,
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
 
 
 def new_secret() -> str:
@@ -136,8 +148,9 @@ def pinned_sender(reach: Reach, *, verify: ssl.SSLContext | bool = True) -> Send
         target = target_of(url, reach)
         extensions = {"sni_hostname": target.host} if target.tls else {}
         with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, verify=verify) as client:
-            response = client.post(target.connect_to, content=body, headers={**headers, "Host": target.host_header},
-                                   extensions=extensions)
+            response = client.post(
+                target.connect_to, content=body, headers={**headers, "Host": target.host_header}, extensions=extensions
+            )
         return response.status_code
 
     return send
@@ -171,9 +184,13 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
         rows = session.execute(
             select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
             .join(Partner, Partner.id == WebhookDelivery.partner_id)
-            .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
-                   WebhookDelivery.attempts < MAX_ATTEMPTS,
-                   Partner.webhook_url.is_not(None), Partner.webhook_secret.is_not(None))  # type: ignore[union-attr]
+            .where(
+                WebhookDelivery.delivered_at.is_(None),
+                WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
+                WebhookDelivery.attempts < MAX_ATTEMPTS,
+                Partner.webhook_url.is_not(None),
+                Partner.webhook_secret.is_not(None),
+            )  # type: ignore[union-attr]
             .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
@@ -181,8 +198,17 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
         leased = []
         for delivery, url, secret in rows:
             delivery.next_attempt_at = now + LEASE
-            leased.append((delivery.id, delivery.partner_id, delivery.county_id, delivery.event,
-                           body_of(delivery.payload), url, secret))
+            leased.append(
+                (
+                    delivery.id,
+                    delivery.partner_id,
+                    delivery.county_id,
+                    delivery.event,
+                    body_of(delivery.payload),
+                    url,
+                    secret,
+                )
+            )
     delivered = 0
     for delivery_id, partner_id, county_id, event, body, url, secret in leased:
         # One delivery that cannot be sent or recorded is skipped and recorded (ledger/failures.py); the lease
@@ -191,21 +217,39 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
             delivered += _deliver_one(engine, now, send, delivery_id, partner_id, event, body, url, secret)
         except Exception as error:  # noqa: BLE001
             with unit_of_work(engine) as session:
-                failures.failed(session, step=STEP, kind="webhook_delivery", record_id=delivery_id,
-                                county_id=county_id, error=error)
+                failures.failed(
+                    session, step=STEP, kind="webhook_delivery", record_id=delivery_id, county_id=county_id, error=error
+                )
     return delivered
 
 
-def _deliver_one(engine: Engine, now: datetime, send: Send, delivery_id: str, partner_id: int, event: str,
-                 body: bytes, url: str, secret: str) -> int:
+def _deliver_one(
+    engine: Engine,
+    now: datetime,
+    send: Send,
+    delivery_id: str,
+    partner_id: int,
+    event: str,
+    body: bytes,
+    url: str,
+    secret: str,
+) -> int:
     status: int | None = None
     error: str | None = None
     try:
         status = send(url, headers_for(delivery_id, event, secret, int(time.time()), body), body)
     except Exception as failure:  # noqa: BLE001  (unreachable, timed out, refused: try again later)
         error = failure_text(failure)
-        log.warning("webhook send failed", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
-                                                             "failure": f"{type(failure).__name__}: {failure}"}})
+        log.warning(
+            "webhook send failed",
+            extra={
+                "fields": {
+                    "id": delivery_id,
+                    "partner_id": partner_id,
+                    "failure": f"{type(failure).__name__}: {failure}",
+                }
+            },
+        )
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
         error = f"HTTP {status}"
@@ -220,8 +264,9 @@ def _deliver_one(engine: Engine, now: datetime, send: Send, delivery_id: str, pa
             delivery.next_attempt_at = now + backoff(delivery.attempts)
         failures.succeeded(session, step=STEP, kind="webhook_delivery", record_id=delivery_id)
     if not ok:
-        log.warning("webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id,
-                                                               "error": error}})
+        log.warning(
+            "webhook not delivered", extra={"fields": {"id": delivery_id, "partner_id": partner_id, "error": error}}
+        )
     return int(ok)
 
 
@@ -237,13 +282,16 @@ def deliver_step(engine: Engine, now: datetime) -> int:
 class Reach:
     """Where webhooks may go: only https outside dev mode, and never to an address of our own network (loopback,
     private, link-local, shared, multicast, reserved, unspecified) unless the allow-list names its network."""
+
     https_only: bool = True
     allowed: tuple[Network, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Reach:
-        return cls(https_only=not settings.dev_mode,
-                   allowed=tuple(ipaddress.ip_network(str(n)) for n in settings.webhook_allowed_networks))
+        return cls(
+            https_only=not settings.dev_mode,
+            allowed=tuple(ipaddress.ip_network(str(n)) for n in settings.webhook_allowed_networks),
+        )
 
     def permits(self, address: Address) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -253,8 +301,14 @@ class Reach:
     def _permits_one(self, address: Address) -> bool:
         if any(address.version == n.version and address in n for n in self.allowed):
             return True
-        return address.is_global and not (address.is_multicast or address.is_reserved or address.is_private
-                                           or address.is_loopback or address.is_link_local or address.is_unspecified)
+        return address.is_global and not (
+            address.is_multicast
+            or address.is_reserved
+            or address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_unspecified
+        )
 
 
 def embedded(address: Address) -> list[ipaddress.IPv4Address]:
@@ -293,6 +347,7 @@ def addresses_of(host: str, port: int) -> list[Address]:
 @dataclass(frozen=True)
 class Target:
     """Where a webhook goes: the URL with the checked address in place of the name, and the name for Host/SNI."""
+
     connect_to: str
     host: str
     host_header: str
@@ -310,14 +365,19 @@ def target_of(url: str, reach: Reach) -> Target:
         host = _parsed(url).raw_host.decode("ascii")  # an international name in its IDNA form, as DNS and TLS read it
     addresses = addresses_of(host, parts.port or (443 if scheme == "https" else 80))
     if not addresses or not all(reach.permits(a) for a in addresses):
-        raise WebhookAddressRefused("The webhook URL's host is an address of a private, local or reserved network; "
-                                    "give a public address.")
+        raise WebhookAddressRefused(
+            "The webhook URL's host is an address of a private, local or reserved network; give a public address."
+        )
     parsed = _parsed(url)
     address = addresses[0]
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return Target(str(parsed.copy_with(host=str(address))), host, parsed.netloc.decode("ascii"),
-                  scheme == "https" and literal(host) is None)
+    return Target(
+        str(parsed.copy_with(host=str(address))),
+        host,
+        parsed.netloc.decode("ascii"),
+        scheme == "https" and literal(host) is None,
+    )
 
 
 def _parsed(url: str) -> httpx.URL:
@@ -384,7 +444,8 @@ def rotate_secret(session: Session, partner_id: int) -> tuple[Partner, str]:
 def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[WebhookDelivery]:
     """The partner's deliveries, newest first."""
     return session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.partner_id == partner_id)
+        select(WebhookDelivery)
+        .where(WebhookDelivery.partner_id == partner_id)
         .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
         .limit(limit)
     ).all()

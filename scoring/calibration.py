@@ -44,8 +44,9 @@ class Dataset:
 def dataset(session: Session, county_id: int) -> Dataset:
     """Every finished loan of the county: the features it was decided on, and whether it went well."""
     rows = session.execute(
-        select(LoanOutcome.partner_id, LoanOutcome.loan_ref, LoanOutcome.event, LoanOutcome.occurred_at,
-               Rating.features)
+        select(
+            LoanOutcome.partner_id, LoanOutcome.loan_ref, LoanOutcome.event, LoanOutcome.occurred_at, Rating.features
+        )
         .join(Rating, Rating.id == LoanOutcome.rating_id)
         .where(LoanOutcome.county_id == county_id)
     ).all()
@@ -55,9 +56,12 @@ def dataset(session: Session, county_id: int) -> Dataset:
         loan["events"].add(event)
         if event == LoanEvent.DISBURSED:
             loan["disbursed_at"] = occurred
-    finished = [loan for loan in loans.values()
-                if LoanEvent.DISBURSED in loan["events"]
-                and (loan["events"] & set(BAD_EVENTS) or LoanEvent.REPAID in loan["events"])]
+    finished = [
+        loan
+        for loan in loans.values()
+        if LoanEvent.DISBURSED in loan["events"]
+        and (loan["events"] & set(BAD_EVENTS) or LoanEvent.REPAID in loan["events"])
+    ]
     features = pd.DataFrame([loan["features"] for loan in finished]).astype("float64")
     good = pd.Series([not (loan["events"] & set(BAD_EVENTS)) for loan in finished], dtype=bool)
     return Dataset(features, good, pd.Series([loan["disbursed_at"] for loan in finished]))
@@ -75,8 +79,15 @@ def design(card: Card, features: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=features.index)
 
 
-def fit(card: Card, features: pd.DataFrame, good: pd.Series, *, c: float = 1.0, name: str | None = None,
-        fitted_on: dict[str, Any] | None = None) -> dict[str, Any]:
+def fit(
+    card: Card,
+    features: pd.DataFrame,
+    good: pd.Series,
+    *,
+    c: float = 1.0,
+    name: str | None = None,
+    fitted_on: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A candidate card's content: the active card's bins with fitted log-odds."""
     x = design(card, features)
     model = LogisticRegression(C=c, max_iter=2000)
@@ -108,27 +119,42 @@ class Validation:
     holdout: bool  # metrics measured on loans the fit did not see
 
 
-def validate(active: Card, candidate: Card, loans: Dataset, population: pd.DataFrame, *,
-             holdout: bool) -> Validation:
-    scored = pd.DataFrame({
-        "active": score_frame(active, loans.features)["score"].to_numpy(),
-        "candidate": score_frame(candidate, loans.features)["score"].to_numpy(),
-        "active_grade": score_frame(active, loans.features)["grade"].to_numpy(),
-        "candidate_grade": score_frame(candidate, loans.features)["grade"].to_numpy(),
-        "good": loans.good.to_numpy(),
-    }).dropna(subset=["active", "candidate"])
+def validate(active: Card, candidate: Card, loans: Dataset, population: pd.DataFrame, *, holdout: bool) -> Validation:
+    scored = pd.DataFrame(
+        {
+            "active": score_frame(active, loans.features)["score"].to_numpy(),
+            "candidate": score_frame(candidate, loans.features)["score"].to_numpy(),
+            "active_grade": score_frame(active, loans.features)["grade"].to_numpy(),
+            "candidate_grade": score_frame(candidate, loans.features)["grade"].to_numpy(),
+            "good": loans.good.to_numpy(),
+        }
+    ).dropna(subset=["active", "candidate"])
     good = scored["good"].astype(bool)
-    table = pd.DataFrame({
-        "metric": ["loans", "bad", "AUC", "Gini", "KS"],
-        "active": [len(scored), int((~good).sum()), metrics.auc(scored["active"], good),
-                   metrics.gini(scored["active"], good), metrics.ks(scored["active"], good)],
-        "candidate": [len(scored), int((~good).sum()), metrics.auc(scored["candidate"], good),
-                      metrics.gini(scored["candidate"], good), metrics.ks(scored["candidate"], good)],
-    })
+    table = pd.DataFrame(
+        {
+            "metric": ["loans", "bad", "AUC", "Gini", "KS"],
+            "active": [
+                len(scored),
+                int((~good).sum()),
+                metrics.auc(scored["active"], good),
+                metrics.gini(scored["active"], good),
+                metrics.ks(scored["active"], good),
+            ],
+            "candidate": [
+                len(scored),
+                int((~good).sum()),
+                metrics.auc(scored["candidate"], good),
+                metrics.gini(scored["candidate"], good),
+                metrics.ks(scored["candidate"], good),
+            ],
+        }
+    )
     order = [g for g, _ in active.grades]
     grades = metrics.bad_rate_by_grade(scored["active_grade"], good, order).merge(
-        metrics.bad_rate_by_grade(scored["candidate_grade"], good, order), on="grade",
-        suffixes=("_active", "_candidate"))
+        metrics.bad_rate_by_grade(scored["candidate_grade"], good, order),
+        on="grade",
+        suffixes=("_active", "_candidate"),
+    )
     low, high = active.clip
     edges = np.linspace(low, high + 1, 11)
     now_active = score_frame(active, population)["score"].dropna()
@@ -146,24 +172,34 @@ def split(loans: Dataset) -> tuple[Dataset, Dataset, bool]:
     cut = int(len(order) * 0.7)
     parts = []
     for index in (order[:cut], order[cut:]):
-        parts.append(Dataset(loans.features.iloc[index].reset_index(drop=True),
-                             loans.good.iloc[index].reset_index(drop=True),
-                             loans.disbursed_at.iloc[index].reset_index(drop=True)))
+        parts.append(
+            Dataset(
+                loans.features.iloc[index].reset_index(drop=True),
+                loans.good.iloc[index].reset_index(drop=True),
+                loans.disbursed_at.iloc[index].reset_index(drop=True),
+            )
+        )
     return parts[0], parts[1], True
 
 
 def check_enough(loans: Dataset) -> None:
     bad = int((~loans.good).sum())
     if len(loans.good) < MIN_LOANS or bad < MIN_BAD or bad == len(loans.good):
-        raise NotEnoughOutcomes(f"Calibration needs at least {MIN_LOANS} finished loans with at least {MIN_BAD} bad "
-                                f"and some good; there are {len(loans.good)} with {bad} bad.",
-                                loans=len(loans.good), bad=bad)
+        raise NotEnoughOutcomes(
+            f"Calibration needs at least {MIN_LOANS} finished loans with at least {MIN_BAD} bad "
+            f"and some good; there are {len(loans.good)} with {bad} bad.",
+            loans=len(loans.good),
+            bad=bad,
+        )
 
 
 def population(session: Session, county_id: int) -> pd.DataFrame:
     """The features of each household's newest rating in the county: who would be rated, and how."""
-    newest = (select(Rating.household_id, Rating.id).where(Rating.county_id == county_id)
-              .order_by(Rating.household_id, Rating.id.desc()))  # type: ignore[union-attr]
+    newest = (
+        select(Rating.household_id, Rating.id)
+        .where(Rating.county_id == county_id)
+        .order_by(Rating.household_id, Rating.id.desc())
+    )  # type: ignore[union-attr]
     seen: dict[int, int] = {}
     for household, rating_id in session.execute(newest):
         seen.setdefault(household, rating_id)

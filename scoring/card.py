@@ -97,13 +97,19 @@ class Card:
             )
             for c in content["characteristics"]
         )
-        grades = tuple(sorted(((g["grade"], int(g["min_score"])) for g in content["grades"]),
-                              key=lambda g: -g[1]))
+        grades = tuple(sorted(((g["grade"], int(g["min_score"])) for g in content["grades"]), key=lambda g: -g[1]))
         return cls(
-            id=content_id(content), name=content["name"], content=content, factor=factor, offset=offset,
-            base_points=round(offset + factor * content["intercept"]), clip=tuple(content["clip"]),  # type: ignore[arg-type]
-            grades=grades, not_rated_below_months=int(content["not_rated_below_months"]),
-            category_month_cap=int(content["category_month_cap"]), characteristics=characteristics,
+            id=content_id(content),
+            name=content["name"],
+            content=content,
+            factor=factor,
+            offset=offset,
+            base_points=round(offset + factor * content["intercept"]),
+            clip=tuple(content["clip"]),  # type: ignore[arg-type]
+            grades=grades,
+            not_rated_below_months=int(content["not_rated_below_months"]),
+            category_month_cap=int(content["category_month_cap"]),
+            characteristics=characteristics,
         )
 
     @classmethod
@@ -170,8 +176,12 @@ class Result:
 
 def score_one(card: Card, features: dict[str, Any]) -> Result:
     """One household's score, grade, points and reasons (the same arithmetic as `score_frame`)."""
-    frame = pd.DataFrame([{c.name: features.get(c.name) for c in card.characteristics} |
-                          {"tenure_months": features.get("tenure_months")}]).astype("float64")
+    frame = pd.DataFrame(
+        [
+            {c.name: features.get(c.name) for c in card.characteristics}
+            | {"tenure_months": features.get("tenure_months")}
+        ]
+    ).astype("float64")
     row = score_frame(card, frame).iloc[0]
     by_code = {c.reason["code"]: c for c in card.characteristics}
     points = {c.name: int(row[f"points_{c.name}"]) for c in card.characteristics}
@@ -181,8 +191,15 @@ def score_one(card: Card, features: dict[str, Any]) -> Result:
         if code is None or (isinstance(code, float) and math.isnan(code)):
             continue
         c = by_code[code]
-        reasons.append({"code": code, "characteristic": c.name, "zh": c.reason["zh"], "en": c.reason["en"],
-                        "points_below_best": c.best - points[c.name]})
+        reasons.append(
+            {
+                "code": code,
+                "characteristic": c.name,
+                "zh": c.reason["zh"],
+                "en": c.reason["en"],
+                "points_below_best": c.best - points[c.name],
+            }
+        )
     score = None if math.isnan(row["score"]) else int(row["score"])
     return Result(score=score, grade=str(row["grade"]), points=points, reasons=reasons)
 
@@ -227,8 +244,7 @@ def _options(c: Characteristic, features: dict[str, Any]) -> list[tuple[Action, 
         if n <= 0:
             continue
         english = c.action.get("en_one", c.action["en"]) if n == 1 else c.action["en"]
-        options.append((Action(c.name, n, points - current, c.action["zh"].format(n=n), english.format(n=n)),
-                        effort))
+        options.append((Action(c.name, n, points - current, c.action["zh"].format(n=n), english.format(n=n)), effort))
     return options
 
 
@@ -237,9 +253,17 @@ def improve(card: Card, features: dict[str, Any], result: Result) -> dict[str, A
     least effort), found by trying every combination of the card's actionable moves."""
     if result.grade == NOT_RATED:
         months = max(card.not_rated_below_months - int(features.get("tenure_months") or 0), 1)
-        return {"target_grade": None, "actions": [{
-            "characteristic": "tenure_months", "n": months,
-            "zh": f"再参与{months}个月即可获得评级", "en": f"take part {months} more months to be rated"}]}
+        return {
+            "target_grade": None,
+            "actions": [
+                {
+                    "characteristic": "tenure_months",
+                    "n": months,
+                    "zh": f"再参与{months}个月即可获得评级",
+                    "en": f"take part {months} more months to be rated",
+                }
+            ],
+        }
     better = [(grade, minimum) for grade, minimum in card.grades if minimum > (result.score or 0)]
     if not better:
         return {"target_grade": None, "actions": []}
@@ -256,9 +280,14 @@ def improve(card: Card, features: dict[str, Any], result: Result) -> dict[str, A
             best = (key[0], key[1], [action for action, _ in picked])
     if best is None:
         return {"target_grade": target_grade, "actions": [], "reachable": False}
-    return {"target_grade": target_grade, "target_score": target, "reachable": True,
-            "actions": [{"characteristic": a.characteristic, "n": a.n, "points": a.gain, "zh": a.zh, "en": a.en}
-                        for a in best[2]]}
+    return {
+        "target_grade": target_grade,
+        "target_score": target,
+        "reachable": True,
+        "actions": [
+            {"characteristic": a.characteristic, "n": a.n, "points": a.gain, "zh": a.zh, "en": a.en} for a in best[2]
+        ],
+    }
 
 
 @functools.cache

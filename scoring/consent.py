@@ -33,8 +33,16 @@ class PartnerNotFound(NotFound):
     code = "partner_not_found"
 
 
-def grant(session: Session, who: Principal, *, partner_id: int, purpose: str, scope: str,
-          days: int = DEFAULT_DAYS, now: datetime | None = None) -> Consent:
+def grant(
+    session: Session,
+    who: Principal,
+    *,
+    partner_id: int,
+    purpose: str,
+    scope: str,
+    days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+) -> Consent:
     """A member of the household grants a bank of its county consent."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A member of the household grants consent.")
@@ -48,9 +56,17 @@ def grant(session: Session, who: Principal, *, partner_id: int, purpose: str, sc
     if partner is None or partner.kind != PartnerKind.BANK or partner.county_id != who.county_id:
         raise PartnerNotFound("No such bank in your county.", partner_id=partner_id)
     now = now or utcnow()
-    consent = Consent(id=secrets.token_hex(16), county_id=who.county_id, household_id=who.household_id,
-                      partner_id=partner_id, purpose=purpose, scope=scope, granted_by=who.actor, granted_at=now,
-                      expires_at=now + timedelta(days=days))
+    consent = Consent(
+        id=secrets.token_hex(16),
+        county_id=who.county_id,
+        household_id=who.household_id,
+        partner_id=partner_id,
+        purpose=purpose,
+        scope=scope,
+        granted_by=who.actor,
+        granted_at=now,
+        expires_at=now + timedelta(days=days),
+    )
     session.add(consent)
     session.flush()
     return consent
@@ -68,8 +84,11 @@ def revoke(session: Session, who: Principal, *, consent_id: str, now: datetime |
 
 
 def of_household(session: Session, household_id: int) -> list[Consent]:
-    return list(session.scalars(select(Consent).where(Consent.household_id == household_id)
-                                .order_by(Consent.granted_at.desc())).all())  # type: ignore[attr-defined]
+    return list(
+        session.scalars(
+            select(Consent).where(Consent.household_id == household_id).order_by(Consent.granted_at.desc())
+        ).all()
+    )  # type: ignore[attr-defined]
 
 
 def is_active(consent: Consent, now: datetime) -> bool:
@@ -80,7 +99,11 @@ def check(session: Session, *, partner_id: int, household_id: int, consent_id: s
     """The consent that lets this partner read this household now. Anything else — no such household, no such
     consent, another partner's or household's, expired, revoked — is the same refusal."""
     consent = session.get(Consent, consent_id) if isinstance(consent_id, str) and len(consent_id) <= 64 else None
-    if (consent is None or consent.partner_id != partner_id or consent.household_id != household_id
-            or not is_active(consent, now)):
+    if (
+        consent is None
+        or consent.partner_id != partner_id
+        or consent.household_id != household_id
+        or not is_active(consent, now)
+    ):
         raise ConsentRequired("The household has not given you an active consent to read its rating.")
     return consent

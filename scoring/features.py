@@ -16,10 +16,21 @@ ENTRY_COLUMNS = ["household_id", "month", "category", "points"]
 DEDUCTION_COLUMNS = ["household_id", "month", "points"]
 CLAIM_COLUMNS = ["household_id", "decided", "rejected"]
 OBJECTION_COLUMNS = ["household_id", "upheld"]
-FEATURES = ["tenure_months", "active_months_12", "months_since_last_positive", "points_12m_capped",
-            "categories_24m", "deductions_24m", "deduction_points_24m", "months_since_last_deduction",
-            "claims_decided_24m", "claims_rejected_24m", "rejected_share", "objections_upheld_24m",
-            "active_months_total"]
+FEATURES = [
+    "tenure_months",
+    "active_months_12",
+    "months_since_last_positive",
+    "points_12m_capped",
+    "categories_24m",
+    "deductions_24m",
+    "deduction_points_24m",
+    "months_since_last_deduction",
+    "claims_decided_24m",
+    "claims_rejected_24m",
+    "rejected_share",
+    "objections_upheld_24m",
+    "active_months_total",
+]
 
 
 def month_index(months: pd.Series) -> pd.Series:
@@ -73,9 +84,19 @@ def features(
     out["claims_decided_24m"] = decided["decided"] if len(decided) else np.nan
     out["claims_rejected_24m"] = decided["rejected"] if len(decided) else np.nan
     out["objections_upheld_24m"] = objections.set_index("household_id")["upheld"] if len(objections) else np.nan
-    for count in ("active_months_12", "points_12m_capped", "categories_24m", "active_months_total", "deductions_24m",
-                  "deduction_points_24m", "claims_decided_24m", "claims_rejected_24m", "objections_upheld_24m"):
+    for count in (
+        "active_months_12",
+        "points_12m_capped",
+        "categories_24m",
+        "active_months_total",
+        "deductions_24m",
+        "deduction_points_24m",
+        "claims_decided_24m",
+        "claims_rejected_24m",
+        "objections_upheld_24m",
+    ):
         out[count] = out[count].fillna(0)
     out["rejected_share"] = (out["claims_rejected_24m"] / out["claims_decided_24m"]).where(
-        out["claims_decided_24m"] > 0)
+        out["claims_decided_24m"] > 0
+    )
     return out[FEATURES].astype("float64")

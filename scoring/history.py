@@ -85,49 +85,90 @@ def _queries(conn: Connection, county_id: int, as_of: datetime) -> _Queries:
     month = _month(conn, TX.c.effective_at)
     awards = (
         select(ACCOUNT.c.household_id, month.label("month"), TX.c.reason, func.sum(POSTING.c.amount).label("points"))
-        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id)
-                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id))
-        .where(ACCOUNT.c.kind == AccountKind.HOUSEHOLD, ACCOUNT.c.county_id == county_id,
-               TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING]), POSTING.c.amount > 0,
-               # months, not moments: an expression no index serves, so the database walks from the
-               # households' accounts to their postings instead of from every transaction of the period
-               month >= first_month, month <= label)
+        .select_from(
+            POSTING.join(TX, TX.c.id == POSTING.c.transaction_id).join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
+        )
+        .where(
+            ACCOUNT.c.kind == AccountKind.HOUSEHOLD,
+            ACCOUNT.c.county_id == county_id,
+            TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING]),
+            POSTING.c.amount > 0,
+            # months, not moments: an expression no index serves, so the database walks from the
+            # households' accounts to their postings instead of from every transaction of the period
+            month >= first_month,
+            month <= label,
+        )
         .group_by(ACCOUNT.c.household_id, month, TX.c.reason)
     )
     original_month = _month(conn, ORIGINAL.c.effective_at)
     reversals = (  # few: found from the transactions, by kind
-        select(ACCOUNT.c.household_id, original_month.label("month"), ORIGINAL.c.reason,
-               func.sum(POSTING.c.amount).label("points"))
-        .select_from(TX.join(POSTING, TX.c.id == POSTING.c.transaction_id)
-                     .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
-                     .join(ORIGINAL, ORIGINAL.c.id == TX.c.reverses_id))
-        .where(ACCOUNT.c.kind == AccountKind.HOUSEHOLD, ACCOUNT.c.county_id == county_id,
-               TX.c.kind == TxKind.REVERSAL, POSTING.c.amount < 0,
-               original_month >= first_month, _month(conn, TX.c.effective_at) <= label)
+        select(
+            ACCOUNT.c.household_id,
+            original_month.label("month"),
+            ORIGINAL.c.reason,
+            func.sum(POSTING.c.amount).label("points"),
+        )
+        .select_from(
+            TX.join(POSTING, TX.c.id == POSTING.c.transaction_id)
+            .join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
+            .join(ORIGINAL, ORIGINAL.c.id == TX.c.reverses_id)
+        )
+        .where(
+            ACCOUNT.c.kind == AccountKind.HOUSEHOLD,
+            ACCOUNT.c.county_id == county_id,
+            TX.c.kind == TxKind.REVERSAL,
+            POSTING.c.amount < 0,
+            original_month >= first_month,
+            _month(conn, TX.c.effective_at) <= label,
+        )
         .group_by(ACCOUNT.c.household_id, original_month, ORIGINAL.c.reason)
     )
-    deductions = (
-        select(Deduction.household_id, _month(conn, Deduction.recorded_at).label("month"), Deduction.points)
-        .where(Deduction.county_id == county_id, Deduction.status == DeductionStatus.IN_FORCE,
-               Deduction.recorded_at >= since_negative, Deduction.recorded_at <= as_of)
+    deductions = select(
+        Deduction.household_id, _month(conn, Deduction.recorded_at).label("month"), Deduction.points
+    ).where(
+        Deduction.county_id == county_id,
+        Deduction.status == DeductionStatus.IN_FORCE,
+        Deduction.recorded_at >= since_negative,
+        Deduction.recorded_at <= as_of,
     )
     claims = (
-        select(Claim.household_id, func.count().label("decided"),
-               func.sum(case((Claim.status == ClaimStatus.REJECTED, 1), else_=0)).label("rejected"))
-        .where(Claim.county_id == county_id, Claim.status.in_(DECIDED),  # type: ignore[attr-defined]
-               Claim.decided_at >= since_24, Claim.decided_at <= as_of)  # type: ignore[operator]
+        select(
+            Claim.household_id,
+            func.count().label("decided"),
+            func.sum(case((Claim.status == ClaimStatus.REJECTED, 1), else_=0)).label("rejected"),
+        )
+        .where(
+            Claim.county_id == county_id,
+            Claim.status.in_(DECIDED),  # type: ignore[attr-defined]
+            Claim.decided_at >= since_24,
+            Claim.decided_at <= as_of,
+        )  # type: ignore[operator]
         .group_by(Claim.household_id)
     )
     objections = (
         select(Dispute.household_id, func.count().label("upheld"))
-        .where(Dispute.county_id == county_id, Dispute.kind == DisputeKind.OBJECTION,
-               Dispute.status == DisputeStatus.UPHELD, Dispute.resolved_at >= since_24,  # type: ignore[operator]
-               Dispute.resolved_at <= as_of)  # type: ignore[operator]
+        .where(
+            Dispute.county_id == county_id,
+            Dispute.kind == DisputeKind.OBJECTION,
+            Dispute.status == DisputeStatus.UPHELD,
+            Dispute.resolved_at >= since_24,  # type: ignore[operator]
+            Dispute.resolved_at <= as_of,
+        )  # type: ignore[operator]
         .group_by(Dispute.household_id)
     )
     categories = select(Matter.code, Matter.category).where(Matter.county_id == county_id).order_by(Matter.version)
-    return _Queries(label, first_month, since_negative, month_start(label, -1), awards, reversals, deductions, claims,
-                    objections, categories)
+    return _Queries(
+        label,
+        first_month,
+        since_negative,
+        month_start(label, -1),
+        awards,
+        reversals,
+        deductions,
+        claims,
+        objections,
+        categories,
+    )
 
 
 def _frame(conn: Connection, query: Any, columns: list[str]) -> pd.DataFrame:
@@ -137,8 +178,11 @@ def _frame(conn: Connection, query: Any, columns: list[str]) -> pd.DataFrame:
 
 def _entries(raw: pd.DataFrame, categories: dict[str, str]) -> pd.DataFrame:
     """Reasons (matter codes) to categories, summed per household, month and category."""
-    return (raw.assign(category=raw["reason"].map(categories).fillna(raw["reason"]))
-            .groupby(["household_id", "month", "category"], as_index=False)["points"].sum())[ENTRY_COLUMNS]
+    return (
+        raw.assign(category=raw["reason"].map(categories).fillna(raw["reason"]))
+        .groupby(["household_id", "month", "category"], as_index=False)["points"]
+        .sum()
+    )[ENTRY_COLUMNS]
 
 
 def load(session: Session, *, county_id: int, as_of: datetime, household_ids: list[int]) -> History:
@@ -146,8 +190,9 @@ def load(session: Session, *, county_id: int, as_of: datetime, household_ids: li
     conn = session.connection()
     q = _queries(conn, county_id, as_of)
     mine = ACCOUNT.c.household_id.in_(household_ids)
-    raw = pd.concat([_frame(conn, q.awards.where(mine), RAW), _frame(conn, q.reversals.where(mine), RAW)],
-                    ignore_index=True)
+    raw = pd.concat(
+        [_frame(conn, q.awards.where(mine), RAW), _frame(conn, q.reversals.where(mine), RAW)], ignore_index=True
+    )
     return History(
         households=list(household_ids),
         entries=_entries(raw, dict(conn.execute(q.categories).all())),  # type: ignore[arg-type]
@@ -174,8 +219,9 @@ ORDER BY account.household_id, {month}, journal_transaction.reason
 """
 
 
-def stream(session: Session, *, county_id: int, as_of: datetime, households: list[int],
-           chunk: int = 50_000) -> Iterator[History]:
+def stream(
+    session: Session, *, county_id: int, as_of: datetime, households: list[int], chunk: int = 50_000
+) -> Iterator[History]:
     """The whole county's history, `chunk` households at a time (households in ascending id order)."""
     conn = session.connection()
     q = _queries(conn, county_id, as_of)
@@ -193,24 +239,30 @@ def stream(session: Session, *, county_id: int, as_of: datetime, households: lis
         # whole table; a range of computed months it guesses tiny, and walks postings one by one), planned for
         # every row rather than the cursor's first tenth, sorted in memory.
         params |= {"since": q.since, "until": q.until}
-        sql = _STREAM_SQL.format(month="to_char(journal_transaction.effective_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-                                 join="JOIN", county="%(county)s",
-                                 period="journal_transaction.effective_at >= %(since)s"
-                                        " AND journal_transaction.effective_at < %(until)s")
+        sql = _STREAM_SQL.format(
+            month="to_char(journal_transaction.effective_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+            join="JOIN",
+            county="%(county)s",
+            period="journal_transaction.effective_at >= %(since)s AND journal_transaction.effective_at < %(until)s",
+        )
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{BATCH_SORT_MB}MB'")
         cursor = driver.cursor(name=f"rescore_{county_id}")  # type: ignore[union-attr]
     else:
         params |= {"first_month": q.first_month, "last_month": q.label}
         month = "substr(journal_transaction.effective_at, 1, 7)"
-        sql = _STREAM_SQL.format(month=month, join="CROSS JOIN", county=":county",
-                                 period=f"{month} >= :first_month AND {month} <= :last_month")
+        sql = _STREAM_SQL.format(
+            month=month,
+            join="CROSS JOIN",
+            county=":county",
+            period=f"{month} >= :first_month AND {month} <= :last_month",
+        )
         cursor = driver.cursor()  # type: ignore[union-attr]
         cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KB}")  # the accounts and transactions it looks up
     cursor.execute(sql, params)
     pending: list[tuple[Any, ...]] = []
     for start in range(0, len(households), chunk):
-        part = households[start:start + chunk]
+        part = households[start : start + chunk]
         low, high = part[0], part[-1]
         taken = [row for row in pending if row[0] <= high]
         pending = [row for row in pending if row[0] > high]
@@ -220,12 +272,20 @@ def stream(session: Session, *, county_id: int, as_of: datetime, households: lis
                 break
             taken.extend(row for row in batch if row[0] <= high)
             pending = [row for row in batch if row[0] > high]
-        raw = pd.concat([pd.DataFrame(taken, columns=RAW),
-                         reversed_[reversed_["household_id"].between(low, high)]], ignore_index=True)
+        raw = pd.concat(
+            [pd.DataFrame(taken, columns=RAW), reversed_[reversed_["household_id"].between(low, high)]],
+            ignore_index=True,
+        )
 
         def within(frame: pd.DataFrame, low: int = low, high: int = high) -> pd.DataFrame:
             return frame[frame["household_id"].between(low, high)]
 
-        yield History(households=list(part), entries=_entries(raw, categories), deductions=within(deductions),
-                      claims=within(claims), objections=within(objections), as_of_month=q.label)
+        yield History(
+            households=list(part),
+            entries=_entries(raw, categories),
+            deductions=within(deductions),
+            claims=within(claims),
+            objections=within(objections),
+            as_of_month=q.label,
+        )
     cursor.close()

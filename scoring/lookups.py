@@ -35,26 +35,42 @@ class Shown:
     lookup_id: int
 
 
-def spend_client_budget(engine: Engine, client_id: str, *, uses: int, limits: Limits,
-                        now: datetime | None = None) -> None:
+def spend_client_budget(
+    engine: Engine, client_id: str, *, uses: int, limits: Limits, now: datetime | None = None
+) -> None:
     """A bank client's lookups per minute, counted before the lookups themselves and in a transaction of its
     own: one client's concurrent lookups never queue on its counter row, and a lookup that then fails still
     counts. (The per-household cap counts inside the lookup: only ratings actually shown.)"""
     with unit_of_work(engine) as session:
-        ratelimit.hit(session, f"credit:client:{client_id}", limit=limits.per_client_per_minute, seconds=60,
-                      what="rating lookups from this client", uses=uses, now=now)
+        ratelimit.hit(
+            session,
+            f"credit:client:{client_id}",
+            limit=limits.per_client_per_minute,
+            seconds=60,
+            what="rating lookups from this client",
+            uses=uses,
+            now=now,
+        )
 
 
-def lookup(session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits,
-           now: datetime | None = None) -> Shown:
+def lookup(
+    session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits, now: datetime | None = None
+) -> Shown:
     if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
         raise Forbidden("Only partner banks read ratings.")
     now = now or utcnow()
     client = who.subject.partition(":")[2]
-    consent = consents.check(session, partner_id=who.partner_id, household_id=household_id, consent_id=consent_id,
-                             now=now)
-    ratelimit.hit(session, f"credit:subject:{who.partner_id}:{household_id}", limit=limits.per_subject_per_day,
-                  seconds=86_400, what="lookups of this household today", now=now)
+    consent = consents.check(
+        session, partner_id=who.partner_id, household_id=household_id, consent_id=consent_id, now=now
+    )
+    ratelimit.hit(
+        session,
+        f"credit:subject:{who.partner_id}:{household_id}",
+        limit=limits.per_subject_per_day,
+        seconds=86_400,
+        what="lookups of this household today",
+        now=now,
+    )
     rating = ratings.current(session, household_id, now=now)
     logged = log_shown(session, consent=consent, client_id=client, rating_id=rating.id, now=now)  # type: ignore[arg-type]
     return Shown(rating=rating, consent=consent, lookup_id=logged)
@@ -62,17 +78,32 @@ def lookup(session: Session, who: Principal, *, household_id: int, consent_id: s
 
 def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: int, now: datetime) -> int:
     """Write the access log row of a rating shown to the consent's bank (the household reads it)."""
-    return int(session.connection().execute(insert(LOG).returning(LOG.c.id), {
-        "county_id": consent.county_id, "household_id": consent.household_id, "partner_id": consent.partner_id,
-        "client_id": client_id, "consent_id": consent.id, "purpose": consent.purpose, "rating_id": rating_id,
-        "looked_at": now}).scalar_one())
+    return int(
+        session.connection()
+        .execute(
+            insert(LOG).returning(LOG.c.id),
+            {
+                "county_id": consent.county_id,
+                "household_id": consent.household_id,
+                "partner_id": consent.partner_id,
+                "client_id": client_id,
+                "consent_id": consent.id,
+                "purpose": consent.purpose,
+                "rating_id": rating_id,
+                "looked_at": now,
+            },
+        )
+        .scalar_one()
+    )
 
 
 def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:
     """Who looked at the household's rating, newest first, with the partner's name."""
     rows = session.execute(
-        select(CreditLookup, Partner.name).join(Partner, Partner.id == CreditLookup.partner_id)
+        select(CreditLookup, Partner.name)
+        .join(Partner, Partner.id == CreditLookup.partner_id)
         .where(CreditLookup.household_id == household_id)
-        .order_by(CreditLookup.id.desc()).limit(limit)  # type: ignore[union-attr]
+        .order_by(CreditLookup.id.desc())
+        .limit(limit)  # type: ignore[union-attr]
     ).all()
     return [(row[0], row[1]) for row in rows]

@@ -34,8 +34,9 @@ def ks(scores: np.ndarray | pd.Series, good: np.ndarray | pd.Series) -> float:
     return float(np.max(np.abs(bad_cdf - good_cdf))) if len(thresholds) else 0.0
 
 
-def psi(expected: np.ndarray | pd.Series, actual: np.ndarray | pd.Series, edges: np.ndarray,
-        floor: float = 1e-4) -> float:
+def psi(
+    expected: np.ndarray | pd.Series, actual: np.ndarray | pd.Series, edges: np.ndarray, floor: float = 1e-4
+) -> float:
     """Population stability of `actual` against `expected`, over the bins `edges` (a share of 0 counts as
     `floor`, so an empty bin does not make the index infinite)."""
     e = np.histogram(np.asarray(expected, dtype="float64"), bins=edges)[0] / max(len(expected), 1)

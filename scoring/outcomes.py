@@ -34,9 +34,18 @@ class ReportedTogether(Conflict):
     code = "outcome_reported_together"
 
 
-def report(session: Session, who: Principal, *, loan_ref: str, household_id: int, consent_id: str, event: str,
-           occurred_at: datetime, amount: int | None = None,
-           through_application: bool = False) -> tuple[LoanOutcome, bool]:
+def report(
+    session: Session,
+    who: Principal,
+    *,
+    loan_ref: str,
+    household_id: int,
+    consent_id: str,
+    event: str,
+    occurred_at: datetime,
+    amount: int | None = None,
+    through_application: bool = False,
+) -> tuple[LoanOutcome, bool]:
     """Record one event of a loan. A loan starts with `disbursed`, which must follow a lookup of the household's
     rating by this bank under this consent (that rating is what the bank decided on). Reporting the same event of
     the same loan again changes nothing and returns the first report (True: it was a replay).
@@ -50,22 +59,29 @@ def report(session: Session, who: Principal, *, loan_ref: str, household_id: int
     if not loan_ref or len(loan_ref) > 64:
         raise Invalid("loan_ref is 1 to 64 characters.", field="loan_ref")
     if loan_ref.startswith(APPLICATION_REF) and not through_application:
-        raise ApplicationLoan("This loan came through a loan application: report it with POST "
-                              "/api/v1/loan-applications/{id}/status.", loan_ref=loan_ref)
+        raise ApplicationLoan(
+            "This loan came through a loan application: report it with POST /api/v1/loan-applications/{id}/status.",
+            loan_ref=loan_ref,
+        )
     if occurred_at > utcnow():
         raise Invalid("occurred_at is not in the future.", field="occurred_at")
-    earlier = session.scalars(select(LoanOutcome).where(LoanOutcome.partner_id == who.partner_id,
-                                                        LoanOutcome.loan_ref == loan_ref)).all()
+    earlier = session.scalars(
+        select(LoanOutcome).where(LoanOutcome.partner_id == who.partner_id, LoanOutcome.loan_ref == loan_ref)
+    ).all()
     same = next((o for o in earlier if o.event == event), None)
     if same is not None:
         return same, True
     if event == LoanEvent.DISBURSED:
         seen = session.scalars(
-            select(CreditLookup).where(CreditLookup.partner_id == who.partner_id,
-                                       CreditLookup.household_id == household_id,
-                                       CreditLookup.consent_id == consent_id,
-                                       CreditLookup.looked_at <= occurred_at)
-            .order_by(CreditLookup.id.desc()).limit(1)  # type: ignore[union-attr]
+            select(CreditLookup)
+            .where(
+                CreditLookup.partner_id == who.partner_id,
+                CreditLookup.household_id == household_id,
+                CreditLookup.consent_id == consent_id,
+                CreditLookup.looked_at <= occurred_at,
+            )
+            .order_by(CreditLookup.id.desc())
+            .limit(1)  # type: ignore[union-attr]
         ).first()
         if seen is None:
             raise NoLookup("Report a loan you decided after looking up the household's rating under this consent.")
@@ -75,14 +91,23 @@ def report(session: Session, who: Principal, *, loan_ref: str, household_id: int
         if start is None or start.household_id != household_id:
             raise UnknownLoan("Report the loan's disbursement first.", loan_ref=loan_ref)
         rating_id, county_id = start.rating_id, start.county_id
-    outcome = LoanOutcome(county_id=county_id, partner_id=who.partner_id, household_id=household_id,
-                          loan_ref=loan_ref, rating_id=rating_id, event=event, amount=amount,
-                          occurred_at=occurred_at, reported_by=who.actor)
+    outcome = LoanOutcome(
+        county_id=county_id,
+        partner_id=who.partner_id,
+        household_id=household_id,
+        loan_ref=loan_ref,
+        rating_id=rating_id,
+        event=event,
+        amount=amount,
+        occurred_at=occurred_at,
+        reported_by=who.actor,
+    )
     try:
         with session.begin_nested():
             session.add(outcome)
             session.flush()
     except IntegrityError:  # the same event reported at the same moment by another request
-        raise ReportedTogether("The same event of this loan was being reported at the same moment; send it again "
-                               "to see the recorded one.") from None
+        raise ReportedTogether(
+            "The same event of this loan was being reported at the same moment; send it again to see the recorded one."
+        ) from None
     return outcome, False

@@ -52,15 +52,20 @@ def ensure_card(session: Session, card: Card, *, origin: str, actor: str, parent
     """The database row of a card version (made on first sight; a version never changes)."""
     row = session.get(Scorecard, card.id)
     if row is None:
-        row = Scorecard(id=card.id, name=card.name, content=card.content, origin=origin, parent_id=parent_id,
-                        created_by=actor)
+        row = Scorecard(
+            id=card.id, name=card.name, content=card.content, origin=origin, parent_id=parent_id, created_by=actor
+        )
         session.add(row)
         session.flush()
     return row
 
 
-_ACTIVE = (select(ScorecardActivation.scorecard_id).where(ScorecardActivation.county_id == bindparam("county"))
-           .order_by(ScorecardActivation.id.desc()).limit(1))  # type: ignore[union-attr]
+_ACTIVE = (
+    select(ScorecardActivation.scorecard_id)
+    .where(ScorecardActivation.county_id == bindparam("county"))
+    .order_by(ScorecardActivation.id.desc())
+    .limit(1)
+)  # type: ignore[union-attr]
 
 
 def active_id(session: Session, county_id: int) -> str:
@@ -88,13 +93,17 @@ def valid_until(as_of: datetime) -> datetime:
 
 
 def is_fresh(rating: Rating, household: Household, scorecard_id: str, now: datetime) -> bool:
-    return (rating.scorecard_id == scorecard_id and rating.record_seq == household.record_seq
-            and history.month_label(as_utc(rating.as_of)) == history.month_label(now))
+    return (
+        rating.scorecard_id == scorecard_id
+        and rating.record_seq == household.record_seq
+        and history.month_label(as_utc(rating.as_of)) == history.month_label(now)
+    )
 
 
 def latest(session: Session, household_id: int) -> Rating | None:
-    return session.scalars(select(Rating).where(Rating.household_id == household_id)
-                           .order_by(Rating.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.scalars(
+        select(Rating).where(Rating.household_id == household_id).order_by(Rating.id.desc()).limit(1)
+    ).first()  # type: ignore[union-attr]
 
 
 def current(session: Session, household_id: int, *, now: datetime | None = None) -> Rating:
@@ -113,14 +122,31 @@ def current(session: Session, household_id: int, *, now: datetime | None = None)
 def compute(session: Session, household: Household, card: Card, *, now: datetime) -> Rating:
     assert household.id is not None
     past = history.load(session, county_id=household.county_id, as_of=now, household_ids=[household.id])
-    values = features([household.id], past.entries, past.deductions, past.claims, past.objections,
-                      as_of_month=past.as_of_month, category_month_cap=card.category_month_cap).iloc[0]
+    values = features(
+        [household.id],
+        past.entries,
+        past.deductions,
+        past.claims,
+        past.objections,
+        as_of_month=past.as_of_month,
+        category_month_cap=card.category_month_cap,
+    ).iloc[0]
     clean = _clean(values.to_dict())
     result = score_one(card, clean)
-    rating = Rating(household_id=household.id, county_id=household.county_id, scorecard_id=card.id,
-                    score=result.score, grade=result.grade, as_of=now, record_seq=household.record_seq,
-                    computed_at=now, features=clean, points=result.points, reasons=result.reasons,
-                    sufficiency=sufficiency(card, clean))
+    rating = Rating(
+        household_id=household.id,
+        county_id=household.county_id,
+        scorecard_id=card.id,
+        score=result.score,
+        grade=result.grade,
+        as_of=now,
+        record_seq=household.record_seq,
+        computed_at=now,
+        features=clean,
+        points=result.points,
+        reasons=result.reasons,
+        sufficiency=sufficiency(card, clean),
+    )
     session.add(rating)
     session.flush()
     return rating
@@ -134,10 +160,13 @@ def how_to_improve(session: Session, rating: Rating) -> dict[str, Any]:
 
 def sufficiency(card: Card, values: dict[str, Any]) -> dict[str, Any]:
     months = int(values.get("tenure_months") or 0) if values.get("tenure_months") is not None else 0
-    return {"months_of_history": months, "active_months": int(values.get("active_months_total") or 0),
-            "claims_decided_24m": int(values.get("claims_decided_24m") or 0),
-            "sufficient": values.get("tenure_months") is not None and months >= card.not_rated_below_months,
-            "needs_months": card.not_rated_below_months}
+    return {
+        "months_of_history": months,
+        "active_months": int(values.get("active_months_total") or 0),
+        "claims_decided_24m": int(values.get("claims_decided_24m") or 0),
+        "sufficient": values.get("tenure_months") is not None and months >= card.not_rated_below_months,
+        "needs_months": card.not_rated_below_months,
+    }
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +192,7 @@ class Rescored:
     seconds_writing: float
 
 
-def rescore_county(session: Session, county_id: int, *, now: datetime | None = None,
-                   chunk: int = 50_000) -> Rescored:
+def rescore_county(session: Session, county_id: int, *, now: datetime | None = None, chunk: int = 50_000) -> Rescored:
     """Rate every household of a county as of now and store the ratings, range of households by range (so
     memory stays bounded however large the county). The same card arithmetic as a single rating
     (`score_frame`), written as whole columns: JSON is made by pandas and the rows go to the driver at once."""
@@ -172,9 +200,17 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
 
     now = now or utcnow()
     card = active_card(session, county_id)
-    seqs = pd.DataFrame([tuple(r) for r in session.execute(
-        select(Household.id, Household.record_seq).where(Household.county_id == county_id).order_by(Household.id))],
-        columns=["household_id", "record_seq"]).set_index("household_id")["record_seq"]
+    seqs = pd.DataFrame(
+        [
+            tuple(r)
+            for r in session.execute(
+                select(Household.id, Household.record_seq)
+                .where(Household.county_id == county_id)
+                .order_by(Household.id)
+            )
+        ],
+        columns=["household_id", "record_seq"],
+    ).set_index("household_id")["record_seq"]
     ids = [int(i) for i in seqs.index]
     writer = _RatingWriter(session.connection(), card, county_id, now)
     loading = scoring = writing = 0.0
@@ -186,8 +222,15 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
         if past is None:
             break
         t1 = time.perf_counter()
-        frame = features(past.households, past.entries, past.deductions, past.claims, past.objections,
-                         as_of_month=past.as_of_month, category_month_cap=card.category_month_cap)
+        frame = features(
+            past.households,
+            past.entries,
+            past.deductions,
+            past.claims,
+            past.objections,
+            as_of_month=past.as_of_month,
+            category_month_cap=card.category_month_cap,
+        )
         scored = score_frame(card, frame)
         rows = writer.rows(frame, scored, seqs)
         t2 = time.perf_counter()
@@ -199,8 +242,20 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
 
 
 _COUNTS = [name for name in FEATURES if name != "rejected_share"]
-_RATING_COLUMNS = ["household_id", "county_id", "scorecard_id", "score", "grade", "as_of", "record_seq",
-                   "computed_at", "features", "points", "reasons", "sufficiency"]
+_RATING_COLUMNS = [
+    "household_id",
+    "county_id",
+    "scorecard_id",
+    "score",
+    "grade",
+    "as_of",
+    "record_seq",
+    "computed_at",
+    "features",
+    "points",
+    "reasons",
+    "sufficiency",
+]
 
 
 class _RatingWriter:
@@ -210,13 +265,19 @@ class _RatingWriter:
         self.conn, self.card, self.county_id = conn, card, county_id
         moment = RATING.c.as_of.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         self.now = moment(now) if moment else now
-        self.reason_head = {c.reason["code"]: json.dumps(
-            {"code": c.reason["code"], "characteristic": c.name, "zh": c.reason["zh"], "en": c.reason["en"]},
-            ensure_ascii=False)[:-1] + ', "points_below_best": ' for c in card.characteristics}
+        self.reason_head = {
+            c.reason["code"]: json.dumps(
+                {"code": c.reason["code"], "characteristic": c.name, "zh": c.reason["zh"], "en": c.reason["en"]},
+                ensure_ascii=False,
+            )[:-1]
+            + ', "points_below_best": '
+            for c in card.characteristics
+        }
         self.best = {c.reason["code"]: (c.name, c.best) for c in card.characteristics}
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self.sql = (f"INSERT INTO rating ({', '.join(_RATING_COLUMNS)}) "
-                    f"VALUES ({', '.join([marker] * len(_RATING_COLUMNS))})")
+        self.sql = (
+            f"INSERT INTO rating ({', '.join(_RATING_COLUMNS)}) VALUES ({', '.join([marker] * len(_RATING_COLUMNS))})"
+        )
 
     def rows(self, frame: pd.DataFrame, scored: pd.DataFrame, seqs: pd.Series) -> list[tuple[Any, ...]]:
         names = [c.name for c in self.card.characteristics]
@@ -227,13 +288,16 @@ class _RatingWriter:
         points.columns = names
         points_json = _json_lines(points)
         tenure = frame["tenure_months"]
-        suff = pd.DataFrame({
-            "months_of_history": tenure.fillna(0).astype("int64"),
-            "active_months": frame["active_months_total"].astype("int64"),
-            "claims_decided_24m": frame["claims_decided_24m"].astype("int64"),
-            "sufficient": tenure.notna() & (tenure >= self.card.not_rated_below_months),
-            "needs_months": self.card.not_rated_below_months,
-        }, index=frame.index)
+        suff = pd.DataFrame(
+            {
+                "months_of_history": tenure.fillna(0).astype("int64"),
+                "active_months": frame["active_months_total"].astype("int64"),
+                "claims_decided_24m": frame["claims_decided_24m"].astype("int64"),
+                "sufficient": tenure.notna() & (tenure >= self.card.not_rated_below_months),
+                "needs_months": self.card.not_rated_below_months,
+            },
+            index=frame.index,
+        )
         sufficiency_json = _json_lines(suff)
         point_lookup = points.to_dict(orient="list")
         reason_codes = scored[[f"reason_{r}" for r in range(1, 5)]].to_numpy()
@@ -248,10 +312,22 @@ class _RatingWriter:
                 if isinstance(code, str):
                     name, best = self.best[code]
                     reasons.append(f"{self.reason_head[code]}{best - point_lookup[name][i]}}}")
-            rows.append((int(household), self.county_id, self.card.id,
-                         None if math.isnan(score[i]) else int(score[i]), str(grade[i]), self.now, int(seq[i]),
-                         self.now, features_json[i], points_json[i], f"[{', '.join(reasons)}]",
-                         sufficiency_json[i]))
+            rows.append(
+                (
+                    int(household),
+                    self.county_id,
+                    self.card.id,
+                    None if math.isnan(score[i]) else int(score[i]),
+                    str(grade[i]),
+                    self.now,
+                    int(seq[i]),
+                    self.now,
+                    features_json[i],
+                    points_json[i],
+                    f"[{', '.join(reasons)}]",
+                    sufficiency_json[i],
+                )
+            )
         return rows
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:

@@ -71,12 +71,22 @@ def _bad_rates(validation: Validation) -> str:
 def write(validation: Validation, active: Card, candidate: Card, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     metrics_csv, grades_csv, html = out / "metrics.csv", out / "grades.csv", out / "validation.html"
-    psi = pd.DataFrame([{"metric": "PSI (candidate against active, county households now)", "active": None,
-                         "candidate": round(validation.psi, 4)}])
+    psi = pd.DataFrame(
+        [
+            {
+                "metric": "PSI (candidate against active, county households now)",
+                "active": None,
+                "candidate": round(validation.psi, 4),
+            }
+        ]
+    )
     exports.write_csv(pd.concat([validation.metrics, psi], ignore_index=True), metrics_csv)
     exports.write_csv(validation.grades, grades_csv)
-    where = "on the newest 30 % of loans, which the fit did not see" if validation.holdout else \
-        "in-sample (fewer than 200 loans: the same loans the fit used)"
+    where = (
+        "on the newest 30 % of loans, which the fit did not see"
+        if validation.holdout
+        else "in-sample (fewer than 200 loans: the same loans the fit used)"
+    )
     html.write_text(f"""<!doctype html><html lang="en"><meta charset="utf-8">
 <title>Scorecard validation {escape(candidate.id)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.4}}

@@ -38,16 +38,23 @@ def request(session: Session, who: Principal, *, reason: str, now: datetime | No
     household = session.get(Household, who.household_id)
     assert household is not None
     rating = ratings.current(session, who.household_id, now=now)
-    task = ReviewRequest(county_id=household.county_id, village_id=household.village_id,
-                         household_id=who.household_id, rating_id=rating.id, reason=_text(reason, "reason", 500),  # type: ignore[arg-type]
-                         requested_by=who.actor, requested_at=now or utcnow())
+    task = ReviewRequest(
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=who.household_id,
+        rating_id=rating.id,
+        reason=_text(reason, "reason", 500),  # type: ignore[arg-type]
+        requested_by=who.actor,
+        requested_at=now or utcnow(),
+    )
     session.add(task)
     session.flush()
     return task
 
 
-def answer(session: Session, who: Principal, *, request_id: int, text: str,
-           now: datetime | None = None) -> ReviewRequest:
+def answer(
+    session: Session, who: Principal, *, request_id: int, text: str, now: datetime | None = None
+) -> ReviewRequest:
     task = session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first()
     if task is None or not who.manages_village(task.village_id, task.county_id):
         raise ReviewNotFound("No such review request among those you handle.", request_id=request_id)
@@ -58,7 +65,13 @@ def answer(session: Session, who: Principal, *, request_id: int, text: str,
     task.status = "answered"
     task.answered_by = who.actor
     task.answered_at = now or utcnow()
-    outbox.tell(session, county_id=task.county_id, household_id=task.household_id, kind="rating_review_answered",
-                request_id=task.id, answer=task.answer)
+    outbox.tell(
+        session,
+        county_id=task.county_id,
+        household_id=task.household_id,
+        kind="rating_review_answered",
+        request_id=task.id,
+        answer=task.answer,
+    )
     session.flush()
     return task

@@ -60,5 +60,3 @@ def run_together(url: str, work: Work, args: list[Any]) -> list[str]:
         found = list(pool.map(in_thread, args))
     engine.dispose()
     return found
-
-

@@ -25,8 +25,11 @@ ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from tests.browser.conftest import CHROMIUM, why_not
 
-    lines = [f"database tests: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}" if ON_POSTGRES else
-             "database tests: SQLite only (set SHANZHI_TEST_DATABASE_URL to run them on PostgreSQL as well)"]
+    lines = [
+        f"database tests: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"
+        if ON_POSTGRES
+        else "database tests: SQLite only (set SHANZHI_TEST_DATABASE_URL to run them on PostgreSQL as well)"
+    ]
     lines.append(why_not() or f"browser tests: Playwright with {CHROMIUM}")
     return lines
 
@@ -77,12 +80,16 @@ def empty_postgres_schema(url: str) -> None:
     """Empty every table of the schema (not alembic_version) and restart its sequences."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables"
-                " WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()

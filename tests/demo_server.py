@@ -24,15 +24,28 @@ DEMO_SECRET = "1hXWbYMl3sdZ7Ki8rlGvT1Vnx2uBvZ9ytd-VSZ5VgcY"
 
 def environment(database: Path, **overrides: str | None) -> dict[str, str]:
     """The demo's environment for a child process; an override of None removes that variable."""
-    env = {**os.environ, "SHANZHI_ENV": "dev", "SHANZHI_JWT_SECRET": DEMO_SECRET,
-           "SHANZHI_DATABASE_URL": f"sqlite:///{database}", **overrides}
+    env = {
+        **os.environ,
+        "SHANZHI_ENV": "dev",
+        "SHANZHI_JWT_SECRET": DEMO_SECRET,
+        "SHANZHI_DATABASE_URL": f"sqlite:///{database}",
+        **overrides,
+    }
     return {name: value for name, value in env.items() if value is not None}
 
 
-def shanzhi(*args: str, cwd: Path, database: Path, check: bool = False, timeout: float = 300,
-            **env: str | None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([SHANZHI, *args], cwd=cwd, env=environment(database, **env), capture_output=True,
-                            text=True, timeout=timeout, check=False)
+def shanzhi(
+    *args: str, cwd: Path, database: Path, check: bool = False, timeout: float = 300, **env: str | None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [SHANZHI, *args],
+        cwd=cwd,
+        env=environment(database, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -76,8 +89,14 @@ def came_up(base: str, server: subprocess.Popen[str], *, seconds: float) -> bool
 def serving(database: Path, cwd: Path) -> Iterator[str]:
     """`shanzhi demo` serving this database on a free port, until the block ends; yields its base URL."""
     port = free_port()
-    server = subprocess.Popen([SHANZHI, "demo", "--port", str(port)], cwd=cwd, env=environment(database),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [SHANZHI, "demo", "--port", str(port)],
+        cwd=cwd,
+        env=environment(database),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         if not came_up(base, server, seconds=60):
@@ -98,8 +117,9 @@ def served(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture(scope="module")
-def served_for_reading(seeded: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
-                       ) -> Iterator[tuple[str, Path]]:
+def served_for_reading(
+    seeded: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
     """One served copy of the demo for a whole module of tests that only look (and change nothing another test
     of the module relies on)."""
     home = tmp_path_factory.mktemp("served")

@@ -30,11 +30,14 @@ def test_import_contracts_are_kept() -> None:
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "bad_import", "contract"), [
-    ("scoring/__init__.py", "import api.app", "Layers"),
-    ("ledger/journal/rules.py", "import fastapi", "Domain packages know nothing of the web"),
-    ("ledger/identity/service.py", "from jose import jwt", "only api.tokens imports jose"),
-])
+@pytest.mark.parametrize(
+    ("module", "bad_import", "contract"),
+    [
+        ("scoring/__init__.py", "import api.app", "Layers"),
+        ("ledger/journal/rules.py", "import fastapi", "Domain packages know nothing of the web"),
+        ("ledger/identity/service.py", "from jose import jwt", "only api.tokens imports jose"),
+    ],
+)
 def test_a_wrong_import_breaks_a_contract(tmp_path: Path, module: str, bad_import: str, contract: str) -> None:
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -54,14 +57,22 @@ def test_no_code_updates_or_deletes_a_journal_row() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "update", "delete"
+                "update",
+                "delete",
             ):
                 target = ast.unparse(node.args[0]) if node.args else ""
                 if target in ("TX", "POSTING", "JournalTransaction", "Posting"):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 text = " ".join(node.value.lower().split())
-                if any(s in text for s in ("update posting", "delete from posting", "update journal_transaction",
-                                           "delete from journal_transaction")):
+                if any(
+                    s in text
+                    for s in (
+                        "update posting",
+                        "delete from posting",
+                        "update journal_transaction",
+                        "delete from journal_transaction",
+                    )
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} SQL text")
     assert offenders == []

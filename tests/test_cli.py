@@ -31,11 +31,23 @@ def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_command_explains_itself(tmp_path: Path) -> None:
-    for command in (["--help"], ["serve", "--help"], ["demo", "--help"], ["db", "upgrade", "--help"],
-                    ["db", "downgrade", "--help"], ["verify", "--help"], ["create-admin", "--help"],
-                    ["create-partner-client", "--help"], ["create-partner-staff", "--help"],
-                    ["head", "--help"], ["tick", "--help"], ["score", "--help"],
-                    ["calibrate", "--help"], ["failures", "--help"], ["link-staff", "--help"]):
+    for command in (
+        ["--help"],
+        ["serve", "--help"],
+        ["demo", "--help"],
+        ["db", "upgrade", "--help"],
+        ["db", "downgrade", "--help"],
+        ["verify", "--help"],
+        ["create-admin", "--help"],
+        ["create-partner-client", "--help"],
+        ["create-partner-staff", "--help"],
+        ["head", "--help"],
+        ["tick", "--help"],
+        ["score", "--help"],
+        ["calibrate", "--help"],
+        ["failures", "--help"],
+        ["link-staff", "--help"],
+    ):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
@@ -61,18 +73,40 @@ def test_verify_passes_on_the_demo_and_names_a_hand_edited_transaction(demo_db: 
 
 
 def test_create_admin_and_partner_client(demo_db: Path, tmp_path: Path) -> None:
-    weak = shanzhi("create-admin", "--username", "root", "--county", "demo", "--password", "admin",
-                   cwd=tmp_path, database=demo_db)
+    weak = shanzhi(
+        "create-admin", "--username", "root", "--county", "demo", "--password", "admin", cwd=tmp_path, database=demo_db
+    )
     assert weak.returncode == 2 and "12 characters" in weak.stderr
-    shanzhi("create-admin", "--username", "root", "--county", "demo", "--password", "a long passphrase 42",
-            cwd=tmp_path, database=demo_db, check=True)
-    created = shanzhi("create-partner-client", "--partner", "demo-bank", "--county", "demo", "--scopes",
-                      "credit:read", cwd=tmp_path, database=demo_db, check=True)
+    shanzhi(
+        "create-admin",
+        "--username",
+        "root",
+        "--county",
+        "demo",
+        "--password",
+        "a long passphrase 42",
+        cwd=tmp_path,
+        database=demo_db,
+        check=True,
+    )
+    created = shanzhi(
+        "create-partner-client",
+        "--partner",
+        "demo-bank",
+        "--county",
+        "demo",
+        "--scopes",
+        "credit:read",
+        cwd=tmp_path,
+        database=demo_db,
+        check=True,
+    )
     issued = json.loads(created.stdout.splitlines()[0])
     assert issued["client_id"].startswith("demo-bank-") and len(issued["client_secret"]) >= 40
     with sqlite3.connect(demo_db) as conn:
-        stored = conn.execute("SELECT secret_hash FROM partner_client WHERE client_id = ?",
-                              (issued["client_id"],)).fetchone()[0]
+        stored = conn.execute(
+            "SELECT secret_hash FROM partner_client WHERE client_id = ?", (issued["client_id"],)
+        ).fetchone()[0]
     assert stored.startswith("$argon2") and issued["client_secret"] not in stored
 
 
@@ -94,8 +128,9 @@ def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, 
     assert other.status_code == 404  # another household is not this villager's to see
 
 
-def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str, Path], seeded: tuple[Path, str],
-                                                                tmp_path: Path) -> None:
+def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(
+    served: tuple[str, Path], seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     """What the printed help says to do: sign in by code, send a photo, claim with the printed QR code, an
     official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
     base, database = served
@@ -104,18 +139,28 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
     assert info.status_code == 200 and info.json()["evidence"] == "photo"
     phone = "13800000001"
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
-    villager = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/otp/verify",
-                                                         json={"phone": phone, "code": code}).json()["access_token"]}
-    photo = httpx.post(f"{base}/api/v1/evidence", headers=villager,
-                       files={"file": ("yard.jpg", JPEG, "image/jpeg")})
+    villager = {
+        "Authorization": "Bearer "
+        + httpx.post(f"{base}/api/v1/auth/otp/verify", json={"phone": phone, "code": code}).json()["access_token"]
+    }
+    photo = httpx.post(f"{base}/api/v1/evidence", headers=villager, files={"file": ("yard.jpg", JPEG, "image/jpeg")})
     assert photo.status_code == 201, photo.text
-    claimed = httpx.post(f"{base}/api/v1/claims", headers={**villager, "Idempotency-Key": "demo-1"},
-                         json={"token": token, "evidence_ids": [photo.json()["id"]]})
+    claimed = httpx.post(
+        f"{base}/api/v1/claims",
+        headers={**villager, "Idempotency-Key": "demo-1"},
+        json={"token": token, "evidence_ids": [photo.json()["id"]]},
+    )
     assert claimed.status_code == 201 and claimed.json()["status"] == "pending", claimed.text
-    official = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/token", data={
-        "grant_type": "password", "username": "official-qingshan", "password": "shanzhi-demo"}).json()["access_token"]}
-    approved = httpx.post(f"{base}/api/v1/claims/{claimed.json()['id']}/approve",
-                          headers={**official, "Idempotency-Key": "demo-ok-1"})
+    official = {
+        "Authorization": "Bearer "
+        + httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"grant_type": "password", "username": "official-qingshan", "password": "shanzhi-demo"},
+        ).json()["access_token"]
+    }
+    approved = httpx.post(
+        f"{base}/api/v1/claims/{claimed.json()['id']}/approve", headers={**official, "Idempotency-Key": "demo-ok-1"}
+    )
     assert approved.status_code == 201 and approved.json()["status"] == "approved", approved.text
     balance = httpx.get(f"{base}/api/v1/households/1/balance", headers=villager).json()
     assert balance["in_notice"] == 3
@@ -129,8 +174,9 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(served: tuple[str
 def test_score_rates_a_county_and_calibrate_refuses_without_outcomes(demo_db: Path, tmp_path: Path) -> None:
     scored = shanzhi("score", "--county", "demo", cwd=tmp_path, database=demo_db, check=True)
     assert "of 60 households" in scored.stdout
-    refused = shanzhi("calibrate", "--county", "demo", "--out", str(tmp_path / "report"), cwd=tmp_path,
-                      database=demo_db)
+    refused = shanzhi(
+        "calibrate", "--county", "demo", "--out", str(tmp_path / "report"), cwd=tmp_path, database=demo_db
+    )
     assert refused.returncode == 2 and "at least 50 finished loans" in refused.stderr
     unknown = shanzhi("score", "--county", "nowhere", cwd=tmp_path, database=demo_db)
     assert unknown.returncode == 2 and "no county" in unknown.stderr
@@ -142,16 +188,22 @@ def test_the_demo_walks_a_rating_from_consent_to_lookup_to_revocation(served: tu
     base, _ = served
     phone = "13800000001"
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
-    villager = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/otp/verify",
-                                                         json={"phone": phone, "code": code}).json()["access_token"]}
+    villager = {
+        "Authorization": "Bearer "
+        + httpx.post(f"{base}/api/v1/auth/otp/verify", json={"phone": phone, "code": code}).json()["access_token"]
+    }
     mine = httpx.get(f"{base}/api/v1/credit/me", headers=villager).json()
     assert mine["grade"] in ("AAA", "AA", "A", "B", "C") and len(mine["reasons"]) == 4
     assert mine["improve"]["actions"]
     bank_id = httpx.get(f"{base}/api/v1/partners", params={"kind": "bank"}, headers=villager).json()[0]["id"]
-    given = httpx.post(f"{base}/api/v1/consents", headers=villager,
-                       json={"partner_id": bank_id, "purpose": "loan_preapproval", "scope": "score"}).json()
-    bank_token = httpx.post(f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"),
-                            data={"grant_type": "client_credentials"}).json()["access_token"]
+    given = httpx.post(
+        f"{base}/api/v1/consents",
+        headers=villager,
+        json={"partner_id": bank_id, "purpose": "loan_preapproval", "scope": "score"},
+    ).json()
+    bank_token = httpx.post(
+        f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"), data={"grant_type": "client_credentials"}
+    ).json()["access_token"]
     bank = {"Authorization": f"Bearer {bank_token}"}
     shown = httpx.get(f"{base}/api/v1/credit/households/1", params={"consent_id": given["id"]}, headers=bank)
     assert shown.status_code == 200 and shown.json()["grade"] == mine["grade"]
@@ -162,8 +214,9 @@ def test_the_demo_walks_a_rating_from_consent_to_lookup_to_revocation(served: tu
     assert refused.status_code == 403 and refused.json()["code"] == "consent_required"
 
 
-def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(seeded: tuple[Path, str],
-                                                                             demo_db: Path) -> None:
+def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
+    seeded: tuple[Path, str], demo_db: Path
+) -> None:
     """What the product's "done when" asks of the demo: a voucher redeemed and used by code and PIN, an expired one
     whose points came back, a health check booked and attended, an A-or-better household's loan pre-approved and
     in the bank's inbox, and the month's settlement reconciled with the ledger, as printed and as stored."""
@@ -198,8 +251,9 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(seed
 
         [expired] = session.scalars(select(Voucher).where(Voucher.status == VoucherStatus.EXPIRED)).all()
         assert [e.event for e in vouchers.history(session, expired.id)] == ["issued", "expired"]  # type: ignore[arg-type]
-        resolution = session.scalars(select(JournalTransaction)
-                                     .where(JournalTransaction.pending_id == expired.hold_id)).one()
+        resolution = session.scalars(
+            select(JournalTransaction).where(JournalTransaction.pending_id == expired.hold_id)
+        ).one()
         assert resolution.kind == TxKind.EXPIRE_PENDING
         balance = queries.balance(session, accounts.of_household(session, expired.household_id).id)  # type: ignore[arg-type]
         assert balance.pending_debit == 0 and balance.available == balance.posted >= expired.points
@@ -237,10 +291,12 @@ def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(serv
 
     async def storm() -> list[int]:
         limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60,
-                                     headers={"Authorization": f"Bearer {token}"}) as http:
-            answers = await asyncio.gather(*(http.get("/api/v1/households/1/balance") for _ in range(150)),
-                                           return_exceptions=True)
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            answers = await asyncio.gather(
+                *(http.get("/api/v1/households/1/balance") for _ in range(150)), return_exceptions=True
+            )
         return [a.status_code if isinstance(a, httpx.Response) else type(a).__name__ for a in answers]
 
     statuses = asyncio.run(storm())
@@ -252,11 +308,30 @@ def test_create_partner_staff_who_then_act_for_their_partner(demo_db: Path, tmp_
     from ledger.identity import principal
     from ledger.identity.service import check_password
 
-    missing = shanzhi("create-partner-staff", "--username", "cashier-li", "--partner", "no-such-shop",
-                      "--password", "a long passphrase 42", cwd=tmp_path, database=demo_db)
+    missing = shanzhi(
+        "create-partner-staff",
+        "--username",
+        "cashier-li",
+        "--partner",
+        "no-such-shop",
+        "--password",
+        "a long passphrase 42",
+        cwd=tmp_path,
+        database=demo_db,
+    )
     assert missing.returncode == 2 and "no partner" in missing.stderr
-    created = shanzhi("create-partner-staff", "--username", "cashier-li", "--partner", "demo-mart",
-                      "--password", "a long passphrase 42", cwd=tmp_path, database=demo_db, check=True)
+    created = shanzhi(
+        "create-partner-staff",
+        "--username",
+        "cashier-li",
+        "--partner",
+        "demo-mart",
+        "--password",
+        "a long passphrase 42",
+        cwd=tmp_path,
+        database=demo_db,
+        check=True,
+    )
     assert "merchant staff 'cashier-li'" in created.stdout
     engine = make_engine(f"sqlite:///{demo_db}")
     with unit_of_work(engine) as session:
@@ -279,11 +354,15 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
         one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
         approved = one("SELECT id, approval_tx_id FROM claim WHERE status = 'approved' ORDER BY id")
         pending = one("SELECT id, pending_tx_id FROM claim WHERE status = 'pending' ORDER BY id")
-        deduction = one("SELECT id, transaction_id FROM deduction WHERE status = 'in_force' "
-                        "AND transaction_id IS NOT NULL ORDER BY id")
+        deduction = one(
+            "SELECT id, transaction_id FROM deduction WHERE status = 'in_force' "
+            "AND transaction_id IS NOT NULL ORDER BY id"
+        )
         voucher = one("SELECT id, hold_id FROM voucher WHERE status = 'active' AND slot_id IS NULL ORDER BY id")
-        booking = one("SELECT v.id, e.transaction_id FROM voucher v JOIN voucher_event e ON e.voucher_id = v.id "
-                      "WHERE v.status = 'used' AND v.slot_id IS NOT NULL AND e.event = 'consumed' ORDER BY v.id")
+        booking = one(
+            "SELECT v.id, e.transaction_id FROM voucher v JOIN voucher_event e ON e.voucher_id = v.id "
+            "WHERE v.status = 'used' AND v.slot_id IS NOT NULL AND e.event = 'consumed' ORDER BY v.id"
+        )
     engine = make_engine(f"sqlite:///{demo_db}")
     with unit_of_work(engine) as session:
         journal.reverse(session, transaction_id=approved[1], actor="user:by-hand", reason="by_hand")
@@ -296,8 +375,13 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
     bad = shanzhi("verify", cwd=tmp_path, database=demo_db)
     assert bad.returncode == 1 and "ledger verified" in bad.stdout  # the journal itself is sound
     named = {line.strip()[2:].split(":")[0] for line in bad.stderr.splitlines() if line.strip().startswith("- ")}
-    assert named == {f"claim {approved[0]}", f"claim {pending[0]}", f"deduction {deduction[0]}",
-                     f"voucher {voucher[0]}", f"booking {booking[0]}"}, bad.stderr
+    assert named == {
+        f"claim {approved[0]}",
+        f"claim {pending[0]}",
+        f"deduction {deduction[0]}",
+        f"voucher {voucher[0]}",
+        f"booking {booking[0]}",
+    }, bad.stderr
     assert f"claim {approved[0]}: approved, but its approval transaction {approved[1]} was reversed" in bad.stderr
 
     # The schedule skips what it cannot do with these records, does the rest, and `failures` lists them.
@@ -311,6 +395,7 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
 
 # --- safe by default (issue 13 §3, §8) ------------------------------------------------------------------------
 
+
 def test_demo_no_serve_does_not_say_it_is_served(seeded: tuple[Path, str]) -> None:
     printed = seeded[1]
     assert "served at" not in printed and ":8000" not in printed, printed
@@ -321,8 +406,16 @@ def test_demo_no_serve_does_not_say_it_is_served(seeded: tuple[Path, str]) -> No
 def test_a_server_started_with_no_settings_refuses_plainly(tmp_path: Path) -> None:
     """Production is the default: without SHANZHI_ENV and a secret nothing is served, and the operator reads why."""
     port = str(free_port())
-    refused = shanzhi("serve", "--port", port, cwd=tmp_path, database=tmp_path / "x.db", timeout=60,
-                      SHANZHI_ENV=None, SHANZHI_JWT_SECRET=None)
+    refused = shanzhi(
+        "serve",
+        "--port",
+        port,
+        cwd=tmp_path,
+        database=tmp_path / "x.db",
+        timeout=60,
+        SHANZHI_ENV=None,
+        SHANZHI_JWT_SECRET=None,
+    )
     assert refused.returncode == 2, refused.stderr
     assert "refusing to start: SHANZHI_JWT_SECRET is missing" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -332,8 +425,9 @@ def test_a_server_started_with_no_settings_refuses_plainly(tmp_path: Path) -> No
 
 
 def test_production_refuses_the_demo_county_secrets_and_passwords(demo_db: Path, tmp_path: Path) -> None:
-    refused = shanzhi("serve", "--port", str(free_port()), cwd=tmp_path, database=demo_db, timeout=120,
-                      SHANZHI_ENV="prod")
+    refused = shanzhi(
+        "serve", "--port", str(free_port()), cwd=tmp_path, database=demo_db, timeout=120, SHANZHI_ENV="prod"
+    )
     assert refused.returncode == 2, refused.stderr
     assert "default password: admin" in refused.stderr
     assert "partner clients still have the demo's secret: demo-bank, demo-clinic, demo-mart" in refused.stderr
@@ -341,10 +435,14 @@ def test_production_refuses_the_demo_county_secrets_and_passwords(demo_db: Path,
 
 
 def test_dev_mode_serves_only_on_a_loopback_address(tmp_path: Path) -> None:
-    for command in (["serve", "--host", "0.0.0.0"], ["serve", "--host", "::"], ["serve", "--host", "192.0.2.7"],
-                    ["demo", "--host", "0.0.0.0"], ["serve", "--host", "example.org"]):
-        refused = shanzhi(*command, "--port", str(free_port()), cwd=tmp_path, database=tmp_path / "x.db",
-                          timeout=60)
+    for command in (
+        ["serve", "--host", "0.0.0.0"],
+        ["serve", "--host", "::"],
+        ["serve", "--host", "192.0.2.7"],
+        ["demo", "--host", "0.0.0.0"],
+        ["serve", "--host", "example.org"],
+    ):
+        refused = shanzhi(*command, "--port", str(free_port()), cwd=tmp_path, database=tmp_path / "x.db", timeout=60)
         assert refused.returncode == 2, (command, refused.stderr)
         assert "dev mode serves only on a loopback address" in refused.stderr and "Traceback" not in refused.stderr
 
@@ -358,9 +456,14 @@ def test_loopback_addresses_are_those_of_this_machine_alone() -> None:
 
 def test_serve_logs_its_mode_first(tmp_path: Path) -> None:
     port = free_port()
-    server = subprocess.Popen([SHANZHI, "serve", "--port", str(port)], cwd=tmp_path,
-                              env=environment(tmp_path / "fresh.db"), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [SHANZHI, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment(tmp_path / "fresh.db"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         came_up(f"http://127.0.0.1:{port}", server, seconds=90)  # up, or gone: the log's first line says which
     finally:
@@ -372,19 +475,24 @@ def test_serve_logs_its_mode_first(tmp_path: Path) -> None:
 
 def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo_db: Path, tmp_path: Path) -> None:
     with sqlite3.connect(demo_db) as conn:
-        free = conn.execute("SELECT id FROM person WHERE id NOT IN (SELECT person_id FROM app_user "
-                            "WHERE person_id IS NOT NULL) ORDER BY id LIMIT 1").fetchone()[0]
+        free = conn.execute(
+            "SELECT id FROM person WHERE id NOT IN (SELECT person_id FROM app_user "
+            "WHERE person_id IS NOT NULL) ORDER BY id LIMIT 1"
+        ).fetchone()[0]
         taken = conn.execute("SELECT person_id FROM app_user WHERE role = 'villager' LIMIT 1").fetchone()[0]
-    linked = shanzhi("link-staff", "--username", "official-qingshan", "--person", str(free), cwd=tmp_path,
-                     database=demo_db)
+    linked = shanzhi(
+        "link-staff", "--username", "official-qingshan", "--person", str(free), cwd=tmp_path, database=demo_db
+    )
     assert linked.returncode == 0 and f"is person {free}" in linked.stdout, linked.stderr
     with sqlite3.connect(demo_db) as conn:
         assert conn.execute("SELECT person_id FROM app_user WHERE username = 'official-qingshan'").fetchone()[0] == free
-    for args, said in ((["--username", "official-zhulin", "--person", str(taken)], "person_already_linked"),
-                       (["--username", "official-zhulin", "--person", "999999"], "person_not_found"),
-                       (["--username", "bank-staff", "--person", str(free)], "not_a_staff_account"),
-                       (["--username", "nobody", "--person", str(free)], "no user 'nobody'"),
-                       (["--username", "official-zhulin"], "--person ID or --unlink")):
+    for args, said in (
+        (["--username", "official-zhulin", "--person", str(taken)], "person_already_linked"),
+        (["--username", "official-zhulin", "--person", "999999"], "person_not_found"),
+        (["--username", "bank-staff", "--person", str(free)], "not_a_staff_account"),
+        (["--username", "nobody", "--person", str(free)], "no user 'nobody'"),
+        (["--username", "official-zhulin"], "--person ID or --unlink"),
+    ):
         refused = shanzhi("link-staff", *args, cwd=tmp_path, database=demo_db)
         assert refused.returncode == 2 and said in refused.stderr, (args, refused.stderr)
     unlinked = shanzhi("link-staff", "--username", "official-qingshan", "--unlink", cwd=tmp_path, database=demo_db)

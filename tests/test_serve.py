@@ -12,17 +12,27 @@ import pytest
 
 from tests.demo_server import SHANZHI, came_up, environment, free_port
 
-SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
-           "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b"}
+SECRETS = {
+    "/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw",
+    "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
+    "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b",
+}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_served_log_has_one_json_line_per_request_naming_its_route_not_its_codes(
-        demo_db: Path, tmp_path: Path, workers: int) -> None:
+    demo_db: Path, tmp_path: Path, workers: int
+) -> None:
     port = free_port()
     env = environment(demo_db, SHANZHI_TICK_SECONDS="0")
-    server = subprocess.Popen([SHANZHI, "serve", "--port", str(port), "--workers", str(workers)], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [SHANZHI, "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         if not came_up(base, server, seconds=60):

@@ -8,6 +8,7 @@ The code never updates or deletes a journal row; these triggers make the databas
 statement (a script, a console session, a bug) fails loudly instead of changing history. Someone who owns the
 database can still drop them: that is what `shanzhi verify` and the signed chain head are for.
 """
+
 from collections.abc import Sequence
 
 from alembic import op
@@ -31,14 +32,18 @@ def upgrade() -> None:
             END $$
         """)
         for table in TABLES:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-                       " FOR EACH ROW EXECUTE FUNCTION journal_append_only()")
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION journal_append_only()"
+            )
         return
     for table in TABLES:
         for action in ("update", "delete"):
-            op.execute(f"CREATE TRIGGER {table}_append_only_{action} BEFORE {action.upper()} ON {table}"
-                       f" BEGIN SELECT RAISE(ABORT, 'journal rows are append-only: {action} on {table} refused');"
-                       " END")
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only_{action} BEFORE {action.upper()} ON {table}"
+                f" BEGIN SELECT RAISE(ABORT, 'journal rows are append-only: {action} on {table} refused');"
+                " END"
+            )
 
 
 def downgrade() -> None:

@@ -53,23 +53,39 @@ def sign_in(page: Anyone, next: str | None = None) -> Response:  # noqa: A002 - 
 
 
 @router.post("/signin/phone")
-def send_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_length=20)], next: Next = None
-              ) -> Response:  # noqa: A002
+def send_code(
+    page: Anyone, request: Request, phone: Annotated[str, Form(max_length=20)], next: Next = None
+) -> Response:  # noqa: A002
     try:
         number = OtpRequestIn(phone=phone.strip()).phone
         code = auth.send_code(page.session, request, page.settings, number)
     except ValidationError:
-        return page.render("signin.html", status_code=422, next=safe_next(next), phone=phone,
-                           error=page._("This is not a mobile phone number."))
+        return page.render(
+            "signin.html",
+            status_code=422,
+            next=safe_next(next),
+            phone=phone,
+            error=page._("This is not a mobile phone number."),
+        )
     except Throttled as refused:
         return _refused(page, refused, next=safe_next(next), phone=phone)
-    return page.render("signin.html", step="code", phone=number, next=safe_next(next),
-                       dev_code=code if page.settings.dev_mode else None)
+    return page.render(
+        "signin.html",
+        step="code",
+        phone=number,
+        next=safe_next(next),
+        dev_code=code if page.settings.dev_mode else None,
+    )
 
 
 @router.post("/signin/code")
-def check_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_length=20)],
-               code: Annotated[str, Form(max_length=12)], next: Next = None) -> Response:  # noqa: A002
+def check_code(
+    page: Anyone,
+    request: Request,
+    phone: Annotated[str, Form(max_length=20)],
+    code: Annotated[str, Form(max_length=12)],
+    next: Next = None,
+) -> Response:  # noqa: A002
     try:
         found = auth.code_sign_in(page.session, request, page.settings, OtpVerifyIn(phone=phone, code=code.strip()))
     except ValidationError:
@@ -77,15 +93,25 @@ def check_code(page: Anyone, request: Request, phone: Annotated[str, Form(max_le
     except Throttled as refused:
         return _refused(page, refused, step="code", phone=phone, next=safe_next(next))
     if found is None:  # the failure is counted: this page answers without raising, so it is committed
-        return page.render("signin.html", status_code=401, step="code", phone=phone, next=safe_next(next),
-                           error=reason(page, auth.InvalidCode("")))
+        return page.render(
+            "signin.html",
+            status_code=401,
+            step="code",
+            phone=phone,
+            next=safe_next(next),
+            error=reason(page, auth.InvalidCode("")),
+        )
     return _signed_in(page, *found, next)
 
 
 @signin_router.post("/signin/password", dependencies=[public()])
-async def check_password(request: Request, username: Annotated[str, Form(max_length=64)],
-                         password: Annotated[str, Form(max_length=256)],
-                         csrf: Annotated[str, Form(max_length=128)] = "", next: Next = None) -> Response:  # noqa: A002
+async def check_password(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    next: Next = None,
+) -> Response:  # noqa: A002
     """Not on the pages' router: that one holds a unit of work (on SQLite, the one writer) for the whole request,
     and argon2 must run outside any. So the CSRF check comes first, then the sign-in (its own transactions around
     the hash), and only then a unit of work for the page."""
@@ -101,8 +127,9 @@ async def check_password(request: Request, username: Annotated[str, Form(max_len
     return answer
 
 
-def _password_answer(request: Request, forged: bool, found: tuple[str, str] | None, refused: Throttled | None,
-                     next_path: str | None) -> Response:
+def _password_answer(
+    request: Request, forged: bool, found: tuple[str, str] | None, refused: Throttled | None, next_path: str | None
+) -> Response:
     with unit_of_work(request.app.state.engine) as session:
         page = get_page(request, session)
         if forged:
@@ -111,10 +138,16 @@ def _password_answer(request: Request, forged: bool, found: tuple[str, str] | No
         if refused is not None:
             return _refused(page, refused, next=next_path, staff_open=True)
         if found is None:
-            return page.render("signin.html", status_code=401, next=next_path, staff_open=True,
-                               error=reason(page, auth.InvalidGrant("")))
-        return _signed_in(page, found.subject, found.role, next_path,
-                          **({"done": "account_was_locked"} if found.locked_until else {}))
+            return page.render(
+                "signin.html",
+                status_code=401,
+                next=next_path,
+                staff_open=True,
+                error=reason(page, auth.InvalidGrant("")),
+            )
+        return _signed_in(
+            page, found.subject, found.role, next_path, **({"done": "account_was_locked"} if found.locked_until else {})
+        )
 
 
 def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
@@ -137,8 +170,7 @@ def sign_out(page: SignedIn) -> Response:
 
 
 @router.post("/prefs/language")
-def choose_language(page: Anyone, locale: Annotated[str, Form(max_length=8)], next: Next = None
-                    ) -> Response:  # noqa: A002
+def choose_language(page: Anyone, locale: Annotated[str, Form(max_length=8)], next: Next = None) -> Response:  # noqa: A002
     if locale not in i18n.LOCALES:
         raise Invalid("No such language.", field="locale")
     page.locale = locale

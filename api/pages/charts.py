@@ -41,8 +41,7 @@ from redemption.models import Voucher, VoucherStatus  # noqa: E402
 CHARTS = ("participation", "points_by_matter", "on_time", "redemption")
 MONTHS = 12
 APPROVED = (ClaimStatus.APPROVED.value, ClaimStatus.SETTLED.value)
-DECIDED = (ClaimStatus.APPROVED.value, ClaimStatus.SETTLED.value, ClaimStatus.REJECTED.value,
-           ClaimStatus.REVOKED.value)
+DECIDED = (ClaimStatus.APPROVED.value, ClaimStatus.SETTLED.value, ClaimStatus.REJECTED.value, ClaimStatus.REVOKED.value)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -74,8 +73,9 @@ def visible_villages(session: Session, who: Principal) -> list[Village]:
     return [v for v in rows if who.sees_village(v.id, v.county_id)]  # type: ignore[arg-type]
 
 
-def scope_of(session: Session, who: Principal, *, village_id: int | None = None,
-             township_id: int | None = None) -> Scope:
+def scope_of(
+    session: Session, who: Principal, *, village_id: int | None = None, township_id: int | None = None
+) -> Scope:
     villages = visible_villages(session, who)
     if village_id is not None:
         villages = [v for v in villages if v.id == village_id]
@@ -109,28 +109,56 @@ def _month_of(column: pd.Series, timezone: str) -> pd.Series:
 
 # --- loading -------------------------------------------------------------------------------------------------
 
-CLAIMS = ["claim_id", "household_id", "village_id", "matter_code", "matter_zh", "matter_en", "points", "status",
-          "submitted_at", "decided_at"]
+CLAIMS = [
+    "claim_id",
+    "household_id",
+    "village_id",
+    "matter_code",
+    "matter_zh",
+    "matter_en",
+    "points",
+    "status",
+    "submitted_at",
+    "decided_at",
+]
 
 
 def claims_since(session: Session, scope: Scope, since: datetime) -> pd.DataFrame:
     if not scope.village_ids:
         return pd.DataFrame(columns=CLAIMS)
-    rows = session.connection().execute(
-        select(Claim.id, Claim.household_id, Claim.village_id, Matter.code, Matter.name_zh, Matter.name_en,
-               Claim.points, Claim.status, Claim.submitted_at, Claim.decided_at)
-        .join(Matter, Matter.id == Claim.matter_id)
-        .where(Claim.village_id.in_(scope.village_ids),  # type: ignore[attr-defined]
-               Claim.decided_at >= since)  # type: ignore[operator]
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                Claim.id,
+                Claim.household_id,
+                Claim.village_id,
+                Matter.code,
+                Matter.name_zh,
+                Matter.name_en,
+                Claim.points,
+                Claim.status,
+                Claim.submitted_at,
+                Claim.decided_at,
+            )
+            .join(Matter, Matter.id == Claim.matter_id)
+            .where(
+                Claim.village_id.in_(scope.village_ids),  # type: ignore[attr-defined]
+                Claim.decided_at >= since,
+            )  # type: ignore[operator]
+        )
+        .all()
+    )
     return pd.DataFrame([tuple(r) for r in rows], columns=CLAIMS)
 
 
 def household_count(session: Session, scope: Scope) -> int:
     if not scope.village_ids:
         return 0
-    return int(session.scalar(select(func.count()).select_from(Household)
-                              .where(Household.village_id.in_(scope.village_ids))) or 0)  # type: ignore[attr-defined]
+    return int(
+        session.scalar(select(func.count()).select_from(Household).where(Household.village_id.in_(scope.village_ids)))
+        or 0
+    )  # type: ignore[attr-defined]
 
 
 # --- the figures -----------------------------------------------------------------------------------------------
@@ -161,9 +189,11 @@ def points_by_matter(session: Session, scope: Scope, now: datetime | None = None
     now = now or utcnow()
     claims = claims_since(session, scope, window_start(scope.timezone, now))
     approved = claims[claims["status"].isin(APPROVED)]
-    table = (approved.groupby(["matter_code", "matter_zh", "matter_en"], as_index=False)
-             .agg(claims=("claim_id", "count"), points=("points", "sum"))
-             .sort_values(["points", "matter_code"], ascending=[False, True], ignore_index=True))
+    table = (
+        approved.groupby(["matter_code", "matter_zh", "matter_en"], as_index=False)
+        .agg(claims=("claim_id", "count"), points=("points", "sum"))
+        .sort_values(["points", "matter_code"], ascending=[False, True], ignore_index=True)
+    )
     return table.astype({"claims": "int64", "points": "int64"})
 
 
@@ -174,8 +204,9 @@ def on_time(session: Session, scope: Scope, now: datetime | None = None) -> pd.D
     claims = claims_since(session, scope, window_start(scope.timezone, now))
     decided = claims[claims["status"].isin(DECIDED)].copy()
     decided["month"] = _month_of(decided["decided_at"], scope.timezone)
-    hours = (pd.to_datetime(decided["decided_at"], utc=True)
-             - pd.to_datetime(decided["submitted_at"], utc=True)).dt.total_seconds() / 3600
+    hours = (
+        pd.to_datetime(decided["decided_at"], utc=True) - pd.to_datetime(decided["submitted_at"], utc=True)
+    ).dt.total_seconds() / 3600
     decided["on_time"] = hours <= scope.county.overdue_hours
     grouped = decided.groupby("month").agg(decided=("claim_id", "count"), on_time=("on_time", "sum"))
     table = pd.DataFrame({"month": labels})
@@ -193,25 +224,38 @@ def redemption(session: Session, scope: Scope, now: datetime | None = None) -> p
     now = now or utcnow()
     if not scope.village_ids:
         return pd.DataFrame(columns=REDEMPTION)
-    rows = session.connection().execute(
-        select(Partner.name, Partner.kind, Voucher.status, Voucher.points, Voucher.value_fen)
-        .join(Partner, Partner.id == Voucher.partner_id)
-        .where(Voucher.village_id.in_(scope.village_ids),  # type: ignore[attr-defined]
-               Voucher.created_at >= window_start(scope.timezone, now),  # type: ignore[operator]
-               Voucher.status != VoucherStatus.CANCELLED.value)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(Partner.name, Partner.kind, Voucher.status, Voucher.points, Voucher.value_fen)
+            .join(Partner, Partner.id == Voucher.partner_id)
+            .where(
+                Voucher.village_id.in_(scope.village_ids),  # type: ignore[attr-defined]
+                Voucher.created_at >= window_start(scope.timezone, now),  # type: ignore[operator]
+                Voucher.status != VoucherStatus.CANCELLED.value,
+            )
+        )
+        .all()
+    )
     vouchers = pd.DataFrame([tuple(r) for r in rows], columns=["partner", "kind", "status", "points", "value_fen"])
     vouchers["used"] = vouchers["status"] == VoucherStatus.USED.value
-    table = (vouchers.groupby(["partner", "kind"], as_index=False)
-             .agg(vouchers=("status", "count"), used=("used", "sum"), points=("points", "sum"),
-                  value_fen=("value_fen", "sum"))
-             .sort_values(["points", "partner"], ascending=[False, True], ignore_index=True))
+    table = (
+        vouchers.groupby(["partner", "kind"], as_index=False)
+        .agg(
+            vouchers=("status", "count"), used=("used", "sum"), points=("points", "sum"), value_fen=("value_fen", "sum")
+        )
+        .sort_values(["points", "partner"], ascending=[False, True], ignore_index=True)
+    )
     table["value_yuan"] = (table["value_fen"] / 100).round(2)
     return table.astype({"vouchers": "int64", "used": "int64", "points": "int64"})[REDEMPTION]
 
 
-FIGURES = {"participation": participation, "points_by_matter": points_by_matter, "on_time": on_time,
-           "redemption": redemption}
+FIGURES = {
+    "participation": participation,
+    "points_by_matter": points_by_matter,
+    "on_time": on_time,
+    "redemption": redemption,
+}
 
 
 def table_of(name: str, session: Session, scope: Scope, now: datetime | None = None) -> pd.DataFrame:

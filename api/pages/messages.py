@@ -15,8 +15,9 @@ ERRORS: dict[str, str] = {
     "code_requests_phone_limited": N_("Too many codes were asked for this phone. Ask again in %(wait)s."),
     "code_requests_address_limited": N_("Too many codes were asked for from this network. Ask again in %(wait)s."),
     "sign_in_slowed": N_("Too many wrong tries. Wait %(wait)s before the next one."),
-    "account_locked": N_("This account is locked after many wrong tries. Try again in %(wait)s. "
-                         "Its holder has been told."),
+    "account_locked": N_(
+        "This account is locked after many wrong tries. Try again in %(wait)s. Its holder has been told."
+    ),
     "invalid_request": N_("Some of what you entered is not valid. Check the form and send it again."),
     "invalid": N_("Some of what you entered is not valid. Check the form and send it again."),
     "forbidden": N_("This is not open to your account."),
@@ -99,8 +100,10 @@ ERRORS: dict[str, str] = {
 
 NOTICES: dict[str, str] = {
     "signed_out": N_("You have signed out."),
-    "account_was_locked": N_("Since you last signed in, many wrong passwords were tried for your account and it "
-                             "was locked for a while. If that was not you, tell the county office."),
+    "account_was_locked": N_(
+        "Since you last signed in, many wrong passwords were tried for your account and it "
+        "was locked for a while. If that was not you, tell the county office."
+    ),
     "code_sent": N_("A code was sent to your phone."),
     "approved": N_("Approved."),
     "rejected": N_("Rejected, with your reason."),
@@ -120,7 +123,8 @@ NOTICES: dict[str, str] = {
     "recorded": N_("Recorded."),
     "created": N_("Created."),
     "answered": N_("Your answer was sent to the household."),
-    "award_in_notice": N_("Awarded: the points are on the village notice board, and settle when its notice period "
-                          "is over."),
+    "award_in_notice": N_(
+        "Awarded: the points are on the village notice board, and settle when its notice period is over."
+    ),
     "award_waiting": N_("Entered: the award waits in the review queue until another official approves it."),
 }

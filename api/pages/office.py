@@ -123,12 +123,26 @@ def _queue(page: Page, village_id: int | None = None, status_code: int = 200, **
     pending = page.call(claims.list_claims, status=ClaimStatus.PENDING, village_id=village_id, limit=200)
     names = _household_names(page, {c.household_id for c in pending})
     villages = {v.id: v.name for v in _villages(page)}
-    rows = [{"claim": c, "household": names.get(c.household_id), "village": villages.get(c.village_id, ""),
-             "photos": [_photo_id(link) for link in c.evidence],
-             "flags": [page._(FLAG_TEXTS.get(f.get("code", ""), f.get("code", ""))) for f in c.flags]}
-            for c in pending]
-    return page.render("office/queue.html", status_code=status_code, rows=rows, villages=_villages(page),
-                       village_id=village_id, manages=_manages(page), key=secrets.token_urlsafe(12), **context)
+    rows = [
+        {
+            "claim": c,
+            "household": names.get(c.household_id),
+            "village": villages.get(c.village_id, ""),
+            "photos": [_photo_id(link) for link in c.evidence],
+            "flags": [page._(FLAG_TEXTS.get(f.get("code", ""), f.get("code", ""))) for f in c.flags],
+        }
+        for c in pending
+    ]
+    return page.render(
+        "office/queue.html",
+        status_code=status_code,
+        rows=rows,
+        villages=_villages(page),
+        village_id=village_id,
+        manages=_manages(page),
+        key=secrets.token_urlsafe(12),
+        **context,
+    )
 
 
 @router.get("/office")
@@ -144,19 +158,27 @@ def approve_claim(page: OfficialPage, claim_id: int) -> Response:
 
 
 @router.post("/office/claims/{claim_id}/reject")
-def reject_claim(page: OfficialPage, claim_id: int, reason: Annotated[str, Form(max_length=500)] = "",
-                 key: Annotated[str, Form(max_length=64)] = "") -> Response:
+def reject_claim(
+    page: OfficialPage,
+    claim_id: int,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     if not reason.strip():
         return _queue(page, status_code=400, refusal=_reason_needed(page), refused_claim=claim_id)
     body = _build(RejectIn, "reason", reason=reason)
-    page.call(claims.reject, claim_id=claim_id, body=body,
-              idempotency_key=f"page:reject:{claim_id}:{key or secrets.token_urlsafe(8)}", response=Response())
+    page.call(
+        claims.reject,
+        claim_id=claim_id,
+        body=body,
+        idempotency_key=f"page:reject:{claim_id}:{key or secrets.token_urlsafe(8)}",
+        response=Response(),
+    )
     return page.redirect("/office", done="rejected")
 
 
 @router.post("/office/claims/bulk-approve")
-def bulk_approve_claims(page: OfficialPage,
-                        claim_ids: Annotated[list[int] | None, Form()] = None) -> Response:
+def bulk_approve_claims(page: OfficialPage, claim_ids: Annotated[list[int] | None, Form()] = None) -> Response:
     chosen = sorted(set(claim_ids or []))
     if not chosen:
         return _queue(page, status_code=400, refusal=page._("Tick at least one claim to approve."))
@@ -166,9 +188,13 @@ def bulk_approve_claims(page: OfficialPage,
     failed = {int(i): code for i, code in result.outcomes.items() if code != "approved"}
     if failed:
         lines = [f"{i}: {page._(ERRORS[code]) if code in ERRORS else code}" for i, code in sorted(failed.items())]
-        return _queue(page, status_code=200, refusal=page._("Some claims were not approved:"),
-                      refusal_lines=lines,
-                      notice=page._("%(n)s approved.", n=len(chosen) - len(failed)))
+        return _queue(
+            page,
+            status_code=200,
+            refusal=page._("Some claims were not approved:"),
+            refusal_lines=lines,
+            notice=page._("%(n)s approved.", n=len(chosen) - len(failed)),
+        )
     return page.redirect("/office", done="bulk_approved")
 
 
@@ -190,34 +216,64 @@ def activity_list(page: StaffPage, village_id: OutInt = None, include_ended: boo
     shown = [v for v in villages if chosen is None or v.id == chosen]
     listed = []
     for village in shown:
-        for activity in page.call(activities.list_activities, keys=_keys(page), settings=page.settings,
-                                  village_id=village.id, include_ended=include_ended):
+        for activity in page.call(
+            activities.list_activities,
+            keys=_keys(page),
+            settings=page.settings,
+            village_id=village.id,
+            include_ended=include_ended,
+        ):
             listed.append({"activity": activity, "village": village.name})
     first = shown[0].id if shown else None
-    matters = [m for m in page.call(catalogue.list_matters, village_id=first) if m.points > 0 and m.active] \
-        if first is not None else []
+    matters = (
+        [m for m in page.call(catalogue.list_matters, village_id=first) if m.points > 0 and m.active]
+        if first is not None
+        else []
+    )
     now = utcnow().astimezone(ZoneInfo(page.timezone))
-    return page.render("office/activities.html", listed=listed, villages=villages, village_id=chosen,
-                       matters=matters, include_ended=include_ended, manages=_manages(page),
-                       start=now.strftime("%Y-%m-%dT%H:%M"),
-                       end=(now + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    return page.render(
+        "office/activities.html",
+        listed=listed,
+        villages=villages,
+        village_id=chosen,
+        matters=matters,
+        include_ended=include_ended,
+        manages=_manages(page),
+        start=now.strftime("%Y-%m-%dT%H:%M"),
+        end=(now + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+    )
 
 
 @router.post("/office/activities")
-def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
-                    matter_code: Annotated[str, Form(max_length=48)], title: Annotated[str, Form(max_length=100)],
-                    starts_at: Annotated[str, Form(max_length=32)], ends_at: Annotated[str, Form(max_length=32)],
-                    place: Annotated[str, Form(max_length=100)] = "",
-                    period: Annotated[str, Form(max_length=8)] = "once",
-                    rotating: Annotated[str | None, Form(max_length=8)] = None,
-                    lat: Annotated[str | None, Form(max_length=12)] = None,
-                    lon: Annotated[str | None, Form(max_length=12)] = None,
-                    radius_m: Annotated[str | None, Form(max_length=6)] = None) -> Response:
+def create_activity(
+    page: OfficialPage,
+    village_id: Annotated[int, Form(gt=0)],
+    matter_code: Annotated[str, Form(max_length=48)],
+    title: Annotated[str, Form(max_length=100)],
+    starts_at: Annotated[str, Form(max_length=32)],
+    ends_at: Annotated[str, Form(max_length=32)],
+    place: Annotated[str, Form(max_length=100)] = "",
+    period: Annotated[str, Form(max_length=8)] = "once",
+    rotating: Annotated[str | None, Form(max_length=8)] = None,
+    lat: Annotated[str | None, Form(max_length=12)] = None,
+    lon: Annotated[str | None, Form(max_length=12)] = None,
+    radius_m: Annotated[str | None, Form(max_length=6)] = None,
+) -> Response:
     timezone = page.timezone
-    body = _build(ActivityIn, village_id=village_id, matter_code=matter_code, title=title, place=place,
-                  starts_at=_local_moment(starts_at, timezone, "starts_at"),
-                  ends_at=_local_moment(ends_at, timezone, "ends_at"), period=period, rotating=bool(rotating),
-                  lat=_blank(lat), lon=_blank(lon), radius_m=_blank(radius_m))
+    body = _build(
+        ActivityIn,
+        village_id=village_id,
+        matter_code=matter_code,
+        title=title,
+        place=place,
+        starts_at=_local_moment(starts_at, timezone, "starts_at"),
+        ends_at=_local_moment(ends_at, timezone, "ends_at"),
+        period=period,
+        rotating=bool(rotating),
+        lat=_blank(lat),
+        lon=_blank(lon),
+        radius_m=_blank(radius_m),
+    )
     page.call(activities.create_activity, body=body, keys=_keys(page), settings=page.settings)
     return page.redirect(f"/office/activities?village_id={village_id}", done="created")
 
@@ -225,17 +281,21 @@ def create_activity(page: OfficialPage, village_id: Annotated[int, Form(gt=0)],
 @router.get("/office/activities/{activity_id}/poster.svg")
 def activity_poster(page: OfficialPage, activity_id: int) -> Response:
     """The API's A4 poster (title, matter, points, when, where and the QR code), to print."""
-    return page.respond(page.call(activities.activity_poster, activity_id=activity_id, keys=_keys(page),
-                                  settings=page.settings))
+    return page.respond(
+        page.call(activities.activity_poster, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+    )
 
 
 def _live(page: Page, activity_id: int) -> dict[str, Any]:
-    code = page.call(activities.live_code, activity_id=activity_id, keys=_keys(page), settings=page.settings,
-                     response=Response())
+    code = page.call(
+        activities.live_code, activity_id=activity_id, keys=_keys(page), settings=page.settings, response=Response()
+    )
     until = utcnow() + timedelta(seconds=code.expires_in)
     timezone = ZoneInfo(page.timezone)
-    return {**code.model_dump(), "valid_until_text": page._("Valid until %(time)s",
-                                                            time=until.astimezone(timezone).strftime("%H:%M:%S"))}
+    return {
+        **code.model_dump(),
+        "valid_until_text": page._("Valid until %(time)s", time=until.astimezone(timezone).strftime("%H:%M:%S")),
+    }
 
 
 @router.get("/office/activities/{activity_id}/live.json")
@@ -271,18 +331,34 @@ def household_list(page: StaffPage, village_id: OutInt = None, page_number: int 
     query = select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
     total = int(page.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     page_number = max(1, page_number)
-    rows = page.session.scalars(query.order_by(Household.village_id, Household.code)
-                                .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    rows = page.session.scalars(
+        query.order_by(Household.village_id, Household.code).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
     members: dict[int, list[Person]] = {}
     if rows:
-        for person in page.session.scalars(select(Person).where(
-                Person.household_id.in_([h.id for h in rows])).order_by(Person.id)).all():  # type: ignore[attr-defined]
+        for person in page.session.scalars(
+            select(Person).where(Person.household_id.in_([h.id for h in rows])).order_by(Person.id)
+        ).all():  # type: ignore[attr-defined]
             members.setdefault(person.household_id, []).append(person)
-    listed = [{"household": h, "village": names.get(h.village_id, ""), "members": members.get(h.id, []),  # type: ignore[arg-type]
-               "balance": page.call(households.balance, household_id=h.id)} for h in rows]
-    return page.render("office/households.html", listed=listed, villages=villages, village_id=chosen,
-                       page_number=page_number, more=total > page_number * PAGE_SIZE, total=total,
-                       manages=_manages(page))
+    listed = [
+        {
+            "household": h,
+            "village": names.get(h.village_id, ""),
+            "members": members.get(h.id, []),  # type: ignore[arg-type]
+            "balance": page.call(households.balance, household_id=h.id),
+        }
+        for h in rows
+    ]
+    return page.render(
+        "office/households.html",
+        listed=listed,
+        villages=villages,
+        village_id=chosen,
+        page_number=page_number,
+        more=total > page_number * PAGE_SIZE,
+        total=total,
+        manages=_manages(page),
+    )
 
 
 @router.get("/office/households/{household_id}/card")
@@ -293,19 +369,22 @@ def household_card_page(page: OfficialPage, household_id: int) -> Response:
 
 @router.get("/office/households/{household_id}/card.svg")
 def household_card_svg(page: OfficialPage, household_id: int) -> Response:
-    return page.respond(page.call(households.household_card, household_id=household_id, keys=_keys(page),
-                                  settings=page.settings))
+    return page.respond(
+        page.call(households.household_card, household_id=household_id, keys=_keys(page), settings=page.settings)
+    )
 
 
 def _proxy_form(page: Page, status_code: int = 200, **context: Any) -> Response:
     listed = []
     for village in _villages(page):
-        for activity in page.call(activities.list_activities, keys=_keys(page), settings=page.settings,
-                                  village_id=village.id):
+        for activity in page.call(
+            activities.list_activities, keys=_keys(page), settings=page.settings, village_id=village.id
+        ):
             if activity.active:
                 listed.append({"activity": activity, "village": village.name})
-    return page.render("office/proxy.html", status_code=status_code, listed=listed,
-                       key=secrets.token_urlsafe(12), **context)
+    return page.render(
+        "office/proxy.html", status_code=status_code, listed=listed, key=secrets.token_urlsafe(12), **context
+    )
 
 
 @router.get("/office/proxy")
@@ -315,28 +394,37 @@ def proxy_claim_form(page: OfficialPage, household_id: OutInt = None) -> Respons
 
 
 @router.post("/office/proxy")
-def send_proxy_claim(page: OfficialPage, activity_id: Annotated[int, Form(gt=0)],
-                     key: Annotated[str, Form(min_length=8, max_length=64)],
-                     household_card: Annotated[str, Form(max_length=300)] = "",
-                     household_id: Annotated[str, Form(max_length=12)] = "",
-                     note: Annotated[str, Form(max_length=500)] = "",
-                     photo: Annotated[UploadFile | None, File()] = None) -> Response:
+def send_proxy_claim(
+    page: OfficialPage,
+    activity_id: Annotated[int, Form(gt=0)],
+    key: Annotated[str, Form(min_length=8, max_length=64)],
+    household_card: Annotated[str, Form(max_length=300)] = "",
+    household_id: Annotated[str, Form(max_length=12)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     number = _number(household_id, "household_id")
     card = household_card.strip() or None
     if card is None and number is None:
-        return _proxy_form(page, status_code=400,
-                           refusal=page._("Scan the household card or give the household number."))
+        return _proxy_form(
+            page, status_code=400, refusal=page._("Scan the household card or give the household number.")
+        )
     photos = []
     if photo is not None and photo.filename:  # a matter that needs a photo: the official takes it
-        activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page),
-                             settings=page.settings)
-        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
-                          village_id=activity.village_id)
+        activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+        saved = page.call(
+            evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=activity.village_id
+        )
         photos.append(saved.id)
-    body = _build(ProxyClaimIn, activity_id=activity_id, household_id=number, household_card=card,
-                  note=note.strip() or None, evidence_ids=photos)
-    page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page),
-              response=Response())
+    body = _build(
+        ProxyClaimIn,
+        activity_id=activity_id,
+        household_id=number,
+        household_card=card,
+        note=note.strip() or None,
+        evidence_ids=photos,
+    )
+    page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page), response=Response())
     return page.redirect("/office/proxy", done="recorded")
 
 
@@ -346,34 +434,57 @@ def send_proxy_claim(page: OfficialPage, activity_id: Annotated[int, Form(gt=0)]
 def _award_matters(page: Page, villages: list[Village]) -> list[dict[str, Any]]:
     """Per village, the rewards of the catalogue in force there now (county matters under a village's own)."""
     now = utcnow()
-    return [{"village": village, "matters": [
-        m for m in page.call(catalogue.list_matters, village_id=village.id) if m.points > 0 and m.active
-        and (m.valid_from is None or m.valid_from <= now) and (m.valid_to is None or now < m.valid_to)]}
-        for village in villages]
+    return [
+        {
+            "village": village,
+            "matters": [
+                m
+                for m in page.call(catalogue.list_matters, village_id=village.id)
+                if m.points > 0
+                and m.active
+                and (m.valid_from is None or m.valid_from <= now)
+                and (m.valid_to is None or now < m.valid_to)
+            ],
+        }
+        for village in villages
+    ]
 
 
 def _recent_awards(page: Page, villages: list[Village]) -> list[Any]:
     """The last awards given in my villages, newest first, as the review queue and the API show them."""
     assert page.principal is not None
-    found = page.session.scalars(select(Claim).where(
-        Claim.award_reason.is_not(None),  # type: ignore[union-attr]
-        Claim.village_id.in_([v.id for v in villages]))  # type: ignore[attr-defined]
-        .order_by(Claim.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+    found = page.session.scalars(
+        select(Claim)
+        .where(
+            Claim.award_reason.is_not(None),  # type: ignore[union-attr]
+            Claim.village_id.in_([v.id for v in villages]),
+        )  # type: ignore[attr-defined]
+        .order_by(Claim.id.desc())
+        .limit(20)
+    ).all()  # type: ignore[union-attr]
     return [claims.claim_out(page.session, c, page.principal) for c in found]
 
 
 def _award_form(page: Page, household_id: int | None, status_code: int = 200, **context: Any) -> Response:
     assert page.principal is not None
-    household = households.visible_household(page.session, page.principal, household_id) \
-        if household_id is not None else None
+    household = (
+        households.visible_household(page.session, page.principal, household_id) if household_id is not None else None
+    )
     villages = [v for v in _villages(page) if household is None or v.id == household.village_id]
     county = page.session.get(County, page.principal.county_id)
     listed = _recent_awards(page, _villages(page))
     names = _household_names(page, {a.household_id for a in listed})
-    return page.render("office/award.html", status_code=status_code, household=household,
-                       groups=_award_matters(page, villages), recent=listed, names=names,
-                       threshold=county.award_second_official_points if county is not None else 0,
-                       key=secrets.token_urlsafe(12), **context)
+    return page.render(
+        "office/award.html",
+        status_code=status_code,
+        household=household,
+        groups=_award_matters(page, villages),
+        recent=listed,
+        names=names,
+        threshold=county.award_second_official_points if county is not None else 0,
+        key=secrets.token_urlsafe(12),
+        **context,
+    )
 
 
 @router.get("/office/awards")
@@ -384,17 +495,21 @@ def award_form(page: OfficialPage, household_id: OutInt = None) -> Response:
 
 
 @router.post("/office/awards")
-def send_award(page: OfficialPage, matter_code: Annotated[str, Form(max_length=64)],
-               key: Annotated[str, Form(min_length=8, max_length=64)],
-               reason: Annotated[str, Form(max_length=500)] = "",
-               household_card: Annotated[str, Form(max_length=300)] = "",
-               household_id: Annotated[str, Form(max_length=12)] = "",
-               photo: Annotated[UploadFile | None, File()] = None) -> Response:
+def send_award(
+    page: OfficialPage,
+    matter_code: Annotated[str, Form(max_length=64)],
+    key: Annotated[str, Form(min_length=8, max_length=64)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    household_card: Annotated[str, Form(max_length=300)] = "",
+    household_id: Annotated[str, Form(max_length=12)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     number = _number(household_id, "household_id")
     card = household_card.strip() or None
     if card is None and number is None:
-        return _award_form(page, None, status_code=400,
-                           refusal=page._("Scan the household card or give the household number."))
+        return _award_form(
+            page, None, status_code=400, refusal=page._("Scan the household card or give the household number.")
+        )
     assert page.principal is not None
     try:
         with page.session.begin_nested():  # a refusal writes nothing, the photo's record included
@@ -402,13 +517,24 @@ def send_award(page: OfficialPage, matter_code: Annotated[str, Form(max_length=6
             household = households.visible_household(page.session, page.principal, number)
             photos = []
             if photo is not None and photo.filename:  # a matter that needs a photo: the official took it
-                saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
-                                  village_id=household.village_id)
+                saved = page.call(
+                    evidence.upload,
+                    request=page.request,
+                    settings=page.settings,
+                    file=photo,
+                    village_id=household.village_id,
+                )
                 photos.append(saved.id)
             given = award_service.submit_award(
-                page.session, page.principal, household_id=number, matter_code=matter_code.strip(),
-                reason=reason, person_id=None, details=award_service.Details(evidence_ids=tuple(photos)),
-                idempotency_key=f"page:award:{key}")
+                page.session,
+                page.principal,
+                household_id=number,
+                matter_code=matter_code.strip(),
+                reason=reason,
+                person_id=None,
+                details=award_service.Details(evidence_ids=tuple(photos)),
+                idempotency_key=f"page:award:{key}",
+            )
     except DomainError as refused:
         if isinstance(refused, Unauthenticated):
             raise
@@ -418,8 +544,10 @@ def send_award(page: OfficialPage, matter_code: Annotated[str, Form(max_length=6
 
 
 AWARD_REFUSALS = {  # an award's refusals, worded for the official who enters it
-    "conflict_of_interest": N_("You cannot award your own household: another official of the village, the "
-                               "township supervisor or the county admin does it."),
+    "conflict_of_interest": N_(
+        "You cannot award your own household: another official of the village, the "
+        "township supervisor or the county admin does it."
+    ),
     "cap_reached": N_("This household has reached the limit of points for this matter."),
     "not_a_reward": N_("This matter takes points away: record it as a deduction instead."),
     "evidence_required": N_("This matter needs a photo. Take one and send again."),
@@ -438,8 +566,12 @@ def _award_refusal(page: Page, error: DomainError) -> str:
 def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
     villages = _villages(page)
     ids = [v.id for v in villages]
-    homes = page.session.scalars(select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
-                                 .order_by(Household.village_id, Household.code).limit(1000)).all()
+    homes = page.session.scalars(
+        select(Household)
+        .where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(Household.village_id, Household.code)
+        .limit(1000)
+    ).all()
     deductions_matters: list[Any] = []
     matter_names: dict[str, str] = {}  # a deduction names its matter by code; the page shows the name
     for village in villages:
@@ -452,11 +584,20 @@ def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
     listed = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
     recent = page.call(disputes.list_deductions, village_id=None)[:50]
     names = _household_names(page, {d.household_id for d in listed} | {d.household_id for d in recent})
-    return page.render("office/disputes.html", status_code=status_code, households=homes,
-                       matters=deductions_matters, matter_names=matter_names, disputes=listed, deductions=recent,
-                       names=names,
-                       open_status=DisputeStatus.OPEN.value,
-                       manages=_manages(page), key=secrets.token_urlsafe(12), **context)
+    return page.render(
+        "office/disputes.html",
+        status_code=status_code,
+        households=homes,
+        matters=deductions_matters,
+        matter_names=matter_names,
+        disputes=listed,
+        deductions=recent,
+        names=names,
+        open_status=DisputeStatus.OPEN.value,
+        manages=_manages(page),
+        key=secrets.token_urlsafe(12),
+        **context,
+    )
 
 
 @router.get("/office/disputes")
@@ -465,31 +606,43 @@ def dispute_list(page: StaffPage) -> Response:
 
 
 @router.post("/office/deductions")
-def record_deduction(page: OfficialPage, household_id: Annotated[int, Form(gt=0)],
-                     matter_code: Annotated[str, Form(max_length=48)],
-                     key: Annotated[str, Form(min_length=8, max_length=64)],
-                     reason: Annotated[str, Form(max_length=500)] = "",
-                     photo: Annotated[UploadFile | None, File()] = None) -> Response:
+def record_deduction(
+    page: OfficialPage,
+    household_id: Annotated[int, Form(gt=0)],
+    matter_code: Annotated[str, Form(max_length=48)],
+    key: Annotated[str, Form(min_length=8, max_length=64)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     if not reason.strip():
         return _disputes(page, status_code=400, refusal=_reason_needed(page))
     household = households.visible_household(page.session, page.principal, household_id)  # type: ignore[arg-type]
     photos = []
     if photo is not None and photo.filename:
-        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
-                          village_id=household.village_id)
+        saved = page.call(
+            evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=household.village_id
+        )
         photos.append(saved.id)
-    body = _build(DeductionIn, household_id=household_id, matter_code=matter_code, reason=reason,
-                  evidence_ids=photos)
+    body = _build(DeductionIn, household_id=household_id, matter_code=matter_code, reason=reason, evidence_ids=photos)
     page.call(disputes.record_deduction, body=body, idempotency_key=f"page:deduction:{key}", response=Response())
     return page.redirect("/office/disputes", done="recorded")
 
 
 @router.post("/office/disputes/{dispute_id}/resolve")
-def resolve_dispute(page: OfficialPage, dispute_id: int, outcome: Annotated[str, Form(max_length=16)],
-                    note: Annotated[str, Form(max_length=500)] = "") -> Response:
+def resolve_dispute(
+    page: OfficialPage,
+    dispute_id: int,
+    outcome: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
     body = _build(ResolveDisputeIn, "outcome", outcome=outcome, note=note.strip() or None)
-    page.call(disputes.resolve, dispute_id=dispute_id, body=body,
-              idempotency_key=f"page:resolve:{dispute_id}:{outcome}", response=Response())
+    page.call(
+        disputes.resolve,
+        dispute_id=dispute_id,
+        body=body,
+        idempotency_key=f"page:resolve:{dispute_id}:{outcome}",
+        response=Response(),
+    )
     return page.redirect("/office/disputes", done="decided")
 
 
@@ -508,8 +661,9 @@ def rating_reviews(page: OfficialPage) -> Response:
 
 
 @router.post("/office/rating-reviews/{request_id}/answer")
-def answer_rating_review(page: OfficialPage, request_id: int,
-                         answer: Annotated[str, Form(max_length=1000)] = "") -> Response:
+def answer_rating_review(
+    page: OfficialPage, request_id: int, answer: Annotated[str, Form(max_length=1000)] = ""
+) -> Response:
     body = _build(ReviewAnswerIn, "answer", answer=answer)
     page.call(credit.answer_review, request_id=request_id, body=body)
     return page.redirect("/office/rating-reviews", done="answered")
@@ -520,8 +674,12 @@ def answer_rating_review(page: OfficialPage, request_id: int,
 
 def _scope(page: Page, village_id: str | None, township: str | None) -> charts.Scope:
     assert page.principal is not None
-    return charts.scope_of(page.session, page.principal, village_id=_number(village_id, "village_id"),
-                           township_id=_number(township, "township"))
+    return charts.scope_of(
+        page.session,
+        page.principal,
+        village_id=_number(village_id, "village_id"),
+        township_id=_number(township, "township"),
+    )
 
 
 def _chart_name(name: str) -> str:
@@ -537,14 +695,25 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
     query = "&".join(f"{k}={v}" for k, v in scope.query().items())
     titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
     villages = _villages(page)
-    townships = page.session.scalars(select(Township).where(
-        Township.id.in_(sorted({v.township_id for v in villages}))).order_by(Township.id)).all()  # type: ignore[union-attr]
-    return page.render("office/dashboard.html", scope=scope, table=table,
-                       participating=charts.participating_this_month(table),
-                       households=int(table["households"].iloc[-1]) if len(table) else 0,
-                       month=table["month"].iloc[-1] if len(table) else "", charts=charts.CHARTS, titles=titles,
-                       query=("?" + query) if query else "", villages=villages, townships=townships,
-                       village_id=scope.village_id, township=scope.township_id, timezone=scope.timezone)
+    townships = page.session.scalars(
+        select(Township).where(Township.id.in_(sorted({v.township_id for v in villages}))).order_by(Township.id)
+    ).all()  # type: ignore[union-attr]
+    return page.render(
+        "office/dashboard.html",
+        scope=scope,
+        table=table,
+        participating=charts.participating_this_month(table),
+        households=int(table["households"].iloc[-1]) if len(table) else 0,
+        month=table["month"].iloc[-1] if len(table) else "",
+        charts=charts.CHARTS,
+        titles=titles,
+        query=("?" + query) if query else "",
+        villages=villages,
+        townships=townships,
+        village_id=scope.village_id,
+        township=scope.township_id,
+        timezone=scope.timezone,
+    )
 
 
 @router.get("/office/dashboard/chart/{name}.svg")
@@ -552,8 +721,12 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
     name = _chart_name(name)
     scope = _scope(page, village_id, township)
     title, y = CHART_TEXTS[name]
-    labels = charts.Labels(title=page._(title), y=page._(y), empty=page._("Nothing yet"),
-                           matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en")
+    labels = charts.Labels(
+        title=page._(title),
+        y=page._(y),
+        empty=page._("Nothing yet"),
+        matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en",
+    )
     svg = charts.chart_svg(name, charts.table_of(name, page.session, scope), labels)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
@@ -577,4 +750,3 @@ def dashboard_csv(page: StaffPage, name: str, village_id: OutInt = None, townshi
 @router.get("/office/dashboard/data/{name}.xlsx")
 def dashboard_xlsx(page: StaffPage, name: str, village_id: OutInt = None, township: OutInt = None) -> Response:
     return _download(page, name, village_id, township, "xlsx")
-

@@ -32,9 +32,12 @@ router = APIRouter()
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 EVENTS = ("disbursed", "repaid", "dpd30", "dpd90", "default")
 # what a bank may report next, by the application's status (the API has the last word)
-NEXT_EVENTS = {"approved": ("disbursed",), "pre_approved": ("disbursed",),
-               "disbursed": ("repaid", "dpd30", "dpd90", "default"),
-               "overdue": ("repaid", "dpd30", "dpd90", "default")}
+NEXT_EVENTS = {
+    "approved": ("disbursed",),
+    "pre_approved": ("disbursed",),
+    "disbursed": ("repaid", "dpd30", "dpd90", "default"),
+    "overdue": ("repaid", "dpd30", "dpd90", "default"),
+}
 DECIDABLE = ("under_review", "pre_approved")
 
 
@@ -57,9 +60,13 @@ def _refusal(page: Page, code: str, message: str, detail: dict[str, Any]) -> dic
 
     text = ERRORS.get(code)
     used_at = detail.get("used_at")
-    return {"code": code, "reason": page._(text) if text else message,
-            "used_at": datetime.fromisoformat(used_at) if isinstance(used_at, str) else None,
-            "used_where": detail.get("used_where"), "attempts_left": detail.get("attempts_left")}
+    return {
+        "code": code,
+        "reason": page._(text) if text else message,
+        "used_at": datetime.fromisoformat(used_at) if isinstance(used_at, str) else None,
+        "used_where": detail.get("used_where"),
+        "attempts_left": detail.get("attempts_left"),
+    }
 
 
 def _split(text: str) -> tuple[str, str | None]:
@@ -87,9 +94,12 @@ def till(page: MerchantPage) -> Response:
 
 
 @router.post("/till")
-def consume(page: MerchantPage, code: Annotated[str, Form(max_length=200)] = "",
-            pin: Annotated[str, Form(max_length=20)] = "",
-            amount: Annotated[str, Form(max_length=20)] = "") -> Response:
+def consume(
+    page: MerchantPage,
+    code: Annotated[str, Form(max_length=200)] = "",
+    pin: Annotated[str, Form(max_length=20)] = "",
+    amount: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
     """Use the voucher; the result (used, or the plain refusal) is shown on the same screen, not redirected to,
     so the cashier reads it at once. A resend refuses as already used: nothing is used twice."""
     voucher_code, qr = _split(code)
@@ -108,23 +118,33 @@ def consume(page: MerchantPage, code: Annotated[str, Form(max_length=200)] = "",
             raise Invalid(f"Check {field}.", field=field) from exc
         answer = page.call(redemption.consume, code=voucher_code, body=body)
     except DomainError as error:
-        return _till(page, _status_of(error), typed=typed,
-                     refusal=_refusal(page, error.code, error.message, error.detail))
+        return _till(
+            page, _status_of(error), typed=typed, refusal=_refusal(page, error.code, error.message, error.detail)
+        )
     if isinstance(answer, Response):  # a wrong PIN is answered (and counted), not raised
         problem = json.loads(bytes(answer.body))
-        return _till(page, answer.status_code, typed=typed,
-                     refusal=_refusal(page, problem.get("code", "forbidden"), problem.get("detail", ""), problem))
+        return _till(
+            page,
+            answer.status_code,
+            typed=typed,
+            refusal=_refusal(page, problem.get("code", "forbidden"), problem.get("detail", ""), problem),
+        )
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)
-    return _till(page, used=answer, used_points=last.points if last else answer.points,
-                 used_yuan=last.value_yuan if last else answer.value_yuan)
+    return _till(
+        page,
+        used=answer,
+        used_points=last.points if last else answer.points,
+        used_yuan=last.value_yuan if last else answer.value_yuan,
+    )
 
 
 # --- the clinic's bookings ---------------------------------------------------------------------------------
 
 
 @router.get("/till/bookings")
-def bookings(page: ClinicPage, show: Literal["active", "used", "no_show", "expired", "cancelled"] = "active"
-             ) -> Response:
+def bookings(
+    page: ClinicPage, show: Literal["active", "used", "no_show", "expired", "cancelled"] = "active"
+) -> Response:
     """The clinic's bookings (the coming ones first), each to be marked attended or missed."""
     found = page.call(redemption.list_bookings, response=Response(), slot_id=None, status=show)
     found.sort(key=lambda v: v.slot.starts_at if v.slot else v.created_at)
@@ -151,16 +171,19 @@ def _this_month(page: Page) -> str:
 
 
 @router.get("/till/settlement")
-def settlement(page: MerchantPage, month: Annotated[str, Query(max_length=7)] = "",
-               format: Literal["html", "csv", "xlsx"] = "html") -> Response:  # noqa: A002
+def settlement(
+    page: MerchantPage, month: Annotated[str, Query(max_length=7)] = "", format: Literal["html", "csv", "xlsx"] = "html"
+) -> Response:  # noqa: A002
     """The month's uses of this shop's vouchers, reconciled with the ledger; CSV and XLSX to download."""
     month = month if MONTH.match(month) else _this_month(page)
     if format != "html":
-        file = page.call(redemption.settlement_report, settings=page.settings, month=month, partner_id=None,
-                         format=format)
+        file = page.call(
+            redemption.settlement_report, settings=page.settings, month=month, partner_id=None, format=format
+        )
         return page.respond(file)
-    report = page.call(redemption.settlement_report, settings=page.settings, month=month, partner_id=None,
-                       format="json")
+    report = page.call(
+        redemption.settlement_report, settings=page.settings, month=month, partner_id=None, format="json"
+    )
     lines = [{**line, "at": datetime.fromisoformat(line["used_at"])} for line in report.lines]
     return page.render("partner/settlement.html", month=month, report=report, lines=lines)
 
@@ -173,8 +196,7 @@ def bank_inbox(page: BankPage, status: str = "") -> Response:
     """The bank's loan applications, newest first, each with the grade it was made with."""
     chosen = status if status in loans.Status.__args__ else None  # type: ignore[attr-defined]
     found = page.call(loans.list_applications, response=Response(), status=chosen)
-    return page.render("partner/bank.html", applications=found, status=chosen or "",
-                       statuses=loans.Status.__args__)  # type: ignore[attr-defined]
+    return page.render("partner/bank.html", applications=found, status=chosen or "", statuses=loans.Status.__args__)  # type: ignore[attr-defined]
 
 
 @router.get("/bank/applications/{application_id}")
@@ -182,23 +204,39 @@ def bank_application(page: BankPage, application_id: int) -> Response:
     """One application: the rating snapshot sent with it (only what the consent allows), the decision, the
     loan's reported status."""
     found = page.call(loans.get_application, application_id=application_id, response=Response())
-    return page.render("partner/application.html", application=found, decidable=found.status in DECIDABLE,
-                       events=NEXT_EVENTS.get(found.status, ()))
+    return page.render(
+        "partner/application.html",
+        application=found,
+        decidable=found.status in DECIDABLE,
+        events=NEXT_EVENTS.get(found.status, ()),
+    )
 
 
 @router.post("/bank/applications/{application_id}/decision")
-def bank_decide(page: BankPage, application_id: int, decision: Annotated[Literal["approve", "reject"], Form()],
-                note: Annotated[str, Form(max_length=500)] = "") -> Response:
+def bank_decide(
+    page: BankPage,
+    application_id: int,
+    decision: Annotated[Literal["approve", "reject"], Form()],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
     if decision == "reject" and not note.strip():
         raise ReasonRequired("Say why the application is rejected.", field="note")
-    page.call(loans.decide, application_id=application_id, response=Response(),
-              body=LoanDecisionIn(approve=decision == "approve", note=note.strip() or None))
+    page.call(
+        loans.decide,
+        application_id=application_id,
+        response=Response(),
+        body=LoanDecisionIn(approve=decision == "approve", note=note.strip() or None),
+    )
     return page.redirect(f"/bank/applications/{application_id}", done="decided")
 
 
 @router.post("/bank/applications/{application_id}/status")
-def bank_report(page: BankPage, application_id: int, event: Annotated[str, Form(max_length=20)],
-                amount_yuan: Annotated[str, Form(max_length=12)] = "") -> Response:
+def bank_report(
+    page: BankPage,
+    application_id: int,
+    event: Annotated[str, Form(max_length=20)],
+    amount_yuan: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
     try:
         body = LoanStatusIn(event=event, amount_yuan=int(amount_yuan) if amount_yuan.strip() else None)  # type: ignore[arg-type]
     except (ValueError, ValidationError) as exc:

@@ -57,27 +57,48 @@ def claim_page(page: Anyone, token: str) -> Response:
     try:  # would the claim be refused? Then say why now, before the photo is taken, and show no button
         page.call(claims.check_claim, token=token, keys=keys, device=page.device, scan_ticket=_ticket(page, info))
     except DomainError as refused:
-        return page.render("villager/claim.html", status_code=status_of(refused), info=info, token=token,
-                           refusal=refused, reason=reason(page, refused))
+        return page.render(
+            "villager/claim.html",
+            status_code=status_of(refused),
+            info=info,
+            token=token,
+            refusal=refused,
+            reason=reason(page, refused),
+        )
     return page.render("villager/claim.html", info=info, token=token, key=secrets.token_urlsafe(16))
 
 
 @router.post("/c/{token}")
-def send_claim(page: VillagerPage, token: str, key: Annotated[str, Form(min_length=8, max_length=64)],
-               photo: Annotated[UploadFile | None, File()] = None,
-               lat: Annotated[str | None, Form(max_length=32)] = None,
-               lon: Annotated[str | None, Form(max_length=32)] = None) -> Response:
+def send_claim(
+    page: VillagerPage,
+    token: str,
+    key: Annotated[str, Form(min_length=8, max_length=64)],
+    photo: Annotated[UploadFile | None, File()] = None,
+    lat: Annotated[str | None, Form(max_length=32)] = None,
+    lon: Annotated[str | None, Form(max_length=32)] = None,
+) -> Response:
     """Claim with the photo just taken, and where the phone says it is (when the villager let it say). The form's
     key makes a double tap or a resend claim once."""
     # a token no code can be, or an odd location, is refused before a photo is stored
-    body = _model(ClaimIn, "token", token=token, lat=_coordinate(lat, "lat"), lon=_coordinate(lon, "lon"),
-                  scan_ticket=_ticket(page))
+    body = _model(
+        ClaimIn,
+        "token",
+        token=token,
+        lat=_coordinate(lat, "lat"),
+        lon=_coordinate(lon, "lon"),
+        scan_ticket=_ticket(page),
+    )
     if photo is not None and photo.filename:
-        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo,
-                          village_id=None)
+        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=None)
         body = body.model_copy(update={"evidence_ids": [saved.id]})
-    claim = page.call(claims.claim, body=body, idempotency_key=f"page:{key}",
-                      keys=page.request.app.state.code_keys, response=Response(), device=page.device)
+    claim = page.call(
+        claims.claim,
+        body=body,
+        idempotency_key=f"page:{key}",
+        keys=page.request.app.state.code_keys,
+        response=Response(),
+        device=page.device,
+    )
     if body.scan_ticket:
         page.cookies[SCAN_COOKIE] = ""  # used
     return page.render("villager/claimed.html", claim=claim)
@@ -141,8 +162,16 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     notice board and the leaderboard of my village."""
     household_id = _household(page)
     village_id = page.principal.home_village_id  # type: ignore[union-attr]
-    statement = page.call(households.statement, household_id=household_id, limit=20, cursor=None, since=None,
-                          until=None, reason=None, status=None)
+    statement = page.call(
+        households.statement,
+        household_id=household_id,
+        limit=20,
+        cursor=None,
+        since=None,
+        until=None,
+        reason=None,
+        status=None,
+    )
     my_claims = page.call(claims.list_claims, status=None, village_id=None, overdue=False, limit=50, cursor=None)
     my_deductions = page.call(disputes.list_deductions, village_id=None)
     my_disputes = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
@@ -152,12 +181,21 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     board = leaders = None
     if village_id is not None:
         board = page.call(villages.notice_board, village_id=village_id, response=Response())
-        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period=period,
-                            at=None)
-    return page.render("villager/me.html", balance=_balance(page), statement=statement.entries,
-                       claims=my_claims, deductions=my_deductions, appealed_claims=appealed_claims,
-                       appealed_deductions=appealed_deductions, notifications=told, board=board, leaders=leaders,
-                       matters=_matter_names(page), now=utcnow())
+        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period=period, at=None)
+    return page.render(
+        "villager/me.html",
+        balance=_balance(page),
+        statement=statement.entries,
+        claims=my_claims,
+        deductions=my_deductions,
+        appealed_claims=appealed_claims,
+        appealed_deductions=appealed_deductions,
+        notifications=told,
+        board=board,
+        leaders=leaders,
+        matters=_matter_names(page),
+        now=utcnow(),
+    )
 
 
 @router.get("/me/appeal")
@@ -173,14 +211,24 @@ def appeal_form(page: VillagerPage, claim_id: int | None = None, deduction_id: i
         if not found:
             raise DeductionNotFound("No such deduction.", deduction_id=deduction_id)
         subject = found[0]
-    return page.render("villager/appeal.html", claim_id=claim_id, deduction_id=deduction_id, subject=subject,
-                       matters=_matter_names(page), key=secrets.token_urlsafe(16))
+    return page.render(
+        "villager/appeal.html",
+        claim_id=claim_id,
+        deduction_id=deduction_id,
+        subject=subject,
+        matters=_matter_names(page),
+        key=secrets.token_urlsafe(16),
+    )
 
 
 @router.post("/me/appeal")
-def send_appeal(page: VillagerPage, reason: Reason, key: Key,
-                claim_id: Annotated[int | None, Form()] = None,
-                deduction_id: Annotated[int | None, Form()] = None) -> Response:
+def send_appeal(
+    page: VillagerPage,
+    reason: Reason,
+    key: Key,
+    claim_id: Annotated[int | None, Form()] = None,
+    deduction_id: Annotated[int | None, Form()] = None,
+) -> Response:
     body = _model(AppealIn, "reason", claim_id=claim_id, deduction_id=deduction_id, reason=reason)
     page.call(disputes.appeal, body=body, idempotency_key=f"page:{key}", response=Response())
     return page.redirect("/me", done="appealed")
@@ -196,17 +244,24 @@ def my_rating(page: VillagerPage) -> Response:
         rating = page.call(credit.my_rating, response=Response())
     except RatingNotFound:
         rating = None
-    return page.render("villager/rating.html", rating=rating,
-                       lookups=page.call(credit.my_access_log, response=Response()),
-                       consents=page.call(credit.my_consents),
-                       reviews=page.call(credit.my_review_requests, response=Response()),
-                       banks=page.call(credit.list_partners, kind=PartnerKind.BANK))
+    return page.render(
+        "villager/rating.html",
+        rating=rating,
+        lookups=page.call(credit.my_access_log, response=Response()),
+        consents=page.call(credit.my_consents),
+        reviews=page.call(credit.my_review_requests, response=Response()),
+        banks=page.call(credit.list_partners, kind=PartnerKind.BANK),
+    )
 
 
 @router.post("/me/consents")
-def give_consent(page: VillagerPage, partner_id: Annotated[int, Form(gt=0)],
-                 purpose: Annotated[str, Form(max_length=40)], scope: Annotated[str, Form(max_length=20)],
-                 days: Annotated[int, Form(ge=1, le=366)] = 90) -> Response:
+def give_consent(
+    page: VillagerPage,
+    partner_id: Annotated[int, Form(gt=0)],
+    purpose: Annotated[str, Form(max_length=40)],
+    scope: Annotated[str, Form(max_length=20)],
+    days: Annotated[int, Form(ge=1, le=366)] = 90,
+) -> Response:
     body = _model(ConsentIn, "partner_id", partner_id=partner_id, purpose=purpose, scope=scope, days=days)
     page.call(credit.give_consent, body=body)
     return page.redirect("/me/rating", done="consent_given")
@@ -233,15 +288,24 @@ def redeem_page(page: VillagerPage) -> Response:
     loan products to apply for and my applications."""
     offers = page.call(redemption.list_offers, response=Response(), status=None)
     slots = {o.id: page.call(redemption.list_slots, offer_id=o.id) for o in offers if o.kind == "health_check"}
-    return page.render("villager/redeem.html", balance=_balance(page), offers=offers, slots=slots,
-                       vouchers=page.call(redemption.list_vouchers, response=Response(), status=None),
-                       applications=page.call(loans.list_applications, response=Response(), status=None),
-                       key=secrets.token_urlsafe(16))
+    return page.render(
+        "villager/redeem.html",
+        balance=_balance(page),
+        offers=offers,
+        slots=slots,
+        vouchers=page.call(redemption.list_vouchers, response=Response(), status=None),
+        applications=page.call(loans.list_applications, response=Response(), status=None),
+        key=secrets.token_urlsafe(16),
+    )
 
 
 @router.post("/me/redeem")
-def redeem(page: VillagerPage, offer_id: Annotated[int, Form(gt=0)], key: Key,
-           slot_id: Annotated[int | None, Form(gt=0)] = None) -> Response:
+def redeem(
+    page: VillagerPage,
+    offer_id: Annotated[int, Form(gt=0)],
+    key: Key,
+    slot_id: Annotated[int | None, Form(gt=0)] = None,
+) -> Response:
     body = _model(RedemptionIn, "offer_id", offer_id=offer_id, slot_id=slot_id)
     page.call(redemption.redeem, body=body, idempotency_key=f"page:{key}", response=Response())
     return page.redirect("/me/redeem", done="booked" if slot_id else "redeemed")
@@ -260,11 +324,21 @@ def cancel_voucher(page: VillagerPage, code: str) -> Response:
 
 
 @router.post("/me/loans")
-def apply_for_loan(page: VillagerPage, offer_id: Annotated[int, Form(gt=0)],
-                   amount_yuan: Annotated[int, Form(gt=0, le=10_000_000)],
-                   term_months: Annotated[int, Form(ge=1, le=120)], purpose: Annotated[str, Form(max_length=200)],
-                   key: Key) -> Response:
-    body = _model(LoanApplicationIn, "amount_yuan", offer_id=offer_id, amount_yuan=amount_yuan,
-                  term_months=term_months, purpose=purpose)
+def apply_for_loan(
+    page: VillagerPage,
+    offer_id: Annotated[int, Form(gt=0)],
+    amount_yuan: Annotated[int, Form(gt=0, le=10_000_000)],
+    term_months: Annotated[int, Form(ge=1, le=120)],
+    purpose: Annotated[str, Form(max_length=200)],
+    key: Key,
+) -> Response:
+    body = _model(
+        LoanApplicationIn,
+        "amount_yuan",
+        offer_id=offer_id,
+        amount_yuan=amount_yuan,
+        term_months=term_months,
+        purpose=purpose,
+    )
     page.call(loans.apply, body=body, idempotency_key=f"page:{key}", response=Response())
     return page.redirect("/me/redeem", done="applied")

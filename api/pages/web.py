@@ -59,7 +59,7 @@ STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-                               "style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -161,8 +161,9 @@ class Page:
         if done in NOTICES and "notice" not in context:
             context["notice"] = self._(NOTICES[done])
         env = environment(self.locale)
-        html = env.get_template(template).render(page=self, principal=self.principal,
-                                                 role=_role_of(self.principal), **context)
+        html = env.get_template(template).render(
+            page=self, principal=self.principal, role=_role_of(self.principal), **context
+        )
         return self.respond(HTMLResponse(html, status_code=status_code))
 
     def redirect(self, url: str, **notice: Any) -> Response:
@@ -216,8 +217,15 @@ def set_cookie(response: Response, settings: Settings, name: str, value: str, ma
     if value == "":
         response.delete_cookie(name, path="/", secure=settings.cookie_secure, httponly=True, samesite="lax")
         return
-    response.set_cookie(name, value, max_age=max_age if max_age is not None else 400 * 24 * 3600, path="/",
-                        secure=settings.cookie_secure, httponly=True, samesite="lax")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age if max_age is not None else 400 * 24 * 3600,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def hash_key(key: str) -> str:
@@ -225,8 +233,7 @@ def hash_key(key: str) -> str:
 
 
 def csrf_for(settings: Settings, bound_to: str) -> str:
-    return hmac.new(("csrf:" + settings.effective_jwt_secret()).encode(), bound_to.encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(("csrf:" + settings.effective_jwt_secret()).encode(), bound_to.encode(), hashlib.sha256).hexdigest()
 
 
 def _signed_in(session: Session, key: str | None) -> tuple[Principal, User] | None:
@@ -265,9 +272,17 @@ def get_page(request: Request, session: SessionDep) -> Page:
     assert bound_to is not None
     if not _device_id_ok(request.cookies.get(DEVICE_COOKIE)):
         cookies[DEVICE_COOKIE] = secrets.token_urlsafe(24)
-    page = Page(request=request, session=session, settings=settings, principal=principal,
-                name=user.display_name if user is not None else None, locale=locale, elder=elder,
-                csrf=csrf_for(settings, bound_to), cookies=cookies)
+    page = Page(
+        request=request,
+        session=session,
+        settings=settings,
+        principal=principal,
+        name=user.display_name if user is not None else None,
+        locale=locale,
+        elder=elder,
+        csrf=csrf_for(settings, bound_to),
+        cookies=cookies,
+    )
     request.state.page = page  # the error handlers render errors as pages with it
     return page
 
@@ -352,11 +367,13 @@ def csrf_matches(request: Request, sent: object) -> bool:
 def start_session(page: Page, subject: str, role: str) -> None:
     """Sign this browser in as `subject`: a new key (never the one from before signing in)."""
     user_id = int(subject.partition(":")[2])
-    lifetime = (timedelta(days=page.settings.villager_session_days) if role == Role.VILLAGER
-                else timedelta(hours=page.settings.staff_session_hours))
+    lifetime = (
+        timedelta(days=page.settings.villager_session_days)
+        if role == Role.VILLAGER
+        else timedelta(hours=page.settings.staff_session_hours)
+    )
     key = secrets.token_urlsafe(32)
-    page.session.add(WebSession(key_hash=hash_key(key), user_id=user_id, role=role,
-                                expires_at=utcnow() + lifetime))
+    page.session.add(WebSession(key_hash=hash_key(key), user_id=user_id, role=role, expires_at=utcnow() + lifetime))
     user = page.session.get(User, user_id)
     if user is not None and user.locale is None and page.locale != i18n.DEFAULT:
         user.locale = page.locale  # the language picked before signing in sticks
@@ -376,8 +393,7 @@ def end_session(page: Page) -> None:
 
 def end_sessions_of(session: Session, user_id: int) -> int:
     """End every browser session of a user (a lost phone)."""
-    rows = session.exec(select(WebSession).where(WebSession.user_id == user_id,
-                                                 WebSession.ended_at.is_(None))).all()  # type: ignore[union-attr]
+    rows = session.exec(select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))).all()  # type: ignore[union-attr]
     for row in rows:
         row.ended_at = utcnow()
     return len(rows)
@@ -386,8 +402,15 @@ def end_sessions_of(session: Session, user_id: int) -> int:
 def home_of(principal: Principal) -> str:
     """Where a person lands after signing in."""
     role = _role_of(principal)
-    return {Role.VILLAGER: "/me", Role.OFFICIAL: "/office", Role.COUNTY_ADMIN: "/office", Role.AUDITOR: "/office",
-            "merchant": "/till", "clinic": "/till", "bank": "/bank"}.get(role or "", "/")
+    return {
+        Role.VILLAGER: "/me",
+        Role.OFFICIAL: "/office",
+        Role.COUNTY_ADMIN: "/office",
+        Role.AUDITOR: "/office",
+        "merchant": "/till",
+        "clinic": "/till",
+        "bank": "/bank",
+    }.get(role or "", "/")
 
 
 def safe_next(target: str | None) -> str | None:

@@ -105,8 +105,9 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
     transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
     engine, account, address = request.app.state.engine, f"user:{username.lower()}", _address(request)
     limits = throttle.Limits.of(settings)
-    stored, matches = _checked(engine, account, address, limits,
-                               lambda session: identity.password_of(session, username), password)
+    stored, matches = _checked(
+        engine, account, address, limits, lambda session: identity.password_of(session, username), password
+    )
     with unit_of_work(engine) as session:
         user = identity.user_signing_in(session, stored) if matches else None
         if user is None:
@@ -116,8 +117,14 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
         return StaffSignIn(f"user:{user.id}", user.role, locked_until)
 
 
-def _checked(engine: Engine, account: str, address: str, limits: throttle.Limits,
-             read: Callable[[Session], identity.Stored], secret: str) -> tuple[identity.Stored, bool]:
+def _checked(
+    engine: Engine,
+    account: str,
+    address: str,
+    limits: throttle.Limits,
+    read: Callable[[Session], identity.Stored],
+    secret: str,
+) -> tuple[identity.Stored, bool]:
     """Admit the try and read the stored hash in one short transaction, then run argon2 with none open: a slow
     hash never holds the database (on SQLite, its one writer)."""
     with unit_of_work(engine) as session:
@@ -134,13 +141,12 @@ def _failed(session: Session, settings: Settings, account: str, limits: throttle
         log.warning("account locked after failed sign-ins", extra={"fields": {"account": account}})
 
 
-def _client_grant(
-    request: Request, settings: Settings, client_id: str, secret: str, scope: str | None
-) -> TokenOut:
+def _client_grant(request: Request, settings: Settings, client_id: str, secret: str, scope: str | None) -> TokenOut:
     engine, account, address = request.app.state.engine, f"client:{client_id}", _address(request)
     limits = throttle.Limits.of(settings)
-    stored, matches = _checked(engine, account, address, limits,
-                               lambda session: identity.secret_of(session, client_id), secret)
+    stored, matches = _checked(
+        engine, account, address, limits, lambda session: identity.secret_of(session, client_id), secret
+    )
     with unit_of_work(engine) as session:
         found = identity.client_signing_in(session, stored) if matches else None
         if found is not None:  # a failure was counted for this address when admitted; no account-wide lock
@@ -162,8 +168,9 @@ def _pepper(settings: Settings) -> bytes:
     return ("otp:" + settings.effective_jwt_secret()).encode()
 
 
-@router.post("/otp/request", response_model=OtpRequestOut, status_code=status.HTTP_202_ACCEPTED,
-             dependencies=[public()])
+@router.post(
+    "/otp/request", response_model=OtpRequestOut, status_code=status.HTTP_202_ACCEPTED, dependencies=[public()]
+)
 def otp_request(body: OtpRequestIn, request: Request, settings: SettingsDep) -> OtpRequestOut:
     """Send a sign-in code to a villager's phone. The answer is the same whether or not the phone is known."""
     with unit_of_work(request.app.state.engine) as session:
@@ -178,14 +185,29 @@ def send_code(session: Session, request: Request, settings: Settings, phone: str
     throttle.check_locked(session, f"phone:{phone}")
     window = settings.sign_in_window_seconds
     with session.begin_nested():  # a refusal counts nothing, even where the caller commits (the pages)
-        ratelimit.hit(session, f"code-requests:phone:{phone}", limit=settings.code_requests_per_phone,
-                      seconds=window, what="codes asked for this phone",
-                      refusal=throttle.CodeRequestsPhoneLimited)
-        ratelimit.hit(session, f"code-requests:address:{_address(request)[:64]}",
-                      limit=settings.code_requests_per_address, seconds=window,
-                      what="codes asked for from your address", refusal=throttle.CodeRequestsAddressLimited)
-    return identity.request_otp(session, phone=phone, pepper=_pepper(settings),
-                                lifetime_seconds=settings.otp_seconds, send=request.app.state.otp_sender)
+        ratelimit.hit(
+            session,
+            f"code-requests:phone:{phone}",
+            limit=settings.code_requests_per_phone,
+            seconds=window,
+            what="codes asked for this phone",
+            refusal=throttle.CodeRequestsPhoneLimited,
+        )
+        ratelimit.hit(
+            session,
+            f"code-requests:address:{_address(request)[:64]}",
+            limit=settings.code_requests_per_address,
+            seconds=window,
+            what="codes asked for from your address",
+            refusal=throttle.CodeRequestsAddressLimited,
+        )
+    return identity.request_otp(
+        session,
+        phone=phone,
+        pepper=_pepper(settings),
+        lifetime_seconds=settings.otp_seconds,
+        send=request.app.state.otp_sender,
+    )
 
 
 @router.post("/otp/verify", response_model=TokenOut, dependencies=[public()])
@@ -198,8 +220,7 @@ def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> To
     return TokenOut(access_token=access, expires_in=lifetime)
 
 
-def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn
-                 ) -> tuple[str, str] | None:
+def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn) -> tuple[str, str] | None:
     """The subject and role of a villager signing in by code, or None (the failure counted)."""
     account, address, limits = f"phone:{body.phone}", _address(request), throttle.Limits.of(settings)
     with session.begin_nested():  # a refused try counts nothing, even where the caller commits (the pages)
@@ -219,7 +240,9 @@ def log_otp_sender(settings: Settings) -> identity.OtpSender:
         if settings.dev_mode:
             log.info("one-time code", extra={"fields": {"phone": phone, "dev_code": code}})
         else:
-            log.error("no SMS gateway is configured; a one-time code could not be delivered",
-                      extra={"fields": {"phone_tail": phone[-4:]}})
+            log.error(
+                "no SMS gateway is configured; a one-time code could not be delivered",
+                extra={"fields": {"phone_tail": phone[-4:]}},
+            )
 
     return send

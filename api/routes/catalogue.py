@@ -37,7 +37,8 @@ def _scope(session: SessionDep, who: Principal, village_id: int | None, *, editi
         return catalogue.Scope(county_id=who.county_id, village_id=None)
     village = session.get(Village, village_id)
     visible = village is not None and (
-        who.manages_village(village.id, village.county_id) if editing  # type: ignore[arg-type]
+        who.manages_village(village.id, village.county_id)
+        if editing  # type: ignore[arg-type]
         else who.sees_village(village.id, village.county_id) or who.lives_in(village.id)  # type: ignore[arg-type]
     )
     if not visible:
@@ -46,40 +47,55 @@ def _scope(session: SessionDep, who: Principal, village_id: int | None, *, editi
 
 
 @router.get("", response_model=list[MatterOut])
-def list_matters(session: SessionDep, who: Reader,
-                 village_id: Annotated[int | None, Query(gt=0)] = None) -> list[MatterOut]:
+def list_matters(
+    session: SessionDep, who: Reader, village_id: Annotated[int | None, Query(gt=0)] = None
+) -> list[MatterOut]:
     """The newest version of every matter that applies in a village (a villager: their own village), or the
     county's catalogue."""
     if who.role == Role.VILLAGER:
         village_id = who.home_village_id
     scope = _scope(session, who, village_id, editing=False)
-    return [matter_out(m) for m in catalogue.effective(session, county_id=scope.county_id,
-                                                         village_id=scope.village_id)]
+    return [matter_out(m) for m in catalogue.effective(session, county_id=scope.county_id, village_id=scope.village_id)]
 
 
 @router.post("", response_model=MatterOut, status_code=status.HTTP_201_CREATED)
 def create_matter(body: MatterIn, session: SessionDep, who: Editor) -> MatterOut:
     scope = _scope(session, who, body.village_id, editing=True)
     fields: dict[str, Any] = body.model_dump(exclude={"code", "village_id"})
-    return matter_out(catalogue.create(session, scope, code=body.code, actor=who.actor,
-                                       within_village_limits=who.role != Role.COUNTY_ADMIN, **fields))
+    return matter_out(
+        catalogue.create(
+            session,
+            scope,
+            code=body.code,
+            actor=who.actor,
+            within_village_limits=who.role != Role.COUNTY_ADMIN,
+            **fields,
+        )
+    )
 
 
 @router.patch("/{code}", response_model=MatterOut, status_code=status.HTTP_201_CREATED)
-def edit_matter(code: str, body: MatterEdit, session: SessionDep, who: Editor,
-                village_id: Annotated[int | None, Query(gt=0)] = None) -> MatterOut:
+def edit_matter(
+    code: str, body: MatterEdit, session: SessionDep, who: Editor, village_id: Annotated[int | None, Query(gt=0)] = None
+) -> MatterOut:
     """A new version of the matter with these changes; claims already made keep the version they had."""
     scope = _scope(session, who, village_id, editing=True)
     changes = body.model_dump(exclude_unset=True)
-    return matter_out(catalogue.edit(session, scope, code=code, actor=who.actor,
-                                     within_village_limits=who.role != Role.COUNTY_ADMIN, **changes))
+    return matter_out(
+        catalogue.edit(
+            session, scope, code=code, actor=who.actor, within_village_limits=who.role != Role.COUNTY_ADMIN, **changes
+        )
+    )
 
 
 @router.get("/{code}/versions", response_model=list[MatterOut])
-def matter_versions(code: str, session: SessionDep, who: Reader,
-                    village_id: Annotated[int | None, Query(gt=0)] = None) -> list[MatterOut]:
+def matter_versions(
+    code: str, session: SessionDep, who: Reader, village_id: Annotated[int | None, Query(gt=0)] = None
+) -> list[MatterOut]:
     if who.role == Role.VILLAGER and village_id is not None and village_id != who.home_village_id:
         raise VillageNotFound("No such village among yours.", village_id=village_id)
     scope = _scope(session, who, village_id, editing=False)
-    return [matter_out(m) for m in catalogue.versions(session, county_id=scope.county_id,
-                                                        village_id=scope.village_id, code=code)]
+    return [
+        matter_out(m)
+        for m in catalogue.versions(session, county_id=scope.county_id, village_id=scope.village_id, code=code)
+    ]

@@ -40,21 +40,30 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 Official = Annotated[Principal, allow(Role.OFFICIAL)]
 Reviewer = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
-DeviceId = Annotated[str | None, Header(alias="X-Device-Id", max_length=128,
-                                        description="A stable id of the phone, for fraud signals only.")]
+DeviceId = Annotated[
+    str | None,
+    Header(alias="X-Device-Id", max_length=128, description="A stable id of the phone, for fraud signals only."),
+]
 STAFF = (Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)
 
 
-def claim_out(session: Session, claim: Claim, who: Principal, *, replayed: bool = False,
-              evidence: list[int] | None = None) -> ClaimOut:
+def claim_out(
+    session: Session, claim: Claim, who: Principal, *, replayed: bool = False, evidence: list[int] | None = None
+) -> ClaimOut:
     """The claim as this caller may see it. `evidence`: the photo ids, when the caller knows them already."""
     matter = session.get(Matter, claim.matter_id)
     assert matter is not None
-    links = evidence_links(session, claim_id=claim.id) if evidence is None else [
-        f"/api/v1/evidence/{i}" for i in sorted(evidence)]
+    links = (
+        evidence_links(session, claim_id=claim.id)
+        if evidence is None
+        else [f"/api/v1/evidence/{i}" for i in sorted(evidence)]
+    )
     fields = claim.model_dump(include=set(ClaimOut.model_fields)) | {
-        "matter_code": matter.code, "matter_zh": matter.name_zh, "matter_en": matter.name_en,
-        "evidence": links, "replayed": replayed,
+        "matter_code": matter.code,
+        "matter_zh": matter.name_zh,
+        "matter_en": matter.name_en,
+        "evidence": links,
+        "replayed": replayed,
     }
     county = session.get(County, claim.county_id)
     assert county is not None
@@ -62,15 +71,22 @@ def claim_out(session: Session, claim: Claim, who: Principal, *, replayed: bool 
     if who.role not in STAFF:
         return ClaimOut(**fields)
     now = utcnow()
-    return ClaimReviewOut(**fields, entered_by=claim.entered_by, decided_by=claim.decided_by,
-                          age_hours=review.age_hours(claim, now), overdue=review.is_overdue(claim, county, now),
-                          flags=claim.flags, note=claim.note)
+    return ClaimReviewOut(
+        **fields,
+        entered_by=claim.entered_by,
+        decided_by=claim.decided_by,
+        age_hours=review.age_hours(claim, now),
+        overdue=review.is_overdue(claim, county, now),
+        flags=claim.flags,
+        note=claim.note,
+    )
 
 
 def _visible(session: Session, who: Principal, claim_id: int) -> Claim:
     claim = session.get(Claim, claim_id)
     if claim is None or not (
-        claim.household_id == who.household_id if who.role == Role.VILLAGER
+        claim.household_id == who.household_id
+        if who.role == Role.VILLAGER
         else who.sees_village(claim.village_id, claim.county_id)
     ):
         raise claims.ClaimNotFound("No such claim, or it is not yours to see.", claim_id=claim_id)
@@ -78,28 +94,60 @@ def _visible(session: Session, who: Principal, claim_id: int) -> Claim:
 
 
 @router.post("", response_model=ClaimOut, status_code=201, responses=REPLAY_RESPONSES)
-def claim(body: ClaimIn, idempotency_key: IdempotencyKey, session: SessionDep, keys: KeysDep, who: Villager,
-          response: Response, device: DeviceId = None) -> ClaimOut:
+def claim(
+    body: ClaimIn,
+    idempotency_key: IdempotencyKey,
+    session: SessionDep,
+    keys: KeysDep,
+    who: Villager,
+    response: Response,
+    device: DeviceId = None,
+) -> ClaimOut:
     """Claim points for your household with the code you scanned. Awaits review, or is approved at once when the
     matter allows it and the code was shown live by an official."""
-    details = claims.Details(evidence_ids=tuple(body.evidence_ids), lat=body.lat, lon=body.lon, note=body.note,
-                             device=device, scan_ticket=body.scan_ticket)
-    result = claims.submit_by_code(session, who, keys, token=body.token, details=details,
-                                   idempotency_key=idempotency_key)
+    details = claims.Details(
+        evidence_ids=tuple(body.evidence_ids),
+        lat=body.lat,
+        lon=body.lon,
+        note=body.note,
+        device=device,
+        scan_ticket=body.scan_ticket,
+    )
+    result = claims.submit_by_code(
+        session, who, keys, token=body.token, details=details, idempotency_key=idempotency_key
+    )
     created_or_replayed(response, result.replayed)
-    return claim_out(session, result.claim, who, replayed=result.replayed,
-                     evidence=None if result.replayed else list(body.evidence_ids))
+    return claim_out(
+        session,
+        result.claim,
+        who,
+        replayed=result.replayed,
+        evidence=None if result.replayed else list(body.evidence_ids),
+    )
 
 
 @router.post("/proxy", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def proxy_claim(body: ProxyClaimIn, idempotency_key: IdempotencyKey, session: SessionDep, keys: KeysDep,
-                who: Official, response: Response) -> ClaimOut:
+def proxy_claim(
+    body: ProxyClaimIn,
+    idempotency_key: IdempotencyKey,
+    session: SessionDep,
+    keys: KeysDep,
+    who: Official,
+    response: Response,
+) -> ClaimOut:
     """Enter a claim for a household without a smartphone: name it, or give the token of its card's QR code.
     Another official approves it."""
     household_id = household_named(keys, body.household_id, body.household_card)
     details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
-    result = claims.submit_proxy(session, who, activity_id=body.activity_id, household_id=household_id,
-                                 person_id=body.person_id, details=details, idempotency_key=idempotency_key)
+    result = claims.submit_proxy(
+        session,
+        who,
+        activity_id=body.activity_id,
+        household_id=household_id,
+        person_id=body.person_id,
+        details=details,
+        idempotency_key=idempotency_key,
+    )
     created_or_replayed(response, result.replayed)
     return claim_out(session, result.claim, who, replayed=result.replayed)
 
@@ -119,24 +167,37 @@ def household_named(keys: codes.Keys, household_id: int | None, household_card: 
 
 
 @router.post("/awards", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def award(body: AwardIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer,
-          response: Response) -> ClaimOut:
+def award(
+    body: AwardIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer, response: Response
+) -> ClaimOut:
     """Award a household of your village the points of a catalogue matter, saying why (with the photos the
     matter asks for). It is a claim entered by you: the matter's caps count it, it goes on the notice board and
     settles like any claim. Worth more than the county's `award_second_official_points`, it waits for another
     official's approval. Never for your own household (403 `conflict_of_interest`)."""
     details = claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note)
-    result = claims.submit_award(session, who, household_id=body.household_id, matter_code=body.matter_code,
-                                 reason=body.reason, person_id=body.person_id, details=details,
-                                 idempotency_key=idempotency_key)
+    result = claims.submit_award(
+        session,
+        who,
+        household_id=body.household_id,
+        matter_code=body.matter_code,
+        reason=body.reason,
+        person_id=body.person_id,
+        details=details,
+        idempotency_key=idempotency_key,
+    )
     created_or_replayed(response, result.replayed)
     return claim_out(session, result.claim, who, replayed=result.replayed)
 
 
 @router.get("/check", response_model=ClaimCheckOut)
-def check_claim(token: Annotated[str, Query(min_length=8, max_length=300)], session: SessionDep, keys: KeysDep,
-                who: Villager, device: DeviceId = None,
-                scan_ticket: Annotated[str | None, Query(min_length=8, max_length=96)] = None) -> ClaimCheckOut:
+def check_claim(
+    token: Annotated[str, Query(min_length=8, max_length=300)],
+    session: SessionDep,
+    keys: KeysDep,
+    who: Villager,
+    device: DeviceId = None,
+    scan_ticket: Annotated[str | None, Query(min_length=8, max_length=96)] = None,
+) -> ClaimCheckOut:
     """Would a claim with this scanned code be taken now? 200 when it would (the photo, where the matter needs
     one, aside); otherwise the very refusal the claim would get, e.g. 409 `already_claimed` with its claim_id.
     Changes nothing: ask before taking the photo."""
@@ -187,8 +248,9 @@ def get_claim(claim_id: int, session: SessionDep, who: Reader) -> ClaimOut:
 
 
 @router.post("/{claim_id}/approve", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def approve(claim_id: int, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer,
-            response: Response) -> ClaimOut:
+def approve(
+    claim_id: int, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer, response: Response
+) -> ClaimOut:
     """Approve: the points go on the village notice board, and settle when the notice period is over."""
     decided = review.approve(session, who, claim_id=claim_id, idempotency_key=idempotency_key)
     created_or_replayed(response, decided.replayed)
@@ -196,8 +258,14 @@ def approve(claim_id: int, idempotency_key: IdempotencyKey, session: SessionDep,
 
 
 @router.post("/{claim_id}/reject", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def reject(claim_id: int, body: RejectIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer,
-           response: Response) -> ClaimOut:
+def reject(
+    claim_id: int,
+    body: RejectIn,
+    idempotency_key: IdempotencyKey,
+    session: SessionDep,
+    who: Reviewer,
+    response: Response,
+) -> ClaimOut:
     """Reject, saying why: the household is told and may appeal."""
     decided = review.reject(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
     created_or_replayed(response, decided.replayed)
@@ -205,16 +273,23 @@ def reject(claim_id: int, body: RejectIn, idempotency_key: IdempotencyKey, sessi
 
 
 @router.post("/bulk-approve", response_model=BulkApproveOut, status_code=201, responses=REPLAY_RESPONSES)
-def bulk_approve(body: BulkApproveIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer,
-                 response: Response) -> BulkApproveOut:
+def bulk_approve(
+    body: BulkApproveIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer, response: Response
+) -> BulkApproveOut:
     outcomes, replayed = review.bulk_approve(session, who, claim_ids=body.claim_ids, idempotency_key=idempotency_key)
     created_or_replayed(response, replayed)
     return BulkApproveOut(outcomes=outcomes, replayed=replayed)
 
 
 @router.post("/{claim_id}/objections", response_model=DisputeOut, status_code=201, responses=REPLAY_RESPONSES)
-def object_to(claim_id: int, body: ObjectionIn, idempotency_key: IdempotencyKey, session: SessionDep,
-              who: Villager, response: Response) -> DisputeOut:
+def object_to(
+    claim_id: int,
+    body: ObjectionIn,
+    idempotency_key: IdempotencyKey,
+    session: SessionDep,
+    who: Villager,
+    response: Response,
+) -> DisputeOut:
     """Object to a claim on your village's notice board while it is in notice; it will not settle until an
     official has looked at the objection."""
     opened = disputes.object_to(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
@@ -229,5 +304,3 @@ def dispute_out(dispute: Dispute, who: Principal, *, replayed: bool = False) -> 
     if who.role == Role.VILLAGER and dispute.household_id != who.household_id:
         shown["household_id"] = None
     return DisputeOut.model_validate({**shown, "replayed": replayed})
-
-

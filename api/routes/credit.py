@@ -55,25 +55,37 @@ Bank = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="cred
 BankReporter = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="loans:report")]
 PRIVATE = {"Cache-Control": "no-store"}
 ConsentQuery = Annotated[str, Query(pattern=r"^[0-9a-f]{32}$", description="The consent the household gave you.")]
-EXPLANATION = ("The rating is computed from the household's settled points, deductions, claim decisions and upheld "
-               "objections, by a published scorecard. It supports a bank's decision and does not make it. You may "
-               "ask for a person to review it, and you can see every time a bank looked at it.")
+EXPLANATION = (
+    "The rating is computed from the household's settled points, deductions, claim decisions and upheld "
+    "objections, by a published scorecard. It supports a bank's decision and does not make it. You may "
+    "ask for a person to review it, and you can see every time a bank looked at it."
+)
 
 
 def limits_of(settings: Settings) -> lookups.Limits:
-    return lookups.Limits(per_client_per_minute=settings.credit_lookups_per_minute,
-                          per_subject_per_day=settings.credit_lookups_per_household_day)
+    return lookups.Limits(
+        per_client_per_minute=settings.credit_lookups_per_minute,
+        per_subject_per_day=settings.credit_lookups_per_household_day,
+    )
 
 
 def partner_rating(session: Session, rating: Rating, consent: Consent) -> PartnerRatingOut:
     """The allow-list: what the consented scope lets the bank see, nothing else."""
     card = ratings.card_by_id(session, rating.scorecard_id)
     out = PartnerRatingOut(
-        household_id=rating.household_id, grade=rating.grade, as_of=rating.as_of, computed_at=rating.computed_at,
-        scorecard_version=rating.scorecard_id, valid_until=ratings.valid_until(rating.as_of),
-        data_sufficiency=SufficiencyOut(sufficient=bool(rating.sufficiency.get("sufficient")),
-                                        months_of_history=int(rating.sufficiency.get("months_of_history", 0))),
-        consent_id=consent.id, purpose=consent.purpose, scope=consent.scope,
+        household_id=rating.household_id,
+        grade=rating.grade,
+        as_of=rating.as_of,
+        computed_at=rating.computed_at,
+        scorecard_version=rating.scorecard_id,
+        valid_until=ratings.valid_until(rating.as_of),
+        data_sufficiency=SufficiencyOut(
+            sufficient=bool(rating.sufficiency.get("sufficient")),
+            months_of_history=int(rating.sufficiency.get("months_of_history", 0)),
+        ),
+        consent_id=consent.id,
+        purpose=consent.purpose,
+        scope=consent.scope,
     )
     if consent.scope in (Scope.SCORE, Scope.SUMMARY):
         out.score = rating.score
@@ -82,21 +94,31 @@ def partner_rating(session: Session, rating: Rating, consent: Consent) -> Partne
     if consent.scope == Scope.SUMMARY:
         f = rating.features
         out.activity_summary = ActivitySummaryOut(
-            active_months_12=int(f.get("active_months_12") or 0), categories_24m=int(f.get("categories_24m") or 0),
-            points_12m_capped=int(f.get("points_12m_capped") or 0), deductions_24m=int(f.get("deductions_24m") or 0))
+            active_months_12=int(f.get("active_months_12") or 0),
+            categories_24m=int(f.get("categories_24m") or 0),
+            points_12m_capped=int(f.get("points_12m_capped") or 0),
+            deductions_24m=int(f.get("deductions_24m") or 0),
+        )
     return out
 
 
 # --- partner banks ---------------------------------------------------------------------------------------------
 
 
-async def _spend(request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None,
-                 uses: int) -> None:
+async def _spend(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None, uses: int
+) -> None:
     claims = bearer_claims(request, settings, credentials)
     kind, _, client = claims.sub.partition(":")
     if kind == "client":  # anyone else is refused by the route's rule
-        await in_turn(request, lookups.spend_client_budget, request.app.state.engine, client, uses=uses,
-                      limits=limits_of(settings))
+        await in_turn(
+            request,
+            lookups.spend_client_budget,
+            request.app.state.engine,
+            client,
+            uses=uses,
+            limits=limits_of(settings),
+        )
 
 
 async def lookup_budget(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
@@ -113,34 +135,57 @@ LookupBudget = Annotated[None, Depends(lookup_budget)]
 LookupsBudget = Annotated[None, Depends(lookups_budget)]
 
 
-@router.get("/credit/households/{household_id}", response_model=PartnerRatingOut, response_model_exclude_none=True,
-            responses={403: {"description": "No active consent of this household for you (nothing else is said)"},
-                       429: {"description": "Rate limited; see Retry-After"}})
-def partner_lookup(household_id: int, consent_id: ConsentQuery, _: LookupBudget, session: SessionDep,
-                   settings: SettingsDep, who: Bank, response: Response) -> PartnerRatingOut:
+@router.get(
+    "/credit/households/{household_id}",
+    response_model=PartnerRatingOut,
+    response_model_exclude_none=True,
+    responses={
+        403: {"description": "No active consent of this household for you (nothing else is said)"},
+        429: {"description": "Rate limited; see Retry-After"},
+    },
+)
+def partner_lookup(
+    household_id: int,
+    consent_id: ConsentQuery,
+    _: LookupBudget,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Bank,
+    response: Response,
+) -> PartnerRatingOut:
     """A household's rating, with its consent: as the consent's scope allows. The lookup is logged for the
     household to see."""
-    shown = lookups.lookup(session, who, household_id=household_id, consent_id=consent_id,
-                           limits=limits_of(settings))
+    shown = lookups.lookup(session, who, household_id=household_id, consent_id=consent_id, limits=limits_of(settings))
     response.headers.update(PRIVATE)
     return partner_rating(session, shown.rating, shown.consent)
 
 
 @router.post("/credit/lookups", response_model=LookupsOut, response_model_exclude_none=True)
-def partner_lookups(body: LookupsIn, _: LookupsBudget, session: SessionDep, settings: SettingsDep, who: Bank,
-                    response: Response) -> LookupsOut:
+def partner_lookups(
+    body: LookupsIn, _: LookupsBudget, session: SessionDep, settings: SettingsDep, who: Bank, response: Response
+) -> LookupsOut:
     """Many households at once; each answered (or refused) on its own, as the single lookup would."""
     results = []
     for item in body.items:
         try:
             with session.begin_nested():
-                shown = lookups.lookup(session, who, household_id=item.household_id, consent_id=item.consent_id,
-                                       limits=limits_of(settings))
-            results.append(LookupResultOut(household_id=item.household_id, consent_id=item.consent_id, status=200,
-                                           rating=partner_rating(session, shown.rating, shown.consent)))
+                shown = lookups.lookup(
+                    session, who, household_id=item.household_id, consent_id=item.consent_id, limits=limits_of(settings)
+                )
+            results.append(
+                LookupResultOut(
+                    household_id=item.household_id,
+                    consent_id=item.consent_id,
+                    status=200,
+                    rating=partner_rating(session, shown.rating, shown.consent),
+                )
+            )
         except DomainError as error:
-            results.append(LookupResultOut(household_id=item.household_id, consent_id=item.consent_id,
-                                           status=status_of(error), code=error.code))
+            results.append(
+                LookupResultOut(
+                    household_id=item.household_id, consent_id=item.consent_id, status=status_of(error), code=error.code
+                )
+            )
     response.headers.update(PRIVATE)
     return LookupsOut(results=results)
 
@@ -148,13 +193,26 @@ def partner_lookups(body: LookupsIn, _: LookupsBudget, session: SessionDep, sett
 @router.post("/credit/outcomes", response_model=OutcomeOut, status_code=status.HTTP_201_CREATED)
 def report_outcome(body: OutcomeIn, session: SessionDep, who: BankReporter, response: Response) -> OutcomeOut:
     """One event of a loan you decided with a rating: disbursed, repaid (on time), dpd30, dpd90, default."""
-    outcome, replayed = outcomes.report(session, who, loan_ref=body.loan_ref, household_id=body.household_id,
-                                        consent_id=body.consent_id, event=body.event, occurred_at=body.occurred_at,
-                                        amount=body.amount)
+    outcome, replayed = outcomes.report(
+        session,
+        who,
+        loan_ref=body.loan_ref,
+        household_id=body.household_id,
+        consent_id=body.consent_id,
+        event=body.event,
+        occurred_at=body.occurred_at,
+        amount=body.amount,
+    )
     if replayed:
         response.status_code = status.HTTP_200_OK
-    return OutcomeOut(id=outcome.id, loan_ref=outcome.loan_ref, household_id=outcome.household_id,  # type: ignore[arg-type]
-                      event=outcome.event, occurred_at=outcome.occurred_at, replayed=replayed)
+    return OutcomeOut(
+        id=outcome.id,
+        loan_ref=outcome.loan_ref,
+        household_id=outcome.household_id,  # type: ignore[arg-type]
+        event=outcome.event,
+        occurred_at=outcome.occurred_at,
+        replayed=replayed,
+    )
 
 
 # --- the household ---------------------------------------------------------------------------------------------
@@ -167,20 +225,32 @@ def my_rating(session: SessionDep, who: Villager, response: Response) -> MyRatin
     rating = ratings.current(session, who.household_id)  # type: ignore[arg-type]
     card = ratings.card_by_id(session, rating.scorecard_id)
     response.headers.update(PRIVATE)
-    return MyRatingOut(household_id=rating.household_id, grade=rating.grade, score=rating.score,
-                       score_range=list(card.score_range), reasons=rating.reasons, points=rating.points,
-                       features=rating.features, improve=ratings.how_to_improve(session, rating),
-                       as_of=rating.as_of, computed_at=rating.computed_at,
-                       valid_until=ratings.valid_until(rating.as_of), scorecard_version=rating.scorecard_id,
-                       data_sufficiency=rating.sufficiency, explanation=EXPLANATION)
+    return MyRatingOut(
+        household_id=rating.household_id,
+        grade=rating.grade,
+        score=rating.score,
+        score_range=list(card.score_range),
+        reasons=rating.reasons,
+        points=rating.points,
+        features=rating.features,
+        improve=ratings.how_to_improve(session, rating),
+        as_of=rating.as_of,
+        computed_at=rating.computed_at,
+        valid_until=ratings.valid_until(rating.as_of),
+        scorecard_version=rating.scorecard_id,
+        data_sufficiency=rating.sufficiency,
+        explanation=EXPLANATION,
+    )
 
 
 @router.get("/credit/me/lookups", response_model=list[AccessLogOut])
 def my_access_log(session: SessionDep, who: Villager, response: Response) -> list[AccessLogOut]:
     """Who looked at your household's rating, when, and why."""
     response.headers.update(PRIVATE)
-    return [AccessLogOut(partner=name, purpose=entry.purpose, looked_at=entry.looked_at, consent_id=entry.consent_id)
-            for entry, name in lookups.access_log(session, who.household_id)]  # type: ignore[arg-type]
+    return [
+        AccessLogOut(partner=name, purpose=entry.purpose, looked_at=entry.looked_at, consent_id=entry.consent_id)
+        for entry, name in lookups.access_log(session, who.household_id)
+    ]  # type: ignore[arg-type]
 
 
 @router.post("/credit/me/review-requests", response_model=ReviewRequestOut, status_code=status.HTTP_201_CREATED)
@@ -193,14 +263,16 @@ def ask_for_review(body: ReviewRequestIn, session: SessionDep, who: Villager) ->
 def my_review_requests(session: SessionDep, who: Villager, response: Response) -> list[ReviewRequestOut]:
     """Your household's requests for a person to look at its rating, newest first, with their answers."""
     response.headers.update(PRIVATE)
-    asked = session.scalars(select(ReviewRequest).where(ReviewRequest.household_id == who.household_id)
-                            .order_by(ReviewRequest.id.desc())).all()  # type: ignore[union-attr]
+    asked = session.scalars(
+        select(ReviewRequest).where(ReviewRequest.household_id == who.household_id).order_by(ReviewRequest.id.desc())
+    ).all()  # type: ignore[union-attr]
     return [review_out(session, task, with_rating=False) for task in asked]
 
 
 @router.get("/partners", response_model=list[PartnerOut])
-def list_partners(session: SessionDep, who: Member,
-                  kind: Annotated[PartnerKind | None, Query()] = None) -> list[PartnerOut]:
+def list_partners(
+    session: SessionDep, who: Member, kind: Annotated[PartnerKind | None, Query()] = None
+) -> list[PartnerOut]:
     """The partners of your county (the banks you may give consent to, with kind=bank)."""
     query = select(Partner).where(Partner.county_id == who.county_id)
     if kind is not None:
@@ -210,10 +282,17 @@ def list_partners(session: SessionDep, who: Member,
 
 def consent_out(session: Session, consent: Consent) -> ConsentOut:
     partner = session.get(Partner, consent.partner_id)
-    return ConsentOut(id=consent.id, partner_id=consent.partner_id, partner=partner.name if partner else "?",
-                      purpose=consent.purpose, scope=consent.scope, granted_at=consent.granted_at,
-                      expires_at=consent.expires_at, revoked_at=consent.revoked_at,
-                      active=consents.is_active(consent, utcnow()))
+    return ConsentOut(
+        id=consent.id,
+        partner_id=consent.partner_id,
+        partner=partner.name if partner else "?",
+        purpose=consent.purpose,
+        scope=consent.scope,
+        granted_at=consent.granted_at,
+        expires_at=consent.expires_at,
+        revoked_at=consent.revoked_at,
+        active=consents.is_active(consent, utcnow()),
+    )
 
 
 @router.get("/consents", response_model=list[ConsentOut])
@@ -225,8 +304,12 @@ def my_consents(session: SessionDep, who: Villager) -> list[ConsentOut]:
 def give_consent(body: ConsentIn, session: SessionDep, who: Villager) -> ConsentOut:
     """Let one bank read your rating for one purpose, in one scope (grade; score and reasons; and a summary of
     your participation), for `days` (90 unless you say otherwise). Revoke it at any time."""
-    return consent_out(session, consents.grant(session, who, partner_id=body.partner_id, purpose=body.purpose,
-                                               scope=body.scope, days=body.days))
+    return consent_out(
+        session,
+        consents.grant(
+            session, who, partner_id=body.partner_id, purpose=body.purpose, scope=body.scope, days=body.days
+        ),
+    )
 
 
 @router.post("/consents/{consent_id}/revoke", response_model=ConsentOut)
@@ -241,18 +324,33 @@ def revoke_consent(consent_id: str, session: SessionDep, who: Villager) -> Conse
 def review_out(session: Session, task: ReviewRequest, *, with_rating: bool = True) -> ReviewRequestOut:
     rating = session.get(Rating, task.rating_id) if with_rating else None
     return ReviewRequestOut(
-        id=task.id, household_id=task.household_id, village_id=task.village_id, reason=task.reason,  # type: ignore[arg-type]
-        status=task.status, requested_at=task.requested_at, answer=task.answer, answered_at=task.answered_at,
-        rating=None if rating is None else {"grade": rating.grade, "score": rating.score, "reasons": rating.reasons,
-                                            "points": rating.points, "features": rating.features,
-                                            "computed_at": rating.computed_at.isoformat()},
+        id=task.id,
+        household_id=task.household_id,
+        village_id=task.village_id,
+        reason=task.reason,  # type: ignore[arg-type]
+        status=task.status,
+        requested_at=task.requested_at,
+        answer=task.answer,
+        answered_at=task.answered_at,
+        rating=None
+        if rating is None
+        else {
+            "grade": rating.grade,
+            "score": rating.score,
+            "reasons": rating.reasons,
+            "points": rating.points,
+            "features": rating.features,
+            "computed_at": rating.computed_at.isoformat(),
+        },
     )
 
 
 @router.get("/credit/review-requests", response_model=list[ReviewRequestOut])
-def review_queue(session: SessionDep, who: Staff,
-                 status_filter: Annotated[str | None, Query(alias="status", pattern="^(open|answered)$")] = None
-                 ) -> list[ReviewRequestOut]:
+def review_queue(
+    session: SessionDep,
+    who: Staff,
+    status_filter: Annotated[str | None, Query(alias="status", pattern="^(open|answered)$")] = None,
+) -> list[ReviewRequestOut]:
     """Households of your villages asking for a person to look at their rating, oldest first."""
     query = select(ReviewRequest).where(ReviewRequest.county_id == who.county_id)
     if who.role == Role.OFFICIAL:
@@ -271,9 +369,12 @@ def answer_review(request_id: int, body: ReviewAnswerIn, session: SessionDep, wh
 def list_scorecards(session: SessionDep, who: Admin) -> list[ScorecardOut]:
     """Every scorecard version, and which one your county rates with."""
     active = ratings.active_card(session, who.county_id).id
-    return [ScorecardOut(id=c.id, name=c.name, origin=c.origin, parent_id=c.parent_id, created_at=c.created_at,
-                         active=c.id == active)
-            for c in session.scalars(select(Scorecard).order_by(Scorecard.created_at)).all()]  # type: ignore[arg-type]
+    return [
+        ScorecardOut(
+            id=c.id, name=c.name, origin=c.origin, parent_id=c.parent_id, created_at=c.created_at, active=c.id == active
+        )
+        for c in session.scalars(select(Scorecard).order_by(Scorecard.created_at)).all()
+    ]  # type: ignore[arg-type]
 
 
 @router.post("/scorecards/{scorecard_id}/activate", response_model=ScorecardOut)
@@ -282,9 +383,16 @@ def activate_scorecard(scorecard_id: str, body: ActivateIn, session: SessionDep,
     card = session.get(Scorecard, scorecard_id)
     if card is None:
         ratings.card_by_id(session, scorecard_id)  # raises not found
-    session.add(ScorecardActivation(county_id=who.county_id, scorecard_id=scorecard_id, activated_by=who.actor,
-                                    note=body.note))
+    session.add(
+        ScorecardActivation(county_id=who.county_id, scorecard_id=scorecard_id, activated_by=who.actor, note=body.note)
+    )
     session.flush()
     assert card is not None
-    return ScorecardOut(id=card.id, name=card.name, origin=card.origin, parent_id=card.parent_id,
-                        created_at=card.created_at, active=True)
+    return ScorecardOut(
+        id=card.id,
+        name=card.name,
+        origin=card.origin,
+        parent_id=card.parent_id,
+        created_at=card.created_at,
+        active=True,
+    )

@@ -34,13 +34,26 @@ class VillageRequired(Invalid):
     code = "village_required"
 
 
-@router.post("", response_model=EvidenceOut, status_code=status.HTTP_201_CREATED,
-             responses={413: {"description": "evidence_too_large: larger than 5 MB; evidence_too_many_pixels: more "
-                                             "pixels than SHANZHI_EVIDENCE_MAX_PIXELS"},
-                        415: {"description": "Not a JPEG, PNG or WebP that decodes"}})
-def upload(request: Request, session: SessionDep, settings: SettingsDep, who: Uploader,
-           file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP photo of at most 5 MB.")],
-           village_id: int | None = None) -> EvidenceOut:
+@router.post(
+    "",
+    response_model=EvidenceOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        413: {
+            "description": "evidence_too_large: larger than 5 MB; evidence_too_many_pixels: more "
+            "pixels than SHANZHI_EVIDENCE_MAX_PIXELS"
+        },
+        415: {"description": "Not a JPEG, PNG or WebP that decodes"},
+    },
+)
+def upload(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Uploader,
+    file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP photo of at most 5 MB.")],
+    village_id: int | None = None,
+) -> EvidenceOut:
     """Store a photo. A villager's photo belongs to their household; an official names the village."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > photos.MAX_BYTES + 64 * 1024:
@@ -55,8 +68,16 @@ def upload(request: Request, session: SessionDep, settings: SettingsDep, who: Up
         if row is None or not who.manages_village(row.id, row.county_id):  # type: ignore[arg-type]
             raise VillageNotFound("No such village among yours.", village_id=village_id)
     assert village is not None
-    saved = photos.save(session, file.file, root=settings.upload_dir, county_id=who.county_id, village_id=village,
-                        household_id=household_id, actor=who.actor, max_pixels=settings.evidence_max_pixels)
+    saved = photos.save(
+        session,
+        file.file,
+        root=settings.upload_dir,
+        county_id=who.county_id,
+        village_id=village,
+        household_id=household_id,
+        actor=who.actor,
+        max_pixels=settings.evidence_max_pixels,
+    )
     return EvidenceOut(id=saved.id, sha256=saved.sha256)  # type: ignore[arg-type]
 
 
@@ -69,32 +90,46 @@ def may_see(session: Session, who: Principal, photo: EvidenceFile) -> bool:
     if photo.household_id == who.household_id:
         return True
     used_against = session.scalar(
-        select(Deduction.id).join(DeductionEvidence, DeductionEvidence.deduction_id == Deduction.id)
-        .where(DeductionEvidence.evidence_id == photo.id, Deduction.household_id == who.household_id).limit(1))
+        select(Deduction.id)
+        .join(DeductionEvidence, DeductionEvidence.deduction_id == Deduction.id)
+        .where(DeductionEvidence.evidence_id == photo.id, Deduction.household_id == who.household_id)
+        .limit(1)
+    )
     used_for = session.scalar(
-        select(Claim.id).join(ClaimEvidence, ClaimEvidence.claim_id == Claim.id)
-        .where(ClaimEvidence.evidence_id == photo.id, Claim.household_id == who.household_id).limit(1))
+        select(Claim.id)
+        .join(ClaimEvidence, ClaimEvidence.claim_id == Claim.id)
+        .where(ClaimEvidence.evidence_id == photo.id, Claim.household_id == who.household_id)
+        .limit(1)
+    )
     return used_against is not None or used_for is not None
 
 
-@router.get("/{evidence_id}", response_class=FileResponse,
-            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+@router.get(
+    "/{evidence_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
 def download(evidence_id: int, session: SessionDep, settings: SettingsDep, who: Viewer) -> FileResponse:
     photo = session.get(EvidenceFile, evidence_id)
     if photo is None or not may_see(session, who, photo):
         raise photos.EvidenceNotFound("No such photo, or it is not yours to see.", evidence_id=evidence_id)
     extension = photos.EXTENSIONS.get(photo.content_type, "bin")
-    return FileResponse(photos.path_of(settings.upload_dir, photo.sha256), media_type=photo.content_type,
-                        headers={"Cache-Control": "private, no-store", **SERVED_SAFELY,
-                                 "Content-Disposition": f'inline; filename="photo-{photo.id}.{extension}"'})
+    return FileResponse(
+        photos.path_of(settings.upload_dir, photo.sha256),
+        media_type=photo.content_type,
+        headers={
+            "Cache-Control": "private, no-store",
+            **SERVED_SAFELY,
+            "Content-Disposition": f'inline; filename="photo-{photo.id}.{extension}"',
+        },
+    )
 
 
 def evidence_links(session: Session, *, claim_id: int | None = None, deduction_id: int | None = None) -> list[str]:
     if claim_id is not None:
         ids = session.scalars(select(ClaimEvidence.evidence_id).where(ClaimEvidence.claim_id == claim_id)).all()
     else:
-        ids = session.scalars(select(DeductionEvidence.evidence_id)
-                              .where(DeductionEvidence.deduction_id == deduction_id)).all()
+        ids = session.scalars(
+            select(DeductionEvidence.evidence_id).where(DeductionEvidence.deduction_id == deduction_id)
+        ).all()
     return [f"/api/v1/evidence/{i}" for i in sorted(ids)]
-
-

@@ -33,8 +33,9 @@ def readyz(request: Request) -> dict[str, str] | Response:
         return problem(503, "database_unreachable", "The database does not answer.")
     head = migrations.head_revision()
     if current != head:
-        return problem(503, "migrations_pending", f"The schema is at {current}, the code needs {head}.",
-                       current=current, head=head)
+        return problem(
+            503, "migrations_pending", f"The schema is at {current}, the code needs {head}.", current=current, head=head
+        )
     return {"status": "ready", "revision": head or ""}
 
 

@@ -93,10 +93,10 @@ def _managed_household(session: Session, who: Principal, household_id: int) -> H
     return household
 
 
-@router.get("/{household_id}/card.svg", response_class=Response,
-            responses={200: {"content": {"image/svg+xml": {}}}})
-def household_card(household_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep,
-                   who: Staff) -> Response:
+@router.get("/{household_id}/card.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+def household_card(
+    household_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Staff
+) -> Response:
     """The household's printable card; scanning its QR code in the official console picks the household for a
     proxy claim."""
     household = _managed_household(session, who, household_id)
@@ -104,14 +104,20 @@ def household_card(household_id: int, session: SessionDep, keys: KeysDep, settin
     assert village is not None
     token = codes.sign_household(keys, household_id=household_id)
     url = f"{settings.base_url.rstrip('/')}/h/{token}"
-    svg = render.household_card_svg(url=url, household=household.name, house_number=household.house_number,
-                                    village=village.name, code=household.code)
+    svg = render.household_card_svg(
+        url=url,
+        household=household.name,
+        house_number=household.house_number,
+        village=village.name,
+        code=household.code,
+    )
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/lookup-card", response_model=HouseholdCardOut)
-def lookup_card(body: HouseholdCardIn, session: SessionDep, keys: KeysDep, who: Staff,
-                response: Response) -> HouseholdCardOut:
+def lookup_card(
+    body: HouseholdCardIn, session: SessionDep, keys: KeysDep, who: Staff, response: Response
+) -> HouseholdCardOut:
     """The household behind a scanned card, with its members, for entering a proxy claim."""
     card = codes.read(keys, codes.scanned(body.token))
     if not isinstance(card, codes.HouseholdCard):
@@ -119,6 +125,10 @@ def lookup_card(body: HouseholdCardIn, session: SessionDep, keys: KeysDep, who: 
     household = _managed_household(session, who, card.household_id)
     members = session.scalars(select(Person).where(Person.household_id == household.id).order_by(Person.id)).all()
     response.headers["Cache-Control"] = "no-store"
-    return HouseholdCardOut(household_id=household.id, code=household.code, name=household.name,  # type: ignore[arg-type]
-                            house_number=household.house_number,
-                            members=[{"person_id": m.id, "name": m.name, "head": m.is_head} for m in members])
+    return HouseholdCardOut(
+        household_id=household.id,
+        code=household.code,
+        name=household.name,  # type: ignore[arg-type]
+        house_number=household.house_number,
+        members=[{"person_id": m.id, "name": m.name, "head": m.is_head} for m in members],
+    )

@@ -17,9 +17,13 @@ Overseer = Annotated[Principal, allow(Role.AUDITOR, Role.COUNTY_ADMIN)]
 
 
 @router.get("/failures", response_model=list[JobFailureOut])
-def job_failures(session: SessionDep, who: Overseer, response: Response,
-                 open_only: Annotated[bool, Query(alias="open")] = False,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[JobFailureOut]:
+def job_failures(
+    session: SessionDep,
+    who: Overseer,
+    response: Response,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[JobFailureOut]:
     """Items of the scheduled work that failed and were skipped (their county's, and whole steps that failed),
     newest first: step, record, error, first and last seen, how often; `open=true` leaves out those that went
     through at a later run."""

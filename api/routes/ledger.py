@@ -87,23 +87,26 @@ REFUSED = {409: {"description": "Always: the transaction belongs to a record (`t
 
 
 @router.post("/transactions/{transaction_id}/post", response_model=TransactionOut, responses=REFUSED)
-def post(transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep,
-         principal: Writer) -> TransactionOut:
+def post(
+    transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep, principal: Writer
+) -> TransactionOut:
     """Refused: a pending transfer is posted by its record's operation (a claim's approval, a voucher's use)."""
     raise _by_hand(session, principal, transaction_id, "post")
 
 
 @router.post("/transactions/{transaction_id}/void", response_model=TransactionOut, responses=REFUSED)
-def void(transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep,
-         principal: Writer) -> TransactionOut:
+def void(
+    transaction_id: int, body: ResolveIn, idempotency_key: IdempotencyKey, session: SessionDep, principal: Writer
+) -> TransactionOut:
     """Refused: a pending transfer is voided by its record's operation (a claim's rejection, a voucher's
     cancellation)."""
     raise _by_hand(session, principal, transaction_id, "void")
 
 
 @router.post("/transactions/{transaction_id}/reverse", response_model=TransactionOut, responses=REFUSED)
-def reverse(transaction_id: int, body: ReverseIn, idempotency_key: IdempotencyKey, session: SessionDep,
-            principal: Writer) -> TransactionOut:
+def reverse(
+    transaction_id: int, body: ReverseIn, idempotency_key: IdempotencyKey, session: SessionDep, principal: Writer
+) -> TransactionOut:
     """Refused: a posted transaction is reversed by its record's operation (an upheld objection or appeal)."""
     raise _by_hand(session, principal, transaction_id, "reversal")
 
@@ -122,8 +125,9 @@ def head_key(settings: SettingsDep) -> dict[str, object]:
 
 
 @router.post("/head/check", response_model=VerifyPinnedOut)
-def check_pinned(body: VerifyPinnedIn, session: SessionDep, settings: SettingsDep,
-                 principal: HeadReader) -> VerifyPinnedOut:
+def check_pinned(
+    body: VerifyPinnedIn, session: SessionDep, settings: SettingsDep, principal: HeadReader
+) -> VerifyPinnedOut:
     """Is a head pinned earlier still part of today's chain? Proves history was only appended to."""
     payload = tokens.read_signed_head(tokens.head_public_jwk(settings), body.jws)
     if payload.get("county_id") != principal.county_id:

@@ -44,16 +44,29 @@ def application_out(session: Session, application: LoanApplication, who: Princip
     offer = session.get(Offer, application.offer_id)
     partner = session.get(Partner, application.partner_id)
     out = LoanApplicationOut(
-        id=application.id, offer_id=application.offer_id, offer_title=offer.title if offer else "",  # type: ignore[arg-type]
-        partner_id=application.partner_id, partner_name=partner.name if partner else "",
-        amount_yuan=application.amount_yuan, term_months=application.term_months, purpose=application.purpose,
-        status=application.status, grade=application.grade, max_amount_yuan=application.max_amount_yuan,  # type: ignore[arg-type]
-        rate_discount_bp=application.rate_discount_bp, decided_automatically=application.decided_automatically,
-        decided_at=application.decided_at, decision_note=application.decision_note,
-        consent_id=application.consent_id, created_at=application.created_at, updated_at=application.updated_at)
+        id=application.id,
+        offer_id=application.offer_id,
+        offer_title=offer.title if offer else "",  # type: ignore[arg-type]
+        partner_id=application.partner_id,
+        partner_name=partner.name if partner else "",
+        amount_yuan=application.amount_yuan,
+        term_months=application.term_months,
+        purpose=application.purpose,
+        status=application.status,
+        grade=application.grade,
+        max_amount_yuan=application.max_amount_yuan,  # type: ignore[arg-type]
+        rate_discount_bp=application.rate_discount_bp,
+        decided_automatically=application.decided_automatically,
+        decided_at=application.decided_at,
+        decision_note=application.decision_note,
+        consent_id=application.consent_id,
+        created_at=application.created_at,
+        updated_at=application.updated_at,
+    )
     if who.role == Role.VILLAGER:
-        out.timeline = [LoanStepOut(status=e.status, note=e.note, at=e.at)
-                        for e in loans.timeline(session, application.id)]  # type: ignore[arg-type]
+        out.timeline = [
+            LoanStepOut(status=e.status, note=e.note, at=e.at) for e in loans.timeline(session, application.id)
+        ]  # type: ignore[arg-type]
     else:
         rating = session.get(Rating, application.rating_id)
         consent = session.get(Consent, application.consent_id)
@@ -64,68 +77,95 @@ def application_out(session: Session, application: LoanApplication, who: Princip
     return out
 
 
-@router.post("/loan-applications", response_model=LoanApplicationOut, response_model_exclude_none=True,
-             status_code=201, responses=REPLAY_RESPONSES)
-def apply(body: LoanApplicationIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Villager,
-          response: Response) -> LoanApplicationOut:
+@router.post(
+    "/loan-applications",
+    response_model=LoanApplicationOut,
+    response_model_exclude_none=True,
+    status_code=201,
+    responses=REPLAY_RESPONSES,
+)
+def apply(
+    body: LoanApplicationIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Villager, response: Response
+) -> LoanApplicationOut:
     """Apply for a bank's loan product. This gives the bank consent to read your rating for this application
     (purpose loan_application, scope score); the rating sent is logged where you see who looked at it. Where
     the product's rules allow, the answer comes at once (pre_approved); otherwise the bank's staff decide."""
-    application, replayed = loans.apply(session, who, offer_id=body.offer_id, amount_yuan=body.amount_yuan,
-                                        term_months=body.term_months, purpose=body.purpose,
-                                        idempotency_key=idempotency_key)
+    application, replayed = loans.apply(
+        session,
+        who,
+        offer_id=body.offer_id,
+        amount_yuan=body.amount_yuan,
+        term_months=body.term_months,
+        purpose=body.purpose,
+        idempotency_key=idempotency_key,
+    )
     created_or_replayed(response, replayed)
     response.headers.update(PRIVATE)
     return application_out(session, application, who)
 
 
 @router.get("/loan-applications", response_model=list[LoanApplicationOut], response_model_exclude_none=True)
-def list_applications(session: SessionDep, who: Reader, response: Response,
-                      status: Status | None = None) -> list[LoanApplicationOut]:
+def list_applications(
+    session: SessionDep, who: Reader, response: Response, status: Status | None = None
+) -> list[LoanApplicationOut]:
     """A household: its applications with their timelines. A bank: its inbox, newest first (by `status`)."""
     response.headers.update(PRIVATE)
-    found = (loans.of_household(session, who.household_id, status=status) if who.role == Role.VILLAGER  # type: ignore[arg-type]
-             else loans.of_partner(session, who.partner_id, status=status))  # type: ignore[arg-type]
+    found = (
+        loans.of_household(session, who.household_id, status=status)
+        if who.role == Role.VILLAGER  # type: ignore[arg-type]
+        else loans.of_partner(session, who.partner_id, status=status)
+    )  # type: ignore[arg-type]
     return [application_out(session, a, who) for a in found]
 
 
-@router.get("/loan-applications/{application_id}", response_model=LoanApplicationOut,
-            response_model_exclude_none=True)
-def get_application(application_id: int, session: SessionDep, who: Reader, response: Response
-                    ) -> LoanApplicationOut:
+@router.get("/loan-applications/{application_id}", response_model=LoanApplicationOut, response_model_exclude_none=True)
+def get_application(application_id: int, session: SessionDep, who: Reader, response: Response) -> LoanApplicationOut:
     response.headers.update(PRIVATE)
     return application_out(session, loans.find(session, who, application_id), who)
 
 
-@router.post("/loan-applications/{application_id}/decision", response_model=LoanApplicationOut,
-             response_model_exclude_none=True,
-             responses={409: {"description": "Already decided, withdrawn or further on"}})
-def decide(application_id: int, body: LoanDecisionIn, session: SessionDep, who: Decider, response: Response
-           ) -> LoanApplicationOut:
+@router.post(
+    "/loan-applications/{application_id}/decision",
+    response_model=LoanApplicationOut,
+    response_model_exclude_none=True,
+    responses={409: {"description": "Already decided, withdrawn or further on"}},
+)
+def decide(
+    application_id: int, body: LoanDecisionIn, session: SessionDep, who: Decider, response: Response
+) -> LoanApplicationOut:
     """Approve or reject an application under review, or confirm or overturn a pre-approval."""
     response.headers.update(PRIVATE)
-    return application_out(session, loans.decide(session, who, application_id, approve=body.approve,
-                                                  note=body.note), who)
+    return application_out(
+        session, loans.decide(session, who, application_id, approve=body.approve, note=body.note), who
+    )
 
 
-@router.post("/loan-applications/{application_id}/status", response_model=LoanApplicationOut,
-             response_model_exclude_none=True,
-             responses={409: {"description": "The event does not follow from the application's status"}})
-def report_status(application_id: int, body: LoanStatusIn, session: SessionDep, who: Reporter,
-                  response: Response) -> LoanApplicationOut:
+@router.post(
+    "/loan-applications/{application_id}/status",
+    response_model=LoanApplicationOut,
+    response_model_exclude_none=True,
+    responses={409: {"description": "The event does not follow from the application's status"}},
+)
+def report_status(
+    application_id: int, body: LoanStatusIn, session: SessionDep, who: Reporter, response: Response
+) -> LoanApplicationOut:
     """Report the loan: disbursed (once approved or pre-approved), then repaid, dpd30, dpd90 or default. Each is
     also a loan outcome for calibration. The same event again changes nothing (`Idempotency-Replayed: true`)."""
-    application, replayed = loans.report_status(session, who, application_id, event=body.event,
-                                                occurred_at=body.occurred_at, amount_yuan=body.amount_yuan)
+    application, replayed = loans.report_status(
+        session, who, application_id, event=body.event, occurred_at=body.occurred_at, amount_yuan=body.amount_yuan
+    )
     response.headers.update(PRIVATE)
     if replayed:
         response.headers["Idempotency-Replayed"] = "true"
     return application_out(session, application, who)
 
 
-@router.post("/loan-applications/{application_id}/withdraw", response_model=LoanApplicationOut,
-             response_model_exclude_none=True,
-             responses={409: {"description": "Already rejected, or the loan was paid out"}})
+@router.post(
+    "/loan-applications/{application_id}/withdraw",
+    response_model=LoanApplicationOut,
+    response_model_exclude_none=True,
+    responses={409: {"description": "Already rejected, or the loan was paid out"}},
+)
 def withdraw(application_id: int, session: SessionDep, who: Villager, response: Response) -> LoanApplicationOut:
     """Take your application back, at any time before the loan is paid out."""
     response.headers.update(PRIVATE)

@@ -18,9 +18,14 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 
 
 @router.get("", response_model=list[NotificationOut])
-def my_notifications(session: SessionDep, who: Villager, response: Response,
-                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[NotificationOut]:
-    rows = session.scalars(select(Notification).where(Notification.household_id == who.household_id)
-                           .order_by(Notification.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+def my_notifications(
+    session: SessionDep, who: Villager, response: Response, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[NotificationOut]:
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.household_id == who.household_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()  # type: ignore[union-attr]
     response.headers["Cache-Control"] = "no-store"
     return [NotificationOut.model_validate(n, from_attributes=True) for n in rows]

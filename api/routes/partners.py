@@ -23,8 +23,13 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 
 def me_out(partner: Partner) -> PartnerMeOut:
-    return PartnerMeOut(id=partner.id, kind=partner.kind, code=partner.code, name=partner.name,  # type: ignore[arg-type]
-                        webhook_url=partner.webhook_url)
+    return PartnerMeOut(
+        id=partner.id,
+        kind=partner.kind,
+        code=partner.code,
+        name=partner.name,  # type: ignore[arg-type]
+        webhook_url=partner.webhook_url,
+    )
 
 
 @router.get("/partners/me", response_model=PartnerMeOut)
@@ -36,13 +41,21 @@ def my_partner(session: SessionDep, who: AnyPartner) -> PartnerMeOut:
     return me_out(partner)
 
 
-@router.put("/partners/me/webhook", response_model=WebhookOut,
-            responses={422: {"description": "invalid_webhook_url: not an http(s) URL of at most 500 characters (https "
-                                            "outside dev mode), or its host does not resolve; "
-                                            "webhook_address_not_allowed: the host is an address of a private, "
-                                            "local or reserved network"}})
-def set_webhook(body: WebhookIn, session: SessionDep, settings: SettingsDep, who: PartnerManager,
-                response: Response) -> WebhookOut:
+@router.put(
+    "/partners/me/webhook",
+    response_model=WebhookOut,
+    responses={
+        422: {
+            "description": "invalid_webhook_url: not an http(s) URL of at most 500 characters (https "
+            "outside dev mode), or its host does not resolve; "
+            "webhook_address_not_allowed: the host is an address of a private, "
+            "local or reserved network"
+        }
+    },
+)
+def set_webhook(
+    body: WebhookIn, session: SessionDep, settings: SettingsDep, who: PartnerManager, response: Response
+) -> WebhookOut:
     """Deliver your events to this URL from now on (events that waited for a URL go out too). The first time, a
     signing secret is made and returned: it is shown only this once."""
     reach = webhooks.Reach.from_settings(settings)
@@ -60,18 +73,29 @@ def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Re
 
 
 @router.get("/partners/me/webhook/deliveries", response_model=list[DeliveryOut])
-def my_deliveries(session: SessionDep, who: AnyPartner,
-                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[DeliveryOut]:
+def my_deliveries(
+    session: SessionDep, who: AnyPartner, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[DeliveryOut]:
     """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
-    return [DeliveryOut(id=d.id, event=d.event, created_at=d.created_at, attempts=d.attempts,
-                        next_attempt_at=None if d.delivered_at else d.next_attempt_at, delivered_at=d.delivered_at,
-                        last_status=d.last_status, last_error=d.last_error)
-            for d in webhooks.recent(session, who.partner_id, limit=limit)]  # type: ignore[arg-type]
+    return [
+        DeliveryOut(
+            id=d.id,
+            event=d.event,
+            created_at=d.created_at,
+            attempts=d.attempts,
+            next_attempt_at=None if d.delivered_at else d.next_attempt_at,
+            delivered_at=d.delivered_at,
+            last_status=d.last_status,
+            last_error=d.last_error,
+        )
+        for d in webhooks.recent(session, who.partner_id, limit=limit)
+    ]  # type: ignore[arg-type]
 
 
 @router.put("/partners/{partner_id}/villages", response_model=PartnerVillagesOut)
-def set_partner_villages(partner_id: int, body: PartnerVillagesIn, session: SessionDep, who: Admin
-                         ) -> PartnerVillagesOut:
+def set_partner_villages(
+    partner_id: int, body: PartnerVillagesIn, session: SessionDep, who: Admin
+) -> PartnerVillagesOut:
     """The county admin says which villages a partner serves; an empty list: the whole county."""
     villages = offers.set_villages(session, who, partner_id, body.village_ids)
     return PartnerVillagesOut(partner_id=partner_id, village_ids=villages, whole_county=not villages)

@@ -47,17 +47,20 @@ SHOPS = (PartnerKind.MERCHANT, PartnerKind.CLINIC)
 PRIVATE = {"Cache-Control": "no-store"}
 
 OfferManager = Annotated[Principal, allow(partner_kinds=ALL_PARTNERS, scope="offers:manage")]
-OfferReader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR,
-                                         partner_kinds=ALL_PARTNERS)]
+OfferReader = Annotated[
+    Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR, partner_kinds=ALL_PARTNERS)
+]
 Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
 VoucherReader = Annotated[Principal, allow(Role.VILLAGER, partner_kinds=SHOPS)]
 Cashier = Annotated[Principal, allow(partner_kinds=SHOPS, scope="vouchers:consume")]
 Clinic = Annotated[Principal, allow(partner_kinds=(PartnerKind.CLINIC,), scope="bookings:manage")]
-SlotReader = Annotated[Principal, allow(Role.VILLAGER, Role.COUNTY_ADMIN, Role.AUDITOR,
-                                        partner_kinds=(PartnerKind.CLINIC,))]
-SettlementReader = Annotated[Principal, allow(Role.COUNTY_ADMIN, Role.AUDITOR, partner_kinds=SHOPS,
-                                              scope="settlement:read")]
+SlotReader = Annotated[
+    Principal, allow(Role.VILLAGER, Role.COUNTY_ADMIN, Role.AUDITOR, partner_kinds=(PartnerKind.CLINIC,))
+]
+SettlementReader = Annotated[
+    Principal, allow(Role.COUNTY_ADMIN, Role.AUDITOR, partner_kinds=SHOPS, scope="settlement:read")
+]
 Code = Annotated[str, "a voucher code"]
 
 
@@ -66,32 +69,64 @@ Code = Annotated[str, "a voucher code"]
 
 def offer_out(session: Session, offer: Offer, **extra: bool | None) -> OfferOut:
     partner = session.get(Partner, offer.partner_id)
-    return OfferOut(id=offer.id, partner_id=offer.partner_id, partner_name=partner.name if partner else "",  # type: ignore[arg-type]
-                    kind=offer.kind, title=offer.title, description=offer.description,
-                    value_yuan=yuan(offer.value_fen), cost_points=offer.cost_points, stock=offer.stock,
-                    issued=offer.issued, per_household_limit=offer.per_household_limit,
-                    limit_period=offer.limit_period, valid_from=offer.valid_from, valid_until=offer.valid_until,
-                    voucher_days=offer.voucher_days, min_grade=offer.min_grade,
-                    no_show_penalty_points=offer.no_show_penalty_points, cancel_hours=offer.cancel_hours,
-                    loan_terms=offer.loan_terms, village_ids=offers.village_ids(session, offer.id),  # type: ignore[arg-type]
-                    status=offer.status, decision_note=offer.decision_note, **extra)
+    return OfferOut(
+        id=offer.id,
+        partner_id=offer.partner_id,
+        partner_name=partner.name if partner else "",  # type: ignore[arg-type]
+        kind=offer.kind,
+        title=offer.title,
+        description=offer.description,
+        value_yuan=yuan(offer.value_fen),
+        cost_points=offer.cost_points,
+        stock=offer.stock,
+        issued=offer.issued,
+        per_household_limit=offer.per_household_limit,
+        limit_period=offer.limit_period,
+        valid_from=offer.valid_from,
+        valid_until=offer.valid_until,
+        voucher_days=offer.voucher_days,
+        min_grade=offer.min_grade,
+        no_show_penalty_points=offer.no_show_penalty_points,
+        cancel_hours=offer.cancel_hours,
+        loan_terms=offer.loan_terms,
+        village_ids=offers.village_ids(session, offer.id),  # type: ignore[arg-type]
+        status=offer.status,
+        decision_note=offer.decision_note,
+        **extra,
+    )
 
 
 @router.post("/offers", response_model=OfferOut, status_code=201)
 def propose_offer(body: OfferIn, session: SessionDep, who: OfferManager) -> OfferOut:
     """A partner proposes an offer; the county admin approves it before households see it."""
     terms = offers.OfferTerms(
-        kind=body.kind, title=body.title, description=body.description, value_fen=fen(body.value_yuan),
-        cost_points=body.cost_points, stock=body.stock, per_household_limit=body.per_household_limit,
-        limit_period=body.limit_period, valid_from=body.valid_from, valid_until=body.valid_until,
-        voucher_days=body.voucher_days, min_grade=body.min_grade, no_show_penalty_points=body.no_show_penalty_points,
-        cancel_hours=body.cancel_hours, loan_terms=body.loan_terms, village_ids=tuple(body.village_ids))
+        kind=body.kind,
+        title=body.title,
+        description=body.description,
+        value_fen=fen(body.value_yuan),
+        cost_points=body.cost_points,
+        stock=body.stock,
+        per_household_limit=body.per_household_limit,
+        limit_period=body.limit_period,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        voucher_days=body.voucher_days,
+        min_grade=body.min_grade,
+        no_show_penalty_points=body.no_show_penalty_points,
+        cancel_hours=body.cancel_hours,
+        loan_terms=body.loan_terms,
+        village_ids=tuple(body.village_ids),
+    )
     return offer_out(session, offers.propose(session, who, terms))
 
 
 @router.get("/offers", response_model=list[OfferOut])
-def list_offers(session: SessionDep, who: OfferReader, response: Response,
-                status: Literal["proposed", "approved", "rejected", "withdrawn"] | None = None) -> list[OfferOut]:
+def list_offers(
+    session: SessionDep,
+    who: OfferReader,
+    response: Response,
+    status: Literal["proposed", "approved", "rejected", "withdrawn"] | None = None,
+) -> list[OfferOut]:
     """A household: the offers open to it now, saying which it can afford and which its grade allows. A partner:
     its own offers. Officials: the county's approved offers. The county admin and auditors: all, by status."""
     response.headers.update(PRIVATE)
@@ -101,11 +136,22 @@ def list_offers(session: SessionDep, who: OfferReader, response: Response,
         available = balances.balance(session, accounts.of_household(session, household.id).id).available  # type: ignore[arg-type]
         found = offers.open_to(session, household)
         grade = ratings.current(session, household.id).grade if any(o.min_grade for o in found) else None  # type: ignore[arg-type]
-        return [offer_out(session, o, affordable=o.cost_points is None or o.cost_points <= available,
-                          eligible=offers.grade_meets(grade, o.min_grade)) for o in found]
+        return [
+            offer_out(
+                session,
+                o,
+                affordable=o.cost_points is None or o.cost_points <= available,
+                eligible=offers.grade_meets(grade, o.min_grade),
+            )
+            for o in found
+        ]
     if who.role == PARTNER:
-        return [offer_out(session, o) for o in offers.of_partner(session, who.partner_id) if not status  # type: ignore[arg-type]
-                or o.status == status]
+        return [
+            offer_out(session, o)
+            for o in offers.of_partner(session, who.partner_id)
+            if not status  # type: ignore[arg-type]
+            or o.status == status
+        ]
     if who.role == Role.OFFICIAL:
         status = "approved"
     return [offer_out(session, o) for o in offers.of_county(session, who.county_id, status)]
@@ -141,15 +187,31 @@ def withdraw_offer(offer_id: int, session: SessionDep, who: OfferManager) -> Off
 
 
 def slot_out(slot: HealthSlot) -> SlotOut:
-    return SlotOut(id=slot.id, offer_id=slot.offer_id, starts_at=slot.starts_at, ends_at=slot.ends_at,  # type: ignore[arg-type]
-                   place=slot.place, capacity=slot.capacity, booked=slot.booked)
+    return SlotOut(
+        id=slot.id,
+        offer_id=slot.offer_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,  # type: ignore[arg-type]
+        place=slot.place,
+        capacity=slot.capacity,
+        booked=slot.booked,
+    )
 
 
 @router.post("/offers/{offer_id}/slots", response_model=SlotOut, status_code=201)
 def add_slot(offer_id: int, body: SlotIn, session: SessionDep, who: Clinic) -> SlotOut:
     """A clinic publishes a slot of a health-check offer of its own."""
-    return slot_out(vouchers.add_slot(session, who, offer_id=offer_id, starts_at=body.starts_at,
-                                      ends_at=body.ends_at, place=body.place, capacity=body.capacity))
+    return slot_out(
+        vouchers.add_slot(
+            session,
+            who,
+            offer_id=offer_id,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+            place=body.place,
+            capacity=body.capacity,
+        )
+    )
 
 
 @router.get("/offers/{offer_id}/slots", response_model=list[SlotOut])
@@ -172,39 +234,74 @@ def voucher_out(session: Session, voucher: Voucher, who: Principal, *, detail: b
     own = who.role == Role.VILLAGER
     slot = session.get(HealthSlot, voucher.slot_id) if voucher.slot_id else None
     return VoucherOut(
-        code=voucher.code, kind=voucher.kind, offer_id=voucher.offer_id, offer_title=offer.title if offer else "",
-        partner_name=partner.name if partner else "", household_id=voucher.household_id,
-        quantity=voucher.quantity, points=voucher.points, value_yuan=yuan(voucher.value_fen),  # type: ignore[arg-type]
-        remaining_points=voucher.remaining_points, remaining_yuan=yuan(voucher.remaining_fen),  # type: ignore[arg-type]
-        status=voucher.status, expires_at=voucher.expires_at, created_at=voucher.created_at,
-        closed_at=voucher.closed_at, slot=slot_out(slot) if slot else None,
-        pin=voucher.pin if own else None, qr_text=vouchers.qr_text(voucher) if own else None,
+        code=voucher.code,
+        kind=voucher.kind,
+        offer_id=voucher.offer_id,
+        offer_title=offer.title if offer else "",
+        partner_name=partner.name if partner else "",
+        household_id=voucher.household_id,
+        quantity=voucher.quantity,
+        points=voucher.points,
+        value_yuan=yuan(voucher.value_fen),  # type: ignore[arg-type]
+        remaining_points=voucher.remaining_points,
+        remaining_yuan=yuan(voucher.remaining_fen),  # type: ignore[arg-type]
+        status=voucher.status,
+        expires_at=voucher.expires_at,
+        created_at=voucher.created_at,
+        closed_at=voucher.closed_at,
+        slot=slot_out(slot) if slot else None,
+        pin=voucher.pin if own else None,
+        qr_text=vouchers.qr_text(voucher) if own else None,
         qr_svg_url=f"/api/v1/vouchers/{voucher.code}/qr.svg" if own else None,
-        history=[VoucherEventOut(event=e.event, at=e.at, points=e.points, value_yuan=yuan(e.value_fen),  # type: ignore[arg-type]
-                                 transaction_id=e.transaction_id, actor=e.actor)
-                 for e in vouchers.history(session, voucher.id)] if detail else None)  # type: ignore[arg-type]
+        history=[
+            VoucherEventOut(
+                event=e.event,
+                at=e.at,
+                points=e.points,
+                value_yuan=yuan(e.value_fen),  # type: ignore[arg-type]
+                transaction_id=e.transaction_id,
+                actor=e.actor,
+            )
+            for e in vouchers.history(session, voucher.id)
+        ]
+        if detail
+        else None,
+    )  # type: ignore[arg-type]
 
 
 @router.post("/redemptions", response_model=VoucherOut, status_code=201, responses=REPLAY_RESPONSES)
-def redeem(body: RedemptionIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Villager,
-           response: Response) -> VoucherOut:
+def redeem(
+    body: RedemptionIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Villager, response: Response
+) -> VoucherOut:
     """Redeem the household's points for a voucher (or book a health check with `slot_id`). The points are held
     until the voucher is used, and come back if it expires or is cancelled."""
-    voucher, replayed = vouchers.redeem(session, who, offer_id=body.offer_id, quantity=body.quantity,
-                                        slot_id=body.slot_id, idempotency_key=idempotency_key)
+    voucher, replayed = vouchers.redeem(
+        session,
+        who,
+        offer_id=body.offer_id,
+        quantity=body.quantity,
+        slot_id=body.slot_id,
+        idempotency_key=idempotency_key,
+    )
     created_or_replayed(response, replayed)
     response.headers.update(PRIVATE)
     return voucher_out(session, voucher, who, detail=True)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut])
-def list_vouchers(session: SessionDep, who: VoucherReader, response: Response,
-                  status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None
-                  ) -> list[VoucherOut]:
+def list_vouchers(
+    session: SessionDep,
+    who: VoucherReader,
+    response: Response,
+    status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None,
+) -> list[VoucherOut]:
     """A household's vouchers and bookings; or a merchant's or clinic's own."""
     response.headers.update(PRIVATE)
-    found = (vouchers.of_household(session, who.household_id, status) if who.role == Role.VILLAGER  # type: ignore[arg-type]
-             else vouchers.of_partner(session, who.partner_id, status=status))  # type: ignore[arg-type]
+    found = (
+        vouchers.of_household(session, who.household_id, status)
+        if who.role == Role.VILLAGER  # type: ignore[arg-type]
+        else vouchers.of_partner(session, who.partner_id, status=status)
+    )  # type: ignore[arg-type]
     return [voucher_out(session, v, who) for v in found]
 
 
@@ -222,8 +319,11 @@ def voucher_qr(code: Code, session: SessionDep, who: Villager) -> Response:
     return Response(render.qr_svg(vouchers.qr_text(voucher)), media_type="image/svg+xml", headers=PRIVATE)
 
 
-@router.post("/vouchers/{code}/consume", response_model=VoucherOut,
-             responses={409: {"description": "Already used (when and where), expired or closed"}})
+@router.post(
+    "/vouchers/{code}/consume",
+    response_model=VoucherOut,
+    responses={409: {"description": "Already used (when and where), expired or closed"}},
+)
 def consume(code: Code, body: ConsumeIn, session: SessionDep, who: Cashier) -> VoucherOut | Response:
     """Use a voucher of yours: with the household's PIN or the scanned QR text; `amount` (yuan) to use part of a
     value voucher. A wrong PIN is counted; after five, only the QR code works."""
@@ -247,9 +347,13 @@ def cancel_voucher(code: Code, session: SessionDep, who: Villager) -> VoucherOut
 
 
 @router.get("/bookings", response_model=list[VoucherOut])
-def list_bookings(session: SessionDep, who: Clinic, response: Response, slot_id: int | None = None,
-                  status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None
-                  ) -> list[VoucherOut]:
+def list_bookings(
+    session: SessionDep,
+    who: Clinic,
+    response: Response,
+    slot_id: int | None = None,
+    status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None,
+) -> list[VoucherOut]:
     response.headers.update(PRIVATE)
     found = vouchers.of_partner(session, who.partner_id, status=status, slot_id=slot_id)  # type: ignore[arg-type]
     return [voucher_out(session, v, who) for v in found if v.slot_id is not None]
@@ -268,13 +372,27 @@ def booking_missed(code: Code, session: SessionDep, who: Clinic) -> VoucherOut:
 # --- settlement ----------------------------------------------------------------------------------------------
 
 
-@router.get("/settlement", response_model=SettlementOut,
-            responses={200: {"content": {"application/json": {}, "text/csv": {},
-                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
-def settlement_report(session: SessionDep, settings: SettingsDep, who: SettlementReader,
-                      month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
-                      partner_id: int | None = None,
-                      format: Literal["json", "csv", "xlsx"] = "json") -> Response | SettlementOut:  # noqa: A002
+@router.get(
+    "/settlement",
+    response_model=SettlementOut,
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
+)
+def settlement_report(
+    session: SessionDep,
+    settings: SettingsDep,
+    who: SettlementReader,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+    partner_id: int | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response | SettlementOut:  # noqa: A002
     """A partner's uses in a month (county time), with totals reconciled against its clearing accounts in the
     ledger. Partners see their own; the county admin and auditors name a partner of the county."""
     if who.role == PARTNER:
@@ -292,11 +410,16 @@ def settlement_report(session: SessionDep, settings: SettingsDep, who: Settlemen
     result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
     name = f"settlement-{partner.code}-{month}"
     if format == "csv":
-        return Response(settlement.to_csv(result), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE})
+        return Response(
+            settlement.to_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
+        )
     if format == "xlsx":
-        return Response(settlement.to_xlsx(result),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE})
+        return Response(
+            settlement.to_xlsx(result),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
+        )
     summary = result.summary()
     return SettlementOut.model_validate({**summary, "lines": result.lines.to_dict(orient="records")})

@@ -40,5 +40,10 @@ def link_person(user_id: int, body: StaffPersonIn, session: SessionDep, who: Adm
     `conflict_of_interest`)."""
     user = identity.link_staff(session, user_id=user_id, person_id=body.person_id, by=who)
     person = session.get(Person, user.person_id) if user.person_id is not None else None
-    return StaffPersonOut(user_id=user_id, username=user.username, role=user.role, person_id=user.person_id,
-                          household_id=person.household_id if person else None)
+    return StaffPersonOut(
+        user_id=user_id,
+        username=user.username,
+        role=user.role,
+        person_id=user.person_id,
+        household_id=person.household_id if person else None,
+    )

@@ -38,8 +38,10 @@ PRIVATE = {"Cache-Control": "no-store"}
 def village_for(session: Session, who: Principal, village_id: int, *, members: bool) -> Village:
     """The village if the caller may see it: its staff, and (members=True) the people who live there."""
     village = session.get(Village, village_id)
-    if village is None or not (who.sees_village(village.id, village.county_id)  # type: ignore[arg-type]
-                               or (members and who.lives_in(village_id))):
+    if village is None or not (
+        who.sees_village(village.id, village.county_id)  # type: ignore[arg-type]
+        or (members and who.lives_in(village_id))
+    ):
         raise VillageNotFound("No such village among yours.", village_id=village_id)
     return village
 
@@ -51,47 +53,95 @@ def notice_board(village_id: int, session: SessionDep, who: Member, response: Re
     village = village_for(session, who, village_id, members=True)
     entries = notice.board(session, village_id)
     response.headers.update(PRIVATE)
-    return NoticeBoardOut(village_id=village_id, village=village.name, entries=[
-        NoticeEntryOut(kind=e.kind, id=e.id, name=e.name, matter_code=e.matter_code, matter_zh=e.matter_zh,  # type: ignore[arg-type]
-                       matter_en=e.matter_en, points=e.points, decided_at=e.decided_at,
-                       notice_until=e.notice_until, disputed=e.disputed)
-        for e in entries])
+    return NoticeBoardOut(
+        village_id=village_id,
+        village=village.name,
+        entries=[
+            NoticeEntryOut(
+                kind=e.kind,
+                id=e.id,
+                name=e.name,
+                matter_code=e.matter_code,
+                matter_zh=e.matter_zh,  # type: ignore[arg-type]
+                matter_en=e.matter_en,
+                points=e.points,
+                decided_at=e.decided_at,
+                notice_until=e.notice_until,
+                disputed=e.disputed,
+            )
+            for e in entries
+        ],
+    )
 
 
 @router.get("/api/v1/villages/{village_id}/leaderboard", response_model=LeaderboardOut)
-def leaderboard(village_id: int, session: SessionDep, who: Member, response: Response,
-                period: Literal["month", "quarter", "year"] = "month", at: datetime | None = None) -> LeaderboardOut:
+def leaderboard(
+    village_id: int,
+    session: SessionDep,
+    who: Member,
+    response: Response,
+    period: Literal["month", "quarter", "year"] = "month",
+    at: datetime | None = None,
+) -> LeaderboardOut:
     """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
     village = village_for(session, who, village_id, members=True)
     label, table = reports.village_leaderboard(session, village, period=period, at=at or utcnow())
     response.headers.update(PRIVATE)
-    return LeaderboardOut(village_id=village_id, period=period, label=label, leaders=[
-        LeaderOut(rank=int(r.rank), name=str(r.name), points=int(r.points),
-                  mine=int(r.household_id) == who.household_id)
-        for r in table.itertuples()])
+    return LeaderboardOut(
+        village_id=village_id,
+        period=period,
+        label=label,
+        leaders=[
+            LeaderOut(
+                rank=int(r.rank), name=str(r.name), points=int(r.points), mine=int(r.household_id) == who.household_id
+            )
+            for r in table.itertuples()
+        ],
+    )
 
 
-@router.get("/api/v1/villages/{village_id}/report", response_model=None,
-            responses={200: {"content": {"application/json": {}, "text/csv": {},
-                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
-def month_report(village_id: int, session: SessionDep, who: Staff,
-                 month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
-                 format: Literal["json", "csv", "xlsx"] = "json") -> Response | dict[str, object]:  # noqa: A002
+@router.get(
+    "/api/v1/villages/{village_id}/report",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
+)
+def month_report(
+    village_id: int,
+    session: SessionDep,
+    who: Staff,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response | dict[str, object]:  # noqa: A002
     """Participation rate, points issued by matter, claims by status, review on-time rate (decided within 24 h)
     and median decision time, for one village and month; as JSON, CSV or XLSX."""
     village = village_for(session, who, village_id, members=False)
     report = reports.village_month(session, village, month)
     name = f"shanzhi-{village.code}-{month}"
     if format == "csv":
-        return Response(reports.to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE})
+        return Response(
+            reports.to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
+        )
     if format == "xlsx":
-        return Response(reports.to_xlsx(reports.report_tables(report)),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE})
-    return {**report.summary(),
-            "points_by_matter": report.points_by_matter.to_dict(orient="records"),
-            "claims_by_status": report.claims_by_status.to_dict(orient="records")}
+        return Response(
+            reports.to_xlsx(reports.report_tables(report)),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
+        )
+    return {
+        **report.summary(),
+        "points_by_matter": report.points_by_matter.to_dict(orient="records"),
+        "claims_by_status": report.claims_by_status.to_dict(orient="records"),
+    }
 
 
 @router.patch("/api/v1/villages/{village_id}", response_model=VillagePolicyIn)

@@ -9,8 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from ledger.base import as_utc
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                          pattern=r"^[a-z0-9_.:-]+$")]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+$")
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,19}$")]
 
 
@@ -37,8 +38,11 @@ class OtpRequestIn(Strict):
 class OtpRequestOut(BaseModel):
     status: Literal["sent"] = "sent"
     expires_in: int
-    dev_code: str | None = Field(default=None, description="Only in dev mode, for trying the demo. An unknown "
-                                 "phone gets a made-up code of the same shape, which signs nobody in.")
+    dev_code: str | None = Field(
+        default=None,
+        description="Only in dev mode, for trying the demo. An unknown "
+        "phone gets a made-up code of the same shape, which signs nobody in.",
+    )
 
 
 class OtpVerifyIn(Strict):
@@ -49,13 +53,17 @@ class OtpVerifyIn(Strict):
 class BalanceOut(BaseModel):
     household_id: int
     posted: int = Field(description="Settled points: the household's own, spendable unless held.")
-    in_notice: int = Field(description="Approved points on the village notice board; they settle when the notice "
-                                       "period ends without an upheld objection. Not spendable.")
+    in_notice: int = Field(
+        description="Approved points on the village notice board; they settle when the notice "
+        "period ends without an upheld objection. Not spendable."
+    )
     pending_in: int = Field(description="Claimed points awaiting an official's decision. Not spendable.")
     held: int = Field(description="Settled points reserved by pending spends.")
     available: int = Field(description="What may be spent now: posted less held.")
-    earned: int = Field(description="Lifetime points approved for the household (settled or in notice), net of "
-                                    "reversals; spending does not lower it.")
+    earned: int = Field(
+        description="Lifetime points approved for the household (settled or in notice), net of "
+        "reversals; spending does not lower it."
+    )
 
 
 class BalanceAsOfOut(BaseModel):

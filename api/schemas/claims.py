@@ -145,8 +145,10 @@ class CodeInfoOut(BaseModel):
     rotating: bool = False  # shown live by an official: a claim needs the code of the moment, or a scan ticket
     geofence: bool = False  # a claim's location is checked against the activity's place
     scan_ticket: str | None = Field(
-        default=None, description="For a live rotating code and a caller that sent X-Device-Id: send it with the "
-                                  "claim (`scan_ticket`) to claim within 10 minutes although the code has changed.")
+        default=None,
+        description="For a live rotating code and a caller that sent X-Device-Id: send it with the "
+        "claim (`scan_ticket`) to claim within 10 minutes although the code has changed.",
+    )
     claim_with: str = "POST /api/v1/claims with this token"
 
 
@@ -162,16 +164,19 @@ class ClaimIn(Strict):
     lon: float | None = Field(default=None, ge=-180, le=180)
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     scan_ticket: Annotated[str, StringConstraints(min_length=8, max_length=96)] | None = Field(
-        default=None, description="The scan ticket opening a live rotating code gave this device: with it, the "
-                                  "code counts at the time it was scanned (for 10 minutes, once, with the same "
-                                  "X-Device-Id).")
+        default=None,
+        description="The scan ticket opening a live rotating code gave this device: with it, the "
+        "code counts at the time it was scanned (for 10 minutes, once, with the same "
+        "X-Device-Id).",
+    )
 
 
 class ProxyClaimIn(Strict):
     activity_id: int = Field(gt=0)
     household_id: int | None = Field(default=None, gt=0)
     household_card: Annotated[str, StringConstraints(min_length=8, max_length=300)] | None = Field(
-        default=None, description="What scanning the household card's QR code gave (its URL, or the token).")
+        default=None, description="What scanning the household card's QR code gave (its URL, or the token)."
+    )
     person_id: int | None = Field(default=None, gt=0)
     evidence_ids: EvidenceIds = []
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
@@ -275,8 +280,10 @@ class ResolveDisputeIn(Strict):
 class DisputeOut(BaseModel):
     id: int
     kind: str
-    household_id: int | None = Field(description="The household whose entry it is; not shown to a villager who "
-                                                  "objected to another household's entry.")
+    household_id: int | None = Field(
+        description="The household whose entry it is; not shown to a villager who "
+        "objected to another household's entry."
+    )
     claim_id: int | None
     deduction_id: int | None
     reason: str
@@ -330,7 +337,8 @@ class NotificationOut(BaseModel):
 
 class HouseholdCardIn(Strict):
     token: Annotated[str, StringConstraints(min_length=8, max_length=300)] = Field(
-        description="What scanning the card's QR code gave (its URL, or the token).")
+        description="What scanning the card's QR code gave (its URL, or the token)."
+    )
 
 
 class HouseholdCardOut(BaseModel):
@@ -354,11 +362,17 @@ class CountyPolicyIn(Strict):
     village_max_deductions: int | None = Field(default=None, ge=0, le=50)
     village_max_points: int | None = Field(default=None, ge=1, le=100)
     points_expiry_months: int | None = Field(
-        default=None, ge=0, le=120,
-        description="Settled points lapse this many months after they settle, oldest first; 0 turns it off.")
+        default=None,
+        ge=0,
+        le=120,
+        description="Settled points lapse this many months after they settle, oldest first; 0 turns it off.",
+    )
     award_second_official_points: int | None = Field(
-        default=None, ge=0, le=100_000,
-        description="An official's award worth more than this waits for a second official; 0: every award does.")
+        default=None,
+        ge=0,
+        le=100_000,
+        description="An official's award worth more than this waits for a second official; 0: every award does.",
+    )
 
 
 class CountyPolicyOut(BaseModel):

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.schemas import Moment, Strict
 from api.schemas.credit import PartnerRatingOut
 
-Status = Literal["pre_approved", "under_review", "approved", "rejected", "withdrawn", "disbursed", "repaid",
-                 "overdue", "defaulted"]
+Status = Literal[
+    "pre_approved", "under_review", "approved", "rejected", "withdrawn", "disbursed", "repaid", "overdue", "defaulted"
+]
 
 
 class LoanApplicationIn(Strict):
@@ -29,8 +30,9 @@ class LoanDecisionIn(Strict):
 class LoanStatusIn(Strict):
     event: Literal["disbursed", "repaid", "dpd30", "dpd90", "default"]
     occurred_at: Moment | None = Field(default=None, description="When it happened; now if not given")
-    amount_yuan: int | None = Field(default=None, gt=0, le=10_000_000,
-                                    description="Whole yuan; for disbursed, the applied amount if not given")
+    amount_yuan: int | None = Field(
+        default=None, gt=0, le=10_000_000, description="Whole yuan; for disbursed, the applied amount if not given"
+    )
 
 
 class LoanStepOut(BaseModel):

@@ -22,8 +22,10 @@ class WebhookIn(Strict):
 
 class WebhookOut(BaseModel):
     webhook_url: str | None
-    secret: str | None = Field(description="The signing secret, shown only when it is made: when a URL is set for "
-                                           "the first time, and on rotation. Otherwise null: keep the one you have.")
+    secret: str | None = Field(
+        description="The signing secret, shown only when it is made: when a URL is set for "
+        "the first time, and on rotation. Otherwise null: keep the one you have."
+    )
 
 
 class DeliveryOut(BaseModel):

@@ -47,8 +47,11 @@ class Keys:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keys:
-        ring = {kid: hmac.new(secret.encode(), b"shanzhi:qr-codes:v1", hashlib.sha256).digest()
-                for kid, secret in settings.key_ring().items() if secret}
+        ring = {
+            kid: hmac.new(secret.encode(), b"shanzhi:qr-codes:v1", hashlib.sha256).digest()
+            for kid, secret in settings.key_ring().items()
+            if secret
+        }
         return cls(current=settings.jwt_kid, ring=ring)
 
 
@@ -125,12 +128,16 @@ def read(keys: Keys, token: str) -> ActivityCode | HouseholdCard:
         return HouseholdCard(household_id=values[0])
     if kind == ROTATING:
         return ActivityCode(activity_id=values[0], step=values[1])
-    return ActivityCode(activity_id=values[0], starts_at=EPOCH + timedelta(minutes=values[1]),
-                        ends_at=EPOCH + timedelta(minutes=values[2]))
+    return ActivityCode(
+        activity_id=values[0],
+        starts_at=EPOCH + timedelta(minutes=values[1]),
+        ends_at=EPOCH + timedelta(minutes=values[2]),
+    )
 
 
-def _open(keys: Keys, token: str, kinds: dict[bytes, struct.Struct], *,
-          bound_to: str = "") -> tuple[bytes, tuple[int, ...]]:
+def _open(
+    keys: Keys, token: str, kinds: dict[bytes, struct.Struct], *, bound_to: str = ""
+) -> tuple[bytes, tuple[int, ...]]:
     refused = CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
     if not isinstance(token, str) or not 8 <= len(token) <= 96:
         raise refused
@@ -145,14 +152,15 @@ def _open(keys: Keys, token: str, kinds: dict[bytes, struct.Struct], *,
     fields = kinds.get(kind)
     if fields is None or len(body) != 2 + kid_length + fields.size:
         raise refused
-    key = keys.ring.get(body[2:2 + kid_length].decode("ascii", "replace"))
+    key = keys.ring.get(body[2 : 2 + kid_length].decode("ascii", "replace"))
     if key is None or not hmac.compare_digest(_mac(key, body, bound_to), mac):
         raise refused
-    return kind, fields.unpack(body[2 + kid_length:])
+    return kind, fields.unpack(body[2 + kid_length :])
 
 
-def _sign(keys: Keys, kind: bytes, *values: int, bound_to: str = "",
-          fields: dict[bytes, struct.Struct] = _FIELDS) -> str:
+def _sign(
+    keys: Keys, kind: bytes, *values: int, bound_to: str = "", fields: dict[bytes, struct.Struct] = _FIELDS
+) -> str:
     kid = keys.current.encode("ascii")
     if not kid or len(kid) > 16:
         raise ValueError("the key id for codes is 1 to 16 ASCII characters")

@@ -37,12 +37,15 @@ def _placed(url: str, *, x: float, y: float, size: float) -> str:
 
 
 def _text(x: float, y: float, size: float, content: str, *, weight: str = "normal", anchor: str = "middle") -> str:
-    return (f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
-            f'font-family="{escape(FONT)}">{escape(content)}</text>')
+    return (
+        f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
+        f'font-family="{escape(FONT)}">{escape(content)}</text>'
+    )
 
 
-def poster_svg(*, url: str, title: str, matter_zh: str, matter_en: str, points: int, window: str, place: str,
-               village: str) -> bytes:
+def poster_svg(
+    *, url: str, title: str, matter_zh: str, matter_en: str, points: int, window: str, place: str, village: str
+) -> bytes:
     """An A4 poster (210 × 297 mm): title, matter, points, when and where, and a QR code 120 mm wide."""
     sign = "+" if points > 0 else ""
     parts = [

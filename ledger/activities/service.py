@@ -51,13 +51,16 @@ def create(
     assert village.id is not None
     matter = catalogue.current(session, county_id=village.county_id, village_id=village.id, code=matter_code)
     if matter.points < 0:
-        raise InvalidActivity("A deduction is recorded by an official, not claimed at an activity.",
-                              field="matter_code")
+        raise InvalidActivity(
+            "A deduction is recorded by an official, not claimed at an activity.", field="matter_code"
+        )
     if not catalogue.in_force(matter, utcnow()):
         raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
     if matter.evidence == Evidence.WITNESS and not rotating:
-        raise InvalidActivity("This matter needs an official as witness: make the activity's code rotating and "
-                              "show it live.", field="rotating")
+        raise InvalidActivity(
+            "This matter needs an official as witness: make the activity's code rotating and show it live.",
+            field="rotating",
+        )
     starts_at, ends_at = as_utc(starts_at), as_utc(ends_at)
     if ends_at <= starts_at or ends_at - starts_at > MAX_WINDOW:
         raise InvalidActivity("The activity ends after it starts, within a year.", field="ends_at")
@@ -74,9 +77,20 @@ def create(
     if not title.strip():
         raise InvalidActivity("title is required.", field="title")
     activity = Activity(
-        county_id=village.county_id, village_id=village.id, matter_id=matter.id, title=title.strip(),
-        place=place.strip(), lat=lat, lon=lon, radius_m=radius_m, starts_at=starts_at, ends_at=ends_at,
-        capacity=capacity, period=period, rotating=rotating, created_by=actor,
+        county_id=village.county_id,
+        village_id=village.id,
+        matter_id=matter.id,
+        title=title.strip(),
+        place=place.strip(),
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        period=period,
+        rotating=rotating,
+        created_by=actor,
     )
     session.add(activity)
     session.flush()
@@ -100,11 +114,9 @@ def of_village(session: Session, village_id: int, *, include_ended: bool = False
 def printed_code(keys: codes.Keys, activity: Activity) -> str:
     """The code a poster carries. A rotating activity has none: its code lives on the official's screen."""
     if activity.rotating:
-        raise NotRotating("This activity's code rotates; show it live instead of printing it.",
-                          activity_id=activity.id)
+        raise NotRotating("This activity's code rotates; show it live instead of printing it.", activity_id=activity.id)
     assert activity.id is not None
-    return codes.sign_activity(keys, activity_id=activity.id, starts_at=activity.starts_at,
-                               ends_at=activity.ends_at)
+    return codes.sign_activity(keys, activity_id=activity.id, starts_at=activity.starts_at, ends_at=activity.ends_at)
 
 
 def live_code(keys: codes.Keys, activity: Activity, *, now: datetime | None = None) -> dict[str, Any]:
@@ -115,8 +127,11 @@ def live_code(keys: codes.Keys, activity: Activity, *, now: datetime | None = No
     now = now or utcnow()
     step = codes.step_of(now)
     left = codes.STEP_SECONDS - (now.timestamp() % codes.STEP_SECONDS)
-    return {"token": codes.sign_rotating(keys, activity_id=activity.id, step=step), "step": step,
-            "expires_in": round(left, 1)}
+    return {
+        "token": codes.sign_rotating(keys, activity_id=activity.id, step=step),
+        "step": step,
+        "expires_in": round(left, 1),
+    }
 
 
 def deactivate(session: Session, activity: Activity) -> None:

@@ -30,10 +30,24 @@ class Matter(SQLModel, table=True):
         CheckConstraint("evidence in ('none', 'photo', 'witness')", name="evidence"),
         CheckConstraint("review in ('official', 'auto')", name="review"),
         CheckConstraint("version >= 1", name="version_positive"),
-        Index("uq_matter_county_version", "county_id", "code", "version", unique=True,
-              sqlite_where=text("village_id IS NULL"), postgresql_where=text("village_id IS NULL")),
-        Index("uq_matter_village_version", "village_id", "code", "version", unique=True,
-              sqlite_where=text("village_id IS NOT NULL"), postgresql_where=text("village_id IS NOT NULL")),
+        Index(
+            "uq_matter_county_version",
+            "county_id",
+            "code",
+            "version",
+            unique=True,
+            sqlite_where=text("village_id IS NULL"),
+            postgresql_where=text("village_id IS NULL"),
+        ),
+        Index(
+            "uq_matter_village_version",
+            "village_id",
+            "code",
+            "version",
+            unique=True,
+            sqlite_where=text("village_id IS NOT NULL"),
+            postgresql_where=text("village_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -21,8 +21,21 @@ from ledger.tenancy import County, Village
 DEFAULT_CATALOGUE = Path(__file__).with_name("default_catalogue.csv")
 MAX_POINTS = 1000
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
-EDITABLE = ("name_zh", "name_en", "category", "points", "evidence", "review", "cap_day", "cap_week", "cap_month",
-            "cap_year", "valid_from", "valid_to", "active")
+EDITABLE = (
+    "name_zh",
+    "name_en",
+    "category",
+    "points",
+    "evidence",
+    "review",
+    "cap_day",
+    "cap_week",
+    "cap_month",
+    "cap_year",
+    "valid_from",
+    "valid_to",
+    "active",
+)
 
 
 class MatterNotFound(NotFound):
@@ -62,8 +75,9 @@ def check_fields(fields: dict[str, Any]) -> None:
     if fields.get("review") not in {r.value for r in Review}:
         raise InvalidMatter("review is official or auto.", field="review")
     if points < 0 and fields["review"] == Review.AUTO:
-        raise InvalidMatter("A deduction is recorded by an official; it cannot be approved automatically.",
-                            field="review")
+        raise InvalidMatter(
+            "A deduction is recorded by an official; it cannot be approved automatically.", field="review"
+        )
     for cap in ("cap_day", "cap_week", "cap_month", "cap_year"):
         value = fields.get(cap)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -127,8 +141,11 @@ def current(session: Session, *, county_id: int, village_id: int | None, code: s
 def versions(session: Session, *, county_id: int, village_id: int | None, code: str) -> list[Matter]:
     """Every version of one matter in one scope (the county's, or a village's own), oldest first."""
     query = select(Matter).where(Matter.county_id == county_id, Matter.code == code)
-    query = query.where(Matter.village_id.is_(None) if village_id is None  # type: ignore[union-attr]
-                        else Matter.village_id == village_id)
+    query = query.where(
+        Matter.village_id.is_(None)
+        if village_id is None  # type: ignore[union-attr]
+        else Matter.village_id == village_id
+    )
     found = list(session.scalars(query.order_by(Matter.version)).all())  # type: ignore[arg-type]
     if not found:
         raise MatterNotFound("No such matter.", code=code)
@@ -150,41 +167,56 @@ class Scope:
         return base.where(Matter.village_id == self.village_id)
 
 
-def create(session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool,
-           **fields: Any) -> Matter:
+def create(
+    session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool, **fields: Any
+) -> Matter:
     """Version 1 of a new matter. An official adding a village item stays within the county's limits."""
     if not isinstance(code, str) or not CODE.match(code):
-        raise InvalidMatter("code is 2 to 48 lowercase letters, digits or underscores, starting with a letter.",
-                            field="code")
+        raise InvalidMatter(
+            "code is 2 to 48 lowercase letters, digits or underscores, starting with a letter.", field="code"
+        )
     fields = {"evidence": Evidence.NONE.value, "review": Review.OFFICIAL.value, "active": True, **fields}
     check_fields(fields)
     if session.scalars(scope.query().where(Matter.code == code).limit(1)).first() is not None:
         raise MatterExists("This matter exists already; edit it to make a new version.", code=code)
     if within_village_limits:
         _check_village_limits(session, scope, code=code, fields=fields)
-    matter = Matter(county_id=scope.county_id, village_id=scope.village_id, code=code, version=1,
-                    created_by=actor, **fields)
+    matter = Matter(
+        county_id=scope.county_id, village_id=scope.village_id, code=code, version=1, created_by=actor, **fields
+    )
     session.add(matter)
     session.flush()
     return matter
 
 
-def edit(session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool,
-         **changes: Any) -> Matter:
+def edit(
+    session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool, **changes: Any
+) -> Matter:
     """A new version of a matter: the newest one with `changes` applied."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidMatter(f"These cannot be edited: {', '.join(unknown)}.", field=unknown[0])
-    latest = session.scalars(scope.query().where(Matter.code == code).order_by(Matter.version.desc())  # type: ignore[attr-defined]
-                             .limit(1).with_for_update()).first()
+    latest = session.scalars(
+        scope.query()
+        .where(Matter.code == code)
+        .order_by(Matter.version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+        .with_for_update()
+    ).first()
     if latest is None:
         raise MatterNotFound("No such matter in this catalogue.", code=code)
     fields = {name: getattr(latest, name) for name in EDITABLE} | changes
     check_fields(fields)
     if within_village_limits:
         _check_village_limits(session, scope, code=code, fields=fields)
-    matter = Matter(county_id=scope.county_id, village_id=scope.village_id, code=code, version=latest.version + 1,
-                    created_by=actor, **fields)
+    matter = Matter(
+        county_id=scope.county_id,
+        village_id=scope.village_id,
+        code=code,
+        version=latest.version + 1,
+        created_by=actor,
+        **fields,
+    )
     session.add(matter)
     session.flush()
     return matter
@@ -197,18 +229,23 @@ def _check_village_limits(session: Session, scope: Scope, *, code: str, fields: 
     if abs(fields["points"]) > county.village_max_points:
         raise VillageItemLimit(
             f"A village's own item is worth at most {county.village_max_points} points either way.",
-            field="points", limit=county.village_max_points,
+            field="points",
+            limit=county.village_max_points,
         )
     if not fields.get("active", True):
         return
     reward = fields["points"] > 0
-    others = [m for m in effective(session, county_id=scope.county_id, village_id=scope.village_id)
-              if m.village_id == scope.village_id and m.code != code and m.active and (m.points > 0) == reward]
+    others = [
+        m
+        for m in effective(session, county_id=scope.county_id, village_id=scope.village_id)
+        if m.village_id == scope.village_id and m.code != code and m.active and (m.points > 0) == reward
+    ]
     limit = county.village_max_rewards if reward else county.village_max_deductions
     if len(others) + 1 > limit:
         kind = "reward" if reward else "deduction"
-        raise VillageItemLimit(f"This village already has {len(others)} {kind} items of its own; the county allows "
-                               f"{limit}.", limit=limit)
+        raise VillageItemLimit(
+            f"This village already has {len(others)} {kind} items of its own; the county allows {limit}.", limit=limit
+        )
 
 
 @lru_cache(maxsize=1)
@@ -225,8 +262,9 @@ def default_matters() -> tuple[dict[str, Any], ...]:
 def load_default(session: Session, *, county_id: int, actor: str = "system:catalogue") -> int:
     """Give a county the default catalogue (version 1 of each matter it does not have yet). Returns how many."""
     scope = Scope(county_id=county_id, village_id=None)
-    existing = set(session.scalars(select(Matter.code).where(Matter.county_id == county_id,
-                                                             Matter.village_id.is_(None))).all())  # type: ignore[union-attr]
+    existing = set(
+        session.scalars(select(Matter.code).where(Matter.county_id == county_id, Matter.village_id.is_(None))).all()
+    )  # type: ignore[union-attr]
     added = 0
     for row in default_matters():
         if row["code"] in existing:

@@ -51,27 +51,47 @@ class Recorded:
     replayed: bool = False
 
 
-def record(session: Session, who: Principal, *, household_id: int, matter_code: str, reason: str,
-           evidence_ids: tuple[int, ...], idempotency_key: str | None, now: datetime | None = None) -> Recorded:
+def record(
+    session: Session,
+    who: Principal,
+    *,
+    household_id: int,
+    matter_code: str,
+    reason: str,
+    evidence_ids: tuple[int, ...],
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Recorded:
     if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
         raise Forbidden("Only officials record deductions.")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise ReasonRequired("Say what happened (up to 500 characters): the household is told.", field="reason")
     now = now or utcnow()
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request={
-        "op": "deduction", "household": household_id, "matter": matter_code, "reason": reason,
-        "evidence": sorted(evidence_ids)})
+    key, earlier = idempotency.begin(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={
+            "op": "deduction",
+            "household": household_id,
+            "matter": matter_code,
+            "reason": reason,
+            "evidence": sorted(evidence_ids),
+        },
+    )
     if earlier is not None:
         return Recorded(idempotency.replayed(session, earlier, Deduction, "deduction"), replayed=True)
     household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
     if household is None or not who.manages_village(household.village_id, household.county_id):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
     who.refuse_own(household_id)
-    matter = catalogue.current(session, county_id=household.county_id, village_id=household.village_id,
-                               code=matter_code)
+    matter = catalogue.current(
+        session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+    )
     if matter.points > 0:
-        raise NotADeduction("This matter earns points; record a deduction with a deduction matter.",
-                            field="matter_code")
+        raise NotADeduction(
+            "This matter earns points; record a deduction with a deduction matter.", field="matter_code"
+        )
     if not catalogue.in_force(matter, now):
         raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
     photos = _evidence(session, who, household, evidence_ids, needed=matter.evidence == Evidence.PHOTO)
@@ -81,28 +101,49 @@ def record(session: Session, who: Principal, *, household_id: int, matter_code: 
         session,
         debit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
         credit=accounts.of_village(session, household.village_id, AccountKind.PENALTY).id,  # type: ignore[arg-type]
-        amount=points, reason=matter.code, actor=who.actor, meta={"deduction": "recorded"},
+        amount=points,
+        reason=matter.code,
+        actor=who.actor,
+        meta={"deduction": "recorded"},
     )
     posted = 0 if tx is None else sum(leg.amount for leg in tx.postings if leg.amount > 0)
     deduction = Deduction(
-        county_id=household.county_id, village_id=household.village_id, household_id=household_id,
-        matter_id=matter.id, points=points, posted=posted, unpaid=points - posted, reason=reason.strip(),
-        recorded_by=who.actor, recorded_at=now, transaction_id=tx.id if tx else None,
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=household_id,
+        matter_id=matter.id,
+        points=points,
+        posted=posted,
+        unpaid=points - posted,
+        reason=reason.strip(),
+        recorded_by=who.actor,
+        recorded_at=now,
+        transaction_id=tx.id if tx else None,
     )
     session.add(deduction)
     session.flush()
     for photo in photos:
         session.add(DeductionEvidence(deduction_id=deduction.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    outbox.tell(session, county_id=household.county_id, household_id=household_id, kind="deduction_recorded",
-                deduction_id=deduction.id, points=points, posted=posted, unpaid=deduction.unpaid,
-                matter=matter.code, reason=deduction.reason)
+    outbox.tell(
+        session,
+        county_id=household.county_id,
+        household_id=household_id,
+        kind="deduction_recorded",
+        deduction_id=deduction.id,
+        points=points,
+        posted=posted,
+        unpaid=deduction.unpaid,
+        matter=matter.code,
+        reason=deduction.reason,
+    )
     session.flush()
     idempotency.record_result(session, key, {"deduction": deduction.id})
     return Recorded(deduction)
 
 
-def _evidence(session: Session, who: Principal, household: Household, ids: tuple[int, ...],
-              *, needed: bool) -> list[EvidenceFile]:
+def _evidence(
+    session: Session, who: Principal, household: Household, ids: tuple[int, ...], *, needed: bool
+) -> list[EvidenceFile]:
     if len(ids) > MAX_PHOTOS:
         raise TooManyPhotos(f"A deduction carries at most {MAX_PHOTOS} photos.", field="evidence_ids")
     if needed and not ids:
@@ -112,8 +153,9 @@ def _evidence(session: Session, who: Principal, household: Household, ids: tuple
     for evidence_id in ids:
         photo = by_id.get(evidence_id)
         if photo is None or photo.village_id != household.village_id or photo.household_id is not None:
-            raise EvidenceNotYours("Evidence for a deduction is a photo an official of the village sent.",
-                                   evidence_id=evidence_id)
+            raise EvidenceNotYours(
+                "Evidence for a deduction is a photo an official of the village sent.", evidence_id=evidence_id
+            )
     return photos
 
 

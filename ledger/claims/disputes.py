@@ -74,13 +74,21 @@ class Opened:
     replayed: bool = False
 
 
-def object_to(session: Session, who: Principal, *, claim_id: int, reason: str, idempotency_key: str | None,
-              now: datetime | None = None) -> Opened:
+def object_to(
+    session: Session,
+    who: Principal,
+    *,
+    claim_id: int,
+    reason: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Opened:
     """A villager objects to a claim on their village's notice board."""
     now = now or utcnow()
     reason = _reason(reason)
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
-                                     request={"op": "objection", "claim": claim_id, "reason": reason})
+    key, earlier = idempotency.begin(
+        session, actor=who.actor, key=idempotency_key, request={"op": "objection", "claim": claim_id, "reason": reason}
+    )
     if earlier is not None:
         return Opened(_earlier(session, earlier), replayed=True)
     if who.role != Role.VILLAGER or who.household_id is None:
@@ -92,10 +100,25 @@ def object_to(session: Session, who: Principal, *, claim_id: int, reason: str, i
         raise OwnEntry("This entry is your own household's; you may not object to it.")
     if claim.status != ClaimStatus.APPROVED or claim.notice_until is None or as_utc(claim.notice_until) <= now:
         raise NotInNotice("This entry is not in its notice period; objections are taken only then.")
-    dispute = _open(session, DisputeKind.OBJECTION, who, claim.county_id, claim.village_id, claim.household_id,
-                    reason, now, claim_id=claim.id)
-    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="objection_raised",
-                claim_id=claim.id, dispute_id=dispute.id)
+    dispute = _open(
+        session,
+        DisputeKind.OBJECTION,
+        who,
+        claim.county_id,
+        claim.village_id,
+        claim.household_id,
+        reason,
+        now,
+        claim_id=claim.id,
+    )
+    outbox.tell(
+        session,
+        county_id=claim.county_id,
+        household_id=claim.household_id,
+        kind="objection_raised",
+        claim_id=claim.id,
+        dispute_id=dispute.id,
+    )
     idempotency.record_result(session, key, {"dispute": dispute.id})
     return Opened(dispute)
 
@@ -114,15 +137,27 @@ def appeal_deadline(county: County, target: Claim | Deduction) -> datetime | Non
     return since + timedelta(days=county.appeal_days)
 
 
-def appeal(session: Session, who: Principal, *, claim_id: int | None = None, deduction_id: int | None = None,
-           reason: str, idempotency_key: str | None, now: datetime | None = None) -> Opened:
+def appeal(
+    session: Session,
+    who: Principal,
+    *,
+    claim_id: int | None = None,
+    deduction_id: int | None = None,
+    reason: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Opened:
     """A household appeals against a rejection of its claim or a deduction against it."""
     now = now or utcnow()
     reason = _reason(reason)
     if (claim_id is None) == (deduction_id is None):
         raise Invalid("Appeal against one claim or one deduction.", field="claim_id")
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request={
-        "op": "appeal", "claim": claim_id, "deduction": deduction_id, "reason": reason})
+    key, earlier = idempotency.begin(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={"op": "appeal", "claim": claim_id, "deduction": deduction_id, "reason": reason},
+    )
     if earlier is not None:
         return Opened(_earlier(session, earlier), replayed=True)
     if who.role != Role.VILLAGER or who.household_id is None:
@@ -146,26 +181,49 @@ def appeal(session: Session, who: Principal, *, claim_id: int | None = None, ded
     assert closes is not None
     if now > closes:
         raise AppealWindowClosed(f"Appeals are taken within {county.appeal_days} days.", closed_at=closes.isoformat())
-    dispute = _open(session, DisputeKind.APPEAL, who, target.county_id, target.village_id, target.household_id,
-                    reason, now, claim_id=claim_id, deduction_id=deduction_id)
+    dispute = _open(
+        session,
+        DisputeKind.APPEAL,
+        who,
+        target.county_id,
+        target.village_id,
+        target.household_id,
+        reason,
+        now,
+        claim_id=claim_id,
+        deduction_id=deduction_id,
+    )
     idempotency.record_result(session, key, {"dispute": dispute.id})
     return Opened(dispute)
 
 
-def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, note: str | None,
-            idempotency_key: str | None, now: datetime | None = None) -> Opened:
+def resolve(
+    session: Session,
+    who: Principal,
+    *,
+    dispute_id: int,
+    upheld: bool,
+    note: str | None,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Opened:
     now = now or utcnow()
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request={
-        "op": "resolve", "dispute": dispute_id, "upheld": upheld, "note": note})
+    key, earlier = idempotency.begin(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={"op": "resolve", "dispute": dispute_id, "upheld": upheld, "note": note},
+    )
     if earlier is not None:
         return Opened(_earlier(session, earlier), replayed=True)
     dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
-    if dispute is None or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN) or not who.manages_village(
-        dispute.village_id, dispute.county_id
+    if (
+        dispute is None
+        or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN)
+        or not who.manages_village(dispute.village_id, dispute.county_id)
     ):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
-    who.refuse_own(dispute.household_id, dispute.raised_by_household_id,
-                   what="Your own household is part of this")
+    who.refuse_own(dispute.household_id, dispute.raised_by_household_id, what="Your own household is part of this")
     if dispute.status != DisputeStatus.OPEN:
         raise DisputeAlreadyResolved(f"This was already resolved: {dispute.status}.", dispute_status=dispute.status)
     if note is not None and len(note) > 500:
@@ -176,8 +234,14 @@ def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, 
     dispute.resolved_at = now
     dispute.resolved_by = who.actor
     dispute.resolution_note = note
-    outbox.tell(session, county_id=dispute.county_id, household_id=dispute.raised_by_household_id,
-                kind=f"{dispute.kind}_{dispute.status}", dispute_id=dispute.id, note=note)
+    outbox.tell(
+        session,
+        county_id=dispute.county_id,
+        household_id=dispute.raised_by_household_id,
+        kind=f"{dispute.kind}_{dispute.status}",
+        dispute_id=dispute.id,
+        note=note,
+    )
     session.flush()
     idempotency.record_result(session, key, {"dispute": dispute.id})
     return Opened(dispute)
@@ -186,11 +250,13 @@ def resolve(session: Session, who: Principal, *, dispute_id: int, upheld: bool, 
 def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -> None:
     touch_record(session, dispute.household_id)
     if dispute.deduction_id is not None:
-        deduction = session.scalars(select(Deduction).where(Deduction.id == dispute.deduction_id)
-                                    .with_for_update()).one()
+        deduction = session.scalars(
+            select(Deduction).where(Deduction.id == dispute.deduction_id).with_for_update()
+        ).one()
         if deduction.transaction_id is not None:
-            reversal = journal.reverse(session, transaction_id=deduction.transaction_id, actor=who.actor,
-                                       reason="appeal_upheld")
+            reversal = journal.reverse(
+                session, transaction_id=deduction.transaction_id, actor=who.actor, reason="appeal_upheld"
+            )
             deduction.reversal_tx_id = reversal.id
         deduction.status = DeductionStatus.REVOKED.value
         deduction.revoked_at = now
@@ -199,12 +265,19 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
     if dispute.kind == DisputeKind.OBJECTION:
         if claim.status != ClaimStatus.APPROVED or claim.approval_tx_id is None:
             raise NotInNotice("This claim is no longer in notice.", claim_status=claim.status)
-        reversal = journal.reverse(session, transaction_id=claim.approval_tx_id, actor=who.actor,
-                                   reason="objection_upheld")
+        reversal = journal.reverse(
+            session, transaction_id=claim.approval_tx_id, actor=who.actor, reason="objection_upheld"
+        )
         claim.status = ClaimStatus.REVOKED.value
         claim.reversal_tx_id = reversal.id
-        outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_revoked",
-                    claim_id=claim.id, points=claim.points)
+        outbox.tell(
+            session,
+            county_id=claim.county_id,
+            household_id=claim.household_id,
+            kind="claim_revoked",
+            claim_id=claim.id,
+            points=claim.points,
+        )
         return
     county = session.get(County, claim.county_id)
     matter = session.get(Matter, claim.matter_id)
@@ -214,16 +287,39 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
         session,
         debit=accounts.of_village(session, claim.village_id, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
         credit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]
-        amount=claim.points, reason=matter.code, actor=who.actor, meta={"claim": claim.id, "appeal": dispute.id},
+        amount=claim.points,
+        reason=matter.code,
+        actor=who.actor,
+        meta={"claim": claim.id, "appeal": dispute.id},
     )
     approve_in_notice(session, claim, county, tx_id=tx.id, by=who.actor, now=now)
 
 
-def _open(session: Session, kind: DisputeKind, who: Principal, county_id: int, village_id: int, household_id: int,
-          reason: str, now: datetime, *, claim_id: int | None = None, deduction_id: int | None = None) -> Dispute:
-    dispute = Dispute(kind=kind.value, county_id=county_id, village_id=village_id, household_id=household_id,
-                      claim_id=claim_id, deduction_id=deduction_id, raised_by=who.actor,
-                      raised_by_household_id=who.household_id, reason=reason, opened_at=now)  # type: ignore[arg-type]
+def _open(
+    session: Session,
+    kind: DisputeKind,
+    who: Principal,
+    county_id: int,
+    village_id: int,
+    household_id: int,
+    reason: str,
+    now: datetime,
+    *,
+    claim_id: int | None = None,
+    deduction_id: int | None = None,
+) -> Dispute:
+    dispute = Dispute(
+        kind=kind.value,
+        county_id=county_id,
+        village_id=village_id,
+        household_id=household_id,
+        claim_id=claim_id,
+        deduction_id=deduction_id,
+        raised_by=who.actor,
+        raised_by_household_id=who.household_id,
+        reason=reason,
+        opened_at=now,
+    )  # type: ignore[arg-type]
     try:
         with session.begin_nested():
             session.add(dispute)

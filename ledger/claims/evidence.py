@@ -91,8 +91,17 @@ def read_upload(source: BinaryIO) -> io.BytesIO:
     return data
 
 
-def save(session: Session, source: BinaryIO, *, root: Path, county_id: int, village_id: int,
-         household_id: int | None, actor: str, max_pixels: int = MAX_PIXELS) -> EvidenceFile:
+def save(
+    session: Session,
+    source: BinaryIO,
+    *,
+    root: Path,
+    county_id: int,
+    village_id: int,
+    household_id: int | None,
+    actor: str,
+    max_pixels: int = MAX_PIXELS,
+) -> EvidenceFile:
     """Refuse the upload past 5 MB or when it is not a photo, store its clean encoding, keep it once."""
     root = Path(root)
     incoming = root / "incoming"
@@ -113,9 +122,16 @@ def save(session: Session, source: BinaryIO, *, root: Path, county_id: int, vill
         if os.path.exists(temp_name):
             os.unlink(temp_name)
         raise
-    evidence = EvidenceFile(sha256=sha256, size=size, content_type=content_type, county_id=county_id,
-                            village_id=village_id, household_id=household_id, uploaded_by=actor,
-                            phash=photohash.of_file(final))
+    evidence = EvidenceFile(
+        sha256=sha256,
+        size=size,
+        content_type=content_type,
+        county_id=county_id,
+        village_id=village_id,
+        household_id=household_id,
+        uploaded_by=actor,
+        phash=photohash.of_file(final),
+    )
     session.add(evidence)
     session.flush()
     return evidence

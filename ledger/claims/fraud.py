@@ -32,17 +32,25 @@ BURST_CLAIMS = 5  # one household claiming this often within an hour
 STEPS_ACCEPTED = 1  # a rotating code is taken during its step and the one before or after (service._check_code)
 
 
-_DEVICE_HOUSEHOLDS = select(Claim.household_id).where(Claim.device == bindparam("device"),
-                                                     Claim.submitted_at >= bindparam("since"))
-_RECENT = select(func.count()).select_from(Claim).where(Claim.household_id == bindparam("household_id"),
-                                                        Claim.submitted_at >= bindparam("since"))
+_DEVICE_HOUSEHOLDS = select(Claim.household_id).where(
+    Claim.device == bindparam("device"), Claim.submitted_at >= bindparam("since")
+)
+_RECENT = (
+    select(func.count())
+    .select_from(Claim)
+    .where(Claim.household_id == bindparam("household_id"), Claim.submitted_at >= bindparam("since"))
+)
 _SAME_CODE = select(Claim.household_id).where(
-    Claim.device == bindparam("device"), Claim.activity_id == bindparam("activity_id"),
-    Claim.code_step.between(bindparam("first"), bindparam("last")))  # type: ignore[union-attr]
+    Claim.device == bindparam("device"),
+    Claim.activity_id == bindparam("activity_id"),
+    Claim.code_step.between(bindparam("first"), bindparam("last")),
+)  # type: ignore[union-attr]
 # photos of the county already sent with a claim
-_SENT = (select(ClaimEvidence.claim_id, EvidenceFile.sha256, EvidenceFile.phash)
-         .join(EvidenceFile, EvidenceFile.id == ClaimEvidence.evidence_id)
-         .where(EvidenceFile.county_id == bindparam("county_id")))
+_SENT = (
+    select(ClaimEvidence.claim_id, EvidenceFile.sha256, EvidenceFile.phash)
+    .join(EvidenceFile, EvidenceFile.id == ClaimEvidence.evidence_id)
+    .where(EvidenceFile.county_id == bindparam("county_id"))
+)
 
 
 def signals(
@@ -60,28 +68,50 @@ def signals(
     """The flags of a claim about to be made. `code_step`: the step of the live rotating code it was made with."""
     flags: list[dict[str, Any]] = []
     if device:
-        households = set(session.scalars(_DEVICE_HOUSEHOLDS, {"device": device,
-                                                              "since": now - timedelta(days=1)}).all()) | {household_id}
+        households = set(
+            session.scalars(_DEVICE_HOUSEHOLDS, {"device": device, "since": now - timedelta(days=1)}).all()
+        ) | {household_id}
         if len(households) >= SHARED_DEVICE_HOUSEHOLDS:
-            flags.append({"code": "shared_device", "households": len(households),
-                          "detail": f"this device claimed for {len(households)} households in a day"})
+            flags.append(
+                {
+                    "code": "shared_device",
+                    "households": len(households),
+                    "detail": f"this device claimed for {len(households)} households in a day",
+                }
+            )
     recent = session.execute(_RECENT, {"household_id": household_id, "since": now - timedelta(hours=1)}).scalar()
     if (recent or 0) + 1 >= BURST_CLAIMS:
-        flags.append({"code": "burst", "claims": (recent or 0) + 1,
-                      "detail": f"{(recent or 0) + 1} claims from this household within an hour"})
+        flags.append(
+            {
+                "code": "burst",
+                "claims": (recent or 0) + 1,
+                "detail": f"{(recent or 0) + 1} claims from this household within an hour",
+            }
+        )
     if activity.lat is not None and activity.lon is not None and lat is not None and lon is not None:
         distance = rules.distance_m(lat, lon, activity.lat, activity.lon)
         if activity.radius_m is not None and distance > activity.radius_m:
-            flags.append({"code": "outside_geofence", "distance_m": round(distance),
-                          "detail": f"claimed {round(distance)} m from the activity (allowed {activity.radius_m} m)"})
+            flags.append(
+                {
+                    "code": "outside_geofence",
+                    "distance_m": round(distance),
+                    "detail": f"claimed {round(distance)} m from the activity (allowed {activity.radius_m} m)",
+                }
+            )
     if photos:
         reused = _photo_reused(session, activity.county_id, photos)
         if reused:
-            flags.append({"code": "photo_reused", "claims": reused,
-                          "detail": "a photo of this claim was already sent with another claim"})
+            flags.append(
+                {
+                    "code": "photo_reused",
+                    "claims": reused,
+                    "detail": "a photo of this claim was already sent with another claim",
+                }
+            )
     if code_step is not None:
-        flags += _live_code(session, household_id=household_id, activity=activity, device=device, lat=lat,
-                            code_step=code_step)
+        flags += _live_code(
+            session, household_id=household_id, activity=activity, device=device, lat=lat, code_step=code_step
+        )
     return flags
 
 
@@ -92,25 +122,38 @@ def _photo_reused(session: Session, county_id: int, photos: Sequence[EvidenceFil
     hashes = [p.phash for p in photos if p.phash]
     claims = set()
     for claim_id, sha256, phash in session.execute(_SENT, {"county_id": county_id}):
-        if sha256 in digests or (phash and any(photohash.distance(phash, h) <= photohash.MAX_DISTANCE
-                                               for h in hashes)):
+        if sha256 in digests or (phash and any(photohash.distance(phash, h) <= photohash.MAX_DISTANCE for h in hashes)):
             claims.add(claim_id)
     return len(claims)
 
 
-def _live_code(session: Session, *, household_id: int, activity: Activity, device: str | None, lat: float | None,
-               code_step: int) -> list[dict[str, Any]]:
+def _live_code(
+    session: Session, *, household_id: int, activity: Activity, device: str | None, lat: float | None, code_step: int
+) -> list[dict[str, Any]]:
     """What keeps a claim with a live rotating code from being approved at once."""
     flags: list[dict[str, Any]] = []
     if device is None:
         flags.append({"code": "no_device", "detail": "the claim named no device"})
     else:
-        others = set(session.scalars(_SAME_CODE, {"device": device, "activity_id": activity.id,
-                                                  "first": code_step - STEPS_ACCEPTED,
-                                                  "last": code_step + STEPS_ACCEPTED}).all()) - {household_id}
+        others = set(
+            session.scalars(
+                _SAME_CODE,
+                {
+                    "device": device,
+                    "activity_id": activity.id,
+                    "first": code_step - STEPS_ACCEPTED,
+                    "last": code_step + STEPS_ACCEPTED,
+                },
+            ).all()
+        ) - {household_id}
         if others:
-            flags.append({"code": "device_other_household", "households": len(others) + 1,
-                          "detail": "another household claimed from this device with the same live code"})
+            flags.append(
+                {
+                    "code": "device_other_household",
+                    "households": len(others) + 1,
+                    "detail": "another household claimed from this device with the same live code",
+                }
+            )
     if activity.lat is None or activity.radius_m is None:
         flags.append({"code": "no_geofence", "detail": "the activity has no geofence to check the location"})
     elif lat is None:

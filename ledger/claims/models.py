@@ -122,8 +122,7 @@ class Deduction(SQLModel, table=True):
     cover: it is not collected later, but it stays on the household's record for the rating (docs/claims.md)."""
 
     __table_args__ = (
-        CheckConstraint("points > 0 and posted >= 0 and unpaid >= 0 and posted + unpaid = points",
-                        name="points_split"),
+        CheckConstraint("points > 0 and posted >= 0 and unpaid >= 0 and posted + unpaid = points", name="points_split"),
         CheckConstraint("status in ('in_force', 'revoked')", name="status"),
         CheckConstraint("(posted = 0) = (transaction_id is null)", name="posted_has_transaction"),
         Index("ix_deduction_household", "household_id", "recorded_at"),
@@ -171,14 +170,28 @@ class Dispute(SQLModel, table=True):
         CheckConstraint("(claim_id is null) <> (deduction_id is null)", name="one_target"),
         CheckConstraint("kind = 'appeal' or claim_id is not null", name="objection_on_claim"),
         # a household objects to an entry once, and appeals an entry once
-        Index("uq_dispute_objection", "claim_id", "raised_by_household_id", unique=True,
-              sqlite_where=text("kind = 'objection'"), postgresql_where=text("kind = 'objection'")),
-        Index("uq_dispute_claim_appeal", "claim_id", unique=True,
-              sqlite_where=text("kind = 'appeal' AND claim_id IS NOT NULL"),
-              postgresql_where=text("kind = 'appeal' AND claim_id IS NOT NULL")),
-        Index("uq_dispute_deduction_appeal", "deduction_id", unique=True,
-              sqlite_where=text("kind = 'appeal' AND deduction_id IS NOT NULL"),
-              postgresql_where=text("kind = 'appeal' AND deduction_id IS NOT NULL")),
+        Index(
+            "uq_dispute_objection",
+            "claim_id",
+            "raised_by_household_id",
+            unique=True,
+            sqlite_where=text("kind = 'objection'"),
+            postgresql_where=text("kind = 'objection'"),
+        ),
+        Index(
+            "uq_dispute_claim_appeal",
+            "claim_id",
+            unique=True,
+            sqlite_where=text("kind = 'appeal' AND claim_id IS NOT NULL"),
+            postgresql_where=text("kind = 'appeal' AND claim_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_dispute_deduction_appeal",
+            "deduction_id",
+            unique=True,
+            sqlite_where=text("kind = 'appeal' AND deduction_id IS NOT NULL"),
+            postgresql_where=text("kind = 'appeal' AND deduction_id IS NOT NULL"),
+        ),
         Index("ix_dispute_queue", "village_id", "status", "opened_at"),
     )
 

@@ -68,8 +68,14 @@ def settle(session: Session, claim: Claim) -> None:
     claim.status = ClaimStatus.SETTLED.value
     claim.settled_at = tx.created_at
     claim.settlement_tx_id = tx.id
-    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_settled",
-                claim_id=claim.id, points=claim.points)
+    outbox.tell(
+        session,
+        county_id=claim.county_id,
+        household_id=claim.household_id,
+        kind="claim_settled",
+        claim_id=claim.id,
+        points=claim.points,
+    )
     session.flush()
 
 
@@ -98,32 +104,61 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
     if village is None or county is None:
         return []
     names = household_names(session, village)
-    open_disputes = select(Dispute.claim_id, Dispute.deduction_id).where(Dispute.village_id == village_id,
-                                                                          Dispute.status == DisputeStatus.OPEN)
+    open_disputes = select(Dispute.claim_id, Dispute.deduction_id).where(
+        Dispute.village_id == village_id, Dispute.status == DisputeStatus.OPEN
+    )
     disputed_claims, disputed_deductions = set(), set()
     for claim_id, deduction_id in session.exec(open_disputes).all():  # type: ignore[call-overload]
         (disputed_claims if claim_id else disputed_deductions).add(claim_id or deduction_id)
     entries = []
     claims = session.exec(  # type: ignore[call-overload]
-        select(Claim, Matter).join(Matter, Matter.id == Claim.matter_id)
+        select(Claim, Matter)
+        .join(Matter, Matter.id == Claim.matter_id)
         .where(Claim.village_id == village_id, Claim.status == ClaimStatus.APPROVED)
     ).all()
     for claim, matter in claims:
-        entries.append(Entry("claim", claim.id, claim.household_id, names.get(claim.household_id, "?"), matter.code,
-                             matter.name_zh, matter.name_en, claim.points, as_utc(claim.decided_at),
-                             as_utc(claim.notice_until), claim.id in disputed_claims))
+        entries.append(
+            Entry(
+                "claim",
+                claim.id,
+                claim.household_id,
+                names.get(claim.household_id, "?"),
+                matter.code,
+                matter.name_zh,
+                matter.name_en,
+                claim.points,
+                as_utc(claim.decided_at),
+                as_utc(claim.notice_until),
+                claim.id in disputed_claims,
+            )
+        )
     since = now - timedelta(days=county.notice_days)
     deductions = session.exec(  # type: ignore[call-overload]
-        select(Deduction, Matter).join(Matter, Matter.id == Deduction.matter_id)
-        .where(Deduction.village_id == village_id, Deduction.status == DeductionStatus.IN_FORCE,
-               Deduction.recorded_at >= since)
+        select(Deduction, Matter)
+        .join(Matter, Matter.id == Deduction.matter_id)
+        .where(
+            Deduction.village_id == village_id,
+            Deduction.status == DeductionStatus.IN_FORCE,
+            Deduction.recorded_at >= since,
+        )
     ).all()
     for deduction, matter in deductions:
         recorded = as_utc(deduction.recorded_at)
-        entries.append(Entry("deduction", deduction.id, deduction.household_id,
-                             names.get(deduction.household_id, "?"), matter.code, matter.name_zh, matter.name_en,
-                             -deduction.points, recorded, recorded + timedelta(days=county.notice_days),
-                             deduction.id in disputed_deductions))
+        entries.append(
+            Entry(
+                "deduction",
+                deduction.id,
+                deduction.household_id,
+                names.get(deduction.household_id, "?"),
+                matter.code,
+                matter.name_zh,
+                matter.name_en,
+                -deduction.points,
+                recorded,
+                recorded + timedelta(days=county.notice_days),
+                deduction.id in disputed_deductions,
+            )
+        )
     return sorted(entries, key=lambda e: e.decided_at, reverse=True)
 
 
@@ -134,5 +169,7 @@ def household_names(session: Session, village: Village) -> dict[int, str]:
         .join(Person, (Person.household_id == Household.id) & Person.is_head)  # type: ignore[arg-type]
         .where(Household.village_id == village.id)
     ).all()
-    return {hid: rules.notice_name(village.notice_privacy, head_name=name, house_number=number)
-            for hid, number, name in rows}
+    return {
+        hid: rules.notice_name(village.notice_privacy, head_name=name, house_number=number)
+        for hid, number, name in rows
+    }

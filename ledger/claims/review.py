@@ -47,29 +47,40 @@ class Decided:
     replayed: bool = False
 
 
-def approve(session: Session, who: Principal, *, claim_id: int, idempotency_key: str | None,
-            now: datetime | None = None) -> Decided:
-    return _decide(session, who, claim_id=claim_id, approve=True, reason=None, idempotency_key=idempotency_key,
-                   now=now)
+def approve(
+    session: Session, who: Principal, *, claim_id: int, idempotency_key: str | None, now: datetime | None = None
+) -> Decided:
+    return _decide(session, who, claim_id=claim_id, approve=True, reason=None, idempotency_key=idempotency_key, now=now)
 
 
-def reject(session: Session, who: Principal, *, claim_id: int, reason: str, idempotency_key: str | None,
-           now: datetime | None = None) -> Decided:
+def reject(
+    session: Session,
+    who: Principal,
+    *,
+    claim_id: int,
+    reason: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Decided:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise ReasonRequired("Say why the claim is rejected (up to 500 characters): the household is told.",
-                             field="reason")
-    return _decide(session, who, claim_id=claim_id, approve=False, reason=reason.strip(),
-                   idempotency_key=idempotency_key, now=now)
+        raise ReasonRequired(
+            "Say why the claim is rejected (up to 500 characters): the household is told.", field="reason"
+        )
+    return _decide(
+        session, who, claim_id=claim_id, approve=False, reason=reason.strip(), idempotency_key=idempotency_key, now=now
+    )
 
 
-def bulk_approve(session: Session, who: Principal, *, claim_ids: list[int], idempotency_key: str | None,
-                 now: datetime | None = None) -> tuple[dict[str, str], bool]:
+def bulk_approve(
+    session: Session, who: Principal, *, claim_ids: list[int], idempotency_key: str | None, now: datetime | None = None
+) -> tuple[dict[str, str], bool]:
     """Approve many claims; each one that cannot be approved is left as it is and reported by its error code.
     Returns ({claim id: "approved" or a code}, replayed)."""
     if not claim_ids or len(claim_ids) > MAX_BULK or len(set(claim_ids)) != len(claim_ids):
         raise Invalid(f"claim_ids is 1 to {MAX_BULK} different claims.", field="claim_ids")
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
-                                     request={"op": "bulk_approve", "claims": sorted(claim_ids)})
+    key, earlier = idempotency.begin(
+        session, actor=who.actor, key=idempotency_key, request={"op": "bulk_approve", "claims": sorted(claim_ids)}
+    )
     if earlier is not None:
         return dict((earlier.result or {}).get("outcomes", {})), True
     outcomes: dict[str, str] = {}
@@ -84,12 +95,21 @@ def bulk_approve(session: Session, who: Principal, *, claim_ids: list[int], idem
     return outcomes, False
 
 
-def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, reason: str | None,
-            idempotency_key: str | None, now: datetime | None) -> Decided:
+def _decide(
+    session: Session,
+    who: Principal,
+    *,
+    claim_id: int,
+    approve: bool,
+    reason: str | None,
+    idempotency_key: str | None,
+    now: datetime | None,
+) -> Decided:
     now = now or utcnow()
     op = "approve" if approve else "reject"
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key,
-                                     request={"op": op, "claim": claim_id, "reason": reason})
+    key, earlier = idempotency.begin(
+        session, actor=who.actor, key=idempotency_key, request={"op": op, "claim": claim_id, "reason": reason}
+    )
     if earlier is not None:
         return Decided(idempotency.replayed(session, earlier, Claim, "claim"), replayed=True)
     claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
@@ -97,7 +117,9 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
     assert claim is not None
     if claim.status != ClaimStatus.PENDING or claim.pending_tx_id is None:
         raise ClaimAlreadyDecided(
-            f"This claim was already decided: {claim.status}.", claim_id=claim_id, claim_status=claim.status,
+            f"This claim was already decided: {claim.status}.",
+            claim_id=claim_id,
+            claim_status=claim.status,
             decided_by=claim.decided_by,
             decided_at=as_utc(claim.decided_at).isoformat() if claim.decided_at else None,
         )
@@ -112,8 +134,10 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
         else:
             tx = journal.void_pending(session, pending_id=claim.pending_tx_id, actor=who.actor, reason="rejected")
     except (PendingExpired, PendingAlreadyResolved) as error:
-        raise ClaimExpired("This claim waited too long and has expired; the household may claim again if the "
-                           "activity allows.", claim_id=claim_id) from error
+        raise ClaimExpired(
+            "This claim waited too long and has expired; the household may claim again if the activity allows.",
+            claim_id=claim_id,
+        ) from error
     if approve:
         approve_in_notice(session, claim, county, tx_id=tx.id, by=who.actor, now=now)
     else:
@@ -121,8 +145,15 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
         claim.decided_at = now
         claim.decided_by = who.actor
         claim.reject_reason = reason
-        outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_rejected",
-                    claim_id=claim.id, points=claim.points, reason=reason)
+        outbox.tell(
+            session,
+            county_id=claim.county_id,
+            household_id=claim.household_id,
+            kind="claim_rejected",
+            claim_id=claim.id,
+            points=claim.points,
+            reason=reason,
+        )
     session.flush()
     idempotency.record_result(session, key, {"claim": claim.id})
     return Decided(claim)
@@ -131,8 +162,10 @@ def _decide(session: Session, who: Principal, *, claim_id: int, approve: bool, r
 def check_may_decide(who: Principal, claim: Claim | None, claim_id: int) -> None:
     """An official of the claim's village (or its township supervisor, or the county admin) who is not of the
     claim's household. Anyone else is told there is no such claim."""
-    if claim is None or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN) or not who.manages_village(
-        claim.village_id, claim.county_id
+    if (
+        claim is None
+        or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN)
+        or not who.manages_village(claim.village_id, claim.county_id)
     ):
         raise ClaimNotFound("No such claim among those you review.", claim_id=claim_id)
     check_not_own(who, claim.household_id)
@@ -178,21 +211,31 @@ def _expire(session: Session, claim_id: int, now: datetime) -> int:
         if error.detail.get("resolution") != journal.TxKind.EXPIRE_PENDING:
             raise JournalDisagrees(
                 f"Claim {claim_id} is pending but its transfer was resolved by hand "
-                f"({error.detail.get('resolution')}).", claim_id=claim_id,
-                transaction_id=locked.pending_tx_id) from error
+                f"({error.detail.get('resolution')}).",
+                claim_id=claim_id,
+                transaction_id=locked.pending_tx_id,
+            ) from error
         at = datetime.fromisoformat(str(error.detail["resolved_at"]))  # the journal's own expiry got there first
     locked.status = ClaimStatus.EXPIRED.value
     locked.decided_at = at  # the journal's moment, not the schedule's `now`
     locked.decided_by = "system:expiry"
-    outbox.tell(session, county_id=locked.county_id, household_id=locked.household_id, kind="claim_expired",
-                claim_id=locked.id, points=locked.points)
+    outbox.tell(
+        session,
+        county_id=locked.county_id,
+        household_id=locked.household_id,
+        kind="claim_expired",
+        claim_id=locked.id,
+        points=locked.points,
+    )
     session.flush()
     return 1
 
 
 def is_overdue(claim: Claim, county: County, now: datetime) -> bool:
-    return claim.status == ClaimStatus.PENDING and as_utc(claim.submitted_at) + timedelta(
-        hours=county.overdue_hours) <= now
+    return (
+        claim.status == ClaimStatus.PENDING
+        and as_utc(claim.submitted_at) + timedelta(hours=county.overdue_hours) <= now
+    )
 
 
 def age_hours(claim: Claim, now: datetime) -> float:

@@ -64,9 +64,7 @@ def check_caps(caps: dict[str, int | None], counts: dict[str, int]) -> None:
     for unit in UNITS:
         cap = caps.get(unit)
         if cap is not None and counts.get(unit, 0) >= cap:
-            raise CapReached(
-                f"Your household has reached this matter's limit of {cap} per {unit}.", unit=unit, cap=cap
-            )
+            raise CapReached(f"Your household has reached this matter's limit of {cap} per {unit}.", unit=unit, cap=cap)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

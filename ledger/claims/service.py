@@ -147,8 +147,16 @@ class Scan:
     ticket: codes.ScanTicket | None = None
 
 
-def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token: str, details: Details,
-                   idempotency_key: str | None, now: datetime | None = None) -> Submitted:
+def submit_by_code(
+    session: Session,
+    who: Principal,
+    keys: codes.Keys,
+    *,
+    token: str,
+    details: Details,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Submitted:
     """A villager's claim for their household, with the code they scanned."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise NotAClaimant("Only a villager claims with a code, for their own household.")
@@ -163,8 +171,18 @@ def submit_by_code(session: Session, who: Principal, keys: codes.Keys, *, token:
     live = _check_code(place.activity, code, scan.moment)
     if scan.ticket is not None:
         _use_ticket(session, scan.ticket, household_id=who.household_id, now=now)
-    claim = _submit(session, place, household_id=who.household_id, person_id=who.person_id,
-                    actor=who.actor, proxy=False, live=live, details=details, now=now, code_step=code.step)
+    claim = _submit(
+        session,
+        place,
+        household_id=who.household_id,
+        person_id=who.person_id,
+        actor=who.actor,
+        proxy=False,
+        live=live,
+        details=details,
+        now=now,
+        code_step=code.step,
+    )
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
 
@@ -176,8 +194,16 @@ def _activity_code(keys: codes.Keys, token: str) -> codes.ActivityCode:
     return code
 
 
-def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, device: str | None = None,
-          scan_ticket: str | None = None, now: datetime | None = None) -> None:
+def check(
+    session: Session,
+    who: Principal,
+    keys: codes.Keys,
+    *,
+    token: str,
+    device: str | None = None,
+    scan_ticket: str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Would this villager's claim with this code be taken now? Raises the refusal the claim would get, but for
     the evidence, which comes with the claim. Reads only and locks nothing; the claim itself checks again."""
     if who.role != Role.VILLAGER or who.household_id is None:
@@ -190,8 +216,9 @@ def check(session: Session, who: Principal, keys: codes.Keys, *, token: str, dev
     _check_household(session, place, household_id=who.household_id, now=now, lock=False)
 
 
-def scan_ticket(session: Session, keys: codes.Keys, *, token: str, device: str,
-                now: datetime | None = None) -> str | None:
+def scan_ticket(
+    session: Session, keys: codes.Keys, *, token: str, device: str, now: datetime | None = None
+) -> str | None:
     """What opening a code gives the device: a scan ticket when it is a live rotating code of an open activity,
     else None. The ticket proves when this device scanned, so a claim sent after signing in still counts."""
     now = now or utcnow()
@@ -213,16 +240,30 @@ def device_hash(device: str) -> str:
     return hashlib.sha256(device.encode()).hexdigest()
 
 
-def submit_proxy(session: Session, who: Principal, *, activity_id: int, household_id: int, person_id: int | None,
-                 details: Details, idempotency_key: str | None, now: datetime | None = None) -> Submitted:
+def submit_proxy(
+    session: Session,
+    who: Principal,
+    *,
+    activity_id: int,
+    household_id: int,
+    person_id: int | None,
+    details: Details,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Submitted:
     """An official enters a claim for a household of their village (picked by its card). A second official
     approves it; it is never approved automatically. Never for the official's own household."""
     if who.role != Role.OFFICIAL:
         raise Forbidden("Only a village official enters a claim for someone else.")
     check_not_own(who, household_id)
     now = now or utcnow()
-    request = {"op": "proxy_claim", "activity": activity_id, "household": household_id, "person": person_id,
-               **_details_request(details)}
+    request = {
+        "op": "proxy_claim",
+        "activity": activity_id,
+        "household": household_id,
+        "person": person_id,
+        **_details_request(details),
+    }
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
@@ -231,15 +272,33 @@ def submit_proxy(session: Session, who: Principal, *, activity_id: int, househol
         raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
     _check_window(place.activity, now)
     _check_person(session, person_id, household_id)
-    claim = _submit(session, place, household_id=household_id, person_id=person_id, actor=who.actor, proxy=True,
-                    live=False, details=details, now=now)
+    claim = _submit(
+        session,
+        place,
+        household_id=household_id,
+        person_id=person_id,
+        actor=who.actor,
+        proxy=True,
+        live=False,
+        details=details,
+        now=now,
+    )
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
 
 
-def submit_award(session: Session, who: Principal, *, household_id: int, matter_code: str, reason: str,
-                 person_id: int | None, details: Details, idempotency_key: str | None,
-                 now: datetime | None = None) -> Submitted:
+def submit_award(
+    session: Session,
+    who: Principal,
+    *,
+    household_id: int,
+    matter_code: str,
+    reason: str,
+    person_id: int | None,
+    details: Details,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> Submitted:
     """An official (or the county admin) awards a household of their village the points of a catalogue matter,
     saying why. An award is a claim entered by the official, so every rule of claims holds: the matter's caps
     count it, its evidence is what the matter asks for (photos the official sent), it waits on the notice board
@@ -249,11 +308,18 @@ def submit_award(session: Session, who: Principal, *, household_id: int, matter_
     if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
         raise Forbidden("Only officials award points.")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise ReasonRequired("Say why the household is awarded (up to 500 characters): the village sees it.",
-                             field="reason")
+        raise ReasonRequired(
+            "Say why the household is awarded (up to 500 characters): the village sees it.", field="reason"
+        )
     now = now or utcnow()
-    request = {"op": "award", "household": household_id, "matter": matter_code, "reason": reason.strip(),
-               "person": person_id, **_details_request(details)}
+    request = {
+        "op": "award",
+        "household": household_id,
+        "matter": matter_code,
+        "reason": reason.strip(),
+        "person": person_id,
+        **_details_request(details),
+    }
     key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
@@ -262,8 +328,9 @@ def submit_award(session: Session, who: Principal, *, household_id: int, matter_
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
     check_not_own(who, household_id)
     _check_person(session, person_id, household_id)
-    matter = catalogue.current(session, county_id=household.county_id, village_id=household.village_id,
-                               code=matter_code)
+    matter = catalogue.current(
+        session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+    )
     if matter.points <= 0:
         raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
     if not catalogue.in_force(matter, now):
@@ -272,16 +339,34 @@ def submit_award(session: Session, who: Principal, *, household_id: int, matter_
     assert county is not None
     assert household.id is not None
     rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
-    photos = _evidence(session, matter, household_id=household.id, actor=who.actor, proxy=True, live=False,
-                       ids=details.evidence_ids)
-    claim = Claim(
-        county_id=household.county_id, village_id=household.village_id, household_id=household.id,
-        person_id=person_id, activity_id=None, matter_id=matter.id, points=matter.points,
-        period_key=rules.period_key(now, county.timezone, "day"), proxy=True, award_reason=reason.strip(),
-        entered_by=who.actor, submitted_at=now, note=details.note, flags=[],
+    photos = _evidence(
+        session, matter, household_id=household.id, actor=who.actor, proxy=True, live=False, ids=details.evidence_ids
     )
-    _write(session, claim, county, matter.code, photos,
-           approve_by=None if needs_second_official(claim, county) else who.actor, now=now)
+    claim = Claim(
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=household.id,
+        person_id=person_id,
+        activity_id=None,
+        matter_id=matter.id,
+        points=matter.points,
+        period_key=rules.period_key(now, county.timezone, "day"),
+        proxy=True,
+        award_reason=reason.strip(),
+        entered_by=who.actor,
+        submitted_at=now,
+        note=details.note,
+        flags=[],
+    )
+    _write(
+        session,
+        claim,
+        county,
+        matter.code,
+        photos,
+        approve_by=None if needs_second_official(claim, county) else who.actor,
+        now=now,
+    )
     idempotency.record_result(session, key, {"claim": claim.id})
     return Submitted(claim)
 
@@ -308,7 +393,6 @@ def _check_person(session: Session, person_id: int | None, household_id: int) ->
             raise Invalid("That person is not a member of this household.", field="person_id")
 
 
-
 def _details_request(details: Details) -> dict[str, Any]:
     return {"evidence": sorted(details.evidence_ids), "lat": details.lat, "lon": details.lon, "note": details.note}
 
@@ -332,8 +416,11 @@ class Place:
 _newer = aliased(Matter)
 _NEWEST_MATTER = (
     select(_newer.id)
-    .where(_newer.county_id == Matter.county_id, _newer.code == Matter.code,
-           or_(_newer.village_id.is_(None), _newer.village_id == Activity.village_id))  # type: ignore[union-attr]
+    .where(
+        _newer.county_id == Matter.county_id,
+        _newer.code == Matter.code,
+        or_(_newer.village_id.is_(None), _newer.village_id == Activity.village_id),
+    )  # type: ignore[union-attr]
     .order_by(_newer.village_id.is_(None), _newer.version.desc())  # type: ignore[union-attr, attr-defined]
     .limit(1)
     .correlate(Matter, Activity)
@@ -349,11 +436,19 @@ _PLACE = _PLACE_READ.with_for_update(of=Activity)
 _HOUSEHOLD_READ = select(Household.village_id).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
 _HOUSEHOLD = _HOUSEHOLD_READ.with_for_update()
 _EARLIER = select(Claim.id, Claim.submitted_at).where(
-    Claim.activity_id == bindparam("activity_id"), Claim.household_id == bindparam("household_id"),
-    Claim.period_key == bindparam("period"))
-_TAKEN = select(func.count()).select_from(Claim).where(
-    Claim.activity_id == bindparam("activity_id"), Claim.period_key == bindparam("period"),
-    Claim.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+    Claim.activity_id == bindparam("activity_id"),
+    Claim.household_id == bindparam("household_id"),
+    Claim.period_key == bindparam("period"),
+)
+_TAKEN = (
+    select(func.count())
+    .select_from(Claim)
+    .where(
+        Claim.activity_id == bindparam("activity_id"),
+        Claim.period_key == bindparam("period"),
+        Claim.status.in_(OPEN_STATUSES),
+    )
+)  # type: ignore[attr-defined]
 
 
 def _activity(session: Session, activity_id: int, *, lock: bool) -> Place:
@@ -376,10 +471,12 @@ def _scan(session: Session, keys: codes.Keys, code: codes.ActivityCode, details:
     try:
         ticket = codes.read_ticket(keys, details.scan_ticket, bound_to=device_hash(details.device))
     except codes.CodeInvalid:
-        raise ScanTicketInvalid("This scan ticket was not given to this device; scan the code again.",
-                                field="scan_ticket") from None
+        raise ScanTicketInvalid(
+            "This scan ticket was not given to this device; scan the code again.", field="scan_ticket"
+        ) from None
     if (ticket.activity_id, ticket.step) != (code.activity_id, code.step) or (
-        codes.step_of(now) - ticket.step) * codes.STEP_SECONDS > codes.TICKET_SECONDS:
+        codes.step_of(now) - ticket.step
+    ) * codes.STEP_SECONDS > codes.TICKET_SECONDS:
         raise CodeExpired("This code has changed since it was scanned; scan the screen again.")
     if session.get(ScanTicketUse, ticket.id) is not None:
         raise ScanTicketUsed("This scan was used for a claim already; scan the screen again.")
@@ -390,8 +487,11 @@ def _use_ticket(session: Session, ticket: codes.ScanTicket, *, household_id: int
     """Mark the ticket used; the row's key refuses a second use, also one racing this one."""
     try:
         with session.begin_nested():
-            session.add(ScanTicketUse(ticket_id=ticket.id, activity_id=ticket.activity_id,
-                                      household_id=household_id, used_at=now))
+            session.add(
+                ScanTicketUse(
+                    ticket_id=ticket.id, activity_id=ticket.activity_id, household_id=household_id, used_at=now
+                )
+            )
             session.flush()
     except IntegrityError:
         raise ScanTicketUsed("This scan was used for a claim already; scan the screen again.") from None
@@ -401,15 +501,20 @@ def _check_code(activity: Activity, code: codes.ActivityCode, now: datetime) -> 
     """Check the scanned code against its activity; True when it is a live (rotating) code."""
     if activity.rotating:
         if code.step is None:
-            raise codes.CodeInvalid("This activity's code is shown live by an official; scan the screen.",
-                                    field="token")
+            raise codes.CodeInvalid(
+                "This activity's code is shown live by an official; scan the screen.", field="token"
+            )
         if abs(codes.step_of(now) - code.step) > 1:
             raise CodeExpired("This code has changed since it was scanned; scan the screen again.")
         _check_window(activity, now)
         return True
-    if code.step is not None or code.starts_at is None or code.ends_at is None or (
-        codes.minutes(code.starts_at), codes.minutes(code.ends_at)
-    ) != (codes.minutes(activity.starts_at), codes.minutes(activity.ends_at)):
+    if (
+        code.step is not None
+        or code.starts_at is None
+        or code.ends_at is None
+        or (codes.minutes(code.starts_at), codes.minutes(code.ends_at))
+        != (codes.minutes(activity.starts_at), codes.minutes(activity.ends_at))
+    ):
         raise codes.CodeInvalid("This code does not belong to the activity as it stands now.", field="token")
     _check_window(activity, now)
     return False
@@ -417,11 +522,11 @@ def _check_code(activity: Activity, code: codes.ActivityCode, now: datetime) -> 
 
 def _check_window(activity: Activity, now: datetime) -> None:
     if now < as_utc(activity.starts_at):
-        raise NotYetOpen("This activity is not open for claims yet.",
-                         opens_at=as_utc(activity.starts_at).isoformat())
+        raise NotYetOpen("This activity is not open for claims yet.", opens_at=as_utc(activity.starts_at).isoformat())
     if now >= as_utc(activity.ends_at):
-        raise ActivityOver("This activity is over; its code no longer earns points.",
-                          ended_at=as_utc(activity.ends_at).isoformat())
+        raise ActivityOver(
+            "This activity is over; its code no longer earns points.", ended_at=as_utc(activity.ends_at).isoformat()
+        )
 
 
 def _check_household(session: Session, place: Place, *, household_id: int, now: datetime, lock: bool) -> str:
@@ -429,17 +534,20 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
     activity, matter, county = place.activity, place.matter, place.county
     village_id = session.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).scalar()
     if village_id != activity.village_id:
-        raise OutsideVillage("This activity is for another village's households.",
-                             village_id=activity.village_id)
+        raise OutsideVillage("This activity is for another village's households.", village_id=activity.village_id)
     newest = matter if place.newest_matter_id == matter.id else session.get(Matter, place.newest_matter_id)
     if newest is None or not catalogue.in_force(newest, now):
         raise catalogue.MatterInactive("This matter is not in force any more.", code=matter.code)
     period = rules.period_key(now, county.timezone, activity.period)
-    earlier = session.execute(_EARLIER, {"activity_id": activity.id, "household_id": household_id,
-                                         "period": period}).first()
+    earlier = session.execute(
+        _EARLIER, {"activity_id": activity.id, "household_id": household_id, "period": period}
+    ).first()
     if earlier is not None:
-        raise AlreadyClaimed(f"Your household has already claimed this activity{_WHEN[activity.period]}.",
-                             claim_id=earlier.id, claimed_at=as_utc(earlier.submitted_at).isoformat())
+        raise AlreadyClaimed(
+            f"Your household has already claimed this activity{_WHEN[activity.period]}.",
+            claim_id=earlier.id,
+            claimed_at=as_utc(earlier.submitted_at).isoformat(),
+        )
     if activity.capacity is not None:
         taken = session.execute(_TAKEN, {"activity_id": activity.id, "period": period}).scalar()
         if (taken or 0) >= activity.capacity:
@@ -448,69 +556,133 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
     return period
 
 
-def _submit(session: Session, place: Place, *, household_id: int, person_id: int | None, actor: str,
-            proxy: bool, live: bool, details: Details, now: datetime, code_step: int | None = None) -> Claim:
+def _submit(
+    session: Session,
+    place: Place,
+    *,
+    household_id: int,
+    person_id: int | None,
+    actor: str,
+    proxy: bool,
+    live: bool,
+    details: Details,
+    now: datetime,
+    code_step: int | None = None,
+) -> Claim:
     activity, matter, county = place.activity, place.matter, place.county
     assert activity.id is not None
     period = _check_household(session, place, household_id=household_id, now=now, lock=True)
-    photos = _evidence(session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live,
-                       ids=details.evidence_ids)
+    photos = _evidence(
+        session, matter, household_id=household_id, actor=actor, proxy=proxy, live=live, ids=details.evidence_ids
+    )
     device = device_hash(details.device) if details.device else None
     code_step = code_step if live else None
-    flags = fraud.signals(session, household_id=household_id, activity=activity, device=device, lat=details.lat,
-                          lon=details.lon, photos=photos, code_step=code_step, now=now)
+    flags = fraud.signals(
+        session,
+        household_id=household_id,
+        activity=activity,
+        device=device,
+        lat=details.lat,
+        lon=details.lon,
+        photos=photos,
+        code_step=code_step,
+        now=now,
+    )
     auto = live and not proxy and matter.review == Review.AUTO and not flags
     claim = Claim(
-        county_id=activity.county_id, village_id=activity.village_id, household_id=household_id,
-        person_id=person_id, activity_id=activity.id, matter_id=matter.id, points=matter.points, period_key=period,
-        proxy=proxy, entered_by=actor, submitted_at=now, lat=details.lat, lon=details.lon,
-        note=details.note, device=device, code_step=code_step, flags=flags,
+        county_id=activity.county_id,
+        village_id=activity.village_id,
+        household_id=household_id,
+        person_id=person_id,
+        activity_id=activity.id,
+        matter_id=matter.id,
+        points=matter.points,
+        period_key=period,
+        proxy=proxy,
+        entered_by=actor,
+        submitted_at=now,
+        lat=details.lat,
+        lon=details.lon,
+        note=details.note,
+        device=device,
+        code_step=code_step,
+        flags=flags,
     )
     _write(session, claim, county, matter.code, photos, approve_by="system:auto" if auto else None, now=now)
     return claim  # the rest is written when the unit of work flushes
 
 
-def _write(session: Session, claim: Claim, county: County, matter_code: str, photos: list[EvidenceFile], *,
-           approve_by: str | None, now: datetime) -> None:
+def _write(
+    session: Session,
+    claim: Claim,
+    county: County,
+    matter_code: str,
+    photos: list[EvidenceFile],
+    *,
+    approve_by: str | None,
+    now: datetime,
+) -> None:
     """The claim row, its photos and its journal transfer into the notice account: posted at once and approved
     by `approve_by`, or pending until an official decides (timing out after the county's review days)."""
     session.add(claim)
     session.flush()
     for photo in photos:
         session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    issuance, notice = accounts.issuance_and_notice(session, village_id=claim.village_id,
-                                                    household_id=claim.household_id)
+    issuance, notice = accounts.issuance_and_notice(
+        session, village_id=claim.village_id, household_id=claim.household_id
+    )
     meta = {"claim": claim.id}
     if approve_by is not None:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=claim.points, reason=matter_code,
-                              actor=claim.entered_by, meta=meta)
+        tx = journal.transfer(
+            session,
+            debit=issuance,
+            credit=notice,
+            amount=claim.points,
+            reason=matter_code,
+            actor=claim.entered_by,
+            meta=meta,
+        )
         approve_in_notice(session, claim, county, tx_id=tx.id, by=approve_by, now=now)
     else:
-        tx = journal.transfer(session, debit=issuance, credit=notice, amount=claim.points, reason=matter_code,
-                              actor=claim.entered_by, meta=meta, pending=True,
-                              timeout=timedelta(days=county.review_days))
+        tx = journal.transfer(
+            session,
+            debit=issuance,
+            credit=notice,
+            amount=claim.points,
+            reason=matter_code,
+            actor=claim.entered_by,
+            meta=meta,
+            pending=True,
+            timeout=timedelta(days=county.review_days),
+        )
         claim.pending_tx_id = tx.id
 
 
-def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str,
-                      now: datetime) -> None:
+def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str, now: datetime) -> None:
     """The claim is approved: its points are posted in the notice account and it goes on the notice board."""
     claim.status = ClaimStatus.APPROVED.value
     claim.decided_at = now
     claim.decided_by = by
     claim.approval_tx_id = tx_id
     claim.notice_until = now + timedelta(days=county.notice_days)
-    outbox.tell(session, county_id=claim.county_id, household_id=claim.household_id, kind="claim_approved",
-                claim_id=claim.id, points=claim.points, notice_until=claim.notice_until.isoformat())
+    outbox.tell(
+        session,
+        county_id=claim.county_id,
+        household_id=claim.household_id,
+        kind="claim_approved",
+        claim_id=claim.id,
+        points=claim.points,
+        notice_until=claim.notice_until.isoformat(),
+    )
 
 
-def _evidence(session: Session, matter: Matter, *, household_id: int, actor: str, proxy: bool, live: bool,
-              ids: tuple[int, ...]) -> list[EvidenceFile]:
+def _evidence(
+    session: Session, matter: Matter, *, household_id: int, actor: str, proxy: bool, live: bool, ids: tuple[int, ...]
+) -> list[EvidenceFile]:
     if len(ids) > MAX_PHOTOS:
         raise TooManyPhotos(f"A claim carries at most {MAX_PHOTOS} photos.", field="evidence_ids")
     if matter.evidence == Evidence.PHOTO and not ids:
-        raise EvidenceRequired("This matter needs a photo: take one and send it with the claim.",
-                               field="evidence_ids")
+        raise EvidenceRequired("This matter needs a photo: take one and send it with the claim.", field="evidence_ids")
     if matter.evidence == Evidence.WITNESS and not (live or proxy):
         raise EvidenceRequired("This matter needs an official as witness: scan the code an official shows live.")
     photos = list(session.scalars(select(EvidenceFile).where(EvidenceFile.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
@@ -527,8 +699,9 @@ def _caps(matter: Matter) -> dict[str, int | None]:
     return {"day": matter.cap_day, "week": matter.cap_week, "month": matter.cap_month, "year": matter.cap_year}
 
 
-def _claims_in_periods(session: Session, household_id: int, matter: Matter, timezone: str,
-                       now: datetime) -> dict[str, int]:
+def _claims_in_periods(
+    session: Session, household_id: int, matter: Matter, timezone: str, now: datetime
+) -> dict[str, int]:
     """How many live claims of this matter (any version) the household has in the day, week, month and year."""
     caps = _caps(matter)
     units = [unit for unit in rules.UNITS if caps[unit] is not None]
@@ -536,15 +709,25 @@ def _claims_in_periods(session: Session, household_id: int, matter: Matter, time
         return {}
     bounds = {unit: rules.period_bounds(now, timezone, unit) for unit in units}
     earliest = min(start for start, _ in bounds.values())
-    columns = [func.coalesce(func.sum(case((Claim.submitted_at >= start, 1), else_=0)), 0).label(unit)
-               for unit, (start, _) in bounds.items()]
-    row = session.connection().execute(
-        select(*columns)
-        .select_from(Claim)
-        .join(Matter, Matter.id == Claim.matter_id)
-        .where(Claim.household_id == household_id, Matter.code == matter.code,
-               Claim.status.in_(OPEN_STATUSES), Claim.submitted_at >= earliest)  # type: ignore[attr-defined]
-    ).one()
+    columns = [
+        func.coalesce(func.sum(case((Claim.submitted_at >= start, 1), else_=0)), 0).label(unit)
+        for unit, (start, _) in bounds.items()
+    ]
+    row = (
+        session.connection()
+        .execute(
+            select(*columns)
+            .select_from(Claim)
+            .join(Matter, Matter.id == Claim.matter_id)
+            .where(
+                Claim.household_id == household_id,
+                Matter.code == matter.code,
+                Claim.status.in_(OPEN_STATUSES),
+                Claim.submitted_at >= earliest,
+            )  # type: ignore[attr-defined]
+        )
+        .one()
+    )
     return {unit: int(row._mapping[unit]) for unit in units}
 
 

@@ -12,8 +12,11 @@ from ledger.journal.models import TxKind
 from ledger.journal.verify import Links, Mismatch
 
 # the resolution a claim's pending transfer has, by the claim's status (None: it has none)
-RESOLVED_AS = {ClaimStatus.PENDING: None, ClaimStatus.REJECTED: TxKind.VOID_PENDING,
-               ClaimStatus.EXPIRED: TxKind.EXPIRE_PENDING}
+RESOLVED_AS = {
+    ClaimStatus.PENDING: None,
+    ClaimStatus.REJECTED: TxKind.VOID_PENDING,
+    ClaimStatus.EXPIRED: TxKind.EXPIRE_PENDING,
+}
 
 
 def check(session: Session, links: Links) -> list[Mismatch]:
@@ -22,8 +25,16 @@ def check(session: Session, links: Links) -> list[Mismatch]:
 
 def _claims(session: Session, links: Links) -> list[Mismatch]:
     found = []
-    rows = session.execute(select(Claim.id, Claim.status, Claim.pending_tx_id, Claim.approval_tx_id,
-                                  Claim.settlement_tx_id, Claim.reversal_tx_id).order_by(Claim.id))  # type: ignore[arg-type]
+    rows = session.execute(
+        select(
+            Claim.id,
+            Claim.status,
+            Claim.pending_tx_id,
+            Claim.approval_tx_id,
+            Claim.settlement_tx_id,
+            Claim.reversal_tx_id,
+        ).order_by(Claim.id)
+    )  # type: ignore[arg-type]
     for claim_id, status, pending, approval, settlement, reversal in rows:
         what = _claim(links, status, pending, approval, settlement, reversal)
         if what:
@@ -31,22 +42,29 @@ def _claims(session: Session, links: Links) -> list[Mismatch]:
     return found
 
 
-def _claim(links: Links, status: str, pending: int | None, approval: int | None, settlement: int | None,
-           reversal: int | None) -> str | None:
+def _claim(
+    links: Links, status: str, pending: int | None, approval: int | None, settlement: int | None, reversal: int | None
+) -> str | None:
     if status in RESOLVED_AS:
         resolution = links.resolution(pending)
         expected = RESOLVED_AS[ClaimStatus(status)]
         if pending is None or (resolution[0] if resolution else None) != expected:
-            done = f"was resolved by hand ({resolution[0]}, transaction {resolution[1]})" if resolution \
+            done = (
+                f"was resolved by hand ({resolution[0]}, transaction {resolution[1]})"
+                if resolution
                 else "is unresolved"
+            )
             return f"{status}, but its pending transaction {pending} {done}"
         return None
     if approval is None:
         return f"{status}, but it has no approval transaction"
     undone = links.reversal(approval)
     if status == ClaimStatus.REVOKED:
-        return None if undone is not None and undone == reversal else \
-            f"revoked, but its approval transaction {approval} was not reversed by its revocation"
+        return (
+            None
+            if undone is not None and undone == reversal
+            else f"revoked, but its approval transaction {approval} was not reversed by its revocation"
+        )
     if undone is not None:
         return f"{status}, but its approval transaction {approval} was reversed (transaction {undone})"
     if status == ClaimStatus.APPROVED and settlement is not None:
@@ -55,21 +73,36 @@ def _claim(links: Links, status: str, pending: int | None, approval: int | None,
         if settlement is None:
             return "settled, but it has no settlement transaction"
         if links.reversal(settlement) is not None:
-            return (f"settled, but its settlement transaction {settlement} was reversed "
-                    f"(transaction {links.reversal(settlement)})")
+            return (
+                f"settled, but its settlement transaction {settlement} was reversed "
+                f"(transaction {links.reversal(settlement)})"
+            )
     return None
 
 
 def _deductions(session: Session, links: Links) -> list[Mismatch]:
     found = []
-    rows = session.execute(select(Deduction.id, Deduction.status, Deduction.transaction_id, Deduction.reversal_tx_id)
-                           .order_by(Deduction.id))  # type: ignore[arg-type]
+    rows = session.execute(
+        select(Deduction.id, Deduction.status, Deduction.transaction_id, Deduction.reversal_tx_id).order_by(
+            Deduction.id
+        )
+    )  # type: ignore[arg-type]
     for deduction_id, status, taken, reversal in rows:
         undone = links.reversal(taken)
         if status == DeductionStatus.IN_FORCE and undone is not None:
-            found.append(Mismatch("deduction", deduction_id,
-                                  f"in force, but its transaction {taken} was reversed (transaction {undone})"))
+            found.append(
+                Mismatch(
+                    "deduction",
+                    deduction_id,
+                    f"in force, but its transaction {taken} was reversed (transaction {undone})",
+                )
+            )
         elif status == DeductionStatus.REVOKED and taken is not None and (undone is None or undone != reversal):
-            found.append(Mismatch("deduction", deduction_id,
-                                  f"revoked, but its transaction {taken} was not reversed by its revocation"))
+            found.append(
+                Mismatch(
+                    "deduction",
+                    deduction_id,
+                    f"revoked, but its transaction {taken} was not reversed by its revocation",
+                )
+            )
     return found

@@ -56,9 +56,7 @@ class OfficialScope(SQLModel, table=True):
 
     __tablename__ = "official_scope"
 
-    __table_args__ = (
-        CheckConstraint("(village_id is null) <> (township_id is null)", name="village_or_township"),
-    )
+    __table_args__ = (CheckConstraint("(village_id is null) <> (township_id is null)", name="village_or_township"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)

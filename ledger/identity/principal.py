@@ -69,8 +69,9 @@ class Principal:
         PUT /api/v1/staff/{user_id}/person). Another official of the village, the township supervisor or the
         county admin does it."""
         if self.role != Role.VILLAGER and self.household_id is not None and self.household_id in household_ids:
-            raise ConflictOfInterest(f"{what}: another official of the village, the township supervisor or the "
-                                     "county admin does this.")
+            raise ConflictOfInterest(
+                f"{what}: another official of the village, the township supervisor or the county admin does this."
+            )
 
     def manages_village(self, village_id: int, county_id: int) -> bool:
         """May write in this village (auditors read only)."""
@@ -88,8 +89,16 @@ def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) 
 
 # Read on every request, so built once. A user, with the household and village they live in (if any).
 _USER = (
-    select(User.role, User.active, User.county_id, User.person_id, Household.id.label("household_id"),  # type: ignore[union-attr]
-           Household.village_id, User.partner_id, Partner.kind.label("partner_kind"))
+    select(
+        User.role,
+        User.active,
+        User.county_id,
+        User.person_id,
+        Household.id.label("household_id"),  # type: ignore[union-attr]
+        Household.village_id,
+        User.partner_id,
+        Partner.kind.label("partner_kind"),
+    )
     .select_from(User)
     .outerjoin(Partner, Partner.id == User.partner_id)
     .outerjoin(Person, Person.id == User.person_id)
@@ -110,9 +119,15 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
     if user.role == Role.VILLAGER and user.household_id is None:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
     if user.role == Role.PARTNER_STAFF:  # staff act for their partner, as its clients do
-        return Principal(subject=f"user:{user_id}", role=PARTNER, county_id=user.county_id, user_id=user_id,
-                         partner_id=user.partner_id, partner_kind=user.partner_kind,
-                         scopes=STAFF_SCOPES.get(user.partner_kind, frozenset()))
+        return Principal(
+            subject=f"user:{user_id}",
+            role=PARTNER,
+            county_id=user.county_id,
+            user_id=user_id,
+            partner_id=user.partner_id,
+            partner_kind=user.partner_kind,
+            scopes=STAFF_SCOPES.get(user.partner_kind, frozenset()),
+        )
     villages: set[int] = set()
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
         for village_id, township_village in session.execute(_SCOPES, {"user_id": user_id}):

@@ -81,13 +81,26 @@ def tell_locked(session: Session, *, until: datetime, username: str | None = Non
         villager = villager_by_phone(session, phone)
         person = session.get(Person, villager.person_id) if villager and villager.person_id else None
         if villager is not None and person is not None:
-            outbox.tell(session, county_id=villager.county_id, household_id=person.household_id,
-                        kind="sign_in_locked", user_id=villager.id, until=until.isoformat())
+            outbox.tell(
+                session,
+                county_id=villager.county_id,
+                household_id=person.household_id,
+                kind="sign_in_locked",
+                user_id=villager.id,
+                until=until.isoformat(),
+            )
     elif username is not None:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is not None:
-            outbox.tell(session, county_id=user.county_id, household_id=None, kind="sign_in_locked",
-                        user_id=user.id, username=user.username, until=until.isoformat())
+            outbox.tell(
+                session,
+                county_id=user.county_id,
+                household_id=None,
+                kind="sign_in_locked",
+                user_id=user.id,
+                username=user.username,
+                until=until.isoformat(),
+            )
 
 
 def _code_hash(pepper: bytes, phone: str, code: str) -> str:
@@ -102,9 +115,7 @@ def villager_by_phone(session: Session, phone: str) -> User | None:
     ).first()
 
 
-def request_otp(
-    session: Session, *, phone: str, pepper: bytes, lifetime_seconds: int, send: OtpSender
-) -> str:
+def request_otp(session: Session, *, phone: str, pepper: bytes, lifetime_seconds: int, send: OtpSender) -> str:
     """Send a six-digit code to a villager's phone and return it (for dev mode). For an unknown phone nothing is
     sent or kept, and a made-up code that signs nobody in is returned, so that both answers look alike."""
     code = f"{secrets.randbelow(10**6):06d}"
@@ -185,31 +196,39 @@ def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Pri
     their own link nor that of someone of their own household (unlinked, either could act for it); None for the
     CLI, run by whoever runs the server."""
     if by is not None and by.user_id == user_id:
-        raise ConflictOfInterest("Nobody sets their own link to a household; another county admin does.",
-                                 user_id=user_id)
+        raise ConflictOfInterest(
+            "Nobody sets their own link to a household; another county admin does.", user_id=user_id
+        )
     user = session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
     if user is None or (by is not None and user.county_id != by.county_id):
         raise StaffNotFound("No such staff account in your county.", user_id=user_id)
     if by is not None and user.person_id is not None:
-        by.refuse_own(session.scalar(select(Person.household_id).where(Person.id == user.person_id)),
-                      what="This account's holder lives in your household")
+        by.refuse_own(
+            session.scalar(select(Person.household_id).where(Person.id == user.person_id)),
+            what="This account's holder lives in your household",
+        )
     if user.role not in STAFF_ROLES:
         raise NotAStaffAccount(
             "Only an official's, county admin's or auditor's account is linked to a person here; a villager's "
-            "account is its person and is not moved.", user_id=user_id, role=user.role)
+            "account is its person and is not moved.",
+            user_id=user_id,
+            role=user.role,
+        )
     if person_id is not None:
-        found = session.execute(select(Person, Household.county_id).join(Household, Household.id ==
-                                                                         Person.household_id)
-                                .where(Person.id == person_id)).first()
+        found = session.execute(
+            select(Person, Household.county_id)
+            .join(Household, Household.id == Person.household_id)
+            .where(Person.id == person_id)
+        ).first()
         if found is None:
             raise PersonNotFound("No such person.", person_id=person_id)
         if found.county_id != user.county_id:
-            raise PersonOfAnotherCounty("This person lives in another county than the account works in.",
-                                        person_id=person_id)
+            raise PersonOfAnotherCounty(
+                "This person lives in another county than the account works in.", person_id=person_id
+            )
         other = session.scalars(select(User.id).where(User.person_id == person_id, User.id != user_id)).first()
         if other is not None:
-            raise PersonAlreadyLinked("This person has another account already.", person_id=person_id,
-                                      user_id=other)
+            raise PersonAlreadyLinked("This person has another account already.", person_id=person_id, user_id=other)
     user.person_id = person_id
     session.flush()  # the unique index on app_user.person_id stands behind the check above
     return user

@@ -61,8 +61,14 @@ class Limits:
 
     @classmethod
     def of(cls, settings: Any) -> Limits:
-        return cls(settings.sign_in_window_seconds, settings.sign_in_free_failures, settings.sign_in_max_delay_seconds,
-                   settings.account_lock_failures, settings.account_lock_window_seconds, settings.account_lock_seconds)
+        return cls(
+            settings.sign_in_window_seconds,
+            settings.sign_in_free_failures,
+            settings.sign_in_max_delay_seconds,
+            settings.account_lock_failures,
+            settings.account_lock_window_seconds,
+            settings.account_lock_seconds,
+        )
 
     def delay(self, tries: int) -> timedelta:
         """How long the next try waits after this one, the `tries`-th in the window."""
@@ -87,8 +93,11 @@ def _locked_rows(session: Session, keys: list[str], now: datetime) -> dict[str, 
     """The rows of `keys`, made if missing, locked in key order (the same order everywhere: no deadlock)."""
     conn = session.connection()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(T).values([{"key": k, "failures": 0, "window_started_at": now} for k in keys])
-                 .on_conflict_do_nothing())
+    conn.execute(
+        dialect.insert(T)
+        .values([{"key": k, "failures": 0, "window_started_at": now} for k in keys])
+        .on_conflict_do_nothing()
+    )
     rows = conn.execute(select(T).where(T.c.key.in_(keys)).order_by(T.c.key).with_for_update()).all()
     return {row.key: row for row in rows}
 
@@ -96,8 +105,11 @@ def _locked_rows(session: Session, keys: list[str], now: datetime) -> dict[str, 
 def _refuse_if_locked(row: Any, now: datetime) -> None:
     if row.blocked_until is not None and as_utc(row.blocked_until) > now:
         wait = _seconds_until(as_utc(row.blocked_until), now)
-        raise AccountLocked(f"This account is locked after many failed sign-ins. Try again in {wait} seconds; "
-                            f"its holder has been told.", retry_after=wait)
+        raise AccountLocked(
+            f"This account is locked after many failed sign-ins. Try again in {wait} seconds; "
+            f"its holder has been told.",
+            retry_after=wait,
+        )
 
 
 def check_locked(session: Session, account: str) -> None:
@@ -117,14 +129,22 @@ def admit(session: Session, account: str, address: str, limits: Limits) -> None:
     row = rows[pair]
     if row.blocked_until is not None and as_utc(row.blocked_until) > now:
         wait = _seconds_until(as_utc(row.blocked_until), now)
-        raise SignInSlowed(f"Too many wrong tries for this account from your address: wait {wait} seconds "
-                           f"before the next.", retry_after=wait)
+        raise SignInSlowed(
+            f"Too many wrong tries for this account from your address: wait {wait} seconds before the next.",
+            retry_after=wait,
+        )
     fresh = as_utc(row.window_started_at) + timedelta(seconds=limits.window_seconds) <= now
     tries = 1 if fresh else row.failures + 1
     delay = limits.delay(tries)
-    session.connection().execute(T.update().where(T.c.key == pair).values(
-        failures=tries, window_started_at=now if fresh else row.window_started_at,
-        blocked_until=now + delay if delay else None))
+    session.connection().execute(
+        T.update()
+        .where(T.c.key == pair)
+        .values(
+            failures=tries,
+            window_started_at=now if fresh else row.window_started_at,
+            blocked_until=now + delay if delay else None,
+        )
+    )
 
 
 def failed(session: Session, account: str, limits: Limits) -> bool:
@@ -135,9 +155,15 @@ def failed(session: Session, account: str, limits: Limits) -> bool:
     fresh = as_utc(row.window_started_at) + timedelta(seconds=limits.lock_window_seconds) <= now
     failures = 1 if fresh else row.failures + 1
     locks = failures >= limits.lock_failures
-    session.connection().execute(T.update().where(T.c.key == whole).values(
-        failures=failures, window_started_at=now if fresh else row.window_started_at,
-        blocked_until=now + timedelta(seconds=limits.lock_seconds) if locks else row.blocked_until))
+    session.connection().execute(
+        T.update()
+        .where(T.c.key == whole)
+        .values(
+            failures=failures,
+            window_started_at=now if fresh else row.window_started_at,
+            blocked_until=now + timedelta(seconds=limits.lock_seconds) if locks else row.blocked_until,
+        )
+    )
     return failures == limits.lock_failures
 
 

@@ -11,9 +11,7 @@ from ledger.journal.models import Account, AccountKind
 
 def of_household(session: Session, household_id: int, kind: AccountKind = AccountKind.HOUSEHOLD) -> Account:
     """A household's settled points account, or (kind=NOTICE) its account of points in notice."""
-    account = session.exec(
-        select(Account).where(Account.household_id == household_id, Account.kind == kind)
-    ).first()
+    account = session.exec(select(Account).where(Account.household_id == household_id, Account.kind == kind)).first()
     if account is None:
         raise AccountNotFound(f"This household has no {kind.value} account.", household_id=household_id)
     return account
@@ -29,18 +27,28 @@ def of_village(session: Session, village_id: int, kind: AccountKind) -> Account:
 
 
 _ISSUANCE_AND_NOTICE = select(Account.id, Account.kind).where(  # type: ignore[call-overload]
-    or_(and_(Account.village_id == bindparam("village_id"), Account.kind == AccountKind.ISSUANCE,
-             Account.partner_id.is_(None)),  # type: ignore[union-attr]
-        and_(Account.household_id == bindparam("household_id"), Account.kind == AccountKind.NOTICE))
+    or_(
+        and_(
+            Account.village_id == bindparam("village_id"),
+            Account.kind == AccountKind.ISSUANCE,
+            Account.partner_id.is_(None),
+        ),  # type: ignore[union-attr]
+        and_(Account.household_id == bindparam("household_id"), Account.kind == AccountKind.NOTICE),
+    )
 )
 
 
 def issuance_and_notice(session: Session, *, village_id: int, household_id: int) -> tuple[int, int]:
     """The village's issuance account and the household's notice account: where a claim's points come from and
     where they wait while in notice (one query; every claim asks)."""
-    found = {kind: account_id for account_id, kind in
-                 session.execute(_ISSUANCE_AND_NOTICE, {"village_id": village_id, "household_id": household_id})}
+    found = {
+        kind: account_id
+        for account_id, kind in session.execute(
+            _ISSUANCE_AND_NOTICE, {"village_id": village_id, "household_id": household_id}
+        )
+    }
     if AccountKind.ISSUANCE not in found or AccountKind.NOTICE not in found:
-        raise AccountNotFound("The village or the household lacks an account.", village_id=village_id,
-                              household_id=household_id)
+        raise AccountNotFound(
+            "The village or the household lacks an account.", village_id=village_id, household_id=household_id
+        )
     return found[AccountKind.ISSUANCE], found[AccountKind.NOTICE]

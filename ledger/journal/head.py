@@ -20,13 +20,17 @@ TX = JournalTransaction.__table__
 
 def county_head(session: Session, county_id: int) -> dict[str, Any]:
     county = session.get(County, county_id)
-    rows = session.connection().execute(
-        select(Village.id, HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at)
-        .select_from(Village)
-        .outerjoin(HEAD, HEAD.c.village_id == Village.id)
-        .where(Village.county_id == county_id)
-        .order_by(Village.id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(Village.id, HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at)
+            .select_from(Village)
+            .outerjoin(HEAD, HEAD.c.village_id == Village.id)
+            .where(Village.county_id == county_id)
+            .order_by(Village.id)
+        )
+        .all()
+    )
     villages = [
         {
             "village_id": r.id,
@@ -58,9 +62,11 @@ def still_in_chain(session: Session, pinned: dict[str, Any]) -> list[str]:
     for village_id, seq, pinned_hash in villages:
         if seq == 0:
             continue
-        found = session.connection().execute(
-            select(TX.c.hash).where(TX.c.village_id == village_id, TX.c.chain_seq == seq)
-        ).scalar_one_or_none()
+        found = (
+            session.connection()
+            .execute(select(TX.c.hash).where(TX.c.village_id == village_id, TX.c.chain_seq == seq))
+            .scalar_one_or_none()
+        )
         if found != pinned_hash:
             problems.append(f"village {village_id}: link {seq} is {'gone' if found is None else 'different'}")
     return problems

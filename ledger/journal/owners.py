@@ -37,9 +37,7 @@ def owner_of(session: Session, record: TxRecord) -> Owner:
     ids = [i for i in (record.id, record.pending_id, record.reverses_id) if i is not None]
     for table, column in _references():
         parent = _parent(table)
-        row = session.connection().execute(
-            select(parent[1]).where(column.in_(ids)).limit(1)
-        ).first()
+        row = session.connection().execute(select(parent[1]).where(column.in_(ids)).limit(1)).first()
         if row is not None:
             return Owner(parent[0], row[0])
     meta = record.meta or {}
@@ -55,7 +53,11 @@ def refuse_generic_change(session: Session, record: TxRecord, action: str) -> Tr
     named = f"{owner.kind.replace('_', ' ')} {owner.id}" if owner.kind and owner.id is not None else "a record"
     return TransactionBelongsToRecord(
         f"This transaction belongs to {named}; it changes only through that record's own operation, not by a "
-        f"{action} by hand.", transaction_id=record.id, record=owner.kind, record_id=owner.id)
+        f"{action} by hand.",
+        transaction_id=record.id,
+        record=owner.kind,
+        record_id=owner.id,
+    )
 
 
 def _references() -> list[tuple[Table, object]]:
@@ -76,4 +78,3 @@ def _parent(table: Table) -> tuple[str, object]:
         if f"{kind}_id" in table.columns:
             return kind, table.columns[f"{kind}_id"]
     return table.name, table.columns["id"]
-

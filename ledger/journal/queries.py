@@ -35,15 +35,19 @@ def balance(session: Session, account_id: int) -> Balance:
 
 def posted_as_of(session: Session, account_id: int, moment: datetime) -> int:
     """The posted balance as it stood at `moment` (by effective time), recomputed from postings."""
-    total = session.connection().execute(
-        select(func.coalesce(func.sum(POSTING.c.amount), 0))
-        .join(TX, TX.c.id == POSTING.c.transaction_id)
-        .where(
-            POSTING.c.account_id == account_id,
-            TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING, TxKind.REVERSAL]),
-            TX.c.effective_at <= moment,
+    total = (
+        session.connection()
+        .execute(
+            select(func.coalesce(func.sum(POSTING.c.amount), 0))
+            .join(TX, TX.c.id == POSTING.c.transaction_id)
+            .where(
+                POSTING.c.account_id == account_id,
+                TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING, TxKind.REVERSAL]),
+                TX.c.effective_at <= moment,
+            )
         )
-    ).scalar_one()
+        .scalar_one()
+    )
     return int(total)
 
 

@@ -167,9 +167,19 @@ def take_available(
     if taken == 0:
         return None
     now = utcnow()
-    return _append(session, locked, legs=rules.transfer_legs(debit=debit, credit=credit, amount=taken),
-                   kind=TxKind.TRANSFER, reason=reason, actor=actor, now=now, effective_at=now, timeout_at=None,
-                   meta=meta, key=None)
+    return _append(
+        session,
+        locked,
+        legs=rules.transfer_legs(debit=debit, credit=credit, amount=taken),
+        kind=TxKind.TRANSFER,
+        reason=reason,
+        actor=actor,
+        now=now,
+        effective_at=now,
+        timeout_at=None,
+        meta=meta,
+        key=None,
+    )
 
 
 def expire_due(session: Session, *, now: datetime | None = None, limit: int = 1000) -> list[TxRecord]:
@@ -204,9 +214,7 @@ def reverse(
     original = store.load(conn, transaction_id)
     if original.kind not in (TxKind.TRANSFER, TxKind.POST_PENDING):
         hint = "void it instead" if original.kind == TxKind.PENDING else "record a new transfer instead"
-        raise NotReversible(
-            f"A {original.kind} transaction cannot be reversed; {hint}.", transaction_id=transaction_id
-        )
+        raise NotReversible(f"A {original.kind} transaction cannot be reversed; {hint}.", transaction_id=transaction_id)
     legs = [Leg(leg.account_id, -leg.amount) for leg in original.postings]
     locked = store.lock(conn, [leg.account_id for leg in legs])
     earlier = store.reversal_of(conn, transaction_id)  # under the village lock: two reversals see each other

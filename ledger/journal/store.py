@@ -89,8 +89,7 @@ class Locked:
 _HEAD = (
     select(HEAD.c.village_id, HEAD.c.seq, HEAD.c.hash)
     .where(
-        HEAD.c.village_id
-        == select(ACCOUNT.c.village_id).where(ACCOUNT.c.id == bindparam("first")).scalar_subquery()
+        HEAD.c.village_id == select(ACCOUNT.c.village_id).where(ACCOUNT.c.id == bindparam("first")).scalar_subquery()
     )
     .with_for_update()
     .cte("head")
@@ -184,18 +183,37 @@ def write(
     if conn.dialect.name == "postgresql":
         return _write_in_one_statement(conn, row=row, legs=legs, balances=balances, key=key)
     tx_id: int = conn.execute(_INSERT_TX, row).scalar_one()
-    conn.execute(_INSERT_POSTING, [
-        {"transaction_id": tx_id, "account_id": leg.account_id, "amount": leg.amount,
-         "county_id": row["county_id"], "village_id": row["village_id"]}
-        for leg in legs
-    ])
-    conn.execute(_UPDATE_BALANCE, [
-        {"b_account": account_id, "b_posted": b.posted, "b_pending_debit": b.pending_debit,
-         "b_pending_credit": b.pending_credit, "b_earned": b.earned, "b_now": row["created_at"]}
-        for account_id, b in balances.items()
-    ])
-    conn.execute(_UPDATE_HEAD, {"h_village": row["village_id"], "h_seq": row["chain_seq"], "h_hash": row["hash"],
-                                "h_now": row["created_at"]})
+    conn.execute(
+        _INSERT_POSTING,
+        [
+            {
+                "transaction_id": tx_id,
+                "account_id": leg.account_id,
+                "amount": leg.amount,
+                "county_id": row["county_id"],
+                "village_id": row["village_id"],
+            }
+            for leg in legs
+        ],
+    )
+    conn.execute(
+        _UPDATE_BALANCE,
+        [
+            {
+                "b_account": account_id,
+                "b_posted": b.posted,
+                "b_pending_debit": b.pending_debit,
+                "b_pending_credit": b.pending_credit,
+                "b_earned": b.earned,
+                "b_now": row["created_at"],
+            }
+            for account_id, b in balances.items()
+        ],
+    )
+    conn.execute(
+        _UPDATE_HEAD,
+        {"h_village": row["village_id"], "h_seq": row["chain_seq"], "h_hash": row["hash"], "h_now": row["created_at"]},
+    )
     if key is not None:
         conn.execute(_SETTLE_KEY, {"k_scope": key.scope, "k_key": key.key, "k_tx": tx_id})
     return tx_id
@@ -206,18 +224,23 @@ def _write_in_one_statement(
 ) -> int:
     """The writes of `write` as one PostgreSQL statement. Each statement is a network round trip made while the
     village's head is locked; one instead of four or five is most of the gain in docs/benchmarks.md."""
-    return int(conn.execute(_PG_WRITE, {
-        **row,
-        "leg_accounts": [leg.account_id for leg in legs],
-        "leg_amounts": [leg.amount for leg in legs],
-        "b_accounts": list(balances),
-        "b_posted": [b.posted for b in balances.values()],
-        "b_pending_debit": [b.pending_debit for b in balances.values()],
-        "b_pending_credit": [b.pending_credit for b in balances.values()],
-        "b_earned": [b.earned for b in balances.values()],
-        "key_scope": key.scope if key else None,
-        "key": key.key if key else None,
-    }).scalar_one())
+    return int(
+        conn.execute(
+            _PG_WRITE,
+            {
+                **row,
+                "leg_accounts": [leg.account_id for leg in legs],
+                "leg_amounts": [leg.amount for leg in legs],
+                "b_accounts": list(balances),
+                "b_posted": [b.posted for b in balances.values()],
+                "b_pending_debit": [b.pending_debit for b in balances.values()],
+                "b_pending_credit": [b.pending_credit for b in balances.values()],
+                "b_earned": [b.earned for b in balances.values()],
+                "key_scope": key.scope if key else None,
+                "key": key.key if key else None,
+            },
+        ).scalar_one()
+    )
 
 
 _INSERT_TX = insert(TX).returning(TX.c.id)
@@ -323,7 +346,5 @@ def resolution_of(conn: Connection, pending_id: int) -> Follower | None:
 
 
 def reversal_of(conn: Connection, transaction_id: int) -> Follower | None:
-    row = conn.execute(
-        select(TX.c.id, TX.c.kind, TX.c.created_at).where(TX.c.reverses_id == transaction_id)
-    ).first()
+    row = conn.execute(select(TX.c.id, TX.c.kind, TX.c.created_at).where(TX.c.reverses_id == transaction_id)).first()
     return None if row is None else Follower(row.id, row.kind, as_utc(row.created_at))

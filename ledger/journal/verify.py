@@ -102,14 +102,17 @@ def _walk_chains(session: Session, report: Report) -> None:
         head = heads.get(village_id)
         if head is None or (head.seq, head.hash) != (expected_seq - 1, prev_hash):
             report.problems.append(
-                Problem("the chain head does not match the last transaction (rows deleted at the end?)",
-                        village_id=village_id)
+                Problem(
+                    "the chain head does not match the last transaction (rows deleted at the end?)",
+                    village_id=village_id,
+                )
             )
     for village_id, head in heads.items():
         if village_id not in seen_villages and head.seq != 0:
             report.problems.append(
-                Problem(f"the chain head is at seq {head.seq} but the village has no transactions",
-                        village_id=village_id)
+                Problem(
+                    f"the chain head is at seq {head.seq} but the village has no transactions", village_id=village_id
+                )
             )
 
 
@@ -155,15 +158,18 @@ def recomputed_balances(session: Session) -> pd.DataFrame:
         .join(a, a.c.id == p.c.account_id)
         .group_by(p.c.account_id)
     )
-    return pd.DataFrame([tuple(r) for r in session.connection().execute(query)],
-                        columns=list(query.selected_columns.keys()))
+    return pd.DataFrame(
+        [tuple(r) for r in session.connection().execute(query)], columns=list(query.selected_columns.keys())
+    )
 
 
 def _check_balances(session: Session, report: Report) -> None:
     columns = ["posted", "pending_debit", "pending_credit", "earned"]
     stored = pd.DataFrame(
-        [tuple(r) for r in session.connection().execute(select(BALANCE.c.account_id,
-                                                                 *[BALANCE.c[c] for c in columns]))],
+        [
+            tuple(r)
+            for r in session.connection().execute(select(BALANCE.c.account_id, *[BALANCE.c[c] for c in columns]))
+        ],
         columns=["account_id", *columns],
     )
     fresh = recomputed_balances(session)
@@ -177,8 +183,9 @@ def _check_balances(session: Session, report: Report) -> None:
             kept, recomputed = getattr(row, column), getattr(row, f"{column}_recomputed")
             if kept != recomputed:
                 report.problems.append(
-                    Problem(f"{column} is {kept} but its postings add up to {recomputed}",
-                            account_id=int(row.account_id))
+                    Problem(
+                        f"{column} is {kept} but its postings add up to {recomputed}", account_id=int(row.account_id)
+                    )
                 )
 
 
@@ -216,5 +223,6 @@ def links(session: Session) -> Links:
     conn = session.connection()
     resolved = conn.execute(select(TX.c.pending_id, TX.c.kind, TX.c.id).where(TX.c.pending_id.is_not(None)))
     reversed_ = conn.execute(select(TX.c.reverses_id, TX.c.id).where(TX.c.reverses_id.is_not(None)))
-    return Links(resolutions={int(p): (str(k), int(i)) for p, k, i in resolved},
-                 reversals={int(r): int(i) for r, i in reversed_})
+    return Links(
+        resolutions={int(p): (str(k), int(i)) for p, k, i in resolved}, reversals={int(r): int(i) for r, i in reversed_}
+    )

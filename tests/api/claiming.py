@@ -17,8 +17,9 @@ from tests.api.conftest import bearer
 _keys = itertools.count(1)
 
 
-def picture(kind: str = "JPEG", colour: tuple[int, int, int] = (90, 140, 60),
-            size: tuple[int, int] = (32, 24)) -> bytes:
+def picture(
+    kind: str = "JPEG", colour: tuple[int, int, int] = (90, 140, 60), size: tuple[int, int] = (32, 24)
+) -> bytes:
     """A small real photo (photos are decoded, so a few magic bytes no longer pass)."""
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, kind)
@@ -33,12 +34,19 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": f"key-{next(_keys)}"}
 
 
-def new_activity(client: TestClient, token: str, village_id: int, matter: str = "volunteering",
-                 **overrides: Any) -> dict[str, Any]:
+def new_activity(
+    client: TestClient, token: str, village_id: int, matter: str = "volunteering", **overrides: Any
+) -> dict[str, Any]:
     now = utcnow()
-    body = {"village_id": village_id, "matter_code": matter, "title": f"Activity for {matter}",
-            "place": "Village hall", "starts_at": (now - timedelta(hours=1)).isoformat(),
-            "ends_at": (now + timedelta(days=2)).isoformat(), **overrides}
+    body = {
+        "village_id": village_id,
+        "matter_code": matter,
+        "title": f"Activity for {matter}",
+        "place": "Village hall",
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=2)).isoformat(),
+        **overrides,
+    }
     response = client.post("/api/v1/activities", json=body, headers=bearer(token))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -54,11 +62,13 @@ def live_code(client: TestClient, token: str, activity_id: int) -> str:
     return str(response.json()["token"])
 
 
-def upload(client: TestClient, token: str, content: bytes = JPEG, *, name: str = "photo.jpg",
-           village_id: int | None = None) -> Response:
+def upload(
+    client: TestClient, token: str, content: bytes = JPEG, *, name: str = "photo.jpg", village_id: int | None = None
+) -> Response:
     params = {"village_id": village_id} if village_id else None
-    return client.post("/api/v1/evidence", files={"file": (name, content, "image/jpeg")}, params=params,
-                       headers=bearer(token))
+    return client.post(
+        "/api/v1/evidence", files={"file": (name, content, "image/jpeg")}, params=params, headers=bearer(token)
+    )
 
 
 def photo(client: TestClient, token: str, content: bytes = JPEG, **kw: Any) -> int:
@@ -67,15 +77,14 @@ def photo(client: TestClient, token: str, content: bytes = JPEG, **kw: Any) -> i
     return int(response.json()["id"])
 
 
-def claim(client: TestClient, token: str, code: str, *, headers: dict[str, str] | None = None,
-          **body: Any) -> Response:
-    return client.post("/api/v1/claims", json={"token": code, **body},
-                       headers={**bearer(token), **key(), **(headers or {})})
+def claim(client: TestClient, token: str, code: str, *, headers: dict[str, str] | None = None, **body: Any) -> Response:
+    return client.post(
+        "/api/v1/claims", json={"token": code, **body}, headers={**bearer(token), **key(), **(headers or {})}
+    )
 
 
 def decide(client: TestClient, token: str, claim_id: int, action: str = "approve", **body: Any) -> Response:
-    return client.post(f"/api/v1/claims/{claim_id}/{action}", json=body or None,
-                       headers={**bearer(token), **key()})
+    return client.post(f"/api/v1/claims/{claim_id}/{action}", json=body or None, headers={**bearer(token), **key()})
 
 
 def balance(client: TestClient, token: str, household_id: int) -> dict[str, int]:

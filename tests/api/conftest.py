@@ -23,8 +23,11 @@ from tests import factories
 
 SECRET = "OGbAlgWb1dUR54OBYQeO-Tj5s0EzKQBzY9lQzfrWAoE"  # random, as production needs
 PARTNERS = [  # code (also the client id), kind, the client's scopes
-    ("bank", PartnerKind.BANK, "credit:read ledger:head loans:report loans:read loans:decide offers:manage "
-                               "settlement:read"),
+    (
+        "bank",
+        PartnerKind.BANK,
+        "credit:read ledger:head loans:report loans:read loans:decide offers:manage settlement:read",
+    ),
     ("bank2", PartnerKind.BANK, "credit:read loans:report loans:read loans:decide offers:manage"),
     ("mart", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
     ("mart2", PartnerKind.MERCHANT, "vouchers:consume offers:manage settlement:read"),
@@ -70,8 +73,16 @@ class World:
     villager_phone: str  # head of household A1
 
 
-def _staff(session, username: str, role: Role, county_id: int, *, villages=(), township=None,  # type: ignore[no-untyped-def]
-           person_id=None) -> None:
+def _staff(
+    session,
+    username: str,
+    role: Role,
+    county_id: int,
+    *,
+    villages=(),
+    township=None,  # type: ignore[no-untyped-def]
+    person_id=None,
+) -> None:
     user = User(role=role, county_id=county_id, username=username, display_name=username, person_id=person_id)
     set_password(user, PASSWORD)
     session.add(user)
@@ -119,10 +130,18 @@ def world(engine: Engine) -> World:
             partner = Partner(county_id=a.county_id, kind=kind, code=code, name=code)
             session.add(partner)
             session.flush()
-            session.add(PartnerClient(partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"),
-                                      scopes=scopes))
-            staff = User(role=Role.PARTNER_STAFF, county_id=a.county_id, username=f"{code}-staff",
-                         display_name=f"{code} staff", partner_id=partner.id)
+            session.add(
+                PartnerClient(
+                    partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"), scopes=scopes
+                )
+            )
+            staff = User(
+                role=Role.PARTNER_STAFF,
+                county_id=a.county_id,
+                username=f"{code}-staff",
+                display_name=f"{code} staff",
+                partner_id=partner.id,
+            )
             set_password(staff, PASSWORD)
             session.add(staff)
         for county in (a.county_id, c.county_id):
@@ -131,8 +150,9 @@ def world(engine: Engine) -> World:
 
 
 def password_token(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    response = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                        "password": password})
+    response = client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 

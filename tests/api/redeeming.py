@@ -28,23 +28,36 @@ def give_points(engine: Engine, household_id: int, points: int) -> None:
         assert household is not None
         issuance = accounts.of_village(session, household.village_id, AccountKind.ISSUANCE)
         own = accounts.of_household(session, household_id)
-        journal.transfer(session, debit=issuance.id, credit=own.id, amount=points, reason="test_award",  # type: ignore[arg-type]
-                         actor="test")
+        journal.transfer(
+            session,
+            debit=issuance.id,
+            credit=own.id,
+            amount=points,
+            reason="test_award",  # type: ignore[arg-type]
+            actor="test",
+        )
 
 
 def propose(client: TestClient, partner: str = "mart", **fields: Any) -> dict[str, Any]:
     now = utcnow()
-    body: dict[str, Any] = {"kind": "voucher", "title": "超市代金券 50元", "value_yuan": "50.00", "cost_points": 100,
-                            "valid_from": (now - timedelta(days=1)).isoformat(),
-                            "valid_until": (now + timedelta(days=90)).isoformat(), **fields}
+    body: dict[str, Any] = {
+        "kind": "voucher",
+        "title": "超市代金券 50元",
+        "value_yuan": "50.00",
+        "cost_points": 100,
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=90)).isoformat(),
+        **fields,
+    }
     response = client.post("/api/v1/offers", json=body, headers=bearer(client_token(client, partner)))
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
 def approve(client: TestClient, offer_id: int) -> dict[str, Any]:
-    response = client.post(f"/api/v1/offers/{offer_id}/decision", json={"approve": True},
-                           headers=bearer(password_token(client, "admin")))
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/decision", json={"approve": True}, headers=bearer(password_token(client, "admin"))
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -54,8 +67,11 @@ def offer(client: TestClient, partner: str = "mart", **fields: Any) -> dict[str,
 
 
 def redeem(client: TestClient, token: str, offer_id: int, **fields: Any) -> Any:
-    return client.post("/api/v1/redemptions", json={"offer_id": offer_id, **fields},
-                       headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())})
+    return client.post(
+        "/api/v1/redemptions",
+        json={"offer_id": offer_id, **fields},
+        headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
+    )
 
 
 def available(client: TestClient, token: str, household_id: int) -> int:
@@ -66,5 +82,6 @@ def available(client: TestClient, token: str, household_id: int) -> int:
 
 def partner_principal(session: Session, code: str) -> Principal:
     """A partner's machine client as the services see it (for calling them with a moment of our choosing)."""
-    return principal.load(session, subject=f"client:{code}", role=principal.PARTNER,
-                          scopes=("vouchers:consume", "bookings:manage"))
+    return principal.load(
+        session, subject=f"client:{code}", role=principal.PARTNER, scopes=("vouchers:consume", "bookings:manage")
+    )

@@ -24,8 +24,15 @@ from ledger.settings import DEMO_PASSWORD, InsecureSettings
 from tests.api.conftest import World, bearer, make_settings, password_token, villager_token
 from tests.conftest import ON_POSTGRES
 
-PUBLIC = {"/healthz", "/readyz", "/api/v1/auth/token", "/api/v1/auth/otp/request",
-          "/api/v1/auth/otp/verify", "/api/v1/ledger/head/key", "/api/v1/codes/{token}"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/api/v1/auth/token",
+    "/api/v1/auth/otp/request",
+    "/api/v1/auth/otp/verify",
+    "/api/v1/ledger/head/key",
+    "/api/v1/codes/{token}",
+}
 # pages anyone may open: signing in, and the language switch
 PUBLIC_PAGES = {"/", "/c/{token}", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
 
@@ -54,25 +61,30 @@ def test_every_route_declares_who_may_call_it(tmp_path: Path, database_url: str)
     assert {r.path for r in page_routes if "public" in _rules(r)} == PUBLIC_PAGES
 
 
-@pytest.mark.parametrize(("secret", "why"), [
-    ("", "missing"), ("short-secret", "shorter than 32 bytes"),
-    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "key material"),
-    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0aGlzaXNhbG9uZ2tleQ user@host", "key material"),
-    ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "key material"),
-])
-def test_outside_dev_a_weak_secret_refuses_to_start(tmp_path: Path, database_url: str, secret: str,
-                                                    why: str) -> None:
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("", "missing"),
+        ("short-secret", "shorter than 32 bytes"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "key material"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0aGlzaXNhbG9uZ2tleQ user@host", "key material"),
+        ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "key material"),
+    ],
+)
+def test_outside_dev_a_weak_secret_refuses_to_start(tmp_path: Path, database_url: str, secret: str, why: str) -> None:
     with pytest.raises(InsecureSettings, match=why):
         create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=secret))
 
 
-def test_outside_dev_a_default_password_refuses_to_start(tmp_path: Path, database_url: str, engine: Engine,
-                                                         world: World) -> None:
+def test_outside_dev_a_default_password_refuses_to_start(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     with pytest.raises(InsecureSettings, match="default password"):
         create_app(make_settings(tmp_path, database_url, env="prod", admin_password="changeme"))
     with unit_of_work(engine) as session:
-        user = User(role=Role.COUNTY_ADMIN, county_id=world.village_a.county_id, username="demo-admin",
-                    display_name="x")
+        user = User(
+            role=Role.COUNTY_ADMIN, county_id=world.village_a.county_id, username="demo-admin", display_name="x"
+        )
         set_password(user, DEMO_PASSWORD, is_default=True)
         session.add(user)
     app = create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)
@@ -96,9 +108,11 @@ def test_readyz_needs_the_database_at_the_newest_migration(tmp_path: Path, clien
 
 def test_metrics_count_requests_postings_and_errors(client: TestClient, world: World) -> None:
     token = password_token(client, "official-a")
-    client.post("/api/v1/claims/awards", json={"household_id": world.household_a1, "matter_code": "volunteering",
-                                                "reason": "Helped."},
-                headers={**bearer(token), "Idempotency-Key": "m1"})
+    client.post(
+        "/api/v1/claims/awards",
+        json={"household_id": world.household_a1, "matter_code": "volunteering", "reason": "Helped."},
+        headers={**bearer(token), "Idempotency-Key": "m1"},
+    )
     client.get("/api/v1/households/1/balance")
     text = client.get("/metrics").text
     assert 'route="/api/v1/claims/awards"' in text
@@ -117,8 +131,9 @@ def test_logs_are_json_lines_with_the_request_id(client: TestClient, caplog: pyt
     assert line["request_id"] == "req-123" and line["route"] == "/healthz" and line["status"] == 200
 
 
-def test_an_unexpected_error_is_a_plain_500_without_internals(tmp_path: Path, database_url: str,
-                                                              engine: Engine) -> None:
+def test_an_unexpected_error_is_a_plain_500_without_internals(
+    tmp_path: Path, database_url: str, engine: Engine
+) -> None:
     app = create_app(make_settings(tmp_path, database_url), engine=engine)
 
     @app.get("/boom")
@@ -142,13 +157,21 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
 def test_an_id_too_large_for_the_database_is_a_problem_not_a_500(client: TestClient, world: World) -> None:
     """SQLite cannot even bind it (422 invalid_request); PostgreSQL compares it and finds nothing (404)."""
     official = password_token(client, "official-a")
-    for path in ("/api/v1/claims/99999999999999999999999", "/api/v1/evidence/99999999999999999999999",
-                 "/api/v1/ledger/transactions/99999999999999999999999"):
+    for path in (
+        "/api/v1/claims/99999999999999999999999",
+        "/api/v1/evidence/99999999999999999999999",
+        "/api/v1/ledger/transactions/99999999999999999999999",
+    ):
         answer = client.get(path, headers={"Authorization": f"Bearer {official}"})
         assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
-        assert answer.json()["code"] in ("invalid_request", "claim_not_found", "evidence_not_found",
-                                         "transaction_not_found", "not_found")
+        assert answer.json()["code"] in (
+            "invalid_request",
+            "claim_not_found",
+            "evidence_not_found",
+            "transaction_not_found",
+            "not_found",
+        )
 
 
 def test_text_with_a_nul_character_is_stored_or_refused_plainly(client: TestClient, world: World) -> None:
@@ -172,8 +195,12 @@ def test_after_the_server_drops_its_connections_one_request_fails_cleanly_and_th
         assert client.get(path, headers=bearer(token)).status_code == 200
         admin = make_engine(database_url)
         with admin.begin() as conn:  # what a restart does to every open connection
-            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                                       " WHERE application_name = 'shanzhi-restart-test'")).scalar()
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'shanzhi-restart-test'"
+                )
+            ).scalar()
         admin.dispose()
         assert killed >= 1
         first = client.get(path, headers=bearer(token))
@@ -184,19 +211,20 @@ def test_after_the_server_drops_its_connections_one_request_fails_cleanly_and_th
 
 
 def test_more_requests_than_database_connections_wait_for_one_without_holding_a_thread(
-        tmp_path: Path, database_url: str, world: World) -> None:
+    tmp_path: Path, database_url: str, world: World
+) -> None:
     """Requests beyond the pool's connections must wait on the event loop: waiting for a connection in a worker
     thread, forty of them would starve the requests holding the connections of a thread to finish on."""
     from concurrent.futures import ThreadPoolExecutor
-
 
     small = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=5)
     try:
         with TestClient(create_app(make_settings(tmp_path, database_url), engine=small)) as client:
             token = password_token(client, "admin")
             with ThreadPoolExecutor(max_workers=60) as pool:
-                statuses = list(pool.map(lambda _: client.get("/api/v1/offers", headers=bearer(token)).status_code,
-                                         range(60)))
+                statuses = list(
+                    pool.map(lambda _: client.get("/api/v1/offers", headers=bearer(token)).status_code, range(60))
+                )
     finally:
         small.dispose()
     assert statuses == [200] * 60
@@ -228,8 +256,9 @@ def test_a_server_built_with_no_settings_refuses_to_start(tmp_path: Path, monkey
         get_settings.cache_clear()
 
 
-def test_a_token_signed_with_the_old_dev_constant_is_refused(tmp_path: Path, database_url: str, engine: Engine,
-                                                             world: World) -> None:
+def test_a_token_signed_with_the_old_dev_constant_is_refused(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     """Even in dev mode without a secret, nobody can sign a county admin's token with a key from the source."""
     import time
 
@@ -238,9 +267,20 @@ def test_a_token_signed_with_the_old_dev_constant_is_refused(tmp_path: Path, dat
     with unit_of_work(engine) as session:
         admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
     now = int(time.time())
-    forged = jwt.encode({"sub": f"user:{admin_id}", "role": "county_admin", "scope": "", "iat": now,
-                         "exp": now + 300, "aud": "shanzhi-api", "iss": "shanzhi"}, OLD_DEV_CONSTANT,
-                        algorithm="HS256", headers={"kid": "k1"})
+    forged = jwt.encode(
+        {
+            "sub": f"user:{admin_id}",
+            "role": "county_admin",
+            "scope": "",
+            "iat": now,
+            "exp": now + 300,
+            "aud": "shanzhi-api",
+            "iss": "shanzhi",
+        },
+        OLD_DEV_CONSTANT,
+        algorithm="HS256",
+        headers={"kid": "k1"},
+    )
     with TestClient(create_app(make_settings(tmp_path, database_url, jwt_secret=""), engine=engine)) as client:
         assert client.get("/api/v1/ledger/head", headers=bearer(forged)).status_code == 401
         assert client.get("/api/v1/ledger/head", headers=bearer(password_token(client, "admin"))).status_code == 200
@@ -253,14 +293,32 @@ def test_dev_mode_without_a_secret_keeps_one_random_secret_of_its_own(tmp_path: 
     assert first == again != elsewhere and first != OLD_DEV_CONSTANT and len(first) >= 40
 
 
-@pytest.mark.parametrize("secret", [
-    "a" * 40, "test-secret-0123456789-abcdefghijklmnop", OLD_DEV_CONSTANT, "0123456789abcdef" * 4,
-    "qwertyuiopasdfghjklzxcvbnm1234567890", "correct horse battery staple correct horse",
-    "shanzhi-county-production-key-2026-11-30", "6b11cc7c046b3407" * 4,
-], ids=["repeated", "test-pattern", "old-dev-constant", "repeated-hex", "keyboard", "words", "words-and-date",
-        "repeated-random"])
-def test_outside_dev_a_guessable_secret_refuses_to_start_however_long(tmp_path: Path, database_url: str,
-                                                                      secret: str) -> None:
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "a" * 40,
+        "test-secret-0123456789-abcdefghijklmnop",
+        OLD_DEV_CONSTANT,
+        "0123456789abcdef" * 4,
+        "qwertyuiopasdfghjklzxcvbnm1234567890",
+        "correct horse battery staple correct horse",
+        "shanzhi-county-production-key-2026-11-30",
+        "6b11cc7c046b3407" * 4,
+    ],
+    ids=[
+        "repeated",
+        "test-pattern",
+        "old-dev-constant",
+        "repeated-hex",
+        "keyboard",
+        "words",
+        "words-and-date",
+        "repeated-random",
+    ],
+)
+def test_outside_dev_a_guessable_secret_refuses_to_start_however_long(
+    tmp_path: Path, database_url: str, secret: str
+) -> None:
     with pytest.raises(InsecureSettings, match="SHANZHI_JWT_SECRET is too easy to guess"):
         create_app(make_settings(tmp_path, database_url, env="prod", jwt_secret=secret))
     with pytest.raises(InsecureSettings, match="SHANZHI_JWT_PREVIOUS_KEYS key 'k0' is too easy to guess"):
@@ -278,16 +336,19 @@ def test_outside_dev_a_guessable_metrics_token_refuses_to_start(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("form", sorted(GOOD_SECRETS))
-def test_outside_dev_a_random_32_byte_secret_starts(tmp_path: Path, database_url: str, engine: Engine,
-                                                    form: str) -> None:
-    settings = make_settings(tmp_path, database_url, env="prod", jwt_secret=GOOD_SECRETS[form],
-                             jwt_previous_keys={"k0": GOOD_SECRETS["hex"]})
+def test_outside_dev_a_random_32_byte_secret_starts(
+    tmp_path: Path, database_url: str, engine: Engine, form: str
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url, env="prod", jwt_secret=GOOD_SECRETS[form], jwt_previous_keys={"k0": GOOD_SECRETS["hex"]}
+    )
     with TestClient(create_app(settings, engine=engine)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
-        tmp_path: Path, database_url: str, engine: Engine, world: World) -> None:
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     from api.demo import CLIENTS
     from ledger.identity.models import Partner, PartnerClient
     from ledger.identity.passwords import hash_secret
@@ -295,11 +356,19 @@ def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
     demo = CLIENTS[1]
     with unit_of_work(engine) as session:
         partner = session.scalars(select(Partner).where(Partner.code == "mart")).one()
-        session.add(PartnerClient(partner_id=partner.id, client_id=demo.client_id,
-                                  secret_hash=hash_secret(demo.secret), scopes=demo.scopes))
+        session.add(
+            PartnerClient(
+                partner_id=partner.id,
+                client_id=demo.client_id,
+                secret_hash=hash_secret(demo.secret),
+                scopes=demo.scopes,
+            )
+        )
     app = create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)
-    with pytest.raises(InsecureSettings, match=f"partner clients still have the demo's secret: {demo.client_id}"), \
-            TestClient(app):
+    with (
+        pytest.raises(InsecureSettings, match=f"partner clients still have the demo's secret: {demo.client_id}"),
+        TestClient(app),
+    ):
         pass
     with unit_of_work(engine) as session:  # retired: it can no longer sign in, so it is no risk
         session.scalars(select(PartnerClient).where(PartnerClient.client_id == demo.client_id)).one().active = False
@@ -308,10 +377,13 @@ def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
 
 
 @pytest.mark.parametrize(("env", "says"), [("dev", "DEV MODE: not for real data"), ("prod", "production")])
-def test_the_first_line_the_app_logs_says_its_mode(tmp_path: Path, database_url: str, engine: Engine, env: str,
-                                                   says: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO), \
-            TestClient(create_app(make_settings(tmp_path, database_url, env=env), engine=engine)) as client:
+def test_the_first_line_the_app_logs_says_its_mode(
+    tmp_path: Path, database_url: str, engine: Engine, env: str, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.INFO),
+        TestClient(create_app(make_settings(tmp_path, database_url, env=env), engine=engine)) as client,
+    ):
         client.get("/healthz")
     assert caplog.records and says in caplog.records[0].getMessage()
     assert all(says not in r.getMessage() for r in caplog.records[1:])

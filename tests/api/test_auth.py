@@ -12,8 +12,9 @@ from tests.api.conftest import PARTNERS, PASSWORD, World, bearer, client_token, 
 
 
 def test_password_grant_gives_a_short_bearer_token(client: TestClient, world: World) -> None:
-    response = client.post("/api/v1/auth/token",
-                           data={"grant_type": "password", "username": "admin", "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "admin", "password": PASSWORD}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and 0 < body["expires_in"] <= 900
@@ -35,26 +36,45 @@ def test_villagers_cannot_use_the_password_grant(client: TestClient, world: Worl
 def test_repeated_failures_slow_that_address_for_that_account(client: TestClient, world: World) -> None:
     for _ in range(8):
         client.post("/api/v1/auth/token", data={"grant_type": "password", "username": "admin", "password": "bad"})
-    slowed = client.post("/api/v1/auth/token",
-                         data={"grant_type": "password", "username": "admin", "password": PASSWORD})
+    slowed = client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "admin", "password": PASSWORD}
+    )
     assert slowed.status_code == 429
     assert slowed.json()["code"] == "sign_in_slowed"
     assert 0 < int(slowed.headers["Retry-After"]) <= 900
     # another account from the same address is still fine (failures are counted per account and address)
-    assert client.post("/api/v1/auth/token", data={"grant_type": "password", "username": "auditor",
-                                                   "password": PASSWORD}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/token", data={"grant_type": "password", "username": "auditor", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_client_credentials_in_form_or_basic_with_scopes(client: TestClient, world: World) -> None:
-    form = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": "bank",
-                                                   "client_secret": "bank-secret", "scope": "credit:read"})
+    form = client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "bank",
+            "client_secret": "bank-secret",
+            "scope": "credit:read",
+        },
+    )
     assert form.status_code == 200 and form.json()["scope"] == "credit:read"
     basic = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=("bank", "bank-secret"))
     assert basic.status_code == 200 and basic.json()["scope"].split() == PARTNERS[0][2].split()
     bad = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=("bank", "nope"))
     assert bad.status_code == 401 and bad.json()["code"] == "invalid_client"
-    greedy = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": "mart",
-                                                     "client_secret": "mart-secret", "scope": "credit:read"})
+    greedy = client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "mart",
+            "client_secret": "mart-secret",
+            "scope": "credit:read",
+        },
+    )
     assert greedy.status_code == 422 and "credit:read" in greedy.json()["detail"]
 
 
@@ -95,8 +115,9 @@ def test_unknown_phone_gets_the_same_answer_without_a_code(client: TestClient, w
     assert sent == []  # nothing was sent
 
 
-def test_dev_code_is_never_returned_outside_dev_mode(tmp_path: Path, database_url: str, engine: Engine,
-                                                     world: World) -> None:
+def test_dev_code_is_never_returned_outside_dev_mode(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     sent: list[tuple[str, str]] = []
     settings = make_settings(tmp_path, database_url, env="prod")
     with TestClient(create_app(settings, engine=engine, otp_sender=lambda p, c: sent.append((p, c)))) as client:
@@ -106,8 +127,9 @@ def test_dev_code_is_never_returned_outside_dev_mode(tmp_path: Path, database_ur
 
 
 def test_otp_requests_are_rate_limited_per_phone(client: TestClient, world: World) -> None:
-    codes = [client.post("/api/v1/auth/otp/request", json={"phone": world.villager_phone}).status_code
-             for _ in range(6)]
+    codes = [
+        client.post("/api/v1/auth/otp/request", json={"phone": world.villager_phone}).status_code for _ in range(6)
+    ]
     assert codes[:5] == [202] * 5 and codes[5] == 429
 
 

@@ -18,16 +18,50 @@ from ledger.journal.models import JournalTransaction
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
 ODD_IDS = ("0", "abc", "99999999999999999999999")
-ODD_QUERY = {"village_id": "abc", "status": "zzz", "limit": "-1", "cursor": "!!", "since": "yesterday",
-             "until": "2026-13-40", "month": "2026-13", "format": "pdf", "period": "decade", "as_of": "x",
-             "consent_id": "'; drop table", "kind": "nope", "slot_id": "x", "overdue": "maybe", "at": "x"}
-ODD_BODIES: tuple[Any, ...] = ({}, [], "text", {"amount": -1, "reason": "x" * 5000, "token": "0", "pin": "abc",
-                                                "household_id": 10 ** 30, "points": 10 ** 30, "days": -5})
+ODD_QUERY = {
+    "village_id": "abc",
+    "status": "zzz",
+    "limit": "-1",
+    "cursor": "!!",
+    "since": "yesterday",
+    "until": "2026-13-40",
+    "month": "2026-13",
+    "format": "pdf",
+    "period": "decade",
+    "as_of": "x",
+    "consent_id": "'; drop table",
+    "kind": "nope",
+    "slot_id": "x",
+    "overdue": "maybe",
+    "at": "x",
+}
+ODD_BODIES: tuple[Any, ...] = (
+    {},
+    [],
+    "text",
+    {
+        "amount": -1,
+        "reason": "x" * 5000,
+        "token": "0",
+        "pin": "abc",
+        "household_id": 10**30,
+        "points": 10**30,
+        "days": -5,
+    },
+)
 
 
 def api_routes() -> list[tuple[str, str]]:
-    return sorted({(m, r.path) for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)
-                   for m in r.methods if r.path.startswith("/api/")})
+    return sorted(
+        {
+            (m, r.path)
+            for router in ROUTERS
+            for r in router.routes
+            if isinstance(r, APIRoute)
+            for m in r.methods
+            if r.path.startswith("/api/")
+        }
+    )
 
 
 def journal_size(engine: Engine) -> int:
@@ -36,13 +70,16 @@ def journal_size(engine: Engine) -> int:
 
 
 @pytest.mark.parametrize("who", ["villager", "official", "admin", "bank client", "merchant client"])
-def test_no_odd_request_to_the_api_is_a_server_error(client: TestClient, world: World, engine: Engine,
-                                                      who: str) -> None:
-    token = {"villager": lambda: villager_token(client, world.villager_phone),
-             "official": lambda: password_token(client, "official-a"),
-             "admin": lambda: password_token(client, "admin"),
-             "bank client": lambda: client_token(client, "bank"),
-             "merchant client": lambda: client_token(client, "mart")}[who]()
+def test_no_odd_request_to_the_api_is_a_server_error(
+    client: TestClient, world: World, engine: Engine, who: str
+) -> None:
+    token = {
+        "villager": lambda: villager_token(client, world.villager_phone),
+        "official": lambda: password_token(client, "official-a"),
+        "admin": lambda: password_token(client, "admin"),
+        "bank client": lambda: client_token(client, "bank"),
+        "merchant client": lambda: client_token(client, "mart"),
+    }[who]()
     before = journal_size(engine)
     problems = []
     for method, path in api_routes():
@@ -52,19 +89,26 @@ def test_no_odd_request_to_the_api_is_a_server_error(client: TestClient, world: 
             for n, body in enumerate(bodies):
                 headers = {**bearer(token), "Idempotency-Key": f"odd-{n}-{value}"}
                 answer = client.request(method, url, params=ODD_QUERY, json=body, headers=headers)
-                if answer.status_code >= 500 or (answer.status_code >= 400 and (
+                if answer.status_code >= 500 or (
+                    answer.status_code >= 400
+                    and (
                         answer.headers.get("content-type") != "application/problem+json"
-                        or not answer.json().get("code"))):
+                        or not answer.json().get("code")
+                    )
+                ):
                     problems.append((method, url, str(body)[:30], answer.status_code, answer.text[:120]))
     assert problems == []
     assert journal_size(engine) == before
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    (b'{"phone": "13900000001",\n "code": }', "line 2, column 10"),
-    (b'{"phone": "13900000001"', "line 1, column 24"),
-    (b"{'phone': '13900000001'}", "line 1, column 2"),
-])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"phone": "13900000001",\n "code": }', "line 2, column 10"),
+        (b'{"phone": "13900000001"', "line 1, column 24"),
+        (b"{'phone': '13900000001'}", "line 1, column 2"),
+    ],
+)
 def test_malformed_json_is_named_as_such_with_its_position(client: TestClient, body: bytes, where: str) -> None:
     answer = client.post("/api/v1/auth/otp/request", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"

@@ -48,10 +48,20 @@ def call(app: FastAPI, method: str, path: str, chunks: Iterator[bytes], *, heade
         else:
             parts.append(message.get("body", b""))
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "testserver", **headers}.items()],
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "testserver", **headers}.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
     asyncio.run(app(scope, receive, send))
     body = b"".join(parts)
     return Answer(started["status"], json.loads(body) if body.startswith(b"{") else {}, consumed)
@@ -59,8 +69,10 @@ def call(app: FastAPI, method: str, path: str, chunks: Iterator[bytes], *, heade
 
 def photo_upload(size: int) -> Iterator[bytes]:
     """A multipart form with one file of `size` bytes, made as it is read."""
-    yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n"
-           f"Content-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff"
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n"
+    ).encode() + b"\xff\xd8\xff"
     sent = 3
     while sent < size:
         step = min(CHUNK, size - sent)
@@ -74,8 +86,7 @@ def multipart(length: int | None = None) -> dict[str, str]:
     return headers if length is None else {**headers, "content-length": str(length)}
 
 
-def test_an_unauthenticated_50_mb_upload_is_413_before_the_body_is_read(client: TestClient,
-                                                                        settings: Settings) -> None:
+def test_an_unauthenticated_50_mb_upload_is_413_before_the_body_is_read(client: TestClient, settings: Settings) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     size = 50 * MB
     declared = call(app, "POST", "/api/v1/evidence", photo_upload(size), headers=multipart(size + 300))
@@ -100,8 +111,13 @@ def test_json_and_page_forms_have_small_limits(client: TestClient, settings: Set
     assert page.status == 413 and page.body["limit"] == settings.form_body_bytes
     assert page.consumed <= settings.form_body_bytes + CHUNK
 
-    declared = call(app, "POST", "/api/v1/auth/otp/request", iter([b"{}"]),
-                    headers={"content-type": "application/json", "content-length": str(settings.api_body_bytes + 1)})
+    declared = call(
+        app,
+        "POST",
+        "/api/v1/auth/otp/request",
+        iter([b"{}"]),
+        headers={"content-type": "application/json", "content-length": str(settings.api_body_bytes + 1)},
+    )
     assert (declared.status, declared.consumed) == (413, 0)
 
 
@@ -111,8 +127,12 @@ def test_a_body_within_its_limit_goes_through(client: TestClient, world: World) 
     app: FastAPI = client.app  # type: ignore[assignment]
     small = call(app, "POST", "/api/v1/evidence", photo_upload(MB), headers=multipart())
     assert small.status == 401  # read in full (1 MB is allowed), then refused for want of a sign-in
-    assert client.post("/api/v1/auth/otp/request", content=b"{", headers={"content-type": "application/json",
-                                                                   **bearer(token)}).status_code == 400
+    assert (
+        client.post(
+            "/api/v1/auth/otp/request", content=b"{", headers={"content-type": "application/json", **bearer(token)}
+        ).status_code
+        == 400
+    )
 
 
 def test_every_route_that_takes_a_photo_has_the_upload_limit_and_only_those() -> None:
@@ -121,5 +141,10 @@ def test_every_route_that_takes_a_photo_has_the_upload_limit_and_only_those() ->
     from api.limits import uploads_of
 
     found = {upload.path.pattern for upload in uploads_of(r for x in (*ROUTERS, *pages.ROUTERS) for r in x.routes)}
-    assert found == {"^/api/v1/evidence$", "^/c/(?P<token>[^/]+)$", "^/office/proxy$", "^/office/deductions$",
-                     "^/office/awards$"}
+    assert found == {
+        "^/api/v1/evidence$",
+        "^/c/(?P<token>[^/]+)$",
+        "^/office/proxy$",
+        "^/office/deductions$",
+        "^/office/awards$",
+    }

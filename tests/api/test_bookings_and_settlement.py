@@ -21,28 +21,38 @@ from tests.api.redeeming import available, give_points, offer, partner_principal
 
 
 def health_check(client: TestClient, **fields: object) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
-    o = offer(client, "clinic", kind="health_check", title="老年人健康体检", value_yuan="80.00", cost_points=60,
-              **fields)
+    o = offer(
+        client, "clinic", kind="health_check", title="老年人健康体检", value_yuan="80.00", cost_points=60, **fields
+    )
     clinic = bearer(client_token(client, "clinic"))
     start = utcnow() + timedelta(days=3)
     slots = []
     for hours, capacity in ((0, 1), (4, 5)):
-        response = client.post(f"/api/v1/offers/{o['id']}/slots", headers=clinic, json={
-            "starts_at": (start + timedelta(hours=hours)).isoformat(),
-            "ends_at": (start + timedelta(hours=hours + 1)).isoformat(), "place": "村卫生室", "capacity": capacity})
+        response = client.post(
+            f"/api/v1/offers/{o['id']}/slots",
+            headers=clinic,
+            json={
+                "starts_at": (start + timedelta(hours=hours)).isoformat(),
+                "ends_at": (start + timedelta(hours=hours + 1)).isoformat(),
+                "place": "村卫生室",
+                "capacity": capacity,
+            },
+        )
         assert response.status_code == 201, response.text
         slots.append(response.json())
     return o, slots
 
 
-def test_a_booked_health_check_is_held_then_posted_when_attended(client: TestClient, engine: Engine,
-                                                               world: World) -> None:
+def test_a_booked_health_check_is_held_then_posted_when_attended(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 100)
     give_points(engine, world.household_a2, 100)
     token = villager_token(client, world.villager_phone)
     o, slots = health_check(client)
     assert [s["id"] for s in client.get(f"/api/v1/offers/{o['id']}/slots", headers=bearer(token)).json()] == [
-        s["id"] for s in slots]
+        s["id"] for s in slots
+    ]
     missing = redeem(client, token, o["id"])  # a health check is booked into a slot
     assert missing.status_code == 422 and missing.json()["field"] == "slot_id"
     booked = redeem(client, token, o["id"], slot_id=slots[0]["id"])
@@ -60,15 +70,20 @@ def test_a_booked_health_check_is_held_then_posted_when_attended(client: TestCli
     early = client.post(f"/api/v1/bookings/{booked.json()['code']}/attended", headers=clinic)
     assert early.status_code == 409 and early.json()["code"] == "booking_not_started"  # three days before
     with unit_of_work(engine) as session:
-        attended = vouchers.attended(session, partner_principal(session, "clinic"), code=booked.json()["code"],
-                                     now=utcnow() + timedelta(days=3, minutes=10))
+        attended = vouchers.attended(
+            session,
+            partner_principal(session, "clinic"),
+            code=booked.json()["code"],
+            now=utcnow() + timedelta(days=3, minutes=10),
+        )
         assert attended.status == "used"
     balance = client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()
     assert balance["posted"] == 40 and balance["held"] == 0
 
 
 def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_penalty(
-        client: TestClient, engine: Engine, world: World) -> None:
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 200)
     token = villager_token(client, world.villager_phone)
     o, slots = health_check(client, per_household_limit=3, no_show_penalty_points=10, cancel_hours=24)
@@ -86,8 +101,12 @@ def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_pe
     early = client.post(f"/api/v1/bookings/{second['code']}/no-show", headers=clinic)
     assert early.status_code == 409 and early.json()["code"] == "booking_not_started"
     with unit_of_work(engine) as session:
-        missed = vouchers.no_show(session, partner_principal(session, "clinic"), code=second["code"],
-                                  now=utcnow() + timedelta(days=3, hours=5))
+        missed = vouchers.no_show(
+            session,
+            partner_principal(session, "clinic"),
+            code=second["code"],
+            now=utcnow() + timedelta(days=3, hours=5),
+        )
         assert missed.status == "no_show"
         assert [e.event for e in vouchers.history(session, missed.id)] == ["issued", "no_show", "penalty"]  # type: ignore[arg-type]
     assert available(client, token, world.household_a1) == 190  # the hold came back, less the penalty
@@ -100,23 +119,29 @@ def _villager(session, world: World):  # type: ignore[no-untyped-def]
     from ledger.identity.models import User
     from ledger.tenancy import Person
 
-    user_id = session.scalar(select(User.id).join(Person, Person.id == User.person_id)
-                             .where(Person.phone == world.villager_phone))
+    user_id = session.scalar(
+        select(User.id).join(Person, Person.id == User.person_id).where(Person.phone == world.villager_phone)
+    )
     return principal.load(session, subject=f"user:{user_id}", role="villager", scopes=())
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(client: TestClient, engine: Engine,
-                                                                           world: World, seed: int) -> None:
+def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(
+    client: TestClient, engine: Engine, world: World, seed: int
+) -> None:
     rng = random.Random(seed)
-    phones = {world.household_a1: world.villager_phone, world.household_a2: "13900000002",
-              world.household_b1: "13900000003"}
+    phones = {
+        world.household_a1: world.villager_phone,
+        world.household_a2: "13900000002",
+        world.household_b1: "13900000003",
+    }
     tokens = {h: villager_token(client, phone) for h, phone in phones.items()}
     for household in phones:
         give_points(engine, household, 5000)
-    shops = {"mart": offer(client, "mart", per_household_limit=100, voucher_days=5),
-             "mart2": offer(client, "mart2", per_household_limit=100, value_yuan="20.00", cost_points=30,
-                            voucher_days=30)}
+    shops = {
+        "mart": offer(client, "mart", per_household_limit=100, voucher_days=5),
+        "mart2": offer(client, "mart2", per_household_limit=100, value_yuan="20.00", cost_points=30, voucher_days=30),
+    }
     cashiers = {name: bearer(client_token(client, name)) for name in shops}
     expected = {name: [0, 0] for name in shops}  # value in fen, points
     expiring: dict[str, int] = {}
@@ -127,14 +152,16 @@ def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(cli
         action = rng.choice(["use", "part", "cancel", "expire", "keep"])
         url = f"/api/v1/vouchers/{voucher['code']}"
         if action == "use":
-            assert client.post(f"{url}/consume", json={"pin": voucher["pin"]}, headers=cashiers[shop]).status_code \
-                == 200
+            assert (
+                client.post(f"{url}/consume", json={"pin": voucher["pin"]}, headers=cashiers[shop]).status_code == 200
+            )
             expected[shop][0] += int(voucher["value_yuan"].replace(".", ""))
             expected[shop][1] += voucher["points"]
         elif action == "part":
             fen = rng.randint(1, int(voucher["value_yuan"].replace(".", "")) - 1)
-            used = client.post(f"{url}/consume", json={"pin": voucher["pin"], "amount": f"{fen / 100:.2f}"},
-                               headers=cashiers[shop]).json()
+            used = client.post(
+                f"{url}/consume", json={"pin": voucher["pin"], "amount": f"{fen / 100:.2f}"}, headers=cashiers[shop]
+            ).json()
             expected[shop][0] += int(used["history"][-1]["value_yuan"].replace(".", ""))
             expected[shop][1] += used["history"][-1]["points"]
         elif action == "cancel":
@@ -150,12 +177,25 @@ def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(cli
         assert answer["reconciled"] is True
         assert answer["points"] == answer["ledger_points"] == points
         assert answer["value_yuan"] == f"{value / 100:.2f}"
-        csv = pd.read_csv(io.BytesIO(client.get("/api/v1/settlement", params={"month": month, "format": "csv"},
-                                                headers=cashiers[shop]).content), encoding="utf-8-sig")
-        assert csv.iloc[-1]["used_at"] == "TOTAL" and f"ledger_points={points} reconciled=true" in csv.iloc[-1][
-            "used_by"]
-        xlsx = pd.read_excel(io.BytesIO(client.get("/api/v1/settlement", params={"month": month, "format": "xlsx"},
-                                                   headers=cashiers[shop]).content), sheet_name=None)
+        csv = pd.read_csv(
+            io.BytesIO(
+                client.get(
+                    "/api/v1/settlement", params={"month": month, "format": "csv"}, headers=cashiers[shop]
+                ).content
+            ),
+            encoding="utf-8-sig",
+        )
+        assert (
+            csv.iloc[-1]["used_at"] == "TOTAL" and f"ledger_points={points} reconciled=true" in csv.iloc[-1]["used_by"]
+        )
+        xlsx = pd.read_excel(
+            io.BytesIO(
+                client.get(
+                    "/api/v1/settlement", params={"month": month, "format": "xlsx"}, headers=cashiers[shop]
+                ).content
+            ),
+            sheet_name=None,
+        )
         assert int(xlsx["uses"]["points"].sum()) == points and bool(xlsx["summary"]["reconciled"].iloc[0])
     admin = bearer(password_token(client, "admin"))
     assert client.get("/api/v1/settlement", params={"month": month}, headers=admin).json()["code"] == "invalid"

@@ -54,8 +54,9 @@ def flags_of(client: TestClient, official: str, claim_id: int) -> dict[str, dict
 
 def meeting(client: TestClient, official: str, world: World, **overrides: Any) -> dict[str, Any]:
     """A village meeting (a witness matter that approves automatically) with a live rotating code."""
-    return new_activity(client, official, world.village_a.village_id, "village_meeting", rotating=True,
-                        **{**GEOFENCE, **overrides})
+    return new_activity(
+        client, official, world.village_a.village_id, "village_meeting", rotating=True, **{**GEOFENCE, **overrides}
+    )
 
 
 def picture(seed: int, size: tuple[int, int] = (640, 480), quality: int = 90) -> bytes:
@@ -182,13 +183,22 @@ def test_outside_geofence_a_claim_far_from_the_activity_is_flagged_with_the_dist
     assert flags_of(client, official, far.json()["id"])["outside_geofence"]["distance_m"] == pytest.approx(1112, abs=5)
 
 
-def test_photo_reused_the_same_photo_again_is_flagged(client: TestClient, world: World, official: str, a1: str,
-                                                      a2: str) -> None:
+def test_photo_reused_the_same_photo_again_is_flagged(
+    client: TestClient, world: World, official: str, a1: str, a2: str
+) -> None:
     shot = picture(1)
-    first = claim(client, a1, code_of(new_activity(client, official, world.village_a.village_id,
-                                                   "courtyard_hygiene")), evidence_ids=[photo(client, a1, shot)])
-    again = claim(client, a2, code_of(new_activity(client, official, world.village_a.village_id,
-                                                   "courtyard_hygiene")), evidence_ids=[photo(client, a2, shot)])
+    first = claim(
+        client,
+        a1,
+        code_of(new_activity(client, official, world.village_a.village_id, "courtyard_hygiene")),
+        evidence_ids=[photo(client, a1, shot)],
+    )
+    again = claim(
+        client,
+        a2,
+        code_of(new_activity(client, official, world.village_a.village_id, "courtyard_hygiene")),
+        evidence_ids=[photo(client, a2, shot)],
+    )
     assert "photo_reused" not in flags_of(client, official, first.json()["id"])
     assert flags_of(client, official, again.json()["id"])["photo_reused"]["claims"] == 1
 
@@ -211,16 +221,24 @@ def test_photo_reused_a_resaved_copy_is_caught_by_its_perceptual_hash_and_anothe
     assert "photo_reused" not in flags_of(client, official, fresh.json()["id"])
 
 
-def test_photo_reuse_is_looked_for_within_the_county_only(client: TestClient, world: World, official: str,
-                                                          a1: str) -> None:
+def test_photo_reuse_is_looked_for_within_the_county_only(
+    client: TestClient, world: World, official: str, a1: str
+) -> None:
     shot = picture(3)
-    claim(client, a1, code_of(new_activity(client, official, world.village_a.village_id, "courtyard_hygiene")),
-          evidence_ids=[photo(client, a1, shot)])
+    claim(
+        client,
+        a1,
+        code_of(new_activity(client, official, world.village_a.village_id, "courtyard_hygiene")),
+        evidence_ids=[photo(client, a1, shot)],
+    )
     admin_c = password_token(client, "admin-c")
     c1 = villager_token(client, "13900000004")
-    elsewhere = claim(client, c1, code_of(new_activity(client, admin_c, world.village_c.village_id,
-                                                       "courtyard_hygiene")),
-                      evidence_ids=[photo(client, c1, shot)])
+    elsewhere = claim(
+        client,
+        c1,
+        code_of(new_activity(client, admin_c, world.village_c.village_id, "courtyard_hygiene")),
+        evidence_ids=[photo(client, c1, shot)],
+    )
     assert elsewhere.status_code == 201, elsewhere.text
     assert "photo_reused" not in flags_of(client, admin_c, elsewhere.json()["id"])
 

@@ -65,12 +65,12 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/households/lookup-card"): "reads the household behind a scanned card; writes nothing",
     ("POST", "/api/v1/ledger/head/check"): "reads the chain; writes nothing",
     ("POST", "/api/v1/evidence"): "a photo is evidence only once a claim, award or deduction names it, and those "
-                                  "are refused for one's own household",
+    "are refused for one's own household",
     ("POST", "/api/v1/matters"): "a rule for every household of the village or county (village items within the "
-                                 "county's limits)",
+    "county's limits)",
     ("PATCH", "/api/v1/matters/{code}"): "a new version of a rule, for every household alike",
     ("POST", "/api/v1/activities"): "open to every household of the village; each claim is decided by the rules "
-                                    "and, when reviewed, by another official than the household's own",
+    "and, when reviewed, by another official than the household's own",
     ("POST", "/api/v1/activities/{activity_id}/withdraw"): "closes an activity for every household",
     ("POST", "/office/activities"): "the page of POST /api/v1/activities",
     ("POST", "/office/activities/{activity_id}/withdraw"): "the page of the API's withdraw",
@@ -120,11 +120,23 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
     for approved in (in_notice, theirs):
         assert decide(client, official, approved).status_code == 201
     with unit_of_work(engine) as session:  # some settled points, so that a deduction takes something
-        journal.transfer(session, debit=world.village_a.issuance,
-                         credit=accounts.of_household(session, world.household_a2).id,  # type: ignore[arg-type]
-                         amount=4, reason="volunteering", actor="test")
-    deducted = client.post("/api/v1/deductions", headers={**bearer(official), **key()}, json={
-        "household_id": world.household_a2, "matter_code": "breaking_village_rules", "reason": "Fenced the lane."})
+        journal.transfer(
+            session,
+            debit=world.village_a.issuance,
+            credit=accounts.of_household(session, world.household_a2).id,  # type: ignore[arg-type]
+            amount=4,
+            reason="volunteering",
+            actor="test",
+        )
+    deducted = client.post(
+        "/api/v1/deductions",
+        headers={**bearer(official), **key()},
+        json={
+            "household_id": world.household_a2,
+            "matter_code": "breaking_village_rules",
+            "reason": "Fenced the lane.",
+        },
+    )
     assert deducted.status_code == 201 and deducted.json()["posted"] == 4, deducted.text
     disputes = {
         "appeal of a rejection": disputed(neighbour, {"claim_id": rejected}),
@@ -132,8 +144,9 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
         "objection to the household's claim": disputed(mine, {}, f"/api/v1/claims/{in_notice}/objections"),
         "objection raised by the household": disputed(neighbour, {}, f"/api/v1/claims/{theirs}/objections"),
     }
-    asked = client.post("/api/v1/credit/me/review-requests", json={"reason": "Our grade looks wrong."},
-                        headers=bearer(neighbour))
+    asked = client.post(
+        "/api/v1/credit/me/review-requests", json={"reason": "Our grade looks wrong."}, headers=bearer(neighbour)
+    )
     assert asked.status_code == 201, asked.text
     with unit_of_work(engine) as session:
         found = session.get(Claim, pending)
@@ -144,26 +157,42 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
             session.add(person)
             session.flush()
             identity.link_staff(session, user_id=users[username], person_id=person.id, by=None)
-        return Targets(pending, found.pending_tx_id, approval.approval_tx_id, activity, disputes,  # type: ignore[union-attr, arg-type]
-                       int(asked.json()["id"]), users)
+        return Targets(
+            pending,
+            found.pending_tx_id,
+            approval.approval_tx_id,
+            activity,
+            disputes,  # type: ignore[union-attr, arg-type]
+            int(asked.json()["id"]),
+            users,
+        )
 
 
 Attempt = Callable[[TestClient, str, Targets, World], Response | list[Response]]
 
 
-def _api(method: str, path: Callable[[Targets, World], str],
-         body: Callable[[Targets, World], dict[str, Any] | None] = lambda t, w: None) -> Attempt:
+def _api(
+    method: str,
+    path: Callable[[Targets, World], str],
+    body: Callable[[Targets, World], dict[str, Any] | None] = lambda t, w: None,
+) -> Attempt:
     def attempt(client: TestClient, token: str, t: Targets, w: World) -> Response:
         return client.request(method, path(t, w), json=body(t, w), headers={**bearer(token), **key()})
+
     return attempt
 
 
 def _resolve_every_dispute(api: bool) -> Attempt:
     def attempt(client: TestClient, token: str, t: Targets, w: World) -> list[Response]:
         if api:
-            return [client.post(f"/api/v1/disputes/{d}/resolve", json={"outcome": "upheld"},
-                                headers={**bearer(token), **key()}) for d in t.disputes.values()]
+            return [
+                client.post(
+                    f"/api/v1/disputes/{d}/resolve", json={"outcome": "upheld"}, headers={**bearer(token), **key()}
+                )
+                for d in t.disputes.values()
+            ]
         return [_page(client, f"/office/disputes/{d}/resolve", {"outcome": "upheld"}) for d in t.disputes.values()]
+
     return attempt
 
 
@@ -176,6 +205,7 @@ def _page(client: TestClient, path: str, data: dict[str, Any]) -> Response:
 def _form(path: Callable[[Targets, World], str], data: Callable[[Targets, World], dict[str, Any]]) -> Attempt:
     def attempt(client: TestClient, token: str, t: Targets, w: World) -> Response:
         return _page(client, path(t, w), data(t, w))
+
     return attempt
 
 
@@ -183,47 +213,83 @@ def _form(path: Callable[[Targets, World], str], data: Callable[[Targets, World]
 # page attempts use the client's signed-in session instead.)
 OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/post"): _api(
-        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/post", lambda t, w: {}),
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/post", lambda t, w: {}
+    ),
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/void"): _api(
-        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/void", lambda t, w: {}),
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.pending_tx}/void", lambda t, w: {}
+    ),
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/reverse"): _api(
-        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.approval_tx}/reverse", lambda t, w: {"reason": "x"}),
+        "POST", lambda t, w: f"/api/v1/ledger/transactions/{t.approval_tx}/reverse", lambda t, w: {"reason": "x"}
+    ),
     ("POST", "/api/v1/claims/{claim_id}/approve"): _api(
-        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/approve"),
+        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/approve"
+    ),
     ("POST", "/api/v1/claims/{claim_id}/reject"): _api(
-        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/reject", lambda t, w: {"reason": "x"}),
+        "POST", lambda t, w: f"/api/v1/claims/{t.pending_claim}/reject", lambda t, w: {"reason": "x"}
+    ),
     ("POST", "/api/v1/claims/bulk-approve"): _api(
-        "POST", lambda t, w: "/api/v1/claims/bulk-approve", lambda t, w: {"claim_ids": [t.pending_claim]}),
-    ("POST", "/api/v1/claims/proxy"): _api("POST", lambda t, w: "/api/v1/claims/proxy", lambda t, w: {
-        "activity_id": t.activity, "household_id": w.household_a2}),
-    ("POST", "/api/v1/claims/awards"): _api("POST", lambda t, w: "/api/v1/claims/awards", lambda t, w: {
-        "household_id": w.household_a2, "matter_code": "volunteering", "reason": "For us."}),
-    ("POST", "/api/v1/deductions"): _api("POST", lambda t, w: "/api/v1/deductions", lambda t, w: {
-        "household_id": w.household_a2, "matter_code": "breaking_village_rules", "reason": "x"}),
+        "POST", lambda t, w: "/api/v1/claims/bulk-approve", lambda t, w: {"claim_ids": [t.pending_claim]}
+    ),
+    ("POST", "/api/v1/claims/proxy"): _api(
+        "POST",
+        lambda t, w: "/api/v1/claims/proxy",
+        lambda t, w: {"activity_id": t.activity, "household_id": w.household_a2},
+    ),
+    ("POST", "/api/v1/claims/awards"): _api(
+        "POST",
+        lambda t, w: "/api/v1/claims/awards",
+        lambda t, w: {"household_id": w.household_a2, "matter_code": "volunteering", "reason": "For us."},
+    ),
+    ("POST", "/api/v1/deductions"): _api(
+        "POST",
+        lambda t, w: "/api/v1/deductions",
+        lambda t, w: {"household_id": w.household_a2, "matter_code": "breaking_village_rules", "reason": "x"},
+    ),
     ("POST", "/api/v1/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=True),
     ("POST", "/api/v1/credit/review-requests/{request_id}/answer"): _api(
-        "POST", lambda t, w: f"/api/v1/credit/review-requests/{t.review_request}/answer",
-        lambda t, w: {"answer": "Fine as it is."}),
+        "POST",
+        lambda t, w: f"/api/v1/credit/review-requests/{t.review_request}/answer",
+        lambda t, w: {"answer": "Fine as it is."},
+    ),
     ("PUT", "/api/v1/staff/{user_id}/person"): lambda client, token, t, w: [  # unlinked, one could act for it
         client.put(f"/api/v1/staff/{t.users[who]}/person", json={"person_id": None}, headers=bearer(token))
-        for who in ("admin", "supervisor", "official-home")],
-    ("POST", "/office/claims/{claim_id}/approve"): _form(lambda t, w: f"/office/claims/{t.pending_claim}/approve",
-                                                        lambda t, w: {}),
-    ("POST", "/office/claims/{claim_id}/reject"): _form(lambda t, w: f"/office/claims/{t.pending_claim}/reject",
-                                                       lambda t, w: {"reason": "x"}),
-    ("POST", "/office/claims/bulk-approve"): _form(lambda t, w: "/office/claims/bulk-approve",
-                                                   lambda t, w: {"claim_ids": [str(t.pending_claim)]}),
-    ("POST", "/office/proxy"): _form(lambda t, w: "/office/proxy", lambda t, w: {
-        "activity_id": str(t.activity), "household_id": str(w.household_a2), "key": "own-household-1"}),
-    ("POST", "/office/awards"): _form(lambda t, w: "/office/awards", lambda t, w: {
-        "household_id": str(w.household_a2), "matter_code": "volunteering", "reason": "For us.",
-        "key": "own-household-3"}),
-    ("POST", "/office/deductions"): _form(lambda t, w: "/office/deductions", lambda t, w: {
-        "household_id": str(w.household_a2), "matter_code": "breaking_village_rules", "reason": "x",
-        "key": "own-household-2"}),
+        for who in ("admin", "supervisor", "official-home")
+    ],
+    ("POST", "/office/claims/{claim_id}/approve"): _form(
+        lambda t, w: f"/office/claims/{t.pending_claim}/approve", lambda t, w: {}
+    ),
+    ("POST", "/office/claims/{claim_id}/reject"): _form(
+        lambda t, w: f"/office/claims/{t.pending_claim}/reject", lambda t, w: {"reason": "x"}
+    ),
+    ("POST", "/office/claims/bulk-approve"): _form(
+        lambda t, w: "/office/claims/bulk-approve", lambda t, w: {"claim_ids": [str(t.pending_claim)]}
+    ),
+    ("POST", "/office/proxy"): _form(
+        lambda t, w: "/office/proxy",
+        lambda t, w: {"activity_id": str(t.activity), "household_id": str(w.household_a2), "key": "own-household-1"},
+    ),
+    ("POST", "/office/awards"): _form(
+        lambda t, w: "/office/awards",
+        lambda t, w: {
+            "household_id": str(w.household_a2),
+            "matter_code": "volunteering",
+            "reason": "For us.",
+            "key": "own-household-3",
+        },
+    ),
+    ("POST", "/office/deductions"): _form(
+        lambda t, w: "/office/deductions",
+        lambda t, w: {
+            "household_id": str(w.household_a2),
+            "matter_code": "breaking_village_rules",
+            "reason": "x",
+            "key": "own-household-2",
+        },
+    ),
     ("POST", "/office/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=False),
     ("POST", "/office/rating-reviews/{request_id}/answer"): _form(
-        lambda t, w: f"/office/rating-reviews/{t.review_request}/answer", lambda t, w: {"answer": "Fine."}),
+        lambda t, w: f"/office/rating-reviews/{t.review_request}/answer", lambda t, w: {"answer": "Fine."}
+    ),
 }
 
 
@@ -277,14 +343,19 @@ def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> S
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """One client for the API and the pages: like a browser on https (Secure cookies travel, redirects are seen)."""
-    with TestClient(create_app(settings, engine=engine), base_url="https://testserver",
-                    follow_redirects=False) as test_client:
+    with TestClient(
+        create_app(settings, engine=engine), base_url="https://testserver", follow_redirects=False
+    ) as test_client:
         yield test_client
 
 
 @pytest.mark.parametrize("who", ["official-home", "supervisor", "admin"])
 def test_no_staff_member_acts_for_their_own_household_through_any_route(
-    client: TestClient, world: World, engine: Engine, targets: Targets, who: str,
+    client: TestClient,
+    world: World,
+    engine: Engine,
+    targets: Targets,
+    who: str,
 ) -> None:
     neighbour = password_token(client, "official-a")  # sees A2's balance
     before = _seen(client, engine, world, neighbour)
@@ -299,14 +370,21 @@ def test_no_staff_member_acts_for_their_own_household_through_any_route(
     assert _seen(client, engine, world, neighbour) == before  # nothing changed: no points, no decision, no link
 
 
-def test_the_same_routes_work_for_an_official_of_another_household(client: TestClient, world: World,
-                                                                   engine: Engine, targets: Targets) -> None:
+def test_the_same_routes_work_for_an_official_of_another_household(
+    client: TestClient, world: World, engine: Engine, targets: Targets
+) -> None:
     """The refusals above are about the household, not the route: official-a2 (no household) decides."""
     other = password_token(client, "official-a2")
     assert decide(client, other, targets.pending_claim).status_code == 201
-    resolved = client.post(f"/api/v1/disputes/{targets.disputes['appeal of a rejection']}/resolve",
-                           json={"outcome": "upheld"}, headers={**bearer(other), **key()})
+    resolved = client.post(
+        f"/api/v1/disputes/{targets.disputes['appeal of a rejection']}/resolve",
+        json={"outcome": "upheld"},
+        headers={**bearer(other), **key()},
+    )
     assert resolved.status_code == 201, resolved.text
-    answered = client.post(f"/api/v1/credit/review-requests/{targets.review_request}/answer",
-                           json={"answer": "Looked again: the grade stands."}, headers=bearer(other))
+    answered = client.post(
+        f"/api/v1/credit/review-requests/{targets.review_request}/answer",
+        json={"answer": "Looked again: the grade stands."},
+        headers=bearer(other),
+    )
     assert answered.status_code == 200, answered.text

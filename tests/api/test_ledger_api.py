@@ -36,8 +36,14 @@ def direct_transfer(engine: Engine, world: World, household: int, points: int) -
     """A transaction written by the journal service itself (as a domain operation would)."""
     with unit_of_work(engine) as session:
         own = accounts.of_household(session, household).id
-        return journal.transfer(session, debit=world.village_a.issuance, credit=own, amount=points,  # type: ignore[arg-type]
-                                reason="volunteering", actor="test").id
+        return journal.transfer(
+            session,
+            debit=world.village_a.issuance,
+            credit=own,
+            amount=points,  # type: ignore[arg-type]
+            reason="volunteering",
+            actor="test",
+        ).id
 
 
 def test_award_is_idempotent(client: TestClient, world: World, engine: Engine) -> None:
@@ -54,25 +60,33 @@ def test_award_is_idempotent(client: TestClient, world: World, engine: Engine) -
     assert count_transactions(engine) == 1
 
 
-def test_a_write_without_idempotency_key_is_refused_and_names_it(client: TestClient, world: World,
-                                                                  engine: Engine) -> None:
+def test_a_write_without_idempotency_key_is_refused_and_names_it(
+    client: TestClient, world: World, engine: Engine
+) -> None:
     token = password_token(client, "official-a")
-    response = client.post("/api/v1/claims/awards", headers=bearer(token), json={
-        "household_id": world.household_a1, "matter_code": "volunteering", "reason": "Helped."})
+    response = client.post(
+        "/api/v1/claims/awards",
+        headers=bearer(token),
+        json={"household_id": world.household_a1, "matter_code": "volunteering", "reason": "Helped."},
+    )
     assert response.status_code == 422 and "Idempotency-Key" in response.json()["detail"]
     assert count_transactions(engine) == 0
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"matter_code": ""}, "matter_code"),
-    ({"reason": ""}, "reason"),
-    ({"reason": "x" * 501}, "reason"),
-    ({"points": 100_000}, "points"),
-    ({"debit_account": 5}, "debit_account"),
-    ({"evidence_ids": ["many"]}, "evidence_ids"),
-])
-def test_bad_bodies_name_the_field_and_write_nothing(client: TestClient, world: World, engine: Engine,
-                                                     body: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"matter_code": ""}, "matter_code"),
+        ({"reason": ""}, "reason"),
+        ({"reason": "x" * 501}, "reason"),
+        ({"points": 100_000}, "points"),
+        ({"debit_account": 5}, "debit_account"),
+        ({"evidence_ids": ["many"]}, "evidence_ids"),
+    ],
+)
+def test_bad_bodies_name_the_field_and_write_nothing(
+    client: TestClient, world: World, engine: Engine, body: dict[str, object], field: str
+) -> None:
     token = password_token(client, "official-a")
     response = award(client, token, "k", **{**body, "household_id": world.household_a1})
     assert response.status_code == 422
@@ -83,17 +97,23 @@ def test_bad_bodies_name_the_field_and_write_nothing(client: TestClient, world: 
 
 def test_malformed_json_is_a_clear_4xx(client: TestClient, world: World) -> None:
     token = password_token(client, "official-a")
-    response = client.post("/api/v1/claims/awards", content=b"{not json",
-                           headers={**bearer(token), "Idempotency-Key": "k", "content-type": "application/json"})
+    response = client.post(
+        "/api/v1/claims/awards",
+        content=b"{not json",
+        headers={**bearer(token), "Idempotency-Key": "k", "content-type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["code"] == "invalid_json"
     assert "line 1, column 2" in response.json()["detail"] and "Traceback" not in response.text
 
 
 @pytest.mark.parametrize("who", ["auditor", "official-b", "admin-c", "villager", "bank"])
-def test_only_the_villages_officials_and_county_admin_may_award(client: TestClient, world: World, engine: Engine,
-                                                                who: str) -> None:
-    token = {"villager": lambda: villager_token(client, world.villager_phone),
-             "bank": lambda: client_token(client, "bank")}.get(who, lambda: password_token(client, who))()
+def test_only_the_villages_officials_and_county_admin_may_award(
+    client: TestClient, world: World, engine: Engine, who: str
+) -> None:
+    token = {
+        "villager": lambda: villager_token(client, world.villager_phone),
+        "bank": lambda: client_token(client, "bank"),
+    }.get(who, lambda: password_token(client, who))()
     response = award(client, token, "k", household_id=world.household_a1)
     assert response.status_code in (403, 404)
     assert count_transactions(engine) == 0
@@ -101,27 +121,36 @@ def test_only_the_villages_officials_and_county_admin_may_award(client: TestClie
 
 def test_county_admin_and_township_supervisor_may_award(client: TestClient, world: World) -> None:
     for who, matter in (("admin", "village_meeting"), ("supervisor", "garbage_sorting")):
-        response = award(client, password_token(client, who), f"k-{who}", household_id=world.household_b1,
-                         matter_code=matter)
+        response = award(
+            client, password_token(client, who), f"k-{who}", household_id=world.household_b1, matter_code=matter
+        )
         assert response.status_code == 201, response.text
 
 
-def test_no_transaction_is_posted_voided_or_reversed_by_hand(client: TestClient, world: World,
-                                                              engine: Engine) -> None:
+def test_no_transaction_is_posted_voided_or_reversed_by_hand(client: TestClient, world: World, engine: Engine) -> None:
     """Not even one nobody can name a record for: deny by default."""
     official = password_token(client, "official-a")
     unnamed = direct_transfer(engine, world, world.household_a1, 8)
     for action in ("post", "void", "reverse"):
-        tried = client.post(f"/api/v1/ledger/transactions/{unnamed}/{action}", json={"reason": "mistake"},
-                            headers={**bearer(official), "Idempotency-Key": f"by-hand-{action}"})
+        tried = client.post(
+            f"/api/v1/ledger/transactions/{unnamed}/{action}",
+            json={"reason": "mistake"},
+            headers={**bearer(official), "Idempotency-Key": f"by-hand-{action}"},
+        )
         assert tried.status_code == 409 and tried.json()["code"] == "transaction_belongs_to_record"
         for who in ("official-b", "admin-c"):  # not theirs to change: there is no such transaction
-            hidden = client.post(f"/api/v1/ledger/transactions/{unnamed}/{action}", json={"reason": "mistake"},
-                                 headers={**bearer(password_token(client, who)), "Idempotency-Key": "x"})
+            hidden = client.post(
+                f"/api/v1/ledger/transactions/{unnamed}/{action}",
+                json={"reason": "mistake"},
+                headers={**bearer(password_token(client, who)), "Idempotency-Key": "x"},
+            )
             assert hidden.status_code == 404 and hidden.json()["code"] == "transaction_not_found"
     villager = villager_token(client, world.villager_phone)
-    refused = client.post(f"/api/v1/ledger/transactions/{unnamed}/reverse", json={"reason": "mistake"},
-                          headers={**bearer(villager), "Idempotency-Key": "v"})
+    refused = client.post(
+        f"/api/v1/ledger/transactions/{unnamed}/reverse",
+        json={"reason": "mistake"},
+        headers={**bearer(villager), "Idempotency-Key": "v"},
+    )
     assert refused.status_code == 403
     assert balance(client, villager, world.household_a1)["posted"] == 8
     assert count_transactions(engine) == 1

@@ -24,35 +24,59 @@ from tests.api.conftest import World, bearer, client_token, password_token, vill
 from tests.api.test_credit import give_history
 
 TERMS = {
-    "grades": {"AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
-               "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
-               "A": {"max_amount_yuan": 10_000, "rate_discount_bp": 20, "term_months": 12}},
+    "grades": {
+        "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
+        "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
+        "A": {"max_amount_yuan": 10_000, "rate_discount_bp": 20, "term_months": 12},
+    },
     "auto_approve": {"min_grade": "A", "max_amount_yuan": 20_000},
 }
 NEIGHBOUR = "13900000002"  # head of household A2, same village
-RATED = {"household_id", "grade", "score", "score_range", "reasons", "as_of", "computed_at", "scorecard_version",
-         "data_sufficiency", "valid_until", "consent_id", "purpose", "scope"}
+RATED = {
+    "household_id",
+    "grade",
+    "score",
+    "score_range",
+    "reasons",
+    "as_of",
+    "computed_at",
+    "scorecard_version",
+    "data_sufficiency",
+    "valid_until",
+    "consent_id",
+    "purpose",
+    "scope",
+}
 
 
 def loan_product(client: TestClient, partner: str = "bank", **fields: Any) -> int:
     now = utcnow()
-    body = {"kind": "loan", "title": "好习惯贷", "per_household_limit": 10, "loan_terms": TERMS,
-            "valid_from": (now - timedelta(days=1)).isoformat(), "valid_until": (now + timedelta(days=90)).isoformat(),
-            **fields}
+    body = {
+        "kind": "loan",
+        "title": "好习惯贷",
+        "per_household_limit": 10,
+        "loan_terms": TERMS,
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=90)).isoformat(),
+        **fields,
+    }
     proposed = client.post("/api/v1/offers", json=body, headers=bearer(client_token(client, partner)))
     assert proposed.status_code == 201, proposed.text
     offer_id = int(proposed.json()["id"])
-    approved = client.post(f"/api/v1/offers/{offer_id}/decision", json={"approve": True},
-                           headers=bearer(password_token(client, "admin")))
+    approved = client.post(
+        f"/api/v1/offers/{offer_id}/decision", json={"approve": True}, headers=bearer(password_token(client, "admin"))
+    )
     assert approved.status_code == 200, approved.text
     return offer_id
 
 
-def apply(client: TestClient, token: str, offer_id: int, amount: int = 20_000, *, key: str | None = None,
-          **fields: Any) -> Response:
+def apply(
+    client: TestClient, token: str, offer_id: int, amount: int = 20_000, *, key: str | None = None, **fields: Any
+) -> Response:
     body = {"offer_id": offer_id, "amount_yuan": amount, "term_months": 12, "purpose": "买化肥和种子", **fields}
-    return client.post("/api/v1/loan-applications", json=body,
-                       headers={**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())})
+    return client.post(
+        "/api/v1/loan-applications", json=body, headers={**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
+    )
 
 
 def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000, **fields: Any) -> dict[str, Any]:
@@ -62,13 +86,17 @@ def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000,
 
 
 def report(client: TestClient, token: str, application_id: int, event: str, **fields: Any) -> Response:
-    return client.post(f"/api/v1/loan-applications/{application_id}/status", json={"event": event, **fields},
-                       headers=bearer(token))
+    return client.post(
+        f"/api/v1/loan-applications/{application_id}/status", json={"event": event, **fields}, headers=bearer(token)
+    )
 
 
 def decide(client: TestClient, token: str, application_id: int, approve: bool, note: str | None = None) -> Response:
-    return client.post(f"/api/v1/loan-applications/{application_id}/decision",
-                       json={"approve": approve, **({"note": note} if note else {})}, headers=bearer(token))
+    return client.post(
+        f"/api/v1/loan-applications/{application_id}/decision",
+        json={"approve": approve, **({"note": note} if note else {})},
+        headers=bearer(token),
+    )
 
 
 def steps(body: dict[str, Any]) -> list[str]:
@@ -115,11 +143,13 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
     # the consent was granted in the same step, for this bank and this purpose
     consents = client.get("/api/v1/consents", headers=bearer(villager)).json()
     assert [(c["id"], c["partner"], c["purpose"], c["scope"], c["active"]) for c in consents] == [
-        (mine["consent_id"], "bank", "loan_application", "score", True)]
+        (mine["consent_id"], "bank", "loan_application", "score", True)
+    ]
     # the snapshot given to the bank is in the household's access log
     log = client.get("/api/v1/credit/me/lookups", headers=bearer(villager)).json()
     assert [(e["partner"], e["purpose"], e["consent_id"]) for e in log] == [
-        ("bank", "loan_application", mine["consent_id"])]
+        ("bank", "loan_application", mine["consent_id"])
+    ]
 
     # the bank's inbox: the application with the rating snapshot, and nothing about who the household is
     bank = client_token(client, "bank")
@@ -129,13 +159,15 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
     assert seen["id"] == mine["id"] and seen["household_id"] == world.household_a1 and "timeline" not in seen
     assert set(seen["rating"]) == RATED
     assert (seen["rating"]["grade"], seen["rating"]["consent_id"], seen["rating"]["purpose"]) == (
-        "AA", mine["consent_id"], "loan_application")
+        "AA",
+        mine["consent_id"],
+        "loan_application",
+    )
     assert 300 <= seen["rating"]["score"] <= 900 and {"code", "zh", "en"} == set(seen["rating"]["reasons"][0])
     assert seen["loan_ref"] == f"shanzhi-app-{mine['id']}"
     for private in ("Head", "Household ", "13900000001"):
         assert private not in inbox.text
-    assert client.get("/api/v1/loan-applications", params={"status": "under_review"},
-                      headers=bearer(bank)).json() == []
+    assert client.get("/api/v1/loan-applications", params={"status": "under_review"}, headers=bearer(bank)).json() == []
     one = client.get(f"/api/v1/loan-applications/{mine['id']}", headers=bearer(bank))
     assert one.status_code == 200 and one.json()["rating"] == seen["rating"]
 
@@ -143,7 +175,11 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
     [created] = deliveries(engine, "loan_application.created")
     data = created.payload["data"]
     assert (data["application_id"], data["amount_yuan"], data["term_months"], data["status"]) == (
-        mine["id"], 20_000, 12, "pre_approved")
+        mine["id"],
+        20_000,
+        12,
+        "pre_approved",
+    )
     assert data["purpose"] == "买化肥和种子" and data["consent_id"] == mine["consent_id"]
     assert set(data["rating"]) == RATED and data["rating"]["grade"] == "AA"
     assert data["rating"]["scorecard_version"] == seen["rating"]["scorecard_version"]
@@ -154,8 +190,9 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
         assert [n.kind for n in told] == ["loan_pre_approved"]
 
 
-def test_the_bank_reports_the_loan_and_calibration_sees_it(client: TestClient, world: World, engine: Engine,
-                                                           villager: str) -> None:
+def test_the_bank_reports_the_loan_and_calibration_sees_it(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     offer_id = loan_product(client)
     mine = applied(client, villager, offer_id, 15_000)
     bank = client_token(client, "bank")
@@ -176,7 +213,8 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(client: TestClient, w
         rows = session.scalars(select(LoanOutcome).order_by(LoanOutcome.id)).all()  # type: ignore[arg-type]
         assert [(r.event, r.loan_ref, r.household_id, r.amount) for r in rows] == [
             ("disbursed", f"shanzhi-app-{mine['id']}", world.household_a1, 15_000),
-            ("repaid", f"shanzhi-app-{mine['id']}", world.household_a1, None)]
+            ("repaid", f"shanzhi-app-{mine['id']}", world.household_a1, None),
+        ]
         application = session.get(LoanApplication, mine["id"])
         assert application is not None and {r.rating_id for r in rows} == {application.rating_id}
         dataset = calibration.dataset(session, world.village_a.county_id)
@@ -185,18 +223,28 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(client: TestClient, w
     assert steps(timeline) == ["submitted", "pre_approved", "disbursed", "repaid"]
     assert "15000" in timeline["timeline"][2]["note"]
     assert [d.payload["data"]["event"] for d in deliveries(engine, "loan_application.status")] == [
-        "disbursed", "repaid"]
-    sideways = client.post("/api/v1/credit/outcomes", headers=bearer(bank), json={
-        "loan_ref": f"shanzhi-app-{other['id']}", "household_id": world.household_a1,
-        "consent_id": "0" * 32, "event": "disbursed",
-        "occurred_at": utcnow().isoformat()})
+        "disbursed",
+        "repaid",
+    ]
+    sideways = client.post(
+        "/api/v1/credit/outcomes",
+        headers=bearer(bank),
+        json={
+            "loan_ref": f"shanzhi-app-{other['id']}",
+            "household_id": world.household_a1,
+            "consent_id": "0" * 32,
+            "event": "disbursed",
+            "occurred_at": utcnow().isoformat(),
+        },
+    )
     assert sideways.status_code == 409 and sideways.json()["code"] == "report_through_the_application"
-    assert client.get(f"/api/v1/loan-applications/{other['id']}", headers=bearer(villager)).json()["status"] == \
-        "pre_approved"  # the application and its outcomes still agree
+    assert (
+        client.get(f"/api/v1/loan-applications/{other['id']}", headers=bearer(villager)).json()["status"]
+        == "pre_approved"
+    )  # the application and its outcomes still agree
 
 
-def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, engine: Engine,
-                                              villager: str) -> None:
+def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, engine: Engine, villager: str) -> None:
     offer_id = loan_product(client, stock=100)  # places are counted only with a stock limit
     mine = applied(client, villager, offer_id, 25_000)  # within AA's 30 000, above the rule's 20 000
     assert (mine["status"], mine["decided_automatically"]) == ("under_review", False)
@@ -224,7 +272,10 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
     assert timeline["timeline"][2]["note"] == "收入稳定"
     with unit_of_work(engine) as session:
         assert [o.event for o in session.scalars(select(LoanOutcome).order_by(LoanOutcome.id))] == [  # type: ignore[arg-type]
-            "disbursed", "dpd30", "repaid"]
+            "disbursed",
+            "dpd30",
+            "repaid",
+        ]
         assert session.scalar(select(LoanOutcome.amount).where(LoanOutcome.event == "disbursed")) == 24_000
 
     # a rejection: the place goes back to the product, and nothing can be paid out
@@ -237,8 +288,7 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
         assert session.get(Offer, offer_id).issued == 1  # type: ignore[union-attr]
     refused = report(client, staff, other["id"], "disbursed")
     assert refused.status_code == 409 and refused.json()["code"] == "loan_status_out_of_order"
-    too_much = report(client, staff, applied(client, villager, offer_id, 1_000)["id"], "disbursed",
-                      amount_yuan=2_000)
+    too_much = report(client, staff, applied(client, villager, offer_id, 1_000)["id"], "disbursed", amount_yuan=2_000)
     assert too_much.status_code == 422 and too_much.json()["code"] == "amount_above_limit"
 
 
@@ -252,13 +302,17 @@ def test_a_pre_approval_may_be_overturned_by_the_staff(client: TestClient, world
     assert steps(timeline) == ["submitted", "pre_approved", "rejected"]
 
 
-def test_what_the_grade_does_not_allow_is_refused_with_a_reason(client: TestClient, world: World, engine: Engine,
-                                                                villager: str) -> None:
+def test_what_the_grade_does_not_allow_is_refused_with_a_reason(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     offer_id = loan_product(client)
     above = apply(client, villager, offer_id, 40_000)
     assert above.status_code == 422
     assert (above.json()["code"], above.json()["max_amount_yuan"], above.json()["grade"]) == (
-        "amount_above_limit", 30_000, "AA")
+        "amount_above_limit",
+        30_000,
+        "AA",
+    )
     assert "30000" in above.json()["detail"]
     longer = apply(client, villager, offer_id, 10_000, term_months=36)
     assert longer.status_code == 422 and longer.json()["code"] == "term_above_limit"
@@ -283,19 +337,40 @@ def test_what_the_grade_does_not_allow_is_refused_with_a_reason(client: TestClie
     assert client.get("/api/v1/credit/me/lookups", headers=bearer(villager)).json() == []
 
 
-def test_only_loan_products_that_are_open_are_applied_for(client: TestClient, world: World, engine: Engine,
-                                                          villager: str) -> None:
+def test_only_loan_products_that_are_open_are_applied_for(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     now = utcnow()
-    voucher = client.post("/api/v1/offers", headers=bearer(client_token(client, "mart")), json={
-        "kind": "voucher", "title": "代金券", "value_yuan": "50.00", "cost_points": 100,
-        "valid_from": (now - timedelta(days=1)).isoformat(), "valid_until": (now + timedelta(days=9)).isoformat()})
-    client.post(f"/api/v1/offers/{voucher.json()['id']}/decision", json={"approve": True},
-                headers=bearer(password_token(client, "admin")))
+    voucher = client.post(
+        "/api/v1/offers",
+        headers=bearer(client_token(client, "mart")),
+        json={
+            "kind": "voucher",
+            "title": "代金券",
+            "value_yuan": "50.00",
+            "cost_points": 100,
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_until": (now + timedelta(days=9)).isoformat(),
+        },
+    )
+    client.post(
+        f"/api/v1/offers/{voucher.json()['id']}/decision",
+        json={"approve": True},
+        headers=bearer(password_token(client, "admin")),
+    )
     wrong = apply(client, villager, voucher.json()["id"])
     assert wrong.status_code == 422 and wrong.json()["code"] == "not_a_loan_product"
-    proposed = client.post("/api/v1/offers", headers=bearer(client_token(client, "bank")), json={
-        "kind": "loan", "title": "未批准", "loan_terms": TERMS, "valid_from": (now - timedelta(days=1)).isoformat(),
-        "valid_until": (now + timedelta(days=9)).isoformat()}).json()
+    proposed = client.post(
+        "/api/v1/offers",
+        headers=bearer(client_token(client, "bank")),
+        json={
+            "kind": "loan",
+            "title": "未批准",
+            "loan_terms": TERMS,
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_until": (now + timedelta(days=9)).isoformat(),
+        },
+    ).json()
     assert apply(client, villager, proposed["id"]).json()["code"] == "offer_not_found"
     assert apply(client, villager, 999_999).json()["code"] == "offer_not_found"
 
@@ -307,8 +382,9 @@ def test_a_product_no_longer_open_is_refused(client: TestClient, world: World, v
     assert closed.status_code == 409 and closed.json()["code"] == "offer_closed"
 
 
-def test_a_household_limit_and_the_products_places(client: TestClient, world: World, engine: Engine,
-                                                   villager: str) -> None:
+def test_a_household_limit_and_the_products_places(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     offer_id = loan_product(client, per_household_limit=1, stock=2)
     first = applied(client, villager, offer_id, 25_000)
     again = apply(client, villager, offer_id, 1_000)
@@ -319,8 +395,7 @@ def test_a_household_limit_and_the_products_places(client: TestClient, world: Wo
     assert deliveries(engine, "loan_application.withdrawn")[0].payload["data"]["application_id"] == first["id"]
     repeat = client.post(f"/api/v1/loan-applications/{first['id']}/withdraw", headers=bearer(villager))
     assert repeat.status_code == 200 and steps(repeat.json()) == ["submitted", "under_review", "withdrawn"]
-    assert decide(client, client_token(client, "bank"), first["id"], True).json()["code"] == \
-        "loan_application_decided"
+    assert decide(client, client_token(client, "bank"), first["id"], True).json()["code"] == "loan_application_decided"
 
     second = applied(client, villager, offer_id, 1_000)  # a withdrawn one does not count, and gave its place back
     bank = client_token(client, "bank")
@@ -352,9 +427,12 @@ def test_who_may_see_and_do_what(client: TestClient, world: World, engine: Engin
 
     other_bank = client_token(client, "bank2")
     assert client.get("/api/v1/loan-applications", headers=bearer(other_bank)).json() == []
-    for response in (client.get(path, headers=bearer(other_bank)), decide(client, other_bank, mine["id"], True),
-                     report(client, other_bank, mine["id"], "disbursed"),
-                     client.get(path, headers=bearer(password_token(client, "bank2-staff")))):
+    for response in (
+        client.get(path, headers=bearer(other_bank)),
+        decide(client, other_bank, mine["id"], True),
+        report(client, other_bank, mine["id"], "disbursed"),
+        client.get(path, headers=bearer(password_token(client, "bank2-staff"))),
+    ):
         assert response.status_code == 404 and response.json()["code"] == "loan_application_not_found"
 
     neighbour = villager_token(client, NEIGHBOUR)
@@ -374,25 +452,41 @@ def test_who_may_see_and_do_what(client: TestClient, world: World, engine: Engin
         assert session.get(LoanApplication, mine["id"]).status == "under_review"  # type: ignore[union-attr]
 
 
-def test_the_body_names_only_what_the_household_chooses(client: TestClient, world: World, engine: Engine,
-                                                        villager: str) -> None:
+def test_the_body_names_only_what_the_household_chooses(
+    client: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     offer_id = loan_product(client)
     bank2 = client.get("/api/v1/partners", params={"kind": "bank"}, headers=bearer(villager)).json()
-    for extra in ({"partner_id": next(b["id"] for b in bank2 if b["name"] == "bank2")}, {"grade": "AAA"},
-                  {"household_id": world.household_a2}, {"max_amount_yuan": 50_000}, {"status": "approved"},
-                  {"consent_id": "0" * 32}, {"score": 900}):
+    for extra in (
+        {"partner_id": next(b["id"] for b in bank2 if b["name"] == "bank2")},
+        {"grade": "AAA"},
+        {"household_id": world.household_a2},
+        {"max_amount_yuan": 50_000},
+        {"status": "approved"},
+        {"consent_id": "0" * 32},
+        {"score": 900},
+    ):
         response = apply(client, villager, offer_id, **extra)
         assert response.status_code == 422, extra
     for bad in ({"amount_yuan": 0}, {"amount_yuan": "1e9"}, {"term_months": 0}, {"purpose": "  "}):
         assert apply(client, villager, offer_id, **bad).status_code == 422, bad
-    no_key = client.post("/api/v1/loan-applications", headers=bearer(villager), json={
-        "offer_id": offer_id, "amount_yuan": 1_000, "term_months": 12, "purpose": "x"})
+    no_key = client.post(
+        "/api/v1/loan-applications",
+        headers=bearer(villager),
+        json={"offer_id": offer_id, "amount_yuan": 1_000, "term_months": 12, "purpose": "x"},
+    )
     assert no_key.status_code == 422
     staff = password_token(client, "bank-staff")
-    assert client.post("/api/v1/loan-applications/1/decision", headers=bearer(staff),
-                       json={"approve": True, "amount_yuan": 1}).status_code == 422
-    assert client.post("/api/v1/loan-applications/1/status", headers=bearer(staff),
-                       json={"event": "paid"}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/loan-applications/1/decision", headers=bearer(staff), json={"approve": True, "amount_yuan": 1}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post("/api/v1/loan-applications/1/status", headers=bearer(staff), json={"event": "paid"}).status_code
+        == 422
+    )
     assert count(engine, LoanApplication) == 0
 
     first = apply(client, villager, offer_id, 20_000, key="apply-once")

@@ -64,9 +64,16 @@ def _health_check(client: TestClient) -> tuple[int, int]:
     """A clinic's health check, approved, with a slot in three days: (offer id, slot id)."""
     made = offer(client, "clinic", kind="health_check", title="体检", value_yuan="80.00", cost_points=60)
     start = utcnow() + timedelta(days=3)
-    slot = client.post(f"/api/v1/offers/{made['id']}/slots", headers=bearer(client_token(client, "clinic")), json={
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "place": "村卫生室",
-        "capacity": 5})
+    slot = client.post(
+        f"/api/v1/offers/{made['id']}/slots",
+        headers=bearer(client_token(client, "clinic")),
+        json={
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "place": "村卫生室",
+            "capacity": 5,
+        },
+    )
     assert slot.status_code == 201, slot.text
     return int(made["id"]), int(slot.json()["id"])
 
@@ -80,9 +87,15 @@ def _old_points(engine: Engine, household_id: int, points: int, at: datetime) ->
     """Points settled long ago (as the expiry tests write them)."""
     with unit_of_work(engine) as session:
         village = session.get(Household, household_id).village_id  # type: ignore[union-attr]
-        journal.transfer(session, debit=accounts.of_village(session, village, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
-                         credit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
-                         amount=points, reason="garbage_sorting", actor="test", effective_at=at)
+        journal.transfer(
+            session,
+            debit=accounts.of_village(session, village, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
+            credit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
+            amount=points,
+            reason="garbage_sorting",
+            actor="test",
+            effective_at=at,
+        )
 
 
 def _sample(name: str, step: str) -> float:
@@ -91,8 +104,9 @@ def _sample(name: str, step: str) -> float:
     return REGISTRY.get_sample_value(name, {"step": step}) or 0.0
 
 
-def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, world: World, engine: Engine,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_poisoned_item_in_each_step_stops_nothing_else(
+    client: TestClient, world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     official = password_token(client, "official-a")
     first, second = villager_token(client, world.villager_phone), villager_token(client, SECOND_PHONE)
     village = world.village_a.village_id
@@ -107,10 +121,17 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     for claim_id in (settling, reversed_by_hand):
         assert decide(client, official, claim_id).status_code == 201
     with unit_of_work(engine) as session:
-        journal.post_pending(session, pending_id=session.get(Claim, posted_by_hand).pending_tx_id,  # type: ignore[arg-type, union-attr]
-                             actor="user:by-hand")
-        journal.reverse(session, transaction_id=session.get(Claim, reversed_by_hand).approval_tx_id,  # type: ignore[arg-type, union-attr]
-                        actor="user:by-hand", reason="by hand")
+        journal.post_pending(
+            session,
+            pending_id=session.get(Claim, posted_by_hand).pending_tx_id,  # type: ignore[arg-type, union-attr]
+            actor="user:by-hand",
+        )
+        journal.reverse(
+            session,
+            transaction_id=session.get(Claim, reversed_by_hand).approval_tx_id,  # type: ignore[arg-type, union-attr]
+            actor="user:by-hand",
+            reason="by hand",
+        )
 
     # expire_vouchers: two vouchers past their time; the second's hold was voided by hand (the finding). And two
     # health checks booked and missed past their time; the second's hold was posted by hand.
@@ -133,10 +154,26 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
         b_issuance = accounts.of_village(session, world.village_b.village_id, AccountKind.ISSUANCE).id
         b1 = accounts.of_household(session, world.household_b1).id
         a1 = accounts.of_household(session, world.household_a1).id
-        lapsing_tx = journal.transfer(session, debit=b_issuance, credit=b1, amount=2, reason="x", actor="test",  # type: ignore[arg-type]
-                                      pending=True, timeout=timedelta(hours=1)).id
-        stuck_tx = journal.transfer(session, debit=issuance, credit=a1, amount=2, reason="x", actor="test",  # type: ignore[arg-type]
-                                    pending=True, timeout=timedelta(hours=1)).id
+        lapsing_tx = journal.transfer(
+            session,
+            debit=b_issuance,
+            credit=b1,
+            amount=2,
+            reason="x",
+            actor="test",  # type: ignore[arg-type]
+            pending=True,
+            timeout=timedelta(hours=1),
+        ).id
+        stuck_tx = journal.transfer(
+            session,
+            debit=issuance,
+            credit=a1,
+            amount=2,
+            reason="x",
+            actor="test",  # type: ignore[arg-type]
+            pending=True,
+            timeout=timedelta(hours=1),
+        ).id
 
     # expire_points and warn_points_expiry: two households with points lapsed and points about to lapse.
     with unit_of_work(engine) as session:
@@ -153,8 +190,13 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
             # straight in the database: the URL's own checks are tests/api/test_webhook_targets.py's
             partner.webhook_url, partner.webhook_secret = f"https://{code}.example/hook", webhooks.new_secret()
             if code == "mart2":
-                refused = webhooks.enqueue(session, partner_id=partner.id, county_id=partner.county_id,  # type: ignore[arg-type]
-                                           event="offer.decided", data={"offer_id": 1})
+                refused = webhooks.enqueue(
+                    session,
+                    partner_id=partner.id,
+                    county_id=partner.county_id,  # type: ignore[arg-type]
+                    event="offer.decided",
+                    data={"offer_id": 1},
+                )
     sent: list[str] = []
 
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
@@ -191,9 +233,17 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
         if notification.household_id == h3:
             raise OSError("gateway refused the message")
 
-    before = {step: _sample("shanzhi_job_failures_total", step) for step in
-              ("expire_claims", "settle_notice", "expire_transfers", "expire_points", "warn_points_expiry",
-               "expire_vouchers")}
+    before = {
+        step: _sample("shanzhi_job_failures_total", step)
+        for step in (
+            "expire_claims",
+            "settle_notice",
+            "expire_transfers",
+            "expire_points",
+            "warn_points_expiry",
+            "expire_vouchers",
+        )
+    }
     report = schedule.tick(engine, sink=sink, now=utcnow() + timedelta(days=8))
 
     # Every other item of every step was processed.
@@ -202,15 +252,16 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert _voucher(engine, kept).status == "expired" and _voucher(engine, missed).status == "expired"
     assert _available(engine, a1) >= 100
     with unit_of_work(engine) as session:
-        lapsed = session.scalars(select(JournalTransaction.kind)
-                                 .where(JournalTransaction.pending_id == lapsing_tx)).all()
+        lapsed = session.scalars(
+            select(JournalTransaction.kind).where(JournalTransaction.pending_id == lapsing_tx)
+        ).all()
     assert lapsed == ["expire_pending"]
     assert _available(engine, h4_points) == 5  # its 10 lapsed points went
     with unit_of_work(engine) as session:
-        warned = session.scalars(select(Notification.household_id)
-                                 .where(Notification.kind == "points_expiring")).all()  # type: ignore[arg-type]
-        undelivered = session.scalars(select(Notification.household_id)
-                                      .where(Notification.delivered_at.is_(None))).all()  # type: ignore[union-attr]
+        warned = session.scalars(select(Notification.household_id).where(Notification.kind == "points_expiring")).all()  # type: ignore[arg-type]
+        undelivered = session.scalars(
+            select(Notification.household_id).where(Notification.delivered_at.is_(None))
+        ).all()  # type: ignore[union-attr]
     assert warned == [h3]
     assert undelivered == [h3]  # everybody else's messages went out, the expiry ones of this tick included
     assert "voucher.expired" in sent
@@ -228,11 +279,15 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert _available(engine, h3_points) == 15
     with unit_of_work(engine) as session:
         assert session.get(WebhookDelivery, refused).last_error == webhooks.COULD_NOT_CONNECT  # type: ignore[union-attr]
-    poisoned = {("expire_claims", "claim", str(posted_by_hand)), ("settle_notice", "claim", str(reversed_by_hand)),
-                ("expire_transfers", "transaction", str(stuck_tx)), ("expire_points", "household", str(h3)),
-                ("warn_points_expiry", "household", str(h4)),
-                ("expire_vouchers", "voucher", str(_voucher(engine, voided).id)),
-                ("expire_vouchers", "booking", str(_voucher(engine, posted).id))}
+    poisoned = {
+        ("expire_claims", "claim", str(posted_by_hand)),
+        ("settle_notice", "claim", str(reversed_by_hand)),
+        ("expire_transfers", "transaction", str(stuck_tx)),
+        ("expire_points", "household", str(h3)),
+        ("warn_points_expiry", "household", str(h4)),
+        ("expire_vouchers", "voucher", str(_voucher(engine, voided).id)),
+        ("expire_vouchers", "booking", str(_voucher(engine, posted).id)),
+    }
     auditor = bearer(password_token(client, "auditor"))
     seen = client.get("/api/v1/jobs/failures", headers=auditor)
     assert seen.status_code == 200, seen.text
@@ -249,10 +304,16 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     # `shanzhi verify` names the records whose journal state was changed by hand (and only those).
     with unit_of_work(engine) as session:
         linked = verify.links(session)
-        named = {(m.record_kind, m.record_id) for m in
-                 [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]}
-    assert named == {("claim", posted_by_hand), ("claim", reversed_by_hand), ("voucher", _voucher(engine, voided).id),
-                     ("booking", _voucher(engine, posted).id)}
+        named = {
+            (m.record_kind, m.record_id)
+            for m in [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]
+        }
+    assert named == {
+        ("claim", posted_by_hand),
+        ("claim", reversed_by_hand),
+        ("voucher", _voucher(engine, voided).id),
+        ("booking", _voucher(engine, posted).id),
+    }
 
     # The next run tries them again: still failing, counted again, one row each.
     monkeypatch.setattr(journal, "_resolve", real_resolve)  # the lock was let go: this one goes through now
@@ -266,8 +327,9 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(client: TestClient, w
     assert "expire_transfers" not in {f["step"] for f in open_only} and len(open_only) == len(poisoned) - 1
 
 
-def test_failures_are_shown_to_the_county_s_auditors_and_admins_only(client: TestClient, world: World,
-                                                                      engine: Engine) -> None:
+def test_failures_are_shown_to_the_county_s_auditors_and_admins_only(
+    client: TestClient, world: World, engine: Engine
+) -> None:
     give_points(engine, world.household_a1, 100)
     first = villager_token(client, world.villager_phone)
     code = redeem(client, first, offer(client, voucher_days=7)["id"]).json()["code"]
@@ -310,26 +372,31 @@ def test_a_step_that_fails_as_a_whole_stops_no_other_step(client: TestClient, wo
     assert client.get("/api/v1/jobs/failures", headers=auditor).json()[0]["resolved_at"] is not None
 
 
-def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(client: TestClient, world: World,
-                                                                     engine: Engine) -> None:
+def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(
+    client: TestClient, world: World, engine: Engine
+) -> None:
     """`shanzhi tick --days-ahead 8` runs the schedule as it will be in 8 days: the claim settles, and it says it
     settled when its journal entry did (now), not 8 days from now."""
     official = password_token(client, "official-a")
     villager = villager_token(client, world.villager_phone)
     settled = _claim(client, official, villager, new_activity(client, official, world.village_a.village_id))
-    undecided = _claim(client, official, villager,
-                       new_activity(client, official, world.village_a.village_id, "courtyard_hygiene"))
+    undecided = _claim(
+        client, official, villager, new_activity(client, official, world.village_a.village_id, "courtyard_hygiene")
+    )
     assert decide(client, official, settled).status_code == 201
     schedule.tick(engine, now=utcnow() + timedelta(days=8))
     after = utcnow()
-    for claim_id, moment, tx_field in ((settled, "settled_at", "settlement_tx_id"),
-                                       (undecided, "decided_at", "pending_tx_id")):
+    for claim_id, moment, tx_field in (
+        (settled, "settled_at", "settlement_tx_id"),
+        (undecided, "decided_at", "pending_tx_id"),
+    ):
         row = _claim_row(engine, claim_id)
         with unit_of_work(engine) as session:
             tx_id = getattr(row, tx_field)
             if tx_field == "pending_tx_id":  # the expiry is the resolution of the claim's pending transfer
-                tx_id = session.scalars(select(JournalTransaction.id)
-                                        .where(JournalTransaction.pending_id == tx_id)).one()
+                tx_id = session.scalars(
+                    select(JournalTransaction.id).where(JournalTransaction.pending_id == tx_id)
+                ).one()
             entry = session.get(JournalTransaction, tx_id)
             assert entry is not None
             assert as_utc(getattr(row, moment)) == as_utc(entry.created_at) <= after
@@ -337,8 +404,9 @@ def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(client: Tes
     assert datetime.fromisoformat(shown["settled_at"]) <= after
 
 
-def test_verify_names_a_settled_claim_whose_settlement_was_reversed_by_hand(client: TestClient, world: World,
-                                                                           engine: Engine) -> None:
+def test_verify_names_a_settled_claim_whose_settlement_was_reversed_by_hand(
+    client: TestClient, world: World, engine: Engine
+) -> None:
     official = password_token(client, "official-a")
     villager = villager_token(client, world.villager_phone)
     claim_id = _claim(client, official, villager, new_activity(client, official, world.village_a.village_id))
@@ -351,4 +419,5 @@ def test_verify_names_a_settled_claim_whose_settlement_was_reversed_by_hand(clie
     with unit_of_work(engine) as session:
         assert [str(m) for m in claims_verify.check(session, verify.links(session))] == [
             f"claim {claim_id}: settled, but its settlement transaction {settlement} was reversed "
-            f"(transaction {undone.id})"]
+            f"(transaction {undone.id})"
+        ]

@@ -38,13 +38,15 @@ def from_address(app: FastAPI, address: str) -> TestClient:
 
 
 def wrong_password(client: TestClient, username: str = "admin", **headers: str) -> Any:
-    return client.post(TOKEN, data={"grant_type": "password", "username": username, "password": "wrong"},
-                       headers=headers)
+    return client.post(
+        TOKEN, data={"grant_type": "password", "username": username, "password": "wrong"}, headers=headers
+    )
 
 
 def right_password(client: TestClient, username: str = "admin", **headers: str) -> Any:
-    return client.post(TOKEN, data={"grant_type": "password", "username": username, "password": PASSWORD},
-                       headers=headers)
+    return client.post(
+        TOKEN, data={"grant_type": "password", "username": username, "password": PASSWORD}, headers=headers
+    )
 
 
 def assert_limited(response: Any, code: str) -> None:
@@ -68,13 +70,15 @@ def _request_code(engine: Engine, phone: str) -> str:
     return "sent"
 
 
-def test_concurrent_code_requests_for_one_phone_send_at_most_the_limit(database_url: str, engine: Engine,
-                                                                        world: World) -> None:
+def test_concurrent_code_requests_for_one_phone_send_at_most_the_limit(
+    database_url: str, engine: Engine, world: World
+) -> None:
     results = run_together(database_url, _request_code, [world.villager_phone] * 30)
     assert results.count("sent") == 5
     with unit_of_work(engine) as session:
-        sent = session.scalar(select(func.count()).select_from(OtpChallenge)
-                              .where(OtpChallenge.phone == world.villager_phone))
+        sent = session.scalar(
+            select(func.count()).select_from(OtpChallenge).where(OtpChallenge.phone == world.villager_phone)
+        )
     assert sent == 5
 
 
@@ -86,8 +90,9 @@ def test_a_refused_code_request_names_the_phone_limit_not_failures(client: TestC
     assert "fail" not in refused.json()["detail"].lower()
 
 
-def test_code_requests_from_one_address_are_limited_on_their_own(tmp_path: Path, database_url: str,
-                                                                 engine: Engine, world: World) -> None:
+def test_code_requests_from_one_address_are_limited_on_their_own(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     settings = make_settings(tmp_path, database_url, code_requests_per_address=3)
     app = create_app(settings, engine=engine)
     village_nat = from_address(app, "203.0.113.7")
@@ -172,41 +177,50 @@ def test_a_banks_valid_credentials_work_while_others_fail_from_its_nat(client: T
     assert bank.status_code == 200, bank.text
 
 
-def test_many_failures_lock_the_account_and_its_holder_is_told(client: TestClient, engine: Engine,
-                                                              world: World) -> None:
+def test_many_failures_lock_the_account_and_its_holder_is_told(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     limit = app.state.settings.account_lock_failures
     assert limit >= 15  # much higher than the per-address slowing
     for i in range(limit):
         answer = from_address(app, f"198.18.0.{i + 1}").post(
-            CHECK_CODE, json={"phone": world.villager_phone, "code": "000000"})
+            CHECK_CODE, json={"phone": world.villager_phone, "code": "000000"}
+        )
         assert answer.status_code == 401, (i, answer.text)
     fresh = from_address(app, "198.18.1.1")
     assert_limited(fresh.post(CHECK_CODE, json={"phone": world.villager_phone, "code": "000000"}), "account_locked")
     assert_limited(fresh.post(PHONE_CODE, json={"phone": world.villager_phone}), "account_locked")  # no new SMS
     with unit_of_work(engine) as session:
-        told = session.scalars(select(Notification).where(Notification.household_id == world.household_a1,
-                                                          Notification.kind == "sign_in_locked")).all()
+        told = session.scalars(
+            select(Notification).where(
+                Notification.household_id == world.household_a1, Notification.kind == "sign_in_locked"
+            )
+        ).all()
     assert len(told) == 1
 
 
-def test_a_locked_staff_account_is_told_and_refused_with_its_code(client: TestClient, engine: Engine,
-                                                                 world: World) -> None:
+def test_a_locked_staff_account_is_told_and_refused_with_its_code(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     for i in range(app.state.settings.account_lock_failures):
         assert wrong_password(from_address(app, f"198.18.2.{i + 1}"), username="official-a").status_code == 401
     assert_limited(right_password(from_address(app, "198.18.3.1"), username="official-a"), "account_locked")
     with unit_of_work(engine) as session:
-        told = [n.payload.get("username") for n in
-                session.scalars(select(Notification).where(Notification.kind == "sign_in_locked")).all()]
+        told = [
+            n.payload.get("username")
+            for n in session.scalars(select(Notification).where(Notification.kind == "sign_in_locked")).all()
+        ]
     assert told == ["official-a"]
 
 
 # --- the client address ---------------------------------------------------------------------------------------
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path: Path, database_url: str, engine: Engine,
-                                                             world: World) -> None:
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(
+    tmp_path: Path, database_url: str, engine: Engine, world: World
+) -> None:
     settings = make_settings(tmp_path, database_url, trusted_proxies=["10.0.0.0/8"])
     proxy = from_address(create_app(settings, engine=engine), "10.1.2.3")
     for _ in range(8):
@@ -244,8 +258,9 @@ class BlockingHasher:
         return str(self.real.hash(secret))
 
 
-def test_argon2_runs_outside_the_database_transaction(client: TestClient, engine: Engine, world: World,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_argon2_runs_outside_the_database_transaction(
+    client: TestClient, engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     admin = password_token(client, "admin")
     hasher = BlockingHasher(passwords._hasher, engine)
     monkeypatch.setattr(passwords, "_hasher", hasher)
@@ -255,8 +270,11 @@ def test_argon2_runs_outside_the_database_transaction(client: TestClient, engine
     sign_in.start()
     try:
         assert hasher.entered.wait(10)
-        read = threading.Thread(target=lambda: reading.update(status=client.get(
-            f"/api/v1/households/{world.household_a1}/balance", headers=bearer(admin)).status_code))
+        read = threading.Thread(
+            target=lambda: reading.update(
+                status=client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(admin)).status_code
+            )
+        )
         read.start()
         read.join(timeout=10)  # while the hash is still running: the read must not wait for it
         assert reading == {"status": 200}
@@ -267,8 +285,7 @@ def test_argon2_runs_outside_the_database_transaction(client: TestClient, engine
     assert hasher.connections_held == [0]
 
 
-def test_no_more_hashes_run_at_once_than_the_setting_allows(engine: Engine,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_more_hashes_run_at_once_than_the_setting_allows(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     hasher = BlockingHasher(passwords._hasher, engine)
     monkeypatch.setattr(passwords, "_hasher", hasher)
     monkeypatch.setattr(passwords, "_slots", threading.BoundedSemaphore(2))
@@ -323,14 +340,16 @@ def test_guesses_at_the_same_moment_cannot_all_slip_past_the_slowing(database_ur
 # --- the access log ---------------------------------------------------------------------------------------------
 
 
-def test_the_access_log_names_the_same_client_address(tmp_path: Path, database_url: str, engine: Engine,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_the_access_log_names_the_same_client_address(
+    tmp_path: Path, database_url: str, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings(tmp_path, database_url, trusted_proxies=["10.0.0.0/8"])
     proxy = from_address(create_app(settings, engine=engine), "10.1.2.3")
     with caplog.at_level("INFO", logger="shanzhi.access"):
         proxy.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9, 10.9.9.9"})
         from_address(proxy.app, "198.51.100.3").get(  # type: ignore[arg-type]
-            "/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+            "/healthz", headers={"X-Forwarded-For": "203.0.113.9"}
+        )
     clients = [r.fields["client"] for r in caplog.records if r.name == "shanzhi.access"]  # type: ignore[attr-defined]
     assert clients == ["203.0.113.9", "198.51.100.3"]
 
@@ -338,9 +357,11 @@ def test_the_access_log_names_the_same_client_address(tmp_path: Path, database_u
 def test_wrong_secrets_from_everywhere_never_lock_a_banks_client(client: TestClient, world: World) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     for i in range(25):  # more than the account-wide lock (20 by default)
-        wrong = from_address(app, f"198.18.7.{i + 1}").post(TOKEN, data={"grant_type": "client_credentials"},
-                                                             auth=("bank", "guess"))
+        wrong = from_address(app, f"198.18.7.{i + 1}").post(
+            TOKEN, data={"grant_type": "client_credentials"}, auth=("bank", "guess")
+        )
         assert wrong.status_code == 401
-    bank = from_address(app, "203.0.113.77").post(TOKEN, data={"grant_type": "client_credentials"},
-                                                   auth=("bank", "bank-secret"))
+    bank = from_address(app, "203.0.113.77").post(
+        TOKEN, data={"grant_type": "client_credentials"}, auth=("bank", "bank-secret")
+    )
     assert bank.status_code == 200, bank.text

@@ -21,8 +21,15 @@ from tests.api.conftest import SECRET, World, bearer, make_settings, password_to
 
 def claims(**overrides: object) -> dict[str, object]:
     now = int(time.time())
-    base: dict[str, object] = {"sub": "user:4", "role": "county_admin", "scope": "", "iat": now, "exp": now + 300,
-                               "aud": "shanzhi-api", "iss": "shanzhi"}
+    base: dict[str, object] = {
+        "sub": "user:4",
+        "role": "county_admin",
+        "scope": "",
+        "iat": now,
+        "exp": now + 300,
+        "aud": "shanzhi-api",
+        "iss": "shanzhi",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -76,12 +83,17 @@ def test_a_required_claim_missing_is_refused(client: TestClient, world: World, e
 
 @pytest.mark.parametrize(
     "change",
-    [{"exp": int(time.time()) - 10, "iat": int(time.time()) - 310}, {"aud": "someone-else"}, {"iss": "evil"},
-     {"exp": int(time.time()) + 3600}],
+    [
+        {"exp": int(time.time()) - 10, "iat": int(time.time()) - 310},
+        {"aud": "someone-else"},
+        {"iss": "evil"},
+        {"exp": int(time.time()) + 3600},
+    ],
     ids=["expired", "wrong-aud", "wrong-iss", "lives-too-long"],
 )
-def test_expired_or_foreign_tokens_are_refused(client: TestClient, world: World, engine: Engine,
-                                               change: dict[str, object]) -> None:
+def test_expired_or_foreign_tokens_are_refused(
+    client: TestClient, world: World, engine: Engine, change: dict[str, object]
+) -> None:
     assert status(client, forge(claims(sub=admin_sub(engine), **change))) == 401
 
 
@@ -94,8 +106,9 @@ def test_keys_rotate_previous_accepted_retired_refused(
 ) -> None:
     old = forge(claims(sub=admin_sub(engine)), key=SECRET, kid="k1")
     new_secret = "rotated-secret-abcdefghijklmnopqrstuvwxyz"
-    rotating = make_settings(tmp_path, database_url, jwt_secret=new_secret, jwt_kid="k2",
-                             jwt_previous_keys={"k1": SECRET})
+    rotating = make_settings(
+        tmp_path, database_url, jwt_secret=new_secret, jwt_kid="k2", jwt_previous_keys={"k1": SECRET}
+    )
     with TestClient(create_app(rotating, engine=engine)) as client:
         assert status(client, old) == 200
         assert status(client, password_token(client, "admin")) == 200

@@ -20,8 +20,9 @@ from tests.api.redeeming import available, give_points, offer, partner_principal
 from tests.concurrently import run_together
 
 
-def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(client: TestClient, engine: Engine,
-                                                                 world: World) -> None:
+def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 300)
     token = villager_token(client, world.villager_phone)
     o = offer(client)
@@ -41,21 +42,25 @@ def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(client: TestCl
     assert used.status_code == 200, used.text
     assert used.json()["status"] == "used"
     assert [e["event"] for e in used.json()["history"]] == ["issued", "consumed"]
-    assert client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()[
-        "posted"] == 200
+    assert client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()["posted"] == 200
 
     again = client.post(f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"]}, headers=mart)
     assert again.status_code == 409 and again.json()["code"] == "voucher_already_used"
     assert again.json()["used_where"] == "mart" and again.json()["used_at"]
     assert again.json()["voucher_code"] == voucher["code"]  # the problem's own `code` stays the error's code
     with unit_of_work(engine) as session:
-        assert session.scalar(select(func.count()).select_from(WebhookDelivery)
-                              .where(WebhookDelivery.event == "voucher.consumed")) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.event == "voucher.consumed")
+            )
+            == 1
+        )
         assert verify.verify(session).ok
 
 
-def test_the_scanned_qr_code_stands_for_the_pin_and_wrong_pins_lock_the_pin(client: TestClient, engine: Engine,
-                                                                            world: World) -> None:
+def test_the_scanned_qr_code_stands_for_the_pin_and_wrong_pins_lock_the_pin(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 300)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client)["id"]).json()
@@ -75,8 +80,9 @@ def test_the_scanned_qr_code_stands_for_the_pin_and_wrong_pins_lock_the_pin(clie
     assert scanned.status_code == 200 and scanned.json()["status"] == "used"
 
 
-def test_part_of_a_value_voucher_is_paid_and_the_rest_stays_held(client: TestClient, engine: Engine,
-                                                               world: World) -> None:
+def test_part_of_a_value_voucher_is_paid_and_the_rest_stays_held(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 100)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client)["id"]).json()
@@ -91,20 +97,25 @@ def test_part_of_a_value_voucher_is_paid_and_the_rest_stays_held(client: TestCli
     rest = client.post(url, json={"pin": voucher["pin"]}, headers=mart).json()
     assert rest["status"] == "used" and rest["remaining_yuan"] == "0.00"
     assert [(e["event"], e["value_yuan"], e["points"]) for e in rest["history"]] == [
-        ("issued", "50.00", 100), ("consumed", "30.00", 60), ("consumed", "20.00", 40)]
+        ("issued", "50.00", 100),
+        ("consumed", "30.00", 60),
+        ("consumed", "20.00", 40),
+    ]
     with unit_of_work(engine) as session:
         assert verify.verify(session).ok
 
 
 def _use_part(client: TestClient, mart: dict[str, str], voucher: dict[str, Any], amount: str) -> dict[str, Any]:
-    used = client.post(f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"], "amount": amount},
-                       headers=mart)
+    used = client.post(
+        f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"], "amount": amount}, headers=mart
+    )
     assert used.status_code == 200, used.text
     return dict(used.json())
 
 
 def test_a_value_voucher_used_in_many_parts_stays_usable_until_its_value_is_used_up(
-        client: TestClient, engine: Engine, world: World) -> None:
+    client: TestClient, engine: Engine, world: World
+) -> None:
     """A 10.00 voucher for 2 points: 3.00, 3.00 and then exactly the 4.00 left, all accepted; the partner gets the
     voucher's 2 points in all and the household keeps none of them back."""
     give_points(engine, world.household_a1, 2)
@@ -115,8 +126,9 @@ def test_a_value_voucher_used_in_many_parts_stays_usable_until_its_value_is_used
     assert (first["status"], first["remaining_yuan"]) == ("active", "7.00")
     second = _use_part(client, mart, voucher, "3.00")
     assert (second["status"], second["remaining_yuan"]) == ("active", "4.00")
-    too_much = client.post(f"/api/v1/vouchers/{voucher['code']}/consume",
-                           json={"pin": voucher["pin"], "amount": "4.01"}, headers=mart)
+    too_much = client.post(
+        f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"], "amount": "4.01"}, headers=mart
+    )
     assert too_much.status_code == 422 and too_much.json()["code"] == "amount_exceeds_value"
     last = _use_part(client, mart, voucher, "4.00")
     assert (last["status"], last["remaining_yuan"], last["remaining_points"]) == ("used", "0.00", 0)
@@ -133,7 +145,8 @@ def test_a_value_voucher_used_in_many_parts_stays_usable_until_its_value_is_used
 
 
 def test_ten_small_uses_pay_the_partner_in_proportion_and_use_the_voucher_up_exactly(
-        client: TestClient, engine: Engine, world: World) -> None:
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 3)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client, value_yuan="10.00", cost_points=3)["id"]).json()
@@ -148,7 +161,8 @@ def test_ten_small_uses_pay_the_partner_in_proportion_and_use_the_voucher_up_exa
 
 
 def test_the_rest_of_a_part_used_voucher_goes_back_to_the_household_when_it_expires(
-        client: TestClient, engine: Engine, world: World) -> None:
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 2)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client, value_yuan="10.00", cost_points=2, voucher_days=7)["id"]).json()
@@ -167,8 +181,9 @@ def test_the_rest_of_a_part_used_voucher_goes_back_to_the_household_when_it_expi
         assert verify.verify(session).ok
 
 
-def test_an_expired_voucher_gives_the_points_back_and_cannot_be_used(client: TestClient, engine: Engine,
-                                                                   world: World) -> None:
+def test_an_expired_voucher_gives_the_points_back_and_cannot_be_used(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 100)
     token = villager_token(client, world.villager_phone)
     o = offer(client, voucher_days=7, stock=1)
@@ -179,22 +194,31 @@ def test_an_expired_voucher_gives_the_points_back_and_cannot_be_used(client: Tes
     assert available(client, token, world.household_a1) == 100
     seen = client.get(f"/api/v1/vouchers/{voucher['code']}", headers=bearer(token)).json()
     assert seen["status"] == "expired" and [e["event"] for e in seen["history"]] == ["issued", "expired"]
-    late = client.post(f"/api/v1/vouchers/{voucher['code']}/consume", json={"pin": voucher["pin"]},
-                       headers=bearer(client_token(client, "mart")))
+    late = client.post(
+        f"/api/v1/vouchers/{voucher['code']}/consume",
+        json={"pin": voucher["pin"]},
+        headers=bearer(client_token(client, "mart")),
+    )
     assert late.status_code == 409 and late.json()["code"] == "voucher_expired"
     assert redeem(client, token, o["id"]).status_code == 409  # the household's one per month was taken
     assert client.get(f"/api/v1/offers/{o['id']}", headers=bearer(token)).json()["issued"] == 0  # stock is back
 
 
-def test_a_voucher_past_its_time_is_refused_even_before_the_job_runs(engine: Engine, client: TestClient,
-                                                                    world: World) -> None:
+def test_a_voucher_past_its_time_is_refused_even_before_the_job_runs(
+    engine: Engine, client: TestClient, world: World
+) -> None:
     give_points(engine, world.household_a1, 100)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client, voucher_days=1)["id"]).json()
     with unit_of_work(engine) as session:
         with pytest.raises(vouchers.VoucherExpired):
-            vouchers.consume(session, partner_principal(session, "mart"), code=voucher["code"], pin=voucher["pin"],
-                             now=utcnow() + timedelta(days=2))
+            vouchers.consume(
+                session,
+                partner_principal(session, "mart"),
+                code=voucher["code"],
+                pin=voucher["pin"],
+                now=utcnow() + timedelta(days=2),
+            )
 
 
 def test_the_household_cancels_an_unused_voucher(client: TestClient, engine: Engine, world: World) -> None:
@@ -210,8 +234,7 @@ def test_the_household_cancels_an_unused_voucher(client: TestClient, engine: Eng
     assert twice.status_code == 409 and twice.json()["code"] == "voucher_closed"
 
 
-def test_redeeming_is_idempotent_and_refused_without_points(client: TestClient, engine: Engine,
-                                                           world: World) -> None:
+def test_redeeming_is_idempotent_and_refused_without_points(client: TestClient, engine: Engine, world: World) -> None:
     give_points(engine, world.household_a1, 150)
     token = villager_token(client, world.villager_phone)
     o = offer(client, per_household_limit=5)
@@ -250,19 +273,32 @@ def test_offers_are_refused_with_the_reason(client: TestClient, engine: Engine, 
     assert listed[graded["id"]]["eligible"] is False and listed[limited["id"]]["affordable"] is True
 
 
-def test_prices_partners_and_households_in_the_body_are_refused(client: TestClient, engine: Engine,
-                                                               world: World) -> None:
+def test_prices_partners_and_households_in_the_body_are_refused(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 1000)
     token = villager_token(client, world.villager_phone)
     o = offer(client)
     for extra in ({"cost_points": 1}, {"household_id": world.household_a2}, {"partner_id": 1}, {"points": 1}):
-        response = client.post("/api/v1/redemptions", json={"offer_id": o["id"], **extra},
-                               headers={**bearer(token), "Idempotency-Key": f"x-{extra}"})
+        response = client.post(
+            "/api/v1/redemptions",
+            json={"offer_id": o["id"], **extra},
+            headers={**bearer(token), "Idempotency-Key": f"x-{extra}"},
+        )
         assert response.status_code == 422, extra
-    partner = client.post("/api/v1/offers", json={"kind": "voucher", "title": "x", "value_yuan": "1", "cost_points": 1,
-                                                  "valid_from": utcnow().isoformat(),
-                                                  "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
-                                                  "partner_id": 99}, headers=bearer(client_token(client, "mart")))
+    partner = client.post(
+        "/api/v1/offers",
+        json={
+            "kind": "voucher",
+            "title": "x",
+            "value_yuan": "1",
+            "cost_points": 1,
+            "valid_from": utcnow().isoformat(),
+            "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
+            "partner_id": 99,
+        },
+        headers=bearer(client_token(client, "mart")),
+    )
     assert partner.status_code == 422
 
 
@@ -271,8 +307,9 @@ def test_who_may_touch_whose_vouchers(client: TestClient, engine: Engine, world:
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client)["id"]).json()
     code, pin = voucher["code"], voucher["pin"]
-    other_shop = client.post(f"/api/v1/vouchers/{code}/consume", json={"pin": pin},
-                             headers=bearer(client_token(client, "mart2")))
+    other_shop = client.post(
+        f"/api/v1/vouchers/{code}/consume", json={"pin": pin}, headers=bearer(client_token(client, "mart2"))
+    )
     assert other_shop.status_code == 404 and other_shop.json()["code"] == "voucher_not_found"
     bank = bearer(client_token(client, "bank"))
     assert client.post(f"/api/v1/vouchers/{code}/consume", json={"pin": pin}, headers=bank).status_code == 403
@@ -282,31 +319,64 @@ def test_who_may_touch_whose_vouchers(client: TestClient, engine: Engine, world:
     assert client.get(f"/api/v1/vouchers/{code}", headers=neighbour).status_code == 404
     assert client.get("/api/v1/vouchers", headers=neighbour).json() == []
     official = bearer(password_token(client, "official-a"))
-    assert client.post("/api/v1/redemptions", json={"offer_id": voucher["offer_id"]},
-                       headers={**official, "Idempotency-Key": "o"}).status_code == 403
-    assert client.post(f"/api/v1/vouchers/{code}/consume", json={"pin": pin},
-                       headers=bearer(password_token(client, "mart-staff"))).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/redemptions", json={"offer_id": voucher["offer_id"]}, headers={**official, "Idempotency-Key": "o"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/vouchers/{code}/consume", json={"pin": pin}, headers=bearer(password_token(client, "mart-staff"))
+        ).status_code
+        == 200
+    )
     with unit_of_work(engine) as session:  # nothing was consumed by the refused callers
-        assert [e.actor for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())][-1] \
-            .startswith("user:")
+        assert [e.actor for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())][-1].startswith(
+            "user:"
+        )
 
 
-def test_the_county_admin_decides_offers_and_partners_manage_only_their_own(client: TestClient,
-                                                                           world: World) -> None:
+def test_the_county_admin_decides_offers_and_partners_manage_only_their_own(client: TestClient, world: World) -> None:
     proposed = propose(client)
-    assert client.post(f"/api/v1/offers/{proposed['id']}/decision", json={"approve": True},
-                       headers=bearer(client_token(client, "mart"))).status_code == 403
-    assert client.post(f"/api/v1/offers/{proposed['id']}/decision", json={"approve": True},
-                       headers=bearer(password_token(client, "admin-c"))).status_code == 404
-    assert client.post(f"/api/v1/offers/{proposed['id']}/withdraw",
-                       headers=bearer(client_token(client, "mart2"))).status_code == 404
-    wrong_kind = client.post("/api/v1/offers", json={
-        "kind": "loan", "title": "x", "valid_from": utcnow().isoformat(), "loan_terms": {"grades": {}},
-        "valid_until": (utcnow() + timedelta(days=1)).isoformat()}, headers=bearer(client_token(client, "mart")))
+    assert (
+        client.post(
+            f"/api/v1/offers/{proposed['id']}/decision",
+            json={"approve": True},
+            headers=bearer(client_token(client, "mart")),
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/offers/{proposed['id']}/decision",
+            json={"approve": True},
+            headers=bearer(password_token(client, "admin-c")),
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/offers/{proposed['id']}/withdraw", headers=bearer(client_token(client, "mart2"))
+        ).status_code
+        == 404
+    )
+    wrong_kind = client.post(
+        "/api/v1/offers",
+        json={
+            "kind": "loan",
+            "title": "x",
+            "valid_from": utcnow().isoformat(),
+            "loan_terms": {"grades": {}},
+            "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
+        },
+        headers=bearer(client_token(client, "mart")),
+    )
     assert wrong_kind.status_code == 422
     admin = bearer(password_token(client, "admin"))
-    rejected = client.post(f"/api/v1/offers/{proposed['id']}/decision", json={"approve": False, "note": "price"},
-                           headers=admin)
+    rejected = client.post(
+        f"/api/v1/offers/{proposed['id']}/decision", json={"approve": False, "note": "price"}, headers=admin
+    )
     assert rejected.json()["status"] == "rejected"
     again = client.post(f"/api/v1/offers/{proposed['id']}/decision", json={"approve": True}, headers=admin)
     assert again.status_code == 409 and again.json()["code"] == "offer_already_decided"
@@ -318,8 +388,9 @@ def _consume(engine: Engine, arg: tuple[str, str]) -> str:
         return vouchers.consume(session, partner_principal(session, "mart"), code=code, pin=pin).status
 
 
-def test_fifty_cashiers_at_once_use_a_voucher_exactly_once(client: TestClient, engine: Engine, world: World,
-                                                          database_url: str) -> None:
+def test_fifty_cashiers_at_once_use_a_voucher_exactly_once(
+    client: TestClient, engine: Engine, world: World, database_url: str
+) -> None:
     give_points(engine, world.household_a1, 100)
     token = villager_token(client, world.villager_phone)
     voucher = redeem(client, token, offer(client)["id"]).json()
@@ -330,29 +401,41 @@ def test_fifty_cashiers_at_once_use_a_voucher_exactly_once(client: TestClient, e
     assert balance["posted"] == 0 and balance["held"] == 0
     with unit_of_work(engine) as session:
         assert [e.event for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())] == [
-            "issued", "consumed"]
+            "issued",
+            "consumed",
+        ]
         assert verify.verify(session).ok
 
 
-def test_a_partner_serving_some_villages_offers_only_there(client: TestClient, engine: Engine,
-                                                          world: World) -> None:
+def test_a_partner_serving_some_villages_offers_only_there(client: TestClient, engine: Engine, world: World) -> None:
     give_points(engine, world.household_a1, 300)
     give_points(engine, world.household_b1, 300)
     o = offer(client)
     admin = bearer(password_token(client, "admin"))
     mart_id = client.get("/api/v1/partners/me", headers=bearer(client_token(client, "mart"))).json()["id"]
-    other_county = client.put(f"/api/v1/partners/{mart_id}/villages",
-                              json={"village_ids": [world.village_c.village_id]}, headers=admin)
+    other_county = client.put(
+        f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_c.village_id]}, headers=admin
+    )
     assert other_county.status_code == 422 and other_county.json()["code"] == "village_not_served"
-    assert client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_b.village_id]},
-                      headers=bearer(client_token(client, "mart"))).status_code == 403
-    served = client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_b.village_id]},
-                        headers=admin)
-    assert served.json() == {"partner_id": mart_id, "village_ids": [world.village_b.village_id],
-                             "whole_county": False}
+    assert (
+        client.put(
+            f"/api/v1/partners/{mart_id}/villages",
+            json={"village_ids": [world.village_b.village_id]},
+            headers=bearer(client_token(client, "mart")),
+        ).status_code
+        == 403
+    )
+    served = client.put(
+        f"/api/v1/partners/{mart_id}/villages", json={"village_ids": [world.village_b.village_id]}, headers=admin
+    )
+    assert served.json() == {"partner_id": mart_id, "village_ids": [world.village_b.village_id], "whole_county": False}
     a1 = villager_token(client, world.villager_phone)
     assert redeem(client, a1, o["id"]).json()["code"] == "offer_not_for_your_village"
     assert redeem(client, villager_token(client, "13900000003"), o["id"]).status_code == 201
-    assert client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": []},
-                      headers=admin).json()["whole_county"] is True
+    assert (
+        client.put(f"/api/v1/partners/{mart_id}/villages", json={"village_ids": []}, headers=admin).json()[
+            "whole_county"
+        ]
+        is True
+    )
     assert redeem(client, a1, o["id"]).status_code == 201

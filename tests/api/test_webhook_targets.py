@@ -43,8 +43,16 @@ class Names:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         addresses = queue.pop(0) if len(queue) > 1 else queue[0]
         number = int(port or 0)
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-                 (a, number, 0, 0) if ":" in a else (a, number)) for a in addresses]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (a, number, 0, 0) if ":" in a else (a, number),
+            )
+            for a in addresses
+        ]
 
 
 def is_address(name: str) -> bool:
@@ -67,38 +75,59 @@ def put(client: TestClient, url: str, partner: str = "mart") -> Any:
 
 
 REFUSED_LITERALS = [
-    "http://127.0.0.1/h", "http://127.0.0.1:8000/h", "http://2130706433/h", "http://0177.0.0.1/h",
-    "http://0x7f.0.0.1/h", "http://0x7f000001/h", "http://127.1/h", "http://0/h", "http://0.0.0.0/h",
-    "http://[::1]/h", "http://[::]/h", "http://[::ffff:127.0.0.1]/h", "http://[::ffff:7f00:1]/h",
-    "http://[0:0:0:0:0:ffff:a00:1]/h", "http://10.0.0.5/h", "http://172.16.3.4/h", "http://192.168.1.1/h",
-    "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/h", "http://224.0.0.1/h", "http://240.0.0.1/h",
-    "http://255.255.255.255/h", "http://[fe80::1]/h", "http://[fc00::1]/h", "http://[ff02::1]/h",
+    "http://127.0.0.1/h",
+    "http://127.0.0.1:8000/h",
+    "http://2130706433/h",
+    "http://0177.0.0.1/h",
+    "http://0x7f.0.0.1/h",
+    "http://0x7f000001/h",
+    "http://127.1/h",
+    "http://0/h",
+    "http://0.0.0.0/h",
+    "http://[::1]/h",
+    "http://[::]/h",
+    "http://[::ffff:127.0.0.1]/h",
+    "http://[::ffff:7f00:1]/h",
+    "http://[0:0:0:0:0:ffff:a00:1]/h",
+    "http://10.0.0.5/h",
+    "http://172.16.3.4/h",
+    "http://192.168.1.1/h",
+    "http://169.254.169.254/latest/meta-data",
+    "http://100.64.0.1/h",
+    "http://224.0.0.1/h",
+    "http://240.0.0.1/h",
+    "http://255.255.255.255/h",
+    "http://[fe80::1]/h",
+    "http://[fc00::1]/h",
+    "http://[ff02::1]/h",
     "http://[64:ff9b::7f00:1]/h",
 ]
 
 
 @pytest.mark.parametrize("url", REFUSED_LITERALS)
-def test_an_address_of_our_own_network_is_refused_however_written(client: TestClient, world: World, names: Names,
-                                                                  url: str) -> None:
+def test_an_address_of_our_own_network_is_refused_however_written(
+    client: TestClient, world: World, names: Names, url: str
+) -> None:
     names.answers = {}  # no name resolves: a literal is read as an address, never sent to DNS
     response = put(client, url)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "webhook_address_not_allowed"
-    assert client.get("/api/v1/partners/me", headers=bearer(client_token(client, "mart"))).json()["webhook_url"] \
-        is None
+    assert client.get("/api/v1/partners/me", headers=bearer(client_token(client, "mart"))).json()["webhook_url"] is None
 
 
-@pytest.mark.parametrize("addresses", [["127.0.0.1"], ["10.1.2.3"], ["169.254.169.254"], ["::1"],
-                                       ["::ffff:192.168.0.1"], [PUBLIC, "192.168.0.9"]])
-def test_a_name_that_resolves_to_our_own_network_is_refused(client: TestClient, world: World, names: Names,
-                                                            addresses: list[str]) -> None:
+@pytest.mark.parametrize(
+    "addresses",
+    [["127.0.0.1"], ["10.1.2.3"], ["169.254.169.254"], ["::1"], ["::ffff:192.168.0.1"], [PUBLIC, "192.168.0.9"]],
+)
+def test_a_name_that_resolves_to_our_own_network_is_refused(
+    client: TestClient, world: World, names: Names, addresses: list[str]
+) -> None:
     names.answers = {"hooks.partner.example": [addresses]}
     response = put(client, "https://hooks.partner.example/in")
     assert response.status_code == 422 and response.json()["code"] == "webhook_address_not_allowed"
 
 
-def test_a_public_name_is_accepted_and_an_unknown_one_refused(client: TestClient, world: World,
-                                                             names: Names) -> None:
+def test_a_public_name_is_accepted_and_an_unknown_one_refused(client: TestClient, world: World, names: Names) -> None:
     names.answers = {"hooks.partner.example": [[PUBLIC]]}
     assert put(client, "https://hooks.partner.example/in").status_code == 200
     unknown = put(client, "https://nowhere.example/in")
@@ -166,7 +195,8 @@ def allow_loopback(dev_service: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_name_that_turns_private_after_it_was_set_is_not_called(
-        client: TestClient, engine: Engine, world: World, names: Names, receiver: Receiver, dev_service: None) -> None:
+    client: TestClient, engine: Engine, world: World, names: Names, receiver: Receiver, dev_service: None
+) -> None:
     """DNS rebinding: public when the URL is set, the receiver's loopback address when the delivery goes."""
     names.answers = {"rebind.partner.example": [[PUBLIC]]}
     url = f"http://rebind.partner.example:{receiver.port}/in"
@@ -181,7 +211,8 @@ def test_a_name_that_turns_private_after_it_was_set_is_not_called(
 
 
 def test_the_connection_goes_to_the_address_checked_with_the_name_as_host(
-        engine: Engine, world: World, names: Names, receiver: Receiver, allow_loopback: None) -> None:
+    engine: Engine, world: World, names: Names, receiver: Receiver, allow_loopback: None
+) -> None:
     """One look-up per send: a second answer (here 127.0.0.2, where nothing listens and which the allow-list does
     not cover) is never used, and the request still names the partner's host."""
     names.answers = {"hooks.partner.example": [["127.0.0.1"], ["127.0.0.2"]]}
@@ -194,7 +225,8 @@ def test_the_connection_goes_to_the_address_checked_with_the_name_as_host(
 
 
 def test_the_partner_sees_a_generic_error_not_the_connection_error(
-        client: TestClient, engine: Engine, world: World, allow_loopback: None) -> None:
+    client: TestClient, engine: Engine, world: World, allow_loopback: None
+) -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -209,9 +241,11 @@ def test_the_partner_sees_a_generic_error_not_the_connection_error(
 
 
 def test_a_partner_on_a_private_network_is_let_in_by_the_allow_list(
-        names: Names, tmp_path: Path, database_url: str) -> None:
-    reach = webhooks.Reach.from_settings(make_settings(tmp_path, database_url,
-                                                       webhook_allowed_networks=["10.20.0.0/16"]))
+    names: Names, tmp_path: Path, database_url: str
+) -> None:
+    reach = webhooks.Reach.from_settings(
+        make_settings(tmp_path, database_url, webhook_allowed_networks=["10.20.0.0/16"])
+    )
     names.answers = {"bank.intranet": [["10.20.3.4"]], "other.intranet": [["10.21.0.1"]]}
     assert webhooks.check_url("https://bank.intranet/hooks", reach)
     assert webhooks.check_url("https://10.20.9.9/hooks", reach)
@@ -232,20 +266,28 @@ def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = utcnow()
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
 def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_certificate(
-        tmp_path: Path, names: Names, receiver: Receiver) -> None:
+    tmp_path: Path, names: Names, receiver: Receiver
+) -> None:
     import ssl
 
     cert, key = certificate(tmp_path, "hooks.partner.example")
@@ -274,7 +316,10 @@ def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_cer
 def test_an_international_name_is_resolved_and_sent_in_its_idna_form(names: Names) -> None:
     names.answers = {"xn--bcher-kva.example": [[PUBLIC]]}
     target = webhooks.target_of("https://bücher.example:8443/in", webhooks.Reach())
-    assert (target.host, target.host_header, target.tls) == ("xn--bcher-kva.example", "xn--bcher-kva.example:8443",
-                                                             True)
+    assert (target.host, target.host_header, target.tls) == (
+        "xn--bcher-kva.example",
+        "xn--bcher-kva.example:8443",
+        True,
+    )
     assert target.connect_to == f"https://{PUBLIC}:8443/in"
     assert names.asked == ["xn--bcher-kva.example"]

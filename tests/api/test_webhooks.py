@@ -68,12 +68,18 @@ def set_webhook(engine: Engine, code: str, url: str) -> None:
         partner.webhook_url, partner.webhook_secret = url, SECRET
 
 
-def enqueue(engine: Engine, world: World, code: str, event: str = "voucher.consumed",
-            data: dict[str, Any] | None = None) -> str:
+def enqueue(
+    engine: Engine, world: World, code: str, event: str = "voucher.consumed", data: dict[str, Any] | None = None
+) -> str:
     partner = partner_id(engine, code)
     with unit_of_work(engine) as session:
-        return webhooks.enqueue(session, partner_id=partner, county_id=world.village_a.county_id,
-                                event=event, data=data if data is not None else {"voucher_id": 7})
+        return webhooks.enqueue(
+            session,
+            partner_id=partner,
+            county_id=world.village_a.county_id,
+            event=event,
+            data=data if data is not None else {"voucher_id": 7},
+        )
 
 
 def delivery(engine: Engine, delivery_id: str) -> WebhookDelivery:
@@ -86,8 +92,12 @@ def delivery(engine: Engine, delivery_id: str) -> WebhookDelivery:
 def signed(payload: dict[str, Any], *, secret: str = SECRET, at: float | None = None) -> tuple[dict[str, str], bytes]:
     body = webhooks.body_of(payload)
     t = int(time.time() if at is None else at)
-    return {"Content-Type": "application/json", "Shanzhi-Delivery": payload["id"], "Shanzhi-Event": payload["event"],
-            "Shanzhi-Signature": webhooks.sign(secret, t, body)}, body
+    return {
+        "Content-Type": "application/json",
+        "Shanzhi-Delivery": payload["id"],
+        "Shanzhi-Event": payload["event"],
+        "Shanzhi-Signature": webhooks.sign(secret, t, body),
+    }, body
 
 
 # --- signing ---------------------------------------------------------------------------------------------------
@@ -101,8 +111,9 @@ def test_sign_and_verify_round_trip() -> None:
     assert re.fullmatch(r"t=1767225600,v1=[0-9a-f]{64}", header)
     assert webhooks.verify(SECRET, header, body, now=now)
     assert webhooks.verify(SECRET, header, body, now=now + 300)
-    assert webhooks.verify(SECRET, header, body, now=utcnow().replace(year=2026, month=1, day=1, hour=0, minute=4,
-                                                                     second=0, microsecond=0))
+    assert webhooks.verify(
+        SECRET, header, body, now=utcnow().replace(year=2026, month=1, day=1, hour=0, minute=4, second=0, microsecond=0)
+    )
     assert not webhooks.verify(SECRET, header, body + b" ", now=now)  # tampered body
     assert not webhooks.verify(SECRET, header, body.replace(b"5", b"9"), now=now)
     assert not webhooks.verify("whsec_other", header, body, now=now)  # wrong secret
@@ -140,8 +151,12 @@ def docs_receiver() -> dict[str, Any]:
 def test_docs_receiver_accepts_signed_and_rejects_replayed_tampered_and_old_deliveries() -> None:
     receiver = docs_receiver()
     receive = receiver["receive"]
-    payload = {"id": "c" * 32, "event": "booking.created", "created_at": "2026-01-01T00:00:00+00:00",
-               "data": {"booking_id": 3, "place": "卫生院"}}
+    payload = {
+        "id": "c" * 32,
+        "event": "booking.created",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "data": {"booking_id": 3, "place": "卫生院"},
+    }
     headers, body = signed(payload)
 
     assert receive(headers, body) == (200, "ok")
@@ -196,11 +211,16 @@ class Endpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                endpoint.requests.append({
-                    "path": self.path, "headers": dict(self.headers), "body": body,
-                    "valid": webhooks.verify(endpoint.secret, self.headers.get("Shanzhi-Signature", ""), body,
-                                             now=time.time()),
-                })
+                endpoint.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "valid": webhooks.verify(
+                            endpoint.secret, self.headers.get("Shanzhi-Signature", ""), body, now=time.time()
+                        ),
+                    }
+                )
                 self.send_response(500 if len(endpoint.requests) == 1 else 204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -224,7 +244,8 @@ def endpoint() -> Iterator[Endpoint]:
 
 
 def test_delivery_to_a_real_endpoint_is_signed_and_retried_with_backoff(
-        client: TestClient, engine: Engine, world: World, endpoint: Endpoint) -> None:
+    client: TestClient, engine: Engine, world: World, endpoint: Endpoint
+) -> None:
     token = client_token(client, "clinic")
     put = client.put("/api/v1/partners/me/webhook", json={"url": endpoint.url}, headers=bearer(token))
     assert put.status_code == 200, put.text
@@ -268,7 +289,8 @@ def test_delivery_to_a_real_endpoint_is_signed_and_retried_with_backoff(
 
     listed = client.get("/api/v1/partners/me/webhook/deliveries", headers=bearer(token)).json()
     assert [(d["id"], d["attempts"], d["last_status"], d["next_attempt_at"]) for d in listed] == [
-        (delivery_id, 2, 204, None)]
+        (delivery_id, 2, 204, None)
+    ]
     assert listed[0]["delivered_at"] is not None
 
 
@@ -297,8 +319,7 @@ def test_failures_back_off_and_stop_after_the_last_attempt(engine: Engine, world
     assert calls == webhooks.MAX_ATTEMPTS
 
 
-def test_a_partner_without_a_url_waits_without_using_attempts(
-        client: TestClient, engine: Engine, world: World) -> None:
+def test_a_partner_without_a_url_waits_without_using_attempts(client: TestClient, engine: Engine, world: World) -> None:
     delivery_id = enqueue(engine, world, "mart2", "voucher.expired")
     sent: list[tuple[str, dict[str, str], bytes]] = []
 
@@ -311,10 +332,11 @@ def test_a_partner_without_a_url_waits_without_using_attempts(
     assert (row.attempts, row.delivered_at, sent) == (0, None, [])
 
     token = password_token(client, "mart2-staff")
-    secret = client.put("/api/v1/partners/me/webhook", json={"url": "https://mart2.example/in"},
-                        headers=bearer(token)).json()["secret"]
+    secret = client.put(
+        "/api/v1/partners/me/webhook", json={"url": "https://mart2.example/in"}, headers=bearer(token)
+    ).json()["secret"]
     assert webhooks.deliver_due(engine, utcnow(), send=send) == 1
-    (url, headers, body), = sent
+    ((url, headers, body),) = sent
     assert url == "https://mart2.example/in"
     assert webhooks.verify(secret, headers["Shanzhi-Signature"], body, now=time.time())
     assert delivery(engine, delivery_id).attempts == 1
@@ -346,8 +368,11 @@ def test_a_delivery_is_sent_outside_any_transaction_and_only_by_one_worker(engin
 
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
         enqueue(engine, world, "mart", "voucher.consumed")  # someone else writes meanwhile
-        other_delivered.append(webhooks.deliver_due(  # a second worker, while the first is sending
-            engine, utcnow(), send=lambda u, h, b: sent_by_other.append(b) or 200))
+        other_delivered.append(
+            webhooks.deliver_due(  # a second worker, while the first is sending
+                engine, utcnow(), send=lambda u, h, b: sent_by_other.append(b) or 200
+            )
+        )
         return 200
 
     assert webhooks.deliver_due(engine, utcnow(), send=send) == 1
@@ -357,13 +382,20 @@ def test_a_delivery_is_sent_outside_any_transaction_and_only_by_one_worker(engin
 # --- the routes ------------------------------------------------------------------------------------------------
 
 
-ROUTES = [("GET", "/api/v1/partners/me", None), ("PUT", "/api/v1/partners/me/webhook", {"url": "https://x.example"}),
-          ("POST", "/api/v1/partners/me/webhook/secret", None), ("GET", "/api/v1/partners/me/webhook/deliveries", None)]
+ROUTES = [
+    ("GET", "/api/v1/partners/me", None),
+    ("PUT", "/api/v1/partners/me/webhook", {"url": "https://x.example"}),
+    ("POST", "/api/v1/partners/me/webhook/secret", None),
+    ("GET", "/api/v1/partners/me/webhook/deliveries", None),
+]
 
 
 def test_villagers_and_officials_may_not_use_the_partner_routes(client: TestClient, world: World) -> None:
-    for token in (villager_token(client, world.villager_phone), password_token(client, "official-a"),
-                  password_token(client, "admin")):
+    for token in (
+        villager_token(client, world.villager_phone),
+        password_token(client, "official-a"),
+        password_token(client, "admin"),
+    ):
         for method, path, body in ROUTES:
             response = client.request(method, path, json=body, headers=bearer(token))
             assert response.status_code == 403, (method, path, response.text)
@@ -375,8 +407,10 @@ def test_changing_the_webhook_needs_offers_manage(client: TestClient, world: Wor
     token = client_token(client, "bank", scope="credit:read")
     assert client.get("/api/v1/partners/me", headers=bearer(token)).status_code == 200
     assert client.get("/api/v1/partners/me/webhook/deliveries", headers=bearer(token)).status_code == 200
-    assert client.put("/api/v1/partners/me/webhook", json={"url": "https://x.example"},
-                      headers=bearer(token)).status_code == 403
+    assert (
+        client.put("/api/v1/partners/me/webhook", json={"url": "https://x.example"}, headers=bearer(token)).status_code
+        == 403
+    )
     assert client.post("/api/v1/partners/me/webhook/secret", headers=bearer(token)).status_code == 403
 
 
@@ -404,11 +438,21 @@ def test_the_secret_is_shown_only_when_made(client: TestClient, world: World) ->
     assert client.get("/api/v1/partners/me", headers=machine).json()["webhook_url"] == "https://bank.example/v2"
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://bank.example/h", "bank.example/h", "https://", "https:///path", "javascript:alert(1)",
-    "https://user:pass@bank.example/h", "https://bank.example:99999/h", "https://bank.example/a b",
-    "https://bank.example/" + "a" * 480, "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://bank.example/h",
+        "bank.example/h",
+        "https://",
+        "https:///path",
+        "javascript:alert(1)",
+        "https://user:pass@bank.example/h",
+        "https://bank.example:99999/h",
+        "https://bank.example/a b",
+        "https://bank.example/" + "a" * 480,
+        "",
+    ],
+)
 def test_a_bad_url_is_refused(client: TestClient, world: World, url: str) -> None:
     token = bearer(client_token(client, "mart"))
     response = client.put("/api/v1/partners/me/webhook", json={"url": url}, headers=token)
@@ -430,14 +474,26 @@ def test_a_partner_sees_only_its_own_deliveries(client: TestClient, engine: Engi
     enqueue(engine, world, "mart2", "voucher.consumed")
     enqueue(engine, world, "bank", "loan_application.created")
 
-    listed = client.get("/api/v1/partners/me/webhook/deliveries",
-                        headers=bearer(password_token(client, "mart-staff"))).json()
+    listed = client.get(
+        "/api/v1/partners/me/webhook/deliveries", headers=bearer(password_token(client, "mart-staff"))
+    ).json()
     assert sorted(d["id"] for d in listed) == sorted(mine)
     assert {d["event"] for d in listed} == {"voucher.consumed", "voucher.cancelled"}
-    assert set(listed[0]) == {"id", "event", "created_at", "attempts", "next_attempt_at", "delivered_at",
-                              "last_status", "last_error"}
-    one = client.get("/api/v1/partners/me/webhook/deliveries?limit=1",
-                     headers=bearer(client_token(client, "mart"))).json()
+    assert set(listed[0]) == {
+        "id",
+        "event",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "last_status",
+        "last_error",
+    }
+    one = client.get(
+        "/api/v1/partners/me/webhook/deliveries?limit=1", headers=bearer(client_token(client, "mart"))
+    ).json()
     assert len(one) == 1 and one[0]["id"] in mine
-    assert client.get("/api/v1/partners/me/webhook/deliveries",
-                      headers=bearer(client_token(client, "clinic"))).json() == []
+    assert (
+        client.get("/api/v1/partners/me/webhook/deliveries", headers=bearer(client_token(client, "clinic"))).json()
+        == []
+    )

@@ -50,8 +50,9 @@ def number(page: Any, selector: str, attribute: str | None = None) -> int:
     return int(str(value).strip())
 
 
-def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served: tuple[str, Path],
-                                                           seeded: tuple[Path, str], tmp_path: Path) -> None:
+def test_the_villager_path_from_qr_code_to_a_used_voucher(
+    chromium: Any, served: tuple[str, Path], seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     base, database = served
     printed = re.search(r"/c/\S+", seeded[1]).group(0)  # type: ignore[union-attr]
     qr_url = f"{base}/c/{printed.rsplit('/', 1)[-1]}"  # the printed URL, on this test's port
@@ -110,12 +111,14 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
 
         # a supermarket voucher for points (household 1 holds this month's 20-yuan one already: the 10-yuan one)
         villager.goto(f"{base}/me/redeem")
-        codes_before = set(villager.locator("[data-voucher-code]").evaluate_all(
-            "els => els.map(e => e.dataset.voucherCode)"))
+        codes_before = set(
+            villager.locator("[data-voucher-code]").evaluate_all("els => els.map(e => e.dataset.voucherCode)")
+        )
         villager.locator("[data-offer-id]").filter(has_text=MART_FLASH).locator("[data-action=redeem]").click()
         expect(villager.locator(".notice")).to_be_visible()
-        codes_after = set(villager.locator("[data-voucher-code]").evaluate_all(
-            "els => els.map(e => e.dataset.voucherCode)"))
+        codes_after = set(
+            villager.locator("[data-voucher-code]").evaluate_all("els => els.map(e => e.dataset.voucherCode)")
+        )
         (code,) = codes_after - codes_before
         voucher = villager.locator(f"[data-voucher-code='{code}']")
         expect(voucher).to_have_attribute("data-voucher-status", "active")
@@ -149,8 +152,10 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(chromium: Any, served:
 
         # the dashboard counts the household that took part
         official.goto(f"{base}/office/dashboard")
-        assert number(official, "[data-participating-households]",
-                      "data-participating-households") == taking_part_before + 1
+        assert (
+            number(official, "[data-participating-households]", "data-participating-households")
+            == taking_part_before + 1
+        )
         expect(official.locator("figure.chart img").first).to_be_visible()
         checked(official, "office-dashboard", problems)
         assert problems == []
@@ -182,14 +187,19 @@ def household_of(database: Path, phone: str) -> int:
 
 def bank_lookup(base: str, household_id: int, consent_id: str) -> httpx.Response:
     """What the bank's own system does with its client credentials: read the rating under a consent."""
-    token = httpx.post(f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"),
-                       data={"grant_type": "client_credentials"}).json()["access_token"]
-    return httpx.get(f"{base}/api/v1/credit/households/{household_id}", params={"consent_id": consent_id},
-                     headers={"Authorization": f"Bearer {token}"})
+    token = httpx.post(
+        f"{base}/api/v1/auth/token", auth=("demo-bank", "demo-bank-secret"), data={"grant_type": "client_credentials"}
+    ).json()["access_token"]
+    return httpx.get(
+        f"{base}/api/v1/credit/households/{household_id}",
+        params={"consent_id": consent_id},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
-        chromium: Any, served: tuple[str, Path]) -> None:
+    chromium: Any, served: tuple[str, Path]
+) -> None:
     """In the browser, with the official and the bank at their desks: a well-rated household reads its rating,
     lets the bank see it, sees the bank's lookup, takes the consent back (the bank is refused), asks a person to
     check the rating and reads the answer, applies for a loan that the bank approves; household 1 appeals its
@@ -256,7 +266,8 @@ def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
         checked(officer, "bank-application-approved", problems)
         villager.reload()
         expect(villager.locator(f"[data-application-id='{application_id}']")).to_have_attribute(
-            "data-application-status", "approved")
+            "data-application-status", "approved"
+        )
 
         # household 1 appeals its deduction; the official upholds it; the points come back
         villager.locator("form[action='/signout'] button").click()
@@ -275,7 +286,8 @@ def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
         expect(official.locator("[data-dispute-status=open]")).to_have_count(0)
         villager.reload()
         expect(villager.locator(f"[data-deduction-id='{deduction_id}']")).to_have_attribute(
-            "data-deduction-status", "revoked")
+            "data-deduction-status", "revoked"
+        )
         assert number(villager, "[data-balance=settled]") > settled  # what it took, given back
         checked(villager, "villager-deduction-revoked", problems)
         assert problems == []
@@ -284,8 +296,9 @@ def test_the_rest_of_the_villager_path_rating_consent_review_loan_and_appeal(
             context.close()
 
 
-def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(chromium: Any, served: tuple[str, Path],
-                                                                      tmp_path: Path) -> None:
+def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(
+    chromium: Any, served: tuple[str, Path], tmp_path: Path
+) -> None:
     """The office's forms as an official fills them in: a new activity (its poster opens), a rejection that needs
     a reason, two claims approved together, a claim entered for a household without a smartphone (which its
     enterer may not approve). The till: a wrong PIN says how many tries are left; part of a voucher is used."""
@@ -379,15 +392,17 @@ def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(chromium: A
 
 
 def test_a_live_code_scanned_at_the_meeting_is_approved_at_once_with_the_phones_location(
-        chromium: Any, served: tuple[str, Path]) -> None:
+    chromium: Any, served: tuple[str, Path]
+) -> None:
     """The official makes a meeting with a geofence on the office page and shows its rotating code; a villager at
     the hall scans it, signs in, lets the page read the phone's location (the page says why) and is approved at
     once. The scan ticket the browser got before signing in travels in its own cookie."""
     base, _ = served
     hall = {"latitude": 30.2741, "longitude": 120.1551}
     desk = chromium.new_context(viewport=DESK)
-    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, geolocation=hall,
-                                 permissions=["geolocation"])
+    phone = chromium.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, geolocation=hall, permissions=["geolocation"]
+    )
     try:
         official = desk.new_page()
         sign_in_staff(official, base, "official-qingshan")
@@ -401,7 +416,8 @@ def test_a_live_code_scanned_at_the_meeting_is_approved_at_once_with_the_phones_
         form.locator("#rotating").check()
         form.locator("button[type=submit]").click()
         activity_id = official.locator("tr[data-activity-id]", has_text="Geofenced assembly").get_attribute(
-            "data-activity-id")
+            "data-activity-id"
+        )
         live = official.request.get(f"{base}/office/activities/{activity_id}/live.json").json()
         scanned = f"{base}/c/{live['token']}"
 

@@ -63,8 +63,9 @@ def voucher_codes(page: Any) -> set[str]:
 
 
 @pytest.mark.parametrize("who", list(TOURS))
-def test_every_main_page_opens_passes_the_audit_and_is_shot(chromium: Any, served_for_reading: tuple[str, Path],
-                                                            who: str) -> None:
+def test_every_main_page_opens_passes_the_audit_and_is_shot(
+    chromium: Any, served_for_reading: tuple[str, Path], who: str
+) -> None:
     base, _ = served_for_reading
     context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     problems: list[str] = []
@@ -139,8 +140,9 @@ def test_elder_mode_keeps_every_villager_page_readable(chromium: Any, served_for
     assert problems == []
 
 
-def test_the_rotating_code_screen_renews_its_code_when_the_step_ends(chromium: Any,
-                                                                     served_for_reading: tuple[str, Path]) -> None:
+def test_the_rotating_code_screen_renews_its_code_when_the_step_ends(
+    chromium: Any, served_for_reading: tuple[str, Path]
+) -> None:
     """The wall screen asks for the next code as its code's 30-second step ends (the page's clock is Playwright's,
     so the test does not wait), and says so, greying the code out, when it cannot renew."""
     base, _ = served_for_reading

@@ -20,13 +20,16 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("moment", "period", "key"), [
-    ("2026-11-24T15:59:00", "day", "2026-11-24"),  # 23:59 in Shanghai
-    ("2026-11-24T16:00:00", "day", "2026-11-25"),  # midnight in Shanghai: a new day there
-    ("2026-11-24T16:00:00", "week", "2026-W48"),
-    ("2026-12-31T16:30:00", "month", "2027-01"),
-    ("2026-12-31T16:30:00", "once", "once"),
-])
+@pytest.mark.parametrize(
+    ("moment", "period", "key"),
+    [
+        ("2026-11-24T15:59:00", "day", "2026-11-24"),  # 23:59 in Shanghai
+        ("2026-11-24T16:00:00", "day", "2026-11-25"),  # midnight in Shanghai: a new day there
+        ("2026-11-24T16:00:00", "week", "2026-W48"),
+        ("2026-12-31T16:30:00", "month", "2027-01"),
+        ("2026-12-31T16:30:00", "once", "once"),
+    ],
+)
 def test_periods_are_counted_in_county_time(moment: str, period: str, key: str) -> None:
     assert rules.period_key(at(moment), SHANGHAI, period) == key
 
@@ -52,8 +55,9 @@ def test_distance_is_in_metres() -> None:
     assert rules.distance_m(30.0, 120.0, 30.0, 120.0) == 0
 
 
-@pytest.mark.parametrize(("points", "available", "split"), [(5, 10, (5, 0)), (5, 3, (3, 2)), (5, 0, (0, 5)),
-                                                            (5, -2, (0, 5))])
+@pytest.mark.parametrize(
+    ("points", "available", "split"), [(5, 10, (5, 0)), (5, 3, (3, 2)), (5, 0, (0, 5)), (5, -2, (0, 5))]
+)
 def test_a_deduction_never_takes_more_than_is_available(points: int, available: int, split: tuple[int, int]) -> None:
     assert rules.split_deduction(points, available) == split
 
@@ -66,8 +70,9 @@ def test_notice_names_follow_the_privacy_policy() -> None:
 
 
 def test_codes_are_short_signed_and_rotate_with_the_keys() -> None:
-    token = codes.sign_activity(KEYS, activity_id=4021, starts_at=at("2026-11-24T00:00:00"),
-                                ends_at=at("2026-12-24T00:00:00"))
+    token = codes.sign_activity(
+        KEYS, activity_id=4021, starts_at=at("2026-11-24T00:00:00"), ends_at=at("2026-12-24T00:00:00")
+    )
     assert len(token) <= 40 and token.isascii() and "=" not in token
     read = codes.read(KEYS, token)
     assert read == codes.ActivityCode(4021, at("2026-11-24T00:00:00"), at("2026-12-24T00:00:00"))
@@ -89,16 +94,30 @@ def test_a_rotating_code_names_its_step() -> None:
     assert codes.step_of(now + timedelta(seconds=30)) == codes.step_of(now) + 1
 
 
-VALID = {"name_zh": "垃圾分类", "name_en": "Sorting", "category": "environment", "points": 2, "evidence": "none",
-         "review": "official"}
+VALID = {
+    "name_zh": "垃圾分类",
+    "name_en": "Sorting",
+    "category": "environment",
+    "points": 2,
+    "evidence": "none",
+    "review": "official",
+}
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"points": 0}, "points"), ({"points": 1001}, "points"), ({"points": True}, "points"),
-    ({"name_zh": " "}, "name_zh"), ({"evidence": "selfie"}, "evidence"), ({"review": "maybe"}, "review"),
-    ({"points": -3, "review": "auto"}, "review"), ({"cap_day": 0}, "cap_day"),
-    ({"valid_from": at("2026-02-01T00:00:00"), "valid_to": at("2026-01-01T00:00:00")}, "valid_to"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"points": 0}, "points"),
+        ({"points": 1001}, "points"),
+        ({"points": True}, "points"),
+        ({"name_zh": " "}, "name_zh"),
+        ({"evidence": "selfie"}, "evidence"),
+        ({"review": "maybe"}, "review"),
+        ({"points": -3, "review": "auto"}, "review"),
+        ({"cap_day": 0}, "cap_day"),
+        ({"valid_from": at("2026-02-01T00:00:00"), "valid_to": at("2026-01-01T00:00:00")}, "valid_to"),
+    ],
+)
 def test_a_rule_that_cannot_work_is_refused_by_field(change: dict[str, object], field: str) -> None:
     check_fields(VALID)
     with pytest.raises(InvalidMatter) as error:
@@ -108,26 +127,34 @@ def test_a_rule_that_cannot_work_is_refused_by_field(change: dict[str, object], 
 
 def test_month_report_figures() -> None:
     start, end = at("2026-11-01T00:00:00"), at("2026-12-01T00:00:00")
-    claims = pd.DataFrame([
-        # id, household, matter, points, status, submitted, decided, settled
-        (1, 10, "sorting", 2, "settled", "2026-11-02T08:00Z", "2026-11-02T10:00Z", "2026-11-09T10:00Z"),
-        (2, 10, "volunteering", 5, "approved", "2026-11-20T08:00Z", "2026-11-22T08:00Z", None),
-        (3, 11, "sorting", 2, "rejected", "2026-11-21T08:00Z", "2026-11-21T20:00Z", None),
-        (4, 12, "sorting", 2, "pending", "2026-11-29T08:00Z", None, None),
-        (5, 11, "sorting", 2, "settled", "2026-10-20T08:00Z", "2026-10-20T09:00Z", "2026-10-27T09:00Z"),
-    ], columns=reports.CLAIM_COLUMNS)
+    claims = pd.DataFrame(
+        [
+            # id, household, matter, points, status, submitted, decided, settled
+            (1, 10, "sorting", 2, "settled", "2026-11-02T08:00Z", "2026-11-02T10:00Z", "2026-11-09T10:00Z"),
+            (2, 10, "volunteering", 5, "approved", "2026-11-20T08:00Z", "2026-11-22T08:00Z", None),
+            (3, 11, "sorting", 2, "rejected", "2026-11-21T08:00Z", "2026-11-21T20:00Z", None),
+            (4, 12, "sorting", 2, "pending", "2026-11-29T08:00Z", None, None),
+            (5, 11, "sorting", 2, "settled", "2026-10-20T08:00Z", "2026-10-20T09:00Z", "2026-10-27T09:00Z"),
+        ],
+        columns=reports.CLAIM_COLUMNS,
+    )
     report = reports.month_report(claims, households=4, village_id=1, month="2026-11", start=start, end=end)
     assert (report.participating, report.participation_rate) == (1, 0.25)
     assert report.on_time_rate == round(2 / 3, 4)  # 2 h and 12 h were on time, 48 h was not
     assert report.median_decision_hours == 12.0
     assert report.points_by_matter.to_dict(orient="records") == [
-        {"matter": "volunteering", "claims": 1, "points": 5}, {"matter": "sorting", "claims": 1, "points": 2}]
+        {"matter": "volunteering", "claims": 1, "points": 5},
+        {"matter": "sorting", "claims": 1, "points": 2},
+    ]
     assert dict(zip(report.claims_by_status["status"], report.claims_by_status["claims"], strict=True)) == {
-        "approved": 1, "pending": 1, "rejected": 1, "settled": 1}
+        "approved": 1,
+        "pending": 1,
+        "rejected": 1,
+        "settled": 1,
+    }
 
 
 def test_leaderboard_ranks_net_points_with_ties() -> None:
     entries = pd.DataFrame([(1, 5), (1, 3), (2, 8), (3, 10), (3, -2)], columns=["household_id", "points"])
     table = reports.leaderboard(entries, {1: "A", 2: "B", 3: "C", 4: "D"}, [1, 2, 3, 4])
-    assert table[["rank", "name", "points"]].values.tolist() == [[1, "A", 8], [1, "B", 8], [1, "C", 8],
-                                                                 [4, "D", 0]]
+    assert table[["rank", "name", "points"]].values.tolist() == [[1, "A", 8], [1, "B", 8], [1, "C", 8], [4, "D", 0]]

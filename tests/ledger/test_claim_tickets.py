@@ -33,10 +33,18 @@ def scanned(url: str, households: int) -> tuple[dict[str, object], str, str]:
     world = setup_village(url, households)
     engine = make_engine(url)
     with unit_of_work(engine) as session:
-        activity = activities.create(session, village=session.get(Village, world["village"].village_id),  # type: ignore[attr-defined]
-                                     matter_code="village_meeting", title="Meeting", rotating=True, radius_m=200,
-                                     starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=2),
-                                     actor="test", **HALL)
+        activity = activities.create(
+            session,
+            village=session.get(Village, world["village"].village_id),  # type: ignore[attr-defined]
+            matter_code="village_meeting",
+            title="Meeting",
+            rotating=True,
+            radius_m=200,
+            starts_at=utcnow() - timedelta(hours=1),
+            ends_at=utcnow() + timedelta(hours=2),
+            actor="test",
+            **HALL,
+        )
         activity_id = activity.id
     engine.dispose()
     step = codes.step_of(SCANNED)
@@ -45,12 +53,20 @@ def scanned(url: str, households: int) -> tuple[dict[str, object], str, str]:
     return world, code, ticket
 
 
-def submit(engine: Engine, user_id: int, code: str, ticket: str | None, *, device: str = PHONE,
-           now: datetime | None = None) -> str:
+def submit(
+    engine: Engine, user_id: int, code: str, ticket: str | None, *, device: str = PHONE, now: datetime | None = None
+) -> str:
     with unit_of_work(engine) as session:
         who = factories.principal_of(session, user_id)
-        made = claims.submit_by_code(session, who, KEYS, token=code, idempotency_key=None, now=now,
-                                     details=claims.Details(device=device, scan_ticket=ticket, **HALL))
+        made = claims.submit_by_code(
+            session,
+            who,
+            KEYS,
+            token=code,
+            idempotency_key=None,
+            now=now,
+            details=claims.Details(device=device, scan_ticket=ticket, **HALL),
+        )
         return made.claim.status
 
 
@@ -72,8 +88,11 @@ def test_a_ticket_is_refused_from_another_device_too_late_or_for_another_code(da
     assert claims_outcome(engine, user, code, ticket, device="the-neighbours-phone") == "scan_ticket_invalid"
     later = utcnow() + timedelta(seconds=codes.TICKET_SECONDS)
     assert claims_outcome(engine, user, code, ticket, now=later) == "code_expired"
-    other = codes.sign_rotating(KEYS, activity_id=codes.read(KEYS, code).activity_id,  # type: ignore[union-attr]
-                                step=codes.step_of(SCANNED) - 4)
+    other = codes.sign_rotating(
+        KEYS,
+        activity_id=codes.read(KEYS, code).activity_id,  # type: ignore[union-attr]
+        step=codes.step_of(SCANNED) - 4,
+    )
     assert claims_outcome(engine, user, other, ticket) == "code_expired"
     engine.dispose()
 

@@ -52,9 +52,16 @@ def setup_village(url: str, households: int) -> dict[str, object]:
 def new_activity(url: str, village_id: int, matter: str, **kw: object) -> tuple[int, str]:
     engine = make_engine(url)
     with unit_of_work(engine) as session:
-        activity = activities.create(session, village=session.get(Village, village_id), matter_code=matter,
-                                     title=matter, starts_at=utcnow() - timedelta(hours=1),
-                                     ends_at=utcnow() + timedelta(days=1), actor="test", **kw)  # type: ignore[arg-type]
+        activity = activities.create(
+            session,
+            village=session.get(Village, village_id),
+            matter_code=matter,
+            title=matter,
+            starts_at=utcnow() - timedelta(hours=1),
+            ends_at=utcnow() + timedelta(days=1),
+            actor="test",
+            **kw,
+        )  # type: ignore[arg-type]
         code = activities.printed_code(KEYS, activity)
         activity_id = activity.id
     engine.dispose()
@@ -64,8 +71,7 @@ def new_activity(url: str, village_id: int, matter: str, **kw: object) -> tuple[
 def submit(engine: Engine, user_id: int, code: str) -> str:
     with unit_of_work(engine) as session:
         who = factories.principal_of(session, user_id)
-        made = claims.submit_by_code(session, who, KEYS, token=code, details=claims.Details(),
-                                     idempotency_key=None)
+        made = claims.submit_by_code(session, who, KEYS, token=code, details=claims.Details(), idempotency_key=None)
         return f"claimed:{made.claim.id}"
 
 
@@ -78,8 +84,7 @@ def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str
 
     def approve(engine: Engine, official: int) -> str:
         with unit_of_work(engine) as session:
-            review.approve(session, factories.principal_of(session, official), claim_id=claim_id,
-                           idempotency_key=None)
+            review.approve(session, factories.principal_of(session, official), claim_id=claim_id, idempotency_key=None)
         return "approved"
 
     results = run_together(database_url, approve, list(world["officials"]) * 3)  # type: ignore[call-overload]
@@ -95,8 +100,9 @@ def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str
 def test_a_full_activity_takes_exactly_its_capacity(database_url: str) -> None:
     world = setup_village(database_url, 10)
     _, code = new_activity(database_url, world["village"].village_id, "volunteering", capacity=3)  # type: ignore[attr-defined]
-    results = run_together(database_url, lambda engine, user: submit(engine, user, code).split(":")[0],
-                           list(world["villagers"]))  # type: ignore[call-overload]
+    results = run_together(
+        database_url, lambda engine, user: submit(engine, user, code).split(":")[0], list(world["villagers"])
+    )  # type: ignore[call-overload]
     assert Counter(results) == {"claimed": 3, "capacity_full": 7}
 
 
@@ -119,9 +125,16 @@ def test_awards_and_a_claim_of_one_matter_at_once_stay_within_its_cap(database_u
         if who is None:
             return submit(engine, user, code).split(":")[0]
         with unit_of_work(engine) as session:
-            claims.submit_award(session, factories.principal_of(session, who), household_id=home,
-                                matter_code="garbage_sorting", reason="Sorted the lane.", person_id=None,
-                                details=claims.Details(), idempotency_key=None)
+            claims.submit_award(
+                session,
+                factories.principal_of(session, who),
+                household_id=home,
+                matter_code="garbage_sorting",
+                reason="Sorted the lane.",
+                person_id=None,
+                details=claims.Details(),
+                idempotency_key=None,
+            )
         return "claimed"
 
     results = run_together(database_url, award_or_claim, [*world["officials"], None])  # type: ignore[misc]
@@ -141,8 +154,12 @@ def test_workers_running_the_schedule_together_settle_and_tell_once(database_url
     for user in world["villagers"]:  # type: ignore[attr-defined]
         claim_id = int(submit(engine, user, code).split(":")[1])
         with unit_of_work(engine) as session:
-            review.approve(session, factories.principal_of(session, world["officials"][0]),  # type: ignore[index]
-                           claim_id=claim_id, idempotency_key=None)
+            review.approve(
+                session,
+                factories.principal_of(session, world["officials"][0]),  # type: ignore[index]
+                claim_id=claim_id,
+                idempotency_key=None,
+            )
     engine.dispose()
     sent = tmp_path / "sent.txt"
 
@@ -153,14 +170,16 @@ def test_workers_running_the_schedule_together_settle_and_tell_once(database_url
             os.fsync(out.fileno())
 
     later = utcnow() + timedelta(days=8)
-    reports = run_together(database_url, lambda engine, _: repr(jobs.tick(engine, sink=sink, now=later)),
-                           list(range(4)))
+    reports = run_together(
+        database_url, lambda engine, _: repr(jobs.tick(engine, sink=sink, now=later)), list(range(4))
+    )
     assert len(reports) == 4
     engine = make_engine(database_url)
     with unit_of_work(engine) as session:
         assert set(session.scalars(select(Claim.status)).all()) == {"settled"}
-        settlements = session.scalar(select(func.count()).select_from(JournalTransaction)
-                                     .where(JournalTransaction.actor == "system:notice"))
+        settlements = session.scalar(
+            select(func.count()).select_from(JournalTransaction).where(JournalTransaction.actor == "system:notice")
+        )
         assert settlements == 6
         for home in world["homes"]:  # type: ignore[attr-defined]
             assert queries.balance(session, accounts.of_household(session, home).id).posted == 5  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from tests.concurrently import run_together
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture
 def village(database_url: str) -> tuple[str, factories.VillageFixture, int]:
     engine = make_engine(database_url)
@@ -47,8 +48,15 @@ def test_fifty_posts_with_one_idempotency_key_credit_once(village) -> None:  # t
 
     def award(engine: Engine, _: int) -> str:
         with unit_of_work(engine) as session:
-            tx = journal.transfer(session, debit=v.issuance, credit=household, amount=5, reason="volunteering",
-                                  actor="user:7", idempotency_key="scan-42")
+            tx = journal.transfer(
+                session,
+                debit=v.issuance,
+                credit=household,
+                amount=5,
+                reason="volunteering",
+                actor="user:7",
+                idempotency_key="scan-42",
+            )
         return f"{tx.id}:{'replay' if tx.replayed else 'new'}"
 
     results = run_together(url, award, list(range(50)))
@@ -66,8 +74,15 @@ def test_fifty_debits_beyond_the_balance_never_overdraw(village) -> None:  # typ
 
     def spend(engine: Engine, n: int) -> str:
         with unit_of_work(engine) as session:
-            journal.transfer(session, debit=household, credit=v.penalty, amount=3, reason="littering",
-                             actor="user:1", idempotency_key=f"spend-{n}")
+            journal.transfer(
+                session,
+                debit=household,
+                credit=v.penalty,
+                amount=3,
+                reason="littering",
+                actor="user:1",
+                idempotency_key=f"spend-{n}",
+            )
         return "ok"
 
     results = run_together(url, spend, list(range(50)))  # 150 points asked of 100
@@ -81,8 +96,9 @@ def test_concurrent_resolutions_of_one_pending_transfer_take_effect_once(village
     engine = make_engine(url)
     with unit_of_work(engine) as session:
         journal.transfer(session, debit=v.issuance, credit=household, amount=20, reason="x", actor="user:1")
-        hold = journal.transfer(session, debit=household, credit=v.penalty, amount=15, reason="voucher",
-                                actor="user:1", pending=True)
+        hold = journal.transfer(
+            session, debit=household, credit=v.penalty, amount=15, reason="voucher", actor="user:1", pending=True
+        )
     engine.dispose()
 
     def resolve(engine: Engine, action: str) -> str:

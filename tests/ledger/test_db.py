@@ -9,8 +9,7 @@ from sqlalchemy import text
 from ledger.db import make_engine, unit_of_work
 
 
-def test_a_sqlite_file_is_synced_at_every_commit_so_an_acknowledged_write_survives_an_os_crash(
-        tmp_path: Path) -> None:
+def test_a_sqlite_file_is_synced_at_every_commit_so_an_acknowledged_write_survives_an_os_crash(tmp_path: Path) -> None:
     """WAL with synchronous=NORMAL acknowledges a commit before it is on disk: an OS crash or a power cut can take
     the last posted points with it. FULL syncs the log at every commit. Every connection of the pool runs so."""
     engine = make_engine(f"sqlite:///{tmp_path / 'shanzhi.db'}", pool_size=2, max_overflow=0)

@@ -56,17 +56,37 @@ def expiry_on(engine: Engine, place: Place, months: int = 12) -> None:
 def settle(engine: Engine, place: Place, points: int, at: datetime) -> None:
     """A claim's points approved into notice and settled into the household account at `at`."""
     with unit_of_work(engine) as session:
-        journal.transfer(session, debit=place.village.issuance, credit=place.notice, amount=points,
-                         reason="garbage_sorting", actor="user:1", effective_at=at)
-        journal.transfer(session, debit=place.notice, credit=place.points, amount=points,
-                         reason="garbage_sorting", actor="system:notice", effective_at=at)
+        journal.transfer(
+            session,
+            debit=place.village.issuance,
+            credit=place.notice,
+            amount=points,
+            reason="garbage_sorting",
+            actor="user:1",
+            effective_at=at,
+        )
+        journal.transfer(
+            session,
+            debit=place.notice,
+            credit=place.points,
+            amount=points,
+            reason="garbage_sorting",
+            actor="system:notice",
+            effective_at=at,
+        )
 
 
 def spend(engine: Engine, place: Place, points: int, *, pending: bool = False) -> int:
     with unit_of_work(engine) as session:
-        return journal.transfer(session, debit=place.points, credit=place.village.penalty, amount=points,
-                                reason="voucher_hold" if pending else "voucher_used", actor="user:2",
-                                pending=pending).id
+        return journal.transfer(
+            session,
+            debit=place.points,
+            credit=place.village.penalty,
+            amount=points,
+            reason="voucher_hold" if pending else "voucher_used",
+            actor="user:2",
+            pending=pending,
+        ).id
 
 
 def months_ago(months: int, now: datetime | None = None) -> datetime:
@@ -95,9 +115,14 @@ def warn(engine: Engine, now: datetime | None = None) -> int:
 
 def told(engine: Engine, household: int, kind: str) -> list[dict]:
     with unit_of_work(engine) as session:
-        return [n.payload for n in session.scalars(
-            select(Notification).where(Notification.household_id == household, Notification.kind == kind)
-            .order_by(Notification.id)).all()]  # type: ignore[arg-type]
+        return [
+            n.payload
+            for n in session.scalars(
+                select(Notification)
+                .where(Notification.household_id == household, Notification.kind == kind)
+                .order_by(Notification.id)
+            ).all()
+        ]  # type: ignore[arg-type]
 
 
 def assert_verified(engine: Engine) -> None:
@@ -168,7 +193,8 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
     assert available(engine, place.points) == 5
     assert posted(engine, place.village.expiry) == 10
     assert told(engine, place.household, "points_expired") == [
-        {"points": 10, "settled_before": local(expiry.cutoff(utcnow(), TZ, 12), TZ).date().isoformat()}]
+        {"points": 10, "settled_before": local(expiry.cutoff(utcnow(), TZ, 12), TZ).date().isoformat()}
+    ]
     with unit_of_work(engine) as session:
         tx = session.scalars(select(JournalTransaction).where(JournalTransaction.reason == "points_expired")).one()
         assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta  # type: ignore[index]
@@ -208,8 +234,9 @@ def test_earlier_expiries_and_deductions_count_as_used(engine: Engine, place: Pl
     settle(engine, place, 7, months_ago(13))
     settle(engine, place, 3, months_ago(1))
     with unit_of_work(engine) as session:  # a deduction takes what the balance allows
-        journal.take_available(session, debit=place.points, credit=place.village.penalty, amount=2,
-                               reason="littering", actor="user:9")
+        journal.take_available(
+            session, debit=place.points, credit=place.village.penalty, amount=2, reason="littering", actor="user:9"
+        )
     assert expire(engine) == 1
     assert posted(engine, place.village.expiry) == 15  # 17 old points less the 2 the deduction took
     assert available(engine, place.points) == 3
@@ -250,8 +277,9 @@ def test_a_used_hold_was_spending(engine: Engine, place: Place) -> None:
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="a second writer during the step: SQLite serialises writers")
-def test_a_spend_committed_while_the_step_runs_is_counted(engine: Engine, place: Place,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_spend_committed_while_the_step_runs_is_counted(
+    engine: Engine, place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The step reads every household first and each one again under the journal's lock: a spend committed in
     between takes the oldest points, so fewer lapse."""
     expiry_on(engine, place, 12)
@@ -316,7 +344,8 @@ def test_a_household_is_warned_once_thirty_days_before(engine: Engine, place: Pl
     assert (report.expired_points_households, report.expiry_warnings) == (0, 1)
     day = expiry.last_day(first, TZ, 12).isoformat()
     assert told(engine, place.household, "points_expiring") == [
-        {"points": 7, "first_day": day, "last_day": day, "settled_through": first.isoformat()}]
+        {"points": 7, "first_day": day, "last_day": day, "settled_through": first.isoformat()}
+    ]
     assert warn(engine, now) == 0
     assert warn(engine, now + timedelta(days=1)) == 0
     spend(engine, place, 2)  # less to lapse: no new warning
@@ -325,8 +354,11 @@ def test_a_household_is_warned_once_thirty_days_before(engine: Engine, place: Pl
     settle(engine, place, 3, second)
     assert warn(engine, now) == 1
     assert told(engine, place.household, "points_expiring")[-1] == {
-        "points": 8, "first_day": day, "last_day": expiry.last_day(second, TZ, 12).isoformat(),
-        "settled_through": second.isoformat()}
+        "points": 8,
+        "first_day": day,
+        "last_day": expiry.last_day(second, TZ, 12).isoformat(),
+        "settled_through": second.isoformat(),
+    }
     assert warn(engine, now) == 0
     assert available(engine, place.points) == 12  # a warning moves nothing
     assert_verified(engine)
@@ -342,8 +374,13 @@ def test_the_warning_names_the_oldest_points_not_used_up(engine: Engine, place: 
     spend(engine, place, 8)  # all of the first 7, and 1 of the next 3
     assert warn(engine, now) == 1
     assert told(engine, place.household, "points_expiring") == [
-        {"points": 2, "first_day": expiry.last_day(second, TZ, 12).isoformat(),
-         "last_day": expiry.last_day(second, TZ, 12).isoformat(), "settled_through": second.isoformat()}]
+        {
+            "points": 2,
+            "first_day": expiry.last_day(second, TZ, 12).isoformat(),
+            "last_day": expiry.last_day(second, TZ, 12).isoformat(),
+            "settled_through": second.isoformat(),
+        }
+    ]
     assert expire(engine, now + timedelta(days=31)) == 1  # as told: 2 lapse, the 4 recent ones stay
     assert (posted(engine, place.village.expiry), available(engine, place.points)) == (2, 4)
 
@@ -368,8 +405,9 @@ def test_no_warning_when_the_points_were_spent(engine: Engine, place: Place) -> 
 # --- the county setting --------------------------------------------------------------------------------------
 
 
-def test_the_county_admin_turns_expiry_on_within_limits(engine: Engine, place: Place, tmp_path: Path,
-                                                         database_url: str) -> None:
+def test_the_county_admin_turns_expiry_on_within_limits(
+    engine: Engine, place: Place, tmp_path: Path, database_url: str
+) -> None:
     with unit_of_work(engine) as session:
         for username, role in (("admin", Role.COUNTY_ADMIN), ("official", Role.OFFICIAL)):
             user = User(role=role, county_id=place.village.county_id, username=username, display_name=username)
@@ -388,7 +426,8 @@ def test_the_county_admin_turns_expiry_on_within_limits(engine: Engine, place: P
             assert response.status_code == 422, bad
             assert response.json()["code"] == "invalid_request"
         official = bearer(password_token(client, "official"))
-        assert client.patch("/api/v1/county/policy", json={"points_expiry_months": 0},
-                            headers=official).status_code == 403
+        assert (
+            client.patch("/api/v1/county/policy", json={"points_expiry_months": 0}, headers=official).status_code == 403
+        )
         response = client.patch("/api/v1/county/policy", json={"points_expiry_months": 0}, headers=admin)
         assert response.json()["points_expiry_months"] == 0

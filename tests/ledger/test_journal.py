@@ -44,10 +44,12 @@ def balance(engine: Engine, account_id: int) -> tuple[int, int, int, int]:
 
 def test_transfer_posts_both_legs_and_chains(engine: Engine, village, household) -> None:
     with unit_of_work(engine) as session:
-        first = journal.transfer(session, debit=village.issuance, credit=household, amount=5,
-                                 reason="garbage_sorting", actor="user:1")
-        second = journal.transfer(session, debit=village.issuance, credit=household, amount=3,
-                                  reason="volunteering", actor="user:1")
+        first = journal.transfer(
+            session, debit=village.issuance, credit=household, amount=5, reason="garbage_sorting", actor="user:1"
+        )
+        second = journal.transfer(
+            session, debit=village.issuance, credit=household, amount=3, reason="volunteering", actor="user:1"
+        )
     assert (first.chain_seq, second.chain_seq) == (1, 2)
     assert balance(engine, household) == (8, 0, 0, 8)
     assert balance(engine, village.issuance) == (-8, 0, 0, 0)
@@ -74,8 +76,9 @@ def test_same_key_same_body_replays_and_different_body_conflicts(engine: Engine,
 
 
 def test_a_failed_write_leaves_no_trace_and_frees_its_key(engine: Engine, village, household) -> None:
-    spend = dict(debit=household, credit=village.penalty, amount=5, reason="littering", actor="user:1",
-                 idempotency_key="spend-1")
+    spend = dict(
+        debit=household, credit=village.penalty, amount=5, reason="littering", actor="user:1", idempotency_key="spend-1"
+    )
     with pytest.raises(InsufficientPoints), unit_of_work(engine) as session:
         journal.transfer(session, **spend)
     with unit_of_work(engine) as session:
@@ -89,8 +92,9 @@ def test_a_failed_write_leaves_no_trace_and_frees_its_key(engine: Engine, villag
 def test_pending_reserves_then_resolves_exactly_once(engine: Engine, village, household) -> None:
     with unit_of_work(engine) as session:
         journal.transfer(session, debit=village.issuance, credit=household, amount=10, reason="x", actor="u")
-        hold = journal.transfer(session, debit=household, credit=village.penalty, amount=7, reason="hold",
-                                actor="u", pending=True)
+        hold = journal.transfer(
+            session, debit=household, credit=village.penalty, amount=7, reason="hold", actor="u", pending=True
+        )
     assert balance(engine, household) == (10, 7, 0, 10)
     with pytest.raises(InsufficientPoints), unit_of_work(engine) as session:
         journal.transfer(session, debit=household, credit=village.penalty, amount=4, reason="x", actor="u")
@@ -107,10 +111,19 @@ def test_pending_reserves_then_resolves_exactly_once(engine: Engine, village, ho
 def test_void_releases_and_expiry_returns_points(engine: Engine, village, household) -> None:
     with unit_of_work(engine) as session:
         journal.transfer(session, debit=village.issuance, credit=household, amount=10, reason="x", actor="u")
-        voided = journal.transfer(session, debit=household, credit=village.penalty, amount=4, reason="h",
-                                  actor="u", pending=True)
-        lapsing = journal.transfer(session, debit=household, credit=village.penalty, amount=5, reason="h",
-                                   actor="u", pending=True, timeout=timedelta(minutes=5))
+        voided = journal.transfer(
+            session, debit=household, credit=village.penalty, amount=4, reason="h", actor="u", pending=True
+        )
+        lapsing = journal.transfer(
+            session,
+            debit=household,
+            credit=village.penalty,
+            amount=5,
+            reason="h",
+            actor="u",
+            pending=True,
+            timeout=timedelta(minutes=5),
+        )
         journal.void_pending(session, pending_id=voided.id, actor="u")
     assert balance(engine, household) == (10, 5, 0, 10)
     later = utcnow() + timedelta(minutes=6)
@@ -136,8 +149,9 @@ def test_reversal_mirrors_once_and_never_overdraws(engine: Engine, village, hous
     with pytest.raises(NotReversible), unit_of_work(engine) as session:
         journal.reverse(session, transaction_id=reversal.id, actor="u", reason="undo the undo")
     with unit_of_work(engine) as session:
-        spent_earn = journal.transfer(session, debit=village.issuance, credit=household, amount=4, reason="x",
-                                      actor="u")
+        spent_earn = journal.transfer(
+            session, debit=village.issuance, credit=household, amount=4, reason="x", actor="u"
+        )
         journal.transfer(session, debit=household, credit=village.penalty, amount=3, reason="y", actor="u")
     with pytest.raises(InsufficientPoints), unit_of_work(engine) as session:
         journal.reverse(session, transaction_id=spent_earn.id, actor="u", reason="too late")

@@ -56,8 +56,10 @@ class Model:
     keys: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # key -> (request, transaction)
 
     def can_debit(self, legs: list[tuple[int, int]]) -> bool:
-        return all(account == self.issuance or amount > 0 or self.accounts[account].available >= -amount
-                   for account, amount in legs)
+        return all(
+            account == self.issuance or amount > 0 or self.accounts[account].available >= -amount
+            for account, amount in legs
+        )
 
     def post(self, legs: list[tuple[int, int]]) -> None:
         from_issuance = any(account == self.issuance for account, _ in legs)
@@ -109,8 +111,12 @@ class JournalMachine(RuleBasedStateMachine):
 
     @rule(target=transactions, n=st.integers(0, HOUSEHOLDS - 1), amount=st.integers(1, 50), key=st.booleans())
     def award(self, n: int, amount: int, key: bool) -> Any:
-        request = {"debit": self.model.issuance, "credit": self.model.households[n], "amount": amount,
-                   "reason": "volunteering"}
+        request = {
+            "debit": self.model.issuance,
+            "credit": self.model.households[n],
+            "amount": amount,
+            "reason": "volunteering",
+        }
         if key:
             request["idempotency_key"] = f"award-{len(self.model.keys)}"
         tx = self._transfer(**request)
@@ -126,8 +132,9 @@ class JournalMachine(RuleBasedStateMachine):
     def spend(self, n: int, amount: int) -> Any:
         household = self.model.households[n]
         legs = [(household, -amount), (self.model.penalty, amount)]
-        result = code_of(lambda: self._transfer(debit=household, credit=self.model.penalty, amount=amount,
-                                                reason="littering"))
+        result = code_of(
+            lambda: self._transfer(debit=household, credit=self.model.penalty, amount=amount, reason="littering")
+        )
         if not self.model.can_debit(legs):
             assert result == "insufficient_points"
             return None
@@ -136,14 +143,27 @@ class JournalMachine(RuleBasedStateMachine):
         self.model.legs[result.id] = legs
         return result.id
 
-    @rule(target=pendings, n=st.integers(0, HOUSEHOLDS - 1), amount=st.integers(1, 60), earn=st.booleans(),
-          timeout=st.booleans())
+    @rule(
+        target=pendings,
+        n=st.integers(0, HOUSEHOLDS - 1),
+        amount=st.integers(1, 60),
+        earn=st.booleans(),
+        timeout=st.booleans(),
+    )
     def hold(self, n: int, amount: int, earn: bool, timeout: bool) -> Any:
         household = self.model.households[n]
         debit, credit = (self.model.issuance, household) if earn else (household, self.model.penalty)
         legs = [(debit, -amount), (credit, amount)]
-        result = code_of(lambda: self._transfer(debit=debit, credit=credit, amount=amount, reason="hold",
-                                                pending=True, timeout=timedelta(hours=1) if timeout else None))
+        result = code_of(
+            lambda: self._transfer(
+                debit=debit,
+                credit=credit,
+                amount=amount,
+                reason="hold",
+                pending=True,
+                timeout=timedelta(hours=1) if timeout else None,
+            )
+        )
         if not self.model.can_debit(legs):
             assert result == "insufficient_points"
             return None
@@ -237,7 +257,10 @@ class JournalMachine(RuleBasedStateMachine):
             for account, expected in self.model.accounts.items():
                 b = queries.balance(session, account)
                 assert (b.posted, b.pending_debit, b.pending_credit, b.earned) == (
-                    expected.posted, expected.pending_debit, expected.pending_credit, expected.earned
+                    expected.posted,
+                    expected.pending_debit,
+                    expected.pending_credit,
+                    expected.earned,
                 ), f"account {account}"
                 if account in self.model.households:
                     assert b.posted >= 0 and b.available >= 0

@@ -40,14 +40,32 @@ def test_pending_debit_reserves_and_cannot_overdraw() -> None:
 
 def test_issuance_may_go_negative_and_earned_counts_only_issued_points() -> None:
     issuance, household = Balance(), Balance()
-    rules.apply(issuance, tx_kind=TxKind.TRANSFER, amount=-5, account_kind=AccountKind.ISSUANCE,
-                involves_issuance=True, account_id=1)
-    rules.apply(household, tx_kind=TxKind.TRANSFER, amount=5, account_kind=AccountKind.HOUSEHOLD,
-                involves_issuance=True, account_id=2)
+    rules.apply(
+        issuance,
+        tx_kind=TxKind.TRANSFER,
+        amount=-5,
+        account_kind=AccountKind.ISSUANCE,
+        involves_issuance=True,
+        account_id=1,
+    )
+    rules.apply(
+        household,
+        tx_kind=TxKind.TRANSFER,
+        amount=5,
+        account_kind=AccountKind.HOUSEHOLD,
+        involves_issuance=True,
+        account_id=2,
+    )
     assert (issuance.posted, household.posted, household.earned, issuance.earned) == (-5, 5, 5, 0)
     # spending at a partner does not touch earned
-    rules.apply(household, tx_kind=TxKind.TRANSFER, amount=-2, account_kind=AccountKind.HOUSEHOLD,
-                involves_issuance=False, account_id=2)
+    rules.apply(
+        household,
+        tx_kind=TxKind.TRANSFER,
+        amount=-2,
+        account_kind=AccountKind.HOUSEHOLD,
+        involves_issuance=False,
+        account_id=2,
+    )
     assert (household.posted, household.earned) == (3, 5)
 
 

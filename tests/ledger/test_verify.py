@@ -22,8 +22,9 @@ def history(engine: Engine) -> list[int]:
             journal.transfer(session, debit=village.issuance, credit=account, amount=n, reason="x", actor="u").id
             for n in (5, 6, 7)
         ]
-        hold = journal.transfer(session, debit=account, credit=village.penalty, amount=4, reason="h", actor="u",
-                                pending=True)
+        hold = journal.transfer(
+            session, debit=account, credit=village.penalty, amount=4, reason="h", actor="u", pending=True
+        )
         journal.post_pending(session, pending_id=hold.id, actor="u")
         ids.append(journal.reverse(session, transaction_id=ids[0], actor="u", reason="mistake").id)
     return ids
@@ -39,8 +40,9 @@ def test_an_untouched_journal_verifies(engine: Engine, history: list[int]) -> No
 def test_an_edited_amount_names_its_transaction(engine: Engine, history: list[int]) -> None:
     with engine.begin() as conn:
         drop_append_only_guard(conn)
-        conn.execute(text("UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0"),
-                     {"t": history[1]})
+        conn.execute(
+            text("UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0"), {"t": history[1]}
+        )
     with unit_of_work(engine) as session:
         report = verify(session)
     assert not report.ok
@@ -70,12 +72,15 @@ def test_reordered_transactions_are_found(engine: Engine, history: list[int]) ->
     assert report.first_bad.transaction_id == b
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0",
-    "DELETE FROM posting WHERE transaction_id = :t",
-    "UPDATE journal_transaction SET reason = 'edited' WHERE id = :t",
-    "DELETE FROM journal_transaction WHERE id = :t",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE posting SET amount = amount + 1 WHERE transaction_id = :t AND amount > 0",
+        "DELETE FROM posting WHERE transaction_id = :t",
+        "UPDATE journal_transaction SET reason = 'edited' WHERE id = :t",
+        "DELETE FROM journal_transaction WHERE id = :t",
+    ],
+)
 def test_the_database_refuses_to_change_history(engine: Engine, history: list[int], statement: str) -> None:
     with pytest.raises(IntegrityError, match="append-only"), engine.begin() as conn:
         conn.execute(text(statement), {"t": history[1]})

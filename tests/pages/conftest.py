@@ -19,8 +19,9 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 @pytest.fixture
 def browser(settings: Settings, engine: Engine) -> Iterator[TestClient]:  # noqa: F811
     """A client that behaves like a browser on https: cookies kept, redirects not followed by itself."""
-    with TestClient(create_app(settings, engine=engine), base_url="https://testserver",
-                    follow_redirects=False) as client:
+    with TestClient(
+        create_app(settings, engine=engine), base_url="https://testserver", follow_redirects=False
+    ) as client:
         yield client
 
 
@@ -30,8 +31,14 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def form_post(client: TestClient, path: str, data: dict[str, str], *, from_page: str | None = None,
-              files: dict[str, tuple[str, bytes, str]] | None = None):  # type: ignore[no-untyped-def]
+def form_post(
+    client: TestClient,
+    path: str,
+    data: dict[str, str],
+    *,
+    from_page: str | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+):  # type: ignore[no-untyped-def]
     """Send a form as a browser would: with the CSRF token of the page it is on."""
     page = client.get(from_page or path)
     assert page.status_code == 200, page.text
@@ -43,8 +50,9 @@ def sign_in_villager(client: TestClient, phone: str, next_path: str = "") -> Non
     assert sent.status_code == 200, sent.text
     code = re.search(r"<strong class=\"dev-code\">(\d{6})</strong>", sent.text)
     assert code, "dev mode shows the code on the page"
-    done = client.post("/signin/code", data={"csrf": csrf_of(sent.text), "phone": phone, "code": code.group(1),
-                                             "next": next_path})
+    done = client.post(
+        "/signin/code", data={"csrf": csrf_of(sent.text), "phone": phone, "code": code.group(1), "next": next_path}
+    )
     assert done.status_code == 303, done.text
 
 

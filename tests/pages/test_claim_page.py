@@ -15,10 +15,16 @@ from tests.api.conftest import World, password_token
 from tests.pages.conftest import csrf_of, sign_in_villager
 
 
-def test_a_scanned_code_opens_sign_in_then_the_claim_page_and_the_claim_is_sent(browser: TestClient,
-                                                                                  world: World) -> None:
-    activity = new_activity(browser, password_token(browser, "official-a"), world.village_a.village_id,
-                            matter="volunteering", title="Clean the river bank")
+def test_a_scanned_code_opens_sign_in_then_the_claim_page_and_the_claim_is_sent(
+    browser: TestClient, world: World
+) -> None:
+    activity = new_activity(
+        browser,
+        password_token(browser, "official-a"),
+        world.village_a.village_id,
+        matter="volunteering",
+        title="Clean the river bank",
+    )
     path = f"/c/{code_of(activity)}"
 
     first = browser.get(path)
@@ -33,20 +39,27 @@ def test_a_scanned_code_opens_sign_in_then_the_claim_page_and_the_claim_is_sent(
     assert page.headers["cache-control"] == "no-store"
 
     key = page.text.split('name="key" value="')[1].split('"')[0]
-    sent = browser.post(path, data={"csrf": csrf_of(page.text), "key": key},
-                        files={"photo": ("photo.jpg", JPEG, "image/jpeg")})
+    sent = browser.post(
+        path, data={"csrf": csrf_of(page.text), "key": key}, files={"photo": ("photo.jpg", JPEG, "image/jpeg")}
+    )
     assert sent.status_code == 200, sent.text
     assert "claim-sent" in sent.text
 
-    again = browser.post(path, data={"csrf": csrf_of(page.text), "key": key},
-                         files={"photo": ("photo.jpg", JPEG, "image/jpeg")})
+    again = browser.post(
+        path, data={"csrf": csrf_of(page.text), "key": key}, files={"photo": ("photo.jpg", JPEG, "image/jpeg")}
+    )
     assert again.status_code in (200, 409), again.text  # a resend never claims twice
 
 
 def test_a_code_the_household_claimed_already_says_so_before_the_photo(browser: TestClient, world: World) -> None:
     """Scanning the poster again after claiming: the page says why a claim would be refused and has no button."""
-    activity = new_activity(browser, password_token(browser, "official-a"), world.village_a.village_id,
-                            matter="volunteering", title="Clean the river bank")
+    activity = new_activity(
+        browser,
+        password_token(browser, "official-a"),
+        world.village_a.village_id,
+        matter="volunteering",
+        title="Clean the river bank",
+    )
     path = f"/c/{code_of(activity)}"
     sign_in_villager(browser, world.villager_phone, next_path=path)
     page = browser.get(path)
@@ -83,8 +96,16 @@ def _later(monkeypatch: pytest.MonkeyPatch, minutes: int) -> None:
 
 def _scan_live(browser: TestClient, world: World) -> tuple[str, str]:
     official = password_token(browser, "official-a")
-    activity = new_activity(browser, official, world.village_a.village_id, "village_meeting", rotating=True,
-                            lat=30.2741, lon=120.1551, radius_m=200)
+    activity = new_activity(
+        browser,
+        official,
+        world.village_a.village_id,
+        "village_meeting",
+        rotating=True,
+        lat=30.2741,
+        lon=120.1551,
+        radius_m=200,
+    )
     return f"/c/{live_code(browser, official, activity['id'])}", official
 
 
@@ -108,8 +129,9 @@ def test_a_live_code_scanned_before_signing_in_is_claimed_after_it_has_changed(
     assert 'data-claim-status="approved"' in sent.text  # at the hall, own phone: approved at once
 
 
-def test_without_a_scan_ticket_the_changed_code_is_refused(browser: TestClient, world: World,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_scan_ticket_the_changed_code_is_refused(
+    browser: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _ = _scan_live(browser, world)
     sign_in_villager(browser, world.villager_phone, next_path=path)
     _later(monkeypatch, 4)
@@ -117,14 +139,16 @@ def test_without_a_scan_ticket_the_changed_code_is_refused(browser: TestClient, 
     assert refused.status_code == 409 and 'data-refusal="code_expired"' in refused.text
 
 
-def test_a_scan_ticket_works_only_in_the_browser_that_scanned(browser: TestClient, world: World, settings,
-                                                              engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_scan_ticket_works_only_in_the_browser_that_scanned(
+    browser: TestClient, world: World, settings, engine, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     path, _ = _scan_live(browser, world)
     browser.get(path)
     ticket = browser.cookies.get("sz_scan")
     _later(monkeypatch, 4)
-    with TestClient(create_app(settings, engine=engine), base_url="https://testserver",
-                    follow_redirects=False) as neighbour:
+    with TestClient(
+        create_app(settings, engine=engine), base_url="https://testserver", follow_redirects=False
+    ) as neighbour:
         neighbour.get("/signin")  # a browser of its own, with its own device cookie
         neighbour.cookies.set("sz_scan", ticket)
         sign_in_villager(neighbour, "13900000002", next_path=path)

@@ -23,8 +23,11 @@ JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 def msgids() -> dict[str, str]:
     found = {}
     for filename, _, message, _, _ in extract_from_dir(
-            PAGES, METHODS, keywords={**DEFAULT_KEYWORDS, "N_": None},
-            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+        PAGES,
+        METHODS,
+        keywords={**DEFAULT_KEYWORDS, "N_": None},
+        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+    ):
         found[message if isinstance(message, str) else message[0]] = filename
     return found
 
@@ -34,7 +37,8 @@ def test_every_text_of_the_pages_has_its_chinese() -> None:
     missing = {m: where for m, where in msgids().items() if not chinese.get(m) or not chinese.get(m).string}
     assert len(msgids()) > 50
     assert missing == {}, "add to a .po file under api/pages/locale/zh_CN:\n" + "\n".join(
-        f'#: {where}\nmsgid "{m}"\nmsgstr ""\n' for m, where in missing.items())
+        f'#: {where}\nmsgid "{m}"\nmsgstr ""\n' for m, where in missing.items()
+    )
 
 
 def test_no_chinese_text_is_left_that_no_page_uses() -> None:
@@ -48,11 +52,15 @@ def test_no_template_hard_codes_a_text() -> None:
     for path in TEMPLATES.rglob("*.html"):
         source = TRANS_BLOCK.sub("§", path.read_text())  # a trans block is a catalogue text
         source = JINJA.sub("§", source)
-        offenders += [f"{path.relative_to(TEMPLATES)}: attribute {a!r}" for a in TEXT_ATTRIBUTE.findall(source)
-                      if LETTERS.search(a)]
+        offenders += [
+            f"{path.relative_to(TEMPLATES)}: attribute {a!r}"
+            for a in TEXT_ATTRIBUTE.findall(source)
+            if LETTERS.search(a)
+        ]
         text = ENTITY.sub("", TAG.sub(" ", source))
-        offenders += [f"{path.relative_to(TEMPLATES)}: {line.strip()!r}" for line in text.splitlines()
-                      if LETTERS.search(line)]
+        offenders += [
+            f"{path.relative_to(TEMPLATES)}: {line.strip()!r}" for line in text.splitlines() if LETTERS.search(line)
+        ]
     assert offenders == []
 
 

@@ -42,7 +42,8 @@ def _participating(html: str) -> int:
 
 
 def test_a_claim_shows_in_the_queue_with_its_photo_and_approving_puts_its_points_in_notice(
-        browser: TestClient, world: World) -> None:
+    browser: TestClient, world: World
+) -> None:
     official = password_token(browser, "official-a")
     activity = new_activity(browser, official, world.village_a.village_id, title="Sweep the square")
     picture = photo(browser, villager_token(browser, world.villager_phone))
@@ -87,8 +88,9 @@ def test_rejecting_needs_a_reason(browser: TestClient, world: World) -> None:
     assert ZH.gettext(ERRORS["reason_required"]) in refused.text
     assert _status(browser, official, sent["id"]) == "pending"
 
-    done = form_post(browser, f"/office/claims/{sent['id']}/reject", {"reason": "Nobody saw the work done"},
-                     from_page="/office")
+    done = form_post(
+        browser, f"/office/claims/{sent['id']}/reject", {"reason": "Nobody saw the work done"}, from_page="/office"
+    )
     assert done.status_code == 303
     assert done.headers["location"] == "/office?done=rejected"
     decided = browser.get(f"/api/v1/claims/{sent['id']}", headers=bearer(official)).json()
@@ -108,8 +110,10 @@ def test_bulk_approve_approves_exactly_the_ticked_claims(browser: TestClient, wo
     queue = browser.get("/office")
     for sent in (first, second, third):
         assert f'data-claim-id="{sent["id"]}"' in queue.text
-    done = browser.post("/office/claims/bulk-approve",
-                        data={"csrf": csrf_of(queue.text), "claim_ids": [str(first["id"]), str(third["id"])]})
+    done = browser.post(
+        "/office/claims/bulk-approve",
+        data={"csrf": csrf_of(queue.text), "claim_ids": [str(first["id"]), str(third["id"])]},
+    )
     assert done.status_code == 303
     assert done.headers["location"] == "/office?done=bulk_approved"
     assert _status(browser, official, first["id"]) == "approved"
@@ -133,14 +137,17 @@ def test_another_villages_official_neither_sees_nor_approves_the_claims(browser:
     refused = browser.post(f"/office/claims/{sent['id']}/approve", data={"csrf": csrf_of(queue.text)})
     assert refused.status_code == 404
     assert ZH.gettext(ERRORS["claim_not_found"]) in refused.text
-    bulk = browser.post("/office/claims/bulk-approve", data={"csrf": csrf_of(queue.text),
-                                                             "claim_ids": [str(sent["id"])]})
+    bulk = browser.post(
+        "/office/claims/bulk-approve", data={"csrf": csrf_of(queue.text), "claim_ids": [str(sent["id"])]}
+    )
     assert bulk.status_code == 200
     assert 'class="refusal"' in bulk.text
     assert _status(browser, official, sent["id"]) == "pending"
     assert browser.get(f"/office/dashboard?village_id={world.village_a.village_id}").status_code == 404
-    assert browser.get(
-        f"/office/dashboard/data/participation.csv?village_id={world.village_a.village_id}").status_code == 404
+    assert (
+        browser.get(f"/office/dashboard/data/participation.csv?village_id={world.village_a.village_id}").status_code
+        == 404
+    )
 
 
 def test_a_post_without_csrf_is_refused_and_changes_nothing(browser: TestClient, world: World) -> None:
@@ -165,8 +172,9 @@ def test_a_villager_cannot_open_the_office(browser: TestClient, world: World) ->
     assert browser.get("/office/dashboard").status_code == 403
 
 
-def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree(browser: TestClient,
-                                                                                  world: World) -> None:
+def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree(
+    browser: TestClient, world: World
+) -> None:
     official = password_token(browser, "official-a")
     activity = new_activity(browser, official, world.village_a.village_id)
     sent = _claim(browser, world.villager_phone, activity)
@@ -202,8 +210,9 @@ def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree
         assert xlsx.headers["cache-control"] == "no-store"
         pd.read_excel(io.BytesIO(xlsx.content))  # opens
 
-    points = pd.read_excel(io.BytesIO(browser.get(
-        f"/office/dashboard/data/points_by_matter.xlsx?village_id={village}").content))
+    points = pd.read_excel(
+        io.BytesIO(browser.get(f"/office/dashboard/data/points_by_matter.xlsx?village_id={village}").content)
+    )
     assert points.loc[points["matter_code"] == "volunteering", "points"].tolist() == [sent["points"]]
     assert browser.get("/office/dashboard/chart/nonsense.svg").status_code == 422
 
@@ -212,8 +221,12 @@ def test_the_county_admin_sees_the_county_on_the_dashboard(browser: TestClient, 
     official = password_token(browser, "official-a")
     activity = new_activity(browser, official, world.village_a.village_id)
     sent = _claim(browser, world.villager_phone, activity)
-    assert browser.post(f"/api/v1/claims/{sent['id']}/approve",
-                        headers={**bearer(official), "Idempotency-Key": "dash-1"}).status_code == 201
+    assert (
+        browser.post(
+            f"/api/v1/claims/{sent['id']}/approve", headers={**bearer(official), "Idempotency-Key": "dash-1"}
+        ).status_code
+        == 201
+    )
     sign_in_staff(browser, "admin")
     board = browser.get("/office/dashboard")
     assert _participating(board.text) == 1
@@ -226,16 +239,28 @@ def test_an_activity_made_on_the_page_may_have_a_geofence(browser: TestClient, w
     sign_in_staff(browser, "official-a")
     listing = browser.get("/office/activities")
     assert 'name="radius_m"' in listing.text
-    form = {"csrf": csrf_of(listing.text), "village_id": str(world.village_a.village_id),
-            "matter_code": "village_meeting", "title": "Village assembly", "place": "Hall",
-            "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
-            "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}", "period": "once", "rotating": "1",
-            "lat": "30.2741", "lon": "120.1551", "radius_m": "150"}
+    form = {
+        "csrf": csrf_of(listing.text),
+        "village_id": str(world.village_a.village_id),
+        "matter_code": "village_meeting",
+        "title": "Village assembly",
+        "place": "Hall",
+        "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
+        "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}",
+        "period": "once",
+        "rotating": "1",
+        "lat": "30.2741",
+        "lon": "120.1551",
+        "radius_m": "150",
+    }
     assert browser.post("/office/activities", data=form).status_code == 303
-    made = browser.get(f"/api/v1/activities?village_id={world.village_a.village_id}",
-                       headers=bearer(password_token(browser, "official-a"))).json()
+    made = browser.get(
+        f"/api/v1/activities?village_id={world.village_a.village_id}",
+        headers=bearer(password_token(browser, "official-a")),
+    ).json()
     assert [(a["lat"], a["lon"], a["radius_m"]) for a in made if a["title"] == "Village assembly"] == [
-        (30.2741, 120.1551, 150)]
+        (30.2741, 120.1551, 150)
+    ]
     odd = browser.post("/office/activities", data={**form, "title": "Odd", "lat": "north", "radius_m": ""})
     assert odd.status_code == 422  # a plain refusal, nothing made
 
@@ -244,11 +269,20 @@ def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClie
     sign_in_staff(browser, "official-a")
     listing = browser.get("/office/activities")
     assert listing.status_code == 200
-    created = browser.post("/office/activities", data={
-        "csrf": csrf_of(listing.text), "village_id": str(world.village_a.village_id),
-        "matter_code": "volunteering", "title": "Evening patrol", "place": "Gate",
-        "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
-        "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}", "period": "once", "rotating": "1"})
+    created = browser.post(
+        "/office/activities",
+        data={
+            "csrf": csrf_of(listing.text),
+            "village_id": str(world.village_a.village_id),
+            "matter_code": "volunteering",
+            "title": "Evening patrol",
+            "place": "Gate",
+            "starts_at": f"{utcnow() - timedelta(hours=1):%Y-%m-%dT%H:%M}+00:00",
+            "ends_at": f"{utcnow() + timedelta(days=1):%Y-%m-%dT%H:%M}",
+            "period": "once",
+            "rotating": "1",
+        },
+    )
     assert created.status_code == 303, created.text
     listing = browser.get(created.headers["location"])
     assert "Evening patrol" in listing.text
@@ -258,7 +292,7 @@ def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClie
     assert screen.status_code == 200
     assert f'data-live-code="/office/activities/{activity_id}/live.json"' in screen.text
     assert 'class="qr" src="data:image/svg+xml;base64,' in screen.text
-    assert 'class="screen' in screen.text or "screen\"" in screen.text
+    assert 'class="screen' in screen.text or 'screen"' in screen.text
 
     live = browser.get(f"/office/activities/{activity_id}/live.json")
     assert live.status_code == 200
@@ -290,11 +324,14 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
     assert browser.get(f"/office/households/{world.household_a1}/card").status_code == 200
     card = browser.get(f"/office/households/{world.household_a1}/card.svg")
     assert card.status_code == 200 and card.headers["content-type"].startswith("image/svg+xml")
-    scan = "https://testserver/h/" + codes.sign_household(browser.app.state.code_keys,  # type: ignore[attr-defined]
-                                                           household_id=world.household_a1)
+    scan = "https://testserver/h/" + codes.sign_household(
+        browser.app.state.code_keys,  # type: ignore[attr-defined]
+        household_id=world.household_a1,
+    )
 
-    done = form_post(browser, "/office/proxy", {"activity_id": str(activity["id"]), "household_card": scan,
-                                                 "key": "proxy-key-1"})
+    done = form_post(
+        browser, "/office/proxy", {"activity_id": str(activity["id"]), "household_card": scan, "key": "proxy-key-1"}
+    )
     assert done.status_code == 303, done.text
     claims = browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
     assert [(c["household_id"], c["proxy"]) for c in claims] == [(world.household_a1, True)]
@@ -306,11 +343,15 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
     fields = {"activity_id": str(hygiene["id"]), "household_id": str(world.household_a2), "key": "proxy-key-2"}
     bare = form_post(browser, "/office/proxy", fields)
     assert bare.status_code == 422 and "evidence_required" in bare.text
-    shot = form_post(browser, "/office/proxy", {**fields, "key": "proxy-key-3"},
-                     files={"photo": ("yard.jpg", JPEG, "image/jpeg")})
+    shot = form_post(
+        browser, "/office/proxy", {**fields, "key": "proxy-key-3"}, files={"photo": ("yard.jpg", JPEG, "image/jpeg")}
+    )
     assert shot.status_code == 303, shot.text
-    entered = [c for c in browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
-               if c["activity_id"] == hygiene["id"]]
+    entered = [
+        c
+        for c in browser.get("/api/v1/claims?status=pending", headers=bearer(official)).json()
+        if c["activity_id"] == hygiene["id"]
+    ]
     assert [(c["household_id"], len(c["evidence"])) for c in entered] == [(world.household_a2, 1)]
 
 
@@ -322,16 +363,30 @@ def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestCl
     matter = re.search(r'name="matter_code".*?<option value="([a-z_0-9]+)"', page.text, re.S)
     assert matter, "the deduction form lists the deduction matters"
     key = page.text.split('name="key" value="')[1].split('"')[0]
-    missing = browser.post("/office/deductions", data={"csrf": csrf_of(page.text), "key": key, "reason": "",
-                                                       "household_id": str(world.household_a1),
-                                                       "matter_code": matter.group(1)})
+    missing = browser.post(
+        "/office/deductions",
+        data={
+            "csrf": csrf_of(page.text),
+            "key": key,
+            "reason": "",
+            "household_id": str(world.household_a1),
+            "matter_code": matter.group(1),
+        },
+    )
     assert missing.status_code == 400
     assert browser.get("/api/v1/deductions", headers=bearer(official)).json() == []
 
-    done = browser.post("/office/deductions", data={
-        "csrf": csrf_of(page.text), "key": key, "household_id": str(world.household_a1),
-        "matter_code": matter.group(1), "reason": "Burned straw in the field"},
-        files={"photo": ("photo.jpg", JPEG, "image/jpeg")})
+    done = browser.post(
+        "/office/deductions",
+        data={
+            "csrf": csrf_of(page.text),
+            "key": key,
+            "household_id": str(world.household_a1),
+            "matter_code": matter.group(1),
+            "reason": "Burned straw in the field",
+        },
+        files={"photo": ("photo.jpg", JPEG, "image/jpeg")},
+    )
     assert done.status_code == 303, done.text
     deductions = browser.get("/api/v1/deductions", headers=bearer(official)).json()
     assert len(deductions) == 1 and len(deductions[0]["evidence"]) == 1
@@ -341,13 +396,18 @@ def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestCl
     assert f"<td>{shown_as}</td>" in row and matter.group(1) not in row  # the matter's name, not its code
 
     villager = villager_token(browser, world.villager_phone)
-    appeal = browser.post("/api/v1/appeals", json={"deduction_id": deductions[0]["id"], "reason": "Not us"},
-                          headers={**bearer(villager), "Idempotency-Key": "appeal-1"})
+    appeal = browser.post(
+        "/api/v1/appeals",
+        json={"deduction_id": deductions[0]["id"], "reason": "Not us"},
+        headers={**bearer(villager), "Idempotency-Key": "appeal-1"},
+    )
     assert appeal.status_code == 201, appeal.text
     page = browser.get("/office/disputes")
     assert f'data-dispute-id="{appeal.json()["id"]}" data-dispute-status="open"' in page.text
-    resolved = browser.post(f"/office/disputes/{appeal.json()['id']}/resolve",
-                            data={"csrf": csrf_of(page.text), "outcome": "upheld", "note": "Checked"})
+    resolved = browser.post(
+        f"/office/disputes/{appeal.json()['id']}/resolve",
+        data={"csrf": csrf_of(page.text), "outcome": "upheld", "note": "Checked"},
+    )
     assert resolved.status_code == 303, resolved.text
     after = browser.get("/api/v1/deductions", headers=bearer(official)).json()
     assert after[0]["status"] == "revoked"
@@ -373,17 +433,20 @@ def test_every_office_page_opens_for_staff_and_the_auditor_gets_no_forms(browser
 
 
 def test_a_rating_review_is_answered_from_the_office_and_the_household_reads_the_answer(
-        browser: TestClient, world: World) -> None:
+    browser: TestClient, world: World
+) -> None:
     villager = villager_token(browser, world.villager_phone)
-    asked = browser.post("/api/v1/credit/me/review-requests", json={"reason": "My deduction was revoked."},
-                         headers=bearer(villager))
+    asked = browser.post(
+        "/api/v1/credit/me/review-requests", json={"reason": "My deduction was revoked."}, headers=bearer(villager)
+    )
     assert asked.status_code == 201, asked.text
     request_id = asked.json()["id"]
 
     sign_in_staff(browser, "official-b")  # another village's official sees nothing of it
     assert f'data-review-id="{request_id}"' not in browser.get("/office/rating-reviews").text
-    refused = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "x"},
-                        from_page="/office/rating-reviews")
+    refused = form_post(
+        browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "x"}, from_page="/office/rating-reviews"
+    )
     assert refused.status_code == 404
 
     browser.cookies.clear()
@@ -393,17 +456,20 @@ def test_a_rating_review_is_answered_from_the_office_and_the_household_reads_the
     card = page.text.split(f'data-review-id="{request_id}"')[1].split("</section>")[0]
     assert 'data-review-status="open"' in page.text and "My deduction was revoked." in card
     assert re.search(r"<strong>(AAA|AA|A|B|C|D|NR)</strong>", card), "the rating asked about is shown"
-    empty = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "  "},
-                      from_page="/office/rating-reviews")
+    empty = form_post(
+        browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "  "}, from_page="/office/rating-reviews"
+    )
     assert empty.status_code == 422  # an empty answer is refused, and the request stays open
     answer = "The deduction was revoked on appeal; the next rating counts it no more."
-    done = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": answer},
-                     from_page="/office/rating-reviews")
+    done = form_post(
+        browser, f"/office/rating-reviews/{request_id}/answer", {"answer": answer}, from_page="/office/rating-reviews"
+    )
     assert done.status_code == 303 and done.headers["location"] == "/office/rating-reviews?done=answered"
     shown = browser.get("/office/rating-reviews").text
     assert f'data-review-id="{request_id}" data-review-status="answered"' in shown
-    again = form_post(browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "again"},
-                      from_page="/office/rating-reviews")
+    again = form_post(
+        browser, f"/office/rating-reviews/{request_id}/answer", {"answer": "again"}, from_page="/office/rating-reviews"
+    )
     assert again.status_code == 409 and ZH.gettext(ERRORS["review_already_answered"]) in again.text
 
     browser.cookies.clear()
@@ -414,9 +480,16 @@ def test_a_rating_review_is_answered_from_the_office_and_the_household_reads_the
 def test_an_award_waiting_for_a_second_official_shows_why_in_the_queue(browser: TestClient, world: World) -> None:
     official = password_token(browser, "official-a")
     evidence = photo(browser, official, village_id=world.village_a.village_id)
-    given = browser.post("/api/v1/claims/awards", headers={**bearer(official), "Idempotency-Key": "award-page"},
-                         json={"household_id": world.household_a1, "matter_code": "clearing_debris",
-                               "reason": "Cleared the blocked ditch after the storm.", "evidence_ids": [evidence]})
+    given = browser.post(
+        "/api/v1/claims/awards",
+        headers={**bearer(official), "Idempotency-Key": "award-page"},
+        json={
+            "household_id": world.household_a1,
+            "matter_code": "clearing_debris",
+            "reason": "Cleared the blocked ditch after the storm.",
+            "evidence_ids": [evidence],
+        },
+    )
     assert given.status_code == 201 and given.json()["status"] == "pending", given.text
     sign_in_staff(browser, "official-a2")
     queue = browser.get("/office")
@@ -431,12 +504,20 @@ def _award_page(browser: TestClient, household_id: int) -> tuple[str, str]:
     return csrf_of(page.text), page.text.split('name="key" value="')[1].split('"')[0]
 
 
-def _award(browser: TestClient, household_id: int, matter: str, reason: str = "Helped at the flood bank.",
-           photo_file: bytes | None = None) -> Any:
+def _award(
+    browser: TestClient,
+    household_id: int,
+    matter: str,
+    reason: str = "Helped at the flood bank.",
+    photo_file: bytes | None = None,
+) -> Any:
     csrf, key = _award_page(browser, household_id)
     files = {"photo": ("shot.jpg", photo_file, "image/jpeg")} if photo_file is not None else None
-    return browser.post("/office/awards", data={"csrf": csrf, "key": key, "household_id": str(household_id),
-                                                "matter_code": matter, "reason": reason}, files=files)
+    return browser.post(
+        "/office/awards",
+        data={"csrf": csrf, "key": key, "household_id": str(household_id), "matter_code": matter, "reason": reason},
+        files=files,
+    )
 
 
 def _awards(browser: TestClient, token: str, household_id: int) -> list[dict[str, Any]]:
@@ -445,7 +526,8 @@ def _awards(browser: TestClient, token: str, household_id: int) -> list[dict[str
 
 
 def test_an_award_under_the_threshold_goes_on_the_notice_board_and_the_balance_shows_it(
-        browser: TestClient, world: World) -> None:
+    browser: TestClient, world: World
+) -> None:
     official = password_token(browser, "official-a")
     before = balance(browser, official, world.household_a1)
     sign_in_staff(browser, "official-a")
@@ -456,8 +538,13 @@ def test_an_award_under_the_threshold_goes_on_the_notice_board_and_the_balance_s
     assert '<option value="volunteering">' in form and '<option value="breaking_village_rules">' not in form
 
     csrf, key = _award_page(browser, world.household_a1)
-    fields = {"csrf": csrf, "key": key, "household_id": str(world.household_a1), "matter_code": "volunteering",
-              "reason": "Helped at the flood bank."}  # 5 points: the county's threshold, not above
+    fields = {
+        "csrf": csrf,
+        "key": key,
+        "household_id": str(world.household_a1),
+        "matter_code": "volunteering",
+        "reason": "Helped at the flood bank.",
+    }  # 5 points: the county's threshold, not above
     done = browser.post("/office/awards", data=fields)
     assert done.status_code == 303, done.text
     again = browser.post("/office/awards", data=fields)  # a double tap, or a resend on a bad connection
@@ -467,7 +554,8 @@ def test_an_award_under_the_threshold_goes_on_the_notice_board_and_the_balance_s
     assert ZH.gettext(NOTICES["award_in_notice"]) in shown
     given = _awards(browser, official, world.household_a1)
     assert [(c["matter_code"], c["points"], c["status"], c["award_reason"]) for c in given] == [
-        ("volunteering", 5, "approved", "Helped at the flood bank.")]
+        ("volunteering", 5, "approved", "Helped at the flood bank.")
+    ]
     assert f'data-award-id="{given[0]["id"]}" data-award-status="approved"' in shown
     after = balance(browser, official, world.household_a1)
     assert after["in_notice"] == before["in_notice"] + 5 and after["posted"] == before["posted"]
@@ -475,8 +563,9 @@ def test_an_award_under_the_threshold_goes_on_the_notice_board_and_the_balance_s
     assert ZH.gettext("+%(n)s in notice") % {"n": after["in_notice"]} in row.split("</tr>")[0]
 
 
-def test_an_award_above_the_threshold_waits_and_only_another_official_approves_it(browser: TestClient,
-                                                                                  world: World) -> None:
+def test_an_award_above_the_threshold_waits_and_only_another_official_approves_it(
+    browser: TestClient, world: World
+) -> None:
     official = password_token(browser, "official-a")
     sign_in_staff(browser, "official-a")
     bare = _award(browser, world.household_a1, "clearing_debris", "Cleared the ditch.")  # 20 points, photo matter
@@ -511,9 +600,14 @@ def test_award_refusals_are_said_in_words_and_write_nothing(browser: TestClient,
     sign_in_staff(browser, "official-home")  # lives in household A2
     own = _award(browser, world.household_a2, "volunteering")
     assert own.status_code == 403, own.text
-    assert 'role="alert"' in own.text and ZH.gettext(
-        "You cannot award your own household: another official of the village, the township supervisor or the "
-        "county admin does it.") in own.text
+    assert (
+        'role="alert"' in own.text
+        and ZH.gettext(
+            "You cannot award your own household: another official of the village, the township supervisor or the "
+            "county admin does it."
+        )
+        in own.text
+    )
     deduction = _award(browser, world.household_a1, "breaking_village_rules")
     assert deduction.status_code == 422
     assert ZH.gettext("This matter takes points away: record it as a deduction instead.") in deduction.text
@@ -534,9 +628,16 @@ def test_the_auditor_gets_no_award_form(browser: TestClient, world: World) -> No
     listing = browser.get("/office/households")
     assert listing.status_code == 200 and "/office/awards" not in listing.text
     assert browser.get(f"/office/awards?household_id={world.household_a1}").status_code == 403
-    refused = browser.post("/office/awards", data={
-        "csrf": csrf_of(listing.text), "key": "auditor-award-1", "household_id": str(world.household_a1),
-        "matter_code": "volunteering", "reason": "x"})
+    refused = browser.post(
+        "/office/awards",
+        data={
+            "csrf": csrf_of(listing.text),
+            "key": "auditor-award-1",
+            "household_id": str(world.household_a1),
+            "matter_code": "volunteering",
+            "reason": "x",
+        },
+    )
     assert refused.status_code == 403
     official = password_token(browser, "official-a")
     assert _awards(browser, official, world.household_a1) == []

@@ -53,13 +53,20 @@ def result_of(html: str) -> str:
 
 def uses_of(engine: Engine, code: str) -> int:
     with unit_of_work(engine) as session:
-        return int(session.scalar(select(func.count()).select_from(VoucherEvent).join(
-            Voucher, Voucher.id == VoucherEvent.voucher_id).where(Voucher.code == code,
-                                                                  VoucherEvent.event == "consumed")) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(VoucherEvent)
+                .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
+                .where(Voucher.code == code, VoucherEvent.event == "consumed")
+            )
+            or 0
+        )
 
 
-def test_the_till_uses_a_voucher_once_and_then_says_already_used(browser: TestClient, engine: Engine,
-                                                                 world: World) -> None:
+def test_the_till_uses_a_voucher_once_and_then_says_already_used(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     voucher = a_voucher(browser, engine, world)
     as_staff(browser, "mart-staff")
     till = browser.get("/till")
@@ -91,7 +98,8 @@ def test_the_till_uses_a_voucher_once_and_then_says_already_used(browser: TestCl
 
 
 def test_the_scanned_qr_text_goes_in_the_code_field_and_part_of_a_voucher_can_be_used(
-        browser: TestClient, engine: Engine, world: World) -> None:
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     voucher = a_voucher(browser, engine, world)
     as_staff(browser, "mart-staff")
     part = at_till(browser, code=voucher["qr_text"], amount="20")
@@ -104,8 +112,9 @@ def test_the_scanned_qr_text_goes_in_the_code_field_and_part_of_a_voucher_can_be
     assert uses_of(engine, voucher["code"]) == 1
 
 
-def test_another_shop_cannot_use_the_voucher_and_other_roles_are_kept_out(browser: TestClient, engine: Engine,
-                                                                          world: World) -> None:
+def test_another_shop_cannot_use_the_voucher_and_other_roles_are_kept_out(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     voucher = a_voucher(browser, engine, world)
     as_staff(browser, "mart2-staff")
     other = at_till(browser, code=voucher["code"], pin=voucher["pin"])
@@ -117,13 +126,18 @@ def test_another_shop_cannot_use_the_voucher_and_other_roles_are_kept_out(browse
     as_staff(browser, "bank-staff")
     assert browser.get("/till").status_code == 403
     assert browser.get("/till/settlement").status_code == 403
-    assert browser.post("/till", data={"csrf": csrf_of(browser.get("/bank").text), "code": voucher["code"],
-                                       "pin": voucher["pin"]}).status_code == 403
+    assert (
+        browser.post(
+            "/till", data={"csrf": csrf_of(browser.get("/bank").text), "code": voucher["code"], "pin": voucher["pin"]}
+        ).status_code
+        == 403
+    )
     assert uses_of(engine, voucher["code"]) == 0
 
 
-def test_a_till_post_without_csrf_is_refused_and_uses_nothing(browser: TestClient, engine: Engine,
-                                                               world: World) -> None:
+def test_a_till_post_without_csrf_is_refused_and_uses_nothing(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     voucher = a_voucher(browser, engine, world)
     as_staff(browser, "mart-staff", language="zh_CN")
     refused = browser.post("/till", data={"code": voucher["code"], "pin": voucher["pin"]})
@@ -143,8 +157,9 @@ def test_the_settlement_page_and_its_csv_match_the_api(browser: TestClient, engi
     assert result_of(at_till(browser, code=voucher["code"], pin=voucher["pin"]).text) == "consumed"
 
     month = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # settlement months are county time
-    api = browser.get("/api/v1/settlement", params={"month": month},
-                      headers=bearer(client_token(browser, "mart"))).json()
+    api = browser.get(
+        "/api/v1/settlement", params={"month": month}, headers=bearer(client_token(browser, "mart"))
+    ).json()
     assert api["uses"] == 1 and api["points"] == 100 and api["value_yuan"] == "50.00" and api["reconciled"]
 
     page = browser.get("/till/settlement", params={"month": month})
@@ -169,7 +184,8 @@ def test_the_settlement_page_and_its_csv_match_the_api(browser: TestClient, engi
 
 
 def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decides_and_reports(
-        browser: TestClient, engine: Engine, world: World) -> None:
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     give_history(engine, world, world.household_a1)
     villager = villager_token(browser, world.villager_phone)
     application = applied(browser, villager, loan_product(browser), 25_000)  # above the automatic limit
@@ -186,7 +202,7 @@ def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decide
 
     opened = browser.get(url)
     assert opened.status_code == 200
-    assert 'data-grade>AA</span>' in opened.text and 'data-action="approve"' in opened.text
+    assert "data-grade>AA</span>" in opened.text and 'data-action="approve"' in opened.text
 
     # a rejection needs a reason; without one nothing changes
     no_reason = browser.post(f"{url}/decision", data={"csrf": csrf_of(opened.text), "decision": "reject"})
@@ -196,8 +212,9 @@ def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decide
     status = browser.get(f"/api/v1/loan-applications/{application['id']}", headers=bank).json()["status"]
     assert status == "under_review"
 
-    decided = browser.post(f"{url}/decision", data={"csrf": csrf_of(opened.text), "decision": "approve",
-                                                    "note": "收入稳定"})
+    decided = browser.post(
+        f"{url}/decision", data={"csrf": csrf_of(opened.text), "decision": "approve", "note": "收入稳定"}
+    )
     assert decided.status_code == 303 and decided.headers["location"] == f"{url}?done=decided"
     assert browser.get(f"/api/v1/loan-applications/{application['id']}", headers=bank).json()["status"] == "approved"
 
@@ -224,17 +241,32 @@ def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decide
 
 
 def test_the_clinic_marks_a_booking_attended_and_a_missed_one_not_before_its_slot(
-        browser: TestClient, engine: Engine, world: World) -> None:
+    browser: TestClient, engine: Engine, world: World
+) -> None:
     give_points(engine, world.household_a1, 300)
     token = villager_token(browser, world.villager_phone)
-    health = offer(browser, "clinic", kind="health_check", title="老年人健康体检", value_yuan="80.00", cost_points=60,
-                   per_household_limit=3)
+    health = offer(
+        browser,
+        "clinic",
+        kind="health_check",
+        title="老年人健康体检",
+        value_yuan="80.00",
+        cost_points=60,
+        per_household_limit=3,
+    )
     clinic = bearer(client_token(browser, "clinic"))
     slots = []
     for start in (utcnow() + timedelta(hours=1), utcnow() + timedelta(days=3)):
-        made = browser.post(f"/api/v1/offers/{health['id']}/slots", headers=clinic, json={
-            "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(),
-            "place": "村卫生室", "capacity": 5})
+        made = browser.post(
+            f"/api/v1/offers/{health['id']}/slots",
+            headers=clinic,
+            json={
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=1)).isoformat(),
+                "place": "村卫生室",
+                "capacity": 5,
+            },
+        )
         assert made.status_code == 201, made.text
         slots.append(made.json()["id"])
     soon, later = (redeem(browser, token, health["id"], slot_id=slot).json()["code"] for slot in slots)

@@ -21,11 +21,16 @@ def _cookie_header(browser: TestClient, response_text_path: str = "/signin") -> 
 
 
 def test_the_session_cookie_is_secure_httponly_samesite_and_only_its_hash_is_stored(
-        browser: TestClient, world: World, engine: Engine) -> None:
+    browser: TestClient, world: World, engine: Engine
+) -> None:
     pre = browser.get("/signin").headers["set-cookie"]
     assert "sz_pre=" in pre and "Secure" in pre and "HttpOnly" in pre and "samesite=lax" in pre.lower()
-    sent = form_post(browser, "/signin/password", {"username": "official-a", "password": "correct horse battery"},
-                     from_page="/signin")
+    sent = form_post(
+        browser,
+        "/signin/password",
+        {"username": "official-a", "password": "correct horse battery"},
+        from_page="/signin",
+    )
     assert sent.status_code == 303 and sent.headers["location"] == "/office"
     cookie = next(c for c in sent.headers.get_list("set-cookie") if c.startswith("sz_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
@@ -46,8 +51,9 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(browser: TestClie
     assert again.status_code == 303 and again.headers["location"].startswith("/signin")
 
 
-def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(browser: TestClient, world: World,
-                                                                      engine: Engine) -> None:
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
+    browser: TestClient, world: World, engine: Engine
+) -> None:
     sign_in_villager(browser, world.villager_phone)
     refused = browser.post("/prefs/elder", data={"next": "/me"})
     assert refused.status_code == 403 and "csrf_failed" in refused.text
@@ -71,11 +77,12 @@ def test_a_token_from_before_sign_in_is_not_accepted_after_it(browser: TestClien
 def test_sign_in_follows_only_paths_on_this_site(browser: TestClient, world: World) -> None:
     for target, lands in (("//evil.example/x", "/me"), ("https://evil.example", "/me"), ("/me/rating", "/me/rating")):
         browser.cookies.clear()
-        sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": target},
-                         from_page="/signin")
+        sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": target}, from_page="/signin")
         code = re.search(r'class="dev-code">(\d{6})<', sent.text).group(1)  # type: ignore[union-attr]
-        done = browser.post("/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone,
-                                                  "code": code, "next": target})
+        done = browser.post(
+            "/signin/code",
+            data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": code, "next": target},
+        )
         assert done.headers["location"] == lands
 
 
@@ -83,8 +90,9 @@ def test_a_wrong_code_is_refused_plainly_and_counted(browser: TestClient, world:
     sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone}, from_page="/signin")
     right = re.search(r'class="dev-code">(\d{6})<', sent.text).group(1)  # type: ignore[union-attr]
     wrong = "000000" if right != "000000" else "111111"
-    refused = browser.post("/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone,
-                                                 "code": wrong})
+    refused = browser.post(
+        "/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": wrong}
+    )
     assert refused.status_code == 401
     assert "验证码错误或已过期" in refused.text  # the reason, in the default language
     assert "sz_session" not in refused.headers.get("set-cookie", "")
@@ -101,8 +109,12 @@ def test_pages_are_not_cached_and_load_only_our_own_scripts(browser: TestClient,
     assert "<script>" not in page.text
 
 
-def test_the_language_follows_the_person_to_another_browser(browser: TestClient, settings, engine: Engine,  # type: ignore[no-untyped-def]
-                                                            world: World) -> None:
+def test_the_language_follows_the_person_to_another_browser(
+    browser: TestClient,
+    settings,
+    engine: Engine,  # type: ignore[no-untyped-def]
+    world: World,
+) -> None:
     sign_in_villager(browser, world.villager_phone)
     assert '<html lang="zh-CN">' in browser.get("/me").text
     switched = form_post(browser, "/prefs/language", {"locale": "en", "next": "/me"}, from_page="/me")
@@ -110,14 +122,16 @@ def test_the_language_follows_the_person_to_another_browser(browser: TestClient,
     assert '<html lang="en">' in browser.get("/me").text
     from api.app import create_app
 
-    with TestClient(create_app(settings, engine=engine), base_url="https://testserver",
-                    follow_redirects=False) as other_phone:
+    with TestClient(
+        create_app(settings, engine=engine), base_url="https://testserver", follow_redirects=False
+    ) as other_phone:
         sign_in_villager(other_phone, world.villager_phone)
         assert '<html lang="en">' in other_phone.get("/me").text
 
 
-def test_an_ended_or_expired_session_or_a_disabled_user_goes_back_to_sign_in(browser: TestClient, world: World,
-                                                                             engine: Engine) -> None:
+def test_an_ended_or_expired_session_or_a_disabled_user_goes_back_to_sign_in(
+    browser: TestClient, world: World, engine: Engine
+) -> None:
     sign_in_staff(browser, "official-a")
     with unit_of_work(engine) as session:
         for row in session.exec(select(WebSession)).all():
@@ -138,17 +152,23 @@ def _max_age(response) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_the_session_cookie_lasts_exactly_as_long_as_the_session_on_the_server(
-        browser: TestClient, world: World, engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    browser: TestClient, world: World, engine: Engine, settings
+) -> None:  # type: ignore[no-untyped-def]
     """A browser must not keep a session cookie the server has long ended (nor drop one it still honours)."""
-    staff = form_post(browser, "/signin/password", {"username": "official-a", "password": "correct horse battery"},
-                      from_page="/signin")
+    staff = form_post(
+        browser,
+        "/signin/password",
+        {"username": "official-a", "password": "correct horse battery"},
+        from_page="/signin",
+    )
     assert staff.status_code == 303
     assert _max_age(staff) == settings.staff_session_hours * 3600
     form_post(browser, "/signout", {}, from_page="/office")
     sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": ""}, from_page="/signin")
     code = re.search(r"<strong class=\"dev-code\">(\d{6})</strong>", sent.text).group(1)  # type: ignore[union-attr]
-    villager = browser.post("/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone,
-                                                  "code": code, "next": ""})
+    villager = browser.post(
+        "/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": code, "next": ""}
+    )
     assert villager.status_code == 303
     assert _max_age(villager) == settings.villager_session_days * 24 * 3600
     with unit_of_work(engine) as session:

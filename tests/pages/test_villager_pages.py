@@ -35,8 +35,9 @@ def villager(browser: TestClient, world: World) -> str:
     return token
 
 
-def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(browser: TestClient, world: World,
-                                                                             villager: str) -> None:
+def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(
+    browser: TestClient, world: World, villager: str
+) -> None:
     official = password_token(browser, "official-a")
     activity = new_activity(browser, official, world.village_a.village_id, "courtyard_hygiene")
     made = claim(browser, villager, code_of(activity), evidence_ids=[photo(browser, villager)]).json()
@@ -48,8 +49,11 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(brow
     assert decide(browser, official, made["id"]).status_code == 201
     page = browser.get("/me")
     api = browser.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(villager)).json()
-    assert (number(page.text, "settled"), number(page.text, "in_notice"), number(page.text, "pending")) == (
-        api["posted"], api["in_notice"], api["pending_in"]) == (0, 3, 0)
+    assert (
+        (number(page.text, "settled"), number(page.text, "in_notice"), number(page.text, "pending"))
+        == (api["posted"], api["in_notice"], api["pending_in"])
+        == (0, 3, 0)
+    )
     assert f'data-claim-id="{made["id"]}" data-claim-status="approved"' in page.text
     assert 'id="notice-board"' in page.text and 'id="leaderboard"' in page.text
     assert page.headers["cache-control"] == "no-store"
@@ -67,8 +71,9 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(brow
     assert browser.get("/me?period=decade").status_code == 422  # refused plainly, not a 500
 
 
-def test_a_rejected_claim_shows_its_reason_and_can_be_appealed(browser: TestClient, world: World,
-                                                              villager: str) -> None:
+def test_a_rejected_claim_shows_its_reason_and_can_be_appealed(
+    browser: TestClient, world: World, villager: str
+) -> None:
     official = password_token(browser, "official-a")
     made = claim(browser, villager, code_of(new_activity(browser, official, world.village_a.village_id))).json()
     decide(browser, official, made["id"], "reject", reason="Nobody saw you at the clean-up.")
@@ -80,19 +85,28 @@ def test_a_rejected_claim_shows_its_reason_and_can_be_appealed(browser: TestClie
     form = browser.get(f"/me/appeal?claim_id={made['id']}")
     assert form.status_code == 200 and "Nobody saw you at the clean-up." in form.text
     key = form.text.split('name="key" value="')[1].split('"')[0]
-    sent = browser.post("/me/appeal", data={"csrf": csrf_of(form.text), "key": key, "claim_id": str(made["id"]),
-                                            "reason": "I was there, ask the team leader."})
+    sent = browser.post(
+        "/me/appeal",
+        data={
+            "csrf": csrf_of(form.text),
+            "key": key,
+            "claim_id": str(made["id"]),
+            "reason": "I was there, ask the team leader.",
+        },
+    )
     assert sent.status_code == 303 and sent.headers["location"] == "/me?done=appealed"
     disputes = browser.get("/api/v1/disputes", headers=bearer(villager)).json()
     assert [(d["kind"], d["claim_id"], d["reason"]) for d in disputes] == [
-        ("appeal", made["id"], "I was there, ask the team leader.")]
+        ("appeal", made["id"], "I was there, ask the team leader.")
+    ]
     after = browser.get(sent.headers["location"])
     assert 'class="notice"' in after.text
     assert f'href="/me/appeal?claim_id={made["id"]}"' not in after.text  # appealed once; no second button
 
 
-def test_a_rejection_past_its_appeal_days_offers_no_appeal(browser: TestClient, world: World, engine: Engine,
-                                                           villager: str) -> None:
+def test_a_rejection_past_its_appeal_days_offers_no_appeal(
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     from datetime import timedelta
 
     from sqlalchemy import update
@@ -110,14 +124,26 @@ def test_a_rejection_past_its_appeal_days_offers_no_appeal(browser: TestClient, 
     assert 'data-action="appeal"' not in row and "data-appeal-closed" in row  # says so, instead of a dead button
 
 
-def test_consents_given_and_taken_back_on_the_page_are_what_the_api_says(browser: TestClient, world: World,
-                                                                        villager: str) -> None:
+def test_consents_given_and_taken_back_on_the_page_are_what_the_api_says(
+    browser: TestClient, world: World, villager: str
+) -> None:
     page = browser.get("/me/rating")
     assert page.status_code == 200 and 'class="grade"' in page.text
-    bank = next(b for b in browser.get("/api/v1/partners", params={"kind": "bank"},
-                                       headers=bearer(villager)).json() if b["name"] == "bank")
-    given = browser.post("/me/consents", data={"csrf": csrf_of(page.text), "partner_id": str(bank["id"]),
-                                               "purpose": "loan_preapproval", "scope": "grade", "days": "30"})
+    bank = next(
+        b
+        for b in browser.get("/api/v1/partners", params={"kind": "bank"}, headers=bearer(villager)).json()
+        if b["name"] == "bank"
+    )
+    given = browser.post(
+        "/me/consents",
+        data={
+            "csrf": csrf_of(page.text),
+            "partner_id": str(bank["id"]),
+            "purpose": "loan_preapproval",
+            "scope": "grade",
+            "days": "30",
+        },
+    )
     assert given.status_code == 303 and given.headers["location"] == "/me/rating?done=consent_given"
     consents = browser.get("/api/v1/consents", headers=bearer(villager)).json()
     assert [(c["partner_id"], c["scope"], c["active"]) for c in consents] == [(bank["id"], "grade", True)]
@@ -135,8 +161,9 @@ def test_consents_given_and_taken_back_on_the_page_are_what_the_api_says(browser
     assert 'data-review-status="open"' in following and "My deduction was revoked." in following
 
 
-def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(browser: TestClient, world: World,
-                                                                       engine: Engine, villager: str) -> None:
+def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     give_points(engine, world.household_a1, 150)
     shop = offer(browser, cost_points=100, stock=5)
     page = browser.get("/me/redeem")
@@ -149,7 +176,7 @@ def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(browser:
     after = browser.get(done.headers["location"])
     voucher = browser.get("/api/v1/vouchers", headers=bearer(villager)).json()[0]
     assert f'data-voucher-code="{voucher["code"]}" data-voucher-status="active"' in after.text
-    assert f'<strong data-pin>{voucher["pin"]}</strong>' in after.text
+    assert f"<strong data-pin>{voucher['pin']}</strong>" in after.text
     assert f'<img class="qr" src="/me/vouchers/{voucher["code"]}/qr.svg"' in after.text
     assert number(after.text, "settled") == 150  # held, not yet spent: 50 can be spent now
     assert "50" in after.text.split('id="offers"')[0]
@@ -167,7 +194,8 @@ def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(browser:
 
 
 def test_a_redeem_the_household_cannot_afford_is_refused_plainly_and_changes_nothing(
-        browser: TestClient, world: World, engine: Engine, villager: str) -> None:
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     give_points(engine, world.household_a1, 40)
     dear = offer(browser, cost_points=100, stock=5)
     page = browser.get("/me/redeem")
@@ -183,13 +211,17 @@ def test_a_redeem_the_household_cannot_afford_is_refused_plainly_and_changes_not
     assert browser.get(f"/api/v1/offers/{dear['id']}", headers=bearer(villager)).json()["issued"] == 0
 
 
-def test_another_households_voucher_qr_is_refused(browser: TestClient, world: World, engine: Engine,
-                                                  villager: str) -> None:
+def test_another_households_voucher_qr_is_refused(
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     neighbour = villager_token(browser, "13900000002")
     give_points(engine, world.household_a2, 100)
     shop = offer(browser, cost_points=100)
-    made = browser.post("/api/v1/redemptions", json={"offer_id": shop["id"]},
-                        headers={**bearer(neighbour), "Idempotency-Key": "neighbour-1"})
+    made = browser.post(
+        "/api/v1/redemptions",
+        json={"offer_id": shop["id"]},
+        headers={**bearer(neighbour), "Idempotency-Key": "neighbour-1"},
+    )
     assert made.status_code == 201, made.text
     code = made.json()["code"]
     refused = browser.get(f"/me/vouchers/{code}/qr.svg")
@@ -201,8 +233,9 @@ def test_another_households_voucher_qr_is_refused(browser: TestClient, world: Wo
     assert browser.get(f"/api/v1/vouchers/{code}", headers=bearer(neighbour)).json()["status"] == "active"
 
 
-def test_a_post_without_csrf_is_refused_and_changes_nothing(browser: TestClient, world: World, engine: Engine,
-                                                            villager: str) -> None:
+def test_a_post_without_csrf_is_refused_and_changes_nothing(
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     give_points(engine, world.household_a1, 150)
     shop = offer(browser, cost_points=100)
     refused = browser.post("/me/redeem", data={"key": "no-csrf-key-1", "offer_id": str(shop["id"])})
@@ -241,15 +274,18 @@ def test_the_pages_are_for_villagers_only(browser: TestClient, world: World) -> 
         assert browser.get(path).status_code == 403
 
 
-def test_a_health_check_is_booked_on_a_slot_picked_on_the_page(browser: TestClient, world: World, engine: Engine,
-                                                              villager: str) -> None:
+def test_a_health_check_is_booked_on_a_slot_picked_on_the_page(
+    browser: TestClient, world: World, engine: Engine, villager: str
+) -> None:
     give_points(engine, world.household_a1, 100)
     check, slots = health_check(browser)
     page = browser.get("/me/redeem")
     assert 'id="health-checks"' in page.text and f'<option value="{slots[1]["id"]}"' in page.text
     key = re.search(rf'name="key" value="([^"]+-{check["id"]})"', page.text).group(1)  # type: ignore[union-attr]
-    booked = browser.post("/me/redeem", data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(check["id"]),
-                                              "slot_id": str(slots[1]["id"])})
+    booked = browser.post(
+        "/me/redeem",
+        data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(check["id"]), "slot_id": str(slots[1]["id"])},
+    )
     assert booked.status_code == 303 and booked.headers["location"] == "/me/redeem?done=booked"
     voucher = browser.get("/api/v1/vouchers", headers=bearer(villager)).json()[0]
     assert voucher["slot"]["id"] == slots[1]["id"]
@@ -265,8 +301,17 @@ def test_a_loan_applied_for_on_the_page_is_followed_there(browser: TestClient, w
     page = browser.get("/me/redeem")
     assert 'id="loans"' in page.text and 'data-action="apply"' in page.text
     key = re.search(rf'name="key" value="([^"]+-loan-{product})"', page.text).group(1)  # type: ignore[union-attr]
-    sent = browser.post("/me/loans", data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(product),
-                                           "amount_yuan": "20000", "term_months": "12", "purpose": "买化肥和种子"})
+    sent = browser.post(
+        "/me/loans",
+        data={
+            "csrf": csrf_of(page.text),
+            "key": key,
+            "offer_id": str(product),
+            "amount_yuan": "20000",
+            "term_months": "12",
+            "purpose": "买化肥和种子",
+        },
+    )
     assert sent.status_code == 303 and sent.headers["location"] == "/me/redeem?done=applied"
     mine = browser.get("/api/v1/loan-applications", headers=bearer(token)).json()
     assert [(a["amount_yuan"], a["term_months"]) for a in mine] == [(20_000, 12)]

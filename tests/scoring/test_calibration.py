@@ -11,8 +11,15 @@ from scoring import calibration, metrics
 from scoring.card import Card, score_frame
 
 CARD = Card.shipped()
-GOODISH = {"tenure_months": 30, "months_since_last_positive": 0, "points_12m_capped": 150, "categories_24m": 5,
-           "months_since_last_deduction": np.nan, "rejected_share": 0.0, "objections_upheld_24m": 0}
+GOODISH = {
+    "tenure_months": 30,
+    "months_since_last_positive": 0,
+    "points_12m_capped": 150,
+    "categories_24m": 5,
+    "months_since_last_deduction": np.nan,
+    "rejected_share": 0.0,
+    "objections_upheld_24m": 0,
+}
 
 
 def synthetic(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.Series, dict[str, list[float]]]:
@@ -21,9 +28,13 @@ def synthetic(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.Series, dict[str,
     truth = {"active_months_12": [-1.0, 0.0, 0.5, 1.0], "deductions_24m": [0.5, -0.5, -1.5]}
     active = rng.integers(0, 13, n)
     deductions = rng.choice([0, 1, 2, 3], n, p=[0.6, 0.2, 0.1, 0.1])
-    features = pd.DataFrame({**{k: np.full(n, v, dtype="float64") for k, v in GOODISH.items()},
-                             "active_months_12": active.astype("float64"),
-                             "deductions_24m": deductions.astype("float64")})
+    features = pd.DataFrame(
+        {
+            **{k: np.full(n, v, dtype="float64") for k, v in GOODISH.items()},
+            "active_months_12": active.astype("float64"),
+            "deductions_24m": deductions.astype("float64"),
+        }
+    )
     active_bin = np.searchsorted([2, 5, 8, np.inf], active, side="left")
     deduction_bin = np.searchsorted([0, 1, np.inf], deductions, side="left")
     log_odds = 1.5 + np.array(truth["active_months_12"])[active_bin] + np.array(truth["deductions_24m"])[deduction_bin]

@@ -11,9 +11,19 @@ import pytest
 from scoring.card import Card, content_id, improve, score_frame, score_one
 
 CARD = Card.shipped()
-GOOD = {"tenure_months": 30, "active_months_12": 11, "months_since_last_positive": 0, "points_12m_capped": 150,
-        "categories_24m": 5, "deductions_24m": 0, "months_since_last_deduction": None, "rejected_share": 0.0,
-        "claims_rejected_24m": 0, "claims_decided_24m": 20, "objections_upheld_24m": 0}
+GOOD = {
+    "tenure_months": 30,
+    "active_months_12": 11,
+    "months_since_last_positive": 0,
+    "points_12m_capped": 150,
+    "categories_24m": 5,
+    "deductions_24m": 0,
+    "months_since_last_deduction": None,
+    "rejected_share": 0.0,
+    "claims_rejected_24m": 0,
+    "claims_decided_24m": 20,
+    "objections_upheld_24m": 0,
+}
 
 
 def test_pdo_scaling_puts_600_at_odds_of_50_to_1_and_40_points_double_the_odds() -> None:
@@ -40,9 +50,20 @@ def test_score_grade_and_clipping() -> None:
     good = score_one(CARD, GOOD)
     assert good.score == CARD.base_points + sum(good.points.values()) == 747 and good.grade == "AAA"
     assert good.reasons == []  # every characteristic at its best
-    awful = score_one(CARD, {"tenure_months": 4, "active_months_12": 0, "months_since_last_positive": 9,
-                             "points_12m_capped": 0, "categories_24m": 0, "deductions_24m": 5,
-                             "months_since_last_deduction": 0, "rejected_share": 0.9, "objections_upheld_24m": 2})
+    awful = score_one(
+        CARD,
+        {
+            "tenure_months": 4,
+            "active_months_12": 0,
+            "months_since_last_positive": 9,
+            "points_12m_capped": 0,
+            "categories_24m": 0,
+            "deductions_24m": 5,
+            "months_since_last_deduction": 0,
+            "rejected_share": 0.9,
+            "objections_upheld_24m": 2,
+        },
+    )
     assert awful.score == 300 and awful.grade == "C"  # clipped at the bottom of the range
     assert [CARD.grade_of(s) for s in (720, 719, 660, 600, 599, 540, 539)] == ["AAA", "AA", "AA", "A", "B", "B", "C"]
 
@@ -55,13 +76,22 @@ def test_too_short_a_history_is_not_rated() -> None:
 
 
 def test_the_four_reasons_are_the_biggest_gaps_below_the_best() -> None:
-    features = {**GOOD, "active_months_12": 4, "deductions_24m": 1, "months_since_last_deduction": 3,
-                "categories_24m": 2}
+    features = {
+        **GOOD,
+        "active_months_12": 4,
+        "deductions_24m": 1,
+        "months_since_last_deduction": 3,
+        "categories_24m": 2,
+    }
     result = score_one(CARD, features)
     gaps = {r["characteristic"]: r["points_below_best"] for r in result.reasons}
     assert list(gaps) == ["months_since_last_deduction", "active_months_12", "deductions_24m", "categories_24m"]
-    assert gaps == {"months_since_last_deduction": 12 + 46, "active_months_12": 40 + 12, "deductions_24m": 17 + 17,
-                    "categories_24m": 23 - 6}
+    assert gaps == {
+        "months_since_last_deduction": 12 + 46,
+        "active_months_12": 40 + 12,
+        "deductions_24m": 17 + 17,
+        "categories_24m": 23 - 6,
+    }
     assert all(r["zh"] and r["en"] and r["code"].startswith("R") for r in result.reasons)
 
 
@@ -76,18 +106,33 @@ def test_score_frame_and_score_one_agree() -> None:
 
 
 def test_how_to_improve_finds_the_fewest_realistic_actions() -> None:
-    features = {**GOOD, "active_months_12": 4, "points_12m_capped": 45, "categories_24m": 2,
-                "months_since_last_deduction": 4, "deductions_24m": 1, "rejected_share": 0.2,
-                "claims_rejected_24m": 1, "claims_decided_24m": 5, "tenure_months": 14}
+    features = {
+        **GOOD,
+        "active_months_12": 4,
+        "points_12m_capped": 45,
+        "categories_24m": 2,
+        "months_since_last_deduction": 4,
+        "deductions_24m": 1,
+        "rejected_share": 0.2,
+        "claims_rejected_24m": 1,
+        "claims_decided_24m": 5,
+        "tenure_months": 14,
+    }
     result = score_one(CARD, features)
     assert (result.score, result.grade) == (510, "C")  # 550 + 12 − 12 + 23 − 6 + 6 − 17 − 46 − 6 + 6
     plan = improve(CARD, features, result)
     assert plan["target_grade"] == "B" and plan["reachable"]
     # Alone, 2 months without a deduction (+29) or 2 more active months (+29) fall 1 point short; 5 more active
     # months (+52), 8 months without a deduction (+46) or 75 more points (+41) each suffice: the least effort wins.
-    assert plan["actions"] == [{"characteristic": "active_months_12", "n": 5, "points": 52,
-                                "zh": "再有5个月参加村里的活动",
-                                "en": "5 more months taking part in village activities"}]
+    assert plan["actions"] == [
+        {
+            "characteristic": "active_months_12",
+            "n": 5,
+            "points": 52,
+            "zh": "再有5个月参加村里的活动",
+            "en": "5 more months taking part in village activities",
+        }
+    ]
     top = improve(CARD, GOOD, score_one(CARD, GOOD))
     assert top == {"target_grade": None, "actions": []}
 

@@ -35,7 +35,8 @@ def test_psi_by_hand() -> None:
 
 
 def test_bad_rate_per_grade_counts_every_grade() -> None:
-    table = metrics.bad_rate_by_grade(pd.Series(["A", "A", "B", "A"]), pd.Series([True, False, False, True]),
-                                      ["AAA", "A", "B"])
+    table = metrics.bad_rate_by_grade(
+        pd.Series(["A", "A", "B", "A"]), pd.Series([True, False, False, True]), ["AAA", "A", "B"]
+    )
     assert table[["grade", "loans", "bad"]].values.tolist() == [["AAA", 0, 0], ["A", 3, 1], ["B", 1, 1]]
     assert math.isnan(table["bad_rate"][0]) and table["bad_rate"][1:].tolist() == [0.3333, 1.0]
