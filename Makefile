@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-postgres bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +22,13 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	SHANZHI_TEST_DATABASE_URL=$${SHANZHI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -m db
+
+# Style, formatting, strict typing and the import contracts; .ci/run fails on any finding.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Benchmarks (docs/benchmarks.md). BENCH_DATABASE=postgresql+psycopg://… adds the PostgreSQL runs.
 bench: $(STAMP)
