@@ -77,6 +77,33 @@ def offer_with_slots(session: Session, who: Principal, offer_id: int) -> Offer:
     return offer
 
 
+def require_county_admin(who: Principal, message: str) -> None:
+    """The county admin approves offers and says which villages a partner serves."""
+    if who.role != Role.COUNTY_ADMIN:
+        raise Forbidden(message)
+
+
+def require_partner(who: Principal) -> int:
+    """A partner's staff or client (proposing offers); the partner's id."""
+    if who.role != PARTNER or who.partner_id is None:
+        raise Forbidden("Only a partner does this.")
+    return who.partner_id
+
+
+def county_offer(who: Principal, offer: Offer | None, offer_id: int) -> Offer:
+    """An offer the county admin may decide: one of their county."""
+    if offer is None or offer.county_id != who.county_id:
+        raise offers.OfferNotFound("No such offer in your county.", offer_id=offer_id)
+    return offer
+
+
+def partners_offer(who: Principal, offer: Offer | None, offer_id: int) -> Offer:
+    """An offer a partner may manage (withdraw, add slots to): one of its own."""
+    if offer is None or who.partner_id is None or offer.partner_id != who.partner_id:
+        raise offers.OfferNotFound("No such offer of yours.", offer_id=offer_id)
+    return offer
+
+
 def require_clinic(who: Principal, message: str) -> None:
     if who.role != PARTNER or who.partner_kind != PartnerKind.CLINIC:
         raise Forbidden(message)
@@ -202,6 +229,13 @@ def households_application(who: Principal, application: LoanApplication | None, 
 
 
 # --- partners ------------------------------------------------------------------------------------------------
+
+
+def county_partner(who: Principal, partner: Partner | None, partner_id: int) -> Partner:
+    """A partner the county admin may manage: one of their county."""
+    if partner is None or partner.county_id != who.county_id:
+        raise offers.PartnerNotFound("No such partner in your county.", partner_id=partner_id)
+    return partner
 
 
 def own_partner(session: Session, who: Principal) -> Partner:

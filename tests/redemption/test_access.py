@@ -137,3 +137,14 @@ def test_a_household_sees_only_approved_offers(engine: Engine, shop: Shop) -> No
         assert access.visible_offer(session, shop.mart, proposed.id).id == proposed.id  # its partner sees it
         with pytest.raises(offers.OfferNotFound):
             access.visible_offer(session, shop.other_mart, proposed.id)
+
+
+def test_only_the_offers_partner_withdraws_it_and_only_the_county_admin_decides(engine: Engine, shop: Shop) -> None:
+    with unit_of_work(engine) as session:
+        offer = _offer(session, shop.mart)
+        assert offer.id is not None
+        with pytest.raises(offers.OfferNotFound):
+            offers.withdraw(session, shop.other_mart, offer.id)
+        with pytest.raises(Forbidden):
+            offers.decide(session, shop.mart, offer.id, approve=True, note=None)
+        assert offers.withdraw(session, shop.mart, offer.id).status == "withdrawn"
