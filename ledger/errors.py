@@ -32,6 +32,12 @@ class Invalid(DomainError):
     code = "invalid"
 
 
+class ReasonRequired(Invalid):
+    """A decision that must say why (a rejection, an objection, a deduction) was sent without a reason."""
+
+    code = "reason_required"
+
+
 class TooLarge(DomainError):
     code = "too_large"
 

@@ -36,10 +36,10 @@ from sqlmodel import Session
 from ledger import idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.identity.models import Partner, PartnerKind, Role
-from ledger.identity.principal import PARTNER, Principal
+from ledger.identity.models import Partner, Role
+from ledger.identity.principal import Principal
 from ledger.tenancy import Household
-from redemption import offers, webhooks
+from redemption import access, offers, webhooks
 from redemption.models import (
     GRADES,
     ApplicationStatus,
@@ -103,6 +103,16 @@ class OutOfOrder(Conflict):
     """An event the application's status does not allow (disbursing a rejected one, repaying one not lent)."""
 
     code = "loan_status_out_of_order"
+
+
+def next_events(status: str) -> tuple[str, ...]:
+    """The events a bank may report next on an application of this status (none once it is closed)."""
+    return tuple(event for event, (after, _) in REPORTS.items() if status in after)
+
+
+def decidable(status: str) -> bool:
+    """Whether the bank may still decide an application of this status."""
+    return status in DECIDABLE
 
 
 def loan_ref_of(application_id: int) -> str:
@@ -295,7 +305,7 @@ def decide(
     now: datetime | None = None,
 ) -> LoanApplication:
     """The bank's staff approve or reject an application under review, or confirm or overturn a pre-approval."""
-    _check_bank(who, "loans:decide", "decides loan applications")
+    access.require_bank(who, "loans:decide", "decides loan applications")
     if note is not None and len(note) > MAX_NOTE:
         raise Invalid(f"The note is at most {MAX_NOTE} characters.", field="note")
     application = _own(session, who, application_id)
@@ -331,7 +341,7 @@ def report_status(
 ) -> tuple[LoanApplication, bool]:
     """The bank reports what happened to the loan: disbursed, repaid, dpd30, dpd90 or default. Also a loan outcome
     for calibration. (application, True) when this event was reported before: nothing changes."""
-    _check_bank(who, "loans:report", "reports on loans")
+    access.require_bank(who, "loans:report", "reports on loans")
     if event not in REPORTS:
         raise Invalid("event is disbursed, repaid, dpd30, dpd90 or default.", field="event")
     application = _own(session, who, application_id)
@@ -406,20 +416,11 @@ NOTES = {
 }
 
 
-def _check_bank(who: Principal, scope: str, what: str) -> None:
-    if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
-        raise Forbidden(f"Only a partner bank {what}.")
-    if scope not in who.scopes:
-        raise Forbidden(f"This needs the scope {scope}.", scope=scope)
-
-
 def _own(session: Session, who: Principal, application_id: int) -> LoanApplication:
     application = session.scalars(
         select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
     ).first()
-    if application is None or application.partner_id != who.partner_id:
-        raise ApplicationNotFound("No such loan application of yours.", application_id=application_id)
-    return application
+    return access.banks_application(who, application, application_id)
 
 
 # --- the household's side --------------------------------------------------------------------------------------
@@ -430,8 +431,7 @@ def withdraw(session: Session, who: Principal, application_id: int, *, now: date
     application = session.scalars(
         select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
     ).first()
-    if application is None or who.role != Role.VILLAGER or application.household_id != who.household_id:
-        raise ApplicationNotFound("No such loan application of your household.", application_id=application_id)
+    application = access.households_application(who, application, application_id)
     if application.status == ApplicationStatus.WITHDRAWN:
         return application
     if application.status not in WITHDRAWABLE:
@@ -453,14 +453,8 @@ def withdraw(session: Session, who: Principal, application_id: int, *, now: date
 
 
 def find(session: Session, who: Principal, application_id: int) -> LoanApplication:
-    """An application as its household or its bank sees it; to anyone else it does not exist."""
-    application = session.get(LoanApplication, application_id)
-    if application is not None and (
-        (who.role == Role.VILLAGER and application.household_id == who.household_id)
-        or (who.role == PARTNER and who.partner_kind == PartnerKind.BANK and application.partner_id == who.partner_id)
-    ):
-        return application
-    raise ApplicationNotFound("No such loan application.", application_id=application_id)
+    """An application as its household or its bank sees it (`redemption.access.find_application`)."""
+    return access.find_application(session, who, application_id)
 
 
 def of_household(session: Session, household_id: int, *, status: str | None = None) -> list[LoanApplication]:

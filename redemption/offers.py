@@ -18,11 +18,12 @@ from sqlmodel import Session
 from ledger.base import as_utc, utcnow
 from ledger.claims.rules import period_bounds
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.identity.models import Partner, PartnerKind, PartnerVillage, Role
-from ledger.identity.principal import PARTNER, Principal
+from ledger.identity.models import Partner, PartnerKind, PartnerVillage
+from ledger.identity.principal import Principal
 from ledger.journal import service as journal
 from ledger.journal.models import Account, AccountKind
 from ledger.tenancy import County, Household, Village
+from redemption import access
 from redemption.models import GRADES, LimitPeriod, Offer, OfferKind, OfferStatus, OfferVillage
 
 OFFER = Offer.__table__
@@ -127,11 +128,10 @@ def _clearing(session: Session, partner_id: int | None, village_id: int | None) 
 def set_villages(session: Session, who: Principal, partner_id: int, village_ids: list[int]) -> list[int]:
     """The county admin says which villages a partner serves (none: the whole county). Offers already made keep
     their own village lists; a household outside the partner's villages no longer sees them."""
-    if who.role != Role.COUNTY_ADMIN:
-        raise Forbidden("The county admin says which villages a partner serves.")
-    partner = session.scalars(select(Partner).where(Partner.id == partner_id).with_for_update()).first()
-    if partner is None or partner.county_id != who.county_id:
-        raise PartnerNotFound("No such partner in your county.", partner_id=partner_id)
+    access.require_county_admin(who, "The county admin says which villages a partner serves.")
+    access.county_partner(
+        who, session.scalars(select(Partner).where(Partner.id == partner_id).with_for_update()).first(), partner_id
+    )
     wanted = sorted(set(village_ids))
     for village_id in wanted:
         village = session.get(Village, village_id)
@@ -155,9 +155,7 @@ def villages_of(session: Session, partner_id: int) -> list[int]:
 
 
 def partner_of(session: Session, who: Principal) -> Partner:
-    if who.role != PARTNER or who.partner_id is None:
-        raise Forbidden("Only a partner does this.")
-    partner = session.get(Partner, who.partner_id)
+    partner = session.get(Partner, access.require_partner(who))
     assert partner is not None
     return partner
 
@@ -266,11 +264,8 @@ def check_loan_terms(terms: dict[str, Any] | None) -> None:
 
 def decide(session: Session, who: Principal, offer_id: int, *, approve: bool, note: str | None) -> Offer:
     """The county admin approves or rejects a proposed offer of the county."""
-    if who.role != Role.COUNTY_ADMIN:
-        raise Forbidden("The county admin approves offers.")
-    offer = _locked(session, offer_id)
-    if offer is None or offer.county_id != who.county_id:
-        raise OfferNotFound("No such offer in your county.", offer_id=offer_id)
+    access.require_county_admin(who, "The county admin approves offers.")
+    offer = access.county_offer(who, _locked(session, offer_id), offer_id)
     if offer.status != OfferStatus.PROPOSED:
         raise OfferDecided(f"This offer is already {offer.status}.", offer_id=offer_id, current_status=offer.status)
     offer.status = OfferStatus.APPROVED if approve else OfferStatus.REJECTED
@@ -289,10 +284,7 @@ def withdraw(session: Session, who: Principal, offer_id: int) -> Offer:
 
 
 def own_offer(session: Session, who: Principal, offer_id: int, *, lock: bool = False) -> Offer:
-    offer = _locked(session, offer_id) if lock else session.get(Offer, offer_id)
-    if offer is None or who.partner_id is None or offer.partner_id != who.partner_id:
-        raise OfferNotFound("No such offer of yours.", offer_id=offer_id)
-    return offer
+    return access.partners_offer(who, _locked(session, offer_id) if lock else session.get(Offer, offer_id), offer_id)
 
 
 def _locked(session: Session, offer_id: int) -> Offer | None:

@@ -23,13 +23,13 @@ from sqlmodel import Session
 from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.identity.models import Partner, PartnerKind, Role
-from ledger.identity.principal import PARTNER, Principal
+from ledger.identity.models import Partner, Role
+from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 from ledger.tenancy import Household
-from redemption import offers, webhooks
+from redemption import access, offers, webhooks
 from redemption.models import (
     HealthSlot,
     Offer,
@@ -253,11 +253,8 @@ def consume(
     """A merchant or clinic uses a voucher of its own, proven by the household's PIN or the scanned QR code.
     Without `amount_fen` (or with the whole remaining value) the hold is posted; with less, that part is paid
     and the rest stays held on the voucher, usable until it is used up or expires (`rest_points`)."""
-    if who.role != PARTNER or who.partner_kind not in (PartnerKind.MERCHANT, PartnerKind.CLINIC):
-        raise Forbidden("A merchant or clinic uses vouchers.")
-    voucher = _locked(session, code)
-    if voucher is None or voucher.partner_id != who.partner_id:
-        raise VoucherNotFound("No such voucher of yours.", voucher_code=code)
+    access.require_cashier(who)
+    voucher = access.usable_voucher(who, _locked(session, code), code)
     _check_proof(voucher, pin=pin, qr=qr)
     now = now or utcnow()
     _check_usable(session, voucher, now)
@@ -422,9 +419,7 @@ def _check_usable(session: Session, voucher: Voucher, now: datetime) -> None:
 def cancel(session: Session, who: Principal, *, code: str, now: datetime | None = None) -> Voucher:
     """The household gives back an unused voucher (or what is left of it), or cancels a booking up to the
     offer's cut-off before the slot."""
-    voucher = _locked(session, code)
-    if voucher is None or who.role != Role.VILLAGER or voucher.household_id != who.household_id:
-        raise VoucherNotFound("No such voucher of your household.", voucher_code=code)
+    voucher = access.cancellable_voucher(who, _locked(session, code), code)
     now = now or utcnow()
     _check_usable(session, voucher, now)
     offer = session.get(Offer, voucher.offer_id)
@@ -564,31 +559,13 @@ def _locked(session: Session, code: str) -> Voucher | None:
 
 
 def _own_booking(session: Session, who: Principal, code: str) -> Voucher:
-    if who.role != PARTNER or who.partner_kind != PartnerKind.CLINIC:
-        raise Forbidden("A clinic manages its bookings.")
-    voucher = _locked(session, code)
-    if voucher is None or voucher.partner_id != who.partner_id or voucher.slot_id is None:
-        raise VoucherNotFound("No such booking of yours.", voucher_code=code)
-    return voucher
+    access.require_clinic(who, "A clinic manages its bookings.")
+    return access.own_booking(who, _locked(session, code), code)
 
 
 def find(session: Session, who: Principal, code: str) -> Voucher:
-    """A voucher as its household or its partner (merchant or clinic) sees it; to anyone else it does not exist."""
-    voucher = (
-        session.scalars(select(Voucher).where(Voucher.code == normal_code(code))).first()
-        if isinstance(code, str) and len(code) <= 40
-        else None
-    )
-    if voucher is not None and (
-        (who.role == Role.VILLAGER and voucher.household_id == who.household_id)
-        or (
-            who.role == PARTNER
-            and who.partner_kind in (PartnerKind.MERCHANT, PartnerKind.CLINIC)
-            and voucher.partner_id == who.partner_id
-        )
-    ):
-        return voucher
-    raise VoucherNotFound("No such voucher.", voucher_code=code)
+    """A voucher as its household or its partner sees it (`redemption.access.find_voucher`)."""
+    return access.find_voucher(session, who, code)
 
 
 def history(session: Session, voucher_id: int) -> list[VoucherEvent]:
@@ -628,8 +605,7 @@ def add_slot(
     place: str,
     capacity: int,
 ) -> HealthSlot:
-    if who.role != PARTNER or who.partner_kind != PartnerKind.CLINIC:
-        raise Forbidden("A clinic publishes its slots.")
+    access.require_clinic(who, "A clinic publishes its slots.")
     offer = offers.own_offer(session, who, offer_id)
     if offer.kind != OfferKind.HEALTH_CHECK:
         raise WrongOfferKind("Slots belong to a health-check offer.", field="offer_id")

@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from ledger.base import as_utc, utcnow
 from ledger.errors import Forbidden, Invalid, NotFound
-from ledger.identity.models import Partner, PartnerKind, Role
+from ledger.identity.models import Partner, PartnerKind
 from ledger.identity.principal import Principal
+from scoring import access
 from scoring.models import Consent, Purpose, Scope
 
 DEFAULT_DAYS = 90
@@ -44,8 +45,7 @@ def grant(
     now: datetime | None = None,
 ) -> Consent:
     """A member of the household grants a bank of its county consent."""
-    if who.role != Role.VILLAGER or who.household_id is None:
-        raise Forbidden("A member of the household grants consent.")
+    household_id = access.own_household(who, "A member of the household grants consent.")
     if purpose not in {p.value for p in Purpose}:
         raise Invalid("purpose is loan_preapproval, loan_application or credit_review.", field="purpose")
     if scope not in {s.value for s in Scope}:
@@ -59,7 +59,7 @@ def grant(
     consent = Consent(
         id=secrets.token_hex(16),
         county_id=who.county_id,
-        household_id=who.household_id,
+        household_id=household_id,
         partner_id=partner_id,
         purpose=purpose,
         scope=scope,
@@ -73,9 +73,9 @@ def grant(
 
 
 def revoke(session: Session, who: Principal, *, consent_id: str, now: datetime | None = None) -> Consent:
-    consent = session.scalars(select(Consent).where(Consent.id == consent_id).with_for_update()).first()
-    if consent is None or who.household_id is None or consent.household_id != who.household_id:
-        raise ConsentNotFound("No such consent of your household.", consent_id=consent_id)
+    consent = access.own_consent(
+        who, session.scalars(select(Consent).where(Consent.id == consent_id).with_for_update()).first(), consent_id
+    )
     if consent.revoked_at is None:
         consent.revoked_at = now or utcnow()
         consent.revoked_by = who.actor

@@ -12,11 +12,9 @@ from sqlmodel import Session
 from ledger import ratelimit
 from ledger.base import utcnow
 from ledger.db import unit_of_work
-from ledger.errors import Forbidden
-from ledger.identity.models import Partner, PartnerKind
-from ledger.identity.principal import PARTNER, Principal
-from scoring import consent as consents
-from scoring import ratings
+from ledger.identity.models import Partner
+from ledger.identity.principal import Principal
+from scoring import access, ratings
 from scoring.models import Consent, CreditLookup, Rating
 
 LOG = CreditLookup.__table__
@@ -56,13 +54,10 @@ def spend_client_budget(
 def lookup(
     session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits, now: datetime | None = None
 ) -> Shown:
-    if who.role != PARTNER or who.partner_kind != PartnerKind.BANK or who.partner_id is None:
-        raise Forbidden("Only partner banks read ratings.")
+    access.require_bank(who)
     now = now or utcnow()
     client = who.subject.partition(":")[2]
-    consent = consents.check(
-        session, partner_id=who.partner_id, household_id=household_id, consent_id=consent_id, now=now
-    )
+    consent = access.readable_rating(session, who, household_id=household_id, consent_id=consent_id, now=now)
     ratelimit.hit(
         session,
         f"credit:subject:{who.partner_id}:{household_id}",

@@ -10,11 +10,10 @@ from sqlmodel import Session
 
 from ledger import outbox
 from ledger.base import utcnow
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.identity.models import Role
+from ledger.errors import Conflict, Invalid, NotFound
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
-from scoring import ratings
+from scoring import access, ratings
 from scoring.models import ReviewRequest
 
 
@@ -33,15 +32,14 @@ def _text(value: str, field: str, limit: int) -> str:
 
 
 def request(session: Session, who: Principal, *, reason: str, now: datetime | None = None) -> ReviewRequest:
-    if who.role != Role.VILLAGER or who.household_id is None:
-        raise Forbidden("A member of the household asks for a review of its rating.")
-    household = session.get(Household, who.household_id)
+    household_id = access.own_household(who, "A member of the household asks for a review of its rating.")
+    household = session.get(Household, household_id)
     assert household is not None
-    rating = ratings.current(session, who.household_id, now=now)
+    rating = ratings.current(session, household_id, now=now)
     task = ReviewRequest(
         county_id=household.county_id,
         village_id=household.village_id,
-        household_id=who.household_id,
+        household_id=household_id,
         rating_id=rating.id,
         reason=_text(reason, "reason", 500),  # type: ignore[arg-type]
         requested_by=who.actor,
@@ -55,10 +53,11 @@ def request(session: Session, who: Principal, *, reason: str, now: datetime | No
 def answer(
     session: Session, who: Principal, *, request_id: int, text: str, now: datetime | None = None
 ) -> ReviewRequest:
-    task = session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first()
-    if task is None or not who.manages_village(task.village_id, task.county_id):
-        raise ReviewNotFound("No such review request among those you handle.", request_id=request_id)
-    who.refuse_own(task.household_id, what="This is your own household's rating")
+    task = access.answerable_review(
+        who,
+        session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first(),
+        request_id,
+    )
     if task.status != "open":
         raise AlreadyAnswered("This review request was already answered.")
     task.answer = _text(text, "answer", 1000)

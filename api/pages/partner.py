@@ -1,18 +1,18 @@
 """The partners' pages: a merchant's or clinic's till (redeem screen, bookings, settlement) and a bank's inbox.
 
-Every rule is the API's: the pages call the route functions (api/routes/redemption.py, loans.py) with
-`page.call`, so a merchant sees only its own vouchers (anyone else's look missing) and a bank only its own
-applications. The till shows a refusal on the same screen, big, since the cashier is looking at it with the
+Every rule is the API's: the pages call the same services (redemption/), the same access rules
+(redemption/access.py) and the same presenters (api/presentation/) as the routes, so a merchant sees only its own
+vouchers (anyone else's look missing) and a bank only its own applications; the loan's steps come from
+redemption/loans.py. The till shows a refusal on the same screen, big, since the cashier is looking at it with the
 household standing at the counter; other refusals become the shared error page.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query
@@ -20,29 +20,25 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.pages.web import BankPage, ClinicPage, MerchantPage, Page
-from api.routes import loans, redemption
-from api.schemas.loans import LoanDecisionIn, LoanStatusIn
-from api.schemas.redemption import ConsumeIn
+from api.presentation.loans import application_out
+from api.presentation.redemption import settlement_file, settlement_of, settlement_out, voucher_out
+from api.schemas.loans import LoanDecisionIn, LoanStatusIn, Status
+from api.schemas.redemption import ConsumeIn, fen
 from ledger.base import utcnow
-from ledger.errors import DomainError, Invalid
+from ledger.errors import DomainError, Invalid, ReasonRequired
+from ledger.identity.principal import Principal
+from redemption import access, loans, vouchers
 from redemption.vouchers import QR_PREFIX
 
 router = APIRouter()
 
 MONTH = re.compile(r"^\d{4}-\d{2}$")
-EVENTS = ("disbursed", "repaid", "dpd30", "dpd90", "default")
-# what a bank may report next, by the application's status (the API has the last word)
-NEXT_EVENTS = {
-    "approved": ("disbursed",),
-    "pre_approved": ("disbursed",),
-    "disbursed": ("repaid", "dpd30", "dpd90", "default"),
-    "overdue": ("repaid", "dpd30", "dpd90", "default"),
-}
-DECIDABLE = ("under_review", "pre_approved")
+STATUSES: tuple[str, ...] = get_args(Status)
 
 
-class ReasonRequired(Invalid):
-    code = "reason_required"
+def _who(page: Page) -> Principal:
+    assert page.principal is not None  # every page here is for a signed-in partner
+    return page.principal
 
 
 # --- the till: redeem a voucher ----------------------------------------------------------------------------
@@ -81,7 +77,9 @@ def _till(page: Page, status_code: int = 200, **context: Any) -> Response:
     lookup = page.request.query_params.get("lookup", "").strip()[:200]
     if lookup and "looked_up" not in context:
         try:
-            context["looked_up"] = page.call(redemption.get_voucher, code=_split(lookup)[0], response=Response())
+            who = _who(page)
+            found = access.find_voucher(page.session, who, _split(lookup)[0])
+            context["looked_up"] = voucher_out(page.session, found, who, detail=True)
         except DomainError as error:
             context["lookup_refusal"] = _refusal(page, error.code, error.message, error.detail)
     return page.render("partner/till.html", status_code=status_code, lookup=lookup, **context)
@@ -116,18 +114,20 @@ def consume(
         except ValidationError as exc:
             field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "pin"
             raise Invalid(f"Check {field}.", field=field) from exc
-        answer = page.call(redemption.consume, code=voucher_code, body=body)
+        who = _who(page)
+        try:
+            voucher = vouchers.consume(
+                page.session, who, code=voucher_code, pin=body.pin, qr=body.qr, amount_fen=fen(body.amount)
+            )
+        except vouchers.WrongPin:
+            # nothing was written before the check; the failure is counted and kept (shown, not raised)
+            if body.pin is not None:
+                vouchers.record_pin_failure(page.session, voucher_code)
+            raise
+        answer = voucher_out(page.session, voucher, who, detail=True)
     except DomainError as error:
         return _till(
             page, _status_of(error), typed=typed, refusal=_refusal(page, error.code, error.message, error.detail)
-        )
-    if isinstance(answer, Response):  # a wrong PIN is answered (and counted), not raised
-        problem = json.loads(bytes(answer.body))
-        return _till(
-            page,
-            answer.status_code,
-            typed=typed,
-            refusal=_refusal(page, problem.get("code", "forbidden"), problem.get("detail", ""), problem),
         )
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)
     return _till(
@@ -146,20 +146,21 @@ def bookings(
     page: ClinicPage, show: Literal["active", "used", "no_show", "expired", "cancelled"] = "active"
 ) -> Response:
     """The clinic's bookings (the coming ones first), each to be marked attended or missed."""
-    found = page.call(redemption.list_bookings, response=Response(), slot_id=None, status=show)
+    who = _who(page)
+    found = [voucher_out(page.session, v, who) for v in access.visible_bookings(page.session, who, status=show)]
     found.sort(key=lambda v: v.slot.starts_at if v.slot else v.created_at)
     return page.render("partner/bookings.html", bookings=found, show=show)
 
 
 @router.post("/till/bookings/{code}/attended")
 def booking_attended(page: ClinicPage, code: str) -> Response:
-    page.call(redemption.booking_attended, code=code)
+    vouchers.attended(page.session, _who(page), code=code)
     return page.redirect("/till/bookings", done="recorded")
 
 
 @router.post("/till/bookings/{code}/missed")
 def booking_missed(page: ClinicPage, code: str) -> Response:
-    page.call(redemption.booking_missed, code=code)
+    vouchers.no_show(page.session, _who(page), code=code)
     return page.redirect("/till/bookings", done="recorded")
 
 
@@ -176,14 +177,12 @@ def settlement(
 ) -> Response:  # noqa: A002
     """The month's uses of this shop's vouchers, reconciled with the ledger; CSV and XLSX to download."""
     month = month if MONTH.match(month) else _this_month(page)
+    result = settlement_of(page.session, _who(page), month, None)
     if format != "html":
-        file = page.call(
-            redemption.settlement_report, settings=page.settings, month=month, partner_id=None, format=format
-        )
-        return page.respond(file)
-    report = page.call(
-        redemption.settlement_report, settings=page.settings, month=month, partner_id=None, format="json"
-    )
+        file = settlement_file(page.session, result, month, format)
+        disposition = {"Content-Disposition": f'attachment; filename="{file.filename}"'}
+        return page.respond(Response(file.content, media_type=file.media_type, headers=disposition))
+    report = settlement_out(result)
     lines = [{**line, "at": datetime.fromisoformat(line["used_at"])} for line in report.lines]
     return page.render("partner/settlement.html", month=month, report=report, lines=lines)
 
@@ -194,21 +193,23 @@ def settlement(
 @router.get("/bank")
 def bank_inbox(page: BankPage, status: str = "") -> Response:
     """The bank's loan applications, newest first, each with the grade it was made with."""
-    chosen = status if status in loans.Status.__args__ else None  # type: ignore[attr-defined]
-    found = page.call(loans.list_applications, response=Response(), status=chosen)
-    return page.render("partner/bank.html", applications=found, status=chosen or "", statuses=loans.Status.__args__)  # type: ignore[attr-defined]
+    who = _who(page)
+    chosen = status if status in STATUSES else None
+    found = [application_out(page.session, a, who) for a in access.visible_applications(page.session, who, chosen)]
+    return page.render("partner/bank.html", applications=found, status=chosen or "", statuses=STATUSES)
 
 
 @router.get("/bank/applications/{application_id}")
 def bank_application(page: BankPage, application_id: int) -> Response:
     """One application: the rating snapshot sent with it (only what the consent allows), the decision, the
     loan's reported status."""
-    found = page.call(loans.get_application, application_id=application_id, response=Response())
+    who = _who(page)
+    found = application_out(page.session, access.find_application(page.session, who, application_id), who)
     return page.render(
         "partner/application.html",
         application=found,
-        decidable=found.status in DECIDABLE,
-        events=NEXT_EVENTS.get(found.status, ()),
+        decidable=loans.decidable(found.status),
+        events=loans.next_events(found.status),
     )
 
 
@@ -221,12 +222,8 @@ def bank_decide(
 ) -> Response:
     if decision == "reject" and not note.strip():
         raise ReasonRequired("Say why the application is rejected.", field="note")
-    page.call(
-        loans.decide,
-        application_id=application_id,
-        response=Response(),
-        body=LoanDecisionIn(approve=decision == "approve", note=note.strip() or None),
-    )
+    body = LoanDecisionIn(approve=decision == "approve", note=note.strip() or None)
+    loans.decide(page.session, _who(page), application_id, approve=body.approve, note=body.note)
     return page.redirect(f"/bank/applications/{application_id}", done="decided")
 
 
@@ -238,8 +235,15 @@ def bank_report(
     amount_yuan: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     try:
-        body = LoanStatusIn(event=event, amount_yuan=int(amount_yuan) if amount_yuan.strip() else None)  # type: ignore[arg-type]
+        body = LoanStatusIn(event=event, amount_yuan=int(amount_yuan) if amount_yuan.strip() else None)
     except (ValueError, ValidationError) as exc:
         raise Invalid("Check the event and the amount (whole yuan).", field="event") from exc
-    page.call(loans.report_status, application_id=application_id, body=body, response=Response())
+    loans.report_status(
+        page.session,
+        _who(page),
+        application_id,
+        event=body.event,
+        occurred_at=body.occurred_at,
+        amount_yuan=body.amount_yuan,
+    )
     return page.redirect(f"/bank/applications/{application_id}", done="reported")

@@ -10,29 +10,35 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
+from api.presentation import credit, loans, redemption
 from api.problems import status_of
 from api.routes import (
     activities,
     catalogue,
     claims,
-    credit,
     disputes,
     evidence,
     households,
-    loans,
     notifications,
-    redemption,
     villages,
 )
 from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
+from ledger.activities import render
 from ledger.activities.codes import TICKET_SECONDS
 from ledger.base import utcnow
 from ledger.claims.deductions import DeductionNotFound
 from ledger.errors import DomainError, Forbidden, Invalid
 from ledger.identity.models import PartnerKind, Role
+from ledger.identity.principal import Principal
+from redemption import access as redemption_access
+from redemption import loans as loan_service
+from redemption import vouchers
+from scoring import access as credit_access
+from scoring import consent as consents
+from scoring import ratings, reviews
 from scoring.ratings import RatingNotFound
 
 router = APIRouter()
@@ -237,20 +243,31 @@ def send_appeal(
 # --- my rating ----------------------------------------------------------------------------------------------
 
 
+def _villager(page: Page) -> Principal:
+    """The signed-in villager (every page below is a VillagerPage)."""
+    assert page.principal is not None
+    return page.principal
+
+
 @router.get("/me/rating")
 def my_rating(page: VillagerPage) -> Response:
     """The grade, the score, the reasons and how to improve; who looked; which banks may look; ask a person."""
+    who, session = _villager(page), page.session
+    household_id = credit_access.own_household(who)
     try:
-        rating = page.call(credit.my_rating, response=Response())
+        rating = credit.my_rating_out(session, ratings.current(session, household_id))
     except RatingNotFound:
         rating = None
     return page.render(
         "villager/rating.html",
         rating=rating,
-        lookups=page.call(credit.my_access_log, response=Response()),
-        consents=page.call(credit.my_consents),
-        reviews=page.call(credit.my_review_requests, response=Response()),
-        banks=page.call(credit.list_partners, kind=PartnerKind.BANK),
+        lookups=credit.access_log_out(session, household_id),
+        consents=[credit.consent_out(session, c) for c in credit_access.household_consents(session, who)],
+        reviews=[
+            credit.review_out(session, task, with_rating=False)
+            for task in credit_access.household_review_requests(session, who)
+        ],
+        banks=[credit.partner_out(p) for p in redemption_access.county_partners(session, who, PartnerKind.BANK)],
     )
 
 
@@ -263,19 +280,27 @@ def give_consent(
     days: Annotated[int, Form(ge=1, le=366)] = 90,
 ) -> Response:
     body = _model(ConsentIn, "partner_id", partner_id=partner_id, purpose=purpose, scope=scope, days=days)
-    page.call(credit.give_consent, body=body)
+    consents.grant(
+        page.session,
+        _villager(page),
+        partner_id=body.partner_id,
+        purpose=body.purpose,
+        scope=body.scope,
+        days=body.days,
+    )
     return page.redirect("/me/rating", done="consent_given")
 
 
 @router.post("/me/consents/{consent_id}/revoke")
 def revoke_consent(page: VillagerPage, consent_id: str) -> Response:
-    page.call(credit.revoke_consent, consent_id=consent_id)
+    consents.revoke(page.session, _villager(page), consent_id=consent_id)
     return page.redirect("/me/rating", done="consent_revoked")
 
 
 @router.post("/me/rating/review")
 def ask_for_review(page: VillagerPage, reason: Reason) -> Response:
-    page.call(credit.ask_for_review, body=_model(ReviewRequestIn, "reason", reason=reason))
+    body = _model(ReviewRequestIn, "reason", reason=reason)
+    reviews.request(page.session, _villager(page), reason=body.reason)
     return page.redirect("/me/rating", done="review_asked")
 
 
@@ -286,15 +311,18 @@ def ask_for_review(page: VillagerPage, reason: Reason) -> Response:
 def redeem_page(page: VillagerPage) -> Response:
     """Offers open to my household (which I can afford), my vouchers with QR and PIN, health checks to book,
     loan products to apply for and my applications."""
-    offers = page.call(redemption.list_offers, response=Response(), status=None)
-    slots = {o.id: page.call(redemption.list_slots, offer_id=o.id) for o in offers if o.kind == "health_check"}
+    who, session, now = _villager(page), page.session, utcnow()
+    offers = redemption.offers_out(session, who)
+    slots = {o.id: redemption.slots_out(session, who, o.id, now) for o in offers if o.kind == "health_check"}
     return page.render(
         "villager/redeem.html",
         balance=_balance(page),
         offers=offers,
         slots=slots,
-        vouchers=page.call(redemption.list_vouchers, response=Response(), status=None),
-        applications=page.call(loans.list_applications, response=Response(), status=None),
+        vouchers=[redemption.voucher_out(session, v, who) for v in redemption_access.visible_vouchers(session, who)],
+        applications=[
+            loans.application_out(session, a, who) for a in redemption_access.visible_applications(session, who)
+        ],
         key=secrets.token_urlsafe(16),
     )
 
@@ -307,19 +335,27 @@ def redeem(
     slot_id: Annotated[int | None, Form(gt=0)] = None,
 ) -> Response:
     body = _model(RedemptionIn, "offer_id", offer_id=offer_id, slot_id=slot_id)
-    page.call(redemption.redeem, body=body, idempotency_key=f"page:{key}", response=Response())
+    vouchers.redeem(
+        page.session,
+        _villager(page),
+        offer_id=body.offer_id,
+        quantity=body.quantity,
+        slot_id=body.slot_id,
+        idempotency_key=f"page:{key}",
+    )
     return page.redirect("/me/redeem", done="booked" if slot_id else "redeemed")
 
 
 @router.get("/me/vouchers/{code}/qr.svg")
 def voucher_qr(page: VillagerPage, code: str) -> Response:
     """The QR code of one of my vouchers (the API's route wants a bearer token; the page signs in by cookie)."""
-    return page.respond(page.call(redemption.voucher_qr, code=code))
+    voucher = redemption_access.find_voucher(page.session, _villager(page), code)
+    return page.respond(Response(render.qr_svg(vouchers.qr_text(voucher)), media_type="image/svg+xml"))
 
 
 @router.post("/me/vouchers/{code}/cancel")
 def cancel_voucher(page: VillagerPage, code: str) -> Response:
-    page.call(redemption.cancel_voucher, code=code)
+    vouchers.cancel(page.session, _villager(page), code=code)
     return page.redirect("/me/redeem", done="cancelled")
 
 
@@ -340,5 +376,13 @@ def apply_for_loan(
         term_months=term_months,
         purpose=purpose,
     )
-    page.call(loans.apply, body=body, idempotency_key=f"page:{key}", response=Response())
+    loan_service.apply(
+        page.session,
+        _villager(page),
+        offer_id=body.offer_id,
+        amount_yuan=body.amount_yuan,
+        term_months=body.term_months,
+        purpose=body.purpose,
+        idempotency_key=f"page:{key}",
+    )
     return page.redirect("/me/redeem", done="applied")

@@ -2,7 +2,8 @@
 consent-bound lookups and loan outcomes; the county admin's scorecard versions.
 
 A rating supports a bank's decision; it does not make it. Every household may ask for a person to review its
-rating (`POST /api/v1/credit/me/review-requests`), and may see every lookup of it.
+rating (`POST /api/v1/credit/me/review-requests`), and may see every lookup of it. Who may see what is decided
+in scoring/access.py; what a bank may see of a rating (the allow-list) in api/presentation/credit.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import col
 
 from api.deps import BearerDep, SessionDep, SettingsDep, allow, bearer_claims, in_turn
+from api.presentation.credit import (
+    access_log_out,
+    consent_out,
+    my_rating_out,
+    partner_out,
+    partner_rating,
+    review_out,
+)
 from api.problems import status_of
 from api.schemas.credit import (
     AccessLogOut,
     ActivateIn,
-    ActivitySummaryOut,
     ConsentIn,
     ConsentOut,
     LookupResultOut,
@@ -30,21 +38,19 @@ from api.schemas.credit import (
     OutcomeOut,
     PartnerOut,
     PartnerRatingOut,
-    ReasonOut,
     ReviewAnswerIn,
     ReviewRequestIn,
     ReviewRequestOut,
     ScorecardOut,
-    SufficiencyOut,
 )
-from ledger.base import utcnow
 from ledger.errors import DomainError
-from ledger.identity.models import Partner, PartnerKind, Role
+from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from ledger.settings import Settings
+from redemption import access as partners
+from scoring import access, lookups, outcomes, ratings, reviews
 from scoring import consent as consents
-from scoring import lookups, outcomes, ratings, reviews
-from scoring.models import Consent, Rating, ReviewRequest, Scope, Scorecard, ScorecardActivation
+from scoring.models import Scorecard, ScorecardActivation
 
 router = APIRouter(prefix="/api/v1", tags=["credit"])
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
@@ -55,11 +61,6 @@ Bank = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="cred
 BankReporter = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="loans:report")]
 PRIVATE = {"Cache-Control": "no-store"}
 ConsentQuery = Annotated[str, Query(pattern=r"^[0-9a-f]{32}$", description="The consent the household gave you.")]
-EXPLANATION = (
-    "The rating is computed from the household's settled points, deductions, claim decisions and upheld "
-    "objections, by a published scorecard. It supports a bank's decision and does not make it. You may "
-    "ask for a person to review it, and you can see every time a bank looked at it."
-)
 
 
 def limits_of(settings: Settings) -> lookups.Limits:
@@ -67,39 +68,6 @@ def limits_of(settings: Settings) -> lookups.Limits:
         per_client_per_minute=settings.credit_lookups_per_minute,
         per_subject_per_day=settings.credit_lookups_per_household_day,
     )
-
-
-def partner_rating(session: Session, rating: Rating, consent: Consent) -> PartnerRatingOut:
-    """The allow-list: what the consented scope lets the bank see, nothing else."""
-    card = ratings.card_by_id(session, rating.scorecard_id)
-    out = PartnerRatingOut(
-        household_id=rating.household_id,
-        grade=rating.grade,
-        as_of=rating.as_of,
-        computed_at=rating.computed_at,
-        scorecard_version=rating.scorecard_id,
-        valid_until=ratings.valid_until(rating.as_of),
-        data_sufficiency=SufficiencyOut(
-            sufficient=bool(rating.sufficiency.get("sufficient")),
-            months_of_history=int(rating.sufficiency.get("months_of_history", 0)),
-        ),
-        consent_id=consent.id,
-        purpose=consent.purpose,
-        scope=consent.scope,
-    )
-    if consent.scope in (Scope.SCORE, Scope.SUMMARY):
-        out.score = rating.score
-        out.score_range = list(card.score_range)
-        out.reasons = [ReasonOut(code=r["code"], zh=r["zh"], en=r["en"]) for r in rating.reasons]
-    if consent.scope == Scope.SUMMARY:
-        f = rating.features
-        out.activity_summary = ActivitySummaryOut(
-            active_months_12=int(f.get("active_months_12") or 0),
-            categories_24m=int(f.get("categories_24m") or 0),
-            points_12m_capped=int(f.get("points_12m_capped") or 0),
-            deductions_24m=int(f.get("deductions_24m") or 0),
-        )
-    return out
 
 
 # --- partner banks ---------------------------------------------------------------------------------------------
@@ -208,7 +176,7 @@ def report_outcome(body: OutcomeIn, session: SessionDep, who: BankReporter, resp
     return OutcomeOut(
         id=outcome.id,
         loan_ref=outcome.loan_ref,
-        household_id=outcome.household_id,  # type: ignore[arg-type]
+        household_id=outcome.household_id,
         event=outcome.event,
         occurred_at=outcome.occurred_at,
         replayed=replayed,
@@ -222,35 +190,16 @@ def report_outcome(body: OutcomeIn, session: SessionDep, who: BankReporter, resp
 def my_rating(session: SessionDep, who: Villager, response: Response) -> MyRatingOut:
     """Your household's rating as of now: the grade, the score, the four biggest reasons, and the fewest things
     to do for the next grade."""
-    rating = ratings.current(session, who.household_id)  # type: ignore[arg-type]
-    card = ratings.card_by_id(session, rating.scorecard_id)
+    rating = ratings.current(session, access.own_household(who))
     response.headers.update(PRIVATE)
-    return MyRatingOut(
-        household_id=rating.household_id,
-        grade=rating.grade,
-        score=rating.score,
-        score_range=list(card.score_range),
-        reasons=rating.reasons,
-        points=rating.points,
-        features=rating.features,
-        improve=ratings.how_to_improve(session, rating),
-        as_of=rating.as_of,
-        computed_at=rating.computed_at,
-        valid_until=ratings.valid_until(rating.as_of),
-        scorecard_version=rating.scorecard_id,
-        data_sufficiency=rating.sufficiency,
-        explanation=EXPLANATION,
-    )
+    return my_rating_out(session, rating)
 
 
 @router.get("/credit/me/lookups", response_model=list[AccessLogOut])
 def my_access_log(session: SessionDep, who: Villager, response: Response) -> list[AccessLogOut]:
     """Who looked at your household's rating, when, and why."""
     response.headers.update(PRIVATE)
-    return [
-        AccessLogOut(partner=name, purpose=entry.purpose, looked_at=entry.looked_at, consent_id=entry.consent_id)
-        for entry, name in lookups.access_log(session, who.household_id)
-    ]  # type: ignore[arg-type]
+    return access_log_out(session, access.own_household(who))
 
 
 @router.post("/credit/me/review-requests", response_model=ReviewRequestOut, status_code=status.HTTP_201_CREATED)
@@ -263,10 +212,7 @@ def ask_for_review(body: ReviewRequestIn, session: SessionDep, who: Villager) ->
 def my_review_requests(session: SessionDep, who: Villager, response: Response) -> list[ReviewRequestOut]:
     """Your household's requests for a person to look at its rating, newest first, with their answers."""
     response.headers.update(PRIVATE)
-    asked = session.scalars(
-        select(ReviewRequest).where(ReviewRequest.household_id == who.household_id).order_by(ReviewRequest.id.desc())
-    ).all()  # type: ignore[union-attr]
-    return [review_out(session, task, with_rating=False) for task in asked]
+    return [review_out(session, task, with_rating=False) for task in access.household_review_requests(session, who)]
 
 
 @router.get("/partners", response_model=list[PartnerOut])
@@ -274,30 +220,12 @@ def list_partners(
     session: SessionDep, who: Member, kind: Annotated[PartnerKind | None, Query()] = None
 ) -> list[PartnerOut]:
     """The partners of your county (the banks you may give consent to, with kind=bank)."""
-    query = select(Partner).where(Partner.county_id == who.county_id)
-    if kind is not None:
-        query = query.where(Partner.kind == kind)
-    return [PartnerOut(id=p.id, name=p.name, kind=p.kind) for p in session.scalars(query.order_by(Partner.name))]  # type: ignore[arg-type]
-
-
-def consent_out(session: Session, consent: Consent) -> ConsentOut:
-    partner = session.get(Partner, consent.partner_id)
-    return ConsentOut(
-        id=consent.id,
-        partner_id=consent.partner_id,
-        partner=partner.name if partner else "?",
-        purpose=consent.purpose,
-        scope=consent.scope,
-        granted_at=consent.granted_at,
-        expires_at=consent.expires_at,
-        revoked_at=consent.revoked_at,
-        active=consents.is_active(consent, utcnow()),
-    )
+    return [partner_out(p) for p in partners.county_partners(session, who, kind)]
 
 
 @router.get("/consents", response_model=list[ConsentOut])
 def my_consents(session: SessionDep, who: Villager) -> list[ConsentOut]:
-    return [consent_out(session, c) for c in consents.of_household(session, who.household_id)]  # type: ignore[arg-type]
+    return [consent_out(session, c) for c in access.household_consents(session, who)]
 
 
 @router.post("/consents", response_model=ConsentOut, status_code=status.HTTP_201_CREATED)
@@ -321,30 +249,6 @@ def revoke_consent(consent_id: str, session: SessionDep, who: Villager) -> Conse
 # --- officials and the county admin ----------------------------------------------------------------------------
 
 
-def review_out(session: Session, task: ReviewRequest, *, with_rating: bool = True) -> ReviewRequestOut:
-    rating = session.get(Rating, task.rating_id) if with_rating else None
-    return ReviewRequestOut(
-        id=task.id,
-        household_id=task.household_id,
-        village_id=task.village_id,
-        reason=task.reason,  # type: ignore[arg-type]
-        status=task.status,
-        requested_at=task.requested_at,
-        answer=task.answer,
-        answered_at=task.answered_at,
-        rating=None
-        if rating is None
-        else {
-            "grade": rating.grade,
-            "score": rating.score,
-            "reasons": rating.reasons,
-            "points": rating.points,
-            "features": rating.features,
-            "computed_at": rating.computed_at.isoformat(),
-        },
-    )
-
-
 @router.get("/credit/review-requests", response_model=list[ReviewRequestOut])
 def review_queue(
     session: SessionDep,
@@ -352,12 +256,7 @@ def review_queue(
     status_filter: Annotated[str | None, Query(alias="status", pattern="^(open|answered)$")] = None,
 ) -> list[ReviewRequestOut]:
     """Households of your villages asking for a person to look at their rating, oldest first."""
-    query = select(ReviewRequest).where(ReviewRequest.county_id == who.county_id)
-    if who.role == Role.OFFICIAL:
-        query = query.where(ReviewRequest.village_id.in_(sorted(who.village_ids)))  # type: ignore[attr-defined]
-    if status_filter:
-        query = query.where(ReviewRequest.status == status_filter)
-    return [review_out(session, t) for t in session.scalars(query.order_by(ReviewRequest.id)).all()]  # type: ignore[arg-type]
+    return [review_out(session, t) for t in access.review_queue(session, who, status_filter)]
 
 
 @router.post("/credit/review-requests/{request_id}/answer", response_model=ReviewRequestOut)
@@ -373,8 +272,8 @@ def list_scorecards(session: SessionDep, who: Admin) -> list[ScorecardOut]:
         ScorecardOut(
             id=c.id, name=c.name, origin=c.origin, parent_id=c.parent_id, created_at=c.created_at, active=c.id == active
         )
-        for c in session.scalars(select(Scorecard).order_by(Scorecard.created_at)).all()
-    ]  # type: ignore[arg-type]
+        for c in session.scalars(select(Scorecard).order_by(col(Scorecard.created_at))).all()
+    ]
 
 
 @router.post("/scorecards/{scorecard_id}/activate", response_model=ScorecardOut)

@@ -3,7 +3,8 @@ and reports the loan's disbursement and repayment; the household follows every s
 
 Who may do what: a villager applies for, reads and withdraws its own household's applications; a bank reads its
 own (loans:read), decides them (loans:decide) and reports on them (loans:report); anyone else's application is
-missing to it. Merchants, clinics and everyone else are refused. The rules are in redemption/loans.py.
+missing to it. Merchants, clinics and everyone else are refused. Who may see what is decided in
+redemption/access.py, the rules in redemption/loans.py; the presenter is in api/presentation/loans.py.
 """
 
 from __future__ import annotations
@@ -11,23 +12,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from sqlmodel import Session
 
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, allow, created_or_replayed
-from api.routes.credit import partner_rating
-from api.schemas.loans import (
-    LoanApplicationIn,
-    LoanApplicationOut,
-    LoanDecisionIn,
-    LoanStatusIn,
-    LoanStepOut,
-    Status,
-)
-from ledger.identity.models import Partner, PartnerKind, Role
+from api.presentation.loans import application_out
+from api.schemas.loans import LoanApplicationIn, LoanApplicationOut, LoanDecisionIn, LoanStatusIn, Status
+from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from redemption import loans
-from redemption.models import LoanApplication, Offer
-from scoring.models import Consent, Rating
+from redemption import access, loans
 
 router = APIRouter(prefix="/api/v1", tags=["loans"])
 BANK = (PartnerKind.BANK,)
@@ -37,44 +28,6 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, partner_kinds=BANK, scope="loans:read")]
 Decider = Annotated[Principal, allow(partner_kinds=BANK, scope="loans:decide")]
 Reporter = Annotated[Principal, allow(partner_kinds=BANK, scope="loans:report")]
-
-
-def application_out(session: Session, application: LoanApplication, who: Principal) -> LoanApplicationOut:
-    """The household's view has the timeline; the bank's the household id, the loan ref and the rating snapshot."""
-    offer = session.get(Offer, application.offer_id)
-    partner = session.get(Partner, application.partner_id)
-    out = LoanApplicationOut(
-        id=application.id,
-        offer_id=application.offer_id,
-        offer_title=offer.title if offer else "",  # type: ignore[arg-type]
-        partner_id=application.partner_id,
-        partner_name=partner.name if partner else "",
-        amount_yuan=application.amount_yuan,
-        term_months=application.term_months,
-        purpose=application.purpose,
-        status=application.status,
-        grade=application.grade,
-        max_amount_yuan=application.max_amount_yuan,  # type: ignore[arg-type]
-        rate_discount_bp=application.rate_discount_bp,
-        decided_automatically=application.decided_automatically,
-        decided_at=application.decided_at,
-        decision_note=application.decision_note,
-        consent_id=application.consent_id,
-        created_at=application.created_at,
-        updated_at=application.updated_at,
-    )
-    if who.role == Role.VILLAGER:
-        out.timeline = [
-            LoanStepOut(status=e.status, note=e.note, at=e.at) for e in loans.timeline(session, application.id)
-        ]  # type: ignore[arg-type]
-    else:
-        rating = session.get(Rating, application.rating_id)
-        consent = session.get(Consent, application.consent_id)
-        assert rating is not None
-        assert consent is not None
-        out.household_id, out.loan_ref = application.household_id, application.loan_ref
-        out.rating = partner_rating(session, rating, consent)
-    return out
 
 
 @router.post(
@@ -110,18 +63,13 @@ def list_applications(
 ) -> list[LoanApplicationOut]:
     """A household: its applications with their timelines. A bank: its inbox, newest first (by `status`)."""
     response.headers.update(PRIVATE)
-    found = (
-        loans.of_household(session, who.household_id, status=status)
-        if who.role == Role.VILLAGER  # type: ignore[arg-type]
-        else loans.of_partner(session, who.partner_id, status=status)
-    )  # type: ignore[arg-type]
-    return [application_out(session, a, who) for a in found]
+    return [application_out(session, a, who) for a in access.visible_applications(session, who, status)]
 
 
 @router.get("/loan-applications/{application_id}", response_model=LoanApplicationOut, response_model_exclude_none=True)
 def get_application(application_id: int, session: SessionDep, who: Reader, response: Response) -> LoanApplicationOut:
     response.headers.update(PRIVATE)
-    return application_out(session, loans.find(session, who, application_id), who)
+    return application_out(session, access.find_application(session, who, application_id), who)
 
 
 @router.post(

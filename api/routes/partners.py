@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep, SettingsDep, allow
+from api.presentation.partners import delivery_out, me_out
 from api.schemas.partners import DeliveryOut, PartnerMeOut, PartnerVillagesIn, PartnerVillagesOut, WebhookIn, WebhookOut
-from ledger.errors import NotFound
-from ledger.identity.models import Partner, PartnerKind, Role
+from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from redemption import offers, webhooks
+from redemption import access, offers, webhooks
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 KINDS = (PartnerKind.BANK, PartnerKind.MERCHANT, PartnerKind.CLINIC)
@@ -22,23 +22,10 @@ Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 PRIVATE = {"Cache-Control": "no-store"}
 
 
-def me_out(partner: Partner) -> PartnerMeOut:
-    return PartnerMeOut(
-        id=partner.id,
-        kind=partner.kind,
-        code=partner.code,
-        name=partner.name,  # type: ignore[arg-type]
-        webhook_url=partner.webhook_url,
-    )
-
-
 @router.get("/partners/me", response_model=PartnerMeOut)
 def my_partner(session: SessionDep, who: AnyPartner) -> PartnerMeOut:
     """The partner you act for, and where its events are delivered."""
-    partner = session.get(Partner, who.partner_id)
-    if partner is None:
-        raise NotFound("No such partner.")
-    return me_out(partner)
+    return me_out(access.own_partner(session, who))
 
 
 @router.put(
@@ -77,19 +64,7 @@ def my_deliveries(
     session: SessionDep, who: AnyPartner, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[DeliveryOut]:
     """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
-    return [
-        DeliveryOut(
-            id=d.id,
-            event=d.event,
-            created_at=d.created_at,
-            attempts=d.attempts,
-            next_attempt_at=None if d.delivered_at else d.next_attempt_at,
-            delivered_at=d.delivered_at,
-            last_status=d.last_status,
-            last_error=d.last_error,
-        )
-        for d in webhooks.recent(session, who.partner_id, limit=limit)
-    ]  # type: ignore[arg-type]
+    return [delivery_out(d) for d in webhooks.recent(session, who.partner_id, limit=limit)]  # type: ignore[arg-type]
 
 
 @router.put("/partners/{partner_id}/villages", response_model=PartnerVillagesOut)

@@ -2,7 +2,8 @@
 
 Who may do what: partners propose and withdraw their own offers and the county admin approves them; a villager
 redeems for their own household; a merchant or clinic uses only its own vouchers (anyone else's look missing);
-banks have no business with vouchers. The rules are in redemption/; these routes parse and answer.
+banks have no business with vouchers. Who may see what is decided in redemption/access.py, the rules in
+redemption/; the presenters are in api/presentation/redemption.py; these routes parse and answer.
 """
 
 from __future__ import annotations
@@ -10,10 +11,19 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import Session
 
 from api import problems
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed
+from api.presentation.redemption import (
+    offer_out,
+    offers_out,
+    settlement_file,
+    settlement_of,
+    settlement_out,
+    slot_out,
+    slots_out,
+    voucher_out,
+)
 from api.schemas.redemption import (
     ConsumeIn,
     DecisionIn,
@@ -23,23 +33,14 @@ from api.schemas.redemption import (
     SettlementOut,
     SlotIn,
     SlotOut,
-    VoucherEventOut,
     VoucherOut,
     fen,
-    yuan,
 )
-from ledger import reports
 from ledger.activities import render
 from ledger.base import utcnow
-from ledger.errors import Forbidden, Invalid, NotFound
-from ledger.identity.models import Partner, PartnerKind, Role
-from ledger.identity.principal import PARTNER, Principal
-from ledger.journal import accounts
-from ledger.journal import queries as balances
-from ledger.tenancy import County, Household
-from redemption import offers, settlement, vouchers
-from redemption.models import HealthSlot, Offer, Voucher
-from scoring import ratings
+from ledger.identity.models import PartnerKind, Role
+from ledger.identity.principal import Principal
+from redemption import access, offers, vouchers
 
 router = APIRouter(prefix="/api/v1", tags=["redemption"])
 ALL_PARTNERS = (PartnerKind.BANK, PartnerKind.MERCHANT, PartnerKind.CLINIC)
@@ -65,35 +66,6 @@ Code = Annotated[str, "a voucher code"]
 
 
 # --- offers --------------------------------------------------------------------------------------------------
-
-
-def offer_out(session: Session, offer: Offer, **extra: bool | None) -> OfferOut:
-    partner = session.get(Partner, offer.partner_id)
-    return OfferOut(
-        id=offer.id,
-        partner_id=offer.partner_id,
-        partner_name=partner.name if partner else "",  # type: ignore[arg-type]
-        kind=offer.kind,
-        title=offer.title,
-        description=offer.description,
-        value_yuan=yuan(offer.value_fen),
-        cost_points=offer.cost_points,
-        stock=offer.stock,
-        issued=offer.issued,
-        per_household_limit=offer.per_household_limit,
-        limit_period=offer.limit_period,
-        valid_from=offer.valid_from,
-        valid_until=offer.valid_until,
-        voucher_days=offer.voucher_days,
-        min_grade=offer.min_grade,
-        no_show_penalty_points=offer.no_show_penalty_points,
-        cancel_hours=offer.cancel_hours,
-        loan_terms=offer.loan_terms,
-        village_ids=offers.village_ids(session, offer.id),  # type: ignore[arg-type]
-        status=offer.status,
-        decision_note=offer.decision_note,
-        **extra,
-    )
 
 
 @router.post("/offers", response_model=OfferOut, status_code=201)
@@ -130,47 +102,12 @@ def list_offers(
     """A household: the offers open to it now, saying which it can afford and which its grade allows. A partner:
     its own offers. Officials: the county's approved offers. The county admin and auditors: all, by status."""
     response.headers.update(PRIVATE)
-    if who.role == Role.VILLAGER:
-        household = session.get(Household, who.household_id)
-        assert household is not None
-        available = balances.balance(session, accounts.of_household(session, household.id).id).available  # type: ignore[arg-type]
-        found = offers.open_to(session, household)
-        grade = ratings.current(session, household.id).grade if any(o.min_grade for o in found) else None  # type: ignore[arg-type]
-        return [
-            offer_out(
-                session,
-                o,
-                affordable=o.cost_points is None or o.cost_points <= available,
-                eligible=offers.grade_meets(grade, o.min_grade),
-            )
-            for o in found
-        ]
-    if who.role == PARTNER:
-        return [
-            offer_out(session, o)
-            for o in offers.of_partner(session, who.partner_id)
-            if not status  # type: ignore[arg-type]
-            or o.status == status
-        ]
-    if who.role == Role.OFFICIAL:
-        status = "approved"
-    return [offer_out(session, o) for o in offers.of_county(session, who.county_id, status)]
-
-
-def _visible_offer(session: Session, who: Principal, offer_id: int) -> Offer:
-    offer = session.get(Offer, offer_id)
-    if offer is None or offer.county_id != who.county_id:
-        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    if who.role == PARTNER and offer.partner_id != who.partner_id:
-        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    if who.role in (Role.VILLAGER, Role.OFFICIAL) and offer.status != "approved":
-        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    return offer
+    return offers_out(session, who, status)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut)
 def get_offer(offer_id: int, session: SessionDep, who: OfferReader) -> OfferOut:
-    return offer_out(session, _visible_offer(session, who, offer_id))
+    return offer_out(session, access.visible_offer(session, who, offer_id))
 
 
 @router.post("/offers/{offer_id}/decision", response_model=OfferOut)
@@ -184,18 +121,6 @@ def withdraw_offer(offer_id: int, session: SessionDep, who: OfferManager) -> Off
 
 
 # --- health-check slots --------------------------------------------------------------------------------------
-
-
-def slot_out(slot: HealthSlot) -> SlotOut:
-    return SlotOut(
-        id=slot.id,
-        offer_id=slot.offer_id,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,  # type: ignore[arg-type]
-        place=slot.place,
-        capacity=slot.capacity,
-        booked=slot.booked,
-    )
 
 
 @router.post("/offers/{offer_id}/slots", response_model=SlotOut, status_code=201)
@@ -217,56 +142,10 @@ def add_slot(offer_id: int, body: SlotIn, session: SessionDep, who: Clinic) -> S
 @router.get("/offers/{offer_id}/slots", response_model=list[SlotOut])
 def list_slots(offer_id: int, session: SessionDep, who: SlotReader) -> list[SlotOut]:
     """The slots still to come (a household sees those of offers open to it)."""
-    offer = _visible_offer(session, who, offer_id)
-    if who.role == Role.VILLAGER:
-        household = session.get(Household, who.household_id)
-        if household is None or offer not in offers.open_to(session, household):
-            raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    return [slot_out(s) for s in vouchers.slots(session, offer_id, upcoming_from=utcnow())]
+    return slots_out(session, who, offer_id, utcnow())
 
 
 # --- vouchers ------------------------------------------------------------------------------------------------
-
-
-def voucher_out(session: Session, voucher: Voucher, who: Principal, *, detail: bool = False) -> VoucherOut:
-    offer = session.get(Offer, voucher.offer_id)
-    partner = session.get(Partner, voucher.partner_id)
-    own = who.role == Role.VILLAGER
-    slot = session.get(HealthSlot, voucher.slot_id) if voucher.slot_id else None
-    return VoucherOut(
-        code=voucher.code,
-        kind=voucher.kind,
-        offer_id=voucher.offer_id,
-        offer_title=offer.title if offer else "",
-        partner_name=partner.name if partner else "",
-        household_id=voucher.household_id,
-        quantity=voucher.quantity,
-        points=voucher.points,
-        value_yuan=yuan(voucher.value_fen),  # type: ignore[arg-type]
-        remaining_points=voucher.remaining_points,
-        remaining_yuan=yuan(voucher.remaining_fen),  # type: ignore[arg-type]
-        status=voucher.status,
-        expires_at=voucher.expires_at,
-        created_at=voucher.created_at,
-        closed_at=voucher.closed_at,
-        slot=slot_out(slot) if slot else None,
-        pin=voucher.pin if own else None,
-        qr_text=vouchers.qr_text(voucher) if own else None,
-        qr_svg_url=f"/api/v1/vouchers/{voucher.code}/qr.svg" if own else None,
-        history=[
-            VoucherEventOut(
-                event=e.event,
-                at=e.at,
-                points=e.points,
-                value_yuan=yuan(e.value_fen),  # type: ignore[arg-type]
-                transaction_id=e.transaction_id,
-                actor=e.actor,
-            )
-            for e in vouchers.history(session, voucher.id)
-        ]
-        if detail
-        else None,
-    )  # type: ignore[arg-type]
 
 
 @router.post("/redemptions", response_model=VoucherOut, status_code=201, responses=REPLAY_RESPONSES)
@@ -297,25 +176,20 @@ def list_vouchers(
 ) -> list[VoucherOut]:
     """A household's vouchers and bookings; or a merchant's or clinic's own."""
     response.headers.update(PRIVATE)
-    found = (
-        vouchers.of_household(session, who.household_id, status)
-        if who.role == Role.VILLAGER  # type: ignore[arg-type]
-        else vouchers.of_partner(session, who.partner_id, status=status)
-    )  # type: ignore[arg-type]
-    return [voucher_out(session, v, who) for v in found]
+    return [voucher_out(session, v, who) for v in access.visible_vouchers(session, who, status)]
 
 
 @router.get("/vouchers/{code}", response_model=VoucherOut)
 def get_voucher(code: Code, session: SessionDep, who: VoucherReader, response: Response) -> VoucherOut:
     """One voucher with its history (each step a journal transaction)."""
     response.headers.update(PRIVATE)
-    return voucher_out(session, vouchers.find(session, who, code), who, detail=True)
+    return voucher_out(session, access.find_voucher(session, who, code), who, detail=True)
 
 
 @router.get("/vouchers/{code}/qr.svg", responses={200: {"content": {"image/svg+xml": {}}}})
 def voucher_qr(code: Code, session: SessionDep, who: Villager) -> Response:
     """The QR code the cashier scans (it stands for the PIN: show it only to the cashier)."""
-    voucher = vouchers.find(session, who, code)
+    voucher = access.find_voucher(session, who, code)
     return Response(render.qr_svg(vouchers.qr_text(voucher)), media_type="image/svg+xml", headers=PRIVATE)
 
 
@@ -355,8 +229,8 @@ def list_bookings(
     status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None,
 ) -> list[VoucherOut]:
     response.headers.update(PRIVATE)
-    found = vouchers.of_partner(session, who.partner_id, status=status, slot_id=slot_id)  # type: ignore[arg-type]
-    return [voucher_out(session, v, who) for v in found if v.slot_id is not None]
+    found = access.visible_bookings(session, who, status=status, slot_id=slot_id)
+    return [voucher_out(session, v, who) for v in found]
 
 
 @router.post("/bookings/{code}/attended", response_model=VoucherOut)
@@ -395,31 +269,12 @@ def settlement_report(
 ) -> Response | SettlementOut:  # noqa: A002
     """A partner's uses in a month (county time), with totals reconciled against its clearing accounts in the
     ledger. Partners see their own; the county admin and auditors name a partner of the county."""
-    if who.role == PARTNER:
-        if partner_id is not None and partner_id != who.partner_id:
-            raise Forbidden("You may read only your own settlement.")
-        partner_id = who.partner_id
-    elif partner_id is None:
-        raise Invalid("Name the partner.", field="partner_id")
-    partner = session.get(Partner, partner_id)
-    if partner is None or partner.county_id != who.county_id:
-        raise NotFound("No such partner in your county.", partner_id=partner_id)
-    county = session.get(County, partner.county_id)
-    assert county is not None
-    start, end = reports.month_bounds(month, county.timezone)
-    result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
-    name = f"settlement-{partner.code}-{month}"
-    if format == "csv":
-        return Response(
-            settlement.to_csv(result),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
-        )
-    if format == "xlsx":
-        return Response(
-            settlement.to_xlsx(result),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
-        )
-    summary = result.summary()
-    return SettlementOut.model_validate({**summary, "lines": result.lines.to_dict(orient="records")})
+    result = settlement_of(session, who, month, partner_id)
+    if format == "json":
+        return settlement_out(result)
+    file = settlement_file(session, result, month, format)
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"', **PRIVATE},
+    )

@@ -38,7 +38,7 @@ from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence, Matter, Review
 from ledger.claims import fraud, rules
 from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile, ScanTicketUse
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
@@ -115,10 +115,6 @@ class SecondOfficialNeeded(Forbidden):
 
 class NotAReward(Invalid):
     code = "not_a_reward"
-
-
-class ReasonRequired(Invalid):
-    code = "reason_required"
 
 
 @dataclass(frozen=True, slots=True)
