@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ledger import idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.catalogue.models import Matter
+from ledger.claims import access
 from ledger.claims.deductions import DeductionNotFound
 from ledger.claims.models import (
     Claim,
@@ -94,7 +95,7 @@ def object_to(
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
     claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
-    if claim is None or not who.lives_in(claim.village_id):
+    if claim is None or not access.may_object(who, claim):
         raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
     if claim.household_id == who.household_id:
         raise OwnEntry("This entry is your own household's; you may not object to it.")
@@ -217,11 +218,7 @@ def resolve(
     if earlier is not None:
         return Opened(_earlier(session, earlier), replayed=True)
     dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
-    if (
-        dispute is None
-        or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN)
-        or not who.manages_village(dispute.village_id, dispute.county_id)
-    ):
+    if dispute is None or not access.may_resolve(who, dispute):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
     who.refuse_own(dispute.household_id, dispute.raised_by_household_id, what="Your own household is part of this")
     if dispute.status != DisputeStatus.OPEN:

@@ -1,0 +1,1 @@
+"""Presenters: domain records to the API's schemas, shared by routes and pages."""
