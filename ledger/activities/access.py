@@ -12,10 +12,16 @@ from ledger.identity.principal import Principal, visible_village
 from ledger.tenancy import Village
 
 
+def runs(who: Principal, activity: Activity) -> bool:
+    """Runs the activity: an official of its village or the county admin (enters proxy claims for it, shows and
+    withdraws its codes)."""
+    return who.manages_village(activity.village_id, activity.county_id)
+
+
 def managed_activity(session: Session, who: Principal, activity_id: int) -> Activity:
     """The activity, if `who` runs its village's activities; otherwise `activity_not_found`."""
     activity = session.get(Activity, activity_id)
-    if activity is None or not who.manages_village(activity.village_id, activity.county_id):
+    if activity is None or not runs(who, activity):
         raise ActivityNotFound("No such activity in your villages.", activity_id=activity_id)
     return activity
 

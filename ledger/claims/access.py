@@ -27,7 +27,6 @@ from ledger.claims.models import (
     DisputeStatus,
     EvidenceFile,
 )
-from ledger.claims.service import ClaimNotFound
 from ledger.errors import Invalid
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, managed_village
@@ -59,6 +58,8 @@ def visible_claim(session: Session, who: Principal, claim_id: int) -> Claim:
     """The claim, if `who` may see it; otherwise `claim_not_found`, as for a claim that does not exist."""
     claim = session.get(Claim, claim_id)
     if claim is None or not may_see_claim(who, claim):
+        from ledger.claims.service import ClaimNotFound  # the service asks this module: imported when needed
+
         raise ClaimNotFound("No such claim, or it is not yours to see.", claim_id=claim_id)
     return claim
 
@@ -247,6 +248,11 @@ def sees_disputed_household(who: Principal, dispute: Dispute) -> bool:
     """A villager who objected to another household's claim is not told which household it is: the notice board
     may name households anonymously, and an objection must not undo that."""
     return who.role != Role.VILLAGER or dispute.household_id == who.household_id
+
+
+def may_appeal(who: Principal, target: Claim | Deduction) -> bool:
+    """Appeal a rejection or a deduction: a member of the household it is about (a villager)."""
+    return who.role == Role.VILLAGER and who.household_id is not None and target.household_id == who.household_id
 
 
 def may_resolve(who: Principal, dispute: Dispute) -> bool:

@@ -166,13 +166,13 @@ def appeal(
     target: Claim | Deduction | None
     if claim_id is not None:
         target = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
-        if target is None or target.household_id != who.household_id:
+        if target is None or not access.may_appeal(who, target):
             raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
         if target.status != ClaimStatus.REJECTED or target.decided_at is None:
             raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
     else:
         target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
-        if target is None or target.household_id != who.household_id:
+        if target is None or not access.may_appeal(who, target):
             raise DeductionNotFound("No such deduction against your household.", deduction_id=deduction_id)
         if target.status != DeductionStatus.IN_FORCE:
             raise NotAppealable("This deduction was already revoked.")

@@ -16,9 +16,11 @@ from ledger.activities import service as activities
 from ledger.activities.service import ActivityNotFound
 from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
-from ledger.claims import access
+from ledger.claims import access, deductions
 from ledger.claims import service as claims
-from ledger.claims.models import Claim
+from ledger.claims.deductions import DeductionNotFound
+from ledger.claims.evidence import EvidenceNotFound
+from ledger.claims.models import Claim, EvidenceFile
 from ledger.claims.service import ClaimNotFound
 from ledger.db import unit_of_work
 from ledger.identity import principal as principals
@@ -169,3 +171,55 @@ def test_activities_are_run_by_their_villages_officials_and_shown_to_its_village
     assert activity_access.sees_codes(two.official, listed)
     with pytest.raises(VillageNotFound):
         activity_access.listed_village(session, two.other_official, two.village)
+
+
+def test_a_deduction_is_seen_and_appealed_by_its_household_only(session: Session, two: Two) -> None:
+    recorded = deductions.record(
+        session,
+        two.official,
+        household_id=two.neighbour,
+        matter_code="breaking_village_rules",
+        reason="Blocked the lane",
+        evidence_ids=(),
+        idempotency_key=None,
+    )
+    deduction = recorded.deduction
+    assert deduction.id is not None
+    assert [d.id for d in access.visible_deductions(session, two.neighbour_villager)] == [deduction.id]
+    assert access.visible_deductions(session, two.villager) == []
+    assert access.visible_deductions(session, two.other_official) == []
+    assert access.may_appeal(two.neighbour_villager, deduction)
+    assert not access.may_appeal(two.villager, deduction)
+    assert not access.may_appeal(two.official, deduction)  # staff never appeal for a household
+    with pytest.raises(DeductionNotFound):
+        access.visible_deduction(session, two.villager, deduction.id)
+    with pytest.raises(HouseholdNotFound):  # recording one is for the household's own village's officials
+        deductions.record(
+            session,
+            two.other_official,
+            household_id=two.neighbour,
+            matter_code="breaking_village_rules",
+            reason="Blocked the lane",
+            evidence_ids=(),
+            idempotency_key=None,
+        )
+
+
+def test_a_photo_is_seen_by_its_household_and_its_villages_staff(session: Session, two: Two) -> None:
+    photo = EvidenceFile(
+        sha256="0" * 64,
+        size=1,
+        content_type="image/jpeg",
+        county_id=two.villager.county_id,
+        village_id=two.village,
+        household_id=two.home,
+        uploaded_by=two.villager.actor,
+    )
+    session.add(photo)
+    session.flush()
+    assert photo.id is not None
+    assert access.visible_evidence(session, two.villager, photo.id).id == photo.id
+    assert access.visible_evidence(session, two.official, photo.id).id == photo.id
+    for outsider in (two.neighbour_villager, two.away_villager, two.other_official):
+        with pytest.raises(EvidenceNotFound):
+            access.visible_evidence(session, outsider, photo.id)
