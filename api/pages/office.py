@@ -55,7 +55,13 @@ from ledger.claims import service as claims
 from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
 from ledger.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal, managed_household, managed_village, visible_household
+from ledger.identity.principal import (
+    Principal,
+    managed_household,
+    managed_village,
+    visible_household,
+    visible_villages,
+)
 from ledger.tenancy import County, Household, Person, Township, Village
 
 router = APIRouter()
@@ -148,7 +154,7 @@ def _store_photo(page: Page, photo: UploadFile, village_id: int) -> int:
 
 def _villages(page: Page) -> list[Village]:
     assert page.principal is not None
-    return charts.visible_villages(page.session, page.principal)
+    return visible_villages(page.session, page.principal)
 
 
 def _household_names(page: Page, ids: set[int]) -> dict[int, Household]:

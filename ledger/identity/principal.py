@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
@@ -107,6 +107,12 @@ def visible_village(session: Session, who: Principal, village_id: int | None, *,
     ):
         raise VillageNotFound("No such village among yours.", village_id=village_id)
     return village
+
+
+def visible_villages(session: Session, who: Principal) -> list[Village]:
+    """Every village `who` sees as staff (an official: theirs; the county admin and auditors: the county's)."""
+    query = select(Village).where(col(Village.county_id) == who.county_id).order_by(col(Village.id))
+    return [v for v in session.scalars(query).all() if v.id is not None and who.sees_village(v.id, v.county_id)]
 
 
 def managed_village(session: Session, who: Principal, village_id: int) -> Village:

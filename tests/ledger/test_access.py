@@ -133,6 +133,8 @@ def test_a_villager_sees_only_their_households_balance_and_village(session: Sess
         principals.visible_village(session, two.villager, two.other_village, members=True)
     with pytest.raises(VillageNotFound):  # the report is for staff, not members
         principals.visible_village(session, two.villager, two.village, members=False)
+    assert [v.id for v in principals.visible_villages(session, two.official)] == [two.village]
+    assert principals.visible_villages(session, two.villager) == []  # a villager is no village's staff
 
 
 def test_the_journal_transaction_of_an_award_is_seen_by_its_villages_officials_only(session: Session, two: Two) -> None:
