@@ -1,7 +1,7 @@
 """Server-rendered pages for villagers, officials and partners (Jinja2), on the same app as the API.
 
-Each page calls the API's own route functions through `web.Page.call`, so a page and the API share one set of
-rules and one access check. See docs/pages.md.
+A page calls the same access modules, services and presenters as the API's routes, so a page and the API share
+one set of rules and one access check. See docs/pages.md.
 """
 
 from __future__ import annotations

@@ -21,16 +21,18 @@ from api.pages.web import (
     end_session,
     get_page,
     home_of,
+    page_allow,
     reason,
     safe_next,
     start_session,
 )
 from api.routes import auth, evidence
 from api.schemas import OtpRequestIn, OtpVerifyIn
+from ledger.claims import access
 from ledger.db import unit_of_work
 from ledger.errors import Invalid, Throttled
 from ledger.identity import principal as principals
-from ledger.identity.models import User
+from ledger.identity.models import Role, User
 from ledger.settings import Settings
 
 router = APIRouter()
@@ -190,10 +192,15 @@ def toggle_elder_mode(page: SignedIn, next: Next = None) -> Response:  # noqa: A
     return page.redirect(safe_next(next) or "/")
 
 
+PhotoViewer = Annotated[Page, page_allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
+
+
 @router.get("/photos/{evidence_id}")
-def photo(page: SignedIn, evidence_id: int) -> Response:
+def photo(page: PhotoViewer, evidence_id: int) -> Response:
     """An evidence photo for a page, under the API's rule of who may see it (the household, its officials); served
     as the API serves it, with its sandboxing policy rather than a page's."""
-    response = page.respond(page.call(evidence.download, evidence_id=evidence_id, settings=page.settings))
+    assert page.principal is not None
+    shown = access.visible_evidence(page.session, page.principal, evidence_id)
+    response = page.respond(evidence.served(page.settings, shown))
     response.headers.update(evidence.SERVED_SAFELY)
     return response

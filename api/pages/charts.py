@@ -28,14 +28,18 @@ from matplotlib.figure import Figure  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from api.routes.catalogue import VillageNotFound  # noqa: E402
 from ledger import exports, reports  # noqa: E402
 from ledger.base import utcnow  # noqa: E402
 from ledger.catalogue.models import Matter  # noqa: E402
 from ledger.claims.models import Claim, ClaimStatus  # noqa: E402
 from ledger.identity.models import Partner  # noqa: E402
 from ledger.identity.principal import Principal  # noqa: E402
-from ledger.tenancy import County, Household, Village  # noqa: E402
+from ledger.tenancy import (  # noqa: E402
+    County,
+    Household,
+    Village,
+    VillageNotFound,  # noqa: E402
+)
 from redemption.models import Voucher, VoucherStatus  # noqa: E402
 
 CHARTS = ("participation", "points_by_matter", "on_time", "redemption")

@@ -1,8 +1,10 @@
 """The officials' pages (desk first): review queue, activities and QR posters, households, disputes, dashboard.
 
-Every action calls the API's own route function (`page.call`), so the access rules and object checks are the
-API's. Listings the API does not have (the villages and households a person sees) are read here, limited by
-`Principal.sees_village`. Auditors may open the read-only parts; the forms are for officials and county admins.
+Every page declares who may open it (`page_allow`); what it shows and does goes through the same access modules
+(`ledger/*/access.py`, `ledger.identity.principal`), services and presenters (`api/presentation`) as the API, so
+the object checks (whose household, which village) are the API's. Listings the API does not have (the villages
+and households a person sees) are read here, limited by `Principal.sees_village`. Auditors may open the read-only
+parts; the forms are for officials and county admins (a proxy claim: officials only, as in the API).
 """
 
 from __future__ import annotations
@@ -18,31 +20,52 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from api.pages import charts
 from api.pages.i18n import N_
 from api.pages.messages import ERRORS
-from api.pages.web import OfficialPage, Page, StaffPage
+from api.pages.web import OfficialPage, Page, StaffPage, page_allow
 from api.pages.web import reason as refusal_reason
+from api.presentation import activities as activity_views
+from api.presentation.catalogue import matter_out
+from api.presentation.claims import claim_out, deduction_out, dispute_out
+from api.presentation.households import card_svg, current_balance_out
 from api.problems import status_of
-from api.routes import activities, catalogue, claims, credit, disputes, evidence, households
+from api.routes import credit, evidence
 from api.schemas.claims import (
     ActivityIn,
+    ActivityOut,
     BulkApproveIn,
     DeductionIn,
+    MatterOut,
     ProxyClaimIn,
     RejectIn,
     ResolveDisputeIn,
 )
 from api.schemas.credit import ReviewAnswerIn
+from ledger.activities import access as activity_access
+from ledger.activities import codes
+from ledger.activities import service as activities
 from ledger.base import utcnow
-from ledger.claims import service as award_service
+from ledger.catalogue import access as catalogue_access
+from ledger.claims import access as claim_access
+from ledger.claims import deductions, disputes, review
+from ledger.claims import service as claims
 from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
 from ledger.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
+from ledger.identity.principal import (
+    Principal,
+    managed_household,
+    managed_village,
+    visible_household,
+    visible_villages,
+)
 from ledger.tenancy import County, Household, Person, Township, Village
 
 router = APIRouter()
+ProxyPage = Annotated[Page, page_allow(Role.OFFICIAL)]  # a proxy claim is entered by a village's own official
 PAGE_SIZE = 50
 OutInt = str | None  # an optional id from a query string (empty means none)
 
@@ -90,13 +113,48 @@ def _manages(page: Page) -> bool:
     return page.principal is not None and page.principal.role in (Role.OFFICIAL, Role.COUNTY_ADMIN)
 
 
-def _keys(page: Page) -> Any:
-    return page.request.app.state.code_keys
+def _keys(page: Page) -> codes.Keys:
+    keys: codes.Keys = page.request.app.state.code_keys
+    return keys
+
+
+def _who(page: Page) -> Principal:
+    """The signed-in person (every page here is behind `page_allow`)."""
+    assert page.principal is not None
+    return page.principal
+
+
+def _activities(page: Page, village_id: int | None, *, include_ended: bool = False) -> list[Any]:
+    """A village's activities as the API lists them: with their codes for those who run them."""
+    who = _who(page)
+    village = activity_access.listed_village(page.session, who, village_id)
+    assert village.id is not None
+    found = activities.of_village(page.session, village.id, include_ended=include_ended)
+    if activity_access.sees_codes(who, village):
+        return [activity_views.activity_out(page.session, _keys(page), page.settings, a) for a in found]
+    return [activity_views.village_activity_out(page.session, a) for a in found]
+
+
+def _activity(page: Page, activity_id: int) -> ActivityOut:
+    activity = activity_access.managed_activity(page.session, _who(page), activity_id)
+    return activity_views.activity_out(page.session, _keys(page), page.settings, activity)
+
+
+def _matters(page: Page, village_id: int | None) -> list[MatterOut]:
+    """The catalogue in force in a village, as the API lists it."""
+    return [matter_out(m) for m in catalogue_access.readable_matters(page.session, _who(page), village_id)]
+
+
+def _store_photo(page: Page, photo: UploadFile, village_id: int) -> int:
+    """A photo an official took for one of their villages; its id."""
+    saved = evidence.store(page.request, page.session, page.settings, _who(page), photo, village_id)
+    assert saved.id is not None
+    return saved.id
 
 
 def _villages(page: Page) -> list[Village]:
     assert page.principal is not None
-    return charts.visible_villages(page.session, page.principal)
+    return visible_villages(page.session, page.principal)
 
 
 def _household_names(page: Page, ids: set[int]) -> dict[int, Household]:
@@ -120,7 +178,13 @@ def _photo_id(link: str) -> str:
 
 
 def _queue(page: Page, village_id: int | None = None, status_code: int = 200, **context: Any) -> Response:
-    pending = page.call(claims.list_claims, status=ClaimStatus.PENDING, village_id=village_id, limit=200)
+    who = _who(page)
+    pending = [
+        claim_out(page.session, c, who)
+        for c in claim_access.visible_claims(
+            page.session, who, status=ClaimStatus.PENDING, village_id=village_id, limit=200
+        )
+    ]
     names = _household_names(page, {c.household_id for c in pending})
     villages = {v.id: v.name for v in _villages(page)}
     rows = [
@@ -129,7 +193,7 @@ def _queue(page: Page, village_id: int | None = None, status_code: int = 200, **
             "household": names.get(c.household_id),
             "village": villages.get(c.village_id, ""),
             "photos": [_photo_id(link) for link in c.evidence],
-            "flags": [page._(FLAG_TEXTS.get(f.get("code", ""), f.get("code", ""))) for f in c.flags],
+            "flags": [page._(FLAG_TEXTS.get(f.get("code", ""), f.get("code", ""))) for f in getattr(c, "flags", [])],
         }
         for c in pending
     ]
@@ -153,7 +217,7 @@ def review_queue(page: StaffPage, village_id: OutInt = None) -> Response:
 
 @router.post("/office/claims/{claim_id}/approve")
 def approve_claim(page: OfficialPage, claim_id: int) -> Response:
-    page.call(claims.approve, claim_id=claim_id, idempotency_key=f"page:approve:{claim_id}", response=Response())
+    review.approve(page.session, _who(page), claim_id=claim_id, idempotency_key=f"page:approve:{claim_id}")
     return page.redirect("/office", done="approved")
 
 
@@ -167,12 +231,12 @@ def reject_claim(
     if not reason.strip():
         return _queue(page, status_code=400, refusal=_reason_needed(page), refused_claim=claim_id)
     body = _build(RejectIn, "reason", reason=reason)
-    page.call(
-        claims.reject,
+    review.reject(
+        page.session,
+        _who(page),
         claim_id=claim_id,
-        body=body,
+        reason=body.reason,
         idempotency_key=f"page:reject:{claim_id}:{key or secrets.token_urlsafe(8)}",
-        response=Response(),
     )
     return page.redirect("/office", done="rejected")
 
@@ -184,8 +248,10 @@ def bulk_approve_claims(page: OfficialPage, claim_ids: Annotated[list[int] | Non
         return _queue(page, status_code=400, refusal=page._("Tick at least one claim to approve."))
     body = _build(BulkApproveIn, "claim_ids", claim_ids=chosen)
     digest = hashlib.sha256(",".join(map(str, chosen)).encode()).hexdigest()[:32]
-    result = page.call(claims.bulk_approve, body=body, idempotency_key=f"page:bulk:{digest}", response=Response())
-    failed = {int(i): code for i, code in result.outcomes.items() if code != "approved"}
+    outcomes, _ = review.bulk_approve(
+        page.session, _who(page), claim_ids=body.claim_ids, idempotency_key=f"page:bulk:{digest}"
+    )
+    failed = {int(i): code for i, code in outcomes.items() if code != "approved"}
     if failed:
         lines = [f"{i}: {page._(ERRORS[code]) if code in ERRORS else code}" for i, code in sorted(failed.items())]
         return _queue(
@@ -216,20 +282,10 @@ def activity_list(page: StaffPage, village_id: OutInt = None, include_ended: boo
     shown = [v for v in villages if chosen is None or v.id == chosen]
     listed = []
     for village in shown:
-        for activity in page.call(
-            activities.list_activities,
-            keys=_keys(page),
-            settings=page.settings,
-            village_id=village.id,
-            include_ended=include_ended,
-        ):
+        for activity in _activities(page, village.id, include_ended=include_ended):
             listed.append({"activity": activity, "village": village.name})
     first = shown[0].id if shown else None
-    matters = (
-        [m for m in page.call(catalogue.list_matters, village_id=first) if m.points > 0 and m.active]
-        if first is not None
-        else []
-    )
+    matters = [m for m in _matters(page, first) if m.points > 0 and m.active] if first is not None else []
     now = utcnow().astimezone(ZoneInfo(page.timezone))
     return page.render(
         "office/activities.html",
@@ -274,22 +330,22 @@ def create_activity(
         lon=_blank(lon),
         radius_m=_blank(radius_m),
     )
-    page.call(activities.create_activity, body=body, keys=_keys(page), settings=page.settings)
+    village = managed_village(page.session, _who(page), body.village_id)
+    activities.create(page.session, village=village, actor=_who(page).actor, **body.model_dump(exclude={"village_id"}))
     return page.redirect(f"/office/activities?village_id={village_id}", done="created")
 
 
 @router.get("/office/activities/{activity_id}/poster.svg")
 def activity_poster(page: OfficialPage, activity_id: int) -> Response:
     """The API's A4 poster (title, matter, points, when, where and the QR code), to print."""
-    return page.respond(
-        page.call(activities.activity_poster, activity_id=activity_id, keys=_keys(page), settings=page.settings)
-    )
+    activity = activity_access.managed_activity(page.session, _who(page), activity_id)
+    svg = activity_views.poster_svg(page.session, _keys(page), page.settings, activity)
+    return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _live(page: Page, activity_id: int) -> dict[str, Any]:
-    code = page.call(
-        activities.live_code, activity_id=activity_id, keys=_keys(page), settings=page.settings, response=Response()
-    )
+    activity = activity_access.managed_activity(page.session, _who(page), activity_id)
+    code = activity_views.live_code_out(_keys(page), page.settings, activity)
     until = utcnow() + timedelta(seconds=code.expires_in)
     timezone = ZoneInfo(page.timezone)
     return {
@@ -307,7 +363,7 @@ def activity_live_code(page: OfficialPage, activity_id: int) -> Response:
 @router.get("/office/activities/{activity_id}/screen")
 def activity_screen(page: OfficialPage, activity_id: int) -> Response:
     """A wall screen for a rotating code: a big QR that renews itself every 30 seconds."""
-    activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+    activity = _activity(page, activity_id)
     code = _live(page, activity_id)
     image = "data:image/svg+xml;base64," + base64.b64encode(code["svg"].encode()).decode()
     return page.render("office/screen.html", activity=activity, code=code, image=image)
@@ -315,7 +371,7 @@ def activity_screen(page: OfficialPage, activity_id: int) -> Response:
 
 @router.post("/office/activities/{activity_id}/withdraw")
 def withdraw_activity(page: OfficialPage, activity_id: int) -> Response:
-    page.call(activities.withdraw_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
+    activities.deactivate(page.session, activity_access.managed_activity(page.session, _who(page), activity_id))
     return page.redirect("/office/activities", done="saved")
 
 
@@ -328,24 +384,26 @@ def household_list(page: StaffPage, village_id: OutInt = None, page_number: int 
     chosen = _number(village_id, "village_id")
     ids = [v.id for v in villages if chosen is None or v.id == chosen]
     names = {v.id: v.name for v in villages}
-    query = select(Household).where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
+    query = select(Household).where(col(Household.village_id).in_(ids))
     total = int(page.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     page_number = max(1, page_number)
     rows = page.session.scalars(
-        query.order_by(Household.village_id, Household.code).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        query.order_by(col(Household.village_id), col(Household.code))
+        .offset((page_number - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
     ).all()
     members: dict[int, list[Person]] = {}
     if rows:
         for person in page.session.scalars(
-            select(Person).where(Person.household_id.in_([h.id for h in rows])).order_by(Person.id)
-        ).all():  # type: ignore[attr-defined]
+            select(Person).where(col(Person.household_id).in_([h.id for h in rows])).order_by(col(Person.id))
+        ).all():
             members.setdefault(person.household_id, []).append(person)
     listed = [
         {
             "household": h,
             "village": names.get(h.village_id, ""),
             "members": members.get(h.id, []),  # type: ignore[arg-type]
-            "balance": page.call(households.balance, household_id=h.id),
+            "balance": current_balance_out(page.session, h.id),  # type: ignore[arg-type]  # a stored row has an id
         }
         for h in rows
     ]
@@ -363,23 +421,21 @@ def household_list(page: StaffPage, village_id: OutInt = None, page_number: int 
 
 @router.get("/office/households/{household_id}/card")
 def household_card_page(page: OfficialPage, household_id: int) -> Response:
-    household = households.visible_household(page.session, page.principal, household_id)  # type: ignore[arg-type]
+    household = visible_household(page.session, _who(page), household_id)
     return page.render("office/card.html", household=household)
 
 
 @router.get("/office/households/{household_id}/card.svg")
 def household_card_svg(page: OfficialPage, household_id: int) -> Response:
-    return page.respond(
-        page.call(households.household_card, household_id=household_id, keys=_keys(page), settings=page.settings)
-    )
+    household = managed_household(page.session, _who(page), household_id)
+    svg = card_svg(page.session, _keys(page), page.settings, household)
+    return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _proxy_form(page: Page, status_code: int = 200, **context: Any) -> Response:
     listed = []
     for village in _villages(page):
-        for activity in page.call(
-            activities.list_activities, keys=_keys(page), settings=page.settings, village_id=village.id
-        ):
+        for activity in _activities(page, village.id):
             if activity.active:
                 listed.append({"activity": activity, "village": village.name})
     return page.render(
@@ -395,7 +451,7 @@ def proxy_claim_form(page: OfficialPage, household_id: OutInt = None) -> Respons
 
 @router.post("/office/proxy")
 def send_proxy_claim(
-    page: OfficialPage,
+    page: ProxyPage,
     activity_id: Annotated[int, Form(gt=0)],
     key: Annotated[str, Form(min_length=8, max_length=64)],
     household_card: Annotated[str, Form(max_length=300)] = "",
@@ -411,11 +467,8 @@ def send_proxy_claim(
         )
     photos = []
     if photo is not None and photo.filename:  # a matter that needs a photo: the official takes it
-        activity = page.call(activities.get_activity, activity_id=activity_id, keys=_keys(page), settings=page.settings)
-        saved = page.call(
-            evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=activity.village_id
-        )
-        photos.append(saved.id)
+        activity = _activity(page, activity_id)
+        photos.append(_store_photo(page, photo, activity.village_id))
     body = _build(
         ProxyClaimIn,
         activity_id=activity_id,
@@ -424,7 +477,15 @@ def send_proxy_claim(
         note=note.strip() or None,
         evidence_ids=photos,
     )
-    page.call(claims.proxy_claim, body=body, idempotency_key=f"page:proxy:{key}", keys=_keys(page), response=Response())
+    claims.submit_proxy(
+        page.session,
+        _who(page),
+        activity_id=body.activity_id,
+        household_id=codes.household_named(_keys(page), body.household_id, body.household_card),
+        person_id=body.person_id,
+        details=claims.Details(evidence_ids=tuple(body.evidence_ids), note=body.note),
+        idempotency_key=f"page:proxy:{key}",
+    )
     return page.redirect("/office/proxy", done="recorded")
 
 
@@ -439,7 +500,7 @@ def _award_matters(page: Page, villages: list[Village]) -> list[dict[str, Any]]:
             "village": village,
             "matters": [
                 m
-                for m in page.call(catalogue.list_matters, village_id=village.id)
+                for m in _matters(page, village.id)
                 if m.points > 0
                 and m.active
                 and (m.valid_from is None or m.valid_from <= now)
@@ -456,20 +517,18 @@ def _recent_awards(page: Page, villages: list[Village]) -> list[Any]:
     found = page.session.scalars(
         select(Claim)
         .where(
-            Claim.award_reason.is_not(None),  # type: ignore[union-attr]
-            Claim.village_id.in_([v.id for v in villages]),
-        )  # type: ignore[attr-defined]
-        .order_by(Claim.id.desc())
+            col(Claim.award_reason).is_not(None),
+            col(Claim.village_id).in_([v.id for v in villages]),
+        )
+        .order_by(col(Claim.id).desc())
         .limit(20)
-    ).all()  # type: ignore[union-attr]
-    return [claims.claim_out(page.session, c, page.principal) for c in found]
+    ).all()
+    return [claim_out(page.session, c, page.principal) for c in found]
 
 
 def _award_form(page: Page, household_id: int | None, status_code: int = 200, **context: Any) -> Response:
     assert page.principal is not None
-    household = (
-        households.visible_household(page.session, page.principal, household_id) if household_id is not None else None
-    )
+    household = visible_household(page.session, page.principal, household_id) if household_id is not None else None
     villages = [v for v in _villages(page) if household is None or v.id == household.village_id]
     county = page.session.get(County, page.principal.county_id)
     listed = _recent_awards(page, _villages(page))
@@ -513,26 +572,19 @@ def send_award(
     assert page.principal is not None
     try:
         with page.session.begin_nested():  # a refusal writes nothing, the photo's record included
-            number = claims.household_named(_keys(page), number, card)
-            household = households.visible_household(page.session, page.principal, number)
+            number = codes.household_named(_keys(page), number, card)
+            household = visible_household(page.session, page.principal, number)
             photos = []
             if photo is not None and photo.filename:  # a matter that needs a photo: the official took it
-                saved = page.call(
-                    evidence.upload,
-                    request=page.request,
-                    settings=page.settings,
-                    file=photo,
-                    village_id=household.village_id,
-                )
-                photos.append(saved.id)
-            given = award_service.submit_award(
+                photos.append(_store_photo(page, photo, household.village_id))
+            given = claims.submit_award(
                 page.session,
                 page.principal,
                 household_id=number,
                 matter_code=matter_code.strip(),
                 reason=reason,
                 person_id=None,
-                details=award_service.Details(evidence_ids=tuple(photos)),
+                details=claims.Details(evidence_ids=tuple(photos)),
                 idempotency_key=f"page:award:{key}",
             )
     except DomainError as refused:
@@ -568,22 +620,24 @@ def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
     ids = [v.id for v in villages]
     homes = page.session.scalars(
         select(Household)
-        .where(Household.village_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(Household.village_id, Household.code)
+        .where(col(Household.village_id).in_(ids))
+        .order_by(col(Household.village_id), col(Household.code))
         .limit(1000)
     ).all()
     deductions_matters: list[Any] = []
     matter_names: dict[str, str] = {}  # a deduction names its matter by code; the page shows the name
     for village in villages:
-        for matter in page.call(catalogue.list_matters, village_id=village.id):
+        for matter in _matters(page, village.id):
             if matter.code in matter_names:
                 continue
             matter_names[matter.code] = matter.name_zh if page.locale == "zh_CN" else matter.name_en
             if matter.points < 0 and matter.active:
                 deductions_matters.append(matter)
-    listed = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
-    recent = page.call(disputes.list_deductions, village_id=None)[:50]
-    names = _household_names(page, {d.household_id for d in listed} | {d.household_id for d in recent})
+    who = _who(page)
+    listed = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
+    recent = [deduction_out(page.session, d) for d in claim_access.visible_deductions(page.session, who)[:50]]
+    involved = {d.household_id for d in listed if d.household_id is not None} | {d.household_id for d in recent}
+    names = _household_names(page, involved)
     return page.render(
         "office/disputes.html",
         status_code=status_code,
@@ -616,15 +670,20 @@ def record_deduction(
 ) -> Response:
     if not reason.strip():
         return _disputes(page, status_code=400, refusal=_reason_needed(page))
-    household = households.visible_household(page.session, page.principal, household_id)  # type: ignore[arg-type]
+    household = visible_household(page.session, _who(page), household_id)
     photos = []
     if photo is not None and photo.filename:
-        saved = page.call(
-            evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=household.village_id
-        )
-        photos.append(saved.id)
+        photos.append(_store_photo(page, photo, household.village_id))
     body = _build(DeductionIn, household_id=household_id, matter_code=matter_code, reason=reason, evidence_ids=photos)
-    page.call(disputes.record_deduction, body=body, idempotency_key=f"page:deduction:{key}", response=Response())
+    deductions.record(
+        page.session,
+        _who(page),
+        household_id=body.household_id,
+        matter_code=body.matter_code,
+        reason=body.reason,
+        evidence_ids=tuple(body.evidence_ids),
+        idempotency_key=f"page:deduction:{key}",
+    )
     return page.redirect("/office/disputes", done="recorded")
 
 
@@ -636,12 +695,13 @@ def resolve_dispute(
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     body = _build(ResolveDisputeIn, "outcome", outcome=outcome, note=note.strip() or None)
-    page.call(
-        disputes.resolve,
+    disputes.resolve(
+        page.session,
+        _who(page),
         dispute_id=dispute_id,
-        body=body,
+        upheld=body.outcome == "upheld",
+        note=body.note,
         idempotency_key=f"page:resolve:{dispute_id}:{outcome}",
-        response=Response(),
     )
     return page.redirect("/office/disputes", done="decided")
 

@@ -11,16 +11,12 @@ from pydantic import BaseModel, ValidationError
 
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
 from api.presentation import credit, loans, redemption
+from api.presentation.activities import code_info_out
+from api.presentation.claims import claim_out, deduction_out, dispute_out, leaderboard_out, notice_board_out
+from api.presentation.households import current_balance_out, notifications_out, statement_out
 from api.problems import status_of
 from api.routes import (
-    activities,
-    catalogue,
-    claims,
-    disputes,
     evidence,
-    households,
-    notifications,
-    villages,
 )
 from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
@@ -29,10 +25,13 @@ from api.schemas.redemption import RedemptionIn
 from ledger.activities import render
 from ledger.activities.codes import TICKET_SECONDS
 from ledger.base import utcnow
-from ledger.claims.deductions import DeductionNotFound
+from ledger.catalogue import access as catalogue_access
+from ledger.claims import access as claim_access
+from ledger.claims import disputes
+from ledger.claims import service as claims
 from ledger.errors import DomainError, Forbidden, Invalid
 from ledger.identity.models import PartnerKind, Role
-from ledger.identity.principal import Principal
+from ledger.identity.principal import Principal, visible_village
 from redemption import access as redemption_access
 from redemption import loans as loan_service
 from redemption import vouchers
@@ -52,7 +51,7 @@ def claim_page(page: Anyone, token: str) -> Response:
     A live rotating code gives the browser a scan ticket first, before signing in: signing in by SMS code takes
     longer than the code lives, and the ticket proves when this browser scanned it."""
     keys = page.request.app.state.code_keys
-    info = page.call(activities.scanned_code, token=token, keys=keys, device=page.device)
+    info = code_info_out(page.session, keys, token, page.device)
     if info.scan_ticket:
         page.cookies[SCAN_COOKIE] = info.scan_ticket
         page.cookie_seconds[SCAN_COOKIE] = TICKET_SECONDS
@@ -61,7 +60,9 @@ def claim_page(page: Anyone, token: str) -> Response:
     if page.principal.role != Role.VILLAGER:
         raise Forbidden("This page is not for your role.")
     try:  # would the claim be refused? Then say why now, before the photo is taken, and show no button
-        page.call(claims.check_claim, token=token, keys=keys, device=page.device, scan_ticket=_ticket(page, info))
+        claims.check(
+            page.session, page.principal, keys, token=token, device=page.device, scan_ticket=_ticket(page, info)
+        )
     except DomainError as refused:
         return page.render(
             "villager/claim.html",
@@ -94,17 +95,24 @@ def send_claim(
         lon=_coordinate(lon, "lon"),
         scan_ticket=_ticket(page),
     )
+    who = _who(page)
     if photo is not None and photo.filename:
-        saved = page.call(evidence.upload, request=page.request, settings=page.settings, file=photo, village_id=None)
+        saved = evidence.store(page.request, page.session, page.settings, who, photo, None)
         body = body.model_copy(update={"evidence_ids": [saved.id]})
-    claim = page.call(
-        claims.claim,
-        body=body,
-        idempotency_key=f"page:{key}",
-        keys=page.request.app.state.code_keys,
-        response=Response(),
+    details = claims.Details(
+        evidence_ids=tuple(body.evidence_ids),
+        lat=body.lat,
+        lon=body.lon,
+        note=body.note,
         device=page.device,
+        scan_ticket=body.scan_ticket,
     )
+    keys = page.request.app.state.code_keys
+    result = claims.submit_by_code(
+        page.session, who, keys, token=body.token, details=details, idempotency_key=f"page:{key}"
+    )
+    evidence_ids = None if result.replayed else list(body.evidence_ids)
+    claim = claim_out(page.session, result.claim, who, replayed=result.replayed, evidence=evidence_ids)
     if body.scan_ticket:
         page.cookies[SCAN_COOKIE] = ""  # used
     return page.render("villager/claimed.html", claim=claim)
@@ -137,6 +145,11 @@ def _coordinate(value: str | None, field: str) -> float | None:
         raise Invalid("The location sent is not valid.", field=field) from None
 
 
+def _who(page: Page) -> Principal:
+    assert page.principal is not None
+    return page.principal
+
+
 def _household(page: Page) -> int:
     assert page.principal is not None
     assert page.principal.household_id is not None
@@ -144,13 +157,13 @@ def _household(page: Page) -> int:
 
 
 def _balance(page: Page) -> Any:
-    return page.call(households.balance, household_id=_household(page), as_of=None)
+    return current_balance_out(page.session, _household(page))
 
 
 def _matter_names(page: Page) -> dict[str, str]:
     """Matter code -> its name in the reader's language (statement lines and deductions carry only the code)."""
     names = {}
-    for matter in page.call(catalogue.list_matters, village_id=None):
+    for matter in catalogue_access.readable_matters(page.session, _who(page), None):
         names[matter.code] = matter.name_zh if page.locale == "zh_CN" else matter.name_en
     return names
 
@@ -168,26 +181,19 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     notice board and the leaderboard of my village."""
     household_id = _household(page)
     village_id = page.principal.home_village_id  # type: ignore[union-attr]
-    statement = page.call(
-        households.statement,
-        household_id=household_id,
-        limit=20,
-        cursor=None,
-        since=None,
-        until=None,
-        reason=None,
-        status=None,
-    )
-    my_claims = page.call(claims.list_claims, status=None, village_id=None, overdue=False, limit=50, cursor=None)
-    my_deductions = page.call(disputes.list_deductions, village_id=None)
-    my_disputes = page.call(disputes.list_disputes, status=None, kind=None, village_id=None)
+    who = _who(page)
+    statement = statement_out(page.session, household_id, limit=20)
+    my_claims = [claim_out(page.session, c, who) for c in claim_access.visible_claims(page.session, who, limit=50)]
+    my_deductions = [deduction_out(page.session, d) for d in claim_access.visible_deductions(page.session, who)]
+    my_disputes = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
     appealed_claims = {d.claim_id for d in my_disputes if d.kind == "appeal" and d.claim_id}
     appealed_deductions = {d.deduction_id for d in my_disputes if d.kind == "appeal" and d.deduction_id}
-    told = page.call(notifications.my_notifications, response=Response(), limit=10)
+    told = notifications_out(page.session, household_id, limit=10)
     board = leaders = None
     if village_id is not None:
-        board = page.call(villages.notice_board, village_id=village_id, response=Response())
-        leaders = page.call(villages.leaderboard, village_id=village_id, response=Response(), period=period, at=None)
+        village = visible_village(page.session, who, village_id, members=True)
+        board = notice_board_out(page.session, village)
+        leaders = leaderboard_out(page.session, village, who, period=period)
     return page.render(
         "villager/me.html",
         balance=_balance(page),
@@ -211,12 +217,11 @@ def appeal_form(page: VillagerPage, claim_id: int | None = None, deduction_id: i
         raise Invalid("Name the claim or the deduction.", field="claim_id")
     subject: Any
     if claim_id is not None:
-        subject = page.call(claims.get_claim, claim_id=claim_id)
+        subject = claim_out(page.session, claim_access.visible_claim(page.session, _who(page), claim_id), _who(page))
     else:
-        found = [d for d in page.call(disputes.list_deductions, village_id=None) if d.id == deduction_id]
-        if not found:
-            raise DeductionNotFound("No such deduction.", deduction_id=deduction_id)
-        subject = found[0]
+        assert deduction_id is not None
+        deduction = claim_access.visible_deduction(page.session, _who(page), deduction_id)
+        subject = deduction_out(page.session, deduction)
     return page.render(
         "villager/appeal.html",
         claim_id=claim_id,
@@ -236,7 +241,14 @@ def send_appeal(
     deduction_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     body = _model(AppealIn, "reason", claim_id=claim_id, deduction_id=deduction_id, reason=reason)
-    page.call(disputes.appeal, body=body, idempotency_key=f"page:{key}", response=Response())
+    disputes.appeal(
+        page.session,
+        _who(page),
+        claim_id=body.claim_id,
+        deduction_id=body.deduction_id,
+        reason=body.reason,
+        idempotency_key=f"page:{key}",
+    )
     return page.redirect("/me", done="appealed")
 
 

@@ -1,8 +1,10 @@
 """What every page shares: the browser session, CSRF, language and elder mode, rendering, and calling the API.
 
-One set of rules. A page never repeats a rule of the API: it calls the API's own route function with `page.call`,
-which first applies that route's access rule (`api.deps.permits`) to the signed-in person. The object checks
-inside the function (whose household, which village) run as they do for the API.
+One set of rules. A page never repeats a rule of the API: it declares who may open it (`page_allow`, checked by
+`api.deps.permits` as for a token) and calls what the API's routes call: the domain's access module (whose
+household, which village), its services and the presenters of `api/presentation`. `page.call`, which calls an API
+route function under that route's own access rule, remains only for the pages not moved yet (ratings, consents,
+offers, vouchers, loans, the partners' pages); it goes once they are.
 
 Sessions. Signing in makes a random 256-bit key, sent as the `sz_session` cookie (Secure, HttpOnly,
 SameSite=Lax, Path=/, Max-Age the session's lifetime); only its SHA-256 is stored

@@ -8,42 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from api.deps import SessionDep, allow
+from api.presentation.catalogue import matter_out
 from api.schemas.claims import MatterEdit, MatterIn, MatterOut
+from ledger.catalogue import access
 from ledger.catalogue import service as catalogue
-from ledger.catalogue.models import Matter
-from ledger.errors import NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.tenancy import Village
+from ledger.tenancy import VillageNotFound
 
 router = APIRouter(prefix="/api/v1/matters", tags=["catalogue"])
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 Editor = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
-
-
-class VillageNotFound(NotFound):
-    code = "village_not_found"
-
-
-def matter_out(matter: Matter) -> MatterOut:
-    return MatterOut.model_validate(matter, from_attributes=True)
-
-
-def _scope(session: SessionDep, who: Principal, village_id: int | None, *, editing: bool) -> catalogue.Scope:
-    """The catalogue the caller may read or edit: the county's, or one of their villages'."""
-    if village_id is None:
-        if editing and who.role != Role.COUNTY_ADMIN:
-            raise catalogue.VillageItemLimit("Only the county administrator edits the county's catalogue.")
-        return catalogue.Scope(county_id=who.county_id, village_id=None)
-    village = session.get(Village, village_id)
-    visible = village is not None and (
-        who.manages_village(village.id, village.county_id)
-        if editing  # type: ignore[arg-type]
-        else who.sees_village(village.id, village.county_id) or who.lives_in(village.id)  # type: ignore[arg-type]
-    )
-    if not visible:
-        raise VillageNotFound("No such village among yours.", village_id=village_id)
-    return catalogue.Scope(county_id=village.county_id, village_id=village_id)  # type: ignore[union-attr]
 
 
 @router.get("", response_model=list[MatterOut])
@@ -52,15 +27,12 @@ def list_matters(
 ) -> list[MatterOut]:
     """The newest version of every matter that applies in a village (a villager: their own village), or the
     county's catalogue."""
-    if who.role == Role.VILLAGER:
-        village_id = who.home_village_id
-    scope = _scope(session, who, village_id, editing=False)
-    return [matter_out(m) for m in catalogue.effective(session, county_id=scope.county_id, village_id=scope.village_id)]
+    return [matter_out(m) for m in access.readable_matters(session, who, village_id)]
 
 
 @router.post("", response_model=MatterOut, status_code=status.HTTP_201_CREATED)
 def create_matter(body: MatterIn, session: SessionDep, who: Editor) -> MatterOut:
-    scope = _scope(session, who, body.village_id, editing=True)
+    scope = access.scope_for(session, who, body.village_id, editing=True)
     fields: dict[str, Any] = body.model_dump(exclude={"code", "village_id"})
     return matter_out(
         catalogue.create(
@@ -79,7 +51,7 @@ def edit_matter(
     code: str, body: MatterEdit, session: SessionDep, who: Editor, village_id: Annotated[int | None, Query(gt=0)] = None
 ) -> MatterOut:
     """A new version of the matter with these changes; claims already made keep the version they had."""
-    scope = _scope(session, who, village_id, editing=True)
+    scope = access.scope_for(session, who, village_id, editing=True)
     changes = body.model_dump(exclude_unset=True)
     return matter_out(
         catalogue.edit(
@@ -94,7 +66,7 @@ def matter_versions(
 ) -> list[MatterOut]:
     if who.role == Role.VILLAGER and village_id is not None and village_id != who.home_village_id:
         raise VillageNotFound("No such village among yours.", village_id=village_id)
-    scope = _scope(session, who, village_id, editing=False)
+    scope = access.scope_for(session, who, village_id, editing=False)
     return [
         matter_out(m)
         for m in catalogue.versions(session, county_id=scope.county_id, village_id=scope.village_id, code=code)

@@ -6,28 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import Session, select
 
 from api.deps import KeysDep, SessionDep, SettingsDep, allow
-from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
+from api.presentation.households import balance_out, card_out, card_svg, statement_out
+from api.schemas import BalanceAsOfOut, BalanceOut, StatementOut
 from api.schemas.claims import HouseholdCardIn, HouseholdCardOut
-from ledger.activities import codes, render
+from ledger.activities import codes
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal
-from ledger.journal import accounts, queries
-from ledger.journal.models import AccountKind
-from ledger.tenancy import Household, HouseholdNotFound, Person, Village
+from ledger.identity.principal import Principal, managed_household, visible_household
+from ledger.journal import queries
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
-
-
-def visible_household(session: Session, principal: Principal, household_id: int) -> Household:
-    """The household, if this caller may see it. Someone else's household looks exactly like a missing one."""
-    household = session.get(Household, household_id)
-    if household is None or not principal.sees_household(household):
-        raise HouseholdNotFound("No such household, or it is not yours to see.", household_id=household_id)
-    return household
 
 
 @router.get("/{household_id}/balance", response_model=BalanceOut | BalanceAsOfOut)
@@ -38,23 +28,7 @@ def balance(
     as_of: Annotated[datetime | None, Query(description="Posted balance as it stood at this moment.")] = None,
 ) -> BalanceOut | BalanceAsOfOut:
     visible_household(session, principal, household_id)
-    account = accounts.of_household(session, household_id)
-    assert account.id is not None
-    if as_of is not None:
-        return BalanceAsOfOut(
-            household_id=household_id, as_of=as_of, posted=queries.posted_as_of(session, account.id, as_of)
-        )
-    b = queries.balance(session, account.id)
-    notice = queries.balance(session, accounts.of_household(session, household_id, AccountKind.NOTICE).id)  # type: ignore[arg-type]
-    return BalanceOut(
-        household_id=household_id,
-        posted=b.posted,
-        in_notice=notice.posted,
-        pending_in=b.pending_credit + notice.pending_credit,
-        held=b.pending_debit,
-        available=b.available,
-        earned=b.earned + notice.earned,
-    )
+    return balance_out(session, household_id, as_of)
 
 
 @router.get("/{household_id}/statement", response_model=StatementOut)
@@ -71,26 +45,12 @@ def statement(
 ) -> StatementOut:
     """Newest first; follow `next_cursor` for older entries."""
     visible_household(session, principal, household_id)
-    account = accounts.of_household(session, household_id)
-    assert account.id is not None
-    page = queries.statement(
-        session, account.id, limit=limit, cursor=cursor, since=since, until=until, reason=reason, status=status
-    )
-    return StatementOut(
-        household_id=household_id,
-        entries=[EntryOut.model_validate(e, from_attributes=True) for e in page.entries],
-        next_cursor=page.next_cursor,
+    return statement_out(
+        session, household_id, limit=limit, cursor=cursor, since=since, until=until, reason=reason, status=status
     )
 
 
 Staff = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
-
-
-def _managed_household(session: Session, who: Principal, household_id: int) -> Household:
-    household = session.get(Household, household_id)
-    if household is None or not who.manages_village(household.village_id, household.county_id):
-        raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
-    return household
 
 
 @router.get("/{household_id}/card.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
@@ -99,18 +59,7 @@ def household_card(
 ) -> Response:
     """The household's printable card; scanning its QR code in the official console picks the household for a
     proxy claim."""
-    household = _managed_household(session, who, household_id)
-    village = session.get(Village, household.village_id)
-    assert village is not None
-    token = codes.sign_household(keys, household_id=household_id)
-    url = f"{settings.base_url.rstrip('/')}/h/{token}"
-    svg = render.household_card_svg(
-        url=url,
-        household=household.name,
-        house_number=household.house_number,
-        village=village.name,
-        code=household.code,
-    )
+    svg = card_svg(session, keys, settings, managed_household(session, who, household_id))
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -122,13 +71,6 @@ def lookup_card(
     card = codes.read(keys, codes.scanned(body.token))
     if not isinstance(card, codes.HouseholdCard):
         raise codes.CodeInvalid("This is not a household card.", field="token")
-    household = _managed_household(session, who, card.household_id)
-    members = session.scalars(select(Person).where(Person.household_id == household.id).order_by(Person.id)).all()
+    household = managed_household(session, who, card.household_id)
     response.headers["Cache-Control"] = "no-store"
-    return HouseholdCardOut(
-        household_id=household.id,
-        code=household.code,
-        name=household.name,  # type: ignore[arg-type]
-        house_number=household.house_number,
-        members=[{"person_id": m.id, "name": m.name, "head": m.is_head} for m in members],
-    )
+    return card_out(session, household)

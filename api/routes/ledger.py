@@ -6,15 +6,15 @@ and reverse by hand are refused (ledger/journal/owners.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlmodel import Session
 
 from api import tokens
-from api.deps import IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed, public
+from api.deps import IdempotencyKey, SessionDep, SettingsDep, allow, public
+from api.presentation.ledger import transaction_out
 from api.schemas import (
-    PostingOut,
     ResolveIn,
     ReverseIn,
     SignedHeadOut,
@@ -25,10 +25,7 @@ from api.schemas import (
 from ledger.errors import DomainError
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from ledger.journal import accounts, head, owners
-from ledger.journal import service as journal
-from ledger.journal.errors import TransactionNotFound
-from ledger.journal.service import TxRecord
+from ledger.journal import access, head, owners
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -39,51 +36,22 @@ HeadReader = Annotated[
 ]
 
 
-def transaction_out(record: TxRecord, response: Response | None = None) -> TransactionOut:
-    if response is not None:
-        created_or_replayed(response, record.replayed)
-    return TransactionOut(
-        **{f: getattr(record, f) for f in TransactionOut.model_fields if f not in ("postings",)},
-        postings=[PostingOut(account_id=leg.account_id, amount=leg.amount) for leg in record.postings],
-    )
-
-
-def _visible_transaction(session: Session, principal: Principal, transaction_id: int) -> TxRecord:
-    missing = TransactionNotFound("No such transaction, or it is not yours to see.", transaction_id=transaction_id)
-    try:
-        record = journal.get_transaction(session, transaction_id)
-    except TransactionNotFound:
-        raise missing from None
-    if principal.role == Role.VILLAGER:
-        own = accounts.of_household(session, principal.household_id or 0).id
-        if own not in {leg.account_id for leg in record.postings}:
-            raise missing
-    elif not principal.sees_village(record.village_id, record.county_id):
-        raise missing
-    return record
-
-
-def _managed_transaction(session: Session, principal: Principal, transaction_id: int) -> TxRecord:
-    record = _visible_transaction(session, principal, transaction_id)
-    if not principal.manages_village(record.village_id, record.county_id):
-        raise TransactionNotFound("No such transaction, or it is not yours to change.", transaction_id=transaction_id)
-    return record
-
-
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut)
 def get_transaction(transaction_id: int, session: SessionDep, principal: Reader) -> TransactionOut:
-    return transaction_out(_visible_transaction(session, principal, transaction_id))
+    return transaction_out(access.visible_transaction(session, principal, transaction_id))
 
 
 def _by_hand(session: Session, principal: Principal, transaction_id: int, action: str) -> DomainError:
     """Every transaction belongs to a record and changes only through that record's own operation (approve or
     reject a claim, resolve a dispute, use or cancel a voucher…): refused, naming the record
     (ledger/journal/owners.py). Someone who may not change the transaction at all is told there is none."""
-    record = _managed_transaction(session, principal, transaction_id)
+    record = access.managed_transaction(session, principal, transaction_id)
     return owners.refuse_generic_change(session, record, action)
 
 
-REFUSED = {409: {"description": "Always: the transaction belongs to a record (`transaction_belongs_to_record`)"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Always: the transaction belongs to a record (`transaction_belongs_to_record`)"}
+}
 
 
 @router.post("/transactions/{transaction_id}/post", response_model=TransactionOut, responses=REFUSED)

@@ -7,25 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import Session
 
 from api.deps import SessionDep, allow
-from api.routes.catalogue import VillageNotFound
-from api.schemas.claims import (
-    CountyPolicyIn,
-    CountyPolicyOut,
-    LeaderboardOut,
-    LeaderOut,
-    NoticeBoardOut,
-    NoticeEntryOut,
-    VillagePolicyIn,
-)
+from api.presentation.claims import leaderboard_out, notice_board_out
+from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut, VillagePolicyIn
 from ledger import reports
-from ledger.base import utcnow
-from ledger.claims import notice
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal
-from ledger.tenancy import County, Village
+from ledger.identity.principal import Principal, managed_village, visible_village
+from ledger.tenancy import County
 
 router = APIRouter(tags=["villages"])
 Member = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
@@ -35,43 +24,13 @@ Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 PRIVATE = {"Cache-Control": "no-store"}
 
 
-def village_for(session: Session, who: Principal, village_id: int, *, members: bool) -> Village:
-    """The village if the caller may see it: its staff, and (members=True) the people who live there."""
-    village = session.get(Village, village_id)
-    if village is None or not (
-        who.sees_village(village.id, village.county_id)  # type: ignore[arg-type]
-        or (members and who.lives_in(village_id))
-    ):
-        raise VillageNotFound("No such village among yours.", village_id=village_id)
-    return village
-
-
 @router.get("/api/v1/villages/{village_id}/notice-board", response_model=NoticeBoardOut)
 def notice_board(village_id: int, session: SessionDep, who: Member, response: Response) -> NoticeBoardOut:
     """Approved claims in their notice period and recent deductions, named as the village's privacy setting
     allows. Villagers of the village may object to a claim here while it is in notice."""
-    village = village_for(session, who, village_id, members=True)
-    entries = notice.board(session, village_id)
+    village = visible_village(session, who, village_id, members=True)
     response.headers.update(PRIVATE)
-    return NoticeBoardOut(
-        village_id=village_id,
-        village=village.name,
-        entries=[
-            NoticeEntryOut(
-                kind=e.kind,
-                id=e.id,
-                name=e.name,
-                matter_code=e.matter_code,
-                matter_zh=e.matter_zh,  # type: ignore[arg-type]
-                matter_en=e.matter_en,
-                points=e.points,
-                decided_at=e.decided_at,
-                notice_until=e.notice_until,
-                disputed=e.disputed,
-            )
-            for e in entries
-        ],
-    )
+    return notice_board_out(session, village)
 
 
 @router.get("/api/v1/villages/{village_id}/leaderboard", response_model=LeaderboardOut)
@@ -84,20 +43,9 @@ def leaderboard(
     at: datetime | None = None,
 ) -> LeaderboardOut:
     """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
-    village = village_for(session, who, village_id, members=True)
-    label, table = reports.village_leaderboard(session, village, period=period, at=at or utcnow())
+    village = visible_village(session, who, village_id, members=True)
     response.headers.update(PRIVATE)
-    return LeaderboardOut(
-        village_id=village_id,
-        period=period,
-        label=label,
-        leaders=[
-            LeaderOut(
-                rank=int(r.rank), name=str(r.name), points=int(r.points), mine=int(r.household_id) == who.household_id
-            )
-            for r in table.itertuples()
-        ],
-    )
+    return leaderboard_out(session, village, who, period=period, at=at)
 
 
 @router.get(
@@ -122,7 +70,7 @@ def month_report(
 ) -> Response | dict[str, object]:  # noqa: A002
     """Participation rate, points issued by matter, claims by status, review on-time rate (decided within 24 h)
     and median decision time, for one village and month; as JSON, CSV or XLSX."""
-    village = village_for(session, who, village_id, members=False)
+    village = visible_village(session, who, village_id, members=False)
     report = reports.village_month(session, village, month)
     name = f"shanzhi-{village.code}-{month}"
     if format == "csv":
@@ -147,12 +95,10 @@ def month_report(
 @router.patch("/api/v1/villages/{village_id}", response_model=VillagePolicyIn)
 def set_village_policy(village_id: int, body: VillagePolicyIn, session: SessionDep, who: Manager) -> VillagePolicyIn:
     """How the notice board names households: full name, surname and house number, or anonymous."""
-    village = village_for(session, who, village_id, members=False)
-    if not who.manages_village(village.id, village.county_id):  # type: ignore[arg-type]
-        raise VillageNotFound("No such village among yours.", village_id=village_id)
+    village = managed_village(session, who, village_id)
     village.notice_privacy = body.notice_privacy
     session.flush()
-    return VillagePolicyIn(notice_privacy=village.notice_privacy)  # type: ignore[arg-type]
+    return VillagePolicyIn(notice_privacy=village.notice_privacy)
 
 
 @router.get("/api/v1/county/policy", response_model=CountyPolicyOut)

@@ -171,3 +171,17 @@ def _sign(
 def _mac(key: bytes, body: bytes, bound_to: str) -> bytes:
     """The body has a fixed length for its kind, so what it is bound to can follow it without a separator."""
     return hmac.new(key, body + bound_to.encode(), hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def household_named(keys: Keys, household_id: int | None, household_card: str | None) -> int:
+    """The household an official names: by its number, or by the scan of its card's QR code (or both, alike)."""
+    if household_card is not None:
+        card = read(keys, scanned(household_card))
+        if not isinstance(card, HouseholdCard):
+            raise CodeInvalid("This is not a household card.", field="household_card")
+        if household_id is not None and household_id != card.household_id:
+            raise Invalid("household_id and household_card name different households.", field="household_id")
+        household_id = card.household_id
+    if household_id is None:
+        raise Invalid("Name the household (household_id) or scan its card (household_card).", field="household_id")
+    return household_id

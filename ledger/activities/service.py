@@ -137,3 +137,12 @@ def live_code(keys: codes.Keys, activity: Activity, *, now: datetime | None = No
 def deactivate(session: Session, activity: Activity) -> None:
     activity.active = False
     session.flush()
+
+
+def scanned_activity(session: Session, keys: codes.Keys, token: str) -> Activity:
+    """The activity a scanned code names, while it takes claims; otherwise `code_invalid` (as for a forged one)."""
+    code = codes.read(keys, token)
+    activity = session.get(Activity, code.activity_id) if isinstance(code, codes.ActivityCode) else None
+    if activity is None or not activity.active:
+        raise codes.CodeInvalid("This code is not one of ours, or it was withdrawn.", field="token")
+    return activity

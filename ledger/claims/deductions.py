@@ -19,6 +19,7 @@ from ledger import idempotency, outbox
 from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
+from ledger.claims import access
 from ledger.claims.models import Deduction, DeductionEvidence, EvidenceFile
 from ledger.claims.service import (
     EvidenceNotYours,
@@ -82,7 +83,7 @@ def record(
     if earlier is not None:
         return Recorded(idempotency.replayed(session, earlier, Deduction, "deduction"), replayed=True)
     household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
-    if household is None or not who.manages_village(household.village_id, household.county_id):
+    if household is None or not access.may_act_for(who, household):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
     who.refuse_own(household_id)
     matter = catalogue.current(

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ledger import idempotency, outbox
 from ledger.base import as_utc, utcnow
 from ledger.catalogue.models import Matter
+from ledger.claims import access
 from ledger.claims.deductions import DeductionNotFound
 from ledger.claims.models import (
     Claim,
@@ -94,7 +95,7 @@ def object_to(
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
     claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
-    if claim is None or not who.lives_in(claim.village_id):
+    if claim is None or not access.may_object(who, claim):
         raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
     if claim.household_id == who.household_id:
         raise OwnEntry("This entry is your own household's; you may not object to it.")
@@ -165,13 +166,13 @@ def appeal(
     target: Claim | Deduction | None
     if claim_id is not None:
         target = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
-        if target is None or target.household_id != who.household_id:
+        if target is None or not access.may_appeal(who, target):
             raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
         if target.status != ClaimStatus.REJECTED or target.decided_at is None:
             raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
     else:
         target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
-        if target is None or target.household_id != who.household_id:
+        if target is None or not access.may_appeal(who, target):
             raise DeductionNotFound("No such deduction against your household.", deduction_id=deduction_id)
         if target.status != DeductionStatus.IN_FORCE:
             raise NotAppealable("This deduction was already revoked.")
@@ -217,11 +218,7 @@ def resolve(
     if earlier is not None:
         return Opened(_earlier(session, earlier), replayed=True)
     dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
-    if (
-        dispute is None
-        or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN)
-        or not who.manages_village(dispute.village_id, dispute.county_id)
-    ):
+    if dispute is None or not access.may_resolve(who, dispute):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
     who.refuse_own(dispute.household_id, dispute.raised_by_household_id, what="Your own household is part of this")
     if dispute.status != DisputeStatus.OPEN:

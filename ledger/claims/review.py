@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, utcnow
+from ledger.claims import access
 from ledger.claims.models import Claim, ClaimStatus
 from ledger.claims.service import (
     ClaimNotFound,
@@ -23,7 +24,6 @@ from ledger.claims.service import (
     needs_second_official,
 )
 from ledger.errors import Conflict, DomainError, Invalid
-from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import service as journal
 from ledger.journal.errors import PendingAlreadyResolved, PendingExpired
@@ -162,11 +162,7 @@ def _decide(
 def check_may_decide(who: Principal, claim: Claim | None, claim_id: int) -> None:
     """An official of the claim's village (or its township supervisor, or the county admin) who is not of the
     claim's household. Anyone else is told there is no such claim."""
-    if (
-        claim is None
-        or who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN)
-        or not who.manages_village(claim.village_id, claim.county_id)
-    ):
+    if claim is None or not access.may_decide(who, claim):
         raise ClaimNotFound("No such claim among those you review.", claim_id=claim_id)
     check_not_own(who, claim.household_id)
 

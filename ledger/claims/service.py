@@ -31,12 +31,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from ledger import idempotency, outbox
+from ledger.activities import access as activity_access
 from ledger.activities import codes
 from ledger.activities.models import Activity
 from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence, Matter, Review
-from ledger.claims import fraud, rules
+from ledger.claims import access, fraud, rules
 from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile, ScanTicketUse
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.identity.models import Role
@@ -264,7 +265,7 @@ def submit_proxy(
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
     place = _activity(session, activity_id, lock=True)
-    if not who.manages_village(place.activity.village_id, place.activity.county_id):
+    if not activity_access.runs(who, place.activity):
         raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
     _check_window(place.activity, now)
     _check_person(session, person_id, household_id)
@@ -320,7 +321,7 @@ def submit_award(
     if earlier is not None:
         return Submitted(_replayed_claim(session, earlier), replayed=True)
     household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
-    if household is None or not who.manages_village(household.village_id, household.county_id):
+    if household is None or not access.may_act_for(who, household):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
     check_not_own(who, household_id)
     _check_person(session, person_id, household_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
-from ledger.tenancy import Household, Person, Village
+from ledger.tenancy import Household, HouseholdNotFound, Person, Village, VillageNotFound
 
 PARTNER = "partner"
 
@@ -76,6 +76,51 @@ class Principal:
     def manages_village(self, village_id: int, county_id: int) -> bool:
         """May write in this village (auditors read only)."""
         return self.role != Role.AUDITOR and self.role != Role.VILLAGER and self.sees_village(village_id, county_id)
+
+
+# --- who may see which household or village (routes and pages alike) ----------------------------------------
+
+
+def visible_household(session: Session, who: Principal, household_id: int) -> Household:
+    """The household, if `who` may see it. Someone else's household looks exactly like a missing one."""
+    household = session.get(Household, household_id)
+    if household is None or not who.sees_household(household):
+        raise HouseholdNotFound("No such household, or it is not yours to see.", household_id=household_id)
+    return household
+
+
+def managed_household(session: Session, who: Principal, household_id: int) -> Household:
+    """The household, if `who` may act for it (its village's officials, the county admin)."""
+    household = session.get(Household, household_id)
+    if household is None or not who.manages_village(household.village_id, household.county_id):
+        raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
+    return household
+
+
+def visible_village(session: Session, who: Principal, village_id: int | None, *, members: bool) -> Village:
+    """The village, if `who` may see it: its staff, and (members=True) the people who live there."""
+    village = session.get(Village, village_id) if village_id else None
+    if (
+        village is None
+        or village.id is None
+        or not (who.sees_village(village.id, village.county_id) or (members and who.lives_in(village.id)))
+    ):
+        raise VillageNotFound("No such village among yours.", village_id=village_id)
+    return village
+
+
+def visible_villages(session: Session, who: Principal) -> list[Village]:
+    """Every village `who` sees as staff (an official: theirs; the county admin and auditors: the county's)."""
+    query = select(Village).where(col(Village.county_id) == who.county_id).order_by(col(Village.id))
+    return [v for v in session.scalars(query).all() if v.id is not None and who.sees_village(v.id, v.county_id)]
+
+
+def managed_village(session: Session, who: Principal, village_id: int) -> Village:
+    """The village, if `who` may write in it (auditors and villagers never)."""
+    village = session.get(Village, village_id)
+    if village is None or village.id is None or not who.manages_village(village.id, village.county_id):
+        raise VillageNotFound("No such village among yours.", village_id=village_id)
+    return village
 
 
 def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) -> Principal:

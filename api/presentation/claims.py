@@ -1,0 +1,142 @@
+"""Claims, disputes, deductions and the village's notice board and leaderboard, as the API (and the pages) show
+them. What a caller sees of a claim depends on who they are (staff see its review side); whether they may see it
+at all, `ledger.claims.access` decides first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlmodel import Session
+
+from api.schemas.claims import (
+    ClaimOut,
+    ClaimReviewOut,
+    DeductionOut,
+    DisputeOut,
+    LeaderboardOut,
+    LeaderOut,
+    NoticeBoardOut,
+    NoticeEntryOut,
+)
+from ledger import reports
+from ledger.base import utcnow
+from ledger.catalogue.models import Matter
+from ledger.claims import access, disputes, notice, review
+from ledger.claims.models import Claim, Deduction, Dispute
+from ledger.identity.principal import Principal
+from ledger.tenancy import County, Village
+
+
+def evidence_links(session: Session, *, claim_id: int | None = None, deduction_id: int | None = None) -> list[str]:
+    """Where a claim's or a deduction's photos are served."""
+    ids = access.evidence_ids(session, claim_id=claim_id, deduction_id=deduction_id)
+    return [f"/api/v1/evidence/{i}" for i in ids]
+
+
+def claim_out(
+    session: Session, claim: Claim, who: Principal, *, replayed: bool = False, evidence: list[int] | None = None
+) -> ClaimOut:
+    """The claim as this caller may see it. `evidence`: the photo ids, when the caller knows them already."""
+    matter = session.get(Matter, claim.matter_id)
+    assert matter is not None
+    links = (
+        evidence_links(session, claim_id=claim.id)
+        if evidence is None
+        else [f"/api/v1/evidence/{i}" for i in sorted(evidence)]
+    )
+    fields = claim.model_dump(include=set(ClaimOut.model_fields)) | {
+        "matter_code": matter.code,
+        "matter_zh": matter.name_zh,
+        "matter_en": matter.name_en,
+        "evidence": links,
+        "replayed": replayed,
+    }
+    county = session.get(County, claim.county_id)
+    assert county is not None
+    fields["appeal_until"] = disputes.appeal_deadline(county, claim)
+    if not access.is_staff(who):
+        return ClaimOut(**fields)
+    now = utcnow()
+    return ClaimReviewOut(
+        **fields,
+        entered_by=claim.entered_by,
+        decided_by=claim.decided_by,
+        age_hours=review.age_hours(claim, now),
+        overdue=review.is_overdue(claim, county, now),
+        flags=claim.flags,
+        note=claim.note,
+    )
+
+
+def dispute_out(dispute: Dispute, who: Principal, *, replayed: bool = False) -> DisputeOut:
+    """A villager who objected to another household's claim is not told which household it is."""
+    shown = dispute.model_dump()
+    if not access.sees_disputed_household(who, dispute):
+        shown["household_id"] = None
+    return DisputeOut.model_validate({**shown, "replayed": replayed})
+
+
+def deduction_out(session: Session, deduction: Deduction, *, replayed: bool = False) -> DeductionOut:
+    matter = session.get(Matter, deduction.matter_id)
+    assert matter is not None
+    county = session.get(County, deduction.county_id)
+    assert county is not None
+    return DeductionOut(
+        **deduction.model_dump(include=set(DeductionOut.model_fields)),
+        matter_code=matter.code,
+        appeal_until=disputes.appeal_deadline(county, deduction),
+        evidence=evidence_links(session, deduction_id=deduction.id),
+        replayed=replayed,
+    )
+
+
+def notice_board_out(session: Session, village: Village) -> NoticeBoardOut:
+    """Approved claims in their notice period and recent deductions, named as the village's privacy allows."""
+    assert village.id is not None
+    return NoticeBoardOut(
+        village_id=village.id,
+        village=village.name,
+        entries=[
+            NoticeEntryOut(
+                kind=e.kind,
+                id=e.id,
+                name=e.name,
+                matter_code=e.matter_code,
+                matter_zh=e.matter_zh,
+                matter_en=e.matter_en,
+                points=e.points,
+                decided_at=e.decided_at,
+                notice_until=e.notice_until,
+                disputed=e.disputed,
+            )
+            for e in notice.board(session, village.id)
+        ],
+    )
+
+
+def leaderboard_out(
+    session: Session,
+    village: Village,
+    who: Principal,
+    *,
+    period: Literal["month", "quarter", "year"] = "month",
+    at: datetime | None = None,
+) -> LeaderboardOut:
+    """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
+    assert village.id is not None
+    label, table = reports.village_leaderboard(session, village, period=period, at=at or utcnow())
+    return LeaderboardOut(
+        village_id=village.id,
+        period=period,
+        label=label,
+        leaders=[
+            LeaderOut(
+                rank=int(r["rank"]),
+                name=str(r["name"]),
+                points=int(r["points"]),
+                mine=int(r["household_id"]) == who.household_id,
+            )
+            for r in table.to_dict(orient="records")
+        ],
+    )
