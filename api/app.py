@@ -139,7 +139,7 @@ def create_app(
     passwords.set_hashes_at_once(settings.hashes_at_once())
     for router in ROUTERS:
         app.include_router(router)
-    pages.install(app, ROUTERS)
+    pages.install(app)
     routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
     app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in
     app.add_middleware(RequestContext)  # a refused body is logged and counted like any answer

@@ -6,21 +6,17 @@ one set of rules and one access check. See docs/pages.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.pages import account, office, partner, villager
-from api.pages.web import STATIC, check_csrf, learn_api_rules
+from api.pages.web import STATIC, check_csrf
 
 ROUTERS = (account.router, account.signin_router, villager.router, office.router, partner.router)
 OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
 
 
-def install(app: FastAPI, api_routers: Iterable[APIRouter]) -> None:
-    for api_router in api_routers:
-        learn_api_rules(api_router.routes)
+def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         csrf = [] if router in OPEN_ROUTERS else [Depends(check_csrf)]

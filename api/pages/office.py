@@ -30,9 +30,10 @@ from api.pages.web import reason as refusal_reason
 from api.presentation import activities as activity_views
 from api.presentation.catalogue import matter_out
 from api.presentation.claims import claim_out, deduction_out, dispute_out
+from api.presentation.credit import review_out
 from api.presentation.households import card_svg, current_balance_out
 from api.problems import status_of
-from api.routes import credit, evidence
+from api.routes import evidence
 from api.schemas.claims import (
     ActivityIn,
     ActivityOut,
@@ -63,6 +64,8 @@ from ledger.identity.principal import (
     visible_villages,
 )
 from ledger.tenancy import County, Household, Person, Township, Village
+from scoring import access as credit_access
+from scoring import reviews
 
 router = APIRouter()
 ProxyPage = Annotated[Page, page_allow(Role.OFFICIAL)]  # a proxy claim is entered by a village's own official
@@ -713,7 +716,7 @@ def resolve_dispute(
 def rating_reviews(page: OfficialPage) -> Response:
     """Households that asked a person to look at their rating: open ones first, each with the rating it was
     about (grade, score, reasons), and a box for the answer the household is sent."""
-    asked = page.call(credit.review_queue, status_filter=None)
+    asked = [review_out(page.session, t) for t in credit_access.review_queue(page.session, _who(page), None)]
     asked.sort(key=lambda r: (r.status != "open", r.requested_at))
     names = _household_names(page, {r.household_id for r in asked})
     villages = {v.id: v.name for v in _villages(page)}
@@ -725,7 +728,7 @@ def answer_rating_review(
     page: OfficialPage, request_id: int, answer: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
     body = _build(ReviewAnswerIn, "answer", answer=answer)
-    page.call(credit.answer_review, request_id=request_id, body=body)
+    reviews.answer(page.session, _who(page), request_id=request_id, text=body.answer)
     return page.redirect("/office/rating-reviews", done="answered")
 
 

@@ -2,9 +2,8 @@
 
 One set of rules. A page never repeats a rule of the API: it declares who may open it (`page_allow`, checked by
 `api.deps.permits` as for a token) and calls what the API's routes call: the domain's access module (whose
-household, which village), its services and the presenters of `api/presentation`. `page.call`, which calls an API
-route function under that route's own access rule, remains only for the pages not moved yet (ratings, consents,
-offers, vouchers, loans, the partners' pages); it goes once they are.
+household, which village), its services and the presenters of `api/presentation`. A page never calls a route
+function.
 
 Sessions. Signing in makes a random 256-bit key, sent as the `sz_session` cookie (Secure, HttpOnly,
 SameSite=Lax, Path=/, Max-Age the session's lifetime); only its SHA-256 is stored
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import inspect
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,12 +30,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from sqlmodel import Session, select
 
-from api.deps import SessionDep, access_rule_of, permits
+from api.deps import SessionDep, permits
 from api.pages import i18n
 from ledger.base import as_utc, utcnow
 from ledger.errors import DomainError, Forbidden, Throttled, Unauthenticated
@@ -139,22 +136,6 @@ class Page:
     def _(self, message: str, **values: Any) -> str:
         text = i18n.translations(self.locale).gettext(message)
         return text % values if values else text
-
-    def call(self, endpoint: Any, /, **arguments: Any) -> Any:
-        """Call an API route function as the signed-in person, under that route's own access rule."""
-        access, parameter = api_rule(endpoint)
-        if access is None:
-            raise Forbidden("This action is not open to pages.")
-        if access != "public":
-            if self.principal is None:
-                raise SignInNeeded("Sign in first.")
-            if not permits(access, self.principal):
-                raise Forbidden("Your role may not do this.")
-            if parameter is not None:
-                arguments[parameter] = self.principal
-        if "session" in inspect.signature(endpoint).parameters:
-            arguments.setdefault("session", self.session)
-        return endpoint(**arguments)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         from api.pages.messages import NOTICES
@@ -325,23 +306,6 @@ StaffPage = Annotated[Page, page_allow(Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AU
 MerchantPage = Annotated[Page, page_allow(partner_kinds=("merchant", "clinic"))]
 ClinicPage = Annotated[Page, page_allow(partner_kinds=("clinic",))]
 BankPage = Annotated[Page, page_allow(partner_kinds=("bank",))]
-
-
-API_RULES: dict[Any, tuple[Any, str | None]] = {}  # API route function -> (its access rule, principal parameter)
-
-
-def learn_api_rules(routes: Any) -> None:
-    """Read every API route's declared access rule, as the route test does, for `Page.call`."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            for dependency in route.dependant.dependencies:
-                rule = access_rule_of(dependency.call)
-                if rule is not None:
-                    API_RULES[route.endpoint] = (rule, dependency.name if rule != "public" else None)
-
-
-def api_rule(endpoint: Any) -> tuple[Any, str | None]:
-    return API_RULES.get(endpoint, (None, None))
 
 
 # --- CSRF, checked on every POST of the pages' router ------------------------------------------------------
