@@ -107,6 +107,10 @@ class HouseholdNotFound(NotFound):
     code = "household_not_found"
 
 
+class VillageNotFound(NotFound):
+    code = "village_not_found"
+
+
 _TOUCH = (
     update(Household)
     .where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]

@@ -11,18 +11,13 @@ from api.deps import SessionDep, allow
 from api.schemas.claims import MatterEdit, MatterIn, MatterOut
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Matter
-from ledger.errors import NotFound
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.tenancy import Village
+from ledger.tenancy import Village, VillageNotFound
 
 router = APIRouter(prefix="/api/v1/matters", tags=["catalogue"])
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 Editor = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
-
-
-class VillageNotFound(NotFound):
-    code = "village_not_found"
 
 
 def matter_out(matter: Matter) -> MatterOut:
