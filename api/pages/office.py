@@ -35,12 +35,14 @@ from api.schemas.claims import (
     ResolveDisputeIn,
 )
 from api.schemas.credit import ReviewAnswerIn
+from ledger import figures
 from ledger.base import utcnow
 from ledger.claims import service as award_service
 from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
 from ledger.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
 from ledger.tenancy import County, Household, Person, Township, Village
+from redemption import figures as redemption_figures
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -96,7 +98,7 @@ def _keys(page: Page) -> Any:
 
 def _villages(page: Page) -> list[Village]:
     assert page.principal is not None
-    return charts.visible_villages(page.session, page.principal)
+    return figures.visible_villages(page.session, page.principal)
 
 
 def _household_names(page: Page, ids: set[int]) -> dict[int, Household]:
@@ -672,9 +674,9 @@ def answer_rating_review(
 # --- the dashboard -------------------------------------------------------------------------------------------------
 
 
-def _scope(page: Page, village_id: str | None, township: str | None) -> charts.Scope:
+def _scope(page: Page, village_id: str | None, township: str | None) -> figures.Scope:
     assert page.principal is not None
-    return charts.scope_of(
+    return figures.scope_of(
         page.session,
         page.principal,
         village_id=_number(village_id, "village_id"),
@@ -691,7 +693,7 @@ def _chart_name(name: str) -> str:
 @router.get("/office/dashboard")
 def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = None) -> Response:
     scope = _scope(page, village_id, township)
-    table = charts.participation(page.session, scope)
+    table = redemption_figures.dashboard_table("participation", page.session, scope)
     query = "&".join(f"{k}={v}" for k, v in scope.query().items())
     titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
     villages = _villages(page)
@@ -702,7 +704,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         "office/dashboard.html",
         scope=scope,
         table=table,
-        participating=charts.participating_this_month(table),
+        participating=int(table["participating"].iloc[-1]) if len(table) else 0,
         households=int(table["households"].iloc[-1]) if len(table) else 0,
         month=table["month"].iloc[-1] if len(table) else "",
         charts=charts.CHARTS,
@@ -727,14 +729,14 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
         empty=page._("Nothing yet"),
         matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en",
     )
-    svg = charts.chart_svg(name, charts.table_of(name, page.session, scope), labels)
+    svg = charts.chart_svg(name, redemption_figures.dashboard_table(name, page.session, scope), labels)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
     name = _chart_name(name)
     scope = _scope(page, village_id, township)
-    table = charts.table_of(name, page.session, scope)
+    table = redemption_figures.dashboard_table(name, page.session, scope)
     filename = f"shanzhi-{name}-{utcnow():%Y%m%d}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":

@@ -28,7 +28,7 @@ from api.schemas.redemption import (
     fen,
     yuan,
 )
-from ledger import reports
+from ledger import figures
 from ledger.activities import render
 from ledger.base import utcnow
 from ledger.errors import Forbidden, Invalid, NotFound
@@ -406,7 +406,7 @@ def settlement_report(
         raise NotFound("No such partner in your county.", partner_id=partner_id)
     county = session.get(County, partner.county_id)
     assert county is not None
-    start, end = reports.month_bounds(month, county.timezone)
+    start, end = figures.month_bounds(month, county.timezone)
     result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
     name = f"settlement-{partner.code}-{month}"
     if format == "csv":

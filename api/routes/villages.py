@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import SessionDep, allow
-from api.routes.catalogue import VillageNotFound
 from api.schemas.claims import (
     CountyPolicyIn,
     CountyPolicyOut,
@@ -20,12 +19,13 @@ from api.schemas.claims import (
     NoticeEntryOut,
     VillagePolicyIn,
 )
-from ledger import reports
+from ledger import figures
 from ledger.base import utcnow
 from ledger.claims import notice
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.tenancy import County, Village
+from ledger.tenancy import County, Village, VillageNotFound
+from redemption import figures as redemption_figures
 
 router = APIRouter(tags=["villages"])
 Member = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
@@ -85,7 +85,7 @@ def leaderboard(
 ) -> LeaderboardOut:
     """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
     village = village_for(session, who, village_id, members=True)
-    label, table = reports.village_leaderboard(session, village, period=period, at=at or utcnow())
+    label, table = figures.village_leaderboard(session, village, period=period, at=at or utcnow())
     response.headers.update(PRIVATE)
     return LeaderboardOut(
         village_id=village_id,
@@ -120,20 +120,21 @@ def month_report(
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | dict[str, object]:  # noqa: A002
-    """Participation rate, points issued by matter, claims by status, review on-time rate (decided within 24 h)
-    and median decision time, for one village and month; as JSON, CSV or XLSX."""
+    """Participation rate, points by matter, claims by status, review on-time rate (decided within the county's
+    overdue hours), median decision time and redemption by partner, for one village and month (county time), as
+    defined in docs/claims.md ("Figures"); as JSON, CSV or XLSX."""
     village = village_for(session, who, village_id, members=False)
-    report = reports.village_month(session, village, month)
+    report = redemption_figures.village_month(session, village, month)
     name = f"shanzhi-{village.code}-{month}"
     if format == "csv":
         return Response(
-            reports.to_csv(report),
+            figures.to_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
         )
     if format == "xlsx":
         return Response(
-            reports.to_xlsx(reports.report_tables(report)),
+            figures.to_xlsx(report),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
         )
@@ -141,6 +142,7 @@ def month_report(
         **report.summary(),
         "points_by_matter": report.points_by_matter.to_dict(orient="records"),
         "claims_by_status": report.claims_by_status.to_dict(orient="records"),
+        **{section: table.to_dict(orient="records") for section, table in report.extra.items()},
     }
 
 
