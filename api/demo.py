@@ -27,6 +27,7 @@ from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
+from ledger.figures import month_bounds
 from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import check_secret, hash_secret
@@ -34,7 +35,6 @@ from ledger.identity.service import set_password
 from ledger.journal import accounts, queries
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.reports import month_bounds
 from ledger.settings import DEMO_PASSWORD
 from ledger.tenancy import County, Household, Person
 from redemption import loans, offers, settlement, vouchers

@@ -226,10 +226,10 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
 
     from ledger.base import as_utc
     from ledger.db import make_engine, unit_of_work
+    from ledger.figures import month_bounds
     from ledger.identity.models import Partner
     from ledger.journal import accounts, queries
     from ledger.journal.models import JournalTransaction, TxKind
-    from ledger.reports import month_bounds
     from ledger.tenancy import County
     from redemption import loans, settlement, vouchers
     from redemption.models import Voucher, VoucherStatus

@@ -45,6 +45,7 @@ from api.schemas.claims import (
     ResolveDisputeIn,
 )
 from api.schemas.credit import ReviewAnswerIn
+from ledger import figures
 from ledger.activities import access as activity_access
 from ledger.activities import codes
 from ledger.activities import service as activities
@@ -64,6 +65,7 @@ from ledger.identity.principal import (
     visible_villages,
 )
 from ledger.tenancy import County, Household, Person, Township, Village
+from redemption import figures as redemption_figures
 from scoring import access as credit_access
 from scoring import reviews
 
@@ -735,9 +737,9 @@ def answer_rating_review(
 # --- the dashboard -------------------------------------------------------------------------------------------------
 
 
-def _scope(page: Page, village_id: str | None, township: str | None) -> charts.Scope:
+def _scope(page: Page, village_id: str | None, township: str | None) -> figures.Scope:
     assert page.principal is not None
-    return charts.scope_of(
+    return figures.scope_of(
         page.session,
         page.principal,
         village_id=_number(village_id, "village_id"),
@@ -754,7 +756,7 @@ def _chart_name(name: str) -> str:
 @router.get("/office/dashboard")
 def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = None) -> Response:
     scope = _scope(page, village_id, township)
-    table = charts.participation(page.session, scope)
+    table = redemption_figures.dashboard_table("participation", page.session, scope)
     query = "&".join(f"{k}={v}" for k, v in scope.query().items())
     titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
     villages = _villages(page)
@@ -765,7 +767,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         "office/dashboard.html",
         scope=scope,
         table=table,
-        participating=charts.participating_this_month(table),
+        participating=int(table["participating"].iloc[-1]) if len(table) else 0,
         households=int(table["households"].iloc[-1]) if len(table) else 0,
         month=table["month"].iloc[-1] if len(table) else "",
         charts=charts.CHARTS,
@@ -790,14 +792,14 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
         empty=page._("Nothing yet"),
         matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en",
     )
-    svg = charts.chart_svg(name, charts.table_of(name, page.session, scope), labels)
+    svg = charts.chart_svg(name, redemption_figures.dashboard_table(name, page.session, scope), labels)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
     name = _chart_name(name)
     scope = _scope(page, village_id, township)
-    table = charts.table_of(name, page.session, scope)
+    table = redemption_figures.dashboard_table(name, page.session, scope)
     filename = f"shanzhi-{name}-{utcnow():%Y%m%d}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":

@@ -19,7 +19,7 @@ from api.schemas.claims import (
     NoticeBoardOut,
     NoticeEntryOut,
 )
-from ledger import reports
+from ledger import figures
 from ledger.base import utcnow
 from ledger.catalogue.models import Matter
 from ledger.claims import access, disputes, notice, review
@@ -125,7 +125,7 @@ def leaderboard_out(
 ) -> LeaderboardOut:
     """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
     assert village.id is not None
-    label, table = reports.village_leaderboard(session, village, period=period, at=at or utcnow())
+    label, table = figures.village_leaderboard(session, village, period=period, at=at or utcnow())
     return LeaderboardOut(
         village_id=village.id,
         period=period,

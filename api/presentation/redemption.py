@@ -12,7 +12,7 @@ from typing import Literal
 from sqlmodel import Session
 
 from api.schemas.redemption import OfferOut, SettlementOut, SlotOut, VoucherEventOut, VoucherOut, yuan
-from ledger import reports
+from ledger import figures
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
@@ -154,7 +154,7 @@ def settlement_of(session: Session, who: Principal, month: str, partner_id: int 
     assert partner.id is not None
     county = session.get(County, partner.county_id)
     assert county is not None
-    start, end = reports.month_bounds(month, county.timezone)
+    start, end = figures.month_bounds(month, county.timezone)
     return settlement.settle(session, partner.id, start, end)
 
 

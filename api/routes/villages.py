@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Response
 from api.deps import SessionDep, allow
 from api.presentation.claims import leaderboard_out, notice_board_out
 from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut, VillagePolicyIn
-from ledger import reports
+from ledger import figures
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, managed_village, visible_village
 from ledger.tenancy import County
+from redemption import figures as redemption_figures
 
 router = APIRouter(tags=["villages"])
 Member = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
@@ -68,20 +69,21 @@ def month_report(
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | dict[str, object]:  # noqa: A002
-    """Participation rate, points issued by matter, claims by status, review on-time rate (decided within 24 h)
-    and median decision time, for one village and month; as JSON, CSV or XLSX."""
+    """Participation rate, points by matter, claims by status, review on-time rate (decided within the county's
+    overdue hours), median decision time and redemption by partner, for one village and month (county time), as
+    defined in docs/claims.md ("Figures"); as JSON, CSV or XLSX."""
     village = visible_village(session, who, village_id, members=False)
-    report = reports.village_month(session, village, month)
+    report = redemption_figures.village_month(session, village, month)
     name = f"shanzhi-{village.code}-{month}"
     if format == "csv":
         return Response(
-            reports.to_csv(report),
+            figures.to_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
         )
     if format == "xlsx":
         return Response(
-            reports.to_xlsx(reports.report_tables(report)),
+            figures.to_xlsx(report),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
         )
@@ -89,6 +91,7 @@ def month_report(
         **report.summary(),
         "points_by_matter": report.points_by_matter.to_dict(orient="records"),
         "claims_by_status": report.claims_by_status.to_dict(orient="records"),
+        **{section: table.to_dict(orient="records") for section, table in report.extra.items()},
     }
 
 

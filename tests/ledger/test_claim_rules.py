@@ -1,13 +1,11 @@
-"""The pure rules of claims, codes, the catalogue and the reports: no database, no fixtures."""
+"""The pure rules of claims, codes and the catalogue: no database, no fixtures (the figures: test_figures.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import pytest
 
-from ledger import reports
 from ledger.activities import codes
 from ledger.catalogue.service import InvalidMatter, check_fields
 from ledger.claims import rules
@@ -123,38 +121,3 @@ def test_a_rule_that_cannot_work_is_refused_by_field(change: dict[str, object], 
     with pytest.raises(InvalidMatter) as error:
         check_fields({**VALID, **change})
     assert error.value.detail["field"] == field
-
-
-def test_month_report_figures() -> None:
-    start, end = at("2026-11-01T00:00:00"), at("2026-12-01T00:00:00")
-    claims = pd.DataFrame(
-        [
-            # id, household, matter, points, status, submitted, decided, settled
-            (1, 10, "sorting", 2, "settled", "2026-11-02T08:00Z", "2026-11-02T10:00Z", "2026-11-09T10:00Z"),
-            (2, 10, "volunteering", 5, "approved", "2026-11-20T08:00Z", "2026-11-22T08:00Z", None),
-            (3, 11, "sorting", 2, "rejected", "2026-11-21T08:00Z", "2026-11-21T20:00Z", None),
-            (4, 12, "sorting", 2, "pending", "2026-11-29T08:00Z", None, None),
-            (5, 11, "sorting", 2, "settled", "2026-10-20T08:00Z", "2026-10-20T09:00Z", "2026-10-27T09:00Z"),
-        ],
-        columns=reports.CLAIM_COLUMNS,
-    )
-    report = reports.month_report(claims, households=4, village_id=1, month="2026-11", start=start, end=end)
-    assert (report.participating, report.participation_rate) == (1, 0.25)
-    assert report.on_time_rate == round(2 / 3, 4)  # 2 h and 12 h were on time, 48 h was not
-    assert report.median_decision_hours == 12.0
-    assert report.points_by_matter.to_dict(orient="records") == [
-        {"matter": "volunteering", "claims": 1, "points": 5},
-        {"matter": "sorting", "claims": 1, "points": 2},
-    ]
-    assert dict(zip(report.claims_by_status["status"], report.claims_by_status["claims"], strict=True)) == {
-        "approved": 1,
-        "pending": 1,
-        "rejected": 1,
-        "settled": 1,
-    }
-
-
-def test_leaderboard_ranks_net_points_with_ties() -> None:
-    entries = pd.DataFrame([(1, 5), (1, 3), (2, 8), (3, 10), (3, -2)], columns=["household_id", "points"])
-    table = reports.leaderboard(entries, {1: "A", 2: "B", 3: "C", 4: "D"}, [1, 2, 3, 4])
-    assert table[["rank", "name", "points"]].values.tolist() == [[1, "A", 8], [1, "B", 8], [1, "C", 8], [4, "D", 0]]

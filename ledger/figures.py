@@ -1,0 +1,466 @@
+"""Every figure of the programme about claims and points, defined once (docs/claims.md, "Figures").
+
+The officials' dashboard (api/pages), the village month report (the API, as JSON, CSV and XLSX) and the village
+leaderboards all read these functions; none of them counts anything itself. The loaders fetch plain rows; the
+figures are pure pandas functions of those rows, so they are tested without a database.
+
+Months are the county's (County.timezone, Asia/Shanghai by default): a month runs from its first day at 00:00
+county time to the next month's first day at 00:00, and every timestamp is placed in it after conversion.
+
+- participation: households with at least one claim *submitted* in the month that stands (approved or settled;
+  not pending, rejected, expired or revoked), out of the households.
+- points_by_matter: those same standing claims of the month, by matter: claims and points.
+- claims_by_status: every claim submitted in the month, by its status now.
+- on_time (按时办结率): claims whose review ended in the month (`decided_at`): decided by an official (approved or
+  rejected, whatever became of them later) or expired undecided. On time: decided by an official less than the
+  county's `overdue_hours` after submission, the very moment the review queue marks a claim overdue. An expired
+  claim is never on time; an automatic approval had no review and is left out. The median decision time is over
+  the officials' decisions.
+- leaderboard: a household's points *settled* in the period less its deductions in force recorded in it.
+
+Redemption by partner reads vouchers, so it lives a layer up, in `redemption/figures.py`, with the month report
+and the dashboard tables that put it beside these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select  # wider than sqlmodel.select (at most four columns typed)
+from sqlmodel import Session, col, select
+
+from ledger import exports
+from ledger.catalogue.models import Matter
+from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
+from ledger.claims.notice import household_names
+from ledger.claims.rules import local, period_bounds
+from ledger.errors import Invalid
+from ledger.identity.principal import Principal
+from ledger.tenancy import County, Household, Village, VillageNotFound
+
+MONTHS = 12  # the dashboard's window: this month and the eleven before it
+STANDING = (ClaimStatus.APPROVED.value, ClaimStatus.SETTLED.value)
+REVIEWED = (
+    ClaimStatus.APPROVED.value,
+    ClaimStatus.SETTLED.value,
+    ClaimStatus.REJECTED.value,
+    ClaimStatus.REVOKED.value,
+)
+AUTOMATIC = "system:auto"  # Claim.decided_by of an automatic approval (ledger/claims/service.py)
+CLAIM_COLUMNS = [
+    "claim_id",
+    "household_id",
+    "village_id",
+    "matter_code",
+    "matter_zh",
+    "matter_en",
+    "points",
+    "status",
+    "submitted_at",
+    "decided_at",
+    "decided_by",
+    "settled_at",
+]
+PARTICIPATION = ["month", "households", "participating", "rate"]
+POINTS_BY_MATTER = ["matter_code", "matter_zh", "matter_en", "claims", "points"]
+ON_TIME = ["month", "decided", "on_time", "rate", "median_hours"]
+CLAIMS_BY_STATUS = ["status", "claims"]
+
+
+# --- scope: which villages, which county ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The villages a figure covers, and the county whose time zone counts its months and whose policy says
+    when a review is late."""
+
+    county: County
+    villages: list[Village]
+    village_id: int | None = None
+    township_id: int | None = None
+
+    @property
+    def village_ids(self) -> list[int]:
+        return [v.id for v in self.villages if v.id is not None]
+
+    @property
+    def timezone(self) -> str:
+        return self.county.timezone
+
+    def query(self) -> dict[str, int]:
+        """The query parameters that name this scope again (for chart and download links)."""
+        found = {"village_id": self.village_id, "township": self.township_id}
+        return {k: v for k, v in found.items() if v is not None}
+
+
+def visible_villages(session: Session, who: Principal) -> list[Village]:
+    rows = session.exec(select(Village).where(Village.county_id == who.county_id).order_by(col(Village.id))).all()
+    return [v for v in rows if v.id is not None and who.sees_village(v.id, v.county_id)]
+
+
+def scope_of(
+    session: Session, who: Principal, *, village_id: int | None = None, township_id: int | None = None
+) -> Scope:
+    """The villages the person sees (an official's own, the whole county for its admin and auditors), narrowed to
+    one village or township; `VillageNotFound` when that leaves none."""
+    villages = visible_villages(session, who)
+    if village_id is not None:
+        villages = [v for v in villages if v.id == village_id]
+        if not villages:
+            raise VillageNotFound("No such village among yours.", village_id=village_id)
+    if township_id is not None:
+        villages = [v for v in villages if v.township_id == township_id]
+        if not villages:
+            raise VillageNotFound("No village of that township among yours.", township_id=township_id)
+    return Scope(
+        county=_county(session, who.county_id), villages=villages, village_id=village_id, township_id=township_id
+    )
+
+
+def village_scope(session: Session, village: Village) -> Scope:
+    return Scope(county=_county(session, village.county_id), villages=[village], village_id=village.id)
+
+
+def _county(session: Session, county_id: int) -> County:
+    county = session.get(County, county_id)
+    if county is None:
+        raise LookupError(f"county {county_id} is gone")  # a village or principal always names its county
+    return county
+
+
+# --- periods (county time) -------------------------------------------------------------------------------------
+
+
+def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
+    """The month written YYYY-MM as UTC instants [start, end) of the county's calendar."""
+    try:
+        first = datetime.strptime(month + "-01", "%Y-%m-%d")
+    except ValueError as exc:
+        raise Invalid("month is written YYYY-MM.", field="month") from exc
+    return period_bounds(first.replace(day=15, tzinfo=ZoneInfo(timezone)), timezone, "month")
+
+
+def months_until(now: datetime, timezone: str, count: int = MONTHS) -> list[str]:
+    """The last `count` months (YYYY-MM, county time), oldest first, ending with the one `now` is in."""
+    current = pd.Timestamp(local(now, timezone)).tz_localize(None).to_period("M")
+    return [str(current - i) for i in range(count - 1, -1, -1)]
+
+
+def span(months: Sequence[str], timezone: str) -> tuple[datetime, datetime]:
+    """UTC bounds [start, end) of consecutive months, oldest first."""
+    return month_bounds(months[0], timezone)[0], month_bounds(months[-1], timezone)[1]
+
+
+def period_of(at: datetime, timezone: str, period: str) -> tuple[str, datetime, datetime]:
+    """The label and UTC bounds of the month, quarter or year (county time) that `at` falls in."""
+    day = local(at, timezone)
+    if period == "month":
+        start, end = period_bounds(at, timezone, "month")
+        return day.strftime("%Y-%m"), start, end
+    if period == "year":
+        start, end = period_bounds(at, timezone, "year")
+        return day.strftime("%Y"), start, end
+    if period == "quarter":
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        start, _ = period_bounds(day.replace(month=first_month, day=15), timezone, "month")
+        _, end = period_bounds(day.replace(month=first_month + 2, day=15), timezone, "month")
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}", start, end
+    raise Invalid("period is month, quarter or year.", field="period")
+
+
+def month_of(moments: pd.Series, timezone: str) -> pd.Series:
+    """Each moment's month (YYYY-MM) in county time; NaN where there is no moment."""
+    return pd.to_datetime(moments, utc=True).dt.tz_convert(ZoneInfo(timezone)).dt.strftime("%Y-%m")
+
+
+def _within(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
+    at = pd.to_datetime(moments, utc=True)
+    return (at >= pd.Timestamp(start)) & (at < pd.Timestamp(end))
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+
+def load_claims(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+    """The villages' claims submitted or decided in [start, end) (columns CLAIM_COLUMNS, times in UTC)."""
+    if not village_ids:
+        return _claims_frame([])
+    rows = (
+        session.connection()
+        .execute(
+            sa_select(
+                col(Claim.id),
+                col(Claim.household_id),
+                col(Claim.village_id),
+                col(Matter.code),
+                col(Matter.name_zh),
+                col(Matter.name_en),
+                col(Claim.points),
+                col(Claim.status),
+                col(Claim.submitted_at),
+                col(Claim.decided_at),
+                col(Claim.decided_by),
+                col(Claim.settled_at),
+            )
+            .join(Matter, col(Matter.id) == col(Claim.matter_id))
+            .where(
+                col(Claim.village_id).in_(village_ids),
+                or_(
+                    (col(Claim.submitted_at) >= start) & (col(Claim.submitted_at) < end),
+                    (col(Claim.decided_at) >= start) & (col(Claim.decided_at) < end),
+                ),
+            )
+        )
+        .all()
+    )
+    return _claims_frame([tuple(r) for r in rows])
+
+
+def _claims_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    claims = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    for column in ("submitted_at", "decided_at", "settled_at"):
+        claims[column] = pd.to_datetime(claims[column], utc=True)
+    return claims
+
+
+def household_count(session: Session, village_ids: Sequence[int]) -> int:
+    if not village_ids:
+        return 0
+    found = session.exec(select(func.count()).select_from(Household).where(col(Household.village_id).in_(village_ids)))
+    return int(found.one())
+
+
+# --- the figures (pure) ----------------------------------------------------------------------------------------
+
+
+def participation(claims: pd.DataFrame, *, households: int, months: Sequence[str], timezone: str) -> pd.DataFrame:
+    """month, households, participating, rate (0..1, 4 places): households with a standing claim submitted in
+    the month."""
+    standing = claims[claims["status"].isin(STANDING)]
+    counts = standing.groupby(month_of(standing["submitted_at"], timezone))["household_id"].nunique()
+    table = pd.DataFrame({"month": list(months)})
+    table["households"] = households
+    table["participating"] = table["month"].map(counts).fillna(0).astype("int64")
+    table["rate"] = (table["participating"] / households).round(4) if households else 0.0
+    return table[PARTICIPATION]
+
+
+def points_by_matter(claims: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """matter_code, matter_zh, matter_en, claims, points: the standing claims submitted in [start, end), most
+    points first."""
+    standing = claims[claims["status"].isin(STANDING) & _within(claims["submitted_at"], start, end)]
+    table = (
+        standing.groupby(["matter_code", "matter_zh", "matter_en"], as_index=False)
+        .agg(claims=("claim_id", "count"), points=("points", "sum"))
+        .sort_values(["points", "matter_code"], ascending=[False, True], ignore_index=True)
+    )
+    return table.astype({"claims": "int64", "points": "int64"})[POINTS_BY_MATTER]
+
+
+def claims_by_status(claims: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """status, claims: every claim submitted in [start, end), by its status now."""
+    table = (
+        claims[_within(claims["submitted_at"], start, end)]
+        .groupby("status", as_index=False)
+        .agg(claims=("claim_id", "count"))
+        .sort_values("status", ignore_index=True)
+    )
+    return table.astype({"claims": "int64"})[CLAIMS_BY_STATUS]
+
+
+def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overdue_hours: int) -> pd.DataFrame:
+    """month, decided, on_time, rate (None where no review ended), median_hours (of the officials' decisions,
+    None where there was none): the reviews that ended in each month."""
+    by_official = claims["status"].isin(REVIEWED) & (claims["decided_by"] != AUTOMATIC)
+    expired = claims["status"] == ClaimStatus.EXPIRED.value
+    ended = claims[(by_official | expired) & claims["decided_at"].notna()].copy()
+    hours = (ended["decided_at"] - ended["submitted_at"]).dt.total_seconds() / 3600
+    ended["month"] = month_of(ended["decided_at"], timezone)
+    ended["by_official"] = ended["status"] != ClaimStatus.EXPIRED.value
+    ended["hours"] = hours.where(ended["by_official"])
+    ended["on_time"] = ended["by_official"] & (hours < overdue_hours)
+    grouped = ended.groupby("month").agg(
+        decided=("claim_id", "count"), on_time=("on_time", "sum"), median_hours=("hours", "median")
+    )
+    table = pd.DataFrame({"month": list(months)})
+    table["decided"] = table["month"].map(grouped["decided"]).fillna(0).astype("int64")
+    table["on_time"] = table["month"].map(grouped["on_time"]).fillna(0).astype("int64")
+    rates = [round(o / d, 4) if d else None for o, d in zip(table["on_time"], table["decided"], strict=True)]
+    medians = table["month"].map(grouped["median_hours"])
+    table["rate"] = pd.Series(rates, dtype=object)  # None, not NaN, where no review ended
+    table["median_hours"] = pd.Series([None if pd.isna(m) else round(float(m), 2) for m in medians], dtype=object)
+    return table[ON_TIME]
+
+
+def leaderboard(entries: pd.DataFrame, names: dict[int, str], households: Sequence[int]) -> pd.DataFrame:
+    """rank, household_id, name, points: households ranked by net points (ties share a rank). `entries` has
+    columns household_id, points (negative for deductions)."""
+    totals = entries.groupby("household_id")["points"].sum() if len(entries) else pd.Series(dtype="int64")
+    table = pd.DataFrame({"household_id": list(households)})
+    table["points"] = table["household_id"].map(totals).fillna(0).astype("int64")
+    table["name"] = table["household_id"].map(names).fillna("?")
+    table["rank"] = table["points"].rank(method="min", ascending=False).astype("int64")
+    return table.sort_values(["rank", "household_id"], ignore_index=True)[["rank", "household_id", "name", "points"]]
+
+
+# --- the month report ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    """One month of a scope: the dashboard's row of that month, and the village report (JSON, CSV, XLSX)."""
+
+    village_id: int | None
+    month: str  # 2026-11
+    households: int
+    participating: int
+    participation_rate: float
+    decided: int  # reviews that ended in the month
+    decided_on_time: int
+    on_time_rate: float | None
+    median_decision_hours: float | None
+    points_by_matter: pd.DataFrame
+    claims_by_status: pd.DataFrame
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)  # further tables (redemption by partner)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "village_id": self.village_id,
+            "month": self.month,
+            "households": self.households,
+            "participating": self.participating,
+            "participation_rate": self.participation_rate,
+            "decided": self.decided,
+            "decided_on_time": self.decided_on_time,
+            "on_time_rate": self.on_time_rate,
+            "median_decision_hours": self.median_decision_hours,
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "summary": pd.DataFrame([self.summary()]),
+            "points_by_matter": self.points_by_matter,
+            "claims_by_status": self.claims_by_status,
+            **self.extra,
+        }
+
+
+def month_report(
+    claims: pd.DataFrame, *, households: int, month: str, timezone: str, overdue_hours: int, village_id: int | None
+) -> MonthReport:
+    """The month's figures from the scope's claims (columns CLAIM_COLUMNS)."""
+    start, end = month_bounds(month, timezone)
+    taking_part = participation(claims, households=households, months=[month], timezone=timezone).iloc[0]
+    reviews = on_time(claims, months=[month], timezone=timezone, overdue_hours=overdue_hours).iloc[0]
+    return MonthReport(
+        village_id=village_id,
+        month=month,
+        households=households,
+        participating=int(taking_part["participating"]),
+        participation_rate=float(taking_part["rate"]),
+        decided=int(reviews["decided"]),
+        decided_on_time=int(reviews["on_time"]),
+        on_time_rate=_number(reviews["rate"]),
+        median_decision_hours=_number(reviews["median_hours"]),
+        points_by_matter=points_by_matter(claims, start=start, end=end),
+        claims_by_status=claims_by_status(claims, start=start, end=end),
+    )
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def scope_month(session: Session, scope: Scope, month: str) -> MonthReport:
+    start, end = month_bounds(month, scope.timezone)
+    return month_report(
+        load_claims(session, scope.village_ids, start, end),
+        households=household_count(session, scope.village_ids),
+        month=month,
+        timezone=scope.timezone,
+        overdue_hours=scope.county.overdue_hours,
+        village_id=scope.village_id,
+    )
+
+
+def to_csv(report: MonthReport) -> bytes:
+    """One long table: section, key, value (CSV has one sheet)."""
+    rows: list[tuple[str, str, Any]] = [("summary", k, v) for k, v in report.summary().items()]
+    rows += [
+        ("points_by_matter", f"{r.matter_code}", f"{r.claims} claims, {r.points} points")
+        for r in report.points_by_matter.itertuples()
+    ]
+    rows += [("claims_by_status", f"{r.status}", r.claims) for r in report.claims_by_status.itertuples()]
+    for name, table in report.extra.items():
+        for record in table.to_dict(orient="records"):
+            first, *rest = record.items()
+            rows.append((name, str(first[1]), ", ".join(f"{k}={v}" for k, v in rest)))
+    return exports.csv_bytes(pd.DataFrame(rows, columns=["section", "key", "value"]))
+
+
+def to_xlsx(report: MonthReport) -> bytes:
+    return exports.xlsx_bytes(report.tables())
+
+
+# --- the dashboard's claim figures (twelve months) -----------------------------------------------------------
+
+
+def dashboard_claims(session: Session, scope: Scope, now: datetime) -> tuple[list[str], pd.DataFrame]:
+    """The dashboard's months and the claims its figures read."""
+    months = months_until(now, scope.timezone)
+    start, end = span(months, scope.timezone)
+    return months, load_claims(session, scope.village_ids, start, end)
+
+
+def participation_by_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    months, claims = dashboard_claims(session, scope, now)
+    households = household_count(session, scope.village_ids)
+    return participation(claims, households=households, months=months, timezone=scope.timezone)
+
+
+def points_by_matter_window(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    months, claims = dashboard_claims(session, scope, now)
+    start, end = span(months, scope.timezone)
+    return points_by_matter(claims, start=start, end=end)
+
+
+def on_time_by_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    months, claims = dashboard_claims(session, scope, now)
+    return on_time(claims, months=months, timezone=scope.timezone, overdue_hours=scope.county.overdue_hours)
+
+
+# --- leaderboards ----------------------------------------------------------------------------------------------
+
+
+def village_leaderboard(session: Session, village: Village, *, period: str, at: datetime) -> tuple[str, pd.DataFrame]:
+    """The label of the month, quarter or year around `at` and the village's households ranked in it."""
+    assert village.id is not None
+    label, start, end = period_of(at, _county(session, village.county_id).timezone, period)
+    claims = session.exec(
+        select(Claim.household_id, Claim.points).where(
+            Claim.village_id == village.id,
+            Claim.status == ClaimStatus.SETTLED.value,
+            col(Claim.settled_at) >= start,
+            col(Claim.settled_at) < end,
+        )
+    ).all()
+    deductions = session.exec(
+        select(Deduction.household_id, Deduction.points).where(
+            Deduction.village_id == village.id,
+            Deduction.status == DeductionStatus.IN_FORCE.value,
+            col(Deduction.recorded_at) >= start,
+            col(Deduction.recorded_at) < end,
+        )
+    ).all()
+    entries = pd.DataFrame(
+        [(h, p) for h, p in claims] + [(h, -p) for h, p in deductions], columns=["household_id", "points"]
+    )
+    households = session.exec(select(Household.id).where(Household.village_id == village.id)).all()
+    return label, leaderboard(entries, household_names(session, village), [h for h in households if h is not None])
