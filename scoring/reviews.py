@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import outbox
 from ledger.base import utcnow
@@ -38,12 +38,13 @@ def request(session: Session, who: Principal, *, reason: str, now: datetime | No
     household = session.get(Household, who.household_id)
     assert household is not None
     rating = ratings.current(session, who.household_id, now=now)
+    assert rating.id is not None  # a stored rating
     task = ReviewRequest(
         county_id=household.county_id,
         village_id=household.village_id,
         household_id=who.household_id,
         rating_id=rating.id,
-        reason=_text(reason, "reason", 500),  # type: ignore[arg-type]
+        reason=_text(reason, "reason", 500),
         requested_by=who.actor,
         requested_at=now or utcnow(),
     )
@@ -55,7 +56,7 @@ def request(session: Session, who: Principal, *, reason: str, now: datetime | No
 def answer(
     session: Session, who: Principal, *, request_id: int, text: str, now: datetime | None = None
 ) -> ReviewRequest:
-    task = session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first()
+    task = session.scalars(select(ReviewRequest).where(col(ReviewRequest.id) == request_id).with_for_update()).first()
     if task is None or not who.manages_village(task.village_id, task.county_id):
         raise ReviewNotFound("No such review request among those you handle.", request_id=request_id)
     who.refuse_own(task.household_id, what="This is your own household's rating")
