@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
+from sqlmodel import col
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import demo, pages, problems
@@ -81,7 +82,7 @@ def refuse_default_passwords(engine: Engine) -> None:
     active partner client with a secret the demo prints."""
     with unit_of_work(engine) as session:
         users = session.scalars(
-            select(User.username).where(User.active.is_(True), User.password_is_default.is_(True))  # type: ignore[attr-defined]
+            select(col(User.username)).where(col(User.active).is_(True), col(User.password_is_default).is_(True))
         ).all()
         clients = demo.clients_with_demo_secrets(session)
     problems = []

@@ -7,16 +7,21 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
 
 from ledger import migrations
 from ledger.activities.codes import Keys
+from ledger.base import row_id
 from ledger.db import make_engine, unit_of_work
 from ledger.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
+
+if TYPE_CHECKING:
+    from ledger.tenancy import County
 
 app = typer.Typer(
     help="Shanzhi (善治): village points-and-credit ledger.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -76,7 +81,7 @@ def _starting(host: str) -> Settings:
     return settings
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
 
 
@@ -222,7 +227,7 @@ def head(
 
     settings = _read_settings()
     with unit_of_work(_engine(settings)) as session:
-        county_row = session.scalars(select(County).where(County.code == county)).first()
+        county_row = session.scalars(select(County).where(col(County.code) == county)).first()
         if county_row is None or county_row.id is None:
             typer.echo(f"no county {county!r}", err=True)
             raise typer.Exit(2)
@@ -309,10 +314,10 @@ def failures(
         raise typer.Exit(1)
 
 
-def _county(session, code: str):  # type: ignore[no-untyped-def]
+def _county(session: Session, code: str) -> County:
     from ledger.tenancy import County
 
-    county = session.scalars(select(County).where(County.code == code)).first()
+    county = session.scalars(select(County).where(col(County.code) == code)).first()
     if county is None:
         typer.echo(f"no county {code!r}", err=True)
         raise typer.Exit(2)
@@ -325,7 +330,7 @@ def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
     from scoring import ratings
 
     with unit_of_work(_engine(_read_settings())) as session:
-        done = ratings.rescore_county(session, _county(session, county).id)
+        done = ratings.rescore_county(session, row_id(_county(session, county).id))
     typer.echo(
         f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
         f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s"
@@ -347,8 +352,8 @@ def calibrate(
 
     with unit_of_work(_engine(_read_settings())) as session:
         county_row = _county(session, county)
-        active = ratings.active_card(session, county_row.id)
-        loans = calibration.dataset(session, county_row.id)
+        active = ratings.active_card(session, row_id(county_row.id))
+        loans = calibration.dataset(session, row_id(county_row.id))
         try:
             calibration.check_enough(loans)
         except DomainError as exc:
@@ -361,7 +366,7 @@ def calibrate(
         candidate = Card.from_content(content)
         ratings.ensure_card(session, candidate, origin="calibrated", actor="cli:calibrate", parent_id=active.id)
         validation = calibration.validate(
-            active, candidate, test, calibration.population(session, county_row.id), holdout=holdout
+            active, candidate, test, calibration.population(session, row_id(county_row.id)), holdout=holdout
         )
     files = report.write(validation, active, candidate, out)
     typer.echo(f"candidate scorecard {candidate.id} (from {active.id}), not active")
@@ -393,16 +398,16 @@ def create_admin(
     settings = _read_settings()
     _refuse_weak(password)
     with unit_of_work(_engine(settings)) as session:
-        if session.scalars(select(User).where(User.username == username)).first() is not None:
+        if session.scalars(select(User).where(col(User.username) == username)).first() is not None:
             typer.echo(f"user {username!r} exists already", err=True)
             raise typer.Exit(2)
-        county_row = session.scalars(select(tenancy.County).where(tenancy.County.code == county)).first()
+        county_row = session.scalars(select(tenancy.County).where(col(tenancy.County.code) == county)).first()
         if county_row is None:
             county_row = tenancy.create_county(session, code=county, name=county_name or county)
         user = User(
             role=Role.COUNTY_ADMIN,
-            county_id=county_row.id,
-            username=username,  # type: ignore[arg-type]
+            county_id=row_id(county_row.id),
+            username=username,
             display_name=username,
         )
         set_password(user, password)
@@ -430,22 +435,22 @@ def create_partner_client(
     secret = secrets.token_urlsafe(32)
     client_id = client_id or f"{partner}-{secrets.token_hex(4)}"
     with unit_of_work(_engine(_read_settings())) as session:
-        county_row = session.scalars(select(County).where(County.code == county)).first()
+        county_row = session.scalars(select(County).where(col(County.code) == county)).first()
         if county_row is None:
             typer.echo(f"no county {county!r}", err=True)
             raise typer.Exit(2)
-        partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
+        partner_row = session.scalars(select(Partner).where(col(Partner.code) == partner)).first()
         if partner_row is None:
-            partner_row = Partner(county_id=county_row.id, kind=kind, code=partner, name=name or partner)  # type: ignore[arg-type]
+            partner_row = Partner(county_id=row_id(county_row.id), kind=kind, code=partner, name=name or partner)
             session.add(partner_row)
             session.flush()
-        if session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first():
+        if session.scalars(select(PartnerClient).where(col(PartnerClient.client_id) == client_id)).first():
             typer.echo(f"client {client_id!r} exists already", err=True)
             raise typer.Exit(2)
         session.add(
             PartnerClient(
-                partner_id=partner_row.id,
-                client_id=client_id,  # type: ignore[arg-type]
+                partner_id=row_id(partner_row.id),
+                client_id=client_id,
                 secret_hash=hash_secret(secret),
                 scopes=scopes,
             )
@@ -470,11 +475,11 @@ def create_partner_staff(
 
     _refuse_weak(password)
     with unit_of_work(_engine(_read_settings())) as session:
-        partner_row = session.scalars(select(Partner).where(Partner.code == partner)).first()
+        partner_row = session.scalars(select(Partner).where(col(Partner.code) == partner)).first()
         if partner_row is None:
             typer.echo(f"no partner {partner!r}", err=True)
             raise typer.Exit(2)
-        if session.scalars(select(User).where(User.username == username)).first() is not None:
+        if session.scalars(select(User).where(col(User.username) == username)).first() is not None:
             typer.echo(f"user {username!r} exists already", err=True)
             raise typer.Exit(2)
         user = User(
@@ -506,7 +511,7 @@ def link_staff(
         typer.echo("give either --person ID or --unlink", err=True)
         raise typer.Exit(2)
     with unit_of_work(_engine(get_settings())) as session:
-        user_id = session.scalars(select(User.id).where(User.username == username)).first()
+        user_id = session.scalars(select(col(User.id)).where(col(User.username) == username)).first()
         if user_id is None:
             typer.echo(f"no user {username!r}", err=True)
             raise typer.Exit(2)

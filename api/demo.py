@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import Session, col
 
 from ledger import tenancy
 from ledger.activities import codes
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
-from ledger.base import utcnow
+from ledger.base import row_id, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
@@ -110,7 +110,7 @@ def clients_with_demo_secrets(session: Session) -> list[str]:
     Each of the demo's client ids is checked against its own secret (one argon2 check each, so start-up stays
     quick however many clients a county has); the command line only ever issues random secrets."""
     known = {client.client_id: client.secret for client in CLIENTS}
-    active_demo_ids = (PartnerClient.active.is_(True), PartnerClient.client_id.in_(known))  # type: ignore[attr-defined]
+    active_demo_ids = (col(PartnerClient.active).is_(True), col(PartnerClient.client_id).in_(known))
     rows = session.scalars(select(PartnerClient).where(*active_demo_ids)).all()
     return sorted(row.client_id for row in rows if check_secret(row.secret_hash, known[row.client_id]))
 
@@ -126,7 +126,7 @@ def phone_of(n: int) -> str:
 def seed(session: Session, keys: codes.Keys) -> None:
     rng = random.Random(20261123)
     county = tenancy.create_county(session, code="demo", name="善治县 (demo)")
-    catalogue.load_default(session, county_id=county.id)  # type: ignore[arg-type]
+    catalogue.load_default(session, county_id=row_id(county.id))
     villages: dict[str, tenancy.Village] = {}
     townships: dict[str, tenancy.Township] = {}
     for t_code, t_name, village_list in VILLAGES:
@@ -143,33 +143,39 @@ def seed(session: Session, keys: codes.Keys) -> None:
     for village in villages.values():
         _claims(session, rng, keys, village)
     _steady_volunteer(session, _first_household(session))
-    ratings.rescore_county(session, county.id)  # every household rated as of today, with the shipped card
+    ratings.rescore_county(session, row_id(county.id))  # every household rated as of today, with the shipped card
     _redemption(session, county)
 
 
-def _staff(session: Session, county: County, villages: dict, townships: dict) -> None:  # type: ignore[type-arg]
+def _staff(
+    session: Session, county: County, villages: dict[str, tenancy.Village], townships: dict[str, tenancy.Township]
+) -> None:
     for username, role, name, scope in STAFF:
-        user = User(role=role, county_id=county.id, username=username, display_name=name)  # type: ignore[arg-type]
+        user = User(role=role, county_id=row_id(county.id), username=username, display_name=name)
         set_password(user, DEMO_PASSWORD, is_default=True)
         session.add(user)
         session.flush()
         for code in scope:
             if code.startswith("township:"):
-                session.add(OfficialScope(user_id=user.id, township_id=townships[code.split(":", 1)[1]].id))  # type: ignore[arg-type]
+                session.add(OfficialScope(user_id=row_id(user.id), township_id=townships[code.split(":", 1)[1]].id))
             else:
-                session.add(OfficialScope(user_id=user.id, village_id=villages[code].id))  # type: ignore[arg-type]
+                session.add(OfficialScope(user_id=row_id(user.id), village_id=villages[code].id))
 
 
-def _partners(session: Session, county: County, villages: dict) -> None:  # type: ignore[type-arg]
-    names = {PartnerKind.BANK: "善治农商银行", PartnerKind.MERCHANT: "村口积分超市", PartnerKind.CLINIC: "镇卫生院"}
+def _partners(session: Session, county: County, villages: dict[str, tenancy.Village]) -> None:
+    names: dict[str, str] = {
+        PartnerKind.BANK: "善治农商银行",
+        PartnerKind.MERCHANT: "村口积分超市",
+        PartnerKind.CLINIC: "镇卫生院",
+    }
     for client in CLIENTS:
-        partner = Partner(county_id=county.id, kind=client.kind, code=client.client_id, name=names[client.kind])  # type: ignore[arg-type]
+        partner = Partner(county_id=row_id(county.id), kind=client.kind, code=client.client_id, name=names[client.kind])
         session.add(partner)
         session.flush()
         session.add(
             PartnerClient(
-                partner_id=partner.id,
-                client_id=client.client_id,  # type: ignore[arg-type]
+                partner_id=row_id(partner.id),
+                client_id=client.client_id,
                 secret_hash=hash_secret(client.secret),
                 scopes=client.scopes,
             )
@@ -178,8 +184,8 @@ def _partners(session: Session, county: County, villages: dict) -> None:  # type
             if code == client.client_id:
                 user = User(
                     role=Role.PARTNER_STAFF,
-                    county_id=county.id,
-                    username=username,  # type: ignore[arg-type]
+                    county_id=row_id(county.id),
+                    username=username,
                     display_name=name,
                     partner_id=partner.id,
                 )
@@ -191,8 +197,8 @@ def _partners(session: Session, county: County, villages: dict) -> None:  # type
                     session,
                     kind=AccountKind.PARTNER_CLEARING,
                     code=f"{village.code}:{partner.code}:clearing",
-                    county_id=county.id,  # type: ignore[arg-type]
-                    village_id=village.id,
+                    county_id=row_id(county.id),
+                    village_id=row_id(village.id),
                     partner_id=partner.id,
                 )
 
@@ -211,16 +217,20 @@ def _household(session: Session, rng: random.Random, county: County, village: te
     for m in range(rng.randint(1, 3)):
         session.add(
             Person(
-                household_id=household.id,
-                name=surname + rng.choice(GIVEN),  # type: ignore[arg-type]
+                household_id=row_id(household.id),
+                name=surname + rng.choice(GIVEN),
                 phone=phone_of(1000 + n * 10 + m) if m == 0 else None,
             )
         )
     session.flush()
-    for person in session.scalars(select(Person).where(Person.household_id == household.id, Person.phone.is_not(None))):  # type: ignore[union-attr]
-        session.add(User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id))  # type: ignore[arg-type]
-    issuance = accounts.of_village(session, village.id, AccountKind.ISSUANCE).id  # type: ignore[arg-type]
-    own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+    for person in session.scalars(
+        select(Person).where(col(Person.household_id) == household.id, col(Person.phone).is_not(None))
+    ):
+        session.add(
+            User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
+        )
+    issuance = row_id(accounts.of_village(session, row_id(village.id), AccountKind.ISSUANCE).id)
+    own = row_id(accounts.of_household(session, row_id(household.id)).id)
     now = utcnow()
     activity = rng.random()
     for _ in range(int(activity * 24)):
@@ -230,7 +240,7 @@ def _household(session: Session, rng: random.Random, county: County, village: te
             debit=issuance,
             credit=own,
             amount=points,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             actor="system:demo",
             effective_at=now - timedelta(days=rng.randint(1, 360)),
         )
@@ -262,16 +272,18 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
             ends_at=now + timedelta(days=after),
             actor="system:demo",
         )
-    official = session.scalars(select(User).where(User.username == f"official-{village.code.split('-')[0]}")).first()
+    official = session.scalars(
+        select(User).where(col(User.username) == f"official-{village.code.split('-')[0]}")
+    ).first()
     reviewer = (
         principal.load(session, subject=f"user:{official.id}", role=Role.OFFICIAL, scopes=()) if official else None
     )
     villagers = session.scalars(
         select(User)
-        .join(Person, Person.id == User.person_id)
-        .join(Household, Household.id == Person.household_id)
-        .where(Household.village_id == village.id, Person.is_head.is_(True))
-        .order_by(Household.id)  # type: ignore[attr-defined]
+        .join(Person, col(Person.id) == col(User.person_id))
+        .join(Household, col(Household.id) == col(Person.household_id))
+        .where(col(Household.village_id) == village.id, col(Person.is_head).is_(True))
+        .order_by(col(Household.id))
     ).all()
     for n, user in enumerate(villagers[1:12]):  # household 1 of each village keeps a clean slate to try things
         who = principal.load(session, subject=f"user:{user.id}", role=Role.VILLAGER, scopes=())
@@ -292,16 +304,18 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
             review.reject(
                 session,
                 reviewer,
-                claim_id=claim.id,
-                reason="活动签到表上没有您家的名字",  # type: ignore[arg-type]
+                claim_id=row_id(claim.id),
+                reason="活动签到表上没有您家的名字",
                 idempotency_key=None,
             )
         else:
-            review.approve(session, reviewer, claim_id=claim.id, idempotency_key=None)  # type: ignore[arg-type]
+            review.approve(session, reviewer, claim_id=row_id(claim.id), idempotency_key=None)
     for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring; household 1
         if reviewer is None:  # two days ago, so its villager may still appeal (7 days)
             break
-        household = session.get(Person, user.person_id).household_id  # type: ignore[union-attr]
+        person = session.get(Person, user.person_id)
+        assert person is not None  # every villager of the seed is a person
+        household = person.household_id
         deductions.record(
             session,
             reviewer,
@@ -336,17 +350,17 @@ def _first_household(session: Session) -> Household:
     """Household 1: its head's phone is the one the sign-in help prints."""
     household = session.scalars(
         select(Household)
-        .join(Person, Person.household_id == Household.id)
-        .where(Person.phone == phone_of(1), Person.is_head.is_(True))
-    ).one()  # type: ignore[attr-defined]
+        .join(Person, col(Person.household_id) == col(Household.id))
+        .where(col(Person.phone) == phone_of(1), col(Person.is_head).is_(True))
+    ).one()
     return household
 
 
 def _steady_volunteer(session: Session, household: Household) -> None:
     """A volunteering morning a month for a year: household 1 has points for a voucher and a health check, so the
     villager of the printed phone can redeem as well as look at the voucher it holds (no claims: a clean slate)."""
-    issuance = accounts.of_village(session, household.village_id, AccountKind.ISSUANCE).id
-    own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+    issuance = row_id(accounts.of_village(session, household.village_id, AccountKind.ISSUANCE).id)
+    own = row_id(accounts.of_household(session, row_id(household.id)).id)
     now = utcnow()
     for month in range(12):
         journal.transfer(
@@ -354,7 +368,7 @@ def _steady_volunteer(session: Session, household: Household) -> None:
             debit=issuance,
             credit=own,
             amount=5,
-            reason="volunteering",  # type: ignore[arg-type]
+            reason="volunteering",
             actor="system:demo",
             effective_at=now - timedelta(days=15 + 30 * month),
         )
@@ -363,12 +377,12 @@ def _steady_volunteer(session: Session, household: Household) -> None:
 def _villagers(session: Session) -> dict[int, principal.Principal]:
     """Each household's head, signed in, by household id."""
     heads = session.execute(
-        select(User.id, Household.id)
-        .join(Person, Person.id == User.person_id)
-        .join(Household, Household.id == Person.household_id)
-        .where(Person.is_head.is_(True))
-        .order_by(Household.id)
-    ).all()  # type: ignore[attr-defined]
+        select(col(User.id), col(Household.id))
+        .join(Person, col(Person.id) == col(User.person_id))
+        .join(Household, col(Household.id) == col(Person.household_id))
+        .where(col(Person.is_head).is_(True))
+        .order_by(col(Household.id))
+    ).all()
     return {
         household_id: principal.load(session, subject=f"user:{user_id}", role=Role.VILLAGER, scopes=())
         for user_id, household_id in heads
@@ -376,16 +390,16 @@ def _villagers(session: Session) -> dict[int, principal.Principal]:
 
 
 def _available(session: Session, household_id: int) -> int:
-    return queries.balance(session, accounts.of_household(session, household_id).id).available  # type: ignore[arg-type]
+    return queries.balance(session, row_id(accounts.of_household(session, household_id).id)).available
 
 
 def _redemption(session: Session, county: County) -> None:
     now = utcnow()
-    admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+    admin_id = session.scalars(select(col(User.id)).where(col(User.username) == "admin")).one()
     admin = principal.load(session, subject=f"user:{admin_id}", role=Role.COUNTY_ADMIN, scopes=())
     staff, client = {}, {}
     for username, code, _ in PARTNER_STAFF:
-        user_id = session.scalars(select(User.id).where(User.username == username)).one()
+        user_id = session.scalars(select(col(User.id)).where(col(User.username) == username)).one()
         staff[code] = principal.load(session, subject=f"user:{user_id}", role=Role.PARTNER_STAFF, scopes=())
     for demo_client in CLIENTS:
         client[demo_client.client_id] = principal.load(
@@ -398,7 +412,7 @@ def _redemption(session: Session, county: County) -> None:
     def approved(code: str, terms: offers.OfferTerms) -> int:
         """Proposed by the partner's staff, approved by the county admin."""
         offer = offers.propose(session, staff[code], terms)
-        offers.decide(session, admin, offer.id, approve=True, note="演示县：已审核")  # type: ignore[arg-type]
+        offers.decide(session, admin, row_id(offer.id), approve=True, note="演示县：已审核")
         assert offer.id is not None
         return offer.id
 
@@ -535,7 +549,7 @@ def _redemption(session: Session, county: County) -> None:
 
 def story(session: Session, *, now: datetime | None = None) -> str:
     """What the seed played, read back from the database, and the month's settlement of each voucher partner."""
-    partners = {p.code: p for p in session.scalars(select(Partner).order_by(Partner.id))}
+    partners = {p.code: p for p in session.scalars(select(Partner).order_by(col(Partner.id)))}
     county = session.get(County, partners["demo-mart"].county_id)
     assert county is not None
 
@@ -543,29 +557,31 @@ def story(session: Session, *, now: datetime | None = None) -> str:
         household = session.get(Household, household_id)
         return household.code if household else "?"
 
-    def first_voucher(*where: object) -> Voucher | None:
-        return session.scalars(select(Voucher).where(*where).order_by(Voucher.id)).first()  # type: ignore[arg-type]
+    def first_voucher(*where: ColumnElement[bool]) -> Voucher | None:
+        return session.scalars(select(Voucher).where(*where).order_by(col(Voucher.id))).first()
 
     lines = ["The redemption story, played during the seed:"]
-    used = first_voucher(Voucher.partner_id == partners["demo-mart"].id, Voucher.status == VoucherStatus.USED)
+    used = first_voucher(col(Voucher.partner_id) == partners["demo-mart"].id, col(Voucher.status) == VoucherStatus.USED)
     if used is not None:
         lines.append(
             f"  voucher used: household {household_code(used.household_id)} redeemed {used.points} points "
             f"for {used.value_fen / 100:.2f} yuan; demo-mart used it with code {used.code} PIN {used.pin}"
         )
-    expired = first_voucher(Voucher.status == VoucherStatus.EXPIRED)
+    expired = first_voucher(col(Voucher.status) == VoucherStatus.EXPIRED)
     if expired is not None:
         returned = session.scalar(
-            select(VoucherEvent.points).where(
-                VoucherEvent.voucher_id == expired.id, VoucherEvent.event == VoucherEventKind.EXPIRED
+            select(col(VoucherEvent.points)).where(
+                col(VoucherEvent.voucher_id) == expired.id, col(VoucherEvent.event) == VoucherEventKind.EXPIRED
             )
         )
-        held = queries.balance(session, accounts.of_household(session, expired.household_id).id).pending_debit  # type: ignore[arg-type]
+        held = queries.balance(
+            session, row_id(accounts.of_household(session, row_id(expired.household_id)).id)
+        ).pending_debit
         lines.append(
             f"  voucher expired: household {household_code(expired.household_id)}'s voucher "
             f"{expired.code} expired and its {returned} points came back (held now {held})"
         )
-    booking = first_voucher(Voucher.slot_id.is_not(None), Voucher.status == VoucherStatus.USED)  # type: ignore[union-attr]
+    booking = first_voucher(col(Voucher.slot_id).is_not(None), col(Voucher.status) == VoucherStatus.USED)
     if booking is not None:
         lines.append(
             f"  health check attended: household {household_code(booking.household_id)}'s booking "
@@ -573,13 +589,13 @@ def story(session: Session, *, now: datetime | None = None) -> str:
         )
     application = session.scalars(
         select(LoanApplication)
-        .where(LoanApplication.partner_id == partners["demo-bank"].id)
-        .order_by(LoanApplication.id)
-    ).first()  # type: ignore[arg-type]
+        .where(col(LoanApplication.partner_id) == partners["demo-bank"].id)
+        .order_by(col(LoanApplication.id))
+    ).first()
     if application is None:
         lines.append("  loan: no household is rated A or better, so nobody applied")
     else:
-        inbox = loans.of_partner(session, partners["demo-bank"].id)  # type: ignore[arg-type]
+        inbox = loans.of_partner(session, row_id(partners["demo-bank"].id))
         lines.append(
             f"  loan application {application.id}: household {household_code(application.household_id)} "
             f"asked {application.amount_yuan} yuan: {application.status} (grade {application.grade}, "
@@ -587,19 +603,19 @@ def story(session: Session, *, now: datetime | None = None) -> str:
             f"demo-bank's inbox holds {len(inbox)}"
         )
     first = _first_household(session)
-    mine = first_voucher(Voucher.household_id == first.id, Voucher.status == VoucherStatus.ACTIVE)
+    mine = first_voucher(col(Voucher.household_id) == first.id, col(Voucher.status) == VoucherStatus.ACTIVE)
     if mine is not None:
         lines.append(
             f"  household {first.code} (phone {phone_of(1)}) holds active voucher {mine.code} "
-            f"PIN {mine.pin} and has {_available(session, first.id)} points to spend"
-        )  # type: ignore[arg-type]
+            f"PIN {mine.pin} and has {_available(session, row_id(first.id))} points to spend"
+        )
     moment = (now or utcnow()).astimezone(ZoneInfo(county.timezone))
     month = f"{moment:%Y-%m}"
     start, end = month_bounds(month, county.timezone)
     for code, partner in partners.items():
         if partner.kind == PartnerKind.BANK:
             continue
-        result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
+        result = settlement.settle(session, row_id(partner.id), start, end)
         lines.append(
             f"  settlement {month} {code}: uses={len(result.lines)} value={result.value_fen / 100:.2f} "
             f"yuan points={result.points} ledger_points={result.ledger_points} "
@@ -610,7 +626,9 @@ def story(session: Session, *, now: datetime | None = None) -> str:
 
 def first_activity(session: Session, keys: codes.Keys, base_url: str) -> tuple[str, str]:
     """The demo's courtyard activity in the first village: its title and the URL its QR code carries."""
-    activity = session.scalars(select(Activity).where(Activity.title == ACTIVITIES[0][1]).order_by(Activity.id)).first()
+    activity = session.scalars(
+        select(Activity).where(col(Activity.title) == ACTIVITIES[0][1]).order_by(col(Activity.id))
+    ).first()
     assert activity is not None
     return activity.title, f"{base_url}/c/{activities.printed_code(keys, activity)}"
 

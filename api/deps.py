@@ -134,7 +134,7 @@ def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = 
             return principal
         raise Forbidden("Your role may not use this route.")
 
-    rule.access_rule = access  # type: ignore[attr-defined]
+    vars(rule)["access_rule"] = access  # read by access_rule_of
     return Depends(rule)
 
 
@@ -163,7 +163,7 @@ def scraper_or(*roles: str) -> Any:
         if not permits(access, principal):
             raise Forbidden("Your role may not use this route.")
 
-    rule.access_rule = access  # type: ignore[attr-defined]
+    vars(rule)["access_rule"] = access  # read by access_rule_of
     return Depends(rule)
 
 
@@ -178,7 +178,7 @@ def public() -> Any:
     async def rule() -> None:
         return None
 
-    rule.access_rule = "public"  # type: ignore[attr-defined]
+    vars(rule)["access_rule"] = "public"  # read by access_rule_of
     return Depends(rule)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,9 +47,9 @@ class Upload:
     path: re.Pattern[str]
 
 
-def body_fields(dependant: Dependant) -> Iterator[params.Body]:
+def body_fields(dependant: Dependant) -> Iterator[FieldInfo]:
     """The body fields of a route and of everything it depends on."""
-    yield from (field.field_info for field in dependant.body_params)  # type: ignore[misc]
+    yield from (field.field_info for field in dependant.body_params)
     for sub in dependant.dependencies:
         yield from body_fields(sub)
 
@@ -59,7 +60,7 @@ def takes_a_file(route: APIRoute) -> bool:
 
 def uploads_of(routes: Iterable[BaseRoute]) -> list[Upload]:
     return [
-        Upload(frozenset(route.methods), route.path_regex)
+        Upload(frozenset(route.methods or ()), route.path_regex)
         for route in routes
         if isinstance(route, APIRoute) and takes_a_file(route)
     ]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from sqlmodel import col
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +36,7 @@ from api import tokens  # noqa: E402
 from ledger import migrations, tenancy  # noqa: E402
 from ledger.activities import codes  # noqa: E402
 from ledger.activities import service as activities  # noqa: E402
-from ledger.base import utcnow  # noqa: E402
+from ledger.base import row_id, utcnow  # noqa: E402
 from ledger.catalogue import service as catalogue  # noqa: E402
 from ledger.db import make_engine, unit_of_work  # noqa: E402
 from ledger.identity.models import Role, User  # noqa: E402
@@ -58,7 +59,7 @@ def seed(url: str, households: int, activity_count: int) -> tuple[list[int], lis
         village = tenancy.create_village(session, township=township, code="bench-v", name="V")
         catalogue.create(
             session,
-            catalogue.Scope(county_id=county.id, village_id=None),  # type: ignore[arg-type]
+            catalogue.Scope(county_id=row_id(county.id), village_id=None),
             code="bench_meeting",
             actor="bench",
             within_village_limits=False,
@@ -74,8 +75,8 @@ def seed(url: str, households: int, activity_count: int) -> tuple[list[int], lis
             household = tenancy.create_household(
                 session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
             )
-            person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
-            user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
+            person = session.scalars(select(Person).where(col(Person.household_id) == household.id)).one()
+            user = User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
             session.add(user)
             users.append(user)
         session.flush()
@@ -91,13 +92,14 @@ def seed(url: str, households: int, activity_count: int) -> tuple[list[int], lis
                 rotating=True,
                 radius_m=300,
                 actor="bench",
-                **HALL,
+                lat=HALL["lat"],
+                lon=HALL["lon"],
             )
             for n in range(activity_count + 1)
         ]
-        ids = [u.id for u in users], [a.id for a in made[:-1]], made[-1].id
+        ids = [row_id(u.id) for u in users], [row_id(a.id) for a in made[:-1]], row_id(made[-1].id)
     engine.dispose()
-    return ids  # type: ignore[return-value]
+    return ids
 
 
 def free_port() -> int:
@@ -280,7 +282,7 @@ async def burst_claims(base: str, keys: codes.Keys, bearers: list[dict[str, str]
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         token = codes.sign_rotating(keys, activity_id=activity, step=codes.step_of(utcnow()))
 
-        async def send(n: int):  # type: ignore[no-untyped-def]
+        async def send(n: int) -> httpx.Response:
             headers = {**bearers[n // 2], "Idempotency-Key": f"burst-{n // 2}"}
             return await client.post("/api/v1/claims", headers=headers, json={"token": token, **HALL})
 

@@ -30,7 +30,7 @@ from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
 from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import utcnow  # noqa: E402
+from ledger.base import row_id, utcnow  # noqa: E402
 from ledger.db import make_engine, unit_of_work  # noqa: E402
 from ledger.identity.models import Partner, PartnerClient, PartnerKind  # noqa: E402
 from ledger.identity.passwords import hash_secret  # noqa: E402
@@ -56,50 +56,50 @@ def seed(url: str, households: int) -> list[tuple[int, str]]:
         county = tenancy.create_county(session, code="bench", name="Bench")
         township = tenancy.create_township(session, county=county, code="bench-t", name="T")
         village = tenancy.create_village(session, township=township, code="bench-v", name="V")
-        bank = Partner(county_id=county.id, kind=PartnerKind.BANK, code="bench-bank", name="Bench bank")  # type: ignore[arg-type]
+        bank = Partner(county_id=row_id(county.id), kind=PartnerKind.BANK, code="bench-bank", name="Bench bank")
         session.add(bank)
         session.flush()
         session.add(
             PartnerClient(
-                partner_id=bank.id,
+                partner_id=row_id(bank.id),
                 client_id="bench-bank",
-                secret_hash=hash_secret("x"),  # type: ignore[arg-type]
+                secret_hash=hash_secret("x"),
                 scopes="credit:read",
             )
         )
-        issuance = accounts.of_village(session, village.id, AccountKind.ISSUANCE).id  # type: ignore[arg-type]
+        issuance = row_id(accounts.of_village(session, row_id(village.id), AccountKind.ISSUANCE).id)
         for n in range(households):
             household = tenancy.create_household(
                 session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
             )
-            own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+            own = row_id(accounts.of_household(session, row_id(household.id)).id)
             for month in range(n % 12 + 1):
                 journal.transfer(
                     session,
                     debit=issuance,
                     credit=own,
                     amount=5,
-                    reason="volunteering",  # type: ignore[arg-type]
+                    reason="volunteering",
                     actor="bench",
                     effective_at=now - timedelta(days=30 * month + 1),
                 )
             consent = Consent(
                 id=secrets.token_hex(16),
-                county_id=county.id,
-                household_id=household.id,  # type: ignore[arg-type]
-                partner_id=bank.id,
+                county_id=row_id(county.id),
+                household_id=row_id(household.id),
+                partner_id=row_id(bank.id),
                 purpose="loan_preapproval",
                 scope="score",
-                granted_by="bench",  # type: ignore[arg-type]
+                granted_by="bench",
                 granted_at=now,
                 expires_at=now + timedelta(days=90),
             )
             session.add(consent)
-            pairs.append((household.id, consent.id))
+            pairs.append((row_id(household.id), consent.id))
         session.flush()
-        ratings.rescore_county(session, county.id)  # type: ignore[arg-type]
+        ratings.rescore_county(session, row_id(county.id))
     engine.dispose()
-    return pairs  # type: ignore[return-value]
+    return pairs
 
 
 def paced(base: str, seconds: float, requests: list[tuple[str, str, dict[str, str], str]], tmp: str) -> dict[str, int]:
@@ -146,7 +146,7 @@ def main() -> None:
         bare_port = free_port()
         bare_server = serve("bench.bare_app:app", bare_port, env, factory=False)
         try:
-            constant = [("GET", "/bare-get", {}, "")]
+            constant: list[tuple[str, str, dict[str, str], str]] = [("GET", "/bare-get", {}, "")]
             paced(f"http://127.0.0.1:{bare_port}", 1, constant, tmp)
             bare = paced(f"http://127.0.0.1:{bare_port}", args.seconds, constant, tmp)
         finally:

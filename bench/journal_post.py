@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from scratch import postgres_schema  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from ledger import migrations, tenancy  # noqa: E402
+from ledger.base import row_id
 from ledger.db import make_engine, unit_of_work  # noqa: E402
 from ledger.journal import accounts  # noqa: E402
 from ledger.journal import service as journal  # noqa: E402
@@ -58,12 +61,12 @@ def seed(url: str, villages: int = 1) -> list[tuple[int, int]]:
             )
             pairs.append(
                 (
-                    accounts.of_village(session, village.id, AccountKind.ISSUANCE).id,
-                    accounts.of_household(session, household.id).id,
+                    row_id(accounts.of_village(session, row_id(village.id), AccountKind.ISSUANCE).id),
+                    row_id(accounts.of_household(session, row_id(household.id)).id),
                 )
             )
     engine.dispose()
-    return pairs  # type: ignore[return-value]
+    return pairs
 
 
 def run_ours(url: str, debit: int, credit: int, seconds: float) -> tuple[int, float]:
@@ -138,7 +141,7 @@ def run_raw_postgres(url: str, debit: int, credit: int, seconds: float) -> tuple
         user=u.username,
         password=u.password or None,
         dbname=u.database,
-        options=u.query.get("options") or None,
+        options=options if isinstance(options := u.query.get("options"), str) and options else None,
     ) as conn:
         return _raw_postgres_loop(conn, debit, credit, seconds)
 
@@ -189,9 +192,9 @@ def _raw_postgres_loop(conn: Any, debit: int, credit: int, seconds: float) -> tu
     return done, time.perf_counter() - started
 
 
-def _writer(url: str, debit: int, credit: int, seconds: float, start: object, out: object) -> None:
-    start.wait()  # type: ignore[attr-defined]
-    out.put(run_ours(url, debit, credit, seconds))  # type: ignore[attr-defined]
+def _writer(url: str, debit: int, credit: int, seconds: float, start: Barrier, out: Queue[tuple[int, float]]) -> None:
+    start.wait()
+    out.put(run_ours(url, debit, credit, seconds))
 
 
 def run_postgres(url: str, writers: int, seconds: float, *, raw: bool = False) -> float:
@@ -206,7 +209,7 @@ def run_postgres(url: str, writers: int, seconds: float, *, raw: bool = False) -
         procs = [ctx.Process(target=_writer, args=(scoped, d, c, seconds, start, out)) for d, c in pairs]
         for p in procs:
             p.start()
-        results = [out.get() for _ in procs]
+        results: list[tuple[int, float]] = [out.get() for _ in procs]
         for p in procs:
             p.join()
         return sum(n for n, _ in results) / max(t for _, t in results)

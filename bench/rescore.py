@@ -22,8 +22,11 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +34,7 @@ from scratch import postgres_schema  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from ledger import migrations, tenancy  # noqa: E402
+from ledger.base import row_id, table_of  # noqa: E402
 from ledger.catalogue import service as catalogue  # noqa: E402
 from ledger.db import make_engine, unit_of_work  # noqa: E402
 
@@ -50,16 +54,14 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
             tenancy.create_village(session, township=township, code=f"bench-v{n}", name=f"V{n}")
             for n in range(VILLAGES)
         ]
-        catalogue.load_default(session, county_id=county.id)  # type: ignore[arg-type]
+        catalogue.load_default(session, county_id=row_id(county.id))
         codes = [
-            m.code
-            for m in catalogue.effective(session, county_id=county.id, village_id=None)  # type: ignore[arg-type]
-            if m.points > 0
+            m.code for m in catalogue.effective(session, county_id=row_id(county.id), village_id=None) if m.points > 0
         ]
         deduction_matter = catalogue.current(
             session,
-            county_id=county.id,
-            village_id=None,  # type: ignore[arg-type]
+            county_id=row_id(county.id),
+            village_id=None,
             code="breaking_village_rules",
         ).id
         issuance = {
@@ -68,25 +70,31 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
             ).scalar_one()
             for v in villages
         }
-        county_id = county.id
+        county_id = row_id(county.id)
         village_ids = [v.id for v in villages]
     now = datetime.now(UTC)
-    moment = tenancy.Household.__table__.c.created_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
-    stamp = moment or (lambda value: value)  # the form the ORM stores a moment in (text on SQLite)
+    moment = table_of(tenancy.Household).c.created_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+    stamp: Callable[[Any], Any] = moment or (
+        lambda value: value
+    )  # the form the ORM stores a moment in (text on SQLite)
     conn = engine.raw_connection()
     cursor = conn.cursor()
     placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
 
-    def insert(table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
+    def insert(table: str, columns: list[str], rows: Sequence[tuple[object, ...]]) -> None:
         marks = ", ".join([placeholder] * len(columns))
         if engine.dialect.name == "sqlite" and not conn.in_transaction:  # the raw connection autocommits
             cursor.execute("BEGIN")
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM household")
-    first_household = cursor.fetchone()[0] + 1
-    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM account")
-    first_account = cursor.fetchone()[0] + 1
+    def largest_id(table: str) -> int:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        row = cursor.fetchone()
+        assert row is not None  # an aggregate answers one row
+        return int(row[0])
+
+    first_household = largest_id("household") + 1
+    first_account = largest_id("account") + 1
     for start in range(0, households, CHUNK):
         part = range(start, min(start + CHUNK, households))
         homes, people, accounts, balances = [], [], [], []
@@ -107,8 +115,7 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
             balances,
         )
         conn.commit()
-    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM journal_transaction")
-    next_tx = cursor.fetchone()[0] + 1
+    next_tx = largest_id("journal_transaction") + 1
     seq = dict.fromkeys(village_ids, 0)
     awards = postings // 2
     for start in range(0, awards, CHUNK * 5):
@@ -194,10 +201,10 @@ def generate(url: str, households: int, postings: int, seed: int = 11) -> int:
     conn.commit()
     conn.close()
     engine.dispose()
-    return county_id  # type: ignore[return-value]
+    return county_id
 
 
-def _bare(url: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _bare(url: str, out: Queue[tuple[float, int, float]]) -> None:
     engine = make_engine(url)
     started = time.perf_counter()
     with engine.connect() as conn:
@@ -205,7 +212,7 @@ def _bare(url: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-ar
     out.put((time.perf_counter() - started, len(rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def _ours(url: str, county_id: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _ours(url: str, county_id: int, out: Queue[tuple[float, Any, float]]) -> None:
     from scoring import ratings
 
     engine = make_engine(url)
@@ -215,9 +222,10 @@ def _ours(url: str, county_id: int, out: multiprocessing.Queue) -> None:  # type
     out.put((time.perf_counter() - started, done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def measure(target, *args):  # type: ignore[no-untyped-def]
+def measure(target: Callable[..., None], *args: object) -> tuple[float, Any, float]:
+    """Run target in a fresh process: (seconds, its answer, peak memory in MB)."""
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
+    out: Queue[tuple[float, Any, float]] = ctx.Queue()
     process = ctx.Process(target=target, args=(*args, out))
     process.start()
     result = out.get()

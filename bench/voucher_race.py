@@ -49,6 +49,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
+from sqlmodel import col
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,7 +60,7 @@ from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
 from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import utcnow  # noqa: E402
+from ledger.base import row_id, table_of, utcnow  # noqa: E402
 from ledger.db import make_engine, unit_of_work  # noqa: E402
 from ledger.identity import principal  # noqa: E402
 from ledger.identity.models import Partner, PartnerClient, PartnerKind, Role, User  # noqa: E402
@@ -100,9 +101,9 @@ def seed(url: str, households: int, villages: int, tills: int) -> World:
             tenancy.create_village(session, township=township, code=f"bench-v{v}", name=f"V{v}")
             for v in range(villages)
         ]
-        merchant = Partner(county_id=county.id, kind=PartnerKind.MERCHANT, code="bench-mart", name="Bench mart")  # type: ignore[arg-type]
+        merchant = Partner(county_id=row_id(county.id), kind=PartnerKind.MERCHANT, code="bench-mart", name="Bench mart")
         session.add(merchant)
-        admin = User(role=Role.COUNTY_ADMIN, county_id=county.id, username="bench-admin", display_name="Admin")  # type: ignore[arg-type]
+        admin = User(role=Role.COUNTY_ADMIN, county_id=row_id(county.id), username="bench-admin", display_name="Admin")
         session.add(admin)
         session.flush()
         till_ids = [f"bench-till-{n}" for n in range(tills)]
@@ -110,30 +111,32 @@ def seed(url: str, households: int, villages: int, tills: int) -> World:
         for client_id in till_ids:
             session.add(
                 PartnerClient(
-                    partner_id=merchant.id,
+                    partner_id=row_id(merchant.id),
                     client_id=client_id,
-                    secret_hash=secret,  # type: ignore[arg-type]
+                    secret_hash=secret,
                     scopes="vouchers:consume offers:manage",
                 )
             )
-        issuance = {v.id: accounts.of_village(session, v.id, AccountKind.ISSUANCE).id for v in places}  # type: ignore[arg-type]
+        issuance = {
+            row_id(v.id): row_id(accounts.of_village(session, row_id(v.id), AccountKind.ISSUANCE).id) for v in places
+        }
         users, made = [], []
         for n in range(households):
             village = places[n % villages]
             household = tenancy.create_household(
                 session, village=village, code=f"h{n}", name=f"H{n}", head_name=f"Head {n}"
             )
-            person = session.scalars(select(Person).where(Person.household_id == household.id)).one()
-            user = User(role=Role.VILLAGER, county_id=county.id, display_name=person.name, person_id=person.id)  # type: ignore[arg-type]
+            person = session.scalars(select(Person).where(col(Person.household_id) == household.id)).one()
+            user = User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
             session.add(user)
             users.append(user)
             made.append(household)
-            own = accounts.of_household(session, household.id).id  # type: ignore[arg-type]
+            own = row_id(accounts.of_household(session, row_id(household.id)).id)
             journal.transfer(
                 session,
-                debit=issuance[village.id],
+                debit=issuance[row_id(village.id)],
                 credit=own,
-                amount=GIVEN,  # type: ignore[arg-type, index]
+                amount=GIVEN,
                 reason="bench_award",
                 actor="bench",
             )
@@ -156,11 +159,11 @@ def seed(url: str, households: int, villages: int, tills: int) -> World:
             ),
         )
         boss = principal.load(session, subject=f"user:{admin.id}", role=Role.COUNTY_ADMIN, scopes=())
-        offers.decide(session, boss, offer.id, approve=True, note="bench")  # type: ignore[arg-type]
+        offers.decide(session, boss, row_id(offer.id), approve=True, note="bench")
         world = World(
-            users=[u.id for u in users],
-            households=[h.id for h in made],
-            offer_id=offer.id,  # type: ignore[misc]
+            users=[row_id(u.id) for u in users],
+            households=[row_id(h.id) for h in made],
+            offer_id=row_id(offer.id),
             tills=till_ids,
         )
     engine.dispose()
@@ -211,7 +214,9 @@ async def closed_loop(
             answers[n] = await jobs[n]()
 
     await asyncio.gather(*(loop() for _ in range(connections)))
-    return answers  # type: ignore[return-value]
+    done = [answer for answer in answers if answer is not None]
+    assert len(done) == len(jobs)  # every job was answered
+    return done
 
 
 async def bursts(
@@ -264,7 +269,8 @@ class Meter:
     is PostgreSQL and anything else running), read from /proc at each mark. Empty where there is no /proc."""
 
     def __init__(self, server_pid: int) -> None:
-        self.server_pid, self.marks = server_pid, []  # type: ignore[var-annotated]
+        self.server_pid = server_pid
+        self.marks: list[tuple[str, float, float, float, float]] = []
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
     def _ticks(self, pid: int) -> int:
@@ -474,27 +480,33 @@ def check(url: str, world: World, run: Run) -> tuple[list[str], list[str]]:
     engine = make_engine(url)
     try:
         with unit_of_work(engine) as session:
-            by_code = {v.code: v for v in session.scalars(select(Voucher).where(Voucher.offer_id == world.offer_id))}
+            by_code = {
+                v.code: v for v in session.scalars(select(Voucher).where(col(Voucher.offer_id) == world.offer_id))
+            }
             if set(by_code) != set(run.vouchers):
                 problems.append(f"{len(by_code)} vouchers in the database, {len(run.vouchers)} redeemed over HTTP")
-            consumed = Counter(
-                session.scalars(select(VoucherEvent.voucher_id).where(VoucherEvent.event == VoucherEventKind.CONSUMED))
+            consumed: Counter[int | None] = Counter(
+                session.scalars(
+                    select(col(VoucherEvent.voucher_id)).where(col(VoucherEvent.event) == VoucherEventKind.CONSUMED)
+                )
             )
-            tx = JournalTransaction.__table__
-            resolutions = Counter(session.scalars(select(tx.c.pending_id).where(tx.c.pending_id.is_not(None))))
+            tx = table_of(JournalTransaction)
+            resolutions: Counter[int | None] = Counter(
+                session.scalars(select(tx.c.pending_id).where(tx.c.pending_id.is_not(None)))
+            )
             clearing = session.execute(
-                select(Account.id, AccountBalance.posted, AccountBalance.pending_credit)
-                .join(AccountBalance, AccountBalance.account_id == Account.id)
-                .where(Account.kind == AccountKind.PARTNER_CLEARING)
+                select(col(Account.id), col(AccountBalance.posted), col(AccountBalance.pending_credit))
+                .join(AccountBalance, col(AccountBalance.account_id) == col(Account.id))
+                .where(col(Account.kind) == AccountKind.PARTNER_CLEARING)
             ).all()
-            to_clearing: Counter[int] = Counter(
+            to_clearing: Counter[int | None] = Counter(
                 dict(
                     session.execute(
                         select(tx.c.pending_id, func.count())
                         .select_from(Posting)
                         .join(tx, tx.c.id == Posting.transaction_id)
                         .where(
-                            Posting.account_id.in_([row.id for row in clearing]),  # type: ignore[attr-defined]
+                            col(Posting.account_id).in_([row.id for row in clearing]),
                             tx.c.kind == TxKind.POST_PENDING,
                         )
                         .group_by(tx.c.pending_id)
@@ -517,11 +529,13 @@ def check(url: str, world: World, run: Run) -> tuple[list[str], list[str]]:
                     )
             spent = Counter(run.owner[code] for code, n in seen_used.items() if n)
             held = Counter(run.owner[code] for code in run.vouchers if not seen_used[code])
-            own = {h: accounts.of_household(session, h).id for h in world.households}
+            own = {h: row_id(accounts.of_household(session, h).id) for h in world.households}
             balances = {
                 row.account_id: row
-                for row in session.scalars(select(AccountBalance).where(AccountBalance.account_id.in_(own.values())))
-            }  # type: ignore[attr-defined]
+                for row in session.scalars(
+                    select(AccountBalance).where(col(AccountBalance.account_id).in_(own.values()))
+                )
+            }
             for n, household in enumerate(world.households):
                 row = balances[own[household]]
                 if row.posted != GIVEN - COST * spent[n]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -28,4 +28,20 @@ def as_utc(moment: datetime) -> datetime:
 
 def timestamp(**kwargs: Any) -> Any:
     """A timezone-aware timestamp column."""
-    return Field(sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, typed (SQLModel does not declare `__table__` to type checkers)."""
+    table = vars(model)["__table__"]
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+def row_id(value: int | None) -> int:
+    """The id of a stored row. SQLModel types a primary key as optional (None until the row is flushed); a row
+    read from or flushed to the database always has one, and this says so to the type checker."""
+    if value is None:
+        raise ValueError("a row that is not stored yet has no id")
+    return value

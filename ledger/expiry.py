@@ -29,10 +29,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import failures, outbox
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, table_of, utcnow
 from ledger.claims.rules import local
 from ledger.journal import service as journal
 from ledger.journal import store
@@ -47,11 +47,11 @@ EXPIRED = "points_expired"  # notification kinds
 EXPIRING = "points_expiring"
 STEP_EXPIRE, STEP_WARN = "expire_points", "warn_points_expiry"  # the names of the scheduled steps (ledger/jobs.py)
 
-ACCOUNT = Account.__table__
+ACCOUNT = table_of(Account)
 EXPIRY_ACCOUNT = ACCOUNT.alias("expiry_account")
-BALANCE = AccountBalance.__table__
-POSTING = Posting.__table__
-TX = JournalTransaction.__table__
+BALANCE = table_of(AccountBalance)
+POSTING = table_of(Posting)
+TX = table_of(JournalTransaction)
 
 
 # --- the calendar (pure) -------------------------------------------------------------------------------------
@@ -176,11 +176,7 @@ def _standings(
 
 
 def _counties(session: Session) -> Sequence[County]:
-    return session.scalars(
-        select(County)
-        .where(County.points_expiry_months > 0)  # type: ignore[arg-type]
-        .order_by(County.id)
-    ).all()  # type: ignore[arg-type]
+    return session.scalars(select(County).where(col(County.points_expiry_months) > 0).order_by(col(County.id))).all()
 
 
 # --- the two steps of the scheduled work ---------------------------------------------------------------------
@@ -328,15 +324,15 @@ def _last_warned(session: Session, county_id: int, household_ids: Iterable[int])
         latest = (
             select(func.max(Notification.id))
             .where(
-                Notification.county_id == county_id,
-                Notification.kind == EXPIRING,  # type: ignore[arg-type]
-                Notification.household_id.in_(ids[start : start + 500]),
-            )  # type: ignore[union-attr]
-            .group_by(Notification.household_id)
+                col(Notification.county_id) == county_id,
+                col(Notification.kind) == EXPIRING,
+                col(Notification.household_id).in_(ids[start : start + 500]),
+            )
+            .group_by(col(Notification.household_id))
         )
         rows = session.execute(
-            select(Notification.household_id, Notification.payload).where(Notification.id.in_(latest))
-        ).all()  # type: ignore[union-attr]
+            select(col(Notification.household_id), col(Notification.payload)).where(col(Notification.id).in_(latest))
+        ).all()
         for household_id, payload in rows:
             warned[household_id] = _moment(payload)
     return warned

@@ -16,7 +16,7 @@ from datetime import datetime
 from prometheus_client import Counter
 from sqlalchemy import Index, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from ledger.base import timestamp, utcnow
 from ledger.errors import DomainError
@@ -99,7 +99,7 @@ def failed(
         with session.begin_nested():
             row = session.scalars(
                 select(JobFailure).where(
-                    JobFailure.step == step, JobFailure.record_kind == kind, JobFailure.record_id == rid
+                    col(JobFailure.step) == step, col(JobFailure.record_kind) == kind, col(JobFailure.record_id) == rid
                 )
             ).first()
             if row is None:
@@ -134,11 +134,11 @@ def succeeded(session: Session, *, step: str, kind: str, record_id: object) -> N
     session.execute(
         update(JobFailure)
         .where(
-            JobFailure.step == step,
-            JobFailure.record_kind == kind,  # type: ignore[arg-type]
-            JobFailure.record_id == rid,
-            JobFailure.resolved_at.is_(None),
-        )  # type: ignore[union-attr]
+            col(JobFailure.step) == step,
+            col(JobFailure.record_kind) == kind,
+            col(JobFailure.record_id) == rid,
+            col(JobFailure.resolved_at).is_(None),
+        )
         .values(resolved_at=utcnow())
     )
 
@@ -147,10 +147,10 @@ def _open(session: Session, step: str) -> set[tuple[str, str]]:
     known: dict[str, set[tuple[str, str]]] = session.info.setdefault(OPEN, {})
     if step not in known:
         rows = session.execute(
-            select(JobFailure.record_kind, JobFailure.record_id).where(
-                JobFailure.step == step, JobFailure.resolved_at.is_(None)
+            select(col(JobFailure.record_kind), col(JobFailure.record_id)).where(
+                col(JobFailure.step) == step, col(JobFailure.resolved_at).is_(None)
             )
-        ).all()  # type: ignore[union-attr]
+        ).all()
         known[step] = {(kind, rid) for kind, rid in rows}
     return known[step]
 
@@ -161,9 +161,9 @@ def recent(
     """Failures newest first; with a county, its own and those of whole steps (which concern every county)."""
     query = select(JobFailure)
     if county_id is not None:
-        query = query.where((JobFailure.county_id == county_id) | JobFailure.county_id.is_(None))  # type: ignore[union-attr]
+        query = query.where((col(JobFailure.county_id) == county_id) | col(JobFailure.county_id).is_(None))
     if open_only:
-        query = query.where(JobFailure.resolved_at.is_(None))  # type: ignore[union-attr]
+        query = query.where(col(JobFailure.resolved_at).is_(None))
     return session.scalars(
-        query.order_by(JobFailure.last_seen.desc(), JobFailure.id.desc()).limit(limit)  # type: ignore[attr-defined]
+        query.order_by(col(JobFailure.last_seen).desc(), col(JobFailure.id).desc()).limit(limit)
     ).all()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from ledger import failures
 from ledger.base import timestamp, utcnow
@@ -70,11 +70,11 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
     due = session.scalars(
         select(Notification)
         .where(
-            Notification.delivered_at.is_(None),
-            Notification.next_attempt_at <= now,  # type: ignore[union-attr]
-            Notification.attempts < MAX_ATTEMPTS,
+            col(Notification.delivered_at).is_(None),
+            col(Notification.next_attempt_at) <= now,
+            col(Notification.attempts) < MAX_ATTEMPTS,
         )
-        .order_by(Notification.id)  # type: ignore[arg-type]
+        .order_by(col(Notification.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()

@@ -6,11 +6,11 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case
+from sqlalchemy import BindParameter, bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from ledger.base import as_utc, timestamp, utcnow
+from ledger.base import as_utc, table_of, timestamp, utcnow
 from ledger.errors import Throttled
 
 
@@ -22,7 +22,7 @@ class RateWindow(SQLModel, table=True):
     count: int = 0
 
 
-T = RateWindow.__table__
+T = table_of(RateWindow)
 _NOW, _EXPIRED = bindparam("now", type_=T.c.started_at.type), bindparam("expired", type_=T.c.started_at.type)
 _CLOSED = T.c.started_at <= _EXPIRED  # the row's window has ended: this use opens a new one
 
@@ -32,7 +32,7 @@ def _count_one(dialect: str) -> Any:
     """One statement: make the key's row or count one more use in it (a new window if the old one has ended),
     and read back the window's start and count. Its row lock makes concurrent uses count one after another."""
     insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    uses = bindparam("uses")
+    uses: BindParameter[int] = bindparam("uses")
     new = insert(T).values(key=bindparam("key"), started_at=_NOW, count=uses)
     return new.on_conflict_do_update(
         index_elements=[T.c.key],

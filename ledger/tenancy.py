@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, bindparam, text, update
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from ledger.base import timestamp, utcnow
 from ledger.errors import NotFound
@@ -113,8 +113,8 @@ class VillageNotFound(NotFound):
 
 _TOUCH = (
     update(Household)
-    .where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
-    .values(record_seq=Household.record_seq + 1)
+    .where(col(Household.id) == bindparam("household_id"))
+    .values(record_seq=col(Household.record_seq) + 1)
 )
 
 
@@ -132,7 +132,8 @@ def get_household(session: Session, household_id: int) -> Household:
 
 
 def villages_of_township(session: Session, township_id: int) -> list[int]:
-    return list(session.exec(select(Village.id).where(Village.township_id == township_id)).all())  # type: ignore[arg-type]
+    found = session.exec(select(col(Village.id)).where(col(Village.township_id) == township_id))
+    return [village_id for village_id in found if village_id is not None]
 
 
 # --- creating places and households (used by the demo seed, the CLI and the tests) -------------------------

@@ -31,10 +31,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import literal_column, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import idempotency, outbox
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, row_id, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
@@ -153,7 +153,7 @@ def apply(
     if not 1 <= len(purpose) <= MAX_PURPOSE:
         raise Invalid(f"Say in 1 to {MAX_PURPOSE} characters what the loan is for.", field="purpose")
     now = now or utcnow()
-    household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+    household = session.scalars(select(Household).where(col(Household.id) == who.household_id).with_for_update()).one()
     offer = session.get(Offer, offer_id)
     if offer is None or offer.county_id != household.county_id:
         raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
@@ -162,7 +162,7 @@ def apply(
         raise NotALoanProduct(
             "This offer is not a loan product: redeem it at /api/v1/redemptions.", field="offer_id", offer_id=offer_id
         )
-    rating = ratings.current(session, household.id, now=now)  # type: ignore[arg-type]
+    rating = ratings.current(session, row_id(household.id), now=now)
     if offer.min_grade is not None:
         offers.check_grade(offer, rating.grade)
     terms = grade_terms(offer, rating.grade)
@@ -183,8 +183,8 @@ def apply(
     taken = offers.count_in(
         session,
         LoanApplication,
-        household_id=household.id,
-        offer_id=offer.id,  # type: ignore[arg-type]
+        household_id=row_id(household.id),
+        offer_id=row_id(offer.id),
         period=offers.period_of(session, offer, household.county_id, now),
         quantity=literal_column("1"),
         excluded=(ApplicationStatus.WITHDRAWN,),
@@ -194,8 +194,8 @@ def apply(
     consent = consents.grant(
         session,
         who,
-        partner_id=partner.id,
-        purpose=Purpose.LOAN_APPLICATION.value,  # type: ignore[arg-type]
+        partner_id=row_id(partner.id),
+        purpose=Purpose.LOAN_APPLICATION.value,
         scope=Scope.SCORE.value,
         now=now,
     )
@@ -203,15 +203,15 @@ def apply(
     application = LoanApplication(
         county_id=household.county_id,
         village_id=household.village_id,
-        household_id=household.id,  # type: ignore[arg-type]
-        partner_id=partner.id,
-        offer_id=offer.id,
+        household_id=row_id(household.id),
+        partner_id=row_id(partner.id),
+        offer_id=row_id(offer.id),
         loan_ref=f"new-{consent.id}",
-        amount_yuan=amount_yuan,  # type: ignore[arg-type]
+        amount_yuan=amount_yuan,
         term_months=term_months,
         purpose=purpose,
         consent_id=consent.id,
-        rating_id=rating.id,  # type: ignore[arg-type]
+        rating_id=row_id(rating.id),
         grade=rating.grade,
         score=rating.score,
         max_amount_yuan=terms["max_amount_yuan"],
@@ -226,7 +226,7 @@ def apply(
     )
     session.add(application)
     session.flush()
-    application.loan_ref = loan_ref_of(application.id)  # type: ignore[arg-type]
+    application.loan_ref = loan_ref_of(row_id(application.id))
     # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
     # and the bank may report the loan's outcome against it
     lookups.log_shown(
@@ -347,9 +347,9 @@ def report_status(
     application = _own(session, who, application_id)
     earlier = session.scalars(
         select(LoanOutcome).where(
-            LoanOutcome.partner_id == application.partner_id,
-            LoanOutcome.loan_ref == application.loan_ref,
-            LoanOutcome.event == event,
+            col(LoanOutcome.partner_id) == application.partner_id,
+            col(LoanOutcome.loan_ref) == application.loan_ref,
+            col(LoanOutcome.event) == event,
         )
     ).first()
     if earlier is not None:
@@ -407,7 +407,7 @@ def report_status(
     return application, False
 
 
-NOTES = {
+NOTES: dict[str, str] = {
     LoanEvent.DISBURSED: "The bank paid out the loan ({amount} yuan).",
     LoanEvent.REPAID: "Repaid in full. Thank you!",
     LoanEvent.DPD30: "A repayment is 30 days late.",
@@ -418,7 +418,7 @@ NOTES = {
 
 def _own(session: Session, who: Principal, application_id: int) -> LoanApplication:
     application = session.scalars(
-        select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
+        select(LoanApplication).where(col(LoanApplication.id) == application_id).with_for_update()
     ).first()
     return access.banks_application(who, application, application_id)
 
@@ -429,7 +429,7 @@ def _own(session: Session, who: Principal, application_id: int) -> LoanApplicati
 def withdraw(session: Session, who: Principal, application_id: int, *, now: datetime | None = None) -> LoanApplication:
     """The household takes its application back, before the loan is paid out. Withdrawing again changes nothing."""
     application = session.scalars(
-        select(LoanApplication).where(LoanApplication.id == application_id).with_for_update()
+        select(LoanApplication).where(col(LoanApplication.id) == application_id).with_for_update()
     ).first()
     application = access.households_application(who, application, application_id)
     if application.status == ApplicationStatus.WITHDRAWN:
@@ -458,30 +458,30 @@ def find(session: Session, who: Principal, application_id: int) -> LoanApplicati
 
 
 def of_household(session: Session, household_id: int, *, status: str | None = None) -> list[LoanApplication]:
-    query = select(LoanApplication).where(LoanApplication.household_id == household_id)
+    query = select(LoanApplication).where(col(LoanApplication.household_id) == household_id)
     if status:
-        query = query.where(LoanApplication.status == status)
-    return list(session.scalars(query.order_by(LoanApplication.id.desc())))  # type: ignore[union-attr]
+        query = query.where(col(LoanApplication.status) == status)
+    return list(session.scalars(query.order_by(col(LoanApplication.id).desc())))
 
 
 def of_partner(
     session: Session, partner_id: int, *, status: str | None = None, limit: int = 200
 ) -> list[LoanApplication]:
     """A bank's inbox, newest first."""
-    query = select(LoanApplication).where(LoanApplication.partner_id == partner_id)
+    query = select(LoanApplication).where(col(LoanApplication.partner_id) == partner_id)
     if status:
-        query = query.where(LoanApplication.status == status)
-    return list(session.scalars(query.order_by(LoanApplication.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        query = query.where(col(LoanApplication.status) == status)
+    return list(session.scalars(query.order_by(col(LoanApplication.id).desc()).limit(limit)))
 
 
 def timeline(session: Session, application_id: int) -> list[LoanApplicationEvent]:
     return list(
         session.scalars(
             select(LoanApplicationEvent)
-            .where(LoanApplicationEvent.application_id == application_id)
-            .order_by(LoanApplicationEvent.id)
+            .where(col(LoanApplicationEvent.application_id) == application_id)
+            .order_by(col(LoanApplicationEvent.id))
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def snapshot(session: Session, application: LoanApplication) -> dict[str, Any]:
@@ -517,7 +517,9 @@ def snapshot(session: Session, application: LoanApplication) -> dict[str, Any]:
 def _event(
     session: Session, application: LoanApplication, status: str, actor: str, at: datetime, note: str | None
 ) -> None:
-    session.add(LoanApplicationEvent(application_id=application.id, status=status, note=note, actor=actor, at=at))  # type: ignore[arg-type]
+    session.add(
+        LoanApplicationEvent(application_id=row_id(application.id), status=status, note=note, actor=actor, at=at)
+    )
     session.flush()
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, row_id, table_of, utcnow
 from ledger.claims.rules import period_bounds
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, PartnerVillage
@@ -26,7 +26,7 @@ from ledger.tenancy import County, Household, Village
 from redemption import access
 from redemption.models import GRADES, LimitPeriod, Offer, OfferKind, OfferStatus, OfferVillage
 
-OFFER = Offer.__table__
+OFFER = table_of(Offer)
 
 # Which partner may make which kind of offer.
 KINDS_OF: dict[str, tuple[str, ...]] = {
@@ -88,7 +88,9 @@ def serves(session: Session, partner: Partner, village: Village) -> bool:
     """A partner serves the villages listed for it, or, with none listed, its whole county."""
     if partner.county_id != village.county_id:
         return False
-    listed = session.scalars(select(PartnerVillage.village_id).where(PartnerVillage.partner_id == partner.id)).all()
+    listed = session.scalars(
+        select(col(PartnerVillage.village_id)).where(col(PartnerVillage.partner_id) == partner.id)
+    ).all()
     return not listed or village.id in listed
 
 
@@ -104,7 +106,7 @@ def clearing_account(session: Session, partner: Partner, village: Village) -> in
                 kind=AccountKind.PARTNER_CLEARING,
                 code=f"{village.code}:partner:{partner.code}"[:64],
                 county_id=village.county_id,
-                village_id=village.id,  # type: ignore[arg-type]
+                village_id=row_id(village.id),
                 partner_id=partner.id,
             )
             assert account.id is not None
@@ -117,10 +119,10 @@ def clearing_account(session: Session, partner: Partner, village: Village) -> in
 
 def _clearing(session: Session, partner_id: int | None, village_id: int | None) -> int | None:
     return session.scalar(
-        select(Account.id).where(
-            Account.partner_id == partner_id,
-            Account.village_id == village_id,
-            Account.kind == AccountKind.PARTNER_CLEARING,
+        select(col(Account.id)).where(
+            col(Account.partner_id) == partner_id,
+            col(Account.village_id) == village_id,
+            col(Account.kind) == AccountKind.PARTNER_CLEARING,
         )
     )
 
@@ -130,14 +132,16 @@ def set_villages(session: Session, who: Principal, partner_id: int, village_ids:
     their own village lists; a household outside the partner's villages no longer sees them."""
     access.require_county_admin(who, "The county admin says which villages a partner serves.")
     access.county_partner(
-        who, session.scalars(select(Partner).where(Partner.id == partner_id).with_for_update()).first(), partner_id
+        who,
+        session.scalars(select(Partner).where(col(Partner.id) == partner_id).with_for_update()).first(),
+        partner_id,
     )
     wanted = sorted(set(village_ids))
     for village_id in wanted:
         village = session.get(Village, village_id)
         if village is None or village.county_id != who.county_id:
             raise VillageNotServed("That village is not in your county.", village_id=village_id)
-    session.execute(delete(PartnerVillage).where(PartnerVillage.partner_id == partner_id))  # type: ignore[arg-type]
+    session.execute(delete(PartnerVillage).where(col(PartnerVillage.partner_id) == partner_id))
     for village_id in wanted:
         session.add(PartnerVillage(partner_id=partner_id, village_id=village_id))
     session.flush()
@@ -147,9 +151,9 @@ def set_villages(session: Session, who: Principal, partner_id: int, village_ids:
 def villages_of(session: Session, partner_id: int) -> list[int]:
     return list(
         session.scalars(
-            select(PartnerVillage.village_id)
-            .where(PartnerVillage.partner_id == partner_id)
-            .order_by(PartnerVillage.village_id)
+            select(col(PartnerVillage.village_id))
+            .where(col(PartnerVillage.partner_id) == partner_id)
+            .order_by(col(PartnerVillage.village_id))
         )
     )
 
@@ -204,9 +208,9 @@ def propose(session: Session, who: Principal, terms: OfferTerms) -> Offer:
             raise VillageNotServed("That village is not one you serve.", village_id=village_id)
     offer = Offer(
         county_id=partner.county_id,
-        partner_id=partner.id,
+        partner_id=row_id(partner.id),
         kind=terms.kind,
-        title=terms.title,  # type: ignore[arg-type]
+        title=terms.title,
         description=terms.description,
         value_fen=terms.value_fen,
         cost_points=terms.cost_points,
@@ -225,7 +229,7 @@ def propose(session: Session, who: Principal, terms: OfferTerms) -> Offer:
     session.add(offer)
     session.flush()
     for village_id in sorted(set(terms.village_ids)):
-        session.add(OfferVillage(offer_id=offer.id, village_id=village_id))  # type: ignore[arg-type]
+        session.add(OfferVillage(offer_id=row_id(offer.id), village_id=village_id))
     session.flush()
     return offer
 
@@ -288,22 +292,24 @@ def own_offer(session: Session, who: Principal, offer_id: int, *, lock: bool = F
 
 
 def _locked(session: Session, offer_id: int) -> Offer | None:
-    return session.scalars(select(Offer).where(Offer.id == offer_id).with_for_update()).first()
+    return session.scalars(select(Offer).where(col(Offer.id) == offer_id).with_for_update()).first()
 
 
 def of_partner(session: Session, partner_id: int) -> list[Offer]:
-    return list(session.scalars(select(Offer).where(Offer.partner_id == partner_id).order_by(Offer.id.desc())))  # type: ignore[union-attr]
+    return list(
+        session.scalars(select(Offer).where(col(Offer.partner_id) == partner_id).order_by(col(Offer.id).desc()))
+    )
 
 
 def of_county(session: Session, county_id: int, status: str | None = None) -> list[Offer]:
-    query = select(Offer).where(Offer.county_id == county_id)
+    query = select(Offer).where(col(Offer.county_id) == county_id)
     if status:
-        query = query.where(Offer.status == status)
-    return list(session.scalars(query.order_by(Offer.id.desc())))  # type: ignore[union-attr]
+        query = query.where(col(Offer.status) == status)
+    return list(session.scalars(query.order_by(col(Offer.id).desc())))
 
 
 def village_ids(session: Session, offer_id: int) -> list[int]:
-    return list(session.scalars(select(OfferVillage.village_id).where(OfferVillage.offer_id == offer_id)))
+    return list(session.scalars(select(col(OfferVillage.village_id)).where(col(OfferVillage.offer_id) == offer_id)))
 
 
 # --- offers: the household's side ----------------------------------------------------------------------------
@@ -318,15 +324,15 @@ def open_to(session: Session, household: Household, *, now: datetime | None = No
     for offer in session.scalars(
         select(Offer)
         .where(
-            Offer.county_id == household.county_id,
-            Offer.status == OfferStatus.APPROVED,
-            Offer.valid_from <= now,
-            Offer.valid_until > now,
+            col(Offer.county_id) == household.county_id,
+            col(Offer.status) == OfferStatus.APPROVED,
+            col(Offer.valid_from) <= now,
+            col(Offer.valid_until) > now,
         )
-        .order_by(Offer.id)
+        .order_by(col(Offer.id))
     ):
         partner = session.get(Partner, offer.partner_id)
-        listed = village_ids(session, offer.id)  # type: ignore[arg-type]
+        listed = village_ids(session, row_id(offer.id))
         if partner is not None and serves(session, partner, village) and (not listed or village.id in listed):
             found.append(offer)
     return found
@@ -352,7 +358,7 @@ def check_open(session: Session, offer: Offer, household: Household, *, now: dat
     village = session.get(Village, household.village_id)
     assert partner is not None
     assert village is not None
-    listed = village_ids(session, offer.id)  # type: ignore[arg-type]
+    listed = village_ids(session, row_id(offer.id))
     if not serves(session, partner, village) or (listed and village.id not in listed):
         raise NotForYourVillage("This offer is not open to your village.", offer_id=offer.id)
     return partner, village
@@ -409,7 +415,7 @@ def take_stock(session: Session, offer: Offer, quantity: int) -> None:
     if offer.stock is None:
         return
     taken = session.execute(_TAKE_STOCK, {"offer": offer.id, "n": quantity})
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if cast("CursorResult[Any]", taken).rowcount != 1:  # an UPDATE answers with a cursor result
         raise OutOfStock("This offer is out of stock.", offer_id=offer.id)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import exports
 from ledger.base import as_utc
@@ -54,26 +54,26 @@ class Settlement:
 def settle(session: Session, partner_id: int, start: datetime, end: datetime) -> Settlement:
     rows = session.execute(
         select(
-            VoucherEvent.at,
-            Voucher.code,
-            Voucher.kind,
-            Offer.title,
-            Village.name,
-            VoucherEvent.value_fen,
-            VoucherEvent.points,
-            VoucherEvent.transaction_id,
-            VoucherEvent.actor,
+            col(VoucherEvent.at),
+            col(Voucher.code),
+            col(Voucher.kind),
+            col(Offer.title),
+            col(Village.name),
+            col(VoucherEvent.value_fen),
+            col(VoucherEvent.points),
+            col(VoucherEvent.transaction_id),
+            col(VoucherEvent.actor),
         )
-        .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
-        .join(Offer, Offer.id == Voucher.offer_id)
-        .join(Village, Village.id == VoucherEvent.village_id)
+        .join(Voucher, col(Voucher.id) == col(VoucherEvent.voucher_id))
+        .join(Offer, col(Offer.id) == col(Voucher.offer_id))
+        .join(Village, col(Village.id) == col(VoucherEvent.village_id))
         .where(
-            VoucherEvent.partner_id == partner_id,
-            VoucherEvent.event == VoucherEventKind.CONSUMED,
-            VoucherEvent.at >= start,
-            VoucherEvent.at < end,
+            col(VoucherEvent.partner_id) == partner_id,
+            col(VoucherEvent.event) == VoucherEventKind.CONSUMED,
+            col(VoucherEvent.at) >= start,
+            col(VoucherEvent.at) < end,
         )
-        .order_by(VoucherEvent.at, VoucherEvent.id)  # type: ignore[arg-type]
+        .order_by(col(VoucherEvent.at), col(VoucherEvent.id))
     ).all()
     lines = pd.DataFrame([tuple(r) for r in rows], columns=COLUMNS)
     lines["used_at"] = [as_utc(moment).isoformat() for moment in lines["used_at"]]
@@ -82,14 +82,14 @@ def settle(session: Session, partner_id: int, start: datetime, end: datetime) ->
     lines["value_yuan"] = [f"{fen / 100:.2f}" for fen in lines["value_yuan"]]
     ledger_points = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0))
-        .join(Account, Account.id == Posting.account_id)
-        .join(JournalTransaction, JournalTransaction.id == Posting.transaction_id)
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .join(JournalTransaction, col(JournalTransaction.id) == col(Posting.transaction_id))
         .where(
-            Account.partner_id == partner_id,
-            Account.kind == AccountKind.PARTNER_CLEARING,
-            JournalTransaction.kind.in_(POSTED_KINDS),  # type: ignore[attr-defined]
-            JournalTransaction.created_at >= start,
-            JournalTransaction.created_at < end,
+            col(Account.partner_id) == partner_id,
+            col(Account.kind) == AccountKind.PARTNER_CLEARING,
+            col(JournalTransaction.kind).in_(POSTED_KINDS),
+            col(JournalTransaction.created_at) >= start,
+            col(JournalTransaction.created_at) < end,
         )
     )
     return Settlement(partner_id, start, end, lines, value_fen, points, int(ledger_points or 0))

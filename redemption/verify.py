@@ -8,7 +8,7 @@ there is nothing of theirs to check against it."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.journal.models import TxKind
 from ledger.journal.verify import Links, Mismatch
@@ -27,8 +27,10 @@ RESOLVED_AS = {
 def check(session: Session, links: Links) -> list[Mismatch]:
     found = []
     vouchers = session.execute(
-        select(Voucher.id, Voucher.status, Voucher.hold_id, Voucher.slot_id).order_by(Voucher.id)
-    ).all()  # type: ignore[arg-type]
+        select(col(Voucher.id), col(Voucher.status), col(Voucher.hold_id), col(Voucher.slot_id)).order_by(
+            col(Voucher.id)
+        )
+    ).all()
     kinds = {voucher_id: "voucher" if slot_id is None else "booking" for voucher_id, _, _, slot_id in vouchers}
     for voucher_id, status, hold, _ in vouchers:
         resolution = links.resolution(hold)
@@ -37,8 +39,10 @@ def check(session: Session, links: Links) -> list[Mismatch]:
             done = f"was resolved by hand ({now_as}, transaction {resolution[1]})" if resolution else "is unresolved"
             found.append(Mismatch(kinds[voucher_id], voucher_id, f"{status}, but its hold {hold} {done}"))
     events = session.execute(
-        select(VoucherEvent.voucher_id, VoucherEvent.event, VoucherEvent.transaction_id).order_by(VoucherEvent.id)
-    )  # type: ignore[arg-type]
+        select(col(VoucherEvent.voucher_id), col(VoucherEvent.event), col(VoucherEvent.transaction_id)).order_by(
+            col(VoucherEvent.id)
+        )
+    )
     for voucher_id, event, transaction_id in events:
         undone = links.reversal(transaction_id)
         if undone is not None:

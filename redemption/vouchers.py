@@ -16,12 +16,13 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, bindparam, select, update
+from sqlmodel import Session, col
 
 from ledger import failures, idempotency, outbox
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, row_id, table_of, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
@@ -41,8 +42,8 @@ from redemption.models import (
 )
 from scoring import ratings
 
-VOUCHER = Voucher.__table__
-SLOT = HealthSlot.__table__
+VOUCHER = table_of(Voucher)
+SLOT = table_of(HealthSlot)
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed by hand
 CODE_LENGTH = 16  # 80 bits
 QR_PREFIX = "SZV1"
@@ -150,7 +151,7 @@ def redeem(
     if earlier is not None:
         return idempotency.replayed(session, earlier, Voucher, "voucher"), True
     now = now or utcnow()
-    household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+    household = session.scalars(select(Household).where(col(Household.id) == who.household_id).with_for_update()).one()
     offer = session.get(Offer, offer_id)
     if offer is None or offer.county_id != household.county_id:
         raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
@@ -162,12 +163,12 @@ def redeem(
         raise Invalid("A health check is booked into a slot (slot_id); a voucher has none.", field="slot_id")
     partner, village = offers.check_open(session, offer, household, now=now)
     if offer.min_grade is not None:
-        offers.check_grade(offer, ratings.current(session, household.id, now=now).grade)  # type: ignore[arg-type]
+        offers.check_grade(offer, ratings.current(session, row_id(household.id), now=now).grade)
     taken = offers.count_in(
         session,
         Voucher,
-        household_id=household.id,
-        offer_id=offer.id,  # type: ignore[arg-type]
+        household_id=row_id(household.id),
+        offer_id=row_id(offer.id),
         period=offers.period_of(session, offer, household.county_id, now),
         quantity=Voucher.quantity,
         excluded=(VoucherStatus.CANCELLED,),
@@ -182,11 +183,11 @@ def redeem(
     else:
         expires_at = min(now + timedelta(days=offer.voucher_days), as_utc(offer.valid_until))
     points, value = offer.cost_points * quantity, offer.value_fen * quantity
-    own = accounts.of_household(session, household.id)  # type: ignore[arg-type]
+    own = accounts.of_household(session, row_id(household.id))
     hold = journal.transfer(
         session,
-        debit=own.id,
-        credit=offers.clearing_account(session, partner, village),  # type: ignore[arg-type]
+        debit=row_id(own.id),
+        credit=offers.clearing_account(session, partner, village),
         amount=points,
         reason="voucher_hold",
         actor=who.actor,
@@ -199,11 +200,11 @@ def redeem(
         qr_key=secrets.token_urlsafe(24)[:32],
         county_id=household.county_id,
         village_id=household.village_id,
-        household_id=household.id,  # type: ignore[arg-type]
-        offer_id=offer.id,
-        partner_id=partner.id,
+        household_id=row_id(household.id),
+        offer_id=row_id(offer.id),
+        partner_id=row_id(partner.id),
         kind=offer.kind,
-        slot_id=slot_id,  # type: ignore[arg-type]
+        slot_id=slot_id,
         quantity=quantity,
         points=points,
         value_fen=value,
@@ -224,7 +225,7 @@ def redeem(
 
 
 def _book_slot(session: Session, offer: Offer, slot_id: int, now: datetime) -> HealthSlot:
-    slot = session.scalars(select(HealthSlot).where(HealthSlot.id == slot_id).with_for_update()).first()
+    slot = session.scalars(select(HealthSlot).where(col(HealthSlot.id) == slot_id).with_for_update()).first()
     if slot is None or slot.offer_id != offer.id:
         raise SlotNotFound("No such slot of this health check.", slot_id=slot_id)
     if as_utc(slot.starts_at) <= now:
@@ -232,7 +233,7 @@ def _book_slot(session: Session, offer: Offer, slot_id: int, now: datetime) -> H
     booked = session.execute(
         update(SLOT).where(SLOT.c.id == slot_id, SLOT.c.booked < SLOT.c.capacity).values(booked=SLOT.c.booked + 1)
     )
-    if booked.rowcount != 1:  # type: ignore[attr-defined]
+    if cast("CursorResult[Any]", booked).rowcount != 1:  # an UPDATE answers with a cursor result
         raise SlotFull("This slot is fully booked.", slot_id=slot_id)
     return slot
 
@@ -458,9 +459,9 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
         penalty = accounts.of_village(session, voucher.village_id, AccountKind.PENALTY)
         taken = journal.take_available(
             session,
-            debit=own.id,
-            credit=penalty.id,
-            amount=offer.no_show_penalty_points,  # type: ignore[arg-type]
+            debit=row_id(own.id),
+            credit=row_id(penalty.id),
+            amount=offer.no_show_penalty_points,
             reason="no_show_penalty",
             actor=who.actor,
             meta={"voucher": voucher.code},
@@ -482,11 +483,11 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
 def expire_due(session: Session, now: datetime, *, limit: int = 500) -> int:
     """The scheduled step: every active voucher past its time is expired and its points go back."""
     due = session.execute(
-        select(Voucher.id, Voucher.county_id, Voucher.slot_id)
-        .where(Voucher.status == VoucherStatus.ACTIVE, Voucher.expires_at <= now)  # type: ignore[arg-type]
-        .order_by(Voucher.id)
+        select(col(Voucher.id), col(Voucher.county_id), col(Voucher.slot_id))
+        .where(col(Voucher.status) == VoucherStatus.ACTIVE, col(Voucher.expires_at) <= now)
+        .order_by(col(Voucher.id))
         .limit(limit)
-    ).all()  # type: ignore[arg-type]
+    ).all()
     expired = 0
     for voucher_id, county_id, slot_id in due:
         # Each in a savepoint of its own: one whose hold was resolved by hand is skipped and recorded
@@ -555,7 +556,7 @@ def _release(
 def _locked(session: Session, code: str) -> Voucher | None:
     if not isinstance(code, str) or len(code) > 40:
         return None
-    return session.scalars(select(Voucher).where(Voucher.code == normal_code(code)).with_for_update()).first()
+    return session.scalars(select(Voucher).where(col(Voucher.code) == normal_code(code)).with_for_update()).first()
 
 
 def _own_booking(session: Session, who: Principal, code: str) -> Voucher:
@@ -570,26 +571,28 @@ def find(session: Session, who: Principal, code: str) -> Voucher:
 
 def history(session: Session, voucher_id: int) -> list[VoucherEvent]:
     return list(
-        session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher_id).order_by(VoucherEvent.id))
-    )  # type: ignore[arg-type]
+        session.scalars(
+            select(VoucherEvent).where(col(VoucherEvent.voucher_id) == voucher_id).order_by(col(VoucherEvent.id))
+        )
+    )
 
 
 def of_household(session: Session, household_id: int, status: str | None = None) -> list[Voucher]:
-    query = select(Voucher).where(Voucher.household_id == household_id)
+    query = select(Voucher).where(col(Voucher.household_id) == household_id)
     if status:
-        query = query.where(Voucher.status == status)
-    return list(session.scalars(query.order_by(Voucher.id.desc())))  # type: ignore[union-attr]
+        query = query.where(col(Voucher.status) == status)
+    return list(session.scalars(query.order_by(col(Voucher.id).desc())))
 
 
 def of_partner(
     session: Session, partner_id: int, *, status: str | None = None, slot_id: int | None = None, limit: int = 200
 ) -> list[Voucher]:
-    query = select(Voucher).where(Voucher.partner_id == partner_id)
+    query = select(Voucher).where(col(Voucher.partner_id) == partner_id)
     if status:
-        query = query.where(Voucher.status == status)
+        query = query.where(col(Voucher.status) == status)
     if slot_id is not None:
-        query = query.where(Voucher.slot_id == slot_id)
-    return list(session.scalars(query.order_by(Voucher.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        query = query.where(col(Voucher.slot_id) == slot_id)
+    return list(session.scalars(query.order_by(col(Voucher.id).desc()).limit(limit)))
 
 
 # --- slots ---------------------------------------------------------------------------------------------------
@@ -627,10 +630,10 @@ def add_slot(
 
 
 def slots(session: Session, offer_id: int, *, upcoming_from: datetime | None = None) -> list[HealthSlot]:
-    query = select(HealthSlot).where(HealthSlot.offer_id == offer_id)
+    query = select(HealthSlot).where(col(HealthSlot.offer_id) == offer_id)
     if upcoming_from is not None:
-        query = query.where(HealthSlot.starts_at > upcoming_from)
-    return list(session.scalars(query.order_by(HealthSlot.starts_at)))  # type: ignore[arg-type]
+        query = query.where(col(HealthSlot.starts_at) > upcoming_from)
+    return list(session.scalars(query.order_by(col(HealthSlot.starts_at))))
 
 
 # --- events --------------------------------------------------------------------------------------------------
@@ -651,9 +654,9 @@ def _event(
     that moved no point), dated by it."""
     session.add(
         VoucherEvent(
-            voucher_id=voucher.id,
+            voucher_id=row_id(voucher.id),
             county_id=voucher.county_id,
-            village_id=voucher.village_id,  # type: ignore[arg-type]
+            village_id=voucher.village_id,
             partner_id=voucher.partner_id,
             event=kind,
             transaction_id=tx.id,

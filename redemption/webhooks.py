@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import failures
 from ledger.base import utcnow
@@ -182,18 +182,18 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
     send = send or pinned_sender(Reach.from_settings(get_settings()))
     with unit_of_work(engine) as session:
         rows = session.execute(
-            select(WebhookDelivery, Partner.webhook_url, Partner.webhook_secret)
-            .join(Partner, Partner.id == WebhookDelivery.partner_id)
+            select(WebhookDelivery, col(Partner.webhook_url), col(Partner.webhook_secret))
+            .join(Partner, col(Partner.id) == col(WebhookDelivery.partner_id))
             .where(
-                WebhookDelivery.delivered_at.is_(None),
-                WebhookDelivery.next_attempt_at <= now,  # type: ignore[union-attr]
-                WebhookDelivery.attempts < MAX_ATTEMPTS,
-                Partner.webhook_url.is_not(None),
-                Partner.webhook_secret.is_not(None),
-            )  # type: ignore[union-attr]
-            .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
+                col(WebhookDelivery.delivered_at).is_(None),
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookDelivery.attempts) < MAX_ATTEMPTS,
+                col(Partner.webhook_url).is_not(None),
+                col(Partner.webhook_secret).is_not(None),
+            )
+            .order_by(WebhookDelivery.id)
             .limit(limit)
-            .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
+            .with_for_update(skip_locked=True, of=WebhookDelivery)
         ).all()
         leased = []
         for delivery, url, secret in rows:
@@ -445,7 +445,7 @@ def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[We
     """The partner's deliveries, newest first."""
     return session.scalars(
         select(WebhookDelivery)
-        .where(WebhookDelivery.partner_id == partner_id)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
+        .where(col(WebhookDelivery.partner_id) == partner_id)
+        .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
         .limit(limit)
     ).all()

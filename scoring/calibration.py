@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.base import utcnow
 from ledger.errors import Conflict
@@ -45,10 +45,14 @@ def dataset(session: Session, county_id: int) -> Dataset:
     """Every finished loan of the county: the features it was decided on, and whether it went well."""
     rows = session.execute(
         select(
-            LoanOutcome.partner_id, LoanOutcome.loan_ref, LoanOutcome.event, LoanOutcome.occurred_at, Rating.features
+            col(LoanOutcome.partner_id),
+            col(LoanOutcome.loan_ref),
+            col(LoanOutcome.event),
+            col(LoanOutcome.occurred_at),
+            col(Rating.features),
         )
-        .join(Rating, Rating.id == LoanOutcome.rating_id)
-        .where(LoanOutcome.county_id == county_id)
+        .join(Rating, col(Rating.id) == col(LoanOutcome.rating_id))
+        .where(col(LoanOutcome.county_id) == county_id)
     ).all()
     loans: dict[tuple[int, str], dict[str, Any]] = {}
     for partner, ref, event, occurred, features in rows:
@@ -196,14 +200,14 @@ def check_enough(loans: Dataset) -> None:
 def population(session: Session, county_id: int) -> pd.DataFrame:
     """The features of each household's newest rating in the county: who would be rated, and how."""
     newest = (
-        select(Rating.household_id, Rating.id)
-        .where(Rating.county_id == county_id)
-        .order_by(Rating.household_id, Rating.id.desc())
-    )  # type: ignore[union-attr]
+        select(col(Rating.household_id), col(Rating.id))
+        .where(col(Rating.county_id) == county_id)
+        .order_by(col(Rating.household_id), col(Rating.id).desc())
+    )
     seen: dict[int, int] = {}
     for household, rating_id in session.execute(newest):
         seen.setdefault(household, rating_id)
-    rows = session.execute(select(Rating.features).where(Rating.id.in_(list(seen.values())))).scalars().all()  # type: ignore[union-attr]
+    rows = session.execute(select(col(Rating.features)).where(col(Rating.id).in_(list(seen.values())))).scalars().all()
     return pd.DataFrame(list(rows)).astype("float64")
 
 

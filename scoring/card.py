@@ -105,7 +105,7 @@ class Card:
             factor=factor,
             offset=offset,
             base_points=round(offset + factor * content["intercept"]),
-            clip=tuple(content["clip"]),  # type: ignore[arg-type]
+            clip=tuple(content["clip"]),
             grades=grades,
             not_rated_below_months=int(content["not_rated_below_months"]),
             category_month_cap=int(content["category_month_cap"]),
@@ -162,7 +162,7 @@ def score_frame(card: Card, features: pd.DataFrame) -> pd.DataFrame:
     for rank in range(min(REASONS_SHOWN, len(card.characteristics))):
         column = order[:, rank]
         has_gap = gap_matrix[np.arange(len(features)), column] > 0
-        out[f"reason_{rank + 1}"] = np.where(has_gap & rated, codes[column], None)
+        out[f"reason_{rank + 1}"] = np.where(has_gap & rated, codes[column], None)  # type: ignore[call-overload]  # numpy's stubs take no None fill (an object array)
     return out
 
 

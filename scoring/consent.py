@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.base import as_utc, utcnow
 from ledger.errors import Forbidden, Invalid, NotFound
@@ -74,7 +74,9 @@ def grant(
 
 def revoke(session: Session, who: Principal, *, consent_id: str, now: datetime | None = None) -> Consent:
     consent = access.own_consent(
-        who, session.scalars(select(Consent).where(Consent.id == consent_id).with_for_update()).first(), consent_id
+        who,
+        session.scalars(select(Consent).where(col(Consent.id) == consent_id).with_for_update()).first(),
+        consent_id,
     )
     if consent.revoked_at is None:
         consent.revoked_at = now or utcnow()
@@ -86,9 +88,9 @@ def revoke(session: Session, who: Principal, *, consent_id: str, now: datetime |
 def of_household(session: Session, household_id: int) -> list[Consent]:
     return list(
         session.scalars(
-            select(Consent).where(Consent.household_id == household_id).order_by(Consent.granted_at.desc())
+            select(Consent).where(col(Consent.household_id) == household_id).order_by(col(Consent.granted_at).desc())
         ).all()
-    )  # type: ignore[attr-defined]
+    )
 
 
 def is_active(consent: Consent, now: datetime) -> bool:

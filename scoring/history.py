@@ -18,18 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, case, func, literal_column, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Connection, case, func, literal_column, select
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col
 
+from ledger.base import table_of
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeKind, DisputeStatus
 from ledger.journal.models import Account, AccountKind, JournalTransaction, Posting, TxKind
 from scoring.features import CLAIM_COLUMNS, DEDUCTION_COLUMNS, ENTRY_COLUMNS, NEGATIVE_HISTORY_MONTHS, OBJECTION_COLUMNS
 
-TX = JournalTransaction.__table__
+TX = table_of(JournalTransaction)
 ORIGINAL = TX.alias("original")
-POSTING = Posting.__table__
-ACCOUNT = Account.__table__
+POSTING = table_of(Posting)
+ACCOUNT = table_of(Account)
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED)
 RAW = ["household_id", "month", "reason", "points"]
 BATCH_CACHE_KB = 131_072  # SQLite's page cache for a batch pass (the default is 2 MB)
@@ -56,7 +58,7 @@ def month_start(label: str, back: int = 0) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
-def _month(conn: Connection, column: Any) -> Any:
+def _month(conn: Connection, column: ColumnElement[datetime] | Mapped[datetime]) -> ColumnElement[str]:
     """'YYYY-MM' of a stored moment. SQLite keeps moments as UTC text ('2026-11-25 08:00:00…'), so the month is
     its first seven characters, much cheaper than strftime."""
     if conn.dialect.name == "postgresql":
@@ -124,39 +126,43 @@ def _queries(conn: Connection, county_id: int, as_of: datetime) -> _Queries:
         .group_by(ACCOUNT.c.household_id, original_month, ORIGINAL.c.reason)
     )
     deductions = select(
-        Deduction.household_id, _month(conn, Deduction.recorded_at).label("month"), Deduction.points
+        col(Deduction.household_id), _month(conn, col(Deduction.recorded_at)).label("month"), col(Deduction.points)
     ).where(
-        Deduction.county_id == county_id,
-        Deduction.status == DeductionStatus.IN_FORCE,
-        Deduction.recorded_at >= since_negative,
-        Deduction.recorded_at <= as_of,
+        col(Deduction.county_id) == county_id,
+        col(Deduction.status) == DeductionStatus.IN_FORCE,
+        col(Deduction.recorded_at) >= since_negative,
+        col(Deduction.recorded_at) <= as_of,
     )
     claims = (
         select(
-            Claim.household_id,
+            col(Claim.household_id),
             func.count().label("decided"),
-            func.sum(case((Claim.status == ClaimStatus.REJECTED, 1), else_=0)).label("rejected"),
+            func.sum(case((col(Claim.status) == ClaimStatus.REJECTED, 1), else_=0)).label("rejected"),
         )
         .where(
-            Claim.county_id == county_id,
-            Claim.status.in_(DECIDED),  # type: ignore[attr-defined]
-            Claim.decided_at >= since_24,
-            Claim.decided_at <= as_of,
-        )  # type: ignore[operator]
-        .group_by(Claim.household_id)
+            col(Claim.county_id) == county_id,
+            col(Claim.status).in_(DECIDED),
+            col(Claim.decided_at) >= since_24,
+            col(Claim.decided_at) <= as_of,
+        )
+        .group_by(col(Claim.household_id))
     )
     objections = (
-        select(Dispute.household_id, func.count().label("upheld"))
+        select(col(Dispute.household_id), func.count().label("upheld"))
         .where(
-            Dispute.county_id == county_id,
-            Dispute.kind == DisputeKind.OBJECTION,
-            Dispute.status == DisputeStatus.UPHELD,
-            Dispute.resolved_at >= since_24,  # type: ignore[operator]
-            Dispute.resolved_at <= as_of,
-        )  # type: ignore[operator]
-        .group_by(Dispute.household_id)
+            col(Dispute.county_id) == county_id,
+            col(Dispute.kind) == DisputeKind.OBJECTION,
+            col(Dispute.status) == DisputeStatus.UPHELD,
+            col(Dispute.resolved_at) >= since_24,
+            col(Dispute.resolved_at) <= as_of,
+        )
+        .group_by(col(Dispute.household_id))
     )
-    categories = select(Matter.code, Matter.category).where(Matter.county_id == county_id).order_by(Matter.version)
+    categories = (
+        select(col(Matter.code), col(Matter.category))
+        .where(col(Matter.county_id) == county_id)
+        .order_by(col(Matter.version))
+    )
     return _Queries(
         label,
         first_month,
@@ -180,7 +186,7 @@ def _entries(raw: pd.DataFrame, categories: dict[str, str]) -> pd.DataFrame:
     """Reasons (matter codes) to categories, summed per household, month and category."""
     return (
         raw.assign(category=raw["reason"].map(categories).fillna(raw["reason"]))
-        .groupby(["household_id", "month", "category"], as_index=False)["points"]
+        .groupby(["household_id", "month", "category"], as_index=False)[["points"]]
         .sum()
     )[ENTRY_COLUMNS]
 
@@ -195,10 +201,10 @@ def load(session: Session, *, county_id: int, as_of: datetime, household_ids: li
     )
     return History(
         households=list(household_ids),
-        entries=_entries(raw, dict(conn.execute(q.categories).all())),  # type: ignore[arg-type]
-        deductions=_frame(conn, q.deductions.where(Deduction.household_id.in_(household_ids)), DEDUCTION_COLUMNS),  # type: ignore[attr-defined]
-        claims=_frame(conn, q.claims.where(Claim.household_id.in_(household_ids)), CLAIM_COLUMNS),  # type: ignore[attr-defined]
-        objections=_frame(conn, q.objections.where(Dispute.household_id.in_(household_ids)), OBJECTION_COLUMNS),  # type: ignore[attr-defined]
+        entries=_entries(raw, dict(conn.execute(q.categories).all())),
+        deductions=_frame(conn, q.deductions.where(col(Deduction.household_id).in_(household_ids)), DEDUCTION_COLUMNS),
+        claims=_frame(conn, q.claims.where(col(Claim.household_id).in_(household_ids)), CLAIM_COLUMNS),
+        objections=_frame(conn, q.objections.where(col(Dispute.household_id).in_(household_ids)), OBJECTION_COLUMNS),
         as_of_month=q.label,
     )
 
@@ -225,7 +231,7 @@ def stream(
     """The whole county's history, `chunk` households at a time (households in ascending id order)."""
     conn = session.connection()
     q = _queries(conn, county_id, as_of)
-    categories: dict[str, str] = dict(conn.execute(q.categories).all())  # type: ignore[arg-type]
+    categories: dict[str, str] = dict(conn.execute(q.categories).all())
     reversed_ = _frame(conn, q.reversals, RAW)
     deductions = _frame(conn, q.deductions, DEDUCTION_COLUMNS)
     claims = _frame(conn, q.claims, CLAIM_COLUMNS)
@@ -233,7 +239,8 @@ def stream(
     params: dict[str, Any] = {"county": county_id}
     # Straight from the driver's cursor (a server-side one on PostgreSQL): hundreds of thousands of rows
     # wrapped as SQLAlchemy rows would cost as much as the query.
-    driver = conn.connection.driver_connection  # type: ignore[union-attr]
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection always has its driver's
     if conn.dialect.name == "postgresql":
         # The period as moments (the planner estimates those from its statistics, and picks hash joins for the
         # whole table; a range of computed months it guesses tiny, and walks postings one by one), planned for
@@ -247,7 +254,7 @@ def stream(
         )
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{BATCH_SORT_MB}MB'")
-        cursor = driver.cursor(name=f"rescore_{county_id}")  # type: ignore[union-attr]
+        cursor = driver.cursor(name=f"rescore_{county_id}")
     else:
         params |= {"first_month": q.first_month, "last_month": q.label}
         month = "substr(journal_transaction.effective_at, 1, 7)"
@@ -257,7 +264,7 @@ def stream(
             county=":county",
             period=f"{month} >= :first_month AND {month} <= :last_month",
         )
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor = driver.cursor()
         cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KB}")  # the accounts and transactions it looks up
     cursor.execute(sql, params)
     pending: list[tuple[Any, ...]] = []

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import ratelimit
-from ledger.base import utcnow
+from ledger.base import table_of, utcnow
 from ledger.db import unit_of_work
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
 from scoring import access, ratings
 from scoring.models import Consent, CreditLookup, Rating
 
-LOG = CreditLookup.__table__
+LOG = table_of(CreditLookup)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def lookup(
         now=now,
     )
     rating = ratings.current(session, household_id, now=now)
-    logged = log_shown(session, consent=consent, client_id=client, rating_id=rating.id, now=now)  # type: ignore[arg-type]
+    assert rating.id is not None  # a stored rating
+    logged = log_shown(session, consent=consent, client_id=client, rating_id=rating.id, now=now)
     return Shown(rating=rating, consent=consent, lookup_id=logged)
 
 
@@ -95,10 +96,10 @@ def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: 
 def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:
     """Who looked at the household's rating, newest first, with the partner's name."""
     rows = session.execute(
-        select(CreditLookup, Partner.name)
-        .join(Partner, Partner.id == CreditLookup.partner_id)
-        .where(CreditLookup.household_id == household_id)
-        .order_by(CreditLookup.id.desc())
-        .limit(limit)  # type: ignore[union-attr]
+        select(CreditLookup, col(Partner.name))
+        .join(Partner, col(Partner.id) == col(CreditLookup.partner_id))
+        .where(col(CreditLookup.household_id) == household_id)
+        .order_by(col(CreditLookup.id).desc())
+        .limit(limit)
     ).all()
     return [(row[0], row[1]) for row in rows]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.base import utcnow
 from ledger.errors import Conflict, Forbidden, Invalid
@@ -66,7 +66,7 @@ def report(
     if occurred_at > utcnow():
         raise Invalid("occurred_at is not in the future.", field="occurred_at")
     earlier = session.scalars(
-        select(LoanOutcome).where(LoanOutcome.partner_id == who.partner_id, LoanOutcome.loan_ref == loan_ref)
+        select(LoanOutcome).where(col(LoanOutcome.partner_id) == who.partner_id, col(LoanOutcome.loan_ref) == loan_ref)
     ).all()
     same = next((o for o in earlier if o.event == event), None)
     if same is not None:
@@ -75,13 +75,13 @@ def report(
         seen = session.scalars(
             select(CreditLookup)
             .where(
-                CreditLookup.partner_id == who.partner_id,
-                CreditLookup.household_id == household_id,
-                CreditLookup.consent_id == consent_id,
-                CreditLookup.looked_at <= occurred_at,
+                col(CreditLookup.partner_id) == who.partner_id,
+                col(CreditLookup.household_id) == household_id,
+                col(CreditLookup.consent_id) == consent_id,
+                col(CreditLookup.looked_at) <= occurred_at,
             )
-            .order_by(CreditLookup.id.desc())
-            .limit(1)  # type: ignore[union-attr]
+            .order_by(col(CreditLookup.id).desc())
+            .limit(1)
         ).first()
         if seen is None:
             raise NoLookup("Report a loan you decided after looking up the household's rating under this consent.")

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, table_of, utcnow
 from ledger.errors import NotFound
 from ledger.tenancy import Household
 from scoring import history
@@ -26,7 +27,7 @@ from scoring.card import Card, content_id, improve, score_frame, score_one
 from scoring.features import FEATURES, features
 from scoring.models import Rating, Scorecard, ScorecardActivation
 
-RATING = Rating.__table__
+RATING = table_of(Rating)
 
 
 class RatingNotFound(NotFound):
@@ -61,11 +62,11 @@ def ensure_card(session: Session, card: Card, *, origin: str, actor: str, parent
 
 
 _ACTIVE = (
-    select(ScorecardActivation.scorecard_id)
-    .where(ScorecardActivation.county_id == bindparam("county"))
-    .order_by(ScorecardActivation.id.desc())
+    select(col(ScorecardActivation.scorecard_id))
+    .where(col(ScorecardActivation.county_id) == bindparam("county"))
+    .order_by(col(ScorecardActivation.id).desc())
     .limit(1)
-)  # type: ignore[union-attr]
+)
 
 
 def active_id(session: Session, county_id: int) -> str:
@@ -102,8 +103,8 @@ def is_fresh(rating: Rating, household: Household, scorecard_id: str, now: datet
 
 def latest(session: Session, household_id: int) -> Rating | None:
     return session.scalars(
-        select(Rating).where(Rating.household_id == household_id).order_by(Rating.id.desc()).limit(1)
-    ).first()  # type: ignore[union-attr]
+        select(Rating).where(col(Rating.household_id) == household_id).order_by(col(Rating.id).desc()).limit(1)
+    ).first()
 
 
 def current(session: Session, household_id: int, *, now: datetime | None = None) -> Rating:
@@ -169,7 +170,7 @@ def sufficiency(card: Card, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
+def _clean(values: Mapping[Hashable, Any]) -> dict[str, Any]:
     """JSON-safe feature values: whole numbers as int, NaN as None."""
     clean: dict[str, Any] = {}
     for name in FEATURES:
@@ -204,9 +205,9 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
         [
             tuple(r)
             for r in session.execute(
-                select(Household.id, Household.record_seq)
-                .where(Household.county_id == county_id)
-                .order_by(Household.id)
+                select(col(Household.id), col(Household.record_seq))
+                .where(col(Household.county_id) == county_id)
+                .order_by(col(Household.id))
             )
         ],
         columns=["household_id", "record_seq"],

@@ -13,13 +13,14 @@ matplotlib.use("Agg")  # no screen: draw to files
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ledger import exports  # noqa: E402
 from scoring.calibration import Validation  # noqa: E402
 from scoring.card import Card  # noqa: E402
 
 
-def _png(figure: plt.Figure) -> str:
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -46,7 +47,7 @@ def _roc(validation: Validation) -> str:
 def _distribution(validation: Validation, card: Card) -> str:
     figure, axes = plt.subplots(figsize=(6, 3.5))
     low, high = card.clip
-    bins = np.linspace(low, high, 25)
+    bins: list[float] = np.linspace(low, high, 25).tolist()
     good = validation.scores["good"].astype(bool)
     axes.hist(validation.scores.loc[good, "candidate"], bins=bins, alpha=0.6, label="good")
     axes.hist(validation.scores.loc[~good, "candidate"], bins=bins, alpha=0.6, label="bad")

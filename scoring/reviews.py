@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import outbox
 from ledger.base import utcnow
@@ -36,12 +36,13 @@ def request(session: Session, who: Principal, *, reason: str, now: datetime | No
     household = session.get(Household, household_id)
     assert household is not None
     rating = ratings.current(session, household_id, now=now)
+    assert rating.id is not None  # a stored rating
     task = ReviewRequest(
         county_id=household.county_id,
         village_id=household.village_id,
         household_id=household_id,
         rating_id=rating.id,
-        reason=_text(reason, "reason", 500),  # type: ignore[arg-type]
+        reason=_text(reason, "reason", 500),
         requested_by=who.actor,
         requested_at=now or utcnow(),
     )
@@ -55,7 +56,7 @@ def answer(
 ) -> ReviewRequest:
     task = access.answerable_review(
         who,
-        session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first(),
+        session.scalars(select(ReviewRequest).where(col(ReviewRequest.id) == request_id).with_for_update()).first(),
         request_id,
     )
     if task.status != "open":

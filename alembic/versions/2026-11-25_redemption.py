@@ -8,6 +8,7 @@ A voucher's events and a loan application's timeline are append-only, like the j
 """
 
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
@@ -22,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 APPEND_ONLY = ("voucher_event", "loan_application_event")
 
 
-def _RECREATE() -> str:
+def _RECREATE() -> Literal["auto", "always"]:
     """SQLite cannot alter a CHECK constraint in place: copy the table; PostgreSQL alters it."""
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger.activities import codes
 from ledger.activities.models import Activity, Period
@@ -74,6 +74,7 @@ def create(
         raise InvalidActivity("radius_m is 10 to 50000 metres.", field="radius_m")
     if capacity is not None and not 1 <= capacity <= 100_000:
         raise InvalidActivity("capacity is 1 to 100000 households.", field="capacity")
+    assert matter.id is not None  # a stored row
     if not title.strip():
         raise InvalidActivity("title is required.", field="title")
     activity = Activity(
@@ -105,10 +106,10 @@ def get(session: Session, activity_id: int) -> Activity:
 
 
 def of_village(session: Session, village_id: int, *, include_ended: bool = False) -> list[Activity]:
-    query = select(Activity).where(Activity.village_id == village_id, Activity.active.is_(True))  # type: ignore[attr-defined]
+    query = select(Activity).where(col(Activity.village_id) == village_id, col(Activity.active).is_(True))
     if not include_ended:
         query = query.where(Activity.ends_at > utcnow())
-    return list(session.exec(query.order_by(Activity.starts_at)).all())  # type: ignore[arg-type]
+    return list(session.exec(query.order_by(col(Activity.starts_at))).all())
 
 
 def printed_code(keys: codes.Keys, activity: Activity) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import Select, func, select
+from sqlmodel import Session, col
 
 from ledger.base import as_utc
 from ledger.catalogue.models import Evidence, Matter, Review
@@ -103,19 +103,24 @@ def effective(session: Session, *, county_id: int, village_id: int | None) -> li
     """The newest version of each matter that applies in a village (or, with village_id None, in the county):
     county matters, hidden by the village's own of the same code. Inactive ones included; see `in_force`."""
     newest = (
-        select(Matter.county_id, Matter.village_id, Matter.code, func.max(Matter.version).label("version"))
-        .where(Matter.county_id == county_id)
-        .where((Matter.village_id.is_(None)) | (Matter.village_id == village_id))  # type: ignore[union-attr]
-        .group_by(Matter.county_id, Matter.village_id, Matter.code)
+        select(
+            col(Matter.county_id),
+            col(Matter.village_id),
+            col(Matter.code),
+            func.max(col(Matter.version)).label("version"),
+        )
+        .where(col(Matter.county_id) == county_id)
+        .where((col(Matter.village_id).is_(None)) | (col(Matter.village_id) == village_id))
+        .group_by(col(Matter.county_id), col(Matter.village_id), col(Matter.code))
         .subquery()
     )
     rows = session.scalars(
         select(Matter).join(
             newest,
-            (Matter.county_id == newest.c.county_id)
-            & (Matter.code == newest.c.code)
-            & (Matter.version == newest.c.version)
-            & (func.coalesce(Matter.village_id, 0) == func.coalesce(newest.c.village_id, 0)),
+            (col(Matter.county_id) == newest.c.county_id)
+            & (col(Matter.code) == newest.c.code)
+            & (col(Matter.version) == newest.c.version)
+            & (func.coalesce(col(Matter.village_id), 0) == func.coalesce(newest.c.village_id, 0)),
         )
     ).all()
     by_code: dict[str, Matter] = {}
@@ -128,9 +133,9 @@ def current(session: Session, *, county_id: int, village_id: int | None, code: s
     """The newest version of one matter as it applies in a village: the village's own, else the county's."""
     matter = session.scalars(
         select(Matter)
-        .where(Matter.county_id == county_id, Matter.code == code)
-        .where((Matter.village_id.is_(None)) | (Matter.village_id == village_id))  # type: ignore[union-attr]
-        .order_by(Matter.village_id.is_(None), Matter.version.desc())  # type: ignore[union-attr, attr-defined]
+        .where(col(Matter.county_id) == county_id, col(Matter.code) == code)
+        .where((col(Matter.village_id).is_(None)) | (col(Matter.village_id) == village_id))
+        .order_by(col(Matter.village_id).is_(None), col(Matter.version).desc())
         .limit(1)
     ).first()
     if matter is None:
@@ -140,13 +145,11 @@ def current(session: Session, *, county_id: int, village_id: int | None, code: s
 
 def versions(session: Session, *, county_id: int, village_id: int | None, code: str) -> list[Matter]:
     """Every version of one matter in one scope (the county's, or a village's own), oldest first."""
-    query = select(Matter).where(Matter.county_id == county_id, Matter.code == code)
+    query = select(Matter).where(col(Matter.county_id) == county_id, col(Matter.code) == code)
     query = query.where(
-        Matter.village_id.is_(None)
-        if village_id is None  # type: ignore[union-attr]
-        else Matter.village_id == village_id
+        col(Matter.village_id).is_(None) if village_id is None else col(Matter.village_id) == village_id
     )
-    found = list(session.scalars(query.order_by(Matter.version)).all())  # type: ignore[arg-type]
+    found = list(session.scalars(query.order_by(col(Matter.version))).all())
     if not found:
         raise MatterNotFound("No such matter.", code=code)
     return found
@@ -160,11 +163,11 @@ class Scope:
     county_id: int
     village_id: int | None  # None: the county's own catalogue
 
-    def query(self) -> Any:
-        base = select(Matter).where(Matter.county_id == self.county_id)
+    def query(self) -> Select[Matter]:
+        base = select(Matter).where(col(Matter.county_id) == self.county_id)
         if self.village_id is None:
-            return base.where(Matter.village_id.is_(None))  # type: ignore[union-attr]
-        return base.where(Matter.village_id == self.village_id)
+            return base.where(col(Matter.village_id).is_(None))
+        return base.where(col(Matter.village_id) == self.village_id)
 
 
 def create(
@@ -177,7 +180,7 @@ def create(
         )
     fields = {"evidence": Evidence.NONE.value, "review": Review.OFFICIAL.value, "active": True, **fields}
     check_fields(fields)
-    if session.scalars(scope.query().where(Matter.code == code).limit(1)).first() is not None:
+    if session.scalars(scope.query().where(col(Matter.code) == code).limit(1)).first() is not None:
         raise MatterExists("This matter exists already; edit it to make a new version.", code=code)
     if within_village_limits:
         _check_village_limits(session, scope, code=code, fields=fields)
@@ -197,11 +200,7 @@ def edit(
     if unknown:
         raise InvalidMatter(f"These cannot be edited: {', '.join(unknown)}.", field=unknown[0])
     latest = session.scalars(
-        scope.query()
-        .where(Matter.code == code)
-        .order_by(Matter.version.desc())  # type: ignore[attr-defined]
-        .limit(1)
-        .with_for_update()
+        scope.query().where(col(Matter.code) == code).order_by(col(Matter.version).desc()).limit(1).with_for_update()
     ).first()
     if latest is None:
         raise MatterNotFound("No such matter in this catalogue.", code=code)
@@ -254,7 +253,7 @@ def default_matters() -> tuple[dict[str, Any], ...]:
     table = pd.read_csv(DEFAULT_CATALOGUE, dtype={"code": str})
     caps = ["cap_day", "cap_week", "cap_month", "cap_year"]
     return tuple(
-        {k: (None if pd.isna(v) else (int(v) if k in caps or k == "points" else v)) for k, v in row.items()}
+        {str(k): (None if pd.isna(v) else (int(v) if k in caps or k == "points" else v)) for k, v in row.items()}
         for row in table.to_dict(orient="records")
     )
 
@@ -263,8 +262,10 @@ def load_default(session: Session, *, county_id: int, actor: str = "system:catal
     """Give a county the default catalogue (version 1 of each matter it does not have yet). Returns how many."""
     scope = Scope(county_id=county_id, village_id=None)
     existing = set(
-        session.scalars(select(Matter.code).where(Matter.county_id == county_id, Matter.village_id.is_(None))).all()
-    )  # type: ignore[union-attr]
+        session.scalars(
+            select(col(Matter.code)).where(col(Matter.county_id) == county_id, col(Matter.village_id).is_(None))
+        ).all()
+    )
     added = 0
     for row in default_matters():
         if row["code"] in existing:

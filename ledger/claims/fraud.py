@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.activities.models import Activity
 from ledger.claims import photohash, rules
@@ -32,24 +32,24 @@ BURST_CLAIMS = 5  # one household claiming this often within an hour
 STEPS_ACCEPTED = 1  # a rotating code is taken during its step and the one before or after (service._check_code)
 
 
-_DEVICE_HOUSEHOLDS = select(Claim.household_id).where(
-    Claim.device == bindparam("device"), Claim.submitted_at >= bindparam("since")
+_DEVICE_HOUSEHOLDS = select(col(Claim.household_id)).where(
+    col(Claim.device) == bindparam("device"), col(Claim.submitted_at) >= bindparam("since")
 )
 _RECENT = (
     select(func.count())
     .select_from(Claim)
-    .where(Claim.household_id == bindparam("household_id"), Claim.submitted_at >= bindparam("since"))
+    .where(col(Claim.household_id) == bindparam("household_id"), col(Claim.submitted_at) >= bindparam("since"))
 )
-_SAME_CODE = select(Claim.household_id).where(
-    Claim.device == bindparam("device"),
-    Claim.activity_id == bindparam("activity_id"),
-    Claim.code_step.between(bindparam("first"), bindparam("last")),
-)  # type: ignore[union-attr]
+_SAME_CODE = select(col(Claim.household_id)).where(
+    col(Claim.device) == bindparam("device"),
+    col(Claim.activity_id) == bindparam("activity_id"),
+    col(Claim.code_step).between(bindparam("first"), bindparam("last")),
+)
 # photos of the county already sent with a claim
 _SENT = (
-    select(ClaimEvidence.claim_id, EvidenceFile.sha256, EvidenceFile.phash)
-    .join(EvidenceFile, EvidenceFile.id == ClaimEvidence.evidence_id)
-    .where(EvidenceFile.county_id == bindparam("county_id"))
+    select(col(ClaimEvidence.claim_id), col(EvidenceFile.sha256), col(EvidenceFile.phash))
+    .join(EvidenceFile, col(EvidenceFile.id) == col(ClaimEvidence.evidence_id))
+    .where(col(EvidenceFile.county_id) == bindparam("county_id"))
 )
 
 

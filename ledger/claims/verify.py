@@ -5,7 +5,7 @@ reversed by hand leaves the record saying something the journal does not, and th
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.journal.models import TxKind
@@ -27,14 +27,14 @@ def _claims(session: Session, links: Links) -> list[Mismatch]:
     found = []
     rows = session.execute(
         select(
-            Claim.id,
-            Claim.status,
-            Claim.pending_tx_id,
-            Claim.approval_tx_id,
-            Claim.settlement_tx_id,
-            Claim.reversal_tx_id,
-        ).order_by(Claim.id)
-    )  # type: ignore[arg-type]
+            col(Claim.id),
+            col(Claim.status),
+            col(Claim.pending_tx_id),
+            col(Claim.approval_tx_id),
+            col(Claim.settlement_tx_id),
+            col(Claim.reversal_tx_id),
+        ).order_by(col(Claim.id))
+    )
     for claim_id, status, pending, approval, settlement, reversal in rows:
         what = _claim(links, status, pending, approval, settlement, reversal)
         if what:
@@ -83,10 +83,10 @@ def _claim(
 def _deductions(session: Session, links: Links) -> list[Mismatch]:
     found = []
     rows = session.execute(
-        select(Deduction.id, Deduction.status, Deduction.transaction_id, Deduction.reversal_tx_id).order_by(
-            Deduction.id
-        )
-    )  # type: ignore[arg-type]
+        select(
+            col(Deduction.id), col(Deduction.status), col(Deduction.transaction_id), col(Deduction.reversal_tx_id)
+        ).order_by(col(Deduction.id))
+    )
     for deduction_id, status, taken, reversal in rows:
         undone = links.reversal(taken)
         if status == DeductionStatus.IN_FORCE and undone is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, label, select
 from sqlmodel import Session, col
 
 from ledger.errors import Forbidden, Unauthenticated
@@ -135,25 +135,25 @@ def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) 
 # Read on every request, so built once. A user, with the household and village they live in (if any).
 _USER = (
     select(
-        User.role,
-        User.active,
-        User.county_id,
-        User.person_id,
-        Household.id.label("household_id"),  # type: ignore[union-attr]
-        Household.village_id,
-        User.partner_id,
-        Partner.kind.label("partner_kind"),
+        col(User.role),
+        col(User.active),
+        col(User.county_id),
+        col(User.person_id),
+        label("household_id", col(Household.id)),
+        col(Household.village_id),
+        col(User.partner_id),
+        label("partner_kind", col(Partner.kind)),
     )
     .select_from(User)
-    .outerjoin(Partner, Partner.id == User.partner_id)
-    .outerjoin(Person, Person.id == User.person_id)
-    .outerjoin(Household, Household.id == Person.household_id)
-    .where(User.id == bindparam("user_id"))
+    .outerjoin(Partner, col(Partner.id) == col(User.partner_id))
+    .outerjoin(Person, col(Person.id) == col(User.person_id))
+    .outerjoin(Household, col(Household.id) == col(Person.household_id))
+    .where(col(User.id) == bindparam("user_id"))
 )
 _SCOPES = (
-    select(OfficialScope.village_id, Village.id.label("township_village"))  # type: ignore[union-attr]
-    .outerjoin(Village, Village.township_id == OfficialScope.township_id)
-    .where(OfficialScope.user_id == bindparam("user_id"))
+    select(col(OfficialScope.village_id), label("township_village", col(Village.id)))
+    .outerjoin(Village, col(Village.township_id) == col(OfficialScope.township_id))
+    .where(col(OfficialScope.user_id) == bindparam("user_id"))
 )
 
 
@@ -177,7 +177,7 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
         for village_id, township_village in session.execute(_SCOPES, {"user_id": user_id}):
             villages.add(village_id if village_id is not None else township_village)
-        villages.discard(None)  # type: ignore[arg-type]
+        villages.discard(None)
     return Principal(
         subject=f"user:{user_id}",
         role=user.role,
@@ -191,9 +191,11 @@ def _user(session: Session, user_id: int, role: str) -> Principal:
 
 
 _CLIENT = (
-    select(PartnerClient.active, PartnerClient.scopes, Partner.id, Partner.county_id, Partner.kind)
-    .join(Partner, Partner.id == PartnerClient.partner_id)
-    .where(PartnerClient.client_id == bindparam("client_id"))
+    select(
+        col(PartnerClient.active), col(PartnerClient.scopes), col(Partner.id), col(Partner.county_id), col(Partner.kind)
+    )
+    .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
+    .where(col(PartnerClient.client_id) == bindparam("client_id"))
 )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger import outbox
 from ledger.base import as_utc, utcnow
@@ -39,7 +39,7 @@ class Stored:
 
 def password_of(session: Session, username: str) -> Stored:
     """The staff account a password sign-in names. Read in one transaction, checked outside it (argon2 is slow)."""
-    user = session.scalars(select(User).where(User.username == username)).first()
+    user = session.scalars(select(User).where(col(User.username) == username)).first()
     if user is None or not user.active or user.role == Role.VILLAGER:
         return Stored(None, None)
     return Stored(user.id, user.password_hash)
@@ -54,7 +54,7 @@ def user_signing_in(session: Session, stored: Stored) -> User | None:
 
 
 def secret_of(session: Session, client_id: str) -> Stored:
-    client = session.scalars(select(PartnerClient).where(PartnerClient.client_id == client_id)).first()
+    client = session.scalars(select(PartnerClient).where(col(PartnerClient.client_id) == client_id)).first()
     if client is None or not client.active:
         return Stored(None, None)
     return Stored(client.id, client.secret_hash)
@@ -90,7 +90,7 @@ def tell_locked(session: Session, *, until: datetime, username: str | None = Non
                 until=until.isoformat(),
             )
     elif username is not None:
-        user = session.scalars(select(User).where(User.username == username)).first()
+        user = session.scalars(select(User).where(col(User.username) == username)).first()
         if user is not None:
             outbox.tell(
                 session,
@@ -110,8 +110,8 @@ def _code_hash(pepper: bytes, phone: str, code: str) -> str:
 def villager_by_phone(session: Session, phone: str) -> User | None:
     return session.scalars(
         select(User)
-        .join(Person, Person.id == User.person_id)
-        .where(Person.phone == phone, User.role == Role.VILLAGER, User.active.is_(True))  # type: ignore[attr-defined]
+        .join(Person, col(Person.id) == col(User.person_id))
+        .where(col(Person.phone) == phone, col(User.role) == Role.VILLAGER, col(User.active).is_(True))
     ).first()
 
 
@@ -140,8 +140,8 @@ def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes) -> Use
     now = utcnow()
     challenge = session.scalars(
         select(OtpChallenge)
-        .where(OtpChallenge.phone == phone, OtpChallenge.consumed_at.is_(None))  # type: ignore[union-attr]
-        .order_by(OtpChallenge.id.desc())  # type: ignore[union-attr]
+        .where(col(OtpChallenge.phone) == phone, col(OtpChallenge.consumed_at).is_(None))
+        .order_by(col(OtpChallenge.id).desc())
         .limit(1)
         .with_for_update()
     ).first()
@@ -199,12 +199,12 @@ def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Pri
         raise ConflictOfInterest(
             "Nobody sets their own link to a household; another county admin does.", user_id=user_id
         )
-    user = session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
+    user = session.scalars(select(User).where(col(User.id) == user_id).with_for_update()).first()
     if user is None or (by is not None and user.county_id != by.county_id):
         raise StaffNotFound("No such staff account in your county.", user_id=user_id)
     if by is not None and user.person_id is not None:
         by.refuse_own(
-            session.scalar(select(Person.household_id).where(Person.id == user.person_id)),
+            session.scalar(select(col(Person.household_id)).where(col(Person.id) == user.person_id)),
             what="This account's holder lives in your household",
         )
     if user.role not in STAFF_ROLES:
@@ -216,9 +216,9 @@ def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Pri
         )
     if person_id is not None:
         found = session.execute(
-            select(Person, Household.county_id)
-            .join(Household, Household.id == Person.household_id)
-            .where(Person.id == person_id)
+            select(Person, col(Household.county_id))
+            .join(Household, col(Household.id) == col(Person.household_id))
+            .where(col(Person.id) == person_id)
         ).first()
         if found is None:
             raise PersonNotFound("No such person.", person_id=person_id)
@@ -226,7 +226,9 @@ def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Pri
             raise PersonOfAnotherCounty(
                 "This person lives in another county than the account works in.", person_id=person_id
             )
-        other = session.scalars(select(User.id).where(User.person_id == person_id, User.id != user_id)).first()
+        other = session.scalars(
+            select(col(User.id)).where(col(User.person_id) == person_id, col(User.id) != user_id)
+        ).first()
         if other is not None:
             raise PersonAlreadyLinked("This person has another account already.", person_id=person_id, user_id=other)
     user.person_id = person_id

@@ -21,17 +21,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, table_of, utcnow
 from ledger.errors import Throttled
 from ledger.identity.models import SignInThrottle
 
-T = SignInThrottle.__table__
+if TYPE_CHECKING:
+    from ledger.settings import Settings
+
+T = table_of(SignInThrottle)
 
 
 class SignInSlowed(Throttled):
@@ -60,7 +63,7 @@ class Limits:
     lock_seconds: int = 3600
 
     @classmethod
-    def of(cls, settings: Any) -> Limits:
+    def of(cls, settings: Settings) -> Limits:
         return cls(
             settings.sign_in_window_seconds,
             settings.sign_in_free_failures,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger.journal.errors import AccountNotFound
 from ledger.journal.models import Account, AccountKind
@@ -19,21 +19,23 @@ def of_household(session: Session, household_id: int, kind: AccountKind = Accoun
 
 def of_village(session: Session, village_id: int, kind: AccountKind) -> Account:
     account = session.exec(
-        select(Account).where(Account.village_id == village_id, Account.kind == kind, Account.partner_id.is_(None))  # type: ignore[union-attr]
+        select(Account).where(
+            col(Account.village_id) == village_id, col(Account.kind) == kind, col(Account.partner_id).is_(None)
+        )
     ).first()
     if account is None:
         raise AccountNotFound(f"This village has no {kind.value} account.", village_id=village_id)
     return account
 
 
-_ISSUANCE_AND_NOTICE = select(Account.id, Account.kind).where(  # type: ignore[call-overload]
+_ISSUANCE_AND_NOTICE = select(Account.id, Account.kind).where(
     or_(
         and_(
-            Account.village_id == bindparam("village_id"),
-            Account.kind == AccountKind.ISSUANCE,
-            Account.partner_id.is_(None),
-        ),  # type: ignore[union-attr]
-        and_(Account.household_id == bindparam("household_id"), Account.kind == AccountKind.NOTICE),
+            col(Account.village_id) == bindparam("village_id"),
+            col(Account.kind) == AccountKind.ISSUANCE,
+            col(Account.partner_id).is_(None),
+        ),
+        and_(col(Account.household_id) == bindparam("household_id"), col(Account.kind) == AccountKind.NOTICE),
     )
 )
 

@@ -18,7 +18,7 @@ def moment(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(tx: Mapping[str, Any], postings: Iterable[tuple[int, int]]) -> bytes:
+def canonical(tx: Mapping[Any, Any], postings: Iterable[tuple[int, int]]) -> bytes:
     """A byte form of a transaction that is the same on every database and every read."""
     body = {
         "village": tx["village_id"],
@@ -37,7 +37,7 @@ def canonical(tx: Mapping[str, Any], postings: Iterable[tuple[int, int]]) -> byt
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def link(prev_hash: str, tx: Mapping[str, Any], postings: Iterable[tuple[int, int]]) -> str:
+def link(prev_hash: str, tx: Mapping[Any, Any], postings: Iterable[tuple[int, int]]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(tx, postings)).hexdigest()
 
 

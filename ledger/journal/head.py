@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, table_of, utcnow
 from ledger.errors import Invalid
 from ledger.journal import chain
 from ledger.journal.models import ChainHead, JournalTransaction
 from ledger.tenancy import County, Village
 
-HEAD = ChainHead.__table__
-TX = JournalTransaction.__table__
+HEAD = table_of(ChainHead)
+TX = table_of(JournalTransaction)
 
 
 def county_head(session: Session, county_id: int) -> dict[str, Any]:
@@ -23,11 +23,11 @@ def county_head(session: Session, county_id: int) -> dict[str, Any]:
     rows = (
         session.connection()
         .execute(
-            select(Village.id, HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at)
+            select(col(Village.id), HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at)
             .select_from(Village)
             .outerjoin(HEAD, HEAD.c.village_id == Village.id)
-            .where(Village.county_id == county_id)
-            .order_by(Village.id)
+            .where(col(Village.county_id) == county_id)
+            .order_by(col(Village.id))
         )
         .all()
     )

@@ -14,8 +14,9 @@ from the schema, so a new record kind is found without being listed here), then 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Column, Table, select
 from sqlmodel import Session, SQLModel
 
 from ledger.journal.errors import TransactionBelongsToRecord
@@ -60,7 +61,7 @@ def refuse_generic_change(session: Session, record: TxRecord, action: str) -> Tr
     )
 
 
-def _references() -> list[tuple[Table, object]]:
+def _references() -> list[tuple[Table, Column[Any]]]:
     found = []
     for table in SQLModel.metadata.sorted_tables:
         if table.name in JOURNAL_TABLES:
@@ -71,7 +72,7 @@ def _references() -> list[tuple[Table, object]]:
     return found
 
 
-def _parent(table: Table) -> tuple[str, object]:
+def _parent(table: Table) -> tuple[str, Column[Any]]:
     """An event row of a record (voucher_event → voucher) names the record; any other row names itself."""
     if table.name.endswith("_event"):
         kind = table.name.removesuffix("_event")

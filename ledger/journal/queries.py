@@ -11,15 +11,15 @@ from typing import Literal
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from ledger.base import as_utc
+from ledger.base import as_utc, table_of
 from ledger.errors import Invalid
 from ledger.journal.errors import AccountNotFound
 from ledger.journal.models import Account, AccountBalance, JournalTransaction, Posting, TxKind
 from ledger.journal.rules import Balance
 
-POSTING = Posting.__table__
-TX = JournalTransaction.__table__
-BALANCE = AccountBalance.__table__
+POSTING = table_of(Posting)
+TX = table_of(JournalTransaction)
+BALANCE = table_of(AccountBalance)
 
 Status = Literal["posted", "pending", "voided", "expired"]
 STATUSES: tuple[Status, ...] = ("posted", "pending", "voided", "expired")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger import failures, idempotency
-from ledger.base import as_utc, utcnow
+from ledger.base import as_utc, table_of, utcnow
 from ledger.errors import Invalid
 from ledger.journal import chain, rules, store
 from ledger.journal.errors import (
@@ -45,7 +45,7 @@ __all__ = [
     "void_pending",
 ]
 
-TX = JournalTransaction.__table__
+TX = table_of(JournalTransaction)
 STEP_EXPIRE = "expire_transfers"  # the name of the scheduled step (ledger/jobs.py)
 
 

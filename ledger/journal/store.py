@@ -21,19 +21,19 @@ from sqlalchemy import JSON, Connection, DateTime, bindparam, insert, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import idempotency
-from ledger.base import as_utc
+from ledger.base import as_utc, table_of
 from ledger.idempotency import IdempotencyConflict, Key
 from ledger.journal import chain
 from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, TransactionNotFound
 from ledger.journal.models import Account, AccountBalance, ChainHead, IdempotencyRecord, JournalTransaction, Posting
 from ledger.journal.rules import Balance, Leg
 
-ACCOUNT = Account.__table__
-BALANCE = AccountBalance.__table__
-HEAD = ChainHead.__table__
-IDEMPOTENCY = IdempotencyRecord.__table__
-POSTING = Posting.__table__
-TX = JournalTransaction.__table__
+ACCOUNT = table_of(Account)
+BALANCE = table_of(AccountBalance)
+HEAD = table_of(ChainHead)
+IDEMPOTENCY = table_of(IdempotencyRecord)
+POSTING = table_of(Posting)
+TX = table_of(JournalTransaction)
 
 # The columns of a transaction row besides its id, hash and prev_hash, in the order TxRecord names them.
 RECORD_FIELDS = (

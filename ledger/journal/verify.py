@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any, SupportsInt, cast
 
 import pandas as pd
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Row, and_, case, exists, func, select
 from sqlmodel import Session
 
+from ledger.base import table_of
 from ledger.journal import chain
 from ledger.journal.models import (
     POSTED_KINDS,
@@ -23,11 +25,11 @@ from ledger.journal.models import (
     TxKind,
 )
 
-TX = JournalTransaction.__table__
-POSTING = Posting.__table__
-ACCOUNT = Account.__table__
-BALANCE = AccountBalance.__table__
-HEAD = ChainHead.__table__
+TX = table_of(JournalTransaction)
+POSTING = table_of(Posting)
+ACCOUNT = table_of(Account)
+BALANCE = table_of(AccountBalance)
+HEAD = table_of(ChainHead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ def _walk_chains(session: Session, report: Report) -> None:
             )
 
 
-def _check_link(tx, postings: list[tuple[int, int]], expected_seq: int, prev_hash: str) -> Problem | None:  # type: ignore[no-untyped-def]
+def _check_link(tx: Row[Any], postings: list[tuple[int, int]], expected_seq: int, prev_hash: str) -> Problem | None:
     where = {"transaction_id": tx.id, "village_id": tx.village_id, "chain_seq": tx.chain_seq}
     if tx.chain_seq != expected_seq:
         return Problem(f"expected seq {expected_seq}: a transaction was deleted or reordered", **where)
@@ -143,7 +145,7 @@ def recomputed_balances(session: Session) -> pd.DataFrame:
     pending = TX.c.kind == TxKind.PENDING
     zero = 0
 
-    def total(condition):  # type: ignore[no-untyped-def]
+    def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, p.c.amount), else_=zero)), zero)
 
     query = (
@@ -184,7 +186,8 @@ def _check_balances(session: Session, report: Report) -> None:
             if kept != recomputed:
                 report.problems.append(
                     Problem(
-                        f"{column} is {kept} but its postings add up to {recomputed}", account_id=int(row.account_id)
+                        f"{column} is {kept} but its postings add up to {recomputed}",
+                        account_id=int(cast(SupportsInt, row.account_id)),
                     )
                 )
 
