@@ -57,7 +57,7 @@ def answer(
 ) -> ReviewRequest:
     task = session.scalars(select(ReviewRequest).where(ReviewRequest.id == request_id).with_for_update()).first()
     if task is None or not who.manages_village(task.village_id, task.county_id):
-        raise ReviewNotFound("No such review request among those you handle.", request_id=request_id)
+        raise ReviewNotFound("No such review request among those you handle.", review_request_id=request_id)
     who.refuse_own(task.household_id, what="This is your own household's rating")
     if task.status != "open":
         raise AlreadyAnswered("This review request was already answered.")
