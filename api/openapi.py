@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute
 
 from api.deps import access_rules
 from api.limits import CODE as BODY_TOO_LARGE
+from ledger.errors import DomainError
 
 PROBLEM = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -104,11 +105,14 @@ Codes = dict[int, list[str]]
 
 # What the document cannot derive: per (method, path), the statuses and stable codes a route may also answer.
 DECLARED: dict[tuple[str, str], Codes] = {
-    ("POST", "/api/v1/auth/token"): {401: ["unauthenticated"], 429: ["sign_in_slowed", "account_locked"]},
+    ("POST", "/api/v1/auth/token"): {
+        401: ["invalid_grant", "invalid_client", "unauthenticated"],
+        429: ["sign_in_slowed", "account_locked"],
+    },
     ("POST", "/api/v1/auth/otp/request"): {
         429: ["code_requests_phone_limited", "code_requests_address_limited", "too_many_requests"]
     },
-    ("POST", "/api/v1/auth/otp/verify"): {401: ["unauthenticated"], 429: ["sign_in_slowed", "account_locked"]},
+    ("POST", "/api/v1/auth/otp/verify"): {401: ["invalid_code"], 429: ["sign_in_slowed", "account_locked"]},
     ("GET", "/api/v1/credit/households/{household_id}"): {429: ["too_many_requests"]},
     ("POST", "/api/v1/credit/lookups"): {429: ["too_many_requests"]},
     ("POST", "/api/v1/evidence"): {413: ["evidence_too_large", "evidence_too_many_pixels"], 415: ["evidence_type"]},
@@ -117,6 +121,12 @@ DECLARED: dict[tuple[str, str], Codes] = {
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/void"): {409: ["transaction_belongs_to_record"]},
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/reverse"): {409: ["transaction_belongs_to_record"]},
 }
+
+
+def status_of_family(error: type[DomainError]) -> int:
+    from api.problems import STATUS_BY_FAMILY  # late: api.problems imports the pages, which import the app's parts
+
+    return next((status for family, status in STATUS_BY_FAMILY if issubclass(error, family)), 400)
 
 
 def _walk(dependant: Dependant) -> Iterable[Dependant]:
@@ -172,7 +182,7 @@ def _problem_response(status: int, codes: list[str], declared: dict[str, Any] | 
     if description == "Validation Error":  # FastAPI's, for the HTTPValidationError it never sends
         description = TITLES[422]
     if listed and listed not in description:
-        description = f"{description}. Codes: {listed}"
+        description = f"{description}. Codes include {listed} (every code by status: `x-problem-codes` of Problem)"
     answer: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM: {"schema": INVALID_REF if status == 422 else PROBLEM_REF}},
@@ -218,9 +228,20 @@ def complete(document: dict[str, Any], routes: Iterable[APIRoute]) -> dict[str, 
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["Problem"] = {**PROBLEM_SCHEMA, "x-problem-codes": codes_by_status()}
     schemas["InvalidRequestProblem"] = INVALID_SCHEMA
     return document
+
+
+def codes_by_status() -> dict[str, list[str]]:
+    """Every stable code a domain error carries, by the status api/problems.py answers it with."""
+    found: dict[str, set[str]] = {}
+    stack: list[type[DomainError]] = DomainError.__subclasses__()
+    while stack:
+        error = stack.pop()
+        stack.extend(error.__subclasses__())
+        found.setdefault(str(status_of_family(error)), set()).add(error.code)
+    return {status: sorted(codes) for status, codes in sorted(found.items())}
 
 
 def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:

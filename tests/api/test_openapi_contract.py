@@ -114,6 +114,7 @@ def test_errors_are_documented_as_sent(client: TestClient) -> None:
     document = client.app.openapi()  # type: ignore[attr-defined]
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "Problem" in schemas
+    assert "matter_not_found" in schemas["Problem"]["x-problem-codes"]["404"]  # every stable code, by status
     check = document["paths"]["/api/v1/ledger/head/check"]["post"]["responses"]
     assert "head_signature_invalid" in check["422"]["description"]
     assert list(check["422"]["content"]) == ["application/problem+json"]
