@@ -8,7 +8,7 @@ already knows about each route:
   `WWW-Authenticate`) and 403 `forbidden`;
 - path parameters, and query parameters naming a record (`…_id`) → 404;
 - any parameter or body → 422 `invalid_request` (the problem with its `errors`);
-- a JSON body → 400 `invalid_json`; any body → 413 `body_too_large` (api/limits.py);
+- a JSON body → 400 `invalid_json`, a form → 400 `bad_request`; any body → 413 `body_too_large` (api/limits.py);
 - an `Idempotency-Key` header → 409 `idempotency_key_reused`, and the `Idempotency-Replayed` header on the 200 a
   replay answers; every write → 409 `conflict` (the database refused it as conflicting);
 - every route → 503 `database_unavailable` (with `Retry-After`).
@@ -83,7 +83,7 @@ RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {
 WWW_AUTHENTICATE = {"description": "`Bearer`", "schema": {"type": "string"}}
 
 TITLES = {
-    400: "The body is not JSON",
+    400: "The body cannot be read",
     401: "Not signed in",
     403: "Not allowed",
     404: "Not found",
@@ -167,7 +167,9 @@ def derived(route: APIRoute) -> Codes:
         add(422, "invalid_request")
     if bodies:
         add(413, BODY_TOO_LARGE)
-        if not any(isinstance(p.field_info, params.Form) for p in bodies):  # File is a Form
+        if any(isinstance(p.field_info, params.Form) for p in bodies):  # File is a Form
+            add(400, "bad_request")
+        else:
             add(400, "invalid_json")
     if any(h.alias == "Idempotency-Key" for h in headers):
         add(409, "idempotency_key_reused")

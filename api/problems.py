@@ -174,7 +174,9 @@ async def _http(request: Request, error: Exception) -> Response:
     if error.status_code == 400 and error.detail == BODY_NOT_PARSED:
         if (refused := await _sign_in_first(request)) is not None:
             return refused
-        return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
+        if "json" in request.headers.get("content-type", "json"):  # FastAPI reads a body without one as JSON
+            return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
+        return problem(400, "bad_request", "The body cannot be read as a form.")
     code = HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
     return problem(error.status_code, code, detail, dict(error.headers or {}))
