@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import demo, pages, problems
+from api import demo, openapi, pages, problems
 from api.limits import BodyLimit
 from api.observability import RequestContext, configure_logging
 from api.routes import (
@@ -142,6 +142,7 @@ def create_app(
         app.include_router(router)
     pages.install(app)
     routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
+    openapi.install(app, routes)  # the document says what each route answers, errors included (api/openapi.py)
     app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in
     app.add_middleware(RequestContext)  # a refused body is logged and counted like any answer
     # Outermost: the real client address behind the county's reverse proxy (api/observability.client_address)

@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response, status
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -105,6 +106,23 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from POST /a
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+async def unauthenticated_caller(request: Request, dependant: Dependant) -> Unauthenticated | None:
+    """Why a caller without valid credentials may not call this API route (None if it may, or if the route is
+    public): checked before the body is read, so that a request whose body is malformed is still told to sign in
+    first (api/problems.py). The token only: whether its holder may use the route is the route's own check."""
+    rules = access_rules(dependant)
+    if not rules or "public" in rules or not request.url.path.startswith("/api/"):
+        return None
+    settings: Settings = request.app.state.settings
+    if settings.dev_mode and any(isinstance(r, dict) and r.get("open_in_dev") for r in rules):
+        return None
+    try:
+        bearer_claims(request, settings, await _bearer(request))
+    except Unauthenticated as refusal:
+        return refusal
+    return None
+
+
 def bearer_claims(
     request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
 ) -> tokens.AccessClaims:
@@ -150,7 +168,7 @@ def permits(access: dict[str, Any], principal: Principal) -> bool:
 def scraper_or(*roles: str) -> Any:
     """Who may read /metrics: anyone in dev mode; otherwise a scraper sending SHANZHI_METRICS_TOKEN as its bearer
     token (Prometheus scrapes without cookies), or a signed-in user of `roles`."""
-    access = {"roles": roles, "partner_kinds": (), "scope": None}
+    access = {"roles": roles, "partner_kinds": (), "scope": None, "open_in_dev": True}
 
     async def rule(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
         if settings.dev_mode:
@@ -184,3 +202,15 @@ def public() -> Any:
 
 def access_rule_of(call: Callable[..., Any]) -> Any:
     return getattr(call, "access_rule", None)
+
+
+def access_rules(dependant: Dependant) -> list[Any]:
+    """The access rules a route (its dependant) declares, through any depth of dependencies: "public" or the
+    `allow(...)` dict. The OpenAPI document and the 401-before-422 answer read them."""
+    found, stack = [], [dependant]
+    while stack:
+        current = stack.pop()
+        if current.call is not None and (rule := access_rule_of(current.call)) is not None:
+            found.append(rule)
+        stack.extend(current.dependencies)
+    return found

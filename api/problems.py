@@ -14,11 +14,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from psycopg.errors import NumericValueOutOfRange
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import deps
 from api.limits import CODE as BODY_TOO_LARGE
 from api.limits import BodyTooLarge
 from api.observability import count_error, request_id
@@ -69,9 +71,9 @@ def problem(
 ) -> JSONResponse:
     count_error(code)
     clashing = RESERVED & set(extra)
-    if clashing:  # a domain error's detail never overwrites the problem's own members
-        log.error("problem detail uses reserved names", extra={"fields": {"code": code, "names": sorted(clashing)}})
-        extra = {k: v for k, v in extra.items() if k not in RESERVED}
+    if clashing:  # a detail never overwrites the problem's own members, nor is it lost: it is renamed `extra_<name>`
+        log.warning("problem detail uses reserved names", extra={"fields": {"code": code, "names": sorted(clashing)}})
+        extra = {(f"extra_{k}" if k in RESERVED else k): v for k, v in extra.items()}
     body = {
         "type": f"https://shanzhi.example/problems/{code}",
         "title": code.replace("_", " "),
@@ -130,8 +132,23 @@ def not_json(error: RequestValidationError) -> JSONResponse | None:
     )
 
 
+def _route_of(request: Request) -> APIRoute | None:
+    route = request.scope.get("route")  # set by the router once a route matched
+    return route if isinstance(route, APIRoute) else None
+
+
+async def _sign_in_first(request: Request) -> Response | None:
+    """A malformed request to a route that needs a signed-in caller, from a caller who is not: 401 before any
+    word about the request (FastAPI parses the body before the route's access dependency runs)."""
+    route = _route_of(request)
+    refusal = await deps.unauthenticated_caller(request, route.dependant) if route is not None else None
+    return of_error(refusal) if refusal is not None else None
+
+
 async def _validation(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
+    if (refused := await _sign_in_first(request)) is not None:
+        return refused
     if (answer := not_json(error)) is not None:
         return answer
     errors = [
@@ -149,8 +166,17 @@ async def _validation(request: Request, error: Exception) -> Response:
     return problem(422, "invalid_request", f"The request is not valid: check {fields}.", errors=errors)
 
 
-async def _http(_: Request, error: Exception) -> JSONResponse:
+BODY_NOT_PARSED = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot read as text
+
+
+async def _http(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and error.detail == BODY_NOT_PARSED:
+        if (refused := await _sign_in_first(request)) is not None:
+            return refused
+        if "json" in request.headers.get("content-type", "json"):  # FastAPI reads a body without one as JSON
+            return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
+        return problem(400, "bad_request", "The body cannot be read as a form.")
     code = HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
     return problem(error.status_code, code, detail, dict(error.headers or {}))

@@ -22,6 +22,7 @@ from jose.exceptions import JOSEError
 
 from ledger.base import utcnow
 from ledger.errors import Unauthenticated
+from ledger.journal.errors import HeadSignatureInvalid
 from ledger.settings import Settings
 
 ACCESS_ALGORITHM = "HS256"
@@ -163,6 +164,8 @@ def read_signed_head(public_jwk: dict[str, Any], token: str) -> dict[str, Any]:
     try:
         payload = jws.verify(token, public_jwk, algorithms=[HEAD_ALGORITHM])
     except JOSEError as exc:
-        raise Unauthenticated("The chain head signature does not verify.") from exc
+        raise HeadSignatureInvalid(
+            "The chain head's signature does not verify: it was not signed with this service's key, or it was changed."
+        ) from exc
     result: dict[str, Any] = json.loads(payload)
     return result

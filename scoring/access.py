@@ -88,6 +88,6 @@ def review_queue(session: Session, who: Principal, status: str | None = None) ->
 def answerable_review(who: Principal, task: ReviewRequest | None, request_id: int) -> ReviewRequest:
     """A review request the caller may answer: of a village they manage, and not their own household's."""
     if task is None or not who.manages_village(task.village_id, task.county_id):
-        raise reviews.ReviewNotFound("No such review request among those you handle.", request_id=request_id)
+        raise reviews.ReviewNotFound("No such review request among those you handle.", review_request_id=request_id)
     who.refuse_own(task.household_id, what="This is your own household's rating")
     return task

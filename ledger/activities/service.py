@@ -55,7 +55,7 @@ def create(
             "A deduction is recorded by an official, not claimed at an activity.", field="matter_code"
         )
     if not catalogue.in_force(matter, utcnow()):
-        raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
+        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
     if matter.evidence == Evidence.WITNESS and not rotating:
         raise InvalidActivity(
             "This matter needs an official as witness: make the activity's code rotating and show it live.",

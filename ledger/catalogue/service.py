@@ -139,7 +139,7 @@ def current(session: Session, *, county_id: int, village_id: int | None, code: s
         .limit(1)
     ).first()
     if matter is None:
-        raise MatterNotFound("No such matter in this village's catalogue.", code=code)
+        raise MatterNotFound("No such matter in this village's catalogue.", matter_code=code)
     return matter
 
 
@@ -151,7 +151,7 @@ def versions(session: Session, *, county_id: int, village_id: int | None, code: 
     )
     found = list(session.scalars(query.order_by(col(Matter.version))).all())
     if not found:
-        raise MatterNotFound("No such matter.", code=code)
+        raise MatterNotFound("No such matter.", matter_code=code)
     return found
 
 
@@ -181,7 +181,7 @@ def create(
     fields = {"evidence": Evidence.NONE.value, "review": Review.OFFICIAL.value, "active": True, **fields}
     check_fields(fields)
     if session.scalars(scope.query().where(col(Matter.code) == code).limit(1)).first() is not None:
-        raise MatterExists("This matter exists already; edit it to make a new version.", code=code)
+        raise MatterExists("This matter exists already; edit it to make a new version.", matter_code=code)
     if within_village_limits:
         _check_village_limits(session, scope, code=code, fields=fields)
     matter = Matter(
@@ -203,7 +203,7 @@ def edit(
         scope.query().where(col(Matter.code) == code).order_by(col(Matter.version).desc()).limit(1).with_for_update()
     ).first()
     if latest is None:
-        raise MatterNotFound("No such matter in this catalogue.", code=code)
+        raise MatterNotFound("No such matter in this catalogue.", matter_code=code)
     fields = {name: getattr(latest, name) for name in EDITABLE} | changes
     check_fields(fields)
     if within_village_limits:

@@ -94,7 +94,7 @@ def record(
             "This matter earns points; record a deduction with a deduction matter.", field="matter_code"
         )
     if not catalogue.in_force(matter, now):
-        raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
+        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
     photos = _evidence(session, who, household, evidence_ids, needed=matter.evidence == Evidence.PHOTO)
     points = -matter.points
     touch_record(session, household_id)

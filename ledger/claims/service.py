@@ -331,7 +331,7 @@ def submit_award(
     if matter.points <= 0:
         raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
     if not catalogue.in_force(matter, now):
-        raise catalogue.MatterInactive("This matter is not in force.", code=matter_code)
+        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
     county = session.get(County, household.county_id)
     assert county is not None
     assert household.id is not None
@@ -534,7 +534,7 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
         raise OutsideVillage("This activity is for another village's households.", village_id=activity.village_id)
     newest = matter if place.newest_matter_id == matter.id else session.get(Matter, place.newest_matter_id)
     if newest is None or not catalogue.in_force(newest, now):
-        raise catalogue.MatterInactive("This matter is not in force any more.", code=matter.code)
+        raise catalogue.MatterInactive("This matter is not in force any more.", matter_code=matter.code)
     period = rules.period_key(now, county.timezone, activity.period)
     earlier = session.execute(
         _EARLIER, {"activity_id": activity.id, "household_id": household_id, "period": period}

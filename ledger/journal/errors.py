@@ -51,3 +51,10 @@ class AlreadyReversed(Conflict):
 
 class TransactionBelongsToRecord(Conflict):
     code = "transaction_belongs_to_record"  # changes only through its record's own operation (a claim's review…)
+
+
+class HeadSignatureInvalid(Invalid):
+    """A pinned chain head whose signature does not verify: a fault of the head sent, not of the caller (a 401
+    would make a client refresh its token and send the same head again)."""
+
+    code = "head_signature_invalid"

@@ -116,3 +116,31 @@ def test_malformed_json_is_named_as_such_with_its_position(client: TestClient, b
     assert problem["code"] == "invalid_json"
     assert "not valid JSON" in problem["detail"] and where in problem["detail"], problem["detail"]
     assert "check" not in problem["detail"]  # no field named after a character offset
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"household_id": ', b"\xff\xfe not utf-8", b'{"household_id": "x"}'],
+    ids=["not-json", "not-utf8", "wrong-shape"],
+)
+def test_an_anonymous_caller_is_told_to_sign_in_before_anything_about_its_body(
+    client: TestClient, world: World, body: bytes
+) -> None:
+    headers = {"content-type": "application/json", "Idempotency-Key": "k1"}
+    for sent in (headers, {**headers, "Authorization": "Bearer not-a-token"}):
+        answer = client.post("/api/v1/claims/awards", content=body, headers=sent)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["code"] == "unauthenticated" and answer.headers["WWW-Authenticate"] == "Bearer"
+    # signed in, the same body is named for what it is
+    token = password_token(client, "official-a")
+    answer = client.post("/api/v1/claims/awards", content=body, headers={**headers, **bearer(token)})
+    assert answer.status_code in (400, 422) and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] in ("invalid_json", "invalid_request")
+
+
+def test_a_body_that_is_not_utf8_is_invalid_json(client: TestClient) -> None:
+    answer = client.post(
+        "/api/v1/auth/otp/request", content=b'{"phone": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "invalid_json" and "UTF-8" in answer.json()["detail"]

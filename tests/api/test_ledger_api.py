@@ -188,4 +188,6 @@ def test_signed_head_verifies_with_the_public_key_and_detects_rewrites(
     assert check["intact"] is False and "link 3" in check["problems"][0]
     forged = signed["jws"][:-4] + ("AAAA" if not signed["jws"].endswith("AAAA") else "BBBB")
     refused = client.post("/api/v1/ledger/head/check", json={"jws": forged}, headers=bank)
-    assert refused.status_code == 401
+    # a bad head is the head's fault, not the caller's: no 401 that would make a client refresh its token and retry
+    assert refused.status_code == 422 and refused.json()["code"] == "head_signature_invalid"
+    assert "WWW-Authenticate" not in refused.headers
