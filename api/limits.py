@@ -21,18 +21,23 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import problem
 from ledger.settings import Settings
 
 CODE = "body_too_large"
 
 
 class BodyTooLarge(HTTPException):
-    """Raised from `receive` when a streamed body passes its limit; api/problems.py answers it. An HTTPException,
-    so that FastAPI's body parsing lets it through instead of calling it a malformed body."""
+    """Raised from `receive` when a streamed body passes its limit; api/problems.py answers it as it answers any
+    HTTPException, with this one's code and limit. An HTTPException, so that FastAPI's body parsing lets it through
+    instead of calling it a malformed body."""
+
+    code = CODE
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, detail=describe(limit))
+        super().__init__(413, detail=describe(limit), headers={"Connection": "close"})
         self.limit = limit
+        self.extra = {"limit": limit}
 
 
 def describe(limit: int) -> str:
@@ -105,6 +110,4 @@ class BodyLimit:
 
 
 def refuse(limit: int) -> ASGIApp:
-    from api.problems import problem  # late: api.problems imports this module for BodyTooLarge
-
     return problem(413, CODE, describe(limit), {"Connection": "close"}, limit=limit)

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute
 
 from api.deps import access_rules
 from api.limits import CODE as BODY_TOO_LARGE
+from api.problems import STATUS_BY_FAMILY
 from ledger.errors import DomainError
 
 PROBLEM = "application/problem+json"
@@ -124,7 +125,6 @@ DECLARED: dict[tuple[str, str], Codes] = {
 
 
 def status_of_family(error: type[DomainError]) -> int:
-    from api.problems import STATUS_BY_FAMILY  # late: api.problems imports the pages, which import the app's parts
 
     return next((status for family, status in STATUS_BY_FAMILY if issubclass(error, family)), 400)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,10 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import deps
-from api.limits import CODE as BODY_TOO_LARGE
-from api.limits import BodyTooLarge
 from api.observability import count_error, request_id
-from api.pages.web import error_page
 from ledger.db import WriterBusy
 from ledger.errors import (
     Conflict,
@@ -105,6 +103,16 @@ def of_error(error: DomainError) -> JSONResponse:
     return problem(status, error.code, error.message, headers, **extra)
 
 
+PageError = Callable[[Request, DomainError, int], Response | None]
+
+
+def error_page(request: Request, error: DomainError, status: int) -> Response | None:
+    """The page that tells a reader of the pages what went wrong, when the request came from a page (the pages
+    install their renderer on the app: `app.state.error_page`); None for the API, which answers problem+json."""
+    render: PageError | None = getattr(request.app.state, "error_page", None)
+    return render(request, error, status) if render is not None else None
+
+
 async def _domain(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     return error_page(request, error, status_of(error)) or of_error(error)
@@ -177,14 +185,11 @@ async def _http(request: Request, error: Exception) -> Response:
         if "json" in request.headers.get("content-type", "json"):  # FastAPI reads a body without one as JSON
             return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
         return problem(400, "bad_request", "The body cannot be read as a form.")
-    code = HTTP_CODES.get(error.status_code, "http_error")
+    # an HTTPException of the app's own (api/limits.py: BodyTooLarge) carries its stable code and details
+    code = getattr(error, "code", None) or HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
-    return problem(error.status_code, code, detail, dict(error.headers or {}))
-
-
-async def _too_large(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, BodyTooLarge)
-    return problem(413, BODY_TOO_LARGE, error.detail, {"Connection": "close"}, limit=error.limit)
+    extra: dict[str, Any] = getattr(error, "extra", {})
+    return problem(error.status_code, code, detail, dict(error.headers or {}), **extra)
 
 
 async def _integrity(_: Request, error: Exception) -> JSONResponse:
@@ -224,7 +229,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(OverflowError, _unstorable)
     app.add_exception_handler(DataError, _unstorable)
