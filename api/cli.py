@@ -222,6 +222,7 @@ def head(
 ) -> None:
     """Export the county's chain head signed as a JWS, or check that a pinned one is still in the chain."""
     from api import tokens
+    from ledger import tenancy
     from ledger.journal import head as heads
     from ledger.tenancy import County
 
@@ -238,7 +239,7 @@ def head(
                 typer.echo(f"  - {problem}", err=True)
             typer.echo("pinned head intact" if not problems else "PINNED HEAD NO LONGER IN THE CHAIN")
             raise typer.Exit(1 if problems else 0)
-        payload = heads.county_head(session, county_row.id)
+        payload = tenancy.county_chain_head(session, county_row.id)
     token = tokens.sign_head(settings, payload)
     if out is None:
         typer.echo(token)

@@ -11,6 +11,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from ledger.base import timestamp, utcnow
 from ledger.errors import NotFound
+from ledger.journal import head as chain_heads
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 
@@ -134,6 +135,19 @@ def get_household(session: Session, household_id: int) -> Household:
 def villages_of_township(session: Session, township_id: int) -> list[int]:
     found = session.exec(select(col(Village.id)).where(col(Village.township_id) == township_id))
     return [village_id for village_id in found if village_id is not None]
+
+
+def villages_of_county(session: Session, county_id: int) -> list[int]:
+    found = session.exec(select(col(Village.id)).where(col(Village.county_id) == county_id))
+    return [village_id for village_id in found if village_id is not None]
+
+
+def county_chain_head(session: Session, county_id: int) -> dict[str, Any]:
+    """The county's chain head: the head of each of its villages and their root (`ledger/journal/head.py`)."""
+    county = session.get(County, county_id)
+    if county is None:
+        raise NotFound("No such county.", county_id=county_id)
+    return chain_heads.county_head(session, county.code, county_id, villages_of_county(session, county_id))
 
 
 # --- creating places and households (used by the demo seed, the CLI and the tests) -------------------------

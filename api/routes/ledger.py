@@ -22,6 +22,7 @@ from api.schemas import (
     VerifyPinnedIn,
     VerifyPinnedOut,
 )
+from ledger import tenancy
 from ledger.errors import DomainError
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
@@ -82,7 +83,7 @@ def reverse(
 @router.get("/head", response_model=SignedHeadOut)
 def signed_head(session: SessionDep, settings: SettingsDep, principal: HeadReader) -> SignedHeadOut:
     """The county's chain head (every village head and their root), signed ES256. Pin it; check it later."""
-    payload = head.county_head(session, principal.county_id)
+    payload = tenancy.county_chain_head(session, principal.county_id)
     return SignedHeadOut(jws=tokens.sign_head(settings, payload), head=payload)
 
 

@@ -3,49 +3,46 @@ and the check that a pinned head is still part of the chain (history was only ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from ledger.base import as_utc, table_of, utcnow
 from ledger.errors import Invalid
 from ledger.journal import chain
 from ledger.journal.models import ChainHead, JournalTransaction
-from ledger.tenancy import County, Village
 
 HEAD = table_of(ChainHead)
 TX = table_of(JournalTransaction)
 
 
-def county_head(session: Session, county_id: int) -> dict[str, Any]:
-    county = session.get(County, county_id)
-    rows = (
-        session.connection()
-        .execute(
-            select(col(Village.id), HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at)
-            .select_from(Village)
-            .outerjoin(HEAD, HEAD.c.village_id == Village.id)
-            .where(col(Village.county_id) == county_id)
-            .order_by(col(Village.id))
+def county_head(session: Session, county_code: str, county_id: int, village_ids: Sequence[int]) -> dict[str, Any]:
+    """The head of every village of a county (the caller names them: `ledger.tenancy.villages_of_county`), a
+    village without a transaction yet at the genesis link, and their root."""
+    heads = {
+        r.village_id: r
+        for r in session.connection().execute(
+            select(HEAD.c.village_id, HEAD.c.seq, HEAD.c.hash, HEAD.c.updated_at).where(
+                HEAD.c.village_id.in_(list(village_ids))
+            )
         )
-        .all()
-    )
-    villages = [
-        {
-            "village_id": r.id,
-            "seq": int(r.seq or 0),
-            "hash": r.hash or chain.GENESIS,
-            "updated_at": None if r.updated_at is None else as_utc(r.updated_at).isoformat(),
-        }
-        for r in rows
-    ]
+    }
+    links: list[tuple[int, int, str]] = []
+    villages: list[dict[str, Any]] = []
+    for village_id in sorted(village_ids):
+        r = heads.get(village_id)
+        link = (village_id, int(r.seq), str(r.hash)) if r is not None else (village_id, 0, chain.GENESIS)
+        links.append(link)
+        at = None if r is None or r.updated_at is None else as_utc(r.updated_at).isoformat()
+        villages.append({"village_id": link[0], "seq": link[1], "hash": link[2], "updated_at": at})
     return {
-        "county": county.code if county else None,
+        "county": county_code,
         "county_id": county_id,
         "villages": villages,
-        "root": chain.root([(v["village_id"], v["seq"], v["hash"]) for v in villages]),
-        "transactions": sum(v["seq"] for v in villages),
+        "root": chain.root(links),
+        "transactions": sum(seq for _, seq, _ in links),
         "at": utcnow().isoformat(),
     }
 
