@@ -130,7 +130,7 @@ async def check_password(
 
 
 def _password_answer(
-    request: Request, forged: bool, found: tuple[str, str] | None, refused: Throttled | None, next_path: str | None
+    request: Request, forged: bool, found: auth.StaffSignIn | None, refused: Throttled | None, next_path: str | None
 ) -> Response:
     with unit_of_work(request.app.state.engine) as session:
         page = get_page(request, session)

@@ -761,8 +761,10 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
     titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
     villages = _villages(page)
     townships = page.session.scalars(
-        select(Township).where(Township.id.in_(sorted({v.township_id for v in villages}))).order_by(Township.id)
-    ).all()  # type: ignore[union-attr]
+        select(Township)
+        .where(col(Township.id).in_(sorted({v.township_id for v in villages})))
+        .order_by(col(Township.id))
+    ).all()
     return page.render(
         "office/dashboard.html",
         scope=scope,

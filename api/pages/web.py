@@ -147,7 +147,9 @@ class Page:
         html = env.get_template(template).render(
             page=self, principal=self.principal, role=_role_of(self.principal), **context
         )
-        return self.respond(HTMLResponse(html, status_code=status_code))
+        response = HTMLResponse(html, status_code=status_code)
+        self.respond(response)
+        return response
 
     def redirect(self, url: str, **notice: Any) -> Response:
         """After a successful form (post/redirect/get). `notice` names a message the next page shows."""
@@ -238,6 +240,8 @@ def get_page(request: Request, session: SessionDep) -> Page:
     key = request.cookies.get(SESSION_COOKIE)
     found = _signed_in(session, key)
     cookies: dict[str, str] = {}
+    principal: Principal | None
+    user: User | None
     if found is not None:
         principal, user = found
         bound_to = key
