@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -223,6 +224,7 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
+    from sqlmodel import col
 
     from ledger.base import as_utc
     from ledger.db import make_engine, unit_of_work
@@ -249,10 +251,10 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
         [used] = vouchers.of_partner(session, mart.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
         assert [e.event for e in vouchers.history(session, used.id)] == ["issued", "consumed"]  # type: ignore[arg-type]
 
-        [expired] = session.scalars(select(Voucher).where(Voucher.status == VoucherStatus.EXPIRED)).all()
+        [expired] = session.scalars(select(Voucher).where(col(Voucher.status) == VoucherStatus.EXPIRED)).all()
         assert [e.event for e in vouchers.history(session, expired.id)] == ["issued", "expired"]  # type: ignore[arg-type]
         resolution = session.scalars(
-            select(JournalTransaction).where(JournalTransaction.pending_id == expired.hold_id)
+            select(JournalTransaction).where(col(JournalTransaction.pending_id) == expired.hold_id)
         ).one()
         assert resolution.kind == TxKind.EXPIRE_PENDING
         balance = queries.balance(session, accounts.of_household(session, expired.household_id).id)  # type: ignore[arg-type]
@@ -265,7 +267,7 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
         assert application.status == "pre_approved" and application.decided_automatically
         assert application.grade in ("A", "AA", "AAA")
 
-        first = session.scalars(select(Voucher).where(Voucher.household_id == 1)).all()
+        first = session.scalars(select(Voucher).where(col(Voucher.household_id) == 1)).all()
         assert [v.status for v in first] == ["active"]  # the printed villager's voucher to look at
         assert queries.balance(session, accounts.of_household(session, 1).id).available >= 60  # type: ignore[arg-type]
 
@@ -289,7 +291,7 @@ def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(serv
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
     token = httpx.post(f"{base}/api/v1/auth/otp/verify", json={"phone": phone, "code": code}).json()["access_token"]
 
-    async def storm() -> list[int]:
+    async def storm() -> list[int | str]:
         limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
         async with httpx.AsyncClient(
             base_url=base, limits=limits, timeout=60, headers={"Authorization": f"Bearer {token}"}
@@ -351,7 +353,10 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
     ok = shanzhi("verify", cwd=tmp_path, database=demo_db)
     assert ok.returncode == 0 and "records verified" in ok.stdout, ok.stderr
     with sqlite3.connect(demo_db) as conn:
-        one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+
+        def one(sql: str) -> Any:
+            return conn.execute(sql).fetchone()
+
         approved = one("SELECT id, approval_tx_id FROM claim WHERE status = 'approved' ORDER BY id")
         pending = one("SELECT id, pending_tx_id FROM claim WHERE status = 'pending' ORDER BY id")
         deduction = one(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.app import create_app
 from ledger.catalogue import service as catalogue
@@ -74,23 +74,23 @@ class World:
 
 
 def _staff(
-    session,
+    session: Session,
     username: str,
     role: Role,
     county_id: int,
     *,
-    villages=(),
-    township=None,  # type: ignore[no-untyped-def]
-    person_id=None,
+    villages: Sequence[int] = (),
+    township: int | None = None,
+    person_id: int | None = None,
 ) -> None:
     user = User(role=role, county_id=county_id, username=username, display_name=username, person_id=person_id)
     set_password(user, PASSWORD)
     session.add(user)
     session.flush()
     for village_id in villages:
-        session.add(OfficialScope(user_id=user.id, village_id=village_id))
+        session.add(OfficialScope(user_id=factories.id_of(user), village_id=village_id))
     if township is not None:
-        session.add(OfficialScope(user_id=user.id, township_id=township))
+        session.add(OfficialScope(user_id=factories.id_of(user), township_id=township))
 
 
 @pytest.fixture
@@ -102,7 +102,9 @@ def world(engine: Engine) -> World:
         # put B in A's township so a township supervisor sees both
         from ledger.tenancy import Village
 
-        session.get(Village, b.village_id).township_id = a.township_id
+        village_b = session.get(Village, b.village_id)
+        assert village_b is not None
+        village_b.township_id = a.township_id
         b = factories.VillageFixture(**{**b.__dict__, "township_id": a.township_id})
         phone = "13900000001"
         a1, _ = factories.create_household(session, a.village_id, phone=phone)
@@ -132,7 +134,10 @@ def world(engine: Engine) -> World:
             session.flush()
             session.add(
                 PartnerClient(
-                    partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"), scopes=scopes
+                    partner_id=factories.id_of(partner),
+                    client_id=code,
+                    secret_hash=hash_secret(f"{code}-secret"),
+                    scopes=scopes,
                 )
             )
             staff = User(

@@ -114,13 +114,16 @@ def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_pe
 
 def _villager(session, world: World):  # type: ignore[no-untyped-def]
     from sqlalchemy import select
+    from sqlmodel import col
 
     from ledger.identity import principal
     from ledger.identity.models import User
     from ledger.tenancy import Person
 
     user_id = session.scalar(
-        select(User.id).join(Person, Person.id == User.person_id).where(Person.phone == world.villager_phone)
+        select(col(User.id))
+        .join(Person, col(Person.id) == col(User.person_id))
+        .where(col(Person.phone) == world.villager_phone)
     )
     return principal.load(session, subject=f"user:{user_id}", role="villager", scopes=())
 

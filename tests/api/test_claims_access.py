@@ -273,7 +273,7 @@ def claim_routes() -> set[tuple[str, str]]:
         for router in CLAIM_ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
     return found | HOUSEHOLD_CARD_ROUTES
 
@@ -287,7 +287,7 @@ def test_every_claim_route_is_in_the_matrix() -> None:
             for router in ROUTERS
             for route in router.routes
             if isinstance(route, APIRoute)
-            for m in route.methods
+            for m in route.methods or ()
         }
         for r in HOUSEHOLD_CARD_ROUTES
     )

@@ -14,6 +14,7 @@ from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction
 from ledger.settings import Settings
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.factories import id_of
 from tests.tamper import drop_append_only_guard
 
 
@@ -35,12 +36,12 @@ def balance(client: TestClient, token: str, household: int) -> dict[str, int]:
 def direct_transfer(engine: Engine, world: World, household: int, points: int) -> int:
     """A transaction written by the journal service itself (as a domain operation would)."""
     with unit_of_work(engine) as session:
-        own = accounts.of_household(session, household).id
+        own = id_of(accounts.of_household(session, household))
         return journal.transfer(
             session,
             debit=world.village_a.issuance,
             credit=own,
-            amount=points,  # type: ignore[arg-type]
+            amount=points,
             reason="volunteering",
             actor="test",
         ).id

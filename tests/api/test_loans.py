@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -23,7 +24,7 @@ from scoring.models import Consent, CreditLookup, LoanOutcome
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.test_credit import give_history
 
-TERMS = {
+TERMS: dict[str, Any] = {
     "grades": {
         "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
         "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
@@ -74,9 +75,10 @@ def apply(
     client: TestClient, token: str, offer_id: int, amount: int = 20_000, *, key: str | None = None, **fields: Any
 ) -> Response:
     body = {"offer_id": offer_id, "amount_yuan": amount, "term_months": 12, "purpose": "买化肥和种子", **fields}
-    return client.post(
+    response: Response = client.post(
         "/api/v1/loan-applications", json=body, headers={**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
     )
+    return response
 
 
 def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000, **fields: Any) -> dict[str, Any]:
@@ -86,17 +88,19 @@ def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000,
 
 
 def report(client: TestClient, token: str, application_id: int, event: str, **fields: Any) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/loan-applications/{application_id}/status", json={"event": event, **fields}, headers=bearer(token)
     )
+    return response
 
 
 def decide(client: TestClient, token: str, application_id: int, approve: bool, note: str | None = None) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/loan-applications/{application_id}/decision",
         json={"approve": approve, **({"note": note} if note else {})},
         headers=bearer(token),
     )
+    return response
 
 
 def steps(body: dict[str, Any]) -> list[str]:
@@ -107,7 +111,7 @@ def deliveries(engine: Engine, event: str | None = None) -> list[WebhookDelivery
     with unit_of_work(engine) as session:
         query = select(WebhookDelivery).order_by(WebhookDelivery.created_at)  # type: ignore[arg-type]
         if event:
-            query = query.where(WebhookDelivery.event == event)
+            query = query.where(col(WebhookDelivery.event) == event)
         found = list(session.scalars(query))
         session.expunge_all()
         return found
@@ -186,7 +190,7 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
     [decided] = deliveries(engine, "loan_application.decided")
     assert decided.payload["data"]["decided_automatically"] is True
     with unit_of_work(engine) as session:
-        told = session.scalars(select(Notification).where(Notification.household_id == world.household_a1)).all()
+        told = session.scalars(select(Notification).where(col(Notification.household_id) == world.household_a1)).all()
         assert [n.kind for n in told] == ["loan_pre_approved"]
 
 
@@ -276,7 +280,7 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
             "dpd30",
             "repaid",
         ]
-        assert session.scalar(select(LoanOutcome.amount).where(LoanOutcome.event == "disbursed")) == 24_000
+        assert session.scalar(select(col(LoanOutcome.amount)).where(col(LoanOutcome.event) == "disbursed")) == 24_000
 
     # a rejection: the place goes back to the product, and nothing can be paid out
     other = applied(client, villager, offer_id, 25_000)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from ledger import jobs
 from ledger.base import utcnow
@@ -196,7 +197,7 @@ def ids(engine: Engine) -> dict[str, int]:
     with unit_of_work(engine) as session:
         found = {u.username: u.id for u in session.scalars(select(User)) if u.username}
         found |= {f"p:{p.phone}": p.id for p in session.scalars(select(Person)) if p.phone}
-        found["villager"] = session.scalars(select(User.id).where(User.role == "villager")).first()
+        found["villager"] = session.scalars(select(col(User.id)).where(col(User.role) == "villager")).first()
     return found  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
+from sqlmodel import col
 
 from ledger import outbox
 from ledger.base import as_utc, utcnow
@@ -29,6 +30,7 @@ from tests import factories
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import give_points, offer, redeem
+from tests.factories import id_of
 
 SECOND_PHONE = "13900000002"  # household A2 in the world fixture
 THIRD_PHONE = "13900000003"  # household B1
@@ -55,7 +57,7 @@ def _claim_row(engine: Engine, claim_id: int) -> Claim:
 
 def _voucher(engine: Engine, code: str) -> Voucher:
     with unit_of_work(engine) as session:
-        row = session.scalars(select(Voucher).where(Voucher.code == code)).one()
+        row = session.scalars(select(Voucher).where(col(Voucher.code) == code)).one()
         session.expunge(row)
         return row
 
@@ -150,17 +152,17 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
 
     # expire_transfers: two pending transfers past their timeout; one stays locked too long.
     with unit_of_work(engine) as session:
-        issuance = accounts.of_village(session, village, AccountKind.ISSUANCE).id
-        b_issuance = accounts.of_village(session, world.village_b.village_id, AccountKind.ISSUANCE).id
-        b1 = accounts.of_household(session, world.household_b1).id
-        a1 = accounts.of_household(session, world.household_a1).id
+        issuance = id_of(accounts.of_village(session, village, AccountKind.ISSUANCE))
+        b_issuance = id_of(accounts.of_village(session, world.village_b.village_id, AccountKind.ISSUANCE))
+        b1 = id_of(accounts.of_household(session, world.household_b1))
+        a1 = id_of(accounts.of_household(session, world.household_a1))
         lapsing_tx = journal.transfer(
             session,
             debit=b_issuance,
             credit=b1,
             amount=2,
             reason="x",
-            actor="test",  # type: ignore[arg-type]
+            actor="test",
             pending=True,
             timeout=timedelta(hours=1),
         ).id
@@ -170,7 +172,7 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
             credit=a1,
             amount=2,
             reason="x",
-            actor="test",  # type: ignore[arg-type]
+            actor="test",
             pending=True,
             timeout=timedelta(hours=1),
         ).id
@@ -186,14 +188,14 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     # deliver_webhooks: two partners' endpoints; one errors.
     with unit_of_work(engine) as session:
         for code in ("mart", "mart2"):
-            partner = session.scalars(select(Partner).where(Partner.code == code)).one()
+            partner = session.scalars(select(Partner).where(col(Partner.code) == code)).one()
             # straight in the database: the URL's own checks are tests/api/test_webhook_targets.py's
             partner.webhook_url, partner.webhook_secret = f"https://{code}.example/hook", webhooks.new_secret()
             if code == "mart2":
                 refused = webhooks.enqueue(
                     session,
-                    partner_id=partner.id,
-                    county_id=partner.county_id,  # type: ignore[arg-type]
+                    partner_id=id_of(partner),
+                    county_id=partner.county_id,
                     event="offer.decided",
                     data={"offer_id": 1},
                 )
@@ -253,15 +255,17 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     assert _available(engine, a1) >= 100
     with unit_of_work(engine) as session:
         lapsed = session.scalars(
-            select(JournalTransaction.kind).where(JournalTransaction.pending_id == lapsing_tx)
+            select(col(JournalTransaction.kind)).where(col(JournalTransaction.pending_id) == lapsing_tx)
         ).all()
     assert lapsed == ["expire_pending"]
     assert _available(engine, h4_points) == 5  # its 10 lapsed points went
     with unit_of_work(engine) as session:
-        warned = session.scalars(select(Notification.household_id).where(Notification.kind == "points_expiring")).all()  # type: ignore[arg-type]
+        warned = session.scalars(
+            select(col(Notification.household_id)).where(col(Notification.kind) == "points_expiring")
+        ).all()
         undelivered = session.scalars(
-            select(Notification.household_id).where(Notification.delivered_at.is_(None))
-        ).all()  # type: ignore[union-attr]
+            select(col(Notification.household_id)).where(col(Notification.delivered_at).is_(None))
+        ).all()
     assert warned == [h3]
     assert undelivered == [h3]  # everybody else's messages went out, the expiry ones of this tick included
     assert "voucher.expired" in sent
@@ -395,7 +399,7 @@ def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(
             tx_id = getattr(row, tx_field)
             if tx_field == "pending_tx_id":  # the expiry is the resolution of the claim's pending transfer
                 tx_id = session.scalars(
-                    select(JournalTransaction.id).where(JournalTransaction.pending_id == tx_id)
+                    select(col(JournalTransaction.id)).where(col(JournalTransaction.pending_id) == tx_id)
                 ).one()
             entry = session.get(JournalTransaction, tx_id)
             assert entry is not None

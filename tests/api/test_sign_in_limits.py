@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 from starlette.requests import Request
 
 from api.app import create_app
@@ -77,7 +78,7 @@ def test_concurrent_code_requests_for_one_phone_send_at_most_the_limit(
     assert results.count("sent") == 5
     with unit_of_work(engine) as session:
         sent = session.scalar(
-            select(func.count()).select_from(OtpChallenge).where(OtpChallenge.phone == world.villager_phone)
+            select(func.count()).select_from(OtpChallenge).where(col(OtpChallenge.phone) == world.villager_phone)
         )
     assert sent == 5
 
@@ -194,7 +195,7 @@ def test_many_failures_lock_the_account_and_its_holder_is_told(
     with unit_of_work(engine) as session:
         told = session.scalars(
             select(Notification).where(
-                Notification.household_id == world.household_a1, Notification.kind == "sign_in_locked"
+                col(Notification.household_id) == world.household_a1, col(Notification.kind) == "sign_in_locked"
             )
         ).all()
     assert len(told) == 1
@@ -210,7 +211,7 @@ def test_a_locked_staff_account_is_told_and_refused_with_its_code(
     with unit_of_work(engine) as session:
         told = [
             n.payload.get("username")
-            for n in session.scalars(select(Notification).where(Notification.kind == "sign_in_locked")).all()
+            for n in session.scalars(select(Notification).where(col(Notification.kind) == "sign_in_locked")).all()
         ]
     assert told == ["official-a"]
 

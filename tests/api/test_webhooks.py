@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.base import as_utc, utcnow
 from ledger.db import unit_of_work
@@ -64,7 +64,7 @@ def partner_id(engine: Engine, code: str) -> int:
 def set_webhook(engine: Engine, code: str, url: str) -> None:
     """Set a partner's URL and secret straight in the database (the routes are tested below)."""
     with unit_of_work(engine) as session:
-        partner = session.scalars(select(Partner).where(Partner.code == code)).one()
+        partner = session.scalars(select(Partner).where(col(Partner.code) == code)).one()
         partner.webhook_url, partner.webhook_secret = url, SECRET
 
 
@@ -366,12 +366,14 @@ def test_a_delivery_is_sent_outside_any_transaction_and_only_by_one_worker(engin
     sent_by_other: list[bytes] = []
     other_delivered: list[int] = []
 
+    def send_by_other(url: str, headers: dict[str, str], body: bytes) -> int:
+        sent_by_other.append(body)
+        return 200
+
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
         enqueue(engine, world, "mart", "voucher.consumed")  # someone else writes meanwhile
         other_delivered.append(
-            webhooks.deliver_due(  # a second worker, while the first is sending
-                engine, utcnow(), send=lambda u, h, b: sent_by_other.append(b) or 200
-            )
+            webhooks.deliver_due(engine, utcnow(), send=send_by_other)  # a second worker, while the first is sending
         )
         return 200
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from api.app import create_app
 from ledger import expiry, jobs
@@ -113,16 +115,16 @@ def warn(engine: Engine, now: datetime | None = None) -> int:
         return expiry.warn_due(session, now or utcnow())
 
 
-def told(engine: Engine, household: int, kind: str) -> list[dict]:
+def told(engine: Engine, household: int, kind: str) -> list[dict[str, Any]]:
     with unit_of_work(engine) as session:
         return [
             n.payload
             for n in session.scalars(
                 select(Notification)
-                .where(Notification.household_id == household, Notification.kind == kind)
-                .order_by(Notification.id)
+                .where(col(Notification.household_id) == household, col(Notification.kind) == kind)
+                .order_by(col(Notification.id))
             ).all()
-        ]  # type: ignore[arg-type]
+        ]
 
 
 def assert_verified(engine: Engine) -> None:
@@ -196,8 +198,9 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
         {"points": 10, "settled_before": local(expiry.cutoff(utcnow(), TZ, 12), TZ).date().isoformat()}
     ]
     with unit_of_work(engine) as session:
-        tx = session.scalars(select(JournalTransaction).where(JournalTransaction.reason == "points_expired")).one()
-        assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta  # type: ignore[index]
+        tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
+        assert tx.meta is not None
+        assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta
         assert session.get(Household, place.household).record_seq == seq_before + 1  # type: ignore[union-attr]
     # a second run, and a tick, find nothing more
     assert expire(engine) == 0
@@ -286,9 +289,9 @@ def test_a_spend_committed_while_the_step_runs_is_counted(
     settle(engine, place, 10, months_ago(13))
     settle(engine, place, 5, months_ago(1))
     read = expiry._standings
-    calls = []
+    calls: list[Any] = []
 
-    def read_then_spend(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def read_then_spend(*args: Any, **kwargs: Any) -> Any:
         found = read(*args, **kwargs)
         if not calls:
             spend(engine, place, 4)  # another connection, committed before the step locks anything
@@ -322,7 +325,7 @@ def test_a_reversed_expiry_gives_the_points_a_fresh_start(engine: Engine, place:
     settle(engine, place, 10, months_ago(13))
     assert expire(engine) == 1
     with unit_of_work(engine) as session:
-        tx = session.scalars(select(JournalTransaction).where(JournalTransaction.reason == "points_expired")).one()
+        tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
         journal.reverse(session, transaction_id=tx.id, actor="user:admin", reason="expiry_undone")  # type: ignore[arg-type]
     assert expire(engine) == 0
     assert available(engine, place.points) == 10

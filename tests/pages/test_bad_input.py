@@ -49,7 +49,7 @@ def page_routes() -> list[tuple[str, str, list[str]]]:
         for route in router.routes:
             if isinstance(route, APIRoute):
                 fields = [p.alias for p in route.dependant.body_params]
-                for method in route.methods:
+                for method in route.methods or ():
                     found.append((method, route.path, fields))
     return sorted(found)
 
@@ -82,7 +82,7 @@ def test_no_odd_input_on_any_page_gives_a_server_error_or_writes_anything(
     home = {"villager": "/me", "official-a": "/office", "bank-staff": "/bank"}.get(who, "/till")
     csrf = csrf_of(browser.get(home).text)
     before = written(engine)
-    problems = []
+    problems: list[tuple[Any, ...]] = []
     for method, path, fields in page_routes():
         if path in ("/signout", "/static"):
             continue

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -57,8 +58,8 @@ def uses_of(engine: Engine, code: str) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(VoucherEvent)
-                .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
-                .where(Voucher.code == code, VoucherEvent.event == "consumed")
+                .join(Voucher, col(Voucher.id) == col(VoucherEvent.voucher_id))
+                .where(col(Voucher.code) == code, col(VoucherEvent.event) == "consumed")
             )
             or 0
         )

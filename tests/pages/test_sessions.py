@@ -12,12 +12,13 @@ from sqlmodel import select
 from ledger.base import as_utc, utcnow
 from ledger.db import unit_of_work
 from ledger.identity.models import User, WebSession
+from ledger.settings import Settings
 from tests.api.conftest import World
 from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
 
 def _cookie_header(browser: TestClient, response_text_path: str = "/signin") -> str:
-    return browser.get(response_text_path).headers.get("set-cookie", "")
+    return str(browser.get(response_text_path).headers.get("set-cookie", ""))
 
 
 def test_the_session_cookie_is_secure_httponly_samesite_and_only_its_hash_is_stored(
@@ -111,8 +112,8 @@ def test_pages_are_not_cached_and_load_only_our_own_scripts(browser: TestClient,
 
 def test_the_language_follows_the_person_to_another_browser(
     browser: TestClient,
-    settings,
-    engine: Engine,  # type: ignore[no-untyped-def]
+    settings: Settings,
+    engine: Engine,
     world: World,
 ) -> None:
     sign_in_villager(browser, world.villager_phone)
@@ -152,8 +153,8 @@ def _max_age(response) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_the_session_cookie_lasts_exactly_as_long_as_the_session_on_the_server(
-    browser: TestClient, world: World, engine: Engine, settings
-) -> None:  # type: ignore[no-untyped-def]
+    browser: TestClient, world: World, engine: Engine, settings: Settings
+) -> None:
     """A browser must not keep a session cookie the server has long ended (nor drop one it still honours)."""
     staff = form_post(
         browser,

@@ -8,6 +8,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -121,7 +122,7 @@ def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_on
     with unit_of_work(engine) as session:  # the hour of the lock has passed
         session.connection().execute(
             update(SignInThrottle)
-            .where(SignInThrottle.key == throttle.account_key("user:official-a"))
+            .where(col(SignInThrottle.key) == throttle.account_key("user:official-a"))
             .values(blocked_until=utcnow())
         )
 
