@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -18,6 +18,15 @@ _serial = itertools.count(1)
 
 class HasId(Protocol):
     id: int | None
+
+
+T = TypeVar("T")
+
+
+def not_none(value: T | None) -> T:
+    """A value the test knows is there (a row it wrote, a pattern the page must show): fails plainly if not."""
+    assert value is not None
+    return value
 
 
 def id_of(row: HasId) -> int:

@@ -17,6 +17,7 @@ import httpx
 
 from tests.api.claiming import JPEG
 from tests.demo_server import SHANZHI, came_up, environment, free_port, shanzhi
+from tests.factories import id_of, not_none
 
 
 def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -135,7 +136,7 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(
     """What the printed help says to do: sign in by code, send a photo, claim with the printed QR code, an
     official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
     base, database = served
-    token = re.search(r"/c/(\S+)", seeded[1]).group(1)  # type: ignore[union-attr]  # the printed QR code
+    token = not_none(re.search(r"/c/(\S+)", seeded[1])).group(1)
     info = httpx.get(f"{base}/api/v1/codes/{token}")  # what the poster's code is for
     assert info.status_code == 200 and info.json()["evidence"] == "photo"
     phone = "13800000001"
@@ -248,36 +249,36 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
         partners = {p.code: p for p in session.scalars(select(Partner))}
         mart, clinic, bank = partners["demo-mart"], partners["demo-clinic"], partners["demo-bank"]
 
-        [used] = vouchers.of_partner(session, mart.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
-        assert [e.event for e in vouchers.history(session, used.id)] == ["issued", "consumed"]  # type: ignore[arg-type]
+        [used] = vouchers.of_partner(session, id_of(mart), status=VoucherStatus.USED)
+        assert [e.event for e in vouchers.history(session, id_of(used))] == ["issued", "consumed"]
 
         [expired] = session.scalars(select(Voucher).where(col(Voucher.status) == VoucherStatus.EXPIRED)).all()
-        assert [e.event for e in vouchers.history(session, expired.id)] == ["issued", "expired"]  # type: ignore[arg-type]
+        assert [e.event for e in vouchers.history(session, id_of(expired))] == ["issued", "expired"]
         resolution = session.scalars(
             select(JournalTransaction).where(col(JournalTransaction.pending_id) == expired.hold_id)
         ).one()
         assert resolution.kind == TxKind.EXPIRE_PENDING
-        balance = queries.balance(session, accounts.of_household(session, expired.household_id).id)  # type: ignore[arg-type]
+        balance = queries.balance(session, id_of(accounts.of_household(session, expired.household_id)))
         assert balance.pending_debit == 0 and balance.available == balance.posted >= expired.points
 
-        [booking] = vouchers.of_partner(session, clinic.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
+        [booking] = vouchers.of_partner(session, id_of(clinic), status=VoucherStatus.USED)
         assert booking.slot_id is not None and booking.kind == "health_check"
 
-        [application] = loans.of_partner(session, bank.id)  # type: ignore[arg-type]
+        [application] = loans.of_partner(session, id_of(bank))
         assert application.status == "pre_approved" and application.decided_automatically
         assert application.grade in ("A", "AA", "AAA")
 
         first = session.scalars(select(Voucher).where(col(Voucher.household_id) == 1)).all()
         assert [v.status for v in first] == ["active"]  # the printed villager's voucher to look at
-        assert queries.balance(session, accounts.of_household(session, 1).id).available >= 60  # type: ignore[arg-type]
+        assert queries.balance(session, id_of(accounts.of_household(session, 1))).available >= 60
 
         county = session.scalars(select(County)).one()
-        used_at = as_utc(used.closed_at).astimezone(ZoneInfo(county.timezone))  # type: ignore[arg-type]
+        used_at = as_utc(not_none(used.closed_at)).astimezone(ZoneInfo(county.timezone))
         start, end = month_bounds(f"{used_at:%Y-%m}", county.timezone)  # the month the story was played in
         for partner in partners.values():
-            result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
+            result = settlement.settle(session, id_of(partner), start, end)
             assert result.reconciled, (partner.code, result.summary())
-        assert settlement.settle(session, mart.id, start, end).points == used.points  # type: ignore[arg-type]
+        assert settlement.settle(session, id_of(mart), start, end).points == used.points
 
 
 def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(served: tuple[str, Path]) -> None:

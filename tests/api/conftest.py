@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.app import create_app
 from ledger.catalogue import service as catalogue
@@ -47,7 +49,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "tick_seconds": 0,  # tests run the scheduled work themselves
         **overrides,
     }
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # the overrides are Settings' own fields, by name
 
 
 @pytest.fixture
@@ -112,7 +114,7 @@ def world(engine: Engine) -> World:
         b1, _ = factories.create_household(session, b.village_id, phone="13900000003")
         c1, _ = factories.create_household(session, c.village_id, phone="13900000004")
         session.flush()
-        for person in session.exec(select(Person).where(Person.phone.is_not(None))).all():  # type: ignore[union-attr]
+        for person in session.exec(select(Person).where(col(Person.phone).is_not(None))).all():
             county = a.county_id if person.household_id != c1 else c.county_id
             session.add(User(role=Role.VILLAGER, county_id=county, display_name=person.name, person_id=person.id))
         _staff(session, "official-a", Role.OFFICIAL, a.county_id, villages=[a.village_id])
@@ -176,6 +178,11 @@ def villager_token(client: TestClient, phone: str) -> str:
     response = client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+def app_of(client: TestClient) -> FastAPI:
+    """The app a test client serves (its type says only "an ASGI app")."""
+    return cast(FastAPI, client.app)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -125,7 +125,7 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
         journal.transfer(
             session,
             debit=world.village_a.issuance,
-            credit=accounts.of_household(session, world.household_a2).id,  # type: ignore[arg-type]
+            credit=id_of(accounts.of_household(session, world.household_a2)),
             amount=4,
             reason="volunteering",
             actor="test",

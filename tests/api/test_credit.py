@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
@@ -24,7 +25,7 @@ from scoring.consent import ConsentRequired
 from scoring.models import Consent, CreditLookup, Rating
 from tests.api.claiming import claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
-from tests.factories import id_of
+from tests.factories import id_of, not_none
 
 MATTERS = ["garbage_sorting", "volunteering", "elder_care", "village_meeting"]
 COMMON = {
@@ -85,8 +86,11 @@ def consent(client: TestClient, token: str, scope: str = "score", bank: str = "b
     return str(response.json()["id"])
 
 
-def look(client: TestClient, bank: str, household: int, consent_id: str):  # type: ignore[no-untyped-def]
-    return client.get(f"/api/v1/credit/households/{household}", params={"consent_id": consent_id}, headers=bearer(bank))
+def look(client: TestClient, bank: str, household: int, consent_id: str) -> Response:
+    response: Response = client.get(
+        f"/api/v1/credit/households/{household}", params={"consent_id": consent_id}, headers=bearer(bank)
+    )
+    return response
 
 
 def test_a_villager_sees_grade_reasons_and_how_to_improve(client: TestClient, world: World, villager: str) -> None:
@@ -148,7 +152,7 @@ def test_without_an_active_consent_the_bank_learns_nothing(
         look(client, bank, world.household_a2, mine),  # this consent, another household
     ]
     with unit_of_work(engine) as session:  # a day later, the one-day consent has expired
-        later = as_utc(session.get(Consent, short).expires_at) + timedelta(seconds=1)  # type: ignore[union-attr]
+        later = as_utc(not_none(session.get(Consent, short)).expires_at) + timedelta(seconds=1)
         who = load(session, subject="client:bank", role="partner", scopes=("credit:read",))
         with pytest.raises(ConsentRequired):
             lookups.lookup(
@@ -503,7 +507,7 @@ def test_a_county_rescored_in_batch_matches_every_rating_computed_on_the_spot(
     now = utcnow()
     households = [world.household_a1, world.household_a2, world.household_b1]
     with unit_of_work(engine) as session:
-        county = session.get(Household, world.household_a1).county_id  # type: ignore[union-attr]
+        county = not_none(session.get(Household, world.household_a1)).county_id
         done = ratings.rescore_county(session, county, now=now, chunk=1)  # every range boundary crossed
     assert (done.households, done.rated) == (3, 2)
     fields = ("score", "grade", "features", "points", "reasons", "sufficiency", "record_seq", "scorecard_id")

@@ -23,6 +23,7 @@ from scoring import calibration
 from scoring.models import Consent, CreditLookup, LoanOutcome
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.test_credit import give_history
+from tests.factories import not_none
 
 TERMS: dict[str, Any] = {
     "grades": {
@@ -109,7 +110,7 @@ def steps(body: dict[str, Any]) -> list[str]:
 
 def deliveries(engine: Engine, event: str | None = None) -> list[WebhookDelivery]:
     with unit_of_work(engine) as session:
-        query = select(WebhookDelivery).order_by(WebhookDelivery.created_at)  # type: ignore[arg-type]
+        query = select(WebhookDelivery).order_by(col(WebhookDelivery.created_at))
         if event:
             query = query.where(col(WebhookDelivery.event) == event)
         found = list(session.scalars(query))
@@ -214,7 +215,7 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(
         assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
 
     with unit_of_work(engine) as session:
-        rows = session.scalars(select(LoanOutcome).order_by(LoanOutcome.id)).all()  # type: ignore[arg-type]
+        rows = session.scalars(select(LoanOutcome).order_by(col(LoanOutcome.id))).all()
         assert [(r.event, r.loan_ref, r.household_id, r.amount) for r in rows] == [
             ("disbursed", f"shanzhi-app-{mine['id']}", world.household_a1, 15_000),
             ("repaid", f"shanzhi-app-{mine['id']}", world.household_a1, None),
@@ -275,7 +276,7 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
     assert steps(timeline) == ["submitted", "under_review", "approved", "disbursed", "overdue", "repaid"]
     assert timeline["timeline"][2]["note"] == "收入稳定"
     with unit_of_work(engine) as session:
-        assert [o.event for o in session.scalars(select(LoanOutcome).order_by(LoanOutcome.id))] == [  # type: ignore[arg-type]
+        assert [o.event for o in session.scalars(select(LoanOutcome).order_by(col(LoanOutcome.id)))] == [
             "disbursed",
             "dpd30",
             "repaid",
@@ -285,11 +286,11 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
     # a rejection: the place goes back to the product, and nothing can be paid out
     other = applied(client, villager, offer_id, 25_000)
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 2  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 2
     rejected = decide(client, staff, other["id"], False, "资料不全")
     assert rejected.json()["status"] == "rejected"
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 1  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 1
     refused = report(client, staff, other["id"], "disbursed")
     assert refused.status_code == 409 and refused.json()["code"] == "loan_status_out_of_order"
     too_much = report(client, staff, applied(client, villager, offer_id, 1_000)["id"], "disbursed", amount_yuan=2_000)
@@ -411,7 +412,7 @@ def test_a_household_limit_and_the_products_places(
     b1 = villager_token(client, "13900000003")
     applied(client, b1, offer_id, 1_000)
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 2  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 2
     give_history(engine, world, world.household_a2)
     full = apply(client, villager_token(client, NEIGHBOUR), offer_id, 1_000)
     assert full.status_code == 409 and full.json()["code"] == "out_of_stock"
@@ -453,7 +454,7 @@ def test_who_may_see_and_do_what(client: TestClient, world: World, engine: Engin
     assert report(client, reader, mine["id"], "disbursed").status_code == 403
     assert client.get(path, headers=bearer(client_token(client, "bank", scope="credit:read"))).status_code == 403
     with unit_of_work(engine) as session:
-        assert session.get(LoanApplication, mine["id"]).status == "under_review"  # type: ignore[union-attr]
+        assert not_none(session.get(LoanApplication, mine["id"])).status == "under_review"
 
 
 def test_the_body_names_only_what_the_household_chooses(

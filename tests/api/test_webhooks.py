@@ -26,6 +26,7 @@ from ledger.settings import Settings, get_settings
 from redemption import schedule, webhooks
 from redemption.models import WebhookDelivery
 from tests.api.conftest import World, bearer, client_token, make_settings, password_token, villager_token
+from tests.factories import id_of, not_none
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 SECRET = "whsec_" + "ab" * 24
@@ -58,7 +59,7 @@ def partners_on_the_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def partner_id(engine: Engine, code: str) -> int:
     with Session(engine) as session:
-        return int(session.scalars(select(Partner.id).where(Partner.code == code)).one())  # type: ignore[call-overload]
+        return id_of(session.scalars(select(Partner).where(col(Partner.code) == code)).one())
 
 
 def set_webhook(engine: Engine, code: str, url: str) -> None:
@@ -269,7 +270,7 @@ def test_delivery_to_a_real_endpoint_is_signed_and_retried_with_backoff(
     assert len(endpoint.requests) == 2
     row = delivery(engine, delivery_id)
     assert (row.attempts, row.last_status, row.last_error) == (2, 204, None)
-    assert as_utc(row.delivered_at) == t0 + timedelta(seconds=30)  # type: ignore[arg-type]
+    assert as_utc(not_none(row.delivered_at)) == t0 + timedelta(seconds=30)
 
     first, second = endpoint.requests
     for request in endpoint.requests:

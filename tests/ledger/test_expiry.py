@@ -29,6 +29,7 @@ from ledger.tenancy import County, Household
 from tests import factories
 from tests.api.conftest import PASSWORD, bearer, make_settings, password_token
 from tests.conftest import ON_POSTGRES
+from tests.factories import id_of, not_none
 
 TZ = "Asia/Shanghai"
 
@@ -46,13 +47,13 @@ def place(engine: Engine) -> Place:
     with unit_of_work(engine) as session:
         village = factories.create_village(session)
         household, points = factories.create_household(session, village.village_id)
-        notice = accounts.of_household(session, household, AccountKind.NOTICE).id
-    return Place(village, household, points, notice)  # type: ignore[arg-type]
+        notice = id_of(accounts.of_household(session, household, AccountKind.NOTICE))
+    return Place(village, household, points, notice)
 
 
 def expiry_on(engine: Engine, place: Place, months: int = 12) -> None:
     with unit_of_work(engine) as session:
-        session.get(County, place.village.county_id).points_expiry_months = months  # type: ignore[union-attr]
+        not_none(session.get(County, place.village.county_id)).points_expiry_months = months
 
 
 def settle(engine: Engine, place: Place, points: int, at: datetime) -> None:
@@ -189,7 +190,7 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
     settle(engine, place, 10, months_ago(13))
     settle(engine, place, 5, months_ago(1))
     with unit_of_work(engine) as session:
-        seq_before = session.get(Household, place.household).record_seq  # type: ignore[union-attr]
+        seq_before = not_none(session.get(Household, place.household)).record_seq
     report = jobs.tick(engine)
     assert report.expired_points_households == 1 and "expire_points" not in report.skipped
     assert available(engine, place.points) == 5
@@ -201,7 +202,7 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
         tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
         assert tx.meta is not None
         assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta
-        assert session.get(Household, place.household).record_seq == seq_before + 1  # type: ignore[union-attr]
+        assert not_none(session.get(Household, place.household)).record_seq == seq_before + 1
     # a second run, and a tick, find nothing more
     assert expire(engine) == 0
     assert jobs.tick(engine).expired_points_households == 0
@@ -311,8 +312,8 @@ def test_only_counties_with_expiry_on_and_only_their_households(engine: Engine, 
     other_place = Place(other, other_household, other_points, 0)
     settle(engine, place, 10, months_ago(13))
     with unit_of_work(engine) as session:
-        notice = accounts.of_household(session, other_household, AccountKind.NOTICE).id
-    settle(engine, Place(other, other_household, other_points, notice), 10, months_ago(13))  # type: ignore[arg-type]
+        notice = id_of(accounts.of_household(session, other_household, AccountKind.NOTICE))
+    settle(engine, Place(other, other_household, other_points, notice), 10, months_ago(13))
     expiry_on(engine, other_place, 24)
     assert expire(engine) == 0  # 13 months is not 24; the first county has expiry off
     expiry_on(engine, other_place, 12)
@@ -326,7 +327,7 @@ def test_a_reversed_expiry_gives_the_points_a_fresh_start(engine: Engine, place:
     assert expire(engine) == 1
     with unit_of_work(engine) as session:
         tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
-        journal.reverse(session, transaction_id=tx.id, actor="user:admin", reason="expiry_undone")  # type: ignore[arg-type]
+        journal.reverse(session, transaction_id=id_of(tx), actor="user:admin", reason="expiry_undone")
     assert expire(engine) == 0
     assert available(engine, place.points) == 10
     assert expire(engine, utcnow() + timedelta(days=370)) == 1  # a year after the reversal they lapse

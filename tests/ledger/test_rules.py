@@ -25,7 +25,7 @@ def test_a_transaction_needs_two_distinct_accounts(legs: list[Leg]) -> None:
 @pytest.mark.parametrize("amount", [0, -3, 1.5, True, "5", 10**13])
 def test_transfer_amount_is_a_positive_whole_number(amount: object) -> None:
     with pytest.raises(InvalidAmount):
-        rules.check_legs(rules.transfer_legs(debit=1, credit=2, amount=amount))  # type: ignore[arg-type]
+        rules.check_legs(rules.transfer_legs(debit=1, credit=2, amount=amount))  # type: ignore[arg-type]  # wrong types on purpose
 
 
 def test_pending_debit_reserves_and_cannot_overdraw() -> None:

@@ -60,10 +60,11 @@ def with_ids(path: str, value: str) -> str:
 
 def written(engine: Engine) -> tuple[int, int, int]:
     with unit_of_work(engine) as session:
-        return tuple(
-            int(session.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[return-value]
+        transactions, claims, disputes = (
+            int(session.scalar(select(func.count()).select_from(table)) or 0)
             for table in (JournalTransaction, Claim, Dispute)
         )
+        return transactions, claims, disputes
 
 
 def plain(response: Any) -> bool:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
@@ -40,10 +41,11 @@ def a_voucher(browser: TestClient, engine: Engine, world: World) -> dict[str, st
     return dict(response.json())
 
 
-def at_till(browser: TestClient, **fields: str):  # type: ignore[no-untyped-def]
+def at_till(browser: TestClient, **fields: str) -> Response:
     page = browser.get("/till")
     assert page.status_code == 200, page.text
-    return browser.post("/till", data={"csrf": csrf_of(page.text), **fields})
+    response: Response = browser.post("/till", data={"csrf": csrf_of(page.text), **fields})
+    return response
 
 
 def result_of(html: str) -> str:
