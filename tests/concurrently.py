@@ -48,12 +48,12 @@ def run_together(url: str, work: Work, args: list[Any]) -> list[str]:
         assert all(w.exitcode == 0 for w in workers)
         return found
     engine = make_engine(url, pool_size=len(args), max_overflow=0)
-    barrier = threading.Barrier(len(args))
+    together = threading.Barrier(len(args))
 
     def in_thread(arg: Any) -> str:
         with engine.connect():
             pass
-        barrier.wait()
+        together.wait()
         return outcome(engine, work, arg)
 
     with ThreadPoolExecutor(max_workers=len(args)) as pool:

@@ -62,7 +62,7 @@ def fresh_postgres_schema(schema: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Migrate once per run: a SQLite file to copy, or a PostgreSQL schema to truncate between tests."""
     if ON_POSTGRES:
         url = fresh_postgres_schema(f"shanzhi_test_{os.getpid()}")

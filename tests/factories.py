@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlmodel import Session
 
 from ledger import tenancy
+from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal.models import AccountKind
 
 _serial = itertools.count(1)
+
+
+class HasId(Protocol):
+    id: int | None
+
+
+T = TypeVar("T")
+
+
+def not_none(value: T | None) -> T:
+    """A value the test knows is there (a row it wrote, a pattern the page must show): fails plainly if not."""
+    assert value is not None
+    return value
+
+
+def id_of(row: HasId) -> int:
+    """The id of a row that was flushed (the type says it may be None before)."""
+    assert row.id is not None
+    return row.id
 
 
 @dataclass(frozen=True)
@@ -29,7 +50,9 @@ def create_village(session: Session, *, county_id: int | None = None) -> Village
     if county_id is None:
         county = tenancy.create_county(session, code=f"C{n}", name=f"County {n}")
     else:
-        county = session.get(tenancy.County, county_id)
+        found = session.get(tenancy.County, county_id)
+        assert found is not None
+        county = found
     township = tenancy.create_township(session, county=county, code=f"T{n}", name=f"Township {n}")
     village = tenancy.create_village(session, township=township, code=f"V{n}", name=f"Village {n}")
     assert village.id is not None and township.id is not None and county.id is not None
@@ -47,11 +70,12 @@ def create_household(session: Session, village_id: int, *, phone: str | None = N
     """Returns (household id, points account id)."""
     n = next(_serial)
     village = session.get(tenancy.Village, village_id)
+    assert village is not None
     household = tenancy.create_household(
         session, village=village, code=f"H{n}", name=f"Household {n}", head_name=f"Head {n}", head_phone=phone
     )
     assert household.id is not None
-    return household.id, accounts.of_household(session, household.id).id  # type: ignore[return-value]
+    return household.id, id_of(accounts.of_household(session, household.id))
 
 
 def _account(session: Session, village_id: int, kind: AccountKind) -> int:
@@ -66,6 +90,7 @@ def create_villager(session: Session, household_id: int, *, name: str = "Member"
     from ledger.tenancy import Household, Person
 
     household = session.get(Household, household_id)
+    assert household is not None
     person = Person(household_id=household_id, name=name)
     session.add(person)
     session.flush()
@@ -84,16 +109,17 @@ def create_official(session: Session, county_id: int, village_ids: list[int], *,
     session.add(user)
     session.flush()
     for village_id in village_ids:
-        session.add(OfficialScope(user_id=user.id, village_id=village_id))
+        session.add(OfficialScope(user_id=id_of(user), village_id=village_id))
     session.flush()
     assert user.id is not None
     return user.id
 
 
-def principal_of(session: Session, user_id: int):  # type: ignore[no-untyped-def]
+def principal_of(session: Session, user_id: int) -> Principal:
     """Who the user is on a request, as the API would load it."""
     from ledger.identity import principal
     from ledger.identity.models import User
 
     user = session.get(User, user_id)
+    assert user is not None
     return principal.load(session, subject=f"user:{user_id}", role=user.role, scopes=())

@@ -11,11 +11,13 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.api.claiming import JPEG
 from tests.demo_server import SHANZHI, came_up, environment, free_port, shanzhi
+from tests.factories import id_of, not_none
 
 
 def edit_by_hand(database: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -134,7 +136,7 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(
     """What the printed help says to do: sign in by code, send a photo, claim with the printed QR code, an
     official approves, the points are in notice, and `shanzhi tick` after the notice period settles them."""
     base, database = served
-    token = re.search(r"/c/(\S+)", seeded[1]).group(1)  # type: ignore[union-attr]  # the printed QR code
+    token = not_none(re.search(r"/c/(\S+)", seeded[1])).group(1)
     info = httpx.get(f"{base}/api/v1/codes/{token}")  # what the poster's code is for
     assert info.status_code == 200 and info.json()["evidence"] == "photo"
     phone = "13800000001"
@@ -223,6 +225,7 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
+    from sqlmodel import col
 
     from ledger.base import as_utc
     from ledger.db import make_engine, unit_of_work
@@ -246,36 +249,36 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
         partners = {p.code: p for p in session.scalars(select(Partner))}
         mart, clinic, bank = partners["demo-mart"], partners["demo-clinic"], partners["demo-bank"]
 
-        [used] = vouchers.of_partner(session, mart.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
-        assert [e.event for e in vouchers.history(session, used.id)] == ["issued", "consumed"]  # type: ignore[arg-type]
+        [used] = vouchers.of_partner(session, id_of(mart), status=VoucherStatus.USED)
+        assert [e.event for e in vouchers.history(session, id_of(used))] == ["issued", "consumed"]
 
-        [expired] = session.scalars(select(Voucher).where(Voucher.status == VoucherStatus.EXPIRED)).all()
-        assert [e.event for e in vouchers.history(session, expired.id)] == ["issued", "expired"]  # type: ignore[arg-type]
+        [expired] = session.scalars(select(Voucher).where(col(Voucher.status) == VoucherStatus.EXPIRED)).all()
+        assert [e.event for e in vouchers.history(session, id_of(expired))] == ["issued", "expired"]
         resolution = session.scalars(
-            select(JournalTransaction).where(JournalTransaction.pending_id == expired.hold_id)
+            select(JournalTransaction).where(col(JournalTransaction.pending_id) == expired.hold_id)
         ).one()
         assert resolution.kind == TxKind.EXPIRE_PENDING
-        balance = queries.balance(session, accounts.of_household(session, expired.household_id).id)  # type: ignore[arg-type]
+        balance = queries.balance(session, id_of(accounts.of_household(session, expired.household_id)))
         assert balance.pending_debit == 0 and balance.available == balance.posted >= expired.points
 
-        [booking] = vouchers.of_partner(session, clinic.id, status=VoucherStatus.USED)  # type: ignore[arg-type]
+        [booking] = vouchers.of_partner(session, id_of(clinic), status=VoucherStatus.USED)
         assert booking.slot_id is not None and booking.kind == "health_check"
 
-        [application] = loans.of_partner(session, bank.id)  # type: ignore[arg-type]
+        [application] = loans.of_partner(session, id_of(bank))
         assert application.status == "pre_approved" and application.decided_automatically
         assert application.grade in ("A", "AA", "AAA")
 
-        first = session.scalars(select(Voucher).where(Voucher.household_id == 1)).all()
+        first = session.scalars(select(Voucher).where(col(Voucher.household_id) == 1)).all()
         assert [v.status for v in first] == ["active"]  # the printed villager's voucher to look at
-        assert queries.balance(session, accounts.of_household(session, 1).id).available >= 60  # type: ignore[arg-type]
+        assert queries.balance(session, id_of(accounts.of_household(session, 1))).available >= 60
 
         county = session.scalars(select(County)).one()
-        used_at = as_utc(used.closed_at).astimezone(ZoneInfo(county.timezone))  # type: ignore[arg-type]
+        used_at = as_utc(not_none(used.closed_at)).astimezone(ZoneInfo(county.timezone))
         start, end = month_bounds(f"{used_at:%Y-%m}", county.timezone)  # the month the story was played in
         for partner in partners.values():
-            result = settlement.settle(session, partner.id, start, end)  # type: ignore[arg-type]
+            result = settlement.settle(session, id_of(partner), start, end)
             assert result.reconciled, (partner.code, result.summary())
-        assert settlement.settle(session, mart.id, start, end).points == used.points  # type: ignore[arg-type]
+        assert settlement.settle(session, id_of(mart), start, end).points == used.points
 
 
 def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(served: tuple[str, Path]) -> None:
@@ -289,7 +292,7 @@ def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(serv
     code = httpx.post(f"{base}/api/v1/auth/otp/request", json={"phone": phone}).json()["dev_code"]
     token = httpx.post(f"{base}/api/v1/auth/otp/verify", json={"phone": phone, "code": code}).json()["access_token"]
 
-    async def storm() -> list[int]:
+    async def storm() -> list[int | str]:
         limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
         async with httpx.AsyncClient(
             base_url=base, limits=limits, timeout=60, headers={"Authorization": f"Bearer {token}"}
@@ -351,7 +354,10 @@ def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_d
     ok = shanzhi("verify", cwd=tmp_path, database=demo_db)
     assert ok.returncode == 0 and "records verified" in ok.stdout, ok.stderr
     with sqlite3.connect(demo_db) as conn:
-        one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+
+        def one(sql: str) -> Any:
+            return conn.execute(sql).fetchone()
+
         approved = one("SELECT id, approval_tx_id FROM claim WHERE status = 'approved' ORDER BY id")
         pending = one("SELECT id, pending_tx_id FROM claim WHERE status = 'pending' ORDER BY id")
         deduction = one(

@@ -49,7 +49,8 @@ def new_activity(
     }
     response = client.post("/api/v1/activities", json=body, headers=bearer(token))
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    activity: dict[str, Any] = response.json()
+    return activity
 
 
 def code_of(activity: dict[str, Any]) -> str:
@@ -66,9 +67,10 @@ def upload(
     client: TestClient, token: str, content: bytes = JPEG, *, name: str = "photo.jpg", village_id: int | None = None
 ) -> Response:
     params = {"village_id": village_id} if village_id else None
-    return client.post(
+    response: Response = client.post(
         "/api/v1/evidence", files={"file": (name, content, "image/jpeg")}, params=params, headers=bearer(token)
     )
+    return response
 
 
 def photo(client: TestClient, token: str, content: bytes = JPEG, **kw: Any) -> int:
@@ -78,16 +80,21 @@ def photo(client: TestClient, token: str, content: bytes = JPEG, **kw: Any) -> i
 
 
 def claim(client: TestClient, token: str, code: str, *, headers: dict[str, str] | None = None, **body: Any) -> Response:
-    return client.post(
+    response: Response = client.post(
         "/api/v1/claims", json={"token": code, **body}, headers={**bearer(token), **key(), **(headers or {})}
     )
+    return response
 
 
 def decide(client: TestClient, token: str, claim_id: int, action: str = "approve", **body: Any) -> Response:
-    return client.post(f"/api/v1/claims/{claim_id}/{action}", json=body or None, headers={**bearer(token), **key()})
+    response: Response = client.post(
+        f"/api/v1/claims/{claim_id}/{action}", json=body or None, headers={**bearer(token), **key()}
+    )
+    return response
 
 
 def balance(client: TestClient, token: str, household_id: int) -> dict[str, int]:
     response = client.get(f"/api/v1/households/{household_id}/balance", headers=bearer(token))
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    found: dict[str, int] = response.json()
+    return found

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from api.app import create_app
 from ledger.catalogue import service as catalogue
@@ -47,7 +49,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "tick_seconds": 0,  # tests run the scheduled work themselves
         **overrides,
     }
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # the overrides are Settings' own fields, by name
 
 
 @pytest.fixture
@@ -74,23 +76,23 @@ class World:
 
 
 def _staff(
-    session,
+    session: Session,
     username: str,
     role: Role,
     county_id: int,
     *,
-    villages=(),
-    township=None,  # type: ignore[no-untyped-def]
-    person_id=None,
+    villages: Sequence[int] = (),
+    township: int | None = None,
+    person_id: int | None = None,
 ) -> None:
     user = User(role=role, county_id=county_id, username=username, display_name=username, person_id=person_id)
     set_password(user, PASSWORD)
     session.add(user)
     session.flush()
     for village_id in villages:
-        session.add(OfficialScope(user_id=user.id, village_id=village_id))
+        session.add(OfficialScope(user_id=factories.id_of(user), village_id=village_id))
     if township is not None:
-        session.add(OfficialScope(user_id=user.id, township_id=township))
+        session.add(OfficialScope(user_id=factories.id_of(user), township_id=township))
 
 
 @pytest.fixture
@@ -102,7 +104,9 @@ def world(engine: Engine) -> World:
         # put B in A's township so a township supervisor sees both
         from ledger.tenancy import Village
 
-        session.get(Village, b.village_id).township_id = a.township_id
+        village_b = session.get(Village, b.village_id)
+        assert village_b is not None
+        village_b.township_id = a.township_id
         b = factories.VillageFixture(**{**b.__dict__, "township_id": a.township_id})
         phone = "13900000001"
         a1, _ = factories.create_household(session, a.village_id, phone=phone)
@@ -110,7 +114,7 @@ def world(engine: Engine) -> World:
         b1, _ = factories.create_household(session, b.village_id, phone="13900000003")
         c1, _ = factories.create_household(session, c.village_id, phone="13900000004")
         session.flush()
-        for person in session.exec(select(Person).where(Person.phone.is_not(None))).all():  # type: ignore[union-attr]
+        for person in session.exec(select(Person).where(col(Person.phone).is_not(None))).all():
             county = a.county_id if person.household_id != c1 else c.county_id
             session.add(User(role=Role.VILLAGER, county_id=county, display_name=person.name, person_id=person.id))
         _staff(session, "official-a", Role.OFFICIAL, a.county_id, villages=[a.village_id])
@@ -132,7 +136,10 @@ def world(engine: Engine) -> World:
             session.flush()
             session.add(
                 PartnerClient(
-                    partner_id=partner.id, client_id=code, secret_hash=hash_secret(f"{code}-secret"), scopes=scopes
+                    partner_id=factories.id_of(partner),
+                    client_id=code,
+                    secret_hash=hash_secret(f"{code}-secret"),
+                    scopes=scopes,
                 )
             )
             staff = User(
@@ -171,6 +178,11 @@ def villager_token(client: TestClient, phone: str) -> str:
     response = client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+def app_of(client: TestClient) -> FastAPI:
+    """The app a test client serves (its type says only "an ASGI app")."""
+    return cast(FastAPI, client.app)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
 from ledger.tenancy import Household
 from tests.api.conftest import bearer, client_token, password_token
+from tests.factories import id_of
 
 
 def give_points(engine: Engine, household_id: int, points: int) -> None:
@@ -30,10 +31,10 @@ def give_points(engine: Engine, household_id: int, points: int) -> None:
         own = accounts.of_household(session, household_id)
         journal.transfer(
             session,
-            debit=issuance.id,
-            credit=own.id,
+            debit=id_of(issuance),
+            credit=id_of(own),
             amount=points,
-            reason="test_award",  # type: ignore[arg-type]
+            reason="test_award",
             actor="test",
         )
 

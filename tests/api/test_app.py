@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from api import pages
 from api.app import ROUTERS, create_app
@@ -23,6 +25,7 @@ from ledger.identity.service import set_password
 from ledger.settings import DEMO_PASSWORD, InsecureSettings
 from tests.api.conftest import World, bearer, make_settings, password_token, villager_token
 from tests.conftest import ON_POSTGRES
+from tests.factories import id_of
 
 PUBLIC = {
     "/healthz",
@@ -37,7 +40,7 @@ PUBLIC = {
 PUBLIC_PAGES = {"/", "/c/{token}", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
 
 
-def _rules(route: APIRoute) -> list[object]:
+def _rules(route: APIRoute) -> list[Any]:
     found, stack = [], [route.dependant]
     while stack:
         dependant = stack.pop()
@@ -51,13 +54,13 @@ def test_every_route_declares_who_may_call_it(tmp_path: Path, database_url: str)
     app = create_app(make_settings(tmp_path, database_url))
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert {r.path for r in routes} == set(app.openapi()["paths"])  # nothing served escapes this check
-    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _rules(r)]
+    undeclared = [f"{sorted(r.methods or ())} {r.path}" for r in routes if not _rules(r)]
     assert undeclared == []
     public = {r.path for r in routes if "public" in _rules(r)}
     assert public == PUBLIC
     page_routes = [r for router in pages.ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert len(page_routes) > 10
-    assert [f"{sorted(r.methods)} {r.path}" for r in page_routes if len(_rules(r)) != 1] == []
+    assert [f"{sorted(r.methods or ())} {r.path}" for r in page_routes if len(_rules(r)) != 1] == []
     assert {r.path for r in page_routes if "public" in _rules(r)} == PUBLIC_PAGES
 
 
@@ -202,7 +205,7 @@ def test_after_the_server_drops_its_connections_one_request_fails_cleanly_and_th
                 )
             ).scalar()
         admin.dispose()
-        assert killed >= 1
+        assert (killed or 0) >= 1
         first = client.get(path, headers=bearer(token))
         assert first.status_code == 503 and first.json()["code"] == "database_unavailable"
         assert first.headers["Retry-After"]
@@ -265,7 +268,7 @@ def test_a_token_signed_with_the_old_dev_constant_is_refused(
     from jose import jwt
 
     with unit_of_work(engine) as session:
-        admin_id = session.scalars(select(User.id).where(User.username == "admin")).one()
+        admin_id = session.scalars(select(col(User.id)).where(col(User.username) == "admin")).one()
     now = int(time.time())
     forged = jwt.encode(
         {
@@ -355,10 +358,10 @@ def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
 
     demo = CLIENTS[1]
     with unit_of_work(engine) as session:
-        partner = session.scalars(select(Partner).where(Partner.code == "mart")).one()
+        partner = session.scalars(select(Partner).where(col(Partner.code) == "mart")).one()
         session.add(
             PartnerClient(
-                partner_id=partner.id,
+                partner_id=id_of(partner),
                 client_id=demo.client_id,
                 secret_hash=hash_secret(demo.secret),
                 scopes=demo.scopes,
@@ -371,7 +374,9 @@ def test_outside_dev_a_partner_client_with_the_demo_secret_refuses_to_start(
     ):
         pass
     with unit_of_work(engine) as session:  # retired: it can no longer sign in, so it is no risk
-        session.scalars(select(PartnerClient).where(PartnerClient.client_id == demo.client_id)).one().active = False
+        session.scalars(
+            select(PartnerClient).where(col(PartnerClient.client_id) == demo.client_id)
+        ).one().active = False
     with TestClient(create_app(make_settings(tmp_path, database_url, env="prod"), engine=engine)) as client:
         assert client.get("/healthz").status_code == 200
 

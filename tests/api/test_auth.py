@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from tests.api.conftest import PARTNERS, PASSWORD, World, bearer, client_token, make_settings, password_token
+from tests.api.conftest import PARTNERS, PASSWORD, World, app_of, bearer, client_token, make_settings, password_token
 
 
 def test_password_grant_gives_a_short_bearer_token(client: TestClient, world: World) -> None:
@@ -108,7 +108,7 @@ def test_a_wrong_code_fails_and_attempts_are_limited(client: TestClient, world: 
 
 def test_unknown_phone_gets_the_same_answer_without_a_code(client: TestClient, world: World) -> None:
     sent: list[str] = []
-    client.app.state.otp_sender = lambda phone, code: sent.append(phone)  # type: ignore[attr-defined]
+    app_of(client).state.otp_sender = lambda phone, code: sent.append(phone)
     response = client.post("/api/v1/auth/otp/request", json={"phone": "13712345678"})
     assert response.status_code == 202
     assert response.json()["status"] == "sent" and len(response.json()["dev_code"]) == 6  # made up, as alike

@@ -58,7 +58,7 @@ def api_routes() -> list[tuple[str, str]]:
             for router in ROUTERS
             for r in router.routes
             if isinstance(r, APIRoute)
-            for m in r.methods
+            for m in r.methods or ()
             if r.path.startswith("/api/")
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ledger.settings import Settings
 from tests.api.claiming import JPEG, upload
-from tests.api.conftest import World, bearer, villager_token
+from tests.api.conftest import World, app_of, bearer, villager_token
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -42,7 +42,7 @@ def call(app: FastAPI, method: str, path: str, chunks: Iterator[bytes], *, heade
         consumed += len(chunk)
         return {"type": "http.request", "body": chunk, "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             started.update(message)
         else:
@@ -87,7 +87,7 @@ def multipart(length: int | None = None) -> dict[str, str]:
 
 
 def test_an_unauthenticated_50_mb_upload_is_413_before_the_body_is_read(client: TestClient, settings: Settings) -> None:
-    app: FastAPI = client.app  # type: ignore[assignment]
+    app = app_of(client)
     size = 50 * MB
     declared = call(app, "POST", "/api/v1/evidence", photo_upload(size), headers=multipart(size + 300))
     assert declared.status == 413
@@ -100,7 +100,7 @@ def test_an_unauthenticated_50_mb_upload_is_413_before_the_body_is_read(client: 
 
 
 def test_json_and_page_forms_have_small_limits(client: TestClient, settings: Settings) -> None:
-    app: FastAPI = client.app  # type: ignore[assignment]
+    app = app_of(client)
     json_body = iter([b'{"phone": "' + b"1" * CHUNK] * 40)
     api = call(app, "POST", "/api/v1/auth/otp/request", json_body, headers={"content-type": "application/json"})
     assert api.status == 413 and api.body["limit"] == settings.api_body_bytes
@@ -124,7 +124,7 @@ def test_json_and_page_forms_have_small_limits(client: TestClient, settings: Set
 def test_a_body_within_its_limit_goes_through(client: TestClient, world: World) -> None:
     token = villager_token(client, world.villager_phone)
     assert upload(client, token, JPEG + bytes(4 * MB)).status_code == 201  # a 4 MB photo: fine
-    app: FastAPI = client.app  # type: ignore[assignment]
+    app = app_of(client)
     small = call(app, "POST", "/api/v1/evidence", photo_upload(MB), headers=multipart())
     assert small.status == 401  # read in full (1 MB is allowed), then refused for want of a sign-in
     assert (

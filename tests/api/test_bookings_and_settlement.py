@@ -5,22 +5,26 @@ from __future__ import annotations
 import io
 import random
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
+from ledger.identity.principal import Principal
 from ledger.journal import verify
 from redemption import schedule, vouchers
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import available, give_points, offer, partner_principal, redeem
+from tests.factories import id_of
 
 
-def health_check(client: TestClient, **fields: object) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+def health_check(client: TestClient, **fields: object) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     o = offer(
         client, "clinic", kind="health_check", title="老年人健康体检", value_yuan="80.00", cost_points=60, **fields
     )
@@ -108,19 +112,22 @@ def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_pe
             now=utcnow() + timedelta(days=3, hours=5),
         )
         assert missed.status == "no_show"
-        assert [e.event for e in vouchers.history(session, missed.id)] == ["issued", "no_show", "penalty"]  # type: ignore[arg-type]
+        assert [e.event for e in vouchers.history(session, id_of(missed))] == ["issued", "no_show", "penalty"]
     assert available(client, token, world.household_a1) == 190  # the hold came back, less the penalty
 
 
-def _villager(session, world: World):  # type: ignore[no-untyped-def]
+def _villager(session: Session, world: World) -> Principal:
     from sqlalchemy import select
+    from sqlmodel import col
 
     from ledger.identity import principal
     from ledger.identity.models import User
     from ledger.tenancy import Person
 
     user_id = session.scalar(
-        select(User.id).join(Person, Person.id == User.person_id).where(Person.phone == world.villager_phone)
+        select(col(User.id))
+        .join(Person, col(Person.id) == col(User.person_id))
+        .where(col(Person.phone) == world.villager_phone)
     )
     return principal.load(session, subject=f"user:{user_id}", role="villager", scopes=())
 

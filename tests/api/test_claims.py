@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from ledger.claims.models import Claim
 from ledger.db import unit_of_work
 from ledger.journal.models import JournalTransaction
 from ledger.journal.verify import verify
+from ledger.settings import Settings
 from tests.api.claiming import PNG, balance, claim, code_of, decide, key, live_code, new_activity, photo, upload
 from tests.api.conftest import World, bearer, password_token, villager_token
 
@@ -160,7 +162,7 @@ def test_every_refusal_has_its_own_code_and_writes_nothing(
     tampered = code_of(open_one)[:-3] + ("AAA" if not code_of(open_one).endswith("AAA") else "BBB")
     before = counts(engine)
 
-    cases = [
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
         (tampered, {}, 422, "code_invalid"),
         (code_of(ended), {}, 409, "activity_over"),
         (code_of(later), {}, 409, "not_yet_open"),
@@ -200,6 +202,7 @@ def test_a_claim_body_cannot_set_points_status_or_household(
     client: TestClient, world: World, engine: Engine, official: str, villager: str
 ) -> None:
     code = code_of(new_activity(client, official, world.village_a.village_id))
+    value: Any
     for field, value in [
         ("points", 500),
         ("status", "approved"),
@@ -213,8 +216,8 @@ def test_a_claim_body_cannot_set_points_status_or_household(
 
 
 def test_a_live_rotating_code_approves_at_once_and_old_codes_are_refused(
-    client: TestClient, world: World, engine: Engine, official: str, villager: str, settings
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, world: World, engine: Engine, official: str, villager: str, settings: Settings
+) -> None:
     meeting = new_activity(
         client,
         official,
@@ -291,8 +294,8 @@ def test_an_official_does_not_decide_their_own_households_claims(
 
 
 def test_a_proxy_claim_by_household_card_needs_a_second_official(
-    client: TestClient, world: World, engine: Engine, official: str, villager: str, settings
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, world: World, engine: Engine, official: str, villager: str, settings: Settings
+) -> None:
     activity = new_activity(client, official, world.village_a.village_id, "elder_care")
     card_svg = client.get(f"/api/v1/households/{world.household_a1}/card.svg", headers=bearer(official))
     assert card_svg.status_code == 200 and card_svg.headers["content-type"].startswith("image/svg+xml")

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api.app import ROUTERS
 from api.routes import activities, catalogue, claims, disputes, evidence, notifications, villages
+from ledger.settings import Settings
 from tests.api.claiming import JPEG, claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
@@ -50,7 +52,7 @@ class Things:
 
 
 @pytest.fixture
-def things(client: TestClient, world: World, settings) -> Things:  # type: ignore[no-untyped-def]
+def things(client: TestClient, world: World, settings: Settings) -> Things:
     from ledger.activities import codes
 
     official = password_token(client, "official-a")
@@ -273,7 +275,7 @@ def claim_routes() -> set[tuple[str, str]]:
         for router in CLAIM_ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
     return found | HOUSEHOLD_CARD_ROUTES
 
@@ -287,17 +289,20 @@ def test_every_claim_route_is_in_the_matrix() -> None:
             for router in ROUTERS
             for route in router.routes
             if isinstance(route, APIRoute)
-            for m in route.methods
+            for m in route.methods or ()
         }
         for r in HOUSEHOLD_CARD_ROUTES
     )
 
 
-def send(client: TestClient, token: str, method: str, path: str, body: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+def send(client: TestClient, token: str, method: str, path: str, body: dict[str, Any] | None) -> Response:
     headers = {**bearer(token), **key()}
+    response: Response
     if method == "UPLOAD":
-        return client.post(path, files={"file": ("p.jpg", JPEG, "image/jpeg")}, headers=headers)
-    return client.request(method, path, json=body, headers=headers)
+        response = client.post(path, files={"file": ("p.jpg", JPEG, "image/jpeg")}, headers=headers)
+    else:
+        response = client.request(method, path, json=body, headers=headers)
+    return response
 
 
 def test_outsiders_cannot_reach_village_a(client: TestClient, world: World, things: Things) -> None:

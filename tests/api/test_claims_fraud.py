@@ -21,8 +21,8 @@ from ledger.claims import service as claim_service
 from tests.api.claiming import balance, claim, code_of, live_code, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 
-HALL = {"lat": 30.27410, "lon": 120.15510}  # where the meeting is
-HOME = {"lat": 30.28410, "lon": 120.15510}  # a neighbour's house, about 1.1 km north
+HALL: dict[str, Any] = {"lat": 30.27410, "lon": 120.15510}  # where the meeting is
+HOME: dict[str, Any] = {"lat": 30.28410, "lon": 120.15510}  # a neighbour's house, about 1.1 km north
 GEOFENCE = {**HALL, "radius_m": 200}
 
 
@@ -72,7 +72,7 @@ def picture(seed: int, size: tuple[int, int] = (640, 480), quality: int = 90) ->
 
 def resaved(jpeg: bytes, *, scale: float, quality: int) -> bytes:
     """The same photo sent again after a phone or a chat app re-encoded it: other size, other quality."""
-    image = Image.open(io.BytesIO(jpeg))
+    image: Image.Image = Image.open(io.BytesIO(jpeg))
     image = image.resize((int(image.width * scale), int(image.height * scale)), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)

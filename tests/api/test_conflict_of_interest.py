@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from api import pages
 from api.app import ROUTERS, create_app
@@ -31,6 +32,7 @@ from ledger.tenancy import Person
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.test_app import _rules
+from tests.factories import id_of
 from tests.pages.conftest import csrf_of, sign_in_staff
 
 STAFF = {Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR}
@@ -47,7 +49,7 @@ def staff_write_routes() -> set[tuple[str, str]]:
                 continue
             rules = _rules(route)
             if any(rule == "public" or STAFF & set(rule["roles"]) for rule in rules):
-                found |= {(method, route.path) for method in route.methods & WRITES}
+                found |= {(method, route.path) for method in (route.methods or set()) & WRITES}
     return found
 
 
@@ -123,7 +125,7 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
         journal.transfer(
             session,
             debit=world.village_a.issuance,
-            credit=accounts.of_household(session, world.household_a2).id,  # type: ignore[arg-type]
+            credit=id_of(accounts.of_household(session, world.household_a2)),
             amount=4,
             reason="volunteering",
             actor="test",
@@ -151,7 +153,9 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
     with unit_of_work(engine) as session:
         found = session.get(Claim, pending)
         approval = session.get(Claim, in_notice)
-        users = {u.username: u.id for u in session.scalars(select(User)) if u.username}
+        assert found is not None and found.pending_tx_id is not None
+        assert approval is not None and approval.approval_tx_id is not None
+        users = {u.username: id_of(u) for u in session.scalars(select(User)) if u.username}
         for username in ("supervisor", "admin"):  # they move into household A2 too
             person = Person(household_id=world.household_a2, name=f"{username} at home")
             session.add(person)
@@ -162,7 +166,7 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
             found.pending_tx_id,
             approval.approval_tx_id,
             activity,
-            disputes,  # type: ignore[union-attr, arg-type]
+            disputes,
             int(asked.json()["id"]),
             users,
         )
@@ -177,7 +181,8 @@ def _api(
     body: Callable[[Targets, World], dict[str, Any] | None] = lambda t, w: None,
 ) -> Attempt:
     def attempt(client: TestClient, token: str, t: Targets, w: World) -> Response:
-        return client.request(method, path(t, w), json=body(t, w), headers={**bearer(token), **key()})
+        response: Response = client.request(method, path(t, w), json=body(t, w), headers={**bearer(token), **key()})
+        return response
 
     return attempt
 
@@ -199,7 +204,8 @@ def _resolve_every_dispute(api: bool) -> Attempt:
 def _page(client: TestClient, path: str, data: dict[str, Any]) -> Response:
     form = client.get("/office/disputes")
     assert form.status_code == 200, form.text
-    return client.post(path, data={"csrf": csrf_of(form.text), **data})
+    response: Response = client.post(path, data={"csrf": csrf_of(form.text), **data})
+    return response
 
 
 def _form(path: Callable[[Targets, World], str], data: Callable[[Targets, World], dict[str, Any]]) -> Attempt:
@@ -333,10 +339,10 @@ def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> S
     with unit_of_work(engine) as session:
         return Seen(
             points,
-            [(c.id, c.status) for c in session.scalars(select(Claim).order_by(Claim.id))],  # type: ignore[misc]
-            [(d.id, d.status) for d in session.scalars(select(Dispute).order_by(Dispute.id))],  # type: ignore[misc]
-            [(d.id, d.status) for d in session.scalars(select(Deduction).order_by(Deduction.id))],  # type: ignore[misc]
-            [(u.username, u.person_id) for u in session.scalars(select(User).order_by(User.id))],
+            [(id_of(c), c.status) for c in session.scalars(select(Claim).order_by(col(Claim.id)))],
+            [(id_of(d), d.status) for d in session.scalars(select(Dispute).order_by(col(Dispute.id)))],
+            [(id_of(d), d.status) for d in session.scalars(select(Deduction).order_by(col(Deduction.id)))],
+            [(u.username, u.person_id) for u in session.scalars(select(User).order_by(col(User.id)))],
         )
 
 

@@ -4,10 +4,13 @@ banks, every lookup logged, always as of the latest settled ledger."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger import jobs
 from ledger.base import as_utc, utcnow
@@ -15,12 +18,14 @@ from ledger.db import unit_of_work
 from ledger.identity.principal import load
 from ledger.journal import accounts
 from ledger.journal import service as journal
+from ledger.settings import Settings
 from ledger.tenancy import Household
 from scoring import lookups, ratings
 from scoring.consent import ConsentRequired
 from scoring.models import Consent, CreditLookup, Rating
 from tests.api.claiming import claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.factories import id_of, not_none
 
 MATTERS = ["garbage_sorting", "volunteering", "elder_care", "village_meeting"]
 COMMON = {
@@ -47,7 +52,7 @@ def give_history(engine: Engine, world: World, household: int, months: int = 14)
             world.household_b1: world.village_b,
             world.household_c1: world.village_c,
         }[household].issuance
-        own = accounts.of_household(session, household).id
+        own = id_of(accounts.of_household(session, household))
         for month in range(months):
             journal.transfer(
                 session,
@@ -68,7 +73,7 @@ def villager(client: TestClient, world: World, engine: Engine) -> str:
 
 def bank_id(client: TestClient, token: str, name: str = "bank") -> int:
     banks = client.get("/api/v1/partners", params={"kind": "bank"}, headers=bearer(token)).json()
-    return next(b["id"] for b in banks if b["name"] == name)
+    return int(next(b["id"] for b in banks if b["name"] == name))
 
 
 def consent(client: TestClient, token: str, scope: str = "score", bank: str = "bank", **extra: object) -> str:
@@ -81,8 +86,11 @@ def consent(client: TestClient, token: str, scope: str = "score", bank: str = "b
     return str(response.json()["id"])
 
 
-def look(client: TestClient, bank: str, household: int, consent_id: str):  # type: ignore[no-untyped-def]
-    return client.get(f"/api/v1/credit/households/{household}", params={"consent_id": consent_id}, headers=bearer(bank))
+def look(client: TestClient, bank: str, household: int, consent_id: str) -> Response:
+    response: Response = client.get(
+        f"/api/v1/credit/households/{household}", params={"consent_id": consent_id}, headers=bearer(bank)
+    )
+    return response
 
 
 def test_a_villager_sees_grade_reasons_and_how_to_improve(client: TestClient, world: World, villager: str) -> None:
@@ -144,7 +152,7 @@ def test_without_an_active_consent_the_bank_learns_nothing(
         look(client, bank, world.household_a2, mine),  # this consent, another household
     ]
     with unit_of_work(engine) as session:  # a day later, the one-day consent has expired
-        later = as_utc(session.get(Consent, short).expires_at) + timedelta(seconds=1)  # type: ignore[union-attr]
+        later = as_utc(not_none(session.get(Consent, short)).expires_at) + timedelta(seconds=1)
         who = load(session, subject="client:bank", role="partner", scopes=("credit:read",))
         with pytest.raises(ConsentRequired):
             lookups.lookup(
@@ -233,14 +241,14 @@ def test_a_settled_claim_makes_the_rating_stale_and_the_next_read_recomputes(
     assert after["features"]["categories_24m"] == before["features"]["categories_24m"] + 1  # a new kind: harmony
     with unit_of_work(engine) as session:
         ratings = session.scalars(
-            select(Rating).where(Rating.household_id == world.household_a1).order_by(Rating.id)
+            select(Rating).where(col(Rating.household_id) == world.household_a1).order_by(col(Rating.id))
         ).all()
         assert len(ratings) == 2 and ratings[0].record_seq < ratings[1].record_seq  # the old one is kept as it was
 
 
 def test_lookups_of_one_household_are_capped_a_day(
-    client: TestClient, world: World, villager: str, settings, engine: Engine
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, world: World, villager: str, settings: Settings, engine: Engine
+) -> None:
     settings.credit_lookups_per_household_day = 2
     bank = client_token(client, "bank")
     given = consent(client, villager)
@@ -254,7 +262,7 @@ def test_a_bank_clients_lookups_are_limited_a_minute_refused_ones_included(
     client: TestClient,
     world: World,
     villager: str,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Settings,
 ) -> None:
     settings.credit_lookups_per_minute = 4
     bank = client_token(client, "bank")
@@ -345,8 +353,8 @@ def test_banks_report_loan_outcomes_for_loans_they_looked_up(client: TestClient,
 
 
 def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
-    client: TestClient, world: World, engine: Engine, villager: str, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, world: World, engine: Engine, villager: str, tmp_path: Path
+) -> None:
     import numpy as np
 
     from ledger.identity.models import Partner
@@ -360,7 +368,7 @@ def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
     with unit_of_work(engine) as session:  # 240 finished loans, decided on ratings of varied histories
         county = world.village_a.county_id
         active = ratings.active_card(session, county)
-        bank = session.scalars(select(Partner).where(Partner.code == "bank")).one()
+        bank = session.scalars(select(Partner).where(col(Partner.code) == "bank")).one()
         for n in range(240):
             months = int(rng.integers(0, 13))
             features = {
@@ -395,10 +403,10 @@ def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
                 session.add(
                     LoanOutcome(
                         county_id=county,
-                        partner_id=bank.id,
+                        partner_id=id_of(bank),
                         household_id=world.household_a2,
                         loan_ref=f"L{n}",
-                        rating_id=rating.id,
+                        rating_id=id_of(rating),
                         event=event,
                         occurred_at=now - timedelta(days=days),
                         reported_by="client:bank",
@@ -437,7 +445,7 @@ def test_calibration_makes_a_candidate_that_only_a_county_admin_activates(
         versions = [
             r.scorecard_id
             for r in session.scalars(
-                select(Rating).where(Rating.household_id == world.household_a1).order_by(Rating.id)
+                select(Rating).where(col(Rating.household_id) == world.household_a1).order_by(col(Rating.id))
             )
         ]
     assert versions == [active.id, candidate.id]  # the old rating keeps the version it was made with
@@ -454,7 +462,7 @@ def test_a_county_rescored_in_batch_matches_every_rating_computed_on_the_spot(
     give_history(engine, world, world.household_b1, months=2)  # too short: not rated
     give_history(engine, world, world.household_c1, months=12)  # another county: not in this batch
     with unit_of_work(engine) as session:  # a reversed award counts for nothing in its own month and matter
-        own = accounts.of_household(session, world.household_a2).id
+        own = id_of(accounts.of_household(session, world.household_a2))
         made = journal.transfer(
             session,
             debit=world.village_a.issuance,
@@ -499,7 +507,7 @@ def test_a_county_rescored_in_batch_matches_every_rating_computed_on_the_spot(
     now = utcnow()
     households = [world.household_a1, world.household_a2, world.household_b1]
     with unit_of_work(engine) as session:
-        county = session.get(Household, world.household_a1).county_id  # type: ignore[union-attr]
+        county = not_none(session.get(Household, world.household_a1)).county_id
         done = ratings.rescore_county(session, county, now=now, chunk=1)  # every range boundary crossed
     assert (done.households, done.rated) == (3, 2)
     fields = ("score", "grade", "features", "points", "reasons", "sufficiency", "record_seq", "scorecard_id")
@@ -508,10 +516,13 @@ def test_a_county_rescored_in_batch_matches_every_rating_computed_on_the_spot(
         assert ratings.latest(session, world.household_c1) is None
         card = ratings.active_card(session, county)
         for h in households:
-            spot = ratings.compute(session, session.get(Household, h), card, now=now)  # type: ignore[arg-type]
+            household = session.get(Household, h)
+            assert household is not None
+            spot = ratings.compute(session, household, card, now=now)
             assert {f: getattr(batch[h], f) for f in fields} == {f: getattr(spot, f) for f in fields}, h
-        a1, a2 = batch[world.household_a1], batch[world.household_a2]
+        a1, a2, b1 = batch[world.household_a1], batch[world.household_a2], batch[world.household_b1]
+        assert a1 is not None and a2 is not None and b1 is not None
         assert a1.features["rejected_share"] == 0.5 and a1.features["objections_upheld_24m"] == 1
         assert a2.features["deductions_24m"] == 1 and a2.features["months_since_last_deduction"] == 0
         assert a2.features["points_12m_capped"] == 8 * 6  # the reversed award of 9 counts for nothing
-        assert batch[world.household_b1].grade == "NR"
+        assert b1.grade == "NR"

@@ -77,8 +77,10 @@ def test_what_is_stored_and_served_has_no_metadata_and_is_turned_upright(
         for secret in (b"PhoneMaker", b"home-address", b"taken at home", b"Exif"):
             assert secret not in content
         assert image.size == (32, 64)  # turned upright, as the camera meant
-        assert image.convert("RGB").getpixel((16, 2))[2] > 150  # the blue band is now on top
-        assert image.convert("RGB").getpixel((16, 60))[0] > 150
+        top, bottom = image.convert("RGB").getpixel((16, 2)), image.convert("RGB").getpixel((16, 60))
+        assert isinstance(top, tuple) and isinstance(bottom, tuple)  # an RGB pixel is (red, green, blue)
+        assert top[2] > 150  # the blue band is now on top
+        assert bottom[0] > 150
 
 
 def test_the_format_is_the_decoded_images_not_the_name_or_the_first_bytes(client: TestClient, villager: str) -> None:

@@ -8,8 +8,10 @@ import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -57,7 +59,8 @@ def test_production_metrics_are_for_the_county_admin_and_auditors_only(productio
     assert official.status_code == 403 and official.json()["code"] == "forbidden"
     with unit_of_work(engine) as session:
         villager_id = session.scalars(select(User.id).where(User.role == Role.VILLAGER)).first()
-    villager, _ = issue_access_token(production.app.state.settings, sub=f"user:{villager_id}", role="villager")
+    settings = cast(FastAPI, production.app).state.settings
+    villager, _ = issue_access_token(settings, sub=f"user:{villager_id}", role="villager")
     assert production.get("/metrics", headers=bearer(villager)).status_code == 403
     for who in ("admin", "auditor"):
         seen = production.get("/metrics", headers=bearer(password_token(production, who)))

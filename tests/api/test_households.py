@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,20 +14,21 @@ from ledger.db import unit_of_work
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.factories import id_of
 
 
-def earn(engine: Engine, world: World, household: int, points: int, **kw: object) -> int:
+def earn(engine: Engine, world: World, household: int, points: int, **kw: Any) -> int:
     with unit_of_work(engine) as session:
         village = world.village_a if household in (world.household_a1, world.household_a2) else world.village_b
         record = journal.transfer(
             session,
             debit=village.issuance,
-            credit=accounts.of_household(session, household).id,
+            credit=id_of(accounts.of_household(session, household)),
             amount=points,
             reason=str(kw.pop("reason", "garbage_sorting")),
             actor="test",
             **kw,
-        )  # type: ignore[arg-type]
+        )
         return record.id
 
 

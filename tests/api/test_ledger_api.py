@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select, text
 
 from api import tokens
@@ -14,13 +15,17 @@ from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction
 from ledger.settings import Settings
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.factories import id_of
 from tests.tamper import drop_append_only_guard
 
 
-def award(client: TestClient, token: str, key: str, **body: object):  # type: ignore[no-untyped-def]
+def award(client: TestClient, token: str, key: str, **body: object) -> Response:
     """An official's award: a claim entered by the official (POST /api/v1/claims/awards)."""
     body = {"matter_code": "volunteering", "reason": "Helped at the school.", **body}
-    return client.post("/api/v1/claims/awards", json=body, headers={**bearer(token), "Idempotency-Key": key})
+    response: Response = client.post(
+        "/api/v1/claims/awards", json=body, headers={**bearer(token), "Idempotency-Key": key}
+    )
+    return response
 
 
 def count_transactions(engine: Engine) -> int:
@@ -29,18 +34,19 @@ def count_transactions(engine: Engine) -> int:
 
 
 def balance(client: TestClient, token: str, household: int) -> dict[str, int]:
-    return client.get(f"/api/v1/households/{household}/balance", headers=bearer(token)).json()  # type: ignore[no-any-return]
+    balance: dict[str, int] = client.get(f"/api/v1/households/{household}/balance", headers=bearer(token)).json()
+    return balance
 
 
 def direct_transfer(engine: Engine, world: World, household: int, points: int) -> int:
     """A transaction written by the journal service itself (as a domain operation would)."""
     with unit_of_work(engine) as session:
-        own = accounts.of_household(session, household).id
+        own = id_of(accounts.of_household(session, household))
         return journal.transfer(
             session,
             debit=world.village_a.issuance,
             credit=own,
-            amount=points,  # type: ignore[arg-type]
+            amount=points,
             reason="volunteering",
             actor="test",
         ).id

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -22,8 +23,9 @@ from scoring import calibration
 from scoring.models import Consent, CreditLookup, LoanOutcome
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.test_credit import give_history
+from tests.factories import not_none
 
-TERMS = {
+TERMS: dict[str, Any] = {
     "grades": {
         "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},
         "AA": {"max_amount_yuan": 30_000, "rate_discount_bp": 30, "term_months": 24},
@@ -74,9 +76,10 @@ def apply(
     client: TestClient, token: str, offer_id: int, amount: int = 20_000, *, key: str | None = None, **fields: Any
 ) -> Response:
     body = {"offer_id": offer_id, "amount_yuan": amount, "term_months": 12, "purpose": "买化肥和种子", **fields}
-    return client.post(
+    response: Response = client.post(
         "/api/v1/loan-applications", json=body, headers={**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
     )
+    return response
 
 
 def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000, **fields: Any) -> dict[str, Any]:
@@ -86,17 +89,19 @@ def applied(client: TestClient, token: str, offer_id: int, amount: int = 20_000,
 
 
 def report(client: TestClient, token: str, application_id: int, event: str, **fields: Any) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/loan-applications/{application_id}/status", json={"event": event, **fields}, headers=bearer(token)
     )
+    return response
 
 
 def decide(client: TestClient, token: str, application_id: int, approve: bool, note: str | None = None) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/loan-applications/{application_id}/decision",
         json={"approve": approve, **({"note": note} if note else {})},
         headers=bearer(token),
     )
+    return response
 
 
 def steps(body: dict[str, Any]) -> list[str]:
@@ -105,9 +110,9 @@ def steps(body: dict[str, Any]) -> list[str]:
 
 def deliveries(engine: Engine, event: str | None = None) -> list[WebhookDelivery]:
     with unit_of_work(engine) as session:
-        query = select(WebhookDelivery).order_by(WebhookDelivery.created_at)  # type: ignore[arg-type]
+        query = select(WebhookDelivery).order_by(col(WebhookDelivery.created_at))
         if event:
-            query = query.where(WebhookDelivery.event == event)
+            query = query.where(col(WebhookDelivery.event) == event)
         found = list(session.scalars(query))
         session.expunge_all()
         return found
@@ -186,7 +191,7 @@ def test_an_aa_household_within_the_rule_is_pre_approved_at_once_and_the_bank_ge
     [decided] = deliveries(engine, "loan_application.decided")
     assert decided.payload["data"]["decided_automatically"] is True
     with unit_of_work(engine) as session:
-        told = session.scalars(select(Notification).where(Notification.household_id == world.household_a1)).all()
+        told = session.scalars(select(Notification).where(col(Notification.household_id) == world.household_a1)).all()
         assert [n.kind for n in told] == ["loan_pre_approved"]
 
 
@@ -210,7 +215,7 @@ def test_the_bank_reports_the_loan_and_calibration_sees_it(
         assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
 
     with unit_of_work(engine) as session:
-        rows = session.scalars(select(LoanOutcome).order_by(LoanOutcome.id)).all()  # type: ignore[arg-type]
+        rows = session.scalars(select(LoanOutcome).order_by(col(LoanOutcome.id))).all()
         assert [(r.event, r.loan_ref, r.household_id, r.amount) for r in rows] == [
             ("disbursed", f"shanzhi-app-{mine['id']}", world.household_a1, 15_000),
             ("repaid", f"shanzhi-app-{mine['id']}", world.household_a1, None),
@@ -271,21 +276,21 @@ def test_above_the_rule_the_bank_staff_decide(client: TestClient, world: World, 
     assert steps(timeline) == ["submitted", "under_review", "approved", "disbursed", "overdue", "repaid"]
     assert timeline["timeline"][2]["note"] == "收入稳定"
     with unit_of_work(engine) as session:
-        assert [o.event for o in session.scalars(select(LoanOutcome).order_by(LoanOutcome.id))] == [  # type: ignore[arg-type]
+        assert [o.event for o in session.scalars(select(LoanOutcome).order_by(col(LoanOutcome.id)))] == [
             "disbursed",
             "dpd30",
             "repaid",
         ]
-        assert session.scalar(select(LoanOutcome.amount).where(LoanOutcome.event == "disbursed")) == 24_000
+        assert session.scalar(select(col(LoanOutcome.amount)).where(col(LoanOutcome.event) == "disbursed")) == 24_000
 
     # a rejection: the place goes back to the product, and nothing can be paid out
     other = applied(client, villager, offer_id, 25_000)
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 2  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 2
     rejected = decide(client, staff, other["id"], False, "资料不全")
     assert rejected.json()["status"] == "rejected"
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 1  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 1
     refused = report(client, staff, other["id"], "disbursed")
     assert refused.status_code == 409 and refused.json()["code"] == "loan_status_out_of_order"
     too_much = report(client, staff, applied(client, villager, offer_id, 1_000)["id"], "disbursed", amount_yuan=2_000)
@@ -407,7 +412,7 @@ def test_a_household_limit_and_the_products_places(
     b1 = villager_token(client, "13900000003")
     applied(client, b1, offer_id, 1_000)
     with unit_of_work(engine) as session:
-        assert session.get(Offer, offer_id).issued == 2  # type: ignore[union-attr]
+        assert not_none(session.get(Offer, offer_id)).issued == 2
     give_history(engine, world, world.household_a2)
     full = apply(client, villager_token(client, NEIGHBOUR), offer_id, 1_000)
     assert full.status_code == 409 and full.json()["code"] == "out_of_stock"
@@ -449,7 +454,7 @@ def test_who_may_see_and_do_what(client: TestClient, world: World, engine: Engin
     assert report(client, reader, mine["id"], "disbursed").status_code == 403
     assert client.get(path, headers=bearer(client_token(client, "bank", scope="credit:read"))).status_code == 403
     with unit_of_work(engine) as session:
-        assert session.get(LoanApplication, mine["id"]).status == "under_review"  # type: ignore[union-attr]
+        assert not_none(session.get(LoanApplication, mine["id"])).status == "under_review"
 
 
 def test_the_body_names_only_what_the_household_chooses(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from ledger import jobs
 from ledger.base import utcnow
@@ -14,6 +16,7 @@ from ledger.claims.models import Claim, Deduction
 from ledger.db import unit_of_work
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.factories import id_of, not_none
 
 NEIGHBOUR = "13900000002"  # the head of household A2, where official-home lives
 
@@ -37,7 +40,7 @@ def test_an_official_cannot_post_their_own_claims_pending_transaction(
     neighbour = villager_token(client, NEIGHBOUR)
     made = claim(client, neighbour, code_of(new_activity(client, official, world.village_a.village_id))).json()
     with unit_of_work(engine) as session:
-        pending_tx = session.get(Claim, made["id"]).pending_tx_id  # type: ignore[union-attr]
+        pending_tx = not_none(session.get(Claim, made["id"])).pending_tx_id
     for action in ("post", "void", "reverse"):
         tried = client.post(
             f"/api/v1/ledger/transactions/{pending_tx}/{action}",
@@ -89,8 +92,9 @@ def test_an_official_cannot_reverse_their_own_households_deduction(
     assert client.get("/api/v1/deductions", headers=bearer(neighbour)).json()[0]["status"] == "in_force"
 
 
-def award(client: TestClient, token: str, **body: object):  # type: ignore[no-untyped-def]
-    return client.post("/api/v1/claims/awards", json=body, headers={**bearer(token), **key()})
+def award(client: TestClient, token: str, **body: object) -> Response:
+    response: Response = client.post("/api/v1/claims/awards", json=body, headers={**bearer(token), **key()})
+    return response
 
 
 def test_an_award_is_a_claim_on_the_notice_board_that_settles_and_counts_against_caps(
@@ -184,8 +188,11 @@ def test_an_award_is_refused_for_the_officials_own_household_a_deduction_matter_
         assert session.scalars(select(Claim)).all() == []
 
 
-def link(client: TestClient, token: str, user_id: int, person_id: int | None):  # type: ignore[no-untyped-def]
-    return client.put(f"/api/v1/staff/{user_id}/person", json={"person_id": person_id}, headers=bearer(token))
+def link(client: TestClient, token: str, user_id: int, person_id: int | None) -> Response:
+    response: Response = client.put(
+        f"/api/v1/staff/{user_id}/person", json={"person_id": person_id}, headers=bearer(token)
+    )
+    return response
 
 
 def ids(engine: Engine) -> dict[str, int]:
@@ -194,10 +201,10 @@ def ids(engine: Engine) -> dict[str, int]:
     from ledger.tenancy import Person
 
     with unit_of_work(engine) as session:
-        found = {u.username: u.id for u in session.scalars(select(User)) if u.username}
-        found |= {f"p:{p.phone}": p.id for p in session.scalars(select(Person)) if p.phone}
-        found["villager"] = session.scalars(select(User.id).where(User.role == "villager")).first()
-    return found  # type: ignore[return-value]
+        found = {u.username: id_of(u) for u in session.scalars(select(User)) if u.username}
+        found |= {f"p:{p.phone}": id_of(p) for p in session.scalars(select(Person)) if p.phone}
+        found["villager"] = id_of(not_none(session.scalars(select(User).where(col(User.role) == "villager")).first()))
+    return found
 
 
 def test_the_county_admin_links_a_staff_account_to_its_person_and_the_rule_follows(

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
+from sqlmodel import col
 
 from ledger import outbox
 from ledger.base import as_utc, utcnow
@@ -29,6 +30,7 @@ from tests import factories
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import give_points, offer, redeem
+from tests.factories import id_of, not_none
 
 SECOND_PHONE = "13900000002"  # household A2 in the world fixture
 THIRD_PHONE = "13900000003"  # household B1
@@ -55,7 +57,7 @@ def _claim_row(engine: Engine, claim_id: int) -> Claim:
 
 def _voucher(engine: Engine, code: str) -> Voucher:
     with unit_of_work(engine) as session:
-        row = session.scalars(select(Voucher).where(Voucher.code == code)).one()
+        row = session.scalars(select(Voucher).where(col(Voucher.code) == code)).one()
         session.expunge(row)
         return row
 
@@ -86,11 +88,11 @@ def _available(engine: Engine, account_id: int) -> int:
 def _old_points(engine: Engine, household_id: int, points: int, at: datetime) -> None:
     """Points settled long ago (as the expiry tests write them)."""
     with unit_of_work(engine) as session:
-        village = session.get(Household, household_id).village_id  # type: ignore[union-attr]
+        village = not_none(session.get(Household, household_id)).village_id
         journal.transfer(
             session,
-            debit=accounts.of_village(session, village, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
-            credit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
+            debit=id_of(accounts.of_village(session, village, AccountKind.ISSUANCE)),
+            credit=id_of(accounts.of_household(session, household_id)),
             amount=points,
             reason="garbage_sorting",
             actor="test",
@@ -123,12 +125,12 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     with unit_of_work(engine) as session:
         journal.post_pending(
             session,
-            pending_id=session.get(Claim, posted_by_hand).pending_tx_id,  # type: ignore[arg-type, union-attr]
+            pending_id=not_none(not_none(session.get(Claim, posted_by_hand)).pending_tx_id),
             actor="user:by-hand",
         )
         journal.reverse(
             session,
-            transaction_id=session.get(Claim, reversed_by_hand).approval_tx_id,  # type: ignore[arg-type, union-attr]
+            transaction_id=not_none(not_none(session.get(Claim, reversed_by_hand)).approval_tx_id),
             actor="user:by-hand",
             reason="by hand",
         )
@@ -145,22 +147,22 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     posted = redeem(client, second, check, slot_id=slot).json()["code"]
     holds = _voucher(engine, voided).hold_id, _voucher(engine, posted).hold_id
     with unit_of_work(engine) as session:
-        journal.void_pending(session, pending_id=holds[0], actor="user:by-hand")  # type: ignore[arg-type]
-        journal.post_pending(session, pending_id=holds[1], actor="user:by-hand")  # type: ignore[arg-type]
+        journal.void_pending(session, pending_id=not_none(holds[0]), actor="user:by-hand")
+        journal.post_pending(session, pending_id=not_none(holds[1]), actor="user:by-hand")
 
     # expire_transfers: two pending transfers past their timeout; one stays locked too long.
     with unit_of_work(engine) as session:
-        issuance = accounts.of_village(session, village, AccountKind.ISSUANCE).id
-        b_issuance = accounts.of_village(session, world.village_b.village_id, AccountKind.ISSUANCE).id
-        b1 = accounts.of_household(session, world.household_b1).id
-        a1 = accounts.of_household(session, world.household_a1).id
+        issuance = id_of(accounts.of_village(session, village, AccountKind.ISSUANCE))
+        b_issuance = id_of(accounts.of_village(session, world.village_b.village_id, AccountKind.ISSUANCE))
+        b1 = id_of(accounts.of_household(session, world.household_b1))
+        a1 = id_of(accounts.of_household(session, world.household_a1))
         lapsing_tx = journal.transfer(
             session,
             debit=b_issuance,
             credit=b1,
             amount=2,
             reason="x",
-            actor="test",  # type: ignore[arg-type]
+            actor="test",
             pending=True,
             timeout=timedelta(hours=1),
         ).id
@@ -170,14 +172,14 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
             credit=a1,
             amount=2,
             reason="x",
-            actor="test",  # type: ignore[arg-type]
+            actor="test",
             pending=True,
             timeout=timedelta(hours=1),
         ).id
 
     # expire_points and warn_points_expiry: two households with points lapsed and points about to lapse.
     with unit_of_work(engine) as session:
-        session.get(County, world.village_a.county_id).points_expiry_months = 12  # type: ignore[union-attr]
+        not_none(session.get(County, world.village_a.county_id)).points_expiry_months = 12
         (h3, h3_points), (h4, h4_points) = (factories.create_household(session, village) for _ in range(2))
     for household in (h3, h4):
         _old_points(engine, household, 10, utcnow() - timedelta(days=400))
@@ -186,14 +188,14 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     # deliver_webhooks: two partners' endpoints; one errors.
     with unit_of_work(engine) as session:
         for code in ("mart", "mart2"):
-            partner = session.scalars(select(Partner).where(Partner.code == code)).one()
+            partner = session.scalars(select(Partner).where(col(Partner.code) == code)).one()
             # straight in the database: the URL's own checks are tests/api/test_webhook_targets.py's
             partner.webhook_url, partner.webhook_secret = f"https://{code}.example/hook", webhooks.new_secret()
             if code == "mart2":
                 refused = webhooks.enqueue(
                     session,
-                    partner_id=partner.id,
-                    county_id=partner.county_id,  # type: ignore[arg-type]
+                    partner_id=id_of(partner),
+                    county_id=partner.county_id,
                     event="offer.decided",
                     data={"offer_id": 1},
                 )
@@ -253,15 +255,17 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     assert _available(engine, a1) >= 100
     with unit_of_work(engine) as session:
         lapsed = session.scalars(
-            select(JournalTransaction.kind).where(JournalTransaction.pending_id == lapsing_tx)
+            select(col(JournalTransaction.kind)).where(col(JournalTransaction.pending_id) == lapsing_tx)
         ).all()
     assert lapsed == ["expire_pending"]
     assert _available(engine, h4_points) == 5  # its 10 lapsed points went
     with unit_of_work(engine) as session:
-        warned = session.scalars(select(Notification.household_id).where(Notification.kind == "points_expiring")).all()  # type: ignore[arg-type]
+        warned = session.scalars(
+            select(col(Notification.household_id)).where(col(Notification.kind) == "points_expiring")
+        ).all()
         undelivered = session.scalars(
-            select(Notification.household_id).where(Notification.delivered_at.is_(None))
-        ).all()  # type: ignore[union-attr]
+            select(col(Notification.household_id)).where(col(Notification.delivered_at).is_(None))
+        ).all()
     assert warned == [h3]
     assert undelivered == [h3]  # everybody else's messages went out, the expiry ones of this tick included
     assert "voucher.expired" in sent
@@ -278,7 +282,7 @@ def test_one_poisoned_item_in_each_step_stops_nothing_else(
     assert issued == 1  # two issued, the expired one's stock came back, the poisoned one's did not
     assert _available(engine, h3_points) == 15
     with unit_of_work(engine) as session:
-        assert session.get(WebhookDelivery, refused).last_error == webhooks.COULD_NOT_CONNECT  # type: ignore[union-attr]
+        assert not_none(session.get(WebhookDelivery, refused)).last_error == webhooks.COULD_NOT_CONNECT
     poisoned = {
         ("expire_claims", "claim", str(posted_by_hand)),
         ("settle_notice", "claim", str(reversed_by_hand)),
@@ -335,7 +339,7 @@ def test_failures_are_shown_to_the_county_s_auditors_and_admins_only(
     code = redeem(client, first, offer(client, voucher_days=7)["id"]).json()["code"]
     hold = _voucher(engine, code).hold_id
     with unit_of_work(engine) as session:
-        journal.void_pending(session, pending_id=hold, actor="user:by-hand")  # type: ignore[arg-type]
+        journal.void_pending(session, pending_id=not_none(hold), actor="user:by-hand")
     schedule.tick(engine, now=utcnow() + timedelta(days=8))
     for who in ("auditor", "admin"):
         listed = client.get("/api/v1/jobs/failures", headers=bearer(password_token(client, who)))
@@ -395,7 +399,7 @@ def test_a_claim_settled_ahead_of_time_is_dated_by_its_journal_entry(
             tx_id = getattr(row, tx_field)
             if tx_field == "pending_tx_id":  # the expiry is the resolution of the claim's pending transfer
                 tx_id = session.scalars(
-                    select(JournalTransaction.id).where(JournalTransaction.pending_id == tx_id)
+                    select(col(JournalTransaction.id)).where(col(JournalTransaction.pending_id) == tx_id)
                 ).one()
             entry = session.get(JournalTransaction, tx_id)
             assert entry is not None
@@ -414,8 +418,8 @@ def test_verify_names_a_settled_claim_whose_settlement_was_reversed_by_hand(
     assert schedule.tick(engine, now=utcnow() + timedelta(days=8)).settled_claims == 1
     with unit_of_work(engine) as session:
         assert claims_verify.check(session, verify.links(session)) == []
-        settlement = session.get(Claim, claim_id).settlement_tx_id  # type: ignore[union-attr]
-        undone = journal.reverse(session, transaction_id=settlement, actor="user:by-hand", reason="by_hand")  # type: ignore[arg-type]
+        settlement = not_none(not_none(session.get(Claim, claim_id)).settlement_tx_id)
+        undone = journal.reverse(session, transaction_id=settlement, actor="user:by-hand", reason="by_hand")
     with unit_of_work(engine) as session:
         assert [str(m) for m in claims_verify.check(session, verify.links(session))] == [
             f"claim {claim_id}: settled, but its settlement transaction {settlement} was reversed "

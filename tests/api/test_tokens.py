@@ -49,7 +49,7 @@ def admin_sub(engine: Engine) -> str:
 
 
 def status(client: TestClient, token: str) -> int:
-    return client.get("/api/v1/ledger/head", headers=bearer(token)).status_code
+    return int(client.get("/api/v1/ledger/head", headers=bearer(token)).status_code)
 
 
 def test_a_well_formed_token_is_accepted(client: TestClient, world: World, engine: Engine) -> None:

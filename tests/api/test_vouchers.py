@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -18,6 +19,7 @@ from redemption.models import Voucher, WebhookDelivery
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import available, give_points, offer, partner_principal, propose, redeem
 from tests.concurrently import run_together
+from tests.factories import id_of
 
 
 def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(
@@ -51,7 +53,9 @@ def test_a_voucher_holds_the_points_and_the_merchant_uses_it_once(
     with unit_of_work(engine) as session:
         assert (
             session.scalar(
-                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.event == "voucher.consumed")
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(col(WebhookDelivery.event) == "voucher.consumed")
             )
             == 1
         )
@@ -332,9 +336,8 @@ def test_who_may_touch_whose_vouchers(client: TestClient, engine: Engine, world:
         == 200
     )
     with unit_of_work(engine) as session:  # nothing was consumed by the refused callers
-        assert [e.actor for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())][-1].startswith(
-            "user:"
-        )
+        voucher_id = id_of(session.scalars(select(Voucher)).one())
+        assert [e.actor for e in vouchers.history(session, voucher_id)][-1].startswith("user:")
 
 
 def test_the_county_admin_decides_offers_and_partners_manage_only_their_own(client: TestClient, world: World) -> None:
@@ -400,7 +403,7 @@ def test_fifty_cashiers_at_once_use_a_voucher_exactly_once(
     balance = client.get(f"/api/v1/households/{world.household_a1}/balance", headers=bearer(token)).json()
     assert balance["posted"] == 0 and balance["held"] == 0
     with unit_of_work(engine) as session:
-        assert [e.event for e in vouchers.history(session, session.scalars(select(Voucher.id)).one())] == [
+        assert [e.event for e in vouchers.history(session, id_of(session.scalars(select(Voucher)).one()))] == [
             "issued",
             "consumed",
         ]

@@ -298,7 +298,7 @@ def test_over_tls_the_pinned_connection_names_the_host_in_sni_and_checks_its_cer
     def remember(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
         seen.append(name)
 
-    server_side.sni_callback = remember  # type: ignore[assignment]
+    server_side.sni_callback = remember
     receiver.server.socket = server_side.wrap_socket(receiver.server.socket, server_side=True)
     names.answers = {"hooks.partner.example": [["127.0.0.1"]], "other.partner.example": [["127.0.0.1"]]}
     reach = webhooks.Reach(https_only=True, allowed=(ipaddress.ip_network("127.0.0.1/32"),))

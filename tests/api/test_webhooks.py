@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.base import as_utc, utcnow
 from ledger.db import unit_of_work
@@ -26,6 +26,7 @@ from ledger.settings import Settings, get_settings
 from redemption import schedule, webhooks
 from redemption.models import WebhookDelivery
 from tests.api.conftest import World, bearer, client_token, make_settings, password_token, villager_token
+from tests.factories import id_of, not_none
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 SECRET = "whsec_" + "ab" * 24
@@ -58,13 +59,13 @@ def partners_on_the_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def partner_id(engine: Engine, code: str) -> int:
     with Session(engine) as session:
-        return int(session.scalars(select(Partner.id).where(Partner.code == code)).one())  # type: ignore[call-overload]
+        return id_of(session.scalars(select(Partner).where(col(Partner.code) == code)).one())
 
 
 def set_webhook(engine: Engine, code: str, url: str) -> None:
     """Set a partner's URL and secret straight in the database (the routes are tested below)."""
     with unit_of_work(engine) as session:
-        partner = session.scalars(select(Partner).where(Partner.code == code)).one()
+        partner = session.scalars(select(Partner).where(col(Partner.code) == code)).one()
         partner.webhook_url, partner.webhook_secret = url, SECRET
 
 
@@ -269,7 +270,7 @@ def test_delivery_to_a_real_endpoint_is_signed_and_retried_with_backoff(
     assert len(endpoint.requests) == 2
     row = delivery(engine, delivery_id)
     assert (row.attempts, row.last_status, row.last_error) == (2, 204, None)
-    assert as_utc(row.delivered_at) == t0 + timedelta(seconds=30)  # type: ignore[arg-type]
+    assert as_utc(not_none(row.delivered_at)) == t0 + timedelta(seconds=30)
 
     first, second = endpoint.requests
     for request in endpoint.requests:
@@ -366,12 +367,14 @@ def test_a_delivery_is_sent_outside_any_transaction_and_only_by_one_worker(engin
     sent_by_other: list[bytes] = []
     other_delivered: list[int] = []
 
+    def send_by_other(url: str, headers: dict[str, str], body: bytes) -> int:
+        sent_by_other.append(body)
+        return 200
+
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
         enqueue(engine, world, "mart", "voucher.consumed")  # someone else writes meanwhile
         other_delivered.append(
-            webhooks.deliver_due(  # a second worker, while the first is sending
-                engine, utcnow(), send=lambda u, h, b: sent_by_other.append(b) or 200
-            )
+            webhooks.deliver_due(engine, utcnow(), send=send_by_other)  # a second worker, while the first is sending
         )
         return 200
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -20,22 +21,24 @@ from ledger.errors import DomainError
 from ledger.tenancy import Village
 from tests import factories
 from tests.concurrently import run_together
-from tests.ledger.test_claims_concurrency import KEYS, setup_village
+from tests.ledger.test_claims_concurrency import KEYS, Setup, setup_village
 
 pytestmark = pytest.mark.slow
 PHONE = "one-shared-phone"
-HALL = {"lat": 30.2741, "lon": 120.1551}
+HALL: dict[str, Any] = {"lat": 30.2741, "lon": 120.1551}
 SCANNED = utcnow() - timedelta(minutes=5)  # scanned, then signing in took five minutes: 10 codes ago
 
 
-def scanned(url: str, households: int) -> tuple[dict[str, object], str, str]:
+def scanned(url: str, households: int) -> tuple[Setup, str, str]:
     """A village, a live meeting, its code of five minutes ago and the ticket this phone got for it then."""
     world = setup_village(url, households)
     engine = make_engine(url)
     with unit_of_work(engine) as session:
+        village = session.get(Village, world.village.village_id)
+        assert village is not None
         activity = activities.create(
             session,
-            village=session.get(Village, world["village"].village_id),  # type: ignore[attr-defined]
+            village=village,
             matter_code="village_meeting",
             title="Meeting",
             rotating=True,
@@ -45,7 +48,7 @@ def scanned(url: str, households: int) -> tuple[dict[str, object], str, str]:
             actor="test",
             **HALL,
         )
-        activity_id = activity.id
+        activity_id = factories.id_of(activity)
     engine.dispose()
     step = codes.step_of(SCANNED)
     code = codes.sign_rotating(KEYS, activity_id=activity_id, step=step)
@@ -73,8 +76,8 @@ def submit(
 def test_with_its_ticket_a_changed_code_is_claimed_at_the_scans_time(database_url: str) -> None:
     world, code, ticket = scanned(database_url, 1)
     engine = make_engine(database_url)
-    assert claims_outcome(engine, world["villagers"][0], code, None) == "code_expired"  # type: ignore[index]
-    assert submit(engine, world["villagers"][0], code, ticket) == "approved"  # type: ignore[index]
+    assert claims_outcome(engine, world.villagers[0], code, None) == "code_expired"
+    assert submit(engine, world.villagers[0], code, ticket) == "approved"
     with unit_of_work(engine) as session:
         claim = session.scalars(select(Claim)).one()
         assert claim.code_step == codes.step_of(SCANNED)  # the scan's step, not the claim's
@@ -83,23 +86,21 @@ def test_with_its_ticket_a_changed_code_is_claimed_at_the_scans_time(database_ur
 
 def test_a_ticket_is_refused_from_another_device_too_late_or_for_another_code(database_url: str) -> None:
     world, code, ticket = scanned(database_url, 1)
-    user = world["villagers"][0]  # type: ignore[index]
+    user = world.villagers[0]
     engine = make_engine(database_url)
     assert claims_outcome(engine, user, code, ticket, device="the-neighbours-phone") == "scan_ticket_invalid"
     later = utcnow() + timedelta(seconds=codes.TICKET_SECONDS)
     assert claims_outcome(engine, user, code, ticket, now=later) == "code_expired"
-    other = codes.sign_rotating(
-        KEYS,
-        activity_id=codes.read(KEYS, code).activity_id,  # type: ignore[union-attr]
-        step=codes.step_of(SCANNED) - 4,
-    )
+    meeting = codes.read(KEYS, code)
+    assert isinstance(meeting, codes.ActivityCode)
+    other = codes.sign_rotating(KEYS, activity_id=meeting.activity_id, step=codes.step_of(SCANNED) - 4)
     assert claims_outcome(engine, user, other, ticket) == "code_expired"
     engine.dispose()
 
 
-def claims_outcome(engine: Engine, user: int, code: str, ticket: str | None, **kw: object) -> str:
+def claims_outcome(engine: Engine, user: int, code: str, ticket: str | None, **kw: Any) -> str:
     try:
-        return submit(engine, user, code, ticket, **kw)  # type: ignore[arg-type]
+        return submit(engine, user, code, ticket, **kw)
     except DomainError as error:
         return error.code
 
@@ -110,7 +111,7 @@ def test_one_ticket_sent_by_four_households_at_once_makes_one_claim(database_url
     def use(engine: Engine, user_id: int) -> str:
         return submit(engine, user_id, code, ticket)
 
-    outcomes = Counter(run_together(database_url, use, world["villagers"]))  # type: ignore[arg-type]
+    outcomes = Counter(run_together(database_url, use, world.villagers))
     assert outcomes.pop("scan_ticket_used") == 3
     assert list(outcomes) in (["approved"], ["pending"])  # the one claim (flags aside)
     engine = make_engine(database_url)

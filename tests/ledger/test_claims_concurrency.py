@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger import jobs, outbox
 from ledger.activities import codes
@@ -37,7 +40,15 @@ pytestmark = pytest.mark.slow
 KEYS = codes.Keys.from_settings(Settings(env="dev", jwt_secret="test-secret-0123456789-abcdefghijklmnop"))
 
 
-def setup_village(url: str, households: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class Setup:
+    village: factories.VillageFixture
+    homes: list[int]
+    villagers: list[int]  # user ids, one per home
+    officials: list[int]
+
+
+def setup_village(url: str, households: int) -> Setup:
     engine = make_engine(url)
     with unit_of_work(engine) as session:
         village = factories.create_village(session)
@@ -46,26 +57,28 @@ def setup_village(url: str, households: int) -> dict[str, object]:
         villagers = [factories.create_villager(session, h) for h in homes]
         officials = [factories.create_official(session, village.county_id, [village.village_id]) for _ in range(2)]
     engine.dispose()
-    return {"village": village, "homes": homes, "villagers": villagers, "officials": officials}
+    return Setup(village, homes, villagers, officials)
 
 
-def new_activity(url: str, village_id: int, matter: str, **kw: object) -> tuple[int, str]:
+def new_activity(url: str, village_id: int, matter: str, **kw: Any) -> tuple[int, str]:
     engine = make_engine(url)
     with unit_of_work(engine) as session:
+        village = session.get(Village, village_id)
+        assert village is not None
         activity = activities.create(
             session,
-            village=session.get(Village, village_id),
+            village=village,
             matter_code=matter,
             title=matter,
             starts_at=utcnow() - timedelta(hours=1),
             ends_at=utcnow() + timedelta(days=1),
             actor="test",
             **kw,
-        )  # type: ignore[arg-type]
+        )
         code = activities.printed_code(KEYS, activity)
-        activity_id = activity.id
+        activity_id = factories.id_of(activity)
     engine.dispose()
-    return activity_id, code  # type: ignore[return-value]
+    return activity_id, code
 
 
 def submit(engine: Engine, user_id: int, code: str) -> str:
@@ -77,9 +90,9 @@ def submit(engine: Engine, user_id: int, code: str) -> str:
 
 def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str) -> None:
     world = setup_village(database_url, 1)
-    _, code = new_activity(database_url, world["village"].village_id, "volunteering")  # type: ignore[attr-defined]
+    _, code = new_activity(database_url, world.village.village_id, "volunteering")
     engine = make_engine(database_url)
-    claim_id = int(submit(engine, world["villagers"][0], code).split(":")[1])  # type: ignore[index]
+    claim_id = int(submit(engine, world.villagers[0], code).split(":")[1])
     engine.dispose()
 
     def approve(engine: Engine, official: int) -> str:
@@ -87,30 +100,30 @@ def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str
             review.approve(session, factories.principal_of(session, official), claim_id=claim_id, idempotency_key=None)
         return "approved"
 
-    results = run_together(database_url, approve, list(world["officials"]) * 3)  # type: ignore[call-overload]
+    results = run_together(database_url, approve, list(world.officials) * 3)
     assert Counter(results) == {"approved": 1, "claim_already_decided": 5}
     engine = make_engine(database_url)
     with unit_of_work(engine) as session:
-        notice = accounts.of_household(session, world["homes"][0], AccountKind.NOTICE)  # type: ignore[index]
-        assert queries.balance(session, notice.id).posted == 5  # type: ignore[arg-type]
+        notice = accounts.of_household(session, world.homes[0], AccountKind.NOTICE)
+        assert queries.balance(session, factories.id_of(notice)).posted == 5
         assert verify(session).ok
     engine.dispose()
 
 
 def test_a_full_activity_takes_exactly_its_capacity(database_url: str) -> None:
     world = setup_village(database_url, 10)
-    _, code = new_activity(database_url, world["village"].village_id, "volunteering", capacity=3)  # type: ignore[attr-defined]
+    _, code = new_activity(database_url, world.village.village_id, "volunteering", capacity=3)
     results = run_together(
-        database_url, lambda engine, user: submit(engine, user, code).split(":")[0], list(world["villagers"])
-    )  # type: ignore[call-overload]
+        database_url, lambda engine, user: submit(engine, user, code).split(":")[0], list(world.villagers)
+    )
     assert Counter(results) == {"claimed": 3, "capacity_full": 7}
 
 
 def test_one_household_claiming_two_stations_at_once_stays_within_its_cap(database_url: str) -> None:
     world = setup_village(database_url, 1)
-    village_id = world["village"].village_id  # type: ignore[attr-defined]
+    village_id = world.village.village_id
     stations = [new_activity(database_url, village_id, "garbage_sorting", period="day")[1] for _ in range(4)]
-    user = world["villagers"][0]  # type: ignore[index]
+    user = world.villagers[0]
     results = run_together(database_url, lambda engine, code: submit(engine, user, code).split(":")[0], stations)
     assert Counter(results) == {"claimed": 1, "cap_reached": 3}  # garbage sorting: once a day
 
@@ -118,8 +131,8 @@ def test_one_household_claiming_two_stations_at_once_stays_within_its_cap(databa
 def test_awards_and_a_claim_of_one_matter_at_once_stay_within_its_cap(database_url: str) -> None:
     """An award is a claim: two officials awarding, and the household claiming, at the same moment share the cap."""
     world = setup_village(database_url, 1)
-    home, user = world["homes"][0], world["villagers"][0]  # type: ignore[index]
-    _, code = new_activity(database_url, world["village"].village_id, "garbage_sorting", period="day")  # type: ignore[attr-defined]
+    home, user = world.homes[0], world.villagers[0]
+    _, code = new_activity(database_url, world.village.village_id, "garbage_sorting", period="day")
 
     def award_or_claim(engine: Engine, who: int | None) -> str:
         if who is None:
@@ -137,7 +150,7 @@ def test_awards_and_a_claim_of_one_matter_at_once_stay_within_its_cap(database_u
             )
         return "claimed"
 
-    results = run_together(database_url, award_or_claim, [*world["officials"], None])  # type: ignore[misc]
+    results = run_together(database_url, award_or_claim, [*world.officials, None])
     assert Counter(results) == {"claimed": 1, "cap_reached": 2}  # garbage sorting: once a day
     engine = make_engine(database_url)
     with unit_of_work(engine) as session:
@@ -148,15 +161,15 @@ def test_awards_and_a_claim_of_one_matter_at_once_stay_within_its_cap(database_u
 
 def test_workers_running_the_schedule_together_settle_and_tell_once(database_url: str, tmp_path: Path) -> None:
     world = setup_village(database_url, 6)
-    village_id = world["village"].village_id  # type: ignore[attr-defined]
+    village_id = world.village.village_id
     _, code = new_activity(database_url, village_id, "volunteering")
     engine = make_engine(database_url)
-    for user in world["villagers"]:  # type: ignore[attr-defined]
+    for user in world.villagers:
         claim_id = int(submit(engine, user, code).split(":")[1])
         with unit_of_work(engine) as session:
             review.approve(
                 session,
-                factories.principal_of(session, world["officials"][0]),  # type: ignore[index]
+                factories.principal_of(session, world.officials[0]),
                 claim_id=claim_id,
                 idempotency_key=None,
             )
@@ -176,13 +189,13 @@ def test_workers_running_the_schedule_together_settle_and_tell_once(database_url
     assert len(reports) == 4
     engine = make_engine(database_url)
     with unit_of_work(engine) as session:
-        assert set(session.scalars(select(Claim.status)).all()) == {"settled"}
+        assert set(session.scalars(select(col(Claim.status))).all()) == {"settled"}
         settlements = session.scalar(
-            select(func.count()).select_from(JournalTransaction).where(JournalTransaction.actor == "system:notice")
+            select(func.count()).select_from(JournalTransaction).where(col(JournalTransaction.actor) == "system:notice")
         )
         assert settlements == 6
-        for home in world["homes"]:  # type: ignore[attr-defined]
-            assert queries.balance(session, accounts.of_household(session, home).id).posted == 5  # type: ignore[arg-type]
+        for home in world.homes:
+            assert queries.balance(session, factories.id_of(accounts.of_household(session, home))).posted == 5
         notifications = session.scalar(select(func.count()).select_from(Notification))
         assert verify(session).ok
     engine.dispose()

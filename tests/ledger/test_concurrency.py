@@ -43,7 +43,7 @@ def balance(url: str, account: int) -> tuple[int, int, int]:
     return b.posted, b.available, transactions or 0
 
 
-def test_fifty_posts_with_one_idempotency_key_credit_once(village) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_posts_with_one_idempotency_key_credit_once(village: tuple[str, factories.VillageFixture, int]) -> None:
     url, v, household = village
 
     def award(engine: Engine, _: int) -> str:
@@ -65,7 +65,7 @@ def test_fifty_posts_with_one_idempotency_key_credit_once(village) -> None:  # t
     assert balance(url, household) == (5, 5, 1)
 
 
-def test_fifty_debits_beyond_the_balance_never_overdraw(village) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_debits_beyond_the_balance_never_overdraw(village: tuple[str, factories.VillageFixture, int]) -> None:
     url, v, household = village
     engine = make_engine(url)
     with unit_of_work(engine) as session:
@@ -91,7 +91,9 @@ def test_fifty_debits_beyond_the_balance_never_overdraw(village) -> None:  # typ
 
 
 @pytest.mark.parametrize("actions", [["post", "void"], ["post"] * 5 + ["void"] * 5])
-def test_concurrent_resolutions_of_one_pending_transfer_take_effect_once(village, actions) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_resolutions_of_one_pending_transfer_take_effect_once(
+    village: tuple[str, factories.VillageFixture, int], actions: list[str]
+) -> None:
     url, v, household = village
     engine = make_engine(url)
     with unit_of_work(engine) as session:

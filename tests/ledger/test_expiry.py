@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from api.app import create_app
 from ledger import expiry, jobs
@@ -27,6 +29,7 @@ from ledger.tenancy import County, Household
 from tests import factories
 from tests.api.conftest import PASSWORD, bearer, make_settings, password_token
 from tests.conftest import ON_POSTGRES
+from tests.factories import id_of, not_none
 
 TZ = "Asia/Shanghai"
 
@@ -44,13 +47,13 @@ def place(engine: Engine) -> Place:
     with unit_of_work(engine) as session:
         village = factories.create_village(session)
         household, points = factories.create_household(session, village.village_id)
-        notice = accounts.of_household(session, household, AccountKind.NOTICE).id
-    return Place(village, household, points, notice)  # type: ignore[arg-type]
+        notice = id_of(accounts.of_household(session, household, AccountKind.NOTICE))
+    return Place(village, household, points, notice)
 
 
 def expiry_on(engine: Engine, place: Place, months: int = 12) -> None:
     with unit_of_work(engine) as session:
-        session.get(County, place.village.county_id).points_expiry_months = months  # type: ignore[union-attr]
+        not_none(session.get(County, place.village.county_id)).points_expiry_months = months
 
 
 def settle(engine: Engine, place: Place, points: int, at: datetime) -> None:
@@ -113,16 +116,16 @@ def warn(engine: Engine, now: datetime | None = None) -> int:
         return expiry.warn_due(session, now or utcnow())
 
 
-def told(engine: Engine, household: int, kind: str) -> list[dict]:
+def told(engine: Engine, household: int, kind: str) -> list[dict[str, Any]]:
     with unit_of_work(engine) as session:
         return [
             n.payload
             for n in session.scalars(
                 select(Notification)
-                .where(Notification.household_id == household, Notification.kind == kind)
-                .order_by(Notification.id)
+                .where(col(Notification.household_id) == household, col(Notification.kind) == kind)
+                .order_by(col(Notification.id))
             ).all()
-        ]  # type: ignore[arg-type]
+        ]
 
 
 def assert_verified(engine: Engine) -> None:
@@ -187,7 +190,7 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
     settle(engine, place, 10, months_ago(13))
     settle(engine, place, 5, months_ago(1))
     with unit_of_work(engine) as session:
-        seq_before = session.get(Household, place.household).record_seq  # type: ignore[union-attr]
+        seq_before = not_none(session.get(Household, place.household)).record_seq
     report = jobs.tick(engine)
     assert report.expired_points_households == 1 and "expire_points" not in report.skipped
     assert available(engine, place.points) == 5
@@ -196,9 +199,10 @@ def test_points_older_than_the_setting_lapse_and_recent_ones_stay(engine: Engine
         {"points": 10, "settled_before": local(expiry.cutoff(utcnow(), TZ, 12), TZ).date().isoformat()}
     ]
     with unit_of_work(engine) as session:
-        tx = session.scalars(select(JournalTransaction).where(JournalTransaction.reason == "points_expired")).one()
-        assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta  # type: ignore[index]
-        assert session.get(Household, place.household).record_seq == seq_before + 1  # type: ignore[union-attr]
+        tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
+        assert tx.meta is not None
+        assert tx.actor == "system:expiry" and tx.meta["months"] == 12 and "cutoff" in tx.meta
+        assert not_none(session.get(Household, place.household)).record_seq == seq_before + 1
     # a second run, and a tick, find nothing more
     assert expire(engine) == 0
     assert jobs.tick(engine).expired_points_households == 0
@@ -286,9 +290,9 @@ def test_a_spend_committed_while_the_step_runs_is_counted(
     settle(engine, place, 10, months_ago(13))
     settle(engine, place, 5, months_ago(1))
     read = expiry._standings
-    calls = []
+    calls: list[Any] = []
 
-    def read_then_spend(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def read_then_spend(*args: Any, **kwargs: Any) -> Any:
         found = read(*args, **kwargs)
         if not calls:
             spend(engine, place, 4)  # another connection, committed before the step locks anything
@@ -308,8 +312,8 @@ def test_only_counties_with_expiry_on_and_only_their_households(engine: Engine, 
     other_place = Place(other, other_household, other_points, 0)
     settle(engine, place, 10, months_ago(13))
     with unit_of_work(engine) as session:
-        notice = accounts.of_household(session, other_household, AccountKind.NOTICE).id
-    settle(engine, Place(other, other_household, other_points, notice), 10, months_ago(13))  # type: ignore[arg-type]
+        notice = id_of(accounts.of_household(session, other_household, AccountKind.NOTICE))
+    settle(engine, Place(other, other_household, other_points, notice), 10, months_ago(13))
     expiry_on(engine, other_place, 24)
     assert expire(engine) == 0  # 13 months is not 24; the first county has expiry off
     expiry_on(engine, other_place, 12)
@@ -322,8 +326,8 @@ def test_a_reversed_expiry_gives_the_points_a_fresh_start(engine: Engine, place:
     settle(engine, place, 10, months_ago(13))
     assert expire(engine) == 1
     with unit_of_work(engine) as session:
-        tx = session.scalars(select(JournalTransaction).where(JournalTransaction.reason == "points_expired")).one()
-        journal.reverse(session, transaction_id=tx.id, actor="user:admin", reason="expiry_undone")  # type: ignore[arg-type]
+        tx = session.scalars(select(JournalTransaction).where(col(JournalTransaction.reason) == "points_expired")).one()
+        journal.reverse(session, transaction_id=id_of(tx), actor="user:admin", reason="expiry_undone")
     assert expire(engine) == 0
     assert available(engine, place.points) == 10
     assert expire(engine, utcnow() + timedelta(days=370)) == 1  # a year after the reversal they lapse

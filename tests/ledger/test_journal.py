@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -42,7 +43,7 @@ def balance(engine: Engine, account_id: int) -> tuple[int, int, int, int]:
         return b.posted, b.pending_debit, b.pending_credit, b.earned
 
 
-def test_transfer_posts_both_legs_and_chains(engine: Engine, village, household) -> None:
+def test_transfer_posts_both_legs_and_chains(engine: Engine, village: factories.VillageFixture, household: int) -> None:
     with unit_of_work(engine) as session:
         first = journal.transfer(
             session, debit=village.issuance, credit=household, amount=5, reason="garbage_sorting", actor="user:1"
@@ -55,11 +56,16 @@ def test_transfer_posts_both_legs_and_chains(engine: Engine, village, household)
     assert balance(engine, village.issuance) == (-8, 0, 0, 0)
     with unit_of_work(engine) as session:
         assert session.scalar(select(func.sum(Posting.amount))) == 0
-        assert session.get(JournalTransaction, second.id).prev_hash == first.hash
+        row = session.get(JournalTransaction, second.id)
+        assert row is not None and row.prev_hash == first.hash
 
 
-def test_same_key_same_body_replays_and_different_body_conflicts(engine: Engine, village, household) -> None:
-    kwargs = dict(debit=village.issuance, credit=household, amount=5, reason="elder_care", actor="user:1")
+def test_same_key_same_body_replays_and_different_body_conflicts(
+    engine: Engine, village: factories.VillageFixture, household: int
+) -> None:
+    kwargs: dict[str, Any] = dict(
+        debit=village.issuance, credit=household, amount=5, reason="elder_care", actor="user:1"
+    )
     with unit_of_work(engine) as session:
         original = journal.transfer(session, idempotency_key="k-1", **kwargs)
     with unit_of_work(engine) as session:
@@ -75,8 +81,10 @@ def test_same_key_same_body_replays_and_different_body_conflicts(engine: Engine,
     assert other.id != original.id and balance(engine, household)[0] == 10
 
 
-def test_a_failed_write_leaves_no_trace_and_frees_its_key(engine: Engine, village, household) -> None:
-    spend = dict(
+def test_a_failed_write_leaves_no_trace_and_frees_its_key(
+    engine: Engine, village: factories.VillageFixture, household: int
+) -> None:
+    spend: dict[str, Any] = dict(
         debit=household, credit=village.penalty, amount=5, reason="littering", actor="user:1", idempotency_key="spend-1"
     )
     with pytest.raises(InsufficientPoints), unit_of_work(engine) as session:
@@ -89,7 +97,9 @@ def test_a_failed_write_leaves_no_trace_and_frees_its_key(engine: Engine, villag
     assert balance(engine, household) == (0, 0, 0, 5)
 
 
-def test_pending_reserves_then_resolves_exactly_once(engine: Engine, village, household) -> None:
+def test_pending_reserves_then_resolves_exactly_once(
+    engine: Engine, village: factories.VillageFixture, household: int
+) -> None:
     with unit_of_work(engine) as session:
         journal.transfer(session, debit=village.issuance, credit=household, amount=10, reason="x", actor="u")
         hold = journal.transfer(
@@ -108,7 +118,9 @@ def test_pending_reserves_then_resolves_exactly_once(engine: Engine, village, ho
     assert balance(engine, household) == (3, 0, 0, 10)
 
 
-def test_void_releases_and_expiry_returns_points(engine: Engine, village, household) -> None:
+def test_void_releases_and_expiry_returns_points(
+    engine: Engine, village: factories.VillageFixture, household: int
+) -> None:
     with unit_of_work(engine) as session:
         journal.transfer(session, debit=village.issuance, credit=household, amount=10, reason="x", actor="u")
         voided = journal.transfer(
@@ -136,7 +148,9 @@ def test_void_releases_and_expiry_returns_points(engine: Engine, village, househ
     assert balance(engine, household) == (10, 0, 0, 10)
 
 
-def test_reversal_mirrors_once_and_never_overdraws(engine: Engine, village, household) -> None:
+def test_reversal_mirrors_once_and_never_overdraws(
+    engine: Engine, village: factories.VillageFixture, household: int
+) -> None:
     with unit_of_work(engine) as session:
         earn = journal.transfer(session, debit=village.issuance, credit=household, amount=6, reason="x", actor="u")
     with unit_of_work(engine) as session:
@@ -157,7 +171,7 @@ def test_reversal_mirrors_once_and_never_overdraws(engine: Engine, village, hous
         journal.reverse(session, transaction_id=spent_earn.id, actor="u", reason="too late")
 
 
-def test_transactions_stay_in_one_village(engine: Engine, village, household) -> None:
+def test_transactions_stay_in_one_village(engine: Engine, village: factories.VillageFixture, household: int) -> None:
     with unit_of_work(engine) as session:
         other = factories.create_village(session, county_id=village.county_id)
     with pytest.raises(CrossVillageTransaction), unit_of_work(engine) as session:

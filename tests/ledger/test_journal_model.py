@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import make_engine, unit_of_work
@@ -111,7 +112,7 @@ class JournalMachine(RuleBasedStateMachine):
 
     @rule(target=transactions, n=st.integers(0, HOUSEHOLDS - 1), amount=st.integers(1, 50), key=st.booleans())
     def award(self, n: int, amount: int, key: bool) -> Any:
-        request = {
+        request: dict[str, Any] = {
             "debit": self.model.issuance,
             "credit": self.model.households[n],
             "amount": amount,
@@ -247,10 +248,10 @@ class JournalMachine(RuleBasedStateMachine):
     def ledger_holds(self) -> None:
         with unit_of_work(self.engine) as session:
             assert (session.scalar(select(func.coalesce(func.sum(Posting.amount), 0))) or 0) == 0
-            resolutions = session.exec(  # type: ignore[call-overload]
-                select(JournalTransaction.pending_id, func.count())
-                .where(JournalTransaction.pending_id.is_not(None))  # type: ignore[union-attr]
-                .group_by(JournalTransaction.pending_id)
+            resolutions = session.execute(
+                select(col(JournalTransaction.pending_id), func.count())
+                .where(col(JournalTransaction.pending_id).is_not(None))
+                .group_by(col(JournalTransaction.pending_id))
                 .having(func.count() > 1)
             ).all()
             assert resolutions == []
@@ -270,7 +271,7 @@ class JournalMachine(RuleBasedStateMachine):
 
 @pytest.mark.slow
 def test_journal_behaves_like_its_model(fresh_database: Callable[[], str]) -> None:
-    JournalMachine.fresh_database = staticmethod(fresh_database)  # type: ignore[assignment]
+    JournalMachine.fresh_database = staticmethod(fresh_database)
     run_state_machine_as_test(
         JournalMachine,
         settings=settings(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -16,7 +16,7 @@ from tests.concurrently import run_together
 KEY = "test:client:bank"
 
 
-def use(engine: Engine, now=None, limit: int = 3) -> str:  # type: ignore[no-untyped-def]
+def use(engine: Engine, now: datetime | None = None, limit: int = 3) -> str:
     with unit_of_work(engine) as session:
         ratelimit.hit(session, KEY, limit=limit, seconds=60, what="tries", now=now)
     return "ok"

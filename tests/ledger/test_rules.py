@@ -1,5 +1,7 @@
 """The pure rules of the journal: no database, no fixtures."""
 
+from typing import Any
+
 import pytest
 
 from ledger.journal import rules
@@ -23,12 +25,12 @@ def test_a_transaction_needs_two_distinct_accounts(legs: list[Leg]) -> None:
 @pytest.mark.parametrize("amount", [0, -3, 1.5, True, "5", 10**13])
 def test_transfer_amount_is_a_positive_whole_number(amount: object) -> None:
     with pytest.raises(InvalidAmount):
-        rules.check_legs(rules.transfer_legs(debit=1, credit=2, amount=amount))  # type: ignore[arg-type]
+        rules.check_legs(rules.transfer_legs(debit=1, credit=2, amount=amount))  # type: ignore[arg-type]  # wrong types on purpose
 
 
 def test_pending_debit_reserves_and_cannot_overdraw() -> None:
     household = Balance(posted=10)
-    apply = dict(account_kind=AccountKind.HOUSEHOLD, involves_issuance=False, account_id=7)
+    apply: dict[str, Any] = dict(account_kind=AccountKind.HOUSEHOLD, involves_issuance=False, account_id=7)
     rules.apply(household, tx_kind=TxKind.PENDING, amount=-8, **apply)
     assert (household.posted, household.pending_debit, household.available) == (10, 8, 2)
     with pytest.raises(InsufficientPoints) as err:
@@ -71,7 +73,7 @@ def test_issuance_may_go_negative_and_earned_counts_only_issued_points() -> None
 
 def test_pending_credit_is_not_spendable_until_posted() -> None:
     household = Balance()
-    kw = dict(account_kind=AccountKind.HOUSEHOLD, involves_issuance=True, account_id=2)
+    kw: dict[str, Any] = dict(account_kind=AccountKind.HOUSEHOLD, involves_issuance=True, account_id=2)
     rules.apply(household, tx_kind=TxKind.PENDING, amount=5, **kw)
     assert (household.available, household.pending_credit, household.earned) == (0, 5, 0)
     rules.apply(household, tx_kind=TxKind.POST_PENDING, amount=5, **kw)

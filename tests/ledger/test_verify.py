@@ -46,7 +46,7 @@ def test_an_edited_amount_names_its_transaction(engine: Engine, history: list[in
     with unit_of_work(engine) as session:
         report = verify(session)
     assert not report.ok
-    assert report.first_bad.transaction_id == history[1]
+    assert report.first_bad is not None and report.first_bad.transaction_id == history[1]
     assert any(p.account_id is not None and "posted" in p.what for p in report.problems)
 
 
@@ -57,6 +57,7 @@ def test_a_deleted_transaction_is_found(engine: Engine, history: list[int]) -> N
         conn.execute(text("DELETE FROM journal_transaction WHERE id = :t"), {"t": history[2]})
     with unit_of_work(engine) as session:
         report = verify(session)
+    assert report.first_bad is not None
     assert report.first_bad.transaction_id == history[2] + 1  # the next one no longer links
 
 
@@ -69,7 +70,7 @@ def test_reordered_transactions_are_found(engine: Engine, history: list[int]) ->
         conn.execute(text("UPDATE journal_transaction SET chain_seq = 2 WHERE id = :a"), {"a": a})
     with unit_of_work(engine) as session:
         report = verify(session)
-    assert report.first_bad.transaction_id == b
+    assert report.first_bad is not None and report.first_bad.transaction_id == b
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
 
 from api.app import create_app
@@ -38,11 +39,12 @@ def form_post(
     *,
     from_page: str | None = None,
     files: dict[str, tuple[str, bytes, str]] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> Response:
     """Send a form as a browser would: with the CSRF token of the page it is on."""
     page = client.get(from_page or path)
     assert page.status_code == 200, page.text
-    return client.post(path, data={"csrf": csrf_of(page.text), **data}, files=files)
+    response: Response = client.post(path, data={"csrf": csrf_of(page.text), **data}, files=files)
+    return response
 
 
 def sign_in_villager(client: TestClient, phone: str, next_path: str = "") -> None:

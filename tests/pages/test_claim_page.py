@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api.app import create_app
 from ledger.base import utcnow
 from ledger.claims import service as claim_service
+from ledger.settings import Settings
 from tests.api.claiming import JPEG, code_of, live_code, new_activity
 from tests.api.conftest import World, password_token
 from tests.pages.conftest import csrf_of, sign_in_villager
@@ -140,8 +142,8 @@ def test_without_a_scan_ticket_the_changed_code_is_refused(
 
 
 def test_a_scan_ticket_works_only_in_the_browser_that_scanned(
-    browser: TestClient, world: World, settings, engine, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    browser: TestClient, world: World, settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _ = _scan_live(browser, world)
     browser.get(path)
     ticket = browser.cookies.get("sz_scan")

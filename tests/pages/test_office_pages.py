@@ -16,7 +16,8 @@ from api.pages.messages import ERRORS, NOTICES
 from ledger.activities import codes
 from ledger.base import utcnow
 from tests.api.claiming import JPEG, balance, claim, code_of, new_activity, photo
-from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.api.conftest import World, app_of, bearer, password_token, villager_token
+from tests.factories import not_none
 from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
 ZH = i18n.translations("zh_CN")
@@ -26,7 +27,8 @@ PHONE_A2 = "13900000002"
 def _claim(client: TestClient, phone: str, activity: dict[str, Any], **body: Any) -> dict[str, Any]:
     sent = claim(client, villager_token(client, phone), code_of(activity), **body)
     assert sent.status_code == 201, sent.text
-    return sent.json()  # type: ignore[no-any-return]
+    made: dict[str, Any] = sent.json()
+    return made
 
 
 def _status(client: TestClient, token: str, claim_id: int) -> str:
@@ -286,7 +288,7 @@ def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClie
     assert created.status_code == 303, created.text
     listing = browser.get(created.headers["location"])
     assert "Evening patrol" in listing.text
-    activity_id = int(re.search(r'data-activity-id="(\d+)"', listing.text).group(1))  # type: ignore[union-attr]
+    activity_id = int(not_none(re.search(r'data-activity-id="(\d+)"', listing.text)).group(1))
 
     screen = browser.get(f"/office/activities/{activity_id}/screen")
     assert screen.status_code == 200
@@ -325,7 +327,7 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
     card = browser.get(f"/office/households/{world.household_a1}/card.svg")
     assert card.status_code == 200 and card.headers["content-type"].startswith("image/svg+xml")
     scan = "https://testserver/h/" + codes.sign_household(
-        browser.app.state.code_keys,  # type: ignore[attr-defined]
+        app_of(browser).state.code_keys,
         household_id=world.household_a1,
     )
 
@@ -392,7 +394,7 @@ def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestCl
     assert len(deductions) == 1 and len(deductions[0]["evidence"]) == 1
     listed = browser.get("/office/disputes").text
     row = listed.split(f'data-deduction-id="{deductions[0]["id"]}"')[1].split("</tr>")[0]
-    shown_as = re.search(rf'<option value="{matter.group(1)}">([^(<]+) \(', page.text).group(1)  # type: ignore[union-attr]
+    shown_as = not_none(re.search(rf'<option value="{matter.group(1)}">([^(<]+) \(', page.text)).group(1)
     assert f"<td>{shown_as}</td>" in row and matter.group(1) not in row  # the matter's name, not its code
 
     villager = villager_token(browser, world.villager_phone)

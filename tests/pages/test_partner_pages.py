@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
@@ -39,10 +41,11 @@ def a_voucher(browser: TestClient, engine: Engine, world: World) -> dict[str, st
     return dict(response.json())
 
 
-def at_till(browser: TestClient, **fields: str):  # type: ignore[no-untyped-def]
+def at_till(browser: TestClient, **fields: str) -> Response:
     page = browser.get("/till")
     assert page.status_code == 200, page.text
-    return browser.post("/till", data={"csrf": csrf_of(page.text), **fields})
+    response: Response = browser.post("/till", data={"csrf": csrf_of(page.text), **fields})
+    return response
 
 
 def result_of(html: str) -> str:
@@ -57,8 +60,8 @@ def uses_of(engine: Engine, code: str) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(VoucherEvent)
-                .join(Voucher, Voucher.id == VoucherEvent.voucher_id)
-                .where(Voucher.code == code, VoucherEvent.event == "consumed")
+                .join(Voucher, col(Voucher.id) == col(VoucherEvent.voucher_id))
+                .where(col(Voucher.code) == code, col(VoucherEvent.event) == "consumed")
             )
             or 0
         )

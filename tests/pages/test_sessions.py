@@ -6,18 +6,21 @@ import hashlib
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ledger.base import as_utc, utcnow
 from ledger.db import unit_of_work
 from ledger.identity.models import User, WebSession
+from ledger.settings import Settings
 from tests.api.conftest import World
+from tests.factories import not_none
 from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
 
 def _cookie_header(browser: TestClient, response_text_path: str = "/signin") -> str:
-    return browser.get(response_text_path).headers.get("set-cookie", "")
+    return str(browser.get(response_text_path).headers.get("set-cookie", ""))
 
 
 def test_the_session_cookie_is_secure_httponly_samesite_and_only_its_hash_is_stored(
@@ -34,7 +37,7 @@ def test_the_session_cookie_is_secure_httponly_samesite_and_only_its_hash_is_sto
     assert sent.status_code == 303 and sent.headers["location"] == "/office"
     cookie = next(c for c in sent.headers.get_list("set-cookie") if c.startswith("sz_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
-    key = re.match(r"sz_session=([^;]+)", cookie).group(1)  # type: ignore[union-attr]
+    key = not_none(re.match(r"sz_session=([^;]+)", cookie)).group(1)
     with unit_of_work(engine) as session:
         stored = session.exec(select(WebSession.key_hash)).all()
     assert stored == [hashlib.sha256(key.encode()).hexdigest()]
@@ -60,11 +63,11 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     forged = browser.post("/prefs/elder", data={"next": "/me", "csrf": "0" * 64})
     assert forged.status_code == 403
     with unit_of_work(engine) as session:
-        assert not session.exec(select(User.elder_mode).where(User.elder_mode.is_(True))).all()  # type: ignore[attr-defined]
+        assert not session.exec(select(User.elder_mode).where(col(User.elder_mode).is_(True))).all()
     done = form_post(browser, "/prefs/elder", {"next": "/me"}, from_page="/me")
     assert done.status_code == 303
     with unit_of_work(engine) as session:
-        assert len(session.exec(select(User.id).where(User.elder_mode.is_(True))).all()) == 1  # type: ignore[attr-defined]
+        assert len(session.exec(select(User.id).where(col(User.elder_mode).is_(True))).all()) == 1
 
 
 def test_a_token_from_before_sign_in_is_not_accepted_after_it(browser: TestClient, world: World) -> None:
@@ -78,7 +81,7 @@ def test_sign_in_follows_only_paths_on_this_site(browser: TestClient, world: Wor
     for target, lands in (("//evil.example/x", "/me"), ("https://evil.example", "/me"), ("/me/rating", "/me/rating")):
         browser.cookies.clear()
         sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": target}, from_page="/signin")
-        code = re.search(r'class="dev-code">(\d{6})<', sent.text).group(1)  # type: ignore[union-attr]
+        code = not_none(re.search(r'class="dev-code">(\d{6})<', sent.text)).group(1)
         done = browser.post(
             "/signin/code",
             data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": code, "next": target},
@@ -88,7 +91,7 @@ def test_sign_in_follows_only_paths_on_this_site(browser: TestClient, world: Wor
 
 def test_a_wrong_code_is_refused_plainly_and_counted(browser: TestClient, world: World) -> None:
     sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone}, from_page="/signin")
-    right = re.search(r'class="dev-code">(\d{6})<', sent.text).group(1)  # type: ignore[union-attr]
+    right = not_none(re.search(r'class="dev-code">(\d{6})<', sent.text)).group(1)
     wrong = "000000" if right != "000000" else "111111"
     refused = browser.post(
         "/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": wrong}
@@ -111,8 +114,8 @@ def test_pages_are_not_cached_and_load_only_our_own_scripts(browser: TestClient,
 
 def test_the_language_follows_the_person_to_another_browser(
     browser: TestClient,
-    settings,
-    engine: Engine,  # type: ignore[no-untyped-def]
+    settings: Settings,
+    engine: Engine,
     world: World,
 ) -> None:
     sign_in_villager(browser, world.villager_phone)
@@ -144,7 +147,7 @@ def test_an_ended_or_expired_session_or_a_disabled_user_goes_back_to_sign_in(
     assert gone.status_code == 303 and gone.headers["location"].startswith("/signin")
 
 
-def _max_age(response) -> int:  # type: ignore[no-untyped-def]
+def _max_age(response: Response) -> int:
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("sz_session="))
     found = re.search(r"max-age=(\d+)", cookie, re.IGNORECASE)
     assert found, cookie
@@ -152,8 +155,8 @@ def _max_age(response) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_the_session_cookie_lasts_exactly_as_long_as_the_session_on_the_server(
-    browser: TestClient, world: World, engine: Engine, settings
-) -> None:  # type: ignore[no-untyped-def]
+    browser: TestClient, world: World, engine: Engine, settings: Settings
+) -> None:
     """A browser must not keep a session cookie the server has long ended (nor drop one it still honours)."""
     staff = form_post(
         browser,
@@ -165,14 +168,14 @@ def test_the_session_cookie_lasts_exactly_as_long_as_the_session_on_the_server(
     assert _max_age(staff) == settings.staff_session_hours * 3600
     form_post(browser, "/signout", {}, from_page="/office")
     sent = form_post(browser, "/signin/phone", {"phone": world.villager_phone, "next": ""}, from_page="/signin")
-    code = re.search(r"<strong class=\"dev-code\">(\d{6})</strong>", sent.text).group(1)  # type: ignore[union-attr]
+    code = not_none(re.search(r"<strong class=\"dev-code\">(\d{6})</strong>", sent.text)).group(1)
     villager = browser.post(
         "/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": code, "next": ""}
     )
     assert villager.status_code == 303
     assert _max_age(villager) == settings.villager_session_days * 24 * 3600
     with unit_of_work(engine) as session:
-        ends = session.exec(select(WebSession.expires_at).order_by(WebSession.created_at)).all()  # type: ignore[arg-type]
+        ends = session.exec(select(WebSession.expires_at).order_by(col(WebSession.created_at))).all()
     lifetimes = [(as_utc(end) - utcnow()).total_seconds() for end in ends]
     assert abs(lifetimes[0] - settings.staff_session_hours * 3600) < 60
     assert abs(lifetimes[-1] - settings.villager_session_days * 24 * 3600) < 60

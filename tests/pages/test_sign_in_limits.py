@@ -7,18 +7,20 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from ledger.base import utcnow
 from ledger.db import unit_of_work
 from ledger.identity import passwords, throttle
 from ledger.identity.models import SignInThrottle
-from tests.api.conftest import PASSWORD, World, bearer, password_token
+from tests.api.conftest import PASSWORD, World, app_of, bearer, password_token
 from tests.api.test_sign_in_limits import BlockingHasher
 from tests.pages.conftest import csrf_of, form_post, sign_in_villager
 
 
-def _ask_for_codes(browser: TestClient, phone: str, times: int):  # type: ignore[no-untyped-def]
+def _ask_for_codes(browser: TestClient, phone: str, times: int) -> list[Response]:
     return [form_post(browser, "/signin/phone", {"phone": phone}, from_page="/signin") for _ in range(times)]
 
 
@@ -98,8 +100,8 @@ def test_the_page_checks_a_password_outside_its_unit_of_work(
 
 def test_a_villager_is_told_on_their_page_when_guessing_locked_their_phone(browser: TestClient, world: World) -> None:
     sign_in_villager(browser, world.villager_phone)
-    app = browser.app
-    for i in range(app.state.settings.account_lock_failures):  # type: ignore[attr-defined]
+    app = app_of(browser)
+    for i in range(app.state.settings.account_lock_failures):
         guess = TestClient(app, client=(f"198.18.5.{i + 1}", 40000)).post(
             "/api/v1/auth/otp/verify", json={"phone": world.villager_phone, "code": "000000"}
         )
@@ -112,8 +114,8 @@ def test_a_villager_is_told_on_their_page_when_guessing_locked_their_phone(brows
 def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_only_then(
     browser: TestClient, engine: Engine, world: World
 ) -> None:
-    app = browser.app
-    for i in range(app.state.settings.account_lock_failures):  # type: ignore[attr-defined]
+    app = app_of(browser)
+    for i in range(app.state.settings.account_lock_failures):
         guess = TestClient(app, client=(f"198.18.6.{i + 1}", 40000)).post(
             "/api/v1/auth/token", data={"grant_type": "password", "username": "official-a", "password": "wrong"}
         )
@@ -121,7 +123,7 @@ def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_on
     with unit_of_work(engine) as session:  # the hour of the lock has passed
         session.connection().execute(
             update(SignInThrottle)
-            .where(SignInThrottle.key == throttle.account_key("user:official-a"))
+            .where(col(SignInThrottle.key) == throttle.account_key("user:official-a"))
             .values(blocked_until=utcnow())
         )
 

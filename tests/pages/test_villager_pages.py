@@ -18,6 +18,7 @@ from tests.api.redeeming import available, give_points, offer
 from tests.api.test_bookings_and_settlement import health_check
 from tests.api.test_credit import give_history
 from tests.api.test_loans import loan_product
+from tests.factories import not_none
 from tests.pages.conftest import csrf_of, form_post, sign_in_villager
 
 
@@ -168,7 +169,7 @@ def test_redeeming_shows_the_voucher_with_its_pin_and_the_balance_drops(
     shop = offer(browser, cost_points=100, stock=5)
     page = browser.get("/me/redeem")
     assert f'data-offer-id="{shop["id"]}"' in page.text and 'data-action="redeem"' in page.text
-    key = re.search(rf'name="key" value="([^"]+-{shop["id"]})"', page.text).group(1)  # type: ignore[union-attr]
+    key = not_none(re.search(rf'name="key" value="([^"]+-{shop["id"]})"', page.text)).group(1)
     done = browser.post("/me/redeem", data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(shop["id"])})
     assert done.status_code == 303 and done.headers["location"] == "/me/redeem?done=redeemed"
 
@@ -201,7 +202,7 @@ def test_a_redeem_the_household_cannot_afford_is_refused_plainly_and_changes_not
     page = browser.get("/me/redeem")
     offer_html = page.text.split(f'data-offer-id="{dear["id"]}"')[1].split("</li>")[0]
     assert "data-cannot-afford" in offer_html
-    key = re.search(rf'name="key" value="([^"]+-{dear["id"]})"', page.text).group(1)  # type: ignore[union-attr]
+    key = not_none(re.search(rf'name="key" value="([^"]+-{dear["id"]})"', page.text)).group(1)
     refused = browser.post("/me/redeem", data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(dear["id"])})
     assert refused.status_code in (403, 409, 422)
     plain = i18n.translations("zh_CN").gettext("You do not have enough points for this.")  # zh-CN is the default
@@ -281,7 +282,7 @@ def test_a_health_check_is_booked_on_a_slot_picked_on_the_page(
     check, slots = health_check(browser)
     page = browser.get("/me/redeem")
     assert 'id="health-checks"' in page.text and f'<option value="{slots[1]["id"]}"' in page.text
-    key = re.search(rf'name="key" value="([^"]+-{check["id"]})"', page.text).group(1)  # type: ignore[union-attr]
+    key = not_none(re.search(rf'name="key" value="([^"]+-{check["id"]})"', page.text)).group(1)
     booked = browser.post(
         "/me/redeem",
         data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(check["id"]), "slot_id": str(slots[1]["id"])},
@@ -300,7 +301,7 @@ def test_a_loan_applied_for_on_the_page_is_followed_there(browser: TestClient, w
     sign_in_villager(browser, world.villager_phone)
     page = browser.get("/me/redeem")
     assert 'id="loans"' in page.text and 'data-action="apply"' in page.text
-    key = re.search(rf'name="key" value="([^"]+-loan-{product})"', page.text).group(1)  # type: ignore[union-attr]
+    key = not_none(re.search(rf'name="key" value="([^"]+-loan-{product})"', page.text)).group(1)
     sent = browser.post(
         "/me/loans",
         data={

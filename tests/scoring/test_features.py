@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import pandas as pd
 
@@ -72,7 +73,7 @@ def test_a_household_with_nothing_has_missing_where_nothing_can_be_measured() ->
     row = out.loc[7]
     assert list(out.columns) == FEATURES
     for missing in ("tenure_months", "months_since_last_positive", "months_since_last_deduction", "rejected_share"):
-        assert math.isnan(row[missing]), missing
+        assert math.isnan(cast(float, row[missing])), missing
     for zero in ("active_months_12", "points_12m_capped", "categories_24m", "deductions_24m", "claims_decided_24m"):
         assert row[zero] == 0, zero
 
