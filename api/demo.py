@@ -297,7 +297,7 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
             details=claims.Details(),
             idempotency_key=None,
             now=now - timedelta(hours=rng.randint(1, 20)),
-        ).claim
+        ).value
         if reviewer is None or n % 4 == 0:
             continue  # left for an official to review
         if n % 4 == 3:
@@ -528,7 +528,7 @@ def _redemption(session: Session, county: County) -> None:
         return household_id
 
     # (a) a voucher redeemed and used at the supermarket with the household's PIN
-    used, _ = vouchers.redeem(session, villagers[spender(40)], offer_id=mart)
+    used = vouchers.redeem(session, villagers[spender(40)], offer_id=mart).value
     vouchers.consume(session, client["demo-mart"], code=used.code, pin=used.pin)
     # (b) a one-day voucher redeemed two days ago (redeem's `now`), expired by the scheduled step as it runs now:
     # the points come back. Expiring with a `now` ahead of the clock instead would also expire the other vouchers
@@ -539,9 +539,9 @@ def _redemption(session: Session, county: County) -> None:
     # marked attended by the clinic now. `attended` checks only that the booking is still usable (up to a day
     # after its slot ends), and `redeem` refuses a slot that has begun; booking an upcoming slot and marking it
     # attended before it starts would record a check-up that has not happened.
-    booking, _ = vouchers.redeem(
+    booking = vouchers.redeem(
         session, villagers[spender(60)], offer_id=check, slot_id=today.id, now=now - timedelta(days=1)
-    )
+    ).value
     vouchers.attended(session, client["demo-clinic"], code=booking.code)
     # household 1 holds a supermarket voucher to look at, with points left (69 in this seed) to book a health check
     vouchers.redeem(session, villagers[first], offer_id=mart)

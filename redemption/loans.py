@@ -36,6 +36,7 @@ from sqlmodel import Session, col
 from ledger import idempotency, outbox
 from ledger.base import as_utc, row_id, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.idempotency import Outcome
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
@@ -133,137 +134,150 @@ def apply(
     purpose: str,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> tuple[LoanApplication, bool]:
-    """A member of a household applies for a loan product. (application, True) for a replay of the same key."""
+) -> Outcome[LoanApplication]:
+    """A member of a household applies for a loan product; a replay of the same key gives the first application."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A member of the household applies for its loans.")
     purpose = (purpose or "").strip()
-    key, earlier = idempotency.begin(
+
+    now = now or utcnow()
+
+    def submit() -> LoanApplication:
+        if not isinstance(amount_yuan, int) or amount_yuan <= 0:
+            raise Invalid("amount_yuan is a whole number of yuan above 0.", field="amount_yuan")
+        if not isinstance(term_months, int) or term_months <= 0:
+            raise Invalid("term_months is a whole number of months above 0.", field="term_months")
+        if not 1 <= len(purpose) <= MAX_PURPOSE:
+            raise Invalid(f"Say in 1 to {MAX_PURPOSE} characters what the loan is for.", field="purpose")
+        household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+        offer = session.get(Offer, offer_id)
+        if offer is None or offer.county_id != household.county_id:
+            raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
+        partner, _ = offers.check_open(session, offer, household, now=now)
+        if offer.kind != OfferKind.LOAN:
+            raise NotALoanProduct(
+                "This offer is not a loan product: redeem it at /api/v1/redemptions.",
+                field="offer_id",
+                offer_id=offer_id,
+            )
+        rating = ratings.current(session, household.id, now=now)  # type: ignore[arg-type]
+        if offer.min_grade is not None:
+            offers.check_grade(offer, rating.grade)
+        terms = grade_terms(offer, rating.grade)
+        if amount_yuan > terms["max_amount_yuan"]:
+            raise AmountAboveLimit(
+                f"With a rating of {rating.grade} this product lends at most {terms['max_amount_yuan']} yuan.",
+                field="amount_yuan",
+                grade=rating.grade,
+                max_amount_yuan=terms["max_amount_yuan"],
+            )
+        if term_months > terms["term_months"]:
+            raise TermAboveLimit(
+                f"With a rating of {rating.grade} this product lends for at most {terms['term_months']} months.",
+                field="term_months",
+                grade=rating.grade,
+                max_term_months=terms["term_months"],
+            )
+        taken = offers.count_in(
+            session,
+            LoanApplication,
+            household_id=household.id,
+            offer_id=offer.id,  # type: ignore[arg-type]
+            period=offers.period_of(session, offer, household.county_id, now),
+            quantity=literal_column("1"),
+            excluded=(ApplicationStatus.WITHDRAWN,),
+        )
+        offers.check_limit(offer, taken, 1)
+        offers.take_stock(session, offer, 1)
+        consent = consents.grant(
+            session,
+            who,
+            partner_id=partner.id,
+            purpose=Purpose.LOAN_APPLICATION.value,  # type: ignore[arg-type]
+            scope=Scope.SCORE.value,
+            now=now,
+        )
+        automatic = auto_approves(offer, rating.grade, amount_yuan)
+        application = LoanApplication(
+            county_id=household.county_id,
+            village_id=household.village_id,
+            household_id=household.id,  # type: ignore[arg-type]
+            partner_id=partner.id,
+            offer_id=offer.id,
+            loan_ref=f"new-{consent.id}",
+            amount_yuan=amount_yuan,  # type: ignore[arg-type]
+            term_months=term_months,
+            purpose=purpose,
+            consent_id=consent.id,
+            rating_id=rating.id,  # type: ignore[arg-type]
+            grade=rating.grade,
+            score=rating.score,
+            max_amount_yuan=terms["max_amount_yuan"],
+            rate_discount_bp=terms["rate_discount_bp"],
+            status=ApplicationStatus.PRE_APPROVED if automatic else ApplicationStatus.UNDER_REVIEW,
+            decided_automatically=automatic,
+            decided_by=AUTO if automatic else None,
+            decided_at=now if automatic else None,
+            created_by=who.actor,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(application)
+        session.flush()
+        application.loan_ref = loan_ref_of(application.id)  # type: ignore[arg-type]
+        # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
+        # and the bank may report the loan's outcome against it
+        lookups.log_shown(
+            session,
+            consent=consent,
+            client_id=f"loan-application:{application.id}",
+            rating_id=application.rating_id,
+            now=now,
+        )
+        _event(
+            session,
+            application,
+            SUBMITTED,
+            who.actor,
+            now,
+            f"Sent to {partner.name} with your rating {rating.grade}; {partner.name} may read your rating for this "
+            "application (consent given).",
+        )
+        if automatic:
+            _event(
+                session,
+                application,
+                ApplicationStatus.PRE_APPROVED,
+                AUTO,
+                now,
+                "Pre-approved at once by the product's rules; the bank will contact you to sign.",
+            )
+        else:
+            _event(
+                session,
+                application,
+                ApplicationStatus.UNDER_REVIEW,
+                SYSTEM,
+                now,
+                "Waiting for the bank's staff to decide.",
+            )
+        _tell_bank(session, application, "loan_application.created", with_rating=True)
+        if automatic:
+            _tell_bank(session, application, "loan_application.decided")
+        _tell_household(session, application, partner)
+        return application
+
+    return idempotency.run(
         session,
         actor=who.actor,
         key=idempotency_key,
         request={"op": "loan_apply", "offer": offer_id, "amount": amount_yuan, "term": term_months, "purpose": purpose},
+        stored=_APPLICATION,
+        operation=submit,
     )
-    if earlier is not None:
-        return idempotency.replayed(session, earlier, LoanApplication, "loan_application"), True
-    if not isinstance(amount_yuan, int) or amount_yuan <= 0:
-        raise Invalid("amount_yuan is a whole number of yuan above 0.", field="amount_yuan")
-    if not isinstance(term_months, int) or term_months <= 0:
-        raise Invalid("term_months is a whole number of months above 0.", field="term_months")
-    if not 1 <= len(purpose) <= MAX_PURPOSE:
-        raise Invalid(f"Say in 1 to {MAX_PURPOSE} characters what the loan is for.", field="purpose")
-    now = now or utcnow()
-    household = session.scalars(select(Household).where(col(Household.id) == who.household_id).with_for_update()).one()
-    offer = session.get(Offer, offer_id)
-    if offer is None or offer.county_id != household.county_id:
-        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    partner, _ = offers.check_open(session, offer, household, now=now)
-    if offer.kind != OfferKind.LOAN:
-        raise NotALoanProduct(
-            "This offer is not a loan product: redeem it at /api/v1/redemptions.", field="offer_id", offer_id=offer_id
-        )
-    rating = ratings.current(session, row_id(household.id), now=now)
-    if offer.min_grade is not None:
-        offers.check_grade(offer, rating.grade)
-    terms = grade_terms(offer, rating.grade)
-    if amount_yuan > terms["max_amount_yuan"]:
-        raise AmountAboveLimit(
-            f"With a rating of {rating.grade} this product lends at most {terms['max_amount_yuan']} yuan.",
-            field="amount_yuan",
-            grade=rating.grade,
-            max_amount_yuan=terms["max_amount_yuan"],
-        )
-    if term_months > terms["term_months"]:
-        raise TermAboveLimit(
-            f"With a rating of {rating.grade} this product lends for at most {terms['term_months']} months.",
-            field="term_months",
-            grade=rating.grade,
-            max_term_months=terms["term_months"],
-        )
-    taken = offers.count_in(
-        session,
-        LoanApplication,
-        household_id=row_id(household.id),
-        offer_id=row_id(offer.id),
-        period=offers.period_of(session, offer, household.county_id, now),
-        quantity=literal_column("1"),
-        excluded=(ApplicationStatus.WITHDRAWN,),
-    )
-    offers.check_limit(offer, taken, 1)
-    offers.take_stock(session, offer, 1)
-    consent = consents.grant(
-        session,
-        who,
-        partner_id=row_id(partner.id),
-        purpose=Purpose.LOAN_APPLICATION.value,
-        scope=Scope.SCORE.value,
-        now=now,
-    )
-    automatic = auto_approves(offer, rating.grade, amount_yuan)
-    application = LoanApplication(
-        county_id=household.county_id,
-        village_id=household.village_id,
-        household_id=row_id(household.id),
-        partner_id=row_id(partner.id),
-        offer_id=row_id(offer.id),
-        loan_ref=f"new-{consent.id}",
-        amount_yuan=amount_yuan,
-        term_months=term_months,
-        purpose=purpose,
-        consent_id=consent.id,
-        rating_id=row_id(rating.id),
-        grade=rating.grade,
-        score=rating.score,
-        max_amount_yuan=terms["max_amount_yuan"],
-        rate_discount_bp=terms["rate_discount_bp"],
-        status=ApplicationStatus.PRE_APPROVED if automatic else ApplicationStatus.UNDER_REVIEW,
-        decided_automatically=automatic,
-        decided_by=AUTO if automatic else None,
-        decided_at=now if automatic else None,
-        created_by=who.actor,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(application)
-    session.flush()
-    application.loan_ref = loan_ref_of(row_id(application.id))
-    # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
-    # and the bank may report the loan's outcome against it
-    lookups.log_shown(
-        session,
-        consent=consent,
-        client_id=f"loan-application:{application.id}",
-        rating_id=application.rating_id,
-        now=now,
-    )
-    _event(
-        session,
-        application,
-        SUBMITTED,
-        who.actor,
-        now,
-        f"Sent to {partner.name} with your rating {rating.grade}; {partner.name} may read your rating for this "
-        "application (consent given).",
-    )
-    if automatic:
-        _event(
-            session,
-            application,
-            ApplicationStatus.PRE_APPROVED,
-            AUTO,
-            now,
-            "Pre-approved at once by the product's rules; the bank will contact you to sign.",
-        )
-    else:
-        _event(
-            session, application, ApplicationStatus.UNDER_REVIEW, SYSTEM, now, "Waiting for the bank's staff to decide."
-        )
-    idempotency.record_result(session, key, {"loan_application": application.id})
-    _tell_bank(session, application, "loan_application.created", with_rating=True)
-    if automatic:
-        _tell_bank(session, application, "loan_application.decided")
-    _tell_household(session, application, partner)
-    return application, False
+
+
+_APPLICATION = idempotency.row(LoanApplication, "loan_application")
 
 
 def grade_terms(offer: Offer, grade: str) -> dict[str, int]:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from ledger import failures, idempotency, outbox
 from ledger.base import as_utc, row_id, table_of, utcnow
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.idempotency import Outcome
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
@@ -138,90 +139,98 @@ def redeem(
     slot_id: int | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> tuple[Voucher, bool]:
-    """A member of a household redeems its points for an offer. (voucher, True) for a replay of the same key."""
+) -> Outcome[Voucher]:
+    """A member of a household redeems its points for an offer; a replay of the same key gives the first voucher."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A member of the household redeems its points.")
-    key, earlier = idempotency.begin(
+
+    now = now or utcnow()
+
+    def issue() -> Voucher:
+        household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+        offer = session.get(Offer, offer_id)
+        if offer is None or offer.county_id != household.county_id:
+            raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
+        if offer.kind == OfferKind.LOAN:
+            raise WrongOfferKind(
+                "A loan is applied for, not redeemed: use /api/v1/loan-applications.", field="offer_id"
+            )
+        if not 1 <= quantity <= MAX_QUANTITY or (offer.kind == OfferKind.HEALTH_CHECK and quantity != 1):
+            raise Invalid(f"quantity is 1 to {MAX_QUANTITY} (1 for a health check).", field="quantity")
+        if (offer.kind == OfferKind.HEALTH_CHECK) != (slot_id is not None):
+            raise Invalid("A health check is booked into a slot (slot_id); a voucher has none.", field="slot_id")
+        partner, village = offers.check_open(session, offer, household, now=now)
+        if offer.min_grade is not None:
+            offers.check_grade(offer, ratings.current(session, household.id, now=now).grade)  # type: ignore[arg-type]
+        taken = offers.count_in(
+            session,
+            Voucher,
+            household_id=household.id,
+            offer_id=offer.id,  # type: ignore[arg-type]
+            period=offers.period_of(session, offer, household.county_id, now),
+            quantity=Voucher.quantity,
+            excluded=(VoucherStatus.CANCELLED,),
+        )
+        offers.check_limit(offer, taken, quantity)
+        offers.take_stock(session, offer, quantity)
+        assert offer.cost_points is not None
+        assert offer.value_fen is not None
+        if slot_id is not None:
+            slot = _book_slot(session, offer, slot_id, now)
+            expires_at = as_utc(slot.ends_at) + BOOKING_GRACE
+        else:
+            expires_at = min(now + timedelta(days=offer.voucher_days), as_utc(offer.valid_until))
+        points, value = offer.cost_points * quantity, offer.value_fen * quantity
+        own = accounts.of_household(session, household.id)  # type: ignore[arg-type]
+        hold = journal.transfer(
+            session,
+            debit=own.id,
+            credit=offers.clearing_account(session, partner, village),  # type: ignore[arg-type]
+            amount=points,
+            reason="voucher_hold",
+            actor=who.actor,
+            pending=True,
+            meta={"offer": offer.id, "slot": slot_id},
+        )
+        voucher = Voucher(
+            code=new_code(),
+            pin=f"{secrets.randbelow(10**6):06d}",
+            qr_key=secrets.token_urlsafe(24)[:32],
+            county_id=household.county_id,
+            village_id=household.village_id,
+            household_id=household.id,  # type: ignore[arg-type]
+            offer_id=offer.id,
+            partner_id=partner.id,
+            kind=offer.kind,
+            slot_id=slot_id,  # type: ignore[arg-type]
+            quantity=quantity,
+            points=points,
+            value_fen=value,
+            remaining_points=points,
+            remaining_fen=value,
+            hold_id=hold.id,
+            expires_at=expires_at,
+            created_at=now,
+            created_by=who.actor,
+        )
+        session.add(voucher)
+        session.flush()
+        _event(session, voucher, VoucherEventKind.ISSUED, hold, points=points, value=value, actor=who.actor)
+        if voucher.kind == OfferKind.HEALTH_CHECK:
+            _tell_partner(session, voucher, "booking.created")
+        return voucher
+
+    return idempotency.run(
         session,
         actor=who.actor,
         key=idempotency_key,
         request={"op": "redeem", "offer": offer_id, "quantity": quantity, "slot": slot_id},
+        stored=_VOUCHER,
+        operation=issue,
     )
-    if earlier is not None:
-        return idempotency.replayed(session, earlier, Voucher, "voucher"), True
-    now = now or utcnow()
-    household = session.scalars(select(Household).where(col(Household.id) == who.household_id).with_for_update()).one()
-    offer = session.get(Offer, offer_id)
-    if offer is None or offer.county_id != household.county_id:
-        raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
-    if offer.kind == OfferKind.LOAN:
-        raise WrongOfferKind("A loan is applied for, not redeemed: use /api/v1/loan-applications.", field="offer_id")
-    if not 1 <= quantity <= MAX_QUANTITY or (offer.kind == OfferKind.HEALTH_CHECK and quantity != 1):
-        raise Invalid(f"quantity is 1 to {MAX_QUANTITY} (1 for a health check).", field="quantity")
-    if (offer.kind == OfferKind.HEALTH_CHECK) != (slot_id is not None):
-        raise Invalid("A health check is booked into a slot (slot_id); a voucher has none.", field="slot_id")
-    partner, village = offers.check_open(session, offer, household, now=now)
-    if offer.min_grade is not None:
-        offers.check_grade(offer, ratings.current(session, row_id(household.id), now=now).grade)
-    taken = offers.count_in(
-        session,
-        Voucher,
-        household_id=row_id(household.id),
-        offer_id=row_id(offer.id),
-        period=offers.period_of(session, offer, household.county_id, now),
-        quantity=Voucher.quantity,
-        excluded=(VoucherStatus.CANCELLED,),
-    )
-    offers.check_limit(offer, taken, quantity)
-    offers.take_stock(session, offer, quantity)
-    assert offer.cost_points is not None
-    assert offer.value_fen is not None
-    if slot_id is not None:
-        slot = _book_slot(session, offer, slot_id, now)
-        expires_at = as_utc(slot.ends_at) + BOOKING_GRACE
-    else:
-        expires_at = min(now + timedelta(days=offer.voucher_days), as_utc(offer.valid_until))
-    points, value = offer.cost_points * quantity, offer.value_fen * quantity
-    own = accounts.of_household(session, row_id(household.id))
-    hold = journal.transfer(
-        session,
-        debit=row_id(own.id),
-        credit=offers.clearing_account(session, partner, village),
-        amount=points,
-        reason="voucher_hold",
-        actor=who.actor,
-        pending=True,
-        meta={"offer": offer.id, "slot": slot_id},
-    )
-    voucher = Voucher(
-        code=new_code(),
-        pin=f"{secrets.randbelow(10**6):06d}",
-        qr_key=secrets.token_urlsafe(24)[:32],
-        county_id=household.county_id,
-        village_id=household.village_id,
-        household_id=row_id(household.id),
-        offer_id=row_id(offer.id),
-        partner_id=row_id(partner.id),
-        kind=offer.kind,
-        slot_id=slot_id,
-        quantity=quantity,
-        points=points,
-        value_fen=value,
-        remaining_points=points,
-        remaining_fen=value,
-        hold_id=hold.id,
-        expires_at=expires_at,
-        created_at=now,
-        created_by=who.actor,
-    )
-    session.add(voucher)
-    session.flush()
-    _event(session, voucher, VoucherEventKind.ISSUED, hold, points=points, value=value, actor=who.actor)
-    idempotency.record_result(session, key, {"voucher": voucher.id})
-    if voucher.kind == OfferKind.HEALTH_CHECK:
-        _tell_partner(session, voucher, "booking.created")
-    return voucher, False
+
+
+_VOUCHER = idempotency.row(Voucher, "voucher")
 
 
 def _book_slot(session: Session, offer: Offer, slot_id: int, now: datetime) -> HealthSlot:

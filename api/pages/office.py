@@ -596,7 +596,7 @@ def send_award(
         if isinstance(refused, Unauthenticated):
             raise
         return _award_form(page, number, status_code=status_of(refused), refusal=_award_refusal(page, refused))
-    done = "award_waiting" if given.claim.status == ClaimStatus.PENDING else "award_in_notice"
+    done = "award_waiting" if given.value.status == ClaimStatus.PENDING else "award_in_notice"
     return page.redirect(f"/office/awards?household_id={number}", done=done)
 
 

@@ -66,7 +66,7 @@ def claim(
     created_or_replayed(response, result.replayed)
     return claim_out(
         session,
-        result.claim,
+        result.value,
         who,
         replayed=result.replayed,
         evidence=None if result.replayed else list(body.evidence_ids),
@@ -96,7 +96,7 @@ def proxy_claim(
         idempotency_key=idempotency_key,
     )
     created_or_replayed(response, result.replayed)
-    return claim_out(session, result.claim, who, replayed=result.replayed)
+    return claim_out(session, result.value, who, replayed=result.replayed)
 
 
 @router.post("/awards", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
@@ -119,7 +119,7 @@ def award(
         idempotency_key=idempotency_key,
     )
     created_or_replayed(response, result.replayed)
-    return claim_out(session, result.claim, who, replayed=result.replayed)
+    return claim_out(session, result.value, who, replayed=result.replayed)
 
 
 @router.get("/check", response_model=ClaimCheckOut)
@@ -169,7 +169,7 @@ def approve(
     """Approve: the points go on the village notice board, and settle when the notice period is over."""
     decided = review.approve(session, who, claim_id=claim_id, idempotency_key=idempotency_key)
     created_or_replayed(response, decided.replayed)
-    return claim_out(session, decided.claim, who, replayed=decided.replayed)
+    return claim_out(session, decided.value, who, replayed=decided.replayed)
 
 
 @router.post("/{claim_id}/reject", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
@@ -184,16 +184,16 @@ def reject(
     """Reject, saying why: the household is told and may appeal."""
     decided = review.reject(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
     created_or_replayed(response, decided.replayed)
-    return claim_out(session, decided.claim, who, replayed=decided.replayed)
+    return claim_out(session, decided.value, who, replayed=decided.replayed)
 
 
 @router.post("/bulk-approve", response_model=BulkApproveOut, status_code=201, responses=REPLAY_RESPONSES)
 def bulk_approve(
     body: BulkApproveIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer, response: Response
 ) -> BulkApproveOut:
-    outcomes, replayed = review.bulk_approve(session, who, claim_ids=body.claim_ids, idempotency_key=idempotency_key)
-    created_or_replayed(response, replayed)
-    return BulkApproveOut(outcomes=outcomes, replayed=replayed)
+    bulk = review.bulk_approve(session, who, claim_ids=body.claim_ids, idempotency_key=idempotency_key)
+    created_or_replayed(response, bulk.replayed)
+    return BulkApproveOut(outcomes=bulk.value, replayed=bulk.replayed)
 
 
 @router.post("/{claim_id}/objections", response_model=DisputeOut, status_code=201, responses=REPLAY_RESPONSES)
@@ -209,4 +209,4 @@ def object_to(
     official has looked at the objection."""
     opened = disputes.object_to(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
     created_or_replayed(response, opened.replayed)
-    return dispute_out(opened.dispute, who, replayed=opened.replayed)
+    return dispute_out(opened.value, who, replayed=opened.replayed)

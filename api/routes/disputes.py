@@ -36,7 +36,7 @@ def record_deduction(
         idempotency_key=idempotency_key,
     )
     created_or_replayed(response, recorded.replayed)
-    return deduction_out(session, recorded.deduction, replayed=recorded.replayed)
+    return deduction_out(session, recorded.value, replayed=recorded.replayed)
 
 
 @router.get("/deductions", response_model=list[DeductionOut])
@@ -62,7 +62,7 @@ def appeal(
         idempotency_key=idempotency_key,
     )
     created_or_replayed(response, opened.replayed)
-    return dispute_out(opened.dispute, who, replayed=opened.replayed)
+    return dispute_out(opened.value, who, replayed=opened.replayed)
 
 
 @router.get("/disputes", response_model=list[DisputeOut])
@@ -99,4 +99,4 @@ def resolve(
         idempotency_key=idempotency_key,
     )
     created_or_replayed(response, resolved.replayed)
-    return dispute_out(resolved.dispute, who, replayed=resolved.replayed)
+    return dispute_out(resolved.value, who, replayed=resolved.replayed)

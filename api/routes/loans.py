@@ -43,7 +43,7 @@ def apply(
     """Apply for a bank's loan product. This gives the bank consent to read your rating for this application
     (purpose loan_application, scope score); the rating sent is logged where you see who looked at it. Where
     the product's rules allow, the answer comes at once (pre_approved); otherwise the bank's staff decide."""
-    application, replayed = loans.apply(
+    applied = loans.apply(
         session,
         who,
         offer_id=body.offer_id,
@@ -52,9 +52,9 @@ def apply(
         purpose=body.purpose,
         idempotency_key=idempotency_key,
     )
-    created_or_replayed(response, replayed)
+    created_or_replayed(response, applied.replayed)
     response.headers.update(PRIVATE)
-    return application_out(session, application, who)
+    return application_out(session, applied.value, who)
 
 
 @router.get("/loan-applications", response_model=list[LoanApplicationOut], response_model_exclude_none=True)

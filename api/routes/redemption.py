@@ -154,7 +154,7 @@ def redeem(
 ) -> VoucherOut:
     """Redeem the household's points for a voucher (or book a health check with `slot_id`). The points are held
     until the voucher is used, and come back if it expires or is cancelled."""
-    voucher, replayed = vouchers.redeem(
+    redeemed = vouchers.redeem(
         session,
         who,
         offer_id=body.offer_id,
@@ -162,9 +162,9 @@ def redeem(
         slot_id=body.slot_id,
         idempotency_key=idempotency_key,
     )
-    created_or_replayed(response, replayed)
+    created_or_replayed(response, redeemed.replayed)
     response.headers.update(PRIVATE)
-    return voucher_out(session, voucher, who, detail=True)
+    return voucher_out(session, redeemed.value, who, detail=True)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut])

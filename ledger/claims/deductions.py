@@ -9,7 +9,6 @@ they are not the household's yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from ledger.claims.service import (
     TooManyPhotos,
 )
 from ledger.errors import Forbidden, Invalid, NotFound
+from ledger.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
@@ -46,12 +46,6 @@ class NotADeduction(Invalid):
     code = "not_a_deduction"
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    deduction: Deduction
-    replayed: bool = False
-
-
 def record(
     session: Session,
     who: Principal,
@@ -62,13 +56,73 @@ def record(
     evidence_ids: tuple[int, ...],
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Recorded:
+) -> Outcome[Deduction]:
     if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
         raise Forbidden("Only officials record deductions.")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise ReasonRequired("Say what happened (up to 500 characters): the household is told.", field="reason")
     now = now or utcnow()
-    key, earlier = idempotency.begin(
+
+    def write() -> Deduction:
+        household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+        if household is None or not access.may_act_for(who, household):
+            raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
+        who.refuse_own(household_id)
+        matter = catalogue.current(
+            session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+        )
+        if matter.points > 0:
+            raise NotADeduction(
+                "This matter earns points; record a deduction with a deduction matter.", field="matter_code"
+            )
+        if not catalogue.in_force(matter, now):
+            raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
+        photos = _evidence(session, who, household, evidence_ids, needed=matter.evidence == Evidence.PHOTO)
+        points = -matter.points
+        touch_record(session, household_id)
+        tx = journal.take_available(
+            session,
+            debit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
+            credit=accounts.of_village(session, household.village_id, AccountKind.PENALTY).id,  # type: ignore[arg-type]
+            amount=points,
+            reason=matter.code,
+            actor=who.actor,
+            meta={"deduction": "recorded"},
+        )
+        posted = 0 if tx is None else sum(leg.amount for leg in tx.postings if leg.amount > 0)
+        deduction = Deduction(
+            county_id=household.county_id,
+            village_id=household.village_id,
+            household_id=household_id,
+            matter_id=matter.id,
+            points=points,
+            posted=posted,
+            unpaid=points - posted,
+            reason=reason.strip(),
+            recorded_by=who.actor,
+            recorded_at=now,
+            transaction_id=tx.id if tx else None,
+        )
+        session.add(deduction)
+        session.flush()
+        for photo in photos:
+            session.add(DeductionEvidence(deduction_id=deduction.id, evidence_id=photo.id))  # type: ignore[arg-type]
+        outbox.tell(
+            session,
+            county_id=household.county_id,
+            household_id=household_id,
+            kind="deduction_recorded",
+            deduction_id=deduction.id,
+            points=points,
+            posted=posted,
+            unpaid=deduction.unpaid,
+            matter=matter.code,
+            reason=deduction.reason,
+        )
+        session.flush()
+        return deduction
+
+    return idempotency.run(
         session,
         actor=who.actor,
         key=idempotency_key,
@@ -79,67 +133,12 @@ def record(
             "reason": reason,
             "evidence": sorted(evidence_ids),
         },
+        stored=_DEDUCTION,
+        operation=write,
     )
-    if earlier is not None:
-        return Recorded(idempotency.replayed(session, earlier, Deduction, "deduction"), replayed=True)
-    household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
-    if household is None or not access.may_act_for(who, household):
-        raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
-    who.refuse_own(household_id)
-    matter = catalogue.current(
-        session, county_id=household.county_id, village_id=household.village_id, code=matter_code
-    )
-    if matter.points > 0:
-        raise NotADeduction(
-            "This matter earns points; record a deduction with a deduction matter.", field="matter_code"
-        )
-    if not catalogue.in_force(matter, now):
-        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
-    photos = _evidence(session, who, household, evidence_ids, needed=matter.evidence == Evidence.PHOTO)
-    points = -matter.points
-    touch_record(session, household_id)
-    tx = journal.take_available(
-        session,
-        debit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
-        credit=accounts.of_village(session, household.village_id, AccountKind.PENALTY).id,  # type: ignore[arg-type]
-        amount=points,
-        reason=matter.code,
-        actor=who.actor,
-        meta={"deduction": "recorded"},
-    )
-    posted = 0 if tx is None else sum(leg.amount for leg in tx.postings if leg.amount > 0)
-    deduction = Deduction(
-        county_id=household.county_id,
-        village_id=household.village_id,
-        household_id=household_id,
-        matter_id=matter.id,
-        points=points,
-        posted=posted,
-        unpaid=points - posted,
-        reason=reason.strip(),
-        recorded_by=who.actor,
-        recorded_at=now,
-        transaction_id=tx.id if tx else None,
-    )
-    session.add(deduction)
-    session.flush()
-    for photo in photos:
-        session.add(DeductionEvidence(deduction_id=deduction.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    outbox.tell(
-        session,
-        county_id=household.county_id,
-        household_id=household_id,
-        kind="deduction_recorded",
-        deduction_id=deduction.id,
-        points=points,
-        posted=posted,
-        unpaid=deduction.unpaid,
-        matter=matter.code,
-        reason=deduction.reason,
-    )
-    session.flush()
-    idempotency.record_result(session, key, {"deduction": deduction.id})
-    return Recorded(deduction)
+
+
+_DEDUCTION = idempotency.row(Deduction, "deduction")
 
 
 def _evidence(

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,9 +18,10 @@ from sqlmodel import Session
 
 from ledger import idempotency, outbox
 from ledger.base import as_utc, utcnow
-from ledger.catalogue.models import Matter
-from ledger.claims import access
+from ledger.claims import access, lifecycle
 from ledger.claims.deductions import DeductionNotFound
+from ledger.claims.lifecycle import NotAppealable as NotAppealable  # its home before the lifecycle
+from ledger.claims.lifecycle import NotInNotice as NotInNotice
 from ledger.claims.models import (
     Claim,
     ClaimStatus,
@@ -31,22 +31,17 @@ from ledger.claims.models import (
     DisputeKind,
     DisputeStatus,
 )
-from ledger.claims.service import ClaimNotFound, ReasonRequired, approve_in_notice
+from ledger.claims.service import ClaimNotFound, ReasonRequired
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.journal.models import AccountKind
 from ledger.tenancy import County, touch_record
 
 
 class DisputeNotFound(NotFound):
     code = "dispute_not_found"
-
-
-class NotInNotice(Conflict):
-    code = "not_in_notice"
 
 
 class OwnEntry(Forbidden):
@@ -57,22 +52,12 @@ class AlreadyDisputed(Conflict):
     code = "already_disputed"
 
 
-class NotAppealable(Conflict):
-    code = "not_appealable"
-
-
 class AppealWindowClosed(Conflict):
     code = "appeal_window_closed"
 
 
 class DisputeAlreadyResolved(Conflict):
     code = "dispute_already_resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    dispute: Dispute
-    replayed: bool = False
 
 
 def object_to(
@@ -83,15 +68,21 @@ def object_to(
     reason: str,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Opened:
+) -> Outcome[Dispute]:
     """A villager objects to a claim on their village's notice board."""
-    now = now or utcnow()
+    at = now or utcnow()
     reason = _reason(reason)
-    key, earlier = idempotency.begin(
-        session, actor=who.actor, key=idempotency_key, request={"op": "objection", "claim": claim_id, "reason": reason}
+    return idempotency.run(
+        session,
+        actor=who.actor,
+        key=idempotency_key,
+        request={"op": "objection", "claim": claim_id, "reason": reason},
+        stored=_DISPUTE,
+        operation=lambda: _object_to(session, who, claim_id=claim_id, reason=reason, now=at),
     )
-    if earlier is not None:
-        return Opened(_earlier(session, earlier), replayed=True)
+
+
+def _object_to(session: Session, who: Principal, *, claim_id: int, reason: str, now: datetime) -> Dispute:
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
     claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
@@ -120,8 +111,7 @@ def object_to(
         claim_id=claim.id,
         dispute_id=dispute.id,
     )
-    idempotency.record_result(session, key, {"dispute": dispute.id})
-    return Opened(dispute)
+    return dispute
 
 
 def appeal_deadline(county: County, target: Claim | Deduction) -> datetime | None:
@@ -147,20 +137,25 @@ def appeal(
     reason: str,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Opened:
+) -> Outcome[Dispute]:
     """A household appeals against a rejection of its claim or a deduction against it."""
-    now = now or utcnow()
+    at = now or utcnow()
     reason = _reason(reason)
     if (claim_id is None) == (deduction_id is None):
         raise Invalid("Appeal against one claim or one deduction.", field="claim_id")
-    key, earlier = idempotency.begin(
+    return idempotency.run(
         session,
         actor=who.actor,
         key=idempotency_key,
         request={"op": "appeal", "claim": claim_id, "deduction": deduction_id, "reason": reason},
+        stored=_DISPUTE,
+        operation=lambda: _appeal(session, who, claim_id=claim_id, deduction_id=deduction_id, reason=reason, now=at),
     )
-    if earlier is not None:
-        return Opened(_earlier(session, earlier), replayed=True)
+
+
+def _appeal(
+    session: Session, who: Principal, *, claim_id: int | None, deduction_id: int | None, reason: str, now: datetime
+) -> Dispute:
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("A household appeals through one of its members.")
     target: Claim | Deduction | None
@@ -168,7 +163,7 @@ def appeal(
         target = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
         if target is None or not access.may_appeal(who, target):
             raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
-        if target.status != ClaimStatus.REJECTED or target.decided_at is None:
+        if not lifecycle.allows(target, lifecycle.Transition.REINSTATE) or target.decided_at is None:
             raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
     else:
         target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
@@ -182,7 +177,7 @@ def appeal(
     assert closes is not None
     if now > closes:
         raise AppealWindowClosed(f"Appeals are taken within {county.appeal_days} days.", closed_at=closes.isoformat())
-    dispute = _open(
+    return _open(
         session,
         DisputeKind.APPEAL,
         who,
@@ -194,8 +189,6 @@ def appeal(
         claim_id=claim_id,
         deduction_id=deduction_id,
     )
-    idempotency.record_result(session, key, {"dispute": dispute.id})
-    return Opened(dispute)
 
 
 def resolve(
@@ -207,16 +200,21 @@ def resolve(
     note: str | None,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Opened:
-    now = now or utcnow()
-    key, earlier = idempotency.begin(
+) -> Outcome[Dispute]:
+    at = now or utcnow()
+    return idempotency.run(
         session,
         actor=who.actor,
         key=idempotency_key,
         request={"op": "resolve", "dispute": dispute_id, "upheld": upheld, "note": note},
+        stored=_DISPUTE,
+        operation=lambda: _resolve(session, who, dispute_id=dispute_id, upheld=upheld, note=note, now=at),
     )
-    if earlier is not None:
-        return Opened(_earlier(session, earlier), replayed=True)
+
+
+def _resolve(
+    session: Session, who: Principal, *, dispute_id: int, upheld: bool, note: str | None, now: datetime
+) -> Dispute:
     dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
     if dispute is None or not access.may_resolve(who, dispute):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
@@ -240,8 +238,7 @@ def resolve(
         note=note,
     )
     session.flush()
-    idempotency.record_result(session, key, {"dispute": dispute.id})
-    return Opened(dispute)
+    return dispute
 
 
 def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -> None:
@@ -260,36 +257,11 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
         return
     claim = session.scalars(select(Claim).where(Claim.id == dispute.claim_id).with_for_update()).one()
     if dispute.kind == DisputeKind.OBJECTION:
-        if claim.status != ClaimStatus.APPROVED or claim.approval_tx_id is None:
-            raise NotInNotice("This claim is no longer in notice.", claim_status=claim.status)
-        reversal = journal.reverse(
-            session, transaction_id=claim.approval_tx_id, actor=who.actor, reason="objection_upheld"
+        lifecycle.move(session, claim, lifecycle.Transition.REVOKE, by=who.actor, now=now)
+    else:
+        lifecycle.move(
+            session, claim, lifecycle.Transition.REINSTATE, by=who.actor, now=now, meta={"appeal": dispute.id}
         )
-        claim.status = ClaimStatus.REVOKED.value
-        claim.reversal_tx_id = reversal.id
-        outbox.tell(
-            session,
-            county_id=claim.county_id,
-            household_id=claim.household_id,
-            kind="claim_revoked",
-            claim_id=claim.id,
-            points=claim.points,
-        )
-        return
-    county = session.get(County, claim.county_id)
-    matter = session.get(Matter, claim.matter_id)
-    assert county is not None
-    assert matter is not None
-    tx = journal.transfer(
-        session,
-        debit=accounts.of_village(session, claim.village_id, AccountKind.ISSUANCE).id,  # type: ignore[arg-type]
-        credit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]
-        amount=claim.points,
-        reason=matter.code,
-        actor=who.actor,
-        meta={"claim": claim.id, "appeal": dispute.id},
-    )
-    approve_in_notice(session, claim, county, tx_id=tx.id, by=who.actor, now=now)
 
 
 def _open(
@@ -332,8 +304,7 @@ def _reason(reason: str) -> str:
     return reason.strip()
 
 
-def _earlier(session: Session, earlier: idempotency.Earlier) -> Dispute:
-    return idempotency.replayed(session, earlier, Dispute, "dispute")
+_DISPUTE = idempotency.row(Dispute, "dispute")
 
 
 def of_village(session: Session, village_id: int, *, status: str | None = None) -> list[Dispute]:

@@ -12,14 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
-from ledger import failures, outbox
+from ledger import failures
 from ledger.base import as_utc, utcnow
 from ledger.catalogue.models import Matter
-from ledger.claims import rules
+from ledger.claims import lifecycle, rules
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeStatus
-from ledger.journal import accounts
-from ledger.journal import service as journal
-from ledger.journal.models import AccountKind
 from ledger.tenancy import County, Household, Person, Village, touch_record
 
 STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
@@ -41,7 +38,7 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
     for claim_id, county_id in due:
         with failures.item(session, step=STEP, kind="claim", record_id=claim_id, county_id=county_id):
             claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
-            if claim.status != ClaimStatus.APPROVED or session.scalar(
+            if not lifecycle.allows(claim, lifecycle.Transition.SETTLE) or session.scalar(
                 select(exists().where(Dispute.claim_id == claim.id, Dispute.status == DisputeStatus.OPEN))
             ):
                 continue
@@ -51,31 +48,11 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
 
 
 def settle(session: Session, claim: Claim) -> None:
-    """Move the claim's points from notice into the household's account. The claim is settled at the moment of
-    that journal entry (the journal's clock), whatever moment the schedule ran as."""
-    matter = session.get(Matter, claim.matter_id)
-    assert matter is not None
+    """Move the claim's points from notice into the household's account (ledger/claims/lifecycle.py: settle). The
+    claim is settled at the moment of that journal entry (the journal's clock), whatever moment the schedule ran
+    as."""
     touch_record(session, claim.household_id)  # settled points: the rating is stale
-    tx = journal.transfer(
-        session,
-        debit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]
-        credit=accounts.of_household(session, claim.household_id).id,  # type: ignore[arg-type]
-        amount=claim.points,
-        reason=matter.code,
-        actor="system:notice",
-        meta={"claim": claim.id, "settles": claim.approval_tx_id},
-    )
-    claim.status = ClaimStatus.SETTLED.value
-    claim.settled_at = tx.created_at
-    claim.settlement_tx_id = tx.id
-    outbox.tell(
-        session,
-        county_id=claim.county_id,
-        household_id=claim.household_id,
-        kind="claim_settled",
-        claim_id=claim.id,
-        points=claim.points,
-    )
+    lifecycle.move(session, claim, lifecycle.Transition.SETTLE, by="system:notice", now=utcnow())
     session.flush()
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, select
@@ -30,20 +30,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from ledger import idempotency, outbox
+from ledger import idempotency
 from ledger.activities import access as activity_access
 from ledger.activities import codes
 from ledger.activities.models import Activity
 from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence, Matter, Review
-from ledger.claims import access, fraud, rules
-from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, ClaimStatus, EvidenceFile, ScanTicketUse
+from ledger.claims import access, fraud, lifecycle, rules
+from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, EvidenceFile, ScanTicketUse
 from ledger.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
+from ledger.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.journal import accounts
-from ledger.journal import service as journal
 from ledger.tenancy import County, Household, HouseholdNotFound, Person
 
 MAX_PHOTOS = 3
@@ -119,12 +118,6 @@ class NotAReward(Invalid):
 
 
 @dataclass(frozen=True, slots=True)
-class Submitted:
-    claim: Claim
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Details:
     """What a claimant may add to a claim."""
 
@@ -153,35 +146,37 @@ def submit_by_code(
     details: Details,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Submitted:
+) -> Outcome[Claim]:
     """A villager's claim for their household, with the code they scanned."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise NotAClaimant("Only a villager claims with a code, for their own household.")
     now = now or utcnow()
     request = {"op": "claim", "token": token, **_details_request(details)}
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
-    if earlier is not None:
-        return Submitted(_replayed_claim(session, earlier), replayed=True)
-    code = _activity_code(keys, token)
-    scan = _scan(session, keys, code, details, now)
-    place = _activity(session, code.activity_id, lock=True)
-    live = _check_code(place.activity, code, scan.moment)
-    if scan.ticket is not None:
-        _use_ticket(session, scan.ticket, household_id=who.household_id, now=now)
-    claim = _submit(
-        session,
-        place,
-        household_id=who.household_id,
-        person_id=who.person_id,
-        actor=who.actor,
-        proxy=False,
-        live=live,
-        details=details,
-        now=now,
-        code_step=code.step,
+
+    def submit() -> Claim:
+        code = _activity_code(keys, token)
+        scan = _scan(session, keys, code, details, now)
+        place = _activity(session, code.activity_id, lock=True)
+        live = _check_code(place.activity, code, scan.moment)
+        if scan.ticket is not None:
+            _use_ticket(session, scan.ticket, household_id=who.household_id, now=now)
+        claim = _submit(
+            session,
+            place,
+            household_id=who.household_id,
+            person_id=who.person_id,
+            actor=who.actor,
+            proxy=False,
+            live=live,
+            details=details,
+            now=now,
+            code_step=code.step,
+        )
+        return claim
+
+    return idempotency.run(
+        session, actor=who.actor, key=idempotency_key, request=request, stored=_CLAIM, operation=submit
     )
-    idempotency.record_result(session, key, {"claim": claim.id})
-    return Submitted(claim)
 
 
 def _activity_code(keys: codes.Keys, token: str) -> codes.ActivityCode:
@@ -247,7 +242,7 @@ def submit_proxy(
     details: Details,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Submitted:
+) -> Outcome[Claim]:
     """An official enters a claim for a household of their village (picked by its card). A second official
     approves it; it is never approved automatically. Never for the official's own household."""
     if who.role != Role.OFFICIAL:
@@ -261,27 +256,29 @@ def submit_proxy(
         "person": person_id,
         **_details_request(details),
     }
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
-    if earlier is not None:
-        return Submitted(_replayed_claim(session, earlier), replayed=True)
-    place = _activity(session, activity_id, lock=True)
-    if not activity_access.runs(who, place.activity):
-        raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
-    _check_window(place.activity, now)
-    _check_person(session, person_id, household_id)
-    claim = _submit(
-        session,
-        place,
-        household_id=household_id,
-        person_id=person_id,
-        actor=who.actor,
-        proxy=True,
-        live=False,
-        details=details,
-        now=now,
+
+    def submit() -> Claim:
+        place = _activity(session, activity_id, lock=True)
+        if not activity_access.runs(who, place.activity):
+            raise ActivityNotYours("No such activity in your villages.", activity_id=activity_id)
+        _check_window(place.activity, now)
+        _check_person(session, person_id, household_id)
+        claim = _submit(
+            session,
+            place,
+            household_id=household_id,
+            person_id=person_id,
+            actor=who.actor,
+            proxy=True,
+            live=False,
+            details=details,
+            now=now,
+        )
+        return claim
+
+    return idempotency.run(
+        session, actor=who.actor, key=idempotency_key, request=request, stored=_CLAIM, operation=submit
     )
-    idempotency.record_result(session, key, {"claim": claim.id})
-    return Submitted(claim)
 
 
 def submit_award(
@@ -295,7 +292,7 @@ def submit_award(
     details: Details,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> Submitted:
+) -> Outcome[Claim]:
     """An official (or the county admin) awards a household of their village the points of a catalogue matter,
     saying why. An award is a claim entered by the official, so every rule of claims holds: the matter's caps
     count it, its evidence is what the matter asks for (photos the official sent), it waits on the notice board
@@ -317,55 +314,55 @@ def submit_award(
         "person": person_id,
         **_details_request(details),
     }
-    key, earlier = idempotency.begin(session, actor=who.actor, key=idempotency_key, request=request)
-    if earlier is not None:
-        return Submitted(_replayed_claim(session, earlier), replayed=True)
-    household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
-    if household is None or not access.may_act_for(who, household):
-        raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
-    check_not_own(who, household_id)
-    _check_person(session, person_id, household_id)
-    matter = catalogue.current(
-        session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+
+    def submit() -> Claim:
+        household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+        if household is None or not access.may_act_for(who, household):
+            raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
+        check_not_own(who, household_id)
+        _check_person(session, person_id, household_id)
+        matter = catalogue.current(
+            session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+        )
+        if matter.points <= 0:
+            raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
+        if not catalogue.in_force(matter, now):
+            raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
+        county = session.get(County, household.county_id)
+        assert county is not None
+        assert household.id is not None
+        rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
+        photos = _evidence(
+            session,
+            matter,
+            household_id=household.id,
+            actor=who.actor,
+            proxy=True,
+            live=False,
+            ids=details.evidence_ids,
+        )
+        claim = Claim(
+            county_id=household.county_id,
+            village_id=household.village_id,
+            household_id=household.id,
+            person_id=person_id,
+            activity_id=None,
+            matter_id=matter.id,
+            points=matter.points,
+            period_key=rules.period_key(now, county.timezone, "day"),
+            proxy=True,
+            award_reason=reason.strip(),
+            entered_by=who.actor,
+            submitted_at=now,
+            note=details.note,
+            flags=[],
+        )
+        _write(session, claim, photos, approve_by=None if needs_second_official(claim, county) else who.actor, now=now)
+        return claim
+
+    return idempotency.run(
+        session, actor=who.actor, key=idempotency_key, request=request, stored=_CLAIM, operation=submit
     )
-    if matter.points <= 0:
-        raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
-    if not catalogue.in_force(matter, now):
-        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
-    county = session.get(County, household.county_id)
-    assert county is not None
-    assert household.id is not None
-    rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
-    photos = _evidence(
-        session, matter, household_id=household.id, actor=who.actor, proxy=True, live=False, ids=details.evidence_ids
-    )
-    claim = Claim(
-        county_id=household.county_id,
-        village_id=household.village_id,
-        household_id=household.id,
-        person_id=person_id,
-        activity_id=None,
-        matter_id=matter.id,
-        points=matter.points,
-        period_key=rules.period_key(now, county.timezone, "day"),
-        proxy=True,
-        award_reason=reason.strip(),
-        entered_by=who.actor,
-        submitted_at=now,
-        note=details.note,
-        flags=[],
-    )
-    _write(
-        session,
-        claim,
-        county,
-        matter.code,
-        photos,
-        approve_by=None if needs_second_official(claim, county) else who.actor,
-        now=now,
-    )
-    idempotency.record_result(session, key, {"claim": claim.id})
-    return Submitted(claim)
 
 
 def needs_second_official(claim: Claim, county: County) -> bool:
@@ -394,8 +391,7 @@ def _details_request(details: Details) -> dict[str, Any]:
     return {"evidence": sorted(details.evidence_ids), "lat": details.lat, "lon": details.lon, "note": details.note}
 
 
-def _replayed_claim(session: Session, earlier: idempotency.Earlier) -> Claim:
-    return idempotency.replayed(session, earlier, Claim, "claim")
+_CLAIM = idempotency.row(Claim, "claim")
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,7 +562,7 @@ def _submit(
     now: datetime,
     code_step: int | None = None,
 ) -> Claim:
-    activity, matter, county = place.activity, place.matter, place.county
+    activity, matter = place.activity, place.matter
     assert activity.id is not None
     period = _check_household(session, place, household_id=household_id, now=now, lock=True)
     photos = _evidence(
@@ -605,72 +601,29 @@ def _submit(
         code_step=code_step,
         flags=flags,
     )
-    _write(session, claim, county, matter.code, photos, approve_by="system:auto" if auto else None, now=now)
+    _write(session, claim, photos, approve_by="system:auto" if auto else None, now=now)
     return claim  # the rest is written when the unit of work flushes
 
 
 def _write(
     session: Session,
     claim: Claim,
-    county: County,
-    matter_code: str,
     photos: list[EvidenceFile],
     *,
     approve_by: str | None,
     now: datetime,
 ) -> None:
-    """The claim row, its photos and its journal transfer into the notice account: posted at once and approved
-    by `approve_by`, or pending until an official decides (timing out after the county's review days)."""
+    """The claim row, its photos and its journal transfer into the notice account (ledger/claims/lifecycle.py):
+    posted at once and approved by `approve_by`, or pending until an official decides (timing out after the
+    county's review days)."""
     session.add(claim)
     session.flush()
     for photo in photos:
         session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
-    issuance, notice = accounts.issuance_and_notice(
-        session, village_id=claim.village_id, household_id=claim.household_id
-    )
-    meta = {"claim": claim.id}
     if approve_by is not None:
-        tx = journal.transfer(
-            session,
-            debit=issuance,
-            credit=notice,
-            amount=claim.points,
-            reason=matter_code,
-            actor=claim.entered_by,
-            meta=meta,
-        )
-        approve_in_notice(session, claim, county, tx_id=tx.id, by=approve_by, now=now)
+        lifecycle.move(session, claim, lifecycle.Transition.SUBMIT_APPROVED, by=approve_by, now=now)
     else:
-        tx = journal.transfer(
-            session,
-            debit=issuance,
-            credit=notice,
-            amount=claim.points,
-            reason=matter_code,
-            actor=claim.entered_by,
-            meta=meta,
-            pending=True,
-            timeout=timedelta(days=county.review_days),
-        )
-        claim.pending_tx_id = tx.id
-
-
-def approve_in_notice(session: Session, claim: Claim, county: County, *, tx_id: int, by: str, now: datetime) -> None:
-    """The claim is approved: its points are posted in the notice account and it goes on the notice board."""
-    claim.status = ClaimStatus.APPROVED.value
-    claim.decided_at = now
-    claim.decided_by = by
-    claim.approval_tx_id = tx_id
-    claim.notice_until = now + timedelta(days=county.notice_days)
-    outbox.tell(
-        session,
-        county_id=claim.county_id,
-        household_id=claim.household_id,
-        kind="claim_approved",
-        claim_id=claim.id,
-        points=claim.points,
-        notice_until=claim.notice_until.isoformat(),
-    )
+        lifecycle.move(session, claim, lifecycle.Transition.SUBMIT, by=claim.entered_by, now=now)
 
 
 def _evidence(

@@ -70,7 +70,7 @@ def submit(
             now=now,
             details=claims.Details(device=device, scan_ticket=ticket, **HALL),
         )
-        return made.claim.status
+        return made.value.status
 
 
 def test_with_its_ticket_a_changed_code_is_claimed_at_the_scans_time(database_url: str) -> None:

@@ -85,7 +85,7 @@ def submit(engine: Engine, user_id: int, code: str) -> str:
     with unit_of_work(engine) as session:
         who = factories.principal_of(session, user_id)
         made = claims.submit_by_code(session, who, KEYS, token=code, details=claims.Details(), idempotency_key=None)
-        return f"claimed:{made.claim.id}"
+        return f"claimed:{made.value.id}"
 
 
 def test_two_officials_approving_at_once_credit_the_claim_once(database_url: str) -> None:
