@@ -253,9 +253,9 @@ def bulk_approve_claims(page: OfficialPage, claim_ids: Annotated[list[int] | Non
         return _queue(page, status_code=400, refusal=page._("Tick at least one claim to approve."))
     body = _build(BulkApproveIn, "claim_ids", claim_ids=chosen)
     digest = hashlib.sha256(",".join(map(str, chosen)).encode()).hexdigest()[:32]
-    outcomes, _ = review.bulk_approve(
+    outcomes = review.bulk_approve(
         page.session, _who(page), claim_ids=body.claim_ids, idempotency_key=f"page:bulk:{digest}"
-    )
+    ).value
     failed = {int(i): code for i, code in outcomes.items() if code != "approved"}
     if failed:
         lines = [f"{i}: {page._(ERRORS[code]) if code in ERRORS else code}" for i, code in sorted(failed.items())]

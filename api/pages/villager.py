@@ -112,7 +112,7 @@ def send_claim(
         page.session, who, keys, token=body.token, details=details, idempotency_key=f"page:{key}"
     )
     evidence_ids = None if result.replayed else list(body.evidence_ids)
-    claim = claim_out(page.session, result.claim, who, replayed=result.replayed, evidence=evidence_ids)
+    claim = claim_out(page.session, result.value, who, replayed=result.replayed, evidence=evidence_ids)
     if body.scan_ticket:
         page.cookies[SCAN_COOKIE] = ""  # used
     return page.render("villager/claimed.html", claim=claim)

@@ -88,7 +88,7 @@ def _award(session: Session, who: Principal, household_id: int) -> Claim:
         details=claims.Details(),
         idempotency_key=None,
     )
-    return given.claim
+    return given.value
 
 
 def test_an_official_of_another_village_can_neither_see_nor_decide_a_claim(session: Session, two: Two) -> None:
@@ -185,7 +185,7 @@ def test_a_deduction_is_seen_and_appealed_by_its_household_only(session: Session
         evidence_ids=(),
         idempotency_key=None,
     )
-    deduction = recorded.deduction
+    deduction = recorded.value
     assert deduction.id is not None
     assert [d.id for d in access.visible_deductions(session, two.neighbour_villager)] == [deduction.id]
     assert access.visible_deductions(session, two.villager) == []

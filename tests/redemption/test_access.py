@@ -76,7 +76,7 @@ def shop(engine: Engine) -> Shop:
         other_mart = _partner(session, place.county_id, PartnerKind.MERCHANT, f"mart-{uuid.uuid4().hex[:8]}")
         offer = _offer(session, mart)
         assert offer.id is not None
-        voucher, _ = vouchers.redeem(session, villager, offer_id=offer.id, idempotency_key=str(uuid.uuid4()))
+        voucher = vouchers.redeem(session, villager, offer_id=offer.id, idempotency_key=str(uuid.uuid4())).value
         code, pin = voucher.code, voucher.pin
     return Shop(place.county_id, mart, other_mart, villager, neighbour, code, pin)
 

@@ -75,9 +75,10 @@ class Applied:
 
 def apply_in(session: Session, who: Principal, offer_id: int, amount: int, **fields: Any) -> Applied:
     fields = {"term_months": 12, "purpose": "买化肥和种子", "idempotency_key": None, **fields}
-    application, replayed = loans.apply(session, who, offer_id=offer_id, amount_yuan=amount, **fields)
+    outcome = loans.apply(session, who, offer_id=offer_id, amount_yuan=amount, **fields)
+    application = outcome.value
     assert application.id is not None
-    return Applied(application.id, application.status, application.grade, application.consent_id, replayed)
+    return Applied(application.id, application.status, application.grade, application.consent_id, outcome.replayed)
 
 
 def apply(engine: Engine, who: Principal, offer_id: int, amount: int = AUTO, **fields: Any) -> Applied:

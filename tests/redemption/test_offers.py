@@ -39,7 +39,7 @@ class Issued:
 def redeem(engine: Engine, who: Principal, offer_id: int, **fields: Any) -> Issued:
     """A member of the household redeems the offer."""
     with unit_of_work(engine) as session:
-        voucher, _ = vouchers.redeem(session, who, offer_id=offer_id, **fields)
+        voucher = vouchers.redeem(session, who, offer_id=offer_id, **fields).value
         return Issued(voucher.code, voucher.pin)
 
 

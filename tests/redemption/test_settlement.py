@@ -36,7 +36,7 @@ def market(engine: Engine) -> Market:
 def redeem(engine: Engine, who: Principal, offer_id: int, **fields: Any) -> tuple[str, str]:
     """(the voucher's code, its PIN)."""
     with unit_of_work(engine) as session:
-        voucher, _ = vouchers.redeem(session, who, offer_id=offer_id, **fields)
+        voucher = vouchers.redeem(session, who, offer_id=offer_id, **fields).value
         return voucher.code, voucher.pin
 
 

@@ -71,15 +71,15 @@ def _seen(voucher: Voucher, session: Session) -> Seen:
 
 def redeem(engine: Engine, who: Principal, offer_id: int, **fields: Any) -> Seen:
     with unit_of_work(engine) as session:
-        voucher, _ = vouchers.redeem(session, who, offer_id=offer_id, **fields)
+        voucher = vouchers.redeem(session, who, offer_id=offer_id, **fields).value
         return _seen(voucher, session)
 
 
 def redeem_with_key(engine: Engine, who: Principal, offer_id: int, key: str) -> tuple[Seen, bool]:
     """(the voucher, whether this was a replay of the key)."""
     with unit_of_work(engine) as session:
-        voucher, replayed = vouchers.redeem(session, who, offer_id=offer_id, idempotency_key=key)
-        return _seen(voucher, session), replayed
+        outcome = vouchers.redeem(session, who, offer_id=offer_id, idempotency_key=key)
+        return _seen(outcome.value, session), outcome.replayed
 
 
 def consume(engine: Engine, who: Principal, code: str, **proof: Any) -> Seen:
