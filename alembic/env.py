@@ -9,8 +9,8 @@ import ledger.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 import redemption.tables  # noqa: F401
 import scoring.tables  # noqa: F401
 from alembic import context
-from ledger.db import make_engine
-from ledger.settings import get_settings
+from ledger.core.db import make_engine
+from ledger.core.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -27,7 +27,7 @@ def _configure(connection: Connection) -> None:
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
-    if connection is not None:  # handed in by ledger.migrations (tests, start-up, CLI)
+    if connection is not None:  # handed in by ledger.core.migrations (tests, start-up, CLI)
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()

@@ -38,11 +38,11 @@ from api.routes import (
 )
 from ledger import jobs
 from ledger.activities.codes import Keys
-from ledger.db import connections_at_once, make_engine, unit_of_work
+from ledger.core.db import connections_at_once, make_engine, unit_of_work
+from ledger.core.settings import InsecureSettings, Settings, check_for_production, get_settings
 from ledger.identity import passwords
 from ledger.identity.models import User
 from ledger.identity.service import OtpSender
-from ledger.settings import InsecureSettings, Settings, check_for_production, get_settings
 from redemption import schedule
 
 ROUTERS = (

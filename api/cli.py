@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger import migrations
 from ledger.activities.codes import Keys
-from ledger.base import row_id
-from ledger.db import make_engine, unit_of_work
-from ledger.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
+from ledger.core import migrations
+from ledger.core.base import row_id
+from ledger.core.db import make_engine, unit_of_work
+from ledger.core.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
 
 if TYPE_CHECKING:
     from ledger.tenancy import County
@@ -263,7 +263,7 @@ def tick(
     of it, expire vouchers past their time, deliver partner webhooks and notifications."""
     from datetime import timedelta
 
-    from ledger.base import utcnow
+    from ledger.core.base import utcnow
     from redemption import schedule
 
     settings = _read_settings()
@@ -296,7 +296,7 @@ def failures(
 ) -> None:
     """What the scheduled work could not do: each item (or whole step) that failed and was skipped, newest first,
     with its error, when it was first and last seen and how often. Exits 1 when any is still failing."""
-    from ledger import failures as job_failures
+    from ledger.core import failures as job_failures
 
     with unit_of_work(_engine(get_settings())) as session:
         county_id = _county(session, county).id if county else None
@@ -346,8 +346,8 @@ def calibrate(
 ) -> None:
     """Fit a candidate scorecard on the county's reported loan outcomes and write its validation report. The
     candidate is stored as a new version; a county admin activates it (POST /api/v1/scorecards/{id}/activate)."""
-    from ledger.base import utcnow
-    from ledger.errors import DomainError
+    from ledger.core.base import utcnow
+    from ledger.core.errors import DomainError
     from scoring import calibration, ratings, report
     from scoring.card import Card
 
@@ -504,7 +504,7 @@ def link_staff(
 ) -> None:
     """Say which villager a staff account belongs to, so that they are never the one to decide, award or record
     anything for their own household (the conflict-of-interest rule)."""
-    from ledger.errors import DomainError
+    from ledger.core.errors import DomainError
     from ledger.identity.models import User
     from ledger.identity.service import link_staff as link
 

@@ -23,10 +23,11 @@ from ledger import tenancy
 from ledger.activities import codes
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
-from ledger.base import row_id, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
+from ledger.core.base import row_id, utcnow
+from ledger.core.settings import DEMO_PASSWORD
 from ledger.figures import month_bounds
 from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
@@ -35,7 +36,6 @@ from ledger.identity.service import set_password
 from ledger.journal import accounts, queries
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.settings import DEMO_PASSWORD
 from ledger.tenancy import County, Household, Person
 from redemption import loans, offers, settlement, vouchers
 from redemption.models import (

@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api import tokens
 from ledger.activities.codes import Keys
-from ledger.db import unit_of_work
-from ledger.errors import Forbidden, Unauthenticated
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Forbidden, Unauthenticated
+from ledger.core.settings import Settings
 from ledger.identity import principal as principals
 from ledger.identity.principal import PARTNER, Principal
-from ledger.settings import Settings
 
 # Dependencies that only read app state or check values are `async def`: FastAPI runs them on the event loop
 # instead of handing each to the thread pool. Those that touch the database are plain functions.
@@ -40,7 +40,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Requests wait for a connection here, on the event loop, before the unit of work takes a thread: one at a time
     on a SQLite file (one writer), as many as the pool holds on PostgreSQL. A request waiting for its turn holds
-    no thread, so one holding a connection always has a thread to finish on (ledger/db.py)."""
+    no thread, so one holding a connection always has a thread to finish on (ledger/core/db.py)."""
     async with _turn(request):
         work = unit_of_work(request.app.state.engine)
         session = await run_in_threadpool(work.__enter__)

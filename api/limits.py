@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
-from ledger.settings import Settings
+from ledger.core.settings import Settings
 
 CODE = "body_too_large"
 

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute
 from api.deps import access_rules
 from api.limits import CODE as BODY_TOO_LARGE
 from api.problems import STATUS_BY_FAMILY
-from ledger.errors import DomainError
+from ledger.core.errors import DomainError
 
 PROBLEM = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

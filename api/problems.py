@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import deps
 from api.observability import count_error, request_id
-from ledger.db import WriterBusy
-from ledger.errors import (
+from ledger.core.db import WriterBusy
+from ledger.core.errors import (
     Conflict,
     DomainError,
     Forbidden,

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
-from ledger.base import utcnow
-from ledger.errors import Unauthenticated
+from ledger.core.base import utcnow
+from ledger.core.errors import Unauthenticated
+from ledger.core.settings import Settings
 from ledger.journal.errors import HeadSignatureInvalid
-from ledger.settings import Settings
 
 ACCESS_ALGORITHM = "HS256"
 HEAD_ALGORITHM = "ES256"

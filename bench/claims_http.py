@@ -33,14 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api import tokens  # noqa: E402
-from ledger import migrations, tenancy  # noqa: E402
+from ledger import tenancy  # noqa: E402
 from ledger.activities import codes  # noqa: E402
 from ledger.activities import service as activities  # noqa: E402
-from ledger.base import row_id, utcnow  # noqa: E402
 from ledger.catalogue import service as catalogue  # noqa: E402
-from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger.core import migrations  # noqa: E402
+from ledger.core.base import row_id, utcnow  # noqa: E402
+from ledger.core.db import make_engine, unit_of_work  # noqa: E402
+from ledger.core.settings import Settings  # noqa: E402
 from ledger.identity.models import Role, User  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
 from ledger.tenancy import Person  # noqa: E402
 
 SECRET = "bench-secret-0123456789-abcdefghijklmnopq"

@@ -29,15 +29,16 @@ from claims_http import free_port, serve, wrk  # noqa: E402
 from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
-from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import row_id, utcnow  # noqa: E402
-from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger import tenancy  # noqa: E402
+from ledger.core import migrations  # noqa: E402
+from ledger.core.base import row_id, utcnow  # noqa: E402
+from ledger.core.db import make_engine, unit_of_work  # noqa: E402
+from ledger.core.settings import Settings  # noqa: E402
 from ledger.identity.models import Partner, PartnerClient, PartnerKind  # noqa: E402
 from ledger.identity.passwords import hash_secret  # noqa: E402
 from ledger.journal import accounts  # noqa: E402
 from ledger.journal import service as journal  # noqa: E402
 from ledger.journal.models import AccountKind  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
 from scoring import ratings  # noqa: E402
 from scoring.models import Consent  # noqa: E402
 

@@ -3,7 +3,7 @@
 One transfer per database transaction, in-process, no HTTP. On a SQLite file (WAL, synchronous=FULL, the
 settings the service runs with) it runs
 
-  ours  ledger.journal.service.transfer(...) inside ledger.db.unit_of_work, as a request would;
+  ours  ledger.journal.service.transfer(...) inside ledger.core.db.unit_of_work, as a request would;
   raw   the stdlib sqlite3 module doing the same shape of work on an identically migrated file: read the
         village's chain head, hash the link, insert the transaction and its two postings, update the two
         balance rows and the head, commit.
@@ -38,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scratch import postgres_schema  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import row_id
-from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger import tenancy  # noqa: E402
+from ledger.core import migrations  # noqa: E402
+from ledger.core.base import row_id
+from ledger.core.db import make_engine, unit_of_work  # noqa: E402
 from ledger.journal import accounts  # noqa: E402
 from ledger.journal import service as journal  # noqa: E402
 from ledger.journal.models import AccountKind  # noqa: E402

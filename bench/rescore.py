@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scratch import postgres_schema  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import row_id, table_of  # noqa: E402
+from ledger import tenancy  # noqa: E402
 from ledger.catalogue import service as catalogue  # noqa: E402
-from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger.core import migrations  # noqa: E402
+from ledger.core.base import row_id, table_of  # noqa: E402
+from ledger.core.db import make_engine, unit_of_work  # noqa: E402
 
 VILLAGES = 100
 CHUNK = 20_000

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from ledger.db import make_engine
+from ledger.core.db import make_engine
 
 
 @contextmanager

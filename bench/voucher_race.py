@@ -59,16 +59,17 @@ from claims_http import free_port, serve  # noqa: E402
 from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
-from ledger import migrations, tenancy  # noqa: E402
-from ledger.base import row_id, table_of, utcnow  # noqa: E402
-from ledger.db import make_engine, unit_of_work  # noqa: E402
+from ledger import tenancy  # noqa: E402
+from ledger.core import migrations  # noqa: E402
+from ledger.core.base import row_id, table_of, utcnow  # noqa: E402
+from ledger.core.db import make_engine, unit_of_work  # noqa: E402
+from ledger.core.settings import Settings  # noqa: E402
 from ledger.identity import principal  # noqa: E402
 from ledger.identity.models import Partner, PartnerClient, PartnerKind, Role, User  # noqa: E402
 from ledger.identity.passwords import hash_secret  # noqa: E402
 from ledger.journal import accounts, verify  # noqa: E402
 from ledger.journal import service as journal  # noqa: E402
 from ledger.journal.models import Account, AccountBalance, AccountKind, JournalTransaction, Posting, TxKind  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
 from ledger.tenancy import Person  # noqa: E402
 from redemption import offers  # noqa: E402
 from redemption.models import Voucher, VoucherEvent, VoucherEventKind  # noqa: E402

@@ -31,13 +31,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
-from ledger import failures, outbox
-from ledger.base import as_utc, table_of, utcnow
 from ledger.claims.rules import local
+from ledger.core import failures, outbox
+from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core.outbox import Notification
 from ledger.journal import service as journal
 from ledger.journal import store
 from ledger.journal.models import POSTED_KINDS, Account, AccountBalance, AccountKind, JournalTransaction, Posting
-from ledger.outbox import Notification
 from ledger.tenancy import County, touch_record
 
 WARN_DAYS = 30
@@ -197,7 +197,7 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
         for found in due:
             touch_record(session, found.household_id)
         for found in due:
-            # Each household in a savepoint of its own: one that fails is skipped and recorded (ledger/failures.py).
+            # Each household in a savepoint of its own: one that fails is skipped and recorded (ledger/core/failures.py)
             with failures.item(
                 session, step=STEP_EXPIRE, kind="household", record_id=found.household_id, county_id=county.id
             ):

@@ -35,12 +35,12 @@ from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select  # wider than sqlmodel.select (at most four columns typed)
 from sqlmodel import Session, col, select
 
-from ledger import exports
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
-from ledger.errors import Invalid
+from ledger.core import exports
+from ledger.core.errors import Invalid
 from ledger.identity.principal import Principal
 from ledger.tenancy import County, Household, Village, VillageNotFound
 

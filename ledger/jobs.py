@@ -5,12 +5,12 @@ worker that cannot take it skips the step, because another worker is doing it ri
 work begins with BEGIN IMMEDIATE, so steps run one at a time anyway. Every step also re-checks each row's state
 under a row lock before acting on it, so running a step twice never acts twice.
 
-One bad record never stops the schedule (ledger/failures.py): each item of a step runs in a savepoint of its own
+One bad record never stops the schedule (ledger/core/failures.py): each item of a step runs in a savepoint of its own
 and a failing one is rolled back alone, skipped and recorded; a step that fails as a whole is rolled back, recorded
 in a unit of work of its own, and the next step runs.
 
 Time: `now` says what is due (`shanzhi tick --days-ahead` moves it in a demo). What a step writes takes its time
-from the journal transaction it writes, stamped by the journal's own clock (ledger.base.utcnow, the real time): a
+from the journal transaction it writes, stamped by the journal's own clock (ledger.core.base.utcnow, the real time): a
 record never says it happened at another moment than its journal entry, and no entry is dated in the future.
 """
 
@@ -26,10 +26,11 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from ledger import expiry, failures, outbox
-from ledger.base import utcnow
+from ledger import expiry
 from ledger.claims import notice, review
-from ledger.db import unit_of_work
+from ledger.core import failures, outbox
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.journal import service as journal
 
 log = logging.getLogger("shanzhi.jobs")

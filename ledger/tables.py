@@ -11,7 +11,10 @@ from ledger.claims.models import (
     EvidenceFile,
     ScanTicketUse,
 )
-from ledger.failures import JobFailure
+from ledger.core.failures import JobFailure
+from ledger.core.idempotency import IdempotencyRecord
+from ledger.core.outbox import Notification
+from ledger.core.ratelimit import RateWindow
 from ledger.identity.models import (
     OfficialScope,
     OtpChallenge,
@@ -25,12 +28,9 @@ from ledger.journal.models import (
     Account,
     AccountBalance,
     ChainHead,
-    IdempotencyRecord,
     JournalTransaction,
     Posting,
 )
-from ledger.outbox import Notification
-from ledger.ratelimit import RateWindow
 from ledger.tenancy import County, Household, Person, Township, Village
 
 __all__ = [

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, bindparam, text, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from ledger.base import timestamp, utcnow
-from ledger.errors import NotFound
+from ledger.core.base import timestamp, utcnow
+from ledger.core.errors import NotFound
 from ledger.journal import head as chain_heads
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind

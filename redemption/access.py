@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from ledger.errors import Forbidden, Invalid, NotFound
+from ledger.core.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, Role
 from ledger.identity.principal import PARTNER, Principal
 from ledger.tenancy import Household

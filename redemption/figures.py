@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select  # wider than sqlmodel.select (at mos
 from sqlmodel import Session, col
 
 from ledger import figures
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from ledger.identity.models import Partner
 from ledger.tenancy import Village
 from redemption.models import Voucher, VoucherStatus

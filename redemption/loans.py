@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import literal_column, select
 from sqlmodel import Session, col
 
-from ledger import idempotency, outbox
-from ledger.base import as_utc, row_id, utcnow
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.idempotency import Outcome
+from ledger.core import idempotency, outbox
+from ledger.core.base import as_utc, row_id, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household

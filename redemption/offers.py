@@ -15,9 +15,9 @@ from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from ledger.base import as_utc, row_id, table_of, utcnow
 from ledger.claims.rules import period_bounds
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.base import as_utc, row_id, table_of, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, PartnerVillage
 from ledger.identity.principal import Principal
 from ledger.journal import service as journal

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ledger import jobs, outbox
+from ledger import jobs
+from ledger.core import outbox
 from redemption import vouchers, webhooks
 
 STEPS: list[jobs.Step] = [(vouchers.STEP_EXPIRE, lambda session, now: vouchers.expire_due(session, now))]

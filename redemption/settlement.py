@@ -15,8 +15,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from ledger import exports
-from ledger.base import as_utc
+from ledger.core import exports
+from ledger.core.base import as_utc
 from ledger.journal.models import POSTED_KINDS, Account, AccountKind, JournalTransaction, Posting
 from ledger.tenancy import Village
 from redemption.models import Offer, Voucher, VoucherEvent, VoucherEventKind

@@ -21,10 +21,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, select, update
 from sqlmodel import Session, col
 
-from ledger import failures, idempotency, outbox
-from ledger.base import as_utc, row_id, table_of, utcnow
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.idempotency import Outcome
+from ledger.core import failures, idempotency, outbox
+from ledger.core.base import as_utc, row_id, table_of, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts
@@ -500,7 +500,7 @@ def expire_due(session: Session, now: datetime, *, limit: int = 500) -> int:
     expired = 0
     for voucher_id, county_id, slot_id in due:
         # Each in a savepoint of its own: one whose hold was resolved by hand is skipped and recorded
-        # (ledger/failures.py), and the others expire.
+        # (ledger/core/failures.py), and the others expire.
         with failures.item(
             session,
             step=STEP_EXPIRE,

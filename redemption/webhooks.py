@@ -25,18 +25,18 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger import failures
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import Invalid, NotFound
+from ledger.core import failures
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Invalid, NotFound
+from ledger.core.outbox import backoff
+from ledger.core.settings import Settings, get_settings
 from ledger.identity.models import Partner
-from ledger.outbox import backoff
-from ledger.settings import Settings, get_settings
 from redemption.models import WebhookDelivery
 
 log = logging.getLogger("shanzhi.webhooks")
 
-MAX_ATTEMPTS = 12  # about 14.5 hours of trying (see ledger.outbox.backoff); then the delivery is left as failed
+MAX_ATTEMPTS = 12  # about 14.5 hours of trying (see ledger.core.outbox.backoff); then the delivery is left as failed
 TIMEOUT_SECONDS = 5.0  # a receiver should answer at once and do its work afterwards
 STEP_LIMIT = 50  # deliveries per scheduled run
 LEASE = timedelta(minutes=10)  # a leased delivery is left alone this long (more than STEP_LIMIT sends can take)
@@ -211,7 +211,7 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
             )
     delivered = 0
     for delivery_id, partner_id, county_id, event, body, url, secret in leased:
-        # One delivery that cannot be sent or recorded is skipped and recorded (ledger/failures.py); the lease
+        # One delivery that cannot be sent or recorded is skipped and recorded (ledger/core/failures.py); the lease
         # runs out and it goes again later. The others go out.
         try:
             delivered += _deliver_one(engine, now, send, delivery_id, partner_id, event, body, url, secret)

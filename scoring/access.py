@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from ledger.errors import Forbidden
+from ledger.core.errors import Forbidden
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import PARTNER, Principal
 from scoring import consent as consents

@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ledger.base import utcnow
-from ledger.errors import Conflict
+from ledger.core.base import utcnow
+from ledger.core.errors import Conflict
 from scoring import metrics
 from scoring.card import Card, score_frame
 from scoring.models import BAD_EVENTS, LoanEvent, LoanOutcome, Rating

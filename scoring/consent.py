@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ledger.base import as_utc, utcnow
-from ledger.errors import Forbidden, Invalid, NotFound
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind
 from ledger.identity.principal import Principal
 from scoring import access

@@ -22,9 +22,9 @@ from sqlalchemy import ColumnElement, Connection, case, func, literal_column, se
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
-from ledger.base import table_of
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeKind, DisputeStatus
+from ledger.core.base import table_of
 from ledger.journal.models import Account, AccountKind, JournalTransaction, Posting, TxKind
 from scoring.features import CLAIM_COLUMNS, DEDUCTION_COLUMNS, ENTRY_COLUMNS, NEGATIVE_HISTORY_MONTHS, OBJECTION_COLUMNS
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session, col
 
-from ledger import ratelimit
-from ledger.base import table_of, utcnow
-from ledger.db import unit_of_work
+from ledger.core import ratelimit
+from ledger.core.base import table_of, utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
 from scoring import access, ratings

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ledger.base import timestamp, utcnow
+from ledger.core.base import timestamp, utcnow
 
 
 class Scorecard(SQLModel, table=True):

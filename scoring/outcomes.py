@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from ledger.base import utcnow
-from ledger.errors import Conflict, Forbidden, Invalid
+from ledger.core.base import utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid
 from ledger.identity.models import PartnerKind
 from ledger.identity.principal import PARTNER, Principal
 from scoring.models import CreditLookup, LoanEvent, LoanOutcome

@@ -19,8 +19,8 @@ import pandas as pd
 from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
-from ledger.base import as_utc, table_of, utcnow
-from ledger.errors import NotFound
+from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core.errors import NotFound
 from ledger.tenancy import Household
 from scoring import history
 from scoring.card import Card, content_id, improve, score_frame, score_one

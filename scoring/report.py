@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ledger import exports  # noqa: E402
+from ledger.core import exports  # noqa: E402
 from scoring.calibration import Validation  # noqa: E402
 from scoring.card import Card  # noqa: E402
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ledger import outbox
-from ledger.base import utcnow
-from ledger.errors import Conflict, Invalid, NotFound
+from ledger.core import outbox
+from ledger.core.base import utcnow
+from ledger.core.errors import Conflict, Invalid, NotFound
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
 from scoring import access, ratings

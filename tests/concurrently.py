@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ledger.db import make_engine
-from ledger.errors import DomainError
+from ledger.core.db import make_engine
+from ledger.core.errors import DomainError
 from tests.conftest import ON_POSTGRES
 
 Work = Callable[[Engine, Any], str]

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from ledger import migrations
-from ledger.db import make_engine
+from ledger.core import migrations
+from ledger.core.db import make_engine
 
 pytest_plugins = ["tests.demo_server"]  # the served demo county: `seeded`, `demo_db`, `served`
 

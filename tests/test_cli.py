@@ -227,8 +227,8 @@ def test_the_demo_plays_redemption_end_to_end_and_the_settlement_reconciles(
     from sqlalchemy import select
     from sqlmodel import col
 
-    from ledger.base import as_utc
-    from ledger.db import make_engine, unit_of_work
+    from ledger.core.base import as_utc
+    from ledger.core.db import make_engine, unit_of_work
     from ledger.figures import month_bounds
     from ledger.identity.models import Partner
     from ledger.journal import accounts, queries
@@ -307,7 +307,7 @@ def test_more_requests_at_once_than_the_server_has_threads_are_all_answered(serv
 
 
 def test_create_partner_staff_who_then_act_for_their_partner(demo_db: Path, tmp_path: Path) -> None:
-    from ledger.db import make_engine, unit_of_work
+    from ledger.core.db import make_engine, unit_of_work
     from ledger.identity import principal
     from ledger.identity.service import check_password
 
@@ -348,7 +348,7 @@ def test_create_partner_staff_who_then_act_for_their_partner(demo_db: Path, tmp_
 def test_verify_names_each_record_whose_transactions_were_changed_by_hand(demo_db: Path, tmp_path: Path) -> None:
     """A claim, deduction, voucher or booking whose transaction was posted, voided or reversed through the journal
     service, outside the record's own operation: the journal itself is sound, but verify names the record."""
-    from ledger.db import make_engine, unit_of_work
+    from ledger.core.db import make_engine, unit_of_work
     from ledger.journal import service as journal
 
     ok = shanzhi("verify", cwd=tmp_path, database=demo_db)

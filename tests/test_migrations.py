@@ -16,8 +16,8 @@ from sqlmodel import SQLModel
 import ledger.tables  # noqa: F401  (every table on the metadata)
 import redemption.tables  # noqa: F401
 import scoring.tables  # noqa: F401
-from ledger import migrations
-from ledger.db import make_engine
+from ledger.core import migrations
+from ledger.core.db import make_engine
 from tests.conftest import ON_POSTGRES, drop_postgres_schema, fresh_postgres_schema
 
 pytestmark = pytest.mark.db

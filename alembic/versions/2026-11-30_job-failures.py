@@ -4,7 +4,7 @@ Revision ID: 7c1e5a9d2f40
 Revises: 4d30334bc05e
 Create Date: 2026-11-30 14:21:48.428364
 
-What the scheduled work could not do (ledger/failures.py): one row per step and record that failed, with the
+What the scheduled work could not do (ledger/core/failures.py): one row per step and record that failed, with the
 error, when it was first and last seen, how often, and when it went through at last. Auditors and county admins
 read it (GET /api/v1/jobs/failures, `shanzhi failures`).
 """

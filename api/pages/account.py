@@ -29,11 +29,11 @@ from api.pages.web import (
 from api.routes import auth, evidence
 from api.schemas import OtpRequestIn, OtpVerifyIn
 from ledger.claims import access
-from ledger.db import unit_of_work
-from ledger.errors import Invalid, Throttled
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Invalid, Throttled
+from ledger.core.settings import Settings
 from ledger.identity import principal as principals
 from ledger.identity.models import Role, User
-from ledger.settings import Settings
 
 router = APIRouter()
 signin_router = APIRouter()  # without the pages' CSRF dependency (and so without its unit of work): see below

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ledger import exports  # noqa: E402
+from ledger.core import exports  # noqa: E402
 
 CHARTS = ("participation", "points_by_matter", "on_time", "redemption")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -49,13 +49,13 @@ from ledger import figures
 from ledger.activities import access as activity_access
 from ledger.activities import codes
 from ledger.activities import service as activities
-from ledger.base import utcnow
 from ledger.catalogue import access as catalogue_access
 from ledger.claims import access as claim_access
 from ledger.claims import deductions, disputes, review
 from ledger.claims import service as claims
 from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
-from ledger.errors import DomainError, Invalid, Unauthenticated
+from ledger.core.base import utcnow
+from ledger.core.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
 from ledger.identity.principal import (
     Principal,

@@ -24,8 +24,8 @@ from api.presentation.loans import application_out
 from api.presentation.redemption import settlement_file, settlement_of, settlement_out, voucher_out
 from api.schemas.loans import LoanDecisionIn, LoanStatusIn, Status
 from api.schemas.redemption import ConsumeIn, fen
-from ledger.base import utcnow
-from ledger.errors import DomainError, Invalid, ReasonRequired
+from ledger.core.base import utcnow
+from ledger.core.errors import DomainError, Invalid, ReasonRequired
 from ledger.identity.principal import Principal
 from redemption import access, loans, vouchers
 from redemption.vouchers import QR_PREFIX

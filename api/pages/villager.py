@@ -24,12 +24,12 @@ from api.schemas.loans import LoanApplicationIn
 from api.schemas.redemption import RedemptionIn
 from ledger.activities import render
 from ledger.activities.codes import TICKET_SECONDS
-from ledger.base import utcnow
 from ledger.catalogue import access as catalogue_access
 from ledger.claims import access as claim_access
 from ledger.claims import disputes
 from ledger.claims import service as claims
-from ledger.errors import DomainError, Forbidden, Invalid
+from ledger.core.base import utcnow
+from ledger.core.errors import DomainError, Forbidden, Invalid
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal, visible_village
 from redemption import access as redemption_access

@@ -36,12 +36,12 @@ from sqlmodel import Session, select
 
 from api.deps import SessionDep, permits
 from api.pages import i18n
-from ledger.base import as_utc, utcnow
-from ledger.errors import DomainError, Forbidden, Throttled, Unauthenticated
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import DomainError, Forbidden, Throttled, Unauthenticated
+from ledger.core.settings import Settings
 from ledger.identity import principal as principals
 from ledger.identity.models import Role, User, WebSession
 from ledger.identity.principal import Principal
-from ledger.settings import Settings
 from ledger.tenancy import County
 
 SESSION_COOKIE = "sz_session"

@@ -10,11 +10,11 @@ from api.schemas.claims import ActivityOut, CodeInfoOut, LiveCodeOut, VillageAct
 from ledger.activities import codes, render
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
-from ledger.base import as_utc
 from ledger.catalogue.models import Matter
 from ledger.claims import service as claims
 from ledger.claims.rules import local
-from ledger.settings import Settings
+from ledger.core.base import as_utc
+from ledger.core.settings import Settings
 from ledger.tenancy import County, Village
 
 

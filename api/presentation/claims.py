@@ -20,10 +20,10 @@ from api.schemas.claims import (
     NoticeEntryOut,
 )
 from ledger import figures
-from ledger.base import utcnow
 from ledger.catalogue.models import Matter
 from ledger.claims import access, disputes, notice, review
 from ledger.claims.models import Claim, Deduction, Dispute
+from ledger.core.base import utcnow
 from ledger.identity.principal import Principal
 from ledger.tenancy import County, Village
 

@@ -19,7 +19,7 @@ from api.schemas.credit import (
     ReviewRequestOut,
     SufficiencyOut,
 )
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from ledger.identity.models import Partner
 from scoring import consent as consents
 from scoring import lookups, ratings

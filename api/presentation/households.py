@@ -10,10 +10,10 @@ from sqlmodel import Session, col, select
 from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
 from api.schemas.claims import HouseholdCardOut, NotificationOut
 from ledger.activities import codes, render
+from ledger.core.outbox import Notification
+from ledger.core.settings import Settings
 from ledger.journal import accounts, queries
 from ledger.journal.models import AccountKind
-from ledger.outbox import Notification
-from ledger.settings import Settings
 from ledger.tenancy import Household, Person, Village
 
 

@@ -23,15 +23,15 @@ from api import tokens
 from api.deps import SettingsDep, public
 from api.observability import client_address
 from api.schemas import OtpRequestIn, OtpRequestOut, OtpVerifyIn, TokenOut
-from ledger import ratelimit
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import Invalid, Unauthenticated
+from ledger.core import ratelimit
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Invalid, Unauthenticated
+from ledger.core.settings import Settings
 from ledger.identity import service as identity
 from ledger.identity import throttle
 from ledger.identity.passwords import check_secret
 from ledger.identity.principal import PARTNER
-from ledger.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger("shanzhi.auth")

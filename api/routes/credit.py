@@ -43,10 +43,10 @@ from api.schemas.credit import (
     ReviewRequestOut,
     ScorecardOut,
 )
-from ledger.errors import DomainError
+from ledger.core.errors import DomainError
+from ledger.core.settings import Settings
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from ledger.settings import Settings
 from redemption import access as partners
 from scoring import access, lookups, outcomes, ratings, reviews
 from scoring import consent as consents

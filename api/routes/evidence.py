@@ -14,9 +14,9 @@ from api.schemas.claims import EvidenceOut
 from ledger.claims import access
 from ledger.claims import evidence as photos
 from ledger.claims.models import EvidenceFile
+from ledger.core.settings import Settings
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.settings import Settings
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 Uploader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN)]

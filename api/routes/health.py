@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import public, scraper_or
 from api.observability import metrics_text
 from api.problems import problem
-from ledger import migrations
+from ledger.core import migrations
 from ledger.identity.models import Role
 
 router = APIRouter(tags=["health"])

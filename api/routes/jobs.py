@@ -1,4 +1,4 @@
-"""What the scheduled work could not do (ledger/failures.py): for the county's auditors and admins."""
+"""What the scheduled work could not do (ledger/core/failures.py): for the county's auditors and admins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep, allow
 from api.schemas.jobs import JobFailureOut
-from ledger import failures
+from ledger.core import failures
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 

@@ -23,7 +23,7 @@ from api.schemas import (
     VerifyPinnedOut,
 )
 from ledger import tenancy
-from ledger.errors import DomainError
+from ledger.core.errors import DomainError
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from ledger.journal import access, head, owners

@@ -37,7 +37,7 @@ from api.schemas.redemption import (
     fen,
 )
 from ledger.activities import render
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from redemption import access, offers, vouchers

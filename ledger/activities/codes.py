@@ -22,9 +22,9 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ledger.base import as_utc
-from ledger.errors import Invalid
-from ledger.settings import Settings
+from ledger.core.base import as_utc
+from ledger.core.errors import Invalid
+from ledger.core.settings import Settings
 
 MAC_BYTES = 12
 STEP_SECONDS = 30  # a rotating code changes this often

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
-from ledger.base import timestamp, utcnow
+from ledger.core.base import timestamp, utcnow
 
 
 class Period(StrEnum):

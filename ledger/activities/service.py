@@ -9,10 +9,10 @@ from sqlmodel import Session, col, select
 
 from ledger.activities import codes
 from ledger.activities.models import Activity, Period
-from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
-from ledger.errors import Conflict, Invalid, NotFound
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Conflict, Invalid, NotFound
 from ledger.tenancy import Village
 
 MAX_WINDOW = timedelta(days=366)

@@ -13,9 +13,9 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
-from ledger.base import as_utc
 from ledger.catalogue.models import Evidence, Matter, Review
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.base import as_utc
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.tenancy import County, Village
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("default_catalogue.csv")

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlmodel import Session, col
 
-from ledger.base import utcnow
 from ledger.claims.evidence import EvidenceNotFound
 from ledger.claims.models import (
     Claim,
@@ -27,7 +26,8 @@ from ledger.claims.models import (
     DisputeStatus,
     EvidenceFile,
 )
-from ledger.errors import Invalid
+from ledger.core.base import utcnow
+from ledger.core.errors import Invalid
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, managed_village
 from ledger.tenancy import County, Household

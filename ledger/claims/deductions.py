@@ -14,8 +14,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import idempotency, outbox
-from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
 from ledger.claims import access
@@ -26,8 +24,10 @@ from ledger.claims.service import (
     ReasonRequired,
     TooManyPhotos,
 )
-from ledger.errors import Forbidden, Invalid, NotFound
-from ledger.idempotency import Outcome
+from ledger.core import idempotency, outbox
+from ledger.core.base import utcnow
+from ledger.core.errors import Forbidden, Invalid, NotFound
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import accounts

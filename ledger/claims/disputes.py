@@ -16,8 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from ledger import idempotency, outbox
-from ledger.base import as_utc, utcnow
 from ledger.claims import access, lifecycle
 from ledger.claims.deductions import DeductionNotFound
 from ledger.claims.lifecycle import NotAppealable as NotAppealable  # its home before the lifecycle
@@ -32,8 +30,10 @@ from ledger.claims.models import (
     DisputeStatus,
 )
 from ledger.claims.service import ClaimNotFound, ReasonRequired
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound
-from ledger.idempotency import Outcome
+from ledger.core import idempotency, outbox
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.journal import service as journal

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from ledger.claims import photohash
 from ledger.claims.models import EvidenceFile
-from ledger.errors import NotFound, TooLarge, UnsupportedType
+from ledger.core.errors import NotFound, TooLarge, UnsupportedType
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # the default of SHANZHI_EVIDENCE_MAX_PIXELS: a 40-megapixel camera

@@ -34,11 +34,11 @@ from typing import Any, Final
 
 from sqlmodel import Session
 
-from ledger import outbox
-from ledger.base import as_utc
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus
-from ledger.errors import Conflict, DomainError
+from ledger.core import outbox
+from ledger.core.base import as_utc
+from ledger.core.errors import Conflict, DomainError
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.errors import PendingAlreadyResolved, PendingExpired

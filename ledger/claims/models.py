@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from ledger.base import timestamp, utcnow
+from ledger.core.base import timestamp, utcnow
 
 
 class ClaimStatus(StrEnum):

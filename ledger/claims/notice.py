@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
-from ledger import failures
-from ledger.base import as_utc, utcnow
 from ledger.catalogue.models import Matter
 from ledger.claims import lifecycle, rules
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeStatus
+from ledger.core import failures
+from ledger.core.base import as_utc, utcnow
 from ledger.tenancy import County, Household, Person, Village, touch_record
 
 STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
@@ -25,7 +25,7 @@ STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
 def settle_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
     """Settle every approved claim whose notice period is over and that has no open objection. Each claim in a
     savepoint of its own: one that fails (its approval was reversed by hand) is skipped and recorded
-    (ledger/failures.py), and the others settle."""
+    (ledger/core/failures.py), and the others settle."""
     now = now or utcnow()
     open_objection = exists().where(Dispute.claim_id == Claim.id, Dispute.status == DisputeStatus.OPEN)
     due = session.execute(

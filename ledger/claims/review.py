@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import failures, idempotency
-from ledger.base import as_utc, utcnow
 from ledger.claims import access, lifecycle
 from ledger.claims.lifecycle import ClaimAlreadyDecided as ClaimAlreadyDecided  # its home before the lifecycle
 from ledger.claims.lifecycle import ClaimExpired as ClaimExpired
@@ -24,8 +22,10 @@ from ledger.claims.service import (
     check_not_own,
     needs_second_official,
 )
-from ledger.errors import DomainError, Invalid
-from ledger.idempotency import Outcome
+from ledger.core import failures, idempotency
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import DomainError, Invalid
+from ledger.core.idempotency import Outcome
 from ledger.identity.principal import Principal
 from ledger.journal.models import JournalTransaction
 from ledger.tenancy import County, touch_record
@@ -152,7 +152,7 @@ STEP_EXPIRE = "expire_claims"  # the name of the scheduled step (ledger/jobs.py)
 
 def expire_overdue(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
     """Claims whose review time ran out: their pending transfer expires and the household is told. Each claim in a
-    savepoint of its own: one that fails is skipped and recorded (ledger/failures.py)."""
+    savepoint of its own: one that fails is skipped and recorded (ledger/core/failures.py)."""
     now = now or utcnow()
     # A claim's pending transfer times out when its review time does (set when it was submitted).
     due = session.execute(

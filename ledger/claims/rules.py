@@ -7,8 +7,8 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ledger.base import as_utc
-from ledger.errors import Conflict
+from ledger.core.base import as_utc
+from ledger.core.errors import Conflict
 
 UNITS = ("day", "week", "month", "year")
 

@@ -30,17 +30,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from ledger import idempotency
 from ledger.activities import access as activity_access
 from ledger.activities import codes
 from ledger.activities.models import Activity
-from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence, Matter, Review
 from ledger.claims import access, fraud, lifecycle, rules
 from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, EvidenceFile, ScanTicketUse
-from ledger.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
-from ledger.idempotency import Outcome
+from ledger.core import idempotency
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import County, Household, HouseholdNotFound, Person

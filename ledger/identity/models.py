@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String
 from sqlmodel import Field, SQLModel
 
-from ledger.base import timestamp, utcnow
+from ledger.core.base import timestamp, utcnow
 
 
 class Role(StrEnum):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, label, select
 from sqlmodel import Session, col
 
-from ledger.errors import Forbidden, Unauthenticated
+from ledger.core.errors import Forbidden, Unauthenticated
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.tenancy import Household, HouseholdNotFound, Person, Village, VillageNotFound
 

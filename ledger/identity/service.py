@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ledger import outbox
-from ledger.base import as_utc, utcnow
-from ledger.errors import Conflict, NotFound
+from ledger.core import outbox
+from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Conflict, NotFound
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
 from ledger.identity.passwords import check_secret, hash_secret
 from ledger.identity.principal import ConflictOfInterest, Principal

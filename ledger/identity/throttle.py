@@ -27,12 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from ledger.base import as_utc, table_of, utcnow
-from ledger.errors import Throttled
+from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core.errors import Throttled
 from ledger.identity.models import SignInThrottle
 
 if TYPE_CHECKING:
-    from ledger.settings import Settings
+    from ledger.core.settings import Settings
 
 T = table_of(SignInThrottle)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger.base import as_utc
+from ledger.core.base import as_utc
 
 GENESIS = "0" * 64
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.errors import Conflict, Invalid, NotFound
+from ledger.core.errors import Conflict, Invalid, NotFound
 
 
 class UnbalancedTransaction(Invalid):

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger.base import as_utc, table_of, utcnow
-from ledger.errors import Invalid
+from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core.errors import Invalid
 from ledger.journal import chain
 from ledger.journal.models import ChainHead, JournalTransaction
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ledger.base import timestamp, utcnow
+from ledger.core.base import timestamp, utcnow
 
 
 class AccountKind(StrEnum):
@@ -129,18 +129,3 @@ class ChainHead(SQLModel, table=True):
     seq: int = Field(default=0, sa_type=BigInteger)
     hash: str = Field(max_length=64)
     updated_at: datetime = timestamp(default_factory=utcnow)
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    """A client's Idempotency-Key, with a hash of the request it came with. Unique per caller."""
-
-    __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_record_scope_key"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(max_length=64)
-    key: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    transaction_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
-    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # what a non-journal write made
-    created_at: datetime = timestamp(default_factory=utcnow)

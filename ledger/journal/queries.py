@@ -11,8 +11,8 @@ from typing import Literal
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from ledger.base import as_utc, table_of
-from ledger.errors import Invalid
+from ledger.core.base import as_utc, table_of
+from ledger.core.errors import Invalid
 from ledger.journal.errors import AccountNotFound
 from ledger.journal.models import Account, AccountBalance, JournalTransaction, Posting, TxKind
 from ledger.journal.rules import Balance

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import failures, idempotency
-from ledger.base import as_utc, table_of, utcnow
-from ledger.errors import Invalid
+from ledger.core import failures, idempotency
+from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core.errors import Invalid
 from ledger.journal import chain, rules, store
 from ledger.journal.errors import (
     AlreadyReversed,
@@ -184,7 +184,7 @@ def take_available(
 
 def expire_due(session: Session, *, now: datetime | None = None, limit: int = 1000) -> list[TxRecord]:
     """Expire every pending transfer whose timeout has passed (the scheduled job calls this). Each in a savepoint
-    of its own: one that fails is skipped and recorded (ledger/failures.py), and the others expire."""
+    of its own: one that fails is skipped and recorded (ledger/core/failures.py), and the others expire."""
     now = now or utcnow()
     resolution = TX.alias("resolution")
     due = session.connection().execute(

@@ -7,7 +7,7 @@ Locks, in one order for every writer: the village's chain head, then the balance
 accounts in account order. One statement takes both: a CTE locks the head and the balance rows are joined to
 it, so no balance row can be locked before the head. On PostgreSQL, `FOR UPDATE` returns the newest committed
 version of every locked row, so a writer that queued behind another sees its balances. SQLite has no row locks:
-every transaction there begins with BEGIN IMMEDIATE (ledger/db.py), one writer at a time.
+every transaction there begins with BEGIN IMMEDIATE (ledger/core/db.py), one writer at a time.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger import idempotency
-from ledger.base import as_utc, table_of
-from ledger.idempotency import IdempotencyConflict, Key
+from ledger.core import idempotency
+from ledger.core.base import as_utc, table_of
+from ledger.core.idempotency import IdempotencyConflict, IdempotencyRecord, Key
 from ledger.journal import chain
 from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, TransactionNotFound
-from ledger.journal.models import Account, AccountBalance, ChainHead, IdempotencyRecord, JournalTransaction, Posting
+from ledger.journal.models import Account, AccountBalance, ChainHead, JournalTransaction, Posting
 from ledger.journal.rules import Balance, Leg
 
 ACCOUNT = table_of(Account)

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Row, and_, case, exists, func, select
 from sqlmodel import Session
 
-from ledger.base import table_of
+from ledger.core.base import table_of
 from ledger.journal import chain
 from ledger.journal.models import (
     POSTED_KINDS,

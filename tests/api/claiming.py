@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from PIL import Image
 
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from tests.api.conftest import bearer
 
 _keys = itertools.count(1)

@@ -15,11 +15,11 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from ledger.catalogue import service as catalogue
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import hash_secret
 from ledger.identity.service import set_password
-from ledger.settings import Settings
 from ledger.tenancy import Person
 from tests import factories
 

@@ -19,10 +19,10 @@ from api import pages
 from api.app import ROUTERS, create_app
 from api.deps import access_rule_of
 from api.observability import JsonFormatter
-from ledger.db import make_engine, unit_of_work
+from ledger.core.db import make_engine, unit_of_work
+from ledger.core.settings import DEMO_PASSWORD, InsecureSettings
 from ledger.identity.models import Role, User
 from ledger.identity.service import set_password
-from ledger.settings import DEMO_PASSWORD, InsecureSettings
 from tests.api.conftest import World, bearer, make_settings, password_token, villager_token
 from tests.conftest import ON_POSTGRES
 from tests.factories import id_of
@@ -245,7 +245,7 @@ GOOD_SECRETS = {  # real random 32-byte keys, as an operator would make them
 
 def test_a_server_built_with_no_settings_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing set at all (no SHANZHI_ variables, no .env): production, and so no start without a secret."""
-    from ledger.settings import get_settings
+    from ledger.core.settings import get_settings
 
     monkeypatch.chdir(tmp_path)
     for name in [n for n in __import__("os").environ if n.startswith("SHANZHI_")]:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import ROUTERS
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.journal.models import JournalTransaction
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 

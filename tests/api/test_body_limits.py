@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ledger.settings import Settings
+from ledger.core.settings import Settings
 from tests.api.claiming import JPEG, upload
 from tests.api.conftest import World, app_of, bearer, villager_token
 

@@ -12,12 +12,12 @@ from sqlalchemy import Engine, func, select, update
 
 from ledger import jobs
 from ledger.activities import codes
-from ledger.base import utcnow
 from ledger.claims.models import Claim
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.journal.models import JournalTransaction
 from ledger.journal.verify import verify
-from ledger.settings import Settings
 from tests.api.claiming import PNG, balance, claim, code_of, decide, key, live_code, new_activity, photo, upload
 from tests.api.conftest import World, bearer, password_token, villager_token
 

@@ -15,7 +15,7 @@ from httpx import Response
 
 from api.app import ROUTERS
 from api.routes import activities, catalogue, claims, disputes, evidence, notifications, villages
-from ledger.settings import Settings
+from ledger.core.settings import Settings
 from tests.api.claiming import JPEG, claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 
-from ledger.base import utcnow
 from ledger.claims import service as claim_service
+from ledger.core.base import utcnow
 from tests.api.claiming import balance, claim, code_of, live_code, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 

@@ -22,12 +22,12 @@ from sqlmodel import col
 from api import pages
 from api.app import ROUTERS, create_app
 from ledger.claims.models import Claim, Deduction, Dispute
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.identity import service as identity
 from ledger.identity.models import Role, User
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.settings import Settings
 from ledger.tenancy import Person
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from ledger import jobs
-from ledger.base import as_utc, utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.identity.principal import load
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.settings import Settings
 from ledger.tenancy import Household
 from scoring import lookups, ratings
 from scoring.consent import ConsentRequired

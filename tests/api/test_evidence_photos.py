@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
-from ledger.settings import Settings
+from ledger.core.settings import Settings
 from tests.api.claiming import upload
 from tests.api.conftest import World, bearer, villager_token
 

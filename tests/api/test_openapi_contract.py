@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from api.app import ROUTERS
 from api.deps import access_rules
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.journal import verify
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from ledger import jobs
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.tenancy import Household, Person
 from tests.api.claiming import claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.problems import RESERVED, problem
-from ledger.errors import DomainError
+from ledger.core.errors import DomainError
 from tests.api.conftest import World, bearer, password_token
 
 ROOT = Path(__file__).resolve().parents[2]

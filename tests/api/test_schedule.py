@@ -12,16 +12,16 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
-from ledger import outbox
-from ledger.base import as_utc, utcnow
 from ledger.claims import verify as claims_verify
 from ledger.claims.models import Claim
-from ledger.db import unit_of_work
+from ledger.core import outbox
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
 from ledger.identity.models import Partner
 from ledger.journal import accounts, queries, verify
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind, JournalTransaction
-from ledger.outbox import Notification
 from ledger.tenancy import County, Household
 from redemption import schedule, webhooks
 from redemption import verify as redemption_verify

@@ -21,11 +21,11 @@ from starlette.requests import Request
 from api.app import create_app
 from api.routes import auth
 from api.schemas import OtpVerifyIn
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
+from ledger.core.settings import Settings
 from ledger.identity import passwords
 from ledger.identity.models import OtpChallenge
-from ledger.outbox import Notification
-from ledger.settings import Settings
 from tests.api.conftest import PASSWORD, World, app_of, bearer, make_settings, password_token
 from tests.concurrently import run_together
 

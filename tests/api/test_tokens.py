@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from api.app import create_app
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.identity.models import Role, User
 from tests.api.conftest import SECRET, World, bearer, make_settings, password_token
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.journal import verify
 from redemption import schedule, vouchers
 from redemption.models import Voucher, WebhookDelivery

@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ledger.base import utcnow
-from ledger.settings import get_settings
+from ledger.core.base import utcnow
+from ledger.core.settings import get_settings
 from redemption import webhooks
 from tests.api.conftest import World, bearer, client_token, make_settings
 from tests.api.test_webhooks import delivery, enqueue, set_webhook

@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger.base import as_utc, utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings, get_settings
 from ledger.identity.models import Partner
-from ledger.settings import Settings, get_settings
 from redemption import schedule, webhooks
 from redemption.models import WebhookDelivery
 from tests.api.conftest import World, bearer, client_token, make_settings, password_token, villager_token

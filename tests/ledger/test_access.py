@@ -14,7 +14,6 @@ from sqlmodel import Session
 from ledger.activities import access as activity_access
 from ledger.activities import service as activities
 from ledger.activities.service import ActivityNotFound
-from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import access, deductions
 from ledger.claims import service as claims
@@ -22,7 +21,8 @@ from ledger.claims.deductions import DeductionNotFound
 from ledger.claims.evidence import EvidenceNotFound
 from ledger.claims.models import Claim, EvidenceFile
 from ledger.claims.service import ClaimNotFound
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity import principal as principals
 from ledger.identity.principal import Principal
 from ledger.journal import access as journal_access

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, func, select
 
 from ledger.activities import codes
 from ledger.activities import service as activities
-from ledger.base import utcnow
 from ledger.claims import service as claims
 from ledger.claims.models import Claim, ScanTicketUse
-from ledger.db import make_engine, unit_of_work
-from ledger.errors import DomainError
+from ledger.core.base import utcnow
+from ledger.core.db import make_engine, unit_of_work
+from ledger.core.errors import DomainError
 from ledger.tenancy import Village
 from tests import factories
 from tests.concurrently import run_together

@@ -18,20 +18,21 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from ledger import jobs, outbox
+from ledger import jobs
 from ledger.activities import codes
 from ledger.activities import service as activities
-from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import review
 from ledger.claims import service as claims
 from ledger.claims.models import Claim
-from ledger.db import make_engine, unit_of_work
+from ledger.core import outbox
+from ledger.core.base import utcnow
+from ledger.core.db import make_engine, unit_of_work
+from ledger.core.outbox import Notification
+from ledger.core.settings import Settings
 from ledger.journal import accounts, queries
 from ledger.journal.models import AccountKind, JournalTransaction
 from ledger.journal.verify import verify
-from ledger.outbox import Notification
-from ledger.settings import Settings
 from ledger.tenancy import Village
 from tests import factories
 from tests.concurrently import run_together

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import Engine, func, select
 
-from ledger.db import make_engine, unit_of_work
+from ledger.core.db import make_engine, unit_of_work
 from ledger.journal import queries
 from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction

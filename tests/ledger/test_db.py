@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ledger.db import make_engine, unit_of_work
+from ledger.core.db import make_engine, unit_of_work
 
 
 def test_a_sqlite_file_is_synced_at_every_commit_so_an_acknowledged_write_survives_an_os_crash(tmp_path: Path) -> None:

@@ -15,16 +15,16 @@ from sqlmodel import col
 
 from api.app import create_app
 from ledger import expiry, jobs
-from ledger.base import utcnow
 from ledger.claims.rules import local
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
 from ledger.identity.models import Role, User
 from ledger.identity.service import set_password
 from ledger.journal import accounts, queries
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind, JournalTransaction
 from ledger.journal.verify import verify
-from ledger.outbox import Notification
 from ledger.tenancy import County, Household
 from tests import factories
 from tests.api.conftest import PASSWORD, bearer, make_settings, password_token

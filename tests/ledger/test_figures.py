@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from ledger import figures
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.tenancy import County, Village
 from tests import factories
 

@@ -1,4 +1,4 @@
-"""The one idempotency wrapper (ledger/idempotency.py: run): a replay gives the first result without running the
+"""The one idempotency wrapper (ledger/core/idempotency.py: run): a replay gives the first result without running the
 operation again, a key reused for another request is refused, a failed operation leaves the key free."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ledger import idempotency
-from ledger.db import unit_of_work
-from ledger.errors import Invalid
+from ledger.core import idempotency
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Invalid
 
 COUNTER: idempotency.Stored[int] = idempotency.Stored(
     save=lambda value: {"n": value}, load=lambda _session, earlier: int((earlier.result or {})["n"])

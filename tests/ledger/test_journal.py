@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.idempotency import IdempotencyConflict
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.idempotency import IdempotencyConflict
 from ledger.journal import queries
 from ledger.journal import service as journal
 from ledger.journal.errors import (

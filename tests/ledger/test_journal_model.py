@@ -17,9 +17,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, 
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from ledger.base import utcnow
-from ledger.db import make_engine, unit_of_work
-from ledger.errors import DomainError
+from ledger.core.base import utcnow
+from ledger.core.db import make_engine, unit_of_work
+from ledger.core.errors import DomainError
 from ledger.journal import queries
 from ledger.journal import service as journal
 from ledger.journal.models import JournalTransaction, Posting

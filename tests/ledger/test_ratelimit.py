@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from ledger import ratelimit
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import Throttled
+from ledger.core import ratelimit
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Throttled
 from tests.concurrently import run_together
 
 KEY = "test:client:bank"

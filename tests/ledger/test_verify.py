@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.journal import service as journal
 from ledger.journal.verify import verify
 from tests import factories

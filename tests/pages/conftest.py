@@ -11,7 +11,7 @@ from httpx import Response
 from sqlalchemy import Engine
 
 from api.app import create_app
-from ledger.settings import Settings
+from ledger.core.settings import Settings
 from tests.api.conftest import PASSWORD, World, settings, world  # noqa: F401 - fixtures used by page tests
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')

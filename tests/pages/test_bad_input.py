@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from api.pages import ROUTERS
 from ledger.claims.models import Claim, Dispute
-from ledger.db import unit_of_work
+from ledger.core.db import unit_of_work
 from ledger.journal.models import JournalTransaction
 from tests.api.conftest import World
 from tests.pages.conftest import csrf_of, sign_in_staff, sign_in_villager

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from ledger.base import utcnow
 from ledger.claims import service as claim_service
-from ledger.settings import Settings
+from ledger.core.base import utcnow
+from ledger.core.settings import Settings
 from tests.api.claiming import JPEG, code_of, live_code, new_activity
 from tests.api.conftest import World, password_token
 from tests.pages.conftest import csrf_of, sign_in_villager

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.pages import i18n
 from api.pages.messages import ERRORS, NOTICES
 from ledger.activities import codes
-from ledger.base import utcnow
+from ledger.core.base import utcnow
 from tests.api.claiming import JPEG, balance, claim, code_of, new_activity, photo
 from tests.api.conftest import World, app_of, bearer, password_token, villager_token
 from tests.factories import not_none

@@ -14,8 +14,8 @@ from httpx import Response
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from redemption.models import Voucher, VoucherEvent
 from tests.api.conftest import World, bearer, client_token, villager_token
 from tests.api.redeeming import give_points, offer, redeem

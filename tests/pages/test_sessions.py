@@ -10,10 +10,10 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from ledger.base import as_utc, utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.settings import Settings
 from ledger.identity.models import User, WebSession
-from ledger.settings import Settings
 from tests.api.conftest import World
 from tests.factories import not_none
 from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager

@@ -11,8 +11,8 @@ from httpx import Response
 from sqlalchemy import Engine, update
 from sqlmodel import col
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity import passwords, throttle
 from ledger.identity.models import SignInThrottle
 from tests.api.conftest import PASSWORD, World, app_of, bearer, password_token

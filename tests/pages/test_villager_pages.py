@@ -112,9 +112,9 @@ def test_a_rejection_past_its_appeal_days_offers_no_appeal(
 
     from sqlalchemy import update
 
-    from ledger.base import utcnow
     from ledger.claims.models import Claim
-    from ledger.db import unit_of_work
+    from ledger.core.base import utcnow
+    from ledger.core.db import unit_of_work
 
     official = password_token(browser, "official-a")
     made = claim(browser, villager, code_of(new_activity(browser, official, world.village_a.village_id))).json()

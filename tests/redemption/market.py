@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ledger.base import utcnow
 from ledger.catalogue import service as catalogue
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity import principal
 from ledger.identity.models import Partner, PartnerKind, Role, User
 from ledger.identity.principal import Principal

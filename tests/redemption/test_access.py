@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import Forbidden
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Forbidden
 from ledger.identity.models import Partner, PartnerKind, Role
 from ledger.identity.principal import PARTNER, Principal
 from ledger.journal import service as journal

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import DomainError, Forbidden, Invalid
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import DomainError, Forbidden, Invalid
 from ledger.identity.principal import Principal
 from redemption import loans, offers
 from redemption.models import ApplicationStatus, LoanApplication, OfferKind

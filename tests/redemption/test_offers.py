@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
-from ledger.errors import Forbidden, Invalid
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Forbidden, Invalid
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
 from redemption import offers, vouchers

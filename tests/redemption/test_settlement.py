@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from ledger.base import utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
 from ledger.journal import accounts

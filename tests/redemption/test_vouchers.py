@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ledger.base import as_utc, utcnow
-from ledger.db import unit_of_work
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
 from ledger.identity.principal import Principal
 from ledger.journal.errors import InsufficientPoints
 from ledger.journal.verify import verify

@@ -14,18 +14,18 @@ from sqlmodel import Session, col
 
 from ledger.activities import codes
 from ledger.activities import service as activities
-from ledger.base import as_utc, utcnow
 from ledger.catalogue import service as catalogue
 from ledger.claims import review
 from ledger.claims import service as claims
 from ledger.claims.models import Claim
-from ledger.db import unit_of_work
+from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
+from ledger.core.settings import Settings
 from ledger.identity.principal import Principal
 from ledger.journal import accounts, queries
 from ledger.journal.models import AccountKind
 from ledger.journal.rules import Balance
-from ledger.outbox import Notification
-from ledger.settings import Settings
 from ledger.tenancy import Village
 from tests import factories
 

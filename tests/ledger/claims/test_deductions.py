@@ -8,7 +8,7 @@ import pytest
 
 from ledger.claims import deductions, disputes, notice
 from ledger.claims.models import Deduction, DeductionStatus
-from ledger.errors import Forbidden
+from ledger.core.errors import Forbidden
 from ledger.journal.models import AccountKind
 from tests.ledger.claims.conftest import World, days_later, id_of
 

@@ -12,7 +12,7 @@ import pytest
 from ledger.claims import lifecycle
 from ledger.claims.lifecycle import NEW, Transition
 from ledger.claims.models import Claim, ClaimStatus
-from ledger.errors import DomainError
+from ledger.core.errors import DomainError
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "claims.md"
 

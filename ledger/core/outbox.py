@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, select
 from sqlmodel import Field, Session, SQLModel, col
 
-from ledger import failures
-from ledger.base import timestamp, utcnow
+from ledger.core import failures
+from ledger.core.base import timestamp, utcnow
 
 log = logging.getLogger("shanzhi.notify")
 
@@ -81,7 +81,7 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
     delivered = failed = 0
     for notification in due:
         # A failure of the channel is a retry; anything else about one notification (it cannot be recorded) is
-        # skipped and recorded in a savepoint of its own (ledger/failures.py), and the others go out.
+        # skipped and recorded in a savepoint of its own (ledger/core/failures.py), and the others go out.
         with failures.item(
             session, step=STEP, kind="notification", record_id=notification.id, county_id=notification.county_id
         ):

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from alembic import command
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: ledger/core/ → ledger/ → .
 ALEMBIC_DIR = ROOT / "alembic"
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import BindParameter, bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from ledger.base import as_utc, table_of, timestamp, utcnow
-from ledger.errors import Throttled
+from ledger.core.base import as_utc, table_of, timestamp, utcnow
+from ledger.core.errors import Throttled
 
 
 class RateWindow(SQLModel, table=True):

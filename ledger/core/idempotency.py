@@ -24,16 +24,35 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import JSON, Column, Connection, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
-from ledger.errors import Conflict, Invalid
-from ledger.journal.models import IdempotencyRecord
+from ledger.core.base import table_of, timestamp, utcnow
+from ledger.core.errors import Conflict, Invalid
 
-IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]  # set by SQLModel on every table model
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A client's Idempotency-Key, with a hash of the request it came with. Unique per caller. A journal transfer
+    records its transaction here (in the same statement as the transfer, ledger/journal/store.py); any other
+    idempotent write records its result."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_record_scope_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    transaction_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # what a non-journal write made
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+IDEMPOTENCY = table_of(IdempotencyRecord)
 T = TypeVar("T")
 MAX_KEY_LENGTH = 200
 

@@ -18,8 +18,8 @@ from sqlalchemy import Index, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
-from ledger.base import timestamp, utcnow
-from ledger.errors import DomainError
+from ledger.core.base import timestamp, utcnow
+from ledger.core.errors import DomainError
 
 log = logging.getLogger("shanzhi.jobs")
 
@@ -54,7 +54,7 @@ class JobFailure(SQLModel, table=True):
 
 
 def code_of(error: BaseException) -> str:
-    """A domain error's stable code (ledger/errors.py), else the exception's class."""
+    """A domain error's stable code (ledger/core/errors.py), else the exception's class."""
     return (error.code if isinstance(error, DomainError) else type(error).__name__)[:60]
 
 
