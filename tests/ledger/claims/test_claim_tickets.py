@@ -21,7 +21,7 @@ from ledger.core.errors import DomainError
 from ledger.tenancy import Village
 from tests import factories
 from tests.concurrently import run_together
-from tests.ledger.test_claims_concurrency import KEYS, Setup, setup_village
+from tests.ledger.claims.test_claims_concurrency import KEYS, Setup, setup_village
 
 pytestmark = pytest.mark.slow
 PHONE = "one-shared-phone"
