@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import demo, openapi, pages, problems
+from api import demo, openapi, pages, problems, signin
 from api.limits import BodyLimit
 from api.observability import RequestContext, configure_logging
 from api.routes import (
@@ -134,7 +134,7 @@ def create_app(
     app.state.engine = engine
     turns = connections_at_once(engine)
     app.state.db_turns = asyncio.Semaphore(turns) if turns else None  # see api/deps.get_session
-    app.state.otp_sender = otp_sender or auth.log_otp_sender(settings)
+    app.state.otp_sender = otp_sender or signin.log_otp_sender(settings)
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
     passwords.set_hashes_at_once(settings.hashes_at_once())

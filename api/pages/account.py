@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api import photos, signin
 from api.deps import in_turn, public
 from api.pages import i18n
 from api.pages.web import (
@@ -26,7 +27,6 @@ from api.pages.web import (
     safe_next,
     start_session,
 )
-from api.routes import auth, evidence
 from api.schemas import OtpRequestIn, OtpVerifyIn
 from ledger.claims import access
 from ledger.core.db import unit_of_work
@@ -60,7 +60,7 @@ def send_code(
 ) -> Response:  # noqa: A002
     try:
         number = OtpRequestIn(phone=phone.strip()).phone
-        code = auth.send_code(page.session, request, page.settings, number)
+        code = signin.send_code(page.session, request, page.settings, number)
     except ValidationError:
         return page.render(
             "signin.html",
@@ -89,7 +89,7 @@ def check_code(
     next: Next = None,
 ) -> Response:  # noqa: A002
     try:
-        found = auth.code_sign_in(page.session, request, page.settings, OtpVerifyIn(phone=phone, code=code.strip()))
+        found = signin.code_sign_in(page.session, request, page.settings, OtpVerifyIn(phone=phone, code=code.strip()))
     except ValidationError:
         found = None
     except Throttled as refused:
@@ -101,7 +101,7 @@ def check_code(
             step="code",
             phone=phone,
             next=safe_next(next),
-            error=reason(page, auth.InvalidCode("")),
+            error=reason(page, signin.InvalidCode("")),
         )
     return _signed_in(page, *found, next)
 
@@ -122,7 +122,7 @@ async def check_password(
     found, refused = None, None
     if not forged:
         try:
-            found = await run_in_threadpool(auth.password_sign_in, request, settings, username, password)
+            found = await run_in_threadpool(signin.password_sign_in, request, settings, username, password)
         except Throttled as error:
             refused = error
     answer: Response = await in_turn(request, _password_answer, request, forged, found, refused, safe_next(next))
@@ -130,7 +130,7 @@ async def check_password(
 
 
 def _password_answer(
-    request: Request, forged: bool, found: auth.StaffSignIn | None, refused: Throttled | None, next_path: str | None
+    request: Request, forged: bool, found: signin.StaffSignIn | None, refused: Throttled | None, next_path: str | None
 ) -> Response:
     with unit_of_work(request.app.state.engine) as session:
         page = get_page(request, session)
@@ -145,7 +145,7 @@ def _password_answer(
                 status_code=401,
                 next=next_path,
                 staff_open=True,
-                error=reason(page, auth.InvalidGrant("")),
+                error=reason(page, signin.InvalidGrant("")),
             )
         return _signed_in(
             page, found.subject, found.role, next_path, **({"done": "account_was_locked"} if found.locked_until else {})
@@ -201,6 +201,6 @@ def photo(page: PhotoViewer, evidence_id: int) -> Response:
     as the API serves it, with its sandboxing policy rather than a page's."""
     assert page.principal is not None
     shown = access.visible_evidence(page.session, page.principal, evidence_id)
-    response = page.respond(evidence.served(page.settings, shown))
-    response.headers.update(evidence.SERVED_SAFELY)
+    response = page.respond(photos.served(page.settings, shown))
+    response.headers.update(photos.SERVED_SAFELY)
     return response

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from api import photos
 from api.pages import charts
 from api.pages.i18n import N_
 from api.pages.messages import ERRORS
@@ -33,7 +34,6 @@ from api.presentation.claims import claim_out, deduction_out, dispute_out
 from api.presentation.credit import review_out
 from api.presentation.households import card_svg, current_balance_out
 from api.problems import status_of
-from api.routes import evidence
 from api.schemas.claims import (
     ActivityIn,
     ActivityOut,
@@ -152,7 +152,7 @@ def _matters(page: Page, village_id: int | None) -> list[MatterOut]:
 
 def _store_photo(page: Page, photo: UploadFile, village_id: int) -> int:
     """A photo an official took for one of their villages; its id."""
-    saved = evidence.store(page.request, page.session, page.settings, _who(page), photo, village_id)
+    saved = photos.store(page.request, page.session, page.settings, _who(page), photo, village_id)
     assert saved.id is not None
     return saved.id
 

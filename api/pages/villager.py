@@ -9,15 +9,13 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from api import photos
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
 from api.presentation import credit, loans, redemption
 from api.presentation.activities import code_info_out
 from api.presentation.claims import claim_out, deduction_out, dispute_out, leaderboard_out, notice_board_out
 from api.presentation.households import current_balance_out, notifications_out, statement_out
 from api.problems import status_of
-from api.routes import (
-    evidence,
-)
 from api.schemas.claims import AppealIn, ClaimIn
 from api.schemas.credit import ConsentIn, ReviewRequestIn
 from api.schemas.loans import LoanApplicationIn
@@ -97,7 +95,7 @@ def send_claim(
     )
     who = _who(page)
     if photo is not None and photo.filename:
-        saved = evidence.store(page.request, page.session, page.settings, who, photo, None)
+        saved = photos.store(page.request, page.session, page.settings, who, photo, None)
         body = body.model_copy(update={"evidence_ids": [saved.id]})
     details = claims.Details(
         evidence_ids=tuple(body.evidence_ids),

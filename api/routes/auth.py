@@ -9,53 +9,35 @@ slow, as for a wrong password. argon2 runs between transactions, never inside on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from api import tokens
 from api.deps import SettingsDep, public
-from api.observability import client_address
 from api.schemas import OtpRequestIn, OtpRequestOut, OtpVerifyIn, TokenOut
-from ledger.core import ratelimit
-from ledger.core.base import utcnow
+from api.signin import (
+    InvalidClient,
+    InvalidCode,
+    InvalidGrant,
+    UnsupportedGrant,
+    caller_address,
+    checked,
+    code_sign_in,
+    password_sign_in,
+    send_code,
+)
 from ledger.core.db import unit_of_work
-from ledger.core.errors import Invalid, Unauthenticated
+from ledger.core.errors import Invalid
 from ledger.core.settings import Settings
 from ledger.identity import service as identity
 from ledger.identity import throttle
-from ledger.identity.passwords import check_secret
 from ledger.identity.principal import PARTNER
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger("shanzhi.auth")
 _basic = HTTPBasic(auto_error=False)
-
-
-class InvalidGrant(Unauthenticated):
-    code = "invalid_grant"
-
-
-class InvalidClient(Unauthenticated):
-    code = "invalid_client"
-
-
-class UnsupportedGrant(Invalid):
-    code = "unsupported_grant_type"
-
-
-class InvalidCode(Unauthenticated):
-    code = "invalid_code"
-
-
-def _address(request: Request) -> str:
-    return client_address(request.scope)
 
 
 @router.post("/token", response_model=TokenOut, dependencies=[public()])
@@ -93,58 +75,10 @@ def _password_grant(request: Request, settings: Settings, username: str, passwor
     return TokenOut(access_token=access, expires_in=lifetime)
 
 
-@dataclass(frozen=True)
-class StaffSignIn:
-    subject: str
-    role: str
-    locked_until: datetime | None  # failed sign-ins locked the account since its holder last signed in: tell them
-
-
-def password_sign_in(request: Request, settings: Settings, username: str, password: str) -> StaffSignIn | None:
-    """Who signed in, or None (the failure counted). Three steps: admit the try and read the hash (one
-    transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
-    engine, account, address = request.app.state.engine, f"user:{username.lower()}", _address(request)
-    limits = throttle.Limits.of(settings)
-    stored, matches = _checked(
-        engine, account, address, limits, lambda session: identity.password_of(session, username), password
-    )
-    with unit_of_work(engine) as session:
-        user = identity.user_signing_in(session, stored) if matches else None
-        if user is None:
-            _failed(session, settings, account, limits, username=username)
-            return None
-        locked_until = throttle.succeeded(session, account, address)
-        return StaffSignIn(f"user:{user.id}", user.role, locked_until)
-
-
-def _checked(
-    engine: Engine,
-    account: str,
-    address: str,
-    limits: throttle.Limits,
-    read: Callable[[Session], identity.Stored],
-    secret: str,
-) -> tuple[identity.Stored, bool]:
-    """Admit the try and read the stored hash in one short transaction, then run argon2 with none open: a slow
-    hash never holds the database (on SQLite, its one writer)."""
-    with unit_of_work(engine) as session:
-        throttle.admit(session, account, address, limits)
-        stored = read(session)
-    return stored, check_secret(stored.secret_hash, secret)
-
-
-def _failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:
-    """Count a failure against the account; when that locks it, tell its holder."""
-    if throttle.failed(session, account, limits):
-        until = utcnow() + timedelta(seconds=settings.account_lock_seconds)
-        identity.tell_locked(session, until=until, **holder)
-        log.warning("account locked after failed sign-ins", extra={"fields": {"account": account}})
-
-
 def _client_grant(request: Request, settings: Settings, client_id: str, secret: str, scope: str | None) -> TokenOut:
-    engine, account, address = request.app.state.engine, f"client:{client_id}", _address(request)
+    engine, account, address = request.app.state.engine, f"client:{client_id}", caller_address(request)
     limits = throttle.Limits.of(settings)
-    stored, matches = _checked(
+    stored, matches = checked(
         engine, account, address, limits, lambda session: identity.secret_of(session, client_id), secret
     )
     with unit_of_work(engine) as session:
@@ -164,10 +98,6 @@ def _client_grant(request: Request, settings: Settings, client_id: str, secret: 
     return TokenOut(access_token=access, expires_in=lifetime, scope=" ".join(wanted))
 
 
-def _pepper(settings: Settings) -> bytes:
-    return ("otp:" + settings.effective_jwt_secret()).encode()
-
-
 @router.post(
     "/otp/request", response_model=OtpRequestOut, status_code=status.HTTP_202_ACCEPTED, dependencies=[public()]
 )
@@ -178,38 +108,6 @@ def otp_request(body: OtpRequestIn, request: Request, settings: SettingsDep) -> 
     return OtpRequestOut(expires_in=settings.otp_seconds, dev_code=code if settings.dev_mode else None)
 
 
-def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str:
-    """Send a sign-in code. Refused while the phone is locked, and past the phone's or the address's limit of
-    requests, each counted on its own (asking is not failing). The code is returned for dev mode's demo only;
-    for an unknown phone it is a made-up one, so that the answers look alike."""
-    throttle.check_locked(session, f"phone:{phone}")
-    window = settings.sign_in_window_seconds
-    with session.begin_nested():  # a refusal counts nothing, even where the caller commits (the pages)
-        ratelimit.hit(
-            session,
-            f"code-requests:phone:{phone}",
-            limit=settings.code_requests_per_phone,
-            seconds=window,
-            what="codes asked for this phone",
-            refusal=throttle.CodeRequestsPhoneLimited,
-        )
-        ratelimit.hit(
-            session,
-            f"code-requests:address:{_address(request)[:64]}",
-            limit=settings.code_requests_per_address,
-            seconds=window,
-            what="codes asked for from your address",
-            refusal=throttle.CodeRequestsAddressLimited,
-        )
-    return identity.request_otp(
-        session,
-        phone=phone,
-        pepper=_pepper(settings),
-        lifetime_seconds=settings.otp_seconds,
-        send=request.app.state.otp_sender,
-    )
-
-
 @router.post("/otp/verify", response_model=TokenOut, dependencies=[public()])
 def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> TokenOut:
     with unit_of_work(request.app.state.engine) as session:
@@ -218,31 +116,3 @@ def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> To
         raise InvalidCode("The code is wrong or has expired; ask for a new one.")
     access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
     return TokenOut(access_token=access, expires_in=lifetime)
-
-
-def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn) -> tuple[str, str] | None:
-    """The subject and role of a villager signing in by code, or None (the failure counted)."""
-    account, address, limits = f"phone:{body.phone}", _address(request), throttle.Limits.of(settings)
-    with session.begin_nested():  # a refused try counts nothing, even where the caller commits (the pages)
-        throttle.admit(session, account, address, limits)
-    user = identity.verify_otp(session, phone=body.phone, code=body.code, pepper=_pepper(settings))
-    if user is None:
-        _failed(session, settings, account, limits, phone=body.phone)
-        return None
-    throttle.succeeded(session, account, address)
-    return f"user:{user.id}", user.role
-
-
-def log_otp_sender(settings: Settings) -> identity.OtpSender:
-    """The development delivery channel: the code goes to the log (never outside dev mode)."""
-
-    def send(phone: str, code: str) -> None:
-        if settings.dev_mode:
-            log.info("one-time code", extra={"fields": {"phone": phone, "dev_code": code}})
-        else:
-            log.error(
-                "no SMS gateway is configured; a one-time code could not be delivered",
-                extra={"fields": {"phone_tail": phone[-4:]}},
-            )
-
-    return send

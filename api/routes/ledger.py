@@ -24,9 +24,10 @@ from api.schemas import (
 )
 from ledger import tenancy
 from ledger.core.errors import DomainError
+from ledger.identity import transactions as access
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
-from ledger.journal import access, head, owners
+from ledger.journal import head, owners
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 

@@ -7,7 +7,7 @@ one account do not slow any other account signing in from the same address (a vi
 
 An account is locked for everyone (`AccountLocked`, even with the right secret, and a locked phone gets no new
 code) only after many more failures from all addresses together; the caller then tells its holder. A partner's
-client is never locked so (api/routes/auth.py counts no account-wide failure for it): its secret is long and
+client is never locked so (api/signin.py counts no account-wide failure for it): its secret is long and
 random, so a lock would guess nothing and only let anyone cut a bank off.
 
 `admit` counts a try before the secret is checked and refuses it at once when it must wait: the rows are locked

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, QueuePool, func, select
 from sqlmodel import col
 from starlette.requests import Request
 
+from api import signin
 from api.app import create_app
-from api.routes import auth
 from api.schemas import OtpVerifyIn
 from ledger.core.db import unit_of_work
 from ledger.core.outbox import Notification
@@ -67,7 +67,7 @@ def _request_code(engine: Engine, phone: str) -> str:
     request = Request({"type": "http", "client": ("192.0.2.10", 5000), "app": app, "headers": [], "path": "/"})
     settings = Settings(env="dev", jwt_secret="x" * 40)
     with unit_of_work(engine) as session:
-        auth.send_code(session, request, settings, phone)
+        signin.send_code(session, request, settings, phone)
     return "sent"
 
 
@@ -328,7 +328,7 @@ def _guess_code(engine: Engine, phone: str) -> str:
     request = Request({"type": "http", "client": ("192.0.2.20", 5000), "app": app, "headers": [], "path": "/"})
     settings = Settings(env="dev", jwt_secret="x" * 40)
     with unit_of_work(engine) as session:
-        found = auth.code_sign_in(session, request, settings, OtpVerifyIn(phone=phone, code="000000"))
+        found = signin.code_sign_in(session, request, settings, OtpVerifyIn(phone=phone, code="000000"))
     return "wrong" if found is None else "signed in"
 
 

@@ -24,8 +24,8 @@ from ledger.claims.service import ClaimNotFound
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
 from ledger.identity import principal as principals
+from ledger.identity import transactions as journal_access
 from ledger.identity.principal import Principal
-from ledger.journal import access as journal_access
 from ledger.journal.errors import TransactionNotFound
 from ledger.tenancy import HouseholdNotFound, Village, VillageNotFound
 from tests import factories

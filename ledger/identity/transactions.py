@@ -1,5 +1,8 @@
 """Who may see or change a journal transaction: a villager, those that touch their household's account; staff,
-those of their villages (writing: not auditors). Anything else looks missing."""
+those of their villages (writing: not auditors). Anything else looks missing.
+
+It lives here, with the principal, not in ledger/journal/: the journal is below places and people and knows
+nothing of either."""
 
 from __future__ import annotations
 

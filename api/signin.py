@@ -1,0 +1,159 @@
+"""Signing in over HTTP, for the API's token routes and the sign-in pages alike: one-time codes by SMS (asked for
+and checked), staff passwords and partner client secrets; each attempt slowed or refused per (account, address)
+before any hash is checked, and argon2 run outside every database transaction (ledger/identity/passwords.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.observability import client_address
+from api.schemas import OtpVerifyIn
+from ledger.core import ratelimit
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.core.errors import Invalid, Unauthenticated
+from ledger.core.settings import Settings
+from ledger.identity import service as identity
+from ledger.identity import throttle
+from ledger.identity.passwords import check_secret
+
+log = logging.getLogger("shanzhi.auth")
+
+
+class InvalidGrant(Unauthenticated):
+    code = "invalid_grant"
+
+
+class InvalidClient(Unauthenticated):
+    code = "invalid_client"
+
+
+class UnsupportedGrant(Invalid):
+    code = "unsupported_grant_type"
+
+
+class InvalidCode(Unauthenticated):
+    code = "invalid_code"
+
+
+def caller_address(request: Request) -> str:
+    return client_address(request.scope)
+
+
+@dataclass(frozen=True)
+class StaffSignIn:
+    subject: str
+    role: str
+    locked_until: datetime | None  # failed sign-ins locked the account since its holder last signed in: tell them
+
+
+def password_sign_in(request: Request, settings: Settings, username: str, password: str) -> StaffSignIn | None:
+    """Who signed in, or None (the failure counted). Three steps: admit the try and read the hash (one
+    transaction), argon2 (none), count the answer (another). The pages sign in with it too."""
+    engine, account, address = request.app.state.engine, f"user:{username.lower()}", caller_address(request)
+    limits = throttle.Limits.of(settings)
+    stored, matches = checked(
+        engine, account, address, limits, lambda session: identity.password_of(session, username), password
+    )
+    with unit_of_work(engine) as session:
+        user = identity.user_signing_in(session, stored) if matches else None
+        if user is None:
+            failed(session, settings, account, limits, username=username)
+            return None
+        locked_until = throttle.succeeded(session, account, address)
+        return StaffSignIn(f"user:{user.id}", user.role, locked_until)
+
+
+def checked(
+    engine: Engine,
+    account: str,
+    address: str,
+    limits: throttle.Limits,
+    read: Callable[[Session], identity.Stored],
+    secret: str,
+) -> tuple[identity.Stored, bool]:
+    """Admit the try and read the stored hash in one short transaction, then run argon2 with none open: a slow
+    hash never holds the database (on SQLite, its one writer)."""
+    with unit_of_work(engine) as session:
+        throttle.admit(session, account, address, limits)
+        stored = read(session)
+    return stored, check_secret(stored.secret_hash, secret)
+
+
+def failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:
+    """Count a failure against the account; when that locks it, tell its holder."""
+    if throttle.failed(session, account, limits):
+        until = utcnow() + timedelta(seconds=settings.account_lock_seconds)
+        identity.tell_locked(session, until=until, **holder)
+        log.warning("account locked after failed sign-ins", extra={"fields": {"account": account}})
+
+
+def pepper(settings: Settings) -> bytes:
+    return ("otp:" + settings.effective_jwt_secret()).encode()
+
+
+def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str:
+    """Send a sign-in code. Refused while the phone is locked, and past the phone's or the address's limit of
+    requests, each counted on its own (asking is not failing). The code is returned for dev mode's demo only;
+    for an unknown phone it is a made-up one, so that the answers look alike."""
+    throttle.check_locked(session, f"phone:{phone}")
+    window = settings.sign_in_window_seconds
+    with session.begin_nested():  # a refusal counts nothing, even where the caller commits (the pages)
+        ratelimit.hit(
+            session,
+            f"code-requests:phone:{phone}",
+            limit=settings.code_requests_per_phone,
+            seconds=window,
+            what="codes asked for this phone",
+            refusal=throttle.CodeRequestsPhoneLimited,
+        )
+        ratelimit.hit(
+            session,
+            f"code-requests:address:{caller_address(request)[:64]}",
+            limit=settings.code_requests_per_address,
+            seconds=window,
+            what="codes asked for from your address",
+            refusal=throttle.CodeRequestsAddressLimited,
+        )
+    return identity.request_otp(
+        session,
+        phone=phone,
+        pepper=pepper(settings),
+        lifetime_seconds=settings.otp_seconds,
+        send=request.app.state.otp_sender,
+    )
+
+
+def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn) -> tuple[str, str] | None:
+    """The subject and role of a villager signing in by code, or None (the failure counted)."""
+    account, address, limits = f"phone:{body.phone}", caller_address(request), throttle.Limits.of(settings)
+    with session.begin_nested():  # a refused try counts nothing, even where the caller commits (the pages)
+        throttle.admit(session, account, address, limits)
+    user = identity.verify_otp(session, phone=body.phone, code=body.code, pepper=pepper(settings))
+    if user is None:
+        failed(session, settings, account, limits, phone=body.phone)
+        return None
+    throttle.succeeded(session, account, address)
+    return f"user:{user.id}", user.role
+
+
+def log_otp_sender(settings: Settings) -> identity.OtpSender:
+    """The development delivery channel: the code goes to the log (never outside dev mode)."""
+
+    def send(phone: str, code: str) -> None:
+        if settings.dev_mode:
+            log.info("one-time code", extra={"fields": {"phone": phone, "dev_code": code}})
+        else:
+            log.error(
+                "no SMS gateway is configured; a one-time code could not be delivered",
+                extra={"fields": {"phone_tail": phone[-4:]}},
+            )
+
+    return send
