@@ -149,7 +149,9 @@ def apply(
             raise Invalid("term_months is a whole number of months above 0.", field="term_months")
         if not 1 <= len(purpose) <= MAX_PURPOSE:
             raise Invalid(f"Say in 1 to {MAX_PURPOSE} characters what the loan is for.", field="purpose")
-        household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+        household = session.scalars(
+            select(Household).where(col(Household.id) == who.household_id).with_for_update()
+        ).one()
         offer = session.get(Offer, offer_id)
         if offer is None or offer.county_id != household.county_id:
             raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
@@ -160,7 +162,7 @@ def apply(
                 field="offer_id",
                 offer_id=offer_id,
             )
-        rating = ratings.current(session, household.id, now=now)  # type: ignore[arg-type]
+        rating = ratings.current(session, row_id(household.id), now=now)
         if offer.min_grade is not None:
             offers.check_grade(offer, rating.grade)
         terms = grade_terms(offer, rating.grade)
@@ -181,8 +183,8 @@ def apply(
         taken = offers.count_in(
             session,
             LoanApplication,
-            household_id=household.id,
-            offer_id=offer.id,  # type: ignore[arg-type]
+            household_id=row_id(household.id),
+            offer_id=row_id(offer.id),
             period=offers.period_of(session, offer, household.county_id, now),
             quantity=literal_column("1"),
             excluded=(ApplicationStatus.WITHDRAWN,),
@@ -192,8 +194,8 @@ def apply(
         consent = consents.grant(
             session,
             who,
-            partner_id=partner.id,
-            purpose=Purpose.LOAN_APPLICATION.value,  # type: ignore[arg-type]
+            partner_id=row_id(partner.id),
+            purpose=Purpose.LOAN_APPLICATION.value,
             scope=Scope.SCORE.value,
             now=now,
         )
@@ -201,15 +203,15 @@ def apply(
         application = LoanApplication(
             county_id=household.county_id,
             village_id=household.village_id,
-            household_id=household.id,  # type: ignore[arg-type]
-            partner_id=partner.id,
-            offer_id=offer.id,
+            household_id=row_id(household.id),
+            partner_id=row_id(partner.id),
+            offer_id=row_id(offer.id),
             loan_ref=f"new-{consent.id}",
-            amount_yuan=amount_yuan,  # type: ignore[arg-type]
+            amount_yuan=amount_yuan,
             term_months=term_months,
             purpose=purpose,
             consent_id=consent.id,
-            rating_id=rating.id,  # type: ignore[arg-type]
+            rating_id=row_id(rating.id),
             grade=rating.grade,
             score=rating.score,
             max_amount_yuan=terms["max_amount_yuan"],
@@ -224,7 +226,7 @@ def apply(
         )
         session.add(application)
         session.flush()
-        application.loan_ref = loan_ref_of(application.id)  # type: ignore[arg-type]
+        application.loan_ref = loan_ref_of(row_id(application.id))
         # the snapshot sent with the application is a lookup by the bank under the consent: the household sees it,
         # and the bank may report the loan's outcome against it
         lookups.log_shown(

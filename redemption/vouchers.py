@@ -147,7 +147,9 @@ def redeem(
     now = now or utcnow()
 
     def issue() -> Voucher:
-        household = session.scalars(select(Household).where(Household.id == who.household_id).with_for_update()).one()
+        household = session.scalars(
+            select(Household).where(col(Household.id) == who.household_id).with_for_update()
+        ).one()
         offer = session.get(Offer, offer_id)
         if offer is None or offer.county_id != household.county_id:
             raise offers.OfferNotFound("No such offer.", offer_id=offer_id)
@@ -161,12 +163,12 @@ def redeem(
             raise Invalid("A health check is booked into a slot (slot_id); a voucher has none.", field="slot_id")
         partner, village = offers.check_open(session, offer, household, now=now)
         if offer.min_grade is not None:
-            offers.check_grade(offer, ratings.current(session, household.id, now=now).grade)  # type: ignore[arg-type]
+            offers.check_grade(offer, ratings.current(session, row_id(household.id), now=now).grade)
         taken = offers.count_in(
             session,
             Voucher,
-            household_id=household.id,
-            offer_id=offer.id,  # type: ignore[arg-type]
+            household_id=row_id(household.id),
+            offer_id=row_id(offer.id),
             period=offers.period_of(session, offer, household.county_id, now),
             quantity=Voucher.quantity,
             excluded=(VoucherStatus.CANCELLED,),
@@ -181,11 +183,11 @@ def redeem(
         else:
             expires_at = min(now + timedelta(days=offer.voucher_days), as_utc(offer.valid_until))
         points, value = offer.cost_points * quantity, offer.value_fen * quantity
-        own = accounts.of_household(session, household.id)  # type: ignore[arg-type]
+        own = accounts.of_household(session, row_id(household.id))
         hold = journal.transfer(
             session,
-            debit=own.id,
-            credit=offers.clearing_account(session, partner, village),  # type: ignore[arg-type]
+            debit=row_id(own.id),
+            credit=offers.clearing_account(session, partner, village),
             amount=points,
             reason="voucher_hold",
             actor=who.actor,
@@ -198,11 +200,11 @@ def redeem(
             qr_key=secrets.token_urlsafe(24)[:32],
             county_id=household.county_id,
             village_id=household.village_id,
-            household_id=household.id,  # type: ignore[arg-type]
-            offer_id=offer.id,
-            partner_id=partner.id,
+            household_id=row_id(household.id),
+            offer_id=row_id(offer.id),
+            partner_id=row_id(partner.id),
             kind=offer.kind,
-            slot_id=slot_id,  # type: ignore[arg-type]
+            slot_id=slot_id,
             quantity=quantity,
             points=points,
             value_fen=value,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
@@ -21,12 +21,11 @@ from ledger.claims.models import Deduction, DeductionEvidence, EvidenceFile
 from ledger.claims.service import (
     EvidenceNotYours,
     EvidenceRequired,
-    ReasonRequired,
     TooManyPhotos,
 )
 from ledger.core import idempotency, outbox
-from ledger.core.base import utcnow
-from ledger.core.errors import Forbidden, Invalid, NotFound
+from ledger.core.base import row_id, utcnow
+from ledger.core.errors import Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -64,7 +63,9 @@ def record(
     now = now or utcnow()
 
     def write() -> Deduction:
-        household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+        household = session.scalars(
+            select(Household).where(col(Household.id) == household_id).with_for_update()
+        ).first()
         if household is None or not access.may_act_for(who, household):
             raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
         who.refuse_own(household_id)
@@ -82,8 +83,8 @@ def record(
         touch_record(session, household_id)
         tx = journal.take_available(
             session,
-            debit=accounts.of_household(session, household_id).id,  # type: ignore[arg-type]
-            credit=accounts.of_village(session, household.village_id, AccountKind.PENALTY).id,  # type: ignore[arg-type]
+            debit=row_id(accounts.of_household(session, household_id).id),
+            credit=row_id(accounts.of_village(session, household.village_id, AccountKind.PENALTY).id),
             amount=points,
             reason=matter.code,
             actor=who.actor,
@@ -94,7 +95,7 @@ def record(
             county_id=household.county_id,
             village_id=household.village_id,
             household_id=household_id,
-            matter_id=matter.id,
+            matter_id=row_id(matter.id),
             points=points,
             posted=posted,
             unpaid=points - posted,
@@ -106,7 +107,7 @@ def record(
         session.add(deduction)
         session.flush()
         for photo in photos:
-            session.add(DeductionEvidence(deduction_id=deduction.id, evidence_id=photo.id))  # type: ignore[arg-type]
+            session.add(DeductionEvidence(deduction_id=row_id(deduction.id), evidence_id=row_id(photo.id)))
         outbox.tell(
             session,
             county_id=household.county_id,
@@ -148,7 +149,7 @@ def _evidence(
         raise TooManyPhotos(f"A deduction carries at most {MAX_PHOTOS} photos.", field="evidence_ids")
     if needed and not ids:
         raise EvidenceRequired("This deduction needs a photo as evidence.", field="evidence_ids")
-    photos = list(session.scalars(select(EvidenceFile).where(EvidenceFile.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
+    photos = list(session.scalars(select(EvidenceFile).where(col(EvidenceFile.id).in_(ids))).all()) if ids else []
     by_id = {p.id: p for p in photos}
     for evidence_id in ids:
         photo = by_id.get(evidence_id)

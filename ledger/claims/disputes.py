@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.claims import access, lifecycle
 from ledger.claims.deductions import DeductionNotFound
@@ -29,10 +29,10 @@ from ledger.claims.models import (
     DisputeKind,
     DisputeStatus,
 )
-from ledger.claims.service import ClaimNotFound, ReasonRequired
+from ledger.claims.service import ClaimNotFound
 from ledger.core import idempotency, outbox
-from ledger.core.base import as_utc, utcnow
-from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.base import as_utc, row_id, utcnow
+from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -85,7 +85,7 @@ def object_to(
 def _object_to(session: Session, who: Principal, *, claim_id: int, reason: str, now: datetime) -> Dispute:
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
-    claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+    claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).first()
     if claim is None or not access.may_object(who, claim):
         raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
     if claim.household_id == who.household_id:
@@ -160,13 +160,13 @@ def _appeal(
         raise Forbidden("A household appeals through one of its members.")
     target: Claim | Deduction | None
     if claim_id is not None:
-        target = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+        target = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).first()
         if target is None or not access.may_appeal(who, target):
             raise ClaimNotFound("No such claim of your household.", claim_id=claim_id)
         if not lifecycle.allows(target, lifecycle.Transition.REINSTATE) or target.decided_at is None:
             raise NotAppealable("Only a rejected claim can be appealed.", claim_status=target.status)
     else:
-        target = session.scalars(select(Deduction).where(Deduction.id == deduction_id).with_for_update()).first()
+        target = session.scalars(select(Deduction).where(col(Deduction.id) == deduction_id).with_for_update()).first()
         if target is None or not access.may_appeal(who, target):
             raise DeductionNotFound("No such deduction against your household.", deduction_id=deduction_id)
         if target.status != DeductionStatus.IN_FORCE:
@@ -215,7 +215,7 @@ def resolve(
 def _resolve(
     session: Session, who: Principal, *, dispute_id: int, upheld: bool, note: str | None, now: datetime
 ) -> Dispute:
-    dispute = session.scalars(select(Dispute).where(Dispute.id == dispute_id).with_for_update()).first()
+    dispute = session.scalars(select(Dispute).where(col(Dispute.id) == dispute_id).with_for_update()).first()
     if dispute is None or not access.may_resolve(who, dispute):
         raise DisputeNotFound("No such objection or appeal among those you handle.", dispute_id=dispute_id)
     who.refuse_own(dispute.household_id, dispute.raised_by_household_id, what="Your own household is part of this")
@@ -245,7 +245,7 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
     touch_record(session, dispute.household_id)
     if dispute.deduction_id is not None:
         deduction = session.scalars(
-            select(Deduction).where(Deduction.id == dispute.deduction_id).with_for_update()
+            select(Deduction).where(col(Deduction.id) == dispute.deduction_id).with_for_update()
         ).one()
         if deduction.transaction_id is not None:
             reversal = journal.reverse(
@@ -255,7 +255,7 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
         deduction.status = DeductionStatus.REVOKED.value
         deduction.revoked_at = now
         return
-    claim = session.scalars(select(Claim).where(Claim.id == dispute.claim_id).with_for_update()).one()
+    claim = session.scalars(select(Claim).where(col(Claim.id) == dispute.claim_id).with_for_update()).one()
     if dispute.kind == DisputeKind.OBJECTION:
         lifecycle.move(session, claim, lifecycle.Transition.REVOKE, by=who.actor, now=now)
     else:
@@ -285,10 +285,10 @@ def _open(
         claim_id=claim_id,
         deduction_id=deduction_id,
         raised_by=who.actor,
-        raised_by_household_id=who.household_id,
+        raised_by_household_id=row_id(who.household_id),  # the callers let only a household's member open one
         reason=reason,
         opened_at=now,
-    )  # type: ignore[arg-type]
+    )
     try:
         with session.begin_nested():
             session.add(dispute)
@@ -308,7 +308,7 @@ _DISPUTE = idempotency.row(Dispute, "dispute")
 
 
 def of_village(session: Session, village_id: int, *, status: str | None = None) -> list[Dispute]:
-    query = select(Dispute).where(Dispute.village_id == village_id)
+    query = select(Dispute).where(col(Dispute.village_id) == village_id)
     if status is not None:
-        query = query.where(Dispute.status == status)
-    return list(session.scalars(query.order_by(Dispute.opened_at)).all())  # type: ignore[arg-type]
+        query = query.where(col(Dispute.status) == status)
+    return list(session.scalars(query.order_by(col(Dispute.opened_at))).all())

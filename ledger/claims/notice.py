@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.catalogue.models import Matter
 from ledger.claims import lifecycle, rules
@@ -27,19 +27,19 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
     savepoint of its own: one that fails (its approval was reversed by hand) is skipped and recorded
     (ledger/core/failures.py), and the others settle."""
     now = now or utcnow()
-    open_objection = exists().where(Dispute.claim_id == Claim.id, Dispute.status == DisputeStatus.OPEN)
+    open_objection = exists().where(col(Dispute.claim_id) == col(Claim.id), col(Dispute.status) == DisputeStatus.OPEN)
     due = session.execute(
-        select(Claim.id, Claim.county_id)
-        .where(Claim.status == ClaimStatus.APPROVED, Claim.notice_until <= now, ~open_objection)  # type: ignore[operator]
-        .order_by(Claim.village_id, Claim.id)
+        select(col(Claim.id), col(Claim.county_id))
+        .where(col(Claim.status) == ClaimStatus.APPROVED, col(Claim.notice_until) <= now, ~open_objection)
+        .order_by(col(Claim.village_id), col(Claim.id))
         .limit(limit)
     ).all()
     settled = 0
     for claim_id, county_id in due:
         with failures.item(session, step=STEP, kind="claim", record_id=claim_id, county_id=county_id):
-            claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+            claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).one()
             if not lifecycle.allows(claim, lifecycle.Transition.SETTLE) or session.scalar(
-                select(exists().where(Dispute.claim_id == claim.id, Dispute.status == DisputeStatus.OPEN))
+                select(exists().where(col(Dispute.claim_id) == claim.id, col(Dispute.status) == DisputeStatus.OPEN))
             ):
                 continue
             settle(session, claim)
@@ -81,17 +81,18 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
     if village is None or county is None:
         return []
     names = household_names(session, village)
-    open_disputes = select(Dispute.claim_id, Dispute.deduction_id).where(
-        Dispute.village_id == village_id, Dispute.status == DisputeStatus.OPEN
+    open_disputes = select(col(Dispute.claim_id), col(Dispute.deduction_id)).where(
+        col(Dispute.village_id) == village_id, col(Dispute.status) == DisputeStatus.OPEN
     )
-    disputed_claims, disputed_deductions = set(), set()
-    for claim_id, deduction_id in session.exec(open_disputes).all():  # type: ignore[call-overload]
+    disputed_claims: set[int | None] = set()
+    disputed_deductions: set[int | None] = set()
+    for claim_id, deduction_id in session.execute(open_disputes).all():
         (disputed_claims if claim_id else disputed_deductions).add(claim_id or deduction_id)
-    entries = []
-    claims = session.exec(  # type: ignore[call-overload]
+    entries: list[Entry] = []
+    claims = session.execute(
         select(Claim, Matter)
-        .join(Matter, Matter.id == Claim.matter_id)
-        .where(Claim.village_id == village_id, Claim.status == ClaimStatus.APPROVED)
+        .join(Matter, col(Matter.id) == col(Claim.matter_id))
+        .where(col(Claim.village_id) == village_id, col(Claim.status) == ClaimStatus.APPROVED)
     ).all()
     for claim, matter in claims:
         entries.append(
@@ -110,13 +111,13 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
             )
         )
     since = now - timedelta(days=county.notice_days)
-    deductions = session.exec(  # type: ignore[call-overload]
+    deductions = session.execute(
         select(Deduction, Matter)
-        .join(Matter, Matter.id == Deduction.matter_id)
+        .join(Matter, col(Matter.id) == col(Deduction.matter_id))
         .where(
-            Deduction.village_id == village_id,
-            Deduction.status == DeductionStatus.IN_FORCE,
-            Deduction.recorded_at >= since,
+            col(Deduction.village_id) == village_id,
+            col(Deduction.status) == DeductionStatus.IN_FORCE,
+            col(Deduction.recorded_at) >= since,
         )
     ).all()
     for deduction, matter in deductions:
@@ -141,10 +142,10 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
 
 def household_names(session: Session, village: Village) -> dict[int, str]:
     """Each household of the village, named as the village's privacy policy allows."""
-    rows = session.exec(  # type: ignore[call-overload]
-        select(Household.id, Household.house_number, Person.name)
-        .join(Person, (Person.household_id == Household.id) & Person.is_head)  # type: ignore[arg-type]
-        .where(Household.village_id == village.id)
+    rows = session.execute(
+        select(col(Household.id), col(Household.house_number), col(Person.name))
+        .join(Person, (col(Person.household_id) == col(Household.id)) & col(Person.is_head))
+        .where(col(Household.village_id) == village.id)
     ).all()
     return {
         hid: rules.notice_name(village.notice_privacy, head_name=name, house_number=number)

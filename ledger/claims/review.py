@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.claims import access, lifecycle
 from ledger.claims.lifecycle import ClaimAlreadyDecided as ClaimAlreadyDecided  # its home before the lifecycle
@@ -17,14 +17,13 @@ from ledger.claims.lifecycle import JournalDisagrees as JournalDisagrees
 from ledger.claims.models import Claim, ClaimStatus
 from ledger.claims.service import (
     ClaimNotFound,
-    ReasonRequired,
     SecondOfficialNeeded,
     check_not_own,
     needs_second_official,
 )
 from ledger.core import failures, idempotency
 from ledger.core.base import as_utc, utcnow
-from ledger.core.errors import DomainError, Invalid
+from ledger.core.errors import DomainError, Invalid, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.principal import Principal
 from ledger.journal.models import JournalTransaction
@@ -124,7 +123,7 @@ def _decide(
     now: datetime | None,
 ) -> Claim:
     now = now or utcnow()
-    claim = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).first()
+    claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).first()
     check_may_decide(who, claim, claim_id)
     assert claim is not None
     transition = lifecycle.Transition.APPROVE if approve else lifecycle.Transition.REJECT
@@ -156,10 +155,10 @@ def expire_overdue(session: Session, *, now: datetime | None = None, limit: int 
     now = now or utcnow()
     # A claim's pending transfer times out when its review time does (set when it was submitted).
     due = session.execute(
-        select(Claim.id, Claim.county_id)
-        .join(JournalTransaction, JournalTransaction.id == Claim.pending_tx_id)
-        .where(Claim.status == ClaimStatus.PENDING, JournalTransaction.timeout_at <= now)  # type: ignore[operator]
-        .order_by(Claim.village_id, Claim.id)
+        select(col(Claim.id), col(Claim.county_id))
+        .join(JournalTransaction, col(JournalTransaction.id) == col(Claim.pending_tx_id))
+        .where(col(Claim.status) == ClaimStatus.PENDING, col(JournalTransaction.timeout_at) <= now)
+        .order_by(col(Claim.village_id), col(Claim.id))
         .limit(limit)
     ).all()
     expired = 0
@@ -171,7 +170,7 @@ def expire_overdue(session: Session, *, now: datetime | None = None, limit: int 
 
 
 def _expire(session: Session, claim_id: int, now: datetime) -> int:
-    locked = session.scalars(select(Claim).where(Claim.id == claim_id).with_for_update()).one()
+    locked = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).one()
     if not lifecycle.allows(locked, lifecycle.Transition.EXPIRE):
         return 0
     lifecycle.move(session, locked, lifecycle.Transition.EXPIRE, by="system:expiry", now=now)

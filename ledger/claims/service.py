@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.activities import access as activity_access
 from ledger.activities import codes
@@ -38,7 +38,7 @@ from ledger.catalogue.models import Evidence, Matter, Review
 from ledger.claims import access, fraud, lifecycle, rules
 from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, EvidenceFile, ScanTicketUse
 from ledger.core import idempotency
-from ledger.core.base import as_utc, utcnow
+from ledger.core.base import as_utc, row_id, utcnow
 from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
@@ -150,6 +150,7 @@ def submit_by_code(
     """A villager's claim for their household, with the code they scanned."""
     if who.role != Role.VILLAGER or who.household_id is None:
         raise NotAClaimant("Only a villager claims with a code, for their own household.")
+    household_id = who.household_id
     now = now or utcnow()
     request = {"op": "claim", "token": token, **_details_request(details)}
 
@@ -159,11 +160,11 @@ def submit_by_code(
         place = _activity(session, code.activity_id, lock=True)
         live = _check_code(place.activity, code, scan.moment)
         if scan.ticket is not None:
-            _use_ticket(session, scan.ticket, household_id=who.household_id, now=now)
+            _use_ticket(session, scan.ticket, household_id=household_id, now=now)
         claim = _submit(
             session,
             place,
-            household_id=who.household_id,
+            household_id=household_id,
             person_id=who.person_id,
             actor=who.actor,
             proxy=False,
@@ -316,7 +317,9 @@ def submit_award(
     }
 
     def submit() -> Claim:
-        household = session.scalars(select(Household).where(Household.id == household_id).with_for_update()).first()
+        household = session.scalars(
+            select(Household).where(col(Household.id) == household_id).with_for_update()
+        ).first()
         if household is None or not access.may_act_for(who, household):
             raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
         check_not_own(who, household_id)
@@ -347,7 +350,7 @@ def submit_award(
             household_id=household.id,
             person_id=person_id,
             activity_id=None,
-            matter_id=matter.id,
+            matter_id=row_id(matter.id),
             points=matter.points,
             period_key=rules.period_key(now, county.timezone, "day"),
             proxy=True,
@@ -408,40 +411,40 @@ class Place:
 # A claim's reads are built once: every scan runs them (see docs/benchmarks.md).
 _newer = aliased(Matter)
 _NEWEST_MATTER = (
-    select(_newer.id)
+    select(col(_newer.id))
     .where(
-        _newer.county_id == Matter.county_id,
-        _newer.code == Matter.code,
-        or_(_newer.village_id.is_(None), _newer.village_id == Activity.village_id),
-    )  # type: ignore[union-attr]
-    .order_by(_newer.village_id.is_(None), _newer.version.desc())  # type: ignore[union-attr, attr-defined]
+        col(_newer.county_id) == col(Matter.county_id),
+        col(_newer.code) == col(Matter.code),
+        or_(col(_newer.village_id).is_(None), col(_newer.village_id) == col(Activity.village_id)),
+    )
+    .order_by(col(_newer.village_id).is_(None), col(_newer.version).desc())
     .limit(1)
     .correlate(Matter, Activity)
     .scalar_subquery()
 )
 _PLACE_READ = (
     select(Activity, Matter, County, _NEWEST_MATTER.label("newest_matter_id"))
-    .join(Matter, Matter.id == Activity.matter_id)
-    .join(County, County.id == Activity.county_id)
-    .where(Activity.id == bindparam("activity_id"))
+    .join(Matter, col(Matter.id) == col(Activity.matter_id))
+    .join(County, col(County.id) == col(Activity.county_id))
+    .where(col(Activity.id) == bindparam("activity_id"))
 )
 _PLACE = _PLACE_READ.with_for_update(of=Activity)
-_HOUSEHOLD_READ = select(Household.village_id).where(Household.id == bindparam("household_id"))  # type: ignore[arg-type]
+_HOUSEHOLD_READ = select(col(Household.village_id)).where(col(Household.id) == bindparam("household_id"))
 _HOUSEHOLD = _HOUSEHOLD_READ.with_for_update()
-_EARLIER = select(Claim.id, Claim.submitted_at).where(
-    Claim.activity_id == bindparam("activity_id"),
-    Claim.household_id == bindparam("household_id"),
-    Claim.period_key == bindparam("period"),
+_EARLIER = select(col(Claim.id), col(Claim.submitted_at)).where(
+    col(Claim.activity_id) == bindparam("activity_id"),
+    col(Claim.household_id) == bindparam("household_id"),
+    col(Claim.period_key) == bindparam("period"),
 )
 _TAKEN = (
     select(func.count())
     .select_from(Claim)
     .where(
-        Claim.activity_id == bindparam("activity_id"),
-        Claim.period_key == bindparam("period"),
-        Claim.status.in_(OPEN_STATUSES),
+        col(Claim.activity_id) == bindparam("activity_id"),
+        col(Claim.period_key) == bindparam("period"),
+        col(Claim.status).in_(OPEN_STATUSES),
     )
-)  # type: ignore[attr-defined]
+)
 
 
 def _activity(session: Session, activity_id: int, *, lock: bool) -> Place:
@@ -588,7 +591,7 @@ def _submit(
         household_id=household_id,
         person_id=person_id,
         activity_id=activity.id,
-        matter_id=matter.id,
+        matter_id=row_id(matter.id),
         points=matter.points,
         period_key=period,
         proxy=proxy,
@@ -619,7 +622,7 @@ def _write(
     session.add(claim)
     session.flush()
     for photo in photos:
-        session.add(ClaimEvidence(claim_id=claim.id, evidence_id=photo.id))  # type: ignore[arg-type]
+        session.add(ClaimEvidence(claim_id=row_id(claim.id), evidence_id=row_id(photo.id)))
     if approve_by is not None:
         lifecycle.move(session, claim, lifecycle.Transition.SUBMIT_APPROVED, by=approve_by, now=now)
     else:
@@ -635,7 +638,7 @@ def _evidence(
         raise EvidenceRequired("This matter needs a photo: take one and send it with the claim.", field="evidence_ids")
     if matter.evidence == Evidence.WITNESS and not (live or proxy):
         raise EvidenceRequired("This matter needs an official as witness: scan the code an official shows live.")
-    photos = list(session.scalars(select(EvidenceFile).where(EvidenceFile.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
+    photos = list(session.scalars(select(EvidenceFile).where(col(EvidenceFile.id).in_(ids))).all()) if ids else []
     by_id = {p.id: p for p in photos}
     for evidence_id in ids:
         photo = by_id.get(evidence_id)
@@ -660,7 +663,7 @@ def _claims_in_periods(
     bounds = {unit: rules.period_bounds(now, timezone, unit) for unit in units}
     earliest = min(start for start, _ in bounds.values())
     columns = [
-        func.coalesce(func.sum(case((Claim.submitted_at >= start, 1), else_=0)), 0).label(unit)
+        func.coalesce(func.sum(case((col(Claim.submitted_at) >= start, 1), else_=0)), 0).label(unit)
         for unit, (start, _) in bounds.items()
     ]
     row = (
@@ -668,13 +671,13 @@ def _claims_in_periods(
         .execute(
             select(*columns)
             .select_from(Claim)
-            .join(Matter, Matter.id == Claim.matter_id)
+            .join(Matter, col(Matter.id) == col(Claim.matter_id))
             .where(
-                Claim.household_id == household_id,
-                Matter.code == matter.code,
-                Claim.status.in_(OPEN_STATUSES),
-                Claim.submitted_at >= earliest,
-            )  # type: ignore[attr-defined]
+                col(Claim.household_id) == household_id,
+                col(Matter.code) == matter.code,
+                col(Claim.status).in_(OPEN_STATUSES),
+                col(Claim.submitted_at) >= earliest,
+            )
         )
         .one()
     )
