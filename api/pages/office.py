@@ -54,7 +54,7 @@ from ledger.claims import access as claim_access
 from ledger.claims import deductions, disputes, review
 from ledger.claims import service as claims
 from ledger.claims.models import Claim, ClaimStatus, DisputeStatus
-from ledger.core.base import utcnow
+from ledger.core.base import row_id, utcnow
 from ledger.core.errors import DomainError, Invalid, Unauthenticated
 from ledger.identity.models import Role
 from ledger.identity.principal import (
@@ -165,9 +165,9 @@ def _villages(page: Page) -> list[Village]:
 def _household_names(page: Page, ids: set[int]) -> dict[int, Household]:
     if not ids:
         return {}
-    rows = page.session.scalars(select(Household).where(Household.id.in_(sorted(ids)))).all()  # type: ignore[union-attr]
-    assert page.principal is not None
-    return {h.id: h for h in rows if page.principal.sees_household(h)}  # type: ignore[misc]
+    who = _who(page)
+    rows = page.session.scalars(select(Household).where(col(Household.id).in_(sorted(ids)))).all()
+    return {row_id(h.id): h for h in rows if who.sees_household(h)}
 
 
 def _reason_needed(page: Page) -> str:
@@ -407,8 +407,8 @@ def household_list(page: StaffPage, village_id: OutInt = None, page_number: int 
         {
             "household": h,
             "village": names.get(h.village_id, ""),
-            "members": members.get(h.id, []),  # type: ignore[arg-type]
-            "balance": current_balance_out(page.session, h.id),  # type: ignore[arg-type]  # a stored row has an id
+            "members": members.get(row_id(h.id), []),
+            "balance": current_balance_out(page.session, row_id(h.id)),
         }
         for h in rows
     ]

@@ -178,8 +178,8 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     """The balance, my claims (and what was rejected and why), deductions, the statement, what I was told, the
     notice board and the leaderboard of my village."""
     household_id = _household(page)
-    village_id = page.principal.home_village_id  # type: ignore[union-attr]
     who = _who(page)
+    village_id = who.home_village_id
     statement = statement_out(page.session, household_id, limit=20)
     my_claims = [claim_out(page.session, c, who) for c in claim_access.visible_claims(page.session, who, limit=50)]
     my_deductions = [deduction_out(page.session, d) for d in claim_access.visible_deductions(page.session, who)]

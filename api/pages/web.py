@@ -32,7 +32,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.deps import SessionDep, permits
 from api.pages import i18n
@@ -86,7 +86,7 @@ def environment(locale: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]  # added by jinja2's i18n extension
     env.globals["LOCALES"] = i18n.LOCALES
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
@@ -290,7 +290,7 @@ def page_allow(*roles: str, partner_kinds: tuple[str, ...] = ()) -> Any:
             raise Forbidden("This page is not for your role.")
         return page
 
-    rule.access_rule = access  # type: ignore[attr-defined]
+    vars(rule)["access_rule"] = access  # read by api.deps.access_rule_of, as for the API's rules
     return Depends(rule)
 
 
@@ -298,7 +298,7 @@ def page_public() -> Any:
     def rule(page: Annotated[Page, Depends(get_page)]) -> Page:
         return page
 
-    rule.access_rule = "public"  # type: ignore[attr-defined]
+    vars(rule)["access_rule"] = "public"
     return Depends(rule)
 
 
@@ -363,7 +363,9 @@ def end_session(page: Page) -> None:
 
 def end_sessions_of(session: Session, user_id: int) -> int:
     """End every browser session of a user (a lost phone)."""
-    rows = session.exec(select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))).all()  # type: ignore[union-attr]
+    rows = session.exec(
+        select(WebSession).where(col(WebSession.user_id) == user_id, col(WebSession.ended_at).is_(None))
+    ).all()
     for row in rows:
         row.ended_at = utcnow()
     return len(rows)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import SessionDep, SettingsDep, allow
 from api.presentation.partners import delivery_out, me_out
 from api.schemas.partners import DeliveryOut, PartnerMeOut, PartnerVillagesIn, PartnerVillagesOut, WebhookIn, WebhookOut
+from ledger.core.base import row_id
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from redemption import access, offers, webhooks
@@ -46,7 +47,7 @@ def set_webhook(
     """Deliver your events to this URL from now on (events that waited for a URL go out too). The first time, a
     signing secret is made and returned: it is shown only this once."""
     reach = webhooks.Reach.from_settings(settings)
-    partner, secret = webhooks.set_url(session, who.partner_id, body.url, reach)  # type: ignore[arg-type]
+    partner, secret = webhooks.set_url(session, row_id(who.partner_id), body.url, reach)
     response.headers.update(PRIVATE)
     return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
 
@@ -54,7 +55,7 @@ def set_webhook(
 @router.post("/partners/me/webhook/secret", response_model=WebhookOut)
 def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Response) -> WebhookOut:
     """A new signing secret, in force at once (retries too are signed with it); shown only this once."""
-    partner, secret = webhooks.rotate_secret(session, who.partner_id)  # type: ignore[arg-type]
+    partner, secret = webhooks.rotate_secret(session, row_id(who.partner_id))
     response.headers.update(PRIVATE)
     return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
 
@@ -64,7 +65,7 @@ def my_deliveries(
     session: SessionDep, who: AnyPartner, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[DeliveryOut]:
     """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
-    return [delivery_out(d) for d in webhooks.recent(session, who.partner_id, limit=limit)]  # type: ignore[arg-type]
+    return [delivery_out(d) for d in webhooks.recent(session, row_id(who.partner_id), limit=limit)]
 
 
 @router.put("/partners/{partner_id}/villages", response_model=PartnerVillagesOut)

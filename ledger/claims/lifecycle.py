@@ -37,7 +37,7 @@ from sqlmodel import Session
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus
 from ledger.core import outbox
-from ledger.core.base import as_utc
+from ledger.core.base import as_utc, row_id
 from ledger.core.errors import Conflict, DomainError
 from ledger.journal import accounts
 from ledger.journal import service as journal
@@ -359,8 +359,8 @@ def _settle(session: Session, claim: Claim, *, by: str, **_: Any) -> TxRecord:
     """Notice → household; the claim is settled at the moment of that journal entry (the journal's clock)."""
     tx = journal.transfer(
         session,
-        debit=accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id,  # type: ignore[arg-type]  # ids are set once flushed
-        credit=accounts.of_household(session, claim.household_id).id,  # type: ignore[arg-type]  # ids are set once flushed
+        debit=row_id(accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id),
+        credit=row_id(accounts.of_household(session, claim.household_id).id),
         amount=claim.points,
         reason=_matter_code(session, claim),
         actor=by,

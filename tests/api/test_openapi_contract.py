@@ -31,7 +31,7 @@ from api.app import ROUTERS
 from api.deps import access_rules
 from ledger.core.db import unit_of_work
 from ledger.journal import verify
-from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.api.conftest import World, app_of, bearer, client_token, password_token, villager_token
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 3  # per operation and caller: about 90 operations × 4 callers, within CI's time on two busy cores
@@ -101,7 +101,7 @@ def test_every_answer_matches_the_openapi_document(
     )
     assert award.status_code == 201, award.text
     headers = CALLERS[caller](client, world)
-    schema = schemathesis.openapi.from_dict(client.app.openapi())  # type: ignore[attr-defined]
+    schema = schemathesis.openapi.from_dict(app_of(client).openapi())
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]  # an Err fails here
     assert len(operations) > 50
@@ -114,7 +114,7 @@ def test_every_answer_matches_the_openapi_document(
 
 
 def test_every_route_that_is_not_public_documents_401_and_403(client: TestClient) -> None:
-    document = client.app.openapi()  # type: ignore[attr-defined]
+    document = app_of(client).openapi()
     missing = []
     for route in (r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)):
         if "public" in access_rules(route.dependant):
@@ -129,7 +129,7 @@ def test_every_route_that_is_not_public_documents_401_and_403(client: TestClient
 
 
 def test_errors_are_documented_as_sent(client: TestClient) -> None:
-    document = client.app.openapi()  # type: ignore[attr-defined]
+    document = app_of(client).openapi()
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "Problem" in schemas
     assert "matter_not_found" in schemas["Problem"]["x-problem-codes"]["404"]  # every stable code, by status

@@ -54,7 +54,9 @@ def test_the_villager_path_from_qr_code_to_a_used_voucher(
     chromium: Any, served: tuple[str, Path], seeded: tuple[Path, str], tmp_path: Path
 ) -> None:
     base, database = served
-    printed = re.search(r"/c/\S+", seeded[1]).group(0)  # type: ignore[union-attr]  # the seed prints the QR code's link
+    link = re.search(r"/c/\S+", seeded[1])  # the seed prints the QR code's link
+    assert link is not None
+    printed = link.group(0)
     qr_url = f"{base}/c/{printed.rsplit('/', 1)[-1]}"  # the printed URL, on this test's port
     phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     desk = chromium.new_context(viewport=DESK)

@@ -156,7 +156,7 @@ def test_the_loaders_read_the_months_claims_of_the_scope_only(engine: Engine) ->
                     county_id=place.county_id,
                     village_id=village,
                     household_id=household,
-                    matter_id=matter.id,  # type: ignore[arg-type]  # flushed above
+                    matter_id=factories.id_of(matter),
                     points=2,
                     period_key="once",
                     status=status,
