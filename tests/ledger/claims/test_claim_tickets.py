@@ -26,11 +26,12 @@ from tests.ledger.claims.test_claims_concurrency import KEYS, Setup, setup_villa
 pytestmark = pytest.mark.slow
 PHONE = "one-shared-phone"
 HALL: dict[str, Any] = {"lat": 30.2741, "lon": 120.1551}
-SCANNED = utcnow() - timedelta(minutes=5)  # scanned, then signing in took five minutes: 10 codes ago
+SCAN_AGO = timedelta(minutes=5)  # scanned, then signing in took five minutes: 10 codes ago
 
 
-def scanned(url: str, households: int) -> tuple[Setup, str, str]:
-    """A village, a live meeting, its code of five minutes ago and the ticket this phone got for it then."""
+def scanned(url: str, households: int) -> tuple[Setup, str, str, int]:
+    """A village, a live meeting, its code of five minutes ago, the ticket this phone got for it then and that
+    code's step. Five minutes before the test runs, not before the suite was collected: a ticket lasts ten."""
     world = setup_village(url, households)
     engine = make_engine(url)
     with unit_of_work(engine) as session:
@@ -50,10 +51,10 @@ def scanned(url: str, households: int) -> tuple[Setup, str, str]:
         )
         activity_id = factories.id_of(activity)
     engine.dispose()
-    step = codes.step_of(SCANNED)
+    step = codes.step_of(utcnow() - SCAN_AGO)
     code = codes.sign_rotating(KEYS, activity_id=activity_id, step=step)
     ticket = codes.sign_ticket(KEYS, activity_id=activity_id, step=step, bound_to=claims.device_hash(PHONE))
-    return world, code, ticket
+    return world, code, ticket, step
 
 
 def submit(
@@ -74,18 +75,18 @@ def submit(
 
 
 def test_with_its_ticket_a_changed_code_is_claimed_at_the_scans_time(database_url: str) -> None:
-    world, code, ticket = scanned(database_url, 1)
+    world, code, ticket, step = scanned(database_url, 1)
     engine = make_engine(database_url)
     assert claims_outcome(engine, world.villagers[0], code, None) == "code_expired"
     assert submit(engine, world.villagers[0], code, ticket) == "approved"
     with unit_of_work(engine) as session:
         claim = session.scalars(select(Claim)).one()
-        assert claim.code_step == codes.step_of(SCANNED)  # the scan's step, not the claim's
+        assert claim.code_step == step  # the scan's step, not the claim's
     engine.dispose()
 
 
 def test_a_ticket_is_refused_from_another_device_too_late_or_for_another_code(database_url: str) -> None:
-    world, code, ticket = scanned(database_url, 1)
+    world, code, ticket, step = scanned(database_url, 1)
     user = world.villagers[0]
     engine = make_engine(database_url)
     assert claims_outcome(engine, user, code, ticket, device="the-neighbours-phone") == "scan_ticket_invalid"
@@ -93,7 +94,7 @@ def test_a_ticket_is_refused_from_another_device_too_late_or_for_another_code(da
     assert claims_outcome(engine, user, code, ticket, now=later) == "code_expired"
     meeting = codes.read(KEYS, code)
     assert isinstance(meeting, codes.ActivityCode)
-    other = codes.sign_rotating(KEYS, activity_id=meeting.activity_id, step=codes.step_of(SCANNED) - 4)
+    other = codes.sign_rotating(KEYS, activity_id=meeting.activity_id, step=step - 4)
     assert claims_outcome(engine, user, other, ticket) == "code_expired"
     engine.dispose()
 
@@ -106,7 +107,7 @@ def claims_outcome(engine: Engine, user: int, code: str, ticket: str | None, **k
 
 
 def test_one_ticket_sent_by_four_households_at_once_makes_one_claim(database_url: str) -> None:
-    world, code, ticket = scanned(database_url, 4)
+    world, code, ticket, _ = scanned(database_url, 4)
 
     def use(engine: Engine, user_id: int) -> str:
         return submit(engine, user_id, code, ticket)
