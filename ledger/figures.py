@@ -41,7 +41,7 @@ from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
 from ledger.core import exports
 from ledger.core.errors import Invalid
-from ledger.identity.principal import Principal
+from ledger.identity.principal import Principal, visible_villages
 from ledger.tenancy import County, Household, Village, VillageNotFound
 
 MONTHS = 12  # the dashboard's window: this month and the eleven before it
@@ -98,11 +98,6 @@ class Scope:
         """The query parameters that name this scope again (for chart and download links)."""
         found = {"village_id": self.village_id, "township": self.township_id}
         return {k: v for k, v in found.items() if v is not None}
-
-
-def visible_villages(session: Session, who: Principal) -> list[Village]:
-    rows = session.exec(select(Village).where(Village.county_id == who.county_id).order_by(col(Village.id))).all()
-    return [v for v in rows if v.id is not None and who.sees_village(v.id, v.county_id)]
 
 
 def scope_of(

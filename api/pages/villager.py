@@ -253,16 +253,10 @@ def send_appeal(
 # --- my rating ----------------------------------------------------------------------------------------------
 
 
-def _villager(page: Page) -> Principal:
-    """The signed-in villager (every page below is a VillagerPage)."""
-    assert page.principal is not None
-    return page.principal
-
-
 @router.get("/me/rating")
 def my_rating(page: VillagerPage) -> Response:
     """The grade, the score, the reasons and how to improve; who looked; which banks may look; ask a person."""
-    who, session = _villager(page), page.session
+    who, session = _who(page), page.session
     household_id = credit_access.own_household(who)
     try:
         rating = credit.my_rating_out(session, ratings.current(session, household_id))
@@ -292,7 +286,7 @@ def give_consent(
     body = _model(ConsentIn, "partner_id", partner_id=partner_id, purpose=purpose, scope=scope, days=days)
     consents.grant(
         page.session,
-        _villager(page),
+        _who(page),
         partner_id=body.partner_id,
         purpose=body.purpose,
         scope=body.scope,
@@ -303,14 +297,14 @@ def give_consent(
 
 @router.post("/me/consents/{consent_id}/revoke")
 def revoke_consent(page: VillagerPage, consent_id: str) -> Response:
-    consents.revoke(page.session, _villager(page), consent_id=consent_id)
+    consents.revoke(page.session, _who(page), consent_id=consent_id)
     return page.redirect("/me/rating", done="consent_revoked")
 
 
 @router.post("/me/rating/review")
 def ask_for_review(page: VillagerPage, reason: Reason) -> Response:
     body = _model(ReviewRequestIn, "reason", reason=reason)
-    reviews.request(page.session, _villager(page), reason=body.reason)
+    reviews.request(page.session, _who(page), reason=body.reason)
     return page.redirect("/me/rating", done="review_asked")
 
 
@@ -321,7 +315,7 @@ def ask_for_review(page: VillagerPage, reason: Reason) -> Response:
 def redeem_page(page: VillagerPage) -> Response:
     """Offers open to my household (which I can afford), my vouchers with QR and PIN, health checks to book,
     loan products to apply for and my applications."""
-    who, session, now = _villager(page), page.session, utcnow()
+    who, session, now = _who(page), page.session, utcnow()
     offers = redemption.offers_out(session, who)
     slots = {o.id: redemption.slots_out(session, who, o.id, now) for o in offers if o.kind == "health_check"}
     return page.render(
@@ -347,7 +341,7 @@ def redeem(
     body = _model(RedemptionIn, "offer_id", offer_id=offer_id, slot_id=slot_id)
     vouchers.redeem(
         page.session,
-        _villager(page),
+        _who(page),
         offer_id=body.offer_id,
         quantity=body.quantity,
         slot_id=body.slot_id,
@@ -359,13 +353,13 @@ def redeem(
 @router.get("/me/vouchers/{code}/qr.svg")
 def voucher_qr(page: VillagerPage, code: str) -> Response:
     """The QR code of one of my vouchers (the API's route wants a bearer token; the page signs in by cookie)."""
-    voucher = redemption_access.find_voucher(page.session, _villager(page), code)
+    voucher = redemption_access.find_voucher(page.session, _who(page), code)
     return page.respond(Response(render.qr_svg(vouchers.qr_text(voucher)), media_type="image/svg+xml"))
 
 
 @router.post("/me/vouchers/{code}/cancel")
 def cancel_voucher(page: VillagerPage, code: str) -> Response:
-    vouchers.cancel(page.session, _villager(page), code=code)
+    vouchers.cancel(page.session, _who(page), code=code)
     return page.redirect("/me/redeem", done="cancelled")
 
 
@@ -388,7 +382,7 @@ def apply_for_loan(
     )
     loan_service.apply(
         page.session,
-        _villager(page),
+        _who(page),
         offer_id=body.offer_id,
         amount_yuan=body.amount_yuan,
         term_months=body.term_months,
