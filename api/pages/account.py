@@ -9,9 +9,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api import photos, signin
+from api import i18n, photos, signin
 from api.deps import in_turn, public
-from api.pages import i18n
 from api.pages.web import (
     LANG_COOKIE,
     Anyone,

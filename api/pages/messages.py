@@ -3,7 +3,7 @@ and the notices shown after a form succeeds. Marked with N_ so that tests/pages/
 
 from __future__ import annotations
 
-from api.pages.i18n import N_
+from api.i18n import N_
 
 ERRORS: dict[str, str] = {
     # signing in and forms

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from api import photos
+from api.i18n import N_
 from api.pages import charts
-from api.pages.i18n import N_
 from api.pages.messages import ERRORS
 from api.pages.web import OfficialPage, Page, StaffPage, page_allow
 from api.pages.web import reason as refusal_reason

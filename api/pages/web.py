@@ -26,7 +26,6 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,8 +33,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from sqlmodel import Session, col, select
 
+from api import i18n
 from api.deps import SessionDep, permits
-from api.pages import i18n
 from ledger.core.base import as_utc, utcnow
 from ledger.core.errors import DomainError, Forbidden, Throttled, Unauthenticated
 from ledger.core.settings import Settings
@@ -90,28 +89,34 @@ def environment(locale: str) -> Environment:
     env.globals["LOCALES"] = i18n.LOCALES
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
-    env.filters["yuan"] = lambda fen: "" if fen is None else f"{fen / 100:.2f}"
+    env.filters["yuan"] = i18n.yuan
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.filters["month"] = lambda value: i18n.month(value, locale)
+    env.filters["quarter"] = lambda value: i18n.quarter(value, locale)
     return env
 
 
-def _local(context: Context, moment: datetime | date) -> datetime | date:
-    """A moment in the reader's county time (a date stays as it is)."""
+def _zone(context: Context) -> str:
     page = context.get("page")
-    if not isinstance(moment, datetime) or page is None:
-        return moment
-    return as_utc(moment).astimezone(ZoneInfo(page.timezone))
+    return page.timezone if page is not None else DEFAULT_TIMEZONE
+
+
+def _locale(context: Context) -> str:
+    page = context.get("page")
+    return page.locale if page is not None else i18n.DEFAULT
 
 
 @pass_context
 def _when(context: Context, moment: datetime | None) -> str:
-    return "" if moment is None else _local(context, moment).strftime("%Y-%m-%d %H:%M")
+    """11月30日 20:56 in the reader's county time (the year only when it is not this one)."""
+    return "" if moment is None else i18n.when(moment, _locale(context), timezone=_zone(context))
 
 
 @pass_context
 def _day(context: Context, moment: datetime | date | None) -> str:
-    return "" if moment is None else _local(context, moment).strftime("%Y-%m-%d")
+    """11月30日 (the year only when it is not this one); a moment is read in the county's time."""
+    return "" if moment is None else i18n.day(moment, _locale(context), timezone=_zone(context))
 
 
 # --- the page context ---------------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
 
-from api.pages import i18n
+from api import i18n
 from api.pages.web import TEMPLATES
 
-PAGES = Path(i18n.__file__).parent
+API = Path(i18n.__file__).parent
+# the pages, the presenters (posters, cards, file headers) and i18n itself hold the product's texts
+TEXTS = [API / "pages", API / "presentation"]
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "text": (2,), "text_in": ((2, "c"), 3)}
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 LETTERS = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 TAG = re.compile(r"<[^>]*>", re.S)
@@ -20,31 +23,38 @@ TRANS_BLOCK = re.compile(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", re.S)
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 
 
-def msgids() -> dict[str, str]:
+def msgids() -> dict[tuple[str | None, str], str]:
+    """Every text the product shows, by (context, English msgid), with a file that uses it."""
     found = {}
-    for filename, _, message, _, _ in extract_from_dir(
-        PAGES,
-        METHODS,
-        keywords={**DEFAULT_KEYWORDS, "N_": None},
-        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-    ):
-        found[message if isinstance(message, str) else message[0]] = filename
+    for folder in TEXTS:
+        for filename, _, message, _, context in extract_from_dir(
+            folder,
+            METHODS,
+            keywords=KEYWORDS,
+            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+        ):
+            found[context, message if isinstance(message, str) else message[0]] = filename
+    for _, message, _, context in extract_from_file("python", i18n.__file__, keywords=KEYWORDS):
+        found[context, message if isinstance(message, str) else message[0]] = "i18n.py"
     return found
 
 
 def test_every_text_of_the_pages_has_its_chinese() -> None:
     chinese = i18n.catalogue("zh_CN")
-    missing = {m: where for m, where in msgids().items() if not getattr(chinese.get(m), "string", None)}
+    missing = {
+        (c, m): where for (c, m), where in msgids().items() if not getattr(chinese.get(m, context=c), "string", None)
+    }
     assert len(msgids()) > 50
-    assert missing == {}, "add to a .po file under api/pages/locale/zh_CN:\n" + "\n".join(
-        f'#: {where}\nmsgid "{m}"\nmsgstr ""\n' for m, where in missing.items()
+    assert missing == {}, "add to a .po file under api/locale/zh_CN:\n" + "\n".join(
+        f"#: {where}\n" + (f'msgctxt "{c}"\n' if c else "") + f'msgid "{m}"\nmsgstr ""\n'
+        for (c, m), where in missing.items()
     )
 
 
 def test_no_chinese_text_is_left_that_no_page_uses() -> None:
     used = set(msgids())
-    unused = sorted(m.id for m in i18n.catalogue("zh_CN") if m.id and m.id not in used)
-    assert unused == [], "remove from api/pages/locale/zh_CN/*.po:\n" + "\n".join(str(m) for m in unused)
+    unused = sorted(f"{m.context}|{m.id}" for m in i18n.catalogue("zh_CN") if m.id and (m.context, m.id) not in used)
+    assert unused == [], "remove from api/locale/zh_CN/*.po:\n" + "\n".join(str(m) for m in unused)
 
 
 def test_no_template_hard_codes_a_text() -> None:

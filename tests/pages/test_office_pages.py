@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from api.pages import i18n
+from api import i18n
 from api.pages.messages import ERRORS, NOTICES
 from ledger.activities import codes
 from ledger.core.base import utcnow

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.pages import i18n
+from api import i18n
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.redeeming import available, give_points, offer
@@ -62,7 +62,7 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(
     # times are the county's (Asia/Shanghai here), not the server's
     sent_at = datetime.fromisoformat(made["submitted_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     row = page.text.split(f'data-claim-id="{made["id"]}"')[1].split("</li>")[0]
-    assert sent_at.strftime("%Y-%m-%d %H:%M") in row
+    assert i18n.when(sent_at, "zh_CN", timezone="Asia/Shanghai") in row  # 12月1日 06:50
 
     # the leaderboards: this month by default, the quarter and the year one tap away
     year = browser.get("/me?period=year")
