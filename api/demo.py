@@ -125,7 +125,7 @@ def phone_of(n: int) -> str:
 
 def seed(session: Session, keys: codes.Keys) -> None:
     rng = random.Random(20261123)
-    county = tenancy.create_county(session, code="demo", name="善治县 (demo)")
+    county = tenancy.create_county(session, code="demo", name="善治县（演示）")
     catalogue.load_default(session, county_id=row_id(county.id))
     villages: dict[str, tenancy.Village] = {}
     townships: dict[str, tenancy.Township] = {}
@@ -333,7 +333,7 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
 MART_VOUCHER = "超市代金券 20元"
 MART_FLASH = "超市当日代金券 10元"
 HEALTH_CHECK = "老年人健康体检"
-LOAN = "善治贷 good-conduct loan"
+LOAN = "善治贷"
 LOAN_TERMS = {
     "grades": {
         "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},

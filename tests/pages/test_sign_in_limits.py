@@ -108,7 +108,7 @@ def test_a_villager_is_told_on_their_page_when_guessing_locked_their_phone(brows
         assert guess.status_code == 401
     me = browser.get("/me")
     assert me.status_code == 200
-    assert "该手机号已被暂时锁定" in me.text
+    assert "这个手机号被暂时锁定过" in me.text
 
 
 def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_only_then(
@@ -136,6 +136,6 @@ def test_an_official_whose_account_was_locked_is_told_at_the_next_sign_in_and_on
 
     landed = sign_in()
     assert landed == "/office?done=account_was_locked"
-    assert "账号曾被暂时锁定" in browser.get(landed).text
+    assert "账号被暂时锁定过" in browser.get(landed).text
     assert form_post(browser, "/signout", {}, from_page="/office").status_code == 303
     assert sign_in() == "/office"  # told once: the next sign-in lands plainly
