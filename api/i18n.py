@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from gettext import NullTranslations
 from pathlib import Path
@@ -125,12 +126,31 @@ def quarter(value: date | datetime, locale: str) -> str:
     return format_date(value, QUARTER[_babel(locale)], locale=_babel(locale))
 
 
+def period(key: str, locale: str) -> str:
+    """A period as the figures key it ("2026", "2026-11", "2026-Q4") as people read it: 2026年, 2026年11月,
+    2026年第四季度."""
+    year, _, rest = key.partition("-")
+    if not rest:
+        return format_skeleton("y", date(int(year), 1, 1), locale=_babel(locale))
+    if rest.startswith("Q"):
+        return quarter(date(int(year), 3 * int(rest[1:]) - 2, 1), locale)
+    return month_key(key, locale)
+
+
 def yuan(fen: int | None) -> str:
     """Money from fen: "50" where there are no fen, "50.50" where there are; the page adds 元."""
     if fen is None:
         return ""
     whole, rest = divmod(fen, 100)
     return f"{whole}" if rest == 0 else f"{fen / 100:.2f}"
+
+
+def money(yuan_amount: str | Decimal | int | None) -> str:
+    """An amount in yuan as people read it: "50" where there are no fen, "50.50" where there are."""
+    if yuan_amount is None or yuan_amount == "":
+        return ""
+    amount = Decimal(str(yuan_amount))
+    return f"{amount:.0f}" if amount == amount.to_integral_value() else f"{amount:.2f}"
 
 
 def zone_name(timezone: str, locale: str) -> str:

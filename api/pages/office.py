@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from api import photos
+from api import i18n, photos
 from api.i18n import N_
 from api.pages import charts
 from api.pages.messages import ERRORS
@@ -771,7 +771,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         table=table,
         participating=int(table["participating"].iloc[-1]) if len(table) else 0,
         households=int(table["households"].iloc[-1]) if len(table) else 0,
-        month=table["month"].iloc[-1] if len(table) else "",
+        month=i18n.month_key(table["month"].iloc[-1], page.locale) if len(table) else "",
         charts=charts.CHARTS,
         titles=titles,
         query=("?" + query) if query else "",
@@ -779,7 +779,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         townships=townships,
         village_id=scope.village_id,
         township=scope.township_id,
-        timezone=scope.timezone,
+        timezone=i18n.zone_name(scope.timezone, page.locale),
     )
 
 

@@ -89,11 +89,13 @@ def environment(locale: str) -> Environment:
     env.globals["LOCALES"] = i18n.LOCALES
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
-    env.filters["yuan"] = i18n.yuan
+    env.filters["yuan"] = i18n.yuan  # from fen
+    env.filters["money"] = i18n.money  # from "50.00" yuan
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.filters["month"] = lambda value: i18n.month(value, locale)
     env.filters["quarter"] = lambda value: i18n.quarter(value, locale)
+    env.filters["period"] = lambda key: i18n.period(key, locale)  # "2026-Q4" as 2026年第四季度
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
@@ -77,3 +78,31 @@ def test_no_template_hard_codes_a_text() -> None:
 def test_the_chinese_catalogue_is_what_zh_cn_pages_show() -> None:
     assert i18n.translations("zh_CN").gettext("Sign in") == "登录"
     assert i18n.translations("en").gettext("Sign in") == "Sign in"
+
+
+def test_dates_months_quarters_and_money_read_as_people_say_them() -> None:
+    evening = datetime(2026, 11, 30, 12, 56, tzinfo=UTC)  # 20:56 in Beijing
+    this_year = date(2026, 12, 1)
+    assert i18n.when(evening, "zh_CN", timezone="Asia/Shanghai", today=this_year) == "11月30日 20:56"
+    assert i18n.when(evening, "zh_CN", timezone="Asia/Shanghai", today=date(2027, 1, 2)) == "2026年11月30日 20:56"
+    assert i18n.when(evening, "en", timezone="Asia/Shanghai", today=this_year) == "Nov 30, 20:56"
+    late = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # already the new year in the county
+    assert i18n.day(late, "zh_CN", timezone="Asia/Shanghai", today=date(2027, 1, 1)) == "1月1日"
+    assert (i18n.month(this_year, "zh_CN"), i18n.quarter(this_year, "zh_CN")) == ("2026年12月", "2026年第四季度")
+    assert (i18n.month(this_year, "en"), i18n.quarter(this_year, "en")) == ("December 2026", "Q4 2026")
+    assert [i18n.period(key, "zh_CN") for key in ("2026", "2026-Q1", "2026-03")] == [
+        "2026年",
+        "2026年第一季度",
+        "2026年3月",
+    ]
+    assert (i18n.yuan(5000), i18n.yuan(5050), i18n.yuan(5), i18n.yuan(None)) == ("50", "50.50", "0.05", "")
+    assert (i18n.zone_name("Asia/Shanghai", "zh_CN"), i18n.zone_name("Asia/Shanghai", "en")) == (
+        "北京时间",
+        "Beijing time",
+    )
+    assert (i18n.money("50.00"), i18n.money("50.5"), i18n.money(20000), i18n.money(None)) == (
+        "50",
+        "50.50",
+        "20000",
+        "",
+    )

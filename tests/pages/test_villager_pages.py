@@ -66,9 +66,11 @@ def test_my_household_shows_the_balance_the_api_has_after_an_approved_claim(
 
     # the leaderboards: this month by default, the quarter and the year one tap away
     year = browser.get("/me?period=year")
-    assert re.search(r'id="leaderboard-title">[^<]*· \d{4}</h2>', year.text)
+    assert re.search(r'id="leaderboard-title">[^<]*· \d{4}年</h2>', year.text)
     assert 'href="?period=year#leaderboard" aria-current="true"' in year.text
-    assert re.search(r'id="leaderboard-title">[^<]*· \d{4}-Q[1-4]</h2>', browser.get("/me?period=quarter").text)
+    assert re.search(
+        r'id="leaderboard-title">[^<]*· \d{4}年第[一二三四]季度</h2>', browser.get("/me?period=quarter").text
+    )
     assert browser.get("/me?period=decade").status_code == 422  # refused plainly, not a 500
 
 
