@@ -106,3 +106,44 @@ def test_dates_months_quarters_and_money_read_as_people_say_them() -> None:
         "20000",
         "",
     )
+
+
+# docs/glossary.md, "Do not say": words that must not appear in any Chinese text, and the texts where one is right
+NOT_SAID = {
+    "申领": "申报",
+    "我的家庭": "我家",
+    "到账": "入账",
+    "驳回": "未通过 / 不成立",
+    "冻结": "已换成兑换券（未用可退回）",
+    "满分": "信用分 …（300 到 900 之间）",
+    "合作机构": "合作单位",
+    "合作方": "合作单位",
+    "可选": "选填",
+    "可不填": "选填",
+    "撤下": "撤销",
+    "滚动码": "动态码",
+    "打印码": "固定码",
+    "信用审查": "授信评估",
+    "好习惯": "善治贷",
+    "表单": "页面",
+    "无权查看": "这条记录不属于您家",
+    "密码": "核销码 (a voucher's PIN); 密码 only for a staff sign-in password",
+    "审批": "审核 (claims); 审批 only for loans",
+}
+RIGHTLY_SAID = {
+    "密码": {"Password", "Wrong username or password."},
+    "审批": {"Decide", "Decided", "Waiting for your decision", "decided by the product's rules"},
+}
+
+
+def test_the_chinese_texts_say_what_the_glossary_says() -> None:
+    found = []
+    for message in i18n.catalogue("zh_CN"):
+        english = message.id if isinstance(message.id, str) else message.id[0]
+        chinese = message.string if isinstance(message.string, str) else message.string[0]
+        for word, instead in NOT_SAID.items():
+            if english and word in chinese and english not in RIGHTLY_SAID.get(word, set()):
+                if word == "密码" and "password" in english.lower():
+                    continue  # a staff member's own password is a 密码
+                found.append(f"{english!r}: {chinese} — {word} → {instead}")
+    assert found == []
