@@ -91,6 +91,10 @@ def environment(locale: str) -> Environment:
     env.globals["LANGUAGE_HTML"] = i18n.HTML_LANG
     env.filters["yuan"] = i18n.yuan  # from fen
     env.filters["money"] = i18n.money  # from "50.00" yuan
+    env.filters["brackets"] = lambda parts: (  # 庭院整洁（+3，需照片） / Clean courtyard (+3, photo needed)
+        "（" + "，".join(map(str, parts)) + "）" if locale == "zh_CN" else " (" + ", ".join(map(str, parts)) + ")"
+    )
+    env.filters["colon"] = lambda label: f"{label}：" if locale == "zh_CN" else f"{label}: "  # 原因：… / Reason: …
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.filters["month"] = lambda value: i18n.month(value, locale)

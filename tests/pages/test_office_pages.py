@@ -394,7 +394,7 @@ def test_a_deduction_is_recorded_and_an_appeal_against_it_upheld(browser: TestCl
     assert len(deductions) == 1 and len(deductions[0]["evidence"]) == 1
     listed = browser.get("/office/disputes").text
     row = listed.split(f'data-deduction-id="{deductions[0]["id"]}"')[1].split("</tr>")[0]
-    shown_as = not_none(re.search(rf'<option value="{matter.group(1)}">([^(<]+) \(', page.text)).group(1)
+    shown_as = not_none(re.search(rf'<option value="{matter.group(1)}">([^（<]+)（', page.text)).group(1)
     assert f"<td>{shown_as}</td>" in row and matter.group(1) not in row  # the matter's name, not its code
 
     villager = villager_token(browser, world.villager_phone)
