@@ -385,7 +385,7 @@ def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(
         cashier.locator("#amount").fill("5")
         cashier.locator("[data-action=consume]").click()
         expect(cashier.locator("#till-result")).to_have_attribute("data-result", "consumed")
-        expect(cashier.locator("#till-result")).to_contain_text("15 元")  # what is left on the voucher (no fen: no ".00")
+        expect(cashier.locator("#till-result")).to_contain_text("15 元")  # left on the voucher, without ".00"
         checked(cashier, "till-part-used", problems)
         assert problems == []
     finally:
