@@ -22,7 +22,16 @@ def _setting(default: int | str, **kwargs: Any) -> Any:
     return Field(default=default, sa_column_kwargs={"server_default": server}, **kwargs)
 
 
+class NoticeDeductions(StrEnum):
+    """How the village notice board shows a deduction (the county's choice, for all its villages)."""
+
+    UNNAMED = "unnamed"  # shown as 一户村民: the matter, the points and the date, never the household
+    HIDDEN = "hidden"  # not shown on the board at all (the household still sees its own, and may appeal)
+
+
 class County(SQLModel, table=True):
+    __table_args__ = (CheckConstraint("notice_deductions in ('unnamed', 'hidden')", name="notice_deductions"),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
@@ -39,6 +48,9 @@ class County(SQLModel, table=True):
     points_expiry_months: int = _setting(0)  # settled points lapse this many months after they settle; 0: never
     # An official's award worth more than this many points waits for a second official's approval; 0: every one
     award_second_official_points: int = _setting(5)
+    # Deductions on the notice board: shown without naming the household, or not shown (claims follow the
+    # village's notice_privacy)
+    notice_deductions: str = _setting(NoticeDeductions.UNNAMED.value, sa_type=String(16))
 
 
 class Township(SQLModel, table=True):
@@ -49,10 +61,11 @@ class Township(SQLModel, table=True):
 
 
 class NoticePrivacy(StrEnum):
-    """How the village notice board names a household."""
+    """How the village notice board names a household for an approved claim. Under the default, 王家 (12号), the
+    village can tell which family it is: the surname and the house number together name it."""
 
     FULL_NAME = "full_name"  # 王建国
-    SURNAME_HOUSE = "surname_house"  # 王家 (12号)
+    SURNAME_HOUSE = "surname_house"  # 王家 (12号): recognisable by the whole village
     ANONYMOUS = "anonymous"  # 一户村民
 
 

@@ -60,11 +60,12 @@ from ledger.identity.models import Role
 from ledger.identity.principal import (
     Principal,
     managed_household,
+    managed_household_by_code,
     managed_village,
     visible_household,
     visible_villages,
 )
-from ledger.tenancy import County, Household, Person, Township, Village
+from ledger.tenancy import County, Household, HouseholdNotFound, Person, Township, Village
 from redemption import figures as redemption_figures
 from scoring import access as credit_access
 from scoring import reviews
@@ -450,8 +451,11 @@ def _proxy_form(page: Page, status_code: int = 200, **context: Any) -> Response:
 
 @router.get("/office/proxy")
 def proxy_claim_form(page: OfficialPage, household_id: OutInt = None) -> Response:
-    """Enter a claim for a household without a smartphone: scan its card, or give its number."""
-    return _proxy_form(page, household_id=_number(household_id, "household_id"))
+    """Enter a claim for a household without a smartphone: scan its card, or give its 户号 (the household list's
+    link fills it in)."""
+    number = _number(household_id, "household_id")
+    code = visible_household(page.session, _who(page), number).code if number is not None else None
+    return _proxy_form(page, household_code=code)
 
 
 @router.post("/office/proxy")
@@ -460,16 +464,31 @@ def send_proxy_claim(
     activity_id: Annotated[int, Form(gt=0)],
     key: Annotated[str, Form(min_length=8, max_length=64)],
     household_card: Annotated[str, Form(max_length=300)] = "",
-    household_id: Annotated[str, Form(max_length=12)] = "",
+    household_code: Annotated[str, Form(max_length=32)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    number = _number(household_id, "household_id")
     card = household_card.strip() or None
-    if card is None and number is None:
+    code = household_code.strip() or None
+    if card is None and code is None:
         return _proxy_form(
             page, status_code=400, refusal=page._("Scan the household card or give the household number.")
         )
+    number = None
+    if code is not None:
+        try:
+            number = managed_household_by_code(page.session, _who(page), code).id
+        except HouseholdNotFound:
+            return _proxy_form(
+                page,
+                status_code=404,
+                household_code=code,
+                refusal=page._(
+                    "None of your villages has a household with the number %(code)s. Check it on the household "
+                    "list or on the household's card.",
+                    code=code,
+                ),
+            )
     photos = []
     if photo is not None and photo.filename:  # a matter that needs a photo: the official takes it
         activity = _activity(page, activity_id)
@@ -566,17 +585,21 @@ def send_award(
     reason: Annotated[str, Form(max_length=500)] = "",
     household_card: Annotated[str, Form(max_length=300)] = "",
     household_id: Annotated[str, Form(max_length=12)] = "",
+    household_code: Annotated[str, Form(max_length=32)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    number = _number(household_id, "household_id")
+    number = _number(household_id, "household_id")  # the household already chosen (the household list's link)
     card = household_card.strip() or None
-    if card is None and number is None:
+    code = household_code.strip() or None
+    if card is None and number is None and code is None:
         return _award_form(
             page, None, status_code=400, refusal=page._("Scan the household card or give the household number.")
         )
     assert page.principal is not None
     try:
         with page.session.begin_nested():  # a refusal writes nothing, the photo's record included
+            if code is not None:
+                number = managed_household_by_code(page.session, page.principal, code).id
             number = codes.household_named(_keys(page), number, card)
             household = visible_household(page.session, page.principal, number)
             photos = []

@@ -202,6 +202,7 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
         appealed_deductions=appealed_deductions,
         notifications=told,
         board=board,
+        on_board={e.id: e.notice_until for e in board.entries if e.kind == "deduction"} if board else {},
         leaders=leaders,
         matters=_matter_names(page),
         now=utcnow(),
@@ -327,6 +328,7 @@ def redeem_page(page: VillagerPage) -> Response:
         applications=[
             loans.application_out(session, a, who) for a in redemption_access.visible_applications(session, who)
         ],
+        consent_days=consents.DEFAULT_DAYS,  # how long applying lets the bank see the rating (redemption/loans.py)
         key=secrets.token_urlsafe(16),
     )
 

@@ -92,7 +92,8 @@ def deduction_out(session: Session, deduction: Deduction, *, replayed: bool = Fa
 
 
 def notice_board_out(session: Session, village: Village) -> NoticeBoardOut:
-    """Approved claims in their notice period and recent deductions, named as the village's privacy allows."""
+    """Approved claims in their notice period, named as the village's privacy allows, and recent deductions,
+    never named (or not shown, as the county says)."""
     assert village.id is not None
     return NoticeBoardOut(
         village_id=village.id,
@@ -102,6 +103,7 @@ def notice_board_out(session: Session, village: Village) -> NoticeBoardOut:
                 kind=e.kind,
                 id=e.id,
                 name=e.name,
+                named=e.named,
                 matter_code=e.matter_code,
                 matter_zh=e.matter_zh,
                 matter_en=e.matter_en,

@@ -137,6 +137,7 @@ def voucher_out(session: Session, voucher: Voucher, who: Principal, *, detail: b
         created_at=voucher.created_at,
         closed_at=voucher.closed_at,
         slot=slot_out(slot) if slot else None,
+        no_show_penalty_points=offer.no_show_penalty_points if slot and offer else 0,
         pin=voucher.pin if own else None,
         qr_text=vouchers.qr_text(voucher) if own else None,
         qr_svg_url=f"/api/v1/vouchers/{voucher.code}/qr.svg" if own else None,

@@ -27,8 +27,9 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 @router.get("/api/v1/villages/{village_id}/notice-board", response_model=NoticeBoardOut)
 def notice_board(village_id: int, session: SessionDep, who: Member, response: Response) -> NoticeBoardOut:
-    """Approved claims in their notice period and recent deductions, named as the village's privacy setting
-    allows. Villagers of the village may object to a claim here while it is in notice."""
+    """Approved claims in their notice period, named as the village's privacy setting allows, and recent
+    deductions, which never name the household (一户村民), or are left off where the county's
+    `notice_deductions` is `hidden`. Villagers of the village may object to a claim here while it is in notice."""
     village = visible_village(session, who, village_id, members=True)
     response.headers.update(PRIVATE)
     return notice_board_out(session, village)
@@ -97,7 +98,8 @@ def month_report(
 
 @router.patch("/api/v1/villages/{village_id}", response_model=VillagePolicyIn)
 def set_village_policy(village_id: int, body: VillagePolicyIn, session: SessionDep, who: Manager) -> VillagePolicyIn:
-    """How the notice board names households: full name, surname and house number, or anonymous."""
+    """How the notice board names the household of an approved claim: full name, surname and house number (the
+    default, 张家 (12号): the village can tell which family it is), or anonymous (一户村民)."""
     village = managed_village(session, who, village_id)
     village.notice_privacy = body.notice_privacy
     session.flush()
@@ -112,8 +114,9 @@ def county_policy(session: SessionDep, who: Member) -> CountyPolicyOut:
 
 @router.patch("/api/v1/county/policy", response_model=CountyPolicyOut)
 def set_county_policy(body: CountyPolicyIn, session: SessionDep, who: Admin) -> CountyPolicyOut:
-    """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, and
-    whether settled points expire (months, 0 = never)."""
+    """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, whether
+    settled points expire (months, 0 = never), and whether deductions show on the notice boards unnamed or not
+    at all."""
     county = session.get(County, who.county_id)
     assert county is not None
     for name, value in body.model_dump(exclude_none=True).items():

@@ -297,7 +297,11 @@ class DisputeOut(BaseModel):
 class NoticeEntryOut(BaseModel):
     kind: Literal["claim", "deduction"]
     id: int
-    name: str
+    name: str = Field(
+        description="A claim: the household as the village's notice_privacy names it. A deduction: never the "
+        "household, always 一户村民 (a household)."
+    )
+    named: bool = Field(description="False where the board does not name the household (一户村民).")
     matter_code: str
     matter_zh: str
     matter_en: str
@@ -349,8 +353,16 @@ class HouseholdCardOut(BaseModel):
     members: list[dict[str, Any]]
 
 
+PRIVACY_DESCRIPTION = (
+    "How the village notice board names the household of an approved claim: full_name (王建国), surname_house "
+    "(the default: 张家 (12号)) or anonymous (一户村民). Under surname_house the village can still tell which family "
+    "it is, since the surname and the house number together name it; only anonymous does not. Deductions never "
+    "name the household, whatever this says (see the county's notice_deductions)."
+)
+
+
 class VillagePolicyIn(Strict):
-    notice_privacy: Literal["full_name", "surname_house", "anonymous"]
+    notice_privacy: Literal["full_name", "surname_house", "anonymous"] = Field(description=PRIVACY_DESCRIPTION)
 
 
 class CountyPolicyIn(Strict):
@@ -373,6 +385,12 @@ class CountyPolicyIn(Strict):
         le=100_000,
         description="An official's award worth more than this waits for a second official; 0: every award does.",
     )
+    notice_deductions: Literal["unnamed", "hidden"] | None = Field(
+        default=None,
+        description="Deductions on the village notice boards: unnamed (the default: the matter, the points and the "
+        "date, the household shown as 一户村民) or hidden (not on the board at all; the household still sees its "
+        "own, and may appeal).",
+    )
 
 
 class CountyPolicyOut(BaseModel):
@@ -386,3 +404,4 @@ class CountyPolicyOut(BaseModel):
     village_max_points: int
     points_expiry_months: int
     award_second_official_points: int
+    notice_deductions: Literal["unnamed", "hidden"]

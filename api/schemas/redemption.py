@@ -126,6 +126,9 @@ class VoucherOut(BaseModel):
     created_at: Moment
     closed_at: Moment | None
     slot: SlotOut | None = None
+    no_show_penalty_points: int = Field(
+        default=0, description="A booking: the points taken from the household if it does not come (0: none)."
+    )
     pin: str | None = None
     qr_text: str | None = None
     qr_svg_url: str | None = None

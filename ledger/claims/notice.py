@@ -17,7 +17,7 @@ from ledger.claims import lifecycle, rules
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeStatus
 from ledger.core import failures
 from ledger.core.base import as_utc, utcnow
-from ledger.tenancy import County, Household, Person, Village, touch_record
+from ledger.tenancy import County, Household, NoticeDeductions, NoticePrivacy, Person, Village, touch_record
 
 STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
 
@@ -63,7 +63,8 @@ class Entry:
     kind: str  # "claim" or "deduction"
     id: int
     household_id: int
-    name: str  # as the village's privacy policy allows
+    name: str  # a claim: as the village's privacy policy allows; a deduction: never the household (一户村民)
+    named: bool  # False where the board does not name the household
     matter_code: str
     matter_zh: str
     matter_en: str
@@ -74,13 +75,16 @@ class Entry:
 
 
 def board(session: Session, village_id: int, *, now: datetime | None = None) -> list[Entry]:
-    """Claims in notice, and deductions recorded within the notice period, newest first."""
+    """Claims in notice, named as the village's privacy policy allows, and deductions recorded within the notice
+    period, never named: shown as 一户村民, or not at all where the county says so (County.notice_deductions);
+    newest first."""
     now = now or utcnow()
     village = session.get(Village, village_id)
     county = session.get(County, village.county_id) if village else None
     if village is None or county is None:
         return []
     names = household_names(session, village)
+    named = village.notice_privacy != NoticePrivacy.ANONYMOUS
     open_disputes = select(col(Dispute.claim_id), col(Dispute.deduction_id)).where(
         col(Dispute.village_id) == village_id, col(Dispute.status) == DisputeStatus.OPEN
     )
@@ -101,6 +105,7 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
                 claim.id,
                 claim.household_id,
                 names.get(claim.household_id, "?"),
+                named,
                 matter.code,
                 matter.name_zh,
                 matter.name_en,
@@ -110,6 +115,17 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
                 claim.id in disputed_claims,
             )
         )
+    if county.notice_deductions != NoticeDeductions.HIDDEN:
+        entries += _deductions(session, county, village_id, disputed_deductions, now)
+    return sorted(entries, key=lambda e: e.decided_at, reverse=True)
+
+
+def _deductions(
+    session: Session, county: County, village_id: int, disputed: set[int | None], now: datetime
+) -> list[Entry]:
+    """The village's deductions in force recorded within the notice period, none of them naming its household."""
+    found: list[Entry] = []
+    unnamed = rules.notice_name(NoticePrivacy.ANONYMOUS, head_name="", house_number=None)
     since = now - timedelta(days=county.notice_days)
     deductions = session.execute(
         select(Deduction, Matter)
@@ -122,22 +138,23 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
     ).all()
     for deduction, matter in deductions:
         recorded = as_utc(deduction.recorded_at)
-        entries.append(
+        found.append(
             Entry(
                 "deduction",
                 deduction.id,
                 deduction.household_id,
-                names.get(deduction.household_id, "?"),
+                unnamed,
+                False,
                 matter.code,
                 matter.name_zh,
                 matter.name_en,
                 -deduction.points,
                 recorded,
                 recorded + timedelta(days=county.notice_days),
-                deduction.id in disputed_deductions,
+                deduction.id in disputed,
             )
         )
-    return sorted(entries, key=lambda e: e.decided_at, reverse=True)
+    return found
 
 
 def household_names(session: Session, village: Village) -> dict[int, str]:

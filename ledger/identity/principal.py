@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, label, select
+from sqlalchemy import bindparam, func, label, select
 from sqlmodel import Session, col
 
 from ledger.core.errors import Forbidden, Unauthenticated
@@ -94,6 +94,22 @@ def managed_household(session: Session, who: Principal, household_id: int) -> Ho
     household = session.get(Household, household_id)
     if household is None or not who.manages_village(household.village_id, household.county_id):
         raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
+    return household
+
+
+def managed_household_by_code(session: Session, who: Principal, code: str) -> Household:
+    """The household with this 户号 (its code in the roster, as the household list and its card show it), if
+    `who` may act for it. Letter case and spaces around it do not matter; a code of a household elsewhere looks
+    exactly like a missing one."""
+    wanted = code.strip()
+    household = session.scalars(select(Household).where(col(Household.code) == wanted)).first()
+    if household is None:  # typed in other letter case: only when that names one household
+        alike = session.scalars(
+            select(Household).where(func.upper(col(Household.code)) == wanted.upper()).limit(2)
+        ).all()
+        household = alike[0] if len(alike) == 1 else None
+    if household is None or not who.manages_village(household.village_id, household.county_id):
+        raise HouseholdNotFound("No household with this number in your villages.", household_code=wanted)
     return household
 
 

@@ -10,11 +10,14 @@ from typing import Any
 
 import pandas as pd
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api import i18n
 from api.pages.messages import ERRORS, NOTICES
 from ledger.activities import codes
 from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.tenancy import Household
 from tests.api.claiming import JPEG, balance, claim, code_of, new_activity, photo
 from tests.api.conftest import World, app_of, bearer, password_token, villager_token
 from tests.factories import not_none
@@ -315,7 +318,7 @@ def test_activities_create_poster_and_the_rotating_code_screen(browser: TestClie
     assert browser.get(f"/office/activities/{activity_id}/screen").status_code == 404
 
 
-def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, world: World) -> None:
+def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, world: World, engine: Engine) -> None:
     official = password_token(browser, "official-a")
     activity = new_activity(browser, official, world.village_a.village_id)
     sign_in_staff(browser, "official-a")
@@ -342,7 +345,9 @@ def test_households_card_and_a_proxy_claim_by_card_scan(browser: TestClient, wor
 
     # a matter that needs a photo: without one it is refused; with the official's photo it is entered
     hygiene = new_activity(browser, official, world.village_a.village_id, "courtyard_hygiene")
-    fields = {"activity_id": str(hygiene["id"]), "household_id": str(world.household_a2), "key": "proxy-key-2"}
+    with unit_of_work(engine) as session:  # the household's 户号, as the list and its card show it
+        code = not_none(session.get(Household, world.household_a2)).code
+    fields = {"activity_id": str(hygiene["id"]), "household_code": code, "key": "proxy-key-2"}
     bare = form_post(browser, "/office/proxy", fields)
     assert bare.status_code == 422 and "evidence_required" in bare.text
     shot = form_post(
