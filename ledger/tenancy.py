@@ -61,11 +61,11 @@ class Township(SQLModel, table=True):
 
 
 class NoticePrivacy(StrEnum):
-    """How the village notice board names a household for an approved claim. Under the default, 王家 (12号), the
+    """How the village notice board names a household for an approved claim. Under the default, 王家（12号）, the
     village can tell which family it is: the surname and the house number together name it."""
 
     FULL_NAME = "full_name"  # 王建国
-    SURNAME_HOUSE = "surname_house"  # 王家 (12号): recognisable by the whole village
+    SURNAME_HOUSE = "surname_house"  # 王家（12号）: recognisable by the whole village
     ANONYMOUS = "anonymous"  # 一户村民
 
 

@@ -99,7 +99,7 @@ def month_report(
 @router.patch("/api/v1/villages/{village_id}", response_model=VillagePolicyIn)
 def set_village_policy(village_id: int, body: VillagePolicyIn, session: SessionDep, who: Manager) -> VillagePolicyIn:
     """How the notice board names the household of an approved claim: full name, surname and house number (the
-    default, 张家 (12号): the village can tell which family it is), or anonymous (一户村民)."""
+    default, 张家（12号）: the village can tell which family it is), or anonymous (一户村民)."""
     village = managed_village(session, who, village_id)
     village.notice_privacy = body.notice_privacy
     session.flush()

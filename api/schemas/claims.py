@@ -355,7 +355,7 @@ class HouseholdCardOut(BaseModel):
 
 PRIVACY_DESCRIPTION = (
     "How the village notice board names the household of an approved claim: full_name (王建国), surname_house "
-    "(the default: 张家 (12号)) or anonymous (一户村民). Under surname_house the village can still tell which family "
+    "(the default: 张家（12号）) or anonymous (一户村民). Under surname_house the village can still tell which family "
     "it is, since the surname and the house number together name it; only anonymous does not. Deductions never "
     "name the household, whatever this says (see the county's notice_deductions)."
 )

@@ -90,5 +90,5 @@ def notice_name(policy: str, *, head_name: str, house_number: str | None) -> str
         return head_name
     if policy == "surname_house":
         surname = head_name[:1] if head_name else "?"
-        return f"{surname}家" + (f" ({house_number}号)" if house_number else "")
+        return f"{surname}家" + (f"（{house_number}号）" if house_number else "")
     return "一户村民"

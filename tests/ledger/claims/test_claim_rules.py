@@ -62,7 +62,7 @@ def test_a_deduction_never_takes_more_than_is_available(points: int, available: 
 
 def test_notice_names_follow_the_privacy_policy() -> None:
     assert rules.notice_name("full_name", head_name="王建国", house_number="12") == "王建国"
-    assert rules.notice_name("surname_house", head_name="王建国", house_number="12") == "王家 (12号)"
+    assert rules.notice_name("surname_house", head_name="王建国", house_number="12") == "王家（12号）"
     assert rules.notice_name("surname_house", head_name="王建国", house_number=None) == "王家"
     assert rules.notice_name("anonymous", head_name="王建国", house_number="12") == "一户村民"
 
