@@ -344,7 +344,7 @@ def create_activity(
 def activity_poster(page: OfficialPage, activity_id: int) -> Response:
     """The API's A4 poster (title, matter, points, when, where and the QR code), to print."""
     activity = activity_access.managed_activity(page.session, _who(page), activity_id)
-    svg = activity_views.poster_svg(page.session, _keys(page), page.settings, activity)
+    svg = activity_views.poster_svg(page.session, _keys(page), page.settings, activity, page.locale)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
@@ -433,7 +433,7 @@ def household_card_page(page: OfficialPage, household_id: int) -> Response:
 @router.get("/office/households/{household_id}/card.svg")
 def household_card_svg(page: OfficialPage, household_id: int) -> Response:
     household = managed_household(page.session, _who(page), household_id)
-    svg = card_svg(page.session, _keys(page), page.settings, household)
+    svg = card_svg(page.session, _keys(page), page.settings, household, page.locale)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
