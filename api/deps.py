@@ -10,9 +10,9 @@ import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -79,6 +79,10 @@ async def get_code_keys(request: Request) -> Keys:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[Keys, Depends(get_code_keys)]
+Lang = Annotated[
+    Literal["zh_CN", "en"],
+    Query(description="The language of a poster, a card or a file's headers and words: zh_CN (the default) or en."),
+]
 IdempotencyKey = Annotated[
     str,
     Header(

@@ -71,6 +71,7 @@ PARTICIPATION = ["month", "households", "participating", "rate"]
 POINTS_BY_MATTER = ["matter_code", "matter_zh", "matter_en", "claims", "points"]
 ON_TIME = ["month", "decided", "on_time", "rate", "median_hours"]
 CLAIMS_BY_STATUS = ["status", "claims"]
+REPORT_CSV = ["section", "item", "measure", "value"]  # the month report as one long table
 
 
 # --- scope: which villages, which county ------------------------------------------------------------------------
@@ -385,23 +386,22 @@ def scope_month(session: Session, scope: Scope, month: str) -> MonthReport:
     )
 
 
-def to_csv(report: MonthReport) -> bytes:
-    """One long table: section, key, value (CSV has one sheet)."""
-    rows: list[tuple[str, str, Any]] = [("summary", k, v) for k, v in report.summary().items()]
-    rows += [
-        ("points_by_matter", f"{r.matter_code}", f"{r.claims} claims, {r.points} points")
-        for r in report.points_by_matter.itertuples()
-    ]
-    rows += [("claims_by_status", f"{r.status}", r.claims) for r in report.claims_by_status.itertuples()]
-    for name, table in report.extra.items():
-        for record in table.to_dict(orient="records"):
-            first, *rest = record.items()
-            rows.append((name, str(first[1]), ", ".join(f"{k}={v}" for k, v in rest)))
-    return exports.csv_bytes(pd.DataFrame(rows, columns=["section", "key", "value"]))
+def to_csv(report: MonthReport, words: exports.Words = exports.KEYS) -> bytes:
+    """One long table (CSV has one sheet): section, item, measure, value. Each row of each table gives a row per
+    number, its item being the row's first column shown (the month, a matter, a status, a partner)."""
+    rows: list[tuple[str, Any, str, Any]] = []
+    for name, table in report.tables().items():
+        for record in exports.worded(table, words, name).to_dict(orient="records"):
+            (_, item), *measures = record.items()
+            rows += [(words.name(name), item, str(measure), value) for measure, value in measures]
+    return exports.csv_bytes(pd.DataFrame(rows, columns=[words.name(column) for column in REPORT_CSV]))
 
 
-def to_xlsx(report: MonthReport) -> bytes:
-    return exports.xlsx_bytes(report.tables())
+def to_xlsx(report: MonthReport, words: exports.Words = exports.KEYS) -> bytes:
+    """One sheet per table."""
+    return exports.xlsx_bytes(
+        {words.name(name): exports.worded(table, words, name) for name, table in report.tables().items()}
+    )
 
 
 # --- the dashboard's claim figures (twelve months) -----------------------------------------------------------

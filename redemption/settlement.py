@@ -95,25 +95,33 @@ def settle(session: Session, partner_id: int, start: datetime, end: datetime) ->
     return Settlement(partner_id, start, end, lines, value_fen, points, int(ledger_points or 0))
 
 
-def to_csv(settlement: Settlement) -> bytes:
-    """The lines, then the totals and the reconciliation as a last block (UTF-8 with BOM: Excel reads it)."""
-    totals = pd.DataFrame(
+def to_csv(settlement: Settlement, words: exports.Words = exports.KEYS) -> bytes:
+    """The lines, then two last rows: the totals, and the points the ledger holds with whether they match (UTF-8
+    with BOM: Excel reads it). `words` names the columns and the last rows in the reader's language."""
+    ledger = "ledger_matches" if settlement.reconciled else "ledger_differs"
+    ends = pd.DataFrame(
         [
             {
-                "used_at": "TOTAL",
+                "used_at": words.name("total"),
                 "voucher": len(settlement.lines),
-                "kind": "",
-                "offer": "",
-                "village": "",
                 "value_yuan": f"{settlement.value_fen / 100:.2f}",
                 "points": settlement.points,
-                "transaction_id": "",
-                "used_by": f"ledger_points={settlement.ledger_points} reconciled={str(settlement.reconciled).lower()}",
-            }
-        ]
+            },
+            {"used_at": words.name(ledger), "points": settlement.ledger_points},
+        ],
+        columns=COLUMNS,
+        dtype=object,
+    ).fillna("")  # empty cells, so that the counts and ids beside them stay whole numbers (not 1.0)
+    lines = exports.worded(settlement.lines, words, "uses").astype(object)
+    return exports.csv_bytes(pd.concat([lines, exports.named(ends, words, "uses")], ignore_index=True))
+
+
+def to_xlsx(settlement: Settlement, words: exports.Words = exports.KEYS) -> bytes:
+    """Two sheets: the uses, and the summary with the reconciliation."""
+    summary = pd.DataFrame([settlement.summary()])
+    return exports.xlsx_bytes(
+        {
+            words.name("uses"): exports.worded(settlement.lines, words, "uses"),
+            words.name("summary"): exports.worded(summary, words, "settlement_summary"),
+        }
     )
-    return exports.csv_bytes(pd.concat([settlement.lines, totals]))
-
-
-def to_xlsx(settlement: Settlement) -> bytes:
-    return exports.xlsx_bytes({"uses": settlement.lines, "summary": pd.DataFrame([settlement.summary()])})

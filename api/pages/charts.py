@@ -67,9 +67,10 @@ def chart_svg(name: str, table: pd.DataFrame, labels: Labels) -> bytes:
 # --- downloads -------------------------------------------------------------------------------------------------
 
 
-def to_csv(table: pd.DataFrame) -> bytes:
-    return exports.csv_bytes(table)
+def to_csv(name: str, table: pd.DataFrame, words: exports.Words) -> bytes:
+    """A dashboard table with its columns and words in the reader's language."""
+    return exports.csv_bytes(exports.worded(table, words, name))
 
 
-def to_xlsx(name: str, table: pd.DataFrame) -> bytes:
-    return exports.xlsx_bytes({name: table})
+def to_xlsx(name: str, table: pd.DataFrame, words: exports.Words) -> bytes:
+    return exports.xlsx_bytes({words.name(name): exports.worded(table, words, name)})

@@ -32,6 +32,7 @@ from api.presentation import activities as activity_views
 from api.presentation.catalogue import matter_out
 from api.presentation.claims import claim_out, deduction_out, dispute_out
 from api.presentation.credit import review_out
+from api.presentation.files import FileWords
 from api.presentation.households import card_svg, current_balance_out
 from api.problems import status_of
 from api.schemas.claims import (
@@ -345,7 +346,7 @@ def create_activity(
 def activity_poster(page: OfficialPage, activity_id: int) -> Response:
     """The API's A4 poster (title, matter, points, when, where and the QR code), to print."""
     activity = activity_access.managed_activity(page.session, _who(page), activity_id)
-    svg = activity_views.poster_svg(page.session, _keys(page), page.settings, activity)
+    svg = activity_views.poster_svg(page.session, _keys(page), page.settings, activity, page.locale)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
@@ -434,7 +435,7 @@ def household_card_page(page: OfficialPage, household_id: int) -> Response:
 @router.get("/office/households/{household_id}/card.svg")
 def household_card_svg(page: OfficialPage, household_id: int) -> Response:
     household = managed_household(page.session, _who(page), household_id)
-    svg = card_svg(page.session, _keys(page), page.settings, household)
+    svg = card_svg(page.session, _keys(page), page.settings, household, page.locale)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
@@ -825,11 +826,13 @@ def _download(page: Page, name: str, village_id: str | None, township: str | Non
     name = _chart_name(name)
     scope = _scope(page, village_id, township)
     table = redemption_figures.dashboard_table(name, page.session, scope)
+    words = FileWords(page.locale, scope.timezone)  # headers and words in the page's language
     filename = f"shanzhi-{name}-{utcnow():%Y%m%d}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
-        return page.respond(Response(charts.to_csv(table), media_type="text/csv; charset=utf-8", headers=headers))
-    return page.respond(Response(charts.to_xlsx(name, table), media_type=charts.XLSX, headers=headers))
+        content = charts.to_csv(name, table, words)
+        return page.respond(Response(content, media_type="text/csv; charset=utf-8", headers=headers))
+    return page.respond(Response(charts.to_xlsx(name, table, words), media_type=charts.XLSX, headers=headers))
 
 
 @router.get("/office/dashboard/data/{name}.csv")

@@ -179,7 +179,7 @@ def settlement(
     month = month if MONTH.match(month) else _this_month(page)
     result = settlement_of(page.session, _who(page), month, None)
     if format != "html":
-        file = settlement_file(page.session, result, month, format)
+        file = settlement_file(page.session, result, month, format, page.locale)
         disposition = {"Content-Disposition": f'attachment; filename="{file.filename}"'}
         return page.respond(Response(file.content, media_type=file.media_type, headers=disposition))
     report = settlement_out(result)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from api import i18n
+from api.i18n import N_
 from api.presentation.catalogue import matter_out
 from api.schemas.claims import ActivityOut, CodeInfoOut, LiveCodeOut, VillageActivityOut
 from ledger.activities import codes, render
@@ -39,20 +41,32 @@ def village_activity_out(session: Session, activity: Activity) -> VillageActivit
     )
 
 
-def window_text(activity: Activity, timezone: str) -> str:
-    start, end = local(activity.starts_at, timezone), local(activity.ends_at, timezone)
+def window_text(activity: Activity, timezone: str, locale: str) -> str:
+    """When an activity runs, as the poster says it: "11月30日 09:00 – 11:00", or for a recurring one
+    "11月1日 – 11月30日 · 每天一次" (in English "1 Nov – 30 Nov · once a day")."""
+    start, end = activity.starts_at, activity.ends_at
     if activity.period != "once":
-        per = {"day": "每天一次 once a day", "week": "每周一次 once a week", "month": "每月一次 once a month"}
-        return f"{start:%Y-%m-%d} – {end:%Y-%m-%d} · {per[activity.period]}"
-    return (
-        f"{start:%Y-%m-%d %H:%M} – {end:%H:%M}"
-        if start.date() == end.date()
-        else f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
-    )
+        per = {
+            "day": N_("once a day"),
+            "week": N_("once a week"),
+            "month": N_("once a month"),
+        }
+        return (
+            f"{i18n.day(start, locale, timezone=timezone)} – {i18n.day(end, locale, timezone=timezone)}"
+            f" · {i18n.text(locale, per[activity.period])}"
+        )
+    if local(start, timezone).date() == local(end, timezone).date():
+        return f"{i18n.when(start, locale, timezone=timezone)} – {local(end, timezone):%H:%M}"
+    return f"{i18n.when(start, locale, timezone=timezone)} – {i18n.when(end, locale, timezone=timezone)}"
 
 
-def poster_svg(session: Session, keys: codes.Keys, settings: Settings, activity: Activity) -> bytes:
-    """An A4 poster to print: title, matter, points, when and where, and the QR code."""
+def points_text(points: int, locale: str) -> str:
+    """ "+5 积分" ("+5 points"), "-5 积分" for a deduction, as the poster's headline says it."""
+    return i18n.text_in(locale, "poster", "%(points)s points", points=f"{'+' if points > 0 else ''}{points}")
+
+
+def poster_svg(session: Session, keys: codes.Keys, settings: Settings, activity: Activity, locale: str) -> bytes:
+    """An A4 poster to print, all in the reader's language: title, matter, points, when and where, the QR code."""
     url = claim_url(settings, activities.printed_code(keys, activity))
     matter, village = session.get(Matter, activity.matter_id), session.get(Village, activity.village_id)
     county = session.get(County, activity.county_id)
@@ -62,12 +76,12 @@ def poster_svg(session: Session, keys: codes.Keys, settings: Settings, activity:
     return render.poster_svg(
         url=url,
         title=activity.title,
-        matter_zh=matter.name_zh,
-        matter_en=matter.name_en,
-        points=matter.points,
-        window=window_text(activity, county.timezone),
+        matter=matter.name_zh if locale == "zh_CN" else matter.name_en,
+        points=points_text(matter.points, locale),
+        window=window_text(activity, county.timezone, locale),
         place=activity.place,
         village=village.name,
+        scan=i18n.text(locale, "Scan with your phone to claim points for your household"),
     )
 
 

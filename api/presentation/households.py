@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from api import i18n
 from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
 from api.schemas.claims import HouseholdCardOut, NotificationOut
 from ledger.activities import codes, render
@@ -70,8 +71,9 @@ def statement_out(
     )
 
 
-def card_svg(session: Session, keys: codes.Keys, settings: Settings, household: Household) -> bytes:
-    """The household's printable card: scanning its QR code in the official console picks the household."""
+def card_svg(session: Session, keys: codes.Keys, settings: Settings, household: Household, locale: str) -> bytes:
+    """The household's printable card, in the reader's language: scanning its QR code in the official console
+    picks the household."""
     assert household.id is not None
     village = session.get(Village, household.village_id)
     assert village is not None
@@ -80,9 +82,14 @@ def card_svg(session: Session, keys: codes.Keys, settings: Settings, household: 
     return render.household_card_svg(
         url=url,
         household=household.name,
-        house_number=household.house_number,
+        house_number=(
+            i18n.text(locale, "House number %(number)s", number=household.house_number)
+            if household.house_number
+            else ""
+        ),
         village=village.name,
-        code=household.code,
+        code=i18n.text(locale, "Household number %(code)s", code=household.code),
+        show=i18n.text(locale, "Show this card to claim points"),
     )
 
 

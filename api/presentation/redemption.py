@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
+from api.presentation.files import FileWords
 from api.schemas.redemption import OfferOut, SettlementOut, SlotOut, VoucherEventOut, VoucherOut, yuan
 from ledger import figures
 from ledger.identity.models import Partner, Role
@@ -172,11 +173,17 @@ class File:
     filename: str
 
 
-def settlement_file(session: Session, result: settlement.Settlement, month: str, kind: Literal["csv", "xlsx"]) -> File:
-    """The settlement as a CSV or XLSX file, named after the partner and the month."""
+def settlement_file(
+    session: Session, result: settlement.Settlement, month: str, kind: Literal["csv", "xlsx"], locale: str
+) -> File:
+    """The settlement as a CSV or XLSX file in the reader's language (headers, kinds, times in the county's
+    time), named after the partner and the month."""
     partner = session.get(Partner, result.partner_id)
     assert partner is not None
+    county = session.get(County, partner.county_id)
+    assert county is not None
+    words = FileWords(locale, county.timezone)
     name = f"settlement-{partner.code}-{month}"
     if kind == "csv":
-        return File(settlement.to_csv(result), "text/csv; charset=utf-8", f"{name}.csv")
-    return File(settlement.to_xlsx(result), XLSX, f"{name}.xlsx")
+        return File(settlement.to_csv(result, words), "text/csv; charset=utf-8", f"{name}.csv")
+    return File(settlement.to_xlsx(result, words), XLSX, f"{name}.xlsx")

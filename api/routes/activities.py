@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import KeysDep, SessionDep, SettingsDep, allow, public
+from api.deps import KeysDep, Lang, SessionDep, SettingsDep, allow, public
 from api.presentation.activities import (
     activity_out,
     claim_url,
@@ -107,10 +107,11 @@ def activity_qr_png(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 def activity_poster(
-    activity_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Staff
+    activity_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Staff, lang: Lang = "zh_CN"
 ) -> Response:
-    """An A4 poster to print: title, matter, points, when and where, and the QR code."""
-    svg = poster_svg(session, keys, settings, access.managed_activity(session, who, activity_id))
+    """An A4 poster to print, all in one language (`lang`): title, matter, points, when and where, and the QR
+    code."""
+    svg = poster_svg(session, keys, settings, access.managed_activity(session, who, activity_id), lang)
     return Response(svg, media_type="image/svg+xml", headers=PRIVATE)
 
 

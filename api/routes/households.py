@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import KeysDep, SessionDep, SettingsDep, allow
+from api.deps import KeysDep, Lang, SessionDep, SettingsDep, allow
 from api.presentation.households import balance_out, card_out, card_svg, statement_out
 from api.schemas import BalanceAsOfOut, BalanceOut, StatementOut
 from api.schemas.claims import HouseholdCardIn, HouseholdCardOut
@@ -55,11 +55,11 @@ Staff = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 
 @router.get("/{household_id}/card.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
 def household_card(
-    household_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Staff
+    household_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Staff, lang: Lang = "zh_CN"
 ) -> Response:
-    """The household's printable card; scanning its QR code in the official console picks the household for a
-    proxy claim."""
-    svg = card_svg(session, keys, settings, managed_household(session, who, household_id))
+    """The household's printable card, in one language (`lang`); scanning its QR code in the official console
+    picks the household for a proxy claim."""
+    svg = card_svg(session, keys, settings, managed_household(session, who, household_id), lang)
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from api import problems
-from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, SettingsDep, allow, created_or_replayed
+from api.deps import REPLAY_RESPONSES, IdempotencyKey, Lang, SessionDep, SettingsDep, allow, created_or_replayed
 from api.presentation.redemption import (
     offer_out,
     offers_out,
@@ -266,13 +266,15 @@ def settlement_report(
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
     partner_id: int | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",
+    lang: Lang = "zh_CN",
 ) -> Response | SettlementOut:  # noqa: A002
     """A partner's uses in a month (county time), with totals reconciled against its clearing accounts in the
-    ledger. Partners see their own; the county admin and auditors name a partner of the county."""
+    ledger. Partners see their own; the county admin and auditors name a partner of the county. The CSV and XLSX
+    files have their headers and words in `lang`; the JSON keeps its keys."""
     result = settlement_of(session, who, month, partner_id)
     if format == "json":
         return settlement_out(result)
-    file = settlement_file(session, result, month, format)
+    file = settlement_file(session, result, month, format, lang)
     return Response(
         file.content,
         media_type=file.media_type,

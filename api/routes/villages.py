@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import SessionDep, allow
+from api.deps import Lang, SessionDep, allow
 from api.presentation.claims import leaderboard_out, notice_board_out
+from api.presentation.files import FileWords
 from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut, VillagePolicyIn
 from ledger import figures
 from ledger.identity.models import Role
@@ -69,22 +70,25 @@ def month_report(
     who: Staff,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     format: Literal["json", "csv", "xlsx"] = "json",
+    lang: Lang = "zh_CN",
 ) -> Response | dict[str, object]:  # noqa: A002
     """Participation rate, points by matter, claims by status, review on-time rate (decided within the county's
     overdue hours), median decision time and redemption by partner, for one village and month (county time), as
-    defined in docs/claims.md ("Figures"); as JSON, CSV or XLSX."""
+    defined in docs/claims.md ("Figures"); as JSON, CSV or XLSX. The CSV and XLSX files have their headers and
+    words in `lang`; the JSON keeps its keys."""
     village = visible_village(session, who, village_id, members=False)
     report = redemption_figures.village_month(session, village, month)
+    words = FileWords(lang)
     name = f"shanzhi-{village.code}-{month}"
     if format == "csv":
         return Response(
-            figures.to_csv(report),
+            figures.to_csv(report, words),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **PRIVATE},
         )
     if format == "xlsx":
         return Response(
-            figures.to_xlsx(report),
+            figures.to_xlsx(report, words),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **PRIVATE},
         )

@@ -44,37 +44,40 @@ def _text(x: float, y: float, size: float, content: str, *, weight: str = "norma
 
 
 def poster_svg(
-    *, url: str, title: str, matter_zh: str, matter_en: str, points: int, window: str, place: str, village: str
+    *, url: str, title: str, matter: str, points: str, window: str, place: str, village: str, scan: str
 ) -> bytes:
-    """An A4 poster (210 × 297 mm): title, matter, points, when and where, and a QR code 120 mm wide."""
-    sign = "+" if points > 0 else ""
+    """An A4 poster (210 × 297 mm): title, matter, points, when and where, and a QR code 120 mm wide. Every text
+    comes in the reader's language already (the presenter translates): `points` reads "+5 积分", `scan` tells what
+    scanning the code does."""
     parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="297mm" viewBox="0 0 210 297">',
         '<rect width="210" height="297" fill="#fff"/>',
         _text(105, 24, 7, village),
         _text(105, 42, 11, title, weight="bold"),
-        _text(105, 56, 8, f"{matter_zh} · {matter_en}"),
-        _text(105, 76, 16, f"{sign}{points} 分 points", weight="bold"),
+        _text(105, 56, 8, matter),
+        _text(105, 76, 16, points, weight="bold"),
         _placed(url, x=45, y=92, size=120),
         _text(105, 232, 6.5, window),
         _text(105, 243, 6.5, place) if place else "",
-        _text(105, 262, 6, "用手机扫码，为您家申报积分 · Scan with your phone to claim for your household"),
+        _text(105, 262, 6, scan),
         _text(105, 285, 3.2, url),
         "</svg>",
     ]
     return "".join(parts).encode()
 
 
-def household_card_svg(*, url: str, household: str, house_number: str | None, village: str, code: str) -> bytes:
-    """A wallet card (85.6 × 54 mm) an official scans to enter a claim for a household without a smartphone."""
+def household_card_svg(*, url: str, household: str, house_number: str, village: str, code: str, show: str) -> bytes:
+    """A wallet card (85.6 × 54 mm) an official scans to enter a claim for a household without a smartphone. The
+    texts come in the reader's language: `house_number` reads "门牌号 12" (empty when there is none), `code`
+    "户号 A-01", `show` asks the household to bring the card."""
     parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" width="85.6mm" height="54mm" viewBox="0 0 85.6 54">',
         '<rect x="0.3" y="0.3" width="85" height="53.4" rx="3" fill="#fff" stroke="#000" stroke-width="0.3"/>',
         _text(4, 9, 4, village, anchor="start"),
         _text(4, 19, 6, household, weight="bold", anchor="start"),
-        _text(4, 27, 3.6, f"门牌 No. {house_number}" if house_number else "", anchor="start"),
-        _text(4, 35, 3, f"户号 {code}", anchor="start"),
-        _text(4, 48, 2.6, "积分代办请出示此卡 · Show this card", anchor="start"),
+        _text(4, 27, 3.6, house_number, anchor="start") if house_number else "",
+        _text(4, 35, 3, code, anchor="start"),
+        _text(4, 48, 2.6, show, anchor="start"),
         _placed(url, x=47, y=8, size=36),
         "</svg>",
     ]

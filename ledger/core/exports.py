@@ -5,17 +5,66 @@ formula, so an offer title like `=HYPERLINK(…)` typed by a partner would be li
 text cell (and column name) that starts with one of them is written with a leading apostrophe, as OWASP advises:
 it shows as typed and never runs. Numbers stay numbers (a deduction of -5 is a number, not a formula).
 tests/api/test_exports.py checks that no module writes CSV or XLSX past these functions.
+
+A file is read by people in their language, while the tables behind it keep stable English keys (column names,
+statuses, kinds). `Words` says how a file names its sheets, sections and columns, which columns it shows and
+which cells it writes as words; the domain lays the file out, the presenter (api/presentation/files.py) brings
+the words. `KEYS` writes the keys themselves.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Words(Protocol):
+    def name(self, key: str, table: str = "") -> str:
+        """What a sheet, a section or a label is called (no `table`), or a column of `table`."""
+        ...
+
+    def shows(self, column: str, table: str = "") -> bool:
+        """Whether the file shows a column (a matter's name in the other language, internal ids: no)."""
+        ...
+
+    def cell(self, column: str, value: Any, table: str = "") -> Any:
+        """A cell as the reader reads it: a status, a kind or a month as words; numbers stay numbers."""
+        ...
+
+
+class Keys:
+    """The stable keys themselves: every column, as it is named in the table."""
+
+    def name(self, key: str, table: str = "") -> str:
+        return key
+
+    def shows(self, column: str, table: str = "") -> bool:
+        return True
+
+    def cell(self, column: str, value: Any, table: str = "") -> Any:
+        return value
+
+
+KEYS = Keys()
+
+
+def named(table: pd.DataFrame, words: Words, name: str) -> pd.DataFrame:
+    """The columns the file shows of table `name`, under the names the reader reads; the cells as they are."""
+    shown = [column for column in table.columns if words.shows(str(column), name)]
+    return table[shown].rename(columns=lambda column: words.name(str(column), name))
+
+
+def worded(table: pd.DataFrame, words: Words, name: str) -> pd.DataFrame:
+    """Table `name` as the reader reads it: its columns named, and its cells in words where they are words."""
+    cells = table.copy()
+    for column in cells.columns:
+        cells[column] = cells[column].map(lambda value, column=str(column): words.cell(column, value, name))
+    return named(cells, words, name)
 
 
 def neutralise(value: Any) -> Any:

@@ -192,9 +192,9 @@ def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(
             ),
             encoding="utf-8-sig",
         )
-        assert (
-            csv.iloc[-1]["used_at"] == "TOTAL" and f"ledger_points={points} reconciled=true" in csv.iloc[-1]["used_by"]
-        )
+        total, ledger = csv.iloc[-2], csv.iloc[-1]
+        assert (total["核销时间"], int(total["积分"])) == ("合计", points)
+        assert (ledger["核销时间"], int(ledger["积分"])) == ("账本记录（一致）", points)
         xlsx = pd.read_excel(
             io.BytesIO(
                 client.get(
@@ -203,7 +203,7 @@ def test_settlement_reconciles_with_the_clearing_accounts_after_a_random_mix(
             ),
             sheet_name=None,
         )
-        assert int(xlsx["uses"]["points"].sum()) == points and bool(xlsx["summary"]["reconciled"].iloc[0])
+        assert int(xlsx["核销明细"]["积分"].sum()) == points and xlsx["概况"]["与账本一致"].iloc[0] == "是"
     admin = bearer(password_token(client, "admin"))
     assert client.get("/api/v1/settlement", params={"month": month}, headers=admin).json()["code"] == "invalid"
     other = client.get("/api/v1/settlement", params={"month": month, "partner_id": 99}, headers=cashiers["mart"])

@@ -653,7 +653,7 @@ def test_leaderboard_and_month_report(
         params={"month": month, "format": "csv"},
         headers=bearer(official),
     )
-    assert csv.headers["content-type"].startswith("text/csv") and "participation_rate" in csv.text
+    assert csv.headers["content-type"].startswith("text/csv") and "参与率" in csv.text
     xlsx = client.get(
         f"/api/v1/villages/{world.village_a.village_id}/report",
         params={"month": month, "format": "xlsx"},

@@ -58,18 +58,18 @@ def test_an_offer_title_that_is_a_formula_is_plain_text_in_the_settlement_csv_an
     admin = bearer(password_token(client, "admin"))
     query = {"month": month, "partner_id": made["partner_id"]}
 
-    book = client.get("/api/v1/settlement", params={**query, "format": "xlsx"}, headers=admin)
+    book = client.get("/api/v1/settlement", params={**query, "format": "xlsx", "lang": "en"}, headers=admin)
     assert book.status_code == 200, book.text
-    uses = openpyxl.load_workbook(io.BytesIO(book.content))["uses"]
+    uses = openpyxl.load_workbook(io.BytesIO(book.content))["Uses of vouchers"]
     header = [cell.value for cell in uses[1]]
-    title = uses.cell(row=2, column=header.index("offer") + 1)
+    title = uses.cell(row=2, column=header.index("Offer") + 1)
     assert (title.data_type, title.value) == ("s", "'" + FORMULA)  # shown as typed, never run
-    points = uses.cell(row=2, column=header.index("points") + 1)
+    points = uses.cell(row=2, column=header.index("Points") + 1)
     assert (points.data_type, points.value) == ("n", voucher["points"])
 
-    text = client.get("/api/v1/settlement", params={**query, "format": "csv"}, headers=admin)
+    text = client.get("/api/v1/settlement", params={**query, "format": "csv", "lang": "en"}, headers=admin)
     rows = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"))))
-    assert rows[0]["offer"] == "'" + FORMULA
+    assert rows[0]["Offer"] == "'" + FORMULA
 
 
 def _writes_a_spreadsheet(tree: ast.AST) -> list[str]:

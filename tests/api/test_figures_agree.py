@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from api import i18n
 from api.app import create_app
+from api.presentation.files import FileWords, claim_status
 from ledger import figures, jobs
 from ledger.claims.models import Claim
 from ledger.claims.rules import local
@@ -71,9 +73,10 @@ def set_moments(engine: Engine, moments: dict[int, dict[str, datetime | None]]) 
                 setattr(row, name, value)
 
 
-def long_csv(content: bytes) -> dict[tuple[str, str], str]:
+def long_csv(content: bytes) -> dict[tuple[str, str, str], str]:
+    """The month report's CSV in English: (section, item, measure) -> figure."""
     table = pd.read_csv(io.BytesIO(content), encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    return {(str(r.section), str(r.key)): str(r.value) for r in table.itertuples()}
+    return {(str(r.Section), str(r.Item), str(r.Measure)): str(r.Figure) for r in table.itertuples()}
 
 
 def test_the_dashboard_the_report_and_its_files_agree_on_a_month(
@@ -175,46 +178,62 @@ def test_the_dashboard_the_report_and_its_files_agree_on_a_month(
         (r["partner"], r["vouchers"], r["used"], r["points"], r["value_yuan"]) for r in body["redemption_by_partner"]
     ] == [("mart", 1, 1, 100, 50.0), ("mart2", 1, 0, 50, 20.0)]
 
-    # its CSV: the same numbers
+    # its CSV (in English): the same numbers
     csv = client.get(
-        f"/api/v1/villages/{village}/report", params={"month": month, "format": "csv"}, headers=bearer(official)
+        f"/api/v1/villages/{village}/report",
+        params={"month": month, "format": "csv", "lang": "en"},
+        headers=bearer(official),
     )
     cells = long_csv(csv.content)
+    english = FileWords("en")
+    the_month = i18n.month_key(month, "en")  # November 2026
     for name in ("households", "participating", "decided", "decided_on_time"):
-        assert int(cells[("summary", name)]) == body[name]
+        assert int(cells[("Summary", the_month, english.name(name, "summary"))]) == body[name]
     for name in ("participation_rate", "on_time_rate", "median_decision_hours"):
-        assert float(cells[("summary", name)]) == body[name]
+        assert float(cells[("Summary", the_month, english.name(name, "summary"))]) == body[name]
     for row in body["points_by_matter"]:
-        assert cells[("points_by_matter", row["matter_code"])] == f"{row['claims']} claims, {row['points']} points"
+        assert int(cells[("Points by matter", row["matter_en"], "Number of claims")]) == row["claims"]
+        assert int(cells[("Points by matter", row["matter_en"], "Points")]) == row["points"]
     for row in body["claims_by_status"]:
-        assert int(cells[("claims_by_status", row["status"])]) == row["claims"]
+        status = claim_status(row["status"], "en")
+        assert int(cells[("Claims by status", status, "Number of claims")]) == row["claims"]
     for row in body["redemption_by_partner"]:
-        found = dict(part.split("=") for part in cells[("redemption_by_partner", row["partner"])].split(", "))
-        assert (int(found["vouchers"]), int(found["points"]), float(found["value_yuan"])) == (
-            row["vouchers"],
-            row["points"],
-            row["value_yuan"],
-        )
+        section, partner = "Redemption by partner", row["partner"]
+        assert (
+            int(cells[(section, partner, "Vouchers issued")]),
+            int(cells[(section, partner, "Points")]),
+            float(cells[(section, partner, "Value in yuan")]),
+        ) == (row["vouchers"], row["points"], row["value_yuan"])
 
-    # its XLSX: one sheet per table, the same numbers
+    # its XLSX (in Chinese, the default): one sheet per table, the same numbers
     xlsx = client.get(
         f"/api/v1/villages/{village}/report", params={"month": month, "format": "xlsx"}, headers=bearer(official)
     )
     sheets = pd.read_excel(io.BytesIO(xlsx.content), sheet_name=None)
-    summary = sheets["summary"].iloc[0]
+    chinese = FileWords("zh_CN")
+    summary = sheets["概况"].iloc[0]
     for name in ("households", "participating", "participation_rate", "decided", "decided_on_time", "on_time_rate"):
-        assert summary[name] == body[name]
+        assert summary[chinese.name(name, "summary")] == body[name]
     for name in ("points_by_matter", "claims_by_status", "redemption_by_partner"):
-        assert sheets[name].to_dict(orient="records") == body[name]
+        assert sheets[chinese.name(name)].to_dict(orient="records") == [
+            {chinese.name(k, name): chinese.cell(k, v, name) for k, v in row.items() if chinese.shows(k, name)}
+            for row in body[name]
+        ]
 
     # the dashboard: its downloads have one row per month; last month's row is the report's
     sign_in_staff(browser, "official-a")
     per_month = {}
+    key_of = {
+        (chinese.name(key, table), table): key
+        for table, keys in (("participation", figures.PARTICIPATION), ("on_time", figures.ON_TIME))
+        for key in keys
+    }
     for name in ("participation", "on_time"):
         download = browser.get(f"/office/dashboard/data/{name}.csv?village_id={village}")
         assert download.status_code == 200
-        table = pd.read_csv(io.BytesIO(download.content), encoding="utf-8-sig")
-        per_month[name] = table.set_index("month").loc[month]
+        table = pd.read_csv(io.BytesIO(download.content), encoding="utf-8-sig")  # in Chinese: the page is
+        table.columns = [key_of[column, name] for column in table.columns]
+        per_month[name] = table.set_index("month").loc[i18n.month_key(month, "zh_CN")]
     assert (per_month["participation"]["households"], per_month["participation"]["participating"]) == (2, 1)
     assert per_month["participation"]["rate"] == body["participation_rate"]
     taking_part = per_month["on_time"]

@@ -199,8 +199,8 @@ def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
     table = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig")
-    assert int(table["participating"].iloc[-1]) == 1
-    assert int(table["households"].iloc[-1]) == 2  # A1 and A2
+    assert int(table["参与农户数"].iloc[-1]) == 1
+    assert int(table["农户数"].iloc[-1]) == 2  # A1 and A2
 
     for name in ("participation", "points_by_matter", "on_time", "redemption"):
         assert f'src="/office/dashboard/chart/{name}.svg?village_id={village}"' in board.text
@@ -218,7 +218,7 @@ def test_the_dashboard_counts_a_household_after_approval_and_its_downloads_agree
     points = pd.read_excel(
         io.BytesIO(browser.get(f"/office/dashboard/data/points_by_matter.xlsx?village_id={village}").content)
     )
-    assert points.loc[points["matter_code"] == "volunteering", "points"].tolist() == [sent["points"]]
+    assert points.loc[points["事项"] == "志愿服务", "积分"].tolist() == [sent["points"]]
     assert browser.get("/office/dashboard/chart/nonsense.svg").status_code == 422
 
 
@@ -236,7 +236,7 @@ def test_the_county_admin_sees_the_county_on_the_dashboard(browser: TestClient, 
     board = browser.get("/office/dashboard")
     assert _participating(board.text) == 1
     csv = pd.read_csv(io.BytesIO(browser.get("/office/dashboard/data/participation.csv").content))
-    assert int(csv["households"].iloc[-1]) == 3  # A1, A2 and B1: county A's households
+    assert int(csv["农户数"].iloc[-1]) == 3  # A1, A2 and B1: county A's households
 
 
 def test_an_activity_made_on_the_page_may_have_a_geofence(browser: TestClient, world: World) -> None:

@@ -176,15 +176,16 @@ def test_the_settlement_page_and_its_csv_match_the_api(browser: TestClient, engi
     csv = browser.get("/till/settlement", params={"month": month, "format": "csv"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.headers["cache-control"] == "no-store" and "attachment" in csv.headers["content-disposition"]
-    table = pd.read_csv(io.BytesIO(csv.content), dtype=str)
-    lines, total = table[table["used_at"] != "TOTAL"], table[table["used_at"] == "TOTAL"].iloc[0]
-    assert list(lines["voucher"]) == [voucher["code"]]
-    assert int(total["points"]) == api["points"] and total["value_yuan"] == api["value_yuan"]
-    assert "reconciled=true" in total["used_by"]
+    table = pd.read_csv(io.BytesIO(csv.content), dtype=str)  # in English: the page is
+    lines, total, ledger = table.iloc[:-2], table.iloc[-2], table.iloc[-1]
+    assert list(lines["Voucher number"]) == [voucher["code"]]
+    assert total["Used at"] == "Total"
+    assert int(total["Points"]) == api["points"] and total["Value in yuan"] == api["value_yuan"]
+    assert (ledger["Used at"], int(ledger["Points"])) == ("In the ledger (matches)", api["ledger_points"])
 
     xlsx = browser.get("/till/settlement", params={"month": month, "format": "xlsx"})
     assert xlsx.status_code == 200
-    assert int(pd.read_excel(io.BytesIO(xlsx.content), sheet_name="summary")["points"][0]) == api["points"]
+    assert int(pd.read_excel(io.BytesIO(xlsx.content), sheet_name="Summary")["Points"][0]) == api["points"]
 
 
 def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decides_and_reports(
