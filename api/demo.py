@@ -333,7 +333,7 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
 MART_VOUCHER = "超市代金券 20元"
 MART_FLASH = "超市当日代金券 10元"
 HEALTH_CHECK = "老年人健康体检"
-LOAN = "善治贷 good-conduct loan"
+LOAN = "善治贷"  # the county names its offers in Chinese: the demo shows what villagers see
 LOAN_TERMS = {
     "grades": {
         "AAA": {"max_amount_yuan": 50_000, "rate_discount_bp": 50, "term_months": 36},

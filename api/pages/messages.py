@@ -157,8 +157,7 @@ ERRORS: dict[str, str] = {
     "review_already_answered": N_("This review request has already been answered. Open the list again."),
     "consent_not_found": N_("There is no such consent: it may have been taken back already. Open the page again."),
     "consent_required": N_(
-        "The household has not given this bank consent to see its rating. It can give it on its phone, then look "
-        "again."
+        "The household has not given this bank consent to see its rating. It can give it on its phone, then look again."
     ),
     "partner_not_found": N_("There is no such partner. Pick one from the list."),
     "no_rating_lookup": N_("Report a loan only after looking up the household's rating under its consent."),
@@ -184,9 +183,7 @@ ERRORS: dict[str, str] = {
         "This loan is not offered to your household's credit grade. Look at the other loans, or ask the village "
         "official how the grade is made."
     ),
-    "household_limit_reached": N_(
-        "Your household has used this offer as often as allowed. Look at the other offers."
-    ),
+    "household_limit_reached": N_("Your household has used this offer as often as allowed. Look at the other offers."),
     "out_of_stock": N_("This offer is sold out. Look at the other offers."),
     "slot_full": N_("This time is fully booked. Pick another time."),
     "slot_passed": N_("This time has passed. Pick a later time."),
@@ -194,9 +191,7 @@ ERRORS: dict[str, str] = {
     "too_late_to_cancel": N_(
         "It is too late to cancel this booking. If you cannot come, tell the clinic as soon as you can."
     ),
-    "voucher_not_found": N_(
-        "There is no such voucher here. Check the voucher number, or scan the voucher's QR code."
-    ),
+    "voucher_not_found": N_("There is no such voucher here. Check the voucher number, or scan the voucher's QR code."),
     "voucher_already_used": N_("This voucher was already used, so it cannot be used again."),
     "voucher_expired": N_("This voucher has expired, so it cannot be used."),
     "voucher_closed": N_("This voucher was cancelled or has ended, so it cannot be used."),
@@ -232,18 +227,24 @@ ERRORS: dict[str, str] = {
 FOR_VILLAGERS: dict[str, str] = {
     "forbidden": N_("This page is not for villagers. Go back to My household."),
     "not_found": N_("This record does not belong to your household, or it is gone. Go back to My household."),
-    "claim_not_found": N_("This claim does not belong to your household, or it is gone. See your claims under My household."),
+    "claim_not_found": N_(
+        "This claim does not belong to your household, or it is gone. See your claims under My household."
+    ),
     "deduction_not_found": N_(
         "This deduction does not belong to your household, or it is gone. See your household's record under My "
         "household."
     ),
     "household_not_found": N_("This record does not belong to your household. Go back to My household."),
     "village_not_found": N_("This is for another village. If you have questions, ask the village official."),
-    "voucher_not_found": N_("This voucher does not belong to your household, or it is gone. Go back to see your vouchers."),
+    "voucher_not_found": N_(
+        "This voucher does not belong to your household, or it is gone. Go back to see your vouchers."
+    ),
     "matter_inactive": N_(
         "This matter is no longer in use, so it earns no points. If you have questions, ask the village official."
     ),
-    "matter_not_found": N_("This matter is not in your village's catalogue. If you have questions, ask the village official."),
+    "matter_not_found": N_(
+        "This matter is not in your village's catalogue. If you have questions, ask the village official."
+    ),
     "internal_error": N_(
         "Something went wrong on our side and nothing was changed. Try again in a few minutes; if it happens "
         "again, ask the village official."

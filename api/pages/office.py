@@ -23,12 +23,11 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from api import photos
-from api.i18n import N_
+from api.i18n import N_, zone_name
 from api.pages import charts
 from api.pages.messages import ERRORS
-from api.pages.web import OfficialPage, Page, StaffPage, page_allow
+from api.pages.web import OfficialPage, Page, StaffPage, page_allow, refusal_text
 from api.pages.web import reason as refusal_reason
-from api.pages.web import refusal_text
 from api.presentation import activities as activity_views
 from api.presentation.catalogue import matter_out
 from api.presentation.claims import claim_out, deduction_out, dispute_out
@@ -780,7 +779,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         townships=townships,
         village_id=scope.village_id,
         township=scope.township_id,
-        timezone=scope.timezone,
+        timezone=zone_name(scope.timezone, page.locale),
     )
 
 

@@ -123,9 +123,7 @@ def consume(
             raise
         answer = voucher_out(page.session, voucher, who, detail=True)
     except DomainError as error:
-        return _till(
-            page, _status_of(error), typed=typed, refusal=_refusal(page, error.code, error.detail)
-        )
+        return _till(page, _status_of(error), typed=typed, refusal=_refusal(page, error.code, error.detail))
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)
     return _till(
         page,
