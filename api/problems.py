@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -104,6 +104,7 @@ def of_error(error: DomainError) -> JSONResponse:
 
 
 PageError = Callable[[Request, DomainError, int], Response | None]
+StatusPage = Callable[[Request, int], Awaitable[Response | None]]
 
 
 def error_page(request: Request, error: DomainError, status: int) -> Response | None:
@@ -111,6 +112,13 @@ def error_page(request: Request, error: DomainError, status: int) -> Response | 
     install their renderer on the app: `app.state.error_page`); None for the API, which answers problem+json."""
     render: PageError | None = getattr(request.app.state, "error_page", None)
     return render(request, error, status) if render is not None else None
+
+
+async def status_page(request: Request, status: int) -> Response | None:
+    """The page for a page path that is not found or fails (the pages install it: `app.state.status_page`), so a
+    person in a browser reads a page in their language with a way back; None for the API's paths."""
+    render: StatusPage | None = getattr(request.app.state, "status_page", None)
+    return await render(request, status) if render is not None else None
 
 
 async def _domain(request: Request, error: Exception) -> Response:
@@ -185,6 +193,9 @@ async def _http(request: Request, error: Exception) -> Response:
         if "json" in request.headers.get("content-type", "json"):  # FastAPI reads a body without one as JSON
             return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
         return problem(400, "bad_request", "The body cannot be read as a form.")
+    if error.status_code in (404, 405) and (page := await status_page(request, error.status_code)) is not None:
+        count_error(HTTP_CODES[error.status_code])
+        return page
     # an HTTPException of the app's own (api/limits.py: BodyTooLarge) carries its stable code and details
     code = getattr(error, "code", None) or HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
@@ -192,13 +203,20 @@ async def _http(request: Request, error: Exception) -> Response:
     return problem(error.status_code, code, detail, dict(error.headers or {}), **extra)
 
 
-async def _integrity(_: Request, error: Exception) -> JSONResponse:
+async def _integrity(request: Request, error: Exception) -> Response:
     log.warning("integrity error mapped to 409", exc_info=error)
+    if (page := await status_page(request, 409)) is not None:
+        count_error("conflict")
+        return page
     return problem(409, "conflict", "The request conflicts with the current state; reload and try again.")
 
 
-async def _unavailable(_: Request, error: Exception) -> JSONResponse:
+async def _unavailable(request: Request, error: Exception) -> Response:
     log.error("database unavailable", exc_info=error)
+    if (page := await status_page(request, 503)) is not None:
+        count_error("database_unavailable")
+        page.headers["Retry-After"] = "5"
+        return page
     return problem(
         503, "database_unavailable", "The database is busy or unreachable; try again shortly.", {"Retry-After": "5"}
     )
@@ -220,8 +238,11 @@ async def _unstorable(request: Request, error: Exception) -> Response:
     return error_page(request, Invalid(detail, field="request"), 422) or problem(422, "invalid_request", detail)
 
 
-async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("unhandled error", exc_info=error)
+    if (page := await status_page(request, 500)) is not None:
+        count_error("internal_error")
+        return page
     return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.pages import account, office, partner, villager
-from api.pages.web import STATIC, check_csrf, error_page
+from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (account.router, account.signin_router, villager.router, office.router, partner.router)
 OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
@@ -18,6 +18,7 @@ OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any uni
 
 def install(app: FastAPI) -> None:
     app.state.error_page = error_page  # a refusal on a page is a page (api/problems.py asks for it)
+    app.state.status_page = status_page  # so is a page path that is not found or fails
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         csrf = [] if router in OPEN_ROUTERS else [Depends(check_csrf)]

@@ -66,7 +66,7 @@ def send_code(
             status_code=422,
             next=safe_next(next),
             phone=phone,
-            error=page._("This is not a mobile phone number."),
+            error=page._("Enter an 11-digit mobile phone number, such as 13800000000."),
         )
     except Throttled as refused:
         return _refused(page, refused, next=safe_next(next), phone=phone)

@@ -5,97 +5,252 @@ from __future__ import annotations
 
 from api.i18n import N_
 
+# Each refusal says what happened and what to do next; where the reader cannot fix it, whom to ask (a villager:
+# the village official; staff and partners: the county admin). No codes, file formats or sizes (docs/glossary.md).
+# tests/pages/test_words.py fails on a domain error code with no text here.
+LEDGER_CHECKS = (  # the points record's own checks, which no page should ever meet
+    "unbalanced_transaction",
+    "invalid_amount",
+    "cross_village_transaction",
+    "account_not_found",
+    "transaction_not_found",
+    "not_pending",
+    "pending_already_resolved",
+    "pending_expired",
+    "not_reversible",
+    "already_reversed",
+    "transaction_belongs_to_record",
+    "head_signature_invalid",
+    "claim_journal_mismatch",
+)
+
 ERRORS: dict[str, str] = {
-    # signing in and forms
+    # signing in, pages and forms
     "sign_in_needed": N_("Please sign in first."),
-    "csrf_failed": N_("This form has expired. Open the page again and send it once more."),
-    "invalid_code": N_("The code is wrong or has expired. Ask for a new code."),
-    "invalid_grant": N_("Wrong username or password."),
-    "too_many_requests": N_("Too many tries. Wait a few minutes and try again."),
+    "unauthenticated": N_("Please sign in first."),
+    "csrf_failed": N_("This page has expired. Open it again and send it once more."),
+    "invalid_code": N_("The code is wrong or has expired. Ask for a new code and enter it."),
+    "invalid_grant": N_(
+        "Wrong username or password. Check them and try again; if you forgot the password, ask the county admin."
+    ),
+    "invalid_client": N_("This partner system was not recognised. Ask the county admin to check its settings."),
+    "unsupported_grant_type": N_("This way of signing in is not offered. Sign in with a password or a code."),
+    "too_many_requests": N_("Too many tries. Wait a few minutes, then try again."),
     "code_requests_phone_limited": N_("Too many codes were asked for this phone. Ask again in %(wait)s."),
     "code_requests_address_limited": N_("Too many codes were asked for from this network. Ask again in %(wait)s."),
-    "sign_in_slowed": N_("Too many wrong tries. Wait %(wait)s before the next one."),
+    "sign_in_slowed": N_("Too many wrong tries. Wait %(wait)s, then try again."),
     "account_locked": N_(
-        "This account is locked after many wrong tries. Try again in %(wait)s. Its holder has been told."
+        "This account is locked for a while after many wrong tries. Try again in %(wait)s. Its holder has been told."
     ),
-    "invalid_request": N_("Some of what you entered is not valid. Check the form and send it again."),
-    "invalid": N_("Some of what you entered is not valid. Check the form and send it again."),
-    "forbidden": N_("This is not open to your account."),
-    "not_found": N_("There is nothing here, or it is not yours to see."),
+    "invalid_request": N_("Something you entered is not right. Check it and send it again."),
+    "invalid": N_("Something you entered is not right. Check it and send it again."),
+    "too_large": N_("What you sent is too large. Send something smaller."),
+    "unsupported_type": N_("This kind of file cannot be used. Send a photo."),
+    "forbidden": N_("This is not open to your account. Go back to your home page."),
+    "not_found": N_("There is nothing here, or it is not yours to see. Go back and start again from the menu."),
+    "page_not_found": N_(
+        "There is no such page. The link may be wrong or out of date. Go back, or start again from your home page."
+    ),
+    "internal_error": N_(
+        "Something went wrong on our side and nothing was changed. Try again in a few minutes; if it happens "
+        "again, tell the county admin."
+    ),
+    "busy": N_("The service is busy just now and nothing was changed. Wait a moment, then try again."),
+    "conflict": N_("Someone changed this at the same moment. Open the page again and check before you send."),
+    "domain_error": N_("This could not be done. Go back and try again; if it happens again, tell the county admin."),
     # claiming
-    "code_invalid": N_("This QR code is not one of ours, or the activity was withdrawn."),
+    "code_invalid": N_(
+        "This QR code is not one of ours, or its activity was withdrawn. Ask the village official which code to scan."
+    ),
     "code_expired": N_("This QR code has expired. Scan the code on the screen again."),
-    "scan_ticket_invalid": N_("This scan was made on another phone. Scan the code on the screen again."),
+    "scan_ticket_invalid": N_("This scan was made on another phone. Scan the code on the screen again with this one."),
     "scan_ticket_used": N_("This scan was already used for a claim. Scan the code on the screen again."),
-    "activity_over": N_("This activity is over: its QR code no longer earns points."),
-    "not_yet_open": N_("This activity has not started yet."),
-    "claim_expired": N_("This claim waited too long for a decision and has expired."),
-    "already_claimed": N_("Your household has already claimed for this activity."),
-    "idempotency_key_reused": N_("This form was already sent. Your claim is under My household."),
-    "outside_village": N_("This activity is for another village."),
+    "activity_over": N_(
+        "This activity is over, so its QR code no longer earns points. If you took part, ask the village official."
+    ),
+    "not_yet_open": N_("This activity has not started yet. Scan the code again once it has started."),
+    "capacity_full": N_(
+        "All places of this activity are taken, so no more claims are taken. If you took part, ask the village "
+        "official."
+    ),
+    "claim_expired": N_(
+        "This claim waited too long for a decision and has expired. If you have questions, ask the village official."
+    ),
+    "already_claimed": N_(
+        "Your household has already claimed for this activity. See how it stands under My household."
+    ),
+    "idempotency_key_reused": N_("This was already sent once, so it was not sent again. Go back to see it."),
+    "outside_village": N_(
+        "This activity is for another village, so your household cannot claim for it. Ask your village official "
+        "about your village's activities."
+    ),
+    "not_a_claimant": N_("Only a villager claims points with a QR code, for their own household."),
     "evidence_required": N_("This matter needs a photo. Take one and send again."),
-    "evidence_too_large": N_("The photo is too large (at most 5 MB)."),
-    "evidence_type": N_("Only JPEG, PNG or WebP photos can be sent."),
-    "too_many_photos": N_("Too many photos for one claim."),
-    "cap_reached": N_("Your household has reached the limit of points for this matter."),
-    "village_item_limit": N_("The village has reached its limit for this matter."),
-    "activity_withdrawn": N_("This activity was withdrawn."),
-    "activity_not_found": N_("There is no such activity."),
-    "invalid_activity": N_("The activity must end after it starts, within a year."),
-    "not_rotating": N_("This activity has a printed code, not a rotating one."),
-    "village_not_found": N_("There is no such village among yours."),
-    "matter_inactive": N_("This matter is no longer in use."),
+    "evidence_too_large": N_("The photo is too large. Take it again, or pick another photo."),
+    "evidence_too_many_pixels": N_("The photo is too large. Take it again, or pick another photo."),
+    "evidence_type": N_("This photo cannot be read. Take it again with the camera, or pick another photo."),
+    "evidence_not_found": N_("This photo cannot be found. Take it again and send it once more."),
+    "evidence_not_yours": N_("A photo of this claim belongs to someone else. Take your own photo and send again."),
+    "too_many_photos": N_("Too many photos for one claim. Pick fewer photos and send again."),
+    "cap_reached": N_(
+        "Your household has reached the limit of points for this matter for now, so this claim earns no more."
+    ),
+    "activity_withdrawn": N_(
+        "This activity was withdrawn, so it no longer earns points. If you have questions, ask the village official."
+    ),
+    "activity_not_found": N_(
+        "This activity cannot be found: it may have been withdrawn, or the link is incomplete. Scan the code again, "
+        "or ask the village official."
+    ),
+    "invalid_activity": N_("The activity must end after it starts, and within a year. Change the times and save."),
+    "not_rotating": N_("This activity has a printed code, not a rotating one. Print its QR poster instead."),
+    "village_not_found": N_("This village is not one of yours. Pick a village from the list."),
+    "village_required": N_("Say which of your villages this is for, then send again."),
+    # the catalogue
+    "matter_inactive": N_("This matter is no longer in use, so it earns no points. Pick another matter."),
+    "matter_not_found": N_("This matter is not in the village's catalogue. Pick a matter from the list."),
+    "matter_exists": N_("This matter exists already. Edit it instead of adding it again."),
+    "invalid_matter": N_("Some of this matter is not right: check its points, names and proof, then save."),
+    "village_item_limit": N_(
+        "The village's own matters have reached what the county allows. Ask the county admin to change the limit."
+    ),
+    "not_a_reward": N_("This matter takes points away: record it as a deduction instead."),
+    "not_a_deduction": N_("This matter earns points: pick a deduction matter, or enter an award instead."),
     # reviewing
-    "claim_already_decided": N_("This claim was already decided by someone else."),
-    "claim_not_found": N_("There is no such claim, or it is not yours to see."),
-    "reason_required": N_("Say why: a reason is needed."),
-    "own_entry": N_("You cannot approve what you entered yourself."),
-    "conflict_of_interest": N_("You cannot decide on your own household."),
-    "second_official_needed": N_("A second official must approve this."),
-    "household_not_found": N_("There is no such household in your villages."),
+    "claim_already_decided": N_("Someone else has already decided this claim. Open the review queue again."),
+    "claim_not_found": N_("This claim is not among those you handle. Open the review queue again."),
+    "reason_required": N_("Write the reason, then send again."),
+    "own_entry": N_("You cannot decide on what you entered yourself. Another official of the village decides it."),
+    "conflict_of_interest": N_(
+        "You cannot act for your own household: another official of the village, the township supervisor or the "
+        "county admin does it."
+    ),
+    "second_official_needed": N_("You entered this for the household, so another official of the village decides it."),
+    "household_not_found": N_(
+        "This household is not in your villages. Check the household number, or scan the household card."
+    ),
+    "not_in_notice": N_(
+        "This entry is no longer on the notice board, so an objection is no longer taken. If you have questions, "
+        "ask the village official."
+    ),
     # disputes
-    "appeal_window_closed": N_("The time to appeal is over."),
-    "already_disputed": N_("This is already under appeal or objection."),
-    "not_appealable": N_("This cannot be appealed."),
-    "dispute_already_resolved": N_("This appeal was already resolved."),
-    "deduction_not_found": N_("There is no such deduction."),
+    "appeal_window_closed": N_(
+        "The time to appeal is over, so it can no longer be appealed. If you have questions, ask the village official."
+    ),
+    "already_disputed": N_("This is already being appealed or checked. Wait for the answer."),
+    "not_appealable": N_("This cannot be appealed. If you have questions, ask the village official."),
+    "dispute_already_resolved": N_("This has already been answered. Open the list again to see the answer."),
+    "dispute_not_found": N_("This objection or appeal is not among those you handle. Open the list again."),
+    "deduction_not_found": N_("This deduction is not among those you handle. Open the list again."),
+    # people and accounts (county admin)
+    "staff_not_found": N_("There is no such staff account in your county. Check the account and try again."),
+    "person_not_found": N_("There is no such person in the roster. Check the household and try again."),
+    "person_of_another_county": N_("This person lives in another county. Pick a person of your county."),
+    "person_already_linked": N_("This person has an account already. Use that account."),
+    "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
     # rating and consent
-    "rating_not_found": N_("Your household has no rating yet."),
-    "review_request_not_found": N_("There is no such review request among those you handle."),
-    "review_already_answered": N_("This review request was already answered."),
-    "consent_not_found": N_("There is no such permission."),
-    "consent_required": N_("The household has not allowed this bank to see its rating."),
-    "partner_not_found": N_("There is no such partner."),
+    "rating_not_found": N_(
+        "There is no rating yet. It is made from the household's points record; if you have questions, ask the "
+        "village official."
+    ),
+    "review_request_not_found": N_("This review request is not among those you handle. Open the list again."),
+    "review_already_answered": N_("This review request has already been answered. Open the list again."),
+    "consent_not_found": N_("There is no such consent: it may have been taken back already. Open the page again."),
+    "consent_required": N_(
+        "The household has not given this bank consent to see its rating. It can give it on its phone, then look again."
+    ),
+    "partner_not_found": N_("There is no such partner. Pick one from the list."),
+    "no_rating_lookup": N_("Report a loan only after looking up the household's rating under its consent."),
+    "report_through_the_application": N_(
+        "This loan came through a loan application: report its status on the application."
+    ),
+    "unknown_loan": N_("Report that the loan was paid out first, then what followed."),
+    "outcome_reported_together": N_("This was being reported twice at the same moment. Send it again to see it."),
+    "not_enough_outcomes": N_(
+        "There are not yet enough finished loans to check the scorecard against. Try again when more are reported."
+    ),
     # redeeming
-    "insufficient_points": N_("You do not have enough points for this."),
-    "offer_closed": N_("This offer is closed."),
-    "offer_not_found": N_("There is no such offer."),
-    "offer_not_for_your_village": N_("This offer is not for your village."),
-    "grade_too_low": N_("Your rating is below what this offer asks for."),
-    "household_limit_reached": N_("Your household has used this offer as often as allowed."),
-    "out_of_stock": N_("This offer is sold out."),
-    "slot_full": N_("This time is fully booked. Pick another."),
-    "slot_passed": N_("This time has passed."),
-    "slot_not_found": N_("There is no such time."),
-    "too_late_to_cancel": N_("It is too late to cancel this booking."),
-    "voucher_not_found": N_("There is no such voucher here. Check the code."),
-    "voucher_already_used": N_("This voucher was already used."),
-    "voucher_expired": N_("This voucher has expired."),
-    "voucher_closed": N_("This voucher can no longer be used."),
-    "wrong_pin": N_("The PIN is wrong."),
-    "voucher_pin_locked": N_("Too many wrong PINs: scan the voucher's QR code instead."),
-    "pin_or_qr_required": N_("Enter the PIN, or scan the voucher's QR code."),
-    "amount_exceeds_value": N_("The amount is more than the voucher is worth."),
-    "booking_not_started": N_("This booking cannot be marked yet."),
-    "wrong_offer_kind": N_("This is not that kind of offer."),
+    "insufficient_points": N_(
+        "Your household does not have enough points for this. Earn more points, or pick something that costs fewer."
+    ),
+    "offer_closed": N_("This offer is closed. Look at the other offers."),
+    "offer_already_decided": N_("This offer has already been decided. Open the list again."),
+    "offer_not_found": N_("There is no such offer. Go back and pick one from the list."),
+    "offer_not_for_your_village": N_("This offer is not for your village. Look at the other offers."),
+    "village_not_served": N_("Your partner does not serve this village. Pick one of the villages you serve."),
+    "grade_too_low": N_("Your household's credit grade is below what this offer asks for. Look at the other offers."),
+    "grade_not_offered": N_(
+        "This loan is not offered to your household's credit grade. Look at the other loans, or ask the village "
+        "official how the grade is made."
+    ),
+    "household_limit_reached": N_("Your household has used this offer as often as allowed. Look at the other offers."),
+    "out_of_stock": N_("This offer is sold out. Look at the other offers."),
+    "slot_full": N_("This time is fully booked. Pick another time."),
+    "slot_passed": N_("This time has passed. Pick a later time."),
+    "slot_not_found": N_("There is no such time. Pick a time from the list."),
+    "too_late_to_cancel": N_(
+        "It is too late to cancel this booking. If you cannot come, tell the clinic as soon as you can."
+    ),
+    "voucher_not_found": N_("There is no such voucher here. Check the voucher number, or scan the voucher's QR code."),
+    "voucher_already_used": N_("This voucher was already used, so it cannot be used again."),
+    "voucher_expired": N_("This voucher has expired, so it cannot be used."),
+    "voucher_closed": N_("This voucher was cancelled or has ended, so it cannot be used."),
+    "wrong_pin": N_("The voucher PIN is wrong. Ask the villager to read it again from their phone."),
+    "voucher_pin_locked": N_("Too many wrong voucher PINs. Scan the voucher's QR code instead."),
+    "pin_or_qr_required": N_("Enter the voucher PIN, or scan the voucher's QR code."),
+    "amount_exceeds_value": N_("The amount is more than the voucher is worth. Enter a smaller amount."),
+    "booking_not_started": N_("This booking's time has not come yet. Mark it once its time has started."),
+    "wrong_offer_kind": N_("This cannot be done with this kind of offer. Go back and pick another."),
     # loans
-    "loan_application_not_found": N_("There is no such loan application."),
-    "loan_application_decided": N_("This application was already decided."),
-    "loan_application_not_withdrawable": N_("This application can no longer be withdrawn."),
-    "loan_status_out_of_order": N_("That status cannot follow the current one."),
-    "amount_above_limit": N_("The amount is above what this product lends."),
-    "term_above_limit": N_("The term is longer than this product allows."),
-    "not_a_loan_product": N_("This offer is not a loan product."),
+    "loan_application_not_found": N_("There is no such loan application. Open the list again."),
+    "loan_application_decided": N_("This application has already been decided. Open it again to see the decision."),
+    "loan_application_not_withdrawable": N_(
+        "This application can no longer be withdrawn. If you have questions, ask the bank."
+    ),
+    "loan_status_out_of_order": N_(
+        "That status cannot follow the current one. Open the application again to see where it stands."
+    ),
+    "amount_above_limit": N_("The amount is more than this loan lends. Enter a smaller amount."),
+    "term_above_limit": N_("The term is longer than this loan allows. Pick a shorter term."),
+    "not_a_loan_product": N_("This offer is not a loan. Go back and pick a loan."),
+    # partner systems (the county admin sets them up)
+    "invalid_webhook_url": N_("This web address is not right. Give a full address that starts with https://."),
+    "webhook_address_not_allowed": N_("This web address is not reachable from outside. Give a public address."),
+    # the ledger's own checks: nothing was written; only the county admin can look into it
+    **dict.fromkeys(
+        LEDGER_CHECKS,
+        N_("The points record refused this, so nothing was changed. Tell the county admin what you were doing."),
+    ),
+}
+
+# Where a villager needs other words than staff for the same refusal: about their household, and whom to ask.
+FOR_VILLAGERS: dict[str, str] = {
+    "forbidden": N_("This page is not for villagers. Go back to My household."),
+    "not_found": N_("This record does not belong to your household, or it is gone. Go back to My household."),
+    "claim_not_found": N_(
+        "This claim does not belong to your household, or it is gone. See your claims under My household."
+    ),
+    "deduction_not_found": N_(
+        "This deduction does not belong to your household, or it is gone. See your household's record under My "
+        "household."
+    ),
+    "household_not_found": N_("This record does not belong to your household. Go back to My household."),
+    "village_not_found": N_("This is for another village. If you have questions, ask the village official."),
+    "voucher_not_found": N_(
+        "This voucher does not belong to your household, or it is gone. Go back to see your vouchers."
+    ),
+    "matter_inactive": N_(
+        "This matter is no longer in use, so it earns no points. If you have questions, ask the village official."
+    ),
+    "matter_not_found": N_(
+        "This matter is not in your village's catalogue. If you have questions, ask the village official."
+    ),
+    "internal_error": N_(
+        "Something went wrong on our side and nothing was changed. Try again in a few minutes; if it happens "
+        "again, ask the village official."
+    ),
+    "domain_error": N_("This could not be done. Go back and try again; if it happens again, ask the village official."),
+    **dict.fromkeys(LEDGER_CHECKS, N_("This could not be done, and nothing was changed. Ask the village official.")),
 }
 
 NOTICES: dict[str, str] = {

@@ -26,7 +26,7 @@ from api import i18n, photos
 from api.i18n import N_
 from api.pages import charts
 from api.pages.messages import ERRORS
-from api.pages.web import OfficialPage, Page, StaffPage, page_allow
+from api.pages.web import OfficialPage, Page, StaffPage, page_allow, refusal_text
 from api.pages.web import reason as refusal_reason
 from api.presentation import activities as activity_views
 from api.presentation.catalogue import matter_out
@@ -260,7 +260,7 @@ def bulk_approve_claims(page: OfficialPage, claim_ids: Annotated[list[int] | Non
     ).value
     failed = {int(i): code for i, code in outcomes.items() if code != "approved"}
     if failed:
-        lines = [f"{i}: {page._(ERRORS[code]) if code in ERRORS else code}" for i, code in sorted(failed.items())]
+        lines = [f"{i}: {refusal_text(page, code)}" for i, code in sorted(failed.items())]
         return _queue(
             page,
             status_code=200,

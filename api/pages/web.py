@@ -34,8 +34,9 @@ from jinja2.runtime import Context
 from sqlmodel import Session, col, select
 
 from api import i18n
-from api.deps import SessionDep, permits
+from api.deps import SessionDep, in_turn, permits
 from ledger.core.base import as_utc, utcnow
+from ledger.core.db import unit_of_work
 from ledger.core.errors import DomainError, Forbidden, Throttled, Unauthenticated
 from ledger.core.settings import Settings
 from ledger.identity import principal as principals
@@ -417,17 +418,81 @@ def error_page(request: Request, error: DomainError, status_code: int) -> Respon
         return None
     if isinstance(error, Unauthenticated):
         return page.respond(RedirectResponse(sign_in_url(page.path), status_code=303))
-    return page.render("error.html", status_code=status_code, error=error, reason=reason(page, error))
+    return refusal_page(page, error.code, reason(page, error), status_code)
+
+
+def refusal_page(page: Page, code: str, text: str, status_code: int, heading: str | None = None) -> HTMLResponse:
+    """The error page: what happened and what to do next, and a way back. No error code is shown (the reason
+    says it in words); it stays in the page's markup for whoever supports the reader."""
+    home = home_of(page.principal) if page.principal is not None else "/"
+    return page.render("error.html", status_code=status_code, code=code, reason=text, heading=heading, home=home)
+
+
+MACHINE_PATHS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def is_page_path(path: str) -> bool:
+    """Is this path read by people in a browser (every path but the API's and the machines' own)?"""
+    return not (path == "/api" or path.startswith(MACHINE_PATHS))
+
+
+STATUS_CODES = {404: "page_not_found", 405: "page_not_found", 409: "conflict", 500: "internal_error", 503: "busy"}
+
+
+async def status_page(request: Request, status_code: int) -> Response | None:
+    """A page path that is not found (404, 405) or fails (500), as a page in the visitor's language with a way
+    back, not the API's problem; None for any other path. The page a route had begun is used when there is one;
+    else the visitor is read from their cookies in a unit of work of its own, in turn (and if even that fails, as
+    a visitor who is not signed in)."""
+    if not is_page_path(request.url.path):
+        return None
+    code = STATUS_CODES.get(status_code, "internal_error")
+    page: Page | None = getattr(request.state, "page", None)
+    try:
+        if page is not None:
+            return _status_page(page, code, status_code)
+        if status_code == 503:
+            raise LookupError("the database is busy: the visitor is not read from it")
+        answer: Response = await in_turn(request, _visitor_status_page, request, code, status_code)
+        return answer
+    except Exception:  # noqa: BLE001 - the page for a failure must not fail in turn
+        visitor = Page(
+            request=request,
+            session=None,  # type: ignore[arg-type]  # never read: a visitor has no county
+            settings=request.app.state.settings,
+            principal=None,
+            name=None,
+            locale=i18n.pick(request.cookies.get(LANG_COOKIE)),
+            elder=False,
+            csrf="",
+        )
+        return _status_page(visitor, code, status_code)
+
+
+def _visitor_status_page(request: Request, code: str, status_code: int) -> Response:
+    with unit_of_work(request.app.state.engine) as session:
+        return _status_page(get_page(request, session), code, status_code)
+
+
+def _status_page(page: Page, code: str, status_code: int) -> Response:
+    heading = page._("Page not found") if code == "page_not_found" else None
+    return refusal_page(page, code, refusal_text(page, code), status_code, heading)
 
 
 def reason(page: Page, error: DomainError) -> str:
-    """The plain reason for a refusal, in the reader's language, by the error's stable code."""
-    from api.pages.messages import ERRORS
+    """The plain reason for a refusal, in the reader's language, by the error's stable code: what happened and
+    what to do next (a villager reads words of their own where staff would read others)."""
+    return refusal_text(page, error.code, retry_after=error.retry_after if isinstance(error, Throttled) else None)
 
-    text = ERRORS.get(error.code)
-    if text and isinstance(error, Throttled):  # a limit says when it lifts
-        return page._(text, wait=wait_text(page, error.retry_after))
-    return page._(text) if text else error.message
+
+def refusal_text(page: Page, code: str, *, retry_after: int | None = None) -> str:
+    from api.pages.messages import ERRORS, FOR_VILLAGERS
+
+    villager = page.principal is not None and page.principal.role == Role.VILLAGER
+    text = (villager and FOR_VILLAGERS.get(code)) or ERRORS.get(code) or ERRORS["domain_error"]
+    if retry_after is not None and "%(wait)s" in text:  # a limit says when it lifts
+        return page._(text, wait=wait_text(page, retry_after))
+    return page._(text)
 
 
 def wait_text(page: Page, seconds: int) -> str:

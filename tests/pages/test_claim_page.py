@@ -73,7 +73,7 @@ def test_a_code_the_household_claimed_already_says_so_before_the_photo(browser: 
     assert 'data-refusal="already_claimed"' in again.text
     assert "Clean the river bank" in again.text  # what the code is for, still
     assert 'name="photo"' not in again.text and f'action="{path}"' not in again.text
-    assert "您家已经申领过这个活动了" in again.text  # the plain reason, in Chinese by default
+    assert "您家已经申报过这个活动了" in again.text  # the plain reason, in Chinese by default
 
 
 def test_another_villages_code_is_refused_on_the_page_in_plain_words(browser: TestClient, world: World) -> None:

@@ -133,7 +133,14 @@ NOT_SAID = {
 }
 RIGHTLY_SAID = {
     "密码": {"Password", "Wrong username or password."},
-    "审批": {"Decide", "Decided", "Waiting for your decision", "decided by the product's rules"},
+    "审批": {  # a bank's decision on a loan
+        "Decide",
+        "Decided",
+        "Waiting for your decision",
+        "decided by the product's rules",
+        "Waiting for the bank to decide.",
+        "This application has already been decided. Open it again to see the decision.",
+    },
 }
 
 

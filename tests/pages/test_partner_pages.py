@@ -80,7 +80,7 @@ def test_the_till_uses_a_voucher_once_and_then_says_already_used(
     wrong = "000000" if voucher["pin"] != "000000" else "111111"
     refused = at_till(browser, code=voucher["code"], pin=wrong)
     assert refused.status_code == 403 and result_of(refused.text) == "wrong_pin"
-    assert "The PIN is wrong." in refused.text and "Tries left before the PIN is locked: 4" in refused.text
+    assert "The voucher PIN is wrong." in refused.text and "Tries left before the PIN is locked: 4" in refused.text
     assert uses_of(engine, voucher["code"]) == 0
 
     used = at_till(browser, code=voucher["code"].lower(), pin=voucher["pin"])
@@ -90,7 +90,7 @@ def test_the_till_uses_a_voucher_once_and_then_says_already_used(
 
     again = at_till(browser, code=voucher["code"], pin=voucher["pin"])
     assert result_of(again.text) == "voucher_already_used"
-    assert "This voucher was already used." in again.text and "at mart." in again.text
+    assert "This voucher was already used, so it cannot be used again." in again.text and "at mart." in again.text
     assert uses_of(engine, voucher["code"]) == 1
     seen = browser.get(f"/api/v1/vouchers/{voucher['code']}", headers=bearer(client_token(browser, "mart")))
     assert seen.json()["status"] == "used"
@@ -211,7 +211,7 @@ def test_the_bank_inbox_shows_the_application_with_its_grade_and_the_page_decide
 
     # a rejection needs a reason; without one nothing changes
     no_reason = browser.post(f"{url}/decision", data={"csrf": csrf_of(opened.text), "decision": "reject"})
-    assert no_reason.status_code == 422 and "Say why" in no_reason.text
+    assert no_reason.status_code == 422 and "Write the reason" in no_reason.text
     # a post without the form's csrf is refused and changes nothing
     assert browser.post(f"{url}/decision", data={"decision": "approve"}).status_code == 403
     status = browser.get(f"/api/v1/loan-applications/{application['id']}", headers=bank).json()["status"]
@@ -287,7 +287,7 @@ def test_the_clinic_marks_a_booking_attended_and_a_missed_one_not_before_its_slo
     assert done.status_code == 303 and done.headers["location"] == "/till/bookings?done=recorded"
     assert browser.get(f"/api/v1/vouchers/{soon}", headers=clinic).json()["status"] == "used"
     early = browser.post(f"/till/bookings/{later}/missed", data={"csrf": csrf_of(page.text)})
-    assert early.status_code == 409 and "This booking cannot be marked yet." in early.text
+    assert early.status_code == 409 and "time has not come yet" in early.text
     assert browser.get(f"/api/v1/vouchers/{later}", headers=clinic).json()["status"] == "active"
     assert f'data-booking-code="{soon}"' in browser.get("/till/bookings", params={"show": "used"}).text
 

@@ -97,7 +97,7 @@ def test_a_wrong_code_is_refused_plainly_and_counted(browser: TestClient, world:
         "/signin/code", data={"csrf": csrf_of(sent.text), "phone": world.villager_phone, "code": wrong}
     )
     assert refused.status_code == 401
-    assert "验证码错误或已过期" in refused.text  # the reason, in the default language
+    assert "验证码不对或已过期" in refused.text  # the reason, in the default language
     assert "sz_session" not in refused.headers.get("set-cookie", "")
     assert browser.get("/me").status_code == 303
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api import i18n
+from api.pages.messages import ERRORS
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.redeeming import available, give_points, offer
@@ -207,8 +208,8 @@ def test_a_redeem_the_household_cannot_afford_is_refused_plainly_and_changes_not
     key = not_none(re.search(rf'name="key" value="([^"]+-{dear["id"]})"', page.text)).group(1)
     refused = browser.post("/me/redeem", data={"csrf": csrf_of(page.text), "key": key, "offer_id": str(dear["id"])})
     assert refused.status_code in (403, 409, 422)
-    plain = i18n.translations("zh_CN").gettext("You do not have enough points for this.")  # zh-CN is the default
-    assert plain in refused.text and "insufficient_points" in refused.text
+    plain = i18n.translations("zh_CN").gettext(ERRORS["insufficient_points"])  # zh-CN is the default
+    assert plain in refused.text and 'data-code="insufficient_points"' in refused.text
     assert available(browser, villager, world.household_a1) == 40
     assert browser.get("/api/v1/vouchers", headers=bearer(villager)).json() == []
     assert browser.get(f"/api/v1/offers/{dear['id']}", headers=bearer(villager)).json()["issued"] == 0
