@@ -464,7 +464,16 @@ def no_show(session: Session, who: Principal, *, code: str, now: datetime | None
     assert offer is not None
     if now < as_utc(slot.starts_at):
         raise TooEarly("A booking is marked missed only once its slot has begun.", voucher_code=voucher.code)
-    _release(session, voucher, VoucherStatus.NO_SHOW, VoucherEventKind.NO_SHOW, who.actor, now, give_back=False)
+    _release(
+        session,
+        voucher,
+        VoucherStatus.NO_SHOW,
+        VoucherEventKind.NO_SHOW,
+        who.actor,
+        now,
+        give_back=False,
+        penalty_points=offer.no_show_penalty_points,
+    )
     if offer.no_show_penalty_points > 0:
         own = accounts.of_household(session, voucher.household_id)
         penalty = accounts.of_village(session, voucher.village_id, AccountKind.PENALTY)
@@ -537,9 +546,10 @@ def _release(
     now: datetime,
     *,
     give_back: bool = True,
+    penalty_points: int = 0,
 ) -> None:
     """Void (or expire) the hold: the points held go back to the household. The stock comes back too if the
-    voucher was never used in part."""
+    voucher was never used in part. The household is told, with the missed booking's penalty where there is one."""
     assert voucher.hold_id is not None
     if give_back and voucher.remaining_fen == voucher.value_fen:
         offers.give_back_stock(session, voucher.offer_id, voucher.quantity)
@@ -558,6 +568,7 @@ def _release(
         kind=f"voucher_{status}",
         code=voucher.code,
         points_returned=points,
+        **({"penalty_points": penalty_points} if penalty_points else {}),
     )
 
 

@@ -114,6 +114,9 @@ def test_a_booking_is_cancelled_before_the_cut_off_and_a_missed_one_costs_the_pe
         assert missed.status == "no_show"
         assert [e.event for e in vouchers.history(session, id_of(missed))] == ["issued", "no_show", "penalty"]
     assert available(client, token, world.household_a1) == 190  # the hold came back, less the penalty
+    told = client.get("/api/v1/notifications", headers=bearer(token)).json()
+    missed_told = [n["payload"] for n in told if n["kind"] == "voucher_no_show"]
+    assert missed_told == [{"code": second["code"], "points_returned": 60, "penalty_points": 10}]  # and the cost
 
 
 def _villager(session: Session, world: World) -> Principal:
