@@ -18,6 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -93,7 +94,7 @@ class BodyLimit:
         limit = self.limit_for(scope["method"], scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await refuse(limit)(scope, receive, send)
+            await self.refuse(scope, receive, send, limit)
             return
         received = 0
 
@@ -107,6 +108,17 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """The problem, or on a page path the page that says so in the visitor's language (the pages install
+        `app.state.status_page`); either way the connection closes, as the body is never read."""
+        render = getattr(scope["app"].state, "status_page", None) if "app" in scope else None
+        page = await render(Request(scope, receive), 413) if render is not None else None
+        if page is None:
+            await refuse(limit)(scope, receive, send)
+            return
+        page.headers["Connection"] = "close"
+        await page(scope, receive, send)
 
 
 def refuse(limit: int) -> ASGIApp:

@@ -193,7 +193,7 @@ async def _http(request: Request, error: Exception) -> Response:
         if "json" in request.headers.get("content-type", "json"):  # FastAPI reads a body without one as JSON
             return problem(400, "invalid_json", "The body is not valid JSON: it is not UTF-8 text.")
         return problem(400, "bad_request", "The body cannot be read as a form.")
-    if error.status_code in (404, 405) and (page := await status_page(request, error.status_code)) is not None:
+    if error.status_code in (404, 405, 413) and (page := await status_page(request, error.status_code)) is not None:
         count_error(HTTP_CODES[error.status_code])
         return page
     # an HTTPException of the app's own (api/limits.py: BodyTooLarge) carries its stable code and details

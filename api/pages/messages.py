@@ -45,6 +45,7 @@ ERRORS: dict[str, str] = {
     "invalid_request": N_("Something you entered is not right. Check it and send it again."),
     "invalid": N_("Something you entered is not right. Check it and send it again."),
     "too_large": N_("What you sent is too large. Send something smaller."),
+    "body_too_large": N_("What you sent is too large. A photo: take it again, or pick a smaller one."),
     "unsupported_type": N_("This kind of file cannot be used. Send a photo."),
     "forbidden": N_("This is not open to your account. Go back to your home page."),
     "not_found": N_("There is nothing here, or it is not yours to see. Go back and start again from the menu."),
@@ -225,6 +226,7 @@ ERRORS: dict[str, str] = {
 
 # Where a villager needs other words than staff for the same refusal: about their household, and whom to ask.
 FOR_VILLAGERS: dict[str, str] = {
+    "body_too_large": N_("The photo is too large. Take it again, or pick another photo."),
     "forbidden": N_("This page is not for villagers. Go back to My household."),
     "not_found": N_("This record does not belong to your household, or it is gone. Go back to My household."),
     "claim_not_found": N_(

@@ -436,7 +436,14 @@ def is_page_path(path: str) -> bool:
     return not (path == "/api" or path.startswith(MACHINE_PATHS))
 
 
-STATUS_CODES = {404: "page_not_found", 405: "page_not_found", 409: "conflict", 500: "internal_error", 503: "busy"}
+STATUS_CODES = {
+    404: "page_not_found",
+    405: "page_not_found",
+    409: "conflict",
+    413: "body_too_large",
+    500: "internal_error",
+    503: "busy",
+}
 
 
 async def status_page(request: Request, status_code: int) -> Response | None:
