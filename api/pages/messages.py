@@ -285,3 +285,14 @@ NOTICES: dict[str, str] = {
     ),
     "award_waiting": N_("Entered: the award waits in the review queue until another official approves it."),
 }
+
+FIELDS: dict[str, str] = {
+    # what to put right, by the form field a page refused (a general "invalid" names no more than the field)
+    "code": N_("Enter the voucher number, or scan the voucher's QR code."),
+    "amount": N_("Write the amount in yuan, like 12 or 12.50."),
+    "starts_at": N_("Give the date and time the activity starts."),
+    "ends_at": N_("Give the date and time the activity ends."),
+    "event": N_("Pick what happened to the loan, and write amounts in whole yuan."),
+    "latitude": N_("The phone sent a place that cannot be read. Send the claim without the location."),
+    "longitude": N_("The phone sent a place that cannot be read. Send the claim without the location."),
+}

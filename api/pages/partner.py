@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.pages.web import BankPage, ClinicPage, MerchantPage, Page, refusal_text
+from api.pages.web import BankPage, ClinicPage, MerchantPage, Page, reason
 from api.presentation.loans import application_out
 from api.presentation.redemption import settlement_file, settlement_of, settlement_out, voucher_out
 from api.schemas.loans import LoanDecisionIn, LoanStatusIn, Status
@@ -50,12 +50,13 @@ def _status_of(error: DomainError) -> int:
     return status_of(error)
 
 
-def _refusal(page: Page, code: str, detail: dict[str, Any]) -> dict[str, Any]:
+def _refusal(page: Page, error: DomainError) -> dict[str, Any]:
     """A refusal as the till shows it: the stable code, the plain reason, and when and where for a used one."""
+    detail = error.detail
     used_at = detail.get("used_at")
     return {
-        "code": code,
-        "reason": refusal_text(page, code),
+        "code": error.code,
+        "reason": reason(page, error),
         "used_at": datetime.fromisoformat(used_at) if isinstance(used_at, str) else None,
         "used_where": detail.get("used_where"),
         "attempts_left": detail.get("attempts_left"),
@@ -78,7 +79,7 @@ def _till(page: Page, status_code: int = 200, **context: Any) -> Response:
             found = access.find_voucher(page.session, who, _split(lookup)[0])
             context["looked_up"] = voucher_out(page.session, found, who, detail=True)
         except DomainError as error:
-            context["lookup_refusal"] = _refusal(page, error.code, error.detail)
+            context["lookup_refusal"] = _refusal(page, error)
     return page.render("partner/till.html", status_code=status_code, lookup=lookup, **context)
 
 
@@ -123,7 +124,7 @@ def consume(
             raise
         answer = voucher_out(page.session, voucher, who, detail=True)
     except DomainError as error:
-        return _till(page, _status_of(error), typed=typed, refusal=_refusal(page, error.code, error.detail))
+        return _till(page, _status_of(error), typed=typed, refusal=_refusal(page, error))
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)
     return _till(
         page,

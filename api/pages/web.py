@@ -489,6 +489,11 @@ def _status_page(page: Page, code: str, status_code: int) -> Response:
 def reason(page: Page, error: DomainError) -> str:
     """The plain reason for a refusal, in the reader's language, by the error's stable code: what happened and
     what to do next (a villager reads words of their own where staff would read others)."""
+    from api.pages.messages import FIELDS
+
+    field = error.detail.get("field")
+    if error.code == "invalid" and isinstance(field, str) and field in FIELDS:  # say which field, and how
+        return page._(FIELDS[field])
     return refusal_text(page, error.code, retry_after=error.retry_after if isinstance(error, Throttled) else None)
 
 

@@ -293,3 +293,15 @@ def test_the_clinic_marks_a_booking_attended_and_a_missed_one_not_before_its_slo
 
     as_staff(browser, "mart-staff")
     assert browser.get("/till/bookings").status_code == 403
+
+
+def test_a_till_form_filled_wrongly_says_which_field_and_how_in_the_cashiers_language(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
+    voucher = a_voucher(browser, engine, world)
+    as_staff(browser, "mart-staff", language="zh_CN")
+    no_code = at_till(browser, code=" ", pin=voucher["pin"])
+    assert no_code.status_code == 422 and "请输入券号，或扫兑换券上的二维码。" in no_code.text
+    bad_amount = at_till(browser, code=voucher["code"], pin=voucher["pin"], amount="十二")
+    assert bad_amount.status_code == 422 and "金额请按元填写，例如 12 或 12.50。" in bad_amount.text
+    assert uses_of(engine, voucher["code"]) == 0  # nothing was used
