@@ -350,7 +350,7 @@ def test_an_officials_forms_and_the_tills_refusals_in_a_real_browser(
         official.locator("#activity_id").select_option(new_one)
         proxy_form = official.url
         official.locator("form[action='/office/proxy'] button[type=submit]").click()  # no photo: refused
-        expect(official.locator(".refusal code")).to_have_text("evidence_required")
+        expect(official.locator(".refusal")).to_have_attribute("data-code", "evidence_required")  # said in words
         official.locator("a[data-back]").click()  # back to the form just sent, not to the front page
         expect(official).to_have_url(proxy_form)
         official.locator("#activity_id").select_option(new_one)
