@@ -105,8 +105,12 @@ def test_elder_mode_keeps_every_villager_page_readable(chromium: Any, served_for
         page = context.new_page()
         page.goto(f"{base}/me")
         sign_in_villager(page, PHONE_OF_HOUSEHOLD_1)  # it has a deduction to appeal and points for a health check
+        if page.locator("html").get_attribute("lang") != "zh-CN":  # the tour may have left this person in English
+            page.locator("form[action='/prefs/language'] button[value=zh_CN]").click()
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")  # as an elderly villager reads it
         page.locator("form[action='/prefs/elder'] button").click()
         expect(page.locator("body")).to_have_class(re.compile(r"\belder\b"))
+        expect(page.locator("main")).to_contain_text("退出大字模式")  # and how to leave it is said
         for name, where in TOURS["villager"]:
             visit(page, base, where)
             expect(page.locator("body")).to_have_class(re.compile(r"\belder\b"))
