@@ -28,11 +28,11 @@ from ledger.identity import service as identity
 from ledger.identity.models import Role, User
 from ledger.journal import accounts
 from ledger.journal import service as journal
-from ledger.tenancy import Person
+from ledger.tenancy import Household, Person
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.test_app import _rules
-from tests.factories import id_of
+from tests.factories import id_of, not_none
 from tests.pages.conftest import csrf_of, sign_in_staff
 
 STAFF = {Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR}
@@ -95,6 +95,7 @@ class Targets:
     disputes: dict[str, int]  # an appeal of a rejection, of a deduction, an objection to A2, one raised by A2
     review_request: int
     users: dict[str, int]
+    household_code: str  # A2's 户号, as the office forms ask for it
 
 
 @pytest.fixture
@@ -169,6 +170,7 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
             disputes,
             int(asked.json()["id"]),
             users,
+            not_none(session.get(Household, world.household_a2)).code,
         )
 
 
@@ -272,7 +274,7 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
     ),
     ("POST", "/office/proxy"): _form(
         lambda t, w: "/office/proxy",
-        lambda t, w: {"activity_id": str(t.activity), "household_id": str(w.household_a2), "key": "own-household-1"},
+        lambda t, w: {"activity_id": str(t.activity), "household_code": t.household_code, "key": "own-household-1"},
     ),
     ("POST", "/office/awards"): _form(
         lambda t, w: "/office/awards",
