@@ -63,9 +63,18 @@ def _lock_id(step: str) -> int:
     return int.from_bytes(hashlib.sha256(f"shanzhi:{step}".encode()).digest()[:8], "big", signed=True)
 
 
+WAITED_FOR = {outbox.STEP}  # a step whose work another worker may have just added: wait for it, do not skip
+
+
 def _exclusive(session: Session, step: str) -> bool:
-    """Hold this step for the rest of the unit of work; False when another worker holds it."""
+    """Hold this step for the rest of the unit of work; False when another worker holds it. Delivery waits
+    instead: a worker that has just settled claims would otherwise find another delivering what was committed
+    before its settlement, skip, and leave its own notices for the next tick. Waiting is safe: each statement
+    after the lock reads what the other worker committed, so nothing is delivered twice."""
     if session.connection().dialect.name != "postgresql":
+        return True
+    if step in WAITED_FOR:
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(step)})
         return True
     return bool(
         session.connection().execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _lock_id(step)}).scalar()
