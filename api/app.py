@@ -17,6 +17,7 @@ from api.limits import BodyLimit
 from api.observability import RequestContext, configure_logging
 from api.routes import (
     activities,
+    audit,
     auth,
     catalogue,
     claims,
@@ -63,6 +64,7 @@ ROUTERS = (
     loans.router,
     job_routes.router,
     staff.router,
+    audit.router,
 )
 
 

@@ -85,6 +85,27 @@ def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
 
 
+def _ready(engine: Engine) -> None:
+    """Commands that read or write the county's data need the schema at head: say so plainly, not in a trace."""
+    if not migrations.at_head(engine):
+        typer.echo(
+            "the database is not ready: its schema is missing or behind this version; run `shanzhi db upgrade` first",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def cli_actor() -> str:
+    """Who the change log names for a change made from the command line: the machine's login running it."""
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = "unknown"
+    return f"cli:{login}"[:80]
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Migrate the database forward (to the newest revision by default)."""
@@ -391,20 +412,25 @@ def create_admin(
         str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="SHANZHI_ADMIN_PASSWORD")
     ] = "",
 ) -> None:
-    """Create a county administrator (and the county, when it does not exist yet)."""
+    """Create a county administrator (and the county, when it does not exist yet: it starts with the default
+    catalogue and policy)."""
     from ledger import tenancy
+    from ledger.catalogue.county import start_county
+    from ledger.core import audit
     from ledger.identity.models import Role, User
     from ledger.identity.service import set_password
 
     settings = _read_settings()
     _refuse_weak(password)
-    with unit_of_work(_engine(settings)) as session:
+    engine = _engine(settings)
+    _ready(engine)
+    with unit_of_work(engine) as session:
         if session.scalars(select(User).where(col(User.username) == username)).first() is not None:
             typer.echo(f"user {username!r} exists already", err=True)
             raise typer.Exit(2)
         county_row = session.scalars(select(tenancy.County).where(col(tenancy.County.code) == county)).first()
         if county_row is None:
-            county_row = tenancy.create_county(session, code=county, name=county_name or county)
+            county_row = start_county(session, code=county, name=county_name or county, actor=cli_actor())
         user = User(
             role=Role.COUNTY_ADMIN,
             county_id=row_id(county_row.id),
@@ -413,6 +439,16 @@ def create_admin(
         )
         set_password(user, password)
         session.add(user)
+        session.flush()
+        audit.record(
+            session,
+            county_id=row_id(county_row.id),
+            actor=cli_actor(),
+            action="staff.create",
+            target_type="staff",
+            target_id=user.id,
+            after={"username": username, "role": Role.COUNTY_ADMIN.value},
+        )
     typer.echo(f"created county admin {username!r} for county {county!r}")
 
 

@@ -143,7 +143,9 @@ def current_principal(
     request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerDep
 ) -> Principal:
     claims = bearer_claims(request, settings, credentials)
-    return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
+    return principals.load(
+        session, subject=claims.sub, role=claims.role, scopes=claims.scopes, issued_at=claims.issued_at
+    )
 
 
 def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
@@ -191,7 +193,9 @@ def scraper_or(*roles: str) -> Any:
 
 def _principal_of(engine: Any, claims: tokens.AccessClaims) -> Principal:
     with unit_of_work(engine) as session:
-        return principals.load(session, subject=claims.sub, role=claims.role, scopes=claims.scopes)
+        return principals.load(
+            session, subject=claims.sub, role=claims.role, scopes=claims.scopes, issued_at=claims.issued_at
+        )
 
 
 def public() -> Any:

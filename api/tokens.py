@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class AccessClaims:
     role: str  # a user role, or "partner"
     scopes: tuple[str, ...]
     expires_at: datetime
+    issued_at: datetime  # to the microsecond: a sign-in ended after it refuses the token (principal.load)
 
 
 def issue_access_token(settings: Settings, *, sub: str, role: str, scopes: tuple[str, ...] = ()) -> tuple[str, int]:
@@ -46,6 +47,7 @@ def issue_access_token(settings: Settings, *, sub: str, role: str, scopes: tuple
         "role": role,
         "scope": " ".join(scopes),
         "iat": int(now.timestamp()),
+        "iat_us": int(now.timestamp() * 1_000_000),  # `iat` is whole seconds; ending sign-ins needs the instant
         "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
         "aud": settings.jwt_audience,
         "iss": settings.jwt_issuer,
@@ -91,11 +93,14 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
     role, scope = claims.get("role"), claims.get("scope", "")
     if not isinstance(role, str) or not isinstance(scope, str) or not isinstance(claims["sub"], str):
         raise Unauthenticated("The access token's claims are malformed.")
+    iat_us = claims.get("iat_us")
+    issued_us = iat_us if isinstance(iat_us, int) and abs(iat_us - iat * 1_000_000) < 1_000_000 else iat * 1_000_000
     return AccessClaims(
         sub=claims["sub"],
         role=role,
         scopes=tuple(scope.split()),
         expires_at=datetime.fromtimestamp(exp).astimezone(),
+        issued_at=datetime.fromtimestamp(issued_us / 1_000_000, UTC),
     )
 
 

@@ -11,6 +11,7 @@ from ledger.claims.models import (
     EvidenceFile,
     ScanTicketUse,
 )
+from ledger.core.audit import AdminChange
 from ledger.core.failures import JobFailure
 from ledger.core.idempotency import IdempotencyRecord
 from ledger.core.outbox import Notification
@@ -37,6 +38,7 @@ __all__ = [
     "Account",
     "AccountBalance",
     "Activity",
+    "AdminChange",
     "ChainHead",
     "Claim",
     "ClaimEvidence",

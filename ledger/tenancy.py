@@ -80,6 +80,9 @@ class Village(SQLModel, table=True):
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
     notice_privacy: str = _setting(NoticePrivacy.SURNAME_HOUSE.value, sa_type=String(16))
+    # An optional centre (WGS-84 degrees), for activities that check where a claim was made
+    centre_lat: float | None = None
+    centre_lon: float | None = None
 
 
 class Household(SQLModel, table=True):
@@ -89,7 +92,10 @@ class Household(SQLModel, table=True):
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=100)
     house_number: str | None = Field(default=None, max_length=20)
+    address: str | None = Field(default=None, max_length=200)
     created_at: datetime = timestamp(default_factory=utcnow)
+    # A closed household keeps its history and balance but earns, spends and signs in no more (docs/people.md)
+    closed_at: datetime | None = timestamp(default=None)
     # Moves on whenever something the rating reads changes (a settlement, a decision, a deduction, a dispute);
     # a rating computed at an older value is stale.
     record_seq: int = _setting(0)
@@ -113,6 +119,7 @@ class Person(SQLModel, table=True):
     household_id: int = Field(foreign_key="household.id", index=True)
     name: str = Field(max_length=100)
     phone: str | None = Field(default=None, max_length=20)
+    relation: str | None = Field(default=None, max_length=20)  # 与户主关系, as the roster says it
     is_head: bool = False
     created_at: datetime = timestamp(default_factory=utcnow)
 

@@ -503,3 +503,19 @@ def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo
         assert refused.returncode == 2 and said in refused.stderr, (args, refused.stderr)
     unlinked = shanzhi("link-staff", "--username", "official-qingshan", "--unlink", cwd=tmp_path, database=demo_db)
     assert unlinked.returncode == 0 and "linked to nobody" in unlinked.stdout
+
+
+def test_a_new_county_starts_from_create_admin_with_the_default_catalogue_and_policy(tmp_path: Path) -> None:
+    database = tmp_path / "county.db"
+    args = ("create-admin", "--county", "jiande", "--county-name", "建德市", "--username", "jd-admin")
+    early = shanzhi(*args, "--password", "a long passphrase 42", cwd=tmp_path, database=database)
+    assert early.returncode == 2 and "shanzhi db upgrade" in early.stderr and "Traceback" not in early.stderr
+    shanzhi("db", "upgrade", cwd=tmp_path, database=database, check=True)
+    shanzhi(*args, "--password", "a long passphrase 42", cwd=tmp_path, database=database, check=True)
+    with sqlite3.connect(database) as conn:
+        county_id, name, notice_days = conn.execute("SELECT id, name, notice_days FROM county").fetchone()
+        matters = conn.execute("SELECT count(*) FROM matter WHERE county_id = ?", (county_id,)).fetchone()[0]
+        changes = conn.execute("SELECT action, actor FROM admin_change ORDER BY id").fetchall()
+    assert name == "建德市" and notice_days == 7 and matters >= 10
+    assert [action for action, _ in changes] == ["county.start", "staff.create"]
+    assert all(actor.startswith("cli:") for _, actor in changes)

@@ -28,6 +28,7 @@ from api.pages.web import (
 )
 from api.schemas import OtpRequestIn, OtpVerifyIn
 from ledger.claims import access
+from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.errors import Invalid, Throttled
 from ledger.core.settings import Settings
@@ -160,7 +161,7 @@ def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
 
 def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None, **notice: str) -> Response:
     start_session(page, subject, role)
-    who = principals.load(page.session, subject=subject, role=role, scopes=())
+    who = principals.load(page.session, subject=subject, role=role, scopes=(), issued_at=utcnow())
     return page.redirect(safe_next(next_path) or home_of(who), **notice)
 
 

@@ -240,7 +240,9 @@ def _signed_in(session: Session, key: str | None) -> tuple[Principal, User] | No
     if row is None or row.ended_at is not None or as_utc(row.expires_at) <= utcnow():
         return None
     try:
-        principal = principals.load(session, subject=f"user:{row.user_id}", role=row.role, scopes=())
+        principal = principals.load(
+            session, subject=f"user:{row.user_id}", role=row.role, scopes=(), issued_at=as_utc(row.created_at)
+        )
     except Unauthenticated:
         return None
     user = session.get(User, row.user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, false, text
 from sqlmodel import Field, SQLModel
 
 from ledger.core.base import timestamp, utcnow
@@ -33,6 +33,22 @@ class User(SQLModel, table=True):
         CheckConstraint("role in ('villager', 'official', 'county_admin', 'auditor', 'partner_staff')", name="role"),
         CheckConstraint("role <> 'villager' or person_id is not null", name="villager_is_a_person"),
         CheckConstraint("(role = 'partner_staff') = (partner_id is not null)", name="staff_of_a_partner"),
+        # A person has at most one villager sign-in and at most one staff account (an official who lives in a
+        # village has both: the staff account is linked to the person so the conflict-of-interest rule knows it)
+        Index(
+            "uq_app_user_villager_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text("role = 'villager'"),
+            postgresql_where=text("role = 'villager'"),
+        ),
+        Index(
+            "uq_app_user_staff_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text("role <> 'villager'"),
+            postgresql_where=text("role <> 'villager'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -42,13 +58,17 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=100)
     password_hash: str | None = Field(default=None, max_length=200)
     password_is_default: bool = False
-    person_id: int | None = Field(default=None, foreign_key="person.id", unique=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)  # partner staff only
     active: bool = True
     created_at: datetime = timestamp(default_factory=utcnow)
     # How the pages look for this person, remembered across phones: None = the county's default language
     locale: str | None = Field(default=None, max_length=8)
     elder_mode: bool = False  # large type, high contrast, one action per screen
+    # A password set by someone else (a reset, a new account) is changed by its holder at first sign-in
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Tokens issued and sessions begun before this moment are refused (disabled, reset, phone changed)
+    sign_ins_valid_from: datetime | None = timestamp(default=None)
 
 
 class OfficialScope(SQLModel, table=True):

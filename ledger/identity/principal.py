@@ -7,10 +7,12 @@ so a demoted official or a disabled client loses access at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, label, select
 from sqlmodel import Session, col
 
+from ledger.core.base import as_utc
 from ledger.core.errors import Forbidden, Unauthenticated
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.tenancy import Household, HouseholdNotFound, Person, Village, VillageNotFound
@@ -139,10 +141,15 @@ def managed_village(session: Session, who: Principal, village_id: int) -> Villag
     return village
 
 
-def load(session: Session, *, subject: str, role: str, scopes: tuple[str, ...]) -> Principal:
+def load(
+    session: Session, *, subject: str, role: str, scopes: tuple[str, ...], issued_at: datetime | None = None
+) -> Principal:
+    """Who a token or a session names, as the rows are now. `issued_at`: when the token was issued or the session
+    began; one from before the account's sign-ins were ended (disabled, password reset, phone changed) is
+    refused."""
     kind, _, ident = subject.partition(":")
     if kind == "user" and ident.isdigit():
-        return _user(session, int(ident), role)
+        return _user(session, int(ident), role, issued_at)
     if kind == "client" and ident:
         return _client(session, ident, role, scopes)
     raise Unauthenticated("The access token names no known subject.")
@@ -159,6 +166,8 @@ _USER = (
         col(Household.village_id),
         col(User.partner_id),
         label("partner_kind", col(Partner.kind)),
+        col(User.sign_ins_valid_from),
+        label("closed_at", col(Household.closed_at)),
     )
     .select_from(User)
     .outerjoin(Partner, col(Partner.id) == col(User.partner_id))
@@ -173,12 +182,14 @@ _SCOPES = (
 )
 
 
-def _user(session: Session, user_id: int, role: str) -> Principal:
+def _user(session: Session, user_id: int, role: str, issued_at: datetime | None) -> Principal:
     user = session.execute(_USER, {"user_id": user_id}).first()
     if user is None or not user.active or user.role != role:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
-    if user.role == Role.VILLAGER and user.household_id is None:
+    if user.role == Role.VILLAGER and (user.household_id is None or user.closed_at is not None):
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
+    if user.sign_ins_valid_from is not None and (issued_at is None or issued_at < as_utc(user.sign_ins_valid_from)):
+        raise Unauthenticated("This sign-in has been ended; sign in again.")
     if user.role == Role.PARTNER_STAFF:  # staff act for their partner, as its clients do
         return Principal(
             subject=f"user:{user_id}",

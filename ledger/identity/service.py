@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from ledger.core import outbox
 from ledger.core.base import as_utc, utcnow
 from ledger.core.errors import Conflict, NotFound
-from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User
+from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User, WebSession
 from ledger.identity.passwords import check_secret, hash_secret
 from ledger.identity.principal import ConflictOfInterest, Principal
 from ledger.tenancy import Household, Person
@@ -159,6 +159,19 @@ def verify_otp(session: Session, *, phone: str, code: str, pepper: bytes) -> Use
 def set_password(user: User, password: str, *, is_default: bool = False) -> None:
     user.password_hash = hash_secret(password)
     user.password_is_default = is_default
+
+
+def end_sign_ins(session: Session, user_id: int) -> None:
+    """End every sign-in of an account at once: its browser sessions end, and access tokens issued before now are
+    refused (principal.load reads `sign_ins_valid_from`). A disabled account, a reset password and a changed or
+    removed phone all end them."""
+    now = utcnow()
+    session.execute(update(User).where(col(User.id) == user_id).values(sign_ins_valid_from=now))
+    session.execute(
+        update(WebSession)
+        .where(col(WebSession.user_id) == user_id, col(WebSession.ended_at).is_(None))
+        .values(ended_at=now)
+    )
 
 
 # --- the staff ↔ person link ---------------------------------------------------------------------------------
