@@ -149,6 +149,23 @@ ERRORS: dict[str, str] = {
     "person_of_another_county": N_("This person lives in another county. Pick a person of your county."),
     "person_already_linked": N_("This person has an account already. Use that account."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
+    # places and households (county admin)
+    "township_not_found": N_("There is no such township in your county. Pick one from the list."),
+    "township_name_taken": N_("Your county has a township of this name already. Use another name."),
+    "village_name_taken": N_("This township has a village of this name already. Use another name."),
+    "place_code_taken": N_("This code is in use already. Give another, or leave it empty."),
+    "centre_invalid": N_(
+        "Give both the latitude and the longitude of the village centre, within their range, or leave both empty."
+    ),
+    "household_code_taken": N_("There is a household with this household number already. Check the number."),
+    "phone_malformed": N_("This is not a mobile number. Enter the 11 digits of a mainland mobile number."),
+    "phone_taken": N_(
+        "Another member has this phone number already. Check the number, or change the other member's number first."
+    ),
+    "head_cannot_move": N_("The head of household cannot move away. Make another member the head first."),
+    "household_closed": N_(
+        "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
+    ),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "
