@@ -166,6 +166,14 @@ ERRORS: dict[str, str] = {
     "household_closed": N_(
         "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
     ),
+    # the roster import (county admin)
+    "file_unreadable": N_(
+        "This file cannot be read as a roster. Save it again from the spreadsheet as the template's type and upload it."
+    ),
+    "roster_has_problems": N_(
+        "The roster has problems and nothing was imported. Correct the rows listed, then import again."
+    ),
+    "county_not_found": N_("There is no such county. Check its code and try again."),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "
