@@ -29,6 +29,7 @@ from api.routes import (
     ledger,
     loans,
     notifications,
+    partner_admin,
     partners,
     redemption,
     staff,
@@ -65,6 +66,7 @@ ROUTERS = (
     job_routes.router,
     staff.router,
     audit.router,
+    partner_admin.router,
 )
 
 

@@ -13,8 +13,9 @@ from api.presentation.claims import leaderboard_out, notice_board_out
 from api.presentation.files import FileWords
 from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut, VillagePolicyIn
 from ledger import figures
+from ledger.catalogue import county as county_settings
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal, managed_village, visible_village
+from ledger.identity.principal import Principal, visible_village
 from ledger.tenancy import County
 from redemption import figures as redemption_figures
 
@@ -104,9 +105,7 @@ def month_report(
 def set_village_policy(village_id: int, body: VillagePolicyIn, session: SessionDep, who: Manager) -> VillagePolicyIn:
     """How the notice board names the household of an approved claim: full name, surname and house number (the
     default, 张家（12号）: the village can tell which family it is), or anonymous (一户村民)."""
-    village = managed_village(session, who, village_id)
-    village.notice_privacy = body.notice_privacy
-    session.flush()
+    village = county_settings.set_notice_privacy(session, who, village_id, body.notice_privacy)
     return VillagePolicyIn(notice_privacy=village.notice_privacy)
 
 
@@ -120,10 +119,6 @@ def county_policy(session: SessionDep, who: Member) -> CountyPolicyOut:
 def set_county_policy(body: CountyPolicyIn, session: SessionDep, who: Admin) -> CountyPolicyOut:
     """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, whether
     settled points expire (months, 0 = never), and whether deductions show on the notice boards unnamed or not
-    at all."""
-    county = session.get(County, who.county_id)
-    assert county is not None
-    for name, value in body.model_dump(exclude_none=True).items():
-        setattr(county, name, value)
-    session.flush()
+    at all. Each change is written to the change log (GET /api/v1/audit)."""
+    county = county_settings.set_policy(session, who, body.model_dump(exclude_none=True))
     return CountyPolicyOut.model_validate(county, from_attributes=True)
