@@ -257,6 +257,8 @@ ERRORS: dict[str, str] = {
     # partner systems (the county admin sets them up)
     "invalid_webhook_url": N_("This web address is not right. Give a full address that starts with https://."),
     "webhook_address_not_allowed": N_("This web address is not reachable from outside. Give a public address."),
+    "webhook_delivery_not_found": N_("There is no such delivery of yours. Open the list of deliveries again."),
+    "webhook_delivery_delivered": N_("This event has already arrived, so it is not sent again."),
     # the ledger's own checks: nothing was written; only the county admin can look into it
     **dict.fromkeys(
         LEDGER_CHECKS,
