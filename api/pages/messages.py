@@ -297,6 +297,27 @@ FOR_VILLAGERS: dict[str, str] = {
     **dict.fromkeys(LEDGER_CHECKS, N_("This could not be done, and nothing was changed. Ask the village official.")),
 }
 
+# An objection to an entry of the village notice board: the refusals in the board's own words. None of them says
+# whose the entry is (the board may not name its household).
+OBJECTION_REFUSALS: dict[str, str] = {
+    "claim_not_found": N_(
+        "This entry is not on your village's notice board. Go back to My household to see the notice board."
+    ),
+    "own_entry": N_(
+        "This entry is your own household's, so you cannot object to it. If something in it is wrong, tell the "
+        "village official."
+    ),
+    "not_in_notice": N_(
+        "This entry is no longer on the notice board, so an objection is no longer taken. If you have questions, "
+        "ask the village official."
+    ),
+    "already_disputed": N_(
+        "Your household has already objected to this entry. The village official is checking it; the answer will "
+        "be under My household."
+    ),
+}
+OBJECTION_REASON = N_("Write in a few words why this entry should be checked, then send again.")
+
 NOTICES: dict[str, str] = {
     "signed_out": N_("You have signed out."),
     "account_was_locked": N_(
@@ -312,6 +333,10 @@ NOTICES: dict[str, str] = {
     "consent_revoked": N_("The bank may no longer see your rating."),
     "review_asked": N_("Your request for a review was sent to the village."),
     "appealed": N_("Your appeal was sent. An official will answer it."),
+    "objected": N_(
+        "Your objection was sent. The village official will check the entry; until then its points wait. The "
+        "answer will be under My household."
+    ),
     "redeemed": N_("Done. Your voucher is below."),
     "cancelled": N_("Cancelled. The points are back."),
     "booked": N_("Booked. Show the code at the clinic."),
