@@ -33,6 +33,7 @@ from api.routes import (
     partners,
     people,
     redemption,
+    roster,
     staff,
     villages,
 )
@@ -69,6 +70,7 @@ ROUTERS = (
     audit.router,
     people.router,
     partner_admin.router,
+    roster.router,
 )
 
 

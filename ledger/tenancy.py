@@ -132,6 +132,10 @@ class VillageNotFound(NotFound):
     code = "village_not_found"
 
 
+class TownshipNotFound(NotFound):
+    code = "township_not_found"
+
+
 class HouseholdClosed(Conflict):
     """A closed household earns, spends and changes no more (docs/people.md)."""
 

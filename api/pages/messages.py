@@ -163,7 +163,6 @@ ERRORS: dict[str, str] = {
     "last_admin": N_("This is the last county admin account in use. Add another county admin first."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
     # places and households (county admin)
-    "township_not_found": N_("There is no such township in your county. Pick one from the list."),
     "township_name_taken": N_("Your county has a township of this name already. Use another name."),
     "village_name_taken": N_("This township has a village of this name already. Use another name."),
     "place_code_taken": N_("This code is in use already. Give another, or leave it empty."),

@@ -26,13 +26,13 @@ from sqlmodel import Session, col
 
 from ledger.core import audit
 from ledger.core.base import row_id
-from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ledger.core.errors import Conflict, Forbidden, Invalid
 from ledger.core.settings import DEFAULT_PASSWORDS
 from ledger.identity.models import OfficialScope, Role, User
 from ledger.identity.passwords import hash_secret
 from ledger.identity.principal import Principal
 from ledger.identity.service import STAFF_ROLES, NotAStaffAccount, StaffNotFound, end_sign_ins
-from ledger.tenancy import Household, Person, Township, Village, VillageNotFound
+from ledger.tenancy import Household, Person, Township, TownshipNotFound, Village, VillageNotFound
 
 MIN_PASSWORD_LENGTH = 12
 _ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I: read aloud, typed by hand
@@ -61,10 +61,6 @@ class UsernameTaken(Conflict):
 
 class WeakPassword(Invalid):
     code = "weak_password"
-
-
-class TownshipNotFound(NotFound):
-    code = "township_not_found"
 
 
 class StaffPlacesInvalid(Invalid):

@@ -7,15 +7,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ledger.core.errors import Forbidden, NotFound
+from ledger.core.errors import Forbidden
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.identity.service import PersonNotFound
-from ledger.tenancy import Household, HouseholdNotFound, Person, Township, Village, VillageNotFound
-
-
-class TownshipNotFound(NotFound):
-    code = "township_not_found"
+from ledger.tenancy import Household, HouseholdNotFound, Person, Township, TownshipNotFound, Village, VillageNotFound
 
 
 def require_admin(who: Principal) -> None:
