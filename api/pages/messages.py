@@ -364,6 +364,11 @@ NOTICES: dict[str, str] = {
         "Awarded: the points are on the village notice board, and settle when its notice period is over."
     ),
     "award_waiting": N_("Entered: the award waits in the review queue until another official approves it."),
+    "offer_proposed": N_("Sent: the offer waits for the county's approval before households see it."),
+    "offer_withdrawn": N_("Withdrawn: households no longer see this offer. Vouchers already taken stay good."),
+    "slot_added": N_("The slot was added."),
+    "webhook_saved": N_("Saved. Events go to this web address from now on."),
+    "delivery_queued": N_("It goes out again within a few seconds. Look here again in a minute."),
 }
 
 FIELDS: dict[str, str] = {

@@ -140,6 +140,8 @@ RIGHTLY_SAID = {
         "decided by the product's rules",
         "Waiting for the bank to decide.",
         "This application has already been decided. Open it again to see the decision.",
+        "A loan application was decided",
+        "Always decide yourselves",
     },
 }
 

@@ -35,7 +35,7 @@ from ledger.core.db import make_engine, unit_of_work
 from ledger.core.errors import DomainError
 from ledger.core.settings import DEMO_PASSWORD, Settings
 from ledger.tenancy import Household
-from redemption.models import LoanApplication
+from redemption.models import LoanApplication, Offer
 from tests.api.conftest import make_settings
 from tests.pages.conftest import sign_in_staff, sign_in_villager
 
@@ -282,11 +282,13 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
             select(Activity).where(col(Activity.rotating).is_(False)).order_by(col(Activity.id))
         ).first()
         application = session.scalars(select(LoanApplication).order_by(col(LoanApplication.id))).first()
+        offer = session.scalars(select(Offer).order_by(col(Offer.id))).first()
         assert household and activity and printed
         fill = {
             "household_id": str(household.id),
             "activity_id": str(activity.id),
             "application_id": str(application.id) if application else "1",
+            "offer_id": str(offer.id) if offer else "1",
             "token": activities.printed_code(keys, printed),
         }
     paths = {}
