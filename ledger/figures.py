@@ -16,6 +16,9 @@ county time to the next month's first day at 00:00, and every timestamp is place
   county's `overdue_hours` after submission, the very moment the review queue marks a claim overdue. An expired
   claim is never on time; an automatic approval had no review and is left out. The median decision time is over
   the officials' decisions.
+- by_village (the dashboard, per village, this month): each village's reviews that ended in the month as
+  `on_time` counts them (decided, on time, rate), and its claims sent up to the township supervisor in the month
+  (`escalated_at`, ledger/claims/escalation.py), with how many of those are still undecided now.
 - leaderboard: a household's points *settled* in the period less its deductions in force recorded in it.
 
 Redemption by partner reads vouchers, so it lives a layer up, in `redemption/figures.py`, with the month report
@@ -40,6 +43,7 @@ from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
 from ledger.core import exports
+from ledger.core.base import row_id
 from ledger.core.errors import Invalid
 from ledger.identity.principal import Principal, visible_villages
 from ledger.tenancy import County, Household, Village, VillageNotFound
@@ -71,6 +75,8 @@ PARTICIPATION = ["month", "households", "participating", "rate"]
 POINTS_BY_MATTER = ["matter_code", "matter_zh", "matter_en", "claims", "points"]
 ON_TIME = ["month", "decided", "on_time", "rate", "median_hours"]
 CLAIMS_BY_STATUS = ["status", "claims"]
+ESCALATION_COLUMNS = ["claim_id", "village_id", "status", "escalated_at"]
+BY_VILLAGE = ["village_id", "village", "decided", "on_time", "rate", "escalated", "escalated_waiting"]
 REPORT_CSV = ["section", "item", "measure", "value"]  # the month report as one long table
 
 
@@ -226,6 +232,23 @@ def _claims_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return claims
 
 
+def load_escalations(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+    """The villages' claims sent up to the township supervisor in [start, end) (columns ESCALATION_COLUMNS)."""
+    rows: list[tuple[Any, ...]] = []
+    if village_ids:
+        found = session.connection().execute(
+            sa_select(col(Claim.id), col(Claim.village_id), col(Claim.status), col(Claim.escalated_at)).where(
+                col(Claim.village_id).in_(village_ids),
+                col(Claim.escalated_at) >= start,
+                col(Claim.escalated_at) < end,
+            )
+        )
+        rows = [tuple(r) for r in found.all()]
+    escalations = pd.DataFrame(rows, columns=ESCALATION_COLUMNS)
+    escalations["escalated_at"] = pd.to_datetime(escalations["escalated_at"], utc=True)
+    return escalations
+
+
 def household_count(session: Session, village_ids: Sequence[int]) -> int:
     if not village_ids:
         return 0
@@ -293,6 +316,42 @@ def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overd
     table["rate"] = pd.Series(rates, dtype=object)  # None, not NaN, where no review ended
     table["median_hours"] = pd.Series([None if pd.isna(m) else round(float(m), 2) for m in medians], dtype=object)
     return table[ON_TIME]
+
+
+def by_village(
+    claims: pd.DataFrame,
+    escalations: pd.DataFrame,
+    villages: Sequence[tuple[int, str]],
+    *,
+    month: str,
+    timezone: str,
+    overdue_hours: int,
+) -> pd.DataFrame:
+    """village_id, village, decided, on_time, rate (None where no review ended), escalated, escalated_waiting: per
+    village (in the order given), the month's reviews exactly as `on_time` counts them, and the claims sent up to
+    the township supervisor in the month (`escalations`: ESCALATION_COLUMNS), of which still pending now."""
+    start, end = month_bounds(month, timezone)
+    sent_up = escalations[_within(escalations["escalated_at"], start, end)]
+    rows = []
+    for village_id, name in villages:
+        reviews = on_time(
+            claims[claims["village_id"] == village_id], months=[month], timezone=timezone, overdue_hours=overdue_hours
+        ).iloc[0]
+        mine = sent_up[sent_up["village_id"] == village_id]
+        rows.append(
+            (
+                village_id,
+                name,
+                int(reviews["decided"]),
+                int(reviews["on_time"]),
+                _number(reviews["rate"]),
+                len(mine),
+                int((mine["status"] == ClaimStatus.PENDING.value).sum()),
+            )
+        )
+    table = pd.DataFrame(rows, columns=BY_VILLAGE)
+    table["rate"] = pd.Series([row[4] for row in rows], dtype=object)  # None, not NaN, where no review ended
+    return table.astype({"decided": "int64", "on_time": "int64", "escalated": "int64", "escalated_waiting": "int64"})
 
 
 def leaderboard(entries: pd.DataFrame, names: dict[int, str], households: Sequence[int]) -> pd.DataFrame:
@@ -429,6 +488,19 @@ def points_by_matter_window(session: Session, scope: Scope, now: datetime) -> pd
 def on_time_by_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
     months, claims = dashboard_claims(session, scope, now)
     return on_time(claims, months=months, timezone=scope.timezone, overdue_hours=scope.county.overdue_hours)
+
+
+def villages_month(session: Session, scope: Scope, month: str) -> pd.DataFrame:
+    """The scope's villages' figures in the month (YYYY-MM, county time): `by_village`."""
+    start, end = month_bounds(month, scope.timezone)
+    return by_village(
+        load_claims(session, scope.village_ids, start, end),
+        load_escalations(session, scope.village_ids, start, end),
+        [(row_id(v.id), v.name) for v in scope.villages],
+        month=month,
+        timezone=scope.timezone,
+        overdue_hours=scope.county.overdue_hours,
+    )
 
 
 # --- leaderboards ----------------------------------------------------------------------------------------------
