@@ -294,9 +294,10 @@ def claims_by_status(claims: pd.DataFrame, *, start: datetime, end: datetime) ->
     return table.astype({"claims": "int64"})[CLAIMS_BY_STATUS]
 
 
-def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overdue_hours: int) -> pd.DataFrame:
-    """month, decided, on_time, rate (None where no review ended), median_hours (of the officials' decisions,
-    None where there was none): the reviews that ended in each month."""
+def _reviews(claims: pd.DataFrame, *, timezone: str, overdue_hours: int) -> pd.DataFrame:
+    """The reviews that ended, as the on-time rate counts them: decided by an official (approved or rejected,
+    whatever became of them later) or expired undecided; each with the month it ended in (`decided_at`), whether
+    an official decided it, the hours it took (officials' decisions only) and whether it was on time."""
     by_official = claims["status"].isin(REVIEWED) & (claims["decided_by"] != AUTOMATIC)
     expired = claims["status"] == ClaimStatus.EXPIRED.value
     ended = claims[(by_official | expired) & claims["decided_at"].notna()].copy()
@@ -305,15 +306,26 @@ def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overd
     ended["by_official"] = ended["status"] != ClaimStatus.EXPIRED.value
     ended["hours"] = hours.where(ended["by_official"])
     ended["on_time"] = ended["by_official"] & (hours < overdue_hours)
+    return ended
+
+
+def _rates(on_time: pd.Series, decided: pd.Series) -> pd.Series:
+    """on_time / decided, 4 places; None (not NaN) where nothing was decided."""
+    return pd.Series([round(o / d, 4) if d else None for o, d in zip(on_time, decided, strict=True)], dtype=object)
+
+
+def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overdue_hours: int) -> pd.DataFrame:
+    """month, decided, on_time, rate (None where no review ended), median_hours (of the officials' decisions,
+    None where there was none): the reviews that ended in each month."""
+    ended = _reviews(claims, timezone=timezone, overdue_hours=overdue_hours)
     grouped = ended.groupby("month").agg(
         decided=("claim_id", "count"), on_time=("on_time", "sum"), median_hours=("hours", "median")
     )
     table = pd.DataFrame({"month": list(months)})
     table["decided"] = table["month"].map(grouped["decided"]).fillna(0).astype("int64")
     table["on_time"] = table["month"].map(grouped["on_time"]).fillna(0).astype("int64")
-    rates = [round(o / d, 4) if d else None for o, d in zip(table["on_time"], table["decided"], strict=True)]
     medians = table["month"].map(grouped["median_hours"])
-    table["rate"] = pd.Series(rates, dtype=object)  # None, not NaN, where no review ended
+    table["rate"] = _rates(table["on_time"], table["decided"])
     table["median_hours"] = pd.Series([None if pd.isna(m) else round(float(m), 2) for m in medians], dtype=object)
     return table[ON_TIME]
 
@@ -330,28 +342,27 @@ def by_village(
     """village_id, village, decided, on_time, rate (None where no review ended), escalated, escalated_waiting: per
     village (in the order given), the month's reviews exactly as `on_time` counts them, and the claims sent up to
     the township supervisor in the month (`escalations`: ESCALATION_COLUMNS), of which still pending now."""
+    ended = _reviews(claims, timezone=timezone, overdue_hours=overdue_hours)
+    reviews = (
+        ended[ended["month"] == month]
+        .groupby("village_id")
+        .agg(decided=("claim_id", "count"), on_time=("on_time", "sum"))
+    )
     start, end = month_bounds(month, timezone)
-    sent_up = escalations[_within(escalations["escalated_at"], start, end)]
-    rows = []
-    for village_id, name in villages:
-        reviews = on_time(
-            claims[claims["village_id"] == village_id], months=[month], timezone=timezone, overdue_hours=overdue_hours
-        ).iloc[0]
-        mine = sent_up[sent_up["village_id"] == village_id]
-        rows.append(
-            (
-                village_id,
-                name,
-                int(reviews["decided"]),
-                int(reviews["on_time"]),
-                _number(reviews["rate"]),
-                len(mine),
-                int((mine["status"] == ClaimStatus.PENDING.value).sum()),
-            )
-        )
-    table = pd.DataFrame(rows, columns=BY_VILLAGE)
-    table["rate"] = pd.Series([row[4] for row in rows], dtype=object)  # None, not NaN, where no review ended
-    return table.astype({"decided": "int64", "on_time": "int64", "escalated": "int64", "escalated_waiting": "int64"})
+    sent_up = escalations[_within(escalations["escalated_at"], start, end)].assign(
+        waiting=lambda frame: frame["status"] == ClaimStatus.PENDING.value
+    )
+    escalated = sent_up.groupby("village_id").agg(escalated=("claim_id", "count"), waiting=("waiting", "sum"))
+    table = pd.DataFrame(list(villages), columns=["village_id", "village"])
+    for column, source, name in (
+        ("decided", reviews, "decided"),
+        ("on_time", reviews, "on_time"),
+        ("escalated", escalated, "escalated"),
+        ("escalated_waiting", escalated, "waiting"),
+    ):
+        table[column] = table["village_id"].map(source[name]).fillna(0).astype("int64")
+    table["rate"] = _rates(table["on_time"], table["decided"])
+    return table[BY_VILLAGE]
 
 
 def leaderboard(entries: pd.DataFrame, names: dict[int, str], households: Sequence[int]) -> pd.DataFrame:
