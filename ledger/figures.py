@@ -16,6 +16,9 @@ county time to the next month's first day at 00:00, and every timestamp is place
   county's `overdue_hours` after submission, the very moment the review queue marks a claim overdue. An expired
   claim is never on time; an automatic approval had no review and is left out. The median decision time is over
   the officials' decisions.
+- by_village (the dashboard, per village, this month): each village's reviews that ended in the month as
+  `on_time` counts them (decided, on time, rate), and its claims sent up to the township supervisor in the month
+  (`escalated_at`, ledger/claims/escalation.py), with how many of those are still undecided now.
 - leaderboard: a household's points *settled* in the period less its deductions in force recorded in it.
 
 Redemption by partner reads vouchers, so it lives a layer up, in `redemption/figures.py`, with the month report
@@ -40,6 +43,7 @@ from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
 from ledger.core import exports
+from ledger.core.base import row_id
 from ledger.core.errors import Invalid
 from ledger.identity.principal import Principal, visible_villages
 from ledger.tenancy import County, Household, Village, VillageNotFound
@@ -71,6 +75,8 @@ PARTICIPATION = ["month", "households", "participating", "rate"]
 POINTS_BY_MATTER = ["matter_code", "matter_zh", "matter_en", "claims", "points"]
 ON_TIME = ["month", "decided", "on_time", "rate", "median_hours"]
 CLAIMS_BY_STATUS = ["status", "claims"]
+ESCALATION_COLUMNS = ["claim_id", "village_id", "status", "escalated_at"]
+BY_VILLAGE = ["village_id", "village", "decided", "on_time", "rate", "escalated", "escalated_waiting"]
 REPORT_CSV = ["section", "item", "measure", "value"]  # the month report as one long table
 
 
@@ -226,6 +232,23 @@ def _claims_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return claims
 
 
+def load_escalations(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+    """The villages' claims sent up to the township supervisor in [start, end) (columns ESCALATION_COLUMNS)."""
+    rows: list[tuple[Any, ...]] = []
+    if village_ids:
+        found = session.connection().execute(
+            sa_select(col(Claim.id), col(Claim.village_id), col(Claim.status), col(Claim.escalated_at)).where(
+                col(Claim.village_id).in_(village_ids),
+                col(Claim.escalated_at) >= start,
+                col(Claim.escalated_at) < end,
+            )
+        )
+        rows = [tuple(r) for r in found.all()]
+    escalations = pd.DataFrame(rows, columns=ESCALATION_COLUMNS)
+    escalations["escalated_at"] = pd.to_datetime(escalations["escalated_at"], utc=True)
+    return escalations
+
+
 def household_count(session: Session, village_ids: Sequence[int]) -> int:
     if not village_ids:
         return 0
@@ -271,9 +294,10 @@ def claims_by_status(claims: pd.DataFrame, *, start: datetime, end: datetime) ->
     return table.astype({"claims": "int64"})[CLAIMS_BY_STATUS]
 
 
-def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overdue_hours: int) -> pd.DataFrame:
-    """month, decided, on_time, rate (None where no review ended), median_hours (of the officials' decisions,
-    None where there was none): the reviews that ended in each month."""
+def _reviews(claims: pd.DataFrame, *, timezone: str, overdue_hours: int) -> pd.DataFrame:
+    """The reviews that ended, as the on-time rate counts them: decided by an official (approved or rejected,
+    whatever became of them later) or expired undecided; each with the month it ended in (`decided_at`), whether
+    an official decided it, the hours it took (officials' decisions only) and whether it was on time."""
     by_official = claims["status"].isin(REVIEWED) & (claims["decided_by"] != AUTOMATIC)
     expired = claims["status"] == ClaimStatus.EXPIRED.value
     ended = claims[(by_official | expired) & claims["decided_at"].notna()].copy()
@@ -282,17 +306,63 @@ def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overd
     ended["by_official"] = ended["status"] != ClaimStatus.EXPIRED.value
     ended["hours"] = hours.where(ended["by_official"])
     ended["on_time"] = ended["by_official"] & (hours < overdue_hours)
+    return ended
+
+
+def _rates(on_time: pd.Series, decided: pd.Series) -> pd.Series:
+    """on_time / decided, 4 places; None (not NaN) where nothing was decided."""
+    return pd.Series([round(o / d, 4) if d else None for o, d in zip(on_time, decided, strict=True)], dtype=object)
+
+
+def on_time(claims: pd.DataFrame, *, months: Sequence[str], timezone: str, overdue_hours: int) -> pd.DataFrame:
+    """month, decided, on_time, rate (None where no review ended), median_hours (of the officials' decisions,
+    None where there was none): the reviews that ended in each month."""
+    ended = _reviews(claims, timezone=timezone, overdue_hours=overdue_hours)
     grouped = ended.groupby("month").agg(
         decided=("claim_id", "count"), on_time=("on_time", "sum"), median_hours=("hours", "median")
     )
     table = pd.DataFrame({"month": list(months)})
     table["decided"] = table["month"].map(grouped["decided"]).fillna(0).astype("int64")
     table["on_time"] = table["month"].map(grouped["on_time"]).fillna(0).astype("int64")
-    rates = [round(o / d, 4) if d else None for o, d in zip(table["on_time"], table["decided"], strict=True)]
     medians = table["month"].map(grouped["median_hours"])
-    table["rate"] = pd.Series(rates, dtype=object)  # None, not NaN, where no review ended
+    table["rate"] = _rates(table["on_time"], table["decided"])
     table["median_hours"] = pd.Series([None if pd.isna(m) else round(float(m), 2) for m in medians], dtype=object)
     return table[ON_TIME]
+
+
+def by_village(
+    claims: pd.DataFrame,
+    escalations: pd.DataFrame,
+    villages: Sequence[tuple[int, str]],
+    *,
+    month: str,
+    timezone: str,
+    overdue_hours: int,
+) -> pd.DataFrame:
+    """village_id, village, decided, on_time, rate (None where no review ended), escalated, escalated_waiting: per
+    village (in the order given), the month's reviews exactly as `on_time` counts them, and the claims sent up to
+    the township supervisor in the month (`escalations`: ESCALATION_COLUMNS), of which still pending now."""
+    ended = _reviews(claims, timezone=timezone, overdue_hours=overdue_hours)
+    reviews = (
+        ended[ended["month"] == month]
+        .groupby("village_id")
+        .agg(decided=("claim_id", "count"), on_time=("on_time", "sum"))
+    )
+    start, end = month_bounds(month, timezone)
+    sent_up = escalations[_within(escalations["escalated_at"], start, end)].assign(
+        waiting=lambda frame: frame["status"] == ClaimStatus.PENDING.value
+    )
+    escalated = sent_up.groupby("village_id").agg(escalated=("claim_id", "count"), waiting=("waiting", "sum"))
+    table = pd.DataFrame(list(villages), columns=["village_id", "village"])
+    for column, source, name in (
+        ("decided", reviews, "decided"),
+        ("on_time", reviews, "on_time"),
+        ("escalated", escalated, "escalated"),
+        ("escalated_waiting", escalated, "waiting"),
+    ):
+        table[column] = table["village_id"].map(source[name]).fillna(0).astype("int64")
+    table["rate"] = _rates(table["on_time"], table["decided"])
+    return table[BY_VILLAGE]
 
 
 def leaderboard(entries: pd.DataFrame, names: dict[int, str], households: Sequence[int]) -> pd.DataFrame:
@@ -429,6 +499,19 @@ def points_by_matter_window(session: Session, scope: Scope, now: datetime) -> pd
 def on_time_by_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
     months, claims = dashboard_claims(session, scope, now)
     return on_time(claims, months=months, timezone=scope.timezone, overdue_hours=scope.county.overdue_hours)
+
+
+def villages_month(session: Session, scope: Scope, month: str) -> pd.DataFrame:
+    """The scope's villages' figures in the month (YYYY-MM, county time): `by_village`."""
+    start, end = month_bounds(month, scope.timezone)
+    return by_village(
+        load_claims(session, scope.village_ids, start, end),
+        load_escalations(session, scope.village_ids, start, end),
+        [(row_id(v.id), v.name) for v in scope.villages],
+        month=month,
+        timezone=scope.timezone,
+        overdue_hours=scope.county.overdue_hours,
+    )
 
 
 # --- leaderboards ----------------------------------------------------------------------------------------------

@@ -789,10 +789,14 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         .where(col(Township.id).in_(sorted({v.township_id for v in villages})))
         .order_by(col(Township.id))
     ).all()
+    by_village_month = figures.months_until(utcnow(), scope.timezone, 1)[0]
+    by_village = figures.villages_month(page.session, scope, by_village_month)
     return page.render(
         "office/dashboard.html",
         scope=scope,
         table=table,
+        by_village=by_village.to_dict(orient="records"),
+        by_village_month=i18n.month_key(by_village_month, page.locale),
         participating=int(table["participating"].iloc[-1]) if len(table) else 0,
         households=int(table["households"].iloc[-1]) if len(table) else 0,
         month=i18n.month_key(table["month"].iloc[-1], page.locale) if len(table) else "",

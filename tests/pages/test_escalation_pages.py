@@ -13,7 +13,7 @@ from ledger import jobs
 from ledger.claims.models import Claim
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
-from tests.api.claiming import claim, code_of, new_activity
+from tests.api.claiming import claim, code_of, decide, new_activity
 from tests.api.conftest import World, password_token, villager_token
 from tests.pages.conftest import sign_in_staff
 
@@ -57,3 +57,59 @@ def test_the_supervisors_queue_puts_a_claim_sent_up_first_and_marks_it(
     sign_in_staff(browser, "official-a")
     own = browser.get("/office")
     assert _queue_order(own.text) == [late, older] and 'data-escalated="true"' in own.text
+
+
+def _village_row(html: str, village_id: int) -> dict[str, str] | None:
+    found = re.search(rf'<tr data-village-id="{village_id}"([^>]*)>(.*?)</tr>', html, re.S)
+    if not found:
+        return None
+    values = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', found.group(1) + found.group(2)))
+    return values
+
+
+def test_the_dashboard_shows_each_villages_on_time_rate_and_what_was_sent_up_this_month(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
+    in_time = _submit(browser, world.villager_phone, world.village_a.village_id, "volunteering")
+    assert decide(browser, password_token(browser, "official-a"), in_time).status_code == 201
+    waiting = _submit(browser, PHONE_A2, world.village_a.village_id, "garbage_sorting")
+    official_b = password_token(browser, "official-b")
+    made = claim(
+        browser,
+        villager_token(browser, "13900000003"),
+        code_of(new_activity(browser, official_b, world.village_b.village_id, "volunteering")),
+    )
+    late = int(made.json()["id"])
+    with unit_of_work(engine) as session:
+        for claim_id in (waiting, late):
+            row = session.get(Claim, claim_id)
+            assert row is not None
+            row.submitted_at = utcnow() - timedelta(hours=30)
+    assert jobs.tick(engine).escalated_claims == 2
+    assert decide(browser, official_b, late).status_code == 201  # decided after all, 30 hours on
+
+    sign_in_staff(browser, "supervisor")
+    board = browser.get("/office/dashboard")
+    assert board.status_code == 200, board.text
+    assert "各村本月情况" in board.text and "按时办结率" in board.text and "已上报乡镇" in board.text
+    assert _village_row(board.text, world.village_a.village_id) == {
+        "decided": "1",
+        "on-time": "1",
+        "escalated": "1",
+        "escalated-waiting": "1",
+        "rate": "1.0000",
+    }
+    assert _village_row(board.text, world.village_b.village_id) == {
+        "decided": "1",
+        "on-time": "0",
+        "escalated": "1",
+        "escalated-waiting": "0",
+        "rate": "0.0000",
+    }
+
+    # a village's own official sees their village only
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")
+    own = browser.get("/office/dashboard")
+    assert _village_row(own.text, world.village_a.village_id) is not None
+    assert _village_row(own.text, world.village_b.village_id) is None
