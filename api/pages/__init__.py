@@ -9,11 +9,21 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, office, partner, villager
+from api.pages import account, county, office, partner, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
-ROUTERS = (account.router, account.signin_router, villager.router, office.router, partner.router)
-OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
+ROUTERS = (
+    account.router,
+    account.signin_router,
+    villager.router,
+    office.router,
+    partner.router,
+    county.router,
+    county.secret_router,
+)
+# check CSRF themselves, before any unit of work: the staff sign-in, and the forms that make a secret (argon2 runs
+# before the unit of work, as for signing in)
+OPEN_ROUTERS = (account.signin_router, county.secret_router)
 
 
 def install(app: FastAPI) -> None:
