@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, office, partner, partner_admin, villager
+from api.pages import account, county, office, partner, partner_admin, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -19,8 +19,12 @@ ROUTERS = (
     office.router,
     partner.router,
     partner_admin.router,
+    county.router,
+    county.secret_router,
 )
-OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
+# check CSRF themselves, before any unit of work: the staff sign-in, and the forms that make a secret (argon2 runs
+# before the unit of work, as for signing in)
+OPEN_ROUTERS = (account.signin_router, county.secret_router)
 
 
 def install(app: FastAPI) -> None:

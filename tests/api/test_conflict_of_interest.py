@@ -93,6 +93,17 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/staff"): "a new account belongs to nobody yet (linking it is refused for one's household)",
     ("POST", "/api/v1/auth/password"): "one's own password",
     ("POST", "/account/password"): "one's own password",
+    ("POST", "/county/policy"): "the page of PATCH /api/v1/county/policy",
+    ("POST", "/county/villages/{village_id}/privacy"): "the page of PATCH /api/v1/villages/{village_id}",
+    ("POST", "/county/catalogue"): "the page of POST /api/v1/matters",
+    ("POST", "/county/catalogue/{code}"): "the page of PATCH /api/v1/matters/{code}",
+    ("POST", "/county/partners"): "the page of POST /api/v1/partners",
+    ("POST", "/county/partners/{partner_id}/villages"): "the page of PUT /api/v1/partners/{partner_id}/villages",
+    ("POST", "/county/partners/{partner_id}/clients"): "the page of POST /api/v1/partners/{partner_id}/clients",
+    ("POST", "/county/partners/{partner_id}/clients/{client_id}/disable"): "a partner's machine client",
+    ("POST", "/county/partners/{partner_id}/staff"): "the page of POST /api/v1/partners/{partner_id}/staff",
+    ("POST", "/county/offers/{offer_id}/decision"): "the page of POST /api/v1/offers/{offer_id}/decision",
+    ("POST", "/county/scorecards/{scorecard_id}/activate"): "the page of the API's scorecard activation",
 }
 
 

@@ -142,6 +142,7 @@ RIGHTLY_SAID = {
         "This application has already been decided. Open it again to see the decision.",
         "A loan application was decided",
         "Always decide yourselves",
+        "Decide loan applications",  # a bank's system connection's permission
     },
 }
 
