@@ -9,10 +9,17 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, office, partner, villager
+from api.pages import account, importing, office, partner, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
-ROUTERS = (account.router, account.signin_router, villager.router, office.router, partner.router)
+ROUTERS = (
+    account.router,
+    account.signin_router,
+    villager.router,
+    office.router,
+    partner.router,
+    importing.router,
+)
 OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
 
 

@@ -168,6 +168,9 @@ LEFT: dict[str, set[str]] = {
     # the notice board names a household "马家 (12号)" in every language (ledger/claims/rules.py notice_name): how
     # the board names households is being reworded as a whole (the county's privacy setting)
     "en /me": {"号"},
+    # the roster file's headers and the head's relation are Chinese in every language: the page names them as the
+    # file must have them (docs/roster.md)
+    "en /county/roster": {"乡镇", "村", "户号", "门牌号", "地址", "姓名", "与户主关系", "户主", "手机号"},
 }
 
 
