@@ -30,6 +30,7 @@ from api.routes import (
     loans,
     notifications,
     partners,
+    people,
     redemption,
     staff,
     villages,
@@ -65,6 +66,7 @@ ROUTERS = (
     job_routes.router,
     staff.router,
     audit.router,
+    people.router,
 )
 
 

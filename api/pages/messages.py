@@ -162,6 +162,23 @@ ERRORS: dict[str, str] = {
         "The roster has problems and nothing was imported. Correct the rows listed, then import again."
     ),
     "county_not_found": N_("There is no such county. Check its code and try again."),
+    # places and households (county admin)
+    "township_not_found": N_("There is no such township in your county. Pick one from the list."),
+    "township_name_taken": N_("Your county has a township of this name already. Use another name."),
+    "village_name_taken": N_("This township has a village of this name already. Use another name."),
+    "place_code_taken": N_("This code is in use already. Give another, or leave it empty."),
+    "centre_invalid": N_(
+        "Give both the latitude and the longitude of the village centre, within their range, or leave both empty."
+    ),
+    "household_code_taken": N_("There is a household with this household number already. Check the number."),
+    "phone_malformed": N_("This is not a mobile number. Enter the 11 digits of a mainland mobile number."),
+    "phone_taken": N_(
+        "Another member has this phone number already. Check the number, or change the other member's number first."
+    ),
+    "head_cannot_move": N_("The head of household cannot move away. Make another member the head first."),
+    "household_closed": N_(
+        "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
+    ),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "

@@ -334,11 +334,12 @@ def _reject(session: Session, claim: Claim, *, by: str, now: datetime, reason: s
     return tx
 
 
-def _expire(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any) -> TxRecord | None:
-    """The pending transfer expires; the claim is expired at the journal's moment, not the schedule's `now`."""
+def _expire(session: Session, claim: Claim, *, by: str, now: datetime, reason: str | None, **_: Any) -> TxRecord | None:
+    """The pending transfer expires; the claim is expired at the journal's moment, not the schedule's `now`.
+    `reason`: why, when it is not the review time running out (the journal entry carries it)."""
     assert claim.pending_tx_id is not None
     try:
-        expired = journal.expire_pending(session, pending_id=claim.pending_tx_id, now=now)
+        expired = journal.expire_pending(session, pending_id=claim.pending_tx_id, now=now, actor=by, reason=reason)
     except PendingAlreadyResolved as error:
         if error.detail.get("resolution") != journal.TxKind.EXPIRE_PENDING:
             raise JournalDisagrees(

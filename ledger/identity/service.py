@@ -108,10 +108,18 @@ def _code_hash(pepper: bytes, phone: str, code: str) -> str:
 
 
 def villager_by_phone(session: Session, phone: str) -> User | None:
+    """The active villager whose person has this phone, in a household that is not closed (a closed household's
+    members sign in no more: no code is sent to them and none signs them in)."""
     return session.scalars(
         select(User)
         .join(Person, col(Person.id) == col(User.person_id))
-        .where(col(Person.phone) == phone, col(User.role) == Role.VILLAGER, col(User.active).is_(True))
+        .join(Household, col(Household.id) == col(Person.household_id))
+        .where(
+            col(Person.phone) == phone,
+            col(User.role) == Role.VILLAGER,
+            col(User.active).is_(True),
+            col(Household.closed_at).is_(None),
+        )
     ).first()
 
 

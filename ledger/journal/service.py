@@ -141,9 +141,17 @@ def void_pending(
     return _resolve(session, TxKind.VOID_PENDING, pending_id, actor, reason, idempotency_key)
 
 
-def expire_pending(session: Session, *, pending_id: int, now: datetime | None = None) -> TxRecord:
-    """Expire one pending transfer now (a claim nobody decided in time)."""
-    return _resolve(session, TxKind.EXPIRE_PENDING, pending_id, "system:expiry", None, None, now=now)
+def expire_pending(
+    session: Session,
+    *,
+    pending_id: int,
+    now: datetime | None = None,
+    actor: str = "system:expiry",
+    reason: str | None = None,
+) -> TxRecord:
+    """Expire one pending transfer now (a claim nobody decided in time; `reason` and `actor` say why and who when
+    it is not the schedule, e.g. a household closed by the county admin)."""
+    return _resolve(session, TxKind.EXPIRE_PENDING, pending_id, actor, reason, None, now=now)
 
 
 def take_available(
