@@ -21,6 +21,7 @@ from ledger.core.db import make_engine, unit_of_work
 from ledger.core.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, check_for_production, get_settings
 
 if TYPE_CHECKING:
+    from ledger.core.errors import DomainError
     from ledger.tenancy import County
 
 app = typer.Typer(
@@ -28,6 +29,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+staff_app = typer.Typer(
+    help="Staff accounts of a county: officials, township supervisors, auditors, county admins.", no_args_is_help=True
+)
+app.add_typer(staff_app, name="staff")
 
 
 def _refuse(why: str) -> typer.Exit:
@@ -553,9 +558,151 @@ def link_staff(
             typer.echo(f"no user {username!r}", err=True)
             raise typer.Exit(2)
         try:
-            user = link(session, user_id=user_id, person_id=person, by=None)
+            user = link(session, user_id=user_id, person_id=person, by=None, actor=cli_actor())
         except DomainError as exc:
             typer.echo(f"{exc.code}: {exc.message}", err=True)
             raise typer.Exit(2) from exc
         linked = user.person_id
     typer.echo(f"{username!r} is person {linked}" if linked is not None else f"{username!r} is linked to nobody")
+
+
+# --- staff accounts ------------------------------------------------------------------------------------------
+
+
+def _staff_refused(error: DomainError) -> typer.Exit:
+    typer.echo(f"{error.code}: {error.message}", err=True)
+    return typer.Exit(2)
+
+
+def _county_id(session: Session, code: str) -> int:
+    from ledger.tenancy import County
+
+    county_id = session.scalar(select(col(County.id)).where(col(County.code) == code))
+    if county_id is None:
+        typer.echo(f"no county {code!r}", err=True)
+        raise typer.Exit(2)
+    return county_id
+
+
+def _staff_user_id(session: Session, username: str) -> tuple[int, int]:
+    """The id and county of the account with this username."""
+    from ledger.identity.models import User
+
+    found = session.execute(select(col(User.id), col(User.county_id)).where(col(User.username) == username)).first()
+    if found is None:
+        typer.echo(f"no user {username!r}", err=True)
+        raise typer.Exit(2)
+    return found[0], found[1]
+
+
+@staff_app.command("add")
+def staff_add(
+    county: Annotated[str, typer.Option(help="County code")],
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="official, supervisor, auditor or admin")],
+    village: Annotated[list[str] | None, typer.Option(help="Code of a village an official works in (repeat)")] = None,
+    township: Annotated[str | None, typer.Option(help="Code of the township a supervisor supervises")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the office and the journal")] = None,
+) -> None:
+    """Create a staff account. Prints its password once; its holder sets their own at first sign-in."""
+    from ledger.core.errors import DomainError
+    from ledger.identity import staff
+
+    if role not in {k.value for k in staff.StaffKind}:
+        typer.echo("role is official, supervisor, auditor or admin", err=True)
+        raise typer.Exit(2)
+    engine = _engine(_read_settings())
+    _ready(engine)
+    password = staff.new_password()  # argon2 before the transaction
+    with unit_of_work(engine) as session:
+        county_id = _county_id(session, county)
+        try:
+            village_ids, township_id = staff.places_by_code(session, county_id, village or [], township)
+            user = staff.create(
+                session,
+                by=staff.command_line(county_id, cli_actor()),
+                username=username,
+                display_name=display_name or username,
+                kind=staff.StaffKind(role),
+                password=password,
+                village_ids=village_ids,
+                township_id=township_id,
+            )
+        except DomainError as error:
+            raise _staff_refused(error) from error
+        user_id = user.id
+    typer.echo(f"created {role} {username!r} (id {user_id}) in county {county!r}")
+    typer.echo(f"one-time password (shown once; to be changed at first sign-in): {password.shown}")
+
+
+@staff_app.command("list")
+def staff_list(county: Annotated[str, typer.Option(help="County code")]) -> None:
+    """The county's staff accounts: username, kind, where they work, whether active, and their household."""
+    from ledger.identity import staff
+
+    engine = _engine(_read_settings())
+    _ready(engine)
+    with unit_of_work(engine) as session:
+        found = staff.members(session, _county_id(session, county))
+    for member in found:
+        places = ",".join(member.village_codes) or member.township_code or "-"
+        typer.echo(
+            "\t".join(
+                (
+                    member.username or "",
+                    member.kind.value,
+                    places,
+                    "active" if member.active else "disabled",
+                    "must-change-password" if member.must_change_password else "-",
+                    member.household_code or "-",
+                    member.display_name,
+                )
+            )
+        )
+
+
+@staff_app.command("disable")
+def staff_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """The account signs in no more; its sessions and tokens end at once."""
+    _staff_change(username, "disable")
+
+
+@staff_app.command("enable")
+def staff_enable(username: Annotated[str, typer.Argument()]) -> None:
+    """A disabled account may sign in again."""
+    _staff_change(username, "enable")
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(username: Annotated[str, typer.Argument()]) -> None:
+    """A new password, printed once; every sign-in of the old one ends, and its holder sets their own at first
+    sign-in."""
+    _staff_change(username, "reset-password")
+
+
+def _staff_change(username: str, action: str) -> None:
+    from ledger.core.errors import DomainError
+    from ledger.identity import staff
+
+    engine = _engine(_read_settings())
+    _ready(engine)
+    password = staff.new_password() if action == "reset-password" else None  # argon2 before the transaction
+    with unit_of_work(engine) as session:
+        user_id, county_id = _staff_user_id(session, username)
+        by = staff.command_line(county_id, cli_actor())
+        try:
+            if action == "disable":
+                staff.disable(session, by=by, user_id=user_id)
+            elif action == "enable":
+                staff.enable(session, by=by, user_id=user_id)
+            else:
+                assert password is not None
+                staff.reset_password(session, by=by, user_id=user_id, password=password)
+        except DomainError as error:
+            raise _staff_refused(error) from error
+    if password is not None:
+        typer.echo(
+            f"new one-time password for {username!r} (shown once; to be changed at first sign-in): {password.shown}"
+        )
+    else:
+        typer.echo(f"{username!r} {action}d")

@@ -24,7 +24,7 @@ from ledger.core.db import unit_of_work
 from ledger.core.errors import Forbidden, Unauthenticated
 from ledger.core.settings import Settings
 from ledger.identity import principal as principals
-from ledger.identity.principal import PARTNER, Principal
+from ledger.identity.principal import PARTNER, PasswordChangeRequired, Principal
 
 # Dependencies that only read app state or check values are `async def`: FastAPI runs them on the event loop
 # instead of handing each to the thread pool. Those that touch the database are plain functions.
@@ -148,22 +148,73 @@ def current_principal(
     )
 
 
-def allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
-    """Who may call a route: user roles, and/or partner clients of the given kinds holding `scope`."""
+def allow(
+    *roles: str,
+    partner_kinds: tuple[str, ...] = (),
+    scope: str | None = None,
+    before_password_change: bool = False,
+) -> Any:
+    """Who may call a route: user roles, and/or partner clients of the given kinds holding `scope`. A holder of a
+    password someone else set is refused every route but those marked `before_password_change` (setting their
+    own)."""
 
-    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}
+    access = _access(roles, partner_kinds, scope, before_password_change)
 
     async def rule(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if permits(access, principal):
-            return principal
-        raise Forbidden("Your role may not use this route.")
+        admit(access, principal)
+        return principal
 
     vars(rule)["access_rule"] = access  # read by access_rule_of
     return Depends(rule)
 
 
+def allow_unheld(*roles: str, partner_kinds: tuple[str, ...] = (), before_password_change: bool = False) -> Any:
+    """As `allow`, for a route that must hold no unit of work while it works (it hashes a password with argon2):
+    the caller is read and checked in a short unit of work of its own, in turn; the route then hashes with none
+    open, and writes in a unit of work of its own, reading the caller again there (`caller_again`)."""
+    access = _access(roles, partner_kinds, None, before_password_change)
+
+    async def rule(request: Request, settings: SettingsDep, credentials: BearerDep) -> Principal:
+        claims = bearer_claims(request, settings, credentials)
+        principal: Principal = await in_turn(request, _principal_of, request.app.state.engine, claims)
+        admit(access, principal)
+        request.state.access_rule = access
+        return principal
+
+    vars(rule)["access_rule"] = access  # read by access_rule_of
+    return Depends(rule)
+
+
+def caller_again(request: Request, session: Session) -> Principal:
+    """In a route's own unit of work (see `allow_unheld`): the caller as the rows are now, checked again."""
+    claims: tokens.AccessClaims = request.state.access_claims
+    principal = principals.load(
+        session, subject=claims.sub, role=claims.role, scopes=claims.scopes, issued_at=claims.issued_at
+    )
+    admit(request.state.access_rule, principal)
+    return principal
+
+
+def _access(
+    roles: tuple[str, ...], partner_kinds: tuple[str, ...], scope: str | None, before_password_change: bool
+) -> dict[str, Any]:
+    access: dict[str, Any] = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}
+    if before_password_change:
+        access["before_password_change"] = True
+    return access
+
+
+def admit(access: dict[str, Any], principal: Principal) -> None:
+    """The one check behind `allow` and the pages' `page_allow`: a password someone else set must be replaced
+    first (403 `password_change_required`; the pages send the holder to set their own), then the role."""
+    if principal.must_change_password and not access.get("before_password_change"):
+        raise PasswordChangeRequired("Set a password of your own first (POST /api/v1/auth/password).")
+    if not permits(access, principal):
+        raise Forbidden("Your role may not use this route.")
+
+
 def permits(access: dict[str, Any], principal: Principal) -> bool:
-    """The one check behind `allow`, for the API and the pages alike."""
+    """Does the role (or the partner's kind and scope) fit? Part of `admit`."""
     if principal.role == PARTNER:
         return principal.partner_kind in access["partner_kinds"] and (
             access["scope"] is None or access["scope"] in principal.scopes
@@ -184,8 +235,7 @@ def scraper_or(*roles: str) -> Any:
             return
         claims = bearer_claims(request, settings, credentials)
         principal = await in_turn(request, _principal_of, request.app.state.engine, claims)
-        if not permits(access, principal):
-            raise Forbidden("Your role may not use this route.")
+        admit(access, principal)
 
     vars(rule)["access_rule"] = access  # read by access_rule_of
     return Depends(rule)

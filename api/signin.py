@@ -21,8 +21,10 @@ from ledger.core.db import unit_of_work
 from ledger.core.errors import Invalid, Unauthenticated
 from ledger.core.settings import Settings
 from ledger.identity import service as identity
-from ledger.identity import throttle
+from ledger.identity import staff, throttle
+from ledger.identity.models import User
 from ledger.identity.passwords import check_secret
+from ledger.identity.principal import Principal
 
 log = logging.getLogger("shanzhi.auth")
 
@@ -69,6 +71,44 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
             return None
         locked_until = throttle.succeeded(session, account, address)
         return StaffSignIn(f"user:{user.id}", user.role, locked_until)
+
+
+@dataclass(frozen=True)
+class OwnPassword:
+    """A holder's new password, checked and hashed outside any transaction, and the hash their current one
+    matched (stored only if that is still the account's: ledger/identity/staff.py `change_own_password`)."""
+
+    checked_hash: str
+    password: staff.NewPassword
+
+
+def check_own_password(request: Request, settings: Settings, who: Principal, current: str, new: str) -> OwnPassword:
+    """Someone signed in sets a password of their own: the new one must be strong and differ, the current one
+    right. A wrong one counts as a failed sign-in of the account (slowed and locked alike). The API's route and the
+    pages' form both call it, with no unit of work open (argon2 twice)."""
+    staff.refuse_weak(new)
+    if new == current:
+        raise staff.SamePassword("Choose a new password, not the current one.", field="new_password")
+    engine = request.app.state.engine
+    with unit_of_work(engine) as session:
+        user = session.get(User, who.user_id) if who.user_id is not None else None
+        username = user.username if user is not None else None
+    if username is None:
+        raise staff.CurrentPasswordWrong("This account has no password to change.")
+    account, limits = f"user:{username.lower()}", throttle.Limits.of(settings)
+    stored, matches = checked(
+        engine,
+        account,
+        caller_address(request),
+        limits,
+        lambda session: identity.Stored(who.user_id, staff.stored_password(session, who.user_id)),
+        current,
+    )
+    if not matches or stored.secret_hash is None:
+        with unit_of_work(engine) as session:
+            failed(session, settings, account, limits, username=username)
+        raise staff.CurrentPasswordWrong("The current password is wrong.", field="current_password")
+    return OwnPassword(checked_hash=stored.secret_hash, password=staff.new_password(new))
 
 
 def checked(

@@ -485,7 +485,7 @@ def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo
             "SELECT id FROM person WHERE id NOT IN (SELECT person_id FROM app_user "
             "WHERE person_id IS NOT NULL) ORDER BY id LIMIT 1"
         ).fetchone()[0]
-        taken = conn.execute("SELECT person_id FROM app_user WHERE role = 'villager' LIMIT 1").fetchone()[0]
+        villager = conn.execute("SELECT person_id FROM app_user WHERE role = 'villager' LIMIT 1").fetchone()[0]
     linked = shanzhi(
         "link-staff", "--username", "official-qingshan", "--person", str(free), cwd=tmp_path, database=demo_db
     )
@@ -493,7 +493,7 @@ def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo
     with sqlite3.connect(demo_db) as conn:
         assert conn.execute("SELECT person_id FROM app_user WHERE username = 'official-qingshan'").fetchone()[0] == free
     for args, said in (
-        (["--username", "official-zhulin", "--person", str(taken)], "person_already_linked"),
+        (["--username", "official-zhulin", "--person", str(free)], "person_already_linked"),  # official-qingshan
         (["--username", "official-zhulin", "--person", "999999"], "person_not_found"),
         (["--username", "bank-staff", "--person", str(free)], "not_a_staff_account"),
         (["--username", "nobody", "--person", str(free)], "no user 'nobody'"),
@@ -503,6 +503,10 @@ def test_link_staff_names_the_person_behind_an_official_and_refuses_plainly(demo
         assert refused.returncode == 2 and said in refused.stderr, (args, refused.stderr)
     unlinked = shanzhi("link-staff", "--username", "official-qingshan", "--unlink", cwd=tmp_path, database=demo_db)
     assert unlinked.returncode == 0 and "linked to nobody" in unlinked.stdout
+    both = shanzhi(  # a villager with a sign-in of their own may be an official too
+        "link-staff", "--username", "official-zhulin", "--person", str(villager), cwd=tmp_path, database=demo_db
+    )
+    assert both.returncode == 0 and f"is person {villager}" in both.stdout, both.stderr
 
 
 def test_a_new_county_starts_from_create_admin_with_the_default_catalogue_and_policy(tmp_path: Path) -> None:
@@ -519,3 +523,62 @@ def test_a_new_county_starts_from_create_admin_with_the_default_catalogue_and_po
     assert name == "建德市" and notice_days == 7 and matters >= 10
     assert [action for action, _ in changes] == ["county.start", "staff.create"]
     assert all(actor.startswith("cli:") for _, actor in changes)
+
+
+def test_staff_accounts_from_the_command_line(demo_db: Path, tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return shanzhi("staff", *args, cwd=tmp_path, database=demo_db)
+
+    added = run("add", "--county", "demo", "--username", "new-official", "--role", "official", "--village",
+                "qingshan-cun", "--village", "zhulin", "--display-name", "新村干部")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    password = not_none(re.search(r"one-time password .*: (\S+)$", added.stdout.strip())).group(1)
+    assert len(password) >= 12
+    supervisor = run("add", "--county", "demo", "--username", "new-supervisor", "--role", "supervisor",
+                     "--township", "qingshan")  # fmt: skip
+    assert supervisor.returncode == 0, supervisor.stderr
+    for args, said in (
+        (["--username", "x1", "--role", "official"], "staff_places_invalid"),
+        (["--username", "x2", "--role", "official", "--village", "nowhere"], "village_not_found"),
+        (["--username", "x3", "--role", "supervisor", "--township", "nowhere"], "township_not_found"),
+        (["--username", "new-official", "--role", "auditor"], "username_taken"),
+        (["--username", "x4", "--role", "boss"], "official, supervisor, auditor or admin"),
+    ):
+        refused = run("add", "--county", "demo", *args)
+        assert refused.returncode == 2 and said in refused.stderr and "Traceback" not in refused.stderr, args
+    assert run("add", "--county", "nope", "--username", "x5", "--role", "auditor").returncode == 2
+
+    listed = run("list", "--county", "demo")
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split("\t")[0]: line.split("\t") for line in listed.stdout.splitlines()}
+    assert lines["new-official"][1:5] == ["official", "qingshan-cun,zhulin", "active", "must-change-password"]
+    assert lines["new-supervisor"][1:3] == ["supervisor", "qingshan"]
+    assert {"admin", "auditor", "official-zhulin"} <= set(lines) and not any("staff" in name for name in lines)
+
+    with sqlite3.connect(demo_db) as conn:
+        old_hash = conn.execute("SELECT password_hash FROM app_user WHERE username = 'official-zhulin'").fetchone()[0]
+    reset = run("reset-password", "official-zhulin")
+    assert reset.returncode == 0 and "one-time password" in reset.stdout, reset.stderr
+    assert run("disable", "official-zhulin").returncode == 0
+    with sqlite3.connect(demo_db) as conn:
+        hash_now, must, active = conn.execute(
+            "SELECT password_hash, must_change_password, active FROM app_user WHERE username = 'official-zhulin'"
+        ).fetchone()
+        assert hash_now != old_hash and must == 1 and active == 0
+    assert run("enable", "official-zhulin").returncode == 0
+    last = run("disable", "admin")
+    assert last.returncode == 2 and "last_admin" in last.stderr
+    assert "no user 'nobody'" in run("disable", "nobody").stderr
+    with sqlite3.connect(demo_db) as conn:
+        changes = conn.execute(
+            "SELECT action, actor, after FROM admin_change WHERE action LIKE 'staff.%' ORDER BY id"
+        ).fetchall()
+    assert [action for action, _, _ in changes] == [
+        "staff.create",
+        "staff.create",
+        "staff.reset_password",
+        "staff.disable",
+        "staff.enable",
+    ]
+    assert all(actor.startswith("cli:") for _, actor, _ in changes)
+    assert password not in "".join(after or "" for _, _, after in changes)

@@ -152,7 +152,20 @@ ERRORS: dict[str, str] = {
     "staff_not_found": N_("There is no such staff account in your county. Check the account and try again."),
     "person_not_found": N_("There is no such person in the roster. Check the household and try again."),
     "person_of_another_county": N_("This person lives in another county. Pick a person of your county."),
-    "person_already_linked": N_("This person has an account already. Use that account."),
+    "person_already_linked": N_("This person has a staff account already. Use that account."),
+    "username_taken": N_("This username is taken. Choose another one."),
+    "weak_password": N_("The password is too short or too easy to guess. Use at least 12 characters."),
+    "same_password": N_("The new password is the same as the current one. Choose a different one."),
+    "current_password_wrong": N_("The current password is not right. Check it and try again."),
+    "password_changed_meanwhile": N_("Your password was just changed by someone else. Sign in again."),
+    "password_change_required": N_("Set a password of your own first; then you can go on."),
+    "township_not_found": N_("There is no such township in your county. Check it and try again."),
+    "staff_places_invalid": N_(
+        "A village official works in one or more villages, a township supervisor in one township; auditors and "
+        "county admins in no single place. Check the places and try again."
+    ),
+    "own_account": N_("You cannot disable, reset or change the role of your own account. Ask another county admin."),
+    "last_admin": N_("This is the last county admin account in use. Add another county admin first."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
     # the roster import (county admin)
     "file_unreadable": N_(

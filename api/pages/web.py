@@ -34,7 +34,7 @@ from jinja2.runtime import Context
 from sqlmodel import Session, col, select
 
 from api import i18n
-from api.deps import SessionDep, in_turn, permits
+from api.deps import SessionDep, admit, in_turn
 from ledger.core.base import as_utc, utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.errors import DomainError, Forbidden, Throttled, Unauthenticated
@@ -293,15 +293,17 @@ def _device_id_ok(value: str | None) -> bool:
     return value is not None and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def page_allow(*roles: str, partner_kinds: tuple[str, ...] = ()) -> Any:
-    """Who may open a page: like `api.deps.allow`. Anyone not signed in is sent to sign in first."""
-    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": None}
+def page_allow(*roles: str, partner_kinds: tuple[str, ...] = (), before_password_change: bool = False) -> Any:
+    """Who may open a page: checked by `api.deps.admit`, as `allow` for a token. Anyone not signed in is sent to
+    sign in first; anyone who must set a password of their own, to do that (`error_page`)."""
+    access: dict[str, Any] = {"roles": roles, "partner_kinds": partner_kinds, "scope": None}
+    if before_password_change:
+        access["before_password_change"] = True
 
     def rule(page: Annotated[Page, Depends(get_page)]) -> Page:
         if page.principal is None:
             raise SignInNeeded("Sign in first.")
-        if not permits(access, page.principal):
-            raise Forbidden("This page is not for your role.")
+        admit(access, page.principal)
         return page
 
     vars(rule)["access_rule"] = access  # read by api.deps.access_rule_of, as for the API's rules
@@ -420,6 +422,7 @@ def error_page(request: Request, error: DomainError, status_code: int) -> Respon
         return None
     if isinstance(error, Unauthenticated):
         return page.respond(RedirectResponse(sign_in_url(page.path), status_code=303))
+
     return refusal_page(page, error.code, reason(page, error), status_code)
 
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from api import tokens
-from api.deps import SettingsDep, public
-from api.schemas import OtpRequestIn, OtpRequestOut, OtpVerifyIn, TokenOut
+from api.deps import SettingsDep, allow_unheld, caller_again, in_turn, public
+from api.schemas import OtpRequestIn, OtpRequestOut, OtpVerifyIn, Strict, TokenOut
 from api.signin import (
     InvalidClient,
     InvalidCode,
     InvalidGrant,
+    OwnPassword,
     UnsupportedGrant,
     caller_address,
+    check_own_password,
     checked,
     code_sign_in,
     password_sign_in,
@@ -32,8 +36,9 @@ from ledger.core.db import unit_of_work
 from ledger.core.errors import Invalid
 from ledger.core.settings import Settings
 from ledger.identity import service as identity
-from ledger.identity import throttle
-from ledger.identity.principal import PARTNER
+from ledger.identity import staff, throttle
+from ledger.identity.models import Role
+from ledger.identity.principal import PARTNER, Principal
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger("shanzhi.auth")
@@ -116,3 +121,42 @@ def otp_verify(body: OtpVerifyIn, request: Request, settings: SettingsDep) -> To
         raise InvalidCode("The code is wrong or has expired; ask for a new one.")
     access, lifetime = tokens.issue_access_token(settings, sub=found[0], role=found[1])
     return TokenOut(access_token=access, expires_in=lifetime)
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256, description="At least 12 characters, not the current one.")
+
+
+PasswordHolder = Annotated[
+    Principal,
+    allow_unheld(
+        Role.OFFICIAL,
+        Role.COUNTY_ADMIN,
+        Role.AUDITOR,
+        partner_kinds=("bank", "merchant", "clinic"),
+        before_password_change=True,
+    ),
+]
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChangeIn, request: Request, settings: SettingsDep, who: PasswordHolder
+) -> Response:
+    """Set a password of your own. Needed first after a county admin created your account or reset its password:
+    until then every other route answers 403 `password_change_required`. Refused: a wrong current password (403
+    `current_password_wrong`, counted as a failed sign-in), a weak new one (422 `weak_password`) or the same (422
+    `same_password`). Your token stays valid."""
+    own: OwnPassword = await run_in_threadpool(
+        check_own_password, request, settings, who, body.current_password, body.new_password
+    )
+
+    def write() -> None:
+        with unit_of_work(request.app.state.engine) as session:
+            staff.change_own_password(
+                session, who=caller_again(request, session), checked_hash=own.checked_hash, password=own.password
+            )
+
+    await in_turn(request, write)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -31,6 +31,10 @@ class ConflictOfInterest(Forbidden):
     code = "conflict_of_interest"  # staff acting for the household they live in
 
 
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"  # a password set by someone else is replaced by its holder first
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str  # "user:<id>" or "client:<client_id>": also the actor written on journal transactions
@@ -44,6 +48,8 @@ class Principal:
     partner_id: int | None = None
     partner_kind: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # A password set by someone else (a new account, a reset): nothing but setting one's own until it is changed
+    must_change_password: bool = False
 
     @property
     def actor(self) -> str:
@@ -168,6 +174,7 @@ _USER = (
         label("partner_kind", col(Partner.kind)),
         col(User.sign_ins_valid_from),
         label("closed_at", col(Household.closed_at)),
+        col(User.must_change_password),
     )
     .select_from(User)
     .outerjoin(Partner, col(Partner.id) == col(User.partner_id))
@@ -199,6 +206,7 @@ def _user(session: Session, user_id: int, role: str, issued_at: datetime | None)
             partner_id=user.partner_id,
             partner_kind=user.partner_kind,
             scopes=STAFF_SCOPES.get(user.partner_kind, frozenset()),
+            must_change_password=user.must_change_password,
         )
     villages: set[int] = set()
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
@@ -214,6 +222,7 @@ def _user(session: Session, user_id: int, role: str, issued_at: datetime | None)
         home_village_id=user.village_id,
         person_id=user.person_id,
         village_ids=frozenset(villages),
+        must_change_password=user.must_change_password,
     )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select, update
 from sqlmodel import Session, col
 
-from ledger.core import outbox
+from ledger.core import audit, outbox
 from ledger.core.base import as_utc, utcnow
 from ledger.core.errors import Conflict, NotFound
 from ledger.identity.models import OtpChallenge, Partner, PartnerClient, Role, User, WebSession
@@ -213,15 +213,18 @@ class NotAStaffAccount(Conflict):
     code = "not_a_staff_account"
 
 
-def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Principal | None) -> User:
+def link_staff(
+    session: Session, *, user_id: int, person_id: int | None, by: Principal | None, actor: str | None = None
+) -> User:
     """Say which villager (Person) a staff account belongs to, or that it belongs to none (`person_id` None).
 
     Staff never act for their own household (the conflict-of-interest rule reads User.person_id → the person's
     household, ledger/identity/principal.py), so the link must be right. Only an official's, county admin's or
     auditor's account is linked here; a villager's account *is* its person and is never moved to another; a
-    person has at most one account. `by`: the county admin doing it, within their county, who may change neither
-    their own link nor that of someone of their own household (unlinked, either could act for it); None for the
-    CLI, run by whoever runs the server."""
+    person has at most one staff account (and may have a villager sign-in besides). `by`: the county admin doing
+    it, within their county, who may change neither their own link nor that of someone of their own household
+    (unlinked, either could act for it); None for the CLI, run by whoever runs the server (`actor` names them in
+    the change log)."""
     if by is not None and by.user_id == user_id:
         raise ConflictOfInterest(
             "Nobody sets their own link to a household; another county admin does.", user_id=user_id
@@ -254,10 +257,25 @@ def link_staff(session: Session, *, user_id: int, person_id: int | None, by: Pri
                 "This person lives in another county than the account works in.", person_id=person_id
             )
         other = session.scalars(
-            select(col(User.id)).where(col(User.person_id) == person_id, col(User.id) != user_id)
+            select(col(User.id)).where(
+                col(User.person_id) == person_id, col(User.id) != user_id, col(User.role) != Role.VILLAGER
+            )
         ).first()
         if other is not None:
-            raise PersonAlreadyLinked("This person has another account already.", person_id=person_id, user_id=other)
+            raise PersonAlreadyLinked(
+                "This person has another staff account already.", person_id=person_id, user_id=other
+            )
+    before = user.person_id
     user.person_id = person_id
-    session.flush()  # the unique index on app_user.person_id stands behind the check above
+    session.flush()  # the unique index on app_user.person_id (per kind) stands behind the check above
+    audit.record(
+        session,
+        county_id=user.county_id,
+        actor=by.actor if by is not None else (actor or "cli"),
+        action="staff.link",
+        target_type="staff",
+        target_id=user_id,
+        before={"person_id": before},
+        after={"person_id": person_id},
+    )
     return user

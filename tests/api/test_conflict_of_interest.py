@@ -86,6 +86,8 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",
     ("PUT", "/api/v1/partners/{partner_id}/villages"): "which villages a partner serves",
     ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
+    ("POST", "/api/v1/staff"): "a new account belongs to nobody yet (linking it is refused for one's household)",
+    ("POST", "/api/v1/auth/password"): "one's own password",
 }
 
 
@@ -224,6 +226,23 @@ def _form(path: Callable[[Targets, World], str], data: Callable[[Targets, World]
     return attempt
 
 
+def _household_account(action: str) -> Attempt:
+    """Another staff account of one's household renamed, disabled, enabled or reset: one could act through it."""
+
+    def attempt(client: TestClient, token: str, t: Targets, w: World) -> list[Response]:
+        return [
+            client.request(
+                "PATCH" if action == "" else "POST",
+                f"/api/v1/staff/{t.users[who]}{action}",
+                json={"display_name": "Renamed"} if action == "" else None,
+                headers=bearer(token),
+            )
+            for who in ("supervisor", "official-home")
+        ]
+
+    return attempt
+
+
 # Routes that act on a household, with the attempt to act on one's own. (token: the staff member's bearer token;
 # page attempts use the client's signed-in session instead.)
 OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
@@ -288,6 +307,10 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
         client.put(f"/api/v1/staff/{t.users[who]}/person", json={"person_id": None}, headers=bearer(token))
         for who in ("admin", "supervisor", "official-home")
     ],
+    **{
+        ("PATCH" if action == "" else "POST", "/api/v1/staff/{user_id}" + action): _household_account(action)
+        for action in ("", "/disable", "/enable", "/reset-password")
+    },
     ("POST", "/office/claims/{claim_id}/approve"): _form(
         lambda t, w: f"/office/claims/{t.pending_claim}/approve", lambda t, w: {}
     ),

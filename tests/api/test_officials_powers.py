@@ -204,6 +204,9 @@ def ids(engine: Engine) -> dict[str, int]:
         found = {u.username: id_of(u) for u in session.scalars(select(User)) if u.username}
         found |= {f"p:{p.phone}": id_of(p) for p in session.scalars(select(Person)) if p.phone}
         found["villager"] = id_of(not_none(session.scalars(select(User).where(col(User.role) == "villager")).first()))
+        found["p:official-home"] = not_none(
+            session.scalars(select(col(User.person_id)).where(col(User.username) == "official-home")).first()
+        )
     return found
 
 
@@ -246,7 +249,7 @@ def test_linking_refuses_unknown_foreign_taken_villager_and_own_accounts(
         (10**6, known["p:13900000001"], 404, "staff_not_found"),
         (known["admin-c"], known["p:13900000001"], 404, "staff_not_found"),  # another county's account
         (known["official-a"], known["p:13900000004"], 409, "person_of_another_county"),
-        (known["official-a"], known["p:13900000001"], 409, "person_already_linked"),  # the villager's account
+        (known["official-a"], known["p:official-home"], 409, "person_already_linked"),  # another staff account
         (known["villager"], known["p:13900000002"], 409, "not_a_staff_account"),
         (known["bank-staff"], known["p:13900000002"], 409, "not_a_staff_account"),
         (known["admin"], known["p:13900000002"], 403, "conflict_of_interest"),  # one's own link
