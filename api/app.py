@@ -32,6 +32,7 @@ from api.routes import (
     partners,
     people,
     redemption,
+    roster,
     staff,
     villages,
 )
@@ -67,6 +68,7 @@ ROUTERS = (
     staff.router,
     audit.router,
     people.router,
+    roster.router,
 )
 
 

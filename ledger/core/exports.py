@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -99,6 +100,5 @@ def xlsx_bytes(tables: dict[str, pd.DataFrame], *, text_columns: tuple[str, ...]
             sheet = writer.sheets[name[:31]]
             for position, column in enumerate(table.columns, start=1):
                 if column in text_columns:
-                    for row in range(2, max(len(table) + 2, 1001)):
-                        sheet.cell(row=row, column=position).number_format = "@"
+                    sheet.column_dimensions[get_column_letter(position)].number_format = "@"
     return buffer.getvalue()
