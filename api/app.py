@@ -29,6 +29,7 @@ from api.routes import (
     ledger,
     loans,
     notifications,
+    partner_admin,
     partners,
     people,
     redemption,
@@ -69,6 +70,7 @@ ROUTERS = (
     audit.router,
     people.router,
     roster.router,
+    partner_admin.router,
 )
 
 

@@ -159,7 +159,6 @@ ERRORS: dict[str, str] = {
     "current_password_wrong": N_("The current password is not right. Check it and try again."),
     "password_changed_meanwhile": N_("Your password was just changed by someone else. Sign in again."),
     "password_change_required": N_("Set a password of your own first; then you can go on."),
-    "township_not_found": N_("There is no such township in your county. Check it and try again."),
     "staff_places_invalid": N_(
         "A village official works in one or more villages, a township supervisor in one township; auditors and "
         "county admins in no single place. Check the places and try again."
@@ -204,6 +203,21 @@ ERRORS: dict[str, str] = {
         "The household has not given this bank consent to see its rating. It can give it on its phone, then look again."
     ),
     "partner_not_found": N_("There is no such partner. Pick one from the list."),
+    # the county's settings and partners (county admin)
+    "invalid_policy": N_(
+        "One of the settings is outside what the programme allows. Check the numbers against the limits shown "
+        "beside them, then save."
+    ),
+    "invalid_notice_privacy": N_("Pick how the notice board names a household from the list."),
+    "invalid_partner": N_(
+        "Something about this partner is not right: check its kind, its code (small letters and digits), its "
+        "name, and any sign-in name."
+    ),
+    "partner_exists": N_("A partner with this code exists already. Choose another code."),
+    "client_exists": N_("A system connection with this name exists already. Choose another name, or leave it empty."),
+    "client_not_found": N_("This partner has no such system connection. Open the partner's page again."),
+    "scope_not_allowed": N_("This kind of partner may not be given that permission. Pick from the list."),
+    "partner_username_taken": N_("This sign-in name is taken. Choose another one."),
     "no_rating_lookup": N_("Report a loan only after looking up the household's rating under its consent."),
     "report_through_the_application": N_(
         "This loan came through a loan application: report its status on the application."
