@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, importing, office, partner, villager
+from api.pages import account, importing, office, partner, places, staffing, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -19,8 +19,12 @@ ROUTERS = (
     office.router,
     partner.router,
     importing.router,
+    places.router,
+    staffing.router,
+    staffing.hashing_router,
 )
-OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
+# check CSRF themselves, before any unit of work (the staff sign-in; a staff account's new password)
+OPEN_ROUTERS = (account.signin_router, staffing.hashing_router)
 
 
 def install(app: FastAPI) -> None:

@@ -112,7 +112,7 @@ def refused_as(page: Page, error: DomainError) -> dict[str, Any]:
     return {"status_code": status_of(error), "refusal": refusal(page, error), "refused_code": error.code}
 
 
-def notice(page: Page) -> dict[str, str]:
+def notice(page: Page) -> dict[str, Any]:
     done = page.request.query_params.get("done", "")
     return {"notice": page._(DONE[done])} if done in DONE else {}
 

@@ -34,6 +34,7 @@ from ledger.activities.models import Activity
 from ledger.core.db import make_engine, unit_of_work
 from ledger.core.errors import DomainError
 from ledger.core.settings import DEMO_PASSWORD, Settings
+from ledger.identity.models import Role, User
 from ledger.tenancy import Household
 from redemption.models import LoanApplication
 from tests.api.conftest import make_settings
@@ -285,9 +286,12 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
             select(Activity).where(col(Activity.rotating).is_(False)).order_by(col(Activity.id))
         ).first()
         application = session.scalars(select(LoanApplication).order_by(col(LoanApplication.id))).first()
-        assert household and activity and printed
+        official = session.scalars(select(User).where(col(User.role) == Role.OFFICIAL).order_by(col(User.id))).first()
+        assert household and activity and printed and official
         fill = {
             "household_id": str(household.id),
+            "village_id": str(household.village_id),
+            "user_id": str(official.id),
             "activity_id": str(activity.id),
             "application_id": str(application.id) if application else "1",
             "token": activities.printed_code(keys, printed),
