@@ -43,7 +43,8 @@ from ledger.core.base import as_utc, row_id, utcnow
 from ledger.core.errors import DomainError, Invalid, NotFound, Unauthenticated
 from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal, visible_villages
-from ledger.tenancy import County
+from ledger.people import places
+from ledger.tenancy import County, NoticePrivacy
 from redemption import access as partner_access
 from redemption import offers, partners
 from redemption.models import OfferStatus
@@ -175,7 +176,7 @@ def _policy(page: Page, status_code: int = 200, **context: Any) -> Response:
         texts=POLICY_TEXTS,
         bounds=county_settings.BOUNDS,
         deductions=county_settings.CHOICES["notice_deductions"],
-        privacy=county_settings.NOTICE_PRIVACY,
+        privacy=tuple(choice.value for choice in NoticePrivacy),
         choices=CHOICE_TEXTS,
         villages=villages,
         zone=i18n.zone_name(county.timezone, page.locale),
@@ -237,7 +238,7 @@ def save_policy(
 @router.post("/county/villages/{village_id}/privacy")
 def save_privacy(page: AdminPage, village_id: int, notice_privacy: Annotated[str, Form(max_length=16)]) -> Response:
     try:
-        county_settings.set_notice_privacy(page.session, _who(page), village_id, notice_privacy)
+        places.edit_village(page.session, _who(page), village_id, {"notice_privacy": notice_privacy})
     except DomainError as error:
         text, status = _refused(page, error)
         return _policy(page, status, refusal=text)

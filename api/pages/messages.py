@@ -59,6 +59,11 @@ ERRORS: dict[str, str] = {
     "busy": N_("The service is busy just now and nothing was changed. Wait a moment, then try again."),
     "conflict": N_("Someone changed this at the same moment. Open the page again and check before you send."),
     "domain_error": N_("This could not be done. Go back and try again; if it happens again, tell the county admin."),
+    # the roster import page
+    "roster_file_gone": N_(
+        "The file checked before is no longer kept (it was imported, or waited too long). Upload it again."
+    ),
+    "roster_file_missing": N_("Pick the roster file to upload, then check it."),
     # claiming
     "code_invalid": N_(
         "This QR code is not one of ours, or its activity was withdrawn. Ask the village official which code to scan."
@@ -154,7 +159,6 @@ ERRORS: dict[str, str] = {
     "current_password_wrong": N_("The current password is not right. Check it and try again."),
     "password_changed_meanwhile": N_("Your password was just changed by someone else. Sign in again."),
     "password_change_required": N_("Set a password of your own first; then you can go on."),
-    "township_not_found": N_("There is no such township in your county. Check it and try again."),
     "staff_places_invalid": N_(
         "A village official works in one or more villages, a township supervisor in one township; auditors and "
         "county admins in no single place. Check the places and try again."

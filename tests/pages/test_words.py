@@ -35,7 +35,7 @@ from ledger.catalogue.models import Matter
 from ledger.core.db import make_engine, unit_of_work
 from ledger.core.errors import DomainError
 from ledger.core.settings import DEMO_PASSWORD, Settings
-from ledger.identity.models import Partner
+from ledger.identity.models import Partner, Role, User
 from ledger.tenancy import Household
 from redemption.models import LoanApplication, Offer
 from scoring.card import Card
@@ -173,6 +173,9 @@ LEFT: dict[str, set[str]] = {
     # the notice board names a household "马家 (12号)" in every language (ledger/claims/rules.py notice_name): how
     # the board names households is being reworded as a whole (the county's privacy setting)
     "en /me": {"号"},
+    # the roster file's headers and the head's relation are Chinese in every language: the page names them as the
+    # file must have them (docs/roster.md)
+    "en /county/roster": {"乡镇", "村", "户号", "门牌号", "地址", "姓名", "与户主关系", "户主", "手机号"},
 }
 
 
@@ -291,9 +294,12 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
         matter = session.scalars(select(Matter).order_by(col(Matter.id))).first()
         partner = session.scalars(select(Partner).order_by(col(Partner.id))).first()
         scorecard = session.scalars(select(Scorecard).order_by(col(Scorecard.created_at))).first()
-        assert household and activity and printed and matter and partner
+        official = session.scalars(select(User).where(col(User.role) == Role.OFFICIAL).order_by(col(User.id))).first()
+        assert household and activity and printed and matter and partner and official
         fill = {
             "household_id": str(household.id),
+            "village_id": str(household.village_id),
+            "user_id": str(official.id),
             "activity_id": str(activity.id),
             "application_id": str(application.id) if application else "1",
             "offer_id": str(offer.id) if offer else "1",
