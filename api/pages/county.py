@@ -67,7 +67,7 @@ class Section:
     key: str
     title: str
     about: str
-    path: str | None  # None: not yet on a page (done from the command line or the API for now)
+    path: str
 
 
 SECTIONS = (
@@ -75,11 +75,18 @@ SECTIONS = (
         "places",
         N_("Townships and villages"),
         N_("The county's townships and villages, each village's notice board and centre."),
-        None,
+        "/county/places",
     ),
-    Section("households", N_("Households"), N_("Households and their members, moves, heads and closing."), None),
-    Section("staff", N_("Staff"), N_("Officials, township supervisors, auditors and county admins."), None),
-    Section("roster", N_("Import the roster"), N_("Set up or update households from the county's roster."), None),
+    Section(
+        "households",
+        N_("Households"),
+        N_("Households and their members, moves, heads and closing."),
+        "/county/households",
+    ),
+    Section("staff", N_("Staff"), N_("Officials, township supervisors, auditors and county admins."), "/county/staff"),
+    Section(
+        "roster", N_("Import the roster"), N_("Set up or update households from the county's roster."), "/county/roster"
+    ),
     Section(
         "policy",
         N_("Policy"),
