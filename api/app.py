@@ -29,6 +29,7 @@ from api.routes import (
     ledger,
     loans,
     notifications,
+    partner_admin,
     partners,
     people,
     redemption,
@@ -67,6 +68,7 @@ ROUTERS = (
     staff.router,
     audit.router,
     people.router,
+    partner_admin.router,
 )
 
 

@@ -16,6 +16,7 @@ from api.presentation.people import village_out
 from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut
 from api.schemas.people import VillageChangeIn, VillageOut
 from ledger import figures
+from ledger.catalogue import county as county_settings
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, visible_village
 from ledger.people import places
@@ -123,10 +124,6 @@ def county_policy(session: SessionDep, who: Member) -> CountyPolicyOut:
 def set_county_policy(body: CountyPolicyIn, session: SessionDep, who: Admin) -> CountyPolicyOut:
     """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, whether
     settled points expire (months, 0 = never), and whether deductions show on the notice boards unnamed or not
-    at all."""
-    county = session.get(County, who.county_id)
-    assert county is not None
-    for name, value in body.model_dump(exclude_none=True).items():
-        setattr(county, name, value)
-    session.flush()
+    at all. Each change is written to the change log (GET /api/v1/audit)."""
+    county = county_settings.set_policy(session, who, body.model_dump(exclude_none=True))
     return CountyPolicyOut.model_validate(county, from_attributes=True)

@@ -86,6 +86,10 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",
     ("PUT", "/api/v1/partners/{partner_id}/villages"): "which villages a partner serves",
     ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
+    ("POST", "/api/v1/partners"): "a new partner of the county",
+    ("POST", "/api/v1/partners/{partner_id}/clients"): "a partner's machine client",
+    ("POST", "/api/v1/partners/{partner_id}/clients/{client_id}/disable"): "a partner's machine client",
+    ("POST", "/api/v1/partners/{partner_id}/staff"): "a sign-in for a partner's staff",
 }
 
 
