@@ -32,7 +32,7 @@ def logged(engine: Engine, world: World, action: str, target_id: object) -> list
 
 def household(client: TestClient, headers: dict[str, str], household_id: int) -> dict[str, Any]:
     answer = client.get(f"/api/v1/households/{household_id}", headers=headers)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store", answer.text
     found: dict[str, Any] = answer.json()
     return found
 
@@ -247,6 +247,7 @@ def test_who_reads_households_and_phones(client: TestClient, world: World) -> No
     assert refused(
         client.get(f"/api/v1/households/{world.household_a1}", headers=official_b), 404, "household_not_found"
     )
+    assert client.get("/api/v1/households", headers=official_b).headers["Cache-Control"] == "no-store"
     own = household(client, official_b, world.household_b1)
     assert own["members"][0]["phone"] == "13900000003"
     answer = client.get("/api/v1/households", params={"village_id": world.village_a.village_id}, headers=official_b)
