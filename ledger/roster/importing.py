@@ -13,8 +13,9 @@ the file's SHA-256. Imports of one county are serialised on the county row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -346,19 +347,18 @@ class _Plan:
         ]
 
         # The county's households, and codes of the file used in other counties
-        existing = pd.DataFrame(
-            conn.execute(
-                select(
-                    col(Household.id),
-                    col(Household.code),
-                    col(Household.village_id),
-                    col(Household.house_number),
-                    col(Household.address),
-                    col(Household.name),
-                    col(Household.closed_at),
-                ).where(col(Household.county_id) == county_id)
-            ).all(),
-            columns=["id", "code", "db_village_id", "db_house_number", "db_address", "db_name", "closed_at"],
+        existing = _frame(
+            conn,
+            select(
+                col(Household.id),
+                col(Household.code),
+                col(Household.village_id),
+                col(Household.house_number),
+                col(Household.address),
+                col(Household.name),
+                col(Household.closed_at),
+            ).where(col(Household.county_id) == county_id),
+            ["id", "code", "db_village_id", "db_house_number", "db_address", "db_name", "closed_at"],
         )
         elsewhere = {
             code
@@ -396,30 +396,28 @@ class _Plan:
         )
 
         # The county's people and their villager accounts
-        people = pd.DataFrame(
-            conn.execute(
-                select(
-                    col(Person.id),
-                    col(Person.household_id),
-                    col(Household.code),
-                    col(Person.name),
-                    col(Person.phone),
-                    col(Person.relation),
-                    col(Person.is_head),
-                )
-                .join(Household, col(Household.id) == col(Person.household_id))
-                .where(col(Household.county_id) == county_id)
-            ).all(),
-            columns=["id", "household_id", "code", "name", "phone", "relation", "is_head"],
+        people = _frame(
+            conn,
+            select(
+                col(Person.id),
+                col(Person.household_id),
+                col(Household.code),
+                col(Person.name),
+                col(Person.phone),
+                col(Person.relation),
+                col(Person.is_head),
+            )
+            .join(Household, col(Household.id) == col(Person.household_id))
+            .where(col(Household.county_id) == county_id),
+            ["id", "household_id", "code", "name", "phone", "relation", "is_head"],
         )
         people["is_head"] = people["is_head"].astype(bool)
-        users = pd.DataFrame(
-            conn.execute(
-                select(col(User.id), col(User.person_id), col(User.active)).where(
-                    col(User.county_id) == county_id, col(User.role) == Role.VILLAGER
-                )
-            ).all(),
-            columns=["id", "person_id", "active"],
+        users = _frame(
+            conn,
+            select(col(User.id), col(User.person_id), col(User.active)).where(
+                col(User.county_id) == county_id, col(User.role) == Role.VILLAGER
+            ),
+            ["id", "person_id", "active"],
         )
 
         # Members: by name within the household, then by phone (a move, or a rename within the household)
@@ -623,8 +621,7 @@ class _Plan:
                 new["code"], new["name"], _objects(new["house_number"]), _objects(new["address"]), villages, strict=True
             )
         ]
-        for part in _chunks(rows):
-            conn.execute(insert(HOUSEHOLD), list(part))
+        _insert_many(conn, HOUSEHOLD, rows)
         # Their ids, by code (a plain executemany is many times faster than one returning ids row by row)
         added = set(new["code"])
         ids = {
@@ -648,8 +645,7 @@ class _Plan:
             for row in rows
             for kind, suffix in ((AccountKind.HOUSEHOLD, "points"), (AccountKind.NOTICE, "notice"))
         ]
-        for part in _chunks(accounts):
-            conn.execute(insert(ACCOUNT), list(part))
+        _insert_many(conn, ACCOUNT, accounts)
         # One statement: a zero balance for each account of the county that has none yet (the new ones; every other
         # account got its balance row in the transaction that opened it)
         without_balance = ~exists().where(BALANCE.c.account_id == ACCOUNT.c.id)
@@ -750,16 +746,14 @@ class _Plan:
                 strict=True,
             )
         ]
-        for part in _chunks(rows):
-            conn.execute(insert(PERSON), list(part))
+        _insert_many(conn, PERSON, rows)
         # Their ids: a new member is the only one of their name in their household (checked), and was not there
-        written = pd.DataFrame(
-            conn.execute(
-                select(PERSON.c.id, PERSON.c.household_id, PERSON.c.name)
-                .join(HOUSEHOLD, HOUSEHOLD.c.id == PERSON.c.household_id)
-                .where(HOUSEHOLD.c.county_id == county_id, PERSON.c.created_at == now)
-            ).all(),
-            columns=["id", "household_id", "name"],
+        written = _frame(
+            conn,
+            select(PERSON.c.id, PERSON.c.household_id, PERSON.c.name)
+            .join(HOUSEHOLD, HOUSEHOLD.c.id == PERSON.c.household_id)
+            .where(HOUSEHOLD.c.county_id == county_id, PERSON.c.created_at == now),
+            ["id", "household_id", "name"],
         )
         wanted = pd.DataFrame(
             {"household_id": household_ids, "name": added[NAME].to_numpy(), "phone": [r["phone"] for r in rows]}
@@ -799,8 +793,7 @@ class _Plan:
                 }
                 for person_id, name in zip(create["id"], create["name"], strict=True)
             ]
-            for part in _chunks(rows):
-                conn.execute(insert(USER), list(part))
+            _insert_many(conn, USER, rows)
         reopen = accounts.reindex(with_phone.loc[has_account, "id"])
         reopen_ids = [int(i) for i in reopen.loc[~reopen["active"].astype(bool), "id"]]
         ended_people = updates.loc[updates["phone_changed"] | updates["moved"], "id"]
@@ -814,6 +807,41 @@ class _Plan:
                 conn.execute(active, [{"b_id": i, "active": value} for i in part])
         for part in _chunks(end_ids):
             identity.end_sign_ins_of(conn, list(part), now)
+
+
+def _frame(conn: Connection, query: Any, columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a table, built column by column (much faster than row by row for 350 000 rows)."""
+    found = conn.execute(query).all()
+    values = list(zip(*found, strict=True)) if found else [() for _ in columns]
+    return pd.DataFrame({name: pd.Series(list(v), dtype=object) for name, v in zip(columns, values, strict=True)})
+
+
+def _insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with the driver's executemany, in chunks: one compiled statement, each value through its column's
+    bind processor (a moment as SQLite stores it), not SQLAlchemy's per-row parameter building, which costs more
+    than the insert itself at this size. Every row names the same columns."""
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = conn.dialect
+    compiled = insert(table).values({name: bindparam(name) for name in names}).compile(dialect=dialect)
+    processors: dict[str, Callable[[Any], Any]] = {}
+    for name in names:
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:  # the same few values (one moment, true and false) over and over: once each
+            processors[name] = functools.lru_cache(maxsize=64)(processor)
+    order = list(compiled.positiontup) if compiled.positiontup is not None else names
+    for part in _chunks(rows):
+        columns = [
+            list(map(processors[name], (row[name] for row in part)))
+            if name in processors
+            else [row[name] for row in part]
+            for name in order
+        ]
+        params: list[Any] = list(zip(*columns, strict=True))
+        if compiled.positiontup is None:  # a driver taking named parameters (psycopg)
+            params = [dict(zip(order, values, strict=True)) for values in params]
+        conn.exec_driver_sql(str(compiled), params)
 
 
 def _same(a: pd.Series, b: pd.Series) -> pd.Series:
