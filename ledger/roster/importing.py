@@ -495,7 +495,8 @@ class _Plan:
         person_updates = pd.DataFrame(
             {
                 "id": updates["person_id"],
-                "household_id": updates["household_id"].astype(int),
+                "household_id": updates["household_id"],  # none yet for a household this file adds
+                "code": updates[CODE],
                 "name": updates[NAME],
                 "relation": updates["relation"],
                 "phone": updates["phone"],
@@ -512,6 +513,7 @@ class _Plan:
                     {
                         "id": dropped_heads["id"],
                         "household_id": dropped_heads["household_id"],
+                        "code": dropped_heads["code"],
                         "name": dropped_heads["name"],
                         "relation": dropped_heads["relation"],
                         "phone": dropped_heads["phone"],
@@ -525,7 +527,9 @@ class _Plan:
         )
 
         # Households: the fields the roster keeps, and the head
-        head_changed = set(updates.loc[updates["is_head"] & ~_was_head(before, updates), "household_id"].astype(int))
+        head_changed = set(
+            updates.loc[updates["is_head"] & ~_was_head(before, updates), "household_id"].dropna().astype(int)
+        )
         head_changed |= set(members.loc[members["person_id"].isna() & members["is_head"], "household_id"].dropna())
         head_changed |= set(dropped_heads["household_id"])
         old = joined[joined["id"].notna()].copy()
@@ -550,7 +554,7 @@ class _Plan:
 
         touched = set(changed_households["id"])
         touched |= set(members.loc[members["person_id"].isna(), "household_id"].dropna().astype(int))
-        touched |= set(updates["household_id"].astype(int))
+        touched |= set(updates["household_id"].dropna().astype(int))
         touched |= set(before.loc[updates.index, "household_id"].dropna().astype(int))  # moved out of
         return cls(
             new_households=new_households,
@@ -594,7 +598,7 @@ class _Plan:
     def write(self, conn: Connection, county_id: int, village_ids: dict[tuple[str, str], int], now: Any) -> None:
         new_ids = self._insert_households(conn, county_id, village_ids, now)
         self._update_households(conn)
-        self._update_people(conn)
+        self._update_people(conn, new_ids)
         self._insert_people(conn, county_id, new_ids, now)
         self._villager_accounts(conn, county_id, now)
 
@@ -683,7 +687,7 @@ class _Plan:
         for part in _chunks(changes):
             conn.execute(statement, list(part))
 
-    def _update_people(self, conn: Connection) -> None:
+    def _update_people(self, conn: Connection, new_households: dict[str, int]) -> None:
         """Two passes, so that no moment holds a phone twice or two heads in a household: first every changing
         person lets go of their phone and headship, then each takes what the file gives them."""
         updates = self.person_updates
@@ -705,10 +709,13 @@ class _Plan:
             )
         )
         rows = [
-            {"b_id": i, "household_id": int(h), "name": n, "relation": r, "phone": p, "is_head": bool(head)}
+            {"b_id": i, "household_id": h, "name": n, "relation": r, "phone": p, "is_head": bool(head)}
             for i, h, n, r, p, head in zip(
                 ids,
-                updates["household_id"],
+                [
+                    int(h) if pd.notna(h) else new_households[c]
+                    for h, c in zip(updates["household_id"], updates["code"], strict=True)
+                ],
                 updates["name"],
                 _objects(updates["relation"]),
                 _objects(updates["phone"]),

@@ -283,6 +283,19 @@ def test_a_phone_seen_in_another_household_is_a_move(engine: Engine, county: int
     assert counts(engine)[1] == 5
 
 
+def test_a_member_moves_into_a_household_the_file_adds(engine: Engine, county: int) -> None:
+    run(engine, county, ROSTER)
+    split = ROSTER.replace("青山镇,青山村,QS-001,1,,李秀英,配偶,+86 138-0000-0002\n", "") + (
+        "青山镇,青山村,QS-003,3,,李秀英,户主,13800000002\n"
+    )
+    report = run(engine, county, split)
+    assert report["problems"] == [] and report["households"]["added"] == 1
+    assert report["members"]["moved"] == 1 and report["members"]["added"] == 0
+    assert people(engine)["李秀英"] == ("QS-003", "13800000002", "户主", True)
+    with Session(engine) as session:
+        assert verify.verify(session).ok
+
+
 def test_a_phone_kept_by_its_holder_is_taken(engine: Engine, county: int) -> None:
     run(engine, county, ROSTER)
     text = ROSTER + "青山镇,绿水村,LS-009,,,钱七,户主,13800000003\n"  # 赵大山's phone, 赵大山 keeps it
