@@ -321,7 +321,7 @@ class _Plan:
     missing_households: list[str]
     members: pd.DataFrame  # one row per file row: person id (existing) or none, and the values it gets
     missing_members: pd.DataFrame  # id, household_id, code, name, is_head
-    person_updates: pd.DataFrame  # id, household_id, name, relation, phone, is_head, phone_changed, moved
+    person_updates: pd.DataFrame  # id, household_id, code, name, relation, phone, is_head, phone_changed/added, moved
     users: pd.DataFrame  # villager accounts of the county's people: id, person_id, active
     known: pd.DataFrame  # the file's rows of people in the records: moved, phone_changed, changed
     touched: set[int]  # existing households the import changes (members in, out or changed; fields; head)
@@ -478,6 +478,7 @@ class _Plan:
         before.index = known.index
         known["moved"] = (before["household_id"] != known["household_id"]).to_numpy()
         known["phone_changed"] = ~_same(before["phone"], known["phone"])
+        known["phone_added"] = known["phone_changed"] & before["phone"].isna().to_numpy()
         known["changed"] = (
             known["moved"]
             | known["phone_changed"]
@@ -502,6 +503,7 @@ class _Plan:
                 "phone": updates["phone"],
                 "is_head": updates["is_head"],
                 "phone_changed": updates["phone_changed"],
+                "phone_added": updates["phone_added"],
                 "moved": updates["moved"],
             }
         )
@@ -519,6 +521,7 @@ class _Plan:
                         "phone": dropped_heads["phone"],
                         "is_head": False,
                         "phone_changed": False,
+                        "phone_added": False,
                         "moved": False,
                     }
                 ),
@@ -801,7 +804,10 @@ class _Plan:
                 for person_id, name in zip(create["id"], create["name"], strict=True)
             ]
             _insert_many(conn, USER, rows)
-        reopen = accounts.reindex(with_phone.loc[has_account, "id"])
+        # A phone given back to a member whose sign-in the roster disabled (its phone was removed) brings it back;
+        # a sign-in disabled by the county admin for another reason stays disabled whatever else changes
+        given_back = updates.loc[updates["phone_added"].astype(bool), "id"]
+        reopen = accounts.reindex(given_back).dropna(subset=["id"])
         reopen_ids = [int(i) for i in reopen.loc[~reopen["active"].astype(bool), "id"]]
         ended_people = updates.loc[updates["phone_changed"] | updates["moved"], "id"]
         ended = accounts.reindex(ended_people).dropna(subset=["id"])
