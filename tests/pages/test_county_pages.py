@@ -495,3 +495,35 @@ def test_officials_villagers_and_partners_are_refused(browser: TestClient, world
 def test_not_signed_in_is_sent_to_sign_in(browser: TestClient, world: World) -> None:
     answer = browser.get("/county/policy")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/signin?next=")
+
+
+def test_a_long_change_log_shows_the_newest_first_and_the_files_hold_all(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
+    with unit_of_work(engine) as session:
+        for n in range(205):
+            audit.record(
+                session,
+                county_id=world.village_a.county_id,
+                actor="cli:root",
+                action="policy.change",
+                target_type="policy",
+                before={"notice_days": n},
+                after={"notice_days": n + 1},
+            )
+    sign_in_staff(browser, "auditor")
+    log = browser.get("/county/changes").text
+    assert "共 205 条变更" in log and "这里显示最新的 200 条" in log
+    assert log.count("data-change-id=") == 200
+    assert "<del>204</del> → <ins>205</ins>" in log.split("data-change-id=")[1]  # the newest first
+    assert "命令行" in log and 'data-actor="cli:root"' in log
+    assert len(pd.read_csv(io.BytesIO(browser.get("/county/changes.csv").content))) == 205
+
+
+def test_the_pages_read_in_english_too(browser: TestClient, world: World) -> None:
+    sign_in_staff(browser, "admin")
+    page = browser.get("/county/policy")
+    done = browser.post("/prefs/language", data={"csrf": csrf_of(page.text), "locale": "en", "next": "/county/policy"})
+    assert done.status_code == 303
+    english = browser.get("/county/policy").text
+    assert '<html lang="en">' in english and "Notice period" in english and "公示期" not in english
