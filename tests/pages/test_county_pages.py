@@ -563,3 +563,20 @@ def test_odd_input_on_the_admins_pages_is_never_a_server_error(
         after = audit.changes(session, world.village_a.county_id)
     # every odd value is refused, and nothing is changed
     assert [row.action for row in after[before:]] == [], [row.action for row in after[before:]]
+
+
+def test_the_log_names_roles_and_the_command_line_in_words(browser: TestClient, engine: Engine, world: World) -> None:
+    with unit_of_work(engine) as session:
+        audit.record(
+            session,
+            county_id=world.village_a.county_id,
+            actor="cli:root",
+            action="staff.create",
+            target_type="staff",
+            target_id=1,
+            after={"username": "official-new", "role": "official"},
+        )
+    sign_in_staff(browser, "admin")
+    log = browser.get("/county/changes").text
+    row = log.split('data-change-action="staff.create"')[1].split("</tr>")[0]
+    assert "新增工作人员账号" in row and "<ins>村干部</ins>" in row and "命令行" in row
