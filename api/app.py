@@ -31,6 +31,7 @@ from api.routes import (
     notifications,
     partner_admin,
     partners,
+    people,
     redemption,
     staff,
     villages,
@@ -66,6 +67,7 @@ ROUTERS = (
     job_routes.router,
     staff.router,
     audit.router,
+    people.router,
     partner_admin.router,
 )
 
