@@ -797,9 +797,12 @@ VALUE_TEXTS = {
     "approved": N_("approved"),
     "rejected": N_("not approved"),
     "proposed": N_("waiting"),
+}
+ROLE_TEXTS = {
+    "official": N_("village official"),
     "county_admin": N_("county admin"),
-    "official": N_("An official reviews it"),
     "auditor": N_("auditor"),
+    "partner_staff": N_("partner staff"),
 }
 
 
@@ -810,14 +813,17 @@ def _value(page: Page, name: str, value: Any, villages: dict[int, str]) -> str:
         return "—"
     if isinstance(value, bool):
         return page._("Yes") if value else page._("No")
+    joiner = "、" if page.locale == "zh_CN" else ", "
     if name == "village_ids" and isinstance(value, list):
-        return "、".join(villages.get(v, str(v)) for v in value) if value else page._("The whole county")
+        return joiner.join(villages.get(v, str(v)) for v in value) if value else page._("The whole county")
     if name == "scopes" and isinstance(value, str):
-        return "、".join(page._(SCOPE_TEXTS.get(s, s)) for s in value.split())
+        return joiner.join(page._(SCOPE_TEXTS.get(s, s)) for s in value.split())
+    if name == "role" and isinstance(value, str) and value in ROLE_TEXTS:
+        return page._(ROLE_TEXTS[value])
     if name == "timezone" and isinstance(value, str):
         return i18n.zone_name(value, page.locale)
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
+        return joiner.join(str(v) for v in value)
     if isinstance(value, str) and name in ("valid_from", "valid_to", "at"):
         try:
             return i18n.day(datetime.fromisoformat(value), page.locale, timezone=page.timezone)
@@ -895,11 +901,17 @@ def change_log(
     """Every change to the county's set-up, newest first: when, who, what, and each changed field before and
     after; filtered by days and by the kind of change, and as a file."""
     chosen = _filters(page, since, until, action)
-    rows = audit.changes(
-        page.session, _who(page).county_id, since=chosen.since, until=chosen.until, action=chosen.action
+    county_id = _who(page).county_id
+    total = audit.count(page.session, county_id, since=chosen.since, until=chosen.until, action=chosen.action)
+    shown = audit.changes(
+        page.session,
+        county_id,
+        since=chosen.since,
+        until=chosen.until,
+        action=chosen.action,
+        limit=CHANGES_SHOWN,
+        newest_first=True,
     )
-    total = len(rows)
-    shown = list(reversed(rows))[:CHANGES_SHOWN]
     users = _user_names(page, shown)
     villages = {row_id(v.id): v.name for v in visible_villages(page.session, _who(page))}
     partner_names = {row_id(p.id): p.name for p in partner_access.county_partners(page.session, _who(page))}
