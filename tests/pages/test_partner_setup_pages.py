@@ -353,9 +353,16 @@ def test_the_webhook_page_sets_the_url_shows_each_secret_once_and_the_old_one_si
     assert moved.status_code == 303 and moved.headers["location"] == "/partner/webhook?done=webhook_saved"
     assert "whsec_" not in browser.get(moved.headers["location"]).text
 
-    rotated = post_from(browser, "/partner/webhook", "/partner/webhook/secret")
+    form = browser.get("/partner/webhook")
+    replacing = re.search(r'name="replacing" value="([0-9a-f]{16})"', form.text)
+    assert replacing and old not in form.text  # names the secret it replaces, without telling it
+    rotate = {"csrf": csrf_of(form.text), "replacing": replacing.group(1)}
+    rotated = browser.post("/partner/webhook/secret", data=rotate)
     assert rotated.status_code == 200
     new = shown_secret(rotated.text)
+    resent = browser.post("/partner/webhook/secret", data=rotate)  # the answer reloaded: no second secret
+    assert resent.status_code == 303 and resent.headers["location"] == "/partner/webhook?done=secret_already_new"
+    assert "已经生成过新密钥" in browser.get(resent.headers["location"]).text
     assert new != old and "data-previous-until" in rotated.text and "旧密钥" in rotated.text
     assert "whsec_" not in browser.get("/partner/webhook").text  # shown once
     with Session(engine) as session:
