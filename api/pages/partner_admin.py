@@ -34,7 +34,8 @@ from redemption.models import GRADES, OfferKind, OfferStatus
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
 
-PartnerPage = Annotated[Page, page_allow(partner_kinds=("bank", "merchant", "clinic"))]
+# The API's rule for offers and the webhook: a partner of any kind holding offers:manage (every kind's staff do)
+PartnerPage = Annotated[Page, page_allow(partner_kinds=("bank", "merchant", "clinic"), scope="offers:manage")]
 LOAN_TERMS = ("max_amount_yuan", "rate_discount_bp", "term_months")
 
 # What to put right on these forms, by the field refused (marked for tests/pages/test_i18n.py).

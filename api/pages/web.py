@@ -293,9 +293,10 @@ def _device_id_ok(value: str | None) -> bool:
     return value is not None and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def page_allow(*roles: str, partner_kinds: tuple[str, ...] = ()) -> Any:
-    """Who may open a page: like `api.deps.allow`. Anyone not signed in is sent to sign in first."""
-    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": None}
+def page_allow(*roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None) -> Any:
+    """Who may open a page: like `api.deps.allow` (a partner's staff hold their kind's scopes,
+    ledger/identity/principal.py STAFF_SCOPES). Anyone not signed in is sent to sign in first."""
+    access = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}
 
     def rule(page: Annotated[Page, Depends(get_page)]) -> Page:
         if page.principal is None:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from ledger.core.base import as_utc, utcnow
 from ledger.core.settings import Settings
+from ledger.identity import principal
 from ledger.identity.models import Partner
 from redemption import webhooks
 from redemption.models import HealthSlot, Offer, WebhookDelivery
@@ -451,3 +452,15 @@ def test_a_delivery_given_up_on_says_so_and_still_can_be_sent_again(
     assert queued.status_code == 303
     row = browser.get("/partner/webhook").text.split(f'data-delivery-id="{delivery_id}"')[1].split("</tr>")[0]
     assert "Stopped after" not in row  # it has its one more try waiting
+
+
+def test_the_pages_follow_the_staff_scopes_as_the_api_does(
+    browser: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offers and the webhook need offers:manage on the pages too: staff of a kind without it are refused."""
+    as_staff(browser, "mart-staff")
+    assert browser.get("/partner/offers").status_code == 200
+    monkeypatch.setitem(principal.STAFF_SCOPES, "merchant", frozenset({"vouchers:consume", "settlement:read"}))
+    for path in ("/partner/offers", "/partner/offers/new", "/partner/webhook"):
+        assert browser.get(path).status_code == 403, path
+    assert browser.get("/till").status_code == 200  # the till needs no such scope
