@@ -1,7 +1,7 @@
 """partner webhooks: a rotated secret keeps signing for an overlap window; a delivery may be sent again by hand
 
 Revision ID: 4c2e8b1d9f35
-Revises: 9d4f6a2b7c10
+Revises: 3e7c1a9d5b20
 Create Date: 2026-12-01 13:00:00
 
 - partner.webhook_previous_secret and webhook_previous_until: after a rotation the secret before it signs too
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c2e8b1d9f35"
-down_revision: str | None = "9d4f6a2b7c10"
+down_revision: str | None = "3e7c1a9d5b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
