@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, office, partner, partner_admin, villager
+from api.pages import account, office, partner, partner_setup, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -18,7 +18,7 @@ ROUTERS = (
     villager.router,
     office.router,
     partner.router,
-    partner_admin.router,
+    partner_setup.router,
 )
 OPEN_ROUTERS = (account.signin_router,)  # check CSRF themselves, before any unit of work (staff sign-in)
 
