@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, county, importing, office, partner, partner_admin, places, staffing, villager
+from api.pages import account, county, importing, office, partner, partner_setup, places, staffing, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -18,7 +18,7 @@ ROUTERS = (
     villager.router,
     office.router,
     partner.router,
-    partner_admin.router,
+    partner_setup.router,
     county.router,
     county.secret_router,
     importing.router,

@@ -373,6 +373,9 @@ NOTICES: dict[str, str] = {
     "slot_added": N_("The slot was added."),
     "webhook_saved": N_("Saved. Events go to this web address from now on."),
     "delivery_queued": N_("It goes out again within a few seconds. Look here again in a minute."),
+    "secret_already_new": N_(
+        "A new secret was already made from this page, so no other was made. If you did not copy it, make one more."
+    ),
 }
 
 FIELDS: dict[str, str] = {

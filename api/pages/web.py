@@ -294,10 +294,13 @@ def _device_id_ok(value: str | None) -> bool:
     return value is not None and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def page_allow(*roles: str, partner_kinds: tuple[str, ...] = (), before_password_change: bool = False) -> Any:
-    """Who may open a page: checked by `api.deps.admit`, as `allow` for a token. Anyone not signed in is sent to
-    sign in first; anyone who must set a password of their own, to do that (`error_page`)."""
-    access: dict[str, Any] = {"roles": roles, "partner_kinds": partner_kinds, "scope": None}
+def page_allow(
+    *roles: str, partner_kinds: tuple[str, ...] = (), scope: str | None = None, before_password_change: bool = False
+) -> Any:
+    """Who may open a page: checked by `api.deps.admit`, as `allow` for a token (a partner's staff hold their
+    kind's scopes, ledger/identity/principal.py STAFF_SCOPES). Anyone not signed in is sent to sign in first;
+    anyone who must set a password of their own, to do that (`error_page`)."""
+    access: dict[str, Any] = {"roles": roles, "partner_kinds": partner_kinds, "scope": scope}
     if before_password_change:
         access["before_password_change"] = True
 

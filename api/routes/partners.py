@@ -76,10 +76,14 @@ def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Re
 
 @router.get("/partners/me/webhook/deliveries", response_model=list[DeliveryOut])
 def my_deliveries(
-    session: SessionDep, who: AnyPartner, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    session: SessionDep,
+    who: AnyPartner,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    failed: Annotated[bool, Query(description="Only those that failed and have not arrived since")] = False,
 ) -> list[DeliveryOut]:
     """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
-    return [delivery_out(d) for d in webhooks.recent(session, row_id(who.partner_id), limit=limit)]
+    found = (webhooks.failing if failed else webhooks.recent)(session, row_id(who.partner_id), limit=limit)
+    return [delivery_out(d) for d in found]
 
 
 @router.post(

@@ -638,6 +638,8 @@ def test_a_delivery_given_up_gets_one_more_attempt_each_time_it_is_sent_again_by
     calls: list[int | None] = []
 
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        if headers["Shanzhi-Delivery"] != delivery_id:
+            return 200  # another event of the bank's: it arrives
         calls.append(answer := answers[len(calls)])
         if answer is None:
             raise OSError("connection refused")
@@ -650,7 +652,13 @@ def test_a_delivery_given_up_gets_one_more_attempt_each_time_it_is_sent_again_by
     staff = bearer(password_token(client, "bank-staff"))
     (listed,) = client.get("/api/v1/partners/me/webhook/deliveries", headers=staff).json()
     assert (listed["attempts"], listed["next_attempt_at"]) == (webhooks.MAX_ATTEMPTS, None)  # given up
-    assert webhooks.deliver_due(engine, now + timedelta(days=1), send=send) == 0
+    waiting = enqueue(engine, world, "bank", "loan_application.decided")  # not tried yet: not a failure
+    failed = client.get("/api/v1/partners/me/webhook/deliveries?failed=true", headers=staff).json()
+    assert [d["id"] for d in failed] == [delivery_id]
+    everything = client.get("/api/v1/partners/me/webhook/deliveries", headers=staff).json()
+    assert {d["id"] for d in everything} == {delivery_id, waiting}
+    assert webhooks.deliver_due(engine, now + timedelta(days=1), send=send) == 1  # only the new one goes
+    assert len(calls) == webhooks.MAX_ATTEMPTS  # given up: not tried again by itself
 
     url = f"/api/v1/partners/me/webhook/deliveries/{delivery_id}/retry"
     assert client.post(url, headers=staff).status_code == 200

@@ -37,13 +37,21 @@ TOURS: dict[str, list[tuple[str, str]]] = {
     "mart-staff": [
         ("till", "/till"),
         ("till-settlement", "/till/settlement"),
+        ("partner-offers", "/partner/offers"),
+        ("partner-offer-new", "/partner/offers/new"),
+        ("partner-webhook", "/partner/webhook"),
     ],
     "clinic-staff": [
         ("clinic-bookings", "/till/bookings"),
+        ("clinic-offers", "/partner/offers"),
+        ("clinic-offer", "follow:tr[data-offer-id] a[href^='/partner/offers/']"),
+        ("clinic-offer-new", "/partner/offers/new"),
     ],
     "bank-staff": [
         ("bank-inbox", "/bank"),
         ("bank-application", "follow:a[href^='/bank/applications/']"),
+        ("bank-offer-new", "/partner/offers/new"),
+        ("bank-webhook", "/partner/webhook"),
     ],
 }
 

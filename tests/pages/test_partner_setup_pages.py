@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from ledger.core.base import as_utc, utcnow
 from ledger.core.settings import Settings
+from ledger.identity import principal
 from ledger.identity.models import Partner
 from redemption import webhooks
 from redemption.models import HealthSlot, Offer, WebhookDelivery
@@ -353,9 +354,16 @@ def test_the_webhook_page_sets_the_url_shows_each_secret_once_and_the_old_one_si
     assert moved.status_code == 303 and moved.headers["location"] == "/partner/webhook?done=webhook_saved"
     assert "whsec_" not in browser.get(moved.headers["location"]).text
 
-    rotated = post_from(browser, "/partner/webhook", "/partner/webhook/secret")
+    form = browser.get("/partner/webhook")
+    replacing = re.search(r'name="replacing" value="([0-9a-f]{16})"', form.text)
+    assert replacing and old not in form.text  # names the secret it replaces, without telling it
+    rotate = {"csrf": csrf_of(form.text), "replacing": replacing.group(1)}
+    rotated = browser.post("/partner/webhook/secret", data=rotate)
     assert rotated.status_code == 200
     new = shown_secret(rotated.text)
+    resent = browser.post("/partner/webhook/secret", data=rotate)  # the answer reloaded: no second secret
+    assert resent.status_code == 303 and resent.headers["location"] == "/partner/webhook?done=secret_already_new"
+    assert "已经生成过新密钥" in browser.get(resent.headers["location"]).text
     assert new != old and "data-previous-until" in rotated.text and "旧密钥" in rotated.text
     assert "whsec_" not in browser.get("/partner/webhook").text  # shown once
     with Session(engine) as session:
@@ -444,3 +452,15 @@ def test_a_delivery_given_up_on_says_so_and_still_can_be_sent_again(
     assert queued.status_code == 303
     row = browser.get("/partner/webhook").text.split(f'data-delivery-id="{delivery_id}"')[1].split("</tr>")[0]
     assert "Stopped after" not in row  # it has its one more try waiting
+
+
+def test_the_pages_follow_the_staff_scopes_as_the_api_does(
+    browser: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offers and the webhook need offers:manage on the pages too: staff of a kind without it are refused."""
+    as_staff(browser, "mart-staff")
+    assert browser.get("/partner/offers").status_code == 200
+    monkeypatch.setitem(principal.STAFF_SCOPES, "merchant", frozenset({"vouchers:consume", "settlement:read"}))
+    for path in ("/partner/offers", "/partner/offers/new", "/partner/webhook"):
+        assert browser.get(path).status_code == 403, path
+    assert browser.get("/till").status_code == 200  # the till needs no such scope

@@ -10,6 +10,7 @@ the reason; other refusals become the shared error page.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -33,7 +34,8 @@ from redemption.models import GRADES, OfferKind, OfferStatus
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
 
-PartnerPage = Annotated[Page, page_allow(partner_kinds=("bank", "merchant", "clinic"))]
+# The API's rule for offers and the webhook: a partner of any kind holding offers:manage (every kind's staff do)
+PartnerPage = Annotated[Page, page_allow(partner_kinds=("bank", "merchant", "clinic"), scope="offers:manage")]
 LOAN_TERMS = ("max_amount_yuan", "rate_discount_bp", "term_months")
 
 # What to put right on these forms, by the field refused (marked for tests/pages/test_i18n.py).
@@ -330,6 +332,7 @@ def _webhook_page(page: Page, status_code: int = 200, **context: Any) -> Respons
         status_code=status_code,
         partner=partner,
         has_secret=partner.webhook_secret is not None,
+        replacing=_fingerprint(partner.webhook_secret),
         previous_until=webhooks.previous_valid_until(partner),
         failed=failed,
         recent=recent,
@@ -361,10 +364,19 @@ def webhook_set(page: PartnerPage, url: Annotated[str, Form(max_length=600)] = "
     return _webhook_page(page, new_secret=secret, notice=page._("Saved. Copy the signing secret below now."))
 
 
+def _fingerprint(secret: str | None) -> str:
+    """Which secret a page was showing when its rotate button was pressed (names it without telling it)."""
+    return hashlib.sha256(f"shown:{secret}".encode()).hexdigest()[:16] if secret else ""
+
+
 @router.post("/partner/webhook/secret")
-def webhook_rotate(page: PartnerPage) -> Response:
-    """A new signing secret, shown once on this answer; the old one still signs beside it for 24 hours."""
+def webhook_rotate(page: PartnerPage, replacing: Annotated[str, Form(max_length=16)] = "") -> Response:
+    """A new signing secret, shown once on this answer; the old one still signs beside it for 24 hours. The form
+    names the secret it replaces: sent again (a reload of the answer), it makes no second one, which would end
+    the oldest secret's overlap at once."""
     who = _who(page)
+    if replacing != _fingerprint(_partner(page).webhook_secret):
+        return page.redirect("/partner/webhook", done="secret_already_new")
     _, secret = webhooks.rotate_secret(page.session, row_id(who.partner_id), actor=who.actor)
     return _webhook_page(page, new_secret=secret, rotated=True, notice=page._("A new signing secret was made."))
 
