@@ -29,7 +29,9 @@ from api.routes import (
     ledger,
     loans,
     notifications,
+    partner_admin,
     partners,
+    people,
     redemption,
     staff,
     villages,
@@ -65,6 +67,8 @@ ROUTERS = (
     job_routes.router,
     staff.router,
     audit.router,
+    people.router,
+    partner_admin.router,
 )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, bindpar
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from ledger.core.base import timestamp, utcnow
-from ledger.core.errors import NotFound
+from ledger.core.errors import Conflict, NotFound
 from ledger.journal import head as chain_heads
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
@@ -130,6 +130,21 @@ class HouseholdNotFound(NotFound):
 
 class VillageNotFound(NotFound):
     code = "village_not_found"
+
+
+class HouseholdClosed(Conflict):
+    """A closed household earns, spends and changes no more (docs/people.md)."""
+
+    code = "household_closed"
+
+
+def refuse_closed(household: Household) -> None:
+    """Refuse anything new for a closed household: a claim, an award, a deduction, a redemption, a member."""
+    if household.closed_at is not None:
+        raise HouseholdClosed(
+            "This household was closed: it takes no new claim, award, deduction, redemption or member.",
+            household_id=household.id,
+        )
 
 
 _TOUCH = (

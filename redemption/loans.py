@@ -39,7 +39,7 @@ from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
-from ledger.tenancy import Household
+from ledger.tenancy import Household, refuse_closed
 from redemption import access, offers, webhooks
 from redemption.models import (
     GRADES,
@@ -152,6 +152,7 @@ def apply(
         household = session.scalars(
             select(Household).where(col(Household.id) == who.household_id).with_for_update()
         ).one()
+        refuse_closed(household)
         offer = session.get(Offer, offer_id)
         if offer is None or offer.county_id != household.county_id:
             raise offers.OfferNotFound("No such offer.", offer_id=offer_id)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from ledger.claims.rules import period_bounds
+from ledger.core import audit
 from ledger.core.base import as_utc, row_id, table_of, utcnow
 from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, PartnerVillage
@@ -141,11 +142,31 @@ def set_villages(session: Session, who: Principal, partner_id: int, village_ids:
         village = session.get(Village, village_id)
         if village is None or village.county_id != who.county_id:
             raise VillageNotServed("That village is not in your county.", village_id=village_id)
+    before = villages_of(session, partner_id)
     session.execute(delete(PartnerVillage).where(col(PartnerVillage.partner_id) == partner_id))
     for village_id in wanted:
         session.add(PartnerVillage(partner_id=partner_id, village_id=village_id))
     session.flush()
+    audit.record(
+        session,
+        county_id=who.county_id,
+        actor=who.actor,
+        action="partner.villages",
+        target_type="partner",
+        target_id=partner_id,
+        before={"village_ids": before},
+        after={"village_ids": wanted},
+    )
     return wanted
+
+
+def served_villages(session: Session, partner: Partner) -> list[Village]:
+    """The villages a partner serves, by name: those listed for it, or, with none listed, its county's."""
+    listed = villages_of(session, row_id(partner.id))
+    query = select(Village).where(col(Village.county_id) == partner.county_id)
+    if listed:
+        query = query.where(col(Village.id).in_(listed))
+    return list(session.scalars(query.order_by(col(Village.name), col(Village.id))))
 
 
 def villages_of(session: Session, partner_id: int) -> list[int]:
@@ -267,7 +288,7 @@ def check_loan_terms(terms: dict[str, Any] | None) -> None:
 
 
 def decide(session: Session, who: Principal, offer_id: int, *, approve: bool, note: str | None) -> Offer:
-    """The county admin approves or rejects a proposed offer of the county."""
+    """The county admin approves or rejects a proposed offer of the county (in the change log)."""
     access.require_county_admin(who, "The county admin approves offers.")
     offer = access.county_offer(who, _locked(session, offer_id), offer_id)
     if offer.status != OfferStatus.PROPOSED:
@@ -275,6 +296,16 @@ def decide(session: Session, who: Principal, offer_id: int, *, approve: bool, no
     offer.status = OfferStatus.APPROVED if approve else OfferStatus.REJECTED
     offer.decided_by, offer.decided_at, offer.decision_note = who.actor, utcnow(), note
     session.flush()
+    audit.record(
+        session,
+        county_id=who.county_id,
+        actor=who.actor,
+        action="offer.approve" if approve else "offer.reject",
+        target_type="offer",
+        target_id=offer_id,
+        before={"status": OfferStatus.PROPOSED.value},
+        after={"status": str(offer.status), "note": note},
+    )
     return offer
 
 

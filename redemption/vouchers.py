@@ -30,7 +30,7 @@ from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import Household
+from ledger.tenancy import Household, refuse_closed
 from redemption import access, offers, webhooks
 from redemption.models import (
     HealthSlot,
@@ -150,6 +150,7 @@ def redeem(
         household = session.scalars(
             select(Household).where(col(Household.id) == who.household_id).with_for_update()
         ).one()
+        refuse_closed(household)
         offer = session.get(Offer, offer_id)
         if offer is None or offer.county_id != household.county_id:
             raise offers.OfferNotFound("No such offer.", offer_id=offer_id)

@@ -211,5 +211,18 @@ def population(session: Session, county_id: int) -> pd.DataFrame:
     return pd.DataFrame(list(rows)).astype("float64")
 
 
+def check_version(session: Session, county_id: int, candidate: Card, active: Card) -> Validation:
+    """How a stored version separates the county's finished loans against the card in force, as `shanzhi
+    calibrate` reports it (on the newest 30 % of loans where there are 200 or more), and how the county's scores
+    would shift: what the county admin reads before activating it. Too few outcomes: `NotEnoughOutcomes`."""
+    loans = dataset(session, county_id)
+    check_enough(loans)
+    _, test, holdout = split(loans)
+    people = population(session, county_id)
+    if people.empty:  # nobody rated yet: the loans stand for the county
+        people = loans.features
+    return validate(active, candidate, test, people, holdout=holdout)
+
+
 def fitted_on(train: Dataset, when: datetime) -> dict[str, Any]:
     return {"loans": int(len(train.good)), "bad": int((~train.good).sum()), "at": when.isoformat()}

@@ -13,6 +13,7 @@ from ledger.core.base import as_utc, utcnow
 from ledger.core.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind
 from ledger.identity.principal import Principal
+from ledger.tenancy import Household
 from scoring import access
 from scoring.models import Consent, Purpose, Scope
 
@@ -99,13 +100,37 @@ def is_active(consent: Consent, now: datetime) -> bool:
 
 def check(session: Session, *, partner_id: int, household_id: int, consent_id: str, now: datetime) -> Consent:
     """The consent that lets this partner read this household now. Anything else — no such household, no such
-    consent, another partner's or household's, expired, revoked — is the same refusal."""
+    consent, another partner's or household's, expired, revoked, a closed household — is the same refusal."""
     consent = session.get(Consent, consent_id) if isinstance(consent_id, str) and len(consent_id) <= 64 else None
     if (
         consent is None
         or consent.partner_id != partner_id
         or consent.household_id != household_id
         or not is_active(consent, now)
+        or _closed(session, household_id)  # its consents ended with it (scoring/closing.py)
     ):
         raise ConsentRequired("The household has not given you an active consent to read its rating.")
     return consent
+
+
+def _closed(session: Session, household_id: int) -> bool:
+    closed_at = session.scalar(select(col(Household.closed_at)).where(col(Household.id) == household_id))
+    return closed_at is not None
+
+
+def end_for_household(session: Session, *, household_id: int, actor: str, now: datetime) -> list[str]:
+    """End every consent of the household still in force (it closed): the ids ended."""
+    live = session.scalars(
+        select(Consent)
+        .where(
+            col(Consent.household_id) == household_id,
+            col(Consent.revoked_at).is_(None),
+            col(Consent.expires_at) > now,
+        )
+        .with_for_update()
+    ).all()
+    for consent in live:
+        consent.revoked_at = now
+        consent.revoked_by = actor[:64]
+    session.flush()
+    return [consent.id for consent in live]

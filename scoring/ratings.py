@@ -19,8 +19,11 @@ import pandas as pd
 from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
+from ledger.core import audit
 from ledger.core.base import as_utc, table_of, utcnow
-from ledger.core.errors import NotFound
+from ledger.core.errors import Forbidden, NotFound
+from ledger.identity.models import Role
+from ledger.identity.principal import Principal
 from ledger.tenancy import Household
 from scoring import history
 from scoring.card import Card, content_id, improve, score_frame, score_one
@@ -67,6 +70,32 @@ _ACTIVE = (
     .order_by(col(ScorecardActivation.id).desc())
     .limit(1)
 )
+
+
+def activate(session: Session, who: Principal, scorecard_id: str, *, note: str | None) -> Scorecard:
+    """The county admin rates their county with this version from now on; ratings made with the one before keep
+    theirs (and are stale from now: `is_fresh`). In the change log ("scorecard.activate")."""
+    if who.role != Role.COUNTY_ADMIN:
+        raise Forbidden("Only the county admin activates a scorecard.")
+    row = session.get(Scorecard, scorecard_id)
+    if row is None:
+        raise NotFound("No such scorecard version.", scorecard_id=scorecard_id)
+    before = active_id(session, who.county_id)
+    session.add(
+        ScorecardActivation(county_id=who.county_id, scorecard_id=scorecard_id, activated_by=who.actor, note=note)
+    )
+    session.flush()
+    audit.record(
+        session,
+        county_id=who.county_id,
+        actor=who.actor,
+        action="scorecard.activate",
+        target_type="scorecard",
+        target_id=scorecard_id,
+        before={"active": before},
+        after={"active": scorecard_id, "note": note},
+    )
+    return row
 
 
 def active_id(session: Session, county_id: int) -> str:

@@ -149,6 +149,31 @@ ERRORS: dict[str, str] = {
     "person_of_another_county": N_("This person lives in another county. Pick a person of your county."),
     "person_already_linked": N_("This person has an account already. Use that account."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
+    # places and households (county admin)
+    "township_not_found": N_("There is no such township in your county. Pick one from the list."),
+    "township_name_taken": N_("Your county has a township of this name already. Use another name."),
+    "village_name_taken": N_("This township has a village of this name already. Use another name."),
+    "place_code_taken": N_("This code is in use already. Give another, or leave it empty."),
+    "centre_invalid": N_(
+        "Give both the latitude and the longitude of the village centre, within their range, or leave both empty."
+    ),
+    "household_code_taken": N_("There is a household with this household number already. Check the number."),
+    "phone_malformed": N_("This is not a mobile number. Enter the 11 digits of a mainland mobile number."),
+    "phone_taken": N_(
+        "Another member has this phone number already. Check the number, or change the other member's number first."
+    ),
+    "head_cannot_move": N_("The head of household cannot move away. Make another member the head first."),
+    "household_closed": N_(
+        "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
+    ),
+    # the roster import (county admin)
+    "file_unreadable": N_(
+        "This file cannot be read as a roster. Save it again from the spreadsheet as the template's type and upload it."
+    ),
+    "roster_has_problems": N_(
+        "The roster has problems and nothing was imported. Correct the rows listed, then import again."
+    ),
+    "county_not_found": N_("There is no such county. Check its code and try again."),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "
@@ -161,6 +186,21 @@ ERRORS: dict[str, str] = {
         "The household has not given this bank consent to see its rating. It can give it on its phone, then look again."
     ),
     "partner_not_found": N_("There is no such partner. Pick one from the list."),
+    # the county's settings and partners (county admin)
+    "invalid_policy": N_(
+        "One of the settings is outside what the programme allows. Check the numbers against the limits shown "
+        "beside them, then save."
+    ),
+    "invalid_notice_privacy": N_("Pick how the notice board names a household from the list."),
+    "invalid_partner": N_(
+        "Something about this partner is not right: check its kind, its code (small letters and digits), its "
+        "name, and any sign-in name."
+    ),
+    "partner_exists": N_("A partner with this code exists already. Choose another code."),
+    "client_exists": N_("A system connection with this name exists already. Choose another name, or leave it empty."),
+    "client_not_found": N_("This partner has no such system connection. Open the partner's page again."),
+    "scope_not_allowed": N_("This kind of partner may not be given that permission. Pick from the list."),
+    "partner_username_taken": N_("This sign-in name is taken. Choose another one."),
     "no_rating_lookup": N_("Report a loan only after looking up the household's rating under its consent."),
     "report_through_the_application": N_(
         "This loan came through a loan application: report its status on the application."
@@ -217,6 +257,8 @@ ERRORS: dict[str, str] = {
     # partner systems (the county admin sets them up)
     "invalid_webhook_url": N_("This web address is not right. Give a full address that starts with https://."),
     "webhook_address_not_allowed": N_("This web address is not reachable from outside. Give a public address."),
+    "webhook_delivery_not_found": N_("There is no such delivery of yours. Open the list of deliveries again."),
+    "webhook_delivery_delivered": N_("This event has already arrived, so it is not sent again."),
     # the ledger's own checks: nothing was written; only the county admin can look into it
     **dict.fromkeys(
         LEDGER_CHECKS,

@@ -50,7 +50,7 @@ from ledger.identity.principal import Principal
 from redemption import access as partners
 from scoring import access, lookups, outcomes, ratings, reviews
 from scoring import consent as consents
-from scoring.models import Scorecard, ScorecardActivation
+from scoring.models import Scorecard
 
 router = APIRouter(prefix="/api/v1", tags=["credit"])
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
@@ -278,15 +278,8 @@ def list_scorecards(session: SessionDep, who: Admin) -> list[ScorecardOut]:
 
 @router.post("/scorecards/{scorecard_id}/activate", response_model=ScorecardOut)
 def activate_scorecard(scorecard_id: str, body: ActivateIn, session: SessionDep, who: Admin) -> ScorecardOut:
-    """Rate your county with this version from now on (logged). Ratings made with the old one keep it."""
-    card = session.get(Scorecard, scorecard_id)
-    if card is None:
-        ratings.card_by_id(session, scorecard_id)  # raises not found
-    session.add(
-        ScorecardActivation(county_id=who.county_id, scorecard_id=scorecard_id, activated_by=who.actor, note=body.note)
-    )
-    session.flush()
-    assert card is not None
+    """Rate your county with this version from now on (in the change log). Ratings made with the old one keep it."""
+    card = ratings.activate(session, who, scorecard_id, note=body.note)
     return ScorecardOut(
         id=card.id,
         name=card.name,

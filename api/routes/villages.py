@@ -1,5 +1,6 @@
 """A village's public side (the notice board and the leaderboards, for its members and officials), its
-participation report (officials), its privacy setting; the county's programme settings (county admin)."""
+participation report (officials), its privacy setting (and, for the county admin, its name, township and centre);
+the county's programme settings (county admin)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from fastapi import APIRouter, Query, Response
 from api.deps import Lang, SessionDep, allow
 from api.presentation.claims import leaderboard_out, notice_board_out
 from api.presentation.files import FileWords
-from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut, VillagePolicyIn
+from api.presentation.people import village_out
+from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, NoticeBoardOut
+from api.schemas.people import VillageChangeIn, VillageOut
 from ledger import figures
+from ledger.catalogue import county as county_settings
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal, managed_village, visible_village
+from ledger.identity.principal import Principal, visible_village
+from ledger.people import places
 from ledger.tenancy import County
 from redemption import figures as redemption_figures
 
@@ -100,14 +105,13 @@ def month_report(
     }
 
 
-@router.patch("/api/v1/villages/{village_id}", response_model=VillagePolicyIn)
-def set_village_policy(village_id: int, body: VillagePolicyIn, session: SessionDep, who: Manager) -> VillagePolicyIn:
+@router.patch("/api/v1/villages/{village_id}", response_model=VillageOut)
+def edit_village(village_id: int, body: VillageChangeIn, session: SessionDep, who: Manager) -> VillageOut:
     """How the notice board names the household of an approved claim: full name, surname and house number (the
-    default, 张家（12号）: the village can tell which family it is), or anonymous (一户村民)."""
-    village = managed_village(session, who, village_id)
-    village.notice_privacy = body.notice_privacy
-    session.flush()
-    return VillagePolicyIn(notice_privacy=village.notice_privacy)
+    default, 张家（12号）: the village can tell which family it is), or anonymous (一户村民) — the village's officials
+    and the county admin. The county admin also renames the village, moves it to another township of the county
+    and sets or removes its centre (officials sending these: 403 `forbidden`). Only what is sent changes."""
+    return village_out(places.edit_village(session, who, village_id, body.model_dump(exclude_unset=True)))
 
 
 @router.get("/api/v1/county/policy", response_model=CountyPolicyOut)
@@ -120,10 +124,6 @@ def county_policy(session: SessionDep, who: Member) -> CountyPolicyOut:
 def set_county_policy(body: CountyPolicyIn, session: SessionDep, who: Admin) -> CountyPolicyOut:
     """Notice, review and appeal periods, when a claim is overdue, what villages may add of their own, whether
     settled points expire (months, 0 = never), and whether deductions show on the notice boards unnamed or not
-    at all."""
-    county = session.get(County, who.county_id)
-    assert county is not None
-    for name, value in body.model_dump(exclude_none=True).items():
-        setattr(county, name, value)
-    session.flush()
+    at all. Each change is written to the change log (GET /api/v1/audit)."""
+    county = county_settings.set_policy(session, who, body.model_dump(exclude_none=True))
     return CountyPolicyOut.model_validate(county, from_attributes=True)

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
 from ledger.catalogue.models import Evidence, Matter, Review
+from ledger.core import audit
 from ledger.core.base import as_utc
 from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ledger.tenancy import County, Village
@@ -171,9 +172,18 @@ class Scope:
 
 
 def create(
-    session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool, **fields: Any
+    session: Session,
+    scope: Scope,
+    *,
+    code: str,
+    actor: str,
+    within_village_limits: bool,
+    logged: bool = True,
+    **fields: Any,
 ) -> Matter:
-    """Version 1 of a new matter. An official adding a village item stays within the county's limits."""
+    """Version 1 of a new matter. An official adding a village item stays within the county's limits. Written to
+    the change log ("matter.create"), but for the default catalogue a new county starts with (`logged` False: the
+    county's start is logged once, with how many matters it got)."""
     if not isinstance(code, str) or not CODE.match(code):
         raise InvalidMatter(
             "code is 2 to 48 lowercase letters, digits or underscores, starting with a letter.", field="code"
@@ -189,13 +199,29 @@ def create(
     )
     session.add(matter)
     session.flush()
+    if logged:
+        audit.record(
+            session,
+            county_id=scope.county_id,
+            actor=actor,
+            action="matter.create",
+            target_type="matter",
+            target_id=_target(matter),
+            after={"version": 1, **audit.fields(matter, EDITABLE)},
+        )
     return matter
+
+
+def _target(matter: Matter) -> str:
+    """How the change log names a matter: its code, with the village for a village's own."""
+    return matter.code if matter.village_id is None else f"{matter.code}@village:{matter.village_id}"
 
 
 def edit(
     session: Session, scope: Scope, *, code: str, actor: str, within_village_limits: bool, **changes: Any
 ) -> Matter:
-    """A new version of a matter: the newest one with `changes` applied."""
+    """A new version of a matter: the newest one with `changes` applied; in the change log ("matter.edit", the
+    fields that changed and the version before and after)."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidMatter(f"These cannot be edited: {', '.join(unknown)}.", field=unknown[0])
@@ -218,6 +244,16 @@ def edit(
     )
     session.add(matter)
     session.flush()
+    audit.record(
+        session,
+        county_id=scope.county_id,
+        actor=actor,
+        action="matter.edit",
+        target_type="matter",
+        target_id=_target(matter),
+        before={"version": latest.version, **audit.fields(latest, EDITABLE)},
+        after={"version": matter.version, **audit.fields(matter, EDITABLE)},
+    )
     return matter
 
 
@@ -271,7 +307,7 @@ def load_default(session: Session, *, county_id: int, actor: str = "system:catal
         if row["code"] in existing:
             continue
         fields = {k: v for k, v in row.items() if k != "code"}
-        create(session, scope, code=row["code"], actor=actor, within_village_limits=False, **fields)
+        create(session, scope, code=row["code"], actor=actor, within_village_limits=False, logged=False, **fields)
         added += 1
     return added
 

@@ -32,7 +32,7 @@ from ledger.identity.principal import Principal
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
-from ledger.tenancy import Household, HouseholdNotFound, touch_record
+from ledger.tenancy import Household, HouseholdNotFound, refuse_closed, touch_record
 
 MAX_PHOTOS = 3
 
@@ -69,6 +69,7 @@ def record(
         if household is None or not access.may_act_for(who, household):
             raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
         who.refuse_own(household_id)
+        refuse_closed(household)
         matter = catalogue.current(
             session, county_id=household.county_id, village_id=household.village_id, code=matter_code
         )
@@ -89,6 +90,7 @@ def record(
             reason=matter.code,
             actor=who.actor,
             meta={"deduction": "recorded"},
+            now=now,
         )
         posted = 0 if tx is None else sum(leg.amount for leg in tx.postings if leg.amount > 0)
         deduction = Deduction(

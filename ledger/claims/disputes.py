@@ -302,7 +302,7 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
         ).one()
         if deduction.transaction_id is not None:
             reversal = journal.reverse(
-                session, transaction_id=deduction.transaction_id, actor=who.actor, reason="appeal_upheld"
+                session, transaction_id=deduction.transaction_id, actor=who.actor, reason="appeal_upheld", now=now
             )
             deduction.reversal_tx_id = reversal.id
         deduction.status = DeductionStatus.REVOKED.value

@@ -43,7 +43,7 @@ from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound, ReasonReq
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
-from ledger.tenancy import County, Household, HouseholdNotFound, Person
+from ledger.tenancy import County, Household, HouseholdClosed, HouseholdNotFound, Person, refuse_closed
 
 MAX_PHOTOS = 3
 _WHEN = {"once": "", "day": " today", "week": " this week", "month": " this month"}
@@ -323,6 +323,7 @@ def submit_award(
         if household is None or not access.may_act_for(who, household):
             raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
         check_not_own(who, household_id)
+        refuse_closed(household)
         _check_person(session, person_id, household_id)
         matter = catalogue.current(
             session, county_id=household.county_id, village_id=household.village_id, code=matter_code
@@ -429,7 +430,9 @@ _PLACE_READ = (
     .where(col(Activity.id) == bindparam("activity_id"))
 )
 _PLACE = _PLACE_READ.with_for_update(of=Activity)
-_HOUSEHOLD_READ = select(col(Household.village_id)).where(col(Household.id) == bindparam("household_id"))
+_HOUSEHOLD_READ = select(col(Household.village_id), col(Household.closed_at)).where(
+    col(Household.id) == bindparam("household_id")
+)
 _HOUSEHOLD = _HOUSEHOLD_READ.with_for_update()
 _EARLIER = select(col(Claim.id), col(Claim.submitted_at)).where(
     col(Claim.activity_id) == bindparam("activity_id"),
@@ -528,9 +531,12 @@ def _check_window(activity: Activity, now: datetime) -> None:
 def _check_household(session: Session, place: Place, *, household_id: int, now: datetime, lock: bool) -> str:
     """May this household claim at this activity now (evidence aside)? Returns the period the claim counts in."""
     activity, matter, county = place.activity, place.matter, place.county
-    village_id = session.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).scalar()
+    household = session.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).first()
+    village_id = household.village_id if household is not None else None
     if village_id != activity.village_id:
         raise OutsideVillage("This activity is for another village's households.", village_id=activity.village_id)
+    if household is not None and household.closed_at is not None:
+        raise HouseholdClosed("This household was closed: it claims no more.", household_id=household_id)
     newest = matter if place.newest_matter_id == matter.id else session.get(Matter, place.newest_matter_id)
     if newest is None or not catalogue.in_force(newest, now):
         raise catalogue.MatterInactive("This matter is not in force any more.", matter_code=matter.code)

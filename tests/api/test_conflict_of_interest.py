@@ -76,11 +76,20 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/activities/{activity_id}/withdraw"): "closes an activity for every household",
     ("POST", "/office/activities"): "the page of POST /api/v1/activities",
     ("POST", "/office/activities/{activity_id}/withdraw"): "the page of the API's withdraw",
-    ("PATCH", "/api/v1/villages/{village_id}"): "how the notice board names every household",
+    ("PATCH", "/api/v1/villages/{village_id}"): "how the notice board names every household; the village's name, "
+    "township and centre",
+    ("POST", "/api/v1/townships"): "a new township: nobody lives in it yet",
+    ("PATCH", "/api/v1/townships/{township_id}"): "a township's name",
+    ("POST", "/api/v1/villages"): "a new village: nobody lives in it yet",
+    ("POST", "/api/v1/households"): "a new household: nobody lives in it yet",
     ("PATCH", "/api/v1/county/policy"): "the county's periods and limits, for every household",
     ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",
     ("PUT", "/api/v1/partners/{partner_id}/villages"): "which villages a partner serves",
     ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
+    ("POST", "/api/v1/partners"): "a new partner of the county",
+    ("POST", "/api/v1/partners/{partner_id}/clients"): "a partner's machine client",
+    ("POST", "/api/v1/partners/{partner_id}/clients/{client_id}/disable"): "a partner's machine client",
+    ("POST", "/api/v1/partners/{partner_id}/staff"): "a sign-in for a partner's staff",
 }
 
 
@@ -96,6 +105,7 @@ class Targets:
     review_request: int
     users: dict[str, int]
     household_code: str  # A2's 户号, as the office forms ask for it
+    resident: int  # the person official-home is, a member of A2
 
 
 @pytest.fixture
@@ -171,6 +181,7 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
             int(asked.json()["id"]),
             users,
             not_none(session.get(Household, world.household_a2)).code,
+            id_of(session.scalars(select(Person).where(col(Person.name) == "Resident official")).one()),
         )
 
 
@@ -259,6 +270,24 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
         lambda t, w: f"/api/v1/credit/review-requests/{t.review_request}/answer",
         lambda t, w: {"answer": "Fine as it is."},
     ),
+    ("PATCH", "/api/v1/households/{household_id}"): _api(
+        "PATCH", lambda t, w: f"/api/v1/households/{w.household_a2}", lambda t, w: {"address": "Our lane"}
+    ),
+    ("POST", "/api/v1/households/{household_id}/members"): _api(
+        "POST", lambda t, w: f"/api/v1/households/{w.household_a2}/members", lambda t, w: {"name": "A cousin"}
+    ),
+    ("PATCH", "/api/v1/members/{person_id}"): _api(
+        "PATCH", lambda t, w: f"/api/v1/members/{t.resident}", lambda t, w: {"phone": "13600000099"}
+    ),
+    ("POST", "/api/v1/members/{person_id}/move"): _api(
+        "POST", lambda t, w: f"/api/v1/members/{t.resident}/move", lambda t, w: {"household_id": w.household_a1}
+    ),
+    ("POST", "/api/v1/households/{household_id}/head"): _api(
+        "POST", lambda t, w: f"/api/v1/households/{w.household_a2}/head", lambda t, w: {"person_id": t.resident}
+    ),
+    ("POST", "/api/v1/households/{household_id}/close"): _api(
+        "POST", lambda t, w: f"/api/v1/households/{w.household_a2}/close", lambda t, w: {}
+    ),
     ("PUT", "/api/v1/staff/{user_id}/person"): lambda client, token, t, w: [  # unlinked, one could act for it
         client.put(f"/api/v1/staff/{t.users[who]}/person", json={"person_id": None}, headers=bearer(token))
         for who in ("admin", "supervisor", "official-home")
@@ -319,8 +348,8 @@ def _refused(answer: Response, route: tuple[str, str], who: str) -> str | None:
         codes = {"conflict_of_interest"}
         if who == "admin" and path == "/api/v1/claims/proxy":  # a proxy claim is an official's
             codes = {"forbidden"}
-        if who != "admin" and path.startswith("/api/v1/staff/"):  # only the county admin links staff
-            codes = {"forbidden"}
+        if who != "admin" and path.startswith(("/api/v1/staff/", "/api/v1/households/", "/api/v1/members/")):
+            codes = {"forbidden"}  # only the county admin links staff and restructures households
         ok = answer.status_code == 403 and answer.json()["code"] in codes
     else:  # a page: the refusal page, 403
         ok = answer.status_code == 403
@@ -334,6 +363,8 @@ class Seen:
     disputes: list[tuple[int, str]]
     deductions: list[tuple[int, str]]
     links: list[tuple[str | None, int | None]]
+    people: list[tuple[int, int, str, str | None, bool]]
+    households: list[tuple[int, str | None, bool]]
 
 
 def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> Seen:
@@ -345,6 +376,14 @@ def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> S
             [(id_of(d), d.status) for d in session.scalars(select(Dispute).order_by(col(Dispute.id)))],
             [(id_of(d), d.status) for d in session.scalars(select(Deduction).order_by(col(Deduction.id)))],
             [(u.username, u.person_id) for u in session.scalars(select(User).order_by(col(User.id)))],
+            [
+                (id_of(p), p.household_id, p.name, p.phone, p.is_head)
+                for p in session.scalars(select(Person).order_by(col(Person.id)))
+            ],
+            [
+                (id_of(h), h.address, h.closed_at is None)
+                for h in session.scalars(select(Household).order_by(col(Household.id)))
+            ],
         )
 
 
