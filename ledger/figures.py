@@ -514,6 +514,12 @@ def villages_month(session: Session, scope: Scope, month: str) -> pd.DataFrame:
     )
 
 
+def villages_this_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    """The dashboard's per-village table: month, then `by_village` of the month `now` is in (county time)."""
+    month = months_until(now, scope.timezone, 1)[0]
+    return villages_month(session, scope, month).assign(month=month)[["month", *BY_VILLAGE]]
+
+
 # --- leaderboards ----------------------------------------------------------------------------------------------
 
 

@@ -95,6 +95,7 @@ DASHBOARD: dict[str, Dashboard] = {
     "points_by_matter": figures.points_by_matter_window,
     "on_time": figures.on_time_by_month,
     "redemption": redemption_window,
+    "villages": figures.villages_this_month,  # a table, not a chart: per village, this month
 }
 
 

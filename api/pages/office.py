@@ -789,14 +789,13 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         .where(col(Township.id).in_(sorted({v.township_id for v in villages})))
         .order_by(col(Township.id))
     ).all()
-    by_village_month = figures.months_until(utcnow(), scope.timezone, 1)[0]
-    by_village = figures.villages_month(page.session, scope, by_village_month)
+    by_village = redemption_figures.dashboard_table("villages", page.session, scope)
     return page.render(
         "office/dashboard.html",
         scope=scope,
         table=table,
         by_village=by_village.to_dict(orient="records"),
-        by_village_month=i18n.month_key(by_village_month, page.locale),
+        by_village_month=i18n.month_key(figures.months_until(utcnow(), scope.timezone, 1)[0], page.locale),
         participating=int(table["participating"].iloc[-1]) if len(table) else 0,
         households=int(table["households"].iloc[-1]) if len(table) else 0,
         month=i18n.month_key(table["month"].iloc[-1], page.locale) if len(table) else "",
@@ -827,7 +826,7 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
 
 
 def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
-    name = _chart_name(name)
+    name = name if name == "villages" else _chart_name(name)  # every chart's table, and the villages' table
     scope = _scope(page, village_id, township)
     table = redemption_figures.dashboard_table(name, page.session, scope)
     words = FileWords(page.locale, scope.timezone)  # headers and words in the page's language

@@ -30,6 +30,7 @@ NAMES = {
     "on_time": N_("Claims decided on time"),
     "redemption": N_("Redemption by partner"),
     "uses": N_("Uses of vouchers"),
+    "villages": N_("Villages this month"),
     "section": N_("Section"),  # the month report's long CSV: section, item, measure, value
     "item": N_("Item"),
     "measure": N_("Measure"),
@@ -71,12 +72,15 @@ COLUMNS = {
     "uses": N_("Uses"),
     "ledger_points": N_("Points in the ledger"),
     "reconciled": N_("Matches the ledger"),
+    "escalated": N_("Sent up to the township supervisor"),
+    "escalated_waiting": N_("Of these, still waiting"),
 }
 
 # a column whose key says something else in one table
 COLUMNS_IN = {
     ("participation", "rate"): N_("Participation rate"),
     ("on_time", "rate"): N_("Share decided on time"),
+    ("villages", "rate"): N_("Share decided on time"),
     ("uses", "kind"): N_("Kind of offer"),
 }
 

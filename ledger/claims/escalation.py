@@ -8,8 +8,9 @@ escalated once however many workers run the step at the same moment, and its sup
 Escalation changes nobody's rights: the village's officials can still decide the claim, and the supervisor (who
 sees every village of the township) can too. It only puts the claim at the head of the review queue, marked as
 sent up (already on the claims list API and /office), and counts in the dashboard's per-village figures
-(ledger/figures.py: escalations). The mark stays after the claim is decided; a claim decided in time is never
-marked. Its moment is the real clock's, like everything the schedule writes.
+(ledger/figures.py: by_village). The mark stays after the claim is decided; a claim decided in time is never
+marked. Its moment is the run's, but never later than the real clock (`shanzhi tick --days-ahead` does not date
+anything in the future).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ TOLD = "claim_escalated"  # the notification's kind
 def escalate_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
     """Escalate the pending claims submitted at least their county's overdue hours before `now` and not yet
     escalated; returns how many this run escalated. Each claim in a savepoint of its own: one that fails is
-    skipped and recorded (ledger/core/failures.py), and the others go up."""
+    skipped and recorded (ledger/core/failures.py), and the others go up. Each supervisor is told once per run,
+    of all the claims of their township this run sent up (one message, not one per claim, after a backlog)."""
     now = now or utcnow()
+    stamp = min(now, utcnow())  # a run for a past moment (history played back) says so; never a future one
+    sent_up: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (county, township) -> [(claim, village)]
     escalated = 0
     for county_id, hours in session.execute(select(col(County.id), col(County.overdue_hours))).all():
         due = session.scalars(
@@ -50,13 +54,29 @@ def escalate_due(session: Session, *, now: datetime | None = None, limit: int = 
         ).all()
         for claim_id in due:
             with failures.item(session, step=STEP, kind="claim", record_id=claim_id, county_id=county_id):
-                escalated += _escalate(session, row_id(claim_id))
+                marked = _escalate(session, row_id(claim_id), stamp)
+                if marked is not None:
+                    township_id, village_id = marked
+                    sent_up.setdefault((county_id, township_id), []).append((row_id(claim_id), village_id))
+                    escalated += 1
+    for (county_id, township_id), claims in sent_up.items():
+        for user_id in supervisors(session, township_id):
+            outbox.tell(
+                session,
+                county_id=county_id,
+                household_id=None,
+                kind=TOLD,
+                user_id=user_id,
+                township_id=township_id,
+                claim_ids=[claim for claim, _ in claims],
+                village_ids=sorted({village for _, village in claims}),
+            )
     session.flush()
     return escalated
 
 
-def _escalate(session: Session, claim_id: int) -> int:
-    """Mark one claim and tell its township's supervisors; 0 when another worker (or a decision) got there first."""
+def _escalate(session: Session, claim_id: int, stamp: datetime) -> tuple[int, int] | None:
+    """Mark one claim: its (township, village), or None when another worker (or a decision) got there first."""
     marked = session.execute(
         update(Claim)
         .where(
@@ -64,28 +84,17 @@ def _escalate(session: Session, claim_id: int) -> int:
             col(Claim.status) == ClaimStatus.PENDING,
             col(Claim.escalated_at).is_(None),
         )
-        .values(escalated_at=utcnow())
+        .values(escalated_at=stamp)
         .execution_options(synchronize_session=False)
     )
     if cast("CursorResult[Any]", marked).rowcount != 1:  # an UPDATE answers with a cursor result
-        return 0
-    county_id, village_id, township_id = session.execute(
-        select(col(Claim.county_id), col(Claim.village_id), col(Village.township_id))
-        .join(Village, col(Village.id) == col(Claim.village_id))
+        return None
+    township_id, village_id = session.execute(
+        select(col(Village.township_id), col(Village.id))
+        .join(Claim, col(Claim.village_id) == col(Village.id))
         .where(col(Claim.id) == claim_id)
     ).one()
-    for user_id in supervisors(session, township_id):
-        outbox.tell(
-            session,
-            county_id=county_id,
-            household_id=None,
-            kind=TOLD,
-            user_id=user_id,
-            claim_id=claim_id,
-            village_id=village_id,
-            township_id=township_id,
-        )
-    return 1
+    return int(township_id), int(village_id)
 
 
 def supervisors(session: Session, township_id: int) -> list[int]:

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from ledger import jobs
 from ledger.claims import escalation
 from ledger.claims.models import Claim
-from ledger.core.base import utcnow
+from ledger.core.base import as_utc, utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.outbox import Notification
 from ledger.identity.models import OfficialScope, Role, User
@@ -56,7 +56,7 @@ def _told(engine: Engine, claim_id: int) -> list[dict[str, Any]]:
         rows = session.scalars(
             select(Notification).where(col(Notification.kind) == escalation.TOLD).order_by(col(Notification.id))
         ).all()
-        return [dict(n.payload) for n in rows if n.payload.get("claim_id") == claim_id]
+        return [dict(n.payload) for n in rows if claim_id in n.payload.get("claim_ids", [])]
 
 
 def _user_id(engine: Engine, username: str) -> int:
@@ -102,9 +102,9 @@ def test_two_ticks_at_once_escalate_an_overdue_claim_once_and_tell_the_superviso
     assert _told(engine, overdue) == [
         {
             "user_id": supervisor,
-            "claim_id": overdue,
-            "village_id": world.village_a.village_id,
             "township_id": world.village_a.township_id,
+            "claim_ids": [overdue],
+            "village_ids": [world.village_a.village_id],
         }
     ]
     # ticking again changes nothing, and the claim is still the village official's to decide
@@ -185,3 +185,35 @@ def test_the_supervisors_queue_shows_escalated_claims_first_and_another_township
     # a villager asking for the escalated list gets nothing
     villager = villager_token(client, world.villager_phone)
     assert client.get("/api/v1/claims", params={"escalated": "true"}, headers=bearer(villager)).json() == []
+
+
+def test_a_backlog_is_told_to_each_supervisor_in_one_message_and_dated_by_the_run(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    official_a, official_b = password_token(client, "official-a"), password_token(client, "official-b")
+    in_a = [
+        _submit(client, official_a, world.villager_phone, world.village_a.village_id),
+        _submit(client, official_a, SECOND_PHONE, world.village_a.village_id),
+    ]
+    in_b = _submit(client, official_b, "13900000003", world.village_b.village_id)
+    for claim_id in [*in_a, in_b]:
+        _age(engine, claim_id, 50)
+    past = utcnow() - timedelta(hours=2)  # a run for a past moment (history played back)
+
+    assert jobs.tick(engine, now=past).escalated_claims == 3
+
+    assert _told(engine, in_b) == [
+        {
+            "user_id": _user_id(engine, "supervisor"),
+            "township_id": world.village_a.township_id,
+            "claim_ids": [*in_a, in_b],
+            "village_ids": sorted([world.village_a.village_id, world.village_b.village_id]),
+        }
+    ]
+    stamped = _escalated_at(engine, in_b)
+    assert stamped is not None and abs((as_utc(stamped) - past).total_seconds()) < 1
+    # a run days ahead (a demo) dates nothing in the future
+    later = _submit(client, official_a, world.villager_phone, world.village_a.village_id, "garbage_sorting")
+    assert jobs.tick(engine, now=utcnow() + timedelta(days=2)).escalated_claims == 1
+    moment = _escalated_at(engine, later)
+    assert moment is not None and as_utc(moment) <= utcnow()

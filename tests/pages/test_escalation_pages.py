@@ -3,9 +3,11 @@ village's official still decides it from the same queue."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
+import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -106,6 +108,19 @@ def test_the_dashboard_shows_each_villages_on_time_rate_and_what_was_sent_up_thi
         "escalated-waiting": "0",
         "rate": "0.0000",
     }
+
+    # the same table as a file, in the page's language
+    csv = browser.get("/office/dashboard/data/villages.csv")
+    assert csv.status_code == 200, csv.text
+    table = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(table.columns) == ["月份", "村", "办结申报数", "按时办结数", "按时办结率", "已上报乡镇", "其中仍未审核"]
+    assert table[["办结申报数", "按时办结数", "按时办结率", "已上报乡镇", "其中仍未审核"]].values.tolist() == [
+        ["1", "1", "1.0", "1", "1"],
+        ["1", "0", "0.0", "1", "0"],
+    ]
+    assert re.fullmatch(r"\d{4}年\d{1,2}月", table["月份"][0])
+    xlsx = browser.get("/office/dashboard/data/villages.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
     # a village's own official sees their village only
     browser.cookies.clear()
