@@ -14,16 +14,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
+from api import demo_history
 from ledger import tenancy
 from ledger.activities import codes
 from ledger.activities import service as activities
 from ledger.activities.models import Activity
-from ledger.catalogue import service as catalogue
+from ledger.catalogue.county import start_county
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
 from ledger.core.base import row_id, utcnow
@@ -32,7 +35,6 @@ from ledger.figures import month_bounds
 from ledger.identity import principal
 from ledger.identity.models import OfficialScope, Partner, PartnerClient, PartnerKind, Role, User
 from ledger.identity.passwords import check_secret, hash_secret
-from ledger.identity.service import set_password
 from ledger.journal import accounts, queries
 from ledger.journal import service as journal
 from ledger.journal.models import AccountKind
@@ -64,7 +66,7 @@ MATTERS = [
     ("dispute_mediation", 5),
     ("neighbourly_help", 2),
 ]
-HOUSEHOLDS_PER_VILLAGE = 20
+ACTOR = "system:demo"  # who the change log names for the demo's set-up
 
 
 @dataclass(frozen=True)
@@ -124,27 +126,151 @@ def phone_of(n: int) -> str:
 
 
 def seed(session: Session, keys: codes.Keys) -> None:
+    """The demo county as a county starts: the county with its default catalogue and policy, then its places and
+    people from its roster (`roster`), its staff and partners, then a year of its life through the services
+    (api/demo_history.py), this week's claims in every state, the ratings as of today and the redemption story."""
     rng = random.Random(20261123)
-    county = tenancy.create_county(session, code="demo", name="善治县（演示）")
-    catalogue.load_default(session, county_id=row_id(county.id))
-    villages: dict[str, tenancy.Village] = {}
-    townships: dict[str, tenancy.Township] = {}
-    for t_code, t_name, village_list in VILLAGES:
-        townships[t_code] = tenancy.create_township(session, county=county, code=t_code, name=t_name)
-        for v_code, v_name in village_list:
-            villages[v_code] = tenancy.create_village(session, township=townships[t_code], code=v_code, name=v_name)
+    county = start_county(session, code="demo", name="善治县（演示）", actor=ACTOR)
+    villages, townships = _from_roster(session, county, roster(random.Random(20261201)))
     _staff(session, county, villages, townships)
     _partners(session, county, villages)
-    n = 0
-    for village in villages.values():
-        for _ in range(HOUSEHOLDS_PER_VILLAGE):
-            n += 1
-            _household(session, rng, county, village, n)
-    for village in villages.values():
-        _claims(session, rng, keys, village)
-    _steady_volunteer(session, _first_household(session))
+    places = _places(session, county, villages, rng)
+    demo_history.play(session, keys, places, now=utcnow(), timezone=county.timezone, rng=rng)
+    for place in places:
+        _claims(session, rng, keys, place)
     ratings.rescore_county(session, row_id(county.id))  # every household rated as of today, with the shipped card
     _redemption(session, county)
+
+
+# --- the roster: places and people, as the county keeps them -----------------------------------------------------
+
+ROSTER_COLUMNS = ["乡镇", "村", "户号", "门牌号", "地址", "姓名", "与户主关系", "手机号"]
+HOUSEHOLDS = {"qingshan-cun": 100, "zhulin": 90, "xikou": 80}  # households per village, in VILLAGES order
+HOUSEHOLD_COUNT = sum(HOUSEHOLDS.values())
+GIVEN_MEN = ["建国", "志强", "国庆", "春生", "德明", "永福", "卫东", "立新", "海涛", "文斌", "家豪", "俊杰"]
+GIVEN_WOMEN = ["秀英", "桂兰", "丽华", "海燕", "玉梅", "金凤", "美玲", "春花", "红霞", "淑珍", "雪梅", "晓燕"]
+WIVES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高叶方"
+
+
+def roster(rng: random.Random) -> pd.DataFrame:
+    """The demo county's roster, one row per member in the county's roster format (ROSTER_COLUMNS): three
+    villages of two townships. Household n's head has phone `phone_of(n)`; some other members have phones too."""
+    rows: list[dict[str, str]] = []
+    n = 0
+    for _, township, village_list in VILLAGES:
+        for village_code, village in village_list:
+            for house in range(1, HOUSEHOLDS[village_code] + 1):
+                n += 1
+                surname = SURNAMES[n % len(SURNAMES)]
+
+                place = [township, village, f"{village_code}-{n:03d}", str(house)]
+                place.append(f"{township}{village}{(house - 1) // 20 + 1}组{house}号")
+
+                def member(name: str, relation: str, phone: str = "", place: list[str] = place) -> None:
+                    rows.append(dict(zip(ROSTER_COLUMNS, [*place, name, relation, phone], strict=True)))
+
+                member(surname + rng.choice(GIVEN_MEN), "户主", phone_of(n))
+                if rng.random() < 0.85:
+                    wife_phone = phone_of(1000 + n * 10) if rng.random() < 0.5 else ""
+                    member(rng.choice(WIVES) + rng.choice(GIVEN_WOMEN), "配偶", wife_phone)
+                for m in range(rng.choice([0, 1, 1, 2, 2, 3])):
+                    son = rng.random() < 0.5
+                    relation = "子" if son else "女"
+                    name = surname + rng.choice(GIVEN_MEN if son else GIVEN_WOMEN)
+                    member(name, relation, phone_of(1000 + n * 10 + 1 + m) if rng.random() < 0.3 else "")
+                if rng.random() < 0.3:
+                    member(surname + rng.choice(GIVEN_MEN), "父")
+                if rng.random() < 0.35:
+                    member(rng.choice(WIVES) + rng.choice(GIVEN_WOMEN), "母")
+    return pd.DataFrame(rows, columns=ROSTER_COLUMNS)
+
+
+def _from_roster(
+    session: Session, county: County, frame: pd.DataFrame
+) -> tuple[dict[str, tenancy.Village], dict[str, tenancy.Township]]:
+    """The county's places, households, members and villager sign-ins, from its roster. Returns the villages and
+    townships by the demo's codes (VILLAGES)."""
+    codes_of = {name: code for code, name, _ in VILLAGES}
+    village_codes = {name: code for _, _, village_list in VILLAGES for code, name in village_list}
+    townships: dict[str, tenancy.Township] = {}
+    villages: dict[str, tenancy.Village] = {}
+    for (township_name, village_name), people in frame.groupby(["乡镇", "村"], sort=False):
+        t_code = codes_of[str(township_name)]
+        if t_code not in townships:
+            townships[t_code] = tenancy.create_township(session, county=county, code=t_code, name=str(township_name))
+        v_code = village_codes[str(village_name)]
+        village = tenancy.create_village(session, township=townships[t_code], code=v_code, name=str(village_name))
+        villages[v_code] = village
+        for code, members in people.groupby("户号", sort=False):
+            head = members[members["与户主关系"] == "户主"].iloc[0]
+            household = tenancy.create_household(
+                session,
+                village=village,
+                code=str(code),
+                name=f"{head['姓名']}家",
+                head_name=str(head["姓名"]),
+                head_phone=str(head["手机号"]) or None,
+                house_number=str(head["门牌号"]) or None,
+            )
+            household.address = str(head["地址"]) or None
+            for _, row in members.iterrows():
+                if row["与户主关系"] == "户主":
+                    continue
+                session.add(
+                    Person(
+                        household_id=row_id(household.id),
+                        name=str(row["姓名"]),
+                        relation=str(row["与户主关系"]),
+                        phone=str(row["手机号"]) or None,
+                    )
+                )
+        session.flush()
+    for person in session.scalars(select(Person).where(col(Person.phone).is_not(None))).all():
+        if person.is_head:
+            person.relation = "户主"
+        session.add(
+            User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
+        )
+    session.flush()
+    return villages, townships
+
+
+def _places(
+    session: Session, county: County, villages: dict[str, tenancy.Village], rng: random.Random
+) -> list[demo_history.Place]:
+    """Each village with its official and its households, heads signed in, with how keen each is."""
+    places = []
+    for n, (code, village) in enumerate(villages.items()):
+        username = next(u for u, _, _, scope in STAFF if scope == (code,))
+        official_id = session.scalars(select(col(User.id)).where(col(User.username) == username)).one()
+        official = principal.load(session, subject=f"user:{official_id}", role=Role.OFFICIAL, scopes=())
+        heads = session.execute(
+            select(col(User.id), col(Household.id))
+            .join(Person, col(Person.id) == col(User.person_id))
+            .join(Household, col(Household.id) == col(Person.household_id))
+            .where(col(Household.village_id) == village.id, col(Person.is_head).is_(True))
+            .order_by(col(Household.id))
+        ).all()
+        homes = []
+        for i, (user_id, household_id) in enumerate(heads):
+            villager = principal.load(session, subject=f"user:{user_id}", role=Role.VILLAGER, scopes=())
+            steady = i in (0, 2)  # households 1 and 3 of each village: the ones the printed help and the tests name
+            zeal = 1.0 if steady else rng.betavariate(1.3, 2.0)
+            homes.append(demo_history.Home(household_id, villager, zeal, steady))
+        lat, lon = 30.27 + 0.05 * n, 120.15 + 0.05 * n
+        places.append(demo_history.Place(village, official, homes, lat, lon))
+    return places
+
+
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    return hash_secret(DEMO_PASSWORD)
+
+
+def _demo_password(user: User) -> None:
+    """Every demo staff account has the demo password, flagged as a default one. One hash for all: an argon2 hash
+    is made to be slow, and the accounts share the password anyway (it is printed)."""
+    user.password_hash, user.password_is_default = _demo_password_hash(), True
 
 
 def _staff(
@@ -152,7 +278,7 @@ def _staff(
 ) -> None:
     for username, role, name, scope in STAFF:
         user = User(role=role, county_id=row_id(county.id), username=username, display_name=name)
-        set_password(user, DEMO_PASSWORD, is_default=True)
+        _demo_password(user)
         session.add(user)
         session.flush()
         for code in scope:
@@ -189,7 +315,7 @@ def _partners(session: Session, county: County, villages: dict[str, tenancy.Vill
                     display_name=name,
                     partner_id=partner.id,
                 )
-                set_password(user, DEMO_PASSWORD, is_default=True)
+                _demo_password(user)
                 session.add(user)
         if client.kind != PartnerKind.BANK:
             for village in villages.values():
@@ -203,49 +329,6 @@ def _partners(session: Session, county: County, villages: dict[str, tenancy.Vill
                 )
 
 
-def _household(session: Session, rng: random.Random, county: County, village: tenancy.Village, n: int) -> None:
-    surname = SURNAMES[n % len(SURNAMES)]
-    household = tenancy.create_household(
-        session,
-        village=village,
-        code=f"{village.code}-{n:03d}",
-        name=f"{surname}家",
-        head_name=surname + rng.choice(GIVEN),
-        head_phone=phone_of(n),
-        house_number=str(n),
-    )
-    for m in range(rng.randint(1, 3)):
-        session.add(
-            Person(
-                household_id=row_id(household.id),
-                name=surname + rng.choice(GIVEN),
-                phone=phone_of(1000 + n * 10 + m) if m == 0 else None,
-            )
-        )
-    session.flush()
-    for person in session.scalars(
-        select(Person).where(col(Person.household_id) == household.id, col(Person.phone).is_not(None))
-    ):
-        session.add(
-            User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
-        )
-    issuance = row_id(accounts.of_village(session, row_id(village.id), AccountKind.ISSUANCE).id)
-    own = row_id(accounts.of_household(session, row_id(household.id)).id)
-    now = utcnow()
-    activity = rng.random()
-    for _ in range(int(activity * 24)):
-        reason, points = rng.choice(MATTERS)
-        journal.transfer(
-            session,
-            debit=issuance,
-            credit=own,
-            amount=points,
-            reason=reason,
-            actor="system:demo",
-            effective_at=now - timedelta(days=rng.randint(1, 360)),
-        )
-
-
 # Each village's activities: (matter, title, place, period, rotating, days open before and after now)
 ACTIVITIES = [
     ("courtyard_hygiene", "庭院整洁月度评比", "各户庭院", "once", False, 1, 20),
@@ -255,50 +338,38 @@ ACTIVITIES = [
 ]
 
 
-def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: tenancy.Village) -> None:
-    """Open activities, and claims of this week in every state: awaiting review, in notice, rejected."""
+def _claims(session: Session, rng: random.Random, keys: codes.Keys, place: demo_history.Place) -> None:
+    """This week in each village: open activities, and claims in every state (awaiting review, in notice,
+    rejected); household 1 of each village has a deduction of two days ago it may still appeal."""
     now = utcnow()
+    village, reviewer = place.village, place.official
     made = {}
-    for matter, title, place, period, rotating, before, after in ACTIVITIES:
+    for matter, title, where, period, rotating, before, after in ACTIVITIES:
         made[matter] = activities.create(
             session,
             village=village,
             matter_code=matter,
             title=title,
-            place=place,
+            place=where,
             period=period,
             rotating=rotating,
             starts_at=now - timedelta(days=before),
             ends_at=now + timedelta(days=after),
-            actor="system:demo",
+            actor=reviewer.actor,
         )
-    official = session.scalars(
-        select(User).where(col(User.username) == f"official-{village.code.split('-')[0]}")
-    ).first()
-    reviewer = (
-        principal.load(session, subject=f"user:{official.id}", role=Role.OFFICIAL, scopes=()) if official else None
-    )
-    villagers = session.scalars(
-        select(User)
-        .join(Person, col(Person.id) == col(User.person_id))
-        .join(Household, col(Household.id) == col(Person.household_id))
-        .where(col(Household.village_id) == village.id, col(Person.is_head).is_(True))
-        .order_by(col(Household.id))
-    ).all()
-    for n, user in enumerate(villagers[1:12]):  # household 1 of each village keeps a clean slate to try things
-        who = principal.load(session, subject=f"user:{user.id}", role=Role.VILLAGER, scopes=())
+    for n, home in enumerate(place.homes[1:12]):  # household 1 of each village has nothing waiting: to try things
         activity = made["volunteering" if n % 2 else "garbage_sorting"]
         token = activities.printed_code(keys, activity)
         claim = claims.submit_by_code(
             session,
-            who,
+            home.villager,
             keys,
             token=token,
             details=claims.Details(),
             idempotency_key=None,
             now=now - timedelta(hours=rng.randint(1, 20)),
         ).value
-        if reviewer is None or n % 4 == 0:
+        if n % 4 == 0:
             continue  # left for an official to review
         if n % 4 == 3:
             review.reject(
@@ -310,22 +381,16 @@ def _claims(session: Session, rng: random.Random, keys: codes.Keys, village: ten
             )
         else:
             review.approve(session, reviewer, claim_id=row_id(claim.id), idempotency_key=None)
-    for n, user in enumerate(villagers[::5]):  # some households broke a village rule in the spring; household 1
-        if reviewer is None:  # two days ago, so its villager may still appeal (7 days)
-            break
-        person = session.get(Person, user.person_id)
-        assert person is not None  # every villager of the seed is a person
-        household = person.household_id
-        deductions.record(
-            session,
-            reviewer,
-            household_id=household,
-            matter_code="breaking_village_rules",
-            reason="在公共通道堆放杂物，经劝说后已清理",
-            evidence_ids=(),
-            idempotency_key=None,
-            now=now - timedelta(days=2 if n == 0 else 150 + 20 * n),
-        )
+    deductions.record(
+        session,
+        reviewer,
+        household_id=place.homes[0].household_id,
+        matter_code="breaking_village_rules",
+        reason="在公共通道堆放杂物，经劝说后已清理",
+        evidence_ids=(),
+        idempotency_key=None,
+        now=now - timedelta(days=2),
+    )
 
 
 # --- the redemption story -------------------------------------------------------------------------------------
@@ -354,24 +419,6 @@ def _first_household(session: Session) -> Household:
         .where(col(Person.phone) == phone_of(1), col(Person.is_head).is_(True))
     ).one()
     return household
-
-
-def _steady_volunteer(session: Session, household: Household) -> None:
-    """A volunteering morning a month for a year: household 1 has points for a voucher and a health check, so the
-    villager of the printed phone can redeem as well as look at the voucher it holds (no claims: a clean slate)."""
-    issuance = row_id(accounts.of_village(session, household.village_id, AccountKind.ISSUANCE).id)
-    own = row_id(accounts.of_household(session, row_id(household.id)).id)
-    now = utcnow()
-    for month in range(12):
-        journal.transfer(
-            session,
-            debit=issuance,
-            credit=own,
-            amount=5,
-            reason="volunteering",
-            actor="system:demo",
-            effective_at=now - timedelta(days=15 + 30 * month),
-        )
 
 
 def _villagers(session: Session) -> dict[int, principal.Principal]:
@@ -499,11 +546,15 @@ def _redemption(session: Session, county: County) -> None:
     villagers = _villagers(session)
     first = _first_household(session).id
     assert first is not None
-    # (d) the best-rated household (not household 1: its access log is the reader's to try) applies for the loan.
+    # (d) the best-rated household applies for the loan: not household 1 (its access log is the reader's to try),
+    # nor household 3 (well rated, it is the reader's to apply with).
+    third = session.scalars(
+        select(col(Person.household_id)).where(col(Person.phone) == phone_of(3), col(Person.is_head).is_(True))
+    ).one()
     rated = [
         (ratings.current(session, household_id, now=now), household_id)
         for household_id in villagers
-        if household_id != first
+        if household_id not in (first, third)
     ]
     lending = [(rating.score or 0, -household_id) for rating, household_id in rated if rating.grade in LENDING_GRADES]
     borrower = -max(lending)[1] if lending else None
@@ -660,7 +711,7 @@ def not_served_help(activity: tuple[str, str] | None = None) -> str:
         *_staff_lines(),
         "",
         f"Villagers sign in with their phone and a one-time code: household heads use phones {phone_of(1)} … "
-        f"{phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}.",
+        f"{phone_of(HOUSEHOLD_COUNT)}.",
     ]
     if activity is not None:
         title, url = activity
@@ -702,8 +753,8 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
         f'  curl -s {json} -d \'{{"phone": "{phone_of(1)}"}}\' {base_url}/api/v1/auth/otp/request',
         f'  curl -s {json} -d \'{{"phone": "{phone_of(1)}", "code": "<dev_code>"}}\' {base_url}/api/v1/auth/otp/verify',
         f"  then: curl -s -H 'authorization: Bearer <token>' {base_url}/api/v1/households/1/balance",
-        f"  (household heads use phones {phone_of(1)} … {phone_of(3 * HOUSEHOLDS_PER_VILLAGE)}; household 1 of "
-        "each village has no claims yet)",
+        f"  (household heads use phones {phone_of(1)} … {phone_of(HOUSEHOLD_COUNT)}; household 1 of "
+        "each village has nothing waiting for review)",
     ]
     if activity is not None:
         title, url = activity

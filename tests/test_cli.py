@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from api.demo import HOUSEHOLD_COUNT
 from tests.api.claiming import JPEG
 from tests.demo_server import SHANZHI, came_up, environment, free_port, shanzhi
 from tests.factories import id_of, not_none
@@ -183,13 +184,49 @@ def test_the_demo_walks_a_claim_from_qr_code_to_settled_points(
 
 def test_score_rates_a_county_and_calibrate_refuses_without_outcomes(demo_db: Path, tmp_path: Path) -> None:
     scored = shanzhi("score", "--county", "demo", cwd=tmp_path, database=demo_db, check=True)
-    assert "of 60 households" in scored.stdout
+    assert f"of {HOUSEHOLD_COUNT} households" in scored.stdout
     refused = shanzhi(
         "calibrate", "--county", "demo", "--out", str(tmp_path / "report"), cwd=tmp_path, database=demo_db
     )
     assert refused.returncode == 2 and "at least 50 finished loans" in refused.stderr
     unknown = shanzhi("score", "--county", "nowhere", cwd=tmp_path, database=demo_db)
     assert unknown.returncode == 2 and "no county" in unknown.stderr
+
+
+def test_the_demo_county_came_from_its_roster_and_shows_a_year_of_its_life(demo_db: Path) -> None:
+    """The demo's places and people are its roster's (every household with its 户号, house number and address,
+    every member with a relation to the head, a villager sign-in for every phone), and its dashboard shows a year
+    of claims, decisions and settlements, not just this week's."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from ledger import figures
+    from ledger.core.base import utcnow
+    from ledger.core.db import make_engine, unit_of_work
+    from ledger.tenancy import Village
+
+    with sqlite3.connect(demo_db) as conn:
+        households = conn.execute("SELECT count(*), count(address), count(house_number) FROM household").fetchone()
+        heads = conn.execute("SELECT count(*) FROM person WHERE is_head AND relation = '户主'").fetchone()[0]
+        unrelated = conn.execute("SELECT count(*) FROM person WHERE relation IS NULL").fetchone()[0]
+        phones, villagers = conn.execute(
+            "SELECT count(p.phone), count(u.id) FROM person p "
+            "LEFT JOIN app_user u ON u.person_id = p.id AND u.role = 'villager'"
+        ).fetchone()
+    assert households == (HOUSEHOLD_COUNT, HOUSEHOLD_COUNT, HOUSEHOLD_COUNT) and heads == HOUSEHOLD_COUNT
+    assert unrelated == 0 and phones == villagers > HOUSEHOLD_COUNT
+
+    engine = make_engine(f"sqlite:///{demo_db}")
+    with unit_of_work(engine) as session:
+        for village in session.scalars(select(Village).order_by(col(Village.id))):
+            scope = figures.village_scope(session, village)
+            taking_part = figures.participation_by_month(session, scope, utcnow())
+            on_time = figures.on_time_by_month(session, scope, utcnow())
+            # a year in: households took part and officials decided in (nearly) every month of the dashboard
+            assert (taking_part["participating"] > 0).sum() >= 11, (village.name, taking_part)
+            assert (on_time["decided"] > 0).sum() >= 11, (village.name, on_time)
+            assert taking_part["participating"].nunique() > 3  # and the chart is not flat
+    engine.dispose()
 
 
 def test_the_demo_walks_a_rating_from_consent_to_lookup_to_revocation(served: tuple[str, Path]) -> None:

@@ -240,6 +240,9 @@ def county_data(engine: Engine) -> tuple[list[str], list[str]]:
                         ascii_values.add(value)
                     if CHINESE.search(value) and not value.lstrip().startswith(("{", "[")):
                         chinese_values.add(value)
+        # the notice board names a household by its head's surname (ledger/claims/rules.py notice_name): a name
+        heads = connection.execute(text("SELECT name FROM person WHERE is_head")).scalars()
+        chinese_values |= {f"{name[:1]}家" for name in heads if name and CHINESE.search(name)}
     return sorted(ascii_values, key=len, reverse=True), sorted(chinese_values, key=len, reverse=True)
 
 
