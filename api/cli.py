@@ -298,7 +298,8 @@ def tick(
         raise typer.Exit(2)
     report = schedule.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(
-        f"expired {report.expired_claims} claims, settled {report.settled_claims} claims, "
+        f"expired {report.expired_claims} claims, escalated {report.escalated_claims} to the township supervisor, "
+        f"settled {report.settled_claims} claims, "
         f"expired {report.expired_transfers} other pending transfers, expired points of "
         f"{report.expired_points_households} households, warned {report.expiry_warnings} households of "
         f"points expiring, delivered {report.delivered} notifications ({report.failed_deliveries} to retry)"

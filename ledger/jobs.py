@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from ledger import expiry
-from ledger.claims import notice, review
+from ledger.claims import escalation, notice, review
 from ledger.core import failures, outbox
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
@@ -39,6 +39,7 @@ log = logging.getLogger("shanzhi.jobs")
 @dataclass
 class TickReport:
     expired_claims: int = 0
+    escalated_claims: int = 0  # claims not decided within the county's overdue hours, sent to the supervisor
     settled_claims: int = 0
     expired_transfers: int = 0
     expired_points_households: int = 0  # households whose settled points lapsed (ledger/expiry.py)
@@ -96,6 +97,7 @@ def tick(
     report = TickReport()
     steps: list[tuple[str, Callable[[Session], None]]] = [
         (review.STEP_EXPIRE, lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
+        (escalation.STEP, lambda s: setattr(report, "escalated_claims", escalation.escalate_due(s, now=now))),
         (notice.STEP, lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
         (journal.STEP_EXPIRE, lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
         (expiry.STEP_EXPIRE, lambda s: setattr(report, "expired_points_households", expiry.expire_due(s, now=now))),

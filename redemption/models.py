@@ -272,3 +272,6 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: datetime | None = timestamp(default=None)
     last_status: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
+    # The partner asked for it to be sent again by hand: due at once, and one more attempt even after the last
+    # scheduled one (cleared when that attempt is made)
+    retry_requested_at: datetime | None = timestamp(default=None)

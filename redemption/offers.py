@@ -160,6 +160,15 @@ def set_villages(session: Session, who: Principal, partner_id: int, village_ids:
     return wanted
 
 
+def served_villages(session: Session, partner: Partner) -> list[Village]:
+    """The villages a partner serves, by name: those listed for it, or, with none listed, its county's."""
+    listed = villages_of(session, row_id(partner.id))
+    query = select(Village).where(col(Village.county_id) == partner.county_id)
+    if listed:
+        query = query.where(col(Village.id).in_(listed))
+    return list(session.scalars(query.order_by(col(Village.name), col(Village.id))))
+
+
 def villages_of(session: Session, partner_id: int) -> list[int]:
     return list(
         session.scalars(

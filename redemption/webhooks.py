@@ -1,7 +1,9 @@
 """Partner webhooks: events written to `webhook_delivery` in the same transaction as the change they tell of, then
 delivered by the scheduled job to the partner's URL, signed with the partner's secret, and retried with backoff
 until the partner answers 2xx. Delivery is at least once: a crash between sending and recording sends again, with
-the same delivery id, which the partner de-duplicates on. docs/webhooks.md is the partner's guide.
+the same delivery id, which the partner de-duplicates on. A rotated secret keeps signing beside the new one for
+OVERLAP, so a receiver can change over without losing an event; a partner may send a delivery again by hand
+(`retry`). docs/webhooks.md is the partner's guide.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger.core import failures
-from ledger.core.base import utcnow
+from ledger.core import audit, failures
+from ledger.core.base import as_utc, utcnow
 from ledger.core.db import unit_of_work
-from ledger.core.errors import Invalid, NotFound
+from ledger.core.errors import Conflict, Invalid, NotFound
 from ledger.core.outbox import backoff
 from ledger.core.settings import Settings, get_settings
 from ledger.identity.models import Partner
@@ -45,6 +47,9 @@ MAX_URL_LENGTH = 500
 SIGNATURE_HEADER = "Shanzhi-Signature"
 DELIVERY_HEADER = "Shanzhi-Delivery"
 EVENT_HEADER = "Shanzhi-Event"
+# After a rotation the secret before it still signs (a second v1 in the signature header) this long: time for the
+# partner to put the new secret in its receiver. Rotating again within it ends the oldest secret at once.
+OVERLAP = timedelta(hours=24)
 STEP = "deliver_webhooks"  # the name of the scheduled step (redemption/schedule.py)
 
 Send = Callable[[str, dict[str, str], bytes], int]  # (url, headers, body) -> HTTP status; raises when unreachable
@@ -63,6 +68,16 @@ class InvalidWebhookUrl(Invalid):
 
 class WebhookAddressRefused(InvalidWebhookUrl):
     code = "webhook_address_not_allowed"
+
+
+class DeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+
+
+class DeliveryAlreadyDelivered(Conflict):
+    """A delivery the partner's endpoint has already answered 2xx is not sent again by hand."""
+
+    code = "webhook_delivery_delivered"
 
 
 def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, data: dict[str, Any]) -> str:
@@ -95,9 +110,11 @@ def _digest(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The value of the Shanzhi-Signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
-    return f"t={int(timestamp)},v1={_digest(secret, int(timestamp), body)}"
+def sign(secret: str | Sequence[str], timestamp: int, body: bytes) -> str:
+    """The value of the Shanzhi-Signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`, with
+    one v1 per secret given (the new one first, then the one it replaced while their overlap lasts)."""
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    return ",".join([f"t={int(timestamp)}", *(f"v1={_digest(s, int(timestamp), body)}" for s in secrets_)])
 
 
 def verify(
@@ -122,13 +139,25 @@ def verify(
     return any(hmac.compare_digest(expected.encode(), s.encode("ascii", "replace")) for s in signatures)
 
 
-def headers_for(delivery_id: str, event: str, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers_for(
+    delivery_id: str, event: str, secret: str | Sequence[str], timestamp: int, body: bytes
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         DELIVERY_HEADER: delivery_id,
         EVENT_HEADER: event,
         SIGNATURE_HEADER: sign(secret, timestamp, body),
     }
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets an attempt at `now` is signed with: the partner's secret, and the one it replaced while their
+    overlap lasts (until `previous_until`, not included)."""
+    if previous and previous_until is not None and now < as_utc(previous_until):
+        return (secret, previous)
+    return (secret,)
 
 
 def new_secret() -> str:
@@ -176,18 +205,26 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
 
     A delivery of a partner without a webhook URL (or secret) is not picked: it waits, without using up its
     attempts, until the partner sets a URL. Anything but 2xx, or no answer within TIMEOUT_SECONDS, is a failure,
-    tried again after a backoff (30 s doubling, at most 6 h) until MAX_ATTEMPTS. Each attempt is signed at the
-    moment it is sent. By default each send checks and pins the address (`pinned_sender`) as the service's
-    settings say; the partner reads only a generic error, the log has the details."""
+    tried again after a backoff (30 s doubling, at most 6 h) until MAX_ATTEMPTS; one the partner sent again by
+    hand (`retry`) gets one attempt more. Each attempt is signed at the moment it is sent, with the partner's
+    secret and, within the overlap after a rotation, the one before it (`signing_secrets`). By default each send
+    checks and pins the address (`pinned_sender`) as the service's settings say; the partner reads only a generic
+    error, the log has the details."""
     send = send or pinned_sender(Reach.from_settings(get_settings()))
     with unit_of_work(engine) as session:
         rows = session.execute(
-            select(WebhookDelivery, col(Partner.webhook_url), col(Partner.webhook_secret))
+            select(
+                WebhookDelivery,
+                col(Partner.webhook_url),
+                col(Partner.webhook_secret),
+                col(Partner.webhook_previous_secret),
+                col(Partner.webhook_previous_until),
+            )
             .join(Partner, col(Partner.id) == col(WebhookDelivery.partner_id))
             .where(
                 col(WebhookDelivery.delivered_at).is_(None),
                 col(WebhookDelivery.next_attempt_at) <= now,
-                col(WebhookDelivery.attempts) < MAX_ATTEMPTS,
+                (col(WebhookDelivery.attempts) < MAX_ATTEMPTS) | col(WebhookDelivery.retry_requested_at).is_not(None),
                 col(Partner.webhook_url).is_not(None),
                 col(Partner.webhook_secret).is_not(None),
             )
@@ -196,7 +233,7 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
             .with_for_update(skip_locked=True, of=WebhookDelivery)
         ).all()
         leased = []
-        for delivery, url, secret in rows:
+        for delivery, url, secret, previous, previous_until in rows:
             delivery.next_attempt_at = now + LEASE
             leased.append(
                 (
@@ -206,7 +243,7 @@ def deliver_due(engine: Engine, now: datetime, *, send: Send | None = None, limi
                     delivery.event,
                     body_of(delivery.payload),
                     url,
-                    secret,
+                    signing_secrets(secret, previous, previous_until, now),
                 )
             )
     delivered = 0
@@ -232,7 +269,7 @@ def _deliver_one(
     event: str,
     body: bytes,
     url: str,
-    secret: str,
+    secret: Sequence[str],
 ) -> int:
     status: int | None = None
     error: str | None = None
@@ -258,6 +295,7 @@ def _deliver_one(
         assert delivery is not None
         delivery.attempts += 1
         delivery.last_status, delivery.last_error = status, error
+        delivery.retry_requested_at = None
         if ok:
             delivery.delivered_at = now
         else:
@@ -420,25 +458,110 @@ def _partner(session: Session, partner_id: int) -> Partner:
     return partner
 
 
-def set_url(session: Session, partner_id: int, url: str, reach: Reach) -> tuple[Partner, str | None]:
+def set_url(session: Session, partner_id: int, url: str, reach: Reach, *, actor: str) -> tuple[Partner, str | None]:
     """Deliver this partner's events to `url` from now on. Returns the partner and, when it had none, the secret
-    made for it (the only time it is shown)."""
+    made for it (the only time it is shown). The change is in the county's change log (never the secret)."""
     url = check_url(url, reach)
     partner = _partner(session, partner_id)
+    before = partner.webhook_url
     partner.webhook_url = url
     created = None
     if partner.webhook_secret is None:
         created = partner.webhook_secret = new_secret()
     session.flush()
+    audit.record(
+        session,
+        county_id=partner.county_id,
+        actor=actor,
+        action="partner.webhook_url",
+        target_type="partner",
+        target_id=partner.id,
+        before={"webhook_url": before},
+        after={"webhook_url": url},
+    )
     return partner, created
 
 
-def rotate_secret(session: Session, partner_id: int) -> tuple[Partner, str]:
-    """A new secret, in force at once: every later attempt, including retries, is signed with it."""
+def rotate_secret(session: Session, partner_id: int, *, actor: str, now: datetime | None = None) -> tuple[Partner, str]:
+    """A new secret, in force at once: every later attempt, retries included, is signed with it. The secret it
+    replaces signs too, beside it, for OVERLAP from `now` (a second v1 in the signature header); the one before
+    that, if its overlap had not run out, ends now. The change log says when (never a secret)."""
+    now = now or utcnow()
     partner = _partner(session, partner_id)
+    partner.webhook_previous_secret = partner.webhook_secret
+    partner.webhook_previous_until = now + OVERLAP if partner.webhook_secret is not None else None
     partner.webhook_secret = new_secret()
     session.flush()
+    audit.record(
+        session,
+        county_id=partner.county_id,
+        actor=actor,
+        action="partner.webhook_secret",
+        target_type="partner",
+        target_id=partner.id,
+        after={"rotated_at": now.isoformat(), "previous_valid_until": _iso(partner.webhook_previous_until)},
+    )
     return partner, partner.webhook_secret
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else as_utc(moment).isoformat()
+
+
+def previous_valid_until(partner: Partner, now: datetime | None = None) -> datetime | None:
+    """Until when the secret before the last rotation still signs; None when it no longer does."""
+    until = partner.webhook_previous_until
+    if partner.webhook_previous_secret is None or until is None or as_utc(until) <= (now or utcnow()):
+        return None
+    return as_utc(until)
+
+
+def retry(session: Session, partner_id: int, delivery_id: str, *, now: datetime | None = None) -> WebhookDelivery:
+    """Send a delivery of this partner's again by hand: it is due at once and goes out with the next run of the
+    scheduled step, even after its last scheduled attempt (one attempt more). Another partner's delivery looks
+    missing; one already delivered is refused."""
+    now = now or utcnow()
+    delivery = (
+        session.scalars(select(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).with_for_update()).first()
+        if isinstance(delivery_id, str) and len(delivery_id) <= 32
+        else None
+    )
+    if delivery is None or delivery.partner_id != partner_id:
+        raise DeliveryNotFound("No such delivery of yours.", delivery_id=delivery_id)
+    if delivery.delivered_at is not None:
+        raise DeliveryAlreadyDelivered(
+            "This delivery has already arrived.",
+            delivery_id=delivery_id,
+            delivered_at=as_utc(delivery.delivered_at).isoformat(),
+        )
+    delivery.retry_requested_at = now
+    delivery.next_attempt_at = now
+    session.flush()
+    return delivery
+
+
+def next_try(delivery: WebhookDelivery) -> datetime | None:
+    """When a delivery is tried next: None once delivered, or once it has had its last attempt (and no one asked
+    for it again by hand)."""
+    if delivery.delivered_at is not None:
+        return None
+    if delivery.attempts >= MAX_ATTEMPTS and delivery.retry_requested_at is None:
+        return None
+    return as_utc(delivery.next_attempt_at)
+
+
+def failing(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[WebhookDelivery]:
+    """The partner's deliveries that have failed at least once and not arrived since, newest first."""
+    return session.scalars(
+        select(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.partner_id) == partner_id,
+            col(WebhookDelivery.delivered_at).is_(None),
+            col(WebhookDelivery.attempts) > 0,
+        )
+        .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
+        .limit(limit)
+    ).all()
 
 
 def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[WebhookDelivery]:

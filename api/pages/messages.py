@@ -166,14 +166,6 @@ ERRORS: dict[str, str] = {
     "own_account": N_("You cannot disable, reset or change the role of your own account. Ask another county admin."),
     "last_admin": N_("This is the last county admin account in use. Add another county admin first."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
-    # the roster import (county admin)
-    "file_unreadable": N_(
-        "This file cannot be read as a roster. Save it again from the spreadsheet as the template's type and upload it."
-    ),
-    "roster_has_problems": N_(
-        "The roster has problems and nothing was imported. Correct the rows listed, then import again."
-    ),
-    "county_not_found": N_("There is no such county. Check its code and try again."),
     # places and households (county admin)
     "township_not_found": N_("There is no such township in your county. Pick one from the list."),
     "township_name_taken": N_("Your county has a township of this name already. Use another name."),
@@ -191,6 +183,14 @@ ERRORS: dict[str, str] = {
     "household_closed": N_(
         "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
     ),
+    # the roster import (county admin)
+    "file_unreadable": N_(
+        "This file cannot be read as a roster. Save it again from the spreadsheet as the template's type and upload it."
+    ),
+    "roster_has_problems": N_(
+        "The roster has problems and nothing was imported. Correct the rows listed, then import again."
+    ),
+    "county_not_found": N_("There is no such county. Check its code and try again."),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "
@@ -274,6 +274,8 @@ ERRORS: dict[str, str] = {
     # partner systems (the county admin sets them up)
     "invalid_webhook_url": N_("This web address is not right. Give a full address that starts with https://."),
     "webhook_address_not_allowed": N_("This web address is not reachable from outside. Give a public address."),
+    "webhook_delivery_not_found": N_("There is no such delivery of yours. Open the list of deliveries again."),
+    "webhook_delivery_delivered": N_("This event has already arrived, so it is not sent again."),
     # the ledger's own checks: nothing was written; only the county admin can look into it
     **dict.fromkeys(
         LEDGER_CHECKS,
@@ -312,6 +314,27 @@ FOR_VILLAGERS: dict[str, str] = {
     **dict.fromkeys(LEDGER_CHECKS, N_("This could not be done, and nothing was changed. Ask the village official.")),
 }
 
+# An objection to an entry of the village notice board: the refusals in the board's own words. None of them says
+# whose the entry is (the board may not name its household).
+OBJECTION_REFUSALS: dict[str, str] = {
+    "claim_not_found": N_(
+        "This entry is not on your village's notice board. Go back to My household to see the notice board."
+    ),
+    "own_entry": N_(
+        "This entry is your own household's, so you cannot object to it. If something in it is wrong, tell the "
+        "village official."
+    ),
+    "not_in_notice": N_(
+        "This entry is no longer on the notice board, so an objection is no longer taken. If you have questions, "
+        "ask the village official."
+    ),
+    "already_disputed": N_(
+        "Your household has already objected to this entry. The village official is checking it; the answer will "
+        "be under My household."
+    ),
+}
+OBJECTION_REASON = N_("Write in a few words why this entry should be checked, then send again.")
+
 NOTICES: dict[str, str] = {
     "signed_out": N_("You have signed out."),
     "account_was_locked": N_(
@@ -327,6 +350,10 @@ NOTICES: dict[str, str] = {
     "consent_revoked": N_("The bank may no longer see your rating."),
     "review_asked": N_("Your request for a review was sent to the village."),
     "appealed": N_("Your appeal was sent. An official will answer it."),
+    "objected": N_(
+        "Your objection was sent. The village official will check the entry; until then its points wait. The "
+        "answer will be under My household."
+    ),
     "redeemed": N_("Done. Your voucher is below."),
     "cancelled": N_("Cancelled. The points are back."),
     "booked": N_("Booked. Show the code at the clinic."),

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from api import photos
+from api.pages.messages import OBJECTION_REASON, OBJECTION_REFUSALS
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
 from api.presentation import credit, loans, redemption
 from api.presentation.activities import code_info_out
@@ -194,6 +195,8 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
         leaders = leaderboard_out(page.session, village, who, period=period)
     return page.render(
         "villager/me.html",
+        may_object=disputes.objectable_claims(page.session, who) if board else set(),
+        objected=disputes.objected_claims(page.session, who) if board else set(),
         balance=_balance(page),
         statement=statement.entries,
         claims=my_claims,
@@ -249,6 +252,57 @@ def send_appeal(
         idempotency_key=f"page:{key}",
     )
     return page.redirect("/me", done="appealed")
+
+
+# --- an objection to an entry of the notice board ---------------------------------------------------------------
+
+
+def _objection(page: Page, claim_id: int, *, status_code: int = 200, **context: Any) -> Response:
+    return page.render(
+        "villager/objection.html", status_code=status_code, claim_id=claim_id, key=secrets.token_urlsafe(16), **context
+    )
+
+
+def _objection_refusal(page: Page, claim_id: int, refused: DomainError) -> Response:
+    """Why this entry cannot be objected to, in words of the notice board (and nothing about its household)."""
+    words = OBJECTION_REFUSALS.get(refused.code)
+    return _objection(
+        page,
+        claim_id,
+        status_code=status_of(refused),
+        refusal=refused.code,
+        reason=page._(words) if words else reason(page, refused),
+    )
+
+
+@router.get("/me/objection")
+def objection_form(page: VillagerPage, claim_id: int) -> Response:
+    """Ask for an entry of my village's notice board to be checked: the entry as the board shows it (its
+    household named only where the village's privacy policy names it), and the reason asked for; or, where an
+    objection would be refused (my own household's, another village's, no longer on the board, objected to
+    already), why, in words."""
+    try:
+        entry = disputes.objection_entry(page.session, _who(page), claim_id=claim_id)
+    except DomainError as refused:
+        return _objection_refusal(page, claim_id, refused)
+    return _objection(page, claim_id, entry=entry)
+
+
+@router.post("/me/objection")
+def send_objection(page: VillagerPage, claim_id: Annotated[int, Form()], reason: Reason, key: Key) -> Response:
+    """The objection: the checks first, with nothing written (a refusal is shown in words on the form); then the
+    objection itself, which checks again under its lock. The form's key makes a double tap object once."""
+    who = _who(page)
+    try:
+        entry = disputes.objection_entry(page.session, who, claim_id=claim_id)
+    except DomainError as refused:
+        return _objection_refusal(page, claim_id, refused)
+    if not reason.strip():
+        return _objection(
+            page, claim_id, status_code=400, entry=entry, refusal="reason_required", reason=page._(OBJECTION_REASON)
+        )
+    disputes.object_to(page.session, who, claim_id=claim_id, reason=reason, idempotency_key=f"page:objection:{key}")
+    return page.redirect("/me", done="objected")
 
 
 # --- my rating ----------------------------------------------------------------------------------------------

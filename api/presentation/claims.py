@@ -64,6 +64,7 @@ def claim_out(
         decided_by=claim.decided_by,
         age_hours=review.age_hours(claim, now),
         overdue=review.is_overdue(claim, county, now),
+        escalated_at=claim.escalated_at,
         flags=claim.flags,
         note=claim.note,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from api.schemas.partners import DeliveryOut, PartnerMeOut
 from ledger.identity.models import Partner
+from redemption import webhooks
 from redemption.models import WebhookDelivery
 
 
@@ -26,7 +27,7 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
         event=delivery.event,
         created_at=delivery.created_at,
         attempts=delivery.attempts,
-        next_attempt_at=None if delivery.delivered_at else delivery.next_attempt_at,
+        next_attempt_at=webhooks.next_try(delivery),
         delivered_at=delivery.delivered_at,
         last_status=delivery.last_status,
         last_error=delivery.last_error,

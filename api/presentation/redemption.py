@@ -12,7 +12,7 @@ from typing import Literal
 from sqlmodel import Session
 
 from api.presentation.files import FileWords
-from api.schemas.redemption import OfferOut, SettlementOut, SlotOut, VoucherEventOut, VoucherOut, yuan
+from api.schemas.redemption import OfferIn, OfferOut, SettlementOut, SlotOut, VoucherEventOut, VoucherOut, fen, yuan
 from ledger import figures
 from ledger.identity.models import Partner, Role
 from ledger.identity.principal import Principal
@@ -56,6 +56,28 @@ def offer_out(
         decision_note=offer.decision_note,
         affordable=affordable,
         eligible=eligible,
+    )
+
+
+def offer_terms(body: OfferIn) -> offers.OfferTerms:
+    """What a partner proposes (the API's body, or the page's form read into it), for `offers.propose`."""
+    return offers.OfferTerms(
+        kind=body.kind,
+        title=body.title,
+        description=body.description,
+        value_fen=fen(body.value_yuan),
+        cost_points=body.cost_points,
+        stock=body.stock,
+        per_household_limit=body.per_household_limit,
+        limit_period=body.limit_period,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        voucher_days=body.voucher_days,
+        min_grade=body.min_grade,
+        no_show_penalty_points=body.no_show_penalty_points,
+        cancel_hours=body.cancel_hours,
+        loan_terms=body.loan_terms,
+        village_ids=tuple(body.village_ids),
     )
 
 

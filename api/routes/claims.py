@@ -145,14 +145,24 @@ def list_claims(
     status: ClaimStatus | None = None,
     village_id: Annotated[int | None, Query(gt=0)] = None,
     overdue: bool = False,
+    escalated: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(gt=0, description="The last id of the page before.")] = None,
 ) -> list[ClaimOut]:
     """A villager: their household's claims, newest first. Officials: their villages' claims; pending ones
-    oldest first (the review queue), with age, overdue mark and fraud flags; `overdue=true` lists the claims
-    past the county's review time (for the township supervisor)."""
+    oldest first (the review queue), those sent up to the township supervisor (`escalated_at`: not decided
+    within the county's overdue hours) before the others, with age, overdue mark and fraud flags;
+    `overdue=true` lists the claims past the county's review time, `escalated=true` those sent up (for the
+    township supervisor)."""
     found = access.visible_claims(
-        session, who, status=status, village_id=village_id, overdue=overdue, limit=limit, cursor=cursor
+        session,
+        who,
+        status=status,
+        village_id=village_id,
+        overdue=overdue,
+        escalated=escalated,
+        limit=limit,
+        cursor=cursor,
     )
     return [claim_out(session, c, who) for c in found]
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import SessionDep, SettingsDep, allow
 from api.presentation.partners import delivery_out, me_out
-from api.schemas.partners import DeliveryOut, PartnerMeOut, PartnerVillagesIn, PartnerVillagesOut, WebhookIn, WebhookOut
+from api.schemas.partners import (
+    DeliveryOut,
+    PartnerMeOut,
+    PartnerVillagesIn,
+    PartnerVillagesOut,
+    RotatedOut,
+    WebhookIn,
+    WebhookOut,
+)
 from ledger.core.base import row_id
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
@@ -47,17 +55,23 @@ def set_webhook(
     """Deliver your events to this URL from now on (events that waited for a URL go out too). The first time, a
     signing secret is made and returned: it is shown only this once."""
     reach = webhooks.Reach.from_settings(settings)
-    partner, secret = webhooks.set_url(session, row_id(who.partner_id), body.url, reach)
+    partner, secret = webhooks.set_url(session, row_id(who.partner_id), body.url, reach, actor=who.actor)
     response.headers.update(PRIVATE)
     return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
 
 
-@router.post("/partners/me/webhook/secret", response_model=WebhookOut)
-def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Response) -> WebhookOut:
-    """A new signing secret, in force at once (retries too are signed with it); shown only this once."""
-    partner, secret = webhooks.rotate_secret(session, row_id(who.partner_id))
+@router.post("/partners/me/webhook/secret", response_model=RotatedOut)
+def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Response) -> RotatedOut:
+    """A new signing secret, in force at once (retries too are signed with it); shown only this once. The secret
+    it replaces still signs beside it (a second `v1` in `Shanzhi-Signature`) for 24 hours, until
+    `previous_secret_valid_until`: put the new one in your receiver within that time."""
+    partner, secret = webhooks.rotate_secret(session, row_id(who.partner_id), actor=who.actor)
     response.headers.update(PRIVATE)
-    return WebhookOut(webhook_url=partner.webhook_url, secret=secret)
+    return RotatedOut(
+        webhook_url=partner.webhook_url,
+        secret=secret,
+        previous_secret_valid_until=webhooks.previous_valid_until(partner),
+    )
 
 
 @router.get("/partners/me/webhook/deliveries", response_model=list[DeliveryOut])
@@ -66,6 +80,22 @@ def my_deliveries(
 ) -> list[DeliveryOut]:
     """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
     return [delivery_out(d) for d in webhooks.recent(session, row_id(who.partner_id), limit=limit)]
+
+
+@router.post(
+    "/partners/me/webhook/deliveries/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    responses={
+        404: {"description": "webhook_delivery_not_found: no delivery of yours has this id"},
+        409: {"description": "webhook_delivery_delivered: it has already arrived (your endpoint answered 2xx)"},
+    },
+)
+def retry_delivery(
+    delivery_id: Annotated[str, Path(max_length=32)], session: SessionDep, who: PartnerManager
+) -> DeliveryOut:
+    """Send a delivery again by hand: it is due at once and goes out with the next run of the scheduled job
+    (within seconds), even after its last automatic attempt. Same delivery id, fresh signature."""
+    return delivery_out(webhooks.retry(session, row_id(who.partner_id), delivery_id))
 
 
 @router.put("/partners/{partner_id}/villages", response_model=PartnerVillagesOut)

@@ -16,6 +16,7 @@ from api import problems
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, Lang, SessionDep, SettingsDep, allow, created_or_replayed
 from api.presentation.redemption import (
     offer_out,
+    offer_terms,
     offers_out,
     settlement_file,
     settlement_of,
@@ -71,25 +72,7 @@ Code = Annotated[str, "a voucher code"]
 @router.post("/offers", response_model=OfferOut, status_code=201)
 def propose_offer(body: OfferIn, session: SessionDep, who: OfferManager) -> OfferOut:
     """A partner proposes an offer; the county admin approves it before households see it."""
-    terms = offers.OfferTerms(
-        kind=body.kind,
-        title=body.title,
-        description=body.description,
-        value_fen=fen(body.value_yuan),
-        cost_points=body.cost_points,
-        stock=body.stock,
-        per_household_limit=body.per_household_limit,
-        limit_period=body.limit_period,
-        valid_from=body.valid_from,
-        valid_until=body.valid_until,
-        voucher_days=body.voucher_days,
-        min_grade=body.min_grade,
-        no_show_penalty_points=body.no_show_penalty_points,
-        cancel_hours=body.cancel_hours,
-        loan_terms=body.loan_terms,
-        village_ids=tuple(body.village_ids),
-    )
-    return offer_out(session, offers.propose(session, who, terms))
+    return offer_out(session, offers.propose(session, who, offer_terms(body)))
 
 
 @router.get("/offers", response_model=list[OfferOut])

@@ -222,6 +222,11 @@ class ClaimReviewOut(ClaimOut):
     decided_by: str | None
     age_hours: float
     overdue: bool
+    escalated_at: Moment | None = Field(
+        default=None,
+        description="When the claim, not decided within the county's overdue hours, was sent up to the township"
+        " supervisor's queue.",
+    )
     flags: list[dict[str, Any]]
     note: str | None
 

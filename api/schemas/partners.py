@@ -28,12 +28,20 @@ class WebhookOut(BaseModel):
     )
 
 
+class RotatedOut(WebhookOut):
+    previous_secret_valid_until: Moment | None = Field(
+        description="Until when the secret this one replaced still signs, beside it (null if there was none)."
+    )
+
+
 class DeliveryOut(BaseModel):
     id: str = Field(description="The delivery id, also sent as the Shanzhi-Delivery header.")
     event: str
     created_at: Moment
     attempts: int
-    next_attempt_at: Moment | None = Field(description="When it is tried next; null once delivered.")
+    next_attempt_at: Moment | None = Field(
+        description="When it is tried next; null once delivered, or after its last attempt."
+    )
     delivered_at: Moment | None
     last_status: int | None = Field(description="The HTTP status of your last answer; null if there was none.")
     last_error: str | None

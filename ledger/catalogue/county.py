@@ -14,8 +14,8 @@ from ledger.core import audit
 from ledger.core.base import row_id
 from ledger.core.errors import Forbidden, Invalid
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal, managed_village
-from ledger.tenancy import County, Village, create_county
+from ledger.identity.principal import Principal
+from ledger.tenancy import County, create_county
 
 POLICY = (
     "timezone",
@@ -46,15 +46,10 @@ BOUNDS: dict[str, tuple[int, int]] = {
 }
 CHOICES: dict[str, tuple[str, ...]] = {"notice_deductions": ("unnamed", "hidden")}
 SETTABLE = tuple(BOUNDS) + tuple(CHOICES)
-NOTICE_PRIVACY = ("full_name", "surname_house", "anonymous")
 
 
 class InvalidPolicy(Invalid):
     code = "invalid_policy"
-
-
-class InvalidPrivacy(Invalid):
-    code = "invalid_notice_privacy"
 
 
 def start_county(session: Session, *, code: str, name: str, actor: str) -> County:
@@ -117,25 +112,3 @@ def set_policy(session: Session, who: Principal, changes: Mapping[str, Any]) -> 
         after=audit.fields(county, tuple(checked)),
     )
     return county
-
-
-def set_notice_privacy(session: Session, who: Principal, village_id: int, notice_privacy: str) -> Village:
-    """How a village's notice board names the household of an approved claim (an official of the village or the
-    county admin decides); in the change log as "village.change"."""
-    if notice_privacy not in NOTICE_PRIVACY:
-        raise InvalidPrivacy("notice_privacy is full_name, surname_house or anonymous.", field="notice_privacy")
-    village = managed_village(session, who, village_id)
-    before = audit.fields(village, ("notice_privacy",))
-    village.notice_privacy = notice_privacy
-    session.flush()
-    audit.record(
-        session,
-        county_id=village.county_id,
-        actor=who.actor,
-        action="village.change",
-        target_type="village",
-        target_id=village.id,
-        before=before,
-        after=audit.fields(village, ("notice_privacy",)),
-    )
-    return village

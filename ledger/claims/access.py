@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlmodel import Session, col
 
 from ledger.claims.evidence import EvidenceNotFound
@@ -82,11 +82,14 @@ def visible_claims(
     status: ClaimStatus | None = None,
     village_id: int | None = None,
     overdue: bool = False,
+    escalated: bool = False,
     limit: int = 50,
     cursor: int | None = None,
 ) -> list[Claim]:
     """A villager: their household's claims, newest first. Staff: their villages' (or `village_id`, if one of
-    theirs); pending ones oldest first. `overdue`: pending claims past the county's review time (staff only)."""
+    theirs); pending ones oldest first, those sent up to the township supervisor (escalated, ledger/claims/
+    escalation.py) before the others. `overdue`: pending claims past the county's review time; `escalated`: the
+    pending claims sent up (both for staff only)."""
     query = select(Claim)
     if who.role == Role.VILLAGER:
         query = query.where(col(Claim.household_id) == who.household_id)
@@ -97,14 +100,22 @@ def visible_claims(
         query = query.where(col(Claim.county_id) == who.county_id)
         if villages is not None:
             query = query.where(col(Claim.village_id).in_(villages))
-    if overdue:
+    if escalated and not is_staff(who):
+        return []
+    scoped = query
+    if overdue or escalated:
         status = ClaimStatus.PENDING
+    if escalated:
+        query = query.where(col(Claim.escalated_at).is_not(None))
     if status is not None:
         query = query.where(col(Claim.status) == status)
     oldest_first = status == ClaimStatus.PENDING
-    if cursor is not None:
-        query = query.where(col(Claim.id) > cursor if oldest_first else col(Claim.id) < cursor)
-    query = query.order_by(col(Claim.id) if oldest_first else col(Claim.id).desc())
+    if oldest_first and is_staff(who):
+        query = _sent_up_first(session, scoped, query, cursor)
+    else:
+        if cursor is not None:
+            query = query.where(col(Claim.id) > cursor if oldest_first else col(Claim.id) < cursor)
+        query = query.order_by(col(Claim.id) if oldest_first else col(Claim.id).desc())
     if not overdue:
         return list(session.scalars(query.limit(limit)).all())
     if not is_staff(who):  # only staff are shown whether a claim is overdue
@@ -116,6 +127,19 @@ def visible_claims(
     assert county is not None
     now = utcnow()
     return [c for c in found if review.is_overdue(c, county, now)][:limit]
+
+
+def _sent_up_first(session: Session, scoped: Select[Any], query: Select[Any], cursor: int | None) -> Select[Any]:
+    """The review queue's order: claims sent up to the supervisor first, then the others, each oldest first. The
+    cursor (the last claim of the page before, among the caller's own) says in which of the two it stopped."""
+    sent_up = col(Claim.escalated_at).is_not(None)
+    if cursor is not None:
+        last = session.scalars(scoped.where(col(Claim.id) == cursor)).first()
+        if last is not None and last.escalated_at is not None:
+            query = query.where((sent_up & (col(Claim.id) > cursor)) | col(Claim.escalated_at).is_(None))
+        else:
+            query = query.where(col(Claim.escalated_at).is_(None), col(Claim.id) > cursor)
+    return query.order_by(case((sent_up, 0), else_=1), col(Claim.id))
 
 
 # --- evidence photos ------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def record(
             reason=matter.code,
             actor=who.actor,
             meta={"deduction": "recorded"},
+            now=now,
         )
         posted = 0 if tx is None else sum(leg.amount for leg in tx.postings if leg.amount > 0)
         deduction = Deduction(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from ledger.claims import access, lifecycle
+from ledger.claims import access, lifecycle, notice
 from ledger.claims.deductions import DeductionNotFound
 from ledger.claims.lifecycle import NotAppealable as NotAppealable  # its home before the lifecycle
 from ledger.claims.lifecycle import NotInNotice as NotInNotice
@@ -86,12 +86,7 @@ def _object_to(session: Session, who: Principal, *, claim_id: int, reason: str, 
     if who.role != Role.VILLAGER or who.household_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
     claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id).with_for_update()).first()
-    if claim is None or not access.may_object(who, claim):
-        raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
-    if claim.household_id == who.household_id:
-        raise OwnEntry("This entry is your own household's; you may not object to it.")
-    if claim.status != ClaimStatus.APPROVED or claim.notice_until is None or as_utc(claim.notice_until) <= now:
-        raise NotInNotice("This entry is not in its notice period; objections are taken only then.")
+    claim = _objectable(who, claim, claim_id, now)
     dispute = _open(
         session,
         DisputeKind.OBJECTION,
@@ -112,6 +107,64 @@ def _object_to(session: Session, who: Principal, *, claim_id: int, reason: str, 
         dispute_id=dispute.id,
     )
     return dispute
+
+
+def _objectable(who: Principal, claim: Claim | None, claim_id: int, now: datetime) -> Claim:
+    """The checks of an objection, in order: on the objector's village's board (else it looks missing), not
+    their own household's, in its notice period."""
+    if claim is None or not access.may_object(who, claim):
+        raise ClaimNotFound("No such entry on your village's notice board.", claim_id=claim_id)
+    if claim.household_id == who.household_id:
+        raise OwnEntry("This entry is your own household's; you may not object to it.")
+    if claim.status != ClaimStatus.APPROVED or claim.notice_until is None or as_utc(claim.notice_until) <= now:
+        raise NotInNotice("This entry is not in its notice period; objections are taken only then.")
+    return claim
+
+
+def objection_entry(session: Session, who: Principal, *, claim_id: int, now: datetime | None = None) -> notice.Entry:
+    """The notice-board entry a villager is about to object to, exactly as the board shows it (its household
+    named only as the village's privacy policy allows), after the checks the objection itself makes; and
+    `AlreadyDisputed` when their household has objected to it already. Changes nothing."""
+    at = now or utcnow()
+    if who.role != Role.VILLAGER or who.household_id is None or who.home_village_id is None:
+        raise Forbidden("Villagers object to entries on their village's notice board.")
+    claim = _objectable(who, session.get(Claim, claim_id), claim_id, at)
+    if claim_id in objected_claims(session, who):
+        raise AlreadyDisputed("Your household has already raised an objection about this entry.")
+    for entry in notice.board(session, who.home_village_id, now=at):
+        if entry.kind == "claim" and entry.id == claim.id:
+            return entry
+    raise NotInNotice("This entry is not on the notice board.")  # not reached: an approved claim is on it
+
+
+def objectable_claims(session: Session, who: Principal, *, now: datetime | None = None) -> set[int]:
+    """The claims on the villager's own village's notice board they may object to now: in their notice period,
+    another household's, and not objected to by their household already (deductions are appealed by their
+    household, never objected to)."""
+    if who.role != Role.VILLAGER or who.household_id is None or who.home_village_id is None:
+        return set()
+    at = now or utcnow()
+    found = session.scalars(
+        select(col(Claim.id)).where(
+            col(Claim.village_id) == who.home_village_id,
+            col(Claim.status) == ClaimStatus.APPROVED,
+            col(Claim.household_id) != who.household_id,
+            col(Claim.notice_until) > at,
+        )
+    ).all()
+    return {row_id(claim_id) for claim_id in found} - objected_claims(session, who)
+
+
+def objected_claims(session: Session, who: Principal) -> set[int]:
+    """The claims the villager's household has objected to (open or answered)."""
+    if who.household_id is None:
+        return set()
+    found = session.scalars(
+        select(col(Dispute.claim_id)).where(
+            col(Dispute.kind) == DisputeKind.OBJECTION, col(Dispute.raised_by_household_id) == who.household_id
+        )
+    ).all()
+    return {claim_id for claim_id in found if claim_id is not None}
 
 
 def appeal_deadline(county: County, target: Claim | Deduction) -> datetime | None:
@@ -249,7 +302,7 @@ def _uphold(session: Session, who: Principal, dispute: Dispute, now: datetime) -
         ).one()
         if deduction.transaction_id is not None:
             reversal = journal.reverse(
-                session, transaction_id=deduction.transaction_id, actor=who.actor, reason="appeal_upheld"
+                session, transaction_id=deduction.transaction_id, actor=who.actor, reason="appeal_upheld", now=now
             )
             deduction.reversal_tx_id = reversal.id
         deduction.status = DeductionStatus.REVOKED.value

@@ -259,7 +259,7 @@ def _matter_code(session: Session, claim: Claim) -> str:
     return matter.code
 
 
-def _into_notice(session: Session, claim: Claim, *, meta: dict[str, Any], actor: str) -> TxRecord:
+def _into_notice(session: Session, claim: Claim, *, meta: dict[str, Any], actor: str, now: datetime) -> TxRecord:
     issuance, notice = accounts.issuance_and_notice(
         session, village_id=claim.village_id, household_id=claim.household_id
     )
@@ -270,6 +270,7 @@ def _into_notice(session: Session, claim: Claim, *, meta: dict[str, Any], actor:
         amount=claim.points,
         reason=_matter_code(session, claim),
         actor=actor,
+        effective_at=now,
         meta={"claim": claim.id, **meta},
     )
 
@@ -293,6 +294,7 @@ def _submit(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any)
         amount=claim.points,
         reason=_matter_code(session, claim),
         actor=claim.entered_by,
+        effective_at=now,  # its review time counts from then
         meta={"claim": claim.id},
         pending=True,
         timeout=timedelta(days=_county(session, claim).review_days),
@@ -302,17 +304,17 @@ def _submit(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any)
 
 
 def _submit_approved(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any) -> TxRecord:
-    tx = _into_notice(session, claim, meta={}, actor=claim.entered_by)
+    tx = _into_notice(session, claim, meta={}, actor=claim.entered_by, now=now)
     _approved(session, claim, tx, by=by, now=now)
     return tx
 
 
-def _resolve_pending(session: Session, claim: Claim, *, by: str, approve: bool) -> TxRecord:
+def _resolve_pending(session: Session, claim: Claim, *, by: str, approve: bool, now: datetime) -> TxRecord:
     assert claim.pending_tx_id is not None
     try:
         if approve:
-            return journal.post_pending(session, pending_id=claim.pending_tx_id, actor=by)
-        return journal.void_pending(session, pending_id=claim.pending_tx_id, actor=by, reason="rejected")
+            return journal.post_pending(session, pending_id=claim.pending_tx_id, actor=by, now=now)
+        return journal.void_pending(session, pending_id=claim.pending_tx_id, actor=by, reason="rejected", now=now)
     except (PendingExpired, PendingAlreadyResolved) as error:
         raise ClaimExpired(
             "This claim waited too long and has expired; the household may claim again if the activity allows.",
@@ -321,13 +323,13 @@ def _resolve_pending(session: Session, claim: Claim, *, by: str, approve: bool) 
 
 
 def _approve(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any) -> TxRecord:
-    tx = _resolve_pending(session, claim, by=by, approve=True)
+    tx = _resolve_pending(session, claim, by=by, approve=True, now=now)
     _approved(session, claim, tx, by=by, now=now)
     return tx
 
 
 def _reject(session: Session, claim: Claim, *, by: str, now: datetime, reason: str | None, **_: Any) -> TxRecord:
-    tx = _resolve_pending(session, claim, by=by, approve=False)
+    tx = _resolve_pending(session, claim, by=by, approve=False, now=now)
     claim.decided_at = now
     claim.decided_by = by
     claim.reject_reason = reason
@@ -351,13 +353,14 @@ def _expire(session: Session, claim: Claim, *, by: str, now: datetime, reason: s
         claim.decided_at = datetime.fromisoformat(str(error.detail["resolved_at"]))  # the journal's own expiry
         claim.decided_by = by
         return None
-    claim.decided_at = expired.created_at
+    claim.decided_at = expired.effective_at
     claim.decided_by = by
     return expired
 
 
-def _settle(session: Session, claim: Claim, *, by: str, **_: Any) -> TxRecord:
-    """Notice → household; the claim is settled at the moment of that journal entry (the journal's clock)."""
+def _settle(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any) -> TxRecord:
+    """Notice → household; the claim is settled at the moment that journal entry takes effect: `now`, but never
+    after the journal's clock (a schedule run ahead of time settles as of the clock)."""
     tx = journal.transfer(
         session,
         debit=row_id(accounts.of_household(session, claim.household_id, AccountKind.NOTICE).id),
@@ -365,23 +368,26 @@ def _settle(session: Session, claim: Claim, *, by: str, **_: Any) -> TxRecord:
         amount=claim.points,
         reason=_matter_code(session, claim),
         actor=by,
+        effective_at=now,
         meta={"claim": claim.id, "settles": claim.approval_tx_id},
     )
-    claim.settled_at = tx.created_at
+    claim.settled_at = tx.effective_at
     claim.settlement_tx_id = tx.id
     return tx
 
 
-def _revoke(session: Session, claim: Claim, *, by: str, **_: Any) -> TxRecord:
+def _revoke(session: Session, claim: Claim, *, by: str, now: datetime, **_: Any) -> TxRecord:
     assert claim.approval_tx_id is not None
-    reversal = journal.reverse(session, transaction_id=claim.approval_tx_id, actor=by, reason="objection_upheld")
+    reversal = journal.reverse(
+        session, transaction_id=claim.approval_tx_id, actor=by, reason="objection_upheld", now=now
+    )
     claim.reversal_tx_id = reversal.id
     return reversal
 
 
 def _reinstate(session: Session, claim: Claim, *, by: str, now: datetime, meta: dict[str, Any], **_: Any) -> TxRecord:
     """A rejected claim approved after all: a new transfer into notice; the notice period starts now."""
-    tx = _into_notice(session, claim, meta=meta, actor=by)
+    tx = _into_notice(session, claim, meta=meta, actor=by, now=now)
     _approved(session, claim, tx, by=by, now=now)
     return tx
 

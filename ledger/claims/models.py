@@ -60,6 +60,7 @@ class Claim(SQLModel, table=True):
         Index("ix_claim_queue", "village_id", "status", "submitted_at"),
         Index("ix_claim_household", "household_id", "submitted_at"),
         Index("ix_claim_notice", "status", "notice_until"),
+        Index("ix_claim_escalated", "village_id", "escalated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,6 +82,8 @@ class Claim(SQLModel, table=True):
     reject_reason: str | None = Field(default=None, max_length=500)
     notice_until: datetime | None = timestamp(default=None)
     settled_at: datetime | None = timestamp(default=None)
+    # not decided within the county's overdue hours: sent to the township supervisor's queue (ledger/claims/review.py)
+    escalated_at: datetime | None = timestamp(default=None)
     pending_tx_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
     approval_tx_id: int | None = Field(default=None, foreign_key="journal_transaction.id")
     settlement_tx_id: int | None = Field(default=None, foreign_key="journal_transaction.id")

@@ -42,17 +42,17 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
                 select(exists().where(col(Dispute.claim_id) == claim.id, col(Dispute.status) == DisputeStatus.OPEN))
             ):
                 continue
-            settle(session, claim)
+            settle(session, claim, now=now)
             settled += 1
     return settled
 
 
-def settle(session: Session, claim: Claim) -> None:
+def settle(session: Session, claim: Claim, *, now: datetime | None = None) -> None:
     """Move the claim's points from notice into the household's account (ledger/claims/lifecycle.py: settle). The
-    claim is settled at the moment of that journal entry (the journal's clock), whatever moment the schedule ran
-    as."""
+    claim is settled as of `now` (the schedule's moment), but never after the journal's clock: a schedule run
+    ahead of time settles as of the clock."""
     touch_record(session, claim.household_id)  # settled points: the rating is stale
-    lifecycle.move(session, claim, lifecycle.Transition.SETTLE, by="system:notice", now=utcnow())
+    lifecycle.move(session, claim, lifecycle.Transition.SETTLE, by="system:notice", now=now or utcnow())
     session.flush()
 
 

@@ -97,6 +97,10 @@ class Partner(SQLModel, table=True):
     # is: the service must sign with it.
     webhook_url: str | None = Field(default=None, max_length=500)
     webhook_secret: str | None = Field(default=None, max_length=64)
+    # After a rotation the secret before it still signs, beside the new one, until `webhook_previous_until`
+    # (redemption/webhooks.py: OVERLAP), so the partner can change its receiver without losing a delivery.
+    webhook_previous_secret: str | None = Field(default=None, max_length=64)
+    webhook_previous_until: datetime | None = timestamp(default=None)
 
 
 class PartnerVillage(SQLModel, table=True):

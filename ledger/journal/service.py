@@ -38,6 +38,7 @@ __all__ = [
     "get_transaction",
     "open_account",
     "post_pending",
+    "effective",
     "record",
     "reverse",
     "take_available",
@@ -90,7 +91,8 @@ def record(
     meta: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> TxRecord:
-    """Write one balanced transaction of two or more postings, all in one village."""
+    """Write one balanced transaction of two or more postings, all in one village, taking effect at
+    `effective_at` (`effective`: by default, and at the latest, now)."""
     rules.check_legs(legs)
     _check_text(reason=reason, actor=actor)
     _check_meta(meta)
@@ -111,7 +113,7 @@ def record(
     if replay is not None:
         return replay
     locked = store.lock(conn, [leg.account_id for leg in legs])
-    now = utcnow()
+    clock, at = effective(effective_at)
     return _append(
         session,
         locked,
@@ -119,26 +121,38 @@ def record(
         kind=kind,
         reason=reason,
         actor=actor,
-        now=now,
-        effective_at=effective_at or now,
-        timeout_at=None if timeout is None else now + timeout,
+        now=clock,
+        effective_at=at,
+        timeout_at=None if timeout is None else at + timeout,  # counted from the moment it takes effect
         meta=meta,
         key=key,
     )
 
 
 def post_pending(
-    session: Session, *, pending_id: int, actor: str, reason: str | None = None, idempotency_key: str | None = None
+    session: Session,
+    *,
+    pending_id: int,
+    actor: str,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> TxRecord:
-    """Make a pending transfer final. Refused once it has expired or was resolved already."""
-    return _resolve(session, TxKind.POST_PENDING, pending_id, actor, reason, idempotency_key)
+    """Make a pending transfer final. Refused once it has expired (at `now`) or was resolved already."""
+    return _resolve(session, TxKind.POST_PENDING, pending_id, actor, reason, idempotency_key, now=now)
 
 
 def void_pending(
-    session: Session, *, pending_id: int, actor: str, reason: str | None = None, idempotency_key: str | None = None
+    session: Session,
+    *,
+    pending_id: int,
+    actor: str,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> TxRecord:
     """Cancel a pending transfer and release what it reserved."""
-    return _resolve(session, TxKind.VOID_PENDING, pending_id, actor, reason, idempotency_key)
+    return _resolve(session, TxKind.VOID_PENDING, pending_id, actor, reason, idempotency_key, now=now)
 
 
 def expire_pending(
@@ -154,6 +168,15 @@ def expire_pending(
     return _resolve(session, TxKind.EXPIRE_PENDING, pending_id, actor, reason, None, now=now)
 
 
+def effective(now: datetime | None) -> tuple[datetime, datetime]:
+    """The journal's clock, and the moment an entry made at `now` takes effect: `now`, but never later than the
+    clock (a step run ahead of time, `shanzhi tick --days-ahead`, dates nothing in the future). Every entry is
+    written (`created_at`) by the clock; an operation given an earlier moment (a record of what happened then, as
+    the demo's year of history) takes effect (`effective_at`) at that moment."""
+    clock = utcnow()
+    return clock, clock if now is None else min(as_utc(now), clock)
+
+
 def take_available(
     session: Session,
     *,
@@ -163,9 +186,11 @@ def take_available(
     reason: str,
     actor: str,
     meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> TxRecord | None:
     """Move up to `amount` points: as many as the debit account has available, decided under the lock.
-    None when it has none. (A deduction takes what the balance allows and records the rest unpaid.)"""
+    None when it has none. (A deduction takes what the balance allows and records the rest unpaid.) `now`: the
+    moment it takes effect (`effective`)."""
     rules.transfer_legs(debit=debit, credit=credit, amount=amount)  # refuses a bad amount
     _check_text(reason=reason, actor=actor)
     _check_meta(meta)
@@ -174,7 +199,7 @@ def take_available(
     taken = min(amount, max(locked.balances[debit].available, 0))
     if taken == 0:
         return None
-    now = utcnow()
+    clock, at = effective(now)
     return _append(
         session,
         locked,
@@ -182,8 +207,8 @@ def take_available(
         kind=TxKind.TRANSFER,
         reason=reason,
         actor=actor,
-        now=now,
-        effective_at=now,
+        now=clock,
+        effective_at=at,
         timeout_at=None,
         meta=meta,
         key=None,
@@ -210,9 +235,16 @@ def expire_due(session: Session, *, now: datetime | None = None, limit: int = 10
 
 
 def reverse(
-    session: Session, *, transaction_id: int, actor: str, reason: str, idempotency_key: str | None = None
+    session: Session,
+    *,
+    transaction_id: int,
+    actor: str,
+    reason: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> TxRecord:
-    """Undo a posted transaction with its mirror image, linked to it. A transaction is reversed at most once."""
+    """Undo a posted transaction with its mirror image, linked to it. A transaction is reversed at most once.
+    `now`: the moment the reversal takes effect (`effective`)."""
     _check_text(reason=reason, actor=actor)
     conn = session.connection()
     key = idempotency.key_for(actor, idempotency_key, {"op": "reversal", "of": transaction_id, "reason": reason})
@@ -233,7 +265,7 @@ def reverse(
             reversal_id=earlier.id,
             reversed_at=earlier.created_at.isoformat(),
         )
-    now = utcnow()
+    clock, at = effective(now)
     return _append(
         session,
         locked,
@@ -241,8 +273,8 @@ def reverse(
         kind=TxKind.REVERSAL,
         reason=reason,
         actor=actor,
-        now=now,
-        effective_at=now,
+        now=clock,
+        effective_at=at,
         timeout_at=None,
         meta={"reverses_hash": original.hash},
         key=key,
@@ -314,10 +346,10 @@ def _resolve(
             resolution=done.kind,
             resolved_at=done.created_at.isoformat(),
         )
-    # `now` (the schedule's moment) only decides whether the transfer has timed out; the resolution is stamped
-    # with the journal's own clock, like every other entry, so that no entry is dated in the future.
-    at = utcnow()
-    if kind == TxKind.POST_PENDING and pending.timeout_at is not None and as_utc(pending.timeout_at) <= (now or at):
+    # `now` (the operation's moment) decides whether the transfer has timed out, and the resolution takes effect
+    # then, but never after the journal's own clock, so that no entry is dated in the future (`effective`).
+    clock, at = effective(now)
+    if kind == TxKind.POST_PENDING and pending.timeout_at is not None and as_utc(pending.timeout_at) <= (now or clock):
         raise PendingExpired(
             "This pending transfer has timed out and can no longer be posted.",
             transaction_id=pending_id,
@@ -330,7 +362,7 @@ def _resolve(
         kind=kind,
         reason=reason or pending.reason,
         actor=actor,
-        now=at,
+        now=clock,
         effective_at=at,
         timeout_at=None,
         meta=None,

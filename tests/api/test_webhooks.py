@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from ledger.core import audit
 from ledger.core.base import as_utc, utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.settings import Settings, get_settings
@@ -390,6 +391,7 @@ ROUTES = [
     ("PUT", "/api/v1/partners/me/webhook", {"url": "https://x.example"}),
     ("POST", "/api/v1/partners/me/webhook/secret", None),
     ("GET", "/api/v1/partners/me/webhook/deliveries", None),
+    ("POST", "/api/v1/partners/me/webhook/deliveries/" + "0" * 32 + "/retry", None),
 ]
 
 
@@ -415,6 +417,8 @@ def test_changing_the_webhook_needs_offers_manage(client: TestClient, world: Wor
         == 403
     )
     assert client.post("/api/v1/partners/me/webhook/secret", headers=bearer(token)).status_code == 403
+    retry = client.post(f"/api/v1/partners/me/webhook/deliveries/{'0' * 32}/retry", headers=bearer(token))
+    assert retry.status_code == 403
 
 
 def test_the_secret_is_shown_only_when_made(client: TestClient, world: World) -> None:
@@ -500,3 +504,159 @@ def test_a_partner_sees_only_its_own_deliveries(client: TestClient, engine: Engi
         client.get("/api/v1/partners/me/webhook/deliveries", headers=bearer(client_token(client, "clinic"))).json()
         == []
     )
+
+
+# --- rotating the secret: the old one keeps signing for the overlap ------------------------------------------
+
+
+def test_after_a_rotation_deliveries_verify_with_the_old_and_the_new_secret_until_the_overlap_ends(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    staff = bearer(password_token(client, "mart-staff"))
+    old = client.put("/api/v1/partners/me/webhook", json={"url": "https://mart.example/in"}, headers=staff)
+    old_secret = old.json()["secret"]
+    before = utcnow()
+    rotated = client.post("/api/v1/partners/me/webhook/secret", headers=staff)
+    assert rotated.status_code == 200 and rotated.headers["Cache-Control"] == "no-store"
+    new_secret = rotated.json()["secret"]
+    until = as_utc(datetime.fromisoformat(rotated.json()["previous_secret_valid_until"]))
+    assert new_secret != old_secret
+    assert before + webhooks.OVERLAP <= until <= utcnow() + webhooks.OVERLAP
+    sent: list[tuple[dict[str, str], bytes]] = []
+
+    def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        sent.append((headers, body))
+        return 200
+
+    def deliver_at(moment: datetime | None) -> tuple[dict[str, str], bytes]:
+        enqueue(engine, world, "mart")
+        assert webhooks.deliver_due(engine, moment or utcnow(), send=send) == 1
+        return sent[-1]
+
+    receiver = docs_receiver()  # an integrator's receiver, not yet changed over: it has the old secret
+    receiver["SECRET"] = old_secret
+    for moment in (None, until - timedelta(seconds=1)):  # within the window (None: now): both sign
+        headers, body = deliver_at(moment)
+        assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}", headers["Shanzhi-Signature"])
+        assert webhooks.verify(new_secret, headers["Shanzhi-Signature"], body, now=time.time())
+        assert webhooks.verify(old_secret, headers["Shanzhi-Signature"], body, now=time.time())
+        assert receiver["receive"](headers, body) == (200, "ok")
+
+    for moment in (until, until + timedelta(days=3)):  # the window is over: only the new secret signs
+        headers, body = deliver_at(moment)
+        assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", headers["Shanzhi-Signature"])
+        assert webhooks.verify(new_secret, headers["Shanzhi-Signature"], body, now=time.time())
+        assert not webhooks.verify(old_secret, headers["Shanzhi-Signature"], body, now=time.time())
+        assert receiver["receive"](headers, body)[0] == 401
+
+    # rotating again within a window ends the oldest secret at once; the one it replaces gets its own window
+    newest = client.post("/api/v1/partners/me/webhook/secret", headers=staff).json()["secret"]
+    headers, body = deliver_at(None)
+    assert webhooks.verify(newest, headers["Shanzhi-Signature"], body, now=time.time())
+    assert webhooks.verify(new_secret, headers["Shanzhi-Signature"], body, now=time.time())
+    assert not webhooks.verify(old_secret, headers["Shanzhi-Signature"], body, now=time.time())
+
+
+def test_the_first_secret_has_no_overlap_and_no_secret_is_in_the_change_log(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    machine = bearer(client_token(client, "clinic"))
+    first = client.post("/api/v1/partners/me/webhook/secret", headers=machine).json()  # before any URL
+    assert first["secret"].startswith("whsec_") and first["previous_secret_valid_until"] is None
+    made = client.put("/api/v1/partners/me/webhook", json={"url": "https://clinic.example/in"}, headers=machine)
+    assert made.json()["secret"] is None  # it has one already
+    second = client.post("/api/v1/partners/me/webhook/secret", headers=machine).json()
+    assert second["previous_secret_valid_until"] is not None
+
+    clinic = partner_id(engine, "clinic")
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(audit.AdminChange).where(
+                col(audit.AdminChange.target_type) == "partner", col(audit.AdminChange.target_id) == str(clinic)
+            )
+        ).all()
+    assert [r.action for r in rows] == ["partner.webhook_secret", "partner.webhook_url", "partner.webhook_secret"]
+    assert {r.actor for r in rows} == {"client:clinic"}
+    assert "https://clinic.example/in" in not_none(rows[1].after)
+    logged = " ".join(f"{r.before} {r.after}" for r in rows)
+    assert "whsec_" not in logged and first["secret"] not in logged and second["secret"] not in logged
+
+
+# --- sending a delivery again by hand --------------------------------------------------------------------------
+
+
+def test_a_failed_delivery_sent_again_by_hand_reaches_the_endpoint_and_then_cannot_be_sent_again(
+    client: TestClient, engine: Engine, world: World, endpoint: Endpoint
+) -> None:
+    staff = bearer(password_token(client, "clinic-staff"))
+    endpoint.secret = client.put("/api/v1/partners/me/webhook", json={"url": endpoint.url}, headers=staff).json()[
+        "secret"
+    ]
+    delivery_id = enqueue(engine, world, "clinic", "booking.created", {"booking_id": 8})
+    t0 = utcnow()
+    assert webhooks.deliver_due(engine, t0) == 0  # the endpoint answers 500 the first time
+    listed = client.get("/api/v1/partners/me/webhook/deliveries", headers=staff).json()
+    assert [(d["id"], d["attempts"], d["last_status"], d["last_error"]) for d in listed] == [
+        (delivery_id, 1, 500, "HTTP 500")
+    ]
+    assert as_utc(datetime.fromisoformat(listed[0]["next_attempt_at"])) == t0 + timedelta(seconds=30)
+
+    url = f"/api/v1/partners/me/webhook/deliveries/{delivery_id}/retry"
+    for other in (bearer(password_token(client, "mart-staff")), bearer(client_token(client, "bank"))):
+        refused = client.post(url, headers=other)  # another partner's delivery looks missing
+        assert refused.status_code == 404 and refused.json()["code"] == "webhook_delivery_not_found"
+    assert client.post(url, headers=bearer(villager_token(client, world.villager_phone))).status_code == 403
+    assert client.post(url, headers=bearer(password_token(client, "official-a"))).status_code == 403
+    assert delivery(engine, delivery_id).retry_requested_at is None
+
+    again = client.post(url, headers=staff)
+    assert again.status_code == 200, again.text
+    asked = utcnow()
+    assert again.json()["id"] == delivery_id and again.json()["delivered_at"] is None
+    assert t0 <= as_utc(datetime.fromisoformat(again.json()["next_attempt_at"])) <= asked  # due now, not in 30 s
+    assert schedule.tick(engine, now=asked).done["deliver_webhooks"] == 1  # the next run sends it
+    assert len(endpoint.requests) == 2 and all(r["valid"] for r in endpoint.requests)
+    assert endpoint.requests[1]["headers"]["Shanzhi-Delivery"] == delivery_id
+    row = delivery(engine, delivery_id)
+    assert (row.attempts, row.last_status, row.retry_requested_at) == (2, 204, None)
+    assert row.delivered_at is not None
+
+    delivered = client.post(url, headers=staff)
+    assert delivered.status_code == 409 and delivered.json()["code"] == "webhook_delivery_delivered"
+    assert schedule.tick(engine, now=asked + timedelta(hours=1)).done["deliver_webhooks"] == 0
+    assert len(endpoint.requests) == 2
+    missing = client.post(f"/api/v1/partners/me/webhook/deliveries/{'f' * 32}/retry", headers=staff)
+    assert missing.status_code == 404 and missing.json()["code"] == "webhook_delivery_not_found"
+
+
+def test_a_delivery_given_up_gets_one_more_attempt_each_time_it_is_sent_again_by_hand(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    set_webhook(engine, "bank", "https://bank.example/h")
+    delivery_id = enqueue(engine, world, "bank", "loan_application.created")
+    answers = [None] * (webhooks.MAX_ATTEMPTS + 1) + [200]
+    calls: list[int | None] = []
+
+    def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        calls.append(answer := answers[len(calls)])
+        if answer is None:
+            raise OSError("connection refused")
+        return answer
+
+    now = utcnow()
+    for _ in range(webhooks.MAX_ATTEMPTS):
+        webhooks.deliver_due(engine, now, send=send)
+        now = as_utc(delivery(engine, delivery_id).next_attempt_at)
+    staff = bearer(password_token(client, "bank-staff"))
+    (listed,) = client.get("/api/v1/partners/me/webhook/deliveries", headers=staff).json()
+    assert (listed["attempts"], listed["next_attempt_at"]) == (webhooks.MAX_ATTEMPTS, None)  # given up
+    assert webhooks.deliver_due(engine, now + timedelta(days=1), send=send) == 0
+
+    url = f"/api/v1/partners/me/webhook/deliveries/{delivery_id}/retry"
+    assert client.post(url, headers=staff).status_code == 200
+    assert webhooks.deliver_due(engine, utcnow(), send=send) == 0  # still unreachable: one attempt more, no more
+    assert webhooks.deliver_due(engine, utcnow() + timedelta(days=1), send=send) == 0
+    assert len(calls) == webhooks.MAX_ATTEMPTS + 1
+    assert client.post(url, headers=staff).status_code == 200
+    assert webhooks.deliver_due(engine, utcnow(), send=send) == 1
+    assert delivery(engine, delivery_id).attempts == len(calls) == webhooks.MAX_ATTEMPTS + 2

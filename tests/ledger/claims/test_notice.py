@@ -76,3 +76,58 @@ def test_an_open_objection_holds_the_claim_in_notice(world: World) -> None:
     assert claim.status == ClaimStatus.APPROVED
     assert world.points(0).posted == 0
     assert [e.disputed for e in notice.board(world.session, world.village.village_id)] == [True]
+
+
+def test_a_claim_played_at_earlier_moments_takes_effect_then_and_a_schedule_run_ahead_dates_nothing_later(
+    world: World,
+) -> None:
+    """What happened on earlier days (the demo's year of history) is recorded through the same services with
+    their `now`: each journal entry takes effect at that moment, written by the journal's clock. A step run ahead
+    of the clock (`shanzhi tick --days-ahead`) takes effect as of the clock, never in the future."""
+    from datetime import timedelta
+
+    from ledger.activities import service as activities
+    from ledger.claims import review
+    from ledger.claims import service as claims
+    from ledger.core.base import utcnow
+    from ledger.journal import service as journal
+    from ledger.tenancy import Village
+    from tests.ledger.claims.conftest import KEYS
+
+    now = utcnow()
+    village = world.session.get(Village, world.village.village_id)
+    assert village is not None
+    spring = activities.create(
+        world.session,
+        village=village,
+        matter_code="volunteering",
+        title="Spring clean-up",
+        starts_at=now - timedelta(days=60),
+        ends_at=now - timedelta(days=50),
+        actor="test",
+    )
+    submitted, decided = now - timedelta(days=55), now - timedelta(days=54)
+    claim = claims.submit_by_code(
+        world.session,
+        world.villagers[0],
+        KEYS,
+        token=activities.printed_code(KEYS, spring),
+        details=claims.Details(),
+        idempotency_key=None,
+        now=submitted,
+    ).value
+    review.approve(world.session, world.officials[0], claim_id=id_of(claim), idempotency_key=None, now=decided)
+    assert when(claim.notice_until) == decided + timedelta(days=7)
+    assert notice.settle_due(world.session, now=decided + timedelta(days=8)) == 1
+    assert when(claim.settled_at) == decided + timedelta(days=8)
+    entries = [
+        journal.get_transaction(world.session, tx_id)
+        for tx_id in (claim.pending_tx_id, claim.approval_tx_id, claim.settlement_tx_id)
+        if tx_id is not None
+    ]
+    assert [when(tx.effective_at) for tx in entries] == [submitted, decided, decided + timedelta(days=8)]
+    assert all(when(tx.created_at) >= now for tx in entries)  # written today, by the journal's clock
+
+    today = world.approved(1)
+    assert notice.settle_due(world.session, now=days_later(8)) == 1  # run ahead: settled as of the clock
+    assert when(today.settled_at) <= utcnow()
