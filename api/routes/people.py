@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import SessionDep, allow
 from api.presentation.people import household_detail_out, household_summary_out, township_out, village_out
@@ -37,6 +37,7 @@ Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 Overseer = Annotated[Principal, allow(Role.COUNTY_ADMIN, Role.AUDITOR)]
 Staff = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
+PRIVATE = {"Cache-Control": "no-store"}  # members' names and phones are kept by no cache
 
 
 # --- places ---------------------------------------------------------------------------------------------------
@@ -91,12 +92,14 @@ def create_village(body: VillageIn, session: SessionDep, who: Admin) -> VillageO
 def list_households(
     session: SessionDep,
     who: Staff,
+    response: Response,
     village_id: Annotated[int | None, Query(gt=0, description="One village; all you see when left out.")] = None,
     q: Annotated[str | None, Query(max_length=100, description="户号 starting with it, or a member's name.")] = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=households.MOST)] = households.PAGE,
 ) -> HouseholdPageOut:
     """Households of the villages you see as staff, by id, a page at a time (no phones here)."""
+    response.headers.update(PRIVATE)
     page = households.listing(session, who, village_id=village_id, q=q, cursor=cursor, limit=limit)
     return HouseholdPageOut(
         households=[household_summary_out(h, page.heads.get(h.id or 0)) for h in page.households],
@@ -123,9 +126,10 @@ def create_household(body: HouseholdIn, session: SessionDep, who: Admin) -> Hous
 
 
 @router.get("/api/v1/households/{household_id}", response_model=HouseholdDetailOut)
-def household_detail(household_id: int, session: SessionDep, who: Reader) -> HouseholdDetailOut:
+def household_detail(household_id: int, session: SessionDep, who: Reader, response: Response) -> HouseholdDetailOut:
     """A household and its members with their phones: for its own members, the officials of its village, the
     county admin and auditors. Anyone else's household looks missing."""
+    response.headers.update(PRIVATE)
     household, members = households.detail(session, who, household_id)
     return household_detail_out(session, household, members)
 

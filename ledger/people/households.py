@@ -209,9 +209,8 @@ def edit_member(session: Session, who: Principal, person_id: int, changes: Mappi
     unknown = set(changes) - {"name", "relation", "phone"}
     if unknown:
         raise Invalid(f"A member has no {', '.join(sorted(unknown))} to change.", field=sorted(unknown)[0])
-    person = access.person(session, who, person_id)
-    household = _open(access.household(session, who, person.household_id))
-    session.refresh(person)  # as it is now that its household is locked
+    person, household = _member_locked(session, who, person_id)
+    _open(household)
     before = audit.fields(person, MEMBER_FIELDS)
     if "name" in changes:
         person.name = name_of(changes["name"])
@@ -241,6 +240,8 @@ def move_member(
     session.refresh(person)
     if person.household_id == household_id:
         return person
+    if person.household_id != source_id:  # moved elsewhere at the same moment: its household is not locked here
+        raise Conflict("This member was moved at the same moment; open their household again.", person_id=person_id)
     if person.is_head and source.closed_at is None:
         raise HeadCannotMove(
             "The head of a household moves only after another member has become its head.", person_id=person_id
@@ -295,6 +296,17 @@ def change_head(
 
 
 # --- rules ----------------------------------------------------------------------------------------------------
+
+
+def _member_locked(session: Session, who: Principal, person_id: int) -> tuple[Person, Household]:
+    """The member and their household, locked, as they are once it is locked (a move at the same moment may have
+    taken them to another household in between: then that one is locked instead)."""
+    person = access.person(session, who, person_id)
+    while True:
+        household = access.household(session, who, person.household_id)
+        session.refresh(person)
+        if person.household_id == household.id:
+            return person, household
 
 
 def _open(household: Household) -> Household:

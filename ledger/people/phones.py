@@ -1,8 +1,8 @@
 """Mainland mobile numbers: how a number written by people becomes the one the sign-in reads.
 
-A number may be written with `+86` or `0086` in front, and with spaces or dashes anywhere (`+86 139-0000-0001`);
-what is kept is its 11 digits, starting 13 to 19. The roster import does the same to a whole column at once with
-these patterns, so a number is the same whichever door it came in by.
+A number may be written with `+86`, `0086` (or a bare `86`) in front, and with spaces, dashes or brackets
+anywhere (`(+86) 139-0000-0001`); what is kept is its 11 digits, starting 13 to 19. The roster import does the same to a
+whole column at once (with pandas), so a number is the same whichever door it came in by.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 
 from ledger.core.errors import Conflict, Invalid
 
-SEPARATORS = r"[\s\-\u2010-\u2015\u3000]"  # spaces (also the full-width one) and dashes of every width
-COUNTRY = r"^(?:\+86|0086)"
+SEPARATORS = r"[\s\-\u2010-\u2015()（）]"  # spaces (full-width too), dashes of every width, brackets
+COUNTRY = r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))"  # 86 alone only before a whole mobile number
 MOBILE = r"^1[3-9][0-9]{9}$"
 
 _SEPARATORS = re.compile(SEPARATORS)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from ledger.claims import service as claims
 from ledger.claims.models import Claim
 from ledger.core import audit
 from ledger.core.base import utcnow
@@ -20,7 +21,7 @@ from ledger.journal.models import JournalTransaction
 from ledger.tenancy import HouseholdClosed, Person
 from redemption import schedule, vouchers
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
-from tests.api.conftest import World, bearer, client_token, password_token, villager_token
+from tests.api.conftest import World, app_of, bearer, client_token, password_token, villager_token
 from tests.api.redeeming import offer
 from tests.api.test_credit import consent, give_history, look
 from tests.api.test_people import add_member, household, refused, signs_in, still_signed_in
@@ -93,6 +94,15 @@ def test_closing_a_household_expires_its_undecided_claims_settles_those_in_notic
     assert refused(proxy, 409, "household_closed")
     with unit_of_work(engine) as session, pytest.raises(HouseholdClosed):
         vouchers.redeem(session, signed_in_before, offer_id=the_offer["id"], idempotency_key="after-closing")
+    with unit_of_work(engine) as session, pytest.raises(HouseholdClosed):  # a scan that began before the closing
+        claims.submit_by_code(
+            session,
+            signed_in_before,
+            app_of(client).state.code_keys,
+            token=code_of(activity),
+            details=claims.Details(),
+            idempotency_key="scanned-before",
+        )
     for method, path, body in [
         ("POST", f"/api/v1/households/{a1}/close", {}),
         ("PATCH", f"/api/v1/households/{a1}", {"address": "新地址"}),

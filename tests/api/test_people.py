@@ -32,7 +32,7 @@ def logged(engine: Engine, world: World, action: str, target_id: object) -> list
 
 def household(client: TestClient, headers: dict[str, str], household_id: int) -> dict[str, Any]:
     answer = client.get(f"/api/v1/households/{household_id}", headers=headers)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store", answer.text
     found: dict[str, Any] = answer.json()
     return found
 
@@ -247,6 +247,7 @@ def test_who_reads_households_and_phones(client: TestClient, world: World) -> No
     assert refused(
         client.get(f"/api/v1/households/{world.household_a1}", headers=official_b), 404, "household_not_found"
     )
+    assert client.get("/api/v1/households", headers=official_b).headers["Cache-Control"] == "no-store"
     own = household(client, official_b, world.household_b1)
     assert own["members"][0]["phone"] == "13900000003"
     answer = client.get("/api/v1/households", params={"village_id": world.village_a.village_id}, headers=official_b)
@@ -255,6 +256,14 @@ def test_who_reads_households_and_phones(client: TestClient, world: World) -> No
     assert household(client, villager, world.household_a1)["members"][0]["phone"] == world.villager_phone
     assert refused(client.get(f"/api/v1/households/{world.household_a2}", headers=villager), 404, "household_not_found")
     assert refused(client.get("/api/v1/households", headers=villager), 403, "forbidden")
+    assert [v["id"] for v in client.get("/api/v1/villages", headers=official_b).json()] == [world.village_b.village_id]
+    assert refused(client.get("/api/v1/townships", headers=official_b), 403, "forbidden")
+    auditor = bearer(password_token(client, "auditor"))
+    county = {world.household_a1, world.household_a2, world.household_b1}
+    assert {h["id"] for h in client.get("/api/v1/households", headers=auditor).json()["households"]} == county
+    assert household(client, auditor, world.household_a1)["members"][0]["phone"] == world.villager_phone
+    townships = [t["id"] for t in client.get("/api/v1/townships", headers=auditor).json()]
+    assert world.village_a.township_id in townships and world.village_c.township_id not in townships
     assert refused(
         client.get(f"/api/v1/households/{world.household_a1}", headers=admin(client, "admin-c")),
         404,

@@ -18,6 +18,9 @@ from ledger.people import phones
         ("0086 13912345678", "13912345678"),
         ("139\u30001234\u20145678", "13912345678"),  # a full-width space and a long dash, as phones type them
         (" 199-0000-0000 ", "19900000000"),
+        ("86 139 1234 5678", "13912345678"),
+        ("（+86）139 1234 5678", "13912345678"),
+        ("(0086) 139-1234-5678", "13912345678"),
         ("", None),
         ("   ", None),
         (None, None),
@@ -29,7 +32,7 @@ def test_a_number_is_kept_as_its_eleven_digits(written: str | None, kept: str | 
 
 @pytest.mark.parametrize(
     "written",
-    ["1391234567", "139123456789", "12912345678", "23912345678", "+1 415 555 0100", "86 13912345678", "139l2345678"],
+    ["1391234567", "139123456789", "12912345678", "23912345678", "+1 415 555 0100", "86 1391234567", "139l2345678"],
 )
 def test_anything_else_is_refused_with_its_code(written: str) -> None:
     with pytest.raises(phones.PhoneMalformed) as refused:
