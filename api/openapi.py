@@ -5,7 +5,7 @@ api/problems.py as `application/problem+json`, so the document is completed here
 already knows about each route:
 
 - its access rule (`allow(...)` / `scraper_or(...)` in api/deps.py, not `public()`) → 401 `unauthenticated` (with
-  `WWW-Authenticate`) and 403 `forbidden`;
+  `WWW-Authenticate`) and 403 `forbidden` (and `password_change_required`, but where one's own password is set);
 - path parameters, and query parameters naming a record (`…_id`) → 404;
 - any parameter or body → 422 `invalid_request` (the problem with its `errors`);
 - a JSON body → 400 `invalid_json`, a form → 400 `bad_request`; any body → 413 `body_too_large` (api/limits.py);
@@ -125,6 +125,38 @@ DECLARED: dict[tuple[str, str], Codes] = {
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/post"): {409: ["transaction_belongs_to_record"]},
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/void"): {409: ["transaction_belongs_to_record"]},
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/reverse"): {409: ["transaction_belongs_to_record"]},
+    ("POST", "/api/v1/auth/password"): {
+        403: ["current_password_wrong"],
+        409: ["password_changed_meanwhile"],
+        422: ["weak_password", "same_password"],
+        429: ["sign_in_slowed", "account_locked"],
+    },
+    ("POST", "/api/v1/staff"): {
+        404: ["village_not_found", "township_not_found"],
+        409: ["username_taken"],
+        422: ["weak_password", "staff_places_invalid"],
+    },
+    ("PATCH", "/api/v1/staff/{user_id}"): {
+        403: ["own_account", "conflict_of_interest"],
+        404: ["staff_not_found", "village_not_found", "township_not_found"],
+        409: ["last_admin", "not_a_staff_account"],
+        422: ["staff_places_invalid"],
+    },
+    ("POST", "/api/v1/staff/{user_id}/disable"): {
+        403: ["own_account", "conflict_of_interest"],
+        404: ["staff_not_found"],
+        409: ["last_admin", "not_a_staff_account"],
+    },
+    ("POST", "/api/v1/staff/{user_id}/enable"): {
+        403: ["conflict_of_interest"],
+        404: ["staff_not_found"],
+        409: ["not_a_staff_account"],
+    },
+    ("POST", "/api/v1/staff/{user_id}/reset-password"): {
+        403: ["own_account", "conflict_of_interest"],
+        404: ["staff_not_found"],
+        409: ["not_a_staff_account"],
+    },
 }
 
 
@@ -161,6 +193,8 @@ def derived(route: APIRoute) -> Codes:
     if rules and "public" not in rules:
         add(401, "unauthenticated")
         add(403, "forbidden")
+        if not any(isinstance(rule, dict) and rule.get("before_password_change") for rule in rules):
+            add(403, "password_change_required")  # a password someone else set is replaced first (api/deps.py)
     paths = [p for d in dependants for p in d.path_params]
     queries = [p for d in dependants for p in d.query_params]
     headers = [p for d in dependants for p in d.header_params]

@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api import i18n, photos, signin
 from api.deps import in_turn, public
+from api.i18n import N_
 from api.pages.web import (
     LANG_COOKIE,
+    OWN_PASSWORD_PAGE,
     Anyone,
     CsrfFailed,
     Page,
@@ -24,20 +26,23 @@ from api.pages.web import (
     page_allow,
     reason,
     safe_next,
+    sign_in_url,
     start_session,
 )
 from api.schemas import OtpRequestIn, OtpVerifyIn
 from ledger.claims import access
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
-from ledger.core.errors import Invalid, Throttled
+from ledger.core.errors import DomainError, Forbidden, Invalid, Throttled
 from ledger.core.settings import Settings
 from ledger.identity import principal as principals
+from ledger.identity import staff
 from ledger.identity.models import Role, User
 
 router = APIRouter()
 signin_router = APIRouter()  # without the pages' CSRF dependency (and so without its unit of work): see below
 Next = Annotated[str | None, Form(max_length=500)]
+SignOut = Annotated[Page, page_allow(*Role, partner_kinds=("bank", "merchant", "clinic"), before_password_change=True)]
 
 
 @router.get("/")
@@ -162,11 +167,103 @@ def _refused(page: Page, refused: Throttled, **context: Any) -> Response:
 def _signed_in(page: Anyone, subject: str, role: str, next_path: str | None, **notice: str) -> Response:
     start_session(page, subject, role)
     who = principals.load(page.session, subject=subject, role=role, scopes=(), issued_at=utcnow())
+    if who.must_change_password:  # a password someone else set: their own first, then the rest
+        return page.redirect(OWN_PASSWORD_PAGE, **notice)
     return page.redirect(safe_next(next_path) or home_of(who), **notice)
 
 
+# --- one's own password (staff and partners' staff; required after a new account or a reset) -------------------
+
+PasswordHolderPage = Annotated[
+    Page,
+    page_allow(
+        Role.OFFICIAL,
+        Role.COUNTY_ADMIN,
+        Role.AUDITOR,
+        partner_kinds=("bank", "merchant", "clinic"),
+        before_password_change=True,
+    ),
+]
+
+
+@router.get(OWN_PASSWORD_PAGE)
+def own_password(page: PasswordHolderPage) -> Response:
+    assert page.principal is not None
+    return page.render("password.html", required=page.principal.must_change_password)
+
+
+@signin_router.post(OWN_PASSWORD_PAGE, dependencies=[public()])
+async def set_own_password(
+    request: Request,
+    current_password: Annotated[str, Form(max_length=256)],
+    new_password: Annotated[str, Form(max_length=256)],
+    repeated: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Not on the pages' router, for the reason `check_password` is not: the CSRF check and who is signed in come
+    first (a short unit of work), argon2 (the current password checked, the new one hashed) runs with none open,
+    then the new hash is stored in a unit of work of its own."""
+    settings: Settings = request.app.state.settings
+    who = await in_turn(request, _password_holder, request) if csrf_matches(request, csrf) else None
+    own, refused = None, None
+    if isinstance(who, principals.Principal) and new_password == repeated:
+        try:
+            own = await run_in_threadpool(
+                signin.check_own_password, request, settings, who, current_password, new_password
+            )
+        except DomainError as error:
+            refused = error
+    answer: Response = await in_turn(
+        request, _own_password_answer, request, who, own, refused, new_password == repeated
+    )
+    return answer
+
+
+def _password_holder(request: Request) -> principals.Principal | Response:
+    """Who is signed in and may set their password, or the page that says why not."""
+    with unit_of_work(request.app.state.engine) as session:
+        page = get_page(request, session)
+        if page.principal is None:
+            return page.redirect(sign_in_url(OWN_PASSWORD_PAGE))
+        if page.principal.user_id is None or page.principal.role == Role.VILLAGER:
+            error = Forbidden("This page is not for your role.")
+            return page.render("error.html", status_code=403, error=error, reason=reason(page, error))
+        return page.principal
+
+
+def _own_password_answer(
+    request: Request,
+    who: principals.Principal | Response | None,
+    own: signin.OwnPassword | None,
+    refused: DomainError | None,
+    repeated_alike: bool,
+) -> Response:
+    if isinstance(who, Response):
+        return who
+    with unit_of_work(request.app.state.engine) as session:
+        page = get_page(request, session)
+        if who is None:
+            forged = CsrfFailed("This form has expired or did not come from Shanzhi; open the page again and resend.")
+            return page.render("error.html", status_code=403, error=forged, reason=reason(page, forged))
+        required = who.must_change_password
+        if not repeated_alike:
+            text = page._(N_("The two new passwords are not the same. Enter the new password twice, alike."))
+            return page.render("password.html", status_code=422, required=required, error=text)
+        if refused is not None or own is None:
+            error = refused or Forbidden("This page is not for your role.")
+            status = 429 if isinstance(error, Throttled) else 403 if isinstance(error, Forbidden) else 422
+            return page.render("password.html", status_code=status, required=required, error=reason(page, error))
+        try:
+            with session.begin_nested():
+                staff.change_own_password(session, who=who, checked_hash=own.checked_hash, password=own.password)
+        except DomainError as error:
+            return page.render("password.html", status_code=409, required=required, error=reason(page, error))
+        assert page.principal is not None
+        return page.redirect(home_of(page.principal), done="password_changed")
+
+
 @router.post("/signout")
-def sign_out(page: SignedIn) -> Response:
+def sign_out(page: SignOut) -> Response:
     end_session(page)
     return page.redirect("/signin", done="signed_out")
 

@@ -337,6 +337,7 @@ OBJECTION_REASON = N_("Write in a few words why this entry should be checked, th
 
 NOTICES: dict[str, str] = {
     "signed_out": N_("You have signed out."),
+    "password_changed": N_("Your new password is saved."),
     "account_was_locked": N_(
         "Since you last signed in, many wrong passwords were tried for your account and it "
         "was locked for a while. If that was not you, tell the county office."

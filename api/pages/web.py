@@ -41,9 +41,10 @@ from ledger.core.errors import DomainError, Forbidden, Throttled, Unauthenticate
 from ledger.core.settings import Settings
 from ledger.identity import principal as principals
 from ledger.identity.models import Role, User, WebSession
-from ledger.identity.principal import Principal
+from ledger.identity.principal import PasswordChangeRequired, Principal
 from ledger.tenancy import County
 
+OWN_PASSWORD_PAGE = "/account/password"  # where someone whose password another set chooses their own
 SESSION_COOKIE = "sz_session"
 PRE_COOKIE = "sz_pre"  # before signing in: what the sign-in form's CSRF token is bound to
 LANG_COOKIE = "sz_lang"  # the language chosen before signing in
@@ -422,6 +423,8 @@ def error_page(request: Request, error: DomainError, status_code: int) -> Respon
         return None
     if isinstance(error, Unauthenticated):
         return page.respond(RedirectResponse(sign_in_url(page.path), status_code=303))
+    if isinstance(error, PasswordChangeRequired):
+        return page.respond(RedirectResponse(OWN_PASSWORD_PAGE, status_code=303))
 
     return refusal_page(page, error.code, reason(page, error), status_code)
 

@@ -251,18 +251,21 @@ def _not_own(by: Principal, user_id: int, what: str) -> None:
         raise OwnAccount(f"Nobody {what} their own account; another county admin does.", user_id=user_id)
 
 
-def _keep_an_admin(session: Session, user: User) -> None:
-    """Refuse when `user` is the county's last active admin. Every active admin row of the county is locked
-    first, so two admins disabling each other at once cannot both succeed."""
-    if user.role != Role.COUNTY_ADMIN or not user.active:
-        return
-    admins = session.scalars(
+def _active_admins(session: Session, county_id: int) -> set[int]:
+    """The county's active admins, their rows locked (in id order, before the account changed is locked, so two
+    admins disabling or re-roling each other at once cannot deadlock, nor both succeed)."""
+    found = session.scalars(
         select(col(User.id))
-        .where(col(User.county_id) == user.county_id, col(User.role) == Role.COUNTY_ADMIN, col(User.active))
+        .where(col(User.county_id) == county_id, col(User.role) == Role.COUNTY_ADMIN, col(User.active))
         .order_by(col(User.id))
         .with_for_update()
     ).all()
-    if not set(admins) - {user.id}:
+    return {row_id(user_id) for user_id in found}
+
+
+def _keep_an_admin(user: User, admins: set[int]) -> None:
+    """Refuse when `user` is the county's last active admin (`admins`: from `_active_admins`)."""
+    if user.role == Role.COUNTY_ADMIN and user.active and not admins - {user.id}:
         raise LastAdmin("This is the county's last active admin; add another county admin first.", user_id=user.id)
 
 
@@ -411,6 +414,8 @@ def change(
     """Change a staff account's display name, its kind, or an official's villages or township. Names given are
     set, the rest kept: a new kind or new places replace the old (an official's villages with `village_ids`, a
     supervisor's township with `township_id`)."""
+    _admin(by)
+    admins = _active_admins(session, by.county_id) if kind is not None else set()
     user = _staff(session, by, user_id)
     old_kind, old_places = _current(session, user)
     before: dict[str, Any] = {"display_name": user.display_name, "role": user.role, **_logged(old_kind, old_places)}
@@ -427,7 +432,7 @@ def change(
             wanted_township = township_id if township_id is not None else getattr(old_places.township, "id", None)
         places = _places(session, by.county_id, new_kind, wanted_villages, wanted_township)
         if new_kind != old_kind and new_kind != StaffKind.ADMIN:
-            _keep_an_admin(session, user)
+            _keep_an_admin(user, admins)
         user.role = ROLE_OF[new_kind]  # a token or session of the old role is refused from now (principal.load)
         _set_places(session, user_id, places)
     if display_name is not None and display_name.strip():
@@ -448,11 +453,13 @@ def change(
 
 def disable(session: Session, *, by: Principal, user_id: int) -> User:
     """The account signs in no more; its browser sessions and tokens end at once."""
+    _admin(by)
+    admins = _active_admins(session, by.county_id)
     user = _staff(session, by, user_id)
     _not_own(by, user_id, "disables")
     if not user.active:
         return user
-    _keep_an_admin(session, user)
+    _keep_an_admin(user, admins)
     user.active = False
     session.flush()
     end_sign_ins(session, user_id)

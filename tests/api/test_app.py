@@ -36,8 +36,18 @@ PUBLIC = {
     "/api/v1/ledger/head/key",
     "/api/v1/codes/{token}",
 }
-# pages anyone may open: signing in, and the language switch
-PUBLIC_PAGES = {"/", "/c/{token}", "/signin", "/signin/phone", "/signin/code", "/signin/password", "/prefs/language"}
+# pages anyone may open: signing in, and the language switch; and one's own password, whose form checks the CSRF
+# token and who is signed in itself before argon2, as the password sign-in does (its page is for staff only)
+PUBLIC_PAGES = {
+    "/",
+    "/c/{token}",
+    "/signin",
+    "/signin/phone",
+    "/signin/code",
+    "/signin/password",
+    "/prefs/language",
+    "/account/password",
+}
 
 
 def _rules(route: APIRoute) -> list[Any]:

@@ -88,6 +88,7 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
     ("POST", "/api/v1/staff"): "a new account belongs to nobody yet (linking it is refused for one's household)",
     ("POST", "/api/v1/auth/password"): "one's own password",
+    ("POST", "/account/password"): "one's own password",
     ("POST", "/api/v1/partners"): "a new partner of the county",
     ("POST", "/api/v1/partners/{partner_id}/clients"): "a partner's machine client",
     ("POST", "/api/v1/partners/{partner_id}/clients/{client_id}/disable"): "a partner's machine client",

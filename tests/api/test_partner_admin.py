@@ -200,10 +200,15 @@ def test_a_partner_staff_sign_in_has_a_first_password_shown_once(
     assert made.status_code == 201, made.text
     body = made.json()
     assert body["username"] == "nurse-li" and body["must_change_password"] is True and len(body["password"]) >= 12
-    assert password_token(client, "nurse-li", body["password"])  # the password works (changed at first sign-in)
+    token = password_token(client, "nurse-li", body["password"])  # the password works, to be changed first:
     with unit_of_work(engine) as session:
         user = session.scalars(select(User).where(col(User.username) == "nurse-li")).one()
         assert user.partner_id == partner["id"] and user.must_change_password and user.role == "partner_staff"
+    first = client.get("/api/v1/partners/me", headers=bearer(token))
+    assert (first.status_code, first.json()["code"]) == (403, "password_change_required")
+    own = {"current_password": body["password"], "new_password": "the nurse's own 2026"}
+    assert client.post("/api/v1/auth/password", json=own, headers=bearer(token)).status_code == 204
+    assert client.get("/api/v1/partners/me", headers=bearer(token)).json()["id"] == partner["id"]
     logged = _changes(engine, world, "partner_staff.create")
     assert len(logged) == 1 and logged[0]["after"]["password"] == "made" and body["password"] not in str(logged)
     taken = client.post(f"/api/v1/partners/{partner['id']}/staff", json={"username": "admin"}, headers=_admin(client))

@@ -5,23 +5,25 @@ they are in the roster, so that the conflict-of-interest rule applies to them; e
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, select
+from sqlalchemy.pool import QueuePool
 from sqlmodel import col
 
 from ledger.core import audit
 from ledger.core.db import unit_of_work
 from ledger.core.settings import Settings
-from ledger.identity import staff
+from ledger.identity import passwords, staff
 from ledger.identity.models import Role, User
 from ledger.tenancy import Person, Village
 from tests.api.claiming import claim, code_of, decide, new_activity
 from tests.api.conftest import PASSWORD, World, app_of, bearer, password_token, villager_token
-from tests.factories import id_of
+from tests.concurrently import run_together
+from tests.factories import id_of, principal_of
 from tests.pages.conftest import sign_in_staff
 
 NEW_PASSWORD = "a long one of my own 2026"
@@ -395,3 +397,61 @@ def test_an_official_linked_to_their_household_may_not_approve_its_claim(
     assert (taken.status_code, taken.json()["code"]) == (409, "person_already_linked")
     rows = [r for r in _changes(engine, world.village_a.county_id, 0) if r["action"] == "staff.link"]
     assert rows[-1]["target_id"] == str(made["user_id"]) and rows[-1]["after"] == {"person_id": head_id}
+
+
+def _disable(engine: Engine, pair: tuple[int, int]) -> str:
+    by, target = pair
+    with unit_of_work(engine) as session:
+        staff.disable(session, by=principal_of(session, by), user_id=target)
+    return "disabled"
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(
+    client: TestClient, world: World, engine: Engine, database_url: str
+) -> None:
+    admin = password_token(client, "admin")
+    second = _created(client, admin, username="second-admin", kind="admin")
+    first = _ids(engine)["admin"]
+    outcomes = run_together(database_url, _disable, [(first, second["user_id"]), (second["user_id"], first)])
+    # the other is refused: as the last admin, or (when it starts after the first is done) as disabled itself
+    assert outcomes.count("disabled") == 1 and set(outcomes) - {"disabled"} <= {"last_admin", "unauthenticated"}
+    with unit_of_work(engine) as session:
+        active = session.scalars(
+            select(col(User.username)).where(col(User.role) == Role.COUNTY_ADMIN, col(User.active))
+        ).all()
+    assert len([name for name in active if name in ("admin", "second-admin")]) == 1
+
+
+class _Watched:
+    """The real hasher, noting how many database connections are checked out whenever it hashes or verifies."""
+
+    def __init__(self, real: Any, engine: Engine) -> None:
+        self.real, self.engine, self.held = real, engine, list[int]()
+
+    def hash(self, secret: str) -> str:
+        self.held.append(cast(QueuePool, self.engine.pool).checkedout())
+        return str(self.real.hash(secret))
+
+    def verify(self, stored: str, secret: str) -> bool:
+        self.held.append(cast(QueuePool, self.engine.pool).checkedout())
+        return bool(self.real.verify(stored, secret))
+
+
+def test_passwords_are_hashed_with_no_database_connection_held(
+    client: TestClient, world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = password_token(client, "admin")
+    watched = _Watched(passwords._hasher, engine)
+    monkeypatch.setattr(passwords, "_hasher", watched)
+    made = _created(client, admin, username="hashed-official", kind="auditor")
+    assert watched.held == [0]
+    reset = client.post(f"/api/v1/staff/{made['user_id']}/reset-password", headers=bearer(admin))
+    assert reset.status_code == 200 and watched.held == [0, 0]
+    token = password_token(client, "hashed-official", reset.json()["password"])
+    watched.held.clear()
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": reset.json()["password"], "new_password": NEW_PASSWORD},
+        headers=bearer(token),
+    )
+    assert changed.status_code == 204 and watched.held == [0, 0]  # the current one checked, the new one hashed
