@@ -28,7 +28,7 @@ from api.problems import problem
 from ledger.core.settings import Settings
 
 CODE = "body_too_large"
-ROSTER_IMPORTS = re.compile(r"^/(api/v1/roster/imports|office/roster)$")  # POST: a county's roster file
+ROSTER_IMPORTS = re.compile(r"^/(api/v1/roster/imports|county/roster/preview)$")  # POST: a county's roster file
 
 
 class BodyTooLarge(HTTPException):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, literal, select, update
 from sqlmodel import Session, col
 
 from ledger import tenancy
@@ -271,29 +271,27 @@ def _create_places(session: Session, county: County, places: Places, create: boo
     assert create, "a village to create without create_places"
     assert county.id is not None
     townships = {t.name: t for t in session.scalars(select(Township).where(col(Township.county_id) == county.id)).all()}
+    township_codes = _free_codes(session, Township, f"{county.code}-t")
     for name in places.new_townships:
-        townships[name] = tenancy.create_township(
-            session, county=county, code=_free_code(session, Township, f"{county.code}-t"), name=name
-        )
+        townships[name] = tenancy.create_township(session, county=county, code=next(township_codes), name=name)
+    village_codes = _free_codes(session, Village, f"{county.code}-v")
     for township_name, village_name in wanted:
         village = tenancy.create_village(
-            session,
-            township=townships[township_name],
-            code=_free_code(session, Village, f"{county.code}-v"),
-            name=village_name,
+            session, township=townships[township_name], code=next(village_codes), name=village_name
         )
         assert village.id is not None
         ids[(township_name, village_name)] = village.id
     return ids
 
 
-def _free_code(session: Session, model: type[Township] | type[Village], prefix: str) -> str:
-    """The next code `prefix` + number not taken by any county (codes are unique across counties)."""
+def _free_codes(session: Session, model: type[Township] | type[Village], prefix: str) -> Iterator[str]:
+    """Codes `prefix` + number that no county has taken (codes are unique across counties), in order."""
     taken = set(session.scalars(select(col(model.code)).where(col(model.code).startswith(prefix, autoescape=True))))
-    n = len(taken) + 1
-    while f"{prefix}{n:03d}" in taken:
+    n = 0
+    while True:
         n += 1
-    return f"{prefix}{n:03d}"
+        if (code := f"{prefix}{n:03d}") not in taken:
+            yield code
 
 
 # --- comparing the file with the records ------------------------------------------------------------------------
@@ -599,7 +597,7 @@ class _Plan:
         new_ids = self._insert_households(conn, county_id, village_ids, now)
         self._update_households(conn)
         self._update_people(conn)
-        self._insert_people(conn, new_ids, now)
+        self._insert_people(conn, county_id, new_ids, now)
         self._villager_accounts(conn, county_id, now)
 
     def _insert_households(
@@ -625,10 +623,17 @@ class _Plan:
                 new["code"], new["name"], _objects(new["house_number"]), _objects(new["address"]), villages, strict=True
             )
         ]
-        ids: dict[str, int] = {}
-        statement = insert(HOUSEHOLD).returning(HOUSEHOLD.c.id, HOUSEHOLD.c.code, sort_by_parameter_order=True)
         for part in _chunks(rows):
-            ids.update({code: household_id for household_id, code in conn.execute(statement, list(part)).all()})
+            conn.execute(insert(HOUSEHOLD), list(part))
+        # Their ids, by code (a plain executemany is many times faster than one returning ids row by row)
+        added = set(new["code"])
+        ids = {
+            code: household_id
+            for household_id, code in conn.execute(
+                select(HOUSEHOLD.c.id, HOUSEHOLD.c.code).where(HOUSEHOLD.c.county_id == county_id)
+            ).all()
+            if code in added
+        }
         # Each household's two accounts (settled points, points in notice) and their zero balances
         accounts = [
             {
@@ -643,23 +648,24 @@ class _Plan:
             for row in rows
             for kind, suffix in ((AccountKind.HOUSEHOLD, "points"), (AccountKind.NOTICE, "notice"))
         ]
-        statement = insert(ACCOUNT).returning(ACCOUNT.c.id, sort_by_parameter_order=True)
         for part in _chunks(accounts):
-            account_ids = conn.execute(statement, list(part)).scalars().all()
-            conn.execute(
-                insert(BALANCE),
-                [
-                    {
-                        "account_id": a,
-                        "posted": 0,
-                        "pending_debit": 0,
-                        "pending_credit": 0,
-                        "earned": 0,
-                        "updated_at": now,
-                    }
-                    for a in account_ids
-                ],
+            conn.execute(insert(ACCOUNT), list(part))
+        # One statement: a zero balance for each account of the county that has none yet (the new ones; every other
+        # account got its balance row in the transaction that opened it)
+        without_balance = ~exists().where(BALANCE.c.account_id == ACCOUNT.c.id)
+        conn.execute(
+            insert(BALANCE).from_select(
+                ["account_id", "posted", "pending_debit", "pending_credit", "earned", "updated_at"],
+                select(
+                    ACCOUNT.c.id,
+                    literal(0),
+                    literal(0),
+                    literal(0),
+                    literal(0),
+                    literal(now, type_=BALANCE.c.updated_at.type),
+                ).where(ACCOUNT.c.county_id == county_id, ACCOUNT.c.household_id.is_not(None), without_balance),
             )
+        )
         return ids
 
     def _update_households(self, conn: Connection) -> None:
@@ -717,7 +723,7 @@ class _Plan:
         for part in _chunks(rows):
             conn.execute(take, list(part))
 
-    def _insert_people(self, conn: Connection, new_households: dict[str, int], now: Any) -> None:
+    def _insert_people(self, conn: Connection, county_id: int, new_households: dict[str, int], now: Any) -> None:
         added = self.members[self.members["person_id"].isna()]
         if added.empty:
             self.added_people = pd.DataFrame(columns=["id", "phone", "name"])
@@ -744,11 +750,21 @@ class _Plan:
                 strict=True,
             )
         ]
-        statement = insert(PERSON).returning(PERSON.c.id, sort_by_parameter_order=True)
-        ids: list[int] = []
         for part in _chunks(rows):
-            ids.extend(conn.execute(statement, list(part)).scalars().all())
-        self.added_people = pd.DataFrame({"id": ids, "phone": [r["phone"] for r in rows], "name": added[NAME]})
+            conn.execute(insert(PERSON), list(part))
+        # Their ids: a new member is the only one of their name in their household (checked), and was not there
+        written = pd.DataFrame(
+            conn.execute(
+                select(PERSON.c.id, PERSON.c.household_id, PERSON.c.name)
+                .join(HOUSEHOLD, HOUSEHOLD.c.id == PERSON.c.household_id)
+                .where(HOUSEHOLD.c.county_id == county_id, PERSON.c.created_at == now)
+            ).all(),
+            columns=["id", "household_id", "name"],
+        )
+        wanted = pd.DataFrame(
+            {"household_id": household_ids, "name": added[NAME].to_numpy(), "phone": [r["phone"] for r in rows]}
+        )
+        self.added_people = wanted.merge(written, on=["household_id", "name"], how="left")
 
     def _villager_accounts(self, conn: Connection, county_id: int, now: Any) -> None:
         """Every member with a phone signs in as a villager: new phones get an account (or their old one back), a
