@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +21,7 @@ from ledger.core.settings import DEFAULT_PASSWORDS, InsecureSettings, Settings, 
 
 if TYPE_CHECKING:
     from ledger.core.errors import DomainError
+    from ledger.identity.principal import Principal
     from ledger.tenancy import County
 
 app = typer.Typer(
@@ -465,41 +465,49 @@ def create_partner_client(
     kind: Annotated[str, typer.Option(help="bank, merchant or clinic")] = "bank",
     name: Annotated[str | None, typer.Option(help="Partner name for a new partner")] = None,
     client_id: Annotated[str | None, typer.Option(help="Defaults to a random id")] = None,
-    scopes: Annotated[str, typer.Option(help="Space-separated scopes")] = "",
+    scopes: Annotated[str, typer.Option(help="Space-separated scopes (default: every scope its kind may hold)")] = "",
 ) -> None:
-    """Register an OAuth2 client-credentials client for a partner. Prints the secret once; only its hash is kept."""
-    from ledger.identity.models import Partner, PartnerClient, PartnerKind
-    from ledger.identity.passwords import hash_secret
+    """Register an OAuth2 client-credentials client for a partner (by default with every scope its kind may hold).
+    Prints the secret once; only its hash is kept. Both are written to the change log."""
+    from ledger.core.errors import DomainError
+    from ledger.identity.models import Partner
     from ledger.tenancy import County
+    from redemption import partners
+    from redemption.partners import new_secret
 
-    if kind not in {k.value for k in PartnerKind}:
-        typer.echo("kind is bank, merchant or clinic", err=True)
-        raise typer.Exit(2)
-    secret = secrets.token_urlsafe(32)
-    client_id = client_id or f"{partner}-{secrets.token_hex(4)}"
-    with unit_of_work(_engine(_read_settings())) as session:
+    fresh = new_secret()  # argon2 before the transaction
+    engine = _engine(_read_settings())
+    _ready(engine)
+    with unit_of_work(engine) as session:
         county_row = session.scalars(select(County).where(col(County.code) == county)).first()
         if county_row is None:
             typer.echo(f"no county {county!r}", err=True)
             raise typer.Exit(2)
-        partner_row = session.scalars(select(Partner).where(col(Partner.code) == partner)).first()
-        if partner_row is None:
-            partner_row = Partner(county_id=row_id(county_row.id), kind=kind, code=partner, name=name or partner)
-            session.add(partner_row)
-            session.flush()
-        if session.scalars(select(PartnerClient).where(col(PartnerClient.client_id) == client_id)).first():
-            typer.echo(f"client {client_id!r} exists already", err=True)
-            raise typer.Exit(2)
-        session.add(
-            PartnerClient(
-                partner_id=row_id(partner_row.id),
-                client_id=client_id,
-                secret_hash=hash_secret(secret),
-                scopes=scopes,
+        who = _cli_admin(row_id(county_row.id))
+        try:
+            partner_row = session.scalars(select(Partner).where(col(Partner.code) == partner)).first()
+            if partner_row is None:
+                partner_row = partners.create_partner(session, who, kind=kind, code=partner, name=name or partner)
+            elif partner_row.county_id != county_row.id:
+                typer.echo(f"partner {partner!r} is of another county", err=True)
+                raise typer.Exit(2)
+            client = partners.create_client(
+                session, who, row_id(partner_row.id), secret=fresh, client_id=client_id, scopes=scopes.split() or None
             )
-        )
-    json.dump({"client_id": client_id, "client_secret": secret, "scopes": scopes}, sys.stdout)
+        except DomainError as exc:
+            typer.echo(f"{exc.code}: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+        issued = {"client_id": client.client_id, "client_secret": fresh.plain, "scopes": client.scopes}
+    json.dump(issued, sys.stdout)
     typer.echo("")
+
+
+def _cli_admin(county_id: int) -> Principal:
+    """The command line acting as the county's admin, named in the change log by the machine's login."""
+    from ledger.identity.models import Role
+    from ledger.identity.principal import Principal
+
+    return Principal(subject=cli_actor(), role=Role.COUNTY_ADMIN, county_id=county_id)
 
 
 @app.command("create-partner-staff")
@@ -512,28 +520,36 @@ def create_partner_staff(
     ] = "",
 ) -> None:
     """Create a sign-in for someone working at a partner (a cashier, a clinic nurse, a loan officer). They act for
-    the partner with what its kind may do (vouchers, bookings, loans, offers, settlement)."""
-    from ledger.identity.models import Partner, Role, User
-    from ledger.identity.service import set_password
+    the partner with what its kind may do (vouchers, bookings, loans, offers, settlement). Written to the change
+    log (never the password)."""
+    from ledger.core.errors import DomainError
+    from ledger.identity.models import Partner
+    from ledger.identity.passwords import hash_secret
+    from redemption import partners
+    from redemption.partners import Fresh
 
     _refuse_weak(password)
-    with unit_of_work(_engine(_read_settings())) as session:
+    fresh = Fresh(password, hash_secret(password))  # argon2 before the transaction
+    engine = _engine(_read_settings())
+    _ready(engine)
+    with unit_of_work(engine) as session:
         partner_row = session.scalars(select(Partner).where(col(Partner.code) == partner)).first()
         if partner_row is None:
             typer.echo(f"no partner {partner!r}", err=True)
             raise typer.Exit(2)
-        if session.scalars(select(User).where(col(User.username) == username)).first() is not None:
-            typer.echo(f"user {username!r} exists already", err=True)
-            raise typer.Exit(2)
-        user = User(
-            role=Role.PARTNER_STAFF,
-            county_id=partner_row.county_id,
-            username=username,
-            display_name=display_name or username,
-            partner_id=partner_row.id,
-        )
-        set_password(user, password)
-        session.add(user)
+        try:
+            partners.create_staff(
+                session,
+                _cli_admin(partner_row.county_id),
+                row_id(partner_row.id),
+                username=username,
+                display_name=display_name,
+                password=fresh,
+                must_change=False,
+            )
+        except DomainError as exc:
+            typer.echo(f"{exc.code}: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
         kind = partner_row.kind
     typer.echo(f"created {kind} staff {username!r} of partner {partner!r}")
 

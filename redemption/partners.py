@@ -218,9 +218,11 @@ def create_staff(
     username: str,
     display_name: str | None,
     password: Fresh,
+    must_change: bool = True,
 ) -> User:
     """A sign-in for someone working at the partner (a cashier, a nurse, a loan officer), with a first password
-    made by `new_password` that they change at first sign-in. They act for the partner with what its kind may do."""
+    made by `new_password` that they change at first sign-in (`must_change`; the command line, where the password
+    is typed for the account, may leave it). They act for the partner with what its kind may do."""
     partner = _county_partner(session, who, partner_id, lock=True)
     if not isinstance(username, str) or not USERNAME.match(username):
         raise InvalidPartner(
@@ -239,7 +241,7 @@ def create_staff(
         display_name=shown,
         partner_id=partner.id,
         password_hash=password.hashed,
-        must_change_password=True,
+        must_change_password=must_change,
     )
     session.add(user)
     session.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, importing, office, partner, places, staffing, villager
+from api.pages import account, county, importing, office, partner, places, staffing, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -18,13 +18,16 @@ ROUTERS = (
     villager.router,
     office.router,
     partner.router,
+    county.router,
+    county.secret_router,
     importing.router,
     places.router,
     staffing.router,
     staffing.hashing_router,
 )
-# check CSRF themselves, before any unit of work (the staff sign-in; a staff account's new password)
-OPEN_ROUTERS = (account.signin_router, staffing.hashing_router)
+# check CSRF themselves, before any unit of work: the staff sign-in, and the forms that make a secret or a password
+# (argon2 runs before the unit of work, as for signing in)
+OPEN_ROUTERS = (account.signin_router, county.secret_router, staffing.hashing_router)
 
 
 def install(app: FastAPI) -> None:

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from ledger.core.base import as_utc, timestamp, utcnow
 
@@ -85,6 +86,19 @@ def fields(row: object, names: tuple[str, ...]) -> dict[str, Any]:
 COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "before", "after")
 
 
+def _matching(
+    county_id: int, since: datetime | None, until: datetime | None, action: str | None
+) -> SelectOfScalar[AdminChange]:
+    query = select(AdminChange).where(col(AdminChange.county_id) == county_id)
+    if since is not None:
+        query = query.where(col(AdminChange.at) >= since)
+    if until is not None:
+        query = query.where(col(AdminChange.at) < until)
+    if action:
+        query = query.where(col(AdminChange.action).startswith(action, autoescape=True))
+    return query
+
+
 def changes(
     session: Session,
     county_id: int,
@@ -94,21 +108,29 @@ def changes(
     action: str | None = None,
     after_id: int | None = None,
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> list[AdminChange]:
-    """A county's changes, oldest first; `after_id` continues a page that ended at that id."""
-    query = select(AdminChange).where(col(AdminChange.county_id) == county_id)
-    if since is not None:
-        query = query.where(col(AdminChange.at) >= since)
-    if until is not None:
-        query = query.where(col(AdminChange.at) < until)
-    if action:
-        query = query.where(col(AdminChange.action).startswith(action, autoescape=True))
+    """A county's changes, oldest first (or newest first); `after_id` continues a page that ended at that id."""
+    query = _matching(county_id, since, until, action)
     if after_id is not None:
         query = query.where(col(AdminChange.id) > after_id)
-    query = query.order_by(col(AdminChange.id))
+    query = query.order_by(col(AdminChange.id).desc() if newest_first else col(AdminChange.id))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query).all())
+
+
+def count(
+    session: Session,
+    county_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+) -> int:
+    """How many of a county's changes match."""
+    matching = _matching(county_id, since, until, action).subquery()
+    return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
 def as_dict(row: AdminChange) -> dict[str, Any]:

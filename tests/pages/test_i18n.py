@@ -140,6 +140,7 @@ RIGHTLY_SAID = {
         "decided by the product's rules",
         "Waiting for the bank to decide.",
         "This application has already been decided. Open it again to see the decision.",
+        "Decide loan applications",  # a bank's system connection's permission
     },
 }
 

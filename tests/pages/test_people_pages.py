@@ -68,7 +68,7 @@ def test_each_page_opens_in_chinese_for_the_admin_only(browser: TestClient, worl
     for path in paths:
         answer = browser.get(path)
         assert answer.status_code == 200, path
-        assert '<html lang="zh-CN">' in answer.text and "村镇" in answer.text and "导入花名册" in answer.text
+        assert '<html lang="zh-CN">' in answer.text and "乡镇和村" in answer.text and "导入花名册" in answer.text
     for username in ("official-a", "supervisor", "auditor", "mart-staff"):
         browser.cookies.clear()
         sign_in_staff(browser, username)
