@@ -31,7 +31,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api import i18n
 from api.i18n import N_
-from api.pages.messages import ERRORS
 from api.pages.web import CsrfFailed, Page, csrf_matches, page_allow, refusal_text
 from api.pages.web import reason as refusal_reason
 from api.presentation.partner_admin import partner_out
@@ -249,8 +248,6 @@ def save_privacy(page: AdminPage, village_id: int, notice_privacy: Annotated[str
         places.edit_village(page.session, _who(page), village_id, {"notice_privacy": notice_privacy})
     except DomainError as error:
         text, status = _refused(page, error)
-        if error.detail.get("field") == "notice_privacy":  # a choice not on the list: say which list
-            text = page._(ERRORS["invalid_notice_privacy"])
         return _policy(page, status, refusal=text)
     return page.redirect("/county/policy", done="saved")
 

@@ -166,6 +166,7 @@ ERRORS: dict[str, str] = {
     "own_account": N_("You cannot disable, reset or change the role of your own account. Ask another county admin."),
     "last_admin": N_("This is the last county admin account in use. Add another county admin first."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
+    "township_not_found": N_("There is no such township in your county. Pick one from the list."),
     # places and households (county admin)
     "township_name_taken": N_("Your county has a township of this name already. Use another name."),
     "village_name_taken": N_("This township has a village of this name already. Use another name."),

@@ -209,9 +209,13 @@ def _code(session: Session, table: type[Township] | type[Village], code: str | N
     return f"{prefix}{n}"
 
 
+class InvalidNoticePrivacy(Invalid):
+    code = "invalid_notice_privacy"
+
+
 def _privacy(value: object) -> str:
     if value not in PRIVACY:
-        raise Invalid("notice_privacy is full_name, surname_house or anonymous.", field="notice_privacy")
+        raise InvalidNoticePrivacy("notice_privacy is full_name, surname_house or anonymous.", field="notice_privacy")
     return str(value)
 
 
