@@ -43,7 +43,8 @@ from ledger.core.base import as_utc, row_id, utcnow
 from ledger.core.errors import DomainError, Invalid, NotFound, Unauthenticated
 from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal, visible_villages
-from ledger.tenancy import County
+from ledger.people import places
+from ledger.tenancy import County, NoticePrivacy
 from redemption import access as partner_access
 from redemption import offers, partners
 from redemption.models import OfferStatus
@@ -175,7 +176,7 @@ def _policy(page: Page, status_code: int = 200, **context: Any) -> Response:
         texts=POLICY_TEXTS,
         bounds=county_settings.BOUNDS,
         deductions=county_settings.CHOICES["notice_deductions"],
-        privacy=county_settings.NOTICE_PRIVACY,
+        privacy=[p.value for p in NoticePrivacy],
         choices=CHOICE_TEXTS,
         villages=villages,
         zone=i18n.zone_name(county.timezone, page.locale),
@@ -237,7 +238,7 @@ def save_policy(
 @router.post("/county/villages/{village_id}/privacy")
 def save_privacy(page: AdminPage, village_id: int, notice_privacy: Annotated[str, Form(max_length=16)]) -> Response:
     try:
-        county_settings.set_notice_privacy(page.session, _who(page), village_id, notice_privacy)
+        places.edit_village(page.session, _who(page), village_id, {"notice_privacy": notice_privacy})
     except DomainError as error:
         text, status = _refused(page, error)
         return _policy(page, status, refusal=text)
@@ -724,9 +725,14 @@ ACTION_TEXTS = {
     "household.create": N_("Household added"),
     "household.change": N_("Household changed"),
     "household.close": N_("Household closed"),
-    "person.create": N_("Member added"),
-    "person.change": N_("Member changed"),
-    "person.move": N_("Member moved"),
+    "township.rename": N_("Township renamed"),
+    "member.add": N_("Member added"),
+    "member.change": N_("Member changed"),
+    "member.move": N_("Member moved"),
+    "household.head": N_("Head of household changed"),
+    "household.close.consents": N_("Consents ended with the household"),
+    "partner.webhook_url": N_("Partner's event address changed"),
+    "partner.webhook_secret": N_("Partner's signing key changed"),
     "roster.import": N_("Roster imported"),
     "staff.create": N_("Staff account added"),
     "staff.change": N_("Staff account changed"),
@@ -778,6 +784,29 @@ FIELD_TEXTS = {
     "role": N_("Role"),
     "status": N_("Status"),
     "note": N_("Note"),
+    "household_id": N_("Household"),
+    "village_id": N_("Village"),
+    "township_id": N_("Township"),
+    "house_number": N_("House number"),
+    "address": N_("Address"),
+    "closed_at": N_("Closed"),
+    "phone": N_("Phone"),
+    "relation": N_("Relation to the head"),
+    "is_head": N_("Head of household"),
+    "head": N_("Head of household"),
+    "head_person_id": N_("Head of household"),
+    "former_head_relation": N_("Former head's relation"),
+    "centre_lat": N_("Centre (latitude)"),
+    "centre_lon": N_("Centre (longitude)"),
+    "file": N_("File"),
+    "rows": N_("Rows"),
+    "households": N_("Households"),
+    "members": N_("Members"),
+    "new_places": N_("New places"),
+    "consents": N_("Consents"),
+    "expired_claims": N_("Claims expired"),
+    "why": N_("Why"),
+    "webhook_url": N_("Event address"),
 }
 VALUE_TEXTS = {
     **CHOICE_TEXTS,
@@ -806,6 +835,11 @@ def _value(page: Page, name: str, value: Any, villages: dict[int, str]) -> str:
     if isinstance(value, bool):
         return page._("Yes") if value else page._("No")
     joiner = "、" if page.locale == "zh_CN" else ", "
+    if isinstance(value, dict):  # a part of the record (the head of a new household, an import's counts)
+        return joiner.join(
+            f"{page._(FIELD_TEXTS[k]) if k in FIELD_TEXTS else k} {_value(page, k, v, villages)}"
+            for k, v in value.items()
+        )
     if name == "village_ids" and isinstance(value, list):
         return joiner.join(villages.get(v, str(v)) for v in value) if value else page._("The whole county")
     if name == "scopes" and isinstance(value, str):
