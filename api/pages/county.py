@@ -732,9 +732,14 @@ ACTION_TEXTS = {
     "household.create": N_("Household added"),
     "household.change": N_("Household changed"),
     "household.close": N_("Household closed"),
-    "person.create": N_("Member added"),
-    "person.change": N_("Member changed"),
-    "person.move": N_("Member moved"),
+    "township.rename": N_("Township renamed"),
+    "member.add": N_("Member added"),
+    "member.change": N_("Member changed"),
+    "member.move": N_("Member moved"),
+    "household.head": N_("Head of household changed"),
+    "household.close.consents": N_("Consents ended with the household"),
+    "partner.webhook_url": N_("Partner's event address changed"),
+    "partner.webhook_secret": N_("Partner's signing key changed"),
     "roster.import": N_("Roster imported"),
     "staff.create": N_("Staff account added"),
     "staff.change": N_("Staff account changed"),
@@ -786,6 +791,29 @@ FIELD_TEXTS = {
     "role": N_("Role"),
     "status": N_("Status"),
     "note": N_("Note"),
+    "household_id": N_("Household"),
+    "village_id": N_("Village"),
+    "township_id": N_("Township"),
+    "house_number": N_("House number"),
+    "address": N_("Address"),
+    "closed_at": N_("Closed"),
+    "phone": N_("Phone"),
+    "relation": N_("Relation to the head"),
+    "is_head": N_("Head of household"),
+    "head": N_("Head of household"),
+    "head_person_id": N_("Head of household"),
+    "former_head_relation": N_("Former head's relation"),
+    "centre_lat": N_("Centre (latitude)"),
+    "centre_lon": N_("Centre (longitude)"),
+    "file": N_("File"),
+    "rows": N_("Rows"),
+    "households": N_("Households"),
+    "members": N_("Members"),
+    "new_places": N_("New places"),
+    "consents": N_("Consents"),
+    "expired_claims": N_("Claims expired"),
+    "why": N_("Why"),
+    "webhook_url": N_("Event address"),
 }
 VALUE_TEXTS = {
     **CHOICE_TEXTS,
@@ -814,6 +842,11 @@ def _value(page: Page, name: str, value: Any, villages: dict[int, str]) -> str:
     if isinstance(value, bool):
         return page._("Yes") if value else page._("No")
     joiner = "、" if page.locale == "zh_CN" else ", "
+    if isinstance(value, dict):  # a part of the record (the head of a new household, an import's counts)
+        return joiner.join(
+            f"{page._(FIELD_TEXTS[k]) if k in FIELD_TEXTS else k} {_value(page, k, v, villages)}"
+            for k, v in value.items()
+        )
     if name == "village_ids" and isinstance(value, list):
         return joiner.join(villages.get(v, str(v)) for v in value) if value else page._("The whole county")
     if name == "scopes" and isinstance(value, str):

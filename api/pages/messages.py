@@ -381,6 +381,7 @@ NOTICES: dict[str, str] = {
 
 FIELDS: dict[str, str] = {
     # what to put right, by the form field a page refused (a general "invalid" names no more than the field)
+    "notice_privacy": N_("Pick how the notice board names a household from the list."),
     "code": N_("Enter the voucher number, or scan the voucher's QR code."),
     "amount": N_("Write the amount in yuan, like 12 or 12.50."),
     "starts_at": N_("Give the date and time the activity starts."),

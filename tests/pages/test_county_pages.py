@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from api import i18n
-from api.pages.messages import ERRORS, NOTICES
+from api.pages.messages import ERRORS, FIELDS, NOTICES
 from ledger.catalogue import service as catalogue
 from ledger.core import audit
 from ledger.core.base import utcnow
@@ -157,7 +157,7 @@ def test_a_villages_notice_board_privacy_is_set_from_the_policy_page(
     wrong = form_post(
         browser, f"/county/villages/{village}/privacy", {"notice_privacy": "everyone"}, from_page="/county/policy"
     )
-    assert wrong.status_code == 422 and _refusal(wrong.text) == ZH.gettext(ERRORS["invalid_notice_privacy"])
+    assert wrong.status_code == 422 and _refusal(wrong.text) == ZH.gettext(FIELDS["notice_privacy"])
     other = form_post(
         browser,
         f"/county/villages/{world.village_c.village_id}/privacy",
