@@ -31,6 +31,7 @@ from api.routes import (
     notifications,
     partners,
     redemption,
+    roster,
     staff,
     villages,
 )
@@ -65,6 +66,7 @@ ROUTERS = (
     job_routes.router,
     staff.router,
     audit.router,
+    roster.router,
 )
 
 

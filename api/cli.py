@@ -7,7 +7,7 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -559,3 +559,76 @@ def link_staff(
             raise typer.Exit(2) from exc
         linked = user.person_id
     typer.echo(f"{username!r} is person {linked}" if linked is not None else f"{username!r} is linked to nobody")
+
+
+@app.command("roster-template")
+def roster_template(
+    out: Annotated[Path, typer.Option(help="Where to write the template")],
+    format: Annotated[str, typer.Option(help="csv or xlsx")] = "xlsx",  # noqa: A002
+) -> None:
+    """Write the empty roster template: the Chinese headers in order, no rows (docs/roster.md)."""
+    from ledger import roster
+
+    if format not in ("csv", "xlsx"):
+        typer.echo("--format is csv or xlsx", err=True)
+        raise typer.Exit(2)
+    out.write_bytes(roster.template("csv" if format == "csv" else "xlsx"))
+    typer.echo(f"wrote {out}")
+
+
+@app.command("roster-import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help="The roster, .xlsx or .csv", exists=True, dir_okay=False)],
+    county: Annotated[str, typer.Option(help="County code")],
+    dry_run: Annotated[bool, typer.Option(help="Check and report, write nothing")] = False,
+    create_places: Annotated[bool, typer.Option(help="Create townships and villages the county lacks")] = False,
+) -> None:
+    """Import a county's roster, all or nothing, and print the report: the counts, then each problem by row.
+    Exits 1 when the roster has problems (nothing is written then)."""
+    from ledger import roster
+    from ledger.core.errors import DomainError
+
+    engine = _engine(_read_settings())
+    _ready(engine)
+    try:
+        table = roster.read_file(file.read_bytes(), file.name)
+        with unit_of_work(engine) as session:
+            report = roster.apply(
+                session,
+                county_id=row_id(_county(session, county).id),
+                table=table,
+                dry_run=dry_run,
+                create_places=create_places,
+                actor=cli_actor(),
+                by=None,
+            )
+    except DomainError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    for line in roster_lines(report.as_dict()):
+        typer.echo(line)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def roster_lines(r: dict[str, Any]) -> list[str]:
+    """The report as the command prints it: what it did, the counts, then the problems by row."""
+    done = "imported" if r["applied"] else ("not imported: problems" if r["problems"] else "dry run: nothing written")
+    h, m = r["households"], r["members"]
+    lines = [
+        f"roster {done} ({r['rows']} rows, sha256 {r['sha256']})",
+        f"households: {h['added']} added, {h['changed']} changed, {h['unchanged']} unchanged, "
+        f"{h['missing']} missing from the file",
+        f"members: {m['added']} added, {m['changed']} changed, {m['unchanged']} unchanged, {m['moved']} moved, "
+        f"{m['missing']} missing from the file",
+    ]
+    if r["new_places"]:
+        places = ", ".join(p["township"] + ("/" + p["village"] if p["village"] else "") for p in r["new_places"])
+        lines.append(f"new places: {places}")
+    if r["ignored_columns"]:
+        lines.append(f"ignored columns (not stored): {', '.join(r['ignored_columns'])}")
+    if r["missing_households"]:
+        lines.append(f"households missing from the file (kept): {', '.join(r['missing_households'][:50])}")
+    for p in r["problems"]:
+        lines.append(f"row {p['row']} {p['column'] or ''}: {p['code']}: {p['message']}")
+    return lines

@@ -1,10 +1,12 @@
 """Request bodies, limited before routing and sign-in: pure ASGI middleware.
 
-Each request falls in one class by its method and path: a route that takes a file (a photo: the evidence upload
-and the page forms with a photo), any other API route (JSON), any other page form. A body whose Content-Length
+Each request falls in one class by its method and path: a county's roster (the roster import, API and page: a
+whole county in one file), a route that takes a file (a photo: the evidence upload and the page forms with a
+photo), any other API route (JSON), any other page form. A body whose Content-Length
 is over its class's limit is answered 413 at once, unread; a body without one (chunked) is counted as it
 streams, and reading stops at the limit. Either way the answer is the problem `body_too_large`, naming the limit.
-The limits are settings (SHANZHI_UPLOAD_BODY_BYTES, SHANZHI_API_BODY_BYTES, SHANZHI_FORM_BODY_BYTES).
+The limits are settings (SHANZHI_ROSTER_BODY_BYTES, SHANZHI_UPLOAD_BODY_BYTES, SHANZHI_API_BODY_BYTES,
+SHANZHI_FORM_BODY_BYTES).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from api.problems import problem
 from ledger.core.settings import Settings
 
 CODE = "body_too_large"
+ROSTER_IMPORTS = re.compile(r"^/(api/v1/roster/imports|county/roster/preview)$")  # POST: a county's roster file
 
 
 class BodyTooLarge(HTTPException):
@@ -65,10 +68,11 @@ def takes_a_file(route: APIRoute) -> bool:
 
 
 def uploads_of(routes: Iterable[BaseRoute]) -> list[Upload]:
+    """The routes that take a photo: every route taking a file but the roster's (a class of its own)."""
     return [
         Upload(frozenset(route.methods or ()), route.path_regex)
         for route in routes
-        if isinstance(route, APIRoute) and takes_a_file(route)
+        if isinstance(route, APIRoute) and takes_a_file(route) and not ROSTER_IMPORTS.match(route.path)
     ]
 
 
@@ -76,13 +80,16 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, *, settings: Settings, routes: Iterable[BaseRoute]) -> None:
         self.app = app
         self.uploads = uploads_of(routes)
-        self.upload_bytes, self.api_bytes, self.form_bytes = (
+        self.roster_bytes, self.upload_bytes, self.api_bytes, self.form_bytes = (
+            settings.roster_body_bytes,
             settings.upload_body_bytes,
             settings.api_body_bytes,
             settings.form_body_bytes,
         )
 
     def limit_for(self, method: str, path: str) -> int:
+        if method == "POST" and ROSTER_IMPORTS.match(path):
+            return self.roster_bytes
         if any(method in upload.methods and upload.path.match(path) for upload in self.uploads):
             return self.upload_bytes
         return self.api_bytes if path.startswith("/api/") else self.form_bytes

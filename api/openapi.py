@@ -118,6 +118,10 @@ DECLARED: dict[tuple[str, str], Codes] = {
     ("POST", "/api/v1/credit/lookups"): {429: ["too_many_requests"]},
     ("POST", "/api/v1/evidence"): {413: ["evidence_too_large", "evidence_too_many_pixels"], 415: ["evidence_type"]},
     ("POST", "/api/v1/ledger/head/check"): {422: ["head_signature_invalid"]},
+    ("POST", "/api/v1/roster/imports"): {
+        403: ["conflict_of_interest"],
+        422: ["roster_has_problems", "file_unreadable"],
+    },
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/post"): {409: ["transaction_belongs_to_record"]},
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/void"): {409: ["transaction_belongs_to_record"]},
     ("POST", "/api/v1/ledger/transactions/{transaction_id}/reverse"): {409: ["transaction_belongs_to_record"]},

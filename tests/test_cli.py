@@ -50,6 +50,8 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
         ["calibrate", "--help"],
         ["failures", "--help"],
         ["link-staff", "--help"],
+        ["roster-template", "--help"],
+        ["roster-import", "--help"],
     ):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
@@ -207,6 +209,9 @@ def test_the_demo_county_came_from_its_roster_and_shows_a_year_of_its_life(demo_
         ).fetchone()
     assert households == (HOUSEHOLD_COUNT, HOUSEHOLD_COUNT, HOUSEHOLD_COUNT) and heads == HOUSEHOLD_COUNT
     assert unrelated == 0 and phones == villagers > HOUSEHOLD_COUNT
+    with sqlite3.connect(demo_db) as conn:
+        imported = conn.execute("SELECT actor, after FROM admin_change WHERE action = 'roster.import'").fetchall()
+    assert len(imported) == 1 and json.loads(imported[0][1])["households"]["added"] == HOUSEHOLD_COUNT, imported
 
     engine = make_engine(f"sqlite:///{demo_db}")
     with unit_of_work(engine) as session:

@@ -149,6 +149,14 @@ ERRORS: dict[str, str] = {
     "person_of_another_county": N_("This person lives in another county. Pick a person of your county."),
     "person_already_linked": N_("This person has an account already. Use that account."),
     "not_a_staff_account": N_("Only the account of an official, a county admin or an auditor is linked to a person."),
+    # the roster import (county admin)
+    "file_unreadable": N_(
+        "This file cannot be read as a roster. Save it again from the spreadsheet as the template's type and upload it."
+    ),
+    "roster_has_problems": N_(
+        "The roster has problems and nothing was imported. Correct the rows listed, then import again."
+    ),
+    "county_not_found": N_("There is no such county. Check its code and try again."),
     # rating and consent
     "rating_not_found": N_(
         "There is no rating yet. It is made from the household's points record; if you have questions, ask the "

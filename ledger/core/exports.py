@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -89,10 +90,15 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
     safe(table).to_csv(path, index=False, lineterminator="\r\n")
 
 
-def xlsx_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
-    """One sheet per table (names cut to Excel's 31 characters)."""
+def xlsx_bytes(tables: dict[str, pd.DataFrame], *, text_columns: tuple[str, ...] = ()) -> bytes:
+    """One sheet per table (names cut to Excel's 31 characters). The columns named in `text_columns` are typed as
+    text for the rows a person adds (a form to fill in: 0012 stays 0012, a phone stays digits)."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in tables.items():
             safe(table).to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            for position, column in enumerate(table.columns, start=1):
+                if column in text_columns:
+                    sheet.column_dimensions[get_column_letter(position)].number_format = "@"
     return buffer.getvalue()

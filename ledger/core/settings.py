@@ -91,6 +91,7 @@ class Settings(BaseSettings):
 
     # Request bodies, limited before routing and sign-in (api/limits.py), by the class of route:
     upload_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)  # a route taking a photo (5 MB and its form)
+    roster_body_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)  # a county's roster (100 000 households)
     api_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other API route (JSON)
     form_body_bytes: int = Field(default=64 * 1024, ge=1024)  # any other page form
 
