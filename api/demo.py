@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
 from api import demo_history
+from ledger import roster as county_roster
 from ledger import tenancy
 from ledger.activities import codes
 from ledger.activities import service as activities
@@ -166,73 +167,60 @@ def roster(rng: random.Random) -> pd.DataFrame:
                 place = [township, village, f"{village_code}-{n:03d}", str(house)]
                 place.append(f"{township}{village}{(house - 1) // 20 + 1}组{house}号")
 
-                def member(name: str, relation: str, phone: str = "", place: list[str] = place) -> None:
+                names: set[str] = set()
+
+                def member(
+                    family: str,
+                    given: list[str],
+                    relation: str,
+                    phone: str = "",
+                    place: list[str] = place,
+                    names: set[str] = names,
+                ) -> None:
+                    """A member named family + one of `given` that nobody of the household has (a member is
+                    known by name within the household)."""
+                    name = family + rng.choice([g for g in given if family + g not in names])
+                    names.add(name)
                     rows.append(dict(zip(ROSTER_COLUMNS, [*place, name, relation, phone], strict=True)))
 
-                member(surname + rng.choice(GIVEN_MEN), "户主", phone_of(n))
+                member(surname, GIVEN_MEN, "户主", phone_of(n))
                 if rng.random() < 0.85:
                     wife_phone = phone_of(1000 + n * 10) if rng.random() < 0.5 else ""
-                    member(rng.choice(WIVES) + rng.choice(GIVEN_WOMEN), "配偶", wife_phone)
+                    member(rng.choice(WIVES), GIVEN_WOMEN, "配偶", wife_phone)
                 for m in range(rng.choice([0, 1, 1, 2, 2, 3])):
                     son = rng.random() < 0.5
-                    relation = "子" if son else "女"
-                    name = surname + rng.choice(GIVEN_MEN if son else GIVEN_WOMEN)
-                    member(name, relation, phone_of(1000 + n * 10 + 1 + m) if rng.random() < 0.3 else "")
+                    phone = phone_of(1000 + n * 10 + 1 + m) if rng.random() < 0.3 else ""
+                    member(surname, GIVEN_MEN if son else GIVEN_WOMEN, "子" if son else "女", phone)
                 if rng.random() < 0.3:
-                    member(surname + rng.choice(GIVEN_MEN), "父")
+                    member(surname, GIVEN_MEN, "父")
                 if rng.random() < 0.35:
-                    member(rng.choice(WIVES) + rng.choice(GIVEN_WOMEN), "母")
+                    member(rng.choice(WIVES), GIVEN_WOMEN, "母")
     return pd.DataFrame(rows, columns=ROSTER_COLUMNS)
 
 
 def _from_roster(
     session: Session, county: County, frame: pd.DataFrame
 ) -> tuple[dict[str, tenancy.Village], dict[str, tenancy.Township]]:
-    """The county's places, households, members and villager sign-ins, from its roster. Returns the villages and
-    townships by the demo's codes (VILLAGES)."""
-    codes_of = {name: code for code, name, _ in VILLAGES}
-    village_codes = {name: code for _, _, village_list in VILLAGES for code, name in village_list}
-    townships: dict[str, tenancy.Township] = {}
-    villages: dict[str, tenancy.Village] = {}
-    for (township_name, village_name), people in frame.groupby(["乡镇", "村"], sort=False):
-        t_code = codes_of[str(township_name)]
-        if t_code not in townships:
-            townships[t_code] = tenancy.create_township(session, county=county, code=t_code, name=str(township_name))
-        v_code = village_codes[str(village_name)]
-        village = tenancy.create_village(session, township=townships[t_code], code=v_code, name=str(village_name))
-        villages[v_code] = village
-        for code, members in people.groupby("户号", sort=False):
-            head = members[members["与户主关系"] == "户主"].iloc[0]
-            household = tenancy.create_household(
-                session,
-                village=village,
-                code=str(code),
-                name=f"{head['姓名']}家",
-                head_name=str(head["姓名"]),
-                head_phone=str(head["手机号"]) or None,
-                house_number=str(head["门牌号"]) or None,
-            )
-            household.address = str(head["地址"]) or None
-            for _, row in members.iterrows():
-                if row["与户主关系"] == "户主":
-                    continue
-                session.add(
-                    Person(
-                        household_id=row_id(household.id),
-                        name=str(row["姓名"]),
-                        relation=str(row["与户主关系"]),
-                        phone=str(row["手机号"]) or None,
-                    )
-                )
-        session.flush()
-    for person in session.scalars(select(Person).where(col(Person.phone).is_not(None))).all():
-        if person.is_head:
-            person.relation = "户主"
-        session.add(
-            User(role=Role.VILLAGER, county_id=row_id(county.id), display_name=person.name, person_id=person.id)
-        )
-    session.flush()
-    return villages, townships
+    """The county's places, households, members and villager sign-ins, by importing its roster as a county does
+    (the file a clerk would upload, with the places it names created). Returns the villages and townships by the
+    demo's own names for them (VILLAGES)."""
+    table = county_roster.read_file(frame.to_csv(index=False).encode("utf-8-sig"), "演示县花名册.csv")
+    county_id = row_id(county.id)
+    report = county_roster.apply(
+        session, county_id=county_id, table=table, dry_run=False, create_places=True, actor=ACTOR, by=None
+    )
+    if not report.applied:
+        raise RuntimeError(f"the demo's roster was refused: {report.problems[:5]}")
+    villages = {
+        v.name: v for v in session.scalars(select(tenancy.Village).where(col(tenancy.Village.county_id) == county_id))
+    }
+    townships = {
+        t.name: t for t in session.scalars(select(tenancy.Township).where(col(tenancy.Township.county_id) == county_id))
+    }
+    return (
+        {code: villages[name] for _, _, village_list in VILLAGES for code, name in village_list},
+        {code: townships[name] for code, name, _ in VILLAGES},
+    )
 
 
 def _places(

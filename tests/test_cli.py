@@ -215,6 +215,9 @@ def test_the_demo_county_came_from_its_roster_and_shows_a_year_of_its_life(demo_
         ).fetchone()
     assert households == (HOUSEHOLD_COUNT, HOUSEHOLD_COUNT, HOUSEHOLD_COUNT) and heads == HOUSEHOLD_COUNT
     assert unrelated == 0 and phones == villagers > HOUSEHOLD_COUNT
+    with sqlite3.connect(demo_db) as conn:
+        imported = conn.execute("SELECT actor, after FROM admin_change WHERE action = 'roster.import'").fetchall()
+    assert len(imported) == 1 and json.loads(imported[0][1])["households"]["added"] == HOUSEHOLD_COUNT, imported
 
     engine = make_engine(f"sqlite:///{demo_db}")
     with unit_of_work(engine) as session:
