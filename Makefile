@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/credit_lookup.py
 	$(BIN)/python bench/rescore.py --households 100000 --postings 2000000 $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 	$(BIN)/python bench/voucher_race.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
+	$(BIN)/python bench/roster_import.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -49,6 +49,8 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
         ["calibrate", "--help"],
         ["failures", "--help"],
         ["link-staff", "--help"],
+        ["roster-template", "--help"],
+        ["roster-import", "--help"],
     ):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command

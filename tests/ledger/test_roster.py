@@ -272,6 +272,20 @@ def test_a_phone_removed_disables_the_sign_in_and_a_phone_added_back_restores_it
     assert active() and counts(engine)[2] == 4
 
 
+def test_a_sign_in_the_admin_disabled_stays_disabled(engine: Engine, county: int) -> None:
+    run(engine, county, ROSTER)
+    with unit_of_work(engine) as session:
+        person = session.scalars(select(Person).where(col(Person.name) == "赵大山")).one()
+        user = session.scalars(select(User).where(col(User.person_id) == person.id)).one()
+        user.active = False
+        user_id = user.id
+    run(engine, county, ROSTER.replace("赵大山,户主,13800000003", "赵大山,户主,13800000033"))
+    with Session(engine) as session:
+        again = session.get(User, user_id)
+        assert again is not None
+        assert not again.active  # a new phone, still disabled
+
+
 def test_a_phone_seen_in_another_household_is_a_move(engine: Engine, county: int) -> None:
     run(engine, county, ROSTER)
     moved = ROSTER.replace("青山镇,青山村,QS-001,1,,李秀英,配偶,+86 138-0000-0002\n", "") + (
@@ -281,6 +295,19 @@ def test_a_phone_seen_in_another_household_is_a_move(engine: Engine, county: int
     assert report["problems"] == [] and report["members"]["moved"] == 1 and report["members"]["added"] == 0
     assert people(engine)["李秀英"] == ("QS-002", "13800000002", "配偶", False)
     assert counts(engine)[1] == 5
+
+
+def test_a_member_moves_into_a_household_the_file_adds(engine: Engine, county: int) -> None:
+    run(engine, county, ROSTER)
+    split = ROSTER.replace("青山镇,青山村,QS-001,1,,李秀英,配偶,+86 138-0000-0002\n", "") + (
+        "青山镇,青山村,QS-003,3,,李秀英,户主,13800000002\n"
+    )
+    report = run(engine, county, split)
+    assert report["problems"] == [] and report["households"]["added"] == 1
+    assert report["members"]["moved"] == 1 and report["members"]["added"] == 0
+    assert people(engine)["李秀英"] == ("QS-003", "13800000002", "户主", True)
+    with Session(engine) as session:
+        assert verify.verify(session).ok
 
 
 def test_a_phone_kept_by_its_holder_is_taken(engine: Engine, county: int) -> None:
