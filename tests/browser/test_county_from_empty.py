@@ -162,7 +162,9 @@ def test_a_county_starts_from_its_roster_alone(chromium: Any, empty_county: tupl
         # the county admin signs in to an empty county and imports the roster: first as typed, with errors
         admin = desk.new_page()
         sign_in_with_password(admin, base, ADMIN, ADMIN_PASSWORD)
-        admin.goto(f"{base}/county/roster")
+        admin.locator("header nav a[href='/county']").click()  # from the office to the county's set-up
+        admin.locator("[data-section=roster] a").click()
+        expect(admin).to_have_url(f"{base}/county/roster")
         expect(admin.locator("html")).to_have_attribute("lang", "zh-CN")
         checked(admin, "county-roster", problems)
         admin.locator("#roster-file").set_input_files(str(roster_file(tmp_path, with_errors(ROSTER), "花名册.xlsx")))
@@ -191,7 +193,7 @@ def test_a_county_starts_from_its_roster_alone(chromium: Any, empty_county: tupl
         expect(admin.locator("tr[data-household-code='SD-002']")).to_contain_text("刘志强")
 
         # a village official of 三都村, who lives in household SD-002: the first password is shown once
-        admin.goto(f"{base}/county/staff")
+        admin.locator("nav.county-sections a[href='/county/staff']").click()
         admin.locator("#username").fill(OFFICIAL)
         admin.locator("#display_name").fill("刘志强")
         admin.locator("#new-kind").select_option("official")
