@@ -112,6 +112,12 @@ def test_create_admin_and_partner_client(demo_db: Path, tmp_path: Path) -> None:
             "SELECT secret_hash FROM partner_client WHERE client_id = ?", (issued["client_id"],)
         ).fetchone()[0]
     assert stored.startswith("$argon2") and issued["client_secret"] not in stored
+    with sqlite3.connect(demo_db) as conn:  # in the change log, named by the machine's login, without the secret
+        logged = conn.execute(
+            "SELECT actor, target_id, after FROM admin_change WHERE action = 'partner_client.create'"
+        ).fetchall()
+    assert [(actor.startswith("cli:"), target) for actor, target, _ in logged] == [(True, issued["client_id"])]
+    assert issued["client_secret"] not in logged[0][2]
 
 
 def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, Path]) -> None:

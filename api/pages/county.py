@@ -800,9 +800,12 @@ VALUE_TEXTS = {
     "approved": N_("approved"),
     "rejected": N_("not approved"),
     "proposed": N_("waiting"),
+}
+ROLE_TEXTS = {
+    "official": N_("village official"),
     "county_admin": N_("county admin"),
-    "official": N_("An official reviews it"),
     "auditor": N_("auditor"),
+    "partner_staff": N_("partner staff"),
 }
 
 
@@ -818,6 +821,8 @@ def _value(page: Page, name: str, value: Any, villages: dict[int, str]) -> str:
         return joiner.join(villages.get(v, str(v)) for v in value) if value else page._("The whole county")
     if name == "scopes" and isinstance(value, str):
         return joiner.join(page._(SCOPE_TEXTS.get(s, s)) for s in value.split())
+    if name == "role" and isinstance(value, str) and value in ROLE_TEXTS:
+        return page._(ROLE_TEXTS[value])
     if name == "timezone" and isinstance(value, str):
         return i18n.zone_name(value, page.locale)
     if isinstance(value, list):

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import col
@@ -527,3 +528,55 @@ def test_the_pages_read_in_english_too(browser: TestClient, world: World) -> Non
     assert done.status_code == 303
     english = browser.get("/county/policy").text
     assert '<html lang="en">' in english and "Notice period" in english and "公示期" not in english
+
+
+def test_odd_input_on_the_admins_pages_is_never_a_server_error(
+    browser: TestClient, engine: Engine, world: World
+) -> None:
+    from api.pages import county
+    from tests.pages.test_bad_input import ODD_IDS, ODD_VALUES, with_ids
+
+    sign_in_staff(browser, "admin")
+    csrf = csrf_of(browser.get("/county").text)
+    routes = [
+        (method, route.path, [p.alias for p in route.dependant.body_params])
+        for router in (county.router, county.secret_router)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    ]
+    with unit_of_work(engine) as session:
+        before = len(audit.changes(session, world.village_a.county_id))
+    for method, path, fields in routes:
+        for odd in ODD_IDS:
+            target = with_ids(path, odd)
+            answer = browser.request(method, target, data={"csrf": csrf} if method == "POST" else None)
+            assert answer.status_code < 500, (method, target, answer.status_code)
+        if method == "POST":
+            for value in ODD_VALUES:
+                target = with_ids(path, "1")
+                answer = browser.post(target, data={"csrf": csrf, **dict.fromkeys(fields, value)})
+                assert answer.status_code < 500, (target, value[:20], answer.status_code)
+    query = browser.get("/county/changes?since=x&until=2026-13-01&action=<script>")
+    assert query.status_code == 422
+    with unit_of_work(engine) as session:
+        after = audit.changes(session, world.village_a.county_id)
+    # every odd value is refused, and nothing is changed
+    assert [row.action for row in after[before:]] == [], [row.action for row in after[before:]]
+
+
+def test_the_log_names_roles_and_the_command_line_in_words(browser: TestClient, engine: Engine, world: World) -> None:
+    with unit_of_work(engine) as session:
+        audit.record(
+            session,
+            county_id=world.village_a.county_id,
+            actor="cli:root",
+            action="staff.create",
+            target_type="staff",
+            target_id=1,
+            after={"username": "official-new", "role": "official"},
+        )
+    sign_in_staff(browser, "admin")
+    log = browser.get("/county/changes").text
+    row = log.split('data-change-action="staff.create"')[1].split("</tr>")[0]
+    assert "新增工作人员账号" in row and "<ins>村干部</ins>" in row and "命令行" in row
