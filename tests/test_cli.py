@@ -578,12 +578,12 @@ def test_staff_accounts_from_the_command_line(demo_db: Path, tmp_path: Path) -> 
         return shanzhi("staff", *args, cwd=tmp_path, database=demo_db)
 
     added = run("add", "--county", "demo", "--username", "new-official", "--role", "official", "--village",
-                "qingshan-cun", "--village", "zhulin", "--display-name", "新村干部")  # fmt: skip
+                "demo-v001", "--village", "demo-v002", "--display-name", "新村干部")  # fmt: skip
     assert added.returncode == 0, added.stderr
     password = not_none(re.search(r"one-time password .*: (\S+)$", added.stdout.strip())).group(1)
     assert len(password) >= 12
     supervisor = run("add", "--county", "demo", "--username", "new-supervisor", "--role", "supervisor",
-                     "--township", "qingshan")  # fmt: skip
+                     "--township", "demo-t001")  # fmt: skip
     assert supervisor.returncode == 0, supervisor.stderr
     for args, said in (
         (["--username", "x1", "--role", "official"], "staff_places_invalid"),
@@ -599,8 +599,8 @@ def test_staff_accounts_from_the_command_line(demo_db: Path, tmp_path: Path) -> 
     listed = run("list", "--county", "demo")
     assert listed.returncode == 0, listed.stderr
     lines = {line.split("\t")[0]: line.split("\t") for line in listed.stdout.splitlines()}
-    assert lines["new-official"][1:5] == ["official", "qingshan-cun,zhulin", "active", "must-change-password"]
-    assert lines["new-supervisor"][1:3] == ["supervisor", "qingshan"]
+    assert lines["new-official"][1:5] == ["official", "demo-v001,demo-v002", "active", "must-change-password"]
+    assert lines["new-supervisor"][1:3] == ["supervisor", "demo-t001"]
     assert {"admin", "auditor", "official-zhulin"} <= set(lines) and not any("staff" in name for name in lines)
 
     with sqlite3.connect(demo_db) as conn:
