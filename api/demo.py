@@ -1,6 +1,7 @@
-"""The demo county: two townships, three villages, sixty households with a year of history, staff of every
-role and one bank, supermarket and clinic as partner clients (and one staff member each). Deterministic, so the
-printed sign-ins work.
+"""The demo county, built as a real county starts: a generated roster of two townships, three villages and 270
+households goes through the roster import (ledger/roster), then a year of history is played through the services
+(api/demo_history.py); staff of every role and one bank, supermarket and clinic as partner clients (and one staff
+member each). Deterministic, so the printed sign-ins work.
 
 After the history, the seed plays the redemption story through the domain services, as the people in it would:
 each partner proposes an offer and the county admin approves it; a household redeems a supermarket voucher and

@@ -36,7 +36,7 @@ APPEAL_REASONS = ["当天我家确实参加了，有邻居可以作证", "杂物
 MONTHS_ZH = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二"]
 # How often a household sorts its garbage at the standing code, a day: a steady household (points to redeem, a
 # good rating), and others by how keen they are. Every claim is a few dozen statements through the services, so
-# these rates and the households' keenness keep the whole seed to about a thousand claims (docs/operations.md).
+# these rates and the households' keenness keep the whole seed to about a thousand claims (each costs ~20 ms).
 GARBAGE_STEADY = 0.08
 GARBAGE = 0.002
 
