@@ -31,6 +31,7 @@ from ledger.activities.models import Activity
 from ledger.catalogue.county import start_county
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
+from ledger.core import exports
 from ledger.core.base import row_id, utcnow
 from ledger.core.settings import DEMO_PASSWORD
 from ledger.figures import month_bounds
@@ -205,7 +206,7 @@ def _from_roster(
     """The county's places, households, members and villager sign-ins, by importing its roster as a county does
     (the file a clerk would upload, with the places it names created). Returns the villages and townships by the
     demo's own names for them (VILLAGES)."""
-    table = county_roster.read_file(frame.to_csv(index=False).encode("utf-8-sig"), "演示县花名册.csv")
+    table = county_roster.read_file(exports.csv_bytes(frame), "演示县花名册.csv")
     county_id = row_id(county.id)
     report = county_roster.apply(
         session, county_id=county_id, table=table, dry_run=False, create_places=True, actor=ACTOR, by=None

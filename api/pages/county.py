@@ -810,6 +810,12 @@ FIELD_TEXTS = {
     "households": N_("Households"),
     "members": N_("Members"),
     "new_places": N_("New places"),
+    "sha256": N_("File fingerprint"),
+    "added": N_("added"),
+    "changed": N_("changed"),
+    "unchanged": N_("unchanged"),
+    "moved": N_("moved"),
+    "missing": N_("missing from the file"),
     "consents": N_("Consents"),
     "expired_claims": N_("Claims expired"),
     "why": N_("Why"),
@@ -885,6 +891,8 @@ def _actor(page: Page, actor: str, users: dict[int, str]) -> str:
         return users.get(int(ident), actor)
     if kind == "cli":
         return page._("Command line")
+    if kind == "system":
+        return page._("The system")
     return actor
 
 

@@ -53,6 +53,25 @@ def test_every_text_of_the_pages_has_its_chinese() -> None:
     )
 
 
+def test_no_text_is_translated_two_ways() -> None:
+    """The .po files of a language are merged, and the first file's Chinese for a text wins without a word: the
+    same English (in the same context) translated differently in two files shows one page the other's words."""
+    from babel.messages.pofile import read_po
+
+    first: dict[tuple[str | None, str], tuple[str, str]] = {}
+    twice = []
+    for path in sorted((i18n.LOCALE_DIR / "zh_CN").glob("*.po")):
+        with path.open("rb") as file:
+            for message in read_po(file):
+                if not message.id:
+                    continue
+                key = (message.context, str(message.id if isinstance(message.id, str) else message.id[0]))
+                if key in first and first[key][1] != str(message.string):
+                    twice.append(f"{key[1]!r}: {first[key][0]} and {path.name}")
+                first.setdefault(key, (path.name, str(message.string)))
+    assert twice == [], "one translation per text (or give it a context):\n" + "\n".join(twice)
+
+
 def test_no_chinese_text_is_left_that_no_page_uses() -> None:
     used = set(msgids())
     unused = sorted(f"{m.context}|{m.id}" for m in i18n.catalogue("zh_CN") if m.id and (m.context, m.id) not in used)

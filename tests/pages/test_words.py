@@ -10,6 +10,7 @@ own name and the county's data.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -175,7 +176,7 @@ LEFT: dict[str, set[str]] = {
     "en /me": {"号"},
     # the roster file's headers and the head's relation are Chinese in every language: the page names them as the
     # file must have them (docs/roster.md)
-    "en /county/roster": {"乡镇", "村", "户号", "门牌号", "地址", "姓名", "与户主关系", "户主", "手机号"},
+    "en /county/roster": {"乡镇", "村", "户号", "门牌号", "地址", "姓名", "与户主关系", "与", "关系", "户主", "手机号"},
 }
 
 
@@ -240,10 +241,25 @@ def county_data(engine: Engine) -> tuple[list[str], list[str]]:
                         ascii_values.add(value)
                     if CHINESE.search(value) and not value.lstrip().startswith(("{", "[")):
                         chinese_values.add(value)
+        # the change log keeps what was typed or given (a file's name, a household's address) inside its JSON
+        for before, after in connection.execute(text("SELECT before, after FROM admin_change")):
+            for leaf in _leaves([json.loads(part) for part in (before, after) if part]):
+                (chinese_values if CHINESE.search(leaf) else ascii_values).add(leaf)
         # the notice board names a household by its head's surname (ledger/claims/rules.py notice_name): a name
         heads = connection.execute(text("SELECT name FROM person WHERE is_head")).scalars()
         chinese_values |= {f"{name[:1]}家" for name in heads if name and CHINESE.search(name)}
     return sorted(ascii_values, key=len, reverse=True), sorted(chinese_values, key=len, reverse=True)
+
+
+def _leaves(value: object) -> list[str]:
+    """The text values inside a JSON value, at any depth."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [leaf for part in value.values() for leaf in _leaves(part)]
+    if isinstance(value, list):
+        return [leaf for part in value for leaf in _leaves(part)]
+    return []
 
 
 def without(words: str, data: list[str]) -> str:
