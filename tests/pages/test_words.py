@@ -244,7 +244,9 @@ def county_data(engine: Engine) -> tuple[list[str], list[str]]:
         # the change log keeps what was typed or given (a file's name, a household's address) inside its JSON
         for before, after in connection.execute(text("SELECT before, after FROM admin_change")):
             for leaf in _leaves([json.loads(part) for part in (before, after) if part]):
-                (chinese_values if CHINESE.search(leaf) else ascii_values).add(leaf)
+                ascii_values.add(leaf)  # a file's name mixes both: 花名册.csv
+                if CHINESE.search(leaf):
+                    chinese_values.add(leaf)
         # the notice board names a household by its head's surname (ledger/claims/rules.py notice_name): a name
         heads = connection.execute(text("SELECT name FROM person WHERE is_head")).scalars()
         chinese_values |= {f"{name[:1]}家" for name in heads if name and CHINESE.search(name)}
