@@ -35,6 +35,11 @@ staff_app = typer.Typer(
 app.add_typer(staff_app, name="staff")
 
 
+QUIET = typer.Option("--quiet", "-q", help="Print only the one-line summary and errors, no progress")
+RECORDS = "kinds of records checked against the journal"  # verify's last part: claims and deductions, vouchers
+CALIBRATED = "calibration steps"
+
+
 def _refuse(why: str) -> typer.Exit:
     typer.echo(f"refusing to start: {why}", err=True)
     return typer.Exit(2)
@@ -207,26 +212,25 @@ def demo(
 
 
 @app.command()
-def verify() -> None:
+def verify(quiet: Annotated[bool, QUIET] = False) -> None:
     """Recompute every balance from postings and walk every village's hash chain; then check each claim's,
     deduction's, voucher's and booking's status against its transactions. Exits 1 on any problem."""
+    from api.progress import reporter
     from ledger.claims import verify as claims_verify
     from ledger.journal.verify import links
     from ledger.journal.verify import verify as run
     from redemption import verify as redemption_verify
 
     engine = _engine(_read_settings())
-    with unit_of_work(engine) as session:
-        report = run(session)
+    with reporter(quiet=quiet) as progress, unit_of_work(engine) as session:
+        report = run(session, progress=progress)
+        progress(RECORDS, 0, 2)
         linked = links(session)
-        mismatches = [*claims_verify.check(session, linked), *redemption_verify.check(session, linked)]
-    typer.echo(
-        f"checked {report.transactions} transactions in {report.villages} villages "
-        f"and {report.accounts} account balances"
-    )
-    if report.ok:
-        typer.echo("ledger verified: every chain links and every balance matches its postings")
-    else:
+        mismatches = claims_verify.check(session, linked)
+        progress(RECORDS, 1, 2)
+        mismatches += redemption_verify.check(session, linked)
+        progress(RECORDS, 2, 2)
+    if not report.ok:
         typer.echo(f"LEDGER TAMPERED: first bad {report.first_bad}", err=True)
         for problem in report.problems:
             typer.echo(f"  - {problem}", err=True)
@@ -234,8 +238,13 @@ def verify() -> None:
         typer.echo(f"RECORDS DISAGREE WITH THE JOURNAL: {len(mismatches)}", err=True)
         for mismatch in mismatches:
             typer.echo(f"  - {mismatch}", err=True)
-    else:
-        typer.echo("records verified: every claim, deduction, voucher and booking agrees with its transactions")
+    typer.echo(  # the one-line summary
+        f"checked {report.transactions} transactions in {report.villages} villages and {report.accounts} account "
+        "balances: "
+        + ("ledger verified" if report.ok else f"LEDGER TAMPERED ({len(report.problems)} problems)")
+        + ", "
+        + ("records verified" if not mismatches else f"{len(mismatches)} records disagree with the journal")
+    )
     if not report.ok or mismatches:
         raise typer.Exit(1)
 
@@ -353,12 +362,13 @@ def _county(session: Session, code: str) -> County:
 
 
 @app.command()
-def score(county: Annotated[str, typer.Option(help="County code")]) -> None:
+def score(county: Annotated[str, typer.Option(help="County code")], quiet: Annotated[bool, QUIET] = False) -> None:
     """Rate every household of a county as of now, with the county's active scorecard, and store the ratings."""
+    from api.progress import reporter
     from scoring import ratings
 
-    with unit_of_work(_engine(_read_settings())) as session:
-        done = ratings.rescore_county(session, row_id(_county(session, county).id))
+    with reporter(quiet=quiet) as progress, unit_of_work(_engine(_read_settings())) as session:
+        done = ratings.rescore_county(session, row_id(_county(session, county).id), progress=progress)
     typer.echo(
         f"rated {done.rated} of {done.households} households ({done.households - done.rated} not rated: "
         f"too short a history) in {done.seconds_loading + done.seconds_scoring + done.seconds_writing:.1f} s"
@@ -370,37 +380,54 @@ def calibrate(
     county: Annotated[str, typer.Option(help="County code")],
     out: Annotated[Path, typer.Option(help="Folder for the validation report")] = Path("var/calibration"),
     c: Annotated[float, typer.Option(help="Inverse strength of the L2 penalty of the regression")] = 1.0,
+    quiet: Annotated[bool, QUIET] = False,
 ) -> None:
     """Fit a candidate scorecard on the county's reported loan outcomes and write its validation report. The
     candidate is stored as a new version; a county admin activates it (POST /api/v1/scorecards/{id}/activate)."""
+    from api.progress import reporter
     from ledger.core.base import utcnow
     from ledger.core.errors import DomainError
     from scoring import calibration, ratings, report
     from scoring.card import Card
 
-    with unit_of_work(_engine(_read_settings())) as session:
-        county_row = _county(session, county)
-        active = ratings.active_card(session, row_id(county_row.id))
-        loans = calibration.dataset(session, row_id(county_row.id))
-        try:
-            calibration.check_enough(loans)
-        except DomainError as exc:
-            typer.echo(exc.message, err=True)
-            raise typer.Exit(2) from exc
-        train, test, holdout = calibration.split(loans)
-        content = calibration.fit(
-            active, train.features, train.good, c=c, fitted_on=calibration.fitted_on(train, utcnow())
-        )
-        candidate = Card.from_content(content)
-        ratings.ensure_card(session, candidate, origin="calibrated", actor="cli:calibrate", parent_id=active.id)
-        validation = calibration.validate(
-            active, candidate, test, calibration.population(session, row_id(county_row.id)), holdout=holdout
-        )
-    files = report.write(validation, active, candidate, out)
-    typer.echo(f"candidate scorecard {candidate.id} (from {active.id}), not active")
-    typer.echo(validation.metrics.to_string(index=False))
-    typer.echo(f"PSI against the active card: {validation.psi:.4f} ({validation.psi_status})")
-    typer.echo("report: " + ", ".join(str(f) for f in files))
+    steps = ["loans read", "fitted", "stored", "validated", "report written"]
+    with reporter(quiet=quiet) as progress:
+
+        def did(step: str) -> None:
+            progress(CALIBRATED, steps.index(step) + 1, len(steps))
+
+        progress(CALIBRATED, 0, len(steps))
+        with unit_of_work(_engine(_read_settings())) as session:
+            county_row = _county(session, county)
+            active = ratings.active_card(session, row_id(county_row.id))
+            loans = calibration.dataset(session, row_id(county_row.id))
+            try:
+                calibration.check_enough(loans)
+            except DomainError as exc:
+                typer.echo(exc.message, err=True)
+                raise typer.Exit(2) from exc
+            did("loans read")
+            train, test, holdout = calibration.split(loans)
+            content = calibration.fit(
+                active, train.features, train.good, c=c, fitted_on=calibration.fitted_on(train, utcnow())
+            )
+            did("fitted")
+            candidate = Card.from_content(content)
+            ratings.ensure_card(session, candidate, origin="calibrated", actor="cli:calibrate", parent_id=active.id)
+            did("stored")
+            validation = calibration.validate(
+                active, candidate, test, calibration.population(session, row_id(county_row.id)), holdout=holdout
+            )
+            did("validated")
+        files = report.write(validation, active, candidate, out)
+        did("report written")
+    if not quiet:
+        typer.echo(validation.metrics.to_string(index=False))
+        typer.echo("report: " + ", ".join(str(f) for f in files))
+    typer.echo(  # the one-line summary
+        f"candidate scorecard {candidate.id} (from {active.id}), not active; PSI against the active card "
+        f"{validation.psi:.4f} ({validation.psi_status}); report in {out}"
+    )
 
 
 def _refuse_weak(password: str) -> None:
@@ -746,9 +773,11 @@ def roster_import(
     county: Annotated[str, typer.Option(help="County code")],
     dry_run: Annotated[bool, typer.Option(help="Check and report, write nothing")] = False,
     create_places: Annotated[bool, typer.Option(help="Create townships and villages the county lacks")] = False,
+    quiet: Annotated[bool, QUIET] = False,
 ) -> None:
     """Import a county's roster, all or nothing, and print the report: the counts, then each problem by row.
     Exits 1 when the roster has problems (nothing is written then)."""
+    from api.progress import reporter
     from ledger import roster
     from ledger.core.errors import DomainError
 
@@ -756,7 +785,7 @@ def roster_import(
     _ready(engine)
     try:
         table = roster.read_file(file.read_bytes(), file.name)
-        with unit_of_work(engine) as session:
+        with reporter(quiet=quiet) as progress, unit_of_work(engine) as session:
             report = roster.apply(
                 session,
                 county_id=row_id(_county(session, county).id),
@@ -765,14 +794,32 @@ def roster_import(
                 create_places=create_places,
                 actor=cli_actor(),
                 by=None,
+                progress=progress,
             )
     except DomainError as exc:
         typer.echo(f"{exc.code}: {exc.message}", err=True)
         raise typer.Exit(2) from exc
-    for line in roster_lines(report.as_dict()):
-        typer.echo(line)
+    lines = roster_lines(report.as_dict())
+    if quiet:  # the problems are the errors: on stderr
+        for line in lines[3:]:
+            if line.startswith("row "):
+                typer.echo(line, err=True)
+    else:
+        for line in lines:
+            typer.echo(line)
+    typer.echo(roster_summary(report.as_dict()))
     if report.problems:
         raise typer.Exit(1)
+
+
+def roster_summary(r: dict[str, Any]) -> str:
+    """The one line the command ends with."""
+    done = "imported" if r["applied"] else ("NOT imported" if r["problems"] else "dry run, nothing written")
+    h, m = r["households"], r["members"]
+    return (
+        f"roster {done}: {r['rows']} rows, {len(r['problems'])} problems; households {h['added']} added, "
+        f"{h['changed']} changed; members {m['added']} added, {m['changed']} changed, {m['moved']} moved"
+    )
 
 
 def roster_lines(r: dict[str, Any]) -> list[str]:

@@ -22,6 +22,7 @@ from sqlmodel import Session, col
 from ledger.core import audit
 from ledger.core.base import as_utc, table_of, utcnow
 from ledger.core.errors import Forbidden, NotFound
+from ledger.core.progress import Report, silent
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
@@ -31,6 +32,7 @@ from scoring.features import FEATURES, features
 from scoring.models import Rating, Scorecard, ScorecardActivation
 
 RATING = table_of(Rating)
+SCORED = "households scored"  # what `rescore_county` reports progress of
 
 
 class RatingNotFound(NotFound):
@@ -222,10 +224,18 @@ class Rescored:
     seconds_writing: float
 
 
-def rescore_county(session: Session, county_id: int, *, now: datetime | None = None, chunk: int = 50_000) -> Rescored:
+def rescore_county(
+    session: Session,
+    county_id: int,
+    *,
+    now: datetime | None = None,
+    chunk: int = 50_000,
+    progress: Report = silent,
+) -> Rescored:
     """Rate every household of a county as of now and store the ratings, range of households by range (so
     memory stays bounded however large the county). The same card arithmetic as a single rating
-    (`score_frame`), written as whole columns: JSON is made by pandas and the rows go to the driver at once."""
+    (`score_frame`), written as whole columns: JSON is made by pandas and the rows go to the driver at once.
+    `progress` hears of the households scored after each range."""
     import time
 
     now = now or utcnow()
@@ -244,7 +254,8 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
     ids = [int(i) for i in seqs.index]
     writer = _RatingWriter(session.connection(), card, county_id, now)
     loading = scoring = writing = 0.0
-    rated = 0
+    rated = done = 0
+    progress(SCORED, 0, len(ids))
     chunks = history.stream(session, county_id=county_id, as_of=now, households=ids, chunk=chunk)
     while True:
         t0 = time.perf_counter()
@@ -268,6 +279,8 @@ def rescore_county(session: Session, county_id: int, *, now: datetime | None = N
         t3 = time.perf_counter()
         loading, scoring, writing = loading + t1 - t0, scoring + t2 - t1, writing + t3 - t2
         rated += int((scored["grade"] != "NR").sum())
+        done += len(past.households)
+        progress(SCORED, done, len(ids))
     return Rescored(len(ids), rated, loading, scoring, writing)
 
 

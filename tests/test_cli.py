@@ -77,6 +77,39 @@ def test_verify_passes_on_the_demo_and_names_a_hand_edited_transaction(demo_db: 
     assert f"first bad transaction {victim} " in bad.stderr
 
 
+def test_long_commands_show_progress_lines_without_a_terminal_and_only_the_summary_when_quiet(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """Run from cron or systemd (no terminal): plain progress lines on stderr, then a one-line summary on stdout.
+    With --quiet: the summary alone."""
+    checked = shanzhi("verify", cwd=tmp_path, database=demo_db, check=True)
+    lines = checked.stderr.splitlines()
+    assert re.fullmatch(r"transactions checked: 0 of (\d+) \(0%\)", lines[0]), lines
+    total = int(lines[0].split(" of ")[1].split(" ")[0])
+    assert f"transactions checked: {total} of {total} (100%)" in lines
+    assert any(re.fullmatch(r"account balances checked: (\d+) of \1 \(100%\)", line) for line in lines)
+    accounts = _accounts(lines)
+    summary = f"checked {total} transactions in 3 villages and {accounts} account balances"
+    assert checked.stdout.splitlines() == [summary + ": ledger verified, records verified"]
+    quiet = shanzhi("verify", "--quiet", cwd=tmp_path, database=demo_db, check=True)
+    assert quiet.stderr == "" and quiet.stdout == checked.stdout
+
+    scored = shanzhi("score", "--county", "demo", cwd=tmp_path, database=demo_db, check=True)
+    assert f"households scored: {HOUSEHOLD_COUNT} of {HOUSEHOLD_COUNT} (100%)" in scored.stderr.splitlines()
+    assert len(scored.stdout.splitlines()) == 1 and f"of {HOUSEHOLD_COUNT} households" in scored.stdout
+    quiet = shanzhi("score", "--county", "demo", "-q", cwd=tmp_path, database=demo_db, check=True)
+    assert quiet.stderr == "" and len(quiet.stdout.splitlines()) == 1
+
+    refused = shanzhi("calibrate", "--county", "demo", "--quiet", cwd=tmp_path, database=demo_db)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().startswith("Calibration needs at least 50 finished loans")  # the error alone
+
+
+def _accounts(lines: list[str]) -> int:
+    done = [line for line in lines if line.startswith("account balances checked:") and " of " in line]
+    return int(done[-1].split(" of ")[1].split(" ")[0])
+
+
 def test_create_admin_and_partner_client(demo_db: Path, tmp_path: Path) -> None:
     weak = shanzhi(
         "create-admin", "--username", "root", "--county", "demo", "--password", "admin", cwd=tmp_path, database=demo_db

@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, Row, and_, case, exists, func, select
 from sqlmodel import Session
 
 from ledger.core.base import table_of
+from ledger.core.progress import Report as Progress
+from ledger.core.progress import silent
 from ledger.journal import chain
 from ledger.journal.models import (
     POSTED_KINDS,
@@ -71,16 +73,27 @@ class Report:
         return self.problems[0] if self.problems else None
 
 
-def verify(session: Session) -> Report:
+TRANSACTIONS = "transactions checked"  # what `verify` reports progress of, then…
+BALANCES = "account balances checked"  # …this
+EVERY = 5000  # transactions between two progress reports
+
+
+def verify(session: Session, *, progress: Progress = silent) -> Report:
+    """`progress` hears of the transactions checked (of as many as the chain heads say there are), then of the
+    balances."""
     report = Report()
-    _walk_chains(session, report)
+    _walk_chains(session, report, progress)
+    progress(BALANCES, 0, None)
     _check_balances(session, report)
+    progress(BALANCES, report.accounts, report.accounts)
     return report
 
 
-def _walk_chains(session: Session, report: Report) -> None:
+def _walk_chains(session: Session, report: Report, progress: Progress) -> None:
     conn = session.connection()
     heads = {row.village_id: row for row in conn.execute(select(HEAD))}
+    expected = sum(head.seq for head in heads.values())  # one per link of every chain: no count(*) of the table
+    progress(TRANSACTIONS, 0, expected)
     rows = conn.execution_options(yield_per=2000).execute(
         select(TX, POSTING.c.account_id.label("p_account"), POSTING.c.amount.label("p_amount"))
         .outerjoin(POSTING, POSTING.c.transaction_id == TX.c.id)
@@ -96,6 +109,8 @@ def _walk_chains(session: Session, report: Report) -> None:
             tx = legs[0]
             postings = [(r.p_account, r.p_amount) for r in legs if r.p_account is not None]
             report.transactions += 1
+            if report.transactions % EVERY == 0:
+                progress(TRANSACTIONS, report.transactions, max(expected, report.transactions))
             found = _check_link(tx, postings, expected_seq, prev_hash)
             if found and not broken:  # after the first break every later link disagrees too; name the first
                 report.problems.append(found)
@@ -109,6 +124,7 @@ def _walk_chains(session: Session, report: Report) -> None:
                     village_id=village_id,
                 )
             )
+    progress(TRANSACTIONS, report.transactions, max(expected, report.transactions))
     for village_id, head in heads.items():
         if village_id not in seen_villages and head.seq != 0:
             report.problems.append(

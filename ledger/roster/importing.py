@@ -28,6 +28,8 @@ from ledger import tenancy
 from ledger.core import audit
 from ledger.core.base import table_of, utcnow
 from ledger.core.errors import Invalid, NotFound
+from ledger.core.progress import Report as Progress
+from ledger.core.progress import silent
 from ledger.identity import service as identity
 from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal
@@ -38,6 +40,8 @@ from ledger.roster.files import ADDRESS, CODE, COLUMNS, HOUSE_NUMBER, NAME, PHON
 from ledger.tenancy import County, Household, Person, Township, Village
 
 CHUNK = 2000  # rows per executemany and per IN list
+CHECKED = "roster rows checked"  # what `apply` reports progress of, then…
+WRITTEN = "roster parts written"  # …this (households added, changed, people changed, added, accounts)
 HOUSEHOLD, PERSON, USER = table_of(Household), table_of(Person), table_of(User)
 ACCOUNT, BALANCE = table_of(Account), table_of(AccountBalance)
 
@@ -89,11 +93,14 @@ def apply(
     create_places: bool,
     actor: str,
     by: Principal | None,
+    progress: Progress = silent,
 ) -> Report:
     """Check `table` (from `read_file`) against the county's records and, unless `dry_run` or a problem was found,
     apply the differences. `by`: the county admin importing (None from the command line); they may not change the
-    household they live in (conflict of interest). Returns the report either way."""
+    household they live in (conflict of interest). Returns the report either way. `progress` hears of the rows
+    checked, then of the parts of the import written (households added, changed, people…)."""
     county = _lock_county(session, county_id)
+    progress(CHECKED, 0, len(table))
     report = Report(dry_run=dry_run, sha256=str(table.attrs.get("sha256") or _digest(table)))
     report.ignored_columns = [str(c) for c in table.columns if c not in COLUMNS]
     missing_columns = [c for c in COLUMNS if c not in table.columns]
@@ -113,6 +120,7 @@ def apply(
     plan = _Plan.make(conn, county_id, frame, places, problems)
     plan.count(report)
     report.problems = _as_records(problems.table())
+    progress(CHECKED, len(table), len(table))
     if report.problems:
         return report
     if by is not None:
@@ -122,7 +130,7 @@ def apply(
 
     village_ids = _create_places(session, county, places, create_places)
     now = utcnow()
-    plan.write(conn, county_id, village_ids, now)
+    plan.write(conn, county_id, village_ids, now, progress)
     report.applied = True
     audit.record(
         session,
@@ -598,12 +606,25 @@ class _Plan:
 
     # --- writing ----------------------------------------------------------------------------------------------
 
-    def write(self, conn: Connection, county_id: int, village_ids: dict[tuple[str, str], int], now: Any) -> None:
+    def write(
+        self,
+        conn: Connection,
+        county_id: int,
+        village_ids: dict[tuple[str, str], int],
+        now: Any,
+        progress: Progress = silent,
+    ) -> None:
+        progress(WRITTEN, 0, 5)
         new_ids = self._insert_households(conn, county_id, village_ids, now)
+        progress(WRITTEN, 1, 5)
         self._update_households(conn)
+        progress(WRITTEN, 2, 5)
         self._update_people(conn, new_ids)
+        progress(WRITTEN, 3, 5)
         self._insert_people(conn, county_id, new_ids, now)
+        progress(WRITTEN, 4, 5)
         self._villager_accounts(conn, county_id, now)
+        progress(WRITTEN, 5, 5)
 
     def _insert_households(
         self, conn: Connection, county_id: int, village_ids: dict[tuple[str, str], int], now: Any

@@ -230,6 +230,13 @@ def test_the_commands_write_the_template_and_import_a_roster(tmp_path: Path) -> 
     )
     assert refused.returncode == 1 and "not imported" in refused.stdout
     assert "row 3 手机号: phone_malformed" in refused.stdout
+    assert refused.stdout.splitlines()[-1].startswith("roster NOT imported: 2 rows, 1 problems")  # the summary
+    assert "roster rows checked: 2 of 2 (100%)" in refused.stderr  # no terminal: plain progress lines
+    quiet = shanzhi(
+        "roster-import", str(roster), "--county", "jd", "--create-places", "-q", cwd=tmp_path, database=database
+    )
+    assert quiet.returncode == 1 and quiet.stdout.splitlines() == [refused.stdout.splitlines()[-1]]
+    assert quiet.stderr.startswith("row 3 手机号: phone_malformed")  # the errors, and nothing else
     roster.write_bytes(roster.read_bytes().replace(b",138\r\n", b",\r\n"))
     dry = shanzhi(
         "roster-import", str(roster), "--county", "jd", "--create-places", "--dry-run", cwd=tmp_path, database=database
@@ -238,5 +245,9 @@ def test_the_commands_write_the_template_and_import_a_roster(tmp_path: Path) -> 
     done = shanzhi("roster-import", str(roster), "--county", "jd", "--create-places", cwd=tmp_path, database=database)
     assert done.returncode == 0, done.stderr
     assert "households: 1 added" in done.stdout and "members: 2 added" in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "roster imported: 2 rows, 0 problems; households 1 added, 0 changed; members 2 added, 0 changed, 0 moved"
+    )
+    assert "roster parts written: 5 of 5 (100%)" in done.stderr
     nowhere = shanzhi("roster-import", str(roster), "--county", "nowhere", cwd=tmp_path, database=database)
     assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
