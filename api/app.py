@@ -28,6 +28,7 @@ from api.routes import (
     households,
     ledger,
     loans,
+    my_data,
     notifications,
     partner_admin,
     partners,
@@ -71,6 +72,7 @@ ROUTERS = (
     people.router,
     partner_admin.router,
     roster.router,
+    my_data.router,
 )
 
 

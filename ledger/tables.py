@@ -15,6 +15,7 @@ from ledger.core.audit import AdminChange
 from ledger.core.failures import JobFailure
 from ledger.core.idempotency import IdempotencyRecord
 from ledger.core.outbox import Notification
+from ledger.core.purge import PurgePermit
 from ledger.core.ratelimit import RateWindow
 from ledger.identity.models import (
     OfficialScope,
@@ -60,6 +61,7 @@ __all__ = [
     "PartnerVillage",
     "Person",
     "Posting",
+    "PurgePermit",
     "RateWindow",
     "ScanTicketUse",
     "SignInThrottle",

@@ -122,6 +122,9 @@ class Person(SQLModel, table=True):
     relation: str | None = Field(default=None, max_length=20)  # 与户主关系, as the roster says it
     is_head: bool = False
     created_at: datetime = timestamp(default_factory=utcnow)
+    # The county admin erased this person's data (ledger/people/erasure.py): the name is a pseudonym, the phone,
+    # photos and sign-ins are gone; the row stays because the household's records name it
+    erased_at: datetime | None = timestamp(default=None)
 
 
 class HouseholdNotFound(NotFound):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from api import photos
 from api.pages.messages import OBJECTION_REASON, OBJECTION_REFUSALS
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
-from api.presentation import credit, loans, redemption
+from api.presentation import credit, household_data, loans, redemption
 from api.presentation.activities import code_info_out
 from api.presentation.claims import claim_out, deduction_out, dispute_out, leaderboard_out, notice_board_out
 from api.presentation.households import current_balance_out, notifications_out, statement_out
@@ -31,6 +31,7 @@ from ledger.core.base import utcnow
 from ledger.core.errors import DomainError, Forbidden, Invalid
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal, visible_village
+from ledger.tenancy import get_household
 from redemption import access as redemption_access
 from redemption import loans as loan_service
 from redemption import vouchers
@@ -210,6 +211,15 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
         matters=_matter_names(page),
         now=utcnow(),
     )
+
+
+@router.get("/me/data")
+def my_household_data(page: VillagerPage, format: Literal["json", "xlsx"] = "xlsx") -> Response:  # noqa: A002
+    """Everything held about my household, as a file to keep (the same file as GET /api/v1/me/data)."""
+    household = get_household(page.session, _household(page))
+    body, media, name = household_data.gather(page.session, household).as_file(format)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return page.respond(Response(body, media_type=media, headers=headers))
 
 
 @router.get("/me/appeal")

@@ -44,6 +44,9 @@ class EvidenceFile(SQLModel, table=True):
     household_id: int | None = Field(default=None, foreign_key="household.id", index=True)  # None: an official's
     uploaded_by: str = Field(max_length=64)
     created_at: datetime = timestamp(default_factory=utcnow)
+    # The photo itself was deleted (its retention period ended, or its uploader was erased); the row stays, so
+    # the records that named it still say a photo was there
+    purged_at: datetime | None = timestamp(default=None)
 
 
 class Claim(SQLModel, table=True):
