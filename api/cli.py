@@ -283,6 +283,95 @@ def head(
         typer.echo(f"wrote {out}: {payload['transactions']} transactions, root {payload['root']}")
 
 
+def _held(counts: dict[str, int]) -> str:
+    rows = sum(n for name, n in counts.items() if name != "alembic_version")
+    return (
+        f"{rows} rows in {len(counts)} tables ({counts.get('journal_transaction', 0)} journal transactions, "
+        f"{counts.get('household', 0)} households, {counts.get('claim', 0)} claims)"
+    )
+
+
+@app.command()
+def backup(
+    to: Annotated[Path, typer.Option("--to", help="The backup file to write (written whole, then renamed into place)")],
+    photos: Annotated[
+        bool, typer.Option("--photos/--no-photos", help="Include the evidence photos of SHANZHI_UPLOAD_DIR")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary and errors")] = False,
+) -> None:
+    """Back up the database while the service runs (SQLite through its online backup API, PostgreSQL through
+    pg_dump) with the evidence photos, into one file that says what it holds."""
+    from api.progress import reporter
+    from ledger.core import backup as backups
+    from ledger.core.errors import DomainError
+
+    settings = _read_settings()
+    try:
+        with reporter(quiet=quiet) as report:
+            manifest = backups.backup(
+                settings.database_url,
+                to,
+                upload_dir=settings.upload_dir,
+                photos=photos,
+                report=report,
+                pg_bin_dir=settings.pg_bin_dir,
+            )
+    except DomainError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"wrote {to}: {manifest.engine} database at revision {manifest.revision}, {_held(manifest.counts)}, "
+        f"{manifest.photos} photos" + ("" if photos else " (photos left out)")
+    )
+
+
+@app.command()
+def restore(
+    from_: Annotated[Path, typer.Option("--from", help="A file written by `shanzhi backup`")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace the data the database of SHANZHI_DATABASE_URL holds; without it, restore only into a "
+            "database without data",
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary and errors")] = False,
+) -> None:
+    """Restore a backup into the database of SHANZHI_DATABASE_URL (stop the service and the worker first) and its
+    photos into SHANZHI_UPLOAD_DIR; then count every table against the backup's own counts."""
+    from api.progress import reporter
+    from ledger.core import backup as backups
+    from ledger.core.errors import DomainError
+
+    settings = _read_settings()
+    try:
+        with reporter(quiet=quiet) as report:
+            restored = backups.restore(
+                settings.database_url,
+                from_,
+                upload_dir=settings.upload_dir,
+                replace=replace,
+                report=report,
+                pg_bin_dir=settings.pg_bin_dir,
+            )
+    except DomainError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    manifest = restored.manifest
+    typer.echo(
+        f"restored {from_} (made {manifest.created_at}): {_held(restored.counts)}, every table as the backup "
+        f"counted it; {restored.photos_written} photos written, {manifest.photos - restored.photos_written} there "
+        "already"
+    )
+    if restored.behind:
+        typer.echo(
+            f"the backup's schema ({manifest.revision}) is older than this version's ({restored.head_revision}): "
+            "run `shanzhi db upgrade` before serving it"
+        )
+    typer.echo("next: `shanzhi verify`, and `shanzhi head --check` with the last head you pinned")
+
+
 @app.command()
 def tick(
     days_ahead: Annotated[

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/shanzhi.db"
     base_url: str = "http://127.0.0.1:8000"
     upload_dir: Path = Path("var/uploads")
+    # Where `shanzhi backup` and `restore` find pg_dump and pg_restore for a PostgreSQL database; unset, they look
+    # in /usr/lib/postgresql/<version>/bin (Debian) and on PATH for one of the server's major version or newer.
+    pg_bin_dir: Path | None = None
 
     # Access tokens: HS256 signed with the key named by jwt_kid; jwt_previous_keys ({kid: secret}) still verify.
     jwt_secret: str = ""
