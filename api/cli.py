@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -133,11 +136,41 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     from api.observability import configure_logging
 
     configure_logging()
+    with _metrics_shared(settings, workers):
+        _uvicorn(host, port, workers)
+
+
+@contextmanager
+def _metrics_shared(settings: Settings, workers: int) -> Iterator[None]:
+    """With several worker processes, give them one directory for their counts (api/observability.py): set
+    before they start, so that each, importing prometheus_client, counts into a file of its own there."""
+    import shutil
+    import tempfile
+
+    from api.observability import MULTIPROCESS_DIR
+
+    if workers == 1:
+        yield
+        return
+    made = settings.metrics_dir is None
+    where = Path(tempfile.mkdtemp(prefix="shanzhi-metrics-")) if settings.metrics_dir is None else settings.metrics_dir
+    where.mkdir(parents=True, exist_ok=True)
+    for earlier in where.glob("*.db"):  # the counts of an earlier run: Prometheus sees the counters start again
+        earlier.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(where)
+    try:
+        yield
+    finally:
+        if made:
+            shutil.rmtree(where, ignore_errors=True)
+
+
+def _uvicorn(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     # proxy_headers off: uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; the app decides whom to
     # trust itself (SHANZHI_TRUSTED_PROXIES, api/app.py).
     # uvicorn's own access log prints raw paths (voucher codes, consent ids, QR tokens): it stays off, and each

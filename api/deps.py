@@ -24,6 +24,7 @@ from ledger.core.db import unit_of_work
 from ledger.core.errors import Forbidden, Unauthenticated
 from ledger.core.settings import Settings
 from ledger.identity import principal as principals
+from ledger.identity import throttle
 from ledger.identity.principal import PARTNER, PasswordChangeRequired, Principal
 
 # Dependencies that only read app state or check values are `async def`: FastAPI runs them on the event loop
@@ -208,6 +209,7 @@ def admit(access: dict[str, Any], principal: Principal) -> None:
     """The one check behind `allow` and the pages' `page_allow`: a password someone else set must be replaced
     first (403 `password_change_required`; the pages send the holder to set their own), then the role."""
     if principal.must_change_password and not access.get("before_password_change"):
+        throttle.refused("password_change_required")
         raise PasswordChangeRequired("Set a password of your own first (POST /api/v1/auth/password).")
     if not permits(access, principal):
         raise Forbidden("Your role may not use this route.")

@@ -1,22 +1,33 @@
 """JSON-lines logs carrying a request id, and Prometheus metrics: requests and latencies by route, postings
-written, errors by code."""
+written, errors by code, and the figures the domain counts (claim review times, scheduled steps' durations and
+failures, sign-in refusals), with those read from the database at each scrape (api/gauges.py).
+
+Several API worker processes (`shanzhi serve --workers N`): each counts in its own memory, so `serve` gives them
+one directory (PROMETHEUS_MULTIPROC_DIR, prometheus_client's multiprocess mode) where each process keeps its
+counts in a file of its own, and /metrics, whichever worker answers it, adds up the files of all of them. The
+scheduler's own process (`shanzhi worker`) shows its figures on a port of its own (`serve_metrics`)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy import event
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.gauges import Backlog
+from ledger import jobs
+from ledger.claims import review
 from ledger.core import failures
+from ledger.identity import throttle
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -38,6 +49,10 @@ LATENCY = Histogram(
 POSTINGS = Counter("shanzhi_postings", "Journal postings committed", registry=REGISTRY)
 ERRORS = Counter("shanzhi_errors", "Error responses by stable code", ["code"], registry=REGISTRY)
 REGISTRY.register(failures.FAILURES)  # scheduled items (or whole steps) that failed, by step
+REGISTRY.register(jobs.STEP_SECONDS)  # how long each scheduled step took
+REGISTRY.register(review.REVIEW_SECONDS)  # submission to decision, for each claim decided
+REGISTRY.register(throttle.REFUSALS)  # sign-ins refused, by cause
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is first imported
 
 access_log = logging.getLogger("shanzhi.access")
 
@@ -59,8 +74,29 @@ def count_error(code: str) -> None:
     ERRORS.labels(code=code).inc()
 
 
-def metrics_text() -> bytes:
-    return generate_latest(REGISTRY)
+def metrics_text(engine: Engine | None = None) -> bytes:
+    """The metrics of every process sharing the multiprocess directory (or of this one, without one), then the
+    figures read from `engine`'s database now."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+        text = generate_latest(shared)
+    else:
+        text = generate_latest(REGISTRY)
+    if engine is not None:
+        scrape = CollectorRegistry()
+        scrape.register(Backlog(engine))
+        text += generate_latest(scrape)
+    return text
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """Serve this process's metrics over plain HTTP at http://host:port/metrics, in a thread of its own: the
+    scheduler's process (`shanzhi worker`), which answers no other request. Bind it to the loopback address or a
+    private network, where only the Prometheus server reaches it: it asks for no token."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=REGISTRY)
 
 
 @event.listens_for(Session, "after_commit")

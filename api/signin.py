@@ -5,7 +5,8 @@ before any hash is checked, and argon2 run outside every database transaction (l
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from api.schemas import OtpVerifyIn
 from ledger.core import ratelimit
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
-from ledger.core.errors import Invalid, Unauthenticated
+from ledger.core.errors import Invalid, Throttled, Unauthenticated
 from ledger.core.settings import Settings
 from ledger.identity import service as identity
 from ledger.identity import staff, throttle
@@ -66,8 +67,9 @@ def password_sign_in(request: Request, settings: Settings, username: str, passwo
     )
     with unit_of_work(engine) as session:
         user = identity.user_signing_in(session, stored) if matches else None
-        if user is None:
-            failed(session, settings, account, limits, username=username)
+        if user is None:  # the figures count a disabled account's refusals apart; the caller is told nothing more
+            disabled = identity.is_disabled(session, username)
+            failed(session, settings, account, limits, cause="disabled" if disabled else None, username=username)
             return None
         locked_until = throttle.succeeded(session, account, address)
         return StaffSignIn(f"user:{user.id}", user.role, locked_until)
@@ -127,12 +129,30 @@ def checked(
     return stored, check_secret(stored.secret_hash, secret)
 
 
-def failed(session: Session, settings: Settings, account: str, limits: throttle.Limits, **holder: str) -> None:
+def failed(
+    session: Session,
+    settings: Settings,
+    account: str,
+    limits: throttle.Limits,
+    *,
+    cause: str | None = None,
+    **holder: str,
+) -> None:
     """Count a failure against the account; when that locks it, tell its holder."""
-    if throttle.failed(session, account, limits):
+    if throttle.failed(session, account, limits, cause=cause):
         until = utcnow() + timedelta(seconds=settings.account_lock_seconds)
         identity.tell_locked(session, until=until, **holder)
         log.warning("account locked after failed sign-ins", extra={"fields": {"account": account}})
+
+
+@contextmanager
+def counted_as(cause: str) -> Iterator[None]:
+    """A throttling refusal raised in the block is counted as `cause` (throttle.REFUSALS)."""
+    try:
+        yield
+    except Throttled:
+        throttle.refused(cause)
+        raise
 
 
 def pepper(settings: Settings) -> bytes:
@@ -145,7 +165,8 @@ def send_code(session: Session, request: Request, settings: Settings, phone: str
     for an unknown phone it is a made-up one, so that the answers look alike."""
     throttle.check_locked(session, f"phone:{phone}")
     window = settings.sign_in_window_seconds
-    with session.begin_nested():  # a refusal counts nothing, even where the caller commits (the pages)
+    # a refusal counts nothing, even where the caller commits (the pages)
+    with counted_as("code_requests_limited"), session.begin_nested():
         ratelimit.hit(
             session,
             f"code-requests:phone:{phone}",

@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger.core import audit, failures
-from ledger.core.base import as_utc, utcnow
+from ledger.core import audit, failures, outbox
+from ledger.core.base import as_utc, table_of, utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.errors import Conflict, Invalid, NotFound
 from ledger.core.outbox import backoff
@@ -572,3 +572,17 @@ def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[We
         .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
         .limit(limit)
     ).all()
+
+
+def backlog(session: Session, *, now: datetime | None = None) -> outbox.Backlog:
+    """The webhook deliveries not delivered yet, to partners that have a webhook (the others' wait for one): due,
+    waiting for a retry, dead (given up after MAX_ATTEMPTS, until the partner asks for it again)."""
+    table = table_of(WebhookDelivery).c
+    with_hook = select(col(Partner.id)).where(col(Partner.webhook_url).is_not(None))
+    return outbox.backlog_of(
+        session,
+        table,
+        trying=(table.attempts < MAX_ATTEMPTS) | table.retry_requested_at.is_not(None),
+        now=now or utcnow(),
+        where=[table.partner_id.in_(with_hook.scalar_subquery())],
+    )

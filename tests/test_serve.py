@@ -57,3 +57,42 @@ def _json_lines(output: str) -> list[dict[str, object]]:
         except ValueError:
             continue
     return lines
+
+
+def test_with_several_workers_every_scrape_adds_up_what_all_of_them_counted(demo_db: Path, tmp_path: Path) -> None:
+    """Each request may land on either worker process; /metrics, whichever answers it, shows the sum."""
+    port = free_port()
+    shared = tmp_path / "metrics"
+    env = environment(demo_db, SHANZHI_TICK_SECONDS="0", SHANZHI_METRICS_DIR=str(shared))
+    server = subprocess.Popen(
+        [SHANZHI, "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not came_up(base, server, seconds=60):
+            pytest.fail("the server did not come up")
+        for n in range(20):  # a new connection each: the workers take them as they come
+            refused = httpx.post(
+                f"{base}/api/v1/auth/token",
+                data={"grant_type": "password", "username": f"nobody-{n}", "password": "wrong password"},
+            )
+            assert refused.status_code == 401
+        scraped = [httpx.get(f"{base}/metrics").text for _ in range(8)]
+        processes = {path.stem.rsplit("_", 1)[-1] for path in shared.glob("*.db")}
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert len(processes) == 2  # both workers count into the shared directory
+    for text in scraped:
+        wrong = [
+            line
+            for line in text.splitlines()
+            if line.startswith('shanzhi_sign_in_refusals_total{cause="wrong_password"}')
+        ]
+        assert len(wrong) == 1 and float(wrong[0].split()[-1]) == 20, wrong
+        assert "shanzhi_settlement_backlog " in text  # and what waits in the database, read at the scrape

@@ -92,6 +92,7 @@ def _client_grant(request: Request, settings: Settings, client_id: str, secret: 
             throttle.succeeded(session, account, address)  # for a client: its secret is long and random, so
             granted = found[0].scopes.split()  # a lock would only let anyone cut a bank off, guessing nothing
     if found is None:
+        throttle.refused("wrong_secret")
         raise InvalidClient("Unknown client or wrong secret.")
     wanted = scope.split() if scope else granted
     refused = sorted(set(wanted) - set(granted))

@@ -40,7 +40,8 @@ def readyz(request: Request) -> dict[str, str] | Response:
 
 
 @router.get("/metrics", dependencies=[scraper_or(Role.COUNTY_ADMIN, Role.AUDITOR)], response_class=Response)
-def metrics() -> Response:
-    """Prometheus text format. Outside dev mode: for a scraper with the metrics token (SHANZHI_METRICS_TOKEN, as
-    a bearer token), the county admin and auditors."""
-    return Response(metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+def metrics(request: Request) -> Response:
+    """Prometheus text format: what every API worker process counted, and what waits in the database now (the
+    figures docs/alerts.md pages on). Outside dev mode: for a scraper with the metrics token
+    (SHANZHI_METRICS_TOKEN, as a bearer token), the county admin and auditors."""
+    return Response(metrics_text(request.app.state.engine), media_type="text/plain; version=0.0.4; charset=utf-8")

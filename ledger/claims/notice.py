@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlmodel import Session, col
 
 from ledger.catalogue.models import Matter
@@ -45,6 +45,19 @@ def settle_due(session: Session, *, now: datetime | None = None, limit: int = 50
             settle(session, claim, now=now)
             settled += 1
     return settled
+
+
+def backlog(session: Session, *, now: datetime | None = None) -> tuple[int, datetime | None]:
+    """The claims `settle_due` would settle now (approved, notice over, no open objection): how many, and the end
+    of the oldest one's notice period. Not zero for long only when the schedule is behind or not running."""
+    now = now or utcnow()
+    open_objection = exists().where(col(Dispute.claim_id) == col(Claim.id), col(Dispute.status) == DisputeStatus.OPEN)
+    count, oldest = session.execute(
+        select(func.count(), func.min(col(Claim.notice_until))).where(
+            col(Claim.status) == ClaimStatus.APPROVED, col(Claim.notice_until) <= now, ~open_objection
+        )
+    ).one()
+    return int(count), as_utc(oldest) if oldest is not None else None
 
 
 def settle(session: Session, claim: Claim, *, now: datetime | None = None) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from prometheus_client import Histogram
+from sqlalchemy import DateTime, case, func, literal, select
 from sqlmodel import Session, col
 
 from ledger.claims import access, lifecycle
@@ -21,7 +22,7 @@ from ledger.claims.service import (
     check_not_own,
     needs_second_official,
 )
-from ledger.core import failures, idempotency
+from ledger.core import failures, idempotency, metrics
 from ledger.core.base import as_utc, utcnow
 from ledger.core.errors import DomainError, Invalid, ReasonRequired
 from ledger.core.idempotency import Outcome
@@ -30,6 +31,15 @@ from ledger.journal.models import JournalTransaction
 from ledger.tenancy import County, touch_record
 
 MAX_BULK = 200
+
+HOUR = 3600
+# Not in any registry here: api/observability.py adds it to the one /metrics shows.
+REVIEW_SECONDS = Histogram(
+    "shanzhi_claim_review_seconds",
+    "Time from a claim's submission to an official's decision (approved or rejected), observed at the decision",
+    registry=None,
+    buckets=(300, 900, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, 24 * HOUR, 48 * HOUR, 72 * HOUR, 168 * HOUR),
+)
 
 
 def approve(
@@ -135,6 +145,8 @@ def _decide(
     touch_record(session, claim.household_id)  # a decision changes the share of claims rejected
     lifecycle.move(session, claim, transition, by=who.actor, now=now, reason=reason)
     session.flush()
+    waited = max((now - as_utc(claim.submitted_at)).total_seconds(), 0.0)
+    metrics.on_commit(session, lambda: REVIEW_SECONDS.observe(waited))
     return claim
 
 
@@ -187,3 +199,25 @@ def is_overdue(claim: Claim, county: County, now: datetime) -> bool:
 
 def age_hours(claim: Claim, now: datetime) -> float:
     return round((now - as_utc(claim.submitted_at)).total_seconds() / 3600, 1)
+
+
+def overdue_by_county(session: Session, *, now: datetime | None = None) -> dict[int, int]:
+    """How many pending claims each county has past its overdue hours (`is_overdue`): undecided too long, whether
+    or not they were sent up yet. One query over the pending claims (ix_claim_notice leads with the status)."""
+    now = now or utcnow()
+    hours = {int(i): int(h) for i, h in session.execute(select(col(County.id), col(County.overdue_hours)))}
+    if not hours:
+        return {}
+    cutoff = case(
+        *[
+            (col(Claim.county_id) == county_id, literal(now - timedelta(hours=h), DateTime(timezone=True)))
+            for county_id, h in hours.items()
+        ],
+        else_=None,
+    )
+    rows = session.execute(
+        select(col(Claim.county_id), func.count())
+        .where(col(Claim.status) == ClaimStatus.PENDING, col(Claim.submitted_at) <= cutoff)
+        .group_by(col(Claim.county_id))
+    )
+    return dict.fromkeys(hours, 0) | {county_id: int(count) for county_id, count in rows}

@@ -5,15 +5,16 @@ delivered. Delivery is at least once: a crash between sending and recording send
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, select
+from sqlalchemy import JSON, Column, ColumnElement, Index, case, func, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from ledger.core import failures
-from ledger.core.base import timestamp, utcnow
+from ledger.core.base import as_utc, table_of, timestamp, utcnow
 
 log = logging.getLogger("shanzhi.notify")
 
@@ -106,3 +107,38 @@ def _deliver_one(notification: Notification, sink: Sink, now: datetime) -> bool:
         return False
     notification.delivered_at = now
     return True
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits to go out: due now, waiting for a retry after a failure, given up after the last attempt; and
+    since when the oldest due one has been due (None when nothing is)."""
+
+    due: int = 0
+    retrying: int = 0
+    given_up: int = 0
+    oldest_due: datetime | None = None
+
+
+def backlog_of(
+    session: Session, table: Any, *, trying: ColumnElement[bool], now: datetime, where: Sequence[Any] = ()
+) -> Backlog:
+    """One query over the undelivered rows of an outbox-like table (`delivered_at`, `next_attempt_at`; the index
+    that leads with `delivered_at` finds them): `trying` tells a row still tried from one given up."""
+    due = trying & (table.next_attempt_at <= now)
+    one = 1
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((due, one), else_=0)), 0),
+            func.coalesce(func.sum(case((trying & (table.next_attempt_at > now), one), else_=0)), 0),
+            func.coalesce(func.sum(case((~trying, one), else_=0)), 0),
+            func.min(case((due, table.next_attempt_at), else_=None)),
+        ).where(table.delivered_at.is_(None), *where)
+    ).one()
+    return Backlog(int(row[0]), int(row[1]), int(row[2]), as_utc(row[3]) if row[3] is not None else None)
+
+
+def backlog(session: Session, *, now: datetime | None = None) -> Backlog:
+    """The notifications (SMS and the other channels) not delivered yet."""
+    table = table_of(Notification)
+    return backlog_of(session, table.c, trying=table.c.attempts < MAX_ATTEMPTS, now=now or utcnow())

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     # /metrics outside dev mode: a Prometheus scraper sends this as its bearer token (the county admin and
     # auditors may read it with their access token); empty, no scraper token is accepted. Dev mode: open.
     metrics_token: str = ""
+    # `serve --workers N` (N > 1): the directory where each API worker process keeps its counts, so that /metrics
+    # adds up all of them (prometheus_client's multiprocess mode). Emptied when `serve` starts. Unset: a temporary
+    # directory of its own, removed when it stops.
+    metrics_dir: Path | None = None
+    # `shanzhi worker` (the scheduler's own process) serves its metrics (tick steps, failures, notifications sent)
+    # at http://worker_metrics_host:worker_metrics_port/metrics for Prometheus to scrape; 0 serves none. No token:
+    # keep the host on the loopback address or a private network.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @property
     def serves_api_docs(self) -> bool:

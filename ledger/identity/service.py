@@ -45,6 +45,15 @@ def password_of(session: Session, username: str) -> Stored:
     return Stored(user.id, user.password_hash)
 
 
+def is_disabled(session: Session, username: str) -> bool:
+    """The staff account exists but is disabled: a refused sign-in is counted as such (never told to the caller,
+    who hears "wrong username or password" as for any other)."""
+    return (
+        session.scalar(select(col(User.active)).where(col(User.username) == username, col(User.role) != Role.VILLAGER))
+        is False
+    )
+
+
 def user_signing_in(session: Session, stored: Stored) -> User | None:
     """After the password matched `stored`: the user, still active and still with that password."""
     user = session.get(User, stored.id) if stored.id is not None else None

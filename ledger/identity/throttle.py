@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -35,6 +36,27 @@ if TYPE_CHECKING:
     from ledger.core.settings import Settings
 
 T = table_of(SignInThrottle)
+
+# Why sign-ins were refused. Not in any registry here: api/observability.py adds it to the one /metrics shows.
+CAUSES = (
+    "wrong_code",  # a villager's one-time code was wrong or expired
+    "wrong_password",  # a staff member's password was wrong (or no such account)
+    "wrong_secret",  # a partner client's secret was wrong (or no such client)
+    "disabled",  # the password was right but the account is disabled
+    "slowed",  # too many wrong tries from this address: it must wait
+    "locked",  # too many wrong tries from anywhere: the account is locked
+    "code_requests_limited",  # too many codes asked for one phone, or from one address
+    "password_change_required",  # signed in, but must set a password of their own before anything else
+)
+REFUSALS = Counter("shanzhi_sign_in_refusals", "Sign-ins and code requests refused, by cause", ["cause"], registry=None)
+for _cause in CAUSES:
+    REFUSALS.labels(cause=_cause)  # every cause shows, at zero, from the start
+_WRONG = {"phone": "wrong_code", "user": "wrong_password", "client": "wrong_secret"}
+
+
+def refused(cause: str) -> None:
+    """Count a refusal (one of CAUSES)."""
+    REFUSALS.labels(cause=cause).inc()
 
 
 class SignInSlowed(Throttled):
@@ -108,6 +130,7 @@ def _locked_rows(session: Session, keys: list[str], now: datetime) -> dict[str, 
 def _refuse_if_locked(row: Any, now: datetime) -> None:
     if row.blocked_until is not None and as_utc(row.blocked_until) > now:
         wait = _seconds_until(as_utc(row.blocked_until), now)
+        refused("locked")
         raise AccountLocked(
             f"This account is locked after many failed sign-ins. Try again in {wait} seconds; "
             f"its holder has been told.",
@@ -132,6 +155,7 @@ def admit(session: Session, account: str, address: str, limits: Limits) -> None:
     row = rows[pair]
     if row.blocked_until is not None and as_utc(row.blocked_until) > now:
         wait = _seconds_until(as_utc(row.blocked_until), now)
+        refused("slowed")
         raise SignInSlowed(
             f"Too many wrong tries for this account from your address: wait {wait} seconds before the next.",
             retry_after=wait,
@@ -150,8 +174,10 @@ def admit(session: Session, account: str, address: str, limits: Limits) -> None:
     )
 
 
-def failed(session: Session, account: str, limits: Limits) -> bool:
-    """Count a failure against the whole account. True when it has just locked the account (tell its holder)."""
+def failed(session: Session, account: str, limits: Limits, *, cause: str | None = None) -> bool:
+    """Count a failure against the whole account. True when it has just locked the account (tell its holder).
+    `cause`: why it was refused, when not a wrong code, password or secret (the kind of account says which)."""
+    refused(cause or _WRONG.get(account.split(":", 1)[0], "wrong_secret"))
     now = utcnow()
     whole = account_key(account)
     row = _locked_rows(session, [whole], now)[whole]
