@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import demo, openapi, pages, problems, signin
+from api import demo, openapi, pages, problems, sms
 from api.limits import BodyLimit
 from api.observability import RequestContext, configure_logging
 from api.routes import (
@@ -117,10 +117,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         announce_mode(settings)
+        sms.announce(settings)
         if not settings.dev_mode:
             refuse_default_passwords(engine)
         loop = (
-            jobs.Loop(engine, settings.tick_seconds, more=schedule.STEPS, own=schedule.OWN_STEPS)
+            jobs.Loop(
+                engine, settings.tick_seconds, sink=app.state.sms_sink, more=schedule.STEPS, own=schedule.OWN_STEPS
+            )
             if settings.tick_seconds
             else None
         )
@@ -144,7 +147,10 @@ def create_app(
     app.state.engine = engine
     turns = connections_at_once(engine)
     app.state.db_turns = asyncio.Semaphore(turns) if turns else None  # see api/deps.get_session
-    app.state.otp_sender = otp_sender or signin.log_otp_sender(settings)
+    channel = sms.sender(settings)
+    app.state.otp_sender = otp_sender or sms.otp_sender(settings, channel)
+    app.state.has_sms = otp_sender is not None or sms.has_sms(settings)  # without, codes are refused (api/signin)
+    app.state.sms_sink = sms.sink(settings, channel)  # notifications, sent by the scheduled work
     app.state.code_keys = Keys.from_settings(settings)
     problems.install(app)
     passwords.set_hashes_at_once(settings.hashes_at_once())

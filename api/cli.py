@@ -420,6 +420,7 @@ def tick(
     of it, expire vouchers past their time, deliver partner webhooks and notifications."""
     from datetime import timedelta
 
+    from api import sms
     from ledger.core.base import utcnow
     from redemption import schedule
 
@@ -427,7 +428,7 @@ def tick(
     if days_ahead and not settings.dev_mode:
         typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
         raise typer.Exit(2)
-    report = schedule.tick(_engine(settings), now=utcnow() + timedelta(days=days_ahead))
+    report = schedule.tick(_engine(settings), sink=sms.sink(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(
         f"expired {report.expired_claims} claims, escalated {report.escalated_claims} to the township supervisor, "
         f"settled {report.settled_claims} claims, "

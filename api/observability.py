@@ -28,6 +28,7 @@ from ledger import jobs
 from ledger.claims import review
 from ledger.core import failures
 from ledger.identity import throttle
+from ledger.sms import delivery as sms_delivery
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -52,6 +53,8 @@ REGISTRY.register(failures.FAILURES)  # scheduled items (or whole steps) that fa
 REGISTRY.register(jobs.STEP_SECONDS)  # how long each scheduled step took
 REGISTRY.register(review.REVIEW_SECONDS)  # submission to decision, for each claim decided
 REGISTRY.register(throttle.REFUSALS)  # sign-ins refused, by cause
+for _sms in (sms_delivery.SENT, sms_delivery.FAILED, sms_delivery.CAPPED):  # text messages (ledger/sms)
+    REGISTRY.register(_sms)
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is first imported
 
 access_log = logging.getLogger("shanzhi.access")

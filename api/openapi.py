@@ -111,7 +111,14 @@ DECLARED: dict[tuple[str, str], Codes] = {
         429: ["sign_in_slowed", "account_locked"],
     },
     ("POST", "/api/v1/auth/otp/request"): {
-        429: ["code_requests_phone_limited", "code_requests_address_limited", "too_many_requests"]
+        429: [
+            "code_requests_phone_limited",
+            "code_requests_address_limited",
+            "sms_phone_capped",
+            "sms_county_capped",
+            "too_many_requests",
+        ],
+        503: ["sms_unavailable"],
     },
     ("POST", "/api/v1/auth/otp/verify"): {401: ["invalid_code"], 429: ["sign_in_slowed", "account_locked"]},
     ("GET", "/api/v1/credit/households/{household_id}"): {429: ["too_many_requests"]},

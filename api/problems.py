@@ -33,6 +33,7 @@ from ledger.core.errors import (
     Throttled,
     TooLarge,
     Unauthenticated,
+    Unavailable,
     UnsupportedType,
 )
 
@@ -48,6 +49,7 @@ STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
     (TooLarge, 413),
     (UnsupportedType, 415),
     (Throttled, 429),
+    (Unavailable, 503),
 ]
 HTTP_CODES = {
     400: "bad_request",
@@ -95,7 +97,7 @@ def of_error(error: DomainError) -> JSONResponse:
     """The problem a domain error becomes (for a route that answers with it instead of raising)."""
     status = status_of(error)
     headers = {}
-    if isinstance(error, Throttled):
+    if isinstance(error, Throttled | Unavailable):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

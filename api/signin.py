@@ -26,6 +26,7 @@ from ledger.identity import staff, throttle
 from ledger.identity.models import User
 from ledger.identity.passwords import check_secret
 from ledger.identity.principal import Principal
+from ledger.sms import delivery, texts
 
 log = logging.getLogger("shanzhi.auth")
 
@@ -160,12 +161,19 @@ def pepper(settings: Settings) -> bytes:
 
 
 def send_code(session: Session, request: Request, settings: Settings, phone: str) -> str:
-    """Send a sign-in code. Refused while the phone is locked, and past the phone's or the address's limit of
-    requests, each counted on its own (asking is not failing). The code is returned for dev mode's demo only;
-    for an unknown phone it is a made-up one, so that the answers look alike."""
+    """Send a sign-in code. Refused without an SMS provider (outside dev mode), while the phone is locked, past the
+    phone's or the address's limit of requests, each counted on its own (asking is not failing), and past the
+    daily caps of texts (ledger/sms/delivery.py). A provider's failure is SmsUnavailable (503), nothing kept. The
+    code is returned for dev mode's demo only; for an unknown phone it is a made-up one, so that the answers look
+    alike."""
+    if not getattr(request.app.state, "has_sms", True):
+        raise delivery.SmsUnavailable(
+            "Text messages are not set up, so no code can be sent. Ask the village official.", retry_after=3600
+        )
     throttle.check_locked(session, f"phone:{phone}")
     window = settings.sign_in_window_seconds
-    # a refusal counts nothing, even where the caller commits (the pages)
+    # A refusal, or a code the provider did not take, counts and keeps nothing, even where the caller commits (the
+    # pages)
     with counted_as("code_requests_limited"), session.begin_nested():
         ratelimit.hit(
             session,
@@ -183,13 +191,23 @@ def send_code(session: Session, request: Request, settings: Settings, phone: str
             what="codes asked for from your address",
             refusal=throttle.CodeRequestsAddressLimited,
         )
-    return identity.request_otp(
-        session,
-        phone=phone,
-        pepper=pepper(settings),
-        lifetime_seconds=settings.otp_seconds,
-        send=request.app.state.otp_sender,
-    )
+        if settings.sms_provider != "log":
+            # Each code is a text: the phone's cap counts for any number asked (known or not, the answers look
+            # alike); the county's only for a villager's, whose county is known.
+            delivery.count(
+                session,
+                delivery.Caps.of(settings),
+                phone=phone,
+                county_id=delivery.county_of_phone(session, phone),
+                kind=texts.CODE,
+            )
+        return identity.request_otp(
+            session,
+            phone=phone,
+            pepper=pepper(settings),
+            lifetime_seconds=settings.otp_seconds,
+            send=request.app.state.otp_sender,
+        )
 
 
 def code_sign_in(session: Session, request: Request, settings: Settings, body: OtpVerifyIn) -> tuple[str, str] | None:
@@ -203,18 +221,3 @@ def code_sign_in(session: Session, request: Request, settings: Settings, body: O
         return None
     throttle.succeeded(session, account, address)
     return f"user:{user.id}", user.role
-
-
-def log_otp_sender(settings: Settings) -> identity.OtpSender:
-    """The development delivery channel: the code goes to the log (never outside dev mode)."""
-
-    def send(phone: str, code: str) -> None:
-        if settings.dev_mode:
-            log.info("one-time code", extra={"fields": {"phone": phone, "dev_code": code}})
-        else:
-            log.error(
-                "no SMS gateway is configured; a one-time code could not be delivered",
-                extra={"fields": {"phone_tail": phone[-4:]}},
-            )
-
-    return send

@@ -38,6 +38,15 @@ ERRORS: dict[str, str] = {
     "too_many_requests": N_("Too many tries. Wait a few minutes, then try again."),
     "code_requests_phone_limited": N_("Too many codes were asked for this phone. Ask again in %(wait)s."),
     "code_requests_address_limited": N_("Too many codes were asked for from this network. Ask again in %(wait)s."),
+    "sms_phone_capped": N_("Too many text messages were sent to this phone today. Ask again in %(wait)s."),
+    "sms_county_capped": N_(
+        "The county has sent as many text messages as it may today. Ask again in %(wait)s, or ask the village official."
+    ),
+    "unavailable": N_("A service we depend on is not answering just now. Try again in a few minutes."),
+    "sms_unavailable": N_(
+        "The text message with the code could not be sent just now. Try again in a few minutes; if it happens again, "
+        "ask the village official."
+    ),
     "sign_in_slowed": N_("Too many wrong tries. Wait %(wait)s, then try again."),
     "account_locked": N_(
         "This account is locked for a while after many wrong tries. Try again in %(wait)s. Its holder has been told."

@@ -1,6 +1,6 @@
 """Domain errors. Each carries a stable code and a plain message; api/problems.py alone maps the
 families below (NotFound, Forbidden, Conflict, Invalid, TooLarge, UnsupportedType, Unauthenticated,
-Throttled) to HTTP statuses."""
+Throttled, Unavailable) to HTTP statuses."""
 
 from __future__ import annotations
 
@@ -54,5 +54,16 @@ class Throttled(DomainError):
     code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int, **detail: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """A service outside Shanzhi that this request needs (the SMS provider) failed; nothing was changed, and trying
+    again later may work."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 60, **detail: Any) -> None:
         super().__init__(message, retry_after=retry_after, **detail)
         self.retry_after = retry_after

@@ -37,7 +37,24 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
 
 
-Sink = Callable[[Notification], None]  # raises to say "not delivered, try again later"
+# Raises to say "not delivered, try again later"; Undeliverable to say "never", NotYet to say "not before then". A
+# sink that needs the database (whom to send to, counting caps) reads it through the notification's own session
+# (`Session.object_session(notification)`): the one delivering it, in its savepoint.
+Sink = Callable[[Notification], None]
+
+
+class Undeliverable(Exception):
+    """The channel says this notification can never be delivered (an invalid phone, a text the provider refuses):
+    it is not tried again; its last_error says why."""
+
+
+class NotYet(Exception):
+    """The channel may not send it now (a daily cap is reached): try again at `until`, not counted as a failed
+    attempt, so a capped notification is delayed, never lost."""
+
+    def __init__(self, until: datetime, why: str) -> None:
+        super().__init__(why)
+        self.until = until
 
 
 def tell(session: Session, *, county_id: int, household_id: int | None, kind: str, **payload: Any) -> None:
@@ -65,8 +82,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, limit: int = 200) -> tuple[int, int]:
-    """Send what is due; returns (delivered, failed). Rows are locked (SKIP LOCKED on PostgreSQL), so two
-    deliverers never send the same notification at once."""
+    """Send what is due; returns (delivered, failed); one put off (NotYet) is neither. Rows are locked (SKIP
+    LOCKED on PostgreSQL), so two deliverers never send the same notification at once."""
     now = now or utcnow()
     due = session.scalars(
         select(Notification)
@@ -86,18 +103,30 @@ def deliver_due(session: Session, sink: Sink, *, now: datetime | None = None, li
         with failures.item(
             session, step=STEP, kind="notification", record_id=notification.id, county_id=notification.county_id
         ):
-            if _deliver_one(notification, sink, now):
+            sent = _deliver_one(notification, sink, now)
+            if sent:
                 delivered += 1
-            else:
+            elif sent is not None:
                 failed += 1
             session.flush()
     return delivered, failed
 
 
-def _deliver_one(notification: Notification, sink: Sink, now: datetime) -> bool:
+def _deliver_one(notification: Notification, sink: Sink, now: datetime) -> bool | None:
+    """True: delivered; False: failed (tried again later, or never); None: put off (not a failure)."""
     notification.attempts += 1
     try:
         sink(notification)
+    except NotYet as later:
+        notification.attempts -= 1
+        notification.last_error = f"NotYet: {later}"[:500]
+        notification.next_attempt_at = later.until
+        return None
+    except Undeliverable as error:
+        notification.attempts = MAX_ATTEMPTS  # tried no more; kept, with why, for staff to see
+        notification.last_error = f"Undeliverable: {error}".replace("\x00", "")[:500]
+        log.warning("notification undeliverable", extra={"fields": {"id": notification.id, "error": str(error)}})
+        return False
     except Exception as error:  # noqa: BLE001  (any failure of the channel means: try again later)
         notification.last_error = f"{type(error).__name__}: {error}".replace("\x00", "")[:500]
         notification.next_attempt_at = now + backoff(notification.attempts)

@@ -14,6 +14,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -123,6 +124,34 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
+    # SMS (docs/sms.md): one-time codes and notifications. log: written to the log (dev); outside dev mode it
+    # means no SMS at all (the service starts, says so loudly, and refuses to promise codes). tencent: Tencent
+    # Cloud SMS. http: the county's gateway to its provincial government SMS platform (signed JSON over HTTPS).
+    sms_provider: Literal["log", "tencent", "http"] = "log"
+    # The provider's template id for each text (ledger/sms/texts.py names them: "otp", "claim_approved" …), JSON:
+    # SHANZHI_SMS_TEMPLATES='{"otp": "1234567", …}'. The http gateway uses a text's own name where none is set;
+    # Tencent needs an approved template for each text it is to send (the code's at least).
+    sms_templates: dict[str, str] = Field(default_factory=dict)
+    sms_sign_name: str = Field(default="", max_length=12)  # 短信签名, e.g. 善治积分: shown as 【…】 before each text
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=60)  # one request to the provider, at most
+    # Caps, counted in the database (all processes share them) over a day that starts with the first message:
+    # texts to one phone (codes and notifications alike), and texts of one county. A capped code is refused; a
+    # capped notification waits until the day is over, then goes.
+    sms_per_phone_day: int = Field(default=10, ge=1)
+    sms_per_county_day: int = Field(default=20_000, ge=1)
+    # Tencent Cloud SMS (API 2021-01-11): the CAM key, the region, the SMS application (SdkAppId), and an
+    # endpoint override host[:port] with its protocol (tests point it at a fake on 127.0.0.1; empty: Tencent's)
+    sms_tencent_secret_id: str = ""
+    sms_tencent_secret_key: str = ""
+    sms_tencent_region: str = "ap-guangzhou"
+    sms_tencent_app_id: str = ""
+    sms_tencent_endpoint: str = ""
+    sms_tencent_protocol: Literal["https", "http"] = "https"
+    # The http gateway: the URL requests are POSTed to (https, or http to this machine only) and the secret that
+    # signs them (HMAC-SHA256; at least 128 bits of guessing, like every signing secret)
+    sms_http_url: str = ""
+    sms_http_secret: str = ""
+
     @property
     def serves_api_docs(self) -> bool:
         return self.dev_mode if self.api_docs is None else self.api_docs
@@ -227,8 +256,46 @@ def check_for_production(settings: Settings) -> None:
     metrics_problem = secret_problem(settings.metrics_token) if settings.metrics_token else None
     if metrics_problem:
         problems.append(metrics_problem.replace("SHANZHI_JWT_SECRET", "SHANZHI_METRICS_TOKEN"))
+    problems.extend(sms_problems(settings))
     if problems:
         raise InsecureSettings("; ".join(problems))
+
+
+def sms_problems(settings: Settings) -> list[str]:
+    """What stops the chosen SMS provider from working safely (the log provider is not a problem here: the service
+    starts without SMS and says so, see api/app.py)."""
+    problems = []
+    if settings.sms_provider == "tencent":
+        for name in ("secret_id", "secret_key", "app_id"):
+            if not getattr(settings, f"sms_tencent_{name}"):
+                problems.append(f"SHANZHI_SMS_TENCENT_{name.upper()} is missing")
+        if not settings.sms_sign_name:
+            problems.append("SHANZHI_SMS_SIGN_NAME is missing (Tencent sends no text without its signature)")
+        if not settings.sms_templates.get("otp"):
+            problems.append('SHANZHI_SMS_TEMPLATES has no "otp" template (villagers could not sign in)')
+    if settings.sms_provider == "http":
+        if not settings.sms_http_url:
+            problems.append("SHANZHI_SMS_HTTP_URL is missing")
+        elif not _safe_gateway_url(settings.sms_http_url):
+            problems.append("SHANZHI_SMS_HTTP_URL must be https:// (plain http only to this machine: codes are in it)")
+        problem = secret_problem(settings.sms_http_secret)
+        if problem:
+            problems.append(problem.replace("SHANZHI_JWT_SECRET", "SHANZHI_SMS_HTTP_SECRET"))
+    return problems
+
+
+def _safe_gateway_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache
