@@ -316,6 +316,7 @@ def test_the_evidence_photos_travel_with_the_backup_and_nothing_else_of_the_uplo
     with tarfile.open(tmp_path / "b.tar") as tar:
         names = tar.getnames()
     assert names[0] == backups.MANIFEST and f"photos/ab/cd/{sha}" in names
+    assert (tmp_path / "b.tar").stat().st_mode & 0o777 == 0o600  # names and phones: the service's user only
     assert not any("roster" in name for name in names)
 
     elsewhere = tmp_path / "elsewhere"

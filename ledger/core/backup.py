@@ -201,6 +201,7 @@ def backup(
                 tar.add(path, arcname=f"{PHOTOS}/{name}")
                 if done % 100 == 0 or done == len(found):
                     report("photos copied", done, len(found))
+        os.chmod(partial, 0o600)  # it holds every name and phone number: readable by the service's user only
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, to)
