@@ -124,7 +124,7 @@ def create_app(
             jobs.Loop(
                 engine, settings.tick_seconds, sink=app.state.sms_sink, more=schedule.STEPS, own=schedule.OWN_STEPS
             )
-            if settings.tick_seconds
+            if settings.api_runs_schedule
             else None
         )
         if loop is not None:

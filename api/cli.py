@@ -206,7 +206,26 @@ def serve(
             refuse_default_passwords(engine)
         except InsecureSettings as exc:
             raise _refuse(str(exc)) from exc
+    _announce_schedule(settings)
     _serve(settings, host, port, workers)
+
+
+def _announce_schedule(settings: Settings) -> None:
+    """Say at start-up who runs the scheduled work, so that nobody runs the API alone and wonders why no points
+    settle."""
+    import logging
+
+    log = logging.getLogger("shanzhi")
+    if settings.api_runs_schedule:
+        log.info(
+            "the API runs the scheduled work itself",
+            extra={"fields": {"every_seconds": settings.tick_seconds}},
+        )
+    else:
+        log.info(
+            "the API does not run the scheduled work: run `shanzhi worker` as a process of its own "
+            "(settlement, expiry, notifications and webhooks wait for it)"
+        )
 
 
 @app.command()
@@ -444,6 +463,46 @@ def tick(
         typer.echo(f"{step}: {count} failed and skipped (see `shanzhi failures`)")
     for step in report.failed_steps:
         typer.echo(f"{step} failed as a whole and was rolled back (see `shanzhi failures`)")
+
+
+@app.command()
+def worker(
+    days_ahead: Annotated[
+        float,
+        typer.Option(
+            help="Run the schedule as it will be this many days from now: in dev mode, or with "
+            "SHANZHI_TEST_CLOCK=true (a test of the production profile; never where real households are served)"
+        ),
+    ] = 0,
+) -> None:
+    """Run the scheduled work every SHANZHI_TICK_SECONDS until stopped (SIGTERM or Ctrl-C: the step running
+    finishes, then it exits 0). The production scheduler: run one as a service next to `shanzhi serve`. It
+    refuses to start while the database does not answer or its schema is behind (run `shanzhi db upgrade`)."""
+    from api import sms
+    from api.app import announce_mode
+    from api.observability import configure_logging
+    from api.worker import NotReady, Worker, check_ready
+
+    configure_logging()
+    settings = _read_settings()
+    announce_mode(settings)
+    settings = _settings()
+    if days_ahead and not (settings.dev_mode or settings.test_clock):
+        raise _refuse(
+            "--days-ahead runs only in dev mode or with SHANZHI_TEST_CLOCK=true: it would settle points before "
+            "their time"
+        )
+    if settings.tick_seconds <= 0:
+        raise _refuse("SHANZHI_TICK_SECONDS is 0: the worker needs how often to run (e.g. 60)")
+    engine = _engine(settings)
+    try:
+        check_ready(engine)
+    except NotReady as exc:
+        raise _refuse(str(exc)) from exc
+    sms.announce(settings)
+    running = Worker(engine, seconds=settings.tick_seconds, days_ahead=days_ahead, sink=sms.sink(settings))
+    running.stop_on_signals()
+    running.run()
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Scheduled work, run by `shanzhi tick` or by each API worker's loop every few seconds.
+"""Scheduled work, run by `shanzhi worker` (a process of its own), by `shanzhi tick` (once), or in dev mode by the
+API's loop every few seconds.
 
 Each step runs in its own unit of work. On PostgreSQL a step first takes a transaction-level advisory lock; a
 worker that cannot take it skips the step, because another worker is doing it right now. On SQLite every unit of
@@ -62,6 +63,7 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)  # steps another worker was running
     failed_items: dict[str, int] = field(default_factory=dict)  # per step, items skipped because they failed
     failed_steps: list[str] = field(default_factory=list)  # steps that failed as a whole (rolled back, recorded)
+    not_run: list[str] = field(default_factory=list)  # steps left for the next tick: the worker was asked to stop
 
 
 # A step of a layer above the ledger (redemption: expiring vouchers): its name, and what it does in one unit of
@@ -101,10 +103,12 @@ def tick(
     now: datetime | None = None,
     more: Sequence[Step] = (),
     own: Sequence[OwnStep] = (),
+    stopping: Callable[[], bool] = lambda: False,
 ) -> TickReport:
     """Run every step once. `more` are the steps of the layers above; they run after the ledger's own, before
     notifications are delivered (so what they tell goes out in the same tick). `own` run last, outside any unit
-    of work of this function."""
+    of work of this function. When `stopping()` turns true (a worker told to stop), the step running finishes
+    and the rest are left for the next tick: each step is whole on its own, so nothing is half done."""
     now = now or utcnow()
     report = TickReport()
     steps: list[tuple[str, Callable[[Session], None]]] = [
@@ -118,6 +122,9 @@ def tick(
         (outbox.STEP, lambda s: _deliver(s, report, sink, now)),
     ]
     for name, step in steps:
+        if stopping():
+            report.not_run.append(name)
+            continue
         started = time.perf_counter()
         try:
             with unit_of_work(engine) as session:
@@ -133,6 +140,9 @@ def tick(
             STEP_SECONDS.labels(step=name).observe(time.perf_counter() - started)
             _step_failed(engine, report, name, error)
     for name, run in own:
+        if stopping():
+            report.not_run.append(name)
+            continue
         started = time.perf_counter()
         try:
             report.done[name] = run(engine, now)

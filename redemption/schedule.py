@@ -1,10 +1,12 @@
 """The scheduled work of the whole product: the ledger's steps (ledger/jobs.py) and redemption's.
 
-`shanzhi tick` and each API worker's loop run `tick` here; tests of the ledger alone may call `ledger.jobs.tick`.
+`shanzhi tick`, `shanzhi worker` and (in dev mode) the API's loop run `tick` here; tests of the ledger alone may
+call `ledger.jobs.tick`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -24,5 +26,8 @@ def tick(
     sink: outbox.Sink = outbox.log_sink,
     now: datetime | None = None,
     steps: list[jobs.Step] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> jobs.TickReport:
-    return jobs.tick(engine, sink=sink, now=now, more=STEPS if steps is None else steps, own=OWN_STEPS)
+    return jobs.tick(
+        engine, sink=sink, now=now, more=STEPS if steps is None else steps, own=OWN_STEPS, stopping=stopping
+    )

@@ -106,8 +106,18 @@ class Settings(BaseSettings):
     # Evidence photos: at most this many pixels (checked before decoding; a decompression bomb is refused).
     evidence_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
 
-    # Each API worker runs the scheduled work (`shanzhi tick`) this often; 0 turns the loop off.
+    # The scheduled work (`shanzhi tick`: settle claims past their notice period, expire vouchers, send
+    # notifications and webhooks) runs this often in `shanzhi worker`, and in the API process when it runs it
+    # there (schedule_in_api); 0 turns the API's loop off (the worker needs a number above 0).
     tick_seconds: int = Field(default=60, ge=0, le=3600)
+    # Whether each API process also runs the scheduled work in a thread of its own. Unset: in dev mode only (the
+    # demo is one process and must keep settling); in production the scheduler runs as `shanzhi worker`.
+    # true or false decides in either mode.
+    schedule_in_api: bool | None = None
+    # Lets `shanzhi worker --days-ahead` run the schedule as of a later time outside dev mode, for a test of the
+    # production profile. Off by default and never to be turned on where real households are served: it settles
+    # points before their notice period ends. Every tick run ahead logs a warning naming it.
+    test_clock: bool = False
 
     # /docs, /redoc and /openapi.json: unset, served in dev mode only; true or false decides in either mode.
     api_docs: bool | None = None
@@ -169,6 +179,12 @@ class Settings(BaseSettings):
     @property
     def dev_mode(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def api_runs_schedule(self) -> bool:
+        """Whether an API process runs the scheduled work itself (see schedule_in_api)."""
+        runs = self.dev_mode if self.schedule_in_api is None else self.schedule_in_api
+        return runs and self.tick_seconds > 0
 
     def key_ring(self) -> dict[str, str]:
         """Every signing secret by key id: the current one and the previous ones still accepted."""

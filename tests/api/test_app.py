@@ -19,6 +19,7 @@ from api import pages
 from api.app import ROUTERS, create_app
 from api.deps import access_rule_of
 from api.observability import JsonFormatter
+from ledger.core import migrations
 from ledger.core.db import make_engine, unit_of_work
 from ledger.core.settings import DEMO_PASSWORD, InsecureSettings
 from ledger.identity.models import Role, User
@@ -117,6 +118,25 @@ def test_readyz_needs_the_database_at_the_newest_migration(tmp_path: Path, clien
     with TestClient(create_app(make_settings(tmp_path, str(empty.url)), engine=empty)) as fresh:
         response = fresh.get("/readyz")
     assert response.status_code == 503 and response.json()["code"] == "migrations_pending"
+
+
+def test_readyz_is_not_ready_one_migration_behind_head(tmp_path: Path) -> None:
+    behind = make_engine(f"sqlite:///{tmp_path / 'behind.db'}")
+    migrations.upgrade(behind)
+    migrations.downgrade(behind, "-1")
+    with TestClient(create_app(make_settings(tmp_path, str(behind.url)), engine=behind)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "migrations_pending"
+    assert response.json()["head"] == migrations.head_revision() != response.json()["current"]
+
+
+def test_readyz_is_not_ready_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    gone = make_engine("postgresql+psycopg://shanzhi@127.0.0.1:1/shanzhi")  # nothing listens on port 1
+    with TestClient(create_app(make_settings(tmp_path, str(gone.url)), engine=gone)) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200  # the process is up, only not ready
+    assert response.status_code == 503 and response.json()["code"] == "database_unreachable"
 
 
 def test_metrics_count_requests_postings_and_errors(client: TestClient, world: World) -> None:
