@@ -36,6 +36,7 @@ DONE: dict[str, str] = {
     "member_moved": N_("The member was moved. They sign in again, for their new household."),
     "head_changed": N_("The head of the household was changed."),
     "household_closed": N_("The household was closed."),
+    "person_erased": N_("The person's data was erased: their name is replaced, their phone and photos are deleted."),
     "staff_saved": N_("The account was saved."),
     "staff_disabled": N_("The account was disabled: it was signed out everywhere at once."),
     "staff_enabled": N_("The account was enabled."),
@@ -57,6 +58,7 @@ KINDS: dict[str, str] = {  # the kinds of staff account (ledger.identity.staff.S
 }
 
 CONFIRM_CLOSING = N_("Tick the box to confirm that the household is to be closed.")
+CONFIRM_ERASING = N_("Tick the box to confirm that this person's data is to be erased.")
 
 # What to put right, by the form field the domain refused (its `invalid` names no more than the field)
 FIELD_TEXTS: dict[str, str] = {

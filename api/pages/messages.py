@@ -189,6 +189,11 @@ ERRORS: dict[str, str] = {
         "Another member has this phone number already. Check the number, or change the other member's number first."
     ),
     "head_cannot_move": N_("The head of household cannot move away. Make another member the head first."),
+    "person_already_erased": N_("This person's data has been erased already. Nothing more is to be done."),
+    "person_is_staff": N_(
+        "This person has a staff account in use. Disable the staff account first, then erase the person's data."
+    ),
+    "evidence_deleted": N_("This photo has been deleted: its keeping period ended, or its sender's data was erased."),
     "household_closed": N_(
         "This household has been closed: nothing more is claimed, awarded, deducted, redeemed or added for it."
     ),

@@ -21,13 +21,16 @@ from sqlmodel import col
 from api.pages import county_setup as setup
 from api.pages.county_setup import AdminPage, Text
 from api.pages.web import Page
+from api.presentation.household_data import gather
+from ledger.core import audit
 from ledger.core.base import row_id
 from ledger.core.errors import DomainError, Invalid
 from ledger.identity.models import Role, User
 from ledger.identity.principal import managed_household_by_code
 from ledger.identity.service import PersonNotFound
+from ledger.people import access as people_access
+from ledger.people import erasure, places
 from ledger.people import households as people
-from ledger.people import places
 from ledger.tenancy import Household, Person, Village, VillageNotFound
 from scoring import closing
 
@@ -437,3 +440,50 @@ def close_household(
         lambda: closing.close_household(page.session, setup.who(page), household_id, why=setup.blank(why)),
         "household_closed",
     )
+
+
+@router.get("/county/members/{person_id}/erase")
+def erase_person_page(page: AdminPage, person_id: int) -> Response:
+    """What erasing a person's data does, before it is done (it cannot be undone)."""
+    person = _member(page, person_id)
+    household, _ = people.detail(page.session, setup.who(page), person.household_id)
+    return page.render("people/erase.html", person=person, household=household)
+
+
+@router.post("/county/members/{person_id}/erase")
+def erase_person(page: AdminPage, person_id: int, confirm: Annotated[str, Form(max_length=8)] = "") -> Response:
+    person = _member(page, person_id)
+    if confirm != "yes":
+        household, _ = people.detail(page.session, setup.who(page), person.household_id)
+        return page.render(
+            "people/erase.html",
+            status_code=400,
+            person=person,
+            household=household,
+            refusal=page._(setup.CONFIRM_ERASING),
+        )
+    return _household_change(
+        page,
+        person.household_id,
+        lambda: erasure.erase(page.session, setup.who(page), person_id, upload_dir=page.settings.upload_dir),
+        "person_erased",
+        refused_member=person_id,
+    )
+
+
+@router.get("/county/households/{household_id}/data.xlsx")
+def household_data(page: AdminPage, household_id: int) -> Response:
+    """Everything held about the household, for a member who asks for it in person (the change log says so)."""
+    household = people_access.household(page.session, setup.who(page), household_id, own=False)
+    audit.record(
+        page.session,
+        county_id=household.county_id,
+        actor=setup.who(page).actor,
+        action="household.data_export",
+        target_type="household",
+        target_id=household.id,
+        after={"format": "xlsx"},
+    )
+    body, media, name = gather(page.session, household).as_file("xlsx")
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return page.respond(Response(body, media_type=media, headers=headers))

@@ -213,9 +213,18 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     )
 
 
-@router.get("/me/data")
-def my_household_data(page: VillagerPage, format: Literal["json", "xlsx"] = "xlsx") -> Response:  # noqa: A002
-    """Everything held about my household, as a file to keep (the same file as GET /api/v1/me/data)."""
+@router.get("/me/data.xlsx")
+def my_household_data_xlsx(page: VillagerPage) -> Response:
+    """Everything held about my household, as a spreadsheet to keep (the same as GET /api/v1/me/data)."""
+    return _my_data(page, "xlsx")
+
+
+@router.get("/me/data.json")
+def my_household_data_json(page: VillagerPage) -> Response:
+    return _my_data(page, "json")
+
+
+def _my_data(page: Page, format: str) -> Response:  # noqa: A002
     household = get_household(page.session, _household(page))
     body, media, name = household_data.gather(page.session, household).as_file(format)
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

@@ -61,6 +61,7 @@ def household_detail_out(session: Session, household: Household, members: list[P
                 is_head=p.is_head,
                 phone=p.phone,
                 signs_in=p.id in signing_in and p.phone is not None and household.closed_at is None,
+                erased_at=p.erased_at,
             )
             for p in members
         ],

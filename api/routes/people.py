@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import SessionDep, allow
+from api.deps import SessionDep, SettingsDep, allow
 from api.presentation.people import household_detail_out, household_summary_out, township_out, village_out
 from api.schemas.people import (
     ClosedOut,
     CloseIn,
+    ErasedOut,
     HeadIn,
     HouseholdChangeIn,
     HouseholdDetailOut,
@@ -29,7 +30,7 @@ from api.schemas.people import (
 )
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, visible_villages
-from ledger.people import households, places
+from ledger.people import erasure, households, places
 from scoring import closing
 
 router = APIRouter(tags=["people"])
@@ -171,6 +172,25 @@ def move_member(person_id: int, body: MoveIn, session: SessionDep, who: Admin) -
     person = households.move_member(session, who, person_id, household_id=body.household_id, relation=body.relation)
     household, members = households.detail(session, who, person.household_id)
     return household_detail_out(session, household, members)
+
+
+@router.post("/api/v1/members/{person_id}/erase", response_model=ErasedOut)
+def erase_member(person_id: int, session: SessionDep, settings: SettingsDep, who: Admin) -> ErasedOut:
+    """Erase a person's data (docs/privacy.md): their name becomes a pseudonym, their phone, the photos they sent,
+    their sessions and one-time codes are deleted, and their sign-in ends at once. Their household's records and
+    the journal stay whole. Refused: 404 `person_not_found` (none in your county), 403 `conflict_of_interest`
+    (your own household), 409 `person_already_erased`, 409 `person_is_staff` (disable their staff account first)."""
+    erased = erasure.erase(session, who, person_id, upload_dir=settings.upload_dir)
+    person = erased.person
+    assert person.erased_at is not None
+    return ErasedOut(
+        person_id=person_id,
+        household_id=person.household_id,
+        name=person.name,
+        erased_at=person.erased_at,
+        photos_deleted=erased.photos_deleted,
+        sign_in_ended=erased.sign_in_ended,
+    )
 
 
 @router.post("/api/v1/households/{household_id}/head", response_model=HouseholdDetailOut)

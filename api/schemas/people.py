@@ -123,6 +123,18 @@ class MemberOut(BaseModel):
     is_head: bool
     phone: str | None
     signs_in: bool = Field(description="The member has a villager sign-in (a phone, and the account active).")
+    erased_at: Moment | None = Field(
+        default=None, description="When the county admin erased this person's data (the name is a pseudonym)."
+    )
+
+
+class ErasedOut(BaseModel):
+    person_id: int
+    household_id: int
+    name: str = Field(description="The pseudonym the person's name was replaced by.")
+    erased_at: Moment
+    photos_deleted: int = Field(description="Photos the person had sent, deleted with their data.")
+    sign_in_ended: bool = Field(description="The person's villager sign-in was ended and deactivated.")
 
 
 class HouseholdSummaryOut(BaseModel):

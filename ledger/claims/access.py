@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, case, select
 from sqlmodel import Session, col
 
-from ledger.claims.evidence import EvidenceNotFound
+from ledger.claims.evidence import EvidenceDeleted, EvidenceNotFound
 from ledger.claims.models import (
     Claim,
     ClaimEvidence,
@@ -172,6 +172,8 @@ def visible_evidence(session: Session, who: Principal, evidence_id: int) -> Evid
     photo = session.get(EvidenceFile, evidence_id)
     if photo is None or not may_see_evidence(session, who, photo):
         raise EvidenceNotFound("No such photo, or it is not yours to see.", evidence_id=evidence_id)
+    if photo.purged_at is not None:
+        raise EvidenceDeleted("This photo was deleted: its keeping period ended, or its sender's data was erased.")
     return photo
 
 

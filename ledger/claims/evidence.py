@@ -11,11 +11,14 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image, ImageOps
-from sqlmodel import Session
+from sqlalchemy import event, select
+from sqlmodel import Session, col
 
 from ledger.claims import photohash
 from ledger.claims.models import EvidenceFile
@@ -42,6 +45,10 @@ class EvidenceTooManyPixels(TooLarge):
 
 class EvidenceNotFound(NotFound):
     code = "evidence_not_found"
+
+
+class EvidenceDeleted(NotFound):
+    code = "evidence_deleted"  # the photo's file was deleted (retention, or its sender erased); the row stays
 
 
 def clean(source: BinaryIO, *, max_pixels: int) -> tuple[bytes, str]:
@@ -142,3 +149,48 @@ def get(session: Session, evidence_id: int) -> EvidenceFile:
     if evidence is None:
         raise EvidenceNotFound("No such photo.", evidence_id=evidence_id)
     return evidence
+
+
+DOOMED = "shanzhi.evidence.doomed"  # session.info: files to delete once the unit of work has committed
+
+
+def delete_photos(session: Session, photos: Sequence[EvidenceFile], *, root: Path, now: datetime) -> int:
+    """Delete these photos: each row is marked `purged_at` (it stays, so the claims that named a photo still
+    say so, and the fraud checks still know its hashes), and each file is deleted once the unit of work has
+    committed, unless another row still keeps the same photo (files are kept once per content). A rollback
+    deletes nothing. Returns how many rows were marked."""
+    fresh = [photo for photo in photos if photo.purged_at is None]
+    if not fresh:
+        return 0
+    for photo in fresh:
+        photo.purged_at = now
+    session.flush()
+    contents = {photo.sha256 for photo in fresh}
+    kept = set(
+        session.scalars(
+            select(col(EvidenceFile.sha256)).where(
+                col(EvidenceFile.sha256).in_(contents), col(EvidenceFile.purged_at).is_(None)
+            )
+        )
+    )
+    _delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
+    return len(fresh)
+
+
+def _delete_after_commit(session: Session, paths: list[Path]) -> None:
+    if not paths:
+        return
+    doomed = session.info.setdefault(DOOMED, [])
+    if not doomed:
+        event.listen(session, "after_commit", _delete_doomed, once=True)
+        event.listen(session, "after_rollback", _forget_doomed, once=True)
+    doomed.extend(paths)
+
+
+def _delete_doomed(session: Session) -> None:
+    for path in session.info.pop(DOOMED, []):
+        path.unlink(missing_ok=True)
+
+
+def _forget_doomed(session: Session) -> None:
+    session.info.pop(DOOMED, None)

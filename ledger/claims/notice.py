@@ -171,13 +171,16 @@ def _deductions(
 
 
 def household_names(session: Session, village: Village) -> dict[int, str]:
-    """Each household of the village, named as the village's privacy policy allows."""
+    """Each household of the village, named as the village's privacy policy allows; a household whose head was
+    erased (ledger/people/erasure.py) as 一户村民, whatever the policy: its pseudonym names nobody."""
     rows = session.execute(
-        select(col(Household.id), col(Household.house_number), col(Person.name))
+        select(col(Household.id), col(Household.house_number), col(Person.name), col(Person.erased_at))
         .join(Person, (col(Person.household_id) == col(Household.id)) & col(Person.is_head))
         .where(col(Household.village_id) == village.id)
     ).all()
     return {
-        hid: rules.notice_name(village.notice_privacy, head_name=name, house_number=number)
-        for hid, number, name in rows
+        hid: rules.notice_name(
+            NoticePrivacy.ANONYMOUS if erased else village.notice_privacy, head_name=name, house_number=number
+        )
+        for hid, number, name, erased in rows
     }

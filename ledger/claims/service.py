@@ -649,7 +649,7 @@ def _evidence(
     for evidence_id in ids:
         photo = by_id.get(evidence_id)
         mine = photo is not None and (photo.household_id == household_id or (proxy and photo.uploaded_by == actor))
-        if not mine:
+        if not mine or photo is None or photo.purged_at is not None:  # a deleted photo proves nothing any more
             raise EvidenceNotYours("A photo of this claim was not sent by your household.", evidence_id=evidence_id)
     return photos
 

@@ -24,6 +24,7 @@ from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal, visible_household, visible_village, visible_villages
 from ledger.identity.service import PersonNotFound
 from ledger.people import access, phones
+from ledger.people.erasure import PersonAlreadyErased
 from ledger.people.places import name_of
 from ledger.tenancy import Household, Person
 
@@ -211,6 +212,8 @@ def edit_member(session: Session, who: Principal, person_id: int, changes: Mappi
         raise Invalid(f"A member has no {', '.join(sorted(unknown))} to change.", field=sorted(unknown)[0])
     person, household = _member_locked(session, who, person_id)
     _open(household)
+    if person.erased_at is not None:  # a name or phone given again would undo the erasure
+        raise PersonAlreadyErased("This person's data was erased: it is not entered again.", person_id=person_id)
     before = audit.fields(person, MEMBER_FIELDS)
     if "name" in changes:
         person.name = name_of(changes["name"])

@@ -103,6 +103,7 @@ def test_the_admin_builds_a_township_a_village_and_a_household_whose_head_signs_
             "is_head": True,
             "phone": "13912345678",
             "signs_in": True,
+            "erased_at": None,
         }
     ]
     token = villager_token(client, "13912345678")

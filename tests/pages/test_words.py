@@ -37,7 +37,7 @@ from ledger.core.db import make_engine, unit_of_work
 from ledger.core.errors import DomainError
 from ledger.core.settings import DEMO_PASSWORD, Settings
 from ledger.identity.models import Partner, Role, User
-from ledger.tenancy import Household
+from ledger.tenancy import Household, Person
 from redemption.models import LoanApplication, Offer
 from scoring.card import Card
 from scoring.models import Scorecard
@@ -316,9 +316,11 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
         partner = session.scalars(select(Partner).order_by(col(Partner.id))).first()
         scorecard = session.scalars(select(Scorecard).order_by(col(Scorecard.created_at))).first()
         official = session.scalars(select(User).where(col(User.role) == Role.OFFICIAL).order_by(col(User.id))).first()
-        assert household and activity and printed and matter and partner and official
+        person = session.scalars(select(Person).order_by(col(Person.id))).first()
+        assert person and household and activity and printed and matter and partner and official
         fill = {
             "household_id": str(household.id),
+            "person_id": str(person.id),
             "village_id": str(household.village_id),
             "user_id": str(official.id),
             "activity_id": str(activity.id),
