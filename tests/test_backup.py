@@ -338,8 +338,9 @@ def test_the_evidence_photos_travel_with_the_backup_and_nothing_else_of_the_uplo
     third = tmp_path / "third"
     third.mkdir()
     refused = cli("restore", "--from", str(tmp_path / "evil.tar"), cwd=third, url=f"sqlite:///{third / 'r.db'}")
-    assert refused.returncode == 2 and "not an evidence photo" in refused.stderr
+    assert refused.returncode == 2 and "not its database nor an evidence photo" in refused.stderr
     assert not (tmp_path / "escaped").exists() and not (third / "escaped").exists()
+    assert not (third / "r.db").exists() and not (third / "uploads").exists()  # refused before anything was written
 
 
 def test_missing_postgres_tools_are_named_with_how_to_install_them(tmp_path: Path) -> None:

@@ -358,6 +358,7 @@ def restore(
         )
     head = check_revision(manifest)
     with tarfile.open(source, "r:") as tar:
+        _check_members(tar, SQLITE_MEMBER if engine == "sqlite" else PG_MEMBER)
         if engine == "sqlite":
             _sqlite_restore(url, tar, manifest, replace=replace, report=report)
         else:
@@ -374,6 +375,18 @@ def restore(
             )
         )
     return Restored(manifest=manifest, head_revision=head, photos_written=written, counts=counts)
+
+
+def _check_members(tar: tarfile.TarFile, database: str) -> None:
+    """Before anything is written: the backup holds its description, its database and photos, each a plain file
+    under the name it must have (so a crafted member can never land outside the upload folder)."""
+    for info in tar:
+        name = info.name
+        if not info.isfile() or not (
+            name in (MANIFEST, database)
+            or (name.startswith(f"{PHOTOS}/") and _PHOTO.fullmatch(name.removeprefix(f"{PHOTOS}/")))
+        ):
+            raise NotABackup(f"the backup holds {name!r}, which is not its database nor an evidence photo")
 
 
 @contextmanager
@@ -448,9 +461,8 @@ def _restore_photos(tar: tarfile.TarFile, upload_dir: Path, manifest: Manifest, 
         if not info.name.startswith(f"{PHOTOS}/"):
             continue
         name = info.name.removeprefix(f"{PHOTOS}/")
-        handle = tar.extractfile(info) if info.isfile() else None
-        if not _PHOTO.fullmatch(name) or handle is None:
-            raise NotABackup(f"the backup holds {info.name!r}, which is not an evidence photo")
+        handle = tar.extractfile(info)
+        assert handle is not None  # a plain file named like a photo: _check_members let nothing else through
         done += 1
         path = upload_dir / name
         if not path.exists():
