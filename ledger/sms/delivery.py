@@ -137,6 +137,10 @@ def send(sender: Sender, kind: str, phone: str, params: list[str]) -> str:
         FAILED.labels(provider=sender.provider, kind=kind, error=error.error_class).inc()
         raise
     SENT.labels(provider=sender.provider, kind=kind).inc()
+    log.info(
+        "sms sent",
+        extra={"fields": {"provider": sender.provider, "kind": kind, "phone_tail": phone[-4:], "message_id": message}},
+    )
     return message
 
 

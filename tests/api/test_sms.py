@@ -66,7 +66,9 @@ def test_a_villager_signs_in_with_the_code_the_provider_delivered(
         assert sent.template == (CODE_TEMPLATE if provider == "tencent" else "otp")
         signed_in = client.post(CODE_CHECK, json={"phone": world.villager_phone, "code": code})
         assert signed_in.status_code == 200, signed_in.text
+        scraped = client.get("/metrics").text  # what an operator's Prometheus reads
     assert metric("shanzhi_sms_sent_total", provider=provider, kind="otp") == before + 1
+    assert f'shanzhi_sms_sent_total{{kind="otp",provider="{provider}"}}' in scraped
 
 
 def test_an_unknown_phone_gets_no_text_and_the_same_answer(
