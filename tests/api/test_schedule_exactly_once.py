@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
+from ledger import jobs
 from ledger.claims import verify as claims_verify
 from ledger.claims.models import Claim, ClaimStatus
 from ledger.core.base import utcnow
@@ -69,7 +70,7 @@ def test_tick_is_exactly_once_however_many_schedulers_run(
             sent.append(int(notification.id or 0))
 
     start = threading.Barrier(SCHEDULERS)
-    reports: list[schedule.jobs.TickReport] = []
+    reports: list[jobs.TickReport] = []
     errors: list[BaseException] = []
 
     def scheduler() -> None:
@@ -97,9 +98,9 @@ def test_tick_is_exactly_once_however_many_schedulers_run(
     assert sum(report.settled_claims for report in reports) == len(claims)
     assert sum(report.done.get("expire_vouchers", 0) for report in reports) == len(vouchers)
     with unit_of_work(engine) as session:
-        statuses = session.scalars(select(Claim.status).where(col(Claim.id).in_(claims))).all()
+        statuses = session.scalars(select(col(Claim.status)).where(col(Claim.id).in_(claims))).all()
         assert set(statuses) == {ClaimStatus.SETTLED}
-        voucher_statuses = session.scalars(select(Voucher.status).where(col(Voucher.code).in_(vouchers))).all()
+        voucher_statuses = session.scalars(select(col(Voucher.status)).where(col(Voucher.code).in_(vouchers))).all()
         assert set(voucher_statuses) == {VoucherStatus.EXPIRED}
         transactions_after = session.scalar(select(func.count()).select_from(JournalTransaction))
         notifications = session.scalars(select(Notification)).all()
