@@ -3,11 +3,12 @@ past their notice period not yet settled, notifications and webhook deliveries n
 database, they are right whichever API worker process answers the scrape, and whichever process did the work.
 
 One short read-only transaction, one query per figure, each over an index (docs/alerts.md gives the figures of a
-scrape on a large county). When the database does not answer, `shanzhi_database_up` is 0 and the figures are
-left out, rather than the scrape failing."""
+scrape on a large county). When the database does not answer, `shanzhi_database_up` is 0, and when its schema is
+not at the newest migration `shanzhi_ready` is; the figures are left out then, rather than the scrape failing."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -18,15 +19,19 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from ledger.claims import notice, review
-from ledger.core import outbox
+from ledger.core import migrations, outbox
 from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
 from ledger.tenancy import County
 from redemption import webhooks
 
 log = logging.getLogger("shanzhi.metrics")
+UP = "1 when the database answered this scrape"
+READY = "1 when the database answers and its schema is at the code's newest migration, as /readyz says"
+_head = functools.cache(migrations.head_revision)  # the code's newest migration does not change while it runs
 
 
 def _age(since: datetime | None, now: datetime) -> float:
@@ -56,17 +61,26 @@ class Backlog(Collector):
         started = time.perf_counter()
         now = utcnow()
         try:
-            with Session(self.engine) as session:
+            ready = migrations.current_revision(self.engine) == _head()
+        except SQLAlchemyError:
+            log.exception("metrics: the database does not answer")
+            yield GaugeMetricFamily("shanzhi_database_up", UP, value=0)
+            yield GaugeMetricFamily("shanzhi_ready", READY, value=0)
+            return
+        yield GaugeMetricFamily("shanzhi_database_up", UP, value=1)
+        yield GaugeMetricFamily("shanzhi_ready", READY, value=int(ready))
+        if not ready:  # the figures' tables may not be there yet (or be other): none is read
+            return
+        try:
+            with unit_of_work(self.engine) as session:  # on SQLite, between two writers like any other
                 counties = {int(i): str(code) for i, code in session.execute(select(col(County.id), col(County.code)))}
                 overdue = review.overdue_by_county(session, now=now)
                 settling, oldest_notice = notice.backlog(session, now=now)
                 notifications = outbox.backlog(session, now=now)
                 deliveries = webhooks.backlog(session, now=now)
         except SQLAlchemyError:
-            log.exception("metrics: the database does not answer")
-            yield GaugeMetricFamily("shanzhi_database_up", "1 when the database answered this scrape", value=0)
+            log.exception("metrics: the database figures could not be read")
             return
-        yield GaugeMetricFamily("shanzhi_database_up", "1 when the database answered this scrape", value=1)
         overdue_family = GaugeMetricFamily(
             "shanzhi_claims_overdue",
             "Claims undecided past their county's overdue hours, by county",

@@ -5,6 +5,7 @@ schedule's steps take, and sign-ins refused by cause. What waits is read from th
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
@@ -108,7 +109,7 @@ def test_overdue_claims_review_time_settlement_backlog_and_tick_steps(
     assert one(caught_up, "shanzhi_settlement_backlog_oldest_seconds") == 0
     assert one(caught_up, "shanzhi_tick_step_seconds_count", step=notice.STEP) == settled_runs + 1
     assert one(caught_up, "shanzhi_tick_step_seconds_count", step=webhooks.STEP) >= 1  # a step of its own
-    assert one(caught_up, "shanzhi_database_up") == 1
+    assert one(caught_up, "shanzhi_database_up") == 1 and one(caught_up, "shanzhi_ready") == 1
 
 
 def test_notifications_and_webhook_deliveries_waiting_retrying_and_given_up(
@@ -198,10 +199,18 @@ def test_sign_in_refusals_are_counted_by_cause(client: TestClient, world: World,
     }
 
 
+def test_a_schema_behind_the_code_is_not_ready(tmp_path: Path) -> None:
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    registry = CollectorRegistry()
+    registry.register(Backlog(empty))
+    seen = parse(generate_latest(registry).decode())
+    assert one(seen, "shanzhi_database_up") == 1 and one(seen, "shanzhi_ready") == 0
+
+
 def test_a_database_that_does_not_answer_is_a_figure_not_a_failed_scrape() -> None:
     gone = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1")
     registry = CollectorRegistry()
     registry.register(Backlog(gone))
     seen = parse(generate_latest(registry).decode())
-    assert one(seen, "shanzhi_database_up") == 0
+    assert one(seen, "shanzhi_database_up") == 0 and one(seen, "shanzhi_ready") == 0
     assert not any(name.startswith("shanzhi_settlement") for name, _ in seen)
