@@ -500,6 +500,10 @@ def worker(
     except NotReady as exc:
         raise _refuse(str(exc)) from exc
     sms.announce(settings)
+    if settings.worker_metrics_port:  # its tick steps, failures and text messages, for Prometheus (docs/alerts.md)
+        from api.observability import serve_metrics
+
+        serve_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     running = Worker(engine, seconds=settings.tick_seconds, days_ahead=days_ahead, sink=sms.sink(settings))
     running.stop_on_signals()
     running.run()

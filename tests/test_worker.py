@@ -10,15 +10,18 @@ import subprocess
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, inspect
 
 from api.app import create_app
-from ledger.core import migrations
+from ledger.claims import notice
+from ledger.core import migrations, outbox
 from ledger.core.db import make_engine
 from tests.api.conftest import make_settings
-from tests.demo_server import SHANZHI, environment, shanzhi
+from tests.demo_server import SHANZHI, environment, free_port, shanzhi
 
 PROD_SECRET = "p9Xq2vK7sLm4Rt8Wz1Yb6Nc3Hd5Fg0Ja-Ue7Io2PkQ"
 
@@ -168,3 +171,30 @@ def test_the_api_runs_the_schedule_itself_in_dev_mode_only_unless_told(
     with TestClient(create_app(settings, engine=engine)):
         assert _loop_running() is runs
     assert not _loop_running()
+
+
+def test_the_worker_shows_its_metrics_on_a_port_of_its_own(migrated: Path, tmp_path: Path) -> None:
+    """The API's /metrics does not see the worker's process: Prometheus scrapes the worker's own port."""
+    port = free_port()
+    worker = subprocess.Popen(
+        [SHANZHI, "worker"],
+        cwd=tmp_path,
+        env=_prod(migrated, SHANZHI_WORKER_METRICS_PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _until_ticks(worker, 2)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+    steps = {
+        sample.labels["step"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "shanzhi_tick_step_seconds_count"
+    }
+    assert steps.get(notice.STEP, 0) >= 2 and steps.get(outbox.STEP, 0) >= 2, text  # each step of both ticks
+    assert "shanzhi_job_failures_total" in text and "shanzhi_sms_sent_total" in text

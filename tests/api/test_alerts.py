@@ -76,6 +76,7 @@ def test_every_metric_the_rules_name_is_served(client: TestClient, world: World,
         "shanzhi_notifications",
         "shanzhi_webhook_deliveries",
         "shanzhi_sign_in_refusals_total",
+        "shanzhi_sms_failed_total",
         "shanzhi_ready",
     }
     named: set[str] = set()
