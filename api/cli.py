@@ -371,6 +371,9 @@ def backup(
     except DomainError as exc:
         typer.echo(f"{exc.code}: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    except OSError as exc:  # a full disk, a folder it may not write
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(
         f"wrote {to}: {manifest.engine} database at revision {manifest.revision}, {_held(manifest.counts)}, "
         f"{manifest.photos} photos" + ("" if photos else " (photos left out)")
@@ -410,6 +413,9 @@ def restore(
     except DomainError as exc:
         typer.echo(f"{exc.code}: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    except OSError as exc:  # a full disk, a folder it may not write
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
     manifest = restored.manifest
     typer.echo(
         f"restored {from_} (made {manifest.created_at}): {_held(restored.counts)}, every table as the backup "

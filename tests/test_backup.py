@@ -343,6 +343,28 @@ def test_the_evidence_photos_travel_with_the_backup_and_nothing_else_of_the_uplo
     assert not (third / "r.db").exists() and not (third / "uploads").exists()  # refused before anything was written
 
 
+def test_backup_shows_its_progress_unless_quiet_and_names_a_database_it_cannot_read(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    shown = cli("backup", "--to", str(tmp_path / "b.tar"), cwd=tmp_path, url=sqlite_url)
+    assert "database pages copied" in ok(shown) + shown.stderr and "wrote" in shown.stdout
+    quiet = cli("backup", "--to", str(tmp_path / "b.tar"), "--quiet", cwd=tmp_path, url=sqlite_url)
+    assert quiet.stderr == "" and ok(quiet).startswith("wrote")
+
+    (tmp_path / "notes.db").write_text("a page of notes, not a database")
+    for args in (["backup", "--to", str(tmp_path / "n.tar")], ["restore", "--from", str(tmp_path / "b.tar")]):
+        refused = cli(*args, cwd=tmp_path, url=f"sqlite:///{tmp_path / 'notes.db'}")
+        assert refused.returncode == 2 and "database_unreadable" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert (tmp_path / "notes.db").read_text() == "a page of notes, not a database"
+    unreachable = cli(
+        "backup", "--to", str(tmp_path / "pg.tar"), cwd=tmp_path, url="postgresql+psycopg://shanzhi@127.0.0.1:1/x"
+    )
+    assert (
+        unreachable.returncode == 2 and "database_unreadable: the database could not be reached" in unreachable.stderr
+    )
+
+
 def test_missing_postgres_tools_are_named_with_how_to_install_them(tmp_path: Path) -> None:
     with pytest.raises(DomainError) as missing:
         backups.find_tool("pg_dump", 15, tmp_path)

@@ -42,6 +42,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, func, inspect, select, table, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 from ledger.core import migrations
 from ledger.core.db import is_sqlite, make_engine
@@ -93,6 +94,21 @@ class ToolFailed(DomainError):
 
 class CountsDisagree(DomainError):
     code = "backup_counts_disagree"
+
+
+class DatabaseProblem(DomainError):
+    code = "database_unreadable"
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that cannot be reached or is not one, said in a sentence (the command line shows no trace)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseProblem(f"the SQLite database could not be read or written: {exc}") from exc
+    except DBAPIError as exc:
+        raise DatabaseProblem(f"the database could not be reached: {str(exc.orig).strip()}") from exc
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,11 @@ def backup(
     pg_bin_dir: Path | None = None,
 ) -> Manifest:
     """Write a backup of the database at `url` (and the evidence photos of `upload_dir`) to `to`."""
-    to = Path(to)
+    with _database_errors():
+        return _backup(url, Path(to), upload_dir=upload_dir, photos=photos, report=report, pg_bin_dir=pg_bin_dir)
+
+
+def _backup(url: str, to: Path, *, upload_dir: Path, photos: bool, report: Report, pg_bin_dir: Path | None) -> Manifest:
     _refuse_overwriting(url, to)
     to.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=to.parent, prefix=f".{to.name}.") as work:
@@ -349,7 +369,13 @@ def restore(
     pg_bin_dir: Path | None = None,
 ) -> Restored:
     """Restore the backup `source` into the database at `url` and its photos into `upload_dir`."""
-    source = Path(source)
+    with _database_errors():
+        return _restore(url, Path(source), upload_dir=upload_dir, replace=replace, report=report, pg_bin_dir=pg_bin_dir)
+
+
+def _restore(
+    url: str, source: Path, *, upload_dir: Path, replace: bool, report: Report, pg_bin_dir: Path | None
+) -> Restored:
     manifest = read_manifest(source)
     engine = "sqlite" if is_sqlite(url) else "postgresql"
     if manifest.engine != engine:
