@@ -8,7 +8,7 @@ import logging
 from ledger.core import outbox
 from ledger.core.settings import Settings
 from ledger.identity.service import OtpSender
-from ledger.sms import delivery, senders
+from ledger.sms import delivery, senders, texts
 from ledger.sms.senders import Sender
 
 log = logging.getLogger("shanzhi.sms")
@@ -34,6 +34,13 @@ def announce(settings: Settings) -> None:
         )
     else:
         log.info("SMS provider: %s", settings.sms_provider)
+    if settings.sms_provider == "tencent":
+        missing = sorted(set(texts.TEXTS) - set(settings.sms_templates))
+        if missing:
+            log.warning(
+                "SHANZHI_SMS_TEMPLATES has no Tencent template for these texts; they are not sent: %s",
+                ", ".join(missing),
+            )
 
 
 def otp_sender(settings: Settings, channel: Sender) -> OtpSender:

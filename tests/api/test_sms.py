@@ -243,6 +243,37 @@ def test_a_closed_household_and_a_staff_account_without_a_phone_are_told_nothing
     assert notification(engine, staff).delivered_at is not None
 
 
+def test_claims_sent_up_reach_a_supervisor_whose_account_has_a_phone(
+    tmp_path: Path, database_url: str, engine: Engine, world: World, fake: FakeSms
+) -> None:
+    settings = make_settings(tmp_path, database_url, **provider_settings(fake, "http"))
+    with unit_of_work(engine) as session:
+        supervisor = session.exec(select(User).where(User.username == "supervisor")).one()
+        person = Person(household_id=world.household_b1, name="Supervisor", phone="13900000021")
+        session.add(person)
+        session.flush()
+        supervisor.person_id = person.id
+        supervisor_id = supervisor.id
+    tell(engine, None, "claim_escalated", world.village_a.county_id, user_id=supervisor_id, claim_ids=[5, 6, 7])
+    assert deliver(engine, settings) == (1, 0)
+    [text] = fake.sent
+    assert (text.phone, text.params) == ("13900000021", ["3"])  # three claims sent up
+
+
+def test_a_text_with_no_template_at_tencent_is_recorded_not_retried(
+    tmp_path: Path, database_url: str, engine: Engine, world: World, fake: FakeSms
+) -> None:
+    settings = make_settings(tmp_path, database_url, **provider_settings(fake, "tencent"))  # none for points_expired
+    told = tell(
+        engine, world.household_a1, "points_expired", world.village_a.county_id, points=9, settled_before="2025-12-01"
+    )
+    assert deliver(engine, settings) == (0, 1)
+    found = notification(engine, told)
+    assert found.attempts == outbox.MAX_ATTEMPTS and found.last_error is not None
+    assert "no_template" in found.last_error
+    assert fake.sent == [] and fake.refused == []  # nothing reached the provider
+
+
 def test_a_locked_sign_in_is_told_to_that_person_in_the_countys_time(
     tmp_path: Path, database_url: str, engine: Engine, world: World, fake: FakeSms
 ) -> None:
