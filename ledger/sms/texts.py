@@ -111,25 +111,25 @@ TEXTS: Mapping[str, Text] = MappingProxyType(
             (_ID, _PTS, _DAY),
         ),
         "claim_rejected": Text(
-            "您家申报（编号{1}）未通过，原因请在我家积分中查看。如有不同意见，可以申诉。", _claim, (_ID,)
+            "您家申报（编号{1}）未通过，原因请在“我家积分”中查看。如有不同意见，可以申诉。", _claim, (_ID,)
         ),
         "claim_expired": Text("您家申报（编号{1}）没有按时审核，已失效。可以重新申报，或请找村干部。", _claim, (_ID,)),
         "claim_settled": Text("您家申报（编号{1}）的{2}积分已入账。", _claim_points, (_ID, _PTS)),
         "claim_revoked": Text(
-            "您家申报（编号{1}）的{2}积分已撤销，详情请在我家积分中查看。", _claim_points, (_ID, _PTS)
+            "您家申报（编号{1}）的{2}积分已撤销，详情请在“我家积分”中查看。", _claim_points, (_ID, _PTS)
         ),
         "deduction_recorded": Text(
-            "您家被扣分{1}积分，详情请在我家积分中查看。如有不同意见，可以申诉。",
+            "您家有一笔扣分（{1}积分），详情请在“我家积分”中查看。如有不同意见，可以申诉。",
             lambda p, _: [_number(p.get("points"))],
             (_PTS,),
         ),
         "objection_raised": Text(
             "您家申报（编号{1}）在公示中有人提出异议，村里正在核实，核实前暂不入账。", _claim, (_ID,)
         ),
-        "objection_upheld": Text("您家提出的异议经村里核实成立，详情请在我家积分中查看。", _nothing),
-        "objection_dismissed": Text("您家提出的异议经村里核实不成立，详情请在我家积分中查看。", _nothing),
-        "appeal_upheld": Text("您家的申诉成立，详情请在我家积分中查看。", _nothing),
-        "appeal_dismissed": Text("您家的申诉不成立，详情请在我家积分中查看。如有疑问，请找村干部。", _nothing),
+        "objection_upheld": Text("您家提出的异议经村里核实成立，详情请在“我家积分”中查看。", _nothing),
+        "objection_dismissed": Text("您家提出的异议经村里核实不成立，详情请在“我家积分”中查看。", _nothing),
+        "appeal_upheld": Text("您家的申诉成立，详情请在“我家积分”中查看。", _nothing),
+        "appeal_dismissed": Text("您家的申诉不成立，详情请在“我家积分”中查看。如有疑问，请找村干部。", _nothing),
         "points_expiring": Text(
             "您家有{1}积分将在{2}到{3}陆续失效，请及时兑换。",
             lambda p, z: [_number(p.get("points")), _day(p["first_day"], z), _day(p["last_day"], z)],
@@ -164,7 +164,7 @@ TEXTS: Mapping[str, Text] = MappingProxyType(
         "loan_repaid": Text(_LOAN + "已还清。", _loan, (_NAME, _YUAN)),
         "loan_overdue": Text(_LOAN + "已逾期，请尽快联系银行。", _loan, (_NAME, _YUAN)),
         "loan_defaulted": Text(_LOAN + "逾期未还，请尽快联系银行。", _loan, (_NAME, _YUAN)),
-        "rating_review_answered": Text("您家申请的信用评级复核已有答复，请在我家信用中查看。", _nothing),
+        "rating_review_answered": Text("您家申请的信用评级复核已有答复，请在“我家信用评级”中查看。", _nothing),
         "sign_in_locked": Text(
             "您的账号因多次登录失败，暂停登录到{1}。如不是您本人在登录，请尽快告诉村干部。",
             lambda p, z: [_moment(p["until"], z)],

@@ -131,3 +131,12 @@ def test_a_voucher_text_never_carries_the_full_voucher_number() -> None:
             )
         )
         assert code not in rendered and "2M9P" not in rendered and "4421" in rendered
+
+
+def test_the_texts_docs_sms_md_shows_are_those_sent() -> None:
+    """A county registers its templates from docs/sms.md: each text it shows must be the one Shanzhi sends."""
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+?) \|", (ROOT / "docs" / "sms.md").read_text(encoding="utf-8"), re.M)
+    shown = {name: body for name, body in rows if name in texts.TEXTS}
+    assert len(shown) >= 8
+    for name, body in shown.items():
+        assert body == texts.TEXTS[name].body, name
