@@ -14,8 +14,13 @@ from sqlalchemy import Engine
 from ledger import jobs
 from ledger.core import outbox
 from redemption import vouchers, webhooks
+from scoring import retention
 
-STEPS: list[jobs.Step] = [(vouchers.STEP_EXPIRE, lambda session, now: vouchers.expire_due(session, now))]
+STEPS: list[jobs.Step] = [
+    (vouchers.STEP_EXPIRE, lambda session, now: vouchers.expire_due(session, now)),
+    # people's data past its retention period (docs/privacy.md)
+    (retention.STEP, retention.step),
+]
 # Webhooks go out last, each send outside any transaction (a slow partner must not hold the database).
 OWN_STEPS: list[jobs.OwnStep] = [(webhooks.STEP, webhooks.deliver_step)]
 

@@ -33,8 +33,6 @@ def permitted(session: Session, table_name: str, before: datetime) -> Iterator[N
     permit = PurgePermit(table_name=table_name, before=before)
     session.add(permit)
     session.flush()
-    try:
-        yield
-    finally:
-        session.execute(delete(PurgePermit).where(col(PurgePermit.id) == permit.id))
-        session.expunge(permit)
+    yield  # a failure inside rolls the transaction back, and the permit with it
+    session.execute(delete(PurgePermit).where(col(PurgePermit.id) == permit.id))
+    session.expunge(permit)

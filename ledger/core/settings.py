@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     # Evidence photos: at most this many pixels (checked before decoding; a decompression bomb is refused).
     evidence_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
 
+    # How long people's data is kept (docs/privacy.md, "Retention"); the scheduled purge deletes what is older.
+    # Evidence photos: this many days after every claim and deduction using them is final (never less than the
+    # county's appeal days, never while an objection or appeal is open).
+    evidence_retention_days: int = Field(default=365, ge=30)
+    # One-time codes, browser sessions, failed sign-in and request counts: this many days after they expired,
+    # ended or their window passed.
+    sign_in_records_retention_days: int = Field(default=30, ge=2)
+    # The log of banks' looks at a household's rating: five years (the credit regulation keeps negative records
+    # that long; a household sees every look at it within the period), and at least two.
+    credit_lookup_retention_days: int = Field(default=5 * 365 + 1, ge=730)
+
     # The scheduled work (`shanzhi tick`: settle claims past their notice period, expire vouchers, send
     # notifications and webhooks) runs this often in `shanzhi worker`, and in the API process when it runs it
     # there (schedule_in_api); 0 turns the API's loop off (the worker needs a number above 0).

@@ -117,7 +117,8 @@ def erase(session: Session, who: Principal, person_id: int, *, upload_dir: Path,
 
 
 def _forget_phone(session: Session, phone: str) -> None:
-    """The one-time codes sent to the phone, and the counts of codes asked for and of failed sign-ins kept under it."""
+    """The one-time codes sent to the phone, and the counts kept under it: codes asked for, texts sent, failed
+    sign-ins."""
     session.execute(delete(OtpChallenge).where(col(OtpChallenge.phone) == phone))
     account = f"phone:{phone}"  # the account a villager's sign-in is counted under (api/signin.py)
     session.execute(
@@ -126,4 +127,7 @@ def _forget_phone(session: Session, phone: str) -> None:
             | col(SignInThrottle.key).startswith(throttle.pair_key(account, ""), autoescape=True)
         )
     )
-    session.execute(delete(RateWindow).where(col(RateWindow.key) == f"code-requests:phone:{phone}"))
+    # codes asked for (api/signin.py) and texts sent (ledger/sms/delivery.py) to the phone, counted per window
+    session.execute(
+        delete(RateWindow).where(col(RateWindow.key).in_([f"code-requests:phone:{phone}", f"sms:phone:{phone}"]))
+    )
