@@ -59,8 +59,9 @@ def _bar(console: Console, clock: Callable[[], float]) -> Iterator[Report]:
         MofNCompleteColumn(),
         TextColumn("[progress.percentage]{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        TextColumn("left"),
+        TextColumn("elapsed,"),
         TimeRemainingColumn(),
+        TextColumn("left"),
         console=console,
         get_time=clock,
     )

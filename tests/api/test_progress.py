@@ -69,5 +69,5 @@ def test_on_a_terminal_a_bar_with_counts_and_the_time_left() -> None:
     last = out.getvalue().split("\r")[-1]
     assert "households scored ━━━━━━━━━━━━━━━━━━━━" in last  # the bar, half drawn
     assert "200/400" in last and "50%" in last  # the counts
-    assert "0:00:20 left 0:00:20" in last  # time taken, time left
+    assert "0:00:20 elapsed, 0:00:20 left" in last  # time taken, time left
     assert "households scored: 200 of 400" not in out.getvalue()  # not the plain lines
