@@ -473,6 +473,12 @@ def test_a_postgres_backup_taken_while_awards_go_on_restores_to_a_verified_prefi
     again = cli("restore", "--from", str(tmp_path / "pg.backup"), cwd=tmp_path, url=target)
     assert again.returncode == 2 and "restore_target_holds_data" in again.stderr
     assert claims_in(target) == held
+    service = make_engine(target)  # the service still running on the target: even --replace is refused
+    with service.connect() as still_serving:
+        still_serving.execute(text("SELECT 1"))
+        in_use = cli("restore", "--from", str(tmp_path / "pg.backup"), "--replace", cwd=tmp_path, url=target)
+        assert in_use.returncode == 2 and "restore_target_in_use" in in_use.stderr
+    service.dispose()
     ok(cli("restore", "--from", str(tmp_path / "pg.backup"), "--replace", "--quiet", cwd=tmp_path, url=target))
     assert claims_in(target) == held
     assert "ledger verified" in ok(cli("verify", cwd=tmp_path, url=target))

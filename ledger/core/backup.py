@@ -611,9 +611,22 @@ def _pg_restore(
             server = _server_major(conn)
             tables = inspect(conn).get_table_names()
             held = sum(n for name, n in _counts(conn).items() if name != "alembic_version")
+            others = conn.execute(
+                text(
+                    "SELECT coalesce(nullif(application_name, ''), host(client_addr), 'local') FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                )
+            ).scalars()
+            connected = sorted(set(others))
             conn.rollback()
     finally:
         engine.dispose()
+    if connected:
+        raise TargetInUse(
+            f"the database {make_url(url).database} has other sessions connected ({', '.join(connected)}): stop the "
+            "service and the worker, then restore"
+        )
     if held and not replace:
         raise TargetHoldsData(
             f"the database {make_url(url).database} holds {held} rows; restoring would replace them. Restore into "
