@@ -52,6 +52,8 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
         ["link-staff", "--help"],
         ["roster-template", "--help"],
         ["roster-import", "--help"],
+        ["backup", "--help"],
+        ["restore", "--help"],
     ):
         result = shanzhi(*command, cwd=tmp_path, database=tmp_path / "x.db")
         assert result.returncode == 0 and "Usage" in result.stdout, command
