@@ -442,7 +442,8 @@ def tick(
 ) -> None:
     """Run the scheduled work once: expire claims nobody decided, settle claims whose notice period is over,
     expire other pending transfers past their timeout, expire points (where the county turned it on) and warn
-    of it, expire vouchers past their time, deliver partner webhooks and notifications."""
+    of it, expire vouchers past their time, delete people's data past its retention period (docs/privacy.md),
+    deliver partner webhooks and notifications."""
     from datetime import timedelta
 
     from api import sms
