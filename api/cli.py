@@ -435,7 +435,7 @@ def tick(
     days_ahead: Annotated[
         float,
         typer.Option(
-            help="Dev mode only: run the schedule as it will be this many days "
+            help="Dev mode (or SHANZHI_TEST_CLOCK=true) only: run the schedule as it will be this many days "
             "from now (to see notice periods end in a demo)"
         ),
     ] = 0,
@@ -451,9 +451,15 @@ def tick(
     from redemption import schedule
 
     settings = _read_settings()
-    if days_ahead and not settings.dev_mode:
-        typer.echo("--days-ahead runs only in dev mode: it would settle points before their time", err=True)
+    if days_ahead and not (settings.dev_mode or settings.test_clock):
+        typer.echo(
+            "--days-ahead runs only in dev mode or with SHANZHI_TEST_CLOCK=true: it would settle points before "
+            "their time",
+            err=True,
+        )
         raise typer.Exit(2)
+    if days_ahead and not settings.dev_mode:
+        typer.echo(f"TEST CLOCK: running the schedule as of {days_ahead:g} days from now", err=True)
     report = schedule.tick(_engine(settings), sink=sms.sink(settings), now=utcnow() + timedelta(days=days_ahead))
     typer.echo(
         f"expired {report.expired_claims} claims, escalated {report.escalated_claims} to the township supervisor, "

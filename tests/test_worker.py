@@ -198,3 +198,18 @@ def test_the_worker_shows_its_metrics_on_a_port_of_its_own(migrated: Path, tmp_p
     }
     assert steps.get(notice.STEP, 0) >= 2 and steps.get(outbox.STEP, 0) >= 2, text  # each step of both ticks
     assert "shanzhi_job_failures_total" in text and "shanzhi_sms_sent_total" in text
+
+
+def test_tick_days_ahead_outside_dev_mode_needs_the_test_clock_too(migrated: Path, tmp_path: Path) -> None:
+    refused = subprocess.run(
+        [SHANZHI, "tick", "--days-ahead", "8"], cwd=tmp_path, env=_prod(migrated), capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "SHANZHI_TEST_CLOCK" in refused.stderr
+    ahead = subprocess.run(
+        [SHANZHI, "tick", "--days-ahead", "8"],
+        cwd=tmp_path,
+        env=_prod(migrated, SHANZHI_TEST_CLOCK="true"),
+        capture_output=True,
+        text=True,
+    )
+    assert ahead.returncode == 0 and "TEST CLOCK" in ahead.stderr, ahead.stderr
