@@ -419,7 +419,7 @@ def restore(
     manifest = restored.manifest
     typer.echo(
         f"restored {from_} (made {manifest.created_at}): {_held(restored.counts)}, every table as the backup "
-        f"counted it; {restored.photos_written} photos written, {manifest.photos - restored.photos_written} there "
+        f"counted it; {restored.photos_written} photos written, {restored.photos_there} there "
         "already"
     )
     if restored.behind:

@@ -343,6 +343,22 @@ def test_the_evidence_photos_travel_with_the_backup_and_nothing_else_of_the_uplo
     assert not (third / "r.db").exists() and not (third / "uploads").exists()  # refused before anything was written
 
 
+def test_a_photo_the_purge_deletes_during_the_backup_is_left_out_and_the_backup_still_succeeds(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept, purged = "ab" + "cd" + "1" * 60, "ab" + "cd" + "2" * 60
+    photo = tmp_path / "uploads" / "ab" / "cd" / kept
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"kept")
+    listed = [(f"ab/cd/{kept}", photo), (f"ab/cd/{purged}", photo.parent / purged)]  # the second one just deleted
+    monkeypatch.setattr(backups, "_photo_files", lambda _root: iter(listed))
+    backups.backup(sqlite_url, tmp_path / "b.tar", upload_dir=tmp_path / "uploads")
+    with tarfile.open(tmp_path / "b.tar") as tar:
+        assert [n for n in tar.getnames() if n.startswith("photos/")] == [f"photos/ab/cd/{kept}"]
+    restored = backups.restore(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "b.tar", upload_dir=tmp_path / "again")
+    assert (restored.photos_written, restored.photos_there) == (1, 0)
+
+
 def test_backup_shows_its_progress_unless_quiet_and_names_a_database_it_cannot_read(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -116,7 +116,7 @@ class Manifest:
     engine: str  # "sqlite" or "postgresql"
     revision: str  # the schema's Alembic revision
     counts: dict[str, int]  # rows per table (alembic_version included)
-    photos: int
+    photos: int  # listed after the snapshot (one the retention purge deletes meanwhile is left out of the file)
     created_at: str  # ISO 8601, UTC
     format: str = FORMAT
     version: int = VERSION
@@ -170,6 +170,7 @@ class Restored:
     manifest: Manifest
     head_revision: str | None  # this code's newest schema revision
     photos_written: int
+    photos_there: int  # photos of the backup the upload folder held already
     counts: dict[str, int] = field(default_factory=dict)  # rows per table in the restored database
 
     @property
@@ -218,7 +219,12 @@ def _backup(url: str, to: Path, *, upload_dir: Path, photos: bool, report: Repor
             _add_bytes(tar, MANIFEST, manifest.dumps())
             tar.add(dumped, arcname=member)
             for done, (name, path) in enumerate(found, 1):
-                tar.add(path, arcname=f"{PHOTOS}/{name}")
+                try:
+                    tar.add(path, arcname=f"{PHOTOS}/{name}")  # opened before its header is written
+                except FileNotFoundError:
+                    # The retention purge deleted it since the database's snapshot. The restored database still
+                    # names it unpurged, and its own purge marks it so again.
+                    pass
                 if done % 100 == 0 or done == len(found):
                     report("photos copied", done, len(found))
         os.chmod(partial, 0o600)  # it holds every name and phone number: readable by the service's user only
@@ -389,7 +395,7 @@ def _restore(
             _sqlite_restore(url, tar, manifest, replace=replace, report=report)
         else:
             _pg_restore(url, tar, manifest, replace=replace, report=report, pg_bin_dir=pg_bin_dir)
-        written = _restore_photos(tar, Path(upload_dir), manifest, report)
+        written, there = _restore_photos(tar, Path(upload_dir), manifest, report)
     _, counts = _described(url)
     if counts != manifest.counts:
         raise CountsDisagree(
@@ -400,7 +406,7 @@ def _restore(
                 if counts.get(name, 0) != manifest.counts.get(name, 0)
             )
         )
-    return Restored(manifest=manifest, head_revision=head, photos_written=written, counts=counts)
+    return Restored(manifest=manifest, head_revision=head, photos_written=written, photos_there=there, counts=counts)
 
 
 def _check_members(tar: tarfile.TarFile, database: str) -> None:
@@ -479,7 +485,7 @@ def _rows_held(live: sqlite3.Connection) -> int:
     return sum(int(live.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in names)
 
 
-def _restore_photos(tar: tarfile.TarFile, upload_dir: Path, manifest: Manifest, report: Report) -> int:
+def _restore_photos(tar: tarfile.TarFile, upload_dir: Path, manifest: Manifest, report: Report) -> tuple[int, int]:
     """Write the backup's photos that the upload folder lacks. A photo's name is its SHA-256, so one already
     there is the same photo; a member whose name is not a photo's is never written anywhere."""
     written = done = 0
@@ -500,7 +506,7 @@ def _restore_photos(tar: tarfile.TarFile, upload_dir: Path, manifest: Manifest, 
             written += 1
         if done % 100 == 0 or done == manifest.photos:
             report("photos restored", done, manifest.photos)
-    return written
+    return written, done - written
 
 
 # ---------------------------------------------------------------------------------------------------- PostgreSQL
