@@ -418,3 +418,28 @@ def test_production_refuses_an_sms_provider_set_up_unsafely_or_half() -> None:
         assert name in tencent
     with pytest.raises(Exception, match="SHANZHI_SMS_HTTP_URL"):
         check_for_production(Settings(env="prod", jwt_secret=SECRET, sms_provider="http"))
+
+
+def test_schedulers_delivering_at_once_send_each_text_once(
+    tmp_path: Path, database_url: str, engine: Engine, world: World, fake: FakeSms
+) -> None:
+    settings = make_settings(tmp_path, database_url, **provider_settings(fake, "http"))
+    county = world.village_a.county_id
+    for claim in range(1, 7):
+        tell(
+            engine,
+            [world.household_a1, world.household_a2][claim % 2],
+            "claim_settled",
+            county,
+            claim_id=claim,
+            points=1,
+        )
+
+    def deliver_once(engine: Engine, _: int) -> str:
+        with unit_of_work(engine) as session:
+            delivered, failed = outbox.deliver_due(session, sms.sink(settings))
+        return f"{delivered}/{failed}"
+
+    outcomes = concurrently.run_together(database_url, deliver_once, [1, 2, 3])
+    assert sum(int(o.split("/")[0]) for o in outcomes) == 6, outcomes
+    assert sorted(m.params[0] for m in fake.sent) == ["1", "2", "3", "4", "5", "6"]  # each once
