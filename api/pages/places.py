@@ -484,6 +484,6 @@ def household_data(page: AdminPage, household_id: int) -> Response:
         target_id=household.id,
         after={"format": "xlsx"},
     )
-    body, media, name = gather(page.session, household).as_file("xlsx")
+    body, media, name = gather(page.session, household).as_file("xlsx", page.locale)
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return page.respond(Response(body, media_type=media, headers=headers))

@@ -226,7 +226,7 @@ def my_household_data_json(page: VillagerPage) -> Response:
 
 def _my_data(page: Page, format: str) -> Response:  # noqa: A002
     household = get_household(page.session, _household(page))
-    body, media, name = household_data.gather(page.session, household).as_file(format)
+    body, media, name = household_data.gather(page.session, household).as_file(format, page.locale)
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return page.respond(Response(body, media_type=media, headers=headers))
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from api import i18n
+from api.i18n import N_
 from api.presentation.claims import claim_out, deduction_out, dispute_out
 from api.presentation.credit import access_log_out, consent_out, review_out
 from api.presentation.households import current_balance_out, statement_out
@@ -36,23 +38,25 @@ from ledger.tenancy import Household, Person, Village
 from redemption import loans, vouchers
 from scoring.models import Consent, Rating, ReviewRequest
 
-SECTIONS = (
-    "household",
-    "members",
-    "balance",
-    "statement",
-    "claims",
-    "photos",
-    "deductions",
-    "disputes",
-    "ratings",
-    "consents",
-    "lookups",
-    "review_requests",
-    "vouchers",
-    "loan_applications",
-    "notifications",
-)
+# the sections, in order, and what the workbook's sheets are called (the JSON keeps the keys)
+SECTIONS = {
+    "household": N_("Household"),
+    "members": N_("Members"),
+    "balance": N_("Balance"),
+    "statement": N_("Points statement"),
+    "claims": N_("Claims"),
+    "photos": N_("Photos"),
+    "deductions": N_("Deductions"),
+    "disputes": N_("Objections and appeals"),
+    "ratings": N_("Ratings"),
+    "consents": N_("Consents to banks"),
+    "lookups": N_("Banks' looks at the rating"),
+    "review_requests": N_("Rating review requests"),
+    "vouchers": N_("Vouchers"),
+    "loan_applications": N_("Loan applications"),
+    "notifications": N_("Messages sent"),
+}
+NOTHING = N_("Nothing held.")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EVERYTHING = 1_000_000  # a household's rows of one kind: no listing limit applies to its own export
 
@@ -78,19 +82,23 @@ class HouseholdData:
     def as_json(self) -> dict[str, Any]:
         return {"generated_at": as_utc(self.generated_at).isoformat(), **self.sections}
 
-    def workbook(self) -> bytes:
-        """One sheet per section; a nested value (a list of links, a rating's reasons) as JSON text."""
+    def workbook(self, locale: str = "zh_CN") -> bytes:
+        """One sheet per section, named in the reader's language (the columns keep the JSON's keys); a nested
+        value (a list of links, a rating's reasons) as JSON text; an empty section says so."""
         tables = {}
         for name, section in self.sections.items():
             rows = [section] if isinstance(section, dict) else list(section)
-            tables[name] = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in rows])
+            table = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in rows])
+            if not rows:
+                table = pd.DataFrame({name: [i18n.text(locale, NOTHING)]})
+            tables[i18n.text(locale, SECTIONS[name])] = table
         return exports.xlsx_bytes(tables)
 
-    def as_file(self, format: str) -> tuple[bytes, str, str]:  # noqa: A002
-        """The file's bytes, media type and name: `format` is json or xlsx."""
+    def as_file(self, format: str, locale: str = "zh_CN") -> tuple[bytes, str, str]:  # noqa: A002
+        """The file's bytes, media type and name: `format` is json or xlsx (its sheets named in `locale`)."""
         name = f"shanzhi-household-data.{format}"
         if format == "xlsx":
-            return self.workbook(), XLSX, name
+            return self.workbook(locale), XLSX, name
         body = json.dumps(self.as_json(), ensure_ascii=False, indent=1).encode()
         return body, "application/json", name
 

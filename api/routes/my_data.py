@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import SessionDep, allow
+from api.deps import Lang, SessionDep, allow
 from api.presentation.household_data import XLSX, HouseholdData, gather
 from ledger.core import audit
 from ledger.identity.models import Role
@@ -31,17 +31,28 @@ FILE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/me/data", response_class=Response, responses=FILE)
-def my_household_data(session: SessionDep, who: Villager, format: Format = "json") -> Response:  # noqa: A002
+def my_household_data(
+    session: SessionDep,
+    who: Villager,
+    format: Format = "json",
+    lang: Lang = "zh_CN",  # noqa: A002
+) -> Response:
     """Everything held about your household: the household and its members, the balance and every entry of the
     statement, claims with their photos (links you may open), deductions, objections and appeals, ratings with
     their reasons, consents, each bank's look at the rating, review requests, vouchers, loan applications and
     every message sent to the household."""
     household = get_household(session, credit_access.own_household(who))
-    return _file(gather(session, household), format)
+    return _file(gather(session, household), format, lang)
 
 
 @router.get("/households/{household_id}/data", response_class=Response, responses=FILE)
-def household_data(household_id: int, session: SessionDep, who: Admin, format: Format = "json") -> Response:  # noqa: A002
+def household_data(
+    household_id: int,
+    session: SessionDep,
+    who: Admin,
+    format: Format = "json",
+    lang: Lang = "zh_CN",  # noqa: A002
+) -> Response:
     """The same file for a household of your county, for a member who asks for it in person at the office. The
     change log records that it was handed out (not what it holds)."""
     household = people_access.household(session, who, household_id, own=False)
@@ -54,10 +65,10 @@ def household_data(household_id: int, session: SessionDep, who: Admin, format: F
         target_id=household.id,
         after={"format": format},
     )
-    return _file(gather(session, household), format)
+    return _file(gather(session, household), format, lang)
 
 
-def _file(data: HouseholdData, format: str) -> Response:  # noqa: A002
-    body, media, name = data.as_file(format)
+def _file(data: HouseholdData, format: str, lang: str) -> Response:  # noqa: A002
+    body, media, name = data.as_file(format, lang)
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return Response(body, media_type=media, headers=headers)

@@ -61,9 +61,13 @@ def test_a_member_downloads_everything_about_their_household_as_json_and_xlsx(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     sheets = pd.read_excel(io.BytesIO(workbook.content), sheet_name=None, engine="openpyxl")
-    assert {"household", "members", "statement", "claims", "photos", "lookups", "notifications"} <= set(sheets)
-    assert len(sheets["statement"]) == 14 and sheets["claims"]["reject_reason"].tolist() == ["照片看不清"]
-    assert str(sheets["members"]["phone"].iloc[0]) == world.villager_phone
+    assert list(sheets)[:6] == ["农户", "家庭成员", "积分余额", "积分明细", "积分申报", "照片"]
+    assert len(sheets["积分明细"]) == 14 and sheets["积分申报"]["reject_reason"].tolist() == ["照片看不清"]
+    assert str(sheets["家庭成员"]["phone"].iloc[0]) == world.villager_phone
+    assert sheets["银行查看评级的记录"]["partner"].tolist() == ["bank"]
+    assert sheets["兑换券"]["vouchers"].tolist() == ["没有这类信息。"]  # an empty section says so
+    english = client.get("/api/v1/me/data", params={"format": "xlsx", "lang": "en"}, headers=bearer(villager))
+    assert "Points statement" in pd.read_excel(io.BytesIO(english.content), sheet_name=None, engine="openpyxl")
 
 
 def test_only_the_household_itself_and_the_county_admin_in_person_get_the_file(

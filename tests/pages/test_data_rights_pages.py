@@ -39,7 +39,7 @@ def test_a_villager_downloads_the_households_data_from_their_page(browser: TestC
     api = browser.get("/api/v1/me/data", headers=bearer(token)).json()
     assert data["household"] == api["household"] and [c["id"] for c in data["claims"]] == [made.json()["id"]]
     sheets = pd.read_excel(io.BytesIO(browser.get(links[0]).content), sheet_name=None, engine="openpyxl")
-    assert sheets["claims"]["id"].tolist() == [made.json()["id"]]
+    assert sheets["积分申报"]["id"].tolist() == [made.json()["id"]]
 
 
 def _head_id(engine: Engine, household_id: int) -> int:
@@ -91,7 +91,7 @@ def test_the_county_admin_hands_the_households_data_out_in_person(
 
     assert file.status_code == 200 and file.headers["cache-control"] == "no-store"
     sheets = pd.read_excel(io.BytesIO(file.content), sheet_name=None, engine="openpyxl")
-    assert sheets["household"]["id"].tolist() == [world.household_a1]
+    assert sheets["农户"]["id"].tolist() == [world.household_a1]
     with unit_of_work(engine) as session:
         logged = audit.changes(session, world.village_a.county_id, action="household.data_export")
         assert [row.target_id for row in logged] == [str(world.household_a1)]
