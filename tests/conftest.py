@@ -134,3 +134,27 @@ def _quick_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     passwords._decoy.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_sms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test texts a real phone: the Tencent SDK and the SMS gateway only ever reach this machine (a fake
+    provider, tests/fake_sms.py)."""
+    from urllib.parse import urlsplit
+
+    from ledger.core.settings import Settings
+    from ledger.sms import senders
+
+    here = ("127.0.0.1", "localhost")
+    tencent, gateway = senders.TencentSender.__init__, senders.HttpGatewaySender.__init__
+
+    def tencent_here(self: senders.TencentSender, settings: Settings) -> None:
+        assert settings.sms_tencent_endpoint.split(":")[0] in here, "a test pointed the Tencent SDK off this machine"
+        tencent(self, settings)
+
+    def gateway_here(self: senders.HttpGatewaySender, *, url: str, **more: object) -> None:
+        assert urlsplit(url).hostname in here, "a test pointed the SMS gateway off this machine"
+        gateway(self, url=url, **more)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(senders.TencentSender, "__init__", tencent_here)
+    monkeypatch.setattr(senders.HttpGatewaySender, "__init__", gateway_here)
