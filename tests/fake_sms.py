@@ -48,6 +48,7 @@ class Sent:
     params: list[str]
     sign_name: str
     message_id: str
+    reference: str = ""  # the sender's own id of the message: the gateway's "id", Tencent's SessionContext
 
 
 @dataclass
@@ -64,6 +65,7 @@ class FakeSms:
     tolerance_seconds: int = 300  # the gateway refuses a request signed longer ago than this
     sent: list[Sent] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)  # requests answered with an error, and why
+    references: list[str] = field(default_factory=list)  # the sender's id of every request received, in order
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -194,6 +196,8 @@ class FakeSms:
             self._refuse(handler, 401, {"error": {"code": "bad_signature", "retryable": False}})
             return
         request = json.loads(body)
+        with self._lock:
+            self.references.append(str(request.get("id") or ""))
         failure = self._take()
         if failure is not None and failure.delay:
             time.sleep(failure.delay)
@@ -226,6 +230,8 @@ class FakeSms:
             self._refuse(handler, 200, _tc_error("AuthFailure.SignatureFailure", "signature mismatch", request_id))
             return
         request = json.loads(body)
+        with self._lock:
+            self.references.append(str(request.get("SessionContext") or ""))
         failure = self._take()
         if failure is not None and failure.delay:
             time.sleep(failure.delay)
@@ -250,6 +256,7 @@ class FakeSms:
                         list(request.get("TemplateParamSet") or []),
                         request["SignName"],
                         serial,
+                        request.get("SessionContext") or "",
                     )
                 )
             statuses.append(_tc_status(number, "Ok", "send success", serial))

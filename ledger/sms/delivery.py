@@ -14,6 +14,7 @@ The sink reads the database through the session delivering the notification, ins
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,10 +130,10 @@ def give_back(session: Session, *, phone: str | None, county_id: int | None, now
             ratelimit.hit(session, key, limit=1 << 30, seconds=DAY_SECONDS, what="texts", uses=-1, now=now)
 
 
-def send(sender: Sender, kind: str, phone: str, params: list[str]) -> str:
+def send(sender: Sender, kind: str, phone: str, params: list[str], *, reference: str | None = None) -> str:
     """One text through the provider, counted in /metrics either way."""
     try:
-        message = sender.send(phone, kind, params)
+        message = sender.send(phone, kind, params, reference=reference)
     except SmsFailed as error:
         FAILED.labels(provider=sender.provider, kind=kind, error=error.error_class).inc()
         raise
@@ -230,6 +231,11 @@ def sink(sender: Sender, caps: Caps, *, capped: bool = True) -> outbox.Sink:
     return deliver
 
 
+def reference(notification: outbox.Notification, phone: str) -> str:
+    """The message's id, the same for every try of this notification to this phone (24 hex digits)."""
+    return hashlib.sha256(f"shanzhi-notification:{notification.id}:{phone}".encode()).hexdigest()[:24]
+
+
 def _send_to(
     session: Session,
     sender: Sender,
@@ -251,7 +257,7 @@ def _send_to(
                     continue
                 raise outbox.NotYet(now + timedelta(seconds=refusal.retry_after), refusal.message) from None
         try:
-            send(sender, notification.kind, phone, params)
+            send(sender, notification.kind, phone, params, reference=reference(notification, phone))
         except SmsFailed as error:
             if caps is not None:
                 give_back(session, phone=phone, county_id=notification.county_id, now=now)

@@ -50,9 +50,10 @@ class SmsFailed(Exception):
 class Sender(Protocol):
     provider: str  # log, tencent or http: the label of its sends in /metrics
 
-    def send(self, phone: str, text: str, params: Sequence[str]) -> str:
+    def send(self, phone: str, text: str, params: Sequence[str], *, reference: str | None = None) -> str:
         """Send text `text` (its name in ledger/sms/texts.py) with `params` to `phone` (11 digits); the
-        provider's message id, or SmsFailed."""
+        provider's message id, or SmsFailed. `reference` is the same for every try of one message (a notification
+        to one phone), so that a provider can drop a repeat after a timeout."""
         ...
 
 
@@ -64,7 +65,7 @@ class LogSender:
     def __init__(self, *, dev_mode: bool) -> None:
         self.dev_mode = dev_mode
 
-    def send(self, phone: str, text: str, params: Sequence[str]) -> str:
+    def send(self, phone: str, text: str, params: Sequence[str], *, reference: str | None = None) -> str:
         if not self.dev_mode:
             raise SmsFailed("no SMS provider is configured (SHANZHI_SMS_PROVIDER=log)", code="no_sms", retryable=False)
         log.info("sms", extra={"fields": {"phone": phone, "text": text, "params": list(params)}})
@@ -97,8 +98,8 @@ class HttpGatewaySender:
         self.url, self.secret, self.templates, self.sign_name = url, secret, templates, sign_name
         self.client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
-    def send(self, phone: str, text: str, params: Sequence[str]) -> str:
-        message = secrets.token_hex(12)
+    def send(self, phone: str, text: str, params: Sequence[str], *, reference: str | None = None) -> str:
+        message = reference or secrets.token_hex(12)
         body = json.dumps(
             {
                 "id": message,
@@ -205,7 +206,7 @@ class TencentSender:
             settings.sms_templates,
         )
 
-    def send(self, phone: str, text: str, params: Sequence[str]) -> str:
+    def send(self, phone: str, text: str, params: Sequence[str], *, reference: str | None = None) -> str:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
         from tencentcloud.sms.v20210111 import models
 
@@ -215,6 +216,8 @@ class TencentSender:
         request = models.SendSmsRequest()
         request.SmsSdkAppId, request.SignName, request.TemplateId = self.app_id, self.sign_name, template
         request.TemplateParamSet, request.PhoneNumberSet = list(params), [f"+86{phone}"]
+        if reference:
+            request.SessionContext = reference  # returned in Tencent's delivery reports
         try:
             answer = self.client.SendSms(request)
         except TencentCloudSDKException as error:

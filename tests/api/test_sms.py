@@ -346,6 +346,8 @@ def test_an_error_that_may_pass_is_retried_with_backoff_and_then_goes_out(
     assert deliver(engine, settings, now + outbox.backoff(1)) == (1, 0)
     assert notification(engine, sent_id).delivered_at is not None
     assert [m.params for m in fake.messages_to(world.villager_phone)][-1] == ["8", "4"]
+    # both tries carry one id of the message, so that a provider that did send the first can drop the second
+    assert len(fake.references) == 2 and len(set(fake.references)) == 1 and fake.references[0]
 
 
 def test_a_capped_notification_waits_for_the_next_day_and_is_not_lost(
