@@ -171,50 +171,51 @@ def test_the_production_profile_walks_from_sign_in_to_a_voucher_used_at_a_till(d
         )
         # The county from nothing, through the command line.
         county.run("db", "upgrade")
-        county.run(
-            "create-admin",
-            "--username",
-            "county-admin",
-            "--county",
-            COUNTY,
-            "--county-name",
-            "青溪县",
-            SHANZHI_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        )
-        (tmp_path / "roster.csv").write_bytes(_roster())
-        county.run("roster-import", "roster.csv", "--county", COUNTY, "--create-places", "--quiet")
-        added = county.run(
-            "staff",
-            "add",
-            "--county",
-            COUNTY,
-            "--username",
-            "official-wang",
-            "--role",
-            "official",
-            "--village",
-            VILLAGE,
-        ).stdout
-        first_password = added.rsplit(":", 1)[-1].strip()
-        till = json.loads(
-            county.run(
-                "create-partner-client",
-                "--partner",
-                "qx-mart",
-                "--county",
-                COUNTY,
-                "--kind",
-                "merchant",
-                "--name",
-                "青溪超市",
-            ).stdout
-        )
-
+        # The API and the scheduler start as soon as the schema is there (the county is set up meanwhile).
         server = county.start("serve", "--port", str(port), "--workers", "2", "--no-migrate")
         worker = county.start("worker")
         ahead: subprocess.Popen[str] | None = None
         base = f"http://127.0.0.1:{port}"
         try:
+            county.run(
+                "create-admin",
+                "--username",
+                "county-admin",
+                "--county",
+                COUNTY,
+                "--county-name",
+                "青溪县",
+                SHANZHI_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            )
+            (tmp_path / "roster.csv").write_bytes(_roster())
+            county.run("roster-import", "roster.csv", "--county", COUNTY, "--create-places", "--quiet")
+            added = county.run(
+                "staff",
+                "add",
+                "--county",
+                COUNTY,
+                "--username",
+                "official-wang",
+                "--role",
+                "official",
+                "--village",
+                VILLAGE,
+            ).stdout
+            first_password = added.rsplit(":", 1)[-1].strip()
+            till = json.loads(
+                county.run(
+                    "create-partner-client",
+                    "--partner",
+                    "qx-mart",
+                    "--county",
+                    COUNTY,
+                    "--kind",
+                    "merchant",
+                    "--name",
+                    "青溪超市",
+                ).stdout
+            )
+
             assert came_up(base, server, seconds=90), _stop(server)[1]
             with httpx.Client(base_url=base, timeout=30) as api:
                 assert _ok(api.get("/readyz"))["status"] == "ready"
