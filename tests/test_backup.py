@@ -489,7 +489,16 @@ def test_a_postgres_backup_taken_while_awards_go_on_restores_to_a_verified_prefi
     again = cli("restore", "--from", str(tmp_path / "pg.backup"), cwd=tmp_path, url=target)
     assert again.returncode == 2 and "restore_target_holds_data" in again.stderr
     assert claims_in(target) == held
-    service = make_engine(target)  # the service still running on the target: even --replace is refused
+    service = make_engine(target)
+    with service.begin() as conn:  # a table of a newer schema the backup does not know: it would stay behind
+        conn.execute(text("CREATE TABLE newer_feature (id integer)"))
+    service.dispose()
+    stray = cli("restore", "--from", str(tmp_path / "pg.backup"), "--replace", cwd=tmp_path, url=target)
+    assert stray.returncode == 2 and "has tables the backup does not (newer_feature)" in stray.stderr
+    with service.begin() as conn:
+        conn.execute(text("DROP TABLE newer_feature"))
+    service.dispose()
+    # the service still running on the target: even --replace is refused
     with service.connect() as still_serving:
         still_serving.execute(text("SELECT 1"))
         in_use = cli("restore", "--from", str(tmp_path / "pg.backup"), "--replace", cwd=tmp_path, url=target)

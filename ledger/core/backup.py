@@ -633,6 +633,14 @@ def _pg_restore(
             f"the database {make_url(url).database} has other sessions connected ({', '.join(connected)}): stop the "
             "service and the worker, then restore"
         )
+    extra = sorted(set(tables) - set(manifest.counts))
+    if extra:
+        # pg_restore --clean drops only what the backup holds: these would stay, next to an older schema.
+        raise TargetHoldsData(
+            f"the database {make_url(url).database} has tables the backup does not ({', '.join(extra[:5])}"
+            f"{', …' if len(extra) > 5 else ''}): restore into a new database (createdb)",
+            tables=extra,
+        )
     if held and not replace:
         raise TargetHoldsData(
             f"the database {make_url(url).database} holds {held} rows; restoring would replace them. Restore into "
