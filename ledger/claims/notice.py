@@ -69,6 +69,9 @@ def settle(session: Session, claim: Claim, *, now: datetime | None = None) -> No
     session.flush()
 
 
+UNNAMED = rules.notice_name(NoticePrivacy.ANONYMOUS, head_name="", house_number=None)  # 一户村民
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One line of the notice board, as the village sees it."""
@@ -118,7 +121,7 @@ def board(session: Session, village_id: int, *, now: datetime | None = None) -> 
                 claim.id,
                 claim.household_id,
                 names.get(claim.household_id, "?"),
-                named,
+                named and names.get(claim.household_id) != UNNAMED,  # an erased head's household is not named
                 matter.code,
                 matter.name_zh,
                 matter.name_en,
@@ -138,7 +141,7 @@ def _deductions(
 ) -> list[Entry]:
     """The village's deductions in force recorded within the notice period, none of them naming its household."""
     found: list[Entry] = []
-    unnamed = rules.notice_name(NoticePrivacy.ANONYMOUS, head_name="", house_number=None)
+    unnamed = UNNAMED
     since = now - timedelta(days=county.notice_days)
     deductions = session.execute(
         select(Deduction, Matter)

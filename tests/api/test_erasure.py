@@ -167,3 +167,22 @@ def test_a_photo_another_household_also_sent_stays_on_disk(
         client.get(f"/api/v1/evidence/{theirs}", headers=bearer(villager_token(client, "13900000002"))).status_code
         == 200
     )
+
+
+def test_the_notice_board_no_longer_names_a_household_whose_head_was_erased(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    villager = villager_token(client, world.villager_phone)
+    official = password_token(client, "official-a")
+    made = claim(client, villager, code_of(new_activity(client, official, world.village_a.village_id)))
+    assert made.status_code == 201 and decide(client, official, made.json()["id"]).status_code == 201
+    board = f"/api/v1/villages/{world.village_a.village_id}/notice-board"
+    neighbour = bearer(villager_token(client, "13900000002"))
+    head = _head(engine, world.household_a1)
+    before = next(e for e in client.get(board, headers=neighbour).json()["entries"] if e["id"] == made.json()["id"])
+    assert before["named"] and before["name"].startswith(head.name[:1])  # 张家, under the default policy
+
+    assert client.post(f"/api/v1/members/{head.id}/erase", headers=admin(client)).status_code == 200
+
+    after = next(e for e in client.get(board, headers=neighbour).json()["entries"] if e["id"] == made.json()["id"])
+    assert (after["name"], after["named"]) == ("一户村民", False)
