@@ -1,8 +1,8 @@
 """The production profile, as a county runs it: `shanzhi serve --workers 2` and one `shanzhi worker`, separate OS
 processes in production mode (a real signing secret, a metrics token, text messages through the HTTP gateway, here a
 fake one on 127.0.0.1), on a fresh PostgreSQL database. The county is set up from nothing through the command line
-and the API; then a villager signs in with the code texted to her phone, claims, an official approves, the worker
-(run as of after the notice period, SHANZHI_TEST_CLOCK) settles, she redeems her points for a voucher, the
+and the API; then a villager signs in with the code texted to her phone, claims, an official approves, two workers
+(run as of after the notice period, SHANZHI_TEST_CLOCK) settle it once, she redeems her points for a voucher, the
 merchant's till uses it, and her balance and statement show it. `shanzhi verify` passes at the end."""
 
 from __future__ import annotations
