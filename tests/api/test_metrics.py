@@ -20,7 +20,7 @@ from ledger.core import outbox
 from ledger.core.base import utcnow
 from ledger.core.db import make_engine, unit_of_work
 from ledger.core.outbox import Notification
-from ledger.identity.models import Partner, User
+from ledger.identity.models import Partner, SignInThrottle, User
 from ledger.tenancy import County
 from redemption import schedule, webhooks
 from redemption.models import WebhookDelivery
@@ -159,16 +159,16 @@ def test_notifications_and_webhook_deliveries_waiting_retrying_and_given_up(
     assert 600 <= one(later, "shanzhi_webhook_deliveries_oldest_due_seconds") < 720
 
 
-def test_sign_in_refusals_are_counted_by_cause(client: TestClient, world: World, engine: Engine) -> None:
-    def refusals() -> dict[str, float]:
-        seen = figures(client)
-        return {
-            dict(labels)["cause"]: value
-            for (name, labels), value in seen.items()
-            if name == "shanzhi_sign_in_refusals_total"
-        }
+def refusals(client: TestClient) -> dict[str, float]:
+    return {
+        dict(labels)["cause"]: value
+        for (name, labels), value in figures(client).items()
+        if name == "shanzhi_sign_in_refusals_total"
+    }
 
-    before = refusals()
+
+def test_sign_in_refusals_are_counted_by_cause(client: TestClient, world: World, engine: Engine) -> None:
+    before = refusals(client)
     assert set(before) >= {"wrong_code", "wrong_password", "wrong_secret", "disabled", "slowed", "locked"}
     token = "/api/v1/auth/token"
     assert (
@@ -189,13 +189,44 @@ def test_sign_in_refusals_are_counted_by_cause(client: TestClient, world: World,
         session.execute(update(User).where(col(User.username) == "official-b").values(active=False))
     disabled = client.post(token, data={"grant_type": "password", "username": "official-b", "password": PASSWORD})
     assert disabled.status_code == 401
-    after = refusals()
+    after = refusals(client)
     assert {cause: after[cause] - before[cause] for cause in after} == {
         **dict.fromkeys(after, 0.0),
         "wrong_password": 1,
         "wrong_secret": 1,
         "wrong_code": 1,
         "disabled": 1,
+    }
+
+
+def test_throttled_locked_and_must_change_password_refusals_have_causes_of_their_own(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    before = refusals(client)
+    for _ in range(6):  # the phone's limit is 5 codes in the window
+        client.post("/api/v1/auth/otp/request", json={"phone": world.villager_phone})
+    guesses = [
+        client.post("/api/v1/auth/token", data={"grant_type": "password", "username": "auditor", "password": "no"})
+        for _ in range(5)
+    ]
+    assert [g.json()["code"] for g in guesses] == ["invalid_grant"] * 4 + ["sign_in_slowed"]  # 3 free, then waits
+    with unit_of_work(engine) as session:
+        session.execute(update(User).where(col(User.username) == "official-a").values(must_change_password=True))
+    token = password_token(client, "official-a")
+    assert client.get("/api/v1/claims", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    with unit_of_work(engine) as session:  # a phone locked after many failures from everywhere
+        session.add(
+            SignInThrottle(key="account:phone:13900000002", failures=20, blocked_until=utcnow() + timedelta(hours=1))
+        )
+    assert client.post("/api/v1/auth/otp/request", json={"phone": "13900000002"}).json()["code"] == "account_locked"
+    after = refusals(client)
+    assert {cause: after[cause] - before[cause] for cause in after} == {
+        **dict.fromkeys(after, 0.0),
+        "code_requests_limited": 1,
+        "wrong_password": 4,
+        "slowed": 1,
+        "password_change_required": 1,
+        "locked": 1,
     }
 
 
