@@ -23,6 +23,19 @@ LEDGER_CHECKS = (  # the points record's own checks, which no page should ever m
     "head_signature_invalid",
     "claim_journal_mismatch",
 )
+# Backing up and restoring, which only the server's command line does (ledger/core/backup.py): no page meets them
+SERVER_COMMANDS = (
+    "not_a_backup",
+    "backup_of_another_engine",
+    "backup_from_newer_schema",
+    "database_has_no_schema",
+    "restore_target_holds_data",
+    "restore_target_in_use",
+    "postgres_tools_missing",
+    "postgres_tool_failed",
+    "backup_counts_disagree",
+    "database_unreadable",
+)
 
 ERRORS: dict[str, str] = {
     # signing in, pages and forms
@@ -290,6 +303,11 @@ ERRORS: dict[str, str] = {
     "webhook_address_not_allowed": N_("This web address is not reachable from outside. Give a public address."),
     "webhook_delivery_not_found": N_("There is no such delivery of yours. Open the list of deliveries again."),
     "webhook_delivery_delivered": N_("This event has already arrived, so it is not sent again."),
+    # the server's own commands: nothing was changed; the county's IT office runs them
+    **dict.fromkeys(
+        SERVER_COMMANDS,
+        N_("This is done on the server by the county's IT office, not on a page. Ask the county admin."),
+    ),
     # the ledger's own checks: nothing was written; only the county admin can look into it
     **dict.fromkeys(
         LEDGER_CHECKS,

@@ -318,6 +318,7 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
     ("PATCH", "/api/v1/members/{person_id}"): _api(
         "PATCH", lambda t, w: f"/api/v1/members/{t.resident}", lambda t, w: {"phone": "13600000099"}
     ),
+    ("POST", "/api/v1/members/{person_id}/erase"): _api("POST", lambda t, w: f"/api/v1/members/{t.resident}/erase"),
     ("POST", "/api/v1/members/{person_id}/move"): _api(
         "POST", lambda t, w: f"/api/v1/members/{t.resident}/move", lambda t, w: {"household_id": w.household_a1}
     ),
@@ -436,6 +437,9 @@ def _set_up_pages(engine: Engine) -> dict[tuple[str, str], Attempt]:
         ("POST", "/county/members/{person_id}"): _form(
             lambda t, w: f"/county/members/{t.resident}",
             lambda t, w: {"name": "Resident official", "phone": "13600000099"},
+        ),
+        ("POST", "/county/members/{person_id}/erase"): _form(
+            lambda t, w: f"/county/members/{t.resident}/erase", lambda t, w: {"confirm": "yes"}
         ),
         ("POST", "/county/members/{person_id}/move"): _form(
             lambda t, w: f"/county/members/{t.resident}/move",
