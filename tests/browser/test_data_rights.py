@@ -29,7 +29,7 @@ def _person(database: Path, phone: str) -> tuple[int, int, str]:
 def _download(page: Any, link: Any, folder: Path) -> bytes:
     with page.expect_download() as download:
         link.click()
-    path = folder / download.value.suggested_filename
+    path = folder / str(download.value.suggested_filename)
     download.value.save_as(str(path))
     return path.read_bytes()
 
