@@ -343,6 +343,21 @@ def _held(counts: dict[str, int]) -> str:
     )
 
 
+@contextmanager
+def _backup_refusals(what: str) -> Iterator[None]:
+    """A backup's or restore's refusal in one line (exit 2), a failing disk or folder in another (exit 1)."""
+    from ledger.core.errors import DomainError
+
+    try:
+        yield
+    except DomainError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:  # a full disk, a folder it may not write
+        typer.echo(f"{what} failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def backup(
     to: Annotated[Path, typer.Option("--to", help="The backup file to write (written whole, then renamed into place)")],
@@ -355,25 +370,17 @@ def backup(
     pg_dump) with the evidence photos, into one file that says what it holds."""
     from api.progress import reporter
     from ledger.core import backup as backups
-    from ledger.core.errors import DomainError
 
     settings = _read_settings()
-    try:
-        with reporter(quiet=quiet) as report:
-            manifest = backups.backup(
-                settings.database_url,
-                to,
-                upload_dir=settings.upload_dir,
-                photos=photos,
-                report=report,
-                pg_bin_dir=settings.pg_bin_dir,
-            )
-    except DomainError as exc:
-        typer.echo(f"{exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
-    except OSError as exc:  # a full disk, a folder it may not write
-        typer.echo(f"backup failed: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    with _backup_refusals("backup"), reporter(quiet=quiet) as report:
+        manifest = backups.backup(
+            settings.database_url,
+            to,
+            upload_dir=settings.upload_dir,
+            photos=photos,
+            report=report,
+            pg_bin_dir=settings.pg_bin_dir,
+        )
     typer.echo(
         f"wrote {to}: {manifest.engine} database at revision {manifest.revision}, {_held(manifest.counts)}, "
         f"{manifest.photos} photos" + ("" if photos else " (photos left out)")
@@ -397,25 +404,17 @@ def restore(
     photos into SHANZHI_UPLOAD_DIR; then count every table against the backup's own counts."""
     from api.progress import reporter
     from ledger.core import backup as backups
-    from ledger.core.errors import DomainError
 
     settings = _read_settings()
-    try:
-        with reporter(quiet=quiet) as report:
-            restored = backups.restore(
-                settings.database_url,
-                from_,
-                upload_dir=settings.upload_dir,
-                replace=replace,
-                report=report,
-                pg_bin_dir=settings.pg_bin_dir,
-            )
-    except DomainError as exc:
-        typer.echo(f"{exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
-    except OSError as exc:  # a full disk, a folder it may not write
-        typer.echo(f"restore failed: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    with _backup_refusals("restore"), reporter(quiet=quiet) as report:
+        restored = backups.restore(
+            settings.database_url,
+            from_,
+            upload_dir=settings.upload_dir,
+            replace=replace,
+            report=report,
+            pg_bin_dir=settings.pg_bin_dir,
+        )
     manifest = restored.manifest
     typer.echo(
         f"restored {from_} (made {manifest.created_at}): {_held(restored.counts)}, every table as the backup "
