@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, union_all
 from sqlalchemy import select as sa_select  # wider than sqlmodel.select (at most four columns typed)
 from sqlmodel import Session, col, select
 
@@ -42,7 +42,7 @@ from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
-from ledger.core import exports
+from ledger.core import exports, paging
 from ledger.core.base import row_id
 from ledger.core.errors import Invalid
 from ledger.identity.principal import Principal, visible_villages
@@ -548,3 +548,88 @@ def village_leaderboard(session: Session, village: Village, *, period: str, at: 
     )
     households = session.exec(select(Household.id).where(Household.village_id == village.id)).all()
     return label, leaderboard(entries, household_names(session, village), [h for h in households if h is not None])
+
+
+@dataclass(frozen=True, slots=True)
+class Leader:
+    rank: int  # households with the same points share a rank
+    household_id: int
+    name: str
+    points: int
+
+
+def village_leaderboard_page(
+    session: Session,
+    village: Village,
+    *,
+    period: str,
+    at: datetime,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+    household_id: int | None = None,
+) -> tuple[str, list[Leader], str | None, Leader | None]:
+    """`village_leaderboard` a page at a time, counted and ranked in SQL so that only the rows shown are read: the
+    period's label, the leaders after `cursor` (by points, then household id), the next page's cursor, and the
+    row of `household_id` (the caller's own household) wherever it ranks."""
+    assert village.id is not None
+    label, start, end = period_of(at, _county(session, village.county_id).timezone, period)
+    key = paging.decode(cursor, int, int)
+    limit = paging.bounded(limit)
+    moves = union_all(
+        sa_select(col(Claim.household_id).label("hid"), col(Claim.points).label("pts")).where(
+            col(Claim.village_id) == village.id,
+            col(Claim.status) == ClaimStatus.SETTLED.value,
+            col(Claim.settled_at) >= start,
+            col(Claim.settled_at) < end,
+        ),
+        sa_select(col(Deduction.household_id).label("hid"), (-col(Deduction.points)).label("pts")).where(
+            col(Deduction.village_id) == village.id,
+            col(Deduction.status) == DeductionStatus.IN_FORCE.value,
+            col(Deduction.recorded_at) >= start,
+            col(Deduction.recorded_at) < end,
+        ),
+    ).subquery()
+    totals = sa_select(moves.c.hid, func.sum(moves.c.pts).label("pts")).group_by(moves.c.hid).subquery()
+    points = func.coalesce(totals.c.pts, 0)
+    ranked = (
+        sa_select(
+            col(Household.id).label("household_id"),
+            points.label("points"),
+            func.rank().over(order_by=points.desc()).label("rank"),
+        )
+        .select_from(Household)
+        .outerjoin(totals, totals.c.hid == col(Household.id))
+        .where(col(Household.village_id) == village.id)
+        .subquery()
+    )
+    query = sa_select(ranked.c.rank, ranked.c.household_id, ranked.c.points)
+    if key is not None:
+        after_points, after_id = int(key[0]), int(key[1])
+        query = query.where(
+            or_(
+                ranked.c.points < after_points,
+                (ranked.c.points == after_points) & (ranked.c.household_id > after_id),
+            )
+        )
+    rows = [
+        (int(r), int(h), int(p))
+        for r, h, p in session.execute(
+            query.order_by(ranked.c.points.desc(), ranked.c.household_id).limit(limit + 1)
+        ).all()
+    ]
+    page = paging.cut(rows, limit, lambda row: (row[2], row[1]))
+    own = None
+    if household_id is not None:
+        own = (
+            next((row for row in rows if row[1] == household_id), None)
+            or session.execute(
+                sa_select(ranked.c.rank, ranked.c.household_id, ranked.c.points).where(
+                    ranked.c.household_id == household_id
+                )
+            ).first()
+        )
+    wanted = {h for _, h, _ in page.rows} | ({int(own[1])} if own is not None else set())
+    names = household_names(session, village, wanted)
+    leaders = [Leader(r, h, names.get(h, "?"), p) for r, h, p in page.rows]
+    mine = Leader(int(own[0]), int(own[1]), names.get(int(own[1]), "?"), int(own[2])) if own is not None else None
+    return label, leaders, page.next_cursor, mine

@@ -23,6 +23,7 @@ from ledger import figures
 from ledger.catalogue.models import Matter
 from ledger.claims import access, disputes, notice, review
 from ledger.claims.models import Claim, Deduction, Dispute
+from ledger.core import paging
 from ledger.core.base import utcnow
 from ledger.identity.principal import Principal
 from ledger.tenancy import County, Village
@@ -92,10 +93,13 @@ def deduction_out(session: Session, deduction: Deduction, *, replayed: bool = Fa
     )
 
 
-def notice_board_out(session: Session, village: Village) -> NoticeBoardOut:
+def notice_board_out(
+    session: Session, village: Village, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> NoticeBoardOut:
     """Approved claims in their notice period, named as the village's privacy allows, and recent deductions,
-    never named (or not shown, as the county says)."""
+    never named (or not shown, as the county says); newest first, a page at a time."""
     assert village.id is not None
+    page = notice.board_page(session, village.id, cursor=cursor, limit=limit)
     return NoticeBoardOut(
         village_id=village.id,
         village=village.name,
@@ -113,8 +117,9 @@ def notice_board_out(session: Session, village: Village) -> NoticeBoardOut:
                 notice_until=e.notice_until,
                 disputed=e.disputed,
             )
-            for e in notice.board(session, village.id)
+            for e in page.rows
         ],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -125,21 +130,29 @@ def leaderboard_out(
     *,
     period: Literal["month", "quarter", "year"] = "month",
     at: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
 ) -> LeaderboardOut:
-    """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
+    """Households ranked by settled points less deductions in the month, quarter or year around `at` (now), a page
+    at a time; `me` is the caller's own household wherever it ranks."""
     assert village.id is not None
-    label, table = figures.village_leaderboard(session, village, period=period, at=at or utcnow())
+    label, leaders, next_cursor, own = figures.village_leaderboard_page(
+        session,
+        village,
+        period=period,
+        at=at or utcnow(),
+        cursor=cursor,
+        limit=limit,
+        household_id=who.household_id,
+    )
     return LeaderboardOut(
         village_id=village.id,
         period=period,
         label=label,
         leaders=[
-            LeaderOut(
-                rank=int(r["rank"]),
-                name=str(r["name"]),
-                points=int(r["points"]),
-                mine=int(r["household_id"]) == who.household_id,
-            )
-            for r in table.to_dict(orient="records")
+            LeaderOut(rank=r.rank, name=r.name, points=r.points, mine=r.household_id == who.household_id)
+            for r in leaders
         ],
+        next_cursor=next_cursor,
+        me=LeaderOut(rank=own.rank, name=own.name, points=own.points, mine=True) if own is not None else None,
     )

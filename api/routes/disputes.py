@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, allow, created_or_replayed
+from api.paging import Cursor, Limit, link_next
 from api.presentation.claims import deduction_out, dispute_out
 from api.schemas.claims import AppealIn, DeductionIn, DeductionOut, DisputeOut, ResolveDisputeIn
 from ledger.claims import access, deductions, disputes
 from ledger.claims.models import DisputeKind, DisputeStatus
+from ledger.core import paging
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 
@@ -41,10 +43,19 @@ def record_deduction(
 
 @router.get("/deductions", response_model=list[DeductionOut])
 def list_deductions(
-    session: SessionDep, who: Reader, village_id: Annotated[int | None, Query(gt=0)] = None
+    session: SessionDep,
+    who: Reader,
+    request: Request,
+    response: Response,
+    village_id: Annotated[int | None, Query(gt=0)] = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[DeductionOut]:
-    """A villager: deductions against their household. Staff: their villages'. Newest first."""
-    return [deduction_out(session, d) for d in access.visible_deductions(session, who, village_id=village_id)]
+    """A villager: deductions against their household. Staff: their villages'. Newest first, a page at a time:
+    the `Link` header names the next page (README, "Lists")."""
+    page = access.deduction_page(session, who, village_id=village_id, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [deduction_out(session, d) for d in page.rows]
 
 
 @router.post("/appeals", response_model=DisputeOut, status_code=201, responses=REPLAY_RESPONSES)
@@ -69,14 +80,21 @@ def appeal(
 def list_disputes(
     session: SessionDep,
     who: Reader,
+    request: Request,
+    response: Response,
     status: DisputeStatus | None = None,
     kind: DisputeKind | None = None,
     village_id: Annotated[int | None, Query(gt=0)] = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[DisputeOut]:
     """Objections and appeals: a villager sees those about or raised by their household; staff their villages',
-    oldest first."""
-    found = access.visible_disputes(session, who, status=status, kind=kind, village_id=village_id)
-    return [dispute_out(d, who) for d in found]
+    oldest first, a page at a time: the `Link` header names the next page (README, "Lists")."""
+    page = access.dispute_page(
+        session, who, status=status, kind=kind, village_id=village_id, cursor=cursor, limit=limit
+    )
+    link_next(request, response, page.next_cursor)
+    return [dispute_out(d, who) for d in page.rows]
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, status_code=201, responses=REPLAY_RESPONSES)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import Lang, SessionDep, allow
+from api.paging import Cursor, Limit, link_next
 from api.presentation.claims import leaderboard_out, notice_board_out
 from api.presentation.files import FileWords
 from api.presentation.people import village_out
@@ -17,6 +18,7 @@ from api.schemas.claims import CountyPolicyIn, CountyPolicyOut, LeaderboardOut, 
 from api.schemas.people import VillageChangeIn, VillageOut
 from ledger import figures
 from ledger.catalogue import county as county_settings
+from ledger.core import paging
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, visible_village
 from ledger.people import places
@@ -32,13 +34,24 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 
 @router.get("/api/v1/villages/{village_id}/notice-board", response_model=NoticeBoardOut)
-def notice_board(village_id: int, session: SessionDep, who: Member, response: Response) -> NoticeBoardOut:
+def notice_board(
+    village_id: int,
+    session: SessionDep,
+    who: Member,
+    request: Request,
+    response: Response,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
+) -> NoticeBoardOut:
     """Approved claims in their notice period, named as the village's privacy setting allows, and recent
     deductions, which never name the household (一户村民), or are left off where the county's
-    `notice_deductions` is `hidden`. Villagers of the village may object to a claim here while it is in notice."""
+    `notice_deductions` is `hidden`; newest first, a page at a time (`next_cursor`). Villagers of the village may
+    object to a claim here while it is in notice."""
     village = visible_village(session, who, village_id, members=True)
     response.headers.update(PRIVATE)
-    return notice_board_out(session, village)
+    board = notice_board_out(session, village, cursor=cursor, limit=limit)
+    link_next(request, response, board.next_cursor)
+    return board
 
 
 @router.get("/api/v1/villages/{village_id}/leaderboard", response_model=LeaderboardOut)
@@ -47,13 +60,20 @@ def leaderboard(
     session: SessionDep,
     who: Member,
     response: Response,
+    request: Request,
     period: Literal["month", "quarter", "year"] = "month",
     at: datetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> LeaderboardOut:
-    """Households ranked by settled points less deductions in the month, quarter or year around `at` (now)."""
+    """Households ranked by settled points less deductions in the month, quarter or year around `at` (now), the
+    most first (households with as many points share a rank), a page at a time (`next_cursor`); `me` is your own
+    household's row wherever it ranks."""
     village = visible_village(session, who, village_id, members=True)
     response.headers.update(PRIVATE)
-    return leaderboard_out(session, village, who, period=period, at=at)
+    board = leaderboard_out(session, village, who, period=period, at=at, cursor=cursor, limit=limit)
+    link_next(request, response, board.next_cursor)
+    return board
 
 
 @router.get(

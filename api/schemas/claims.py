@@ -320,6 +320,7 @@ class NoticeBoardOut(BaseModel):
     village_id: int
     village: str
     entries: list[NoticeEntryOut]
+    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page; null on the last.")
 
 
 class LeaderOut(BaseModel):
@@ -334,6 +335,8 @@ class LeaderboardOut(BaseModel):
     period: str
     label: str
     leaders: list[LeaderOut]
+    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page; null on the last.")
+    me: LeaderOut | None = Field(description="Your own household's row wherever it ranks (villagers only).")
 
 
 class NotificationOut(BaseModel):

@@ -26,6 +26,7 @@ from ledger.claims.models import (
     DisputeStatus,
     EvidenceFile,
 )
+from ledger.core import paging
 from ledger.core.base import utcnow
 from ledger.core.errors import Invalid
 from ledger.identity.models import Role
@@ -218,8 +219,23 @@ def _scoped(
     return query if village_id is None else query.where(village == village_id)
 
 
-def visible_deductions(session: Session, who: Principal, *, village_id: int | None = None) -> list[Deduction]:
-    """A villager: the deductions against their household. Staff: their villages'. Newest first."""
+def visible_deductions(
+    session: Session, who: Principal, *, village_id: int | None = None, limit: int = LISTED
+) -> list[Deduction]:
+    """A villager: the deductions against their household. Staff: their villages'. Newest first, the first
+    `limit` (`deduction_page` reaches the others)."""
+    return deduction_page(session, who, village_id=village_id, limit=limit).rows
+
+
+def deduction_page(
+    session: Session,
+    who: Principal,
+    *,
+    village_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+) -> paging.Page[Deduction]:
+    """`visible_deductions` a page at a time, newest first, after `cursor`."""
     query = _scoped(
         select(Deduction),
         who,
@@ -228,7 +244,7 @@ def visible_deductions(session: Session, who: Principal, *, village_id: int | No
         col(Deduction.county_id),
         village_id,
     )
-    return list(session.scalars(query.order_by(col(Deduction.id).desc()).limit(LISTED)).all())
+    return paging.by_id(session, query, col(Deduction.id), cursor=cursor, limit=limit)
 
 
 def visible_deduction(session: Session, who: Principal, deduction_id: int) -> Deduction:
@@ -251,9 +267,24 @@ def visible_disputes(
     status: DisputeStatus | None = None,
     kind: DisputeKind | None = None,
     village_id: int | None = None,
+    limit: int = LISTED,
 ) -> list[Dispute]:
     """Objections and appeals: a villager, those about or raised by their household; staff their villages'.
-    Oldest first."""
+    Oldest first, the first `limit` (`dispute_page` reaches the others)."""
+    return dispute_page(session, who, status=status, kind=kind, village_id=village_id, limit=limit).rows
+
+
+def dispute_page(
+    session: Session,
+    who: Principal,
+    *,
+    status: DisputeStatus | None = None,
+    kind: DisputeKind | None = None,
+    village_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+) -> paging.Page[Dispute]:
+    """`visible_disputes` a page at a time, oldest first, after `cursor`."""
     query = select(Dispute)
     if who.role == Role.VILLAGER:
         query = query.where(
@@ -267,7 +298,7 @@ def visible_disputes(
         query = query.where(col(Dispute.status) == status)
     if kind is not None:
         query = query.where(col(Dispute.kind) == kind)
-    return list(session.scalars(query.order_by(col(Dispute.id)).limit(LISTED)).all())
+    return paging.by_id(session, query, col(Dispute.id), cursor=cursor, limit=limit, newest_first=False)
 
 
 def sees_disputed_household(who: Principal, dispute: Dispute) -> bool:

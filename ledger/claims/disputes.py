@@ -128,12 +128,12 @@ def objection_entry(session: Session, who: Principal, *, claim_id: int, now: dat
     at = now or utcnow()
     if who.role != Role.VILLAGER or who.household_id is None or who.home_village_id is None:
         raise Forbidden("Villagers object to entries on their village's notice board.")
-    claim = _objectable(who, session.get(Claim, claim_id), claim_id, at)
+    _objectable(who, session.get(Claim, claim_id), claim_id, at)
     if claim_id in objected_claims(session, who):
         raise AlreadyDisputed("Your household has already raised an objection about this entry.")
-    for entry in notice.board(session, who.home_village_id, now=at):
-        if entry.kind == "claim" and entry.id == claim.id:
-            return entry
+    entry = notice.claim_entry(session, who.home_village_id, claim_id, now=at)
+    if entry is not None:
+        return entry
     raise NotInNotice("This entry is not on the notice board.")  # not reached: an approved claim is on it
 
 

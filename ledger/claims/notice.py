@@ -6,17 +6,20 @@ notice period, with no objection open, a claim's points settle into the househol
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal, or_, select, union_all
 from sqlmodel import Session, col
 
 from ledger.catalogue.models import Matter
 from ledger.claims import lifecycle, rules
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeStatus
-from ledger.core import failures
+from ledger.core import failures, paging
 from ledger.core.base import as_utc, utcnow
+from ledger.core.errors import Invalid
 from ledger.tenancy import County, Household, NoticeDeductions, NoticePrivacy, Person, Village, touch_record
 
 STEP = "settle_notice"  # the name of the scheduled step (ledger/jobs.py)
@@ -93,94 +96,156 @@ class Entry:
 def board(session: Session, village_id: int, *, now: datetime | None = None) -> list[Entry]:
     """Claims in notice, named as the village's privacy policy allows, and deductions recorded within the notice
     period, never named: shown as 一户村民, or not at all where the county says so (County.notice_deductions);
-    newest first."""
-    now = now or utcnow()
+    newest first. The whole board: `board_page` reads it a page at a time."""
+    return _board(session, village_id, now=now or utcnow(), after=None, limit=None)
+
+
+def board_page(
+    session: Session,
+    village_id: int,
+    *,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+    now: datetime | None = None,
+) -> paging.Page[Entry]:
+    """`board` a page at a time after `cursor`, reading only the entries shown."""
+    key = paging.decode(cursor, int, str, int)
+    limit = paging.bounded(limit)
+    after = None
+    if key is not None:
+        moment, kind, entry_id = int(key[0]), str(key[1]), int(key[2])
+        if kind not in ("claim", "deduction"):
+            raise Invalid("This cursor is not one this list gave.", field="cursor")
+        try:
+            after = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=moment), kind, entry_id)
+        except OverflowError as exc:
+            raise Invalid("This cursor is not one this list gave.", field="cursor") from exc
+    rows = _board(session, village_id, now=now or utcnow(), after=after, limit=limit + 1)
+    return paging.cut(rows, limit, _key)
+
+
+def claim_entry(session: Session, village_id: int, claim_id: int, *, now: datetime | None = None) -> Entry | None:
+    """The board's entry of one claim, as the board shows it; None when it is not on the board."""
+    found = _board(session, village_id, now=now or utcnow(), after=None, limit=None, claim_id=claim_id)
+    return found[0] if found else None
+
+
+def _key(entry: Entry) -> paging.Key:
+    since_epoch = entry.decided_at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (since_epoch // timedelta(microseconds=1), entry.kind, entry.id)
+
+
+def _board(
+    session: Session,
+    village_id: int,
+    *,
+    now: datetime,
+    after: tuple[datetime, str, int] | None,
+    limit: int | None,
+    claim_id: int | None = None,
+) -> list[Entry]:
+    """The board's entries newest first (then claims before deductions, then the later id first), after the
+    entry `after`, at most `limit` of them; only those are read, named and checked for open disputes."""
     village = session.get(Village, village_id)
     county = session.get(County, village.county_id) if village else None
     if village is None or county is None:
         return []
-    names = household_names(session, village)
+    parts: list[Any] = [
+        select(
+            literal("claim").label("kind"),
+            col(Claim.id).label("id"),
+            col(Claim.household_id).label("household_id"),
+            col(Claim.matter_id).label("matter_id"),
+            col(Claim.points).label("points"),
+            col(Claim.decided_at).label("moment"),
+            col(Claim.notice_until).label("until"),
+        ).where(
+            col(Claim.village_id) == village_id,
+            col(Claim.status) == ClaimStatus.APPROVED,
+            *([col(Claim.id) == claim_id] if claim_id is not None else []),
+        )
+    ]
+    if county.notice_deductions != NoticeDeductions.HIDDEN and claim_id is None:
+        parts.append(
+            select(
+                literal("deduction").label("kind"),
+                col(Deduction.id).label("id"),
+                col(Deduction.household_id).label("household_id"),
+                col(Deduction.matter_id).label("matter_id"),
+                (-col(Deduction.points)).label("points"),
+                col(Deduction.recorded_at).label("moment"),
+                col(Deduction.recorded_at).label("until"),
+            ).where(
+                col(Deduction.village_id) == village_id,
+                col(Deduction.status) == DeductionStatus.IN_FORCE,
+                col(Deduction.recorded_at) >= now - timedelta(days=county.notice_days),
+            )
+        )
+    both = union_all(*parts).subquery()
+    query = select(both)
+    if after is not None:
+        moment, kind, entry_id = after
+        query = query.where(
+            or_(
+                both.c.moment < moment,
+                (both.c.moment == moment) & (both.c.kind > kind),
+                (both.c.moment == moment) & (both.c.kind == kind) & (both.c.id < entry_id),
+            )
+        )
+    query = query.order_by(both.c.moment.desc(), both.c.kind, both.c.id.desc())
+    rows = session.execute(query.limit(limit) if limit is not None else query).all()
+    if not rows:
+        return []
+    claim_ids = [r.id for r in rows if r.kind == "claim"]
+    deduction_ids = [r.id for r in rows if r.kind == "deduction"]
+    disputed: set[tuple[str, int]] = set()
+    for disputed_claim, disputed_deduction in session.execute(
+        select(col(Dispute.claim_id), col(Dispute.deduction_id)).where(
+            col(Dispute.village_id) == village_id,
+            col(Dispute.status) == DisputeStatus.OPEN,
+            col(Dispute.claim_id).in_(claim_ids) | col(Dispute.deduction_id).in_(deduction_ids),
+        )
+    ).all():
+        disputed.add(("claim", disputed_claim) if disputed_claim else ("deduction", disputed_deduction))
+    matters = {m.id: m for m in session.scalars(select(Matter).where(col(Matter.id).in_({r.matter_id for r in rows})))}
+    names = household_names(session, village, {r.household_id for r in rows if r.kind == "claim"})
     named = village.notice_privacy != NoticePrivacy.ANONYMOUS
-    open_disputes = select(col(Dispute.claim_id), col(Dispute.deduction_id)).where(
-        col(Dispute.village_id) == village_id, col(Dispute.status) == DisputeStatus.OPEN
-    )
-    disputed_claims: set[int | None] = set()
-    disputed_deductions: set[int | None] = set()
-    for claim_id, deduction_id in session.execute(open_disputes).all():
-        (disputed_claims if claim_id else disputed_deductions).add(claim_id or deduction_id)
-    entries: list[Entry] = []
-    claims = session.execute(
-        select(Claim, Matter)
-        .join(Matter, col(Matter.id) == col(Claim.matter_id))
-        .where(col(Claim.village_id) == village_id, col(Claim.status) == ClaimStatus.APPROVED)
-    ).all()
-    for claim, matter in claims:
+    entries = []
+    for r in rows:
+        matter = matters[r.matter_id]
+        moment = as_utc(r.moment)
+        claimed = r.kind == "claim"
         entries.append(
             Entry(
-                "claim",
-                claim.id,
-                claim.household_id,
-                names.get(claim.household_id, "?"),
-                named and names.get(claim.household_id) != UNNAMED,  # an erased head's household is not named
+                r.kind,
+                r.id,
+                r.household_id,
+                names.get(r.household_id, "?") if claimed else UNNAMED,
+                named and claimed and names.get(r.household_id) != UNNAMED,  # an erased head's household: unnamed
                 matter.code,
                 matter.name_zh,
                 matter.name_en,
-                claim.points,
-                as_utc(claim.decided_at),
-                as_utc(claim.notice_until),
-                claim.id in disputed_claims,
+                r.points,
+                moment,
+                as_utc(r.until) if claimed else moment + timedelta(days=county.notice_days),
+                (r.kind, r.id) in disputed,
             )
         )
-    if county.notice_deductions != NoticeDeductions.HIDDEN:
-        entries += _deductions(session, county, village_id, disputed_deductions, now)
-    return sorted(entries, key=lambda e: e.decided_at, reverse=True)
+    return entries
 
 
-def _deductions(
-    session: Session, county: County, village_id: int, disputed: set[int | None], now: datetime
-) -> list[Entry]:
-    """The village's deductions in force recorded within the notice period, none of them naming its household."""
-    found: list[Entry] = []
-    unnamed = UNNAMED
-    since = now - timedelta(days=county.notice_days)
-    deductions = session.execute(
-        select(Deduction, Matter)
-        .join(Matter, col(Matter.id) == col(Deduction.matter_id))
-        .where(
-            col(Deduction.village_id) == village_id,
-            col(Deduction.status) == DeductionStatus.IN_FORCE,
-            col(Deduction.recorded_at) >= since,
-        )
-    ).all()
-    for deduction, matter in deductions:
-        recorded = as_utc(deduction.recorded_at)
-        found.append(
-            Entry(
-                "deduction",
-                deduction.id,
-                deduction.household_id,
-                unnamed,
-                False,
-                matter.code,
-                matter.name_zh,
-                matter.name_en,
-                -deduction.points,
-                recorded,
-                recorded + timedelta(days=county.notice_days),
-                deduction.id in disputed,
-            )
-        )
-    return found
-
-
-def household_names(session: Session, village: Village) -> dict[int, str]:
-    """Each household of the village, named as the village's privacy policy allows; a household whose head was
-    erased (ledger/people/erasure.py) as 一户村民, whatever the policy: its pseudonym names nobody."""
-    rows = session.execute(
+def household_names(session: Session, village: Village, ids: Collection[int] | None = None) -> dict[int, str]:
+    """Each household of the village (or those of `ids` only), named as the village's privacy policy allows; a
+    household whose head was erased (ledger/people/erasure.py) as 一户村民, whatever the policy: its pseudonym
+    names nobody."""
+    query = (
         select(col(Household.id), col(Household.house_number), col(Person.name), col(Person.erased_at))
         .join(Person, (col(Person.household_id) == col(Household.id)) & col(Person.is_head))
         .where(col(Household.village_id) == village.id)
-    ).all()
+    )
+    if ids is not None:
+        query = query.where(col(Household.id).in_(list(ids)))
+    rows = session.execute(query).all()
     return {
         hid: rules.notice_name(
             NoticePrivacy.ANONYMOUS if erased else village.notice_privacy, head_name=name, house_number=number
