@@ -1,20 +1,34 @@
 """Request-scoped dependencies: one unit of work per request, and the access rule every route declares.
 
-Deny by default: a route either names who may call it with `allow(...)` or says `public()`. A test walks
-every route of the app and fails when one declares neither.
+Deny by default: a route either names who may call it with `allow(...)` (or `allow_caller(...)`) or says
+`public()`. A test walks every route of the app and fails when one declares neither.
+
+Two ways for a route to use the database:
+
+- `allow(...)` with `SessionDep`: the unit of work is a dependency, the caller is loaded by another, and the
+  endpoint is a plain function. Simple, and costs four thread-pool hops a request (open, caller, endpoint, commit).
+- `allow_caller(...)` with `run`, for the hot routes: the dependency checks only the bearer token, on the event
+  loop. The `async def` endpoint then calls `await run(request, caller, work, ...)`, which in one thread hop, in
+  its turn at the database, opens the unit of work, loads the caller with one indexed read (every check of
+  `principal.load`), admits them with the route's rule, runs `work(session, principal, ...)` and commits. `work`
+  returns plain data; the endpoint builds the answer from it after the commit (`json_answer`), so nothing is
+  serialised while the database is held.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, Query, Request, Response, status
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -184,6 +198,86 @@ def allow_unheld(*roles: str, partner_kinds: tuple[str, ...] = (), before_passwo
 
     vars(rule)["access_rule"] = access  # read by access_rule_of
     return Depends(rule)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A caller whose bearer token was checked on the event loop, and the rule of the route they call. Who they
+    are now (active, role, household, scopes…) is read in the route's own unit of work, by `run`."""
+
+    claims: tokens.AccessClaims
+    access: dict[str, Any]
+
+
+def allow_caller(
+    *roles: str,
+    partner_kinds: tuple[str, ...] = (),
+    scope: str | None = None,
+    before_password_change: bool = False,
+) -> Any:
+    """As `allow`, for an `async def` route that does its database work in one thread hop with `run`: the
+    dependency checks the token only (no database, no thread) and gives a `Caller`; `run` loads the caller and
+    applies this rule inside the route's unit of work, before the work itself."""
+    access = _access(roles, partner_kinds, scope, before_password_change)
+
+    async def rule(request: Request, settings: SettingsDep, credentials: BearerDep) -> Caller:
+        return Caller(bearer_claims(request, settings, credentials), access)
+
+    vars(rule)["access_rule"] = access  # read by access_rule_of
+    return Depends(rule)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def run(
+    request: Request,
+    caller: Caller,
+    work: Callable[Concatenate[Session, Principal, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`work(session, principal, *args, **kwargs)` in one unit of work, committed before this returns: one
+    thread-pool hop, taken once it is this request's turn at the database (a request waiting holds no thread).
+    The caller is loaded and admitted first, in the same unit of work; a refusal (401, 403) or any error of the
+    work rolls everything back and propagates as it would from a plain route. Return plain data from `work` and
+    build the answer from it afterwards."""
+    engine: Engine = request.app.state.engine
+    async with _turn(request):
+        return await run_in_threadpool(_work_as, engine, caller, work, args, kwargs)
+
+
+def _work_as(
+    engine: Engine,
+    caller: Caller,
+    work: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> T:
+    claims = caller.claims
+    with unit_of_work(engine) as session:
+        principal = principals.load(
+            session, subject=claims.sub, role=claims.role, scopes=claims.scopes, issued_at=claims.issued_at
+        )
+        admit(caller.access, principal)
+        return work(session, principal, *args, **kwargs)
+
+
+def json_answer(
+    model: BaseModel, *, status_code: int = status.HTTP_200_OK, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The answer of a route whose decorator declares `response_model` (for the OpenAPI document) but that
+    returns a ready Response: the model serialised once, with no second validation by FastAPI."""
+    return Response(model.model_dump_json(), status_code, headers, media_type="application/json")
+
+
+def written_answer(model: BaseModel, replayed: bool) -> Response:
+    """`json_answer` for an idempotent write: 201 for a new one; 200 and `Idempotency-Replayed: true` for a
+    replay of an earlier one (as `created_or_replayed`)."""
+    if replayed:
+        return json_answer(model, headers={"Idempotency-Replayed": "true"})
+    return json_answer(model, status_code=status.HTTP_201_CREATED)
 
 
 def caller_again(request: Request, session: Session) -> Principal:

@@ -4,8 +4,9 @@ at all, `ledger.claims.access` decides first."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -39,6 +40,25 @@ def claim_out(
     session: Session, claim: Claim, who: Principal, *, replayed: bool = False, evidence: list[int] | None = None
 ) -> ClaimOut:
     """The claim as this caller may see it. `evidence`: the photo ids, when the caller knows them already."""
+    return claim_view(session, claim, who, replayed=replayed, evidence=evidence).model()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimView:
+    """What a caller may see of a claim, as plain values read in the unit of work; `model()` builds the answer
+    (after the commit, on a route that runs its work with api.deps.run)."""
+
+    schema: type[ClaimOut]
+    fields: dict[str, Any]
+
+    def model(self) -> ClaimOut:
+        return self.schema(**self.fields)
+
+
+def claim_view(
+    session: Session, claim: Claim, who: Principal, *, replayed: bool = False, evidence: list[int] | None = None
+) -> ClaimView:
+    """`claim_out`'s values, without building the answer."""
     matter = session.get(Matter, claim.matter_id)
     assert matter is not None
     links = (
@@ -57,17 +77,20 @@ def claim_out(
     assert county is not None
     fields["appeal_until"] = disputes.appeal_deadline(county, claim)
     if not access.is_staff(who):
-        return ClaimOut(**fields)
+        return ClaimView(ClaimOut, fields)
     now = utcnow()
-    return ClaimReviewOut(
-        **fields,
-        entered_by=claim.entered_by,
-        decided_by=claim.decided_by,
-        age_hours=review.age_hours(claim, now),
-        overdue=review.is_overdue(claim, county, now),
-        escalated_at=claim.escalated_at,
-        flags=claim.flags,
-        note=claim.note,
+    return ClaimView(
+        ClaimReviewOut,
+        fields
+        | {
+            "entered_by": claim.entered_by,
+            "decided_by": claim.decided_by,
+            "age_hours": review.age_hours(claim, now),
+            "overdue": review.is_overdue(claim, county, now),
+            "escalated_at": claim.escalated_at,
+            "flags": claim.flags,
+            "note": claim.note,
+        },
     )
 
 

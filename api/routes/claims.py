@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from api.deps import REPLAY_RESPONSES, IdempotencyKey, KeysDep, SessionDep, allow, created_or_replayed
-from api.presentation.claims import claim_out, dispute_out
+from api.deps import (
+    REPLAY_RESPONSES,
+    Caller,
+    IdempotencyKey,
+    KeysDep,
+    SessionDep,
+    allow,
+    allow_caller,
+    created_or_replayed,
+    run,
+    written_answer,
+)
+from api.presentation.claims import ClaimView, claim_out, claim_view, dispute_out
 from api.schemas.claims import (
     AwardIn,
     BulkApproveIn,
@@ -31,6 +44,7 @@ from ledger.identity.principal import Principal
 
 router = APIRouter(prefix="/api/v1/claims", tags=["claims"])
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
+VillagerCaller = Annotated[Caller, allow_caller(Role.VILLAGER)]
 Official = Annotated[Principal, allow(Role.OFFICIAL)]
 Reviewer = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
@@ -40,16 +54,15 @@ DeviceId = Annotated[
 ]
 
 
-@router.post("", response_model=ClaimOut, status_code=201, responses=REPLAY_RESPONSES)
-def claim(
+@router.post("", response_model=ClaimOut, status_code=201, responses=REPLAY_RESPONSES, response_class=JSONResponse)
+async def claim(
     body: ClaimIn,
     idempotency_key: IdempotencyKey,
-    session: SessionDep,
+    request: Request,
     keys: KeysDep,
-    who: Villager,
-    response: Response,
+    caller: VillagerCaller,
     device: DeviceId = None,
-) -> ClaimOut:
+) -> Response:
     """Claim points for your household with the code you scanned. Awaits review, or is approved at once when the
     matter allows it and the code was shown live by an official."""
     details = claims.Details(
@@ -60,16 +73,20 @@ def claim(
         device=device,
         scan_ticket=body.scan_ticket,
     )
-    result = claims.submit_by_code(
-        session, who, keys, token=body.token, details=details, idempotency_key=idempotency_key
-    )
-    created_or_replayed(response, result.replayed)
-    return claim_out(
+    view = await run(request, caller, _claim, keys, body.token, details, idempotency_key)
+    return written_answer(view.model(), view.fields["replayed"])
+
+
+def _claim(
+    session: Session, who: Principal, keys: codes.Keys, token: str, details: claims.Details, idempotency_key: str
+) -> ClaimView:
+    result = claims.submit_by_code(session, who, keys, token=token, details=details, idempotency_key=idempotency_key)
+    return claim_view(
         session,
         result.value,
         who,
         replayed=result.replayed,
-        evidence=None if result.replayed else list(body.evidence_ids),
+        evidence=None if result.replayed else list(details.evidence_ids),
     )
 
 
