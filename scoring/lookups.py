@@ -1,21 +1,32 @@
 """Partner banks read ratings: only with the household's active consent, within rate limits, and every rating
-shown is written to the household's access log ("who looked at my rating, when, and why")."""
+shown is written to the household's access log ("who looked at my rating, when, and why").
+
+A lookup is the hottest read of the service (a bank may check hundreds of households a minute), so it is written
+in SQLAlchemy Core with its statements built once: one query reads the consent, its household and the household's
+latest rating (and the county's scorecard in force, for the freshness check); one statement counts the lookup
+against the household's daily cap; one writes the access-log row. Only a stale rating (rare: the household's
+record moved on, the month turned or the county changed its scorecard) takes the slower way through
+`ratings.current`, which computes and stores a new one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from sqlmodel import Session, col
 
 from ledger.core import ratelimit
-from ledger.core.base import table_of, utcnow
+from ledger.core.base import as_utc, table_of, utcnow
 from ledger.core.db import unit_of_work
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
-from scoring import access, ratings
-from scoring.models import Consent, CreditLookup, Rating
+from ledger.tenancy import Household
+from scoring import access, history, ratings
+from scoring import consent as consents
+from scoring.card import Card
+from scoring.models import Consent, CreditLookup, Rating, ScorecardActivation
 
 LOG = table_of(CreditLookup)
 
@@ -26,11 +37,47 @@ class Limits:
     per_subject_per_day: int = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shown:
-    rating: Rating
-    consent: Consent
-    lookup_id: int
+    """A rating as a bank may be shown it under a consent: everything the allow-list
+    (api/presentation/credit.py `partner_answer`) draws on, as plain values read before the commit."""
+
+    household_id: int
+    grade: str
+    score: int | None
+    score_range: tuple[int, int]
+    reasons: list[dict[str, Any]]
+    features: dict[str, Any]
+    sufficiency: dict[str, Any]
+    as_of: datetime
+    computed_at: datetime
+    scorecard_id: str
+    consent_id: str
+    purpose: str
+    scope: str
+    lookup_id: int | None = None  # the access-log row, when the rating was shown by a lookup
+
+
+def shown_of(
+    session: Session, rating: Rating, *, consent_id: str, purpose: str, scope: str, lookup_id: int | None = None
+) -> Shown:
+    """A stored rating's values, shown under a consent."""
+    return Shown(
+        household_id=rating.household_id,
+        grade=rating.grade,
+        score=rating.score,
+        score_range=ratings.card_by_id(session, rating.scorecard_id).score_range,
+        reasons=rating.reasons,
+        features=rating.features,
+        sufficiency=rating.sufficiency,
+        as_of=rating.as_of,
+        computed_at=rating.computed_at,
+        scorecard_id=rating.scorecard_id,
+        consent_id=consent_id,
+        purpose=purpose,
+        scope=scope,
+        lookup_id=lookup_id,
+    )
 
 
 def spend_client_budget(
@@ -51,25 +98,124 @@ def spend_client_budget(
         )
 
 
+_C, _H, _R, _A = table_of(Consent), table_of(Household), ratings.RATING, table_of(ScorecardActivation)
+_LATEST = select(func.max(_R.c.id)).where(_R.c.household_id == _C.c.household_id).correlate(_C).scalar_subquery()
+_IN_FORCE = (
+    select(_A.c.scorecard_id)
+    .where(_A.c.county_id == _H.c.county_id)
+    .order_by(_A.c.id.desc())
+    .limit(1)
+    .correlate(_H)
+    .scalar_subquery()
+)
+# The consent, its household and the household's latest rating, with the county's scorecard in force: one query.
+_READ = (
+    select(
+        _C.c.partner_id,
+        _C.c.household_id,
+        _C.c.county_id,
+        _C.c.purpose,
+        _C.c.scope,
+        _C.c.granted_at,
+        _C.c.expires_at,
+        _C.c.revoked_at,
+        _H.c.closed_at,
+        _H.c.record_seq.label("household_seq"),
+        _R.c.id.label("rating_id"),
+        _R.c.scorecard_id,
+        _R.c.record_seq,
+        _R.c.as_of,
+        _R.c.computed_at,
+        _R.c.grade,
+        _R.c.score,
+        _R.c.reasons,
+        _R.c.features,
+        _R.c.sufficiency,
+        _IN_FORCE.label("in_force"),
+    )
+    .select_from(_C.join(_H, _H.c.id == _C.c.household_id).outerjoin(_R, _R.c.id == _LATEST))
+    .where(_C.c.id == bindparam("consent_id"))
+)
+_LOG_ROW = insert(LOG).returning(LOG.c.id)
+
+
 def lookup(
     session: Session, who: Principal, *, household_id: int, consent_id: str, limits: Limits, now: datetime | None = None
 ) -> Shown:
-    access.require_bank(who)
+    """The household's rating as the bank may see it under the consent, counted against the household's daily cap
+    and written to its access log. Without an active consent of this household for this bank — no such consent,
+    another bank's or household's, expired, revoked, a closed household — the one refusal that says nothing
+    about the household (`consent_required`, as `scoring.consent.check`)."""
+    partner_id = access.require_bank(who)
     now = now or utcnow()
-    client = who.subject.partition(":")[2]
-    consent = access.readable_rating(session, who, household_id=household_id, consent_id=consent_id, now=now)
+    conn = session.connection()
+    row = conn.execute(_READ, {"consent_id": consent_id}).first() if len(consent_id) <= 64 else None
+    if (
+        row is None
+        or row.partner_id != partner_id
+        or row.household_id != household_id
+        or row.revoked_at is not None
+        or not as_utc(row.granted_at) <= now < as_utc(row.expires_at)
+        or row.closed_at is not None  # its consents ended with it (scoring/closing.py)
+    ):
+        raise consents.ConsentRequired("The household has not given you an active consent to read its rating.")
     ratelimit.hit(
         session,
-        f"credit:subject:{who.partner_id}:{household_id}",
+        f"credit:subject:{partner_id}:{household_id}",
         limit=limits.per_subject_per_day,
         seconds=86_400,
         what="lookups of this household today",
         now=now,
     )
-    rating = ratings.current(session, household_id, now=now)
-    assert rating.id is not None  # a stored rating
-    logged = log_shown(session, consent=consent, client_id=client, rating_id=rating.id, now=now)
-    return Shown(rating=rating, consent=consent, lookup_id=logged)
+    if not _fresh(row, now):  # computed and stored now
+        rating = ratings.current(session, household_id, now=now)
+        assert rating.id is not None  # a stored rating
+        logged = _log(conn, row, who, consent_id, rating.id, now)
+        return shown_of(session, rating, consent_id=consent_id, purpose=row.purpose, scope=row.scope, lookup_id=logged)
+    return Shown(
+        household_id=household_id,
+        grade=row.grade,
+        score=row.score,
+        score_range=ratings.card_by_id(session, row.scorecard_id).score_range,
+        reasons=row.reasons,
+        features=row.features,
+        sufficiency=row.sufficiency,
+        as_of=row.as_of,
+        computed_at=row.computed_at,
+        scorecard_id=row.scorecard_id,
+        consent_id=consent_id,
+        purpose=row.purpose,
+        scope=row.scope,
+        lookup_id=_log(conn, row, who, consent_id, row.rating_id, now),
+    )
+
+
+def _fresh(row: Any, now: datetime) -> bool:
+    """`ratings.is_fresh` on the columns read by `_READ`."""
+    return (
+        row.rating_id is not None
+        and row.scorecard_id == (row.in_force or Card.shipped().id)
+        and row.record_seq == row.household_seq
+        and history.month_label(as_utc(row.as_of)) == history.month_label(now)
+    )
+
+
+def _log(conn: Connection, row: Any, who: Principal, consent_id: str, rating_id: int, now: datetime) -> int:
+    return int(
+        conn.execute(
+            _LOG_ROW,
+            {
+                "county_id": row.county_id,
+                "household_id": row.household_id,
+                "partner_id": row.partner_id,
+                "client_id": who.subject.partition(":")[2],
+                "consent_id": consent_id,
+                "purpose": row.purpose,
+                "rating_id": rating_id,
+                "looked_at": now,
+            },
+        ).scalar_one()
+    )
 
 
 def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: int, now: datetime) -> int:
@@ -77,7 +223,7 @@ def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: 
     return int(
         session.connection()
         .execute(
-            insert(LOG).returning(LOG.c.id),
+            _LOG_ROW,
             {
                 "county_id": consent.county_id,
                 "household_id": consent.household_id,

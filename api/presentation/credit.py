@@ -33,29 +33,37 @@ EXPLANATION = (
 
 
 def partner_rating(session: Session, rating: Rating, consent: Consent) -> PartnerRatingOut:
-    """The allow-list: what the consented scope lets the bank see, nothing else."""
-    card = ratings.card_by_id(session, rating.scorecard_id)
-    out = PartnerRatingOut(
-        household_id=rating.household_id,
-        grade=rating.grade,
-        as_of=rating.as_of,
-        computed_at=rating.computed_at,
-        scorecard_version=rating.scorecard_id,
-        valid_until=ratings.valid_until(rating.as_of),
-        data_sufficiency=SufficiencyOut(
-            sufficient=bool(rating.sufficiency.get("sufficient")),
-            months_of_history=int(rating.sufficiency.get("months_of_history", 0)),
-        ),
-        consent_id=consent.id,
-        purpose=consent.purpose,
-        scope=consent.scope,
+    """A stored rating as the consent's bank may see it (`partner_answer`)."""
+    return partner_answer(
+        lookups.shown_of(session, rating, consent_id=consent.id, purpose=consent.purpose, scope=consent.scope)
     )
-    if consent.scope in (Scope.SCORE, Scope.SUMMARY):
-        out.score = rating.score
-        out.score_range = list(card.score_range)
-        out.reasons = [ReasonOut(code=r["code"], zh=r["zh"], en=r["en"]) for r in rating.reasons]
-    if consent.scope == Scope.SUMMARY:
-        f = rating.features
+
+
+def partner_answer(shown: lookups.Shown) -> PartnerRatingOut:
+    """The allow-list: what the consented scope lets the bank see, nothing else. Built from plain values, so a
+    lookup builds it after its unit of work has committed."""
+    sufficiency = shown.sufficiency
+    out = PartnerRatingOut(
+        household_id=shown.household_id,
+        grade=shown.grade,
+        as_of=shown.as_of,
+        computed_at=shown.computed_at,
+        scorecard_version=shown.scorecard_id,
+        valid_until=ratings.valid_until(shown.as_of),
+        data_sufficiency=SufficiencyOut(
+            sufficient=bool(sufficiency.get("sufficient")),
+            months_of_history=int(sufficiency.get("months_of_history", 0)),
+        ),
+        consent_id=shown.consent_id,
+        purpose=shown.purpose,
+        scope=shown.scope,
+    )
+    if shown.scope in (Scope.SCORE, Scope.SUMMARY):
+        out.score = shown.score
+        out.score_range = list(shown.score_range)
+        out.reasons = [ReasonOut(code=r["code"], zh=r["zh"], en=r["en"]) for r in shown.reasons]
+    if shown.scope == Scope.SUMMARY:
+        f = shown.features
         out.activity_summary = ActivitySummaryOut(
             active_months_12=int(f.get("active_months_12") or 0),
             categories_24m=int(f.get("categories_24m") or 0),

@@ -20,8 +20,8 @@ from api.presentation.credit import (
     access_log_out,
     consent_out,
     my_rating_out,
+    partner_answer,
     partner_out,
-    partner_rating,
     review_out,
 )
 from api.problems import status_of
@@ -125,7 +125,7 @@ def partner_lookup(
     household to see."""
     shown = lookups.lookup(session, who, household_id=household_id, consent_id=consent_id, limits=limits_of(settings))
     response.headers.update(PRIVATE)
-    return partner_rating(session, shown.rating, shown.consent)
+    return partner_answer(shown)
 
 
 @router.post("/credit/lookups", response_model=LookupsOut, response_model_exclude_none=True)
@@ -145,7 +145,7 @@ def partner_lookups(
                     household_id=item.household_id,
                     consent_id=item.consent_id,
                     status=200,
-                    rating=partner_rating(session, shown.rating, shown.consent),
+                    rating=partner_answer(shown),
                 )
             )
         except DomainError as error:
