@@ -1,6 +1,7 @@
--- wrk script for bench/credit_lookup.py: each connection sends the requests listed in a file (method, path, header
--- lines separated by "|", body; tab-separated), in turn, waiting `delay` ms after each answer, so that
--- connections x (1000 / (delay + latency)) requests a second arrive: a steady rate, not a flood.
+-- wrk script for bench/credit_lookup.py and the paced run of bench/claims_http.py: each connection sends the
+-- requests listed in a file (method, path, header lines separated by "|", body; tab-separated), in turn, waiting
+-- `delay` ms after each answer, so that connections x (1000 / (delay + latency)) requests a second arrive: a
+-- steady rate, not a flood.
 -- It is wrk_requests.lua with delay(): wrk paces every request of a script that defines delay() at all, so the
 -- unpaced benchmarks keep a script without it.
 local requests = {}
