@@ -67,9 +67,10 @@ def signals(
 ) -> list[dict[str, Any]]:
     """The flags of a claim about to be made. `code_step`: the step of the live rotating code it was made with."""
     flags: list[dict[str, Any]] = []
+    conn = session.connection()  # Core reads: the claim they judge is not written yet, so nothing to autoflush
     if device:
         households = set(
-            session.scalars(_DEVICE_HOUSEHOLDS, {"device": device, "since": now - timedelta(days=1)}).all()
+            conn.scalars(_DEVICE_HOUSEHOLDS, {"device": device, "since": now - timedelta(days=1)}).all()
         ) | {household_id}
         if len(households) >= SHARED_DEVICE_HOUSEHOLDS:
             flags.append(
@@ -79,7 +80,7 @@ def signals(
                     "detail": f"this device claimed for {len(households)} households in a day",
                 }
             )
-    recent = session.execute(_RECENT, {"household_id": household_id, "since": now - timedelta(hours=1)}).scalar()
+    recent = conn.execute(_RECENT, {"household_id": household_id, "since": now - timedelta(hours=1)}).scalar()
     if (recent or 0) + 1 >= BURST_CLAIMS:
         flags.append(
             {
@@ -136,7 +137,8 @@ def _live_code(
         flags.append({"code": "no_device", "detail": "the claim named no device"})
     else:
         others = set(
-            session.scalars(
+            session.connection()
+            .scalars(
                 _SAME_CODE,
                 {
                     "device": device,
@@ -144,7 +146,8 @@ def _live_code(
                     "first": code_step - STEPS_ACCEPTED,
                     "last": code_step + STEPS_ACCEPTED,
                 },
-            ).all()
+            )
+            .all()
         ) - {household_id}
         if others:
             flags.append(

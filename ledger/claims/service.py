@@ -455,6 +455,9 @@ def _activity(session: Session, activity_id: int, *, lock: bool) -> Place:
     if row is None:
         raise codes.CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
     place = Place(*row)
+    # A unit of work holds its rows weakly: keep these until it ends, so that what comes after (the journal's
+    # reason, the answer) finds them in it instead of loading them again.
+    session.info.setdefault("claim_places", []).append(place)
     if not place.activity.active:
         raise ActivityWithdrawn("This activity was withdrawn by the village.", activity_id=activity_id)
     return place
@@ -531,7 +534,9 @@ def _check_window(activity: Activity, now: datetime) -> None:
 def _check_household(session: Session, place: Place, *, household_id: int, now: datetime, lock: bool) -> str:
     """May this household claim at this activity now (evidence aside)? Returns the period the claim counts in."""
     activity, matter, county = place.activity, place.matter, place.county
-    household = session.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).first()
+    # Core reads on the unit's connection: nothing of the claim is written yet, so there is nothing to autoflush
+    conn = session.connection()
+    household = conn.execute(_HOUSEHOLD if lock else _HOUSEHOLD_READ, {"household_id": household_id}).first()
     village_id = household.village_id if household is not None else None
     if village_id != activity.village_id:
         raise OutsideVillage("This activity is for another village's households.", village_id=activity.village_id)
@@ -541,7 +546,7 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
     if newest is None or not catalogue.in_force(newest, now):
         raise catalogue.MatterInactive("This matter is not in force any more.", matter_code=matter.code)
     period = rules.period_key(now, county.timezone, activity.period)
-    earlier = session.execute(
+    earlier = conn.execute(
         _EARLIER, {"activity_id": activity.id, "household_id": household_id, "period": period}
     ).first()
     if earlier is not None:
@@ -551,7 +556,7 @@ def _check_household(session: Session, place: Place, *, household_id: int, now: 
             claimed_at=as_utc(earlier.submitted_at).isoformat(),
         )
     if activity.capacity is not None:
-        taken = session.execute(_TAKEN, {"activity_id": activity.id, "period": period}).scalar()
+        taken = conn.execute(_TAKEN, {"activity_id": activity.id, "period": period}).scalar()
         if (taken or 0) >= activity.capacity:
             raise CapacityFull("All places of this activity are taken.", capacity=activity.capacity)
     rules.check_caps(_caps(matter), _claims_in_periods(session, household_id, matter, county.timezone, now))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, Index, case, func, select
+from sqlalchemy import JSON, Column, ColumnElement, Index, bindparam, case, func, insert, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from ledger.core import failures
@@ -57,9 +57,27 @@ class NotYet(Exception):
         self.until = until
 
 
+NOTIFICATION = table_of(Notification)
+# Queued on every approval, so built once; a Core insert, written at once (no ORM object to build and flush).
+_QUEUE = insert(NOTIFICATION).values(
+    county_id=bindparam("county_id"),
+    household_id=bindparam("household_id"),
+    kind=bindparam("kind"),
+    payload=bindparam("payload"),
+    created_at=bindparam("now"),
+    attempts=0,
+    next_attempt_at=bindparam("now"),
+)
+
+
 def tell(session: Session, *, county_id: int, household_id: int | None, kind: str, **payload: Any) -> None:
     """Queue a notification in the caller's unit of work: it exists exactly when the change it tells of does."""
-    session.add(Notification(county_id=county_id, household_id=household_id, kind=kind, payload=payload))
+    if session.new:  # the household or county it names may be one this unit of work has not written yet
+        session.flush()
+    session.connection().execute(
+        _QUEUE,
+        {"county_id": county_id, "household_id": household_id, "kind": kind, "payload": payload, "now": utcnow()},
+    )
 
 
 def log_sink(notification: Notification) -> None:

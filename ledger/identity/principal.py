@@ -190,7 +190,7 @@ _SCOPES = (
 
 
 def _user(session: Session, user_id: int, role: str, issued_at: datetime | None) -> Principal:
-    user = session.execute(_USER, {"user_id": user_id}).first()
+    user = session.connection().execute(_USER, {"user_id": user_id}).first()  # Core: read first, no autoflush
     if user is None or not user.active or user.role != role:
         raise Unauthenticated("This sign-in is no longer valid; sign in again.")
     if user.role == Role.VILLAGER and (user.household_id is None or user.closed_at is not None):
@@ -210,9 +210,10 @@ def _user(session: Session, user_id: int, role: str, issued_at: datetime | None)
         )
     villages: set[int] = set()
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
-        for village_id, township_village in session.execute(_SCOPES, {"user_id": user_id}):
-            villages.add(village_id if village_id is not None else township_village)
-        villages.discard(None)
+        for village_id, township_village in session.connection().execute(_SCOPES, {"user_id": user_id}):
+            village = village_id if village_id is not None else township_village
+            if village is not None:
+                villages.add(village)
     return Principal(
         subject=f"user:{user_id}",
         role=user.role,
@@ -236,7 +237,7 @@ _CLIENT = (
 
 
 def _client(session: Session, client_id: str, role: str, scopes: tuple[str, ...]) -> Principal:
-    client = session.execute(_CLIENT, {"client_id": client_id}).first()
+    client = session.connection().execute(_CLIENT, {"client_id": client_id}).first()
     if client is None or not client.active or role != PARTNER:
         raise Unauthenticated("This client token is no longer valid; request a new one.")
     granted = set(client.scopes.split())

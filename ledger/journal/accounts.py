@@ -43,9 +43,11 @@ _ISSUANCE_AND_NOTICE = select(Account.id, Account.kind).where(
 def issuance_and_notice(session: Session, *, village_id: int, household_id: int) -> tuple[int, int]:
     """The village's issuance account and the household's notice account: where a claim's points come from and
     where they wait while in notice (one query; every claim asks)."""
+    if session.new:  # accounts this unit of work made and has not written yet
+        session.flush()
     found = {
         kind: account_id
-        for account_id, kind in session.execute(
+        for account_id, kind in session.connection().execute(
             _ISSUANCE_AND_NOTICE, {"village_id": village_id, "household_id": household_id}
         )
     }
