@@ -30,6 +30,7 @@ from ledger.journal.models import (
     Account,
     AccountBalance,
     ChainHead,
+    HouseholdMonth,
     JournalTransaction,
     Posting,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Dispute",
     "EvidenceFile",
     "Household",
+    "HouseholdMonth",
     "IdempotencyRecord",
     "JobFailure",
     "JournalTransaction",

@@ -2,12 +2,14 @@
 category, its deductions per month, its claim decisions and the objections upheld against it.
 
 Settled points are postings into the household (settled) account by awards and settlements, net of reversals of
-those (a reversal counts in the month and matter of what it reverses). Deductions come from the deduction table,
-so the unpaid part counts too. Nothing here is read from outside the household's county.
+those (a reversal counts in the month and matter of what it reverses). The awards are read from the monthly
+summary the journal keeps per household, month and reason (`household_month`, ledger/journal/months.py), not
+from the postings; the reversals, few, from the journal. Deductions come from the deduction table, so the
+unpaid part counts too. Nothing here is read from outside the household's county.
 
-Two ways in, one set of queries: `load` reads a few households (a rating computed on the spot walks from their
-accounts to their postings), `stream` reads a whole county in one ordered pass over its postings and hands it
-out household range by household range (a batch, where reading the postings in order beats looking them up).
+Two ways in, one set of queries: `load` reads a few households (a rating computed on the spot), `stream` reads
+a whole county in one pass over its summary in household order and hands it out household range by household
+range.
 """
 
 from __future__ import annotations
@@ -25,16 +27,16 @@ from sqlmodel import Session, col
 from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus, Dispute, DisputeKind, DisputeStatus
 from ledger.core.base import table_of
-from ledger.journal.models import Account, AccountKind, JournalTransaction, Posting, TxKind
+from ledger.journal.models import Account, AccountKind, HouseholdMonth, JournalTransaction, Posting, TxKind
 from scoring.features import CLAIM_COLUMNS, DEDUCTION_COLUMNS, ENTRY_COLUMNS, NEGATIVE_HISTORY_MONTHS, OBJECTION_COLUMNS
 
 TX = table_of(JournalTransaction)
 ORIGINAL = TX.alias("original")
 POSTING = table_of(Posting)
 ACCOUNT = table_of(Account)
+SUMMARY = table_of(HouseholdMonth)
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.SETTLED, ClaimStatus.REJECTED, ClaimStatus.REVOKED)
 RAW = ["household_id", "month", "reason", "points"]
-BATCH_CACHE_KB = 131_072  # SQLite's page cache for a batch pass (the default is 2 MB)
 BATCH_SORT_MB = 256  # PostgreSQL's memory for the batch pass's sort (the default is 4 MB)
 
 
@@ -84,23 +86,8 @@ def _queries(conn: Connection, county_id: int, as_of: datetime) -> _Queries:
     label = month_label(as_of)
     first_month = month_label(month_start(label, NEGATIVE_HISTORY_MONTHS - 1))
     since_negative, since_24 = month_start(label, NEGATIVE_HISTORY_MONTHS - 1), month_start(label, 23)
-    month = _month(conn, TX.c.effective_at)
-    awards = (
-        select(ACCOUNT.c.household_id, month.label("month"), TX.c.reason, func.sum(POSTING.c.amount).label("points"))
-        .select_from(
-            POSTING.join(TX, TX.c.id == POSTING.c.transaction_id).join(ACCOUNT, ACCOUNT.c.id == POSTING.c.account_id)
-        )
-        .where(
-            ACCOUNT.c.kind == AccountKind.HOUSEHOLD,
-            ACCOUNT.c.county_id == county_id,
-            TX.c.kind.in_([TxKind.TRANSFER, TxKind.POST_PENDING]),
-            POSTING.c.amount > 0,
-            # months, not moments: an expression no index serves, so the database walks from the
-            # households' accounts to their postings instead of from every transaction of the period
-            month >= first_month,
-            month <= label,
-        )
-        .group_by(ACCOUNT.c.household_id, month, TX.c.reason)
+    awards = select(SUMMARY.c.household_id, SUMMARY.c.month, SUMMARY.c.reason, SUMMARY.c.points).where(
+        SUMMARY.c.county_id == county_id, SUMMARY.c.month >= first_month, SUMMARY.c.month <= label
     )
     original_month = _month(conn, ORIGINAL.c.effective_at)
     reversals = (  # few: found from the transactions, by kind
@@ -195,9 +182,12 @@ def load(session: Session, *, county_id: int, as_of: datetime, household_ids: li
     """The history of a few households of one county up to `as_of`."""
     conn = session.connection()
     q = _queries(conn, county_id, as_of)
-    mine = ACCOUNT.c.household_id.in_(household_ids)
     raw = pd.concat(
-        [_frame(conn, q.awards.where(mine), RAW), _frame(conn, q.reversals.where(mine), RAW)], ignore_index=True
+        [
+            _frame(conn, q.awards.where(SUMMARY.c.household_id.in_(household_ids)), RAW),
+            _frame(conn, q.reversals.where(ACCOUNT.c.household_id.in_(household_ids)), RAW),
+        ],
+        ignore_index=True,
     )
     return History(
         households=list(household_ids),
@@ -209,19 +199,12 @@ def load(session: Session, *, county_id: int, as_of: datetime, household_ids: li
     )
 
 
-# The county's awards in one pass, ordered by household. On SQLite the CROSS JOINs fix the order of the walk:
-# the postings in their stored order, each one's transaction (in the same order) and account looked up by key —
-# sequential reads, where starting from the accounts would look every posting up at random. Ordering by all the
-# grouping keys lets SQLite hand the groups out in the order it made them, without sorting them again.
+# The county's awards in one pass, in household order: the summary's own key order (county, household, month,
+# reason), so neither database sorts on SQLite, and PostgreSQL sorts only what the period keeps.
 _STREAM_SQL = """
-SELECT account.household_id, {month} AS month, journal_transaction.reason, SUM(posting.amount) AS points
-FROM posting {join} journal_transaction ON journal_transaction.id = posting.transaction_id
-             {join} account ON account.id = posting.account_id
-WHERE account.kind = 'household' AND account.county_id = {county}
-  AND journal_transaction.kind IN ('transfer', 'post_pending') AND posting.amount > 0
-  AND {period}
-GROUP BY account.household_id, {month}, journal_transaction.reason
-ORDER BY account.household_id, {month}, journal_transaction.reason
+SELECT household_id, month, reason, points FROM household_month
+WHERE county_id = {county} AND month >= {first_month} AND month <= {last_month}
+ORDER BY household_id, month, reason
 """
 
 
@@ -236,36 +219,20 @@ def stream(
     deductions = _frame(conn, q.deductions, DEDUCTION_COLUMNS)
     claims = _frame(conn, q.claims, CLAIM_COLUMNS)
     objections = _frame(conn, q.objections, OBJECTION_COLUMNS)
-    params: dict[str, Any] = {"county": county_id}
+    params: dict[str, Any] = {"county": county_id, "first_month": q.first_month, "last_month": q.label}
     # Straight from the driver's cursor (a server-side one on PostgreSQL): hundreds of thousands of rows
     # wrapped as SQLAlchemy rows would cost as much as the query.
     driver = conn.connection.driver_connection
     assert driver is not None  # a checked-out connection always has its driver's
     if conn.dialect.name == "postgresql":
-        # The period as moments (the planner estimates those from its statistics, and picks hash joins for the
-        # whole table; a range of computed months it guesses tiny, and walks postings one by one), planned for
-        # every row rather than the cursor's first tenth, sorted in memory.
-        params |= {"since": q.since, "until": q.until}
-        sql = _STREAM_SQL.format(
-            month="to_char(journal_transaction.effective_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-            join="JOIN",
-            county="%(county)s",
-            period="journal_transaction.effective_at >= %(since)s AND journal_transaction.effective_at < %(until)s",
-        )
+        # planned for every row rather than the cursor's first tenth, sorted in memory
+        sql = _STREAM_SQL.format(county="%(county)s", first_month="%(first_month)s", last_month="%(last_month)s")
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{BATCH_SORT_MB}MB'")
         cursor = driver.cursor(name=f"rescore_{county_id}")
     else:
-        params |= {"first_month": q.first_month, "last_month": q.label}
-        month = "substr(journal_transaction.effective_at, 1, 7)"
-        sql = _STREAM_SQL.format(
-            month=month,
-            join="CROSS JOIN",
-            county=":county",
-            period=f"{month} >= :first_month AND {month} <= :last_month",
-        )
+        sql = _STREAM_SQL.format(county=":county", first_month=":first_month", last_month=":last_month")
         cursor = driver.cursor()
-        cursor.execute(f"PRAGMA cache_size = -{BATCH_CACHE_KB}")  # the accounts and transactions it looks up
     cursor.execute(sql, params)
     pending: list[tuple[Any, ...]] = []
     for start in range(0, len(households), chunk):

@@ -129,3 +129,22 @@ class ChainHead(SQLModel, table=True):
     seq: int = Field(default=0, sa_type=BigInteger)
     hash: str = Field(max_length=64)
     updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class HouseholdMonth(SQLModel, table=True):
+    """The points a household was awarded in one calendar month (UTC) for one reason (the matter's code): the sum
+    and the number of the positive postings into its household account by transfers and posted pending
+    transfers, the transaction's month being that of its `effective_at`. Derived from postings and kept by the
+    journal in the same transaction as the postings (`store.write`), so a county can be rescored from it without
+    reading every posting; `shanzhi verify` recomputes and compares. Reversals are not in it (they are few, and
+    count in the month of what they reverse)."""
+
+    __tablename__ = "household_month"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # stored in key order: a county's households read in order
+
+    county_id: int = Field(sa_column=Column(ForeignKey("county.id"), primary_key=True))
+    household_id: int = Field(sa_column=Column(ForeignKey("household.id"), primary_key=True))
+    month: str = Field(sa_column=Column(String(7), primary_key=True))  # 'YYYY-MM'
+    reason: str = Field(sa_column=Column(String(64), primary_key=True))
+    points: int = Field(default=0, sa_type=BigInteger)
+    postings: int = Field(default=0)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from ledger.core import failures, idempotency
 from ledger.core.base import as_utc, table_of, utcnow
 from ledger.core.errors import Invalid
-from ledger.journal import chain, rules, store
+from ledger.journal import chain, months, rules, store
 from ledger.journal.errors import (
     AlreadyReversed,
     NotPending,
@@ -414,7 +414,8 @@ def _append(
         "prev_hash": locked.hash,
     }
     row["hash"] = chain.link(locked.hash, row, [(leg.account_id, leg.amount) for leg in legs])
-    tx_id = store.write(session.connection(), row=row, legs=legs, balances=locked.balances, key=key)
+    awarded = months.added(legs, kind=kind, kinds=locked.kinds, households=locked.households)
+    tx_id = store.write(session.connection(), row=row, legs=legs, balances=locked.balances, key=key, awarded=awarded)
     # whoever watches commits (the metrics) learns how many postings this session wrote
     session.info["postings_written"] = session.info.get("postings_written", 0) + len(legs)
     return TxRecord(id=tx_id, hash=row["hash"], postings=tuple(legs), **{k: row[k] for k in store.RECORD_FIELDS})

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ledger.core import idempotency
 from ledger.core.base import as_utc, table_of
 from ledger.core.idempotency import IdempotencyConflict, IdempotencyRecord, Key
-from ledger.journal import chain
+from ledger.journal import chain, months
 from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, TransactionNotFound
 from ledger.journal.models import Account, AccountBalance, ChainHead, JournalTransaction, Posting
 from ledger.journal.rules import Balance, Leg
@@ -81,6 +81,7 @@ class Locked:
     seq: int
     hash: str
     kinds: dict[int, str]
+    households: dict[int, int | None]  # each account's household (None for a village's or a partner's)
     balances: dict[int, Balance]
 
 
@@ -102,6 +103,7 @@ _LOCK = (
         ACCOUNT.c.kind,
         ACCOUNT.c.village_id,
         ACCOUNT.c.county_id,
+        ACCOUNT.c.household_id,
         BALANCE.c.posted,
         BALANCE.c.pending_debit,
         BALANCE.c.pending_credit,
@@ -137,6 +139,7 @@ def lock(conn: Connection, account_ids: Sequence[int]) -> Locked:
         seq=first.head_seq,
         hash=first.head_hash,
         kinds={r.id: r.kind for r in rows},
+        households={r.id: r.household_id for r in rows},
         balances={r.id: Balance(r.posted, r.pending_debit, r.pending_credit, r.earned) for r in rows},
     )
 
@@ -176,12 +179,19 @@ def insert_ignoring_conflicts(conn: Connection, table: Any, rows: list[dict[str,
 
 
 def write(
-    conn: Connection, *, row: dict[str, Any], legs: Sequence[Leg], balances: dict[int, Balance], key: Key | None
+    conn: Connection,
+    *,
+    row: dict[str, Any],
+    legs: Sequence[Leg],
+    balances: dict[int, Balance],
+    key: Key | None,
+    awarded: Sequence[tuple[int, int, int]] = (),
 ) -> int:
-    """Append the transaction row and its postings, store the new balances, move the head, settle the key.
+    """Append the transaction row and its postings, store the new balances, add to the households' monthly
+    summary (`awarded`: household, points, postings; `months.added`), move the head, settle the key.
     Returns the new transaction's id."""
     if conn.dialect.name == "postgresql":
-        return _write_in_one_statement(conn, row=row, legs=legs, balances=balances, key=key)
+        return _write_in_one_statement(conn, row=row, legs=legs, balances=balances, key=key, awarded=awarded)
     tx_id: int = conn.execute(_INSERT_TX, row).scalar_one()
     conn.execute(
         _INSERT_POSTING,
@@ -210,6 +220,22 @@ def write(
             for account_id, b in balances.items()
         ],
     )
+    if awarded:
+        month = months.label(row["effective_at"])
+        conn.execute(
+            _ADD_MONTH,
+            [
+                {
+                    "m_county": row["county_id"],
+                    "m_household": household,
+                    "m_month": month,
+                    "m_reason": row["reason"],
+                    "m_points": points,
+                    "m_postings": n,
+                }
+                for household, points, n in awarded
+            ],
+        )
     conn.execute(
         _UPDATE_HEAD,
         {"h_village": row["village_id"], "h_seq": row["chain_seq"], "h_hash": row["hash"], "h_now": row["created_at"]},
@@ -220,7 +246,13 @@ def write(
 
 
 def _write_in_one_statement(
-    conn: Connection, *, row: dict[str, Any], legs: Sequence[Leg], balances: dict[int, Balance], key: Key | None
+    conn: Connection,
+    *,
+    row: dict[str, Any],
+    legs: Sequence[Leg],
+    balances: dict[int, Balance],
+    key: Key | None,
+    awarded: Sequence[tuple[int, int, int]],
 ) -> int:
     """The writes of `write` as one PostgreSQL statement. Each statement is a network round trip made while the
     village's head is locked; one instead of four or five is most of the gain in docs/benchmarks.md."""
@@ -238,6 +270,10 @@ def _write_in_one_statement(
                 "b_earned": [b.earned for b in balances.values()],
                 "key_scope": key.scope if key else None,
                 "key": key.key if key else None,
+                "m_month": months.label(row["effective_at"]),
+                "m_households": [household for household, _, _ in awarded],
+                "m_points": [points for _, points, _ in awarded],
+                "m_postings": [n for _, _, n in awarded],
             },
         ).scalar_one()
     )
@@ -261,6 +297,14 @@ _UPDATE_HEAD = (
     .where(HEAD.c.village_id == bindparam("h_village"))
     .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"), updated_at=bindparam("h_now"))
 )
+# One row per household, month and reason, added to by every award (SQLite: one writer at a time; PostgreSQL: the
+# upsert takes the row's lock, so two writers each add their own).
+_ADD_MONTH = text("""
+INSERT INTO household_month (county_id, household_id, month, reason, points, postings)
+VALUES (:m_county, :m_household, :m_month, :m_reason, :m_points, :m_postings)
+ON CONFLICT (county_id, household_id, month, reason)
+DO UPDATE SET points = household_month.points + excluded.points, postings = household_month.postings + excluded.postings
+""")
 _SETTLE_KEY = (
     update(IDEMPOTENCY)
     .where(IDEMPOTENCY.c.scope == bindparam("k_scope"), IDEMPOTENCY.c.key == bindparam("k_key"))
@@ -291,6 +335,14 @@ WITH new_tx AS (
     UPDATE chain_head SET seq = :chain_seq, hash = :hash, updated_at = :created_at WHERE village_id = :village_id
 ), settled_key AS (
     UPDATE idempotency_record SET transaction_id = (SELECT id FROM new_tx) WHERE scope = :key_scope AND key = :key
+), new_months AS (
+    INSERT INTO household_month (county_id, household_id, month, reason, points, postings)
+    SELECT :county_id, m.household_id, :m_month, :reason, m.points, m.postings
+    FROM unnest(CAST(:m_households AS integer[]), CAST(:m_points AS bigint[]), CAST(:m_postings AS integer[]))
+         AS m (household_id, points, postings)
+    ON CONFLICT (county_id, household_id, month, reason)
+    DO UPDATE SET points = household_month.points + EXCLUDED.points,
+                  postings = household_month.postings + EXCLUDED.postings
 )
 SELECT id FROM new_tx
 """).bindparams(

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from ledger.core.base import table_of
 from ledger.core.progress import Report as Progress
 from ledger.core.progress import silent
-from ledger.journal import chain
+from ledger.journal import chain, months
 from ledger.journal.models import (
     POSTED_KINDS,
     RESOLUTIONS,
@@ -58,6 +58,7 @@ class Report:
     transactions: int = 0
     villages: int = 0
     accounts: int = 0
+    months: int = 0  # rows of the households' monthly summary
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -85,6 +86,7 @@ def verify(session: Session, *, progress: Progress = silent) -> Report:
     _walk_chains(session, report, progress)
     progress(BALANCES, 0, None)
     _check_balances(session, report)
+    _check_months(session, report)
     progress(BALANCES, report.accounts, report.accounts)
     return report
 
@@ -206,6 +208,39 @@ def _check_balances(session: Session, report: Report) -> None:
                         account_id=int(cast(SupportsInt, row.account_id)),
                     )
                 )
+
+
+def _check_months(session: Session, report: Report) -> None:
+    """The households' monthly summary against the postings it sums: a row edited, added or deleted by hand
+    (or a write that forgot it) is named by the household's account, month and reason."""
+    conn = session.connection()
+    key, figures = list(months.KEY), ["points", "postings"]
+    stored = pd.DataFrame([tuple(r) for r in conn.execute(select(months.SUMMARY))], columns=[*key, *figures])
+    fresh = pd.DataFrame([tuple(r) for r in conn.execute(months.recomputed(conn))], columns=[*key, *figures])
+    report.months = len(stored)
+    merged = stored.merge(fresh, on=key, how="outer", suffixes=("", "_recomputed")).fillna(0)
+    wrong = merged[
+        (merged["points"] != merged["points_recomputed"]) | (merged["postings"] != merged["postings_recomputed"])
+    ]
+    if wrong.empty:
+        return
+    households = [int(h) for h in wrong["household_id"].unique()]
+    account_of = dict(
+        conn.execute(
+            select(ACCOUNT.c.household_id, ACCOUNT.c.id).where(
+                ACCOUNT.c.kind == AccountKind.HOUSEHOLD, ACCOUNT.c.household_id.in_(households)
+            )
+        ).all()
+    )
+    for row in wrong.to_dict(orient="records"):
+        report.problems.append(
+            Problem(
+                f"the monthly summary for {row['month']}, {row['reason']} says {int(row['points'])} points in "
+                f"{int(row['postings'])} postings but its postings add up to {int(row['points_recomputed'])} in "
+                f"{int(row['postings_recomputed'])}",
+                account_id=account_of.get(int(row["household_id"])),
+            )
+        )
 
 
 # --- what the records above the journal check against it ----------------------------------------------------
