@@ -145,7 +145,7 @@ class HouseholdClosed(Conflict):
     code = "household_closed"
 
 
-def refuse_closed(household: Household) -> None:
+def refuse_closed(household: Household | Any) -> None:
     """Refuse anything new for a closed household: a claim, an award, a deduction, a redemption, a member."""
     if household.closed_at is not None:
         raise HouseholdClosed(

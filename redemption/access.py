@@ -11,6 +11,8 @@ only inside functions, never at import time, so either may be imported first.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlmodel import Session, col, select
 
 from ledger.core.errors import Forbidden, Invalid, NotFound
@@ -21,6 +23,7 @@ from redemption import loans, offers, vouchers
 from redemption.models import LoanApplication, Offer, OfferStatus, Voucher
 
 SHOPS = (PartnerKind.MERCHANT, PartnerKind.CLINIC)
+V = TypeVar("V", Voucher, "vouchers.Seen")  # a voucher row, or a voucher as an operation's answer shows it
 
 
 def is_partner(who: Principal, *kinds: str) -> bool:
@@ -156,7 +159,7 @@ def require_cashier(who: Principal) -> None:
         raise Forbidden("A merchant or clinic uses vouchers.")
 
 
-def usable_voucher(who: Principal, voucher: Voucher | None, code: str) -> Voucher:
+def usable_voucher(who: Principal, voucher: V | None, code: str) -> V:
     """A voucher this merchant or clinic may use: one of its own (anyone else's looks missing)."""
     require_cashier(who)
     if voucher is None or voucher.partner_id != who.partner_id:
@@ -164,7 +167,7 @@ def usable_voucher(who: Principal, voucher: Voucher | None, code: str) -> Vouche
     return voucher
 
 
-def own_booking(who: Principal, voucher: Voucher | None, code: str) -> Voucher:
+def own_booking(who: Principal, voucher: V | None, code: str) -> V:
     """A booking this clinic may mark attended or missed: one of its own."""
     require_clinic(who, "A clinic manages its bookings.")
     if voucher is None or voucher.partner_id != who.partner_id or voucher.slot_id is None:

@@ -371,11 +371,24 @@ def open_to(session: Session, household: Household, *, now: datetime | None = No
 
 def check_open(session: Session, offer: Offer, household: Household, *, now: datetime) -> tuple[Partner, Village]:
     """Refuse, with the reason, an offer this household may not take now (grade and limits are checked apart)."""
-    if (
-        offer.county_id != household.county_id
-        or offer.status == OfferStatus.PROPOSED
-        or offer.status == OfferStatus.REJECTED
-    ):
+    partner = session.get(Partner, offer.partner_id)
+    village = session.get(Village, household.village_id)
+    assert partner is not None
+    assert village is not None
+    listed = village_ids(session, row_id(offer.id))
+    refuse_unless_open(
+        offer,
+        household.county_id,
+        served=serves(session, partner, village) and (not listed or village.id in listed),
+        now=now,
+    )
+    return partner, village
+
+
+def refuse_unless_open(offer: Any, county_id: int, *, served: bool, now: datetime) -> None:
+    """`check_open`'s rules on what was read: the offer (a row or an `Offer`), the household's county, and whether
+    the offer and its partner serve the household's village (`served`)."""
+    if offer.county_id != county_id or offer.status == OfferStatus.PROPOSED or offer.status == OfferStatus.REJECTED:
         raise OfferNotFound("No such offer.", offer_id=offer.id)
     if offer.status != OfferStatus.APPROVED or not as_utc(offer.valid_from) <= now < as_utc(offer.valid_until):
         raise OfferClosed(
@@ -385,17 +398,11 @@ def check_open(session: Session, offer: Offer, household: Household, *, now: dat
             valid_until=as_utc(offer.valid_until).isoformat(),
             current_status=offer.status,
         )
-    partner = session.get(Partner, offer.partner_id)
-    village = session.get(Village, household.village_id)
-    assert partner is not None
-    assert village is not None
-    listed = village_ids(session, row_id(offer.id))
-    if not serves(session, partner, village) or (listed and village.id not in listed):
+    if not served:
         raise NotForYourVillage("This offer is not open to your village.", offer_id=offer.id)
-    return partner, village
 
 
-def check_grade(offer: Offer, grade: str) -> None:
+def check_grade(offer: Any, grade: str) -> None:
     if not grade_meets(grade, offer.min_grade):
         raise GradeTooLow(
             f"This offer needs a rating of {offer.min_grade} or better; yours is {grade}.",
@@ -414,7 +421,7 @@ def period_of(session: Session, offer: Offer, county_id: int, now: datetime) -> 
     return period_bounds(now, county.timezone, offer.limit_period)
 
 
-def check_limit(offer: Offer, taken: int, quantity: int) -> None:
+def check_limit(offer: Any, taken: int, quantity: int) -> None:
     if taken + quantity > offer.per_household_limit:
         raise HouseholdLimitReached(
             f"Your household may take {offer.per_household_limit} of this offer per {offer.limit_period}; "
@@ -440,7 +447,7 @@ _GIVE_BACK = (
 )
 
 
-def take_stock(session: Session, offer: Offer, quantity: int) -> None:
+def take_stock(session: Session, offer: Any, quantity: int) -> None:
     """One conditional update: two households taking the last one cannot both get it. An offer without a stock
     limit is not counted: that update would lock the offer's row and make every redemption of it wait in turn."""
     if offer.stock is None:

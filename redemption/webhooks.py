@@ -82,20 +82,24 @@ class DeliveryAlreadyDelivered(Conflict):
 
 def enqueue(session: Session, *, partner_id: int, county_id: int, event: str, data: dict[str, Any]) -> str:
     """Queue one event for a partner in the caller's unit of work; returns its delivery id."""
+    row = delivery_row(partner_id=partner_id, county_id=county_id, event=event, data=data)
+    session.add(WebhookDelivery(**row))
+    return str(row["id"])
+
+
+def delivery_row(*, partner_id: int, county_id: int, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The row `enqueue` queues, for a caller that writes it with its own statement (in the same unit of work)."""
     delivery_id = secrets.token_hex(16)
     now = utcnow()
-    session.add(
-        WebhookDelivery(
-            id=delivery_id,
-            partner_id=partner_id,
-            county_id=county_id,
-            event=event,
-            payload={"id": delivery_id, "event": event, "created_at": now.isoformat(), "data": data},
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
-    return delivery_id
+    return {
+        "id": delivery_id,
+        "partner_id": partner_id,
+        "county_id": county_id,
+        "event": event,
+        "payload": {"id": delivery_id, "event": event, "created_at": now.isoformat(), "data": data},
+        "created_at": now,
+        "next_attempt_at": now,
+    }
 
 
 # --- signing ---------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from api.pages.web import BankPage, ClinicPage, MerchantPage, Page, reason
 from api.presentation.loans import application_out
-from api.presentation.redemption import settlement_file, settlement_of, settlement_out, voucher_out
+from api.presentation.redemption import seen_out, settlement_file, settlement_of, settlement_out, voucher_out
 from api.schemas.loans import LoanDecisionIn, LoanStatusIn, Status
 from api.schemas.redemption import ConsumeIn, fen
 from ledger.core.base import utcnow
@@ -122,7 +122,7 @@ def consume(
             if body.pin is not None:
                 vouchers.record_pin_failure(page.session, voucher_code)
             raise
-        answer = voucher_out(page.session, voucher, who, detail=True)
+        answer = seen_out(voucher, who)
     except DomainError as error:
         return _till(page, _status_of(error), typed=typed, refusal=_refusal(page, error))
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)

@@ -104,7 +104,7 @@ def offers_out(session: Session, who: Principal, status: str | None = None) -> l
     ]
 
 
-def slot_out(slot: HealthSlot) -> SlotOut:
+def slot_out(slot: HealthSlot | vouchers.SlotSeen) -> SlotOut:
     assert slot.id is not None
     return SlotOut(
         id=slot.id,
@@ -165,6 +165,45 @@ def voucher_out(session: Session, voucher: Voucher, who: Principal, *, detail: b
         qr_text=vouchers.qr_text(voucher) if own else None,
         qr_svg_url=f"/api/v1/vouchers/{voucher.code}/qr.svg" if own else None,
         history=history,
+    )
+
+
+def seen_out(voucher: vouchers.Seen, who: Principal) -> VoucherOut:
+    """A voucher as an operation left it (`redemption.vouchers.Seen`, read before the commit), with its history:
+    built with no database read, after the commit. The household also sees the PIN and the QR code."""
+    own = who.role == Role.VILLAGER
+    return VoucherOut(
+        code=voucher.code,
+        kind=voucher.kind,
+        offer_id=voucher.offer_id,
+        offer_title=voucher.offer_title,
+        partner_name=voucher.partner_name,
+        household_id=voucher.household_id,
+        quantity=voucher.quantity,
+        points=voucher.points,
+        value_yuan=yuan(voucher.value_fen) or "0.00",
+        remaining_points=voucher.remaining_points,
+        remaining_yuan=yuan(voucher.remaining_fen) or "0.00",
+        status=voucher.status,
+        expires_at=voucher.expires_at,
+        created_at=voucher.created_at,
+        closed_at=voucher.closed_at,
+        slot=slot_out(voucher.slot) if voucher.slot else None,
+        no_show_penalty_points=voucher.no_show_penalty_points if voucher.slot else 0,
+        pin=voucher.pin if own else None,
+        qr_text=vouchers.qr_text(voucher) if own else None,
+        qr_svg_url=f"/api/v1/vouchers/{voucher.code}/qr.svg" if own else None,
+        history=[
+            VoucherEventOut(
+                event=e.event,
+                at=e.at,
+                points=e.points,
+                value_yuan=yuan(e.value_fen) or "0.00",
+                transaction_id=e.transaction_id,
+                actor=e.actor,
+            )
+            for e in voucher.history
+        ],
     )
 
 

@@ -18,6 +18,7 @@ from api.presentation.redemption import (
     offer_out,
     offer_terms,
     offers_out,
+    seen_out,
     settlement_file,
     settlement_of,
     settlement_out,
@@ -147,7 +148,7 @@ def redeem(
     )
     created_or_replayed(response, redeemed.replayed)
     response.headers.update(PRIVATE)
-    return voucher_out(session, redeemed.value, who, detail=True)
+    return seen_out(redeemed.value, who)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut])
@@ -191,7 +192,7 @@ def consume(code: Code, body: ConsumeIn, session: SessionDep, who: Cashier) -> V
         if body.pin is not None:
             vouchers.record_pin_failure(session, code)
         return problems.of_error(wrong)
-    return voucher_out(session, voucher, who, detail=True)
+    return seen_out(voucher, who)
 
 
 @router.post("/vouchers/{code}/cancel", response_model=VoucherOut)
@@ -218,7 +219,7 @@ def list_bookings(
 
 @router.post("/bookings/{code}/attended", response_model=VoucherOut)
 def booking_attended(code: Code, session: SessionDep, who: Clinic) -> VoucherOut:
-    return voucher_out(session, vouchers.attended(session, who, code=code), who, detail=True)
+    return seen_out(vouchers.attended(session, who, code=code), who)
 
 
 @router.post("/bookings/{code}/no-show", response_model=VoucherOut)

@@ -80,6 +80,19 @@ def tell(session: Session, *, county_id: int, household_id: int | None, kind: st
     )
 
 
+def notification_row(*, county_id: int, household_id: int | None, kind: str, **payload: Any) -> dict[str, Any]:
+    """The row `tell` queues, for a caller that writes it with its own statement (in the same unit of work)."""
+    now = utcnow()
+    return {
+        "county_id": county_id,
+        "household_id": household_id,
+        "kind": kind,
+        "payload": payload,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
 def log_sink(notification: Notification) -> None:
     """The development sink: the notification goes to the log."""
     log.info(

@@ -54,7 +54,7 @@ class Seen:
     history: tuple[tuple[str, int, int], ...]  # (event, points, value in fen)
 
 
-def _seen(voucher: Voucher, session: Session) -> Seen:
+def _seen(voucher: Voucher | vouchers.Seen, session: Session) -> Seen:
     assert voucher.id is not None
     return Seen(
         code=voucher.code,
