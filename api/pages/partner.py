@@ -122,7 +122,7 @@ def consume(
             if body.pin is not None:
                 vouchers.record_pin_failure(page.session, voucher_code)
             raise
-        answer = seen_out(voucher, who)
+        answer = seen_out(voucher, household=False)
     except DomainError as error:
         return _till(page, _status_of(error), typed=typed, refusal=_refusal(page, error))
     last = next((e for e in reversed(answer.history or []) if e.event == "consumed"), None)

@@ -168,10 +168,11 @@ def voucher_out(session: Session, voucher: Voucher, who: Principal, *, detail: b
     )
 
 
-def seen_out(voucher: vouchers.Seen, who: Principal) -> VoucherOut:
+def seen_out(voucher: vouchers.Seen, *, household: bool) -> VoucherOut:
     """A voucher as an operation left it (`redemption.vouchers.Seen`, read before the commit), with its history:
-    built with no database read, after the commit. The household also sees the PIN and the QR code."""
-    own = who.role == Role.VILLAGER
+    built with no database read, after the commit. The `household` also sees the PIN and the QR code (its
+    partner does not)."""
+    own = household
     return VoucherOut(
         code=voucher.code,
         kind=voucher.kind,

@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from api import problems
-from api.deps import REPLAY_RESPONSES, IdempotencyKey, Lang, SessionDep, SettingsDep, allow, created_or_replayed
+from api.deps import (
+    REPLAY_RESPONSES,
+    Caller,
+    IdempotencyKey,
+    Lang,
+    SessionDep,
+    SettingsDep,
+    allow,
+    allow_caller,
+    json_answer,
+    run,
+)
 from api.presentation.redemption import (
     offer_out,
     offer_terms,
@@ -40,6 +53,7 @@ from api.schemas.redemption import (
 )
 from ledger.activities import render
 from ledger.core.base import utcnow
+from ledger.core.idempotency import Outcome
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from redemption import access, offers, vouchers
@@ -56,7 +70,8 @@ OfferReader = Annotated[
 Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
 Villager = Annotated[Principal, allow(Role.VILLAGER)]
 VoucherReader = Annotated[Principal, allow(Role.VILLAGER, partner_kinds=SHOPS)]
-Cashier = Annotated[Principal, allow(partner_kinds=SHOPS, scope="vouchers:consume")]
+CashierCaller = Annotated[Caller, allow_caller(partner_kinds=SHOPS, scope="vouchers:consume")]
+VillagerCaller = Annotated[Caller, allow_caller(Role.VILLAGER)]
 Clinic = Annotated[Principal, allow(partner_kinds=(PartnerKind.CLINIC,), scope="bookings:manage")]
 SlotReader = Annotated[
     Principal, allow(Role.VILLAGER, Role.COUNTY_ADMIN, Role.AUDITOR, partner_kinds=(PartnerKind.CLINIC,))
@@ -132,13 +147,23 @@ def list_slots(offer_id: int, session: SessionDep, who: SlotReader) -> list[Slot
 # --- vouchers ------------------------------------------------------------------------------------------------
 
 
-@router.post("/redemptions", response_model=VoucherOut, status_code=201, responses=REPLAY_RESPONSES)
-def redeem(
-    body: RedemptionIn, idempotency_key: IdempotencyKey, session: SessionDep, who: Villager, response: Response
-) -> VoucherOut:
+@router.post(
+    "/redemptions", response_model=VoucherOut, status_code=201, responses=REPLAY_RESPONSES, response_class=JSONResponse
+)
+async def redeem(
+    body: RedemptionIn, idempotency_key: IdempotencyKey, request: Request, caller: VillagerCaller
+) -> Response:
     """Redeem the household's points for a voucher (or book a health check with `slot_id`). The points are held
     until the voucher is used, and come back if it expires or is cancelled."""
-    redeemed = vouchers.redeem(
+    redeemed = await run(request, caller, _redeem, body, idempotency_key)
+    answer = seen_out(redeemed.value, household=True)
+    if redeemed.replayed:
+        return json_answer(answer, headers={**PRIVATE, "Idempotency-Replayed": "true"})
+    return json_answer(answer, status_code=201, headers=PRIVATE)
+
+
+def _redeem(session: Session, who: Principal, body: RedemptionIn, idempotency_key: str) -> Outcome[vouchers.Seen]:
+    return vouchers.redeem(
         session,
         who,
         offer_id=body.offer_id,
@@ -146,9 +171,6 @@ def redeem(
         slot_id=body.slot_id,
         idempotency_key=idempotency_key,
     )
-    created_or_replayed(response, redeemed.replayed)
-    response.headers.update(PRIVATE)
-    return seen_out(redeemed.value, who)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut])
@@ -181,18 +203,25 @@ def voucher_qr(code: Code, session: SessionDep, who: Villager) -> Response:
     "/vouchers/{code}/consume",
     response_model=VoucherOut,
     responses={409: {"description": "Already used (when and where), expired or closed"}},
+    response_class=JSONResponse,
 )
-def consume(code: Code, body: ConsumeIn, session: SessionDep, who: Cashier) -> VoucherOut | Response:
+async def consume(code: Code, body: ConsumeIn, request: Request, caller: CashierCaller) -> Response:
     """Use a voucher of yours: with the household's PIN or the scanned QR text; `amount` (yuan) to use part of a
     value voucher. A wrong PIN is counted; after five, only the QR code works."""
+    used = await run(request, caller, _consume, code, body)
+    if isinstance(used, vouchers.WrongPin):
+        return problems.of_error(used)
+    return json_answer(seen_out(used, household=False))
+
+
+def _consume(session: Session, who: Principal, code: str, body: ConsumeIn) -> vouchers.Seen | vouchers.WrongPin:
     try:
-        voucher = vouchers.consume(session, who, code=code, pin=body.pin, qr=body.qr, amount_fen=fen(body.amount))
+        return vouchers.consume(session, who, code=code, pin=body.pin, qr=body.qr, amount_fen=fen(body.amount))
     except vouchers.WrongPin as wrong:
         # nothing was written before the check; the failure is counted and kept (answered, not raised)
         if body.pin is not None:
             vouchers.record_pin_failure(session, code)
-        return problems.of_error(wrong)
-    return seen_out(voucher, who)
+        return wrong
 
 
 @router.post("/vouchers/{code}/cancel", response_model=VoucherOut)
@@ -219,7 +248,7 @@ def list_bookings(
 
 @router.post("/bookings/{code}/attended", response_model=VoucherOut)
 def booking_attended(code: Code, session: SessionDep, who: Clinic) -> VoucherOut:
-    return seen_out(vouchers.attended(session, who, code=code), who)
+    return seen_out(vouchers.attended(session, who, code=code), household=False)
 
 
 @router.post("/bookings/{code}/no-show", response_model=VoucherOut)
