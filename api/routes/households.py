@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import KeysDep, Lang, SessionDep, SettingsDep, allow
+from api.paging import link_next
 from api.presentation.households import balance_out, card_out, card_svg, statement_out
 from api.schemas import BalanceAsOfOut, BalanceOut, StatementOut
 from api.schemas.claims import HouseholdCardIn, HouseholdCardOut
@@ -36,6 +37,8 @@ def statement(
     household_id: int,
     session: SessionDep,
     principal: Reader,
+    request: Request,
+    response: Response,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     since: datetime | None = None,
@@ -43,11 +46,13 @@ def statement(
     reason: Annotated[str | None, Query(max_length=64)] = None,
     status: queries.Status | None = None,
 ) -> StatementOut:
-    """Newest first; follow `next_cursor` for older entries."""
+    """Newest first; follow `next_cursor` (or the `Link` header) for older entries."""
     visible_household(session, principal, household_id)
-    return statement_out(
+    statement = statement_out(
         session, household_id, limit=limit, cursor=cursor, since=since, until=until, reason=reason, status=status
     )
+    link_next(request, response, statement.next_cursor)
+    return statement
 
 
 Staff = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import SessionDep, SettingsDep, allow
+from api.paging import link_next
 from api.presentation.people import household_detail_out, household_summary_out, township_out, village_out
 from api.schemas.people import (
     ClosedOut,
@@ -93,15 +94,24 @@ def create_village(body: VillageIn, session: SessionDep, who: Admin) -> VillageO
 def list_households(
     session: SessionDep,
     who: Staff,
+    request: Request,
     response: Response,
     village_id: Annotated[int | None, Query(gt=0, description="One village; all you see when left out.")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="户号 starting with it, or a member's name.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="户号 or house number starting with it, or a household or member name containing it.",
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=households.MOST)] = households.PAGE,
 ) -> HouseholdPageOut:
-    """Households of the villages you see as staff, by id, a page at a time (no phones here)."""
+    """Households of the villages you see as staff, by id, a page at a time (`next_cursor`, and the `Link`
+    header; README, "Lists"); no phones here."""
     response.headers.update(PRIVATE)
     page = households.listing(session, who, village_id=village_id, q=q, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
     return HouseholdPageOut(
         households=[household_summary_out(h, page.heads.get(h.id or 0)) for h in page.households],
         next_cursor=page.next_cursor,

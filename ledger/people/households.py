@@ -71,8 +71,9 @@ def listing(
     cursor: str | None = None,
     limit: int = PAGE,
 ) -> Page:
-    """The households of a village the caller sees as staff (or of all of them), by id; `q` finds a 户号 starting
-    with it or a member whose name contains it; `cursor` continues after the page that named it."""
+    """The households of a village the caller sees as staff (or of all of them), by id; `q` finds a 户号 or a house
+    number starting with it, or a household or member whose name contains it; `cursor` continues after the page
+    that named it."""
     if village_id is not None:
         villages = [visible_village(session, who, village_id, members=False).id]
     else:
@@ -84,7 +85,10 @@ def listing(
             col(Person.household_id) == col(Household.id), col(Person.name).contains(wanted, autoescape=True)
         )
         query = query.where(
-            func.upper(col(Household.code)).startswith(wanted.upper(), autoescape=True) | named.exists()
+            func.upper(col(Household.code)).startswith(wanted.upper(), autoescape=True)
+            | col(Household.house_number).startswith(wanted, autoescape=True)
+            | col(Household.name).contains(wanted, autoescape=True)
+            | named.exists()
         )
     if cursor:
         if not cursor.isdigit() or len(cursor) > 18:

@@ -1,0 +1,341 @@
+"""Every list reaches every row at village size (2 000 households): walking a list's cursor, page after page,
+reaches the last row, each row once, in the same order as the whole list; a cursor or limit the list never gave
+is a 422 naming the field, never a server error."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert
+from sqlmodel import Session, col, select
+
+from ledger import figures
+from ledger.catalogue.models import Matter
+from ledger.claims import deductions, notice
+from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, DisputeKind
+from ledger.core.base import utcnow
+from ledger.core.db import unit_of_work
+from ledger.identity.models import User
+from ledger.tenancy import Village, create_household
+from tests import factories
+from tests.api.conftest import World, bearer, password_token, villager_token
+
+SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Crowd:
+    households: list[int]  # village A's, oldest first; the last is the 2 000th of the crowd
+    official_user: int
+
+
+def build_crowd(engine: Engine, world: World) -> Crowd:
+    """2 000 households in village A, made through the domain function, each with its head and accounts."""
+    with unit_of_work(engine) as session:
+        village = session.get(Village, world.village_a.village_id)
+        assert village is not None
+        made = [
+            factories.id_of(
+                create_household(
+                    session,
+                    village=village,
+                    code=f"L{n:04d}",
+                    name=f"Crowd {n}",
+                    head_name=f"Crowdhead {n}",
+                    house_number=f"{n}",
+                )
+            )
+            for n in range(1, SIZE + 1)
+        ]
+        official = session.scalars(select(User).where(col(User.username) == "official-a")).one()
+        return Crowd(made, factories.id_of(official))
+
+
+@pytest.fixture
+def crowd(engine: Engine, world: World) -> Crowd:
+    return build_crowd(engine, world)
+
+
+def walk(client: TestClient, url: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    """Every row of a list, following its `Link: rel="next"` header from the first page to the last."""
+    rows: list[dict[str, Any]] = []
+    response = client.get(url, params=params, headers=headers) if params else client.get(url, headers=headers)
+    for _ in range(SIZE):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        page = body if isinstance(body, list) else next(v for v in body.values() if isinstance(v, list))
+        rows += page
+        if isinstance(body, dict):
+            assert (body["next_cursor"] is None) == ("link" not in response.headers)
+        link = response.headers.get("link")
+        if link is None:
+            return rows
+        found = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+        assert found, link
+        assert "limit" not in params or len(page) == params["limit"]  # only the last page is short
+        response = client.get(found.group(1), headers=headers)
+    raise AssertionError("the list never ended")
+
+
+def refuses_odd_cursors(client: TestClient, url: str, headers: dict[str, str], **params: Any) -> None:
+    odd = [
+        "!!",
+        "abc",
+        base64.urlsafe_b64encode(b"[1,2,3,4]").decode(),
+        base64.urlsafe_b64encode(b'"x"').decode(),
+        base64.urlsafe_b64encode(b"[99999999999999999999999]").decode(),
+        base64.urlsafe_b64encode(b"[true]").decode(),
+        "x" * 201,
+    ]
+    for cursor in odd:
+        response = client.get(url, params={**params, "cursor": cursor}, headers=headers)
+        assert response.status_code == 422, (cursor, response.text)
+        assert response.json()["code"] in ("invalid", "invalid_request") and "cursor" in response.text
+    for limit in ("0", "201", "-1", "x"):
+        response = client.get(url, params={**params, "limit": limit}, headers=headers)
+        assert response.status_code == 422, (limit, response.text)
+        assert response.json()["code"] == "invalid_request" and "limit" in response.text
+
+
+def test_every_deduction_of_a_village_of_2000_households_is_reached(
+    client: TestClient, world: World, engine: Engine, crowd: Crowd
+) -> None:
+    started = time.perf_counter()
+    with unit_of_work(engine) as session:
+        who = factories.principal_of(session, crowd.official_user)
+        for n, household_id in enumerate(crowd.households):
+            deductions.record(
+                session,
+                who,
+                household_id=household_id,
+                matter_code="breaking_village_rules",
+                reason=f"Burnt straw {n}",
+                evidence_ids=(),
+                idempotency_key=None,
+            )
+    assert time.perf_counter() - started < 300
+    official = bearer(password_token(client, "official-a"))
+    rows = walk(client, "/api/v1/deductions", official, limit=200)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == SIZE
+    assert ids == sorted(ids, reverse=True)  # newest first, no gaps, no repeats
+    assert rows[-1]["household_id"] == crowd.households[0] and rows[0]["household_id"] == crowd.households[-1]
+    assert walk(client, "/api/v1/deductions", official, limit=200, village_id=world.village_a.village_id) == rows
+    # another village's official pages through none of them
+    assert client.get("/api/v1/deductions", headers=bearer(password_token(client, "official-b"))).json() == []
+    refuses_odd_cursors(client, "/api/v1/deductions", official)
+
+
+def test_every_dispute_is_reached_oldest_first(client: TestClient, world: World, engine: Engine, crowd: Crowd) -> None:
+    """Appeals against 2 000 deductions (rows as an appeal writes them), walked as the officials' queue reads."""
+    with unit_of_work(engine) as session:
+        matter = session.scalars(select(Matter).where(col(Matter.code) == "open_burning")).first()
+        assert matter is not None
+        a = world.village_a
+        made = session.execute(
+            insert(Deduction).returning(col(Deduction.id)),
+            [
+                dict(
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    household_id=h,
+                    matter_id=matter.id,
+                    points=5,
+                    posted=0,
+                    unpaid=5,
+                    reason="x",
+                    recorded_by="user:1",
+                )
+                for h in crowd.households
+            ],
+        ).scalars()
+        session.execute(
+            insert(Dispute),
+            [
+                dict(
+                    kind=DisputeKind.APPEAL.value,
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    household_id=h,
+                    deduction_id=d,
+                    raised_by="user:1",
+                    raised_by_household_id=h,
+                    reason="Not us",
+                )
+                for h, d in zip(crowd.households, made, strict=True)
+            ],
+        )
+    official = bearer(password_token(client, "official-a"))
+    rows = walk(client, "/api/v1/disputes", official, limit=200, status="open")
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == SIZE and ids == sorted(ids)
+    assert rows[-1]["household_id"] == crowd.households[-1]
+    refuses_odd_cursors(client, "/api/v1/disputes", official)
+
+
+def _settle_points(engine: Engine, world: World, crowd: Crowd, points: Callable[[int], int]) -> None:
+    """Settled awards for every household of the crowd (rows as settling writes them), `points(n)` each."""
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        matter = session.scalars(select(Matter).where(col(Matter.code) == "volunteering")).first()
+        assert matter is not None
+        a = world.village_a
+        session.execute(
+            insert(Claim),
+            [
+                dict(
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    household_id=h,
+                    matter_id=matter.id,
+                    points=points(n),
+                    period_key=f"award:{n}",
+                    status=ClaimStatus.SETTLED.value,
+                    proxy=True,
+                    award_reason="Helped",
+                    entered_by="user:1",
+                    submitted_at=now - timedelta(minutes=3),
+                    decided_at=now - timedelta(minutes=2),
+                    settled_at=now - timedelta(minutes=1),
+                    flags=[],
+                )
+                for n, h in enumerate(crowd.households)
+                if points(n)
+            ],
+        )
+
+
+def test_the_leaderboard_reaches_its_last_household_and_ranks_as_the_whole_table(
+    client: TestClient, world: World, engine: Engine, crowd: Crowd
+) -> None:
+    _settle_points(engine, world, crowd, lambda n: n % 7)  # ties on every score; every seventh has none
+    village = world.village_a.village_id
+    headers = bearer(villager_token(client, world.villager_phone))
+    url = f"/api/v1/villages/{village}/leaderboard"
+    rows = walk(client, url, headers, limit=200)
+    with Session(engine) as session:
+        found = session.get(Village, village)
+        assert found is not None
+        _, whole = figures.village_leaderboard(session, found, period="month", at=utcnow())
+    assert [(r["rank"], r["name"], r["points"]) for r in rows] == [
+        (int(r["rank"]), str(r["name"]), int(r["points"])) for r in whole.to_dict(orient="records")
+    ]
+    assert len(rows) == SIZE + 2  # the crowd and the world's two households of village A
+    assert rows[-1]["points"] == 0
+    first = client.get(url, params={"limit": 10}, headers=headers).json()
+    assert len(first["leaders"]) == 10 and first["next_cursor"] is not None
+    mine = [r for r in rows if r["mine"]]
+    assert first["me"] == mine[0] and mine[0]["rank"] > 10  # the villager's own row, far below the ten shown
+    refuses_odd_cursors(client, url, headers)
+
+
+def test_the_notice_board_reaches_its_last_entry_newest_first(
+    client: TestClient, world: World, engine: Engine, crowd: Crowd
+) -> None:
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        matter = session.scalars(select(Matter).where(col(Matter.code) == "volunteering")).first()
+        assert matter is not None
+        a = world.village_a
+        session.execute(
+            insert(Claim),
+            [
+                dict(
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    household_id=h,
+                    matter_id=matter.id,
+                    points=3,
+                    period_key=f"award:{n}",
+                    status=ClaimStatus.APPROVED.value,
+                    proxy=True,
+                    award_reason="Helped",
+                    entered_by="user:1",
+                    submitted_at=now - timedelta(hours=2),
+                    decided_at=now - timedelta(seconds=n // 3),  # three at each moment: ties are ordered too
+                    notice_until=now + timedelta(days=3),
+                    flags=[],
+                )
+                for n, h in enumerate(crowd.households)
+            ],
+        )
+        who = factories.principal_of(session, crowd.official_user)
+        for household_id in crowd.households[:5]:
+            deductions.record(
+                session,
+                who,
+                household_id=household_id,
+                matter_code="breaking_village_rules",
+                reason="Burnt straw",
+                evidence_ids=(),
+                idempotency_key=None,
+                now=now - timedelta(seconds=1),
+            )
+    village = world.village_a.village_id
+    headers = bearer(villager_token(client, world.villager_phone))
+    url = f"/api/v1/villages/{village}/notice-board"
+    rows = walk(client, url, headers, limit=200)
+    with Session(engine) as session:
+        whole = notice.board(session, village)
+    assert [(r["kind"], r["id"]) for r in rows] == [(e.kind, e.id) for e in whole]
+    assert len(rows) == SIZE + 5 and len({(r["kind"], r["id"]) for r in rows}) == SIZE + 5
+    with Session(engine) as session:  # the last row: the older of the two claims decided last of all
+        oldest = session.scalars(select(Claim.id).where(col(Claim.household_id) == crowd.households[1998])).one()
+    assert (rows[-1]["kind"], rows[-1]["id"]) == ("claim", oldest)
+    assert [r["decided_at"] for r in rows] == sorted((r["decided_at"] for r in rows), reverse=True)
+    refuses_odd_cursors(client, url, headers)
+
+
+def test_the_household_list_reaches_the_2000th_and_finds_it_by_number_house_or_name(
+    client: TestClient, world: World, crowd: Crowd
+) -> None:
+    official = bearer(password_token(client, "official-a"))
+    rows = walk(client, "/api/v1/households", official, limit=200, village_id=world.village_a.village_id)
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(set(ids)) and crowd.households[-1] == ids[-1] and len(ids) == SIZE + 2
+    last = crowd.households[-1]
+    for q in ("L2000", "l2000", "2000", "Crowdhead 2000", "Crowd 2000"):
+        found = client.get("/api/v1/households", params={"q": q}, headers=official).json()["households"]
+        assert last in [h["id"] for h in found], q
+    refuses_odd_cursors(client, "/api/v1/households", official)
+
+
+def test_a_list_walked_while_rows_are_added_repeats_none_and_skips_none(
+    client: TestClient, world: World, engine: Engine, crowd: Crowd
+) -> None:
+    with unit_of_work(engine) as session:
+        who = factories.principal_of(session, crowd.official_user)
+        for household_id in crowd.households[:30]:
+            deductions.record(
+                session,
+                who,
+                household_id=household_id,
+                matter_code="breaking_village_rules",
+                reason="Burnt straw",
+                evidence_ids=(),
+                idempotency_key=None,
+            )
+    official = bearer(password_token(client, "official-a"))
+    first = client.get("/api/v1/deductions", params={"limit": 10}, headers=official)
+    with unit_of_work(engine) as session:  # a deduction recorded between two pages is newer: not on later pages
+        who = factories.principal_of(session, crowd.official_user)
+        deductions.record(
+            session,
+            who,
+            household_id=crowd.households[-1],
+            matter_code="breaking_village_rules",
+            reason="Later",
+            evidence_ids=(),
+            idempotency_key=None,
+        )
+    rest = walk(client, re.fullmatch(r"<([^>]+)>.*", first.headers["link"]).group(1), official)  # type: ignore[union-attr]
+    ids = [r["id"] for r in first.json() + rest]
+    assert len(ids) == len(set(ids)) == 30 and ids == sorted(ids, reverse=True)
