@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -66,6 +66,7 @@ from ledger.identity.principal import (
     visible_household,
     visible_villages,
 )
+from ledger.people import households
 from ledger.tenancy import County, Household, HouseholdNotFound, Person, Township, Village
 from redemption import figures as redemption_figures
 from scoring import access as credit_access
@@ -74,6 +75,7 @@ from scoring import reviews
 router = APIRouter()
 ProxyPage = Annotated[Page, page_allow(Role.OFFICIAL)]  # a proxy claim is entered by a village's own official
 PAGE_SIZE = 50
+PICKER_SIZE = 20  # households a search offers at once (a link shows the next ones)
 OutInt = str | None  # an optional id from a query string (empty means none)
 
 CHART_TEXTS = {
@@ -644,15 +646,22 @@ def _award_refusal(page: Page, error: DomainError) -> str:
 # --- deductions and disputes ---------------------------------------------------------------------------------------
 
 
-def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
+def _disputes(
+    page: Page,
+    status_code: int = 200,
+    *,
+    household_id: int | None = None,
+    q: str = "",
+    cursor: str | None = None,
+    **context: Any,
+) -> Response:
     villages = _villages(page)
-    ids = [v.id for v in villages]
-    homes = page.session.scalars(
-        select(Household)
-        .where(col(Household.village_id).in_(ids))
-        .order_by(col(Household.village_id), col(Household.code))
-        .limit(1000)
-    ).all()
+    # the deduction's household: picked from a search (its number, house number, or a name), as many as the
+    # villages hold, a page at a time; a plain GET form, so it works on any phone
+    picked = visible_household(page.session, _who(page), household_id) if household_id is not None else None
+    found = None
+    if picked is None and q.strip():
+        found = households.listing(page.session, _who(page), q=q, cursor=cursor, limit=PICKER_SIZE)
     deductions_matters: list[Any] = []
     matter_names: dict[str, str] = {}  # a deduction names its matter by code; the page shows the name
     for village in villages:
@@ -670,7 +679,9 @@ def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
     return page.render(
         "office/disputes.html",
         status_code=status_code,
-        households=homes,
+        picked=picked,
+        q=q.strip(),
+        found=found,
         matters=deductions_matters,
         matter_names=matter_names,
         disputes=listed,
@@ -684,8 +695,15 @@ def _disputes(page: Page, status_code: int = 200, **context: Any) -> Response:
 
 
 @router.get("/office/disputes")
-def dispute_list(page: StaffPage) -> Response:
-    return _disputes(page)
+def dispute_list(
+    page: StaffPage,
+    household_id: OutInt = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """Objections and appeals, the deduction form (its household found by a search, then picked), and the
+    recent deductions."""
+    return _disputes(page, household_id=_number(household_id, "household_id"), q=q, cursor=cursor)
 
 
 @router.post("/office/deductions")
@@ -698,7 +716,7 @@ def record_deduction(
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if not reason.strip():
-        return _disputes(page, status_code=400, refusal=_reason_needed(page))
+        return _disputes(page, status_code=400, household_id=household_id, refusal=_reason_needed(page))
     household = visible_household(page.session, _who(page), household_id)
     photos = []
     if photo is not None and photo.filename:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
@@ -25,7 +25,7 @@ from ledger.activities import render
 from ledger.activities.codes import TICKET_SECONDS
 from ledger.catalogue import access as catalogue_access
 from ledger.claims import access as claim_access
-from ledger.claims import disputes
+from ledger.claims import disputes, notice
 from ledger.claims import service as claims
 from ledger.core.base import utcnow
 from ledger.core.errors import DomainError, Forbidden, Invalid
@@ -169,6 +169,8 @@ def _matter_names(page: Page) -> dict[str, str]:
 
 
 Key = Annotated[str, Form(min_length=8, max_length=64)]
+BOARD_SHOWN = 20  # notice-board entries on my page at once (a link shows the next ones)
+LEADERS_SHOWN = 10  # leaderboard rows on my page at once
 Reason = Annotated[str, Form(max_length=500)]
 
 
@@ -176,9 +178,15 @@ Reason = Annotated[str, Form(max_length=500)]
 
 
 @router.get("/me")
-def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"] = "month") -> Response:
+def my_household(
+    page: VillagerPage,
+    period: Literal["month", "quarter", "year"] = "month",
+    leaders_after: Annotated[str | None, Query(max_length=200)] = None,
+    notices_after: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
     """The balance, my claims (and what was rejected and why), deductions, the statement, what I was told, the
-    notice board and the leaderboard of my village."""
+    notice board and the leaderboard of my village: the board's newest entries and the leaderboard's first ten,
+    each with a link to the next ones (`notices_after`, `leaders_after`), and my own household's rank."""
     household_id = _household(page)
     who = _who(page)
     village_id = who.home_village_id
@@ -192,8 +200,8 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
     board = leaders = None
     if village_id is not None:
         village = visible_village(page.session, who, village_id, members=True)
-        board = notice_board_out(page.session, village)
-        leaders = leaderboard_out(page.session, village, who, period=period)
+        board = notice_board_out(page.session, village, cursor=notices_after, limit=BOARD_SHOWN)
+        leaders = leaderboard_out(page.session, village, who, period=period, cursor=leaders_after, limit=LEADERS_SHOWN)
     return page.render(
         "villager/me.html",
         may_object=disputes.objectable_claims(page.session, who) if board else set(),
@@ -206,7 +214,9 @@ def my_household(page: VillagerPage, period: Literal["month", "quarter", "year"]
         appealed_deductions=appealed_deductions,
         notifications=told,
         board=board,
-        on_board={e.id: e.notice_until for e in board.entries if e.kind == "deduction"} if board else {},
+        on_board=notice.deductions_on_board(page.session, [d.id for d in my_deductions]) if board else {},
+        leaders_after=leaders_after,
+        notices_after=notices_after,
         leaders=leaders,
         matters=_matter_names(page),
         now=utcnow(),

@@ -130,6 +130,30 @@ def claim_entry(session: Session, village_id: int, claim_id: int, *, now: dateti
     return found[0] if found else None
 
 
+def deductions_on_board(
+    session: Session, deduction_ids: Collection[int], *, now: datetime | None = None
+) -> dict[int, datetime]:
+    """Of these deductions, those on their village's notice board now (unnamed), with the end of their notice."""
+    if not deduction_ids:
+        return {}
+    now = now or utcnow()
+    found: dict[int, datetime] = {}
+    rows = session.execute(
+        select(col(Deduction.id), col(Deduction.recorded_at), col(County.notice_days))
+        .join(County, col(County.id) == col(Deduction.county_id))
+        .where(
+            col(Deduction.id).in_(list(deduction_ids)),
+            col(Deduction.status) == DeductionStatus.IN_FORCE,
+            col(County.notice_deductions) != NoticeDeductions.HIDDEN,
+        )
+    ).all()
+    for deduction_id, recorded_at, days in rows:
+        until = as_utc(recorded_at) + timedelta(days=days)
+        if as_utc(recorded_at) >= now - timedelta(days=days):
+            found[deduction_id] = until
+    return found
+
+
 def _key(entry: Entry) -> paging.Key:
     since_epoch = entry.decided_at - datetime(1970, 1, 1, tzinfo=UTC)
     return (since_epoch // timedelta(microseconds=1), entry.kind, entry.id)
