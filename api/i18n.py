@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -85,6 +86,12 @@ def _babel(locale: str) -> str:
     return pick(locale)
 
 
+@cache
+def _parsed(locale: str) -> Locale:
+    """Babel's data for a locale, parsed once (a page formats hundreds of dates)."""
+    return Locale.parse(_babel(locale))
+
+
 def local(moment: datetime, timezone: str) -> datetime:
     """A moment (naive ones are UTC, as the database keeps them) in a county's time."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))
@@ -98,7 +105,7 @@ def day(value: date | datetime, locale: str, *, timezone: str = "Asia/Shanghai",
         value = local(value, timezone).date()
     this_year = (today or datetime.now(ZoneInfo(timezone)).date()).year
     skeleton = "MMMd" if value.year == this_year else "yMMMd"
-    return format_skeleton(skeleton, value, locale=_babel(locale))
+    return format_skeleton(skeleton, value, locale=_parsed(locale))
 
 
 def when(moment: datetime, locale: str, *, timezone: str = "Asia/Shanghai", today: date | None = None) -> str:
@@ -106,13 +113,15 @@ def when(moment: datetime, locale: str, *, timezone: str = "Asia/Shanghai", toda
     there = local(moment, timezone)
     joiner = " " if _babel(locale) == "zh_CN" else ", "
     return (
-        day(there, locale, timezone=timezone, today=today) + joiner + format_time(there, "HH:mm", locale=_babel(locale))
+        day(there, locale, timezone=timezone, today=today)
+        + joiner
+        + format_time(there, "HH:mm", locale=_parsed(locale))
     )
 
 
 def month(value: date | datetime, locale: str) -> str:
     """2026年11月 (November 2026)."""
-    return format_skeleton("yMMMM", value, locale=_babel(locale))
+    return format_skeleton("yMMMM", value, locale=_parsed(locale))
 
 
 def month_key(key: str, locale: str) -> str:
@@ -123,7 +132,7 @@ def month_key(key: str, locale: str) -> str:
 
 def quarter(value: date | datetime, locale: str) -> str:
     """2026年第四季度 (Q4 2026)."""
-    return format_date(value, QUARTER[_babel(locale)], locale=_babel(locale))
+    return format_date(value, QUARTER[_babel(locale)], locale=_parsed(locale))
 
 
 def period(key: str, locale: str) -> str:
@@ -131,7 +140,7 @@ def period(key: str, locale: str) -> str:
     2026年第四季度."""
     year, _, rest = key.partition("-")
     if not rest:
-        return format_skeleton("y", date(int(year), 1, 1), locale=_babel(locale))
+        return format_skeleton("y", date(int(year), 1, 1), locale=_parsed(locale))
     if rest.startswith("Q"):
         return quarter(date(int(year), 3 * int(rest[1:]) - 2, 1), locale)
     return month_key(key, locale)

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 import pandas as pd
+from sqlalchemy import func
 from sqlalchemy import select as sa_select  # wider than sqlmodel.select (at most four columns typed)
 from sqlmodel import Session, col
 
@@ -103,3 +104,37 @@ def dashboard_table(name: str, session: Session, scope: figures.Scope, now: date
     """One of the dashboard's tables: per month (participation, on time) or over its twelve months (points by
     matter, redemption by partner), the last month being the one `now` (the present) is in."""
     return DASHBOARD[name](session, scope, now or utcnow())
+
+
+def dashboard_version(session: Session, scope: figures.Scope, now: datetime) -> Hashable:
+    """Everything the dashboard's tables (`dashboard_table`, each name, as of `now`) are computed from, cheaply:
+    equal versions give equal tables. The months shown and the scope's villages, time zone and overdue hours;
+    the households counted; the claims of the twelve months (`figures.claims_version`); the vouchers given in them
+    and the county's partners (their names head the redemption chart)."""
+    months = figures.months_until(now, scope.timezone)
+    start, end = figures.span(months, scope.timezone)
+    ids = scope.village_ids
+    vouchers: tuple[tuple[object, ...], ...] = ()
+    if ids:
+        found = session.connection().execute(
+            sa_select(col(Voucher.status), func.count(), func.max(col(Voucher.id)), func.sum(col(Voucher.points)))
+            .where(col(Voucher.village_id).in_(ids), col(Voucher.created_at) >= start, col(Voucher.created_at) < end)
+            .group_by(col(Voucher.status))
+            .order_by(col(Voucher.status))
+        )
+        vouchers = tuple(tuple(r) for r in found.all())
+    partners = session.connection().execute(
+        sa_select(col(Partner.id), col(Partner.name), col(Partner.kind))
+        .where(col(Partner.county_id) == scope.county.id)
+        .order_by(col(Partner.id))
+    )
+    return (
+        tuple(months),
+        tuple((v.id, v.name) for v in scope.villages),
+        scope.timezone,
+        scope.county.overdue_hours,
+        figures.household_count(session, ids),
+        figures.claims_version(session, ids, start, end),
+        vouchers,
+        tuple(tuple(r) for r in partners.all()),
+    )

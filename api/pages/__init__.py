@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, county, importing, office, partner, partner_setup, places, staffing, villager
+from api.pages import account, charts, county, importing, office, partner, partner_setup, places, staffing, villager
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
@@ -34,6 +34,7 @@ OPEN_ROUTERS = (account.signin_router, county.secret_router, staffing.hashing_ro
 def install(app: FastAPI) -> None:
     app.state.error_page = error_page  # a refusal on a page is a page (api/problems.py asks for it)
     app.state.status_page = status_page  # so is a page path that is not found or fails
+    app.state.drawn = charts.Drawn()  # the dashboard's tables and charts, by the version of their data
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         csrf = [] if router in OPEN_ROUTERS else [Depends(check_csrf)]

@@ -1,13 +1,22 @@
 """The officials' dashboard charts (matplotlib, Agg) and downloads. Only the drawing lives here: every figure is
 computed by `ledger/figures.py` and `redemption/figures.py` (defined in docs/claims.md, "Figures"), which the API's
 month report and its CSV/XLSX read too.
+
+Tables and charts are kept (`Drawn`, one per app, so per database), keyed by the version of the data they are
+computed from (`redemption.figures.dashboard_version`: one cheap aggregate query): a chart is drawn once per change
+of its data (a claim submitted or decided, a voucher given, a new month), not once per request.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import matplotlib
 
@@ -15,8 +24,12 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
+from ledger import figures  # noqa: E402
 from ledger.core import exports  # noqa: E402
+from ledger.core.base import utcnow  # noqa: E402
+from redemption import figures as redemption_figures  # noqa: E402
 
 CHARTS = ("participation", "points_by_matter", "on_time", "redemption")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -62,6 +75,69 @@ def chart_svg(name: str, table: pd.DataFrame, labels: Labels) -> bytes:
         figure.tight_layout()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+# --- kept tables and charts -------------------------------------------------------------------------------------
+
+
+class Drawn:
+    """The last `size` tables and charts made, by key (the data's version among it), least recently used first
+    out. A change of the data makes a new key, so nothing is ever served from an older version; entries of older
+    versions just age out. Shared by the threads of one process."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.made = 0  # how many were made (not found): for the tests
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        value = make()  # outside the lock: two threads may make the same one once each, never a wrong one
+        with self._lock:
+            self.made += 1
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One request's view of the dashboard's data: its scope, the moment and the data's version."""
+
+    drawn: Drawn
+    session: Session
+    scope: figures.Scope
+    now: datetime
+    version: Hashable
+
+    @classmethod
+    def of(cls, drawn: Drawn, session: Session, scope: figures.Scope) -> Dashboard:
+        now = utcnow()
+        return cls(drawn, session, scope, now, redemption_figures.dashboard_version(session, scope, now))
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A dashboard table (`redemption.figures.dashboard_table`), computed once per version (a copy: the caller
+        may change it)."""
+        kept: pd.DataFrame = self.drawn.get(
+            ("table", name, self.version),
+            lambda: redemption_figures.dashboard_table(name, self.session, self.scope, self.now),
+        )
+        return kept.copy()
+
+    def chart(self, name: str, labels: Labels) -> bytes:
+        """A chart as SVG (`chart_svg`), drawn once per version and labels."""
+        key = ("chart", name, self.version, labels)
+        svg: bytes = self.drawn.get(key, lambda: chart_svg(name, self.table(name), labels))
+        return svg
 
 
 # --- downloads -------------------------------------------------------------------------------------------------

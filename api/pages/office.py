@@ -30,7 +30,7 @@ from api.pages.web import OfficialPage, Page, StaffPage, page_allow, refusal_tex
 from api.pages.web import reason as refusal_reason
 from api.presentation import activities as activity_views
 from api.presentation.catalogue import matter_out
-from api.presentation.claims import claim_out, deduction_out, dispute_out
+from api.presentation.claims import claims_out, deductions_out, dispute_out
 from api.presentation.credit import review_out
 from api.presentation.files import FileWords
 from api.presentation.households import card_svg, current_balance_out
@@ -68,7 +68,6 @@ from ledger.identity.principal import (
 )
 from ledger.people import households
 from ledger.tenancy import County, Household, HouseholdNotFound, Person, Township, Village
-from redemption import figures as redemption_figures
 from scoring import access as credit_access
 from scoring import reviews
 
@@ -188,12 +187,11 @@ def _photo_id(link: str) -> str:
 
 def _queue(page: Page, village_id: int | None = None, status_code: int = 200, **context: Any) -> Response:
     who = _who(page)
-    pending = [
-        claim_out(page.session, c, who)
-        for c in claim_access.visible_claims(
-            page.session, who, status=ClaimStatus.PENDING, village_id=village_id, limit=200
-        )
-    ]
+    pending = claims_out(
+        page.session,
+        claim_access.visible_claims(page.session, who, status=ClaimStatus.PENDING, village_id=village_id, limit=200),
+        who,
+    )
     names = _household_names(page, {c.household_id for c in pending})
     villages = {v.id: v.name for v in _villages(page)}
     rows = [
@@ -550,7 +548,7 @@ def _recent_awards(page: Page, villages: list[Village]) -> list[Any]:
         .order_by(col(Claim.id).desc())
         .limit(20)
     ).all()
-    return [claim_out(page.session, c, page.principal) for c in found]
+    return claims_out(page.session, found, page.principal)
 
 
 def _award_form(page: Page, household_id: int | None, status_code: int = 200, **context: Any) -> Response:
@@ -673,7 +671,7 @@ def _disputes(
                 deductions_matters.append(matter)
     who = _who(page)
     listed = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
-    recent = [deduction_out(page.session, d) for d in claim_access.visible_deductions(page.session, who)[:50]]
+    recent = deductions_out(page.session, claim_access.visible_deductions(page.session, who)[:50])
     involved = {d.household_id for d in listed if d.household_id is not None} | {d.household_id for d in recent}
     names = _household_names(page, involved)
     return page.render(
@@ -789,6 +787,12 @@ def _scope(page: Page, village_id: str | None, township: str | None) -> figures.
     )
 
 
+def _dashboard(page: Page, scope: figures.Scope) -> charts.Dashboard:
+    """The dashboard's data as of now, its tables and charts kept by the app (api/pages/charts.py)."""
+    drawn: charts.Drawn = page.request.app.state.drawn
+    return charts.Dashboard.of(drawn, page.session, scope)
+
+
 def _chart_name(name: str) -> str:
     if name not in charts.CHARTS:
         raise Invalid("No such chart.", field="name")
@@ -798,7 +802,8 @@ def _chart_name(name: str) -> str:
 @router.get("/office/dashboard")
 def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = None) -> Response:
     scope = _scope(page, village_id, township)
-    table = redemption_figures.dashboard_table("participation", page.session, scope)
+    data = _dashboard(page, scope)
+    table = data.table("participation")
     query = "&".join(f"{k}={v}" for k, v in scope.query().items())
     titles = {name: page._(texts[0]) for name, texts in CHART_TEXTS.items()}
     villages = _villages(page)
@@ -807,7 +812,7 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         .where(col(Township.id).in_(sorted({v.township_id for v in villages})))
         .order_by(col(Township.id))
     ).all()
-    by_village = redemption_figures.dashboard_table("villages", page.session, scope)
+    by_village = data.table("villages")
     return page.render(
         "office/dashboard.html",
         scope=scope,
@@ -839,14 +844,14 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
         empty=page._("Nothing yet"),
         matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en",
     )
-    svg = charts.chart_svg(name, redemption_figures.dashboard_table(name, page.session, scope), labels)
+    svg = _dashboard(page, scope).chart(name, labels)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
     name = name if name == "villages" else _chart_name(name)  # every chart's table, and the villages' table
     scope = _scope(page, village_id, township)
-    table = redemption_figures.dashboard_table(name, page.session, scope)
+    table = _dashboard(page, scope).table(name)
     words = FileWords(page.locale, scope.timezone)  # headers and words in the page's language
     filename = f"shanzhi-{name}-{utcnow():%Y%m%d}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -14,7 +14,15 @@ from api.pages.messages import OBJECTION_REASON, OBJECTION_REFUSALS
 from api.pages.web import SCAN_COOKIE, Anyone, Page, SignInNeeded, VillagerPage, reason
 from api.presentation import credit, household_data, loans, redemption
 from api.presentation.activities import code_info_out
-from api.presentation.claims import claim_out, deduction_out, dispute_out, leaderboard_out, notice_board_out
+from api.presentation.claims import (
+    claim_out,
+    claims_out,
+    deduction_out,
+    deductions_out,
+    dispute_out,
+    leaderboard_out,
+    notice_board_out,
+)
 from api.presentation.households import current_balance_out, notifications_out, statement_out
 from api.problems import status_of
 from api.schemas.claims import AppealIn, ClaimIn
@@ -191,8 +199,8 @@ def my_household(
     who = _who(page)
     village_id = who.home_village_id
     statement = statement_out(page.session, household_id, limit=20)
-    my_claims = [claim_out(page.session, c, who) for c in claim_access.visible_claims(page.session, who, limit=50)]
-    my_deductions = [deduction_out(page.session, d) for d in claim_access.visible_deductions(page.session, who)]
+    my_claims = claims_out(page.session, claim_access.visible_claims(page.session, who, limit=50), who)
+    my_deductions = deductions_out(page.session, claim_access.visible_deductions(page.session, who))
     my_disputes = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
     appealed_claims = {d.claim_id for d in my_disputes if d.kind == "appeal" and d.claim_id}
     appealed_deductions = {d.deduction_id for d in my_disputes if d.kind == "appeal" and d.deduction_id}

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 
 from api import i18n
 from api.i18n import N_
-from api.presentation.claims import claim_out, deduction_out, dispute_out
+from api.presentation.claims import claims_out, deductions_out, dispute_out
 from api.presentation.credit import access_log_out, consent_out, review_out
 from api.presentation.households import current_balance_out, statement_out
 from api.presentation.loans import application_out
@@ -144,9 +144,9 @@ def gather(session: Session, household: Household) -> HouseholdData:
         ],
         "balance": _dump(current_balance_out(session, hid)),
         "statement": _statement(session, hid),
-        "claims": [_dump(claim_out(session, c, who)) for c in claims],
+        "claims": [_dump(c) for c in claims_out(session, claims, who)],
         "photos": _photos(session, hid),
-        "deductions": [_dump(deduction_out(session, d)) for d in deductions],
+        "deductions": [_dump(d) for d in deductions_out(session, deductions)],
         "disputes": [_dump(dispute_out(d, who)) for d in disputes],
         "ratings": [
             {

@@ -21,7 +21,7 @@ from api.deps import (
     run,
     written_answer,
 )
-from api.presentation.claims import ClaimView, claim_out, claim_view, dispute_out
+from api.presentation.claims import ClaimView, claim_out, claim_view, claims_out, dispute_out
 from api.schemas.claims import (
     AwardIn,
     BulkApproveIn,
@@ -181,7 +181,7 @@ def list_claims(
         limit=limit,
         cursor=cursor,
     )
-    return [claim_out(session, c, who) for c in found]
+    return claims_out(session, found, who)
 
 
 @router.get("/{claim_id}", response_model=ClaimReviewOut | ClaimOut)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, allow, created_or_replayed
 from api.paging import Cursor, Limit, link_next
-from api.presentation.claims import deduction_out, dispute_out
+from api.presentation.claims import deduction_out, deductions_out, dispute_out
 from api.schemas.claims import AppealIn, DeductionIn, DeductionOut, DisputeOut, ResolveDisputeIn
 from ledger.claims import access, deductions, disputes
 from ledger.claims.models import DisputeKind, DisputeStatus
@@ -55,7 +55,7 @@ def list_deductions(
     the `Link` header names the next page (README, "Lists")."""
     page = access.deduction_page(session, who, village_id=village_id, cursor=cursor, limit=limit)
     link_next(request, response, page.next_cursor)
-    return [deduction_out(session, d) for d in page.rows]
+    return deductions_out(session, page.rows)
 
 
 @router.post("/appeals", response_model=DisputeOut, status_code=201, responses=REPLAY_RESPONSES)

@@ -648,3 +648,27 @@ def test_the_auditor_gets_no_award_form(browser: TestClient, world: World) -> No
     assert refused.status_code == 403
     official = password_token(browser, "official-a")
     assert _awards(browser, official, world.household_a1) == []
+
+
+def test_a_chart_is_drawn_once_per_change_of_its_data_and_an_approval_redraws_it(
+    browser: TestClient, world: World
+) -> None:
+    official = password_token(browser, "official-a")
+    activity = new_activity(browser, official, world.village_a.village_id)
+    sent = _claim(browser, world.villager_phone, activity)
+    sign_in_staff(browser, "official-a")
+    chart = f"/office/dashboard/chart/points_by_matter.svg?village_id={world.village_a.village_id}"
+    drawn = browser.app.state.drawn  # type: ignore[attr-defined]
+
+    before = browser.get(chart)
+    assert before.status_code == 200
+    made = drawn.made
+    assert browser.get(chart).content == before.content
+    assert drawn.made == made  # the same data: served as drawn, nothing computed again
+
+    form_post(browser, f"/office/claims/{sent['id']}/approve", {}, from_page="/office")
+    after = browser.get(chart)
+    assert after.content != before.content  # the approved claim's points are on it
+    assert ZH.gettext("Nothing yet").encode() in before.content
+    assert ZH.gettext("Nothing yet").encode() not in after.content
+    assert drawn.made > made
