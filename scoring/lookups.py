@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlmodel import Session, col
 
 from ledger.core import ratelimit
 from ledger.core.base import as_utc, table_of, utcnow
-from ledger.core.db import unit_of_work
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
@@ -80,22 +79,20 @@ def shown_of(
     )
 
 
-def spend_client_budget(
-    engine: Engine, client_id: str, *, uses: int, limits: Limits, now: datetime | None = None
-) -> None:
-    """A bank client's lookups per minute, counted before the lookups themselves and in a transaction of its
-    own: one client's concurrent lookups never queue on its counter row, and a lookup that then fails still
-    counts. (The per-household cap counts inside the lookup: only ratings actually shown.)"""
-    with unit_of_work(engine) as session:
-        ratelimit.hit(
-            session,
-            f"credit:client:{client_id}",
-            limit=limits.per_client_per_minute,
-            seconds=60,
-            what="rating lookups from this client",
-            uses=uses,
-            now=now,
-        )
+def spend_budget(session: Session, client_id: str, *, uses: int, limits: Limits, now: datetime | None = None) -> None:
+    """A bank client's lookups per minute, counted before the lookups themselves, in a transaction that commits
+    even when they then fail (api/deps.py `run_after`): one client's concurrent lookups never queue on its
+    counter row, and a refused lookup still counts. (The per-household cap counts inside the lookup: only
+    ratings actually shown.)"""
+    ratelimit.hit(
+        session,
+        f"credit:client:{client_id}",
+        limit=limits.per_client_per_minute,
+        seconds=60,
+        what="rating lookups from this client",
+        uses=uses,
+        now=now,
+    )
 
 
 _C, _H, _R, _A = table_of(Consent), table_of(Household), ratings.RATING, table_of(ScorecardActivation)

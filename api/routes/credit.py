@@ -8,14 +8,16 @@ in scoring/access.py; what a bank may see of a rating (the allow-list) in api/pr
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from api.deps import BearerDep, SessionDep, SettingsDep, allow, bearer_claims, in_turn
+from api.deps import Caller, SessionDep, SettingsDep, allow, allow_caller, json_answer, run_after
 from api.presentation.credit import (
     access_log_out,
     consent_out,
@@ -30,6 +32,7 @@ from api.schemas.credit import (
     ActivateIn,
     ConsentIn,
     ConsentOut,
+    LookupItem,
     LookupResultOut,
     LookupsIn,
     LookupsOut,
@@ -57,7 +60,7 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 Member = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 Staff = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 Admin = Annotated[Principal, allow(Role.COUNTY_ADMIN)]
-Bank = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="credit:read")]
+BankCaller = Annotated[Caller, allow_caller(partner_kinds=(PartnerKind.BANK,), scope="credit:read")]
 BankReporter = Annotated[Principal, allow(partner_kinds=(PartnerKind.BANK,), scope="loans:report")]
 PRIVATE = {"Cache-Control": "no-store"}
 ConsentQuery = Annotated[str, Query(pattern=r"^[0-9a-f]{32}$", description="The consent the household gave you.")]
@@ -73,89 +76,84 @@ def limits_of(settings: Settings) -> lookups.Limits:
 # --- partner banks ---------------------------------------------------------------------------------------------
 
 
-async def _spend(
-    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None, uses: int
-) -> None:
-    claims = bearer_claims(request, settings, credentials)
-    kind, _, client = claims.sub.partition(":")
-    if kind == "client":  # anyone else is refused by the route's rule
-        await in_turn(
-            request,
-            lookups.spend_client_budget,
-            request.app.state.engine,
-            client,
-            uses=uses,
-            limits=limits_of(settings),
-        )
+def _budget(caller: Caller, settings: Settings, uses: int) -> Callable[[Session], object]:
+    """The client's lookups off its per-minute budget, counted before the lookup and kept even when it is refused
+    (`run_after`; 429 past it). Anyone else is refused by the route's rule."""
+    kind, _, client = caller.claims.sub.partition(":")
+    if kind != "client":
+        return _nothing
+    return functools.partial(lookups.spend_budget, client_id=client, uses=uses, limits=limits_of(settings))
 
 
-async def lookup_budget(request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
-    """One lookup off the client's budget per minute, before the lookup's own transaction (429 past it)."""
-    await _spend(request, settings, credentials, 1)
-
-
-async def lookups_budget(body: LookupsIn, request: Request, settings: SettingsDep, credentials: BearerDep) -> None:
-    """As many lookups off the budget as the request asks for."""
-    await _spend(request, settings, credentials, len(body.items))
-
-
-LookupBudget = Annotated[None, Depends(lookup_budget)]
-LookupsBudget = Annotated[None, Depends(lookups_budget)]
+def _nothing(_: Session) -> None:
+    return None
 
 
 @router.get(
     "/credit/households/{household_id}",
     response_model=PartnerRatingOut,
     response_model_exclude_none=True,
+    response_class=JSONResponse,
     responses={
         403: {"description": "No active consent of this household for you (nothing else is said)"},
         429: {"description": "Rate limited; see Retry-After"},
     },
 )
-def partner_lookup(
-    household_id: int,
-    consent_id: ConsentQuery,
-    _: LookupBudget,
-    session: SessionDep,
-    settings: SettingsDep,
-    who: Bank,
-    response: Response,
-) -> PartnerRatingOut:
+async def partner_lookup(
+    household_id: int, consent_id: ConsentQuery, request: Request, settings: SettingsDep, caller: BankCaller
+) -> Response:
     """A household's rating, with its consent: as the consent's scope allows. The lookup is logged for the
     household to see."""
-    shown = lookups.lookup(session, who, household_id=household_id, consent_id=consent_id, limits=limits_of(settings))
-    response.headers.update(PRIVATE)
-    return partner_answer(shown)
+    shown = await run_after(
+        request,
+        caller,
+        _budget(caller, settings, 1),
+        lookups.lookup,
+        household_id=household_id,
+        consent_id=consent_id,
+        limits=limits_of(settings),
+    )
+    return json_answer(partner_answer(shown), headers=PRIVATE, exclude_none=True)
 
 
-@router.post("/credit/lookups", response_model=LookupsOut, response_model_exclude_none=True)
-def partner_lookups(
-    body: LookupsIn, _: LookupsBudget, session: SessionDep, settings: SettingsDep, who: Bank, response: Response
-) -> LookupsOut:
+@router.post(
+    "/credit/lookups", response_model=LookupsOut, response_model_exclude_none=True, response_class=JSONResponse
+)
+async def partner_lookups(body: LookupsIn, request: Request, settings: SettingsDep, caller: BankCaller) -> Response:
     """Many households at once; each answered (or refused) on its own, as the single lookup would."""
-    results = []
-    for item in body.items:
+    answers = await run_after(
+        request, caller, _budget(caller, settings, len(body.items)), _look_many, body.items, limits_of(settings)
+    )
+    results = [
+        LookupResultOut(
+            household_id=item.household_id,
+            consent_id=item.consent_id,
+            status=200,
+            rating=partner_answer(answer),
+        )
+        if isinstance(answer, lookups.Shown)
+        else LookupResultOut(
+            household_id=item.household_id, consent_id=item.consent_id, status=status_of(answer), code=answer.code
+        )
+        for item, answer in answers
+    ]
+    return json_answer(LookupsOut(results=results), headers=PRIVATE, exclude_none=True)
+
+
+def _look_many(
+    session: Session, who: Principal, items: list[LookupItem], limits: lookups.Limits
+) -> list[tuple[LookupItem, lookups.Shown | DomainError]]:
+    answers: list[tuple[LookupItem, lookups.Shown | DomainError]] = []
+    for item in items:
         try:
             with session.begin_nested():
                 shown = lookups.lookup(
-                    session, who, household_id=item.household_id, consent_id=item.consent_id, limits=limits_of(settings)
+                    session, who, household_id=item.household_id, consent_id=item.consent_id, limits=limits
                 )
-            results.append(
-                LookupResultOut(
-                    household_id=item.household_id,
-                    consent_id=item.consent_id,
-                    status=200,
-                    rating=partner_answer(shown),
-                )
-            )
+            answers.append((item, shown))
         except DomainError as error:
-            results.append(
-                LookupResultOut(
-                    household_id=item.household_id, consent_id=item.consent_id, status=status_of(error), code=error.code
-                )
-            )
-    response.headers.update(PRIVATE)
-    return LookupsOut(results=results)
+            answers.append((item, error))
+    return answers
 
 
 @router.post("/credit/outcomes", response_model=OutcomeOut, status_code=status.HTTP_201_CREATED)
