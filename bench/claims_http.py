@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -134,19 +136,24 @@ def serve(
         "warning",
         *(["--factory"] if factory else []),
     ]
+    # A session of its own, so that a server that does not start is stopped with its worker processes
     if log is None:
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     else:
         with log.open("wb") as out:
-            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+            server = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+    deadline = time.monotonic() + 180  # each worker imports the app before the port answers: slow on a busy machine
     while time.monotonic() < deadline and server.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
         except OSError:
             time.sleep(0.1)
-    server.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
     said = f": {log.read_text(errors='replace')[-2000:]}" if log is not None else ""
     raise SystemExit(f"{app} did not start{said}")
 

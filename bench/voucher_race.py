@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -853,7 +854,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
     try:
         server.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)  # the server and its workers (serve() gives them a session)
         server.wait()
 
 
