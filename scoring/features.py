@@ -34,7 +34,9 @@ FEATURES = [
 
 
 def month_index(months: pd.Series) -> pd.Series:
-    """'2026-11' → 2026 · 12 + 10: months as consecutive integers."""
+    """'2026-11' → 2026 · 12 + 10: months as consecutive integers (given as such, they are kept)."""
+    if pd.api.types.is_integer_dtype(months.dtype):
+        return months.astype("int64")
     text = months.astype(str)
     return text.str.slice(0, 4).astype("int64") * 12 + text.str.slice(5, 7).astype("int64") - 1
 
@@ -52,7 +54,7 @@ def features(
     """One row per household (index household_id), columns FEATURES; NaN where a feature has nothing to measure
     (months since a positive entry when there was none, the rejected share when no claim was decided).
 
-    entries: settled points (net) per household, month ('YYYY-MM') and category.
+    entries: settled points (net) per household, month ('YYYY-MM', or its `month_index`) and category.
     deductions: deduction points (posted and unpaid) per household and month, of deductions in force.
     claims: per household, claims decided and claims rejected in the last 24 months.
     objections: per household, objections upheld against it in the last 24 months.

@@ -342,28 +342,30 @@ class _RatingWriter:
             index=frame.index,
         )
         sufficiency_json = _json_lines(suff)
-        point_lookup = points.to_dict(orient="list")
-        reason_codes = scored[[f"reason_{r}" for r in range(1, 5)]].to_numpy()
-        score = scored["score"].to_numpy()
-        grade = scored["grade"].to_numpy()
+        column = {name: n for n, name in enumerate(names)}
+        point_rows = points.to_numpy().tolist()  # plain ints, row by row
+        # plain Python values, row by row (numpy scalars one at a time cost more than the rows themselves)
+        reason_codes = scored[[f"reason_{r}" for r in range(1, 5)]].to_numpy().tolist()
+        scores = [None if math.isnan(value) else int(value) for value in scored["score"].to_numpy().tolist()]
+        grades = [str(value) for value in scored["grade"].to_numpy().tolist()]
         households = frame.index.to_numpy()
-        seq = seqs.reindex(households).to_numpy()
+        seq = seqs.reindex(households).to_numpy().tolist()
         rows = []
-        for i, household in enumerate(households):
+        for i, household in enumerate(households.tolist()):
             reasons = []
             for code in reason_codes[i]:
                 if isinstance(code, str):
                     name, best = self.best[code]
-                    reasons.append(f"{self.reason_head[code]}{best - point_lookup[name][i]}}}")
+                    reasons.append(f"{self.reason_head[code]}{best - point_rows[i][column[name]]}}}")
             rows.append(
                 (
-                    int(household),
+                    household,
                     self.county_id,
                     self.card.id,
-                    None if math.isnan(score[i]) else int(score[i]),
-                    str(grade[i]),
+                    scores[i],
+                    grades[i],
                     self.now,
-                    int(seq[i]),
+                    seq[i],
                     self.now,
                     features_json[i],
                     points_json[i],
