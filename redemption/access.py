@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
+from ledger.core import paging
 from ledger.core.errors import Forbidden, Invalid, NotFound
 from ledger.identity.models import Partner, PartnerKind, Role
 from ledger.identity.principal import PARTNER, Principal
@@ -144,6 +145,36 @@ def visible_vouchers(session: Session, who: Principal, status: str | None = None
     raise Forbidden("Your role may not read vouchers.")
 
 
+def voucher_page(
+    session: Session,
+    who: Principal,
+    status: str | None = None,
+    *,
+    bookings: bool = False,
+    slot_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+) -> paging.Page[Voucher]:
+    """`visible_vouchers` (or, with `bookings`, `visible_bookings`) a page at a time, newest first, after
+    `cursor`."""
+    query = select(Voucher)
+    if bookings:
+        require_clinic(who, "A clinic manages its bookings.")
+        assert who.partner_id is not None
+        query = query.where(col(Voucher.partner_id) == who.partner_id, col(Voucher.slot_id).is_not(None))
+        if slot_id is not None:
+            query = query.where(col(Voucher.slot_id) == slot_id)
+    elif who.role == Role.VILLAGER and who.household_id is not None:
+        query = query.where(col(Voucher.household_id) == who.household_id)
+    elif is_partner(who, *SHOPS):
+        query = query.where(col(Voucher.partner_id) == who.partner_id)
+    else:
+        raise Forbidden("Your role may not read vouchers.")
+    if status:
+        query = query.where(col(Voucher.status) == status)
+    return paging.by_id(session, query, col(Voucher.id), cursor=cursor, limit=limit)
+
+
 def visible_bookings(
     session: Session, who: Principal, *, status: str | None = None, slot_id: int | None = None
 ) -> list[Voucher]:
@@ -207,6 +238,21 @@ def visible_applications(session: Session, who: Principal, status: str | None = 
     require_bank(who, "loans:read", "reads loan applications")
     assert who.partner_id is not None
     return loans.of_partner(session, who.partner_id, status=status)
+
+
+def application_page(
+    session: Session, who: Principal, status: str | None = None, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[LoanApplication]:
+    """`visible_applications` a page at a time, newest first, after `cursor`."""
+    query = select(LoanApplication)
+    if who.role == Role.VILLAGER and who.household_id is not None:
+        query = query.where(col(LoanApplication.household_id) == who.household_id)
+    else:
+        require_bank(who, "loans:read", "reads loan applications")
+        query = query.where(col(LoanApplication.partner_id) == who.partner_id)
+    if status:
+        query = query.where(col(LoanApplication.status) == status)
+    return paging.by_id(session, query, col(LoanApplication.id), cursor=cursor, limit=limit)
 
 
 def require_bank(who: Principal, scope: str, what: str) -> None:

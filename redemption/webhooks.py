@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from ledger.core import audit, failures, outbox
+from ledger.core import audit, failures, outbox, paging
 from ledger.core.base import as_utc, table_of, utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.errors import Conflict, Invalid, NotFound
@@ -566,6 +566,25 @@ def failing(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[W
         .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
         .limit(limit)
     ).all()
+
+
+def delivery_page(
+    session: Session, partner_id: int, *, failed: bool = False, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[WebhookDelivery]:
+    """The partner's deliveries (`failed`: those `failing` lists), newest first, a page at a time after `cursor`."""
+    query = select(WebhookDelivery).where(col(WebhookDelivery.partner_id) == partner_id)
+    if failed:
+        query = query.where(col(WebhookDelivery.delivered_at).is_(None), col(WebhookDelivery.attempts) > 0)
+    limit = paging.bounded(limit)
+    key = paging.decode(cursor, int, str)
+    if key is not None:  # the delivery id is random: the moment it was written orders, the id breaks ties
+        at, after_id = paging.moment(int(key[0])), str(key[1])
+        created = col(WebhookDelivery.created_at)
+        query = query.where((created < at) | ((created == at) & (col(WebhookDelivery.id) < after_id)))
+    rows = session.scalars(
+        query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()).limit(limit + 1)
+    ).all()
+    return paging.cut(rows, limit, lambda d: (paging.micros(as_utc(d.created_at)), d.id))
 
 
 def recent(session: Session, partner_id: int, *, limit: int = 50) -> Sequence[WebhookDelivery]:

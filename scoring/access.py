@@ -12,9 +12,11 @@ never at import time, so either may be imported first.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from ledger.core import paging
 from ledger.core.errors import Forbidden
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import PARTNER, Principal
@@ -69,12 +71,33 @@ def household_review_requests(session: Session, who: Principal) -> list[ReviewRe
     return list(session.exec(query.order_by(col(ReviewRequest.id).desc())))
 
 
+def household_review_page(
+    session: Session, who: Principal, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[ReviewRequest]:
+    """`household_review_requests` a page at a time, newest first, after `cursor`."""
+    query = select(ReviewRequest).where(col(ReviewRequest.household_id) == own_household(who))
+    return paging.by_id(session, query, col(ReviewRequest.id), cursor=cursor, limit=limit)
+
+
 # --- officials and the county admin ----------------------------------------------------------------------------
 
 
 def review_queue(session: Session, who: Principal, status: str | None = None) -> list[ReviewRequest]:
     """Review requests of the villages the caller handles (an official: theirs; the county admin: the county's),
     oldest first."""
+    return list(session.exec(_queue(who, status).order_by(col(ReviewRequest.id))))
+
+
+def review_queue_page(
+    session: Session, who: Principal, status: str | None = None, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[ReviewRequest]:
+    """`review_queue` a page at a time, oldest first, after `cursor`."""
+    return paging.by_id(
+        session, _queue(who, status), col(ReviewRequest.id), cursor=cursor, limit=limit, newest_first=False
+    )
+
+
+def _queue(who: Principal, status: str | None) -> Any:
     if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
         raise Forbidden("Officials and the county admin handle rating reviews.")
     query = select(ReviewRequest).where(col(ReviewRequest.county_id) == who.county_id)
@@ -82,7 +105,7 @@ def review_queue(session: Session, who: Principal, status: str | None = None) ->
         query = query.where(col(ReviewRequest.village_id).in_(sorted(who.village_ids)))
     if status:
         query = query.where(col(ReviewRequest.status) == status)
-    return list(session.exec(query.order_by(col(ReviewRequest.id))))
+    return query
 
 
 def answerable_review(who: Principal, task: ReviewRequest | None, request_id: int) -> ReviewRequest:

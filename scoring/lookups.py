@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlmodel import Session, col
 
-from ledger.core import ratelimit
-from ledger.core.base import as_utc, table_of, utcnow
+from ledger.core import paging, ratelimit
+from ledger.core.base import as_utc, row_id, table_of, utcnow
 from ledger.identity.models import Partner
 from ledger.identity.principal import Principal
 from ledger.tenancy import Household
@@ -241,6 +241,23 @@ def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: 
         )
         .scalar_one()
     )
+
+
+def access_log_page(
+    session: Session, household_id: int, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[tuple[CreditLookup, str]]:
+    """`access_log` a page at a time, newest first, after `cursor`."""
+    limit = paging.bounded(limit)
+    query = (
+        select(CreditLookup, col(Partner.name))
+        .join(Partner, col(Partner.id) == col(CreditLookup.partner_id))
+        .where(col(CreditLookup.household_id) == household_id)
+    )
+    after = paging.decode_id(cursor)
+    if after is not None:
+        query = query.where(col(CreditLookup.id) < after)
+    rows = [(row[0], row[1]) for row in session.execute(query.order_by(col(CreditLookup.id).desc()).limit(limit + 1))]
+    return paging.cut(rows, limit, lambda row: (row_id(row[0].id),))
 
 
 def access_log(session: Session, household_id: int, *, limit: int = 200) -> list[tuple[CreditLookup, str]]:

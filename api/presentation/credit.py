@@ -96,10 +96,10 @@ def my_rating_out(session: Session, rating: Rating) -> MyRatingOut:
 
 def access_log_out(session: Session, household_id: int, *, limit: int = 200) -> list[AccessLogOut]:
     """Who looked at the household's rating, when and why, newest first."""
-    return [_lookup_out(entry, name) for entry, name in lookups.access_log(session, household_id, limit=limit)]
+    return [lookup_out(entry, name) for entry, name in lookups.access_log(session, household_id, limit=limit)]
 
 
-def _lookup_out(entry: CreditLookup, partner_name: str) -> AccessLogOut:
+def lookup_out(entry: CreditLookup, partner_name: str) -> AccessLogOut:
     return AccessLogOut(
         partner=partner_name, purpose=entry.purpose, looked_at=entry.looked_at, consent_id=entry.consent_id
     )

@@ -11,6 +11,7 @@ from api import i18n
 from api.schemas import BalanceAsOfOut, BalanceOut, EntryOut, StatementOut
 from api.schemas.claims import HouseholdCardOut, NotificationOut
 from ledger.activities import codes, render
+from ledger.core import paging
 from ledger.core.outbox import Notification
 from ledger.core.settings import Settings
 from ledger.journal import accounts, queries
@@ -106,6 +107,15 @@ def card_out(session: Session, household: Household) -> HouseholdCardOut:
         house_number=household.house_number,
         members=[{"person_id": m.id, "name": m.name, "head": m.is_head} for m in members],
     )
+
+
+def notification_page(
+    session: Session, household_id: int | None, *, cursor: str | None = None, limit: int = paging.PAGE
+) -> paging.Page[NotificationOut]:
+    """What the household was told, newest first, a page at a time after `cursor`."""
+    query = select(Notification).where(col(Notification.household_id) == household_id)
+    page = paging.by_id(session, query, col(Notification.id), cursor=cursor, limit=limit)
+    return paging.Page([NotificationOut.model_validate(n, from_attributes=True) for n in page.rows], page.next_cursor)
 
 
 def notifications_out(session: Session, household_id: int | None, *, limit: int = 50) -> list[NotificationOut]:

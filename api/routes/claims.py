@@ -21,6 +21,7 @@ from api.deps import (
     run,
     written_answer,
 )
+from api.paging import link_next
 from api.presentation.claims import ClaimView, claim_out, claim_view, claims_out, dispute_out
 from api.schemas.claims import (
     AwardIn,
@@ -159,6 +160,8 @@ def check_claim(
 def list_claims(
     session: SessionDep,
     who: Reader,
+    request: Request,
+    response: Response,
     status: ClaimStatus | None = None,
     village_id: Annotated[int | None, Query(gt=0)] = None,
     overdue: bool = False,
@@ -170,7 +173,7 @@ def list_claims(
     oldest first (the review queue), those sent up to the township supervisor (`escalated_at`: not decided
     within the county's overdue hours) before the others, with age, overdue mark and fraud flags;
     `overdue=true` lists the claims past the county's review time, `escalated=true` those sent up (for the
-    township supervisor)."""
+    township supervisor). A page at a time: the `Link` header names the next page (README, "Lists")."""
     found = access.visible_claims(
         session,
         who,
@@ -178,9 +181,12 @@ def list_claims(
         village_id=village_id,
         overdue=overdue,
         escalated=escalated,
-        limit=limit,
+        limit=limit + 1,  # one more only says that more follow
         cursor=cursor,
     )
+    if len(found) > limit:
+        found = found[:limit]
+        link_next(request, response, str(found[-1].id))
     return claims_out(session, found, who)
 
 

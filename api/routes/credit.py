@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from api.deps import Caller, SessionDep, SettingsDep, allow, allow_caller, json_answer, run_after
+from api.paging import Cursor, Limit, link_next
 from api.presentation.credit import (
-    access_log_out,
     consent_out,
+    lookup_out,
     my_rating_out,
     partner_answer,
     partner_out,
@@ -46,6 +47,7 @@ from api.schemas.credit import (
     ReviewRequestOut,
     ScorecardOut,
 )
+from ledger.core import paging
 from ledger.core.errors import DomainError
 from ledger.core.settings import Settings
 from ledger.identity.models import PartnerKind, Role
@@ -194,10 +196,20 @@ def my_rating(session: SessionDep, who: Villager, response: Response) -> MyRatin
 
 
 @router.get("/credit/me/lookups", response_model=list[AccessLogOut])
-def my_access_log(session: SessionDep, who: Villager, response: Response) -> list[AccessLogOut]:
-    """Who looked at your household's rating, when, and why."""
+def my_access_log(
+    session: SessionDep,
+    who: Villager,
+    request: Request,
+    response: Response,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
+) -> list[AccessLogOut]:
+    """Who looked at your household's rating, when, and why; newest first, a page at a time: the `Link` header
+    names the next page (README, "Lists")."""
     response.headers.update(PRIVATE)
-    return access_log_out(session, access.own_household(who))
+    page = lookups.access_log_page(session, access.own_household(who), cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [lookup_out(entry, name) for entry, name in page.rows]
 
 
 @router.post("/credit/me/review-requests", response_model=ReviewRequestOut, status_code=status.HTTP_201_CREATED)
@@ -207,10 +219,20 @@ def ask_for_review(body: ReviewRequestIn, session: SessionDep, who: Villager) ->
 
 
 @router.get("/credit/me/review-requests", response_model=list[ReviewRequestOut])
-def my_review_requests(session: SessionDep, who: Villager, response: Response) -> list[ReviewRequestOut]:
-    """Your household's requests for a person to look at its rating, newest first, with their answers."""
+def my_review_requests(
+    session: SessionDep,
+    who: Villager,
+    request: Request,
+    response: Response,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
+) -> list[ReviewRequestOut]:
+    """Your household's requests for a person to look at its rating, newest first, with their answers; a page at
+    a time (the `Link` header names the next)."""
     response.headers.update(PRIVATE)
-    return [review_out(session, task, with_rating=False) for task in access.household_review_requests(session, who)]
+    page = access.household_review_page(session, who, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [review_out(session, task, with_rating=False) for task in page.rows]
 
 
 @router.get("/partners", response_model=list[PartnerOut])
@@ -251,10 +273,17 @@ def revoke_consent(consent_id: str, session: SessionDep, who: Villager) -> Conse
 def review_queue(
     session: SessionDep,
     who: Staff,
+    request: Request,
+    response: Response,
     status_filter: Annotated[str | None, Query(alias="status", pattern="^(open|answered)$")] = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[ReviewRequestOut]:
-    """Households of your villages asking for a person to look at their rating, oldest first."""
-    return [review_out(session, t) for t in access.review_queue(session, who, status_filter)]
+    """Households of your villages asking for a person to look at their rating, oldest first, a page at a time
+    (the `Link` header names the next)."""
+    page = access.review_queue_page(session, who, status_filter, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [review_out(session, t) for t in page.rows]
 
 
 @router.post("/credit/review-requests/{request_id}/answer", response_model=ReviewRequestOut)

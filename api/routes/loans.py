@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from api.deps import REPLAY_RESPONSES, IdempotencyKey, SessionDep, allow, created_or_replayed
+from api.paging import Cursor, Limit, link_next
 from api.presentation.loans import application_out
 from api.schemas.loans import LoanApplicationIn, LoanApplicationOut, LoanDecisionIn, LoanStatusIn, Status
+from ledger.core import paging
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
 from redemption import access, loans
@@ -59,11 +61,20 @@ def apply(
 
 @router.get("/loan-applications", response_model=list[LoanApplicationOut], response_model_exclude_none=True)
 def list_applications(
-    session: SessionDep, who: Reader, response: Response, status: Status | None = None
+    session: SessionDep,
+    who: Reader,
+    request: Request,
+    response: Response,
+    status: Status | None = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[LoanApplicationOut]:
-    """A household: its applications with their timelines. A bank: its inbox, newest first (by `status`)."""
+    """A household: its applications with their timelines. A bank: its inbox (by `status`). Newest first, a page
+    at a time: the `Link` header names the next page (README, "Lists")."""
     response.headers.update(PRIVATE)
-    return [application_out(session, a, who) for a in access.visible_applications(session, who, status)]
+    page = access.application_page(session, who, status, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [application_out(session, a, who) for a in page.rows]
 
 
 @router.get("/loan-applications/{application_id}", response_model=LoanApplicationOut, response_model_exclude_none=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep, allow
-from api.presentation.households import notifications_out
+from api.paging import Cursor, Limit, link_next
+from api.presentation.households import notification_page
 from api.schemas.claims import NotificationOut
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
@@ -18,7 +19,10 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 
 @router.get("", response_model=list[NotificationOut])
 def my_notifications(
-    session: SessionDep, who: Villager, response: Response, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    session: SessionDep, who: Villager, request: Request, response: Response, cursor: Cursor = None, limit: Limit = 50
 ) -> list[NotificationOut]:
+    """What your household was told, newest first, a page at a time: the `Link` header names the next page."""
     response.headers["Cache-Control"] = "no-store"
-    return notifications_out(session, who.household_id, limit=limit)
+    page = notification_page(session, who.household_id, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return page.rows

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep, SettingsDep, allow
+from api.paging import Cursor, Limit, link_next
 from api.presentation.partners import delivery_out, me_out
 from api.schemas.partners import (
     DeliveryOut,
@@ -18,6 +19,7 @@ from api.schemas.partners import (
     WebhookIn,
     WebhookOut,
 )
+from ledger.core import paging
 from ledger.core.base import row_id
 from ledger.identity.models import PartnerKind, Role
 from ledger.identity.principal import Principal
@@ -78,12 +80,17 @@ def rotate_webhook_secret(session: SessionDep, who: PartnerManager, response: Re
 def my_deliveries(
     session: SessionDep,
     who: AnyPartner,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    request: Request,
+    response: Response,
+    limit: Limit = paging.PAGE,
+    cursor: Cursor = None,
     failed: Annotated[bool, Query(description="Only those that failed and have not arrived since")] = False,
 ) -> list[DeliveryOut]:
-    """Your recent deliveries, newest first: whether each arrived, and what your endpoint answered."""
-    found = (webhooks.failing if failed else webhooks.recent)(session, row_id(who.partner_id), limit=limit)
-    return [delivery_out(d) for d in found]
+    """Your deliveries, newest first: whether each arrived, and what your endpoint answered; a page at a time (the
+    `Link` header names the next)."""
+    page = webhooks.delivery_page(session, row_id(who.partner_id), failed=failed, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [delivery_out(d) for d in page.rows]
 
 
 @router.post(

@@ -27,6 +27,7 @@ from api.deps import (
     json_answer,
     run,
 )
+from api.paging import Cursor, Limit, link_next
 from api.presentation.redemption import (
     offer_out,
     offer_terms,
@@ -52,6 +53,7 @@ from api.schemas.redemption import (
     fen,
 )
 from ledger.activities import render
+from ledger.core import paging
 from ledger.core.base import utcnow
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import PartnerKind, Role
@@ -177,12 +179,18 @@ def _redeem(session: Session, who: Principal, body: RedemptionIn, idempotency_ke
 def list_vouchers(
     session: SessionDep,
     who: VoucherReader,
+    request: Request,
     response: Response,
     status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[VoucherOut]:
-    """A household's vouchers and bookings; or a merchant's or clinic's own."""
+    """A household's vouchers and bookings; or a merchant's or clinic's own. Newest first, a page at a time: the
+    `Link` header names the next page (README, "Lists")."""
     response.headers.update(PRIVATE)
-    return [voucher_out(session, v, who) for v in access.visible_vouchers(session, who, status)]
+    page = access.voucher_page(session, who, status, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [voucher_out(session, v, who) for v in page.rows]
 
 
 @router.get("/vouchers/{code}", response_model=VoucherOut)
@@ -237,13 +245,18 @@ def cancel_voucher(code: Code, session: SessionDep, who: Villager) -> VoucherOut
 def list_bookings(
     session: SessionDep,
     who: Clinic,
+    request: Request,
     response: Response,
     slot_id: int | None = None,
     status: Literal["active", "used", "expired", "cancelled", "no_show"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[VoucherOut]:
+    """The clinic's bookings, newest first, a page at a time: the `Link` header names the next page."""
     response.headers.update(PRIVATE)
-    found = access.visible_bookings(session, who, status=status, slot_id=slot_id)
-    return [voucher_out(session, v, who) for v in found]
+    page = access.voucher_page(session, who, status, bookings=True, slot_id=slot_id, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    return [voucher_out(session, v, who) for v in page.rows]
 
 
 @router.post("/bookings/{code}/attended", response_model=VoucherOut)

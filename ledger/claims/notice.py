@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, literal, or_, select, union_all
@@ -116,10 +116,7 @@ def board_page(
         moment, kind, entry_id = int(key[0]), str(key[1]), int(key[2])
         if kind not in ("claim", "deduction"):
             raise Invalid("This cursor is not one this list gave.", field="cursor")
-        try:
-            after = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=moment), kind, entry_id)
-        except OverflowError as exc:
-            raise Invalid("This cursor is not one this list gave.", field="cursor") from exc
+        after = (paging.moment(moment), kind, entry_id)
     rows = _board(session, village_id, now=now or utcnow(), after=after, limit=limit + 1)
     return paging.cut(rows, limit, _key)
 
@@ -155,8 +152,7 @@ def deductions_on_board(
 
 
 def _key(entry: Entry) -> paging.Key:
-    since_epoch = entry.decided_at - datetime(1970, 1, 1, tzinfo=UTC)
-    return (since_epoch // timedelta(microseconds=1), entry.kind, entry.id)
+    return (paging.micros(entry.decided_at), entry.kind, entry.id)
 
 
 def _board(

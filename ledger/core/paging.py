@@ -10,6 +10,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
@@ -58,6 +59,22 @@ def decode_id(cursor: str | None) -> int | None:
     """The row id a cursor of `encode(id)` holds."""
     key = decode(cursor, int)
     return None if key is None else int(key[0])
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """A moment as a cursor holds it: microseconds since 1970 (UTC)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def moment(micros_since_epoch: int) -> datetime:
+    """The moment a cursor's `micros` names; a number no moment has is refused like any odd cursor."""
+    try:
+        return EPOCH + timedelta(microseconds=micros_since_epoch)
+    except OverflowError as exc:
+        raise Invalid("This cursor is not one this list gave.", field="cursor") from exc
 
 
 def bounded(limit: int) -> int:

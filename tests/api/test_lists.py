@@ -23,10 +23,11 @@ from ledger.claims import deductions, notice
 from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, DisputeKind
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
+from ledger.core.outbox import Notification
 from ledger.identity.models import User
 from ledger.tenancy import Village, create_household
 from tests import factories
-from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
 SIZE = 2000
 
@@ -339,3 +340,78 @@ def test_a_list_walked_while_rows_are_added_repeats_none_and_skips_none(
     rest = walk(client, re.fullmatch(r"<([^>]+)>.*", first.headers["link"]).group(1), official)  # type: ignore[union-attr]
     ids = [r["id"] for r in first.json() + rest]
     assert len(ids) == len(set(ids)) == 30 and ids == sorted(ids, reverse=True)
+
+
+def test_the_review_queue_and_what_a_household_was_told_reach_their_last_row(
+    client: TestClient, world: World, engine: Engine, crowd: Crowd
+) -> None:
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        matter = session.scalars(select(Matter).where(col(Matter.code) == "volunteering")).first()
+        assert matter is not None
+        a = world.village_a
+        session.execute(
+            insert(Claim),
+            [
+                dict(
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    household_id=h,
+                    matter_id=matter.id,
+                    points=2,
+                    period_key=f"award:{n}",
+                    status=ClaimStatus.PENDING.value,
+                    proxy=True,
+                    award_reason="Helped",
+                    entered_by="user:1",
+                    submitted_at=now - timedelta(minutes=10),
+                    flags=[],
+                )
+                for n, h in enumerate(crowd.households)
+            ],
+        )
+        session.execute(
+            insert(Notification),
+            [
+                dict(county_id=a.county_id, household_id=world.household_a1, kind="claim_approved", payload={"n": n})
+                for n in range(SIZE)
+            ],
+        )
+    official = bearer(password_token(client, "official-a"))
+    queue = walk(client, "/api/v1/claims", official, limit=200, status="pending")
+    assert [c["household_id"] for c in queue] == crowd.households  # oldest first, every one, once
+    villager = bearer(villager_token(client, world.villager_phone))
+    told = walk(client, "/api/v1/notifications", villager, limit=200)
+    assert [n["payload"]["n"] for n in told] == list(reversed(range(SIZE)))
+    refuses_odd_cursors(client, "/api/v1/notifications", villager)
+
+
+@pytest.mark.parametrize(
+    ("path", "who"),
+    [
+        ("/api/v1/vouchers", "villager"),
+        ("/api/v1/vouchers", "mart"),
+        ("/api/v1/bookings", "clinic"),
+        ("/api/v1/loan-applications", "villager"),
+        ("/api/v1/loan-applications", "bank"),
+        ("/api/v1/credit/me/lookups", "villager"),
+        ("/api/v1/credit/me/review-requests", "villager"),
+        ("/api/v1/credit/review-requests", "official-a"),
+        ("/api/v1/partners/me/webhook/deliveries", "mart"),
+        ("/api/v1/disputes", "villager"),
+        ("/api/v1/deductions", "villager"),
+    ],
+)
+def test_every_paged_list_answers_a_first_page_and_refuses_a_cursor_it_never_gave(
+    client: TestClient, world: World, path: str, who: str
+) -> None:
+    if who == "villager":
+        headers = bearer(villager_token(client, world.villager_phone))
+    elif who.startswith("official"):
+        headers = bearer(password_token(client, who))
+    else:
+        headers = bearer(client_token(client, who))
+    first = client.get(path, params={"limit": 1}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert isinstance(first.json(), list) and "link" not in first.headers  # nothing yet: one page, no next
+    refuses_odd_cursors(client, path, headers)

@@ -89,7 +89,7 @@ def test_my_page_shows_ten_leaders_my_rank_and_pages_to_the_last(
                 household_id=h,
                 matter_id=matter.id,
                 points=1 + n % 9,
-                period_key=f"award:{n}:{status}",
+                period_key=f"a{n}{status[0]}",
                 status=status,
                 proxy=True,
                 award_reason="Helped",
