@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, Dispute
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
 from ledger.core.outbox import Notification
-from ledger.identity.models import User
+from ledger.identity.models import Partner, User
 from ledger.tenancy import Village, create_household
+from redemption.models import WebhookDelivery
 from tests import factories
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 
@@ -415,3 +417,36 @@ def test_every_paged_list_answers_a_first_page_and_refuses_a_cursor_it_never_gav
     assert first.status_code == 200, first.text
     assert isinstance(first.json(), list) and "link" not in first.headers  # nothing yet: one page, no next
     refuses_odd_cursors(client, path, headers)
+
+
+def test_webhook_deliveries_written_in_the_same_moment_are_each_reached_once(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    """A delivery's id is random: deliveries written at one moment (one change telling many things) are ordered by
+    id within it, and the cursor carries both."""
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        mart = session.scalars(select(Partner).where(col(Partner.code) == "mart")).one()
+        session.execute(
+            insert(WebhookDelivery),
+            [
+                dict(
+                    id=secrets.token_hex(16),
+                    partner_id=mart.id,
+                    county_id=mart.county_id,
+                    event="voucher.used",
+                    payload={"n": n},
+                    created_at=now - timedelta(seconds=n // 100),  # a hundred at each moment
+                    attempts=1 if n % 2 else 0,
+                )
+                for n in range(450)
+            ],
+        )
+    with Session(engine) as session:
+        written = session.execute(select(WebhookDelivery.id, WebhookDelivery.attempts)).all()
+    headers = bearer(client_token(client, "mart"))
+    rows = walk(client, "/api/v1/partners/me/webhook/deliveries", headers, limit=40)
+    assert sorted(r["id"] for r in rows) == sorted(i for i, _ in written) and len(rows) == 450
+    assert [r["created_at"] for r in rows] == sorted((r["created_at"] for r in rows), reverse=True)
+    failed = walk(client, "/api/v1/partners/me/webhook/deliveries", headers, limit=40, failed="true")
+    assert sorted(r["id"] for r in failed) == sorted(i for i, tried in written if tried)
