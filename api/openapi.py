@@ -75,6 +75,11 @@ INVALID_SCHEMA: dict[str, Any] = {
         },
     ],
 }
+NEXT_PAGE_HEADER = {
+    "description": 'While more rows follow: `<path?…&cursor=…>; rel="next"`, the next page with this request\'s '
+    'filters; absent on the last page (README, "Lists")',
+    "schema": {"type": "string"},
+}
 REPLAYED_HEADER = {
     "description": "`true` when this answer replays an earlier request with the same Idempotency-Key (nothing "
     "was written again)",
@@ -271,6 +276,8 @@ def complete(document: dict[str, Any], routes: Iterable[APIRoute]) -> dict[str, 
             parameters = operation.get("parameters", [])
             if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in parameters):
                 _replayable(operation)
+            if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters) and "200" in responses:
+                responses["200"]["headers"] = {**responses["200"].get("headers", {}), "Link": NEXT_PAGE_HEADER}
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)

@@ -450,3 +450,30 @@ def test_webhook_deliveries_written_in_the_same_moment_are_each_reached_once(
     assert [r["created_at"] for r in rows] == sorted((r["created_at"] for r in rows), reverse=True)
     failed = walk(client, "/api/v1/partners/me/webhook/deliveries", headers, limit=40, failed="true")
     assert sorted(r["id"] for r in failed) == sorted(i for i, tried in written if tried)
+
+
+def test_the_openapi_document_describes_how_every_paged_list_pages(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    paged = [
+        "/api/v1/deductions",
+        "/api/v1/disputes",
+        "/api/v1/claims",
+        "/api/v1/households",
+        "/api/v1/households/{household_id}/statement",
+        "/api/v1/villages/{village_id}/notice-board",
+        "/api/v1/villages/{village_id}/leaderboard",
+        "/api/v1/vouchers",
+        "/api/v1/bookings",
+        "/api/v1/loan-applications",
+        "/api/v1/notifications",
+        "/api/v1/credit/me/lookups",
+        "/api/v1/credit/me/review-requests",
+        "/api/v1/credit/review-requests",
+        "/api/v1/partners/me/webhook/deliveries",
+    ]
+    for path in paged:
+        operation = document["paths"][path]["get"]
+        params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+        assert {"cursor", "limit"} <= set(params), path
+        assert params["limit"]["schema"]["maximum"] == 200 and params["limit"]["schema"]["minimum"] == 1, path
+        assert "Link" in operation["responses"]["200"]["headers"], path
