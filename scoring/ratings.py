@@ -343,6 +343,8 @@ class _RatingWriter:
         )
         sufficiency_json = _json_lines(suff)
         column = {name: n for n, name in enumerate(names)}
+        # per reason code: the head of its JSON text, its characteristic's column and best points
+        reason_of = {code: (self.reason_head[code], column[name], best) for code, (name, best) in self.best.items()}
         point_rows = points.to_numpy().tolist()  # plain ints, row by row
         # plain Python values, row by row (numpy scalars one at a time cost more than the rows themselves)
         reason_codes = scored[[f"reason_{r}" for r in range(1, 5)]].to_numpy().tolist()
@@ -350,27 +352,39 @@ class _RatingWriter:
         grades = [str(value) for value in scored["grade"].to_numpy().tolist()]
         households = frame.index.to_numpy()
         seq = seqs.reindex(households).to_numpy().tolist()
+        county, card, now = self.county_id, self.card.id, self.now
         rows = []
-        for i, household in enumerate(households.tolist()):
+        for household, codes, row_points, score, grade, record_seq, features_text, points_text, sufficiency_text in zip(
+            households.tolist(),
+            reason_codes,
+            point_rows,
+            scores,
+            grades,
+            seq,
+            features_json,
+            points_json,
+            sufficiency_json,
+            strict=True,
+        ):
             reasons = []
-            for code in reason_codes[i]:
+            for code in codes:
                 if isinstance(code, str):
-                    name, best = self.best[code]
-                    reasons.append(f"{self.reason_head[code]}{best - point_rows[i][column[name]]}}}")
+                    head, at, best = reason_of[code]
+                    reasons.append(f"{head}{best - row_points[at]}}}")
             rows.append(
                 (
                     household,
-                    self.county_id,
-                    self.card.id,
-                    scores[i],
-                    grades[i],
-                    self.now,
-                    seq[i],
-                    self.now,
-                    features_json[i],
-                    points_json[i],
+                    county,
+                    card,
+                    score,
+                    grade,
+                    now,
+                    record_seq,
+                    now,
+                    features_text,
+                    points_text,
                     f"[{', '.join(reasons)}]",
-                    sufficiency_json[i],
+                    sufficiency_text,
                 )
             )
         return rows
