@@ -48,6 +48,7 @@ Villager = Annotated[Principal, allow(Role.VILLAGER)]
 VillagerCaller = Annotated[Caller, allow_caller(Role.VILLAGER)]
 Official = Annotated[Principal, allow(Role.OFFICIAL)]
 Reviewer = Annotated[Principal, allow(Role.OFFICIAL, Role.COUNTY_ADMIN)]
+ReviewerCaller = Annotated[Caller, allow_caller(Role.OFFICIAL, Role.COUNTY_ADMIN)]
 Reader = Annotated[Principal, allow(Role.VILLAGER, Role.OFFICIAL, Role.COUNTY_ADMIN, Role.AUDITOR)]
 DeviceId = Annotated[
     str | None,
@@ -195,29 +196,42 @@ def get_claim(claim_id: int, session: SessionDep, who: Reader) -> ClaimOut:
     return claim_out(session, access.visible_claim(session, who, claim_id), who)
 
 
-@router.post("/{claim_id}/approve", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def approve(
-    claim_id: int, idempotency_key: IdempotencyKey, session: SessionDep, who: Reviewer, response: Response
-) -> ClaimOut:
+@router.post(
+    "/{claim_id}/approve",
+    response_model=ClaimReviewOut,
+    status_code=201,
+    responses=REPLAY_RESPONSES,
+    response_class=JSONResponse,
+)
+async def approve(claim_id: int, idempotency_key: IdempotencyKey, request: Request, caller: ReviewerCaller) -> Response:
     """Approve: the points go on the village notice board, and settle when the notice period is over."""
+    view = await run(request, caller, _approve, claim_id, idempotency_key)
+    return written_answer(view.model(), view.fields["replayed"])
+
+
+def _approve(session: Session, who: Principal, claim_id: int, idempotency_key: str) -> ClaimView:
     decided = review.approve(session, who, claim_id=claim_id, idempotency_key=idempotency_key)
-    created_or_replayed(response, decided.replayed)
-    return claim_out(session, decided.value, who, replayed=decided.replayed)
+    return claim_view(session, decided.value, who, replayed=decided.replayed)
 
 
-@router.post("/{claim_id}/reject", response_model=ClaimReviewOut, status_code=201, responses=REPLAY_RESPONSES)
-def reject(
-    claim_id: int,
-    body: RejectIn,
-    idempotency_key: IdempotencyKey,
-    session: SessionDep,
-    who: Reviewer,
-    response: Response,
-) -> ClaimOut:
+@router.post(
+    "/{claim_id}/reject",
+    response_model=ClaimReviewOut,
+    status_code=201,
+    responses=REPLAY_RESPONSES,
+    response_class=JSONResponse,
+)
+async def reject(
+    claim_id: int, body: RejectIn, idempotency_key: IdempotencyKey, request: Request, caller: ReviewerCaller
+) -> Response:
     """Reject, saying why: the household is told and may appeal."""
-    decided = review.reject(session, who, claim_id=claim_id, reason=body.reason, idempotency_key=idempotency_key)
-    created_or_replayed(response, decided.replayed)
-    return claim_out(session, decided.value, who, replayed=decided.replayed)
+    view = await run(request, caller, _reject, claim_id, body.reason, idempotency_key)
+    return written_answer(view.model(), view.fields["replayed"])
+
+
+def _reject(session: Session, who: Principal, claim_id: int, reason: str, idempotency_key: str) -> ClaimView:
+    decided = review.reject(session, who, claim_id=claim_id, reason=reason, idempotency_key=idempotency_key)
+    return claim_view(session, decided.value, who, replayed=decided.replayed)
 
 
 @router.post("/bulk-approve", response_model=BulkApproveOut, status_code=201, responses=REPLAY_RESPONSES)

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy import bindparam, case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import Session, col
 
 from ledger.activities import access as activity_access
@@ -38,7 +38,7 @@ from ledger.catalogue.models import Evidence, Matter, Review
 from ledger.claims import access, fraud, lifecycle, rules
 from ledger.claims.models import OPEN_STATUSES, Claim, ClaimEvidence, EvidenceFile, ScanTicketUse
 from ledger.core import idempotency
-from ledger.core.base import as_utc, row_id, utcnow
+from ledger.core.base import as_utc, row_id, table_of, utcnow
 from ledger.core.errors import Conflict, Forbidden, Invalid, NotFound, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.models import Role
@@ -616,7 +616,13 @@ def _submit(
         flags=flags,
     )
     _write(session, claim, photos, approve_by="system:auto" if auto else None, now=now)
-    return claim  # the rest is written when the unit of work flushes
+    return claim  # what the lifecycle changed on it is written when the unit of work flushes
+
+
+CLAIM = table_of(Claim)
+_CLAIM_COLUMNS = tuple(column.name for column in CLAIM.columns if column.name != "id")
+_INSERT_CLAIM = insert(CLAIM).returning(CLAIM.c.id)
+_LINK_PHOTO = insert(table_of(ClaimEvidence))
 
 
 def _write(
@@ -630,10 +636,16 @@ def _write(
     """The claim row, its photos and its journal transfer into the notice account (ledger/claims/lifecycle.py):
     posted at once and approved by `approve_by`, or pending until an official decides (timing out after the
     county's review days)."""
+    if session.new:  # rows it names that this unit of work has not written yet (a household, a photo)
+        session.flush()
+    conn = session.connection()
+    # The row in one prebuilt insert, instead of the unit of work's flush; the object then joins the unit as a
+    # row already written, so what the lifecycle changes on it is flushed as an update.
+    claim.id = conn.execute(_INSERT_CLAIM, {name: getattr(claim, name) for name in _CLAIM_COLUMNS}).scalar_one()
+    make_transient_to_detached(claim)
     session.add(claim)
-    session.flush()
-    for photo in photos:
-        session.add(ClaimEvidence(claim_id=row_id(claim.id), evidence_id=row_id(photo.id)))
+    if photos:
+        conn.execute(_LINK_PHOTO, [{"claim_id": claim.id, "evidence_id": photo.id} for photo in photos])
     if approve_by is not None:
         lifecycle.move(session, claim, lifecycle.Transition.SUBMIT_APPROVED, by=approve_by, now=now)
     else:
