@@ -411,13 +411,16 @@ class Meter:
             todo.extend(parents.get(pid, []))
         return found
 
+    def server_seconds(self) -> float:
+        return sum(self._ticks(pid) for pid in self._tree()) / self.tick
+
     def mark(self, label: str) -> None:
         if not Path("/proc/stat").exists():
             return
         cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]  # guest time is in user
         busy = (sum(cpu) - cpu[3] - cpu[4]) / self.tick  # all but idle and iowait
         times = os.times()
-        server = sum(self._ticks(pid) for pid in self._tree()) / self.tick
+        server = self.server_seconds()
         self.marks.append((label, time.perf_counter(), times.user + times.system, server, busy))
 
     def between(self, first: str, last: str) -> str:
@@ -434,6 +437,22 @@ class Meter:
 
 
 # --- the phases ----------------------------------------------------------------------------------------------
+
+
+def settle(server_pid: int, limit: float = 180) -> None:
+    """Wait until every worker process has imported the app: the port answers as soon as the first one has, and
+    connections opened before the others are up all go to it. Taken as the server's processes using less than a
+    tenth of a core for a second (or `limit` seconds)."""
+    meter, deadline = Meter(server_pid), time.monotonic() + limit
+    if not Path("/proc/stat").exists():
+        return
+    before = meter.server_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = meter.server_seconds()
+        if now - before < 0.1:
+            return
+        before = now
 
 
 def percentile(answers: Sequence[Answer], q: float) -> float:
@@ -762,6 +781,7 @@ def main() -> None:
         server = serve("api.app:create_app", port, env, factory=True, workers=workers, log=log)
         base = f"http://127.0.0.1:{port}"
         try:
+            settle(server.pid)
             asyncio.run(warm_up(base, "/api/v1/vouchers", bearers[0], 16 * workers, args.connections))
             meter = Meter(server.pid)
             run = asyncio.run(drive_ours(base, world, bearers, tills, args.race_vouchers, shape, pace, meter))
@@ -780,6 +800,7 @@ def main() -> None:
         bare = serve("bench.bare_app:app", bare_port, env, factory=False, workers=workers, log=Path(tmp, "bare.log"))
         bare_base = f"http://127.0.0.1:{bare_port}"
         try:
+            settle(bare.pid)
             asyncio.run(warm_up(bare_base, "/bare", {}, 16 * workers, args.connections, method="POST"))
             bare_meter = Meter(bare.pid)
             bare_run, bare_paced = asyncio.run(
