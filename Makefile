@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rescore.py --households 100000 --postings 2000000 $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 	$(BIN)/python bench/voucher_race.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
 	$(BIN)/python bench/roster_import.py $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE))
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -170,4 +171,16 @@ def served_app() -> FastAPI:
     """The app as `shanzhi serve` runs it in each worker process: JSON-lines logs first (a worker is a process of
     its own, which does not inherit the logging set up by the command)."""
     configure_logging()
-    return create_app()
+    app = create_app()
+    settle_memory()
+    return app
+
+
+def settle_memory() -> None:
+    """Everything made so far (modules, the app and its routes, the catalogue of messages: most of what the
+    garbage collector tracks) lives as long as the worker: frozen, a full collection no longer walks it each
+    time requests have made enough objects, which at village size cost 170-240 ms a collection
+    (docs/benchmarks.md, bench/pages.py). Only for a served worker: a process that makes many apps (the tests)
+    would keep each one."""
+    gc.collect()
+    gc.freeze()

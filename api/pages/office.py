@@ -33,7 +33,7 @@ from api.presentation.catalogue import matter_out
 from api.presentation.claims import claims_out, deductions_out, dispute_out
 from api.presentation.credit import review_out
 from api.presentation.files import FileWords
-from api.presentation.households import card_svg, current_balance_out
+from api.presentation.households import balances_out, card_svg
 from api.problems import status_of
 from api.schemas.claims import (
     ActivityIn,
@@ -405,12 +405,13 @@ def household_list(page: StaffPage, village_id: OutInt = None, page_number: int 
             select(Person).where(col(Person.household_id).in_([h.id for h in rows])).order_by(col(Person.id))
         ).all():
             members.setdefault(person.household_id, []).append(person)
+    balances = balances_out(page.session, [row_id(h.id) for h in rows])
     listed = [
         {
             "household": h,
             "village": names.get(h.village_id, ""),
             "members": members.get(row_id(h.id), []),
-            "balance": current_balance_out(page.session, row_id(h.id)),
+            "balance": balances[row_id(h.id)],
         }
         for h in rows
     ]

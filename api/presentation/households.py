@@ -42,6 +42,25 @@ def balance_out(session: Session, household_id: int, as_of: datetime | None = No
     )
 
 
+def balances_out(session: Session, household_ids: list[int]) -> dict[int, BalanceOut]:
+    """`current_balance_out` of many households, in one query (a page of the household list)."""
+    found = queries.household_balances(session, household_ids)
+    shown = {}
+    for household_id in household_ids:
+        b = found[(household_id, AccountKind.HOUSEHOLD.value)]
+        notice = found[(household_id, AccountKind.NOTICE.value)]
+        shown[household_id] = BalanceOut(
+            household_id=household_id,
+            posted=b.posted,
+            in_notice=notice.posted,
+            pending_in=b.pending_credit + notice.pending_credit,
+            held=b.pending_debit,
+            available=b.available,
+            earned=b.earned + notice.earned,
+        )
+    return shown
+
+
 def current_balance_out(session: Session, household_id: int) -> BalanceOut:
     shown = balance_out(session, household_id)
     assert isinstance(shown, BalanceOut)

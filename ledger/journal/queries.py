@@ -14,12 +14,13 @@ from sqlmodel import Session
 from ledger.core.base import as_utc, table_of
 from ledger.core.errors import Invalid
 from ledger.journal.errors import AccountNotFound
-from ledger.journal.models import Account, AccountBalance, JournalTransaction, Posting, TxKind
+from ledger.journal.models import Account, AccountBalance, AccountKind, JournalTransaction, Posting, TxKind
 from ledger.journal.rules import Balance
 
 POSTING = table_of(Posting)
 TX = table_of(JournalTransaction)
 BALANCE = table_of(AccountBalance)
+ACCOUNT = table_of(Account)
 
 Status = Literal["posted", "pending", "voided", "expired"]
 STATUSES: tuple[Status, ...] = ("posted", "pending", "voided", "expired")
@@ -31,6 +32,32 @@ def balance(session: Session, account_id: int) -> Balance:
     if row is None:
         raise AccountNotFound("No such account.", account_id=account_id)
     return Balance(row.posted, row.pending_debit, row.pending_credit, row.earned)
+
+
+def household_balances(session: Session, household_ids: list[int]) -> dict[tuple[int, str], Balance]:
+    """The balances of many households' accounts in one query: by (household id, account kind), for the
+    households' settled-points and notice accounts (`balance` of each)."""
+    if not household_ids:
+        return {}
+    rows = session.connection().execute(
+        select(
+            ACCOUNT.c.household_id,
+            ACCOUNT.c.kind,
+            BALANCE.c.posted,
+            BALANCE.c.pending_debit,
+            BALANCE.c.pending_credit,
+            BALANCE.c.earned,
+        )
+        .join(BALANCE, BALANCE.c.account_id == ACCOUNT.c.id)
+        .where(
+            ACCOUNT.c.household_id.in_(sorted(set(household_ids))),
+            ACCOUNT.c.kind.in_([AccountKind.HOUSEHOLD, AccountKind.NOTICE]),
+        )
+    )
+    return {
+        (int(r.household_id), str(r.kind)): Balance(r.posted, r.pending_debit, r.pending_credit, r.earned)
+        for r in rows.all()
+    }
 
 
 def posted_as_of(session: Session, account_id: int, moment: datetime) -> int:
