@@ -5,7 +5,8 @@ The app runs under uvicorn (1 worker by default, a SQLite file unless --database
 is a different household with its own consent, by one bank client with a token of scope credit:read; each one is
 checked against its consent, counted against the rate limits (raised for the bench, as a bank's contract would)
 and written to the household's access log, exactly as in production. wrk paces the load: 16 connections, each
-waiting 30 ms after an answer before its next request.
+waiting 30 ms after an answer before its next request. The ledger is verified after the run (`shanzhi verify`).
+`--seconds 2` for a short run.
 
 Ends with:  credit_lookup p99_ms=<n> ours=<n>/s bare=<n>/s
 """
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from claims_http import free_port, serve, wrk  # noqa: E402
+from claims_http import free_port, serve, verify, wrk  # noqa: E402
 from scratch import postgres_schema  # noqa: E402
 
 from api import tokens  # noqa: E402
@@ -144,6 +145,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        verified = verify(env)
         bare_port = free_port()
         bare_server = serve("bench.bare_app:app", bare_port, env, factory=False)
         try:
@@ -168,9 +170,13 @@ def main() -> None:
         f"  bare  constant JSON     {bare_rate:7.0f}/s  p50 {bare['p50_us'] / 1000:6.1f} ms  "
         f"p99 {bare['p99_us'] / 1000:6.1f} ms"
     )
+    print(f"  shanzhi verify: {verified[1]}")
+    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     print(f"credit_lookup p99_ms={ours['p99_us'] / 1000:.1f} ours={rate:.0f}/s bare={bare_rate:.0f}/s")
     if ours["non2xx"] or ours["errors"]:
         raise SystemExit("lookups were refused or failed: see above")
+    if not verified[0]:
+        raise SystemExit("the ledger does not verify after the run: see above")
 
 
 if __name__ == "__main__":
