@@ -11,7 +11,7 @@ record moved on, the month turned or the county changed its scorecard) takes the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
@@ -163,19 +163,20 @@ def lookup(
         or row.closed_at is not None  # its consents ended with it (scoring/closing.py)
     ):
         raise consents.ConsentRequired("The household has not given you an active consent to read its rating.")
-    ratelimit.hit(
-        session,
-        f"credit:subject:{partner_id}:{household_id}",
-        limit=limits.per_subject_per_day,
-        seconds=86_400,
-        what="lookups of this household today",
-        now=now,
-    )
-    if not _fresh(row, now):  # computed and stored now
-        rating = ratings.current(session, household_id, now=now)
-        assert rating.id is not None  # a stored rating
-        logged = _log(conn, row, who, consent_id, rating.id, now)
-        return shown_of(session, rating, consent_id=consent_id, purpose=row.purpose, scope=row.scope, lookup_id=logged)
+    key = f"credit:subject:{partner_id}:{household_id}"
+    fresh = _fresh(row, now)
+    if fresh and conn.dialect.name == "postgresql":  # the cap and the access log in one statement
+        logged = _counted_and_logged(conn, key, row, who, consent_id, limits, now)
+    else:
+        ratelimit.hit(session, key, limit=limits.per_subject_per_day, seconds=DAY, what=CAPPED, now=now)
+        if not fresh:  # computed and stored now
+            rating = ratings.current(session, household_id, now=now)
+            assert rating.id is not None  # a stored rating
+            logged = _log(conn, row, who, consent_id, rating.id, now)
+            return shown_of(
+                session, rating, consent_id=consent_id, purpose=row.purpose, scope=row.scope, lookup_id=logged
+            )
+        logged = _log(conn, row, who, consent_id, row.rating_id, now)
     return Shown(
         household_id=household_id,
         grade=row.grade,
@@ -190,8 +191,11 @@ def lookup(
         consent_id=consent_id,
         purpose=row.purpose,
         scope=row.scope,
-        lookup_id=_log(conn, row, who, consent_id, row.rating_id, now),
+        lookup_id=logged,
     )
+
+
+DAY, CAPPED = 86_400, "lookups of this household today"
 
 
 def _fresh(row: Any, now: datetime) -> bool:
@@ -205,21 +209,62 @@ def _fresh(row: Any, now: datetime) -> bool:
 
 
 def _log(conn: Connection, row: Any, who: Principal, consent_id: str, rating_id: int, now: datetime) -> int:
-    return int(
-        conn.execute(
-            _LOG_ROW,
-            {
-                "county_id": row.county_id,
-                "household_id": row.household_id,
-                "partner_id": row.partner_id,
-                "client_id": who.subject.partition(":")[2],
-                "consent_id": consent_id,
-                "purpose": row.purpose,
-                "rating_id": rating_id,
-                "looked_at": now,
-            },
-        ).scalar_one()
+    return int(conn.execute(_LOG_ROW, _logged(row, who, consent_id, rating_id, now)).scalar_one())
+
+
+def _logged(row: Any, who: Principal, consent_id: str, rating_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "county_id": row.county_id,
+        "household_id": row.household_id,
+        "partner_id": row.partner_id,
+        "client_id": who.subject.partition(":")[2],
+        "consent_id": consent_id,
+        "purpose": row.purpose,
+        "rating_id": rating_id,
+        "looked_at": now,
+    }
+
+
+_LOGGED = ["county_id", "household_id", "partner_id", "client_id", "consent_id", "purpose", "rating_id"]
+_HIT = ratelimit.counting("postgresql").cte("hit")
+# PostgreSQL: count the lookup against the household's daily cap and, within it, write the access-log row.
+_COUNTED_AND_LOGGED = (
+    insert(LOG)
+    .from_select(
+        [*_LOGGED, "looked_at"],
+        select(
+            *[bindparam(name, type_=LOG.c[name].type) for name in _LOGGED],
+            bindparam("now", type_=LOG.c.looked_at.type),
+        )
+        .select_from(_HIT)
+        .where(_HIT.c.count <= bindparam("limit")),
     )
+    .returning(LOG.c.id)
+)
+_WINDOW = select(ratelimit.T.c.started_at).where(ratelimit.T.c.key == bindparam("key"))
+
+
+def _counted_and_logged(
+    conn: Connection, key: str, row: Any, who: Principal, consent_id: str, limits: Limits, now: datetime
+) -> int:
+    """`ratelimit.hit` and `_log` in one round trip: no row when the cap is reached (refused as `hit` refuses;
+    the transaction is rolled back, so the refused use is not counted)."""
+    limit = limits.per_subject_per_day
+    logged = conn.execute(
+        _COUNTED_AND_LOGGED,
+        {
+            **_logged(row, who, consent_id, row.rating_id, now),
+            "now": now,
+            "key": key,
+            "expired": now - timedelta(seconds=DAY),
+            "uses": 1,
+            "limit": limit,
+        },
+    ).scalar()
+    if logged is None:
+        started = conn.execute(_WINDOW, {"key": key}).scalar_one()
+        raise ratelimit.refused(started, now, limit=limit, seconds=DAY, what=CAPPED)
+    return int(logged)
 
 
 def log_shown(session: Session, *, consent: Consent, client_id: str, rating_id: int, now: datetime) -> int:

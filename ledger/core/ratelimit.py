@@ -64,9 +64,20 @@ def hit(
         _count_one(conn.dialect.name), {"key": key, "now": now, "expired": now - window, "uses": uses}
     ).one()
     if count > limit:
-        wait = int((as_utc(started) + window - now).total_seconds()) + 1
-        raise refusal(
-            f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.",
-            retry_after=wait,
-            limit=limit,
-        )
+        raise refused(started, now, limit=limit, seconds=seconds, what=what, refusal=refusal)
+
+
+def counting(dialect: str) -> Any:
+    """The statement `hit` counts with (parameters key, now, expired, uses; returns the window's start and
+    count), for a caller that builds it into a larger one."""
+    return _count_one(dialect)
+
+
+def refused(
+    started: datetime, now: datetime, *, limit: int, seconds: int, what: str, refusal: type[Throttled] = Throttled
+) -> Throttled:
+    """The refusal of a use past `limit` in the window that started at `started`, with the seconds to wait."""
+    wait = int((as_utc(started) + timedelta(seconds=seconds) - now).total_seconds()) + 1
+    return refusal(
+        f"Too many {what}: {limit} in {seconds} seconds. Try again in {wait} seconds.", retry_after=wait, limit=limit
+    )
