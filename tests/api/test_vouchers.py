@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,10 @@ from sqlmodel import col
 
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
+from ledger.identity import principal
+from ledger.identity.models import User
 from ledger.journal import verify
+from ledger.tenancy import Person
 from redemption import schedule, vouchers
 from redemption.models import Voucher, WebhookDelivery
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
@@ -442,3 +446,43 @@ def test_a_partner_serving_some_villages_offers_only_there(client: TestClient, e
         is True
     )
     assert redeem(client, a1, o["id"]).status_code == 201
+
+
+def _redeem_as(engine: Engine, arg: tuple[int, int]) -> str:
+    user_id, offer_id = arg
+    with unit_of_work(engine) as session:
+        who = principal.load(session, subject=f"user:{user_id}", role="villager", scopes=())
+        return vouchers.redeem(session, who, offer_id=offer_id, idempotency_key=str(uuid.uuid4())).value.status
+
+
+def _villager_user(engine: Engine, phone: str) -> int:
+    with unit_of_work(engine) as session:
+        user_id = session.scalar(
+            select(col(User.id)).join(Person, col(Person.id) == col(User.person_id)).where(col(Person.phone) == phone)
+        )
+        assert user_id is not None
+        return int(user_id)
+
+
+@pytest.mark.parametrize(
+    ("terms", "made", "refused"),
+    [
+        ({"per_household_limit": 2}, 2, "household_limit_reached"),
+        ({"per_household_limit": 10, "stock": 3}, 3, "out_of_stock"),
+    ],
+)
+def test_ten_redemptions_at_once_take_the_households_limit_or_the_stock_and_no_more(
+    client: TestClient, engine: Engine, world: World, database_url: str, terms: dict[str, Any], made: int, refused: str
+) -> None:
+    give_points(engine, world.household_a1, 1000)
+    token = villager_token(client, world.villager_phone)
+    limited = offer(client, "mart", **terms)
+    outcomes = run_together(
+        database_url, _redeem_as, [(_villager_user(engine, world.villager_phone), limited["id"])] * 10
+    )
+    assert sorted(outcomes) == ["active"] * made + [refused] * (10 - made), outcomes
+    assert available(client, token, world.household_a1) == 1000 - 100 * made
+    mine = client.get("/api/v1/vouchers", headers=bearer(token)).json()
+    assert len(mine) == made
+    with unit_of_work(engine) as session:
+        assert verify.verify(session).ok
