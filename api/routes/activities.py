@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import KeysDep, Lang, SessionDep, SettingsDep, allow, public
+from api.paging import Cursor, Limit, link_next
 from api.presentation.activities import (
     activity_out,
     claim_url,
@@ -20,6 +21,7 @@ from api.routes.claims import DeviceId
 from api.schemas.claims import ActivityIn, ActivityOut, CodeInfoOut, LiveCodeOut, VillageActivityOut
 from ledger.activities import access, render
 from ledger.activities import service as activities
+from ledger.core import paging
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal, managed_village
 
@@ -44,14 +46,21 @@ def list_activities(
     keys: KeysDep,
     settings: SettingsDep,
     who: Reader,
+    request: Request,
+    response: Response,
     village_id: Annotated[int | None, Query(gt=0)] = None,
     include_ended: bool = False,
+    cursor: Cursor = None,
+    limit: Limit = paging.PAGE,
 ) -> list[ActivityOut] | list[VillageActivityOut]:
     """A village's activities, current ones unless include_ended. Those who run the village's activities (its
-    officials, the county admin) see their codes; anyone else (its villagers, auditors) what, where and when."""
+    officials, the county admin) see their codes; anyone else (its villagers, auditors) what, where and when.
+    By start, a page at a time: the `Link` header names the next page (README, "Lists")."""
     village = access.listed_village(session, who, village_id)
     assert village.id is not None
-    found = activities.of_village(session, village.id, include_ended=include_ended)
+    page = activities.village_page(session, village.id, include_ended=include_ended, cursor=cursor, limit=limit)
+    link_next(request, response, page.next_cursor)
+    found = page.rows
     if access.sees_codes(who, village):
         return [activity_out(session, keys, settings, a) for a in found]
     return [village_activity_out(session, a) for a in found]  # villagers (officials too, where they only live)

@@ -11,7 +11,8 @@ from ledger.activities import codes
 from ledger.activities.models import Activity, Period
 from ledger.catalogue import service as catalogue
 from ledger.catalogue.models import Evidence
-from ledger.core.base import as_utc, utcnow
+from ledger.core import paging
+from ledger.core.base import as_utc, row_id, utcnow
 from ledger.core.errors import Conflict, Invalid, NotFound
 from ledger.tenancy import Village
 
@@ -103,6 +104,28 @@ def get(session: Session, activity_id: int) -> Activity:
     if activity is None:
         raise ActivityNotFound("No such activity.", activity_id=activity_id)
     return activity
+
+
+def village_page(
+    session: Session,
+    village_id: int,
+    *,
+    include_ended: bool = False,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+) -> paging.Page[Activity]:
+    """`of_village` a page at a time, by start (then id), after `cursor`."""
+    limit = paging.bounded(limit)
+    query = select(Activity).where(col(Activity.village_id) == village_id, col(Activity.active).is_(True))
+    if not include_ended:
+        query = query.where(Activity.ends_at > utcnow())
+    key = paging.decode(cursor, int, int)
+    if key is not None:
+        starts, after_id = paging.moment(int(key[0])), int(key[1])
+        begun = col(Activity.starts_at)
+        query = query.where((begun > starts) | ((begun == starts) & (col(Activity.id) > after_id)))
+    rows = list(session.exec(query.order_by(col(Activity.starts_at), col(Activity.id)).limit(limit + 1)).all())
+    return paging.cut(rows, limit, lambda a: (paging.micros(as_utc(a.starts_at)), row_id(a.id)))
 
 
 def of_village(session: Session, village_id: int, *, include_ended: bool = False) -> list[Activity]:

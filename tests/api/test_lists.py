@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from ledger import figures
+from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
 from ledger.claims import deductions, notice
 from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, DisputeKind
@@ -402,6 +403,7 @@ def test_the_review_queue_and_what_a_household_was_told_reach_their_last_row(
         ("/api/v1/partners/me/webhook/deliveries", "mart"),
         ("/api/v1/disputes", "villager"),
         ("/api/v1/deductions", "villager"),
+        ("/api/v1/activities", "villager"),
     ],
 )
 def test_every_paged_list_answers_a_first_page_and_refuses_a_cursor_it_never_gave(
@@ -470,6 +472,7 @@ def test_the_openapi_document_describes_how_every_paged_list_pages(client: TestC
         "/api/v1/credit/me/review-requests",
         "/api/v1/credit/review-requests",
         "/api/v1/partners/me/webhook/deliveries",
+        "/api/v1/activities",
     ]
     for path in paged:
         operation = document["paths"][path]["get"]
@@ -477,3 +480,35 @@ def test_the_openapi_document_describes_how_every_paged_list_pages(client: TestC
         assert {"cursor", "limit"} <= set(params), path
         assert params["limit"]["schema"]["maximum"] == 200 and params["limit"]["schema"]["minimum"] == 1, path
         assert "Link" in operation["responses"]["200"]["headers"], path
+
+
+def test_every_activity_of_a_village_is_reached_by_start_even_those_starting_together(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        matter = session.scalars(select(Matter).where(col(Matter.code) == "volunteering")).first()
+        assert matter is not None
+        a = world.village_a
+        session.execute(
+            insert(Activity),
+            [
+                dict(
+                    county_id=a.county_id,
+                    village_id=a.village_id,
+                    matter_id=matter.id,
+                    title=f"Sweep {n}",
+                    starts_at=now - timedelta(days=100) + timedelta(days=n // 4),  # four start together
+                    ends_at=now - timedelta(days=99) + timedelta(days=n // 4),
+                    created_by="user:1",
+                )
+                for n in range(450)
+            ],
+        )
+    official = bearer(password_token(client, "official-a"))
+    rows = walk(client, "/api/v1/activities", official, limit=40, include_ended="true", village_id=a.village_id)
+    titles = [r["title"] for r in rows]
+    assert sorted(titles) == sorted(f"Sweep {n}" for n in range(450)) and len(set(titles)) == 450
+    assert [r["starts_at"] for r in rows] == sorted(r["starts_at"] for r in rows)
+    current = walk(client, "/api/v1/activities", official, limit=40, village_id=a.village_id)
+    assert {r["title"] for r in current} == {f"Sweep {n}" for n in range(450) if n // 4 > 99}  # not ended yet
