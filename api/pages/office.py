@@ -672,7 +672,7 @@ def _disputes(
                 deductions_matters.append(matter)
     who = _who(page)
     listed = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
-    recent = deductions_out(page.session, claim_access.visible_deductions(page.session, who)[:50])
+    recent = deductions_out(page.session, claim_access.visible_deductions(page.session, who, limit=50))
     involved = {d.household_id for d in listed if d.household_id is not None} | {d.household_id for d in recent}
     names = _household_names(page, involved)
     return page.render(
