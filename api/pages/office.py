@@ -75,6 +75,8 @@ router = APIRouter()
 ProxyPage = Annotated[Page, page_allow(Role.OFFICIAL)]  # a proxy claim is entered by a village's own official
 PAGE_SIZE = 50
 PICKER_SIZE = 20  # households a search offers at once (a link shows the next ones)
+OPEN_DISPUTES_SHOWN = 50  # open objections and appeals on the page, oldest first (a link shows the next ones)
+DECIDED_DISPUTES_SHOWN = 20  # the latest decided ones shown below them
 OutInt = str | None  # an optional id from a query string (empty means none)
 
 CHART_TEXTS = {
@@ -652,6 +654,7 @@ def _disputes(
     household_id: int | None = None,
     q: str = "",
     cursor: str | None = None,
+    open_cursor: str | None = None,
     **context: Any,
 ) -> Response:
     villages = _villages(page)
@@ -671,7 +674,17 @@ def _disputes(
             if matter.points < 0 and matter.active:
                 deductions_matters.append(matter)
     who = _who(page)
-    listed = [dispute_out(d, who) for d in claim_access.visible_disputes(page.session, who)]
+    # every open objection and appeal is reachable, the oldest (most urgent) first, a page at a time; below the
+    # first page, the latest decided ones
+    open_disputes = claim_access.dispute_page(
+        page.session, who, status=DisputeStatus.OPEN, cursor=open_cursor, limit=OPEN_DISPUTES_SHOWN
+    )
+    decided = (
+        claim_access.dispute_page(page.session, who, decided=True, newest_first=True, limit=DECIDED_DISPUTES_SHOWN).rows
+        if open_cursor is None
+        else []
+    )
+    listed = [dispute_out(d, who) for d in (*open_disputes.rows, *decided)]
     recent = deductions_out(page.session, claim_access.visible_deductions(page.session, who, limit=50))
     involved = {d.household_id for d in listed if d.household_id is not None} | {d.household_id for d in recent}
     names = _household_names(page, involved)
@@ -684,6 +697,7 @@ def _disputes(
         matters=deductions_matters,
         matter_names=matter_names,
         disputes=listed,
+        open_next=open_disputes.next_cursor,
         deductions=recent,
         names=names,
         open_status=DisputeStatus.OPEN.value,
@@ -699,10 +713,13 @@ def dispute_list(
     household_id: OutInt = None,
     q: Annotated[str, Query(max_length=100)] = "",
     cursor: Annotated[str | None, Query(max_length=20)] = None,
+    open_cursor: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    """Objections and appeals, the deduction form (its household found by a search, then picked), and the
-    recent deductions."""
-    return _disputes(page, household_id=_number(household_id, "household_id"), q=q, cursor=cursor)
+    """Open objections and appeals (a page at a time) and the latest decided ones, the deduction form (its
+    household found by a search, then picked), and the recent deductions."""
+    return _disputes(
+        page, household_id=_number(household_id, "household_id"), q=q, cursor=cursor, open_cursor=open_cursor
+    )
 
 
 @router.post("/office/deductions")

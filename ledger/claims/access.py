@@ -307,10 +307,13 @@ def dispute_page(
     status: DisputeStatus | None = None,
     kind: DisputeKind | None = None,
     village_id: int | None = None,
+    decided: bool = False,
     cursor: str | None = None,
     limit: int = paging.PAGE,
+    newest_first: bool = False,
 ) -> paging.Page[Dispute]:
-    """`visible_disputes` a page at a time, oldest first, after `cursor`."""
+    """`visible_disputes` a page at a time, oldest first (or newest first), after `cursor`; `decided`: only
+    those upheld or dismissed."""
     query = select(Dispute)
     if who.role == Role.VILLAGER:
         query = query.where(
@@ -322,9 +325,11 @@ def dispute_page(
         )
     if status is not None:
         query = query.where(col(Dispute.status) == status)
+    if decided:
+        query = query.where(col(Dispute.status) != DisputeStatus.OPEN)
     if kind is not None:
         query = query.where(col(Dispute.kind) == kind)
-    return paging.by_id(session, query, col(Dispute.id), cursor=cursor, limit=limit, newest_first=False)
+    return paging.by_id(session, query, col(Dispute.id), cursor=cursor, limit=limit, newest_first=newest_first)
 
 
 def sees_disputed_household(who: Principal, dispute: Dispute) -> bool:

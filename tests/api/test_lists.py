@@ -138,8 +138,9 @@ def test_every_deduction_of_a_village_of_2000_households_is_reached(
     refuses_odd_cursors(client, "/api/v1/deductions", official)
 
 
-def test_every_dispute_is_reached_oldest_first(client: TestClient, world: World, engine: Engine, crowd: Crowd) -> None:
-    """Appeals against 2 000 deductions (rows as an appeal writes them), walked as the officials' queue reads."""
+def appeal_every_deduction(engine: Engine, world: World, crowd: Crowd) -> list[int]:
+    """A deduction for every household of the crowd and an open appeal against each (rows as an appeal writes
+    them); the appeals' ids, oldest first."""
     with unit_of_work(engine) as session:
         matter = session.scalars(select(Matter).where(col(Matter.code) == "open_burning")).first()
         assert matter is not None
@@ -161,8 +162,8 @@ def test_every_dispute_is_reached_oldest_first(client: TestClient, world: World,
                 for h in crowd.households
             ],
         ).scalars()
-        session.execute(
-            insert(Dispute),
+        appeals = session.execute(
+            insert(Dispute).returning(col(Dispute.id)),
             [
                 dict(
                     kind=DisputeKind.APPEAL.value,
@@ -176,7 +177,13 @@ def test_every_dispute_is_reached_oldest_first(client: TestClient, world: World,
                 )
                 for h, d in zip(crowd.households, made, strict=True)
             ],
-        )
+        ).scalars()
+        return sorted(appeals)
+
+
+def test_every_dispute_is_reached_oldest_first(client: TestClient, world: World, engine: Engine, crowd: Crowd) -> None:
+    """Appeals against 2 000 deductions, walked as the officials' queue reads."""
+    appeal_every_deduction(engine, world, crowd)
     official = bearer(password_token(client, "official-a"))
     rows = walk(client, "/api/v1/disputes", official, limit=200, status="open")
     ids = [r["id"] for r in rows]

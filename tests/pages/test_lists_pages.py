@@ -8,16 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
 from ledger.catalogue.models import Matter
-from ledger.claims.models import Claim, ClaimStatus, Deduction
+from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, DisputeStatus
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
 from ledger.tenancy import Household
 from tests.api.conftest import World, bearer, password_token
-from tests.api.test_lists import SIZE, build_crowd
+from tests.api.test_lists import SIZE, appeal_every_deduction, build_crowd
 from tests.pages.conftest import csrf_of, sign_in_staff, sign_in_villager
 
 
@@ -181,3 +181,34 @@ def test_my_deduction_says_it_is_on_the_board_whatever_the_board_page(
     sign_in_villager(browser, world.villager_phone)
     page = browser.get("/me").text
     assert page.count("公示栏上不写您家的名字") == 1  # the new one; the old one is off the board
+
+
+def test_the_officials_page_reaches_every_open_appeal_oldest_first_and_shows_the_latest_decided(
+    browser: TestClient, world: World, engine: Engine
+) -> None:
+    crowd = build_crowd(engine, world)
+    appeals = appeal_every_deduction(engine, world, crowd)
+    decided, still_open = appeals[:30], appeals[30:]
+    with unit_of_work(engine) as session:
+        session.execute(
+            update(Dispute)
+            .where(col(Dispute.id).in_(decided))
+            .values(status=DisputeStatus.DISMISSED.value, resolved_at=utcnow(), resolved_by="user:1")
+        )
+    sign_in_staff(browser, "official-a")
+    first = browser.get("/office/disputes")
+    assert first.status_code == 200
+    shown = [int(i) for i in re.findall(r'data-dispute-id="(\d+)" data-dispute-status="dismissed"', first.text)]
+    assert shown == decided[::-1][:20]  # the latest decided, newest first, below the open ones
+    seen: list[int] = []
+    path = "/office/disputes"
+    for _ in range(len(still_open)):
+        page = browser.get(path)
+        assert page.status_code == 200
+        seen += [int(i) for i in re.findall(r'data-dispute-id="(\d+)" data-dispute-status="open"', page.text)]
+        more = re.search(r'href="(/office/disputes\?open_cursor=[^"]+)"', page.text)
+        if more is None:
+            break
+        path = more.group(1)
+    assert seen == still_open  # every open appeal, oldest first, once: the 2 000th household's too
+    assert browser.get("/office/disputes?open_cursor=x1").status_code == 422
