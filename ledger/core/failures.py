@@ -18,7 +18,8 @@ from sqlalchemy import Index, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
-from ledger.core.base import timestamp, utcnow
+from ledger.core import paging
+from ledger.core.base import as_utc, timestamp, utcnow
 from ledger.core.errors import DomainError
 
 log = logging.getLogger("shanzhi.jobs")
@@ -153,6 +154,33 @@ def _open(session: Session, step: str) -> set[tuple[str, str]]:
         ).all()
         known[step] = {(kind, rid) for kind, rid in rows}
     return known[step]
+
+
+def page(
+    session: Session,
+    *,
+    county_id: int | None = None,
+    open_only: bool = False,
+    cursor: str | None = None,
+    limit: int = paging.PAGE,
+) -> paging.Page[JobFailure]:
+    """`recent` a page at a time after `cursor`: newest last seen first, the id breaking ties. A failure seen
+    again while a client walks the list moves to the front, so the walk does not meet it twice."""
+    query = select(JobFailure)
+    if county_id is not None:
+        query = query.where((col(JobFailure.county_id) == county_id) | col(JobFailure.county_id).is_(None))
+    if open_only:
+        query = query.where(col(JobFailure.resolved_at).is_(None))
+    limit = paging.bounded(limit)
+    key = paging.decode(cursor, int, int)
+    if key is not None:
+        at, after_id = paging.moment(int(key[0])), int(key[1])
+        seen = col(JobFailure.last_seen)
+        query = query.where((seen < at) | ((seen == at) & (col(JobFailure.id) < after_id)))
+    rows = session.scalars(
+        query.order_by(col(JobFailure.last_seen).desc(), col(JobFailure.id).desc()).limit(limit + 1)
+    ).all()
+    return paging.cut(rows, limit, lambda f: (paging.micros(as_utc(f.last_seen)), int(f.id or 0)))
 
 
 def recent(

@@ -25,6 +25,7 @@ from ledger.claims import deductions, notice
 from ledger.claims.models import Claim, ClaimStatus, Deduction, Dispute, DisputeKind
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
+from ledger.core.failures import JobFailure
 from ledger.core.outbox import Notification
 from ledger.identity.models import Partner, User
 from ledger.tenancy import Village, create_household
@@ -411,6 +412,7 @@ def test_the_review_queue_and_what_a_household_was_told_reach_their_last_row(
         ("/api/v1/disputes", "villager"),
         ("/api/v1/deductions", "villager"),
         ("/api/v1/activities", "villager"),
+        ("/api/v1/jobs/failures", "auditor"),
     ],
 )
 def test_every_paged_list_answers_a_first_page_and_refuses_a_cursor_it_never_gave(
@@ -418,7 +420,7 @@ def test_every_paged_list_answers_a_first_page_and_refuses_a_cursor_it_never_gav
 ) -> None:
     if who == "villager":
         headers = bearer(villager_token(client, world.villager_phone))
-    elif who.startswith("official"):
+    elif who.startswith("official") or who == "auditor":
         headers = bearer(password_token(client, who))
     else:
         headers = bearer(client_token(client, who))
@@ -519,3 +521,37 @@ def test_every_activity_of_a_village_is_reached_by_start_even_those_starting_tog
     assert [r["starts_at"] for r in rows] == sorted(r["starts_at"] for r in rows)
     current = walk(client, "/api/v1/activities", official, limit=40, village_id=a.village_id)
     assert {r["title"] for r in current} == {f"Sweep {n}" for n in range(450) if n // 4 > 99}  # not ended yet
+
+
+def test_every_failure_of_the_scheduled_work_is_reached_newest_first(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    """450 failures: the county's, whole steps' (every county's) and another county's; 200 of them last seen in
+    the same moment. The auditor walks to the last of the county's and steps', newest first, each once."""
+    now = utcnow()
+    with unit_of_work(engine) as session:
+        session.execute(
+            insert(JobFailure),
+            [
+                dict(
+                    county_id=(world.village_a.county_id, None, world.village_c.county_id)[i % 3],
+                    step="settle",
+                    record_kind="claim",
+                    record_id=str(i),
+                    error_code="boom",
+                    error="boom",
+                    first_seen=now - timedelta(days=1),
+                    last_seen=now if i < 200 else now - timedelta(minutes=i),
+                )
+                for i in range(450)
+            ],
+        )
+    auditor = bearer(password_token(client, "auditor"))
+    rows = walk(client, "/api/v1/jobs/failures", auditor, limit=37)
+    ours = [i for i in range(450) if i % 3 != 2]
+    assert len(rows) == len(ours) and {int(r["record_id"]) for r in rows} == set(ours)
+    seen = [r["last_seen"] for r in rows]
+    assert seen == sorted(seen, reverse=True)
+    assert rows[-1]["record_id"] == str(ours[-1])  # the oldest last seen, reached
+    first = client.get("/api/v1/jobs/failures", headers=auditor)
+    assert len(first.json()) == 200 and 'rel="next"' in first.headers["Link"]  # 200 a page unless asked
