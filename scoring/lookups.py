@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 from sqlmodel import Session, col
 
 from ledger.core import paging, ratelimit
@@ -58,9 +58,15 @@ class Shown:
 
 
 def shown_of(
-    session: Session, rating: Rating, *, consent_id: str, purpose: str, scope: str, lookup_id: int | None = None
+    session: Session,
+    rating: Rating | Row[*tuple[Any, ...]],
+    *,
+    consent_id: str,
+    purpose: str,
+    scope: str,
+    lookup_id: int | None = None,
 ) -> Shown:
-    """A stored rating's values, shown under a consent."""
+    """A stored rating's values (its row, or the lookup's row holding them), shown under a consent."""
     return Shown(
         household_id=rating.household_id,
         grade=rating.grade,
@@ -177,22 +183,7 @@ def lookup(
                 session, rating, consent_id=consent_id, purpose=row.purpose, scope=row.scope, lookup_id=logged
             )
         logged = _log(conn, row, who, consent_id, row.rating_id, now)
-    return Shown(
-        household_id=household_id,
-        grade=row.grade,
-        score=row.score,
-        score_range=ratings.card_by_id(session, row.scorecard_id).score_range,
-        reasons=row.reasons,
-        features=row.features,
-        sufficiency=row.sufficiency,
-        as_of=row.as_of,
-        computed_at=row.computed_at,
-        scorecard_id=row.scorecard_id,
-        consent_id=consent_id,
-        purpose=row.purpose,
-        scope=row.scope,
-        lookup_id=logged,
-    )
+    return shown_of(session, row, consent_id=consent_id, purpose=row.purpose, scope=row.scope, lookup_id=logged)
 
 
 DAY, CAPPED = 86_400, "lookups of this household today"
