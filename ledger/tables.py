@@ -11,6 +11,19 @@ from ledger.claims.models import (
     EvidenceFile,
     ScanTicketUse,
 )
+from ledger.concerns.models import (
+    CalendarDay,
+    Concern,
+    ConcernCategory,
+    ConcernEvent,
+    ConcernFollower,
+    ConcernHandler,
+    ConcernHandlerMember,
+    ConcernPhoto,
+    ConcernPlace,
+    ConcernVoice,
+    Open311Client,
+)
 from ledger.core.audit import AdminChange
 from ledger.core.failures import JobFailure
 from ledger.core.idempotency import IdempotencyRecord
@@ -41,9 +54,19 @@ __all__ = [
     "AccountBalance",
     "Activity",
     "AdminChange",
+    "CalendarDay",
     "ChainHead",
     "Claim",
     "ClaimEvidence",
+    "Concern",
+    "ConcernCategory",
+    "ConcernEvent",
+    "ConcernFollower",
+    "ConcernHandler",
+    "ConcernHandlerMember",
+    "ConcernPhoto",
+    "ConcernPlace",
+    "ConcernVoice",
     "County",
     "Deduction",
     "DeductionEvidence",
@@ -57,6 +80,7 @@ __all__ = [
     "Matter",
     "Notification",
     "OfficialScope",
+    "Open311Client",
     "OtpChallenge",
     "Partner",
     "PartnerClient",

@@ -51,6 +51,13 @@ class County(SQLModel, table=True):
     # Deductions on the notice board: shown without naming the household, or not shown (claims follow the
     # village's notice_privacy)
     notice_deductions: str = _setting(NoticeDeductions.UNNAMED.value, sa_type=String(16))
+    # Village concerns (docs/concerns.md): the working hours their deadlines count (weekdays, less the holidays of
+    # calendar_day, plus its make-up days), how long a resolved concern waits for its reporter's evaluation
+    # before it closes by itself, and how near a report must be to an open one to be its duplicate
+    work_starts: str = _setting("08:30", max_length=5)
+    work_ends: str = _setting("17:30", max_length=5)
+    concern_close_days: int = _setting(7)
+    concern_near_metres: int = _setting(100)
 
 
 class Township(SQLModel, table=True):
