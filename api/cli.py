@@ -463,6 +463,8 @@ def tick(
     typer.echo(
         f"expired {report.expired_claims} claims, escalated {report.escalated_claims} to the township supervisor, "
         f"settled {report.settled_claims} claims, "
+        f"flagged {report.overdue_concerns} concerns overdue, closed {report.auto_closed_concerns} resolved "
+        "concerns nobody evaluated, "
         f"expired {report.expired_transfers} other pending transfers, expired points of "
         f"{report.expired_points_households} households, warned {report.expiry_warnings} households of "
         f"points expiring, delivered {report.delivered} notifications ({report.failed_deliveries} to retry)"

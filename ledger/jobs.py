@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from ledger import expiry
 from ledger.claims import escalation, notice, review
+from ledger.concerns import deadlines as concern_deadlines
 from ledger.core import failures, outbox
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
@@ -53,6 +54,8 @@ STEP_SECONDS = Histogram(
 class TickReport:
     expired_claims: int = 0
     escalated_claims: int = 0  # claims not decided within the county's overdue hours, sent to the supervisor
+    overdue_concerns: int = 0  # concerns whose step passed its deadline: flagged, a level up, supervisor told
+    auto_closed_concerns: int = 0  # resolved concerns nobody evaluated within the county's days, closed
     settled_claims: int = 0
     expired_transfers: int = 0
     expired_points_households: int = 0  # households whose settled points lapsed (ledger/expiry.py)
@@ -114,6 +117,14 @@ def tick(
     steps: list[tuple[str, Callable[[Session], None]]] = [
         (review.STEP_EXPIRE, lambda s: setattr(report, "expired_claims", review.expire_overdue(s, now=now))),
         (escalation.STEP, lambda s: setattr(report, "escalated_claims", escalation.escalate_due(s, now=now))),
+        (
+            concern_deadlines.STEP_OVERDUE,
+            lambda s: setattr(report, "overdue_concerns", concern_deadlines.escalate_overdue(s, now)),
+        ),
+        (
+            concern_deadlines.STEP_AUTO_CLOSE,
+            lambda s: setattr(report, "auto_closed_concerns", concern_deadlines.close_resolved(s, now)),
+        ),
         (notice.STEP, lambda s: setattr(report, "settled_claims", notice.settle_due(s, now=now))),
         (journal.STEP_EXPIRE, lambda s: setattr(report, "expired_transfers", len(journal.expire_due(s, now=now)))),
         (expiry.STEP_EXPIRE, lambda s: setattr(report, "expired_points_households", expiry.expire_due(s, now=now))),

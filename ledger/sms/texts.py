@@ -175,6 +175,11 @@ TEXTS: Mapping[str, Text] = MappingProxyType(
             lambda p, _: [_number(len(p.get("claim_ids") or []))],
             (4,),
         ),
+        "concern_overdue": Text(
+            "群众诉求（编号{1}）已超过办理时限，已上报上一级，请在诉求队列中尽快处理。",
+            lambda p, _: [_number(p.get("concern_id"))],
+            (_ID,),
+        ),
     }
 )
 
@@ -183,7 +188,7 @@ NOT_BY_SMS: Mapping[str, str] = MappingProxyType({})
 
 # Kinds told to one staff user (the payload's user_id), not to a household: to the phone of the person their
 # account is linked to; an account linked to no person is told on its pages only.
-TO_A_USER = frozenset({"claim_escalated", "sign_in_locked"})
+TO_A_USER = frozenset({"claim_escalated", "concern_overdue", "sign_in_locked"})
 
 
 def text_of(kind: str) -> Text | None:

@@ -29,6 +29,7 @@ COMPUTED: dict[tuple[str, str], set[str]] = {
         f"{kind}_{status}" for kind in DisputeKind for status in DisputeStatus if status != DisputeStatus.OPEN
     },
     ("ledger/claims/escalation.py", "TOLD"): {"claim_escalated"},
+    ("ledger/concerns/deadlines.py", "TOLD_OVERDUE"): {"concern_overdue"},
     ("ledger/expiry.py", "EXPIRED"): {"points_expired"},
     ("ledger/expiry.py", "EXPIRING"): {"points_expiring"},
     ("redemption/vouchers.py", "f'voucher_{status}'"): {
