@@ -236,6 +236,20 @@ ERRORS: dict[str, str] = {
         "beside them, then save."
     ),
     "invalid_notice_privacy": N_("Pick how the notice board names a household from the list."),
+    # the county's calendar and the deadlines of concerns (county admin)
+    "calendar_hours_invalid": N_(
+        "Working hours are two times of day written like 08:30, the opening before the closing; a resolved "
+        "concern waits 1 to 60 days for its evaluation. Correct them, then save."
+    ),
+    "calendar_day_invalid": N_(
+        "This day cannot be marked so: a make-up working day must be a Saturday or a Sunday, the year between "
+        "2020 and 2100, and the name at most 40 characters."
+    ),
+    "category_deadlines_invalid": N_(
+        "A deadline is a whole number of minutes: accepting and dispatching at most three working days (1620 "
+        "minutes), resolving at most sixty days (86400 minutes). Correct it, then save."
+    ),
+    "category_not_found": N_("There is no such category of concerns in your county. Pick one from the list."),
     "invalid_partner": N_(
         "Something about this partner is not right: check its kind, its code (small letters and digits), its "
         "name, and any sign-in name."
