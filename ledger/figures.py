@@ -21,6 +21,11 @@ county time to the next month's first day at 00:00, and every timestamp is place
   (`escalated_at`, ledger/claims/escalation.py), with how many of those are still undecided now.
 - leaderboard: a household's points *settled* in the period less its deductions in force recorded in it.
 
+- village concerns (docs/concerns.md, "Figures"): per village, category and month, the reports received, each
+  step (accept, dispatch, resolve) done in the month and whether it was done by the deadline recorded when it
+  opened, the closed loop (closed with the reporter's evaluation), satisfaction, the median time to resolve, and
+  what is open and late at the moment asked.
+
 Redemption by partner reads vouchers, so it lives a layer up, in `redemption/figures.py`, with the month report
 and the dashboard tables that put it beside these.
 """
@@ -42,8 +47,16 @@ from ledger.catalogue.models import Matter
 from ledger.claims.models import Claim, ClaimStatus, Deduction, DeductionStatus
 from ledger.claims.notice import household_names
 from ledger.claims.rules import local, period_bounds
+from ledger.concerns.models import (
+    OPEN_STATUSES,
+    ClosedBy,
+    Concern,
+    ConcernCategory,
+    ConcernEvent,
+    ConcernStatus,
+)
 from ledger.core import exports, paging
-from ledger.core.base import row_id
+from ledger.core.base import row_id, table_of
 from ledger.core.errors import Invalid
 from ledger.identity.principal import Principal, visible_villages
 from ledger.tenancy import County, Household, Village, VillageNotFound
@@ -667,3 +680,347 @@ def village_leaderboard_page(
     leaders = [Leader(r, h, names.get(h, "?"), p) for r, h, p in page.rows]
     mine = Leader(int(own[0]), int(own[1]), names.get(int(own[1]), "?"), int(own[2])) if own is not None else None
     return label, leaders, page.next_cursor, mine
+
+
+# --- village concerns (docs/concerns.md, "Figures") ------------------------------------------------------------
+
+CONCERN_COLUMNS = [
+    "concern_id",
+    "village_id",
+    "category_id",
+    "status",
+    "created_at",
+    "closed_at",
+    "closed_by",
+    "step_due_at",
+]
+STEP_COLUMNS = ["concern_id", "village_id", "category_id", "action", "at", "due_at", "created_at", "satisfied"]
+TRANSITION_ACTIONS = ("submit", "accept", "dispatch", "return", "resolve", "evaluate", "reopen", "auto_close", "merge")
+TIMED_STEPS = {"accept": "accepted", "dispatch": "dispatched", "resolve": "resolved"}  # action: what the figure says
+EVALUATIONS = ("evaluate", "reopen")  # the reporter's word: closing it, or (not satisfied, the first time) reopening
+CONCERN_COUNTS = [
+    "received",
+    "merged",
+    "accepted",
+    "accepted_on_time",
+    "dispatched",
+    "dispatched_on_time",
+    "resolved",
+    "resolved_on_time",
+    "closed",
+    "closed_with_evaluation",
+    "evaluated",
+    "satisfied",
+]
+CONCERN_RATES = [
+    "accepted_on_time_rate",
+    "dispatched_on_time_rate",
+    "resolved_on_time_rate",
+    "closed_loop_rate",
+    "satisfaction_rate",
+]
+CONCERN_MONTH = ["month", *CONCERN_COUNTS, *CONCERN_RATES, "median_hours_to_resolve"]
+CONCERN_FIGURES = [
+    "village_id",
+    "village",
+    "category_code",
+    "category_zh",
+    "category_en",
+    *CONCERN_MONTH,
+    "open_now",
+    "overdue_now",
+]
+CONCERNS_OPEN = ["village_id", "village", "open_now", "overdue_now"]
+CATEGORY_COLUMNS = ["category_id", "category_code", "category_zh", "category_en"]
+
+
+def _concerns_of(village_ids: Sequence[int]) -> Any:
+    return col(Concern.village_id).in_(village_ids)
+
+
+def load_concerns(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+    """The villages' concerns received or closed in [start, end), and every one open now (columns
+    CONCERN_COLUMNS, times in UTC)."""
+    rows: list[tuple[Any, ...]] = []
+    if village_ids:
+        found = session.connection().execute(
+            sa_select(
+                col(Concern.id),
+                col(Concern.village_id),
+                col(Concern.category_id),
+                col(Concern.status),
+                col(Concern.created_at),
+                col(Concern.closed_at),
+                col(Concern.closed_by),
+                col(Concern.step_due_at),
+            ).where(
+                _concerns_of(village_ids),
+                or_(
+                    (col(Concern.created_at) >= start) & (col(Concern.created_at) < end),
+                    (col(Concern.closed_at) >= start) & (col(Concern.closed_at) < end),
+                    col(Concern.status).in_([s.value for s in OPEN_STATUSES]),
+                ),
+            )
+        )
+        rows = [tuple(r) for r in found.all()]
+    concerns = pd.DataFrame(rows, columns=CONCERN_COLUMNS)
+    for column in ("created_at", "closed_at", "step_due_at"):
+        concerns[column] = pd.to_datetime(concerns[column], utc=True)
+    return concerns
+
+
+def load_steps(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+    """The steps taken in [start, end) on the villages' concerns that the figures time or count (accept, dispatch,
+    resolve; evaluate and reopen), each with the deadline recorded when its step opened: the `due_at` of the
+    concern's transition event just before it (overdue and escalation events, which open no step, are passed
+    over). Columns STEP_COLUMNS, times in UTC; `satisfied` is the concern's last evaluation."""
+    rows: list[tuple[Any, ...]] = []
+    if village_ids:
+        event, concern = table_of(ConcernEvent), table_of(Concern)
+        opened = func.lag(event.c.due_at).over(partition_by=event.c.concern_id, order_by=event.c.id)
+        timeline = (
+            sa_select(
+                event.c.concern_id,
+                concern.c.village_id,
+                concern.c.category_id,
+                event.c.action,
+                event.c.at,
+                opened.label("due_at"),
+                concern.c.created_at,
+                concern.c.satisfied,
+            )
+            .join(concern, concern.c.id == event.c.concern_id)
+            .where(
+                concern.c.village_id.in_(village_ids),
+                concern.c.created_at < end,
+                event.c.action.in_(TRANSITION_ACTIONS),
+            )
+            .subquery()
+        )
+        found = session.connection().execute(
+            sa_select(*timeline.c).where(
+                timeline.c.action.in_([*TIMED_STEPS, *EVALUATIONS]),
+                timeline.c.at >= start,
+                timeline.c.at < end,
+            )
+        )
+        rows = [tuple(r) for r in found.all()]
+    steps = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    for column in ("at", "due_at", "created_at"):
+        steps[column] = pd.to_datetime(steps[column], utc=True)
+    return steps
+
+
+def load_categories(session: Session, county_id: int) -> pd.DataFrame:
+    """The county's concern categories (columns CATEGORY_COLUMNS), in the order they were made."""
+    found = session.connection().execute(
+        sa_select(
+            col(ConcernCategory.id),
+            col(ConcernCategory.code),
+            col(ConcernCategory.name_zh),
+            col(ConcernCategory.name_en),
+        )
+        .where(col(ConcernCategory.county_id) == county_id)
+        .order_by(col(ConcernCategory.id))
+    )
+    return pd.DataFrame([tuple(r) for r in found.all()], columns=CATEGORY_COLUMNS)
+
+
+def concerns_version(session: Session, scope: Scope, now: datetime) -> tuple[Any, ...]:
+    """Everything the concern figures of the scope (its tables and charts, as of `now`) are computed from,
+    cheaply: the months shown, the villages and categories by name, and per status how many concerns, the last
+    id and the sum of their versions (every move bumps a concern's version), and how many are late now."""
+    months = months_until(now, scope.timezone)
+    ids = scope.village_ids
+    statuses: tuple[tuple[Any, ...], ...] = ()
+    late = 0
+    if ids:
+        found = session.connection().execute(
+            sa_select(col(Concern.status), func.count(), func.max(col(Concern.id)), func.sum(col(Concern.version)))
+            .where(_concerns_of(ids))
+            .group_by(col(Concern.status))
+            .order_by(col(Concern.status))
+        )
+        statuses = tuple(tuple(r) for r in found.all())
+        late = int(
+            session.connection().scalar(
+                sa_select(func.count()).where(
+                    _concerns_of(ids),
+                    col(Concern.status).in_([s.value for s in OPEN_STATUSES]),
+                    col(Concern.step_due_at) < now,
+                )
+            )
+            or 0
+        )
+    categories = load_categories(session, scope.county.id or 0)
+    return (
+        tuple(months),
+        tuple((v.id, v.name) for v in scope.villages),
+        scope.timezone,
+        tuple(categories.itertuples(index=False, name=None)),
+        statuses,
+        late,
+    )
+
+
+def _step_months(steps: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The steps, each with its month (county time), whether it was on time (done at or before the deadline
+    recorded when it opened; a step opened with no deadline cannot be late), its hours since the concern was
+    received, and, for an evaluation, whether the reporter was satisfied (a reopening never is)."""
+    steps = steps.copy()
+    steps["month"] = month_of(steps["at"], timezone)
+    steps["on_time"] = steps["due_at"].isna() | (steps["at"] <= steps["due_at"])
+    steps["hours"] = (steps["at"] - steps["created_at"]).dt.total_seconds() / 3600
+    steps["pleased"] = (steps["action"] == "evaluate") & (steps["satisfied"].fillna(False).astype(bool))
+    return steps
+
+
+def _concern_counts(concerns: pd.DataFrame, steps: pd.DataFrame, by: list[str], timezone: str) -> pd.DataFrame:
+    """Per `by` and month (county time), the counts of CONCERN_COUNTS and the median hours to resolve."""
+    keys = [*by, "month"]
+    received = concerns[concerns["created_at"].notna()].assign(
+        month=lambda f: month_of(f["created_at"], timezone), merged=lambda f: f["status"] == ConcernStatus.MERGED.value
+    )
+    closed = concerns[concerns["closed_at"].notna()].assign(
+        month=lambda f: month_of(f["closed_at"], timezone),
+        evaluated=lambda f: f["closed_by"] == ClosedBy.EVALUATION.value,
+    )
+    timed = _step_months(steps, timezone)
+    parts = [
+        received.groupby(keys).agg(received=("concern_id", "count"), merged=("merged", "sum")),
+        closed.groupby(keys).agg(closed=("concern_id", "count"), closed_with_evaluation=("evaluated", "sum")),
+    ]
+    for action, name in TIMED_STEPS.items():
+        done = timed[timed["action"] == action]
+        parts.append(done.groupby(keys).agg(**{name: ("concern_id", "count"), f"{name}_on_time": ("on_time", "sum")}))
+    said = timed[timed["action"].isin(EVALUATIONS)]
+    parts.append(said.groupby(keys).agg(evaluated=("concern_id", "count"), satisfied=("pleased", "sum")))
+    resolved = timed[timed["action"] == "resolve"]
+    parts.append(resolved.groupby(keys).agg(median_hours_to_resolve=("hours", "median")))
+    table = pd.concat(parts, axis=1)
+    for column in CONCERN_COUNTS:
+        table[column] = table[column].fillna(0).astype("int64")
+    return table
+
+
+def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """The rates of CONCERN_RATES (0..1, 4 places; None where nothing was counted) and the median rounded."""
+    table = table.copy()
+    for rate, done, good in (
+        ("accepted_on_time_rate", "accepted", "accepted_on_time"),
+        ("dispatched_on_time_rate", "dispatched", "dispatched_on_time"),
+        ("resolved_on_time_rate", "resolved", "resolved_on_time"),
+        ("closed_loop_rate", "closed", "closed_with_evaluation"),
+        ("satisfaction_rate", "evaluated", "satisfied"),
+    ):
+        table[rate] = _rates(table[good], table[done]).values
+    medians = table["median_hours_to_resolve"]
+    table["median_hours_to_resolve"] = pd.Series(
+        [None if pd.isna(m) else round(float(m), 2) for m in medians], dtype=object, index=table.index
+    )
+    return table
+
+
+def concerns_now(concerns: pd.DataFrame, by: list[str], now: datetime) -> pd.DataFrame:
+    """Per `by`: open_now (a step is still for staff to take: submitted, accepted, dispatched, returned,
+    reopened) and overdue_now (of those, past the deadline of that step at `now`)."""
+    open_now = concerns[concerns["status"].isin([s.value for s in OPEN_STATUSES])].assign(
+        late=lambda f: f["step_due_at"].notna() & (f["step_due_at"] < pd.Timestamp(now))
+    )
+    return open_now.groupby(by).agg(open_now=("concern_id", "count"), overdue_now=("late", "sum"))
+
+
+def concern_figures(
+    concerns: pd.DataFrame,
+    steps: pd.DataFrame,
+    villages: Sequence[tuple[int, str]],
+    categories: pd.DataFrame,
+    *,
+    month: str,
+    timezone: str,
+    now: datetime,
+) -> pd.DataFrame:
+    """CONCERN_FIGURES: per village (in the order given) and category (in `categories`' order, CATEGORY_COLUMNS)
+    the month's figures (docs/concerns.md, "Figures") and what is open and late at `now`; a village and category
+    with nothing to count are left out."""
+    by = ["village_id", "category_id"]
+    counts = _concern_counts(concerns, steps, by, timezone)
+    counts = counts[counts.index.get_level_values("month") == month].droplevel("month")
+    table = counts.join(concerns_now(concerns, by, now), how="outer")
+    grid = pd.MultiIndex.from_product([[v for v, _ in villages], categories["category_id"].tolist()], names=by)
+    table = table.reindex(grid).reset_index()
+    for column in [*CONCERN_COUNTS, "open_now", "overdue_now"]:
+        table[column] = table[column].fillna(0).astype("int64")
+    table = table[(table[[*CONCERN_COUNTS, "open_now"]] != 0).any(axis=1)]
+    table = _with_rates(table.reset_index(drop=True))
+    table["month"] = month
+    table["village"] = table["village_id"].map(dict(villages))
+    table = table.merge(categories, on="category_id", how="left")
+    return table[CONCERN_FIGURES]
+
+
+def concerns_by_month(
+    concerns: pd.DataFrame, steps: pd.DataFrame, *, months: Sequence[str], timezone: str
+) -> pd.DataFrame:
+    """CONCERN_MONTH: the scope's figures of each month, all villages and categories together."""
+    counts = _concern_counts(concerns, steps, [], timezone)
+    table = counts.reindex(list(months))
+    for column in CONCERN_COUNTS:
+        table[column] = table[column].fillna(0).astype("int64")
+    table = _with_rates(table.rename_axis("month").reset_index())
+    return table[CONCERN_MONTH]
+
+
+def concerns_open(concerns: pd.DataFrame, villages: Sequence[tuple[int, str]], now: datetime) -> pd.DataFrame:
+    """CONCERNS_OPEN: per village (in the order given), its concerns open and late at `now`."""
+    found = concerns_now(concerns, ["village_id"], now)
+    table = pd.DataFrame(list(villages), columns=["village_id", "village"])
+    for column in ("open_now", "overdue_now"):
+        table[column] = table["village_id"].map(found[column]).fillna(0).astype("int64")
+    return table[CONCERNS_OPEN]
+
+
+def scope_concerns(session: Session, scope: Scope, month: str, now: datetime) -> pd.DataFrame:
+    """The concern figures of one month (YYYY-MM, county time) of the scope, per village and category."""
+    start, end = month_bounds(month, scope.timezone)
+    return concern_figures(
+        load_concerns(session, scope.village_ids, start, end),
+        load_steps(session, scope.village_ids, start, end),
+        [(row_id(v.id), v.name) for v in scope.villages],
+        load_categories(session, row_id(scope.county.id)),
+        month=month,
+        timezone=scope.timezone,
+        now=now,
+    )
+
+
+def concerns_this_month(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    """The dashboard's concern table: `scope_concerns` of the month `now` is in."""
+    return scope_concerns(session, scope, months_until(now, scope.timezone, 1)[0], now)
+
+
+def concerns_months(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    """The dashboard's twelve months of concerns (`concerns_by_month`)."""
+    months = months_until(now, scope.timezone)
+    start, end = span(months, scope.timezone)
+    return concerns_by_month(
+        load_concerns(session, scope.village_ids, start, end),
+        load_steps(session, scope.village_ids, start, end),
+        months=months,
+        timezone=scope.timezone,
+    )
+
+
+def concerns_open_now(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
+    """The dashboard's open and late concerns per village, at `now`."""
+    start, end = month_bounds(months_until(now, scope.timezone, 1)[0], scope.timezone)
+    return concerns_open(
+        load_concerns(session, scope.village_ids, start, end), [(row_id(v.id), v.name) for v in scope.villages], now
+    )
+
+
+CONCERN_TABLES: dict[str, Any] = {
+    "concerns": concerns_this_month,  # a table: per village and category, this month
+    "concerns_by_month": concerns_months,  # a chart: received and on time, twelve months
+    "concerns_open": concerns_open_now,  # a chart: open and late per village, now
+}
