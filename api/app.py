@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import demo, openapi, pages, problems, sms
+from api import demo, open311, openapi, pages, problems, sms
 from api.limits import BodyLimit
 from api.observability import RequestContext, configure_logging
 from api.routes import (
@@ -31,6 +31,7 @@ from api.routes import (
     loans,
     my_data,
     notifications,
+    open311_clients,
     partner_admin,
     partners,
     people,
@@ -74,6 +75,7 @@ ROUTERS = (
     partner_admin.router,
     roster.router,
     my_data.router,
+    open311_clients.router,
 )
 
 
@@ -157,6 +159,7 @@ def create_app(
     passwords.set_hashes_at_once(settings.hashes_at_once())
     for router in ROUTERS:
         app.include_router(router)
+    open311.install(app)  # Open311 GeoReport v2: the standard's own shapes and errors, outside /api/v1's document
     pages.install(app)
     routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
     openapi.install(app, routes)  # the document says what each route answers, errors included (api/openapi.py)

@@ -89,6 +89,8 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/partners"): "a new partner of the county",
     ("POST", "/api/v1/partners/{partner_id}/clients"): "a partner's machine client",
     ("POST", "/api/v1/partners/{partner_id}/clients/{client_id}/disable"): "a partner's machine client",
+    ("POST", "/api/v1/open311-clients"): "an Open311 client system of the county",
+    ("POST", "/api/v1/open311-clients/{client_id}/disable"): "an Open311 client system of the county",
     ("POST", "/api/v1/partners/{partner_id}/staff"): "a sign-in for a partner's staff",
     ("POST", "/api/v1/staff"): "a new account belongs to nobody yet (linking it is refused for one's household)",
     ("POST", "/api/v1/auth/password"): "one's own password",
