@@ -9,13 +9,26 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import account, charts, county, importing, office, partner, partner_setup, places, staffing, villager
+from api.pages import (
+    account,
+    charts,
+    concerns,
+    county,
+    importing,
+    office,
+    partner,
+    partner_setup,
+    places,
+    staffing,
+    villager,
+)
 from api.pages.web import STATIC, check_csrf, error_page, status_page
 
 ROUTERS = (
     account.router,
     account.signin_router,
     villager.router,
+    concerns.router,
     office.router,
     partner.router,
     partner_setup.router,

@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import Lang, SessionDep, allow
+from api.deps import KeysDep, Lang, SessionDep, SettingsDep, allow
 from api.paging import Cursor, Limit, link_next
+from api.presentation import concern_codes
 from api.presentation.claims import leaderboard_out, notice_board_out
 from api.presentation.files import FileWords
 from api.presentation.people import village_out
@@ -20,7 +21,7 @@ from ledger import figures
 from ledger.catalogue import county as county_settings
 from ledger.core import paging
 from ledger.identity.models import Role
-from ledger.identity.principal import Principal, visible_village
+from ledger.identity.principal import Principal, managed_village, visible_village
 from ledger.people import places
 from ledger.tenancy import County
 from redemption import figures as redemption_figures
@@ -52,6 +53,40 @@ def notice_board(
     board = notice_board_out(session, village, cursor=cursor, limit=limit)
     link_next(request, response, board.next_cursor)
     return board
+
+
+@router.get(
+    "/api/v1/villages/{village_id}/concern-code.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def concern_code_poster(
+    village_id: int, session: SessionDep, keys: KeysDep, settings: SettingsDep, who: Manager, lang: Lang = "zh_CN"
+) -> Response:
+    """The A4 poster of the village's concern code (随手拍·有事您说), all in one language (`lang`): scanning its QR
+    code opens the report form for the village (`/r/{token}`)."""
+    village = managed_village(session, who, village_id)
+    return Response(
+        concern_codes.poster_svg(keys, settings, village, lang), media_type="image/svg+xml", headers=PRIVATE
+    )
+
+
+@router.get(
+    "/api/v1/villages/{village_id}/concern-code.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def concern_code_png(
+    village_id: int,
+    session: SessionDep,
+    keys: KeysDep,
+    settings: SettingsDep,
+    who: Manager,
+    scale: Annotated[int, Query(ge=2, le=40)] = 10,
+) -> Response:
+    """The village's concern QR code alone, as a PNG picture."""
+    village = managed_village(session, who, village_id)
+    return Response(concern_codes.qr_png(keys, settings, village, scale=scale), media_type="image/png", headers=PRIVATE)
 
 
 @router.get("/api/v1/villages/{village_id}/leaderboard", response_model=LeaderboardOut)

@@ -1,4 +1,5 @@
-"""The signed codes behind QR codes: an activity's printed code, its rotating live code, a household's card.
+"""The signed codes behind QR codes: an activity's printed code, its rotating live code, a household's card, and
+a village's (or township's) concern code, where anyone reports a problem (随手拍).
 
 A JWT would make a QR code too dense to scan from a poster on a wall, so these are compact: a kind byte, the key
 id, a few fixed-width numbers and the first 12 bytes of an HMAC-SHA256, in URL-safe base64 (39 characters for a
@@ -31,9 +32,11 @@ STEP_SECONDS = 30  # a rotating code changes this often
 TICKET_SECONDS = 10 * 60  # a scan ticket lasts this long after its code's step: time to sign in by SMS code
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # windows are stored as minutes since this
 
-ACTIVITY, ROTATING, HOUSEHOLD, TICKET = b"A", b"R", b"H", b"T"
+ACTIVITY, ROTATING, HOUSEHOLD, TICKET, CONCERNS = b"A", b"R", b"H", b"T", b"Q"
 _FIELDS = {ACTIVITY: struct.Struct(">III"), ROTATING: struct.Struct(">II"), HOUSEHOLD: struct.Struct(">I")}
 _TICKET_FIELDS = {TICKET: struct.Struct(">IIQ")}  # activity, step, nonce; read only by read_ticket
+_CONCERN_FIELDS = {CONCERNS: struct.Struct(">BI")}  # 0 a village or 1 a township, its id; read by read_concern_place
+_VILLAGE, _TOWNSHIP = 0, 1
 
 
 class CodeInvalid(Invalid):
@@ -81,6 +84,14 @@ class ScanTicket:
         return f"{self.nonce:016x}"
 
 
+@dataclass(frozen=True, slots=True)
+class ConcernPlaceCode:
+    """A village's (or a township's) concern code: scanning it opens the report form for that place."""
+
+    village_id: int | None = None
+    township_id: int | None = None
+
+
 def minutes(moment: datetime) -> int:
     return int((as_utc(moment) - EPOCH).total_seconds() // 60)
 
@@ -105,6 +116,28 @@ def sign_household(keys: Keys, *, household_id: int) -> str:
     return _sign(keys, HOUSEHOLD, household_id)
 
 
+def sign_concern_place(keys: Keys, *, village_id: int | None = None, township_id: int | None = None) -> str:
+    """The printed concern code of a village, or of a township (its concerns belong to no one village). It has no
+    window: a poster on the wall stays good as long as the key id it was signed with."""
+    if (village_id is None) == (township_id is None):
+        raise ValueError("a concern code names a village or a township")
+    if village_id is not None:
+        return _sign(keys, CONCERNS, _VILLAGE, village_id, fields=_CONCERN_FIELDS)
+    assert township_id is not None
+    return _sign(keys, CONCERNS, _TOWNSHIP, township_id, fields=_CONCERN_FIELDS)
+
+
+def read_concern_place(keys: Keys, token: str) -> ConcernPlaceCode:
+    """The place a concern code names, once its signature checks out; any other code (an activity's, a
+    household card) is refused as not one of ours."""
+    scope, place_id = _open(keys, token, _CONCERN_FIELDS)[1]
+    if scope == _VILLAGE:
+        return ConcernPlaceCode(village_id=place_id)
+    if scope == _TOWNSHIP:
+        return ConcernPlaceCode(township_id=place_id)
+    raise CodeInvalid("This code is not one of ours, or it was damaged; scan it again.", field="token")
+
+
 def sign_ticket(keys: Keys, *, activity_id: int, step: int, bound_to: str) -> str:
     """A scan ticket for the device `bound_to` names (a hash of its id), with a fresh random nonce."""
     return _sign(keys, TICKET, activity_id, step, secrets.randbits(64), bound_to=bound_to, fields=_TICKET_FIELDS)
@@ -117,7 +150,8 @@ def read_ticket(keys: Keys, token: str, *, bound_to: str) -> ScanTicket:
 
 
 def scanned(text: str) -> str:
-    """The token in what a scanner read: the code's whole URL (…/c/TOKEN or …/h/TOKEN) or the token alone."""
+    """The token in what a scanner read: the code's whole URL (…/c/TOKEN, …/h/TOKEN or …/r/TOKEN) or the token
+    alone."""
     return text.strip().rstrip("/").rsplit("/", 1)[-1]
 
 

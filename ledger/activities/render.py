@@ -66,6 +66,24 @@ def poster_svg(
     return "".join(parts).encode()
 
 
+def concern_poster_svg(*, url: str, title: str, lines: tuple[str, ...], place: str, scan: str) -> bytes:
+    """A village's (or township's) A4 concern poster: the place, the title (随手拍·有事您说), up to three short lines
+    of what may be reported and what is promised, a QR code 120 mm wide and what scanning it does. The texts come
+    in the reader's language already."""
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="297mm" viewBox="0 0 210 297">',
+        '<rect width="210" height="297" fill="#fff"/>',
+        _text(105, 24, 8, place, weight="bold"),
+        _text(105, 44, 13, title, weight="bold"),
+        *(_text(105, 58 + 9 * n, 5.5, line) for n, line in enumerate(lines[:3])),
+        _placed(url, x=45, y=92, size=120),
+        _text(105, 240, 6.5, scan),
+        _text(105, 285, 3.2, url),
+        "</svg>",
+    ]
+    return "".join(parts).encode()
+
+
 def household_card_svg(*, url: str, household: str, house_number: str, village: str, code: str, show: str) -> bytes:
     """A wallet card (85.6 × 54 mm) an official scans to enter a claim for a household without a smartphone. The
     texts come in the reader's language: `house_number` reads "门牌号 12" (empty when there is none), `code`

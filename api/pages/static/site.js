@@ -27,6 +27,23 @@ if (locating && navigator.geolocation) {
   }, function () { say("data-missing"); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
 }
 
+// A concern report's "use where I am now" asks the phone where it is only when pressed; refused or unavailable, the
+// report is still sent (a place from the village's list, or the words, say where).
+document.querySelectorAll("[data-locate-button]").forEach(function (box) {
+  var button = box.querySelector("[data-locate-now]");
+  var said = box.querySelector("[data-locate-status]");
+  var say = function (which) { if (said) { said.textContent = said.getAttribute(which) || ""; } };
+  if (!button) { return; }
+  if (!navigator.geolocation) { button.hidden = true; return; }
+  button.addEventListener("click", function () {
+    navigator.geolocation.getCurrentPosition(function (position) {
+      box.querySelector("input[name=lat]").value = position.coords.latitude.toFixed(6);
+      box.querySelector("input[name=lon]").value = position.coords.longitude.toFixed(6);
+      say("data-found");
+    }, function () { say("data-missing"); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+  });
+});
+
 // The rotating-code screen fetches the next code the moment the current one's 30-second step ends, so the wall
 // never shows a code older than its step (the server takes the step before too, no more: a slow phone needs that
 // margin). When it cannot renew, it says so instead of showing a code that will be refused.
