@@ -20,6 +20,7 @@ from api.routes import (
     activities,
     audit,
     auth,
+    calendar,
     catalogue,
     claims,
     credit,
@@ -76,6 +77,7 @@ ROUTERS = (
     roster.router,
     my_data.router,
     open311_clients.router,
+    calendar.router,
 )
 
 

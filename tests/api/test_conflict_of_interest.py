@@ -83,6 +83,11 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/villages"): "a new village: nobody lives in it yet",
     ("POST", "/api/v1/households"): "a new household: nobody lives in it yet",
     ("PATCH", "/api/v1/county/policy"): "the county's periods and limits, for every household",
+    ("PUT", "/api/v1/calendar"): "the county's working hours and evaluation days, for every concern alike",
+    ("PUT", "/api/v1/calendar/days/{day}"): "a holiday or make-up day, for every concern of the county alike",
+    ("DELETE", "/api/v1/calendar/days/{day}"): "a day's mark removed, for every concern of the county alike",
+    ("PUT", "/api/v1/concern-categories/{category_id}/deadlines"): "a category's deadlines, for every concern of "
+    "that category alike",
     ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",
     ("PUT", "/api/v1/partners/{partner_id}/villages"): "which villages a partner serves",
     ("POST", "/api/v1/offers/{offer_id}/decision"): "a partner's offer, open to every eligible household",
