@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from ledger.activities.models import Activity
 from ledger.catalogue.county import start_county
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
+from ledger.concerns.models import CalendarDay
 from ledger.core import exports
 from ledger.core.base import row_id, utcnow
 from ledger.core.settings import DEMO_PASSWORD
@@ -137,12 +138,28 @@ def seed(session: Session, keys: codes.Keys) -> None:
     villages, townships = _from_roster(session, county, roster(random.Random(20261201)))
     _staff(session, county, villages, townships)
     _partners(session, county, villages)
+    _calendar(session, county, utcnow().date())
     places = _places(session, county, villages, rng)
     demo_history.play(session, keys, places, now=utcnow(), timezone=county.timezone, rng=rng)
     for place in places:
         _claims(session, rng, keys, place)
     ratings.rescore_county(session, row_id(county.id))  # every household rated as of today, with the shipped card
     _redemption(session, county)
+
+
+def _calendar(session: Session, county: County, today: date) -> None:
+    """Two marked days on the demo county's calendar, named as examples (the real holiday arrangement is the
+    State Council's, published each year, and each county enters it: docs/concerns.md): a Monday holiday two to
+    three weeks ahead, and the Saturday before it worked instead, so concern deadlines can be seen skipping the
+    one and counting the other."""
+    holiday = today + timedelta(days=14 + (7 - today.weekday()) % 7)  # a Monday
+    session.add(CalendarDay(county_id=row_id(county.id), day=holiday, working=False, name="示例假日（演示数据）"))
+    session.add(
+        CalendarDay(
+            county_id=row_id(county.id), day=holiday - timedelta(days=2), working=True, name="示例调休（演示数据）"
+        )
+    )
+    session.flush()
 
 
 # --- the roster: places and people, as the county keeps them -----------------------------------------------------

@@ -665,3 +665,15 @@ def test_staff_accounts_from_the_command_line(demo_db: Path, tmp_path: Path) -> 
     ]
     assert all(actor.startswith("cli:") for _, actor, _ in changes)
     assert password not in "".join(after or "" for _, _, after in changes)
+
+
+def test_the_demo_calendar_marks_two_example_days_and_no_made_up_holidays(demo_db: Path) -> None:
+    """The demo county's calendar shows a holiday and a make-up Saturday, both named as examples: Shanzhi ships no
+    holiday arrangement of its own (docs/concerns.md, "Deadlines and working time")."""
+    from datetime import date
+
+    with sqlite3.connect(demo_db) as conn:
+        days = conn.execute("SELECT day, working, name FROM calendar_day ORDER BY day").fetchall()
+    assert [(working, name) for _, working, name in days] == [(1, "示例调休（演示数据）"), (0, "示例假日（演示数据）")]
+    saturday, monday = (date.fromisoformat(day) for day, _, _ in days)
+    assert (saturday.weekday(), monday.weekday(), (monday - saturday).days) == (5, 0, 2)
