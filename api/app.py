@@ -23,6 +23,7 @@ from api.routes import (
     calendar,
     catalogue,
     claims,
+    concern_figures,
     credit,
     disputes,
     evidence,
@@ -55,6 +56,7 @@ from redemption import schedule
 
 ROUTERS = (
     health.router,
+    concern_figures.router,  # /api/v1/concerns/figures, matched before /api/v1/concerns/{concern_id}
     auth.router,
     households.router,
     ledger.router,

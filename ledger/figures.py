@@ -1024,3 +1024,28 @@ CONCERN_TABLES: dict[str, Any] = {
     "concerns_by_month": concerns_months,  # a chart: received and on time, twelve months
     "concerns_open": concerns_open_now,  # a chart: open and late per village, now
 }
+
+
+def concern_report(session: Session, scope: Scope, month: str, now: datetime) -> dict[str, pd.DataFrame]:
+    """The concern figures of one month of the scope, as the API and its files give them: `concerns_summary`
+    (one row: the scope's month, all villages and categories together, with what is open and late now) and
+    `concerns` (per village and category, `scope_concerns`)."""
+    rows = scope_concerns(session, scope, month, now)
+    start, end = month_bounds(month, scope.timezone)
+    summary = concerns_by_month(
+        load_concerns(session, scope.village_ids, start, end),
+        load_steps(session, scope.village_ids, start, end),
+        months=[month],
+        timezone=scope.timezone,
+    ).assign(open_now=int(rows["open_now"].sum()), overdue_now=int(rows["overdue_now"].sum()))
+    return {"concerns_summary": summary, "concerns": rows}
+
+
+def concerns_csv(report: dict[str, pd.DataFrame], words: exports.Words = exports.KEYS) -> bytes:
+    """The per village and category table (CSV has one sheet; its rows add up to the summary)."""
+    return exports.csv_bytes(exports.worded(report["concerns"], words, "concerns"))
+
+
+def concerns_xlsx(report: dict[str, pd.DataFrame], words: exports.Words = exports.KEYS) -> bytes:
+    """One sheet per table: the summary, then per village and category."""
+    return exports.xlsx_bytes({words.name(name): exports.worded(table, words, name) for name, table in report.items()})

@@ -31,6 +31,10 @@ NAMES = {
     "redemption": N_("Redemption by partner"),
     "uses": N_("Uses of vouchers"),
     "villages": N_("Villages this month"),
+    "concerns_summary": N_("All concerns of the month"),  # village concerns (docs/concerns.md, "Figures")
+    "concerns": N_("By village and category"),
+    "concerns_by_month": N_("Concerns by month"),
+    "concerns_open": N_("Open concerns by village"),
     "section": N_("Section"),  # the month report's long CSV: section, item, measure, value
     "item": N_("Item"),
     "measure": N_("Measure"),
@@ -74,6 +78,28 @@ COLUMNS = {
     "reconciled": N_("Matches the ledger"),
     "escalated": N_("Sent up to the township supervisor"),
     "escalated_waiting": N_("Of these, still waiting"),
+    "category_zh": N_("Concern category"),  # village concerns
+    "category_en": N_("Concern category"),
+    "received": N_("Concerns received"),
+    "merged": N_("Merged as duplicates"),
+    "accepted": N_("Concerns accepted"),
+    "accepted_on_time": N_("Accepted on time"),
+    "accepted_on_time_rate": N_("Share accepted on time"),
+    "dispatched": N_("Concerns dispatched"),
+    "dispatched_on_time": N_("Dispatched on time"),
+    "dispatched_on_time_rate": N_("Share dispatched on time"),
+    "resolved": N_("Concerns resolved"),
+    "resolved_on_time": N_("Resolved on time"),
+    "resolved_on_time_rate": N_("Share resolved on time"),
+    "closed": N_("Concerns closed"),
+    "closed_with_evaluation": N_("Closed with the reporter's evaluation"),
+    "closed_loop_rate": N_("Closed-loop rate"),
+    "evaluated": N_("Evaluations"),
+    "satisfied": N_("Satisfied evaluations"),
+    "satisfaction_rate": N_("Satisfaction rate"),
+    "median_hours_to_resolve": N_("Median hours to resolve"),
+    "open_now": N_("Open now"),
+    "overdue_now": N_("Overdue now"),
 }
 
 # a column whose key says something else in one table
@@ -84,7 +110,7 @@ COLUMNS_IN = {
     ("uses", "kind"): N_("Kind of offer"),
 }
 
-HIDDEN = {"village_id", "partner_id", "matter_code", "used_by"}  # ids and codes no reader reads
+HIDDEN = {"village_id", "partner_id", "matter_code", "category_code", "used_by"}  # ids and codes no reader reads
 
 KINDS = {  # a partner's kind (redemption by partner) and an offer's (a settlement's uses)
     "bank": N_("Bank"),
@@ -125,8 +151,8 @@ class FileWords:
         return i18n.text(self.locale, found) if found else key
 
     def shows(self, column: str, table: str = "") -> bool:
-        other = "matter_en" if self.locale == "zh_CN" else "matter_zh"
-        return column not in HIDDEN and column != other
+        other = ("matter_en", "category_en") if self.locale == "zh_CN" else ("matter_zh", "category_zh")
+        return column not in HIDDEN and column not in other
 
     def cell(self, column: str, value: Any, table: str = "") -> Any:
         if value is None or isinstance(value, float) and value != value:  # None or NaN: an empty cell

@@ -169,13 +169,19 @@ class Place:
 
 
 def tell(session: Session) -> Place:
+    """The story in three new villages of a new county: A and B (the scope) and C."""
     place = factories.create_village(session)
     other = factories.create_village(session, county_id=place.county_id)
     third = factories.create_village(session, county_id=place.county_id)
-    villages = {name: session.get(Village, f.village_id) for name, f in zip("ABC", (place, other, third), strict=True)}
+    return tell_in(session, place.county_id, {"A": place.village_id, "B": other.village_id, "C": third.village_id})
+
+
+def tell_in(session: Session, county_id: int, village_ids: dict[str, int]) -> Place:
+    """The story told in these villages (A, B and C, of one county), with the county's two categories."""
+    villages = {name: session.get(Village, village_id) for name, village_id in village_ids.items()}
     categories = {}
     for code, zh, en in (("road", "道路隐患", "Road hazard"), ("environment", "环境卫生", "Environment")):
-        category = ConcernCategory(county_id=place.county_id, code=code, name_zh=zh, name_en=en)
+        category = ConcernCategory(county_id=county_id, code=code, name_zh=zh, name_en=en)
         session.add(category)
         session.flush()
         categories[code] = factories.id_of(category)
@@ -184,7 +190,7 @@ def tell(session: Session) -> Place:
         village = villages[told.village]
         assert village is not None
         concern = Concern(
-            county_id=place.county_id,
+            county_id=county_id,
             township_id=village.township_id,
             village_id=village.id,
             category_id=categories[told.category],
@@ -217,7 +223,7 @@ def tell(session: Session) -> Place:
                 )
             )
         session.flush()
-    county = session.get(County, place.county_id)
+    county = session.get(County, county_id)
     assert county is not None
     return Place(county, {k: v for k, v in villages.items() if v is not None}, categories)
 
