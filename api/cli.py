@@ -729,6 +729,35 @@ def create_partner_client(
     typer.echo("")
 
 
+@app.command("create-open311-client")
+def create_open311_client(
+    county: Annotated[str, typer.Option(help="County code (GeoReport v2's jurisdiction_id)")],
+    name: Annotated[str, typer.Option(help="Which system this is, e.g. the city's 12345 dashboard")],
+) -> None:
+    """Register a system that speaks Open311 GeoReport v2 to the county (/open311/v2/): it may send concerns and
+    read the ones it sent. Prints its api_key once; only its SHA-256 is kept. Written to the change log."""
+    from ledger.concerns import open311
+    from ledger.core.errors import DomainError
+    from ledger.tenancy import County
+
+    key = open311.new_key()
+    engine = _engine(_read_settings())
+    _ready(engine)
+    with unit_of_work(engine) as session:
+        county_row = session.scalars(select(County).where(col(County.code) == county)).first()
+        if county_row is None:
+            typer.echo(f"no county {county!r}", err=True)
+            raise typer.Exit(2)
+        try:
+            client = open311.create_client(session, _cli_admin(row_id(county_row.id)), name=name, key=key)
+        except DomainError as exc:
+            typer.echo(f"{exc.code}: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+        issued = {"id": client.id, "name": client.name, "jurisdiction_id": county, "api_key": key.plain}
+    json.dump(issued, sys.stdout, ensure_ascii=False)
+    typer.echo("")
+
+
 def _cli_admin(county_id: int) -> Principal:
     """The command line acting as the county's admin, named in the change log by the machine's login."""
     from ledger.identity.models import Role

@@ -5,6 +5,7 @@ These run the installed console script in a child process on a SQLite file of th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -44,6 +45,7 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
         ["create-admin", "--help"],
         ["create-partner-client", "--help"],
         ["create-partner-staff", "--help"],
+        ["create-open311-client", "--help"],
         ["head", "--help"],
         ["tick", "--help"],
         ["score", "--help"],
@@ -154,6 +156,21 @@ def test_create_admin_and_partner_client(demo_db: Path, tmp_path: Path) -> None:
         ).fetchall()
     assert [(actor.startswith("cli:"), target) for actor, target, _ in logged] == [(True, issued["client_id"])]
     assert issued["client_secret"] not in logged[0][2]
+
+
+def test_create_open311_client_prints_its_key_once_and_keeps_only_its_hash(demo_db: Path, tmp_path: Path) -> None:
+    created = shanzhi(
+        "create-open311-client", "--county", "demo", "--name", "12345 热线", cwd=tmp_path, database=demo_db, check=True
+    )
+    issued = json.loads(created.stdout.splitlines()[0])
+    assert issued["name"] == "12345 热线" and issued["jurisdiction_id"] == "demo" and len(issued["api_key"]) >= 43
+    with sqlite3.connect(demo_db) as conn:
+        stored = conn.execute("SELECT key_hash, active FROM open311_client WHERE id = ?", (issued["id"],)).fetchone()
+        logged = conn.execute("SELECT actor, after FROM admin_change WHERE action = 'open311_client.create'").fetchall()
+    assert stored == (hashlib.sha256(issued["api_key"].encode()).hexdigest(), 1)
+    assert len(logged) == 1 and logged[0][0].startswith("cli:") and issued["api_key"] not in logged[0][1]
+    nowhere = shanzhi("create-open311-client", "--county", "nowhere", "--name", "x", cwd=tmp_path, database=demo_db)
+    assert nowhere.returncode == 2 and "no county" in nowhere.stderr
 
 
 def test_the_demo_serves_docs_health_and_a_signed_in_balance(served: tuple[str, Path]) -> None:
