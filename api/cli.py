@@ -649,6 +649,7 @@ def create_admin(
     catalogue and policy)."""
     from ledger import tenancy
     from ledger.catalogue.county import start_county
+    from ledger.concerns.setup import default_categories
     from ledger.core import audit
     from ledger.identity.models import Role, User
     from ledger.identity.service import set_password
@@ -664,6 +665,7 @@ def create_admin(
         county_row = session.scalars(select(tenancy.County).where(col(tenancy.County.code) == county)).first()
         if county_row is None:
             county_row = start_county(session, code=county, name=county_name or county, actor=cli_actor())
+            default_categories(session, row_id(county_row.id))  # concerns can be reported on day one
         user = User(
             role=Role.COUNTY_ADMIN,
             county_id=row_id(county_row.id),

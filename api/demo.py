@@ -32,6 +32,7 @@ from ledger.catalogue.county import start_county
 from ledger.claims import deductions, review
 from ledger.claims import service as claims
 from ledger.concerns.models import CalendarDay
+from ledger.concerns.setup import default_categories
 from ledger.core import exports
 from ledger.core.base import row_id, utcnow
 from ledger.core.settings import DEMO_PASSWORD
@@ -135,6 +136,7 @@ def seed(session: Session, keys: codes.Keys) -> None:
     (api/demo_history.py), this week's claims in every state, the ratings as of today and the redemption story."""
     rng = random.Random(20261123)
     county = start_county(session, code="demo", name="善治县（演示）", actor=ACTOR)
+    default_categories(session, row_id(county.id))
     villages, townships = _from_roster(session, county, roster(random.Random(20261201)))
     _staff(session, county, villages, townships)
     _partners(session, county, villages)

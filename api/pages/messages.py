@@ -332,6 +332,24 @@ ERRORS: dict[str, str] = {
         LEDGER_CHECKS,
         N_("The points record refused this, so nothing was changed. Tell the county admin what you were doing."),
     ),
+    # village concerns
+    "concern_not_found": N_("This concern is not among those you can see. Open the list of concerns again."),
+    "concern_wrong_step": N_(
+        "This concern has already moved on to another step. Open it again to see where it is now."
+    ),
+    "not_the_reporter": N_("Only the household that reported this concern evaluates it."),
+    "not_the_handler": N_("Only the handler this concern was sent to returns or resolves it."),
+    "handler_not_found": N_("This handler is not in the county's list. Pick one from the list."),
+    "handler_inactive": N_("This handler no longer takes concerns. Pick another one."),
+    "merge_into_self": N_("A concern cannot be merged into itself. Pick the concern it repeats."),
+    "merge_target_closed": N_("Merge only into a concern that is still open."),
+    "concern_text_required": N_("Say what it is about, in 1 to 1000 characters, then send again."),
+    "concern_too_many_photos": N_("Send at most 3 photos."),
+    "concern_photo_required": N_("Add 1 to 3 photos that show what was done, then send again."),
+    "concern_voice_too_large": N_("The voice note is too long: keep it to about a minute."),
+    "concern_voice_type": N_("This recording's format cannot be kept. Record it again in the app or the browser."),
+    "category_exists": N_("The county already has a category with this code. Edit it instead."),
+    "place_not_found": N_("This place is not on the village's list. Pick one from the list, or give your location."),
 }
 
 # Where a villager needs other words than staff for the same refusal: about their household, and whom to ask.

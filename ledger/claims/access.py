@@ -170,6 +170,16 @@ def may_see_evidence(session: Session, who: Principal, photo: EvidenceFile) -> b
     return used_against is not None or used_for is not None
 
 
+def may_attach(who: Principal, photo: EvidenceFile) -> bool:
+    """Whether `who` may attach this photo to something they send (a claim, a concern, its resolution): a
+    villager, a photo of their household; staff, one they sent themselves. Never a deleted one."""
+    if photo.purged_at is not None:
+        return False
+    if who.role == Role.VILLAGER:
+        return who.household_id is not None and photo.household_id == who.household_id
+    return photo.uploaded_by == who.actor
+
+
 def visible_evidence(session: Session, who: Principal, evidence_id: int) -> EvidenceFile:
     photo = session.get(EvidenceFile, evidence_id)
     if photo is None or not may_see_evidence(session, who, photo):

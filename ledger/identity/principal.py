@@ -45,6 +45,7 @@ class Principal:
     home_village_id: int | None = None  # the village of that household
     person_id: int | None = None
     village_ids: frozenset[int] = field(default_factory=frozenset)  # officials (a township expands to its villages)
+    township_ids: frozenset[int] = field(default_factory=frozenset)  # a township supervisor's townships
     partner_id: int | None = None
     partner_kind: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
@@ -183,7 +184,7 @@ _USER = (
     .where(col(User.id) == bindparam("user_id"))
 )
 _SCOPES = (
-    select(col(OfficialScope.village_id), label("township_village", col(Village.id)))
+    select(col(OfficialScope.village_id), label("township_village", col(Village.id)), col(OfficialScope.township_id))
     .outerjoin(Village, col(Village.township_id) == col(OfficialScope.township_id))
     .where(col(OfficialScope.user_id) == bindparam("user_id"))
 )
@@ -209,11 +210,14 @@ def _user(session: Session, user_id: int, role: str, issued_at: datetime | None)
             must_change_password=user.must_change_password,
         )
     villages: set[int] = set()
+    townships: set[int] = set()
     if user.role == Role.OFFICIAL:  # a village of their own, or every village of their township
-        for village_id, township_village in session.connection().execute(_SCOPES, {"user_id": user_id}):
+        for village_id, township_village, township_id in session.connection().execute(_SCOPES, {"user_id": user_id}):
             village = village_id if village_id is not None else township_village
             if village is not None:
                 villages.add(village)
+            if township_id is not None:
+                townships.add(township_id)
     return Principal(
         subject=f"user:{user_id}",
         role=user.role,
@@ -223,6 +227,7 @@ def _user(session: Session, user_id: int, role: str, issued_at: datetime | None)
         home_village_id=user.village_id,
         person_id=user.person_id,
         village_ids=frozenset(villages),
+        township_ids=frozenset(townships),
         must_change_password=user.must_change_password,
     )
 

@@ -100,6 +100,13 @@ CODE_TEXT = Text(
 )
 
 _LOAN = "您家向{1}申请的善治贷{2}元"
+_CONCERN = "您家反映的诉求（编号{1}）"
+
+
+def _concern(payload: Mapping[str, Any], _: ZoneInfo) -> list[str]:
+    return [_number(payload.get("concern_id"))]
+
+
 _ID, _PTS, _DAY, _NAME, _YUAN, _TAIL, _MOMENT = 8, 6, 6, 10, 9, 4, 12
 
 TEXTS: Mapping[str, Text] = MappingProxyType(
@@ -170,6 +177,16 @@ TEXTS: Mapping[str, Text] = MappingProxyType(
             lambda p, z: [_moment(p["until"], z)],
             (_MOMENT,),
         ),
+        # village concerns (ledger/concerns/lifecycle.py): to the reporter household and its followers
+        "concern_accepted": Text(_CONCERN + "已受理，可登录查看办理进度。", _concern, (_ID,)),
+        "concern_dispatched": Text(_CONCERN + "已派给处理人办理，可登录查看办理进度。", _concern, (_ID,)),
+        "concern_returned": Text(_CONCERN + "正在重新派给合适的处理人，可登录查看办理进度。", _concern, (_ID,)),
+        "concern_resolved": Text(_CONCERN + "已办结，请登录查看结果并评价。", _concern, (_ID,)),
+        "concern_closed": Text(_CONCERN + "已结案，感谢您的参与。", _concern, (_ID,)),
+        "concern_reopened": Text(_CONCERN + "已重新办理，由乡镇督办，可登录查看办理进度。", _concern, (_ID,)),
+        "concern_merged": Text(_CONCERN + "与已反映的同一问题合并办理，可登录查看办理进度。", _concern, (_ID,)),
+        # to each member of the handler a concern is dispatched to
+        "concern_assigned": Text("有一条诉求（编号{1}）派给您办理，请登录及时处理。", _concern, (_ID,)),
         "claim_escalated": Text(
             "有{1}条申报超过办结时限未审核，已上报乡镇，请在审核队列中处理。",
             lambda p, _: [_number(len(p.get("claim_ids") or []))],
@@ -188,7 +205,7 @@ NOT_BY_SMS: Mapping[str, str] = MappingProxyType({})
 
 # Kinds told to one staff user (the payload's user_id), not to a household: to the phone of the person their
 # account is linked to; an account linked to no person is told on its pages only.
-TO_A_USER = frozenset({"claim_escalated", "concern_overdue", "sign_in_locked"})
+TO_A_USER = frozenset({"claim_escalated", "concern_overdue", "sign_in_locked", "concern_assigned"})
 
 
 def text_of(kind: str) -> Text | None:

@@ -12,6 +12,7 @@ import pytest
 
 from ledger.claims.lifecycle import TRANSITIONS
 from ledger.claims.models import DisputeKind, DisputeStatus
+from ledger.concerns import lifecycle as concerns
 from ledger.sms import texts
 from redemption.models import ApplicationStatus, VoucherStatus
 
@@ -30,6 +31,8 @@ COMPUTED: dict[tuple[str, str], set[str]] = {
     },
     ("ledger/claims/escalation.py", "TOLD"): {"claim_escalated"},
     ("ledger/concerns/deadlines.py", "TOLD_OVERDUE"): {"concern_overdue"},
+    ("ledger/concerns/lifecycle.py", "kind"): {s.notification for s in concerns.TRANSITIONS.values() if s.notification},
+    ("ledger/concerns/lifecycle.py", "ASSIGNED"): {concerns.ASSIGNED},
     ("ledger/expiry.py", "EXPIRED"): {"points_expired"},
     ("ledger/expiry.py", "EXPIRING"): {"points_expiring"},
     ("redemption/vouchers.py", "f'voucher_{status}'"): {
@@ -113,6 +116,7 @@ SAMPLES = {
     ),
     "loan_approved": ({"bank": "县农商银行", "amount_yuan": 30000, "status": "approved"}, ["县农商银行", "30000"]),
     "claim_escalated": ({"user_id": 3, "claim_ids": [4, 5, 6]}, ["3"]),
+    "concern_resolved": ({"concern_id": 1234, "status": "resolved"}, ["1234"]),
 }
 
 
