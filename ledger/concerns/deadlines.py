@@ -13,7 +13,7 @@ conditional update (`overdue_at IS NULL`, the same step), so however many worker
 concern goes up one level and its supervisors are told once. The next move opens a new step and clears the flag.
 
 `close_resolved` (the scheduled step `concerns_auto_close`) closes the resolved concerns nobody evaluated within
-the county's days.
+the county's days, through the lifecycle's `auto_close` (the reporter and the followers are told, once).
 
 The county admin edits the calendar: working hours, holidays and make-up working days (`set_hours`, `set_day`,
 `remove_day`), and each category's deadlines (`set_category_deadlines`); every change is in the change log.
@@ -35,7 +35,6 @@ from ledger.concerns import worktime
 from ledger.concerns.models import (
     OPEN_STATUSES,
     CalendarDay,
-    ClosedBy,
     Concern,
     ConcernCategory,
     ConcernEvent,
@@ -301,38 +300,19 @@ def close_resolved(session: Session, now: datetime | None = None, *, limit: int 
 
 
 def _auto_close(session: Session, concern_id: int, stamp: datetime) -> bool:
-    """Close one resolved concern (the conditional update is the guard); False when it moved meanwhile."""
-    marked = session.execute(
-        update(Concern)
+    """Close one resolved concern through the lifecycle (its row locked first, so the reporter and the followers
+    are told `concern_closed` once); False when it moved meanwhile (evaluated, or closed by another worker)."""
+    from ledger.concerns import lifecycle  # the lifecycle asks this module for deadlines: imported when needed
+
+    concern = session.scalars(
+        select(Concern)
         .where(col(Concern.id) == concern_id, col(Concern.status) == ConcernStatus.RESOLVED)
-        .values(
-            status=ConcernStatus.CLOSED.value,
-            closed_by=ClosedBy.AUTO.value,
-            closed_at=stamp,
-            step_due_at=None,
-            overdue_at=None,
-            version=col(Concern.version) + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if cast("CursorResult[Any]", marked).rowcount != 1:
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if concern is None:
         return False
-    level, handler_id = session.execute(
-        select(col(Concern.level), col(Concern.handler_id)).where(col(Concern.id) == concern_id)
-    ).one()
-    session.add(
-        ConcernEvent(
-            concern_id=concern_id,
-            at=stamp,
-            action="auto_close",
-            from_status=ConcernStatus.RESOLVED.value,
-            to_status=ConcernStatus.CLOSED.value,
-            actor=SYSTEM,
-            actor_role=SYSTEM,
-            handler_id=handler_id,
-            level=level,
-        )
-    )
+    lifecycle.move(session, concern, lifecycle.Transition.AUTO_CLOSE, actor=SYSTEM, actor_role=SYSTEM, now=stamp)
     return True
 
 

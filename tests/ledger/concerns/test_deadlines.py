@@ -49,6 +49,7 @@ class Place:
     supervisor: int  # the township's supervisor (user id)
     handler_id: int  # a handler with a supervisor of its own
     handler_supervisor: int
+    household_id: int  # a household of the village that reports
 
 
 def _user(session: Session, county_id: int, role: Role, name: str) -> int:
@@ -82,6 +83,7 @@ def place(engine: Engine) -> Place:
         admin = _user(session, v.county_id, Role.COUNTY_ADMIN, "admin")
         auditor = _user(session, v.county_id, Role.AUDITOR, "auditor")
         official = factories.create_official(session, v.county_id, [v.village_id])
+        household_id, _ = factories.create_household(session, v.village_id)
         return Place(
             county_id=v.county_id,
             township_id=v.township_id,
@@ -94,6 +96,7 @@ def place(engine: Engine) -> Place:
             supervisor=supervisor,
             handler_id=id_of(handler),
             handler_supervisor=boss,
+            household_id=household_id,
         )
 
 
@@ -149,6 +152,19 @@ def told(engine: Engine, concern_id: int) -> list[dict[str, Any]]:
                 select(Notification).where(col(Notification.kind) == "concern_overdue").order_by(col(Notification.id))
             ).all()
             if n.payload.get("concern_id") == concern_id
+        ]
+
+
+def told_household(engine: Engine, household_id: int) -> list[dict[str, Any]]:
+    """What the reporter's household was told of concerns (kind concern_closed), oldest first."""
+    with Session(engine) as session:
+        return [
+            {key: n.payload[key] for key in ("concern_id", "status")}
+            for n in session.scalars(
+                select(Notification)
+                .where(col(Notification.household_id) == household_id, col(Notification.kind) == "concern_closed")
+                .order_by(col(Notification.id))
+            ).all()
         ]
 
 
@@ -300,7 +316,15 @@ def close_run(engine: Engine, now: datetime) -> int:
 
 def test_a_resolved_concern_nobody_evaluates_closes_after_the_countys_days(engine: Engine, place: Place) -> None:
     resolved_at = at(TUE, 15)
-    concern_id = report(engine, place, at(TUE, 9), status="resolved", resolved_at=resolved_at, judgement="real")
+    concern_id = report(
+        engine,
+        place,
+        at(TUE, 9),
+        status="resolved",
+        resolved_at=resolved_at,
+        judgement="real",
+        reporter_household_id=place.household_id,
+    )
     assert as_utc(concern_of(engine, concern_id).step_due_at or datetime.min) == resolved_at + timedelta(days=7)
     assert close_run(engine, resolved_at + timedelta(days=7, seconds=-1)) == 0
     assert concern_of(engine, concern_id).status == "resolved"
@@ -310,7 +334,9 @@ def test_a_resolved_concern_nobody_evaluates_closes_after_the_countys_days(engin
     assert (closed.status, closed.closed_by, closed.step_due_at, closed.version) == ("closed", "auto", None, 1)
     assert closed.closed_at is not None and closed.satisfied is None
     assert events(engine, concern_id) == [("auto_close", 0, "system", "closed")]
+    assert told_household(engine, place.household_id) == [{"concern_id": concern_id, "status": "closed"}]
     assert close_run(engine, resolved_at + timedelta(days=30)) == 0
+    assert len(told_household(engine, place.household_id)) == 1
 
 
 def test_the_county_sets_how_long_a_resolved_concern_waits(engine: Engine, place: Place) -> None:
