@@ -84,6 +84,17 @@ CHART_TEXTS = {
     "points_by_matter": (N_("Points by matter, last 12 months"), N_("Points")),
     "on_time": (N_("Claims reviewed on time by month"), N_("Decided in time (%)")),
     "redemption": (N_("Redemption by partner, last 12 months"), N_("Points")),
+    "concerns_by_month": (N_("Concerns received and steps on time by month"), N_("Concerns received")),
+    "concerns_open": (N_("Open and overdue concerns by village, now"), N_("Village")),
+}
+CHART_SERIES = {  # the legend of a chart with several series (api/pages/charts.py)
+    "concerns_by_month": (
+        N_("Concerns received"),
+        N_("Share accepted on time"),
+        N_("Share dispatched on time"),
+        N_("Share resolved on time"),
+    ),
+    "concerns_open": (N_("Open now"), N_("Overdue now")),
 }
 FLAG_TEXTS = {
     "shared_device": N_("Same phone as other households"),
@@ -812,7 +823,7 @@ def _dashboard(page: Page, scope: figures.Scope) -> charts.Dashboard:
 
 
 def _chart_name(name: str) -> str:
-    if name not in charts.CHARTS:
+    if name not in (*charts.CHARTS, *charts.CONCERN_CHARTS):
         raise Invalid("No such chart.", field="name")
     return name
 
@@ -831,8 +842,12 @@ def dashboard(page: StaffPage, village_id: OutInt = None, township: OutInt = Non
         .order_by(col(Township.id))
     ).all()
     by_village = data.table("villages")
+    concerns = data.table("concerns")
+    name_column = "category_zh" if page.locale == "zh_CN" else "category_en"
     return page.render(
         "office/dashboard.html",
+        concerns=concerns.assign(category=concerns[name_column]).to_dict(orient="records"),
+        concern_charts=charts.CONCERN_CHARTS,
         scope=scope,
         table=table,
         by_village=by_village.to_dict(orient="records"),
@@ -861,13 +876,14 @@ def dashboard_chart(page: StaffPage, name: str, village_id: OutInt = None, towns
         y=page._(y),
         empty=page._("Nothing yet"),
         matter_column="matter_zh" if page.locale == "zh_CN" else "matter_en",
+        series=tuple(page._(text) for text in CHART_SERIES.get(name, ())),
     )
     svg = _dashboard(page, scope).chart(name, labels)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 def _download(page: Page, name: str, village_id: str | None, township: str | None, fmt: str) -> Response:
-    name = name if name == "villages" else _chart_name(name)  # every chart's table, and the villages' table
+    name = name if name in ("villages", "concerns") else _chart_name(name)  # every chart's table, and two more
     scope = _scope(page, village_id, township)
     table = _dashboard(page, scope).table(name)
     words = FileWords(page.locale, scope.timezone)  # headers and words in the page's language
