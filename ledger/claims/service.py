@@ -317,56 +317,123 @@ def submit_award(
     }
 
     def submit() -> Claim:
-        household = session.scalars(
-            select(Household).where(col(Household.id) == household_id).with_for_update()
-        ).first()
+        household = _locked_household(session, household_id)
         if household is None or not access.may_act_for(who, household):
             raise HouseholdNotFound("No such household in your villages.", household_id=household_id)
         check_not_own(who, household_id)
-        refuse_closed(household)
-        _check_person(session, person_id, household_id)
-        matter = catalogue.current(
-            session, county_id=household.county_id, village_id=household.village_id, code=matter_code
-        )
-        if matter.points <= 0:
-            raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
-        if not catalogue.in_force(matter, now):
-            raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
-        county = session.get(County, household.county_id)
-        assert county is not None
-        assert household.id is not None
-        rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
-        photos = _evidence(
+        return _award(
             session,
-            matter,
-            household_id=household.id,
-            actor=who.actor,
-            proxy=True,
-            live=False,
-            ids=details.evidence_ids,
-        )
-        claim = Claim(
-            county_id=household.county_id,
-            village_id=household.village_id,
-            household_id=household.id,
+            who,
+            household,
+            matter_code=matter_code,
+            reason=reason.strip(),
             person_id=person_id,
-            activity_id=None,
-            matter_id=row_id(matter.id),
-            points=matter.points,
-            period_key=rules.period_key(now, county.timezone, "day"),
-            proxy=True,
-            award_reason=reason.strip(),
-            entered_by=who.actor,
-            submitted_at=now,
-            note=details.note,
-            flags=[],
+            details=details,
+            hold=False,
+            now=now,
         )
-        _write(session, claim, photos, approve_by=None if needs_second_official(claim, county) else who.actor, now=now)
-        return claim
 
     return idempotency.run(
         session, actor=who.actor, key=idempotency_key, request=request, stored=_CLAIM, operation=submit
     )
+
+
+def submit_report_award(
+    session: Session,
+    who: Principal,
+    *,
+    household_id: int,
+    matter_code: str,
+    reason: str,
+    evidence_ids: tuple[int, ...],
+    now: datetime | None = None,
+) -> Claim:
+    """The award a useful report earns (ledger/concerns/rewards.py): the staff member who confirmed the report
+    awards the reporting household the matter's points, with the photos they sent of it. Every rule of an award
+    holds (the matter in force, its caps, the household open, the notice board and its objections, the second
+    official above the county's threshold), except that the resolving staff member need not be an official of the
+    household's village: confirming the report is the ground. For their own household the award is still
+    written, but waits for another official's decision (it is never approved on their word)."""
+    if who.role not in (Role.OFFICIAL, Role.COUNTY_ADMIN):
+        raise Forbidden("Only staff confirm a report.")
+    now = now or utcnow()
+    household = _locked_household(session, household_id)
+    if household is None or household.county_id != who.county_id:
+        raise HouseholdNotFound("No such household in this county.", household_id=household_id)
+    own = who.role != Role.VILLAGER and who.household_id == household_id
+    return _award(
+        session,
+        who,
+        household,
+        matter_code=matter_code,
+        reason=reason,
+        person_id=None,
+        details=Details(evidence_ids=evidence_ids),
+        hold=own,
+        now=now,
+    )
+
+
+def _locked_household(session: Session, household_id: int) -> Household | None:
+    return session.scalars(select(Household).where(col(Household.id) == household_id).with_for_update()).first()
+
+
+def _award(
+    session: Session,
+    who: Principal,
+    household: Household,
+    *,
+    matter_code: str,
+    reason: str,
+    person_id: int | None,
+    details: Details,
+    hold: bool,
+    now: datetime,
+) -> Claim:
+    """An award's own checks and its claim, for a household already locked: the household open, the person its
+    member, the matter a reward in force, its caps, its evidence; approved on the entering official's word unless
+    it needs a second official (or `hold`: it waits for another official in any case)."""
+    refuse_closed(household)
+    assert household.id is not None
+    _check_person(session, person_id, household.id)
+    matter = catalogue.current(
+        session, county_id=household.county_id, village_id=household.village_id, code=matter_code
+    )
+    if matter.points <= 0:
+        raise NotAReward("This matter takes points; record it as a deduction.", field="matter_code")
+    if not catalogue.in_force(matter, now):
+        raise catalogue.MatterInactive("This matter is not in force.", matter_code=matter_code)
+    county = session.get(County, household.county_id)
+    assert county is not None
+    rules.check_caps(_caps(matter), _claims_in_periods(session, household.id, matter, county.timezone, now))
+    photos = _evidence(
+        session,
+        matter,
+        household_id=household.id,
+        actor=who.actor,
+        proxy=True,
+        live=False,
+        ids=details.evidence_ids,
+    )
+    claim = Claim(
+        county_id=household.county_id,
+        village_id=household.village_id,
+        household_id=household.id,
+        person_id=person_id,
+        activity_id=None,
+        matter_id=row_id(matter.id),
+        points=matter.points,
+        period_key=rules.period_key(now, county.timezone, "day"),
+        proxy=True,
+        award_reason=reason,
+        entered_by=who.actor,
+        submitted_at=now,
+        note=details.note,
+        flags=[],
+    )
+    approve = not hold and not needs_second_official(claim, county)
+    _write(session, claim, photos, approve_by=who.actor if approve else None, now=now)
+    return claim
 
 
 def needs_second_official(claim: Claim, county: County) -> bool:

@@ -20,7 +20,7 @@ from ledger.claims import access as claims_access
 from ledger.claims.models import EvidenceFile
 from ledger.claims.rules import distance_m
 from ledger.claims.service import EvidenceNotYours
-from ledger.concerns import access, lifecycle
+from ledger.concerns import access, lifecycle, rewards
 from ledger.concerns.errors import (
     CategoryNotFound,
     ConcernNotFound,
@@ -523,6 +523,7 @@ def resolve(
         if session.get(ConcernPhoto, key) is None:
             session.add(ConcernPhoto(concern_id=key[0], evidence_id=key[1], purpose="resolution"))
     session.flush()
+    rewards.on_resolved(session, who, concern, evidence_ids=ids, now=now)
     return concern
 
 

@@ -61,13 +61,15 @@ def test_a_hazard_from_report_to_the_reporters_satisfied_evaluation(world: World
         ("accept", "submitted", "accepted"),
         ("dispatch", "accepted", "dispatched"),
         ("resolve", "dispatched", "resolved"),
+        ("reward", "resolved", "resolved"),  # a real hazard: its reporter's points (test_concern_rewards.py)
         ("evaluate", "resolved", "closed"),
     ]
-    assert [e.due_at is not None for e in world.events(concern)] == [True, True, True, True, False]
+    assert [e.due_at is not None for e in world.events(concern)] == [True, True, True, True, False, False]
     assert world.told(world.homes[0]) == [
         "concern_accepted",
         "concern_dispatched",
         "concern_resolved",
+        "claim_approved",
         "concern_closed",
     ]
 
