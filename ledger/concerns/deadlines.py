@@ -148,15 +148,20 @@ def due_for(session: Session, concern: Concern, category: ConcernCategory, start
 
 
 @dataclass(frozen=True)
-class _Flagged:
+class _Late:
+    """A concern found late, as the run read it (the flag's conditional update checks it still is)."""
+
     concern_id: int
     county_id: int
     township_id: int
     status: str
-    level: int
-    raised: bool  # False: it was already at the county level
+    level: int  # before this run
     handler_id: int | None
     due_at: datetime | None
+
+    @property
+    def new_level(self) -> int:
+        return min(self.level + 1, TOP_LEVEL)
 
 
 def escalate_overdue(session: Session, now: datetime | None = None, *, limit: int = 500) -> int:
@@ -165,8 +170,16 @@ def escalate_overdue(session: Session, now: datetime | None = None, *, limit: in
     recorded (ledger/core/failures.py), and the others go on."""
     now = now or utcnow()
     stamp = min(now, utcnow())  # a run for a past moment says so; never a future one
-    due = session.execute(
-        select(col(Concern.id), col(Concern.county_id))
+    rows = session.execute(
+        select(
+            col(Concern.id),
+            col(Concern.county_id),
+            col(Concern.township_id),
+            col(Concern.status),
+            col(Concern.level),
+            col(Concern.handler_id),
+            col(Concern.step_due_at),
+        )
         .where(
             col(Concern.status).in_([status.value for status in OPEN_STATUSES]),
             col(Concern.overdue_at).is_(None),
@@ -175,74 +188,54 @@ def escalate_overdue(session: Session, now: datetime | None = None, *, limit: in
         .order_by(col(Concern.step_due_at), col(Concern.id))
         .limit(limit)
     ).all()
+    told: dict[tuple[int, str, int | None], list[int]] = {}  # recipients, read once per run
     flagged = 0
-    for concern_id, county_id in due:
+    for concern_id, county_id, township_id, status, level, handler_id, due_at in rows:
+        late = _Late(
+            concern_id, county_id, township_id, status, level, handler_id, None if due_at is None else as_utc(due_at)
+        )
         with failures.item(session, step=STEP_OVERDUE, kind="concern", record_id=concern_id, county_id=county_id):
-            done = _flag(session, row_id(concern_id), now, stamp)
-            if done is not None:
-                _tell_overdue(session, done)
+            if _flag(session, late, now, stamp):
+                key = (township_id, status, handler_id)
+                if key not in told:
+                    told[key] = told_of_overdue(session, township_id, status, handler_id)
+                _tell_overdue(session, late, told[key])
                 flagged += 1
     session.flush()
     return flagged
 
 
-def _flag(session: Session, concern_id: int, now: datetime, stamp: datetime) -> _Flagged | None:
-    """Flag one concern and write its timeline step; None when another worker (or a move) got there first."""
-    before = session.execute(
-        select(col(Concern.status), col(Concern.level), col(Concern.step_due_at)).where(col(Concern.id) == concern_id)
-    ).one()
-    status, level, due_at = before
-    raised = level < TOP_LEVEL
+def _flag(session: Session, late: _Late, now: datetime, stamp: datetime) -> bool:
+    """Flag one concern and write its timeline step; False when another worker (or a move) got there first."""
     marked = session.execute(
         update(Concern)
         .where(
-            col(Concern.id) == concern_id,
-            col(Concern.status) == status,  # still the same step
+            col(Concern.id) == late.concern_id,
+            col(Concern.status) == late.status,  # still the same step …
+            col(Concern.level) == late.level,  # … at the level read
             col(Concern.overdue_at).is_(None),
             col(Concern.step_due_at) < now,
         )
-        .values(
-            overdue_at=stamp,
-            level=min(level + 1, TOP_LEVEL),
-            version=col(Concern.version) + 1,
-        )
+        .values(overdue_at=stamp, level=late.new_level, version=col(Concern.version) + 1)
         .execution_options(synchronize_session=False)
     )
     if cast("CursorResult[Any]", marked).rowcount != 1:  # an UPDATE answers with a cursor result
-        return None
-    row = session.execute(
-        select(
-            col(Concern.county_id),
-            col(Concern.township_id),
-            col(Concern.level),
-            col(Concern.handler_id),
-        ).where(col(Concern.id) == concern_id)
-    ).one()
-    county_id, township_id, new_level, handler_id = row
+        return False
     session.add(
         ConcernEvent(
-            concern_id=concern_id,
+            concern_id=late.concern_id,
             at=stamp,
-            action="escalate" if raised else "overdue",
-            from_status=status,
-            to_status=status,
+            action="escalate" if late.new_level > late.level else "overdue",
+            from_status=late.status,
+            to_status=late.status,
             actor=SYSTEM,
             actor_role=SYSTEM,
-            handler_id=handler_id,
-            level=new_level,
-            due_at=due_at,
+            handler_id=late.handler_id,
+            level=late.new_level,
+            due_at=late.due_at,
         )
     )
-    return _Flagged(
-        concern_id=concern_id,
-        county_id=county_id,
-        township_id=township_id,
-        status=status,
-        level=new_level,
-        raised=raised,
-        handler_id=handler_id,
-        due_at=None if due_at is None else as_utc(due_at),
-    )
+    return True
 
 
 def told_of_overdue(session: Session, township_id: int, status: str, handler_id: int | None) -> list[int]:
@@ -257,18 +250,18 @@ def told_of_overdue(session: Session, township_id: int, status: str, handler_id:
     return supervisors(session, township_id)
 
 
-def _tell_overdue(session: Session, flagged: _Flagged) -> None:
-    for user_id in told_of_overdue(session, flagged.township_id, flagged.status, flagged.handler_id):
+def _tell_overdue(session: Session, late: _Late, recipients: list[int]) -> None:
+    for user_id in recipients:
         outbox.tell(
             session,
-            county_id=flagged.county_id,
+            county_id=late.county_id,
             household_id=None,
             kind=TOLD_OVERDUE,
             user_id=user_id,
-            concern_id=flagged.concern_id,
-            status=flagged.status,
-            level=flagged.level,
-            due_at=flagged.due_at.isoformat() if flagged.due_at is not None else None,
+            concern_id=late.concern_id,
+            status=late.status,
+            level=late.new_level,
+            due_at=None if late.due_at is None else late.due_at.isoformat(),
         )
 
 
