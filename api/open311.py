@@ -35,8 +35,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import in_turn, public
 from api.observability import count_error
-from ledger.concerns import open311
+from ledger.concerns import open311, service
 from ledger.concerns.models import (
+    Channel,
     Concern,
     ConcernCategory,
     ConcernEvent,
@@ -390,7 +391,7 @@ def requests_out(session: Session, concerns: list[Concern], zone: Any, english: 
                 "zipcode": "",
                 "lat": concern.lat if concern.lat is not None else (place.lat if place is not None else None),
                 "long": concern.lon if concern.lon is not None else (place.lon if place is not None else None),
-                "media_url": "",
+                "media_url": concern.media_url or "",
             }
         )
     return answers
@@ -509,6 +510,82 @@ async def one_request(request: Request, service_request_id: str, key: ClientKey)
 
     answer = await _answer(request, work)
     return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)
+
+
+@router.post("/requests.json")
+async def create_request(request: Request, key: ClientKey) -> JSONResponse:
+    """A concern from the client (channel open311; no household, so it earns no points): form-encoded or JSON,
+    with GeoReport v2's fields. Answered 201 with the request's id; a report repeating an open one is linked to it
+    at once (its service_notice says so)."""
+    try:
+        fields = await _body(request)
+    except Refused as refused:
+        return errors(refused.status, refused.description)
+    sent_key = fields.get("api_key")
+    key = key or (sent_key if isinstance(sent_key, str) else None)
+    jurisdiction = request.query_params.get("jurisdiction_id") or _plain(fields.get("jurisdiction_id"))
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        client = _client_county(session, key, jurisdiction)  # the key before any word about the fields
+        code = _text(fields, "service_code", 32)
+        if code is None:
+            raise Refused(400, "service_code is required: one of services.json.")
+        category = open311.category_of(session, client.county_id, code)
+        attributes = _attributes(fields)
+        anonymous = attributes.get("anonymous", "false").strip().lower()
+        if anonymous not in TRUE + FALSE:
+            raise Refused(400, "attribute[anonymous] is true or false.")
+        kind = attributes.get("kind", "").strip().lower() or _default_kind(category)
+        if kind not in KINDS:
+            raise Refused(400, f"attribute[kind] is one of {', '.join(KINDS)}.")
+        lat, lon = _number(fields, "lat", -90, 90), _number(fields, "long", -180, 180)
+        if (lat is None) != (lon is None):
+            raise Refused(400, "Send both lat and long, or neither.")
+        place_id = _whole(_text(fields, "address_id", 12), "address_id")
+        located = open311.locate(
+            session, client.county_id, place_id=place_id, lat=lat, lon=lon, address=_text(fields, "address_string")
+        )
+        description = _text(fields, "description")
+        if description is None:
+            raise Refused(400, "description is required: say what it is about.")
+        name = " ".join(part for part in (_text(fields, "first_name"), _text(fields, "last_name")) if part) or None
+        media_url = _text(fields, "media_url", 500)  # kept as sent, never fetched
+        if media_url is not None and not media_url.lower().startswith(("https://", "http://")):
+            raise Refused(400, "media_url is an http or https address.")
+        for unused in ("email", "device_id", "account_id"):
+            _text(fields, unused)  # read, checked and not kept (docs/concerns-open311.md)
+        concern = service.report_by_client(
+            session,
+            client,
+            service.Report(
+                category_code=category.code,
+                kind=kind,
+                text=description,
+                anonymous=anonymous in TRUE,
+                village_id=row_id(located.village.id),
+                place_id=located.place.id if located.place is not None else None,
+                lat=lat,
+                lon=lon,
+                reporter_name=name,
+                reporter_phone=_text(fields, "phone", 20),
+                channel=Channel.OPEN311.value,
+            ),
+        )
+        concern.media_url = media_url
+        session.flush()
+        notice = (
+            f"A report of the same problem is open: this one is linked to #{concern.merged_into_id}."
+            if concern.merged_into_id is not None
+            else ""
+        )
+        return [{"service_request_id": str(concern.id), "service_notice": notice, "account_id": None}]
+
+    answer = await _answer(request, work)
+    return answer if isinstance(answer, JSONResponse) else JSONResponse(answer, status_code=201)
+
+
+def _plain(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _zone(session: Session, client: Open311Client) -> Any:

@@ -169,6 +169,7 @@ class Concern(SQLModel, table=True):
     reporter_name: str | None = Field(default=None, max_length=100)  # told in person, by phone or by a client
     reporter_phone: str | None = Field(default=None, max_length=20)
     open311_client_id: int | None = Field(default=None, foreign_key="open311_client.id")
+    media_url: str | None = Field(default=None, max_length=500)  # an Open311 client's photo: kept, never fetched
     entered_by: str = Field(max_length=64)  # the actor who typed it in: the reporter, an official, a client
     place_id: int | None = Field(default=None, foreign_key="concern_place.id")
     lat: float | None = None

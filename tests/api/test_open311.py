@@ -5,26 +5,23 @@ error in the standard's shape with its status."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from ledger.concerns.models import (
     Concern,
-    ConcernCategory,
     ConcernEvent,
-    ConcernHandler,
-    ConcernPlace,
     Open311Client,
 )
 from ledger.core.db import unit_of_work
-from ledger.tenancy import County, Village
+from ledger.tenancy import County
 from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.api.open311_world import Setup, categories, make_client, make_setup
 from tests.factories import id_of
 
 BASE = "/open311/v2"
@@ -50,64 +47,9 @@ REQUEST_FIELDS = {  # GeoReport v2's fields of a service request, and the JSON t
 PERSONAL = ("first_name", "last_name", "email", "phone", "account_id", "device_id", "reporter", "household")
 
 
-@dataclass(frozen=True)
-class Setup:
-    county_code: str
-    other_county_code: str
-    road: int  # category ids
-    environment: int
-    handler: int
-    place: int
-
-
-def categories(session: Session, county_id: int) -> tuple[int, int]:
-    road = ConcernCategory(
-        county_id=county_id,
-        code="road_hazard",
-        name_zh="道路隐患",
-        name_en="Road hazard",
-        urgent=True,
-        resolve_minutes=1440,
-        resolve_working=False,
-        matter_code="report_hazard",
-    )
-    environment = ConcernCategory(
-        county_id=county_id, code="environment", name_zh="环境卫生", name_en="Environment", matter_code="report_problem"
-    )
-    retired = ConcernCategory(county_id=county_id, code="retired", name_zh="旧", name_en="Old", active=False)
-    session.add_all([road, environment, retired])
-    session.flush()
-    return id_of(road), id_of(environment)
-
-
 @pytest.fixture
 def setup(engine: Engine, world: World) -> Setup:
-    with unit_of_work(engine) as session:
-        road, environment = categories(session, world.village_a.county_id)
-        categories(session, world.village_c.county_id)
-        handler = ConcernHandler(county_id=world.village_a.county_id, kind="grid", name="第三网格")
-        place = ConcernPlace(village_id=world.village_a.village_id, name="石桥", lat=30.1, lon=120.1)
-        session.add_all([handler, place])
-        for village_id, lat in ((world.village_a.village_id, 30.0), (world.village_b.village_id, 30.2)):
-            village = session.get(Village, village_id)
-            assert village is not None
-            village.centre_lat, village.centre_lon = lat, 120.0
-        session.flush()
-        codes = {c.id: c.code for c in session.scalars(select(County))}
-        return Setup(
-            codes[world.village_a.county_id],
-            codes[world.village_c.county_id],
-            road,
-            environment,
-            id_of(handler),
-            id_of(place),
-        )
-
-
-def make_client(client: TestClient, name: str = "city dashboard", admin: str = "admin") -> dict[str, Any]:
-    made = client.post("/api/v1/open311-clients", json={"name": name}, headers=bearer(password_token(client, admin)))
-    assert made.status_code == 201, made.text
-    return dict(made.json())
+    return make_setup(engine, world)
 
 
 def concern(
@@ -430,3 +372,198 @@ def test_every_open311_route_declares_who_may_call_it(client: TestClient) -> Non
     assert keyed | public == set(rules)  # one rule each
     assert {p for p, _ in keyed} == {f"{BASE}/requests.json", f"{BASE}/requests/{{service_request_id}}.json"}
     assert f"{BASE}/requests.json" not in {p for p, _ in public}
+
+
+# --- sending requests -------------------------------------------------------------------------------------------
+
+
+def stored(engine: Engine, concern_id: int) -> Concern:
+    with unit_of_work(engine) as session:
+        row = session.get(Concern, concern_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def test_a_form_encoded_request_becomes_a_concern_of_the_nearest_village(
+    client: TestClient, engine: Engine, world: World, setup: Setup
+) -> None:
+    made = make_client(client)
+    sent = client.post(
+        f"{BASE}/requests.json",
+        data={
+            "api_key": made["api_key"],
+            "jurisdiction_id": setup.county_code,
+            "service_code": "road_hazard",
+            "lat": "30.19",  # 1 km from village B's centre, 21 km from A's
+            "long": "120.0",
+            "description": "路灯杆倒在路中间",
+            "first_name": "小明",
+            "last_name": "王",
+            "phone": "13900000009",
+            "email": "wang@example.com",
+            "media_url": "https://photos.example/1.jpg",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    (answer,) = sent.json()
+    assert set(answer) == {"service_request_id", "service_notice", "account_id"}
+    assert answer["service_notice"] == "" and answer["account_id"] is None
+    row = stored(engine, int(answer["service_request_id"]))
+    assert (row.channel, row.open311_client_id, row.village_id) == ("open311", made["id"], world.village_b.village_id)
+    assert (row.kind, row.text, row.status, row.anonymous) == ("hazard", "路灯杆倒在路中间", "submitted", False)
+    assert row.reporter_household_id is None and row.reporter_user_id is None  # no household: no points
+    assert (row.reporter_name, row.reporter_phone) == ("小明 王", "13900000009")  # kept for the officials
+    assert row.entered_by == f"open311:{made['id']}"
+    assert row.media_url == "https://photos.example/1.jpg"  # kept as sent; nothing fetched it
+    read = client.get(f"{BASE}/requests/{row.id}.json", params={"api_key": made["api_key"]})
+    assert read.status_code == 200 and read.json()[0]["status"] == "open"
+    assert read.json()[0]["expected_datetime"] is not None  # the acceptance deadline
+    assert read.json()[0]["media_url"] == "https://photos.example/1.jpg"
+    for personal in ("小明", "13900000009", "wang@example.com"):
+        assert personal not in read.text
+
+
+def test_a_json_request_at_a_place_of_the_list_may_be_anonymous_and_its_repeat_is_linked(
+    client: TestClient, engine: Engine, world: World, setup: Setup
+) -> None:
+    made = make_client(client)
+    body = {
+        "api_key": made["api_key"],
+        "service_code": "environment",
+        "address_id": str(setup.place),
+        "description": "石桥下堆满垃圾",
+        "first_name": "匿名者",
+        "phone": "13900000008",
+        "attribute": {"anonymous": True, "kind": "complaint"},
+    }
+    first = client.post(f"{BASE}/requests.json", json={**body, "jurisdiction_id": setup.county_code})
+    assert first.status_code == 201, first.text
+    first_id = int(first.json()[0]["service_request_id"])
+    row = stored(engine, first_id)
+    assert (row.village_id, row.place_id, row.anonymous, row.kind) == (
+        world.village_a.village_id,
+        setup.place,
+        True,
+        "complaint",
+    )
+    again = client.post(
+        f"{BASE}/requests.json",
+        params={"jurisdiction_id": setup.county_code, "api_key": made["api_key"]},  # the key where some clients put it
+        data={"service_code": "environment", "address_id": str(setup.place), "description": "垃圾还在"},
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()[0]["service_notice"].endswith(f"#{first_id}.")
+    repeat = client.get(
+        f"{BASE}/requests/{again.json()[0]['service_request_id']}.json", params={"api_key": made["api_key"]}
+    )
+    assert repeat.json()[0]["status"] == "closed"
+    assert repeat.json()[0]["status_notes"].startswith(f"merged into #{first_id}")
+    listed = client.get(f"{BASE}/requests.json", params={"api_key": made["api_key"]})
+    assert "匿名者" not in listed.text and "13900000008" not in listed.text
+    staff = client.get(f"/api/v1/concerns/{first_id}", headers=bearer(password_token(client, "official-a")))
+    if staff.status_code == 200:  # the concern routes (another part) hide an anonymous reporter from staff too
+        assert "匿名者" not in staff.text and "13900000008" not in staff.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "says"),
+    [
+        ({}, 400, "service_code"),
+        ({"service_code": "nothing"}, 404, "nothing"),
+        ({"service_code": "retired"}, 404, "retired"),
+        ({"service_code": "road_hazard", "description": "x"}, 400, "lat"),  # nowhere said
+        ({"service_code": "road_hazard", "lat": "40.0", "long": "120.0", "description": "x"}, 400, "no village"),
+        ({"service_code": "road_hazard", "lat": "30.0", "description": "x"}, 400, "both"),
+        ({"service_code": "road_hazard", "lat": "north", "long": "120", "description": "x"}, 400, "lat"),
+        ({"service_code": "road_hazard", "lat": "91", "long": "120", "description": "x"}, 400, "lat"),
+        ({"service_code": "road_hazard", "lat": "nan", "long": "120", "description": "x"}, 400, "lat"),
+        ({"service_code": "road_hazard", "address_id": "999999", "description": "x"}, 400, "address_id"),
+        ({"service_code": "road_hazard", "address_id": "-1", "description": "x"}, 400, "address_id"),
+        ({"service_code": "road_hazard", "address_string": "月球", "description": "x"}, 400, "address_string"),
+        ({"service_code": "road_hazard", "lat": "30.0", "long": "120.0"}, 400, "description"),
+        (
+            {"service_code": "road_hazard", "lat": "30", "long": "120", "description": "x", "media_url": "file:///x"},
+            400,
+            "media",
+        ),
+        ({"service_code": "road_hazard", "lat": "30.0", "long": "120.0", "description": " "}, 400, "description"),
+        ({"service_code": "road_hazard", "lat": "30", "long": "120", "description": "x" * 1001}, 400, "1000"),
+        ({"service_code": "road_hazard", "lat": "30", "long": "120", "description": "a\x00b"}, 400, "NUL"),
+        (
+            {"service_code": "road_hazard", "lat": "30", "long": "120", "description": "x", "phone": "1" * 21},
+            400,
+            "phone",
+        ),
+        (
+            {
+                "service_code": "road_hazard",
+                "lat": "30",
+                "long": "120",
+                "description": "x",
+                "attribute[anonymous]": "maybe",
+            },
+            400,
+            "anonymous",
+        ),
+        (
+            {
+                "service_code": "road_hazard",
+                "lat": "30",
+                "long": "120",
+                "description": "x",
+                "attribute[kind]": "praise",
+            },
+            400,
+            "kind",
+        ),
+    ],
+)
+def test_a_request_missing_or_wrong_is_refused_in_the_standards_shape_and_nothing_is_written(
+    client: TestClient, engine: Engine, setup: Setup, fields: dict[str, str], status: int, says: str
+) -> None:
+    made = make_client(client)
+    answer = client.post(
+        f"{BASE}/requests.json", data={"api_key": made["api_key"], "jurisdiction_id": setup.county_code, **fields}
+    )
+    assert says in is_error(answer, status)
+    with unit_of_work(engine) as session:
+        assert session.scalars(select(Concern)).first() is None
+
+
+def test_without_a_valid_key_nothing_about_the_fields_is_said_and_nothing_is_written(
+    client: TestClient, engine: Engine, setup: Setup
+) -> None:
+    for key in ({}, {"api_key": "guessed"}):
+        is_error(client.post(f"{BASE}/requests.json", data={**key, "service_code": "nothing"}), 403)
+        is_error(client.post(f"{BASE}/requests.json", json={**key}), 403)
+    with unit_of_work(engine) as session:
+        assert session.scalars(select(Concern)).first() is None
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"\xff\xfe", "application/json"),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_a_400(client: TestClient, setup: Setup, content: bytes, kind: str) -> None:
+    is_error(client.post(f"{BASE}/requests.json", content=content, headers={"Content-Type": kind}), 400)
+
+
+def test_odd_json_values_are_refused_not_failed(client: TestClient, setup: Setup) -> None:
+    made = make_client(client)
+    base = {"api_key": made["api_key"], "jurisdiction_id": setup.county_code, "service_code": "road_hazard"}
+    for odd in (
+        {"description": ["a"], "lat": 30, "long": 120},
+        {"description": "x", "lat": True, "long": 120},
+        {"description": "x", "lat": {"a": 1}, "long": 120},
+        {"description": "x", "address_id": 10**30},
+        {"description": "x", "lat": 30, "long": 120, "attribute": {"anonymous": ["yes"]}},
+        {"description": "x", "lat": 30, "long": 120, "service_code": 7},
+    ):
+        answer = client.post(f"{BASE}/requests.json", json={**base, **odd})
+        assert answer.status_code in (400, 404), (odd, answer.text)
+        is_error(answer, answer.status_code)
