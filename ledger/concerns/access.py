@@ -175,7 +175,16 @@ def may_accept(who: Principal, concern: Concern) -> bool:
     return who.role in ACTING and oversees(who, concern)
 
 
-may_dispatch = may_accept
+def may_dispatch(who: Principal, concern: Concern) -> bool:
+    """Dispatch: as accepting; a concern its reporter reopened has gone up to the supervisor, so the township
+    supervisor or the county admin dispatches it again, not the village's officials."""
+    if not may_accept(who, concern):
+        return False
+    if concern.status == ConcernStatus.REOPENED and who.role == Role.OFFICIAL:
+        return concern.township_id in who.township_ids
+    return True
+
+
 may_merge = may_accept
 
 

@@ -186,6 +186,8 @@ def test_not_satisfied_reopens_once_to_the_supervisor_and_then_closes(world: Wor
     service.evaluate(world.session, world.villagers[0], cid, satisfied=False, comment="Still a hole")
     assert (concern.status, concern.level, concern.reopened) == ("reopened", 1, True)
     assert concern.step_due_at is not None
+    # gone up to the supervisor: the village's officials no longer dispatch it
+    refused("forbidden", service.dispatch, world.session, world.officials[0], cid, handler_id=world.handler_id)
     service.dispatch(world.session, world.supervisor, cid, handler_id=world.handler_id)
     service.resolve(
         world.session,
