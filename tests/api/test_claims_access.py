@@ -235,6 +235,16 @@ TARGETED: dict[tuple[str, str], Request] = {
         f"/api/v1/villages/{w.village_a.village_id}",
         {"notice_privacy": "full_name"},
     ),
+    ("GET", "/api/v1/villages/{village_id}/concern-code.svg"): lambda t, w: (
+        "GET",
+        f"/api/v1/villages/{w.village_a.village_id}/concern-code.svg",
+        None,
+    ),
+    ("GET", "/api/v1/villages/{village_id}/concern-code.png"): lambda t, w: (
+        "GET",
+        f"/api/v1/villages/{w.village_a.village_id}/concern-code.png",
+        None,
+    ),
     ("GET", "/api/v1/households/{household_id}/card.svg"): lambda t, w: (
         "GET",
         f"/api/v1/households/{w.household_a1}/card.svg",
