@@ -163,8 +163,8 @@ def create_app(
     passwords.set_hashes_at_once(settings.hashes_at_once())
     for router in ROUTERS:
         app.include_router(router)
-    open311.install(app)  # Open311 GeoReport v2: the standard's own shapes and errors, outside /api/v1's document
     pages.install(app)
+    open311.install(app)  # Open311 GeoReport v2: the standard's own shapes and errors, outside /api/v1's document
     routes = [route for router in (*ROUTERS, *pages.ROUTERS) for route in router.routes]
     openapi.install(app, routes)  # the document says what each route answers, errors included (api/openapi.py)
     app.add_middleware(BodyLimit, settings=settings, routes=routes)  # before routing and sign-in

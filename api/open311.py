@@ -26,7 +26,7 @@ from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import in_turn, public
 from api.observability import count_error
+from api.problems import StatusPage
 from ledger.concerns import open311, service
 from ledger.concerns.models import (
     Channel,
@@ -458,6 +459,8 @@ async def list_requests(request: Request, key: ClientKey) -> JSONResponse:
     english = _english(request)
     try:
         ids = tuple(_whole(i, "service_request_id") or 0 for i in _list(query.get("service_request_id")))
+        if len(ids) > open311.MOST_REQUESTS:
+            raise Refused(400, f"Ask for at most {open311.MOST_REQUESTS} service_request_id at once.")
         codes = _list(query.get("service_code"))
         wanted_status = _list((query.get("status") or "").lower())
         if any(s not in ("open", "closed") for s in wanted_status):
@@ -601,5 +604,27 @@ async def unknown(rest: str) -> JSONResponse:
     return errors(404, f"Nothing at {PREFIX}/{rest}.")
 
 
+STATUS_WORDS = {
+    404: "Nothing here: see discovery.json.",
+    405: "This method is not served here: GET, or POST to requests.json.",
+    409: "The request conflicts with another made at the same moment; send it again.",
+    413: "The body is larger than this endpoint accepts.",
+    500: "Something went wrong on our side; it has been logged.",
+    503: "The service is busy; try again shortly.",
+}
+
+
 def install(app: FastAPI) -> None:
+    """Serve the routes, and answer in the standard's shape what the app answers before or around them under the
+    prefix (a method not served, a body too large, a failure), where it would otherwise answer a page or a
+    problem: `app.state.status_page` (api/problems.py, api/limits.py) asks here first. Call after the pages'
+    install, which sets the hook this one wraps."""
     app.include_router(router)
+    others: StatusPage | None = getattr(app.state, "status_page", None)
+
+    async def status_page(request: Request, status: int) -> Response | None:
+        if request.url.path == PREFIX or request.url.path.startswith(f"{PREFIX}/"):
+            return errors(status, STATUS_WORDS.get(status, "The request cannot be answered."))
+        return await others(request, status) if others is not None else None
+
+    app.state.status_page = status_page

@@ -353,6 +353,10 @@ def test_the_filters_of_the_standard(client: TestClient, engine: Engine, world: 
     is_error(client.get(f"{BASE}/requests.json", params=backwards), 400)
     is_error(client.get(f"{BASE}/requests.json", params={"api_key": key, "start_date": "yesterday"}), 400)
     is_error(client.get(f"{BASE}/requests.json", params={"api_key": key, "service_request_id": "1,x"}), 400)
+    many = ",".join(str(n) for n in range(1, 1002))
+    assert "1000" in is_error(
+        client.get(f"{BASE}/requests.json", params={"api_key": key, "service_request_id": many}), 400
+    )
 
 
 def test_every_open311_route_declares_who_may_call_it(client: TestClient) -> None:
@@ -567,3 +571,21 @@ def test_odd_json_values_are_refused_not_failed(client: TestClient, setup: Setup
         answer = client.post(f"{BASE}/requests.json", json={**base, **odd})
         assert answer.status_code in (400, 404), (odd, answer.text)
         is_error(answer, answer.status_code)
+
+
+def test_around_the_routes_the_answers_keep_the_standards_shape(
+    client: TestClient, setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = make_client(client)
+    is_error(client.put(f"{BASE}/requests.json", data={"api_key": made["api_key"]}), 405)
+    is_error(client.delete(f"{BASE}/requests/1.json"), 405)
+    big = client.post(f"{BASE}/requests.json", data={"api_key": made["api_key"], "description": "x" * 70_000})
+    is_error(big, 413)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret inside detail")
+
+    monkeypatch.setattr("ledger.concerns.open311.visible_requests", broken)
+    failed = client.get(f"{BASE}/requests.json", params={"api_key": made["api_key"]})
+    assert "secret inside" not in is_error(failed, 500)
+    assert client.get("/nowhere").headers["content-type"].startswith("text/html")  # the pages keep their own
