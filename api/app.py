@@ -24,6 +24,8 @@ from api.routes import (
     catalogue,
     claims,
     concern_figures,
+    concern_setup,
+    concerns,
     credit,
     disputes,
     evidence,
@@ -80,6 +82,8 @@ ROUTERS = (
     my_data.router,
     open311_clients.router,
     calendar.router,
+    *concern_setup.ROUTERS,
+    concerns.router,  # after every other /api/v1/concerns/… route: its /{concern_id} would take their paths
 )
 
 

@@ -2,7 +2,8 @@
 
 Each request falls in one class by its method and path: a county's roster (the roster import, API and page: a
 whole county in one file), a route that takes a file (a photo: the evidence upload and the page forms with a
-photo), any other API route (JSON), any other page form. A body whose Content-Length
+photo; a route taking several, the upload limit for each: a concern's report with 3 photos and a voice note),
+any other API route (JSON), any other page form. A body whose Content-Length
 is over its class's limit is answered 413 at once, unread; a body without one (chunked) is counted as it
 streams, and reading stops at the limit. Either way the answer is the problem `body_too_large`, naming the limit.
 The limits are settings (SHANZHI_ROSTER_BODY_BYTES, SHANZHI_UPLOAD_BODY_BYTES, SHANZHI_API_BODY_BYTES,
@@ -50,10 +51,11 @@ def describe(limit: int) -> str:
 
 @dataclass(frozen=True)
 class Upload:
-    """A route that takes a file: its methods and its path pattern."""
+    """A route that takes a file: its methods, its path pattern and how many files one request may carry."""
 
     methods: frozenset[str]
     path: re.Pattern[str]
+    files: int = 1
 
 
 def body_fields(dependant: Dependant) -> Iterator[FieldInfo]:
@@ -67,13 +69,33 @@ def takes_a_file(route: APIRoute) -> bool:
     return any(isinstance(info, params.File) for info in body_fields(route.dependant))
 
 
+def form_files(route: APIRoute) -> int:
+    """How many files a route reading its own body takes at most (0: none), as its documented multipart form
+    says: a binary field is one, a list of them as many as its `maxItems` (a concern's report: 3 photos and a
+    voice note; api/routes/concerns.py)."""
+    content = (route.openapi_extra or {}).get("requestBody", {}).get("content", {})
+    fields = content.get("multipart/form-data", {}).get("schema", {}).get("properties", {})
+    count = 0
+    for field in fields.values():
+        if field.get("format") == "binary":
+            count += 1
+        elif field.get("type") == "array" and field.get("items", {}).get("format") == "binary":
+            count += int(field.get("maxItems", 1))
+    return count
+
+
 def uploads_of(routes: Iterable[BaseRoute]) -> list[Upload]:
-    """The routes that take a photo: every route taking a file but the roster's (a class of its own)."""
-    return [
-        Upload(frozenset(route.methods or ()), route.path_regex)
-        for route in routes
-        if isinstance(route, APIRoute) and takes_a_file(route) and not ROSTER_IMPORTS.match(route.path)
-    ]
+    """The routes that take a photo: every route taking a file but the roster's (a class of its own); a route
+    taking several files (its own form) may carry each at the upload size."""
+    found = []
+    for route in routes:
+        if not isinstance(route, APIRoute) or ROSTER_IMPORTS.match(route.path):
+            continue
+        if files := form_files(route):
+            found.append(Upload(frozenset(route.methods or ()), route.path_regex, files))
+        elif takes_a_file(route):
+            found.append(Upload(frozenset(route.methods or ()), route.path_regex))
+    return found
 
 
 class BodyLimit:
@@ -90,8 +112,9 @@ class BodyLimit:
     def limit_for(self, method: str, path: str) -> int:
         if method == "POST" and ROSTER_IMPORTS.match(path):
             return self.roster_bytes
-        if any(method in upload.methods and upload.path.match(path) for upload in self.uploads):
-            return self.upload_bytes
+        for upload in self.uploads:
+            if method in upload.methods and upload.path.match(path):
+                return self.upload_bytes * upload.files
         return self.api_bytes if path.startswith("/api/") else self.form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -130,6 +130,35 @@ DECLARED: dict[tuple[str, str], Codes] = {
     ("POST", "/api/v1/credit/lookups"): {429: ["too_many_requests"]},
     ("POST", "/api/v1/evidence"): {413: ["evidence_too_large", "evidence_too_many_pixels"], 415: ["evidence_type"]},
     ("POST", "/api/v1/ledger/head/check"): {422: ["head_signature_invalid"]},
+    ("POST", "/api/v1/concerns"): {
+        403: ["conflict_of_interest"],
+        404: ["village_not_found", "township_not_found", "household_not_found"],
+        413: ["evidence_too_large", "evidence_too_many_pixels", "concern_voice_too_large"],
+        415: ["evidence_type", "concern_voice_type"],
+        422: ["concern_text_required", "concern_too_many_photos", "category_not_found", "place_not_found"],
+    },
+    ("POST", "/api/v1/concerns/{concern_id}/accept"): {403: ["conflict_of_interest"], 409: ["concern_wrong_step"]},
+    ("POST", "/api/v1/concerns/{concern_id}/dispatch"): {
+        403: ["conflict_of_interest"],
+        409: ["concern_wrong_step", "handler_inactive"],
+        422: ["handler_not_found"],
+    },
+    ("POST", "/api/v1/concerns/{concern_id}/return"): {
+        403: ["not_the_handler", "conflict_of_interest"],
+        409: ["concern_wrong_step"],
+    },
+    ("POST", "/api/v1/concerns/{concern_id}/resolve"): {
+        403: ["not_the_handler", "conflict_of_interest"],
+        409: ["concern_wrong_step"],
+        413: ["evidence_too_large", "evidence_too_many_pixels"],
+        415: ["evidence_type"],
+        422: ["concern_photo_required", "concern_too_many_photos"],
+    },
+    ("POST", "/api/v1/concerns/{concern_id}/evaluate"): {403: ["not_the_reporter"], 409: ["concern_wrong_step"]},
+    ("POST", "/api/v1/concerns/{concern_id}/merge"): {
+        403: ["conflict_of_interest"],
+        409: ["concern_wrong_step", "merge_into_self", "merge_target_closed"],
+    },
     ("POST", "/api/v1/roster/imports"): {
         403: ["conflict_of_interest"],
         422: ["roster_has_problems", "file_unreadable"],
@@ -221,6 +250,10 @@ def derived(route: APIRoute) -> Codes:
             add(400, "bad_request")
         else:
             add(400, "invalid_json")
+    if (route.openapi_extra or {}).get("requestBody"):  # a route reading its own body (JSON, or a form with files)
+        add(422, "invalid_request")
+        add(413, BODY_TOO_LARGE)
+        add(400, "invalid_json", "bad_request")
     if any(h.alias == "Idempotency-Key" for h in headers):
         add(409, "idempotency_key_reused")
     if (route.methods or set()) - {"GET", "HEAD", "OPTIONS"}:

@@ -21,7 +21,10 @@ from sqlmodel import col
 
 from api import pages
 from api.app import ROUTERS, create_app
-from ledger.claims.models import Claim, Deduction, Dispute
+from ledger.claims.models import Claim, Deduction, Dispute, EvidenceFile
+from ledger.concerns import service as concerns
+from ledger.concerns import setup
+from ledger.concerns.models import Concern, ConcernHandler, ConcernHandlerMember
 from ledger.core.db import unit_of_work
 from ledger.core.settings import Settings
 from ledger.identity import service as identity
@@ -32,6 +35,7 @@ from ledger.tenancy import Household, Person, Township, Village
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.test_app import _rules
+from tests import factories
 from tests.factories import id_of, not_none
 from tests.pages.conftest import csrf_of, sign_in_staff
 
@@ -119,6 +123,18 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/county/staff"): "the page of POST /api/v1/staff",
     ("POST", "/county/roster/apply"): "applies only the file this session's preview checked (where one's own "
     "household is refused), and the import checks it again before it writes",
+    ("POST", "/api/v1/concerns"): "recording a concern told in person changes no balance; the points a useful "
+    "report may earn are an award another official decides for one's own household, and every later step of the "
+    "concern is refused for it",
+    ("POST", "/api/v1/concern-categories"): "a category of concerns, for every household of the county",
+    ("PATCH", "/api/v1/concern-categories/{category_id}"): "a category of concerns, for every household",
+    ("POST", "/api/v1/concern-places"): "a named place of the village's list, for every household",
+    ("PATCH", "/api/v1/concern-places/{place_id}"): "a named place of the village's list, for every household",
+    ("POST", "/api/v1/concern-handlers"): "whom concerns go to; acting on one's own household's concern is refused "
+    "at each step",
+    ("PUT", "/api/v1/concern-handlers/{handler_id}/members"): "who acts for a handler; acting on one's own "
+    "household's concern is refused at each step",
+    ("PATCH", "/api/v1/concern-handlers/{handler_id}"): "whether a handler takes concerns, for every household",
 }
 
 
@@ -135,6 +151,7 @@ class Targets:
     users: dict[str, int]
     household_code: str  # A2's 户号, as the office forms ask for it
     resident: int  # the person official-home is, a member of A2
+    concerns: dict[str, int]  # A2's concerns, each in the state a step needs (and one of A1 to merge into)
 
 
 @pytest.fixture
@@ -201,17 +218,84 @@ def targets(client: TestClient, world: World, engine: Engine) -> Targets:
             session.add(person)
             session.flush()
             identity.link_staff(session, user_id=users[username], person_id=person.id, by=None)
-        return Targets(
-            pending,
-            found.pending_tx_id,
-            approval.approval_tx_id,
-            activity,
-            disputes,
-            int(asked.json()["id"]),
-            users,
-            not_none(session.get(Household, world.household_a2)).code,
-            id_of(session.scalars(select(Person).where(col(Person.name) == "Resident official")).one()),
+        resident = id_of(session.scalars(select(Person).where(col(Person.name) == "Resident official")).one())
+        code = not_none(session.get(Household, world.household_a2)).code
+        pending_tx, approval_tx = found.pending_tx_id, approval.approval_tx_id
+    return Targets(
+        pending,
+        pending_tx,
+        approval_tx,
+        activity,
+        disputes,
+        int(asked.json()["id"]),
+        users,
+        code,
+        resident,
+        _own_concerns(engine, world, users),
+    )
+
+
+def _own_concerns(engine: Engine, world: World, users: dict[str, int]) -> dict[str, int]:
+    """Concerns of household A2 at each step: submitted (accept, merge into A1's), accepted (dispatch),
+    dispatched to a handler the three staff of A2 belong to (return, resolve), and one told in person, resolved by
+    another handler (evaluate: an official of the village records the reporter's word)."""
+    county = world.village_a.county_id
+    with unit_of_work(engine) as session:
+        setup.default_categories(session, county)
+        theirs = ConcernHandler(county_id=county, kind="official", name="Staff of A2")
+        grid = ConcernHandler(county_id=county, kind="grid", name="Grid")
+        session.add_all([theirs, grid])
+        session.flush()
+        for username in ("official-home", "supervisor", "admin"):
+            session.add(ConcernHandlerMember(handler_id=id_of(theirs), user_id=users[username]))
+        session.add(ConcernHandlerMember(handler_id=id_of(grid), user_id=users["official-a2"]))
+        official = factories.principal_of(session, users["official-a"])
+        member = factories.principal_of(session, users["official-a2"])
+        neighbour = factories.principal_of(
+            session,
+            session.scalars(
+                select(col(User.id))
+                .join(Person, col(Person.id) == col(User.person_id))
+                .where(col(Person.phone) == NEIGHBOUR)
+            ).one(),
         )
+        mine = factories.principal_of(
+            session,
+            session.scalars(
+                select(col(User.id))
+                .join(Person, col(Person.id) == col(User.person_id))
+                .where(col(Person.phone) == world.villager_phone)
+            ).one(),
+        )
+
+        def reported(who: Any, **fields: Any) -> int:
+            values = {"category_code": "road_hazard", "kind": "hazard", "text": "A hole"} | fields
+            return id_of(concerns.report(session, who, concerns.Report(**values), idempotency_key=None).value)
+
+        made = {state: reported(neighbour) for state in ("submitted", "accepted", "dispatched")}
+        made["open elsewhere"] = reported(mine)
+        made["resolved"] = reported(
+            official,
+            channel="in_person",
+            reporter_household_id=world.household_a2,
+            village_id=world.village_a.village_id,
+        )
+        for state in ("accepted", "dispatched", "resolved"):
+            concerns.accept(session, official, made[state])
+        concerns.dispatch(session, official, made["dispatched"], handler_id=id_of(theirs))
+        concerns.dispatch(session, official, made["resolved"], handler_id=id_of(grid))
+        photo = EvidenceFile(
+            sha256="0" * 64,
+            size=1,
+            content_type="image/png",
+            county_id=county,
+            village_id=world.village_a.village_id,
+            uploaded_by=member.actor,
+        )
+        session.add(photo)
+        session.flush()
+        concerns.resolve(session, member, made["resolved"], note="Done", judgement="real", evidence_ids=(id_of(photo),))
+        return made
 
 
 Attempt = Callable[[TestClient, str, Targets, World], Response | list[Response]]
@@ -374,6 +458,28 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
             "key": "own-household-2",
         },
     ),
+    ("POST", "/api/v1/concerns/{concern_id}/accept"): _api(
+        "POST", lambda t, w: f"/api/v1/concerns/{t.concerns['submitted']}/accept"
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/merge"): _api(
+        "POST",
+        lambda t, w: f"/api/v1/concerns/{t.concerns['submitted']}/merge",
+        lambda t, w: {"into_id": t.concerns["open elsewhere"]},
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/dispatch"): _api(
+        "POST", lambda t, w: f"/api/v1/concerns/{t.concerns['accepted']}/dispatch", lambda t, w: {"handler_id": 1}
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/return"): _api(
+        "POST", lambda t, w: f"/api/v1/concerns/{t.concerns['dispatched']}/return", lambda t, w: {"reason": "x"}
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/resolve"): _api(
+        "POST",
+        lambda t, w: f"/api/v1/concerns/{t.concerns['dispatched']}/resolve",
+        lambda t, w: {"note": "Done", "judgement": "real", "evidence_ids": []},
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/evaluate"): _api(
+        "POST", lambda t, w: f"/api/v1/concerns/{t.concerns['resolved']}/evaluate", lambda t, w: {"satisfied": True}
+    ),
     ("POST", "/office/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=False),
     ("POST", "/office/rating-reviews/{request_id}/answer"): _form(
         lambda t, w: f"/office/rating-reviews/{t.review_request}/answer", lambda t, w: {"answer": "Fine."}
@@ -484,8 +590,8 @@ def _refused(answer: Response, route: tuple[str, str], who: str) -> str | None:
         ok = answer.status_code == 409 and answer.json()["code"] == "transaction_belongs_to_record"
     elif path.startswith("/api/"):
         codes = {"conflict_of_interest"}
-        if who == "admin" and path == "/api/v1/claims/proxy":  # a proxy claim is an official's
-            codes = {"forbidden"}
+        if who == "admin" and path in ("/api/v1/claims/proxy", "/api/v1/concerns/{concern_id}/evaluate"):
+            codes = {"forbidden"}  # a proxy claim, and an evaluation told in person, are an official's
         if who != "admin" and path.startswith(
             ("/api/v1/staff/", "/api/v1/households/", "/api/v1/members/", "/api/v1/roster/")
         ):
@@ -505,6 +611,7 @@ class Seen:
     links: list[tuple[str | None, int | None]]
     people: list[tuple[int, int, str, str | None, bool]]
     households: list[tuple[int, str | None, bool]]
+    concerns: list[tuple[int, str, int]]
 
 
 def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> Seen:
@@ -524,6 +631,7 @@ def _seen(client: TestClient, engine: Engine, world: World, neighbour: str) -> S
                 (id_of(h), h.address, h.closed_at is None)
                 for h in session.scalars(select(Household).order_by(col(Household.id)))
             ],
+            [(id_of(c), c.status, c.version) for c in session.scalars(select(Concern).order_by(col(Concern.id)))],
         )
 
 
