@@ -144,11 +144,16 @@ def test_every_route_that_takes_a_photo_has_the_upload_limit_and_only_those() ->
     from api.app import ROUTERS
     from api.limits import uploads_of
 
-    found = {upload.path.pattern for upload in uploads_of(r for x in (*ROUTERS, *pages.ROUTERS) for r in x.routes)}
+    found = {
+        upload.path.pattern: upload.files
+        for upload in uploads_of(r for x in (*ROUTERS, *pages.ROUTERS) for r in x.routes)
+    }
     assert found == {
-        "^/api/v1/evidence$",
-        "^/c/(?P<token>[^/]+)$",
-        "^/office/proxy$",
-        "^/office/deductions$",
-        "^/office/awards$",
+        "^/api/v1/evidence$": 1,
+        "^/c/(?P<token>[^/]+)$": 1,
+        "^/office/proxy$": 1,
+        "^/office/deductions$": 1,
+        "^/office/awards$": 1,
+        "^/api/v1/concerns$": 4,  # a report's form: three photos and a voice note, each at the upload size
+        "^/api/v1/concerns/(?P<concern_id>[^/]+)/resolve$": 3,  # a resolution's three photos
     }

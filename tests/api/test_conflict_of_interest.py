@@ -32,10 +32,10 @@ from ledger.identity.models import Role, User
 from ledger.journal import accounts
 from ledger.journal import service as journal
 from ledger.tenancy import Household, Person, Township, Village
+from tests import factories
 from tests.api.claiming import balance, claim, code_of, decide, key, new_activity
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.api.test_app import _rules
-from tests import factories
 from tests.factories import id_of, not_none
 from tests.pages.conftest import csrf_of, sign_in_staff
 
@@ -251,22 +251,14 @@ def _own_concerns(engine: Engine, world: World, users: dict[str, int]) -> dict[s
         session.add(ConcernHandlerMember(handler_id=id_of(grid), user_id=users["official-a2"]))
         official = factories.principal_of(session, users["official-a"])
         member = factories.principal_of(session, users["official-a2"])
-        neighbour = factories.principal_of(
-            session,
-            session.scalars(
-                select(col(User.id))
-                .join(Person, col(Person.id) == col(User.person_id))
-                .where(col(Person.phone) == NEIGHBOUR)
-            ).one(),
-        )
-        mine = factories.principal_of(
-            session,
-            session.scalars(
-                select(col(User.id))
-                .join(Person, col(Person.id) == col(User.person_id))
-                .where(col(Person.phone) == world.villager_phone)
-            ).one(),
-        )
+
+        def villager(phone: str) -> Any:
+            user = session.scalars(
+                select(User).join(Person, col(Person.id) == col(User.person_id)).where(col(Person.phone) == phone)
+            ).one()
+            return factories.principal_of(session, id_of(user))
+
+        neighbour, mine = villager(NEIGHBOUR), villager(world.villager_phone)
 
         def reported(who: Any, **fields: Any) -> int:
             values = {"category_code": "road_hazard", "kind": "hazard", "text": "A hole"} | fields

@@ -7,6 +7,7 @@ ledger still verifies afterwards. Also: every route that is not public documents
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,11 @@ CALLERS: dict[str, Callable[[TestClient, World], dict[str, str]]] = {
 }
 
 
+def _text(part: Any) -> str:
+    value = part[1] if isinstance(part, tuple) else part
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def run_operation(
     client: TestClient,
     operation: Any,
@@ -71,6 +77,11 @@ def run_operation(
             kwargs.pop("cookies", None)
         if isinstance(kwargs.get("data"), bytes | str):  # raw bytes go as content to httpx
             kwargs["content"] = kwargs.pop("data")
+        if isinstance(kwargs.get("files"), list):  # a form's field is text on the wire, whatever was generated
+            kwargs["files"] = [
+                (name, part if isinstance(part, tuple) and isinstance(part[1], bytes | str) else (None, _text(part)))
+                for name, part in kwargs["files"]
+            ]
         response = client.request(**{**kwargs, "follow_redirects": False})
         response.request.read()  # a multipart body the route refused unread (401 before the form) is still there
         try:
