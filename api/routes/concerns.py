@@ -58,7 +58,7 @@ from ledger.concerns.models import Concern, ConcernPhoto, ConcernStatus, Concern
 from ledger.core import paging
 from ledger.core.idempotency import IdempotencyRecord
 from ledger.core.settings import Settings
-from ledger.identity.models import Role
+from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal
 from ledger.tenancy import Village
 
@@ -262,7 +262,11 @@ def _report(session: Session, who: Principal, settings: Settings, body: Body, id
     fields: ConcernIn = body.fields
     stored: list[int] = []
     voice_id: int | None = None
-    earlier = _earlier_report(session, who, idempotency_key) if body.photos or body.voice else None
+    earlier = None
+    if body.photos or body.voice:
+        if who.user_id is not None:  # the same form sent twice at once: the second waits here, then replays
+            session.scalar(select(col(User.id)).where(col(User.id) == who.user_id).with_for_update())
+        earlier = _earlier_report(session, who, idempotency_key)
     if earlier is not None:
         # A form sent again with its key: its files are those the first one kept (sent again, they would be new
         # rows, and the request another), so the same request replays the first answer and nothing is stored.

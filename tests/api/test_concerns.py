@@ -4,13 +4,17 @@ evaluates; a replayed report answers the first; bad bodies are named, never a se
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
+from starlette.datastructures import UploadFile
 
+from api.routes import concerns as concern_routes
+from api.schemas.concerns import ConcernIn
 from ledger.claims.models import EvidenceFile
 from ledger.concerns.models import Concern, ConcernVoice
 from ledger.core.db import unit_of_work
@@ -18,6 +22,7 @@ from ledger.core.settings import Settings
 from tests.api import concerning
 from tests.api.concerning import OGG, WAV, Concerns, photo
 from tests.api.conftest import World, bearer, password_token, villager_token
+from tests.concurrently import run_together
 
 
 @pytest.fixture
@@ -389,3 +394,143 @@ def test_a_dispatch_to_a_handler_that_stopped_or_is_not_there(
     assert concerning.snapshot(engine, cid)[0] == "accepted"
     with unit_of_work(engine) as session:
         assert session.scalars(select(col(Concern.handler_id)).where(col(Concern.id) == cid)).one() is None
+
+
+def test_the_reward_is_shown_to_the_reporter_only(
+    client: TestClient, world: World, concerns: Concerns, engine: Engine
+) -> None:
+    cid = concerning.concern_in(engine, world, concerns, "dispatched")
+    grid = password_token(client, "grid-1")
+    done = client.post(
+        f"/api/v1/concerns/{cid}/resolve",
+        data={"note": "Filled", "judgement": "real"},
+        files=[("photo", ("r.png", photo((9, 9, 9)), "image/png"))],
+        headers=bearer(grid),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["reward"] is None  # the handler is not told
+    mine = client.get(f"/api/v1/concerns/{cid}", headers=bearer(villager_token(client, world.villager_phone)))
+    reward = mine.json()["reward"]
+    assert reward is not None and reward["points"] == 3  # report_hazard, 随手拍·隐患
+    assert "reward" in [s["action"] for s in mine.json()["timeline"]]
+    for staff in ("official-a", "admin", "auditor"):
+        assert (
+            client.get(f"/api/v1/concerns/{cid}", headers=bearer(password_token(client, staff))).json()["reward"]
+            is None
+        )
+
+
+def test_a_neighbour_whose_report_was_merged_follows_the_first_without_learning_who_made_it(
+    client: TestClient, world: World, concerns: Concerns
+) -> None:
+    first_reporter = villager_token(client, world.villager_phone)
+    neighbour = villager_token(client, "13900000002")
+    where = {"lat": 30.25, "lon": 120.17, "village_id": world.village_a.village_id}
+    first = client.post(
+        "/api/v1/concerns",
+        json={"category": "road_hazard", "kind": "hazard", "text": "A hole", **where},
+        headers=bearer(first_reporter) | {"Idempotency-Key": "m-1"},
+    )
+    again = client.post(
+        "/api/v1/concerns",
+        json={"category": "road_hazard", "kind": "hazard", "text": "The same hole", **where},
+        headers=bearer(neighbour) | {"Idempotency-Key": "m-2"},
+    )
+    assert first.status_code == 201 and again.status_code == 201, again.text
+    assert again.json()["status"] == "merged" and again.json()["merged_into_id"] == first.json()["id"]
+    followed = client.get(f"/api/v1/concerns/{first.json()['id']}", headers=bearer(neighbour))
+    assert followed.status_code == 200
+    assert followed.json()["reporter"] is None and followed.json()["actions"] == []
+    listed = [c["id"] for c in client.get("/api/v1/concerns", headers=bearer(neighbour)).json()]
+    assert sorted(listed) == sorted([first.json()["id"], again.json()["id"]])
+
+
+def test_an_official_records_the_evaluation_of_a_report_told_in_person(
+    client: TestClient, world: World, concerns: Concerns
+) -> None:
+    official = password_token(client, "official-a")
+    grid = password_token(client, "grid-1")
+    told = client.post(
+        "/api/v1/concerns",
+        json={
+            "category": "environment",
+            "kind": "complaint",
+            "text": "Rubbish by the well",
+            "channel": "phone",
+            "reporter_household_id": world.household_a1,
+        },
+        headers=bearer(official) | {"Idempotency-Key": "t-1"},
+    )
+    assert told.status_code == 201, told.text
+    cid = told.json()["id"]
+    assert client.post(f"/api/v1/concerns/{cid}/accept", headers=bearer(official)).status_code == 200
+    client.post(f"/api/v1/concerns/{cid}/dispatch", json={"handler_id": concerns.handler_id}, headers=bearer(official))
+    done = client.post(
+        f"/api/v1/concerns/{cid}/resolve",
+        data={"note": "Cleared", "judgement": "real"},
+        files=[("photo", ("r.png", photo((1, 2, 3)), "image/png"))],
+        headers=bearer(grid),
+    )
+    assert done.status_code == 200, done.text
+    by_handler = client.post(f"/api/v1/concerns/{cid}/evaluate", json={"satisfied": True}, headers=bearer(grid))
+    assert by_handler.status_code == 403 and by_handler.json()["code"] == "not_the_reporter"
+    heard = client.post(
+        f"/api/v1/concerns/{cid}/evaluate",
+        json={"satisfied": False, "comment": "Still smells"},
+        headers=bearer(official),
+    )
+    assert heard.status_code == 200, heard.text
+    assert heard.json()["status"] == "reopened" and heard.json()["level"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/concerns/99999999999999999999999999", None),
+        ("POST", "/api/v1/concerns/99999999999999999999999999/accept", None),
+        ("POST", "/api/v1/concerns/1/dispatch", {"handler_id": 10**30}),
+        ("POST", "/api/v1/concerns/1/merge", {"into_id": "one"}),
+        ("POST", "/api/v1/concerns/1/evaluate", {"satisfied": "maybe"}),
+        ("POST", "/api/v1/concerns/1/return", {"reason": "x" * 1001}),
+        ("GET", "/api/v1/concerns/1/photos/99999999999999999999999", None),
+        ("GET", "/api/v1/concerns?status=lost", None),
+        ("GET", "/api/v1/concerns?limit=100000", None),
+    ],
+)
+def test_odd_ids_and_values_are_named_never_a_server_error(
+    client: TestClient, world: World, concerns: Concerns, engine: Engine, method: str, path: str, body: Any
+) -> None:
+    concerning.concern_in(engine, world, concerns, "submitted")
+    official = password_token(client, "official-a")
+    answer = client.request(method, path, json=body, headers=bearer(official))
+    assert answer.status_code in (404, 409, 422), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert concerning.snapshot(engine, 1)[:2] == ("submitted", 1)
+
+
+def _send_form(engine: Engine, arg: tuple[Settings, int]) -> str:
+    """The report route's work for one form with a photo and a voice note, key "same" (as a retrying phone)."""
+    settings, user_id = arg
+    body = concern_routes.Body(
+        ConcernIn(category="road_hazard", kind="hazard", text="A hole"),
+        [UploadFile(io.BytesIO(photo((5, 5, 5))), filename="a.png")],
+        UploadFile(io.BytesIO(OGG), filename="v.ogg"),
+        None,
+    )
+    with unit_of_work(engine) as session:
+        who = concerning.principal(session, user_id=user_id)
+        out = concern_routes._report(session, who, settings, body, "same")
+        return "replayed" if out.replayed else "created"
+
+
+def test_a_form_sent_several_times_at_once_makes_one_report(
+    world: World, concerns: Concerns, engine: Engine, settings: Settings, database_url: str
+) -> None:
+    """Six sends of the same form with one Idempotency-Key at once (a phone retrying on a bad line): one report,
+    the others answer it again; one photo row, one voice note."""
+    outcomes = run_together(database_url, _send_form, [(settings, concerns.reporter_user)] * 6)
+    assert sorted(outcomes) == ["created"] + ["replayed"] * 5, outcomes
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Concern)) == 1
+        assert session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
+        assert session.scalar(select(func.count()).select_from(ConcernVoice)) == 1
