@@ -253,7 +253,7 @@ def demo(
         if demo_data.is_seeded(session):
             typer.echo("database already has a county; not seeding again")
         else:
-            demo_data.seed(session, keys)
+            demo_data.seed(session, keys, upload_dir=settings.upload_dir)
             typer.echo("seeded the demo county")
             typer.echo(demo_data.story(session) + "\n")
     with unit_of_work(engine) as session:

@@ -13,16 +13,18 @@ reads it back from the database, with the month's settlement of each partner, fo
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
-from api import demo_history
+from api import demo_concerns, demo_history
 from ledger import roster as county_roster
 from ledger import tenancy
 from ledger.activities import codes
@@ -109,6 +111,8 @@ STAFF = [  # username, role, display name, village codes or township code
     ("official-zhulin", Role.OFFICIAL, "竹林村干部", ("zhulin",)),
     ("official-xikou", Role.OFFICIAL, "溪口村干部", ("xikou",)),
     ("supervisor-qingshan", Role.OFFICIAL, "青山镇督导", ("township:qingshan",)),
+    ("grid-qingshan", Role.OFFICIAL, "青山镇网格员", ()),  # village concerns' handlers (api/demo_concerns.py)
+    ("office-qingshan", Role.OFFICIAL, "青山镇综治办", ()),
 ]
 
 
@@ -130,10 +134,12 @@ def phone_of(n: int) -> str:
     return f"138{n:08d}"
 
 
-def seed(session: Session, keys: codes.Keys) -> None:
+def seed(session: Session, keys: codes.Keys, *, upload_dir: Path | None = None) -> None:
     """The demo county as a county starts: the county with its default catalogue and policy, then its places and
     people from its roster (`roster`), its staff and partners, then a year of its life through the services
-    (api/demo_history.py), this week's claims in every state, the ratings as of today and the redemption story."""
+    (api/demo_history.py), this week's claims in every state, four months of village concerns with their
+    handlers (api/demo_concerns.py: their photos stored under `upload_dir`, a temporary directory when none is
+    given), the ratings as of today and the redemption story."""
     rng = random.Random(20261123)
     county = start_county(session, code="demo", name="善治县（演示）", actor=ACTOR)
     default_categories(session, row_id(county.id))
@@ -145,6 +151,8 @@ def seed(session: Session, keys: codes.Keys) -> None:
     demo_history.play(session, keys, places, now=utcnow(), timezone=county.timezone, rng=rng)
     for place in places:
         _claims(session, rng, keys, place)
+    photos = upload_dir if upload_dir is not None else Path(tempfile.mkdtemp(prefix="shanzhi-demo-"))
+    demo_concerns.play(session, county, places, townships, upload_dir=photos, now=utcnow())
     ratings.rescore_county(session, row_id(county.id))  # every household rated as of today, with the shipped card
     _redemption(session, county)
 
@@ -669,6 +677,7 @@ def story(session: Session, *, now: datetime | None = None) -> str:
             f"  household {first.code} (phone {phone_of(1)}) holds active voucher {mine.code} "
             f"PIN {mine.pin} and has {_available(session, row_id(first.id))} points to spend"
         )
+    lines.append(demo_concerns.summary(session, row_id(county.id)))
     moment = (now or utcnow()).astimezone(ZoneInfo(county.timezone))
     month = f"{moment:%Y-%m}"
     start, end = month_bounds(month, county.timezone)
@@ -747,6 +756,8 @@ def sign_in_help(base_url: str | None, activity: tuple[str, str] | None = None) 
         ]
     lines += [
         f"  official:  {base_url}/office      as official-qingshan  (review queue, activities, dashboard)",
+        f"  concerns:  {base_url}/office/concerns as official-qingshan (village concerns; the 随手拍 poster:",
+        "             /office/concerns/poster); handlers grid-qingshan and office-qingshan resolve what they are sent",
         f"  merchant:  {base_url}/till        as mart-staff         (use a voucher with its code and PIN)",
         f"  clinic:    {base_url}/till        as clinic-staff       (vouchers and health-check bookings)",
         f"  bank:      {base_url}/bank        as bank-staff         (loan applications inbox)",
