@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from ledger import figures  # noqa: E402
@@ -89,6 +90,7 @@ def _concerns_by_month(axes: Any, table: pd.DataFrame, labels: Labels) -> None:
     point where no step of that kind was done). `labels.series`: received, then the three steps."""
     names = (*labels.series, "", "", "", "")[:4]
     axes.bar(table["month"], table["received"], color="#c9b79c", label=names[0])
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # reports are whole
     rates = axes.twinx()
     rates.set_ylim(0, 105)
     rates.set_ylabel("%")
@@ -114,8 +116,9 @@ def _concerns_open(axes: Any, table: pd.DataFrame, labels: Labels) -> None:
     axes.barh([r + 0.2 for r in rows], table["open_now"], height=0.4, color="#0b4a9e", label=names[0])
     axes.barh([r - 0.2 for r in rows], table["overdue_now"], height=0.4, color="#8a1c14", label=names[1])
     axes.set_yticks(rows, list(table["village"]))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if any(names):
-        axes.legend(loc="lower right", fontsize="small")
+        axes.legend(loc="best", fontsize="small")
     if len(table) and table["open_now"].sum() == 0:
         axes.text(0.5, 0.5, labels.empty, ha="center", va="center", transform=axes.transAxes)
 
