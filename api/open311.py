@@ -1,5 +1,6 @@
 """Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2), JSON format, under /open311/v2/: the county's
-concern categories as services, concerns as service requests (docs/concerns-open311.md maps each field).
+concern categories as services, concerns as service requests (docs/concerns.md, "Open311 GeoReport v2", maps
+each field).
 
 The standard has its own shape, so these routes live apart from /api/v1 and its problem+json: every error is the
 standard's JSON array `[{"code": <HTTP status>, "description": "..."}]`, with that status (400 a field missing or
@@ -556,7 +557,7 @@ async def create_request(request: Request, key: ClientKey) -> JSONResponse:
         if media_url is not None and not media_url.lower().startswith(("https://", "http://")):
             raise Refused(400, "media_url is an http or https address.")
         for unused in ("email", "device_id", "account_id"):
-            _text(fields, unused)  # read, checked and not kept (docs/concerns-open311.md)
+            _text(fields, unused)  # read, checked and not kept (docs/concerns.md, "Open311 GeoReport v2")
         concern = service.report_by_client(
             session,
             client,
