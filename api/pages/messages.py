@@ -406,6 +406,19 @@ OBJECTION_REFUSALS: dict[str, str] = {
 OBJECTION_REASON = N_("Write in a few words why this entry should be checked, then send again.")
 
 NOTICES: dict[str, str] = {
+    "concern_reported": N_("Your report is sent. Each step will show here, and you will be told."),
+    "concern_merged": N_(
+        "Someone reported the same problem already. Your report is joined to it: you follow it here and are told "
+        "of each step."
+    ),
+    "concern_recorded": N_("The report is recorded."),
+    "concern_accepted": N_("Accepted. Now send it to a handler."),
+    "concern_dispatched": N_("Sent to the handler; its members are told."),
+    "concern_merged_by_staff": N_("Merged: its reporter now follows the other concern."),
+    "concern_returned": N_("Returned: it waits to be sent to another handler."),
+    "concern_resolved": N_("Resolved: the reporter is told and can say whether it was done well."),
+    "concern_closed": N_("Thank you. The concern is closed."),
+    "concern_reopened": N_("It goes back to be handled again, by the township this time."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your new password is saved."),
     "account_was_locked": N_(

@@ -156,4 +156,8 @@ def test_every_route_that_takes_a_photo_has_the_upload_limit_and_only_those() ->
         "^/office/awards$": 1,
         "^/api/v1/concerns$": 4,  # a report's form: three photos and a voice note, each at the upload size
         "^/api/v1/concerns/(?P<concern_id>[^/]+)/resolve$": 3,  # a resolution's three photos
+        "^/r/(?P<token>[^/]+)$": 4,  # the report form a concern code opens: three photos and a voice note
+        "^/me/concerns/new$": 4,
+        "^/office/concerns/new$": 1,  # a report told in person: one photo
+        "^/office/concerns/(?P<concern_id>[^/]+)/resolve$": 3,
     }

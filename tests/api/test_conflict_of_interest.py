@@ -126,6 +126,7 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/concerns"): "recording a concern told in person changes no balance; the points a useful "
     "report may earn are an award another official decides for one's own household, and every later step of the "
     "concern is refused for it",
+    ("POST", "/office/concerns/new"): "the page of POST /api/v1/concerns (a report told in person)",
     ("POST", "/api/v1/concern-categories"): "a category of concerns, for every household of the county",
     ("PATCH", "/api/v1/concern-categories/{category_id}"): "a category of concerns, for every household",
     ("POST", "/api/v1/concern-places"): "a named place of the village's list, for every household",
@@ -471,6 +472,26 @@ OWN_HOUSEHOLD: dict[tuple[str, str], Attempt] = {
     ),
     ("POST", "/api/v1/concerns/{concern_id}/evaluate"): _api(
         "POST", lambda t, w: f"/api/v1/concerns/{t.concerns['resolved']}/evaluate", lambda t, w: {"satisfied": True}
+    ),
+    ("POST", "/office/concerns/{concern_id}/accept"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['submitted']}/accept", lambda t, w: {}
+    ),
+    ("POST", "/office/concerns/{concern_id}/merge"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['submitted']}/merge",
+        lambda t, w: {"into_id": str(t.concerns["open elsewhere"])},
+    ),
+    ("POST", "/office/concerns/{concern_id}/dispatch"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['accepted']}/dispatch", lambda t, w: {"handler_id": "1"}
+    ),
+    ("POST", "/office/concerns/{concern_id}/return"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['dispatched']}/return", lambda t, w: {"reason": "x"}
+    ),
+    ("POST", "/office/concerns/{concern_id}/resolve"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['dispatched']}/resolve",
+        lambda t, w: {"note": "Done", "judgement": "real"},
+    ),
+    ("POST", "/office/concerns/{concern_id}/evaluate"): _form(
+        lambda t, w: f"/office/concerns/{t.concerns['resolved']}/evaluate", lambda t, w: {"satisfied": "yes"}
     ),
     ("POST", "/office/disputes/{dispute_id}/resolve"): _resolve_every_dispute(api=False),
     ("POST", "/office/rating-reviews/{request_id}/answer"): _form(

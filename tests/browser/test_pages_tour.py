@@ -21,6 +21,8 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("villager-household", "/me"),
         ("villager-appeal", "follow:a[href^='/me/appeal?deduction_id=']"),
         ("villager-redeem", "/me/redeem"),
+        ("villager-concerns", "/me/concerns"),
+        ("villager-report", "/me/concerns/new"),
     ],
     "official-qingshan": [
         ("office-queue", "/office"),
@@ -33,6 +35,9 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("office-disputes", "/office/disputes"),
         ("office-rating-reviews", "/office/rating-reviews"),
         ("office-dashboard", "/office/dashboard"),
+        ("office-concerns", "/office/concerns"),
+        ("office-concern-codes", "/office/concerns/poster"),
+        ("office-concern-new", "/office/concerns/new"),
     ],
     "mart-staff": [
         ("till", "/till"),

@@ -4,13 +4,26 @@ the report form a scanned code opens, and refusals in words."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from ledger.activities import codes
-from tests.api.conftest import World
-from tests.pages.conftest import sign_in_staff, sign_in_villager
+from ledger.concerns import setup
+from ledger.concerns.models import Concern
+from ledger.core.db import unit_of_work
+from ledger.identity.models import Role, User
+from ledger.identity.service import set_password
+from ledger.tenancy import Household
+from tests import factories
+from tests.api.claiming import JPEG
+from tests.api.conftest import PASSWORD, World
+from tests.pages.conftest import csrf_of, form_post, sign_in_staff, sign_in_villager
 
 
 def _keys(browser: TestClient) -> codes.Keys:
@@ -101,3 +114,251 @@ def test_the_api_gives_the_poster_to_the_villages_officials_in_either_language(
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     other = browser.get(f"/api/v1/villages/{world.village_b.village_id}/concern-code.svg", headers=official)
     assert other.status_code == 404
+
+
+# --- reporting, following, handling ------------------------------------------------------------------------------
+
+
+@dataclass
+class Handling:
+    handler_id: int
+    category: str = "road_hazard"
+
+
+@pytest.fixture
+def handling(world: World, engine: Engine) -> Handling:
+    """The county's default categories and a grid handler of village A whose member, "handler-a", is an official of
+    no village (the county admin sets it up)."""
+    with unit_of_work(engine) as session:
+        county = world.village_a.county_id
+        setup.default_categories(session, county)
+        member = User(role=Role.OFFICIAL, county_id=county, username="handler-a", display_name="Handler A")
+        set_password(member, PASSWORD)
+        session.add(member)
+        session.flush()
+        admin = session.scalars(select(User).where(col(User.username) == "admin")).one()
+        who = factories.principal_of(session, factories.id_of(admin))
+        handler = setup.add_handler(session, who, kind="grid", name="Grid A", village_id=world.village_a.village_id)
+        setup.set_members(session, who, factories.id_of(handler), [factories.id_of(member)])
+        return Handling(handler_id=factories.id_of(handler))
+
+
+def report(browser: TestClient, path: str, *, anonymous: bool = False, photo: bool = True, **fields: str) -> Response:
+    form = browser.get(path)
+    assert form.status_code == 200, form.text
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key
+    data = {"csrf": csrf_of(form.text), "key": key.group(1), "kind": "hazard", "category": "road_hazard"}
+    data |= {"text": "A hole in the road by the bridge", **({"anonymous": "true"} if anonymous else {}), **fields}
+    files = [("photo", ("hole.jpg", JPEG, "image/jpeg"))] if photo else None
+    sent: Response = browser.post(path, data=data, files=files)
+    return sent
+
+
+def concern_of(sent: Response) -> int:
+    assert sent.status_code == 303, sent.text
+    found = re.search(r"/concerns/(\d+)", sent.headers["location"])
+    assert found
+    return int(found.group(1))
+
+
+def act(browser: TestClient, concern_id: int, step: str, data: dict[str, str] | None = None, **kw: Any) -> Response:
+    shown = browser.get(f"/office/concerns/{concern_id}")
+    assert shown.status_code == 200, shown.text
+    answer: Response = browser.post(
+        f"/office/concerns/{concern_id}/{step}", data={"csrf": csrf_of(shown.text), **(data or {})}, **kw
+    )
+    return answer
+
+
+def test_a_scanned_report_is_handled_to_the_end_and_the_reporter_follows_each_step(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    url = _code_url(browser, world.village_a.village_id)
+    sign_in_villager(browser, world.villager_phone)
+    concern = concern_of(report(browser, url))
+    parcel = browser.get(f"/me/concerns/{concern}")
+    assert parcel.status_code == 200 and 'data-status="submitted"' in parcel.text
+    assert "待受理" in parcel.text and "应在" in parcel.text  # the step's deadline in plain words
+    assert f'data-concern-id="{concern}"' in browser.get("/me/concerns").text
+
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")
+    queue = browser.get("/office/concerns")
+    assert f'data-concern-id="{concern}"' in queue.text
+    assert act(browser, concern, "accept").status_code == 303
+    again = act(browser, concern, "accept")  # pressed twice: refused in words, nothing changes
+    assert again.status_code == 409 and 'data-refusal="concern_wrong_step"' in again.text
+    assert act(browser, concern, "dispatch", {"handler_id": str(handling.handler_id)}).status_code == 303
+
+    browser.cookies.clear()
+    sign_in_staff(browser, "handler-a")
+    assert f'data-concern-id="{concern}"' in browser.get("/office/concerns/assigned").text
+    no_photo = act(browser, concern, "resolve", {"note": "Filled", "judgement": "real"})
+    assert no_photo.status_code == 422 and 'data-refusal="concern_photo_required"' in no_photo.text
+    done = act(
+        browser,
+        concern,
+        "resolve",
+        {"note": "Filled the hole", "judgement": "real"},
+        files=[("photo", ("done.jpg", JPEG, "image/jpeg"))],
+    )
+    assert done.status_code == 303, done.text
+
+    browser.cookies.clear()
+    sign_in_villager(browser, world.villager_phone)
+    parcel = browser.get(f"/me/concerns/{concern}")
+    steps = re.findall(r'data-step="(\w+)"', parcel.text)
+    assert steps[:4] == ["submit", "accept", "dispatch", "resolve"]
+    assert "Filled the hole" in parcel.text and 'id="evaluate"' in parcel.text
+    assert "handler-a" not in parcel.text and "official-a" not in parcel.text  # roles, never names
+    assert "处理人" in parcel.text and "村干部" in parcel.text
+    photos = re.findall(r'src="(/concerns/\d+/photos/\d+)"', parcel.text)
+    assert len(photos) == 2 and all(browser.get(p).headers["content-type"] == "image/jpeg" for p in photos)
+    closed = browser.post(
+        f"/me/concerns/{concern}/evaluate", data={"csrf": csrf_of(parcel.text), "satisfied": "yes", "comment": ""}
+    )
+    assert closed.status_code == 303
+    assert 'data-status="closed"' in browser.get(f"/me/concerns/{concern}").text
+
+
+def test_an_anonymous_reporter_is_on_no_staff_page(browser: TestClient, world: World, handling: Handling) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    concern = concern_of(report(browser, "/me/concerns/new", anonymous=True))
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        household = session.get(Household, world.household_a1)
+        assert household is not None
+        secrets_of = {household.name, household.code, world.villager_phone}
+    browser.cookies.clear()
+    for staff in ("official-a", "supervisor", "admin", "auditor", "handler-a"):
+        sign_in_staff(browser, staff)
+        if staff == "official-a":
+            act(browser, concern, "accept")
+            act(browser, concern, "dispatch", {"handler_id": str(handling.handler_id)})
+        for path in ("/office/concerns", f"/office/concerns/{concern}", "/office/concerns/assigned"):
+            shown = browser.get(path)
+            if shown.status_code == 403:
+                continue
+            assert shown.status_code == 200, (staff, path)
+            leaked = {s for s in secrets_of if s and s in shown.text}
+            assert leaked == set(), (staff, path, leaked)
+        browser.cookies.clear()
+
+
+def test_someone_elses_concern_looks_missing_and_a_villager_cannot_act_as_staff(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    concern = concern_of(report(browser, "/me/concerns/new", photo=False))
+    browser.cookies.clear()
+    sign_in_villager(browser, "13900000003")  # household B1
+    assert browser.get(f"/me/concerns/{concern}").status_code == 404
+    assert browser.get(f"/office/concerns/{concern}").status_code == 403
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-b")
+    assert browser.get(f"/office/concerns/{concern}").status_code == 404
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-home")  # lives in A2: not the reporter's household, so may act
+    assert act(browser, concern, "accept").status_code == 303
+
+
+def test_a_report_refused_is_shown_on_the_form_with_what_was_typed(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    refused = report(browser, "/me/concerns/new", text="   ", photo=False)
+    assert refused.status_code == 422 and 'data-refusal="concern_text_required"' in refused.text
+    assert "请" in refused.text
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.scalars(select(Concern)).first() is None
+
+
+def test_an_official_records_a_report_told_in_person_and_the_reporters_word(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_staff(browser, "official-a")
+    form = browser.get("/office/concerns/new?q=")
+    assert form.status_code == 200
+    sent = form_post(
+        browser,
+        "/office/concerns/new",
+        {
+            "key": "record-key-1",
+            "channel": "phone",
+            "village_id": str(world.village_a.village_id),
+            "reporter_name": "Old Wang",
+            "reporter_phone": "13800000099",
+            "kind": "complaint",
+            "category": "environment",
+            "text": "Rubbish by the pond",
+        },
+    )
+    concern = concern_of(sent)
+    shown = browser.get(f"/office/concerns/{concern}")
+    assert "Old Wang" in shown.text and 'id="accept"' in shown.text
+
+
+def test_the_handler_returns_one_not_theirs_and_an_official_merges_a_repeat(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    first = concern_of(report(browser, "/me/concerns/new", photo=False))
+    browser.cookies.clear()
+    sign_in_villager(browser, "13900000002")  # household A2 reports the same thing, in other words
+    second = concern_of(report(browser, "/me/concerns/new", photo=False, category="environment", text="Litter"))
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")
+    act(browser, first, "accept")
+    act(browser, first, "dispatch", {"handler_id": str(handling.handler_id)})
+    into_self = act(browser, second, "merge", {"into_id": str(second)})
+    assert into_self.status_code == 409 and 'data-refusal="merge_into_self"' in into_self.text
+    assert act(browser, second, "merge", {"into_id": f"#{first}"}).status_code == 303
+    assert 'data-status="merged"' in browser.get(f"/office/concerns/{second}").text
+    browser.cookies.clear()
+    sign_in_staff(browser, "handler-a")
+    empty = act(browser, first, "return", {"reason": " "})
+    assert empty.status_code == 422 and "data-refusal" in empty.text
+    assert act(browser, first, "return", {"reason": "This is the township's road"}).status_code == 303
+    browser.cookies.clear()
+    sign_in_villager(browser, "13900000002")  # the repeat's reporter follows the first one now
+    followed = browser.get(f"/me/concerns/{first}")
+    assert followed.status_code == 200 and 'data-status="returned"' in followed.text
+    assert "This is the township's road" not in followed.text  # a step's note is for staff
+    assert "重新派单中" in followed.text
+
+
+def test_an_official_records_what_a_reporter_told_in_person_said_of_the_resolution(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_staff(browser, "official-a")
+    concern = concern_of(
+        form_post(
+            browser,
+            "/office/concerns/new?household_id=" + str(world.household_a2),
+            {
+                "key": "record-key-2",
+                "household_id": str(world.household_a2),
+                "channel": "in_person",
+                "kind": "hazard",
+                "category": "road_hazard",
+                "text": "The well cover is broken",
+            },
+        )
+    )
+    act(browser, concern, "accept")
+    act(browser, concern, "dispatch", {"handler_id": str(handling.handler_id)})
+    browser.cookies.clear()
+    sign_in_staff(browser, "handler-a")
+    act(
+        browser,
+        concern,
+        "resolve",
+        {"note": "New cover", "judgement": "real"},
+        files=[("photo", ("c.jpg", JPEG, "image/jpeg"))],
+    )
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a2")
+    shown = browser.get(f"/office/concerns/{concern}")
+    assert 'id="evaluate"' in shown.text
+    assert act(browser, concern, "evaluate", {"satisfied": "no", "comment": "Still wobbly"}).status_code == 303
+    assert 'data-status="reopened"' in browser.get(f"/office/concerns/{concern}").text

@@ -33,6 +33,7 @@ from ledger.activities import service as activities
 from ledger.activities.codes import Keys
 from ledger.activities.models import Activity
 from ledger.catalogue.models import Matter
+from ledger.concerns.models import Concern
 from ledger.core.db import make_engine, unit_of_work
 from ledger.core.errors import DomainError
 from ledger.core.settings import DEMO_PASSWORD, Settings
@@ -317,6 +318,7 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
         scorecard = session.scalars(select(Scorecard).order_by(col(Scorecard.created_at))).first()
         official = session.scalars(select(User).where(col(User.role) == Role.OFFICIAL).order_by(col(User.id))).first()
         person = session.scalars(select(Person).order_by(col(Person.id))).first()
+        concern = session.scalars(select(Concern).order_by(col(Concern.id))).first()
         assert person and household and activity and printed and matter and partner and official
         fill = {
             "household_id": str(household.id),
@@ -330,13 +332,14 @@ def page_paths(engine: Engine, keys: Keys) -> dict[str, str]:
             "code": matter.code,
             "partner_id": str(partner.id),
             "scorecard_id": scorecard.id if scorecard else Card.shipped().id,
+            "concern_id": str(concern.id) if concern else "1",
         }
     paths = {}
     for router in pages.ROUTERS:
         for route in router.routes:
             if not isinstance(route, APIRoute) or "GET" not in (route.methods or ()) or route.path.endswith(DOWNLOADS):
                 continue
-            if route.path.startswith("/photos/"):
+            if route.path.startswith(("/photos/", "/concerns/")):  # a concern's photos and voice note: files
                 continue
             paths[re.sub(r"{(\w+)}", lambda m: fill[m.group(1)], route.path)] = route.path
     return paths
