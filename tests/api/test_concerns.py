@@ -534,3 +534,53 @@ def test_a_form_sent_several_times_at_once_makes_one_report(
         assert session.scalar(select(func.count()).select_from(Concern)) == 1
         assert session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
         assert session.scalar(select(func.count()).select_from(ConcernVoice)) == 1
+
+
+def test_a_township_concern_goes_to_the_supervisor_not_the_villages(
+    client: TestClient, world: World, concerns: Concerns
+) -> None:
+    villager = villager_token(client, world.villager_phone)
+    supervisor = password_token(client, "supervisor")
+    official = password_token(client, "official-a")
+    office = password_token(client, "grid-2")
+    sent = client.post(
+        "/api/v1/concerns",
+        json={"category": "public_facility", "kind": "complaint", "text": "The bus stop roof leaks",
+              "township_id": world.village_a.township_id},
+        headers=bearer(villager) | {"Idempotency-Key": "t"},
+    )  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    cid = sent.json()["id"]
+    assert sent.json()["village_id"] is None
+    assert client.get(f"/api/v1/concerns/{cid}", headers=bearer(official)).status_code == 404
+    assert client.post(f"/api/v1/concerns/{cid}/accept", headers=bearer(supervisor)).status_code == 200
+    sent_on = client.post(
+        f"/api/v1/concerns/{cid}/dispatch", json={"handler_id": concerns.other_handler_id}, headers=bearer(supervisor)
+    )
+    assert sent_on.status_code == 200, sent_on.text
+    done = client.post(
+        f"/api/v1/concerns/{cid}/resolve",
+        data={"note": "Roof mended", "judgement": "real"},
+        files=[("photo", ("roof.png", photo((4, 4, 4)), "image/png"))],
+        headers=bearer(office),
+    )
+    assert done.status_code == 200, done.text
+    shown = client.get(done.json()["photos"][0]["url"], headers=bearer(villager))
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+
+
+def test_a_step_past_its_deadline_is_listed_as_overdue(
+    client: TestClient, world: World, concerns: Concerns, engine: Engine
+) -> None:
+    late = concerning.concern_in(engine, world, concerns, "accepted")
+    on_time = concerning.concern_in(engine, world, concerns, "accepted")
+    with unit_of_work(engine) as session:
+        row = session.get(Concern, late)
+        assert row is not None and row.step_due_at is not None
+        row.step_due_at = row.step_due_at.replace(year=2020)
+    official = password_token(client, "official-a")
+    listed = client.get("/api/v1/concerns?overdue=true", headers=bearer(official)).json()
+    assert [c["id"] for c in listed] == [late] and listed[0]["overdue"] is True
+    assert client.get(f"/api/v1/concerns/{on_time}", headers=bearer(official)).json()["overdue"] is False
+    villager = villager_token(client, world.villager_phone)
+    assert client.get("/api/v1/concerns?overdue=true", headers=bearer(villager)).json() == []
