@@ -36,12 +36,13 @@ from ledger.concerns import errors as concern_errors
 from ledger.concerns import service as concerns
 from ledger.concerns.models import Concern, ConcernHandlerMember, ConcernKind, ConcernPhoto, ConcernStatus
 from ledger.core import paging
+from ledger.core.base import row_id
 from ledger.core.errors import DomainError, Invalid, Unauthenticated
 from ledger.core.idempotency import IdempotencyRecord
 from ledger.identity.models import Role, User
 from ledger.identity.principal import Principal, managed_village, visible_household, visible_villages
 from ledger.people import households
-from ledger.tenancy import Township, Village, VillageNotFound
+from ledger.tenancy import Township, TownshipNotFound, Village, VillageNotFound
 
 router = APIRouter()
 KINDS = (ConcernKind.HAZARD, ConcernKind.COMPLAINT, ConcernKind.QUESTION, ConcernKind.SUGGESTION)
@@ -60,30 +61,58 @@ def _who(page: Page) -> Principal:
 # --- the village's concern code and its poster ----------------------------------------------------------------
 
 
+def _townships(page: Page) -> list[Township]:
+    """The townships whose own code I may print: a supervisor's, or every one of the county for its admin."""
+    who = _who(page)
+    query = select(Township).where(col(Township.county_id) == who.county_id).order_by(col(Township.id))
+    if who.role != Role.COUNTY_ADMIN:
+        query = query.where(col(Township.id).in_(sorted(who.township_ids)))
+    return list(page.session.scalars(query).all())
+
+
+def _coded_place(page: Page, village_id: int | None, township_id: int | None) -> Village | Township:
+    """The village (managed by me) or the township (mine) whose concern code is asked for."""
+    if (village_id is None) == (township_id is None):
+        raise Invalid("Name the village or the township.", field="village_id")
+    if village_id is not None:
+        return managed_village(page.session, _who(page), village_id)
+    township = next((t for t in _townships(page) if t.id == township_id), None)
+    if township is None:
+        raise TownshipNotFound("No such township among yours.", township_id=township_id)
+    return township
+
+
 @router.get("/office/concerns/poster")
-def poster_page(page: OfficialPage, village_id: Annotated[int | None, Query(gt=0)] = None) -> Response:
-    """The concern code of each of my villages: its poster to print and the QR code alone."""
-    villages = [v for v in visible_villages(page.session, _who(page)) if village_id in (None, v.id)]
-    shown = [managed_village(page.session, _who(page), v.id) for v in villages if v.id is not None]
-    return page.render(
-        "concerns/poster.html",
-        villages=[(v, concern_codes.village_report_url(_keys(page), page.settings, v)) for v in shown],
-    )
+def poster_page(page: OfficialPage) -> Response:
+    """The concern code of each of my villages (and of my township, for a supervisor): its poster to print and
+    the QR code alone."""
+    villages = [
+        managed_village(page.session, _who(page), row_id(v.id)) for v in visible_villages(page.session, _who(page))
+    ]
+    return page.render("concerns/poster.html", villages=villages, townships=_townships(page))
 
 
 @router.get("/office/concerns/poster.svg")
-def poster_svg(page: OfficialPage, village_id: Annotated[int, Query(gt=0)]) -> Response:
-    """The A4 poster of a village's concern code (随手拍·有事您说), in the reader's language."""
-    village = managed_village(page.session, _who(page), village_id)
-    svg = concern_codes.poster_svg(_keys(page), page.settings, village, page.locale)
+def poster_svg(
+    page: OfficialPage,
+    village_id: Annotated[int | None, Query(gt=0)] = None,
+    township_id: Annotated[int | None, Query(gt=0)] = None,
+) -> Response:
+    """The A4 poster of a village's (or township's) concern code (随手拍·有事您说), in the reader's language."""
+    place = _coded_place(page, village_id, township_id)
+    svg = concern_codes.poster_svg(_keys(page), page.settings, place, page.locale)
     return page.respond(Response(svg, media_type="image/svg+xml"))
 
 
 @router.get("/office/concerns/poster.png")
-def poster_png(page: OfficialPage, village_id: Annotated[int, Query(gt=0)]) -> Response:
-    """The village's concern QR code alone, as a picture."""
-    village = managed_village(page.session, _who(page), village_id)
-    return page.respond(Response(concern_codes.qr_png(_keys(page), page.settings, village), media_type="image/png"))
+def poster_png(
+    page: OfficialPage,
+    village_id: Annotated[int | None, Query(gt=0)] = None,
+    township_id: Annotated[int | None, Query(gt=0)] = None,
+) -> Response:
+    """The concern QR code alone, as a picture."""
+    place = _coded_place(page, village_id, township_id)
+    return page.respond(Response(concern_codes.qr_png(_keys(page), page.settings, place), media_type="image/png"))
 
 
 # --- reporting ------------------------------------------------------------------------------------------------

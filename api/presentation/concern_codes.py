@@ -7,7 +7,7 @@ from api import i18n
 from api.i18n import N_
 from ledger.activities import codes, render
 from ledger.core.settings import Settings
-from ledger.tenancy import Village
+from ledger.tenancy import Township, Village
 
 POSTER_TITLE = N_("Report a village problem")
 POSTER_LINES = (
@@ -28,10 +28,22 @@ def village_report_url(keys: codes.Keys, settings: Settings, village: Village) -
     return report_url(settings, codes.sign_concern_place(keys, village_id=village.id))
 
 
-def poster_svg(keys: codes.Keys, settings: Settings, village: Village, locale: str) -> bytes:
-    """The A4 poster of a village's concern code, all in the reader's language."""
+def township_report_url(keys: codes.Keys, settings: Settings, township: Township) -> str:
+    """A township's own code: its concerns belong to no one village (a market, a road between villages)."""
+    assert township.id is not None
+    return report_url(settings, codes.sign_concern_place(keys, township_id=township.id))
+
+
+def _url(keys: codes.Keys, settings: Settings, place: Village | Township) -> str:
+    if isinstance(place, Township):
+        return township_report_url(keys, settings, place)
+    return village_report_url(keys, settings, place)
+
+
+def poster_svg(keys: codes.Keys, settings: Settings, village: Village | Township, locale: str) -> bytes:
+    """The A4 poster of a village's (or a township's) concern code, all in the reader's language."""
     return render.concern_poster_svg(
-        url=village_report_url(keys, settings, village),
+        url=_url(keys, settings, village),
         title=i18n.text(locale, POSTER_TITLE),
         lines=tuple(i18n.text(locale, line) for line in POSTER_LINES),
         place=village.name,
@@ -39,6 +51,6 @@ def poster_svg(keys: codes.Keys, settings: Settings, village: Village, locale: s
     )
 
 
-def qr_png(keys: codes.Keys, settings: Settings, village: Village, *, scale: int = 10) -> bytes:
+def qr_png(keys: codes.Keys, settings: Settings, village: Village | Township, *, scale: int = 10) -> bytes:
     """The QR code alone, as a picture to put on a notice or a screen."""
-    return render.qr_png(village_report_url(keys, settings, village), scale=scale)
+    return render.qr_png(_url(keys, settings, village), scale=scale)

@@ -362,3 +362,27 @@ def test_an_official_records_what_a_reporter_told_in_person_said_of_the_resoluti
     assert 'id="evaluate"' in shown.text
     assert act(browser, concern, "evaluate", {"satisfied": "no", "comment": "Still wobbly"}).status_code == 303
     assert 'data-status="reopened"' in browser.get(f"/office/concerns/{concern}").text
+
+
+def test_a_supervisor_prints_the_townships_own_code_and_a_villager_reports_through_it(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_staff(browser, "supervisor")
+    listing = browser.get("/office/concerns/poster")
+    assert f'data-township-id="{world.village_a.township_id}"' in listing.text
+    assert f'data-village-id="{world.village_b.village_id}"' in listing.text  # B is in A's township too
+    poster = browser.get(f"/office/concerns/poster.svg?township_id={world.village_a.township_id}")
+    assert poster.status_code == 200 and "随手拍·有事您说" in poster.text
+    token = re.search(r"/r/([A-Za-z0-9_-]+)", poster.text)
+    assert token
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")  # a village's official prints no township's code
+    assert "data-township-id" not in browser.get("/office/concerns/poster").text
+    refused = browser.get(f"/office/concerns/poster.svg?township_id={world.village_a.township_id}")
+    assert refused.status_code == 404
+    browser.cookies.clear()
+    sign_in_villager(browser, world.villager_phone)
+    concern = concern_of(report(browser, f"/r/{token.group(1)}", photo=False))
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        row = session.get(Concern, concern)
+        assert row is not None and row.village_id is None and row.township_id == world.village_a.township_id
