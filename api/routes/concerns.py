@@ -157,42 +157,53 @@ async def read_body(request: Request, model: type[M], *, files: Sequence[str]) -
     is 400 (`invalid_json`, `bad_request`), fields that do not fit 422 `invalid_request`, as a JSON body of a
     plain route would be."""
     kind = request.headers.get("content-type", "")
-    if kind.lower().startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        try:
-            form = await request.form(max_files=10, max_fields=40)
-        except HTTPException as error:
-            raise HTTPException(400, "The body cannot be read as a form: " + str(error.detail)) from error
-        except (ValueError, AssertionError, KeyError) as error:
-            raise HTTPException(400, "The body cannot be read as a form.") from error
-        data: dict[str, Any] = {}
-        uploads: dict[str, list[UploadFile]] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                if key == "evidence_ids":
-                    data.setdefault(key, []).append(value)
-                elif key in data:
-                    raise RequestValidationError(
-                        [{"type": "value_error", "loc": ("body", key), "msg": "Given more than once", "input": value}]
-                    )
-                else:
-                    data[key] = value
-            elif key in files:
-                uploads.setdefault(key, []).append(value)
+    if not kind.lower().startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return _from_json(await request.body(), model)
+    try:
+        form = await request.form(max_files=10, max_fields=40)
+    except HTTPException as error:
+        if error.status_code != 400:  # a streamed body past its limit (api/limits.py) stays a 413
+            raise
+        raise HTTPException(400, "The body cannot be read as a form: " + str(error.detail)) from error
+    except (ValueError, AssertionError, KeyError) as error:
+        raise HTTPException(400, "The body cannot be read as a form.") from error
+    try:
+        return _from_form(form, model, files)
+    except BaseException:
+        await form.close()  # its files are not kept past a refusal
+        raise
+
+
+def _refused_field(key: str, problem: str, value: object) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body", key), "msg": problem, "input": value}])
+
+
+def _from_form(form: FormData, model: type[M], files: Sequence[str]) -> Body:
+    data: dict[str, Any] = {}
+    uploads: dict[str, list[UploadFile]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            if key == "evidence_ids":
+                data.setdefault(key, []).append(value)
+            elif key in data:
+                raise _refused_field(key, "Given more than once", value)
             else:
-                raise RequestValidationError(
-                    [{"type": "value_error", "loc": ("body", key), "msg": "No file is taken here", "input": key}]
-                )
-        if any(len(v) > 1 for k, v in uploads.items() if k != "photo"):
-            raise RequestValidationError(
-                [{"type": "value_error", "loc": ("body", "voice"), "msg": "One voice note at most", "input": None}]
-            )
-        try:
-            fields = model.model_validate(data)
-        except ValidationError as error:
-            raise _invalid(error, data) from error
-        voice_files = uploads.get("voice", [])
-        return Body(fields, uploads.get("photo", []), voice_files[0] if voice_files else None, form)
-    raw = await request.body()
+                data[key] = value
+        elif key in files:
+            uploads.setdefault(key, []).append(value)
+        else:
+            raise _refused_field(key, "No file is taken here", key)
+    if len(uploads.get("voice", [])) > 1:
+        raise _refused_field("voice", "One voice note at most", None)
+    try:
+        fields = model.model_validate(data)
+    except ValidationError as error:
+        raise _invalid(error, data) from error
+    voice_files = uploads.get("voice", [])
+    return Body(fields, uploads.get("photo", []), voice_files[0] if voice_files else None, form)
+
+
+def _from_json(raw: bytes, model: type[M]) -> Body:
     try:
         decoded = json.loads(raw)
     except UnicodeDecodeError as error:

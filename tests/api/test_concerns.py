@@ -293,6 +293,13 @@ def test_three_photos_and_a_voice_note_fit_the_body_limit(
         headers=bearer(villager) | {"Idempotency-Key": "h", "Content-Type": "multipart/form-data; boundary=x"},
     )
     assert huge.status_code == 413 and huge.json()["code"] == "body_too_large"
+    head = b'--x\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+    streamed = client.post(  # no Content-Length: counted as it streams, and refused at the limit
+        "/api/v1/concerns",
+        content=iter([head, *([b"\0" * (1 << 20)] * (limit // (1 << 20) + 2))]),
+        headers=bearer(villager) | {"Idempotency-Key": "s", "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert streamed.status_code == 413 and streamed.json()["code"] == "body_too_large"
 
 
 def test_the_list_pages_and_filters(client: TestClient, world: World, concerns: Concerns, engine: Engine) -> None:
