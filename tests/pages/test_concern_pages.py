@@ -386,3 +386,49 @@ def test_a_supervisor_prints_the_townships_own_code_and_a_villager_reports_throu
     with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
         row = session.get(Concern, concern)
         assert row is not None and row.village_id is None and row.township_id == world.village_a.township_id
+
+
+def test_a_voice_note_goes_with_the_report_and_a_resend_of_the_form_reports_once(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    form = browser.get("/me/concerns/new")
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key
+    data = {"csrf": csrf_of(form.text), "key": key.group(1), "kind": "question", "category": "public_service"}
+    data["text"] = "When is the clinic open?"
+    voice = ("voice", ("note.ogg", b"OggS" + bytes(200), "audio/ogg"))
+    first = browser.post("/me/concerns/new", data=data, files=[voice])
+    again = browser.post("/me/concerns/new", data=data, files=[voice])  # the double tap, or a resend
+    assert concern_of(first) == concern_of(again)
+    parcel = browser.get(f"/me/concerns/{concern_of(first)}")
+    assert f'src="/concerns/{concern_of(first)}/voice"' in parcel.text
+    heard = browser.get(f"/concerns/{concern_of(first)}/voice")
+    assert heard.status_code == 200 and heard.headers["content-type"] == "audio/ogg"
+    assert heard.content.startswith(b"OggS")
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert len(session.scalars(select(Concern)).all()) == 1
+    browser.cookies.clear()
+    sign_in_villager(browser, "13900000002")  # another household hears nothing of it
+    assert browser.get(f"/concerns/{concern_of(first)}/voice").status_code == 404
+
+
+def test_too_many_photos_or_a_voice_note_that_is_no_recording_are_refused_in_words(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    sign_in_villager(browser, world.villager_phone)
+    photos = [("photo", (f"p{n}.jpg", JPEG, "image/jpeg")) for n in range(4)]
+    form = browser.get("/me/concerns/new")
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key
+    data = {"csrf": csrf_of(form.text), "key": key.group(1), "kind": "hazard", "category": "road_hazard"}
+    data["text"] = "Four photos"
+    many = browser.post("/me/concerns/new", data=data, files=photos)
+    assert many.status_code == 422 and 'data-refusal="concern_too_many_photos"' in many.text
+    assert "最多三张照片" in many.text and "Four photos" in many.text  # what was typed is kept
+    not_audio = browser.post(
+        "/me/concerns/new", data=data, files=[("voice", ("note.txt", b"hello, this is text", "audio/ogg"))]
+    )
+    assert not_audio.status_code == 415 and 'data-refusal="concern_voice_type"' in not_audio.text
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.scalars(select(Concern)).first() is None
