@@ -793,6 +793,8 @@ def load_steps(session: Session, village_ids: Sequence[int], start: datetime, en
             .where(
                 concern.c.village_id.in_(village_ids),
                 concern.c.created_at < end,
+                # closing is a concern's last step: one closed before the window has no step in it
+                or_(concern.c.closed_at.is_(None), concern.c.closed_at >= start),
                 event.c.action.in_(TRANSITION_ACTIONS),
             )
             .subquery()
