@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from api.pages import (
     account,
     charts,
+    concern_setup,
     concerns,
     county,
     importing,
@@ -29,6 +30,7 @@ ROUTERS = (
     account.signin_router,
     villager.router,
     concerns.router,
+    concern_setup.router,
     office.router,
     partner.router,
     partner_setup.router,

@@ -115,6 +115,12 @@ SECTIONS = (
         "/county/scorecards",
     ),
     Section(
+        "concerns",
+        N_("Village concerns"),
+        N_("Categories and their deadlines, handlers, places, the working calendar, outside systems (Open311)."),
+        "/county/concerns/categories",
+    ),
+    Section(
         "changes",
         N_("Change log"),
         N_("Every change to the county's set-up: who, when, before and after."),

@@ -136,6 +136,25 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/concern-handlers/{handler_id}/members"): "who acts for a handler; acting on one's own "
     "household's concern is refused at each step",
     ("PATCH", "/api/v1/concern-handlers/{handler_id}"): "whether a handler takes concerns, for every household",
+    ("POST", "/county/concerns/categories"): "the page of POST /api/v1/concern-categories",
+    ("POST", "/county/concerns/categories/{category_id}"): "the page of PATCH /api/v1/concern-categories/{category_id} "
+    "and PUT …/deadlines",
+    ("POST", "/county/concerns/handlers"): "the page of POST /api/v1/concern-handlers",
+    ("POST", "/county/concerns/handlers/{handler_id}/members"): "the page of PUT "
+    "/api/v1/concern-handlers/{handler_id}/members",
+    (
+        "POST",
+        "/county/concerns/handlers/{handler_id}/active",
+    ): "the page of PATCH /api/v1/concern-handlers/{handler_id}",
+    ("POST", "/county/concerns/places"): "the page of POST /api/v1/concern-places",
+    ("POST", "/county/concerns/places/{place_id}/active"): "the page of PATCH /api/v1/concern-places/{place_id}",
+    ("POST", "/office/concerns/places"): "the page of POST /api/v1/concern-places",
+    ("POST", "/office/concerns/places/{place_id}/active"): "the page of PATCH /api/v1/concern-places/{place_id}",
+    ("POST", "/county/calendar"): "the page of PUT /api/v1/calendar",
+    ("POST", "/county/calendar/days"): "the page of PUT /api/v1/calendar/days/{day}",
+    ("POST", "/county/calendar/days/{day}/remove"): "the page of DELETE /api/v1/calendar/days/{day}",
+    ("POST", "/county/open311"): "the page of POST /api/v1/open311-clients",
+    ("POST", "/county/open311/{client_id}/disable"): "the page of POST /api/v1/open311-clients/{client_id}/disable",
 }
 
 
