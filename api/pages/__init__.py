@@ -29,8 +29,8 @@ ROUTERS = (
     account.router,
     account.signin_router,
     villager.router,
+    concern_setup.router,  # before concerns: /office/concerns/places is no concern's id
     concerns.router,
-    concern_setup.router,
     office.router,
     partner.router,
     partner_setup.router,
