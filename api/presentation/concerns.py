@@ -167,12 +167,16 @@ def _voices(session: Session, concern_ids: Sequence[int]) -> set[int]:
     }
 
 
-def _reporter(session: Session, who: Principal, concern: Concern) -> ReporterOut | None:
+def _reporter(
+    session: Session, who: Principal, concern: Concern, households: dict[int, SQLModel] | None = None
+) -> ReporterOut | None:
     if not access.shows_reporter(session, who, concern):
         return None
-    household = (
-        session.get(Household, concern.reporter_household_id) if concern.reporter_household_id is not None else None
-    )
+    household = None
+    if concern.reporter_household_id is not None:
+        found = (households or {}).get(concern.reporter_household_id)
+        household = found if found is not None else session.get(Household, concern.reporter_household_id)
+    assert household is None or isinstance(household, Household)
     return ReporterOut(
         household_id=concern.reporter_household_id,
         household_name=household.name if household is not None else None,
@@ -208,6 +212,7 @@ def _out(
     now: datetime,
     timeline: list[StepOut] | None,
     replayed: bool,
+    households: dict[int, SQLModel] | None = None,
 ) -> ConcernOut:
     concern_id = row_id(concern.id)
     return ConcernOut(
@@ -244,7 +249,7 @@ def _out(
         closed_at=concern.closed_at,
         photos=photos,
         voice_url=voice_url(concern_id) if has_voice else None,
-        reporter=_reporter(session, who, concern),
+        reporter=_reporter(session, who, concern, households),
         reward=_reward(session, who, concern),
         actions=actions(session, who, concern),
         version=concern.version,
@@ -276,14 +281,15 @@ def concern_out(session: Session, who: Principal, concern: Concern, *, replayed:
 
 
 def concerns_out(session: Session, who: Principal, concerns: Sequence[Concern]) -> list[ConcernOut]:
-    """Many concerns as this caller may see them, without their timelines; categories, handlers, places, photos
-    and voice notes read once for the whole page."""
+    """Many concerns as this caller may see them, without their timelines; categories, handlers, places, photos,
+    voice notes and reporting households read once for the whole page."""
     ids = [row_id(c.id) for c in concerns]
     categories = _rows(session, ConcernCategory, (c.category_id for c in concerns))
     handlers = _rows(session, ConcernHandler, (c.handler_id for c in concerns))
     places = _rows(session, ConcernPlace, (c.place_id for c in concerns))
     photos = _photos(session, ids)
     voices = _voices(session, ids)
+    households = _rows(session, Household, (c.reporter_household_id for c in concerns))  # held: one read each
     now = utcnow()
     found = []
     for concern in concerns:
@@ -306,6 +312,7 @@ def concerns_out(session: Session, who: Principal, concerns: Sequence[Concern]) 
                 now=now,
                 timeline=None,
                 replayed=False,
+                households=households,
             )
         )
     return found

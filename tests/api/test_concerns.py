@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlmodel import col
 from starlette.datastructures import UploadFile
 
@@ -591,3 +591,33 @@ def test_a_step_past_its_deadline_is_listed_as_overdue(
     assert client.get(f"/api/v1/concerns/{on_time}", headers=bearer(official)).json()["overdue"] is False
     villager = villager_token(client, world.villager_phone)
     assert client.get("/api/v1/concerns?overdue=true", headers=bearer(villager)).json() == []
+
+
+def test_a_page_of_concerns_reads_the_same_few_statements_however_many_rows(
+    client: TestClient, world: World, concerns: Concerns, engine: Engine
+) -> None:
+    """The list reads categories, handlers, places, photos, voice notes and reporting households once for the
+    page: ten rows and forty cost the county admin and the reporter the same number of statements."""
+    tokens = {"admin": password_token(client, "admin"), "villager": villager_token(client, world.villager_phone)}
+    statements: list[str] = []
+
+    def seen(*args: Any, **kwargs: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+
+    def counted(token: str) -> int:
+        statements.clear()
+        assert client.get("/api/v1/concerns?limit=200", headers=bearer(token)).status_code == 200
+        return len(statements)
+
+    try:
+        for _ in range(10):
+            concerning.concern_in(engine, world, concerns, "closed")
+        few = {who: counted(token) for who, token in tokens.items()}
+        for _ in range(30):
+            concerning.concern_in(engine, world, concerns, "closed")
+        many = {who: counted(token) for who, token in tokens.items()}
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert many == few, (few, many)
