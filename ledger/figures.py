@@ -58,8 +58,9 @@ from ledger.concerns.models import (
 from ledger.core import exports, paging
 from ledger.core.base import row_id, table_of
 from ledger.core.errors import Invalid
+from ledger.identity.models import Role
 from ledger.identity.principal import Principal, visible_villages
-from ledger.tenancy import County, Household, Village, VillageNotFound
+from ledger.tenancy import County, Household, Township, Village, VillageNotFound
 
 MONTHS = 12  # the dashboard's window: this month and the eleven before it
 STANDING = (ClaimStatus.APPROVED.value, ClaimStatus.SETTLED.value)
@@ -105,10 +106,20 @@ class Scope:
     villages: list[Village]
     village_id: int | None = None
     township_id: int | None = None
+    townships: tuple[tuple[int, str], ...] = ()  # townships whose own concerns (no village) the figures cover
 
     @property
     def village_ids(self) -> list[int]:
         return [v.id for v in self.villages if v.id is not None]
+
+    @property
+    def township_ids(self) -> list[int]:
+        return [t for t, _ in self.townships]
+
+    def units(self) -> list[tuple[int, str]]:
+        """The rows of the concern figures: each village (its id), then each township's own concerns (the
+        township's id, negated: a key of its own), with their names."""
+        return [(row_id(v.id), v.name) for v in self.villages] + [(-t, name) for t, name in self.townships]
 
     @property
     def timezone(self) -> str:
@@ -135,8 +146,25 @@ def scope_of(
         if not villages:
             raise VillageNotFound("No village of that township among yours.", township_id=township_id)
     return Scope(
-        county=_county(session, who.county_id), villages=villages, village_id=village_id, township_id=township_id
+        county=_county(session, who.county_id),
+        villages=villages,
+        village_id=village_id,
+        township_id=township_id,
+        townships=() if village_id is not None else _own_townships(session, who, township_id),
     )
+
+
+def _own_townships(session: Session, who: Principal, township_id: int | None) -> tuple[tuple[int, str], ...]:
+    """The townships whose own concerns (a township's code, no village) `who` sees: the county's for its admin and
+    auditors, a supervisor's own townships; narrowed to one."""
+    if who.role in (Role.COUNTY_ADMIN, Role.AUDITOR):
+        where = col(Township.county_id) == who.county_id
+    elif who.township_ids:
+        where = col(Township.id).in_(sorted(who.township_ids))
+    else:
+        return ()
+    found = session.execute(sa_select(col(Township.id), col(Township.name)).where(where).order_by(col(Township.id)))
+    return tuple((int(t), str(name)) for t, name in found.all() if township_id is None or t == township_id)
 
 
 def village_scope(session: Session, village: Village) -> Scope:
@@ -734,19 +762,30 @@ CONCERNS_OPEN = ["village_id", "village", "open_now", "overdue_now"]
 CATEGORY_COLUMNS = ["category_id", "category_code", "category_zh", "category_en"]
 
 
-def _concerns_of(village_ids: Sequence[int]) -> Any:
-    return col(Concern.village_id).in_(village_ids)
+def _concerns_of(village_ids: Sequence[int], township_ids: Sequence[int] = ()) -> Any:
+    """The concerns of these villages, and the townships' own (no village)."""
+    villages = col(Concern.village_id).in_(village_ids)
+    if not township_ids:
+        return villages
+    return or_(villages, col(Concern.village_id).is_(None) & col(Concern.township_id).in_(township_ids))
 
 
-def load_concerns(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
-    """The villages' concerns received or closed in [start, end), and every one open now (columns
-    CONCERN_COLUMNS, times in UTC)."""
+def _unit(village: Any, township: Any) -> Any:
+    """A concern's row key: its village, or its township's id negated for a township's own concern."""
+    return func.coalesce(village, -township)
+
+
+def load_concerns(
+    session: Session, village_ids: Sequence[int], start: datetime, end: datetime, township_ids: Sequence[int] = ()
+) -> pd.DataFrame:
+    """The villages' (and the townships' own) concerns received or closed in [start, end), and every one open now
+    (columns CONCERN_COLUMNS, times in UTC; `village_id` is the township's id negated for a township's own)."""
     rows: list[tuple[Any, ...]] = []
-    if village_ids:
+    if village_ids or township_ids:
         found = session.connection().execute(
             sa_select(
                 col(Concern.id),
-                col(Concern.village_id),
+                _unit(col(Concern.village_id), col(Concern.township_id)),
                 col(Concern.category_id),
                 col(Concern.status),
                 col(Concern.created_at),
@@ -754,7 +793,7 @@ def load_concerns(session: Session, village_ids: Sequence[int], start: datetime,
                 col(Concern.closed_by),
                 col(Concern.step_due_at),
             ).where(
-                _concerns_of(village_ids),
+                _concerns_of(village_ids, township_ids),
                 or_(
                     (col(Concern.created_at) >= start) & (col(Concern.created_at) < end),
                     (col(Concern.closed_at) >= start) & (col(Concern.closed_at) < end),
@@ -769,19 +808,21 @@ def load_concerns(session: Session, village_ids: Sequence[int], start: datetime,
     return concerns
 
 
-def load_steps(session: Session, village_ids: Sequence[int], start: datetime, end: datetime) -> pd.DataFrame:
+def load_steps(
+    session: Session, village_ids: Sequence[int], start: datetime, end: datetime, township_ids: Sequence[int] = ()
+) -> pd.DataFrame:
     """The steps taken in [start, end) on the villages' concerns that the figures time or count (accept, dispatch,
     resolve; evaluate and reopen), each with the deadline recorded when its step opened: the `due_at` of the
     concern's transition event just before it (overdue and escalation events, which open no step, are passed
     over). Columns STEP_COLUMNS, times in UTC; `satisfied` is the concern's last evaluation."""
     rows: list[tuple[Any, ...]] = []
-    if village_ids:
+    if village_ids or township_ids:
         event, concern = table_of(ConcernEvent), table_of(Concern)
         opened = func.lag(event.c.due_at).over(partition_by=event.c.concern_id, order_by=event.c.id)
         timeline = (
             sa_select(
                 event.c.concern_id,
-                concern.c.village_id,
+                _unit(concern.c.village_id, concern.c.township_id).label("village_id"),
                 concern.c.category_id,
                 event.c.action,
                 event.c.at,
@@ -791,7 +832,7 @@ def load_steps(session: Session, village_ids: Sequence[int], start: datetime, en
             )
             .join(concern, concern.c.id == event.c.concern_id)
             .where(
-                concern.c.village_id.in_(village_ids),
+                _concerns_of(village_ids, township_ids),
                 concern.c.created_at < end,
                 # closing is a concern's last step: one closed before the window has no step in it
                 or_(concern.c.closed_at.is_(None), concern.c.closed_at >= start),
@@ -833,13 +874,13 @@ def concerns_version(session: Session, scope: Scope, now: datetime) -> tuple[Any
     cheaply: the months shown, the villages and categories by name, and per status how many concerns, the last
     id and the sum of their versions (every move bumps a concern's version), and how many are late now."""
     months = months_until(now, scope.timezone)
-    ids = scope.village_ids
+    ids, townships = scope.village_ids, scope.township_ids
     statuses: tuple[tuple[Any, ...], ...] = ()
     late = 0
-    if ids:
+    if ids or townships:
         found = session.connection().execute(
             sa_select(col(Concern.status), func.count(), func.max(col(Concern.id)), func.sum(col(Concern.version)))
-            .where(_concerns_of(ids))
+            .where(_concerns_of(ids, townships))
             .group_by(col(Concern.status))
             .order_by(col(Concern.status))
         )
@@ -847,7 +888,7 @@ def concerns_version(session: Session, scope: Scope, now: datetime) -> tuple[Any
         late = int(
             session.connection().scalar(
                 sa_select(func.count()).where(
-                    _concerns_of(ids),
+                    _concerns_of(ids, townships),
                     col(Concern.status).in_([s.value for s in OPEN_STATUSES]),
                     col(Concern.step_due_at) < now,
                 )
@@ -857,7 +898,7 @@ def concerns_version(session: Session, scope: Scope, now: datetime) -> tuple[Any
     categories = load_categories(session, scope.county.id or 0)
     return (
         tuple(months),
-        tuple((v.id, v.name) for v in scope.villages),
+        tuple(scope.units()),
         scope.timezone,
         tuple(categories.itertuples(index=False, name=None)),
         statuses,
@@ -958,7 +999,7 @@ def concern_figures(
     table["month"] = month
     table["village"] = table["village_id"].map(dict(villages))
     table = table.merge(categories, on="category_id", how="left")
-    return table[CONCERN_FIGURES]
+    return _township_rows(table[CONCERN_FIGURES])
 
 
 def concerns_by_month(
@@ -979,16 +1020,26 @@ def concerns_open(concerns: pd.DataFrame, villages: Sequence[tuple[int, str]], n
     table = pd.DataFrame(list(villages), columns=["village_id", "village"])
     for column in ("open_now", "overdue_now"):
         table[column] = table["village_id"].map(found[column]).fillna(0).astype("int64")
-    return table[CONCERNS_OPEN]
+    return _township_rows(table[CONCERNS_OPEN])
+
+
+def _township_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A township's own concerns are a row named by the township, with no village id (their key was the
+    township's id negated)."""
+    table = table.copy()
+    table["village_id"] = pd.Series(
+        [int(k) if k > 0 else None for k in table["village_id"]], dtype=object, index=table.index
+    )
+    return table
 
 
 def scope_concerns(session: Session, scope: Scope, month: str, now: datetime) -> pd.DataFrame:
     """The concern figures of one month (YYYY-MM, county time) of the scope, per village and category."""
     start, end = month_bounds(month, scope.timezone)
     return concern_figures(
-        load_concerns(session, scope.village_ids, start, end),
-        load_steps(session, scope.village_ids, start, end),
-        [(row_id(v.id), v.name) for v in scope.villages],
+        load_concerns(session, scope.village_ids, start, end, scope.township_ids),
+        load_steps(session, scope.village_ids, start, end, scope.township_ids),
+        scope.units(),
         load_categories(session, row_id(scope.county.id)),
         month=month,
         timezone=scope.timezone,
@@ -1006,8 +1057,8 @@ def concerns_months(session: Session, scope: Scope, now: datetime) -> pd.DataFra
     months = months_until(now, scope.timezone)
     start, end = span(months, scope.timezone)
     return concerns_by_month(
-        load_concerns(session, scope.village_ids, start, end),
-        load_steps(session, scope.village_ids, start, end),
+        load_concerns(session, scope.village_ids, start, end, scope.township_ids),
+        load_steps(session, scope.village_ids, start, end, scope.township_ids),
         months=months,
         timezone=scope.timezone,
     )
@@ -1016,9 +1067,7 @@ def concerns_months(session: Session, scope: Scope, now: datetime) -> pd.DataFra
 def concerns_open_now(session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
     """The dashboard's open and late concerns per village, at `now`."""
     start, end = month_bounds(months_until(now, scope.timezone, 1)[0], scope.timezone)
-    return concerns_open(
-        load_concerns(session, scope.village_ids, start, end), [(row_id(v.id), v.name) for v in scope.villages], now
-    )
+    return concerns_open(load_concerns(session, scope.village_ids, start, end, scope.township_ids), scope.units(), now)
 
 
 CONCERN_TABLES: dict[str, Any] = {
@@ -1035,8 +1084,8 @@ def concern_report(session: Session, scope: Scope, month: str, now: datetime) ->
     rows = scope_concerns(session, scope, month, now)
     start, end = month_bounds(month, scope.timezone)
     summary = concerns_by_month(
-        load_concerns(session, scope.village_ids, start, end),
-        load_steps(session, scope.village_ids, start, end),
+        load_concerns(session, scope.village_ids, start, end, scope.township_ids),
+        load_steps(session, scope.village_ids, start, end, scope.township_ids),
         months=[month],
         timezone=scope.timezone,
     ).assign(open_now=int(rows["open_now"].sum()), overdue_now=int(rows["overdue_now"].sum()))

@@ -5,19 +5,22 @@ and in whichever file."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from api.app import ROUTERS
 from api.presentation.files import FileWords
 from ledger import figures
+from ledger.concerns.models import Concern, ConcernCategory
 from ledger.core.base import utcnow
 from ledger.core.db import unit_of_work
-from ledger.tenancy import County, Village
+from ledger.tenancy import County, Township, Village
 from tests import factories
 from tests.api.conftest import World, bearer, password_token, villager_token
 from tests.ledger.test_concern_figures import tell_in
@@ -132,3 +135,43 @@ def test_figures_is_not_taken_for_a_concerns_id() -> None:
     paths = [route.path for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
     mine = paths.index(URL)
     assert all(paths.index(path) > mine for path in paths if path.startswith("/api/v1/concerns/{"))
+
+
+def test_a_townships_own_concerns_are_a_row_of_their_own_for_those_who_see_them(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    """A concern of the township's own code (no village): the supervisor of the township and the county count it,
+    as a row named by the township with no village id; a village's official does not."""
+    told(engine, world)
+    with unit_of_work(engine) as session:
+        township = session.get(Township, world.village_a.township_id)
+        assert township is not None
+        category = session.scalars(
+            select(ConcernCategory).where(
+                col(ConcernCategory.county_id) == world.village_a.county_id, col(ConcernCategory.code) == "road"
+            )
+        ).one()
+        session.add(
+            Concern(
+                county_id=world.village_a.county_id,
+                township_id=world.village_a.township_id,
+                village_id=None,
+                category_id=factories.id_of(category),
+                kind="hazard",
+                text="镇上的桥",
+                entered_by="user:1",
+                created_at=datetime(2026, 11, 12, 2, tzinfo=UTC),
+                step_due_at=datetime(2026, 11, 12, 2, 1, tzinfo=UTC),
+            )
+        )
+        name = township.name
+    for who in ("supervisor", "admin"):
+        body = get(client, password_token(client, who)).json()
+        [own] = [row for row in body["rows"] if row["village_id"] is None]
+        assert (own["village"], own["category_code"], own["received"], own["open_now"]) == (name, "road", 1, 1)
+        assert body["summary"]["received"] == {"supervisor": 5, "admin": 6}[who] + 1  # the township's counted too
+    official = get(client, password_token(client, "official-a")).json()
+    assert all(row["village_id"] is not None for row in official["rows"])
+    assert official["summary"]["received"] == 5
+    narrowed = get(client, password_token(client, "admin"), village_id=world.village_a.village_id).json()
+    assert all(row["village_id"] == world.village_a.village_id for row in narrowed["rows"])
