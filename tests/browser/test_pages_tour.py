@@ -35,6 +35,7 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("office-disputes", "/office/disputes"),
         ("office-rating-reviews", "/office/rating-reviews"),
         ("office-dashboard", "/office/dashboard"),
+        ("office-concern-places", "/office/concerns/places"),
         ("office-concerns", "/office/concerns"),
         ("office-concern-codes", "/office/concerns/poster"),
         ("office-concern-new", "/office/concerns/new"),

@@ -117,6 +117,7 @@ def test_officials_see_only_their_villages_places_and_no_county_page(
         assert village_b is not None
         b_name = village_b.name
     sign_in_staff(browser, "official-a")
+    assert 'href="/office/concerns/places"' in browser.get("/office").text  # the menu leads there
     own = browser.get("/office/concerns/places")
     assert own.status_code == 200 and "村里的地点" in own.text
     assert f'name="village_id" value="{world.village_a.village_id}"' in own.text and b_name not in own.text
