@@ -40,6 +40,13 @@ TOURS: dict[str, list[tuple[str, str]]] = {
         ("office-concern-codes", "/office/concerns/poster"),
         ("office-concern-new", "/office/concerns/new"),
     ],
+    "admin": [
+        ("county-concern-categories", "/county/concerns/categories"),
+        ("county-concern-handlers", "/county/concerns/handlers"),
+        ("county-concern-places", "/county/concerns/places"),
+        ("county-calendar", "/county/calendar"),
+        ("county-open311", "/county/open311"),
+    ],
     "mart-staff": [
         ("till", "/till"),
         ("till-settlement", "/till/settlement"),
