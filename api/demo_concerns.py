@@ -86,6 +86,7 @@ class Cast:
     office_handler: int
     homes: list[demo_history.Home]
     places: list[int]
+    township_id: int = 0
 
 
 class Play:
@@ -209,6 +210,7 @@ class Story:
     place: int | None = None  # the index of the village's place
     judgement: str = "real"
     hours_ago: int | None = None  # reported this many hours before now instead (whatever the hour): this month's
+    township: bool = False  # at the township's own code: no village; the supervisor accepts and dispatches it
 
 
 QINGSHAN = [
@@ -230,6 +232,7 @@ QINGSHAN = [
     Story(2, 9, "public_facility", until="resolved", place=1),
     Story(0, 0, "environment", until="dispatched", place=2, hours_ago=3),  # with the grid member, in time
     Story(0, 0, "public_service", until="dispatched", office=True, hours_ago=1),
+    Story(27, 10, "road_hazard", office=True, township=True),  # at the township's own code (青山镇)
 ]
 ZHULIN = [
     Story(105, 10, "water_power"),
@@ -259,6 +262,8 @@ def tell(play: Play, cast: Cast, village_id: int, story: Story, reporter: Princi
         t = play.now - timedelta(hours=story.hours_ago)
     reach = STEPS.index(story.until)
     place_id = cast.places[story.place] if story.place is not None else None
+    staff = cast.supervisor if story.township else cast.official
+    where = {"village_id": None, "township_id": cast.township_id} if story.township else {"village_id": village_id}
     if story.in_person:
         play.report(
             t,
@@ -284,25 +289,25 @@ def tell(play: Play, cast: Cast, village_id: int, story: Story, reporter: Princi
                 kind=kind,
                 text=text,
                 anonymous=story.anonymous,
-                village_id=village_id,
                 place_id=place_id,
+                **where,
             ),
         )
     if reach < 1:
         return
     t += timedelta(hours=2, minutes=play.rng.randrange(60)) if story.accept_late else timedelta(seconds=30)
-    play.accept(t, tale, cast.official)
+    play.accept(t, tale, staff)
     if reach < 2:
         return
     handler, member = (cast.office_handler, cast.office) if story.office else (cast.grid_handler, cast.grid)
     t += timedelta(hours=3, minutes=play.rng.randrange(60)) if story.dispatch_late else 3 * MINUTE
-    play.dispatch(t, tale, cast.official, handler)
+    play.dispatch(t, tale, staff, handler)
     if story.sent_back:
         t += timedelta(hours=1)
         play.send_back(t, tale, member)
         t += 4 * MINUTE
         handler, member = cast.grid_handler, cast.grid
-        play.dispatch(t, tale, cast.official, handler)
+        play.dispatch(t, tale, staff, handler)
     if reach < 3:
         return
     t += timedelta(days=8) if story.resolve_late else timedelta(hours=4 + play.rng.randrange(14))
@@ -393,6 +398,7 @@ def play(
             row_id(office_handler.id),
             place.homes,
             spots,
+            row_id(place.village.township_id),
         )
         reporters = [home.villager for home in place.homes[3:]]  # households 1 and 3 are the printed help's
         for n, story in enumerate(stories):
