@@ -432,3 +432,23 @@ def test_too_many_photos_or_a_voice_note_that_is_no_recording_are_refused_in_wor
     assert not_audio.status_code == 415 and 'data-refusal="concern_voice_type"' in not_audio.text
     with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
         assert session.scalars(select(Concern)).first() is None
+
+
+def test_a_second_report_of_the_same_place_joins_the_first_and_its_reporter_follows_that_one(
+    browser: TestClient, world: World, handling: Handling
+) -> None:
+    with unit_of_work(browser.app.state.engine) as session:  # type: ignore[attr-defined]
+        admin = session.scalars(select(User).where(col(User.username) == "admin")).one()
+        who = factories.principal_of(session, factories.id_of(admin))
+        bridge = factories.id_of(setup.add_place(session, who, village_id=world.village_a.village_id, name="石桥"))
+    sign_in_villager(browser, world.villager_phone)
+    form = browser.get("/me/concerns/new")
+    assert f'<option value="{bridge}">石桥</option>' in form.text  # the village's places to choose from
+    first = concern_of(report(browser, "/me/concerns/new", photo=False, place_id=str(bridge)))
+    browser.cookies.clear()
+    sign_in_villager(browser, "13900000002")
+    joined = report(browser, "/me/concerns/new", photo=False, place_id=str(bridge), text="The bridge rail is broken")
+    assert concern_of(joined) == first  # the parcel view of the concern it joined
+    followed = browser.get(joined.headers["location"])
+    assert followed.status_code == 200 and "已经有人反映过同一个问题" in followed.text
+    assert f'data-concern-id="{first}"' in browser.get("/me/concerns").text
