@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import in_turn, public
 from api.observability import count_error
 from api.problems import StatusPage
-from ledger.concerns import open311, service
+from ledger.concerns import deadlines, open311, service
 from ledger.concerns.models import (
     Channel,
     Concern,
@@ -271,23 +271,24 @@ def _default_kind(category: ConcernCategory) -> str:
     return "hazard" if category.urgent else "complaint"
 
 
-def _duration(minutes: int, working: bool) -> str:
-    if minutes % (8 * 60) == 0 and working and minutes >= 8 * 60:
-        return f"{minutes // (8 * 60)} working day(s)"
+def _duration(minutes: int, working: bool, day: int) -> str:
+    """A deadline in words; `day`: the working minutes of one of the county's working days."""
+    if working and minutes % day == 0:
+        return f"{minutes // day} working day(s)"
     if minutes % 60 == 0:
         return f"{minutes // 60} {'working ' if working else ''}hour(s)"
     return f"{minutes} {'working ' if working else ''}minute(s)"
 
 
-def service_out(category: ConcernCategory, english: bool) -> dict[str, Any]:
+def service_out(category: ConcernCategory, english: bool, day: int) -> dict[str, Any]:
     return {
         "service_code": category.code,
         "service_name": _name(category, english),
         "description": (
             f"{category.name_en} ({category.name_zh}): accepted within "
-            f"{_duration(category.accept_minutes, True)}, dispatched within "
-            f"{_duration(category.dispatch_minutes, True)}, resolved within "
-            f"{_duration(category.resolve_minutes, category.resolve_working)}."
+            f"{_duration(category.accept_minutes, True, day)}, dispatched within "
+            f"{_duration(category.dispatch_minutes, True, day)}, resolved within "
+            f"{_duration(category.resolve_minutes, category.resolve_working, day)}."
         ),
         "metadata": True,  # the attributes anonymous and kind (services/{code}.json)
         "type": "realtime",
@@ -433,7 +434,8 @@ async def services(request: Request) -> JSONResponse:
 
     def work(session: Session) -> list[dict[str, Any]]:
         county = _county(session, jurisdiction)
-        return [service_out(c, english) for c in open311.categories_of(session, row_id(county.id))]
+        day = deadlines.day_minutes(session, row_id(county.id))
+        return [service_out(c, english, day) for c in open311.categories_of(session, row_id(county.id))]
 
     answer = await _answer(request, work)
     return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)

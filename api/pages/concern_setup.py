@@ -41,7 +41,6 @@ AdminPage = Annotated[Page, page_allow(Role.COUNTY_ADMIN)]
 OfficialPage = Annotated[Page, page_allow(Role.OFFICIAL)]
 Short = Annotated[str, Form(max_length=12)]
 Name = Annotated[str, Form(max_length=200)]
-WORKING_DAY = 8 * 60  # the deadlines' "working day": 8 working hours (docs/concerns.md)
 
 DONE: dict[str, str] = {
     "category_added": N_("The category was added."),
@@ -141,11 +140,12 @@ def _county(page: Page) -> County:
 # --- a deadline in words ------------------------------------------------------------------------------------------
 
 
-def deadline_words(page: Page, minutes: int, working: bool) -> str:
-    """A step's deadline as a person says it: 1 working minute, 3 working days, 24 hours."""
+def deadline_words(page: Page, minutes: int, working: bool, day: int) -> str:
+    """A step's deadline as a person says it: 1 working minute, 3 working days, 24 hours (`day`: the working
+    minutes of one of the county's working days)."""
     if working:
-        if minutes % WORKING_DAY == 0:
-            return page._("%(n)s working days", n=minutes // WORKING_DAY)
+        if minutes % day == 0:
+            return page._("%(n)s working days", n=minutes // day)
         if minutes % 60 == 0:
             return page._("%(n)s working hours", n=minutes // 60)
         return page._("%(n)s working minutes", n=minutes)
@@ -170,14 +170,14 @@ def _reward_matters(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-def _category_view(page: Page, category: ConcernCategory, names: dict[str, str]) -> dict[str, Any]:
+def _category_view(page: Page, category: ConcernCategory, names: dict[str, str], day: int) -> dict[str, Any]:
     resolve_hours = category.resolve_minutes % 60 == 0
     return {
         "row": category,
         "name": category.name_zh if page.locale == "zh_CN" else category.name_en,
-        "accept": deadline_words(page, category.accept_minutes, True),
-        "dispatch": deadline_words(page, category.dispatch_minutes, True),
-        "resolve": deadline_words(page, category.resolve_minutes, category.resolve_working),
+        "accept": deadline_words(page, category.accept_minutes, True, day),
+        "dispatch": deadline_words(page, category.dispatch_minutes, True, day),
+        "resolve": deadline_words(page, category.resolve_minutes, category.resolve_working, day),
         "matter": names.get(category.matter_code or "", category.matter_code or ""),
         "resolve_amount": category.resolve_minutes // 60 if resolve_hours else category.resolve_minutes,
         "resolve_unit": "hours" if resolve_hours else "minutes",
@@ -187,7 +187,9 @@ def _category_view(page: Page, category: ConcernCategory, names: dict[str, str])
 def _categories_page(page: Page, status_code: int = 200, **context: Any) -> Response:
     matters = _reward_matters(page)
     names = {m["code"]: m["name"] for m in matters}
-    shown = [_category_view(page, c, names) for c in setup.categories(page.session, shared.who(page).county_id)]
+    county_id = shared.who(page).county_id
+    day = deadlines.day_minutes(page.session, county_id)
+    shown = [_category_view(page, c, names, day) for c in setup.categories(page.session, county_id)]
     return page.render(
         "concern_setup/categories.html",
         status_code=status_code,

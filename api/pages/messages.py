@@ -250,6 +250,9 @@ ERRORS: dict[str, str] = {
         "minutes), resolving at most sixty days (86400 minutes). Correct it, then save."
     ),
     "category_not_found": N_("There is no such category of concerns in your county. Pick one from the list."),
+    "category_matter_invalid": N_(
+        "A useful report earns a matter of the county's catalogue that gives points. Pick one from the list, or none."
+    ),
     "concern_voice_not_found": N_("This concern has no voice note, or it is no longer kept."),
     "invalid_partner": N_(
         "Something about this partner is not right: check its kind, its code (small letters and digits), its "

@@ -95,7 +95,7 @@ class CategoryIn(Strict):
     urgent: bool = False
     accept_minutes: int = Field(default=1, ge=1, le=100_000)
     dispatch_minutes: int = Field(default=5, ge=1, le=100_000)
-    resolve_minutes: int = Field(default=3 * 8 * 60, ge=1, le=1_000_000)
+    resolve_minutes: int = Field(default=3 * 9 * 60, ge=1, le=1_000_000)
     resolve_working: bool = True
     matter_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
 

@@ -70,6 +70,11 @@ CLOSE_DAYS = (1, 60)  # a resolved concern waits this many calendar days for its
 ACCEPT_MINUTES = (1, 3 * 9 * 60)  # working minutes: at most three working days of the default hours
 DISPATCH_MINUTES = (1, 3 * 9 * 60)
 RESOLVE_MINUTES = (1, 60 * 24 * 60)  # at most sixty days, whichever clock
+MINUTE_BOUNDS = {
+    "accept_minutes": ACCEPT_MINUTES,
+    "dispatch_minutes": DISPATCH_MINUTES,
+    "resolve_minutes": RESOLVE_MINUTES,
+}
 FIRST_YEAR, LAST_YEAR = 2020, 2100  # a calendar day outside these years is a typing mistake
 _HOUR = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -111,6 +116,16 @@ def calendar_of(session: Session, county_id: int) -> worktime.Calendar:
     ).all():
         (workdays if working else holidays).add(day)
     return worktime.Calendar(zone, _clock(starts), _clock(ends), frozenset(holidays), frozenset(workdays))
+
+
+def day_minutes(session: Session, county_id: int) -> int:
+    """How many working minutes make one of the county's working days (its opening to its closing), to say a
+    deadline in days: the default 08:30–17:30 is 540, so the default 1620 minutes to resolve are 3 working days."""
+    starts, ends = session.execute(
+        select(col(County.work_starts), col(County.work_ends)).where(col(County.id) == county_id)
+    ).one()
+    opening, closing = _clock(starts), _clock(ends)
+    return (closing.hour * 60 + closing.minute) - (opening.hour * 60 + opening.minute)
 
 
 def due_after(
@@ -444,6 +459,12 @@ def days_of(session: Session, county_id: int, year: int) -> list[CalendarDay]:
 DEADLINE_FIELDS = ("accept_minutes", "dispatch_minutes", "resolve_minutes", "resolve_working")
 
 
+def check_minutes(name: str, value: object) -> int:
+    """One of a category's deadlines, in whole minutes within its bounds (MINUTE_BOUNDS): the one rule for the
+    set-up of a category and for its deadlines alone."""
+    return _whole(name, value, MINUTE_BOUNDS[name], CategoryDeadlinesInvalid)
+
+
 def set_category_deadlines(
     session: Session,
     who: Principal,
@@ -462,9 +483,9 @@ def set_category_deadlines(
     if category is None or category.county_id != who.county_id:
         raise CategoryNotFound("No such concern category in this county.")
     changes: dict[str, Any] = {
-        "accept_minutes": _whole("accept_minutes", accept_minutes, ACCEPT_MINUTES, CategoryDeadlinesInvalid),
-        "dispatch_minutes": _whole("dispatch_minutes", dispatch_minutes, DISPATCH_MINUTES, CategoryDeadlinesInvalid),
-        "resolve_minutes": _whole("resolve_minutes", resolve_minutes, RESOLVE_MINUTES, CategoryDeadlinesInvalid),
+        "accept_minutes": check_minutes("accept_minutes", accept_minutes),
+        "dispatch_minutes": check_minutes("dispatch_minutes", dispatch_minutes),
+        "resolve_minutes": check_minutes("resolve_minutes", resolve_minutes),
     }
     if not isinstance(resolve_working, bool):
         raise CategoryDeadlinesInvalid("resolve_working is true or false.", field="resolve_working")

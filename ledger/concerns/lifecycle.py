@@ -100,9 +100,6 @@ TRANSITIONS: Mapping[Transition, Step] = MappingProxyType(
         ),
     }
 )
-NOTIFICATION_KINDS: Final = tuple(sorted({s.notification for s in TRANSITIONS.values() if s.notification})) + (
-    ASSIGNED,
-)
 
 
 def state_of(concern: Concern) -> str:

@@ -94,7 +94,9 @@ class ConcernCategory(SQLModel, table=True):
     urgent: bool = False
     accept_minutes: int = 1  # working minutes
     dispatch_minutes: int = 5  # working minutes
-    resolve_minutes: int = 3 * 8 * 60  # working minutes (3 working days), or elapsed minutes for an urgent one
+    resolve_minutes: int = (
+        3 * 9 * 60
+    )  # working minutes (3 working days of 08:30–17:30), or elapsed minutes for an urgent one
     resolve_working: bool = True  # False: the resolve deadline runs on the clock, nights and holidays included
     matter_code: str | None = Field(default=None, max_length=40)  # what a confirmed report earns; None: nothing
     active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
+from ledger.catalogue import service as catalogue
+from ledger.concerns import deadlines
 from ledger.concerns.models import ConcernCategory, ConcernHandler, ConcernHandlerMember, ConcernPlace, HandlerKind
 from ledger.core import audit
 from ledger.core.base import row_id
@@ -22,7 +24,7 @@ from ledger.identity.principal import Principal, managed_village
 from ledger.tenancy import Township, Village
 
 URGENT_RESOLVE_MINUTES = 24 * 60  # an urgent matter: done within 24 hours on the clock
-RESOLVE_WORKING_MINUTES = 3 * 8 * 60  # others: within 3 working days of 8 hours
+RESOLVE_WORKING_MINUTES = 3 * 9 * 60  # others: within 3 working days of the default hours (08:30–17:30)
 
 
 class CategoryExists(Conflict):
@@ -37,8 +39,8 @@ class PlaceNotFoundHere(NotFound):
     code = "place_not_found"
 
 
-class CategoryNotFoundHere(NotFound):
-    code = "category_not_found"
+class CategoryMatterInvalid(Invalid):
+    code = "category_matter_invalid"
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def _position(lat: float | None, lon: float | None) -> None:
 def category(session: Session, county_id: int, category_id: int) -> ConcernCategory:
     found = session.get(ConcernCategory, category_id)
     if found is None or found.county_id != county_id:
-        raise CategoryNotFoundHere("No such category in this county.", category_id=category_id)
+        raise deadlines.CategoryNotFound("No such category in this county.", category_id=category_id)
     return found
 
 
@@ -145,13 +147,31 @@ def _check_category(values: dict[str, Any]) -> dict[str, Any]:
         elif name in ("urgent", "resolve_working", "active"):
             if not isinstance(value, bool):
                 raise Invalid(f"{name} is true or false.", field=name)
-        elif name in ("accept_minutes", "dispatch_minutes", "resolve_minutes"):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60 * 24 * 60:
-                raise Invalid(f"{name} is a whole number of minutes, 1 to 86400.", field=name)
+        elif name in deadlines.MINUTE_BOUNDS:
+            value = deadlines.check_minutes(name, value)
         elif name == "matter_code" and value is not None:
             value = _name(value, field=name, most=40)
         checked[name] = value
     return checked
+
+
+def _check_matter(session: Session, county_id: int, code: str | None) -> None:
+    """The matter a category earns is one of the county's catalogue that gives points (a village may not have a
+    version of its own: the county's is what every village's reporters earn)."""
+    if code is None:
+        return
+    try:
+        matter = catalogue.current(session, county_id=county_id, village_id=None, code=code)
+    except catalogue.MatterNotFound:
+        raise CategoryMatterInvalid(
+            "The county's catalogue has no such matter.", field="matter_code", matter_code=code
+        ) from None
+    if matter.points <= 0:
+        raise CategoryMatterInvalid(
+            "This matter takes points; a useful report earns a matter that gives them.",
+            field="matter_code",
+            matter_code=code,
+        )
 
 
 def add_category(
@@ -169,6 +189,7 @@ def add_category(
     )
     if exists is not None:
         raise CategoryExists("The county already has a category with this code.", field="code")
+    _check_matter(session, who.county_id, values.get("matter_code"))
     row = ConcernCategory(county_id=who.county_id, code=code, **values)
     if "resolve_working" not in fields and row.urgent:
         row.resolve_working = False
@@ -191,6 +212,8 @@ def set_category(session: Session, who: Principal, category_id: int, **changes: 
     _admin(who)
     row = category(session, who.county_id, category_id)
     values = _check_category(changes)
+    if "matter_code" in values:
+        _check_matter(session, who.county_id, values["matter_code"])
     before = audit.fields(row, tuple(values))
     for name, value in values.items():
         setattr(row, name, value)

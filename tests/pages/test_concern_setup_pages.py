@@ -147,7 +147,7 @@ NEW_CATEGORY = {
     "name_en": "Streetlight out",
     "accept_minutes": "2",
     "dispatch_minutes": "10",
-    "resolve_amount": "16",
+    "resolve_amount": "18",
     "resolve_unit": "hours",
     "resolve_working": "on",
     "matter_code": "report_problem",
@@ -165,7 +165,11 @@ def test_a_category_added_and_edited_on_the_page_is_what_the_api_reads(
     listed = {c["code"]: c for c in _api(browser, "admin", "/api/v1/concern-categories")}
     added = listed["streetlight"]
     assert (added["name_zh"], added["urgent"], added["matter_code"]) == ("路灯不亮", False, "report_problem")
-    assert (added["accept_minutes"], added["dispatch_minutes"], added["resolve_minutes"]) == (2, 10, 16 * 60)
+    assert (added["accept_minutes"], added["dispatch_minutes"], added["resolve_minutes"]) == (
+        2,
+        10,
+        18 * 60,
+    )  # two working days of 08:30–17:30
     assert added["resolve_working"] is True
     assert [c["target_id"] for c in _changes(engine, county, "concern_category.add")] == ["streetlight"]
 

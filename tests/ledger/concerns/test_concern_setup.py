@@ -31,8 +31,9 @@ def test_the_default_categories_come_once_with_the_binjiang_deadlines(world: Wor
     road, environment, dispute = found["road_hazard"], found["environment"], found["neighbour_dispute"]
     assert (road.urgent, road.accept_minutes, road.dispatch_minutes) == (True, 1, 5)
     assert (road.resolve_minutes, road.resolve_working, road.matter_code) == (1440, False, "report_hazard")
+    # three working days of the default 08:30–17:30 (nine hours a day)
     assert (environment.resolve_minutes, environment.resolve_working, environment.matter_code) == (
-        1440,
+        3 * 9 * 60,
         True,
         "report_problem",
     )
@@ -44,8 +45,38 @@ def test_categories_are_the_county_admins(world: World) -> None:
     refused("category_exists", setup.add_category, world.session, world.admin, code="other", name_zh="某", name_en="X")
     refused("invalid", setup.add_category, world.session, world.admin, code="x", name_zh="", name_en="X")
     refused(
-        "invalid", setup.add_category, world.session, world.admin, code="x", name_zh="某", name_en="X", accept_minutes=0
+        "category_deadlines_invalid",
+        setup.add_category,
+        world.session,
+        world.admin,
+        code="x",
+        name_zh="某",
+        name_en="X",
+        accept_minutes=0,
     )
+    # the same bounds as the deadlines' own edit: accepting within three working days at most
+    refused(
+        "category_deadlines_invalid",
+        setup.add_category,
+        world.session,
+        world.admin,
+        code="x",
+        name_zh="某",
+        name_en="X",
+        accept_minutes=1621,
+    )
+    # a category earns a matter of the county's catalogue that gives points
+    for matter in ("no_such_matter", "littering"):
+        refused(
+            "category_matter_invalid",
+            setup.add_category,
+            world.session,
+            world.admin,
+            code="x",
+            name_zh="某",
+            name_en="X",
+            matter_code=matter,
+        )
     added = setup.add_category(
         world.session, world.admin, code="flood", name_zh="内涝", name_en="Flooding", urgent=True
     )

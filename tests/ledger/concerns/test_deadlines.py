@@ -41,7 +41,7 @@ class Place:
     county_id: int
     township_id: int
     village_id: int
-    category_id: int  # not urgent: 1, 5 and 1440 working minutes
+    category_id: int  # not urgent: 1, 5 and 1620 working minutes
     urgent_id: int  # urgent: 1, 5 working minutes, 1440 minutes on the clock
     admin: Principal
     official: Principal
@@ -194,8 +194,9 @@ def test_each_step_is_due_on_its_own_clock(engine: Engine, place: Place) -> None
 
         assert due(category, "accept") == at(TUE, 8, 31)  # working minutes, from Tuesday's opening
         assert due(category, "dispatch") == at(TUE, 8, 35)
-        # 1440 working minutes: Tuesday and Wednesday (9 hours each: lunch is not taken out), 6 hours of Thursday
-        assert due(category, "resolve") == at(date(2026, 12, 10), 14, 30)
+        # 1620 working minutes, three working days: Tuesday, Wednesday and Thursday (9 hours each: lunch is not
+        # taken out), so until Thursday's closing
+        assert due(category, "resolve") == at(date(2026, 12, 10), 17, 30)
         assert due(urgent, "resolve") == at(SAT, 22)  # 24 hours on the clock, weekend and all
         assert due(category, "close") == at(date(2026, 12, 11), 22)  # seven calendar days
         with pytest.raises(ValueError, match="no deadline"):
