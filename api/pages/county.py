@@ -831,6 +831,7 @@ FIELD_TEXTS = {
     "rows": N_("Rows"),
     "households": N_("Households"),
     "members": N_("Members"),
+    "handler_members": N_("Staff who act for the handler (account numbers)"),
     "new_places": N_("New places"),
     "sha256": N_("File fingerprint"),
     "added": N_("added"),

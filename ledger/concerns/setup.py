@@ -403,8 +403,8 @@ def set_members(session: Session, who: Principal, handler_id: int, user_ids: Ite
         action="concern_handler.members",
         target_type="concern_handler",
         target_id=row.id,
-        before={"members": before},
-        after={"members": wanted},
+        before={"handler_members": before},
+        after={"handler_members": wanted},
     )
     return wanted
 

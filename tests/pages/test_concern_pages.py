@@ -452,3 +452,19 @@ def test_a_second_report_of_the_same_place_joins_the_first_and_its_reporter_foll
     followed = browser.get(joined.headers["location"])
     assert followed.status_code == 200 and "已经有人反映过同一个问题" in followed.text
     assert f'data-concern-id="{first}"' in browser.get("/me/concerns").text
+
+
+def test_in_a_county_with_no_handler_yet_the_official_is_told_whom_to_ask_instead_of_an_empty_choice(
+    browser: TestClient, world: World, engine: Engine
+) -> None:
+    with unit_of_work(engine) as session:
+        setup.default_categories(session, world.village_a.county_id)  # categories, but no handler set up yet
+    url = _code_url(browser, world.village_a.village_id)
+    sign_in_villager(browser, world.villager_phone)
+    concern = concern_of(report(browser, url))
+    browser.cookies.clear()
+    sign_in_staff(browser, "official-a")
+    assert act(browser, concern, "accept").status_code == 303
+    shown = browser.get(f"/office/concerns/{concern}").text
+    assert "data-no-handlers" in shown and "请县管理员添加处理人" in shown
+    assert 'name="handler_id"' not in shown  # no form that cannot be sent
