@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlmodel import Session, col
 
 from ledger.claims import evidence
@@ -35,6 +35,8 @@ from ledger.claims.models import (
     DisputeStatus,
     EvidenceFile,
 )
+from ledger.concerns import voice
+from ledger.concerns.models import DONE_STATUSES, Concern, ConcernPhoto, ConcernVoice
 from ledger.core.ratelimit import RateWindow
 from ledger.identity.models import OtpChallenge, SignInThrottle, WebSession
 from ledger.tenancy import County
@@ -71,10 +73,19 @@ class Purged:
     throttles: int = 0
     rate_windows: int = 0
     lookups: int = 0
+    voice_notes: int = 0
 
     @property
     def total(self) -> int:
-        return self.photos + self.codes + self.sessions + self.throttles + self.rate_windows + self.lookups
+        return (
+            self.photos
+            + self.voice_notes
+            + self.codes
+            + self.sessions
+            + self.throttles
+            + self.rate_windows
+            + self.lookups
+        )
 
 
 def purge_due(session: Session, now: datetime, policy: Retention) -> Purged:
@@ -83,6 +94,7 @@ def purge_due(session: Session, now: datetime, policy: Retention) -> Purged:
     for county_id, appeal_days in session.execute(select(col(County.id), col(County.appeal_days))).all():
         cutoff = now - timedelta(days=max(policy.evidence_days, appeal_days))
         purged.photos += _photos(session, county_id, cutoff, policy.upload_dir, now)
+        purged.voice_notes += _voice_notes(session, county_id, cutoff, policy.upload_dir, now)
     signed = now - timedelta(days=policy.sign_in_days)
     counted = min(signed, now - timedelta(seconds=policy.lock_window_seconds))
     purged.codes = _in_batches(session, OtpChallenge, col(OtpChallenge.id), col(OtpChallenge.expires_at) < signed)
@@ -147,16 +159,50 @@ def _photos(session: Session, county_id: int, cutoff: datetime, root: Path, now:
             disputed_since(deduction=col(Deduction.id)),
         ),
     )
+    concern_in_use = exists().where(
+        col(ConcernPhoto.evidence_id) == col(EvidenceFile.id),
+        _concern_in_use(col(ConcernPhoto.concern_id), cutoff),
+    )
     due = select(EvidenceFile).where(
         col(EvidenceFile.county_id) == county_id,
         col(EvidenceFile.purged_at).is_(None),
         col(EvidenceFile.created_at) < cutoff,
         ~claim_in_use,
         ~deduction_in_use,
+        ~concern_in_use,
     )
     total = 0
     while True:
         photos = list(session.scalars(due.order_by(col(EvidenceFile.id)).limit(BATCH)))
         total += evidence.delete_photos(session, photos, root=root, now=now)
         if len(photos) < BATCH:
+            return total
+
+
+def _concern_in_use(concern_id: Any, cutoff: datetime) -> Any:
+    """A concern not done (closed or merged), or closed since `cutoff` (a merged one: reported since): its photos
+    and voice note are kept."""
+    return exists().where(
+        col(Concern.id) == concern_id,
+        or_(
+            col(Concern.status).not_in([s.value for s in DONE_STATUSES]),
+            func.coalesce(col(Concern.closed_at), col(Concern.created_at)) >= cutoff,
+        ),
+    )
+
+
+def _voice_notes(session: Session, county_id: int, cutoff: datetime, root: Path, now: datetime) -> int:
+    """The county's voice notes older than `cutoff` whose concern is done since before it (or that never went with
+    a concern)."""
+    due = select(ConcernVoice).where(
+        col(ConcernVoice.county_id) == county_id,
+        col(ConcernVoice.purged_at).is_(None),
+        col(ConcernVoice.created_at) < cutoff,
+        ~_concern_in_use(col(ConcernVoice.concern_id), cutoff),
+    )
+    total = 0
+    while True:
+        notes = list(session.scalars(due.order_by(col(ConcernVoice.id)).limit(BATCH)))
+        total += voice.delete_voices(session, notes, root=root, now=now)
+        if len(notes) < BATCH:
             return total

@@ -173,11 +173,12 @@ def delete_photos(session: Session, photos: Sequence[EvidenceFile], *, root: Pat
             )
         )
     )
-    _delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
+    delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
     return len(fresh)
 
 
-def _delete_after_commit(session: Session, paths: list[Path]) -> None:
+def delete_after_commit(session: Session, paths: list[Path]) -> None:
+    """Delete these files once the unit of work has committed (a rollback deletes nothing)."""
     if not paths:
         return
     doomed = session.info.setdefault(DOOMED, [])

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from ledger.claims import evidence
 from ledger.concerns.errors import ConcernVoiceTooLarge, ConcernVoiceType
 from ledger.concerns.models import ConcernVoice
 from ledger.core.errors import NotFound
@@ -110,6 +113,28 @@ def save(
     session.add(note)
     session.flush()
     return note
+
+
+def delete_voices(session: Session, voices: Sequence[ConcernVoice], *, root: Path, now: datetime) -> int:
+    """Delete these voice notes as evidence.delete_photos deletes photos: each row is marked `purged_at` (it stays,
+    so the concern still says a voice note was there) and each file goes once the unit of work has committed,
+    unless another row still keeps the same recording. Returns how many rows were marked."""
+    fresh = [voice for voice in voices if voice.purged_at is None]
+    if not fresh:
+        return 0
+    for voice in fresh:
+        voice.purged_at = now
+    session.flush()
+    contents = {voice.sha256 for voice in fresh}
+    kept = set(
+        session.scalars(
+            select(col(ConcernVoice.sha256)).where(
+                col(ConcernVoice.sha256).in_(contents), col(ConcernVoice.purged_at).is_(None)
+            )
+        )
+    )
+    evidence.delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
+    return len(fresh)
 
 
 def of_concern(session: Session, concern_id: int) -> ConcernVoice | None:

@@ -1,8 +1,9 @@
 """Erasing a person (PIPL art. 47): the county admin deletes what identifies one member of a household.
 
 What goes: their name (a pseudonym, 匿名<id>, takes its place, on the person and on their sign-in), their phone,
-the photos they sent (the files; the rows stay, marked deleted), their browser sessions, their one-time codes and
-the sign-in counts kept under their phone; their sign-in ends at once (`identity.end_sign_ins`) and is deactivated.
+the photos and voice notes they sent (the files; the rows stay, marked deleted), their browser sessions, their
+one-time codes and the sign-in counts kept under their phone; their sign-in ends at once
+(`identity.end_sign_ins`) and is deactivated.
 
 What stays: the household and its records (claims, deductions, vouchers, ratings: they are the household's, and
 its other members' too), and the journal whole. The journal never held a name or a phone: a transaction names
@@ -31,6 +32,8 @@ from sqlmodel import Session, col
 
 from ledger.claims import evidence
 from ledger.claims.models import EvidenceFile
+from ledger.concerns import voice
+from ledger.concerns.models import ConcernVoice
 from ledger.core import audit
 from ledger.core.base import utcnow
 from ledger.core.errors import Conflict
@@ -90,7 +93,7 @@ def erase(session: Session, who: Principal, person_id: int, *, upload_dir: Path,
     villager = session.scalars(
         select(User).where(col(User.person_id) == person_id, col(User.role) == Role.VILLAGER).with_for_update()
     ).first()
-    photos = 0
+    photos = voices = 0
     if villager is not None:
         assert villager.id is not None
         villager.display_name, villager.active = alias, False
@@ -102,6 +105,12 @@ def erase(session: Session, who: Principal, person_id: int, *, upload_dir: Path,
             )
         ).all()
         photos = evidence.delete_photos(session, sent, root=upload_dir, now=now)
+        spoken = session.scalars(
+            select(ConcernVoice).where(
+                col(ConcernVoice.uploaded_by) == f"user:{villager.id}", col(ConcernVoice.purged_at).is_(None)
+            )
+        ).all()
+        voices = voice.delete_voices(session, spoken, root=upload_dir, now=now)
     if phone:
         _forget_phone(session, phone)
     audit.record(
@@ -111,7 +120,12 @@ def erase(session: Session, who: Principal, person_id: int, *, upload_dir: Path,
         action="person.erase",
         target_type="person",
         target_id=person_id,
-        after={"household_id": household.id, "photos_deleted": photos, "sign_in_ended": villager is not None},
+        after={
+            "household_id": household.id,
+            "photos_deleted": photos,
+            "voice_notes_deleted": voices,
+            "sign_in_ended": villager is not None,
+        },
     )
     return Erased(person, household, photos, villager is not None)
 
