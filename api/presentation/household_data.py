@@ -23,11 +23,13 @@ from sqlmodel import Session, col
 from api import i18n
 from api.i18n import N_
 from api.presentation.claims import claims_out, deductions_out, dispute_out
+from api.presentation.concerns import concern_out
 from api.presentation.credit import access_log_out, consent_out, review_out
 from api.presentation.households import current_balance_out, statement_out
 from api.presentation.loans import application_out
 from api.presentation.redemption import voucher_out
 from ledger.claims.models import Claim, ClaimEvidence, Deduction, DeductionEvidence, Dispute, EvidenceFile
+from ledger.concerns.models import Concern
 from ledger.core import exports
 from ledger.core.base import as_utc, utcnow
 from ledger.core.outbox import Notification
@@ -54,6 +56,7 @@ SECTIONS = {
     "review_requests": N_("Rating review requests"),
     "vouchers": N_("Vouchers"),
     "loan_applications": N_("Loan applications"),
+    "concerns": N_("Village concerns reported"),
     "notifications": N_("Messages sent"),
 }
 NOTHING = N_("Nothing held.")
@@ -177,6 +180,12 @@ def gather(session: Session, household: Household) -> HouseholdData:
         ],
         "vouchers": [_dump(voucher_out(session, v, who)) for v in vouchers.of_household(session, hid)],
         "loan_applications": [_dump(application_out(session, a, who)) for a in loans.of_household(session, hid)],
+        "concerns": [
+            _dump(concern_out(session, who, c))
+            for c in session.scalars(
+                select(Concern).where(col(Concern.reporter_household_id) == hid).order_by(col(Concern.id))
+            )
+        ],
         "notifications": [
             {
                 "id": n.id,

@@ -10,6 +10,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.api import concerning
 from tests.api.claiming import claim, code_of, decide, new_activity, photo
 from tests.api.conftest import World, bearer, client_token, password_token, villager_token
 from tests.api.test_credit import consent, give_history, look
@@ -92,3 +93,27 @@ def test_only_the_household_itself_and_the_county_admin_in_person_get_the_file(
     assert in_person.status_code == 200, in_person.text
     exported = logged(engine, world, "household.data_export", a1)
     assert len(exported) == 1 and exported[0]["after"] == {"format": "xlsx"}
+
+
+def test_the_households_own_concerns_are_in_its_file_with_their_timeline(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    concerning.set_up(engine, world)
+    villager = villager_token(client, world.villager_phone)
+    sent = client.post(
+        "/api/v1/concerns",
+        json={"category": "road_hazard", "kind": "hazard", "text": "桥边路面塌了", "anonymous": True},
+        headers=bearer(villager) | {"Idempotency-Key": "data-1"},
+    )
+    assert sent.status_code == 201, sent.text
+    official = password_token(client, "official-a")
+    assert client.post(f"/api/v1/concerns/{sent.json()['id']}/accept", headers=bearer(official)).status_code == 200
+
+    data = client.get("/api/v1/me/data", headers=bearer(villager)).json()
+
+    [mine] = data["concerns"]
+    assert (mine["id"], mine["text"], mine["anonymous"]) == (sent.json()["id"], "桥边路面塌了", True)
+    assert [step["action"] for step in mine["timeline"]] == ["submit", "accept"]
+    workbook = client.get("/api/v1/me/data", params={"format": "xlsx"}, headers=bearer(villager))
+    sheets = pd.read_excel(io.BytesIO(workbook.content), sheet_name=None, engine="openpyxl")
+    assert sheets["反映的村民诉求"]["text"].tolist() == ["桥边路面塌了"]
