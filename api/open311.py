@@ -49,7 +49,7 @@ from ledger.concerns.models import (
 )
 from ledger.core.base import as_utc, row_id, utcnow
 from ledger.core.db import WriterBusy, unit_of_work
-from ledger.core.errors import DomainError, Forbidden, NotFound
+from ledger.core.errors import DomainError, Forbidden, NotFound, Throttled
 from ledger.tenancy import County
 
 log = logging.getLogger("shanzhi.open311")
@@ -77,9 +77,10 @@ class Refused(Exception):
         self.description = description
 
 
-def errors(status: int, description: str) -> JSONResponse:
+def errors(status: int, description: str, *, retry_after: int | None = None) -> JSONResponse:
     count_error(f"open311_{status}")
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
 
 
 def _status_of(error: DomainError) -> int:
@@ -98,6 +99,8 @@ async def _answer(request: Request, work: Callable[..., T], *args: Any) -> T | J
         return result
     except Refused as refused:
         return errors(refused.status, refused.description)
+    except Throttled as error:
+        return errors(429, error.message, retry_after=error.retry_after)
     except DomainError as error:
         return errors(_status_of(error), error.message)
     except (OperationalError, WriterBusy, PoolTimeout):
@@ -560,6 +563,7 @@ async def create_request(request: Request, key: ClientKey) -> JSONResponse:
             raise Refused(400, "media_url is an http or https address.")
         for unused in ("email", "device_id", "account_id"):
             _text(fields, unused)  # read, checked and not kept (docs/concerns.md, "Open311 GeoReport v2")
+        open311.count_report(session, client)
         concern = service.report_by_client(
             session,
             client,

@@ -250,6 +250,10 @@ ERRORS: dict[str, str] = {
         "minutes), resolving at most sixty days (86400 minutes). Correct it, then save."
     ),
     "category_not_found": N_("There is no such category of concerns in your county. Pick one from the list."),
+    "open311_reports_limited": N_(
+        "This connected system sent as many reports as it may in an hour. Wait, then send again; if it happens "
+        "often, ask the county admin."
+    ),
     "category_matter_invalid": N_(
         "A useful report earns a matter of the county's catalogue that gives points. Pick one from the list, or none."
     ),

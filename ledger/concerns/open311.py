@@ -20,9 +20,9 @@ from sqlmodel import Session, col
 
 from ledger.claims.rules import distance_m
 from ledger.concerns.models import Concern, ConcernCategory, ConcernPlace, Open311Client
-from ledger.core import audit
+from ledger.core import audit, ratelimit
 from ledger.core.base import row_id
-from ledger.core.errors import Forbidden, Invalid, NotFound
+from ledger.core.errors import Forbidden, Invalid, NotFound, Throttled
 from ledger.identity.models import Role
 from ledger.identity.principal import Principal
 from ledger.tenancy import County, Village
@@ -32,6 +32,7 @@ NAME_LONGEST = 100
 CLIENT_PREFIX = "open311:"  # the actor string of what a client enters: "open311:<client id>"
 NEAREST_METRES = 5000  # a position further than this from every village centre is in no village
 MOST_REQUESTS = 1000  # the most one GET requests.json answers (GeoReport v2)
+REPORTS_PER_HOUR = 120  # the most reports one client makes in an hour: a leaked or buggy key cannot flood a village
 WORD = re.compile(r"\S")
 
 
@@ -143,6 +144,24 @@ def client_of_key(session: Session, key: str | None) -> Open311Client:
         if client is not None:
             return client
     raise Open311KeyInvalid("Send the api_key the county gave your system; this one is not valid.")
+
+
+class Open311ReportsLimited(Throttled):
+    code = "open311_reports_limited"
+
+
+def count_report(session: Session, client: Open311Client, *, now: datetime | None = None) -> None:
+    """Count one report of the client; past REPORTS_PER_HOUR in an hour it is refused (with the seconds to wait)
+    and nothing is written. A report refused for anything else is not counted (its transaction rolls back)."""
+    ratelimit.hit(
+        session,
+        f"open311-reports:{row_id(client.id)}",
+        limit=REPORTS_PER_HOUR,
+        seconds=3600,
+        what="reports from this client",
+        now=now,
+        refusal=Open311ReportsLimited,
+    )
 
 
 def actor_of(client: Open311Client) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
+from ledger.concerns import open311 as open311_domain
 from ledger.concerns.models import (
     Concern,
     ConcernEvent,
@@ -589,3 +590,30 @@ def test_around_the_routes_the_answers_keep_the_standards_shape(
     failed = client.get(f"{BASE}/requests.json", params={"api_key": made["api_key"]})
     assert "secret inside" not in is_error(failed, 500)
     assert client.get("/nowhere").headers["content-type"].startswith("text/html")  # the pages keep their own
+
+
+def test_a_client_sends_at_most_its_hourly_reports_then_waits_and_nothing_more_is_written(
+    client: TestClient, engine: Engine, setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open311_domain, "REPORTS_PER_HOUR", 2)
+    made = make_client(client)
+
+    def send(n: int) -> Any:
+        return client.post(
+            f"{BASE}/requests.json",
+            data={
+                "api_key": made["api_key"],
+                "jurisdiction_id": setup.county_code,
+                "service_code": "road_hazard",
+                "lat": "30.19",
+                "long": "120.0" if n == 0 else f"120.0{n}",  # far enough apart not to be one problem
+                "description": f"第{n}处路面塌陷",
+            },
+        )
+
+    assert [send(n).status_code for n in range(2)] == [201, 201]
+    third = send(2)
+    assert "reports from this client" in is_error(third, 429) and int(third.headers["Retry-After"]) > 0
+    with Session(engine) as session:
+        texts = session.scalars(select(col(Concern.text)).where(col(Concern.open311_client_id) == made["id"])).all()
+    assert sorted(texts) == ["第0处路面塌陷", "第1处路面塌陷"]
