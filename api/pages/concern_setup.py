@@ -596,27 +596,31 @@ def set_hours(
     return page.redirect("/county/calendar", done="hours_saved")
 
 
-def _date(value: str) -> date:
+def _date(value: str, field: str = "day") -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError as error:
-        raise Invalid("Not a date.", field="day") from error
+        raise Invalid("Not a date.", field=field) from error
 
 
 @router.post("/county/calendar/days")
-def set_day(page: AdminPage, day: Short = "", kind: Short = "", name: Name = "") -> Response:
-    """Mark a day: a holiday (the clocks stop on a weekday) or a make-up working day on a weekend."""
+def set_day(page: AdminPage, day: Short = "", last: Short = "", kind: Short = "", name: Name = "") -> Response:
+    """Mark a day, or every day from `day` to `last` when the last day is given (a holiday of several days, as the
+    year's arrangement gives it): a holiday (the clocks stop on a weekday) or a make-up working day on a weekend."""
     who = shared.who(page)
     marked: list[date] = []
 
     def change() -> None:
         if kind not in ("holiday", "workday"):
             raise Invalid("A holiday or a make-up working day.", field="kind")
-        marked.append(deadlines.set_day(page.session, who, _date(day), working=kind == "workday", name=name).day)
+        first = _date(day)
+        until = _date(last, "last") if last.strip() else first
+        rows = deadlines.set_period(page.session, who, first, until, working=kind == "workday", name=name)
+        marked.extend(row.day for row in rows)
 
     refused = _change(page, change)
     if refused is not None:
-        typed = {"day": day, "kind": kind, "name": name}
+        typed = {"day": day, "last": last, "kind": kind, "name": name}
         year = _year(day[:4])
         return _calendar_page(page, year, **_refused(page, refused), form="day", typed=typed)
     return page.redirect(f"/county/calendar?year={marked[0].year}", done="day_saved")

@@ -242,8 +242,9 @@ ERRORS: dict[str, str] = {
         "concern waits 1 to 60 days for its evaluation. Correct them, then save."
     ),
     "calendar_day_invalid": N_(
-        "This day cannot be marked so: a make-up working day must be a Saturday or a Sunday, the year between "
-        "2020 and 2100, and the name at most 40 characters."
+        "These days cannot be marked so: a make-up working day must be a Saturday or a Sunday, the year between "
+        "2020 and 2100, a period from its first day to its last at most 31 days, and the name at most 40 characters. "
+        "Nothing was marked."
     ),
     "category_deadlines_invalid": N_(
         "A deadline is a whole number of minutes: accepting and dispatching at most three working days (1620 "

@@ -15,6 +15,8 @@ from api.schemas.calendar import (
     CalendarDayOut,
     CalendarHoursIn,
     CalendarOut,
+    CalendarPeriodIn,
+    CalendarPeriodOut,
     CategoryDeadlinesIn,
     CategoryDeadlinesOut,
 )
@@ -78,6 +80,24 @@ def set_day(day: date, body: CalendarDayIn, session: SessionDep, who: Admin) -> 
     (`working: true`), replacing any mark it had. Written to the change log."""
     row = deadlines.set_day(session, who, day, working=body.working, name=body.name)
     return CalendarDayOut(day=row.day, working=row.working, name=row.name)
+
+
+@router.post(
+    "/api/v1/calendar/periods",
+    response_model=CalendarPeriodOut,
+    responses={
+        422: {
+            "description": "calendar_day_invalid: the last day before the first, a period of over 31 days, a make-up "
+            "working day on a weekday, or a year out of range (nothing is marked)."
+        }
+    },
+)
+def set_period(body: CalendarPeriodIn, session: SessionDep, who: Admin) -> CalendarPeriodOut:
+    """The county admin marks every day of a period at once, as the year's arrangement is published ("1 to 8
+    October off"): each day as `PUT /api/v1/calendar/days/{day}` would, replacing its mark, or none of them when
+    one is refused. Each day is written to the change log."""
+    rows = deadlines.set_period(session, who, body.first, body.last, working=body.working, name=body.name)
+    return CalendarPeriodOut(days=[CalendarDayOut(day=r.day, working=r.working, name=r.name) for r in rows])
 
 
 @router.delete("/api/v1/calendar/days/{day}", status_code=204, response_class=Response)

@@ -41,6 +41,19 @@ class CalendarDayIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
 
 
+class CalendarPeriodIn(Strict):
+    first: date = Field(description="The period's first day.")
+    last: date = Field(description="Its last day (the same day for one day); a period is at most 31 days.")
+    working: bool = Field(
+        description="false: every day of it a holiday; true: every day of it a make-up working day (weekends only)."
+    )
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+
+
+class CalendarPeriodOut(BaseModel):
+    days: list[CalendarDayOut] = Field(description="The days marked, in order.")
+
+
 class CategoryDeadlinesIn(Strict):
     accept_minutes: int = Field(ge=1, le=1620, description="Working minutes to accept a new report.")
     dispatch_minutes: int = Field(ge=1, le=1620, description="Working minutes to dispatch an accepted one.")

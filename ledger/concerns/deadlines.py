@@ -76,6 +76,7 @@ MINUTE_BOUNDS = {
     "resolve_minutes": RESOLVE_MINUTES,
 }
 FIRST_YEAR, LAST_YEAR = 2020, 2100  # a calendar day outside these years is a typing mistake
+PERIOD_DAYS = 31  # the longest period marked at once (the longest holiday of the year is eight or nine days)
 _HOUR = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -419,6 +420,24 @@ def set_day(session: Session, who: Principal, day: date, *, working: bool, name:
         after={"working": working, "name": name},
     )
     return row
+
+
+def set_period(
+    session: Session, who: Principal, first: date, last: date, *, working: bool, name: str = ""
+) -> list[CalendarDay]:
+    """The county admin marks every day from `first` to `last` (both included) at once, as the State Council's
+    arrangement gives a holiday: "1 to 8 October off". Each day follows `set_day`'s rules and goes to the change log
+    as its own edit; one day refused (a make-up working day on a weekday, say) refuses the period, and the caller's
+    transaction writes nothing. A period is at most `PERIOD_DAYS` days."""
+    _admin(who)
+    if not all(isinstance(d, date) and not isinstance(d, datetime) for d in (first, last)):
+        raise CalendarDayInvalid("A period runs from one date to another.", field="last")
+    if last < first:
+        raise CalendarDayInvalid("The last day of a period is not before its first.", field="last")
+    if (last - first).days + 1 > PERIOD_DAYS:
+        raise CalendarDayInvalid(f"A period is at most {PERIOD_DAYS} days: mark a longer one in parts.", field="last")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [set_day(session, who, day, working=working, name=name) for day in days]
 
 
 def remove_day(session: Session, who: Principal, day: date) -> None:

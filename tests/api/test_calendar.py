@@ -80,8 +80,13 @@ def test_only_the_county_admin_edits_and_a_refusal_changes_nothing(
         client.put("/api/v1/calendar/days/2026-12-08", json={"working": False}, headers=headers),
         client.delete("/api/v1/calendar/days/2026-12-07", headers=headers),
         client.put(f"/api/v1/concern-categories/{category}/deadlines", json=deadlines, headers=headers),
+        client.post(
+            "/api/v1/calendar/periods",
+            json={"first": "2026-12-21", "last": "2026-12-23", "working": False},
+            headers=headers,
+        ),
     ]
-    assert [(a.status_code, a.json()["code"]) for a in attempts] == [(403, "forbidden")] * 4
+    assert [(a.status_code, a.json()["code"]) for a in attempts] == [(403, "forbidden")] * 5
     assert client.get("/api/v1/calendar?year=2026", headers=admin).json() == before
     with unit_of_work(engine) as session:
         stored = session.get(ConcernCategory, category)
@@ -128,3 +133,42 @@ def test_the_county_admin_sets_a_categorys_deadlines(client: TestClient, engine:
         headers=_as(client, world, "admin"),
     )
     assert (too_long.status_code, too_long.json()["code"]) == (422, "invalid_request")
+
+
+def test_the_county_admin_marks_a_holiday_of_several_days_in_one_go(client: TestClient, world: World) -> None:
+    admin = _as(client, world, "admin")
+    marked = client.post(
+        "/api/v1/calendar/periods",
+        json={"first": "2027-02-05", "last": "2027-02-12", "working": False, "name": "春节"},
+        headers=admin,
+    )
+    assert marked.status_code == 200, marked.text
+    assert [d["day"] for d in marked.json()["days"]] == [f"2027-02-{d:02d}" for d in range(5, 13)]
+    again = client.post(  # marked again: replaced, not doubled
+        "/api/v1/calendar/periods",
+        json={"first": "2027-02-11", "last": "2027-02-12", "working": False, "name": "春节（二）"},
+        headers=admin,
+    )
+    assert again.status_code == 200, again.text
+    days = client.get("/api/v1/calendar?year=2027", headers=admin).json()["days"]
+    assert [(d["day"], d["name"]) for d in days] == [(f"2027-02-{d:02d}", "春节") for d in range(5, 11)] + [
+        ("2027-02-11", "春节（二）"),
+        ("2027-02-12", "春节（二）"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"first": "2027-02-12", "last": "2027-02-05", "working": False}, "calendar_day_invalid"),
+        ({"first": "2027-01-01", "last": "2027-02-01", "working": False}, "calendar_day_invalid"),  # 32 days
+        ({"first": "2027-02-06", "last": "2027-02-08", "working": True}, "calendar_day_invalid"),  # Monday works
+        ({"first": "2027-02-06", "working": True}, "invalid_request"),
+        ({"first": "2027-02-06", "last": "2027-02-07", "working": "maybe"}, "invalid_request"),
+    ],
+)
+def test_a_wrong_period_is_refused_whole(client: TestClient, world: World, body: dict[str, Any], code: str) -> None:
+    admin = _as(client, world, "admin")
+    refused = client.post("/api/v1/calendar/periods", json=body, headers=admin)
+    assert (refused.status_code, refused.json()["code"]) == (422, code), refused.text
+    assert client.get("/api/v1/calendar?year=2027", headers=admin).json()["days"] == []

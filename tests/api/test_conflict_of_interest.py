@@ -90,6 +90,7 @@ NO_HOUSEHOLD: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/calendar"): "the county's working hours and evaluation days, for every concern alike",
     ("PUT", "/api/v1/calendar/days/{day}"): "a holiday or make-up day, for every concern of the county alike",
     ("DELETE", "/api/v1/calendar/days/{day}"): "a day's mark removed, for every concern of the county alike",
+    ("POST", "/api/v1/calendar/periods"): "holidays or make-up days of a period, for every concern of the county alike",
     ("PUT", "/api/v1/concern-categories/{category_id}/deadlines"): "a category's deadlines, for every concern of "
     "that category alike",
     ("POST", "/api/v1/scorecards/{scorecard_id}/activate"): "the scorecard of every household of the county",

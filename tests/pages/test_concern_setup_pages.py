@@ -412,6 +412,26 @@ def test_hours_and_marked_days_set_on_the_page_are_what_the_api_reads(
     assert [c["target_id"] for c in _changes(engine, county, "calendar.day_removed")] == ["2027-10-09"]
 
 
+def test_a_holiday_of_several_days_is_marked_from_one_form(browser: TestClient, engine: Engine, county: int) -> None:
+    sign_in_staff(browser, "admin")
+    shown = browser.get("/county/calendar?year=2027").text
+    assert 'name="last"' in shown and "结束日期" in shown
+    typed = {"day": "2027-10-01", "last": "2027-10-07", "kind": "holiday", "name": "国庆节"}
+    marked = form_post(browser, "/county/calendar/days", typed, from_page="/county/calendar")
+    assert marked.status_code == 303 and marked.headers["location"].startswith("/county/calendar?year=2027")
+    days = _api(browser, "admin", "/api/v1/calendar?year=2027")["days"]
+    assert [(d["day"], d["working"], d["name"]) for d in days] == [
+        (f"2027-10-{n:02d}", False, "国庆节") for n in range(1, 8)
+    ]
+    assert len(_changes(engine, county, "calendar.day")) == 7
+    # a make-up period over a weekday is refused whole, in words, and the typed dates stay in the form
+    typed = {"day": "2027-10-09", "last": "2027-10-11", "kind": "workday", "name": "调休"}
+    refused = form_post(browser, "/county/calendar/days", typed, from_page="/county/calendar")
+    assert refused.status_code == 422 and _refusal(refused.text)[0] == "calendar_day_invalid"
+    assert 'value="2027-10-11"' in refused.text
+    assert len(_api(browser, "admin", "/api/v1/calendar?year=2027")["days"]) == 7
+
+
 @pytest.mark.parametrize(
     ("path", "typed", "code"),
     [
@@ -428,6 +448,12 @@ def test_hours_and_marked_days_set_on_the_page_are_what_the_api_reads(
         ("/county/calendar/days", {"day": "2027-10-11", "kind": "workday", "name": "周一"}, "calendar_day_invalid"),
         ("/county/calendar/days", {"day": "1999-10-01", "kind": "holiday", "name": ""}, "calendar_day_invalid"),
         ("/county/calendar/days", {"day": "十月一日", "kind": "holiday", "name": ""}, "invalid"),
+        (
+            "/county/calendar/days",
+            {"day": "2027-10-07", "last": "2027-10-01", "kind": "holiday"},
+            "calendar_day_invalid",
+        ),
+        ("/county/calendar/days", {"day": "2027-10-01", "last": "国庆后", "kind": "holiday"}, "invalid"),
     ],
 )
 def test_a_wrong_calendar_entry_is_refused_in_words_and_changes_nothing(

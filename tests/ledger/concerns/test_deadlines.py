@@ -522,3 +522,51 @@ def test_the_admin_sets_a_categorys_deadlines_within_bounds(engine: Engine, plac
         assert category.resolve_working is False
         change = session.scalars(select(AdminChange)).one()
         assert (change.action, change.target_id) == ("concern_category.deadlines", "environment")
+
+
+def test_a_holiday_of_several_days_is_marked_at_once_and_the_clocks_stop_through_it(
+    engine: Engine, place: Place
+) -> None:
+    """National Day 2027 as the arrangement gives it: 1 to 7 October off (a Friday to a Thursday, the weekend
+    between kept as named days), and Saturday 9 October worked."""
+    with unit_of_work(engine) as session:
+        rows = deadlines.set_period(
+            session, place.admin, date(2027, 10, 1), date(2027, 10, 7), working=False, name="国庆节"
+        )
+        marked = [row.day for row in rows]
+        deadlines.set_period(session, place.admin, date(2027, 10, 9), date(2027, 10, 9), working=True, name="调休")
+    assert marked == [date(2027, 10, d) for d in range(1, 8)]
+    assert _days(engine) == [(date(2027, 10, d), False, "国庆节") for d in range(1, 8)] + [
+        (date(2027, 10, 9), True, "调休")
+    ]
+    with Session(engine) as session:
+        category = session.get_one(ConcernCategory, place.category_id)
+        # reported on the evening before the holiday: accepting it is due on Friday the 8th, a minute after opening
+        due = deadlines.due_after(session, place.county_id, category, "accept", at(date(2027, 9, 30), 20))
+        # and three working days to resolve, from that Friday's opening: Friday, the make-up Saturday and Monday
+        resolve = deadlines.due_after(session, place.county_id, category, "resolve", at(date(2027, 10, 8), 8, 30))
+        actions = session.scalars(select(col(AdminChange.action))).all()
+    assert due == at(date(2027, 10, 8), 8, 31)
+    assert resolve == at(date(2027, 10, 11), 17, 30)
+    assert actions == ["calendar.day"] * 8  # each day its own line in the change log
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "working"),
+    [
+        (date(2027, 10, 7), date(2027, 10, 1), False),  # the last day before the first
+        (date(2027, 1, 1), date(2027, 2, 1), False),  # 32 days
+        (date(2027, 10, 9), date(2027, 10, 11), True),  # a make-up working day on Monday the 11th: none is marked
+        (date(2019, 12, 30), date(2020, 1, 2), False),  # it starts in a year out of range
+    ],
+)
+def test_a_wrong_period_marks_nothing(engine: Engine, place: Place, first: date, last: date, working: bool) -> None:
+    edit = lambda s: deadlines.set_period(s, place.admin, first, last, working=working)  # noqa: E731
+    assert _code(engine, edit) == "calendar_day_invalid"
+    assert _days(engine) == [] and _changes(engine) == 0
+
+
+def test_only_the_county_admin_marks_a_period(engine: Engine, place: Place) -> None:
+    edit = lambda s: deadlines.set_period(s, place.official, date(2027, 10, 7), date(2027, 10, 1), working=False)  # noqa: E731
+    assert _code(engine, edit) == "forbidden"  # refused as the caller, before the period is read
+    assert _days(engine) == [] and _changes(engine) == 0
