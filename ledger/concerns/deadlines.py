@@ -181,8 +181,9 @@ class _Late:
 
 
 def escalate_overdue(session: Session, now: datetime | None = None, *, limit: int = 500) -> int:
-    """Flag, raise and tell of the open concerns whose current step is past its deadline and not flagged yet;
-    returns how many this run flagged. Each concern in a savepoint of its own: one that fails is skipped and
+    """Flag, raise and tell of the open concerns whose current step is past its deadline and not flagged yet (the
+    handler's supervisor or the township's supervisors, and the county's admins when it reaches the county's
+    level); returns how many this run flagged. Each concern in a savepoint of its own: one that fails is skipped and
     recorded (ledger/core/failures.py), and the others go on."""
     now = now or utcnow()
     stamp = min(now, utcnow())  # a run for a past moment says so; never a future one
@@ -205,6 +206,7 @@ def escalate_overdue(session: Session, now: datetime | None = None, *, limit: in
         .limit(limit)
     ).all()
     told: dict[tuple[int, str, int | None], list[int]] = {}  # recipients, read once per run
+    admins: dict[int, list[int]] = {}  # the county admins, by county, read once per run
     flagged = 0
     for concern_id, county_id, township_id, status, level, handler_id, due_at in rows:
         late = _Late(
@@ -215,7 +217,12 @@ def escalate_overdue(session: Session, now: datetime | None = None, *, limit: in
                 key = (township_id, status, handler_id)
                 if key not in told:
                     told[key] = told_of_overdue(session, township_id, status, handler_id)
-                _tell_overdue(session, late, told[key])
+                recipients = told[key]
+                if late.new_level == TOP_LEVEL > late.level:  # it reaches the county now: its admins are told too
+                    if county_id not in admins:
+                        admins[county_id] = county_admins(session, county_id)
+                    recipients = recipients + [a for a in admins[county_id] if a not in recipients]
+                _tell_overdue(session, late, recipients)
                 flagged += 1
     session.flush()
     return flagged
@@ -264,6 +271,18 @@ def told_of_overdue(session: Session, township_id: int, status: str, handler_id:
             if user is not None and user.active:
                 return [row_id(user.id)]
     return supervisors(session, township_id)
+
+
+def county_admins(session: Session, county_id: int) -> list[int]:
+    """The county's active admins: told when a late concern reaches the county's level."""
+    return [
+        row_id(user_id)
+        for user_id in session.scalars(
+            select(col(User.id))
+            .where(col(User.county_id) == county_id, col(User.role) == Role.COUNTY_ADMIN, col(User.active))
+            .order_by(col(User.id))
+        ).all()
+    ]
 
 
 def _tell_overdue(session: Session, late: _Late, recipients: list[int]) -> None:
