@@ -39,6 +39,9 @@ MONTHS_ZH = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十
 # these rates and the households' keenness keep the whole seed to about a thousand claims (each costs ~20 ms).
 GARBAGE_STEADY = 0.08
 GARBAGE = 0.002
+LATE_DECISIONS = 0.1  # of the claims an official decides, those decided a day or two late
+APPEALS = 0.3  # of the rejections and deductions, those the household appeals
+DEDUCTIONS = 1 / 30  # a village's chance of a deduction, a day
 
 
 @dataclass
@@ -93,7 +96,7 @@ def play(
     last = now - timedelta(days=QUIET_DAYS)
     while day < last:
         for place in places:
-            _day(session, keys, place, day, rng, counts, last)
+            _day(session, keys, place, day, rng, counts, last, now)
         evening = min(day + timedelta(hours=21), now)
         counts["settled"] = counts.get("settled", 0) + notice.settle_due(session, now=evening)
         counts["expired"] = counts.get("expired", 0) + review.expire_overdue(session, now=evening)
@@ -115,20 +118,26 @@ def _day(
     rng: random.Random,
     counts: dict[str, int],
     last: datetime,
+    now: datetime,
 ) -> None:
+    """One day of a village: garbage sorted at the standing code (until `last`, where that code ends), the monthly
+    volunteering, the quarterly meeting, now and then a deduction. What would follow after `now` (a decision, an
+    appeal, its answer) has not happened yet and is left waiting."""
     assert place.garbage is not None
     for home in place.homes:
         if rng.random() < (GARBAGE_STEADY if home.steady else GARBAGE * home.zeal):
             at = day + timedelta(hours=7, minutes=rng.randint(0, 150))
+            if at >= last:  # the last day's morning, when seeded in the county's small hours: its code has ended
+                continue
             claim = _claim(session, keys, place, home, place.garbage_token, at, counts)
             if claim is not None:
-                _decide(session, place, home, claim, at, rng, counts)
+                _decide(session, place, home, claim, at, rng, counts, now)
     if day.day == 15:
-        _volunteering(session, keys, place, day, rng, counts)
+        _volunteering(session, keys, place, day, rng, counts, now)
     if day.day == 20 and day.month % 3 == 0:
         _meeting(session, keys, place, day, rng, counts)
-    if rng.random() < 1 / 30:
-        _deduction(session, place, day, rng, counts)
+    if rng.random() < DEDUCTIONS:
+        _deduction(session, place, day, rng, counts, now)
 
 
 def _claim(
@@ -155,14 +164,24 @@ def _claim(
 
 
 def _decide(
-    session: Session, place: Place, home: Home, claim: Claim, at: datetime, rng: random.Random, counts: dict[str, int]
+    session: Session,
+    place: Place,
+    home: Home,
+    claim: Claim,
+    at: datetime,
+    rng: random.Random,
+    counts: dict[str, int],
+    now: datetime,
 ) -> None:
-    """The official decides: mostly within the day, sometimes late, a few times never (the claim expires)."""
+    """The official decides: mostly within the day, sometimes late, a few times never (the claim expires); not
+    yet when that moment is after `now` (the claim waits in the queue)."""
     roll = rng.random()
     if roll < 0.02:
         return  # nobody decided: the schedule expires it after the county's review days
-    late = roll > 0.9
+    late = roll > 1 - LATE_DECISIONS
     decided = at + timedelta(hours=rng.uniform(26, 60) if late else rng.uniform(1, 20))
+    if decided >= now:
+        return
     if not home.steady and rng.random() < 0.07:
         review.reject(
             session,
@@ -173,33 +192,22 @@ def _decide(
             now=decided,
         )
         _count(counts, "rejected")
-        if rng.random() < 0.3:  # the household appeals; the official looks again a few days later
+        if rng.random() < APPEALS:  # the household appeals; the official looks again a few days later
             asked = decided + timedelta(hours=rng.uniform(2, 48))
-            dispute = disputes.appeal(
-                session,
-                home.villager,
-                claim_id=row_id(claim.id),
-                reason=APPEAL_REASONS[0],
-                idempotency_key=None,
-                now=asked,
-            ).value
-            disputes.resolve(
-                session,
-                place.official,
-                dispute_id=row_id(dispute.id),
-                upheld=rng.random() < 0.5,
-                note="已核对签到表",
-                idempotency_key=None,
-                now=asked + timedelta(days=rng.uniform(1, 3)),
-            )
-            _count(counts, "appeals")
+            _appeal(session, place, home, asked, rng, counts, now, claim_id=row_id(claim.id), upheld_rate=0.5)
         return
     review.approve(session, place.official, claim_id=row_id(claim.id), idempotency_key=None, now=decided)
     _count(counts, "approved")
 
 
 def _volunteering(
-    session: Session, keys: codes.Keys, place: Place, day: datetime, rng: random.Random, counts: dict[str, int]
+    session: Session,
+    keys: codes.Keys,
+    place: Place,
+    day: datetime,
+    rng: random.Random,
+    counts: dict[str, int],
+    now: datetime,
 ) -> None:
     """A volunteering morning, once a month: the keen households come; the official approves the next day."""
     starts = day + timedelta(hours=8)
@@ -219,7 +227,7 @@ def _volunteering(
             at = starts + timedelta(minutes=rng.randint(10, 300))
             claim = _claim(session, keys, place, home, token, at, counts)
             if claim is not None:
-                _decide(session, place, home, claim, at + timedelta(hours=12), rng, counts)
+                _decide(session, place, home, claim, at + timedelta(hours=12), rng, counts, now)
 
 
 def _meeting(
@@ -250,7 +258,9 @@ def _meeting(
             _claim(session, keys, place, home, token, at, counts, details)
 
 
-def _deduction(session: Session, place: Place, day: datetime, rng: random.Random, counts: dict[str, int]) -> None:
+def _deduction(
+    session: Session, place: Place, day: datetime, rng: random.Random, counts: dict[str, int], now: datetime
+) -> None:
     home = rng.choice([h for h in place.homes if not h.steady])
     at = day + timedelta(hours=rng.uniform(9, 17))
     deduction = deductions.record(
@@ -264,23 +274,48 @@ def _deduction(session: Session, place: Place, day: datetime, rng: random.Random
         now=at,
     ).value
     _count(counts, "deductions")
-    if rng.random() < 0.3:
+    if rng.random() < APPEALS:
         asked = at + timedelta(days=rng.uniform(1, 5))
-        dispute = disputes.appeal(
-            session,
-            home.villager,
-            deduction_id=row_id(deduction.id),
-            reason=APPEAL_REASONS[1],
-            idempotency_key=None,
-            now=asked,
-        ).value
-        disputes.resolve(
-            session,
-            place.official,
-            dispute_id=row_id(dispute.id),
-            upheld=rng.random() < 0.4,
-            note="已到现场核实",
-            idempotency_key=None,
-            now=asked + timedelta(days=rng.uniform(1, 4)),
-        )
-        _count(counts, "appeals")
+        _appeal(session, place, home, asked, rng, counts, now, deduction_id=row_id(deduction.id), upheld_rate=0.4)
+
+
+def _appeal(
+    session: Session,
+    place: Place,
+    home: Home,
+    asked: datetime,
+    rng: random.Random,
+    counts: dict[str, int],
+    now: datetime,
+    *,
+    claim_id: int | None = None,
+    deduction_id: int | None = None,
+    upheld_rate: float,
+) -> None:
+    """The household appeals a rejected claim or a deduction at `asked`; the official answers a few days later.
+    Either not yet when its moment is after `now` (the appeal waits for its answer)."""
+    if asked >= now:
+        return
+    dispute = disputes.appeal(
+        session,
+        home.villager,
+        claim_id=claim_id,
+        deduction_id=deduction_id,
+        reason=APPEAL_REASONS[0 if claim_id is not None else 1],
+        idempotency_key=None,
+        now=asked,
+    ).value
+    upheld = rng.random() < upheld_rate
+    answered = asked + timedelta(days=rng.uniform(1, 3) if claim_id is not None else rng.uniform(1, 4))
+    if answered >= now:
+        return
+    disputes.resolve(
+        session,
+        place.official,
+        dispute_id=row_id(dispute.id),
+        upheld=upheld,
+        note="已核对签到表" if claim_id is not None else "已到现场核实",
+        idempotency_key=None,
+        now=answered,
+    )
+    _count(counts, "appeals")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from prometheus_client import Histogram
-from sqlalchemy import DateTime, case, func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlmodel import Session, col
 
 from ledger.claims import access, lifecycle
@@ -23,7 +23,7 @@ from ledger.claims.service import (
     needs_second_official,
 )
 from ledger.core import failures, idempotency, metrics
-from ledger.core.base import as_utc, utcnow
+from ledger.core.base import UtcDateTime, as_utc, utcnow
 from ledger.core.errors import DomainError, Invalid, ReasonRequired
 from ledger.core.idempotency import Outcome
 from ledger.identity.principal import Principal
@@ -210,7 +210,7 @@ def overdue_by_county(session: Session, *, now: datetime | None = None) -> dict[
         return {}
     cutoff = case(
         *[
-            (col(Claim.county_id) == county_id, literal(now - timedelta(hours=h), DateTime(timezone=True)))
+            (col(Claim.county_id) == county_id, literal(now - timedelta(hours=h), UtcDateTime()))
             for county_id, h in hours.items()
         ],
         else_=None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table
+from sqlalchemy import DateTime, Dialect, Table
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -26,9 +27,23 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored as UTC. PostgreSQL keeps the instant whatever the zone it is given in;
+    SQLite keeps the wall-clock digits and drops the zone, so a moment given in the county's time (08:00 in
+    Shanghai) would read back as 08:00 UTC. Every moment is turned to UTC before it is stored or compared."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value  # naive: UTC already (what SQLite hands back)
+        return value.astimezone(UTC)
+
+
 def timestamp(**kwargs: Any) -> Any:
-    """A timezone-aware timestamp column."""
-    return Field(sa_type=DateTime(timezone=True), **kwargs)
+    """A timezone-aware timestamp column, stored as UTC (`UtcDateTime`)."""
+    return Field(sa_type=UtcDateTime(), **kwargs)
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, bindparam, insert, select, text, update
+from sqlalchemy import JSON, Connection, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.core import idempotency
-from ledger.core.base import as_utc, table_of
+from ledger.core.base import UtcDateTime, as_utc, table_of
 from ledger.core.idempotency import IdempotencyConflict, IdempotencyRecord, Key
 from ledger.journal import chain, months
 from ledger.journal.errors import AccountNotFound, CrossVillageTransaction, TransactionNotFound
@@ -347,9 +347,9 @@ WITH new_tx AS (
 SELECT id FROM new_tx
 """).bindparams(
     bindparam("meta", type_=JSON),
-    bindparam("created_at", type_=DateTime(timezone=True)),
-    bindparam("effective_at", type_=DateTime(timezone=True)),
-    bindparam("timeout_at", type_=DateTime(timezone=True)),
+    bindparam("created_at", type_=UtcDateTime()),
+    bindparam("effective_at", type_=UtcDateTime()),
+    bindparam("timeout_at", type_=UtcDateTime()),
 )
 
 
