@@ -39,7 +39,8 @@ MONTHS_ZH = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十
 # these rates and the households' keenness keep the whole seed to about a thousand claims (each costs ~20 ms).
 GARBAGE_STEADY = 0.08
 GARBAGE = 0.002
-LATE_DECISIONS = 0.1  # of the claims an official decides, those decided a day or two late
+LATE_DECISIONS = 0.1  # of the claims an official decides, those decided a day or two late …
+LATE_HOURS = (26.0, 60.0)  # … this many hours after the claim
 APPEALS = 0.3  # of the rejections and deductions, those the household appeals
 DEDUCTIONS = 1 / 30  # a village's chance of a deduction, a day
 
@@ -179,7 +180,7 @@ def _decide(
     if roll < 0.02:
         return  # nobody decided: the schedule expires it after the county's review days
     late = roll > 1 - LATE_DECISIONS
-    decided = at + timedelta(hours=rng.uniform(26, 60) if late else rng.uniform(1, 20))
+    decided = at + timedelta(hours=rng.uniform(*LATE_HOURS) if late else rng.uniform(1, 20))
     if decided >= now:
         return
     if not home.steady and rng.random() < 0.07:

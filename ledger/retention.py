@@ -16,12 +16,13 @@ this layer, in `scoring/retention.py`, which runs this purge and its own as one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlmodel import Session, col
 
 from ledger.claims import evidence
@@ -171,12 +172,11 @@ def _photos(session: Session, county_id: int, cutoff: datetime, root: Path, now:
         ~deduction_in_use,
         ~concern_in_use,
     )
-    total = 0
-    while True:
-        photos = list(session.scalars(due.order_by(col(EvidenceFile.id)).limit(BATCH)))
-        total += evidence.delete_photos(session, photos, root=root, now=now)
-        if len(photos) < BATCH:
-            return total
+    return _files_in_batches(
+        session,
+        due.order_by(col(EvidenceFile.id)),
+        lambda photos: evidence.delete_photos(session, photos, root=root, now=now),
+    )
 
 
 def _concern_in_use(concern_id: Any, cutoff: datetime) -> Any:
@@ -200,9 +200,19 @@ def _voice_notes(session: Session, county_id: int, cutoff: datetime, root: Path,
         col(ConcernVoice.created_at) < cutoff,
         ~_concern_in_use(col(ConcernVoice.concern_id), cutoff),
     )
+    return _files_in_batches(
+        session,
+        due.order_by(col(ConcernVoice.id)),
+        lambda notes: voice.delete_voices(session, notes, root=root, now=now),
+    )
+
+
+def _files_in_batches(session: Session, due: Select[Any], purge: Callable[[list[Any]], int]) -> int:
+    """Purge the rows `due` selects (in a steady order), BATCH at a time, until fewer than BATCH are left; each batch
+    is marked purged, so the next read starts after it. Returns how many were purged."""
     total = 0
     while True:
-        notes = list(session.scalars(due.order_by(col(ConcernVoice.id)).limit(BATCH)))
-        total += voice.delete_voices(session, notes, root=root, now=now)
-        if len(notes) < BATCH:
+        rows = list(session.scalars(due.limit(BATCH)))
+        total += purge(rows)
+        if len(rows) < BATCH:
             return total

@@ -30,7 +30,8 @@ ZONE = ZoneInfo("Asia/Shanghai")
 def _played_to(engine: Engine, monkeypatch: pytest.MonkeyPatch, moment: datetime) -> list[datetime]:
     """The demo county's roster, staff and places as `demo.seed` makes them, then its history played up to
     `moment`, the last three days played as keenly as can be: every steady household sorts its garbage, nearly
-    every decision is late, a deduction each day in each village, and each appealed. Returns the days played so."""
+    every decision is late (sixty hours), a deduction each day in each village, and each appealed. Returns the
+    days played so."""
     one_day = demo_history._day
     keen_days: list[datetime] = []
 
@@ -43,6 +44,7 @@ def _played_to(engine: Engine, monkeypatch: pytest.MonkeyPatch, moment: datetime
         with monkeypatch.context() as keen:
             keen.setattr(demo_history, "GARBAGE_STEADY", 1.0)
             keen.setattr(demo_history, "LATE_DECISIONS", 0.98)
+            keen.setattr(demo_history, "LATE_HOURS", (60.0, 60.0))  # a morning's claim of the last day: after it
             keen.setattr(demo_history, "DEDUCTIONS", 1.0)
             keen.setattr(demo_history, "APPEALS", 1.0)
             one_day(*args)

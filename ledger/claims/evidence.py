@@ -11,10 +11,10 @@ import io
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from PIL import Image, ImageOps
 from sqlalchemy import event, select
@@ -159,21 +159,44 @@ def delete_photos(session: Session, photos: Sequence[EvidenceFile], *, root: Pat
     say so, and the fraud checks still know its hashes), and each file is deleted once the unit of work has
     committed, unless another row still keeps the same photo (files are kept once per content). A rollback
     deletes nothing. Returns how many rows were marked."""
-    fresh = [photo for photo in photos if photo.purged_at is None]
+    return purge_stored(
+        session,
+        photos,
+        sha256=col(EvidenceFile.sha256),
+        purged_at=col(EvidenceFile.purged_at),
+        file_of=lambda sha256: path_of(root, sha256),
+        now=now,
+    )
+
+
+class Stored(Protocol):
+    """A row of a file kept once per content: its content's hash, and when it was purged."""
+
+    sha256: str
+    purged_at: datetime | None
+
+
+def purge_stored(
+    session: Session,
+    rows: Sequence[Stored],
+    *,
+    sha256: Any,
+    purged_at: Any,
+    file_of: Callable[[str], Path],
+    now: datetime,
+) -> int:
+    """Mark these rows `purged_at` and delete each content's file once the unit of work has committed, unless
+    another row of the same table (`sha256`, `purged_at`: its columns) still keeps that content. Rows purged
+    already are left. Returns how many rows were marked."""
+    fresh = [row for row in rows if row.purged_at is None]
     if not fresh:
         return 0
-    for photo in fresh:
-        photo.purged_at = now
+    for row in fresh:
+        row.purged_at = now
     session.flush()
-    contents = {photo.sha256 for photo in fresh}
-    kept = set(
-        session.scalars(
-            select(col(EvidenceFile.sha256)).where(
-                col(EvidenceFile.sha256).in_(contents), col(EvidenceFile.purged_at).is_(None)
-            )
-        )
-    )
-    delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
+    contents = {row.sha256 for row in fresh}
+    kept = set(session.scalars(select(sha256).where(sha256.in_(contents), purged_at.is_(None))))
+    delete_after_commit(session, [file_of(content) for content in sorted(contents - kept)])
     return len(fresh)
 
 

@@ -119,22 +119,14 @@ def delete_voices(session: Session, voices: Sequence[ConcernVoice], *, root: Pat
     """Delete these voice notes as evidence.delete_photos deletes photos: each row is marked `purged_at` (it stays,
     so the concern still says a voice note was there) and each file goes once the unit of work has committed,
     unless another row still keeps the same recording. Returns how many rows were marked."""
-    fresh = [voice for voice in voices if voice.purged_at is None]
-    if not fresh:
-        return 0
-    for voice in fresh:
-        voice.purged_at = now
-    session.flush()
-    contents = {voice.sha256 for voice in fresh}
-    kept = set(
-        session.scalars(
-            select(col(ConcernVoice.sha256)).where(
-                col(ConcernVoice.sha256).in_(contents), col(ConcernVoice.purged_at).is_(None)
-            )
-        )
+    return evidence.purge_stored(
+        session,
+        voices,
+        sha256=col(ConcernVoice.sha256),
+        purged_at=col(ConcernVoice.purged_at),
+        file_of=lambda sha256: path_of(root, sha256),
+        now=now,
     )
-    evidence.delete_after_commit(session, [path_of(root, sha256) for sha256 in sorted(contents - kept)])
-    return len(fresh)
 
 
 def of_concern(session: Session, concern_id: int) -> ConcernVoice | None:
